@@ -1,0 +1,45 @@
+"""The Python API: tgcheck.check() and the shared engine behind every face."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from .engine import Engine, EventListener
+from .models import Answer
+from .settings import Settings
+
+_engines: dict[Settings, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """One engine per settings per process, so every face shares a provider and store."""
+    settings = settings or Settings.from_env()
+    with _engines_lock:
+        engine = _engines.get(settings)
+        if engine is None:
+            engine = _engines[settings] = Engine(settings)
+        return engine
+
+
+def check(
+    numbers: Iterable[object],
+    *,
+    task_type: str = "tg",
+    region: str | None = None,
+    retry_unknown: bool = False,
+    resubmit: bool = False,
+    on_event: EventListener | None = None,
+    settings: Settings | None = None,
+) -> list[Answer]:
+    """Answers for numbers, same length and order as the input.
+
+    Each Answer has input, number (E.164 or None), value (yes/no for "tg") and
+    status (ok, invalid, blank, unknown). Invalid and blank inputs are answered
+    locally; known answers come from the local store; the rest is one task.
+    """
+    return get_engine(settings).check(
+        numbers, task_type=task_type, region=region, retry_unknown=retry_unknown,
+        resubmit=resubmit, on_event=on_event,
+    )

@@ -1,0 +1,264 @@
+"""The ekycpro provider: the vendor's HTTP protocol over httpx.
+
+Billing shapes every choice here: a 200 costs money, 400/500 are free. So status
+and download calls are retried freely on transient faults, but a create whose
+request may have reached the server is never retried blindly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import (
+    ApiError,
+    BadRequest,
+    KeyRefused,
+    ResultFileError,
+    UncertainCreate,
+)
+from ..hookspecs import hookimpl
+from ..models import TaskStatus
+from ..retry import Backoff, retry_after_seconds
+from ..settings import Settings, is_loopback
+
+# A result file larger than this is refused rather than held in memory.
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
+
+
+@hookimpl
+def tgcheck_register_providers(register):
+    register("ekycpro", EkycproProvider)
+
+
+def _safe_text(response: httpx.Response, limit: int = 300) -> str:
+    try:
+        data = response.json()
+        if isinstance(data, dict):
+            for field in ("message", "error", "detail", "msg"):
+                if isinstance(data.get(field), str):
+                    return data[field][:limit]
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return " ".join(response.text.split())[:limit]
+
+
+def _int_field(record: dict, name: str) -> int | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ApiError(f"the provider's {name!r} is not a number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ApiError(f"the provider's {name!r} is not a number: {str(value)[:40]!r}")
+
+
+def parse_task(data: object) -> TaskStatus:
+    """Both documented shapes (full record; short create reply), and a `data` wrapper."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "task_id" not in data:
+        data = data["data"]
+    if not isinstance(data, dict):
+        raise ApiError(f"the provider's reply is not a task record: {str(data)[:80]!r}")
+    task_id, status = data.get("task_id"), data.get("status")
+    if not isinstance(task_id, str) or not task_id:
+        raise ApiError("the provider's reply has no task_id")
+    if status is None:
+        status = "pending"
+    if not isinstance(status, str):
+        raise ApiError(f"the provider's status is not text: {str(status)[:40]!r}")
+    url = data.get("result_url")
+    if url is not None and not isinstance(url, str):
+        raise ApiError("the provider's result_url is not text")
+    return TaskStatus(
+        task_id=task_id,
+        status=status.strip().lower(),
+        total=_int_field(data, "total"),
+        success=_int_field(data, "success"),
+        failure=_int_field(data, "failure"),
+        result_url=url or None,
+        message=data.get("message") if isinstance(data.get("message"), str) else None,
+        created_at=data.get("created_at") if isinstance(data.get("created_at"), str) else None,
+    )
+
+
+def _host_is_private(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+
+
+class EkycproProvider:
+    name = "ekycpro"
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
+        self.settings = settings
+        self.base_url = settings.base_url
+        self.identity = f"ekycpro:{settings.base_url}"
+        self._key = settings.require_key()
+        self.billed_calls = 0
+        timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
+        self._api = httpx.Client(
+            base_url=self.base_url,
+            headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,  # never carry the key to another host
+        )
+        # Downloads go to presigned URLs on other hosts: no key travels there.
+        self._files = httpx.Client(
+            headers={"User-Agent": USER_AGENT},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+            max_redirects=5,
+            event_hooks={"request": [self._check_download_request]},
+        )
+
+    def __repr__(self) -> str:
+        return f"<EkycproProvider {self.base_url}>"
+
+    def close(self) -> None:
+        self._api.close()
+        self._files.close()
+
+    def _deadline(self, deadline: float | None) -> float:
+        return deadline if deadline is not None else time.monotonic() + self.settings.timeout
+
+    def _raise_for_final(self, response: httpx.Response, what: str) -> None:
+        code = response.status_code
+        if code in (401, 403):
+            raise KeyRefused(
+                f"{what}: the provider refused the API key (HTTP {code}); check TGCHECK_API_KEY"
+            )
+        if 400 <= code < 500 and code not in (408, 425, 429):
+            raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): "
+                             f"{_safe_text(response)}")
+
+    @staticmethod
+    def _transient(response: httpx.Response) -> bool:
+        return response.status_code in (408, 425, 429) or response.status_code >= 500
+
+    # -- create: never retried once the request may have been received --------
+    def create_task(self, numbers: Sequence[str], task_type: str, *,
+                    deadline: float | None = None) -> TaskStatus:
+        body = ("\n".join(numbers) + "\n").encode()
+        backoff = Backoff(self._deadline(deadline))
+        while True:
+            try:
+                response = self._api.post(
+                    "/v1/tasks",
+                    files={"file": ("numbers.txt", body, "text/plain")},
+                    data={"task_type": task_type},
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+                # Nothing reached the server: safe to try again.
+                backoff.wait("creating the task", last_error=type(e).__name__)
+                continue
+            except httpx.TransportError as e:
+                raise UncertainCreate(
+                    f"creating the task: the connection failed after the request was sent "
+                    f"({type(e).__name__}); the task may exist and be billed"
+                ) from None
+            if self._transient(response):
+                # 429 and 5xx are free and create nothing: retry.
+                backoff.wait("creating the task",
+                             retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            self._raise_for_final(response, "creating the task")
+            if response.status_code != 200:
+                raise UncertainCreate(
+                    f"creating the task: unexpected HTTP {response.status_code}")
+            self.billed_calls += 1
+            try:
+                return parse_task(response.json())
+            except (ValueError, ApiError) as e:
+                raise UncertainCreate(
+                    f"creating the task: the reply could not be read ({e}); "
+                    "the task may exist and be billed") from None
+
+    # -- status and download: idempotent, retried until the deadline ----------
+    def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
+        backoff = Backoff(self._deadline(deadline))
+        what = f"asking for task {task_id}"
+        while True:
+            try:
+                # multipart/form-data, as the vendor's curl --form example sends it
+                response = self._api.post("/v1/gettasks", files={"task_id": (None, task_id)})
+            except httpx.TransportError as e:
+                backoff.wait(what, last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            self._raise_for_final(response, what)
+            if response.status_code == 200:
+                self.billed_calls += 1
+            try:
+                record = parse_task(response.json())
+            except (ValueError, UnicodeDecodeError):
+                # A broken body (truncated, an HTML error page): paid, but retry.
+                backoff.wait(what, last_error="unreadable reply")
+                continue
+            if record.task_id != task_id:
+                raise ApiError(f"{what}: the provider answered for another task")
+            return record
+
+    def _check_download_request(self, request: httpx.Request) -> None:
+        url = str(request.url)
+        if is_loopback(self.base_url):
+            if request.url.scheme == "https" or is_loopback(url):
+                return
+        elif request.url.scheme == "https" and not _host_is_private(url):
+            return
+        raise ResultFileError(
+            f"refusing to download results from {request.url.scheme}://{request.url.host}: "
+            "result URLs must be https:// on a public host"
+        )
+
+    def download(self, url: str, *, deadline: float | None = None) -> bytes:
+        backoff = Backoff(self._deadline(deadline))
+        while True:
+            try:
+                with self._files.stream("GET", url) as response:
+                    if self._transient(response):
+                        backoff.wait("downloading the results",
+                                     retry_after_seconds(response.headers.get("Retry-After")),
+                                     f"HTTP {response.status_code}")
+                        continue
+                    if response.status_code != 200:
+                        raise ResultFileError(
+                            f"downloading the results: HTTP {response.status_code} "
+                            "(a presigned link may have expired; the next run asks for a new one)"
+                        )
+                    declared = response.headers.get("Content-Length")
+                    if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
+                        raise ResultFileError("the result file is larger than the size limit")
+                    chunks, size = [], 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > MAX_DOWNLOAD_BYTES:
+                            raise ResultFileError("the result file is larger than the size limit")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx.TooManyRedirects:
+                raise ResultFileError("downloading the results: too many redirects") from None
+            except httpx.TransportError as e:
+                backoff.wait("downloading the results", last_error=type(e).__name__)
+

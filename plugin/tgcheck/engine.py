@@ -1,0 +1,405 @@
+"""The one path every face takes: normalise, dedupe, store, journal, task, answers."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from . import plugins
+from .errors import (
+    DeadlineExceeded,
+    ResultFileError,
+    TaskFailed,
+    TgcheckError,
+    UncertainCreate,
+)
+from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
+from .normalize import Normalised, normalise
+from .polling import PollSchedule
+from .settings import Settings
+from .store import Job, Store, owner_alive
+
+# While a job's driver waits, it refreshes its lease at least this often.
+HEARTBEAT_EVERY = 10.0
+# A process waiting on another's job reads the local journal this often (free).
+WATCH_EVERY = 0.25
+
+EventListener = Callable[[JobEvent], None]
+
+
+class Cancelled(TgcheckError):
+    """The caller stopped waiting; the task runs on and the next call attaches to it."""
+
+
+RESUBMIT_HINT = (
+    "Check the provider's dashboard: if the task is there, wait and run again later; "
+    "to create it again deliberately (and possibly pay twice), run "
+    "`tgcheck check ... --resubmit` or call tgcheck.check(..., resubmit=True)."
+)
+
+# In-flight jobs of this process, shared by every Engine: the journal's lease is
+# per process, so threads of one process must meet here, not in SQLite.
+_inflight: dict[tuple[str, str], Future] = {}
+_inflight_lock = threading.Lock()
+
+
+def job_key(identity: str, task_type: str, numbers: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(f"{identity}\0{task_type}\0".encode())
+    h.update("\n".join(numbers).encode())
+    return h.hexdigest()
+
+
+def normalise_all(values: Iterable[object], region: str | None) -> list[Normalised]:
+    cache: dict = {}
+    out = []
+    for value in values:
+        try:
+            hit = cache.get(value)
+        except TypeError:  # unhashable cell: no caching
+            hit = None
+        if hit is None:
+            hit = normalise(value, region)
+            try:
+                cache[value] = hit
+            except TypeError:
+                pass
+        out.append(hit)
+    return out
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, *, provider=None,
+                 store: Store | None = None):
+        self.settings = settings or Settings.from_env()
+        self._provider = provider
+        self._provider_lock = threading.Lock()
+        self.store = store or Store(self.settings.store_path)
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.settings.base_url} store={self.store.path}>"
+
+    @property
+    def provider(self):
+        with self._provider_lock:
+            if self._provider is None:
+                factory = plugins.get_provider_factory(self.settings.provider)
+                self._provider = factory(self.settings)
+            return self._provider
+
+    def close(self) -> None:
+        if self._provider is not None:
+            self._provider.close()
+        self.store.close()
+
+    # -- the public path -------------------------------------------------
+    def check(
+        self,
+        values: Iterable[object],
+        *,
+        task_type: str = "tg",
+        region: str | None = None,
+        retry_unknown: bool = False,
+        resubmit: bool = False,
+        on_event: EventListener | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Answer]:
+        values = list(values)
+        ttype = plugins.get_task_type(task_type)
+        found = normalise_all(values, region)
+        wanted = sorted({n.number for n in found if n.number is not None})
+        known = self.answers_for(ttype, wanted, retry_unknown=retry_unknown,
+                                 resubmit=resubmit, on_event=on_event, cancel=cancel)
+        return [self._answer(value, n, known) for value, n in zip(values, found)]
+
+    @staticmethod
+    def _answer(value, n: Normalised, known) -> Answer:
+        if n.number is None:
+            return Answer(value, None, None, n.status, n.reason)
+        got = known.get(n.number)
+        if got is None:
+            return Answer(value, n.number, None, UNKNOWN, "no answer")
+        answer, status = got
+        return Answer(value, n.number, answer if status == OK else None, status,
+                      None if status == OK else "left out of the result file")
+
+    def plan(self, values: Iterable[object], *, task_type: str = "tg",
+             region: str | None = None, retry_unknown: bool = False) -> dict[str, int]:
+        """What a check would do, without any API call (the CLI's --dry-run)."""
+        ttype = plugins.get_task_type(task_type)
+        found = normalise_all(values, region)
+        numbers = [n.number for n in found if n.number is not None]
+        distinct = sorted(set(numbers))
+        known = self._lookup(ttype, distinct, retry_unknown)
+        return {
+            "inputs": len(found),
+            "valid": len(numbers),
+            "invalid": sum(n.status == INVALID for n in found),
+            "blank": sum(n.status == BLANK for n in found),
+            "duplicates": len(numbers) - len(distinct),
+            "already_answered": len(known),
+            "to_send": len(distinct) - len(known),
+        }
+
+    def _lookup(self, ttype: TaskType, numbers: Sequence[str], retry_unknown: bool):
+        return self.store.lookup(
+            ttype.name, numbers, max_age_days=self.settings.max_age_days,
+            unknown_retry_hours=self.settings.unknown_retry_hours, retry_unknown=retry_unknown,
+        )
+
+    def answers_for(self, ttype: TaskType, numbers: Sequence[str], *, retry_unknown=False,
+                    resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
+        """number -> (value, status) for distinct, sorted E.164 numbers."""
+        known = self._lookup(ttype, numbers, retry_unknown)
+        missing = [n for n in numbers if n not in known]
+        if not missing:
+            return known
+        size = self.settings.max_task_size
+        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        run = lambda chunk: self._shared_job(ttype, chunk, resubmit, on_event, cancel)  # noqa: E731
+        if len(chunks) == 1:
+            results = [run(chunks[0])]
+        else:
+            workers = min(self.settings.max_parallel_tasks, len(chunks))
+            with ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job") as pool:
+                results = list(pool.map(run, chunks))
+        for result in results:
+            known.update(result)
+        return known
+
+    def resume(self, *, on_event=None, cancel=None) -> int:
+        """Finish this server's open jobs (left by a crash or a timeout); uncertain
+        ones are left alone, they need a deliberate resubmit. Returns how many."""
+        finished = 0
+        for job in self.store.jobs(states=("new", "open")):
+            if job.provider != self.provider.identity:
+                continue
+            ttype = plugins.get_task_type(job.task_type)
+            numbers = self.store.job_numbers(job.id)
+            self._shared_job(ttype, numbers, False, on_event, cancel)
+            finished += 1
+        return finished
+
+    # -- one job per number set, shared by threads and processes -----------
+    def _shared_job(self, ttype, numbers, resubmit, on_event, cancel) -> dict[str, tuple]:
+        key = job_key(self.provider.identity, ttype.name, numbers)
+        slot = (str(self.store.path), key)
+        with _inflight_lock:
+            future = _inflight.get(slot)
+            mine = future is None
+            if mine:
+                future = _inflight[slot] = Future()
+        if not mine:
+            return _wait_future(future, cancel)
+        try:
+            result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel)
+        except BaseException as e:
+            future.set_exception(e)
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            with _inflight_lock:
+                _inflight.pop(slot, None)
+
+    def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel) -> dict[str, tuple]:
+        deadline = time.monotonic() + self.settings.timeout
+        while True:
+            role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
+                                         resubmit=resubmit)
+            if role == "uncertain":
+                raise UncertainCreate(
+                    f"a task for these {len(numbers)} numbers may already exist (job {job.id}): "
+                    f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}"
+                )
+            if role == "drive":
+                return _Driver(self, job, ttype, numbers, deadline, on_event, cancel).run()
+            if self._watch(job, ttype, numbers, deadline, on_event, cancel):
+                return self._lookup(ttype, numbers, retry_unknown=True)
+            # The other driver died: claim again, and maybe take over.
+
+    def _watch(self, job: Job, ttype, numbers, deadline, on_event, cancel) -> bool:
+        """Follow a job driven by another process through the journal (no API calls).
+
+        True when it is done; False when its driver is gone."""
+        seen = None
+        while True:
+            current = self.store.job(job.id)
+            if current.state == "done":
+                return True
+            if current.state == "failed":
+                raise TaskFailed(f"task {current.task_id} failed: {current.error}")
+            if current.state in ("uncertain", "abandoned"):
+                return False
+            if not owner_alive(current.owner, current.heartbeat, time.time()):
+                return False
+            progress = (current.status, current.success, current.total)
+            if progress != seen:
+                seen = progress
+                self._emit(on_event, current, ttype, "progress", len(numbers),
+                           message="driven by another process")
+            _sleep(WATCH_EVERY, deadline, cancel)
+
+    def _emit(self, on_event, job: Job, ttype, kind, count, *, processed=None, message=None):
+        event = JobEvent(
+            kind=kind, job_key=job.key, task_type=ttype.name, numbers=count,
+            task_id=job.task_id, status=job.status, total=job.total,
+            processed=processed if processed is not None else (
+                None if job.success is None else job.success + (job.failure or 0)),
+            status_calls=job.status_calls, message=message,
+            simulated=self.settings.simulated,
+        )
+        plugins.emit(event)
+        if on_event is not None:
+            on_event(event)
+
+
+def _wait_future(future: Future, cancel: threading.Event | None):
+    while True:
+        try:
+            return future.result(timeout=0.5)
+        except TimeoutError:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("stopped waiting; the job goes on") from None
+
+
+def _sleep(seconds: float, deadline: float, cancel: threading.Event | None,
+           beat: Callable[[], None] | None = None) -> None:
+    """Sleep, keeping the lease alive and honouring cancel and the deadline."""
+    end = min(time.monotonic() + seconds, deadline)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        step = min(left, HEARTBEAT_EVERY)
+        if cancel is not None:
+            if cancel.wait(step):
+                raise Cancelled("stopped waiting; the task runs on and the next call attaches")
+        else:
+            time.sleep(step)
+        if beat is not None:
+            beat()
+    if time.monotonic() >= deadline:
+        raise DeadlineExceeded("waited longer than the timeout")
+
+
+class _Driver:
+    """Drives one journal entry to its end: create (if new), poll, download, store."""
+
+    def __init__(self, engine: Engine, job: Job, ttype: TaskType, numbers, deadline,
+                 on_event, cancel):
+        self.engine, self.job, self.ttype, self.numbers = engine, job, ttype, numbers
+        self.deadline, self.on_event, self.cancel = deadline, on_event, cancel
+        self.store, self.provider = engine.store, engine.provider
+        self.settings = engine.settings
+
+    def emit(self, kind, status: TaskStatus | None = None, message=None):
+        job = self.store.job(self.job.id)
+        self.engine._emit(self.on_event, job, self.ttype, kind, len(self.numbers),
+                          processed=status.processed if status else None, message=message)
+
+    def run(self) -> dict[str, tuple]:
+        try:
+            if self.job.state == "new":
+                self._create()
+            return self._follow()
+        except UncertainCreate:
+            raise
+        except (DeadlineExceeded, Cancelled, KeyboardInterrupt) as e:
+            # The task runs on at the provider: leave the job open for the next run.
+            self.store.release(self.job.id)
+            if isinstance(e, DeadlineExceeded):
+                self.emit("failed", message="timeout; the job stays open")
+                raise DeadlineExceeded(
+                    f"task {self.job.task_id} is not finished after "
+                    f"{self.settings.timeout:.0f}s; it stays open: run the same check again "
+                    "or `tgcheck resume` to collect it without paying for a new task"
+                ) from None
+            raise
+        except BaseException as e:
+            self.store.release(self.job.id)
+            if isinstance(e, TaskFailed):
+                self.emit("failed", message=str(e))
+            raise
+
+    def _create(self) -> None:
+        store, job = self.store, self.job
+        store.update_job(job.id, state="submitting")
+        try:
+            record = self.provider.create_task(self.numbers, self.ttype.name,
+                                               deadline=self.deadline)
+        except UncertainCreate as e:
+            store.update_job(job.id, state="uncertain", error=str(e), owner=None)
+            self.emit("failed", message=str(e))
+            raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
+        except TgcheckError as e:
+            # Refused or never reached the server: nothing was created.
+            store.update_job(job.id, state="failed", error=str(e), owner=None)
+            self.emit("failed", message=str(e))
+            raise
+        except BaseException as e:
+            # Interrupted mid-request: the create may have landed.
+            store.update_job(job.id, state="uncertain", owner=None,
+                             error=f"interrupted while creating ({type(e).__name__})")
+            raise
+        store.update_job(job.id, state="open", task_id=record.task_id, status=record.status,
+                         total=record.total, success=record.success, failure=record.failure)
+        self.job = store.job(job.id)
+        self.emit("submitted", record)
+
+    def _follow(self) -> dict[str, tuple]:
+        store, job = self.store, self.job
+        # The journal's start time anchors the rate estimate, also after a restart.
+        started = time.monotonic() - max(0.0, time.time() - job.created_at)
+        schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started)
+        beat = lambda: store.heartbeat(job.id)  # noqa: E731
+        expired_links = 0
+        _sleep(self.settings.poll_min, self.deadline, self.cancel, beat)
+        while True:
+            status = self.provider.get_status(job.task_id, deadline=self.deadline)
+            store.update_job(job.id, status_call=True, status=status.status,
+                             total=status.total, success=status.success, failure=status.failure)
+            self.emit("progress", status)
+            if status.status == "failed":
+                store.update_job(job.id, state="failed", owner=None,
+                                 error=status.message or "the provider reported failure")
+                raise TaskFailed(
+                    f"task {job.task_id} failed at the provider"
+                    + (f": {status.message}" if status.message else "")
+                )
+            if status.result_url and status.status in ("exported", "completed", "done",
+                                                         "finished", "success"):
+                try:
+                    return self._collect(status)
+                except ResultFileError as e:
+                    if "HTTP" not in str(e) or expired_links >= 1:
+                        store.update_job(job.id, error=str(e))
+                        raise
+                    expired_links += 1  # a presigned link expired: ask for a fresh one
+                    continue
+            _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
+                   self.cancel, beat)
+
+    def _collect(self, status: TaskStatus) -> dict[str, tuple]:
+        data = self.provider.download(status.result_url, deadline=self.deadline)
+        reader = next((r for r in plugins.readers() if r.accepts(data)), None)
+        if reader is None:
+            head = data[:40].decode("latin-1", "replace")
+            raise ResultFileError(
+                f"the result file of task {self.job.task_id} is in no known format "
+                f"(it starts with {head!r}); the job stays open"
+            )
+        found = reader.read(data, self.ttype)
+        rows, result = [], {}
+        for number in self.numbers:
+            value = found.get(number)
+            status_word = OK if value is not None else UNKNOWN
+            rows.append((number, value, status_word))
+            result[number] = (value, status_word)
+        self.store.finish_job(self.job, self.ttype.name, rows)
+        self.emit("done", status)
+        return result

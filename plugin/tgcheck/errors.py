@@ -1,0 +1,62 @@
+"""The project's own errors: every failure a user can meet is one of these.
+
+Each message says what happened and what to do next; none ever holds the API key.
+"""
+
+
+class TgcheckError(Exception):
+    """Base of every error tgcheck raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(TgcheckError):
+    """A setting is missing or wrong (no API key, an http:// base URL, ...)."""
+
+    exit_code = 2
+
+
+class InputError(TgcheckError):
+    """The caller's input cannot be read (missing file, unknown task type, ...)."""
+
+    exit_code = 2
+
+
+class ApiError(TgcheckError):
+    """The provider answered with an error that retrying will not fix."""
+
+
+class BadRequest(ApiError):
+    """400: the provider refused the request (free; not retried)."""
+
+
+class KeyRefused(ApiError):
+    """401/403: the provider refused the API key."""
+
+
+class TransientError(ApiError):
+    """429, 5xx, timeouts, dropped connections: worth retrying until the deadline."""
+
+
+class UncertainCreate(ApiError):
+    """The create request was sent but its outcome is unknown.
+
+    The task may exist and be billed. Creating it again blindly could pay twice,
+    so the job is marked uncertain and only a deliberate resubmit creates again.
+    """
+
+
+class TaskFailed(ApiError):
+    """The provider reported the task as failed."""
+
+
+class DeadlineExceeded(TgcheckError):
+    """Waiting took longer than the configured timeout; the job stays open to resume."""
+
+
+class ResultFileError(TgcheckError):
+    """The result file could not be read by any reader."""
+
+
+class StoreError(TgcheckError):
+    """The local store is damaged or unreadable."""

@@ -1,0 +1,125 @@
+"""Plain data passed between the engine, the plugins and the faces."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+# Answer.status values
+OK = "ok"
+INVALID = "invalid"
+BLANK = "blank"
+UNKNOWN = "unknown"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """One input's answer, in the caller's order.
+
+    value is the task type's answer (`yes`/`no` for `tg`) when status is ok, else None.
+    """
+
+    input: object
+    number: str | None
+    value: str | None
+    status: str
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskType:
+    """A kind of check the provider runs: its name, result column and allowed values.
+
+    values=None accepts any non-empty cell (e.g. a profile-picture URL).
+    """
+
+    name: str
+    column: str
+    values: frozenset[str] | None = None
+    description: str = ""
+
+    def clean(self, raw: object) -> str | None:
+        """The canonical value for a result cell, or None when it is no answer."""
+        if raw is None:
+            return None
+        text = str(raw).strip()
+        if not text:
+            return None
+        if self.values is None:
+            return text
+        return self._canonical.get(" ".join(text.lower().split()))
+
+    @property
+    def _canonical(self) -> dict[str, str]:
+        # Result files write "Yes", " YES ", "N/A": match case- and space-insensitively.
+        return {" ".join(v.lower().split()): v for v in self.values or ()}
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskStatus:
+    """The provider's task record, whatever shape it came in."""
+
+    task_id: str
+    status: str
+    total: int | None = None
+    success: int | None = None
+    failure: int | None = None
+    result_url: str | None = None
+    message: str | None = None
+    created_at: str | None = None
+
+    @property
+    def processed(self) -> int | None:
+        if self.success is None and self.failure is None:
+            return None
+        return (self.success or 0) + (self.failure or 0)
+
+
+class Provider(Protocol):
+    """What a provider plugin's factory returns."""
+
+    name: str
+    # Identifies the server too: jobs are only attached to on the server that made them.
+    identity: str
+
+    def create_task(self, numbers: Sequence[str], task_type: str) -> TaskStatus: ...
+
+    def get_status(self, task_id: str) -> TaskStatus: ...
+
+    def download(self, url: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Reader(Protocol):
+    """What a reader plugin registers."""
+
+    name: str
+
+    def accepts(self, data: bytes) -> bool: ...
+
+    def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
+        """Map each E.164 number in the file to its cleaned value (None: no answer)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class JobEvent:
+    """Something happened to a job. kind: submitted, progress, done, failed."""
+
+    kind: str
+    job_key: str
+    task_type: str
+    numbers: int
+    task_id: str | None = None
+    status: str | None = None
+    total: int | None = None
+    processed: int | None = None
+    status_calls: int = 0
+    message: str | None = None
+    simulated: bool = False
+
+    @property
+    def progress(self) -> Mapping[str, object]:
+        return dataclasses.asdict(self)

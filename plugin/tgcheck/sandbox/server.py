@@ -1,0 +1,420 @@
+"""The sandbox: the vendor's protocol and quirks, on 127.0.0.1, with no network and no key.
+
+Tasks progress in (optionally scaled) time, answers are a pure function of the
+number, results come as xlsx or zip, faults can be switched on, and every call
+the vendor would bill is counted so tests can prove "one create".
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+import zipfile
+from collections import Counter
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import xlsxwriter
+
+DEMO_KEY = "sandbox-demo-key"
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+FAULT_KINDS = ("500", "429", "drop", "slow", "truncated", "nonjson")
+LABEL = "SIMULATED by the tgcheck sandbox: not real Telegram data"
+
+
+def _digest(number: str, salt: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{salt}:{number}".encode()).digest()[:8], "big")
+
+
+def simulated_answer(number: str, task_type: str = "tg", omit_rate: float = 0.0) -> str | None:
+    """The sandbox's answer for a number; None when its result file leaves it out."""
+    if omit_rate and (_digest(number, "omit") % 10_000) < omit_rate * 10_000:
+        return None
+    h = _digest(number, task_type)
+    if task_type == "tg_active":
+        return ("1", "7", "30", "N/A")[h % 4]
+    return "yes" if h % 100 < 55 else "no"
+
+
+@dataclasses.dataclass
+class Faults:
+    """Random faults on a share of calls. Creates only ever get the free, harmless
+    kinds (500, 429) unless create_kinds says otherwise: a dropped create would be
+    an uncertain create, which tests provoke on purpose with fail_next()."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    create_kinds: tuple[str, ...] = ("500", "429")
+    slow_seconds: float = 2.0
+    retry_after: float = 0.05
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class _Task:
+    task_id: str
+    task_type: str
+    numbers: list[str]
+    created: float  # monotonic
+    created_at: str
+    outcome: str = "exported"  # or "failed"
+
+
+class Sandbox:
+    """Run with `with Sandbox() as sb:`; sb.url, sb.api_key, sb.billed."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEMO_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float = 5000.0,  # numbers per (sandbox) second
+        queue_seconds: float = 0.1,
+        export_seconds: float = 0.1,
+        time_scale: float = 1.0,  # sandbox seconds per real second
+        result_format: str = "xlsx",  # xlsx | zip | zip-xlsx
+        shape: str = "full",  # full | short create replies
+        omit_rate: float = 0.02,
+        quirks: bool = True,
+        faults: Faults | None = None,
+    ):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the sandbox only listens on loopback")
+        self.api_key = api_key
+        self.speed, self.queue_seconds, self.export_seconds = speed, queue_seconds, export_seconds
+        self.time_scale = time_scale
+        self.result_format, self.shape = result_format, shape
+        self.omit_rate, self.quirks = omit_rate, quirks
+        self.faults = faults or Faults()
+        self.tasks: dict[str, _Task] = {}
+        self.billed: Counter = Counter()  # create / status: 200s the vendor would charge
+        self.calls: Counter = Counter()  # every request, by endpoint
+        self.result_override: bytes | None = None
+        self._forced: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.faults.seed)
+        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="tgcheck-sandbox")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.url} tasks={len(self.tasks)} billed={dict(self.billed)}>"
+
+    # -- test controls -------------------------------------------------------
+    def fail_next(self, endpoint: str, kind: str, times: int = 1) -> None:
+        """Force a fault on the next calls to endpoint (create, status, download).
+        Extra kinds: 400, 401, 'drop_after' (create: task made, reply lost),
+        'task_failed' (create: the task will report failed)."""
+        with self._lock:
+            self._forced.extend([(endpoint, kind)] * times)
+
+    @property
+    def creates(self) -> int:
+        return self.billed["create"]
+
+    def expected(self, number: str, task_type: str = "tg") -> str | None:
+        return simulated_answer(number, task_type, self.omit_rate)
+
+    # -- behaviour -----------------------------------------------------------
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def pick_fault(self, endpoint: str) -> str | None:
+        with self._lock:
+            for i, (ep, kind) in enumerate(self._forced):
+                if ep == endpoint:
+                    del self._forced[i]
+                    return kind
+            f = self.faults
+            if f.rate and self._rng.random() < f.rate:
+                kinds = f.create_kinds if endpoint == "create" else f.kinds
+                if kinds:
+                    return self._rng.choice(kinds)
+        return None
+
+    def create(self, numbers: list[str], task_type: str, outcome: str) -> _Task:
+        task = _Task(
+            task_id="cs" + uuid.uuid4().hex[:18],
+            task_type=task_type,
+            numbers=numbers,
+            created=self._now(),
+            created_at=_rfc3339(),
+            outcome=outcome,
+        )
+        with self._lock:
+            self.tasks[task.task_id] = task
+        return task
+
+    def record(self, task: _Task, *, created: bool = False) -> dict:
+        elapsed = (self._now() - task.created) * self.time_scale
+        total = len(task.numbers)
+        base = {"created_at": task.created_at, "updated_at": _rfc3339(), "task_id": task.task_id,
+                "user_id": "sandbox", "status": "pending", "total": 0, "success": 0,
+                "failure": 0}
+        if created:
+            if self.shape == "short":
+                return {"task_id": task.task_id, "status": "pending", "total": total,
+                        "message": "Task created successfully", "created_at": task.created_at}
+            return base
+        working = elapsed - self.queue_seconds
+        if working < 0:
+            return base
+        processed = min(total, int(working * self.speed))
+        base.update(total=total, success=processed, status="processing")
+        if processed < total:
+            return base
+        if task.outcome == "failed":
+            base.update(status="failed", message="simulated failure")
+            return base
+        finished_at = self.queue_seconds + total / self.speed
+        if elapsed - finished_at < self.export_seconds:
+            base["status"] = "completed"
+            return base
+        base["status"] = "exported"
+        base["result_url"] = f"{self.url}/results/{task.task_id}.{_extension(self.result_format)}"
+        if self.quirks and total and _digest(task.task_id, "quirk") % 3 == 0:
+            base["success"] = total + 1  # the vendor's own example did this once
+        return base
+
+    def result_file(self, task: _Task) -> bytes:
+        if self.result_override is not None:
+            return self.result_override
+        rows = []
+        for number in task.numbers:
+            value = simulated_answer(number, task.task_type, self.omit_rate)
+            if value is not None:
+                if self.quirks and _digest(number, "case") % 5 == 0:
+                    value = f" {value.upper()} "
+                rows.append((number, value))
+        rng = random.Random(task.task_id)
+        rng.shuffle(rows)  # results are not in input order
+        if self.quirks:
+            rows.append(("+41000000000" if task.numbers else "+41000000001", "yes"))  # an extra
+        column = {"tg": "telegram", "ws": "whatsapp", "tg_active": "telegram_days"}.get(
+            task.task_type, task.task_type)
+        header = (" Number ", column.capitalize()) if self.quirks else ("Number", column)
+        if self.result_format == "xlsx":
+            return _xlsx(header, rows)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            if self.result_format == "zip-xlsx":
+                z.writestr(f"{task.task_id}.xlsx", _xlsx(header, rows))
+            else:
+                text = io.StringIO()
+                writer = csv.writer(text)
+                writer.writerow(header)
+                writer.writerows(rows)
+                z.writestr(f"{task.task_id}.csv", "\ufeff" + text.getvalue())
+        return buf.getvalue()
+
+
+def _extension(fmt: str) -> str:
+    return "xlsx" if fmt == "xlsx" else "zip"
+
+
+def _rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _xlsx(header, rows) -> bytes:
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = book.add_worksheet("Results")
+    sheet.write_row(0, 0, header)
+    for i, row in enumerate(rows, start=1):
+        sheet.write_string(i, 0, row[0])
+        sheet.write_string(i, 1, row[1])
+    notes = book.add_worksheet("About")
+    notes.write(0, 0, LABEL)
+    book.close()
+    return buf.getvalue()
+
+
+def _parse_form(content_type: str, body: bytes) -> dict[str, bytes] | None:
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    msg = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    if not msg.is_multipart():
+        return None
+    fields = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            fields[name] = part.get_payload(decode=True) or b""
+    return fields
+
+
+def _make_handler(sandbox: Sandbox):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "tgcheck-sandbox"
+
+        def log_message(self, format, *args):  # quiet: tests read counters, not logs
+            pass
+
+        # -- replies -----------------------------------------------------
+        def _send(self, code: int, body: bytes, ctype="application/json", headers=None):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Simulated", "true")
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, code: int, data: dict, endpoint: str | None = None):
+            if code == 200 and endpoint:
+                with sandbox._lock:
+                    sandbox.billed[endpoint] += 1
+            self._send(code, json.dumps(data).encode())
+
+        def _drop(self):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def _fault(self, endpoint: str, kind: str | None) -> bool:
+            """Apply a fault; True when the request is answered by it."""
+            if kind is None or kind in ("drop_after", "task_failed"):
+                return False
+            if kind == "500":
+                self._json(500, {"message": "internal error (simulated)"})
+            elif kind == "429":
+                self._send(429, b'{"message": "slow down"}',
+                           headers={"Retry-After": str(sandbox.faults.retry_after)})
+            elif kind == "400":
+                self._json(400, {"message": "invalid file format (simulated)"})
+            elif kind == "401":
+                self._json(401, {"message": "invalid api key"})
+            elif kind == "drop":
+                self._drop()
+            elif kind == "slow":
+                time.sleep(sandbox.faults.slow_seconds)
+                return False  # then answer normally, too late for the client
+            elif kind == "truncated":
+                body = b'{"task_id": "' + b"x" * 40
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) * 2))
+                self.end_headers()
+                self.wfile.write(body)
+                self._drop()
+            elif kind == "nonjson":
+                self._send(200, b"<html><body>Bad gateway</body></html>", "text/html")
+                if endpoint != "download":
+                    with sandbox._lock:
+                        sandbox.billed[endpoint] += 1
+            else:
+                return False
+            return True
+
+        def _authorised(self) -> bool:
+            if self.headers.get("X-API-Key") == sandbox.api_key:
+                return True
+            self._json(401, {"message": "invalid or missing X-API-Key"})
+            return False
+
+        # -- routes --------------------------------------------------------
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = self.path.split("?")[0]
+            endpoint = {"/v1/tasks": "create", "/v1/gettasks": "status"}.get(path)
+            if endpoint is None:
+                return self._json(404, {"message": "not found"})
+            with sandbox._lock:
+                sandbox.calls[endpoint] += 1
+            if not self._authorised():
+                return None
+            fault = sandbox.pick_fault(endpoint)
+            if self._fault(endpoint, fault):
+                return None
+            form = _parse_form(self.headers.get("Content-Type", ""), body)
+            if form is None:
+                return self._json(400, {"message": "expected multipart/form-data"})
+            if endpoint == "create":
+                return self._create(form, fault)
+            return self._status(form)
+
+        def _create(self, form, fault):
+            task_type = form.get("task_type", b"").decode().strip()
+            if task_type not in ("tg", "ws", "tg_active"):
+                return self._json(400, {"message": f"unsupported task_type {task_type!r}"})
+            if "file" not in form:
+                return self._json(400, {"message": "missing file"})
+            lines = [ln.strip() for ln in form["file"].decode("utf-8", "replace").splitlines()]
+            numbers = [ln for ln in lines if ln]
+            bad = next((n for n in numbers if not E164.match(n)), None)
+            if not numbers or bad is not None:
+                return self._json(400, {"message": f"invalid file format: {bad!r}"})
+            task = sandbox.create(numbers, task_type,
+                                  "failed" if fault == "task_failed" else "exported")
+            if fault == "drop_after":
+                with sandbox._lock:
+                    sandbox.billed["create"] += 1
+                return self._drop()
+            return self._json(200, sandbox.record(task, created=True), "create")
+
+        def _status(self, form):
+            task_id = form.get("task_id", b"").decode().strip()
+            task = sandbox.tasks.get(task_id)
+            if task is None:
+                return self._json(400, {"message": f"unknown task_id {task_id!r}"})
+            return self._json(200, sandbox.record(task), "status")
+
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            if path in ("/", "/health"):
+                return self._send(200, (LABEL + "\n").encode(), "text/plain")
+            m = re.fullmatch(r"/results/([A-Za-z0-9]+)\.(xlsx|zip)", path)
+            if not m or m.group(1) not in sandbox.tasks:
+                return self._send(404, b"not found", "text/plain")
+            with sandbox._lock:
+                sandbox.calls["download"] += 1
+            if self._fault("download", sandbox.pick_fault("download")):
+                return None
+            data = sandbox.result_file(sandbox.tasks[m.group(1)])
+            ctype = ("application/zip" if m.group(2) == "zip" else
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            return self._send(200, data, ctype)
+
+    return Handler

@@ -1,0 +1,148 @@
+"""Settings from the environment, overridable per call (the CLI's flags do that)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.ekycpro.com"
+
+
+class Secret(str):
+    """A string that never shows itself in reprs, f-strings or logs.
+
+    The key must still reach the HTTP header, so `reveal()` gives it back on purpose.
+    """
+
+    def __new__(cls, value: str):
+        obj = super().__new__(cls, "********")
+        obj._value = value
+        return obj
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __reduce__(self):
+        # Pickling would be one more way to write the key somewhere: refuse it.
+        raise TypeError("a Secret cannot be pickled")
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url_scheme(url: str, what: str = "URL") -> None:
+    """https:// everywhere; plain http:// only for loopback (the sandbox, tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(url):
+        return
+    raise ConfigError(
+        f"{what} must use https:// (plain http:// is allowed only for 127.0.0.1/localhost): "
+        f"{parts.scheme}://{parts.hostname or ''}"
+    )
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    api_key: Secret | None = dataclasses.field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    home: Path = dataclasses.field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("tgcheck", appauthor=False))
+    )
+    provider: str = "ekycpro"
+    # Bounds of the poll interval. The engine polls as rarely as the task's own
+    # progress allows; these only clamp it. Every status call is billed.
+    poll_min: float = 2.0
+    poll_max: float = 300.0
+    max_age_days: float = 30.0
+    # A number the result file left out is "unknown"; it is not resubmitted on its
+    # own before this many hours, or every Excel recalculation would pay for it.
+    unknown_retry_hours: float = 24.0
+    # Above this many numbers a set is split into several tasks.
+    max_task_size: int = 100_000
+    max_parallel_tasks: int = 4
+    # The whole wait for one job (create, poll, download) before DeadlineExceeded.
+    timeout: float = 4 * 3600.0
+    http_timeout: float = 60.0
+
+    def __post_init__(self):
+        if self.api_key is not None and not isinstance(self.api_key, Secret):
+            object.__setattr__(self, "api_key", Secret(self.api_key))
+        object.__setattr__(self, "home", Path(self.home))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
+        if not 0 < self.poll_min <= self.poll_max:
+            raise ConfigError("poll bounds must satisfy 0 < TGCHECK_POLL_MIN <= TGCHECK_POLL_MAX")
+        if self.max_task_size < 1 or self.max_parallel_tasks < 1:
+            raise ConfigError("max_task_size and max_parallel_tasks must be at least 1")
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        env = os.environ
+        values: dict = {}
+        if env.get("TGCHECK_API_KEY"):
+            values["api_key"] = Secret(env["TGCHECK_API_KEY"])
+        if env.get("TGCHECK_BASE_URL"):
+            values["base_url"] = env["TGCHECK_BASE_URL"]
+        if env.get("TGCHECK_HOME"):
+            values["home"] = Path(env["TGCHECK_HOME"])
+        if env.get("TGCHECK_PROVIDER"):
+            values["provider"] = env["TGCHECK_PROVIDER"]
+        values["poll_min"] = _env_float("TGCHECK_POLL_MIN", cls.poll_min)
+        values["poll_max"] = _env_float("TGCHECK_POLL_MAX", cls.poll_max)
+        values["max_age_days"] = _env_float("TGCHECK_MAX_AGE_DAYS", cls.max_age_days)
+        values["unknown_retry_hours"] = _env_float(
+            "TGCHECK_UNKNOWN_RETRY_HOURS", cls.unknown_retry_hours
+        )
+        values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
+        values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def require_key(self) -> str:
+        if self.api_key is None or not self.api_key.reveal():
+            raise ConfigError(
+                "no API key: set TGCHECK_API_KEY (e.g. `export TGCHECK_API_KEY=...`), "
+                "or try tgcheck without one against the sandbox: `tgcheck check FILE --sandbox`"
+            )
+        return self.api_key.reveal()
+
+    @property
+    def simulated(self) -> bool:
+        """Answers from a loopback server are the sandbox's: simulated, never real."""
+        return is_loopback(self.base_url)
+
+    @property
+    def store_path(self) -> Path:
+        # Simulated answers live in their own file so they can never be served
+        # later as real ones.
+        name = "tgcheck-sandbox.sqlite3" if self.simulated else "tgcheck.sqlite3"
+        return self.home / name

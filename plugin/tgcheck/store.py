@@ -1,0 +1,365 @@
+"""The local store: answers already paid for, and the journal of jobs.
+
+SQLite in WAL mode because Excel's Python, the CLI and a DuckDB session use it at
+the same time from different processes; SQLite lets several processes write.
+Every connection is per thread; every multi-step change is one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    task_type  TEXT NOT NULL,
+    number     TEXT NOT NULL,
+    value      TEXT,
+    status     TEXT NOT NULL,          -- ok | unknown (left out of the result file)
+    checked_at REAL NOT NULL,
+    task_id    TEXT,
+    PRIMARY KEY (task_type, number)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS jobs (
+    id           INTEGER PRIMARY KEY,
+    key          TEXT NOT NULL,        -- hash of provider identity, task type, number set
+    provider     TEXT NOT NULL,
+    task_type    TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    numbers      BLOB NOT NULL,        -- zlib of the sorted numbers, so `resume` needs no input
+    state        TEXT NOT NULL,        -- new | submitting | open | done | failed | uncertain | abandoned
+    task_id      TEXT,
+    status       TEXT,                 -- the provider's last status word
+    total        INTEGER,
+    success      INTEGER,
+    failure      INTEGER,
+    status_calls INTEGER NOT NULL DEFAULT 0,
+    error        TEXT,
+    owner        TEXT,                 -- host:pid of the process driving it
+    heartbeat    REAL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL
+);
+-- At most one live job per set: the heart of "never create the same task twice".
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_live_key ON jobs(key)
+    WHERE state IN ('new', 'submitting', 'open', 'uncertain');
+CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
+"""
+
+LIVE_STATES = ("new", "submitting", "open", "uncertain")
+# A driving process that stops heart-beating for this long is taken for dead.
+LEASE_SECONDS = 60.0
+
+HOST = socket.gethostname()
+
+
+def this_owner() -> str:
+    return f"{HOST}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host == HOST and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False  # killed: no need to wait out the lease
+        except PermissionError:
+            pass
+    return heartbeat is not None and now - heartbeat < LEASE_SECONDS
+
+
+def pack_numbers(numbers: Sequence[str]) -> bytes:
+    return zlib.compress("\n".join(numbers).encode())
+
+
+def unpack_numbers(blob: bytes) -> list[str]:
+    text = zlib.decompress(blob).decode()
+    return text.split("\n") if text else []
+
+
+@dataclasses.dataclass
+class Job:
+    id: int
+    key: str
+    provider: str
+    task_type: str
+    count: int
+    state: str
+    task_id: str | None
+    status: str | None
+    total: int | None
+    success: int | None
+    failure: int | None
+    status_calls: int
+    error: str | None
+    owner: str | None
+    heartbeat: float | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+_JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        try:
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
+                "to set it aside and keep its open jobs"
+            ) from None
+
+    # -- connections -----------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=60000")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"the local store {self.path} is unreadable ({e}); move it aside and run "
+                "again: answers will be fetched again, and `tgcheck doctor` can salvage jobs"
+            ) from None
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    def _tx(self):
+        return _Transaction(self)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- answers ---------------------------------------------------------
+    def lookup(
+        self,
+        task_type: str,
+        numbers: Sequence[str],
+        *,
+        max_age_days: float,
+        unknown_retry_hours: float,
+        retry_unknown: bool = False,
+        now: float | None = None,
+    ) -> dict[str, tuple[str | None, str]]:
+        """Fresh answers among numbers: number -> (value, status)."""
+        if not numbers:
+            return {}
+        now = time.time() if now is None else now
+        ok_after = now - max_age_days * 86400
+        unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
+        rows = self.db.execute(
+            """SELECT number, value, status FROM answers
+               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
+                 AND checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END""",
+            (task_type, json.dumps(list(numbers)), ok_after, unknown_after),
+        )
+        return {number: (value, status) for number, value, status in rows}
+
+    def _save_answers(self, db, task_type, rows, task_id, now) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            ((task_type, n, v, s, now, task_id) for n, v, s in rows),
+        )
+
+    def save_answers(
+        self, task_type: str, rows: Iterable[tuple[str, str | None, str]], task_id: str | None
+    ) -> None:
+        with self._tx() as db:
+            self._save_answers(db, task_type, rows, task_id, time.time())
+
+    # -- the journal -----------------------------------------------------
+    def job(self, job_id: int) -> Job | None:
+        row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def live_job(self, key: str) -> Job | None:
+        row = self.db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state IN {LIVE_STATES}", (key,)
+        ).fetchone()
+        return Job.from_row(row) if row else None
+
+    def jobs(self, *, states: Sequence[str] | None = None, limit: int = 1000) -> list[Job]:
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        args: list = []
+        if states:
+            sql += f" WHERE state IN ({', '.join('?' * len(states))})"
+            args.extend(states)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [Job.from_row(r) for r in self.db.execute(sql, args)]
+
+    def job_numbers(self, job_id: int) -> list[str]:
+        row = self.db.execute("SELECT numbers FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return unpack_numbers(row[0]) if row else []
+
+    def claim(
+        self, key: str, provider: str, task_type: str, numbers: Sequence[str], *,
+        resubmit: bool = False,
+    ) -> tuple[str, Job]:
+        """Decide, atomically across processes, who drives the job for this set.
+
+        Returns (role, job): "drive" (this process creates or polls), "wait"
+        (another live process drives it), or "uncertain" (a create whose outcome
+        is unknown; only resubmit=True creates again).
+        The row is written here, BEFORE any create call.
+        """
+        me, now = this_owner(), time.time()
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state IN {LIVE_STATES}",
+                (key,),
+            ).fetchone()
+            job = Job.from_row(row) if row else None
+            if job is not None:
+                alive = job.owner != me and owner_alive(job.owner, job.heartbeat, now)
+                if job.state == "uncertain" or (job.state == "submitting" and not alive):
+                    if not resubmit:
+                        if job.state != "uncertain":
+                            db.execute(
+                                "UPDATE jobs SET state='uncertain', owner=NULL, updated_at=?,"
+                                " error=? WHERE id=?",
+                                (now, "the process creating this task stopped before the "
+                                 "task id was recorded", job.id),
+                            )
+                            job.state = "uncertain"
+                        return "uncertain", job
+                    db.execute(
+                        "UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? WHERE id=?",
+                        (now, job.id),
+                    )
+                    job = None
+                elif alive:
+                    return "wait", job
+                else:
+                    # Ours already, or its driver is gone: take it over and go on
+                    # from where it stands (new: create; open: poll).
+                    db.execute(
+                        "UPDATE jobs SET owner=?, heartbeat=?, updated_at=? WHERE id=?",
+                        (me, now, now, job.id),
+                    )
+                    job.owner, job.heartbeat = me, now
+                    return "drive", job
+            cur = db.execute(
+                """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
+                                     owner, heartbeat, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?)""",
+                (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now, now),
+            )
+            return "drive", self._job_in(db, cur.lastrowid)
+
+    def _job_in(self, db, job_id) -> Job:
+        return Job.from_row(
+            db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+
+    _UPDATABLE = frozenset(
+        {"state", "task_id", "status", "total", "success", "failure", "error", "owner"}
+    )
+
+    def update_job(self, job_id: int, *, status_call: bool = False, **fields) -> None:
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {bad}")
+        now = time.time()
+        sets = [f"{k} = ?" for k in fields] + ["updated_at = ?", "heartbeat = ?"]
+        args = [*fields.values(), now, now]
+        if status_call:
+            sets.append("status_calls = status_calls + 1")
+        with self._tx() as db:
+            db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
+
+    def heartbeat(self, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time(), job_id))
+
+    def finish_job(
+        self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]]
+    ) -> None:
+        """Store the answers and close the job in one transaction: a crash here
+        leaves the job open, to be finished by the next run, never half-stored."""
+        now = time.time()
+        with self._tx() as db:
+            self._save_answers(db, task_type, rows, job.task_id, now)
+            db.execute(
+                "UPDATE jobs SET state='done', owner=NULL, error=NULL, updated_at=? WHERE id=?",
+                (now, job.id),
+            )
+
+    def release(self, job_id: int) -> None:
+        """Leave a live job for another process or a later run to pick up."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET owner=NULL, heartbeat=NULL, updated_at=? WHERE id=? AND owner=?",
+                (time.time(), job_id, this_owner()),
+            )
+
+    def abandon_uncertain(self, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? "
+                "WHERE id=? AND state='uncertain'",
+                (time.time(), job_id),
+            )
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so two processes
+    deciding who drives a job can never both decide "me"."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db = self.store.db
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"the local store {self.store.path} cannot be written: {e}") from None
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False

@@ -1,0 +1,1 @@
+"""DuckDB face: SQL functions over the tgcheck engine."""

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real sandbox on 127.0.0.1 and a fresh store per test."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import tgcheck
+from tgcheck import Settings
+from tgcheck.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the developer's real key, store or base URL."""
+    for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL", "TGCHECK_PROVIDER", "TGCHECK_POLL_MIN",
+                 "TGCHECK_POLL_MAX", "TGCHECK_MAX_AGE_DAYS", "TGCHECK_TIMEOUT",
+                 "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TGCHECK_LOAD_PLUGINS", "")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Network traffic goes to loopback only: any other address fails the test."""
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") \
+                and not host.startswith("127.") and self.family != socket.AF_UNIX:
+            raise AssertionError(f"a test tried to reach {host}: loopback only")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def sandbox():
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def settings(sandbox, tmp_path):
+    """Settings aimed at the sandbox, polling fast (the sandbox's tasks are short)."""
+    return Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home",
+                    poll_min=0.02, poll_max=0.5, timeout=60, http_timeout=5)
+
+
+@pytest.fixture
+def sandbox_env(sandbox, monkeypatch, tmp_path):
+    """The same, through the environment, for the CLI and tgcheck.check()."""
+    monkeypatch.setenv("TGCHECK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    monkeypatch.setenv("TGCHECK_POLL_MIN", "0.02")
+    monkeypatch.setenv("TGCHECK_POLL_MAX", "0.5")
+    monkeypatch.setenv("TGCHECK_TIMEOUT", "60")
+    return sandbox
+
+
+@pytest.fixture
+def engine(settings):
+    e = tgcheck.Engine(settings)
+    yield e
+    e.close()
+
+
+def numbers(n: int, start: int = 0, prefix: str = "+4179") -> list[str]:
+    """n distinct valid Swiss mobile numbers."""
+    return [f"{prefix}{i:07d}" for i in range(start, start + n)]

@@ -1,0 +1,127 @@
+"""Every hook, exercised through the plugin manager, plus a guard that keeps it so."""
+
+import ast
+import io
+import zipfile
+from pathlib import Path
+
+import tgcheck
+from tgcheck import hookimpl, hookspecs, plugins
+from tgcheck.models import JobEvent, TaskType
+
+
+def test_every_hookspec_has_a_test_of_its_own():
+    """Datasette's rule: a new hook fails this test until test_hook_<name> exists."""
+    specs = {name for name in dir(hookspecs) if name.startswith("tgcheck_")}
+    tree = ast.parse(Path(__file__).read_text())
+    tests = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    missing = {s for s in specs if f"test_hook_{s}" not in tests}
+    assert specs and not missing, f"hooks without a test: {sorted(missing)}"
+
+
+def test_plugin_manager_checks_pending_at_start():
+    # A misspelled hookimpl would have raised at import; the built-ins are all there.
+    plugins.pm.check_pending()
+    names = {plugins.pm.get_name(p) for p in plugins.pm.get_plugins()}
+    assert set(plugins.DEFAULT_PLUGINS) <= names
+
+
+class _Plugin:
+    """A third-party plugin, registered the way an entry point would be."""
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def tgcheck_register_providers(self, register):
+        register("echo", lambda settings: "echo-provider")
+
+    @hookimpl
+    def tgcheck_register_task_types(self, register):
+        register(TaskType("amazon", "amazon", frozenset({"yes", "no"})))
+
+    @hookimpl
+    def tgcheck_register_readers(self, register):
+        register(_PipeReader())
+
+    @hookimpl
+    def tgcheck_job_event(self, event):
+        self.events.append(event)
+
+
+class _PipeReader:
+    name = "pipe"
+
+    def accepts(self, data):
+        return data.startswith(b"NUMBER|")
+
+    def read(self, data, task_type):
+        rows = [line.split("|") for line in data.decode().splitlines()[1:]]
+        return {n: task_type.clean(v) for n, v in rows}
+
+
+def _with_plugin(fn):
+    plugin = _Plugin()
+    plugins.pm.register(plugin, "test-plugin")
+    try:
+        return fn(plugin)
+    finally:
+        plugins.pm.unregister(name="test-plugin")
+
+
+def test_hook_tgcheck_register_providers():
+    assert "ekycpro" in plugins.providers()
+    factory = _with_plugin(lambda p: plugins.get_provider_factory("echo"))
+    assert factory(None) == "echo-provider"
+    assert "echo" not in plugins.providers()
+
+
+def test_hook_tgcheck_register_task_types():
+    assert plugins.get_task_type("tg").column == "telegram"
+    assert _with_plugin(lambda p: plugins.get_task_type("amazon")).column == "amazon"
+
+
+def test_hook_tgcheck_register_readers():
+    builtin = [r.name for r in plugins.readers()]
+    assert builtin == ["xlsx", "zip", "csv"]
+
+    def read(_):
+        data = b"NUMBER|telegram\n+41798284651|Yes\n"
+        reader = next(r for r in plugins.readers() if r.accepts(data))
+        return reader.name, reader.read(data, plugins.get_task_type("tg"))
+
+    # A third-party reader is asked before the built-ins (the CSV one would also accept).
+    assert _with_plugin(read) == ("pipe", {"+41798284651": "yes"})
+
+
+def test_hook_tgcheck_job_event(settings, sandbox):
+    def run(plugin):
+        engine = tgcheck.Engine(settings)
+        engine.check(["+41798284651", "+41798284652"])
+        return [e.kind for e in plugin.events]
+
+    kinds = _with_plugin(run)
+    assert kinds[0] == "submitted" and kinds[-1] == "done" and "progress" in kinds
+    assert sandbox.creates == 1
+
+
+def test_plugin_task_type_and_reader_used_end_to_end(settings, sandbox):
+    """A plugin's task type reaches the provider; its answers come back by number."""
+    sandbox.result_override = None
+    tt = TaskType("tg_active", "telegram_days", frozenset({"1", "7", "30", "N/A"}))
+    answers = tgcheck.Engine(settings).check(["+41798284651"], task_type=tt.name)
+    assert answers[0].value == sandbox.expected("+41798284651", "tg_active")
+
+
+def test_job_event_is_plain_data():
+    e = JobEvent("progress", "k" * 64, "tg", 3, task_id="t", processed=1, total=3)
+    assert e.progress["processed"] == 1
+
+
+def test_readers_zip_of_csv_with_bom_through_the_manager():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("r.csv", "\ufeff NUMBER ;Telegram \n+41798284651; YES \n")
+    data = buf.getvalue()
+    reader = next(r for r in plugins.readers() if r.accepts(data))
+    assert reader.read(data, plugins.get_task_type("tg")) == {"+41798284651": "yes"}

@@ -1,0 +1,1 @@
+"""Excel face (xlwings UDFs and macro) over the tgcheck engine."""
