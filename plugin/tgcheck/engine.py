@@ -153,13 +153,16 @@ class Engine:
     def answers_for(self, ttype: TaskType, numbers: Sequence[str], *, retry_unknown=False,
                     resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
         """number -> (value, status) for distinct, sorted E.164 numbers."""
+        looked_up_at = time.time()
         known = self._lookup(ttype, numbers, retry_unknown)
         missing = [n for n in numbers if n not in known]
         if not missing:
             return known
         size = self.settings.max_task_size
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
-        run = lambda chunk: self._shared_job(ttype, chunk, resubmit, on_event, cancel)  # noqa: E731
+        def run(chunk):
+            return self._shared_job(ttype, chunk, resubmit, on_event, cancel, looked_up_at)
+
         if len(chunks) == 1:
             results = [run(chunks[0])]
         else:
@@ -179,12 +182,13 @@ class Engine:
                 continue
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
-            self._shared_job(ttype, numbers, False, on_event, cancel)
+            self._shared_job(ttype, numbers, False, on_event, cancel, time.time())
             finished += 1
         return finished
 
     # -- one job per number set, shared by threads and processes -----------
-    def _shared_job(self, ttype, numbers, resubmit, on_event, cancel) -> dict[str, tuple]:
+    def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
+                    looked_up_at: float = 0.0) -> dict[str, tuple]:
         key = job_key(self.provider.identity, ttype.name, numbers)
         slot = (str(self.store.path), key)
         with _inflight_lock:
@@ -195,7 +199,8 @@ class Engine:
         if not mine:
             return _wait_future(future, cancel)
         try:
-            result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel)
+            result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel,
+                                   looked_up_at)
         except BaseException as e:
             future.set_exception(e)
             raise
@@ -206,11 +211,16 @@ class Engine:
             with _inflight_lock:
                 _inflight.pop(slot, None)
 
-    def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel) -> dict[str, tuple]:
+    def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel,
+                 looked_up_at) -> dict[str, tuple]:
         deadline = time.monotonic() + self.settings.timeout
         while True:
+            # A caller that looked the store up just before another caller (a
+            # thread or a process) stored this set must not pay for it again.
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
-                                         resubmit=resubmit)
+                                         resubmit=resubmit, looked_up_at=looked_up_at)
+            if role == "answered":
+                return self.store.stored(ttype.name, numbers)
             if role == "uncertain":
                 raise UncertainCreate(
                     f"a task for these {len(numbers)} numbers may already exist (job {job.id}): "
@@ -219,7 +229,7 @@ class Engine:
             if role == "drive":
                 return _Driver(self, job, ttype, numbers, deadline, on_event, cancel).run()
             if self._watch(job, ttype, numbers, deadline, on_event, cancel):
-                return self._lookup(ttype, numbers, retry_unknown=True)
+                return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
 
     def _watch(self, job: Job, ttype, numbers, deadline, on_event, cancel) -> bool:

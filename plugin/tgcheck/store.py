@@ -192,6 +192,15 @@ class Store:
         )
         return {number: (value, status) for number, value, status in rows}
 
+    def stored(self, task_type: str, numbers: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+        """Stored answers whatever their age: for a job that has just finished."""
+        rows = self.db.execute(
+            """SELECT number, value, status FROM answers
+               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))""",
+            (task_type, json.dumps(list(numbers))),
+        )
+        return {number: (value, status) for number, value, status in rows}
+
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
         db.executemany(
             "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
@@ -231,13 +240,14 @@ class Store:
 
     def claim(
         self, key: str, provider: str, task_type: str, numbers: Sequence[str], *,
-        resubmit: bool = False,
+        resubmit: bool = False, looked_up_at: float = 0.0,
     ) -> tuple[str, Job]:
         """Decide, atomically across processes, who drives the job for this set.
 
         Returns (role, job): "drive" (this process creates or polls), "wait"
-        (another live process drives it), or "uncertain" (a create whose outcome
-        is unknown; only resubmit=True creates again).
+        (another live process drives it), "answered" (a job for this set finished
+        after the caller's store lookup at looked_up_at), or "uncertain" (a
+        create whose outcome is unknown; only resubmit=True creates again).
         The row is written here, BEFORE any create call.
         """
         me, now = this_owner(), time.time()
@@ -276,6 +286,13 @@ class Store:
                     )
                     job.owner, job.heartbeat = me, now
                     return "drive", job
+            row = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state = 'done' "
+                "AND updated_at >= ? ORDER BY id DESC LIMIT 1",
+                (key, looked_up_at),
+            ).fetchone()
+            if row is not None:
+                return "answered", Job.from_row(row)
             cur = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
                                      owner, heartbeat, created_at, updated_at)
