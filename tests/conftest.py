@@ -16,7 +16,7 @@ def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's real key, store or base URL."""
     for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL", "TGCHECK_PROVIDER", "TGCHECK_POLL_MIN",
                  "TGCHECK_POLL_MAX", "TGCHECK_MAX_AGE_DAYS", "TGCHECK_TIMEOUT",
-                 "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS"):
+                 "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS", "TGCHECK_RETRY_BASE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TGCHECK_LOAD_PLUGINS", "")
@@ -47,7 +47,8 @@ def sandbox():
 def settings(sandbox, tmp_path):
     """Settings aimed at the sandbox, polling fast (the sandbox's tasks are short)."""
     return Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home",
-                    poll_min=0.02, poll_max=0.5, timeout=60, http_timeout=5)
+                    poll_min=0.02, poll_max=0.5, timeout=60, http_timeout=5,
+                    retry_base=0.01)
 
 
 @pytest.fixture
@@ -58,6 +59,7 @@ def sandbox_env(sandbox, monkeypatch, tmp_path):
     monkeypatch.setenv("TGCHECK_POLL_MIN", "0.02")
     monkeypatch.setenv("TGCHECK_POLL_MAX", "0.5")
     monkeypatch.setenv("TGCHECK_TIMEOUT", "60")
+    monkeypatch.setenv("TGCHECK_RETRY_BASE", "0.01")
     return sandbox
 
 

@@ -24,6 +24,8 @@ from .store import Job, Store, owner_alive
 
 # While a job's driver waits, it refreshes its lease at least this often.
 HEARTBEAT_EVERY = 10.0
+# Result files that could not be fetched or read before the job is left open.
+MAX_BAD_FILES = 3
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
 
@@ -322,7 +324,7 @@ class _Driver:
         except (DeadlineExceeded, Cancelled, KeyboardInterrupt) as e:
             # The task runs on at the provider: leave the job open for the next run.
             self.store.release(self.job.id)
-            if isinstance(e, DeadlineExceeded):
+            if isinstance(e, DeadlineExceeded) and self.job.task_id:
                 self.emit("failed", message="timeout; the job stays open")
                 raise DeadlineExceeded(
                     f"task {self.job.task_id} is not finished after "
@@ -367,7 +369,7 @@ class _Driver:
         started = time.monotonic() - max(0.0, time.time() - job.created_at)
         schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started)
         beat = lambda: store.heartbeat(job.id)  # noqa: E731
-        expired_links = 0
+        bad_files = 0
         _sleep(self.settings.poll_min, self.deadline, self.cancel, beat)
         while True:
             status = self.provider.get_status(job.task_id, deadline=self.deadline)
@@ -386,10 +388,13 @@ class _Driver:
                 try:
                     return self._collect(status)
                 except ResultFileError as e:
-                    if "HTTP" not in str(e) or expired_links >= 1:
+                    # An expired presigned link, an error page served as 200: ask
+                    # for a fresh link a few times, then leave the job open.
+                    bad_files += 1
+                    if bad_files >= MAX_BAD_FILES:
                         store.update_job(job.id, error=str(e))
                         raise
-                    expired_links += 1  # a presigned link expired: ask for a fresh one
+                    _sleep(self.settings.poll_min * bad_files, self.deadline, self.cancel, beat)
                     continue
             _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
                    self.cancel, beat)

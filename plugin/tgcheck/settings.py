@@ -92,6 +92,8 @@ class Settings:
     # The whole wait for one job (create, poll, download) before DeadlineExceeded.
     timeout: float = 4 * 3600.0
     http_timeout: float = 60.0
+    # First backoff step after a transient fault; doubles per attempt (with jitter).
+    retry_base: float = 0.5
 
     def __post_init__(self):
         if self.api_key is not None and not isinstance(self.api_key, Secret):
@@ -124,6 +126,7 @@ class Settings:
         )
         values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
+        values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

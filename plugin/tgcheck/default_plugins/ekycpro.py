@@ -136,8 +136,10 @@ class EkycproProvider:
         self._api.close()
         self._files.close()
 
-    def _deadline(self, deadline: float | None) -> float:
-        return deadline if deadline is not None else time.monotonic() + self.settings.timeout
+    def _backoff(self, deadline: float | None) -> Backoff:
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.timeout
+        return Backoff(deadline, base=self.settings.retry_base)
 
     def _raise_for_final(self, response: httpx.Response, what: str) -> None:
         code = response.status_code
@@ -157,7 +159,7 @@ class EkycproProvider:
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
-        backoff = Backoff(self._deadline(deadline))
+        backoff = self._backoff(deadline)
         while True:
             try:
                 response = self._api.post(
@@ -194,7 +196,7 @@ class EkycproProvider:
 
     # -- status and download: idempotent, retried until the deadline ----------
     def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
-        backoff = Backoff(self._deadline(deadline))
+        backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
         while True:
             try:
@@ -233,7 +235,7 @@ class EkycproProvider:
         )
 
     def download(self, url: str, *, deadline: float | None = None) -> bytes:
-        backoff = Backoff(self._deadline(deadline))
+        backoff = self._backoff(deadline)
         while True:
             try:
                 with self._files.stream("GET", url) as response:
