@@ -3,9 +3,9 @@
 import threading
 
 import pytest
-from conftest import numbers
 
 import tgcheck
+from conftest import numbers
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 

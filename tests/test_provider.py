@@ -5,9 +5,9 @@ import time
 
 import httpx
 import pytest
-from conftest import numbers
 
 import tgcheck
+from conftest import numbers
 from tgcheck import Settings
 from tgcheck.default_plugins.ekycpro import EkycproProvider, parse_task
 from tgcheck.sandbox import Faults, Sandbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -65,10 +66,8 @@ def normalise_all(values: Iterable[object], region: str | None) -> list[Normalis
             hit = None
         if hit is None:
             hit = normalise(value, region)
-            try:
+            with contextlib.suppress(TypeError):
                 cache[value] = hit
-            except TypeError:
-                pass
         out.append(hit)
     return out
 
@@ -115,7 +114,7 @@ class Engine:
         wanted = sorted({n.number for n in found if n.number is not None})
         known = self.answers_for(ttype, wanted, retry_unknown=retry_unknown,
                                  resubmit=resubmit, on_event=on_event, cancel=cancel)
-        return [self._answer(value, n, known) for value, n in zip(values, found)]
+        return [self._answer(value, n, known) for value, n in zip(values, found, strict=False)]
 
     @staticmethod
     def _answer(value, n: Normalised, known) -> Answer:

@@ -36,7 +36,7 @@ _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _possible_lengths(cc: int) -> frozenset[int] | None:
     """National-number lengths possible for a calling code (None: no metadata)."""
     lengths: set[int] = set()

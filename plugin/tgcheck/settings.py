@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import ipaddress
 import os
 from pathlib import Path
@@ -31,6 +33,20 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('********')"
+
+    # Two keys are equal when their real values are: engines are cached per
+    # Settings, and a changed key must not reuse the old engine.
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._value, other._value)
+        return NotImplemented
+
+    def __ne__(self, other) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
 
     def __reduce__(self):
         # Pickling would be one more way to write the key somewhere: refuse it.

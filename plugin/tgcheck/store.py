@@ -7,6 +7,7 @@ Every connection is per thread; every multi-step change is one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     task_type    TEXT NOT NULL,
     count        INTEGER NOT NULL,
     numbers      BLOB NOT NULL,        -- zlib of the sorted numbers, so `resume` needs no input
-    state        TEXT NOT NULL,        -- new | submitting | open | done | failed | uncertain | abandoned
+    -- new | submitting | open | done | failed | uncertain | abandoned
+    state        TEXT NOT NULL,
     task_id      TEXT,
     status       TEXT,                 -- the provider's last status word
     total        INTEGER,
@@ -145,10 +147,8 @@ class Store:
                 f"the local store {self.path} is unreadable ({e}); move it aside and run "
                 "again: answers will be fetched again, and `tgcheck doctor` can salvage jobs"
             ) from None
-        try:
+        with contextlib.suppress(OSError):
             os.chmod(self.path, 0o600)
-        except OSError:
-            pass
         return db
 
     @property

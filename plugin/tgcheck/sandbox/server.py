@@ -7,6 +7,7 @@ the vendor would bill is counted so tests can prove "one create".
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -316,10 +317,8 @@ def _make_handler(sandbox: Sandbox):
 
         def _drop(self):
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def _fault(self, endpoint: str, kind: str | None) -> bool:
             """Apply a fault; True when the request is answered by it."""

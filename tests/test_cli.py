@@ -1,0 +1,156 @@
+"""The real `tgcheck` command, run as a user runs it."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, env=None, stdin=None, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "tgcheck", *args], env=env, cwd=cwd,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def env(sandbox, tmp_path):
+    return dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
+                TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_POLL_MIN="0.02",
+                TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+
+
+def rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_readme_main_job_runs_against_the_embedded_sandbox(tmp_path):
+    env = dict(os.environ, TGCHECK_HOME=str(tmp_path))
+    env.pop("TGCHECK_API_KEY", None)
+    result = run("check", "examples/numbers.txt", "--sandbox", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = (ROOT / "examples/numbers.txt").read_text().splitlines()
+    out = rows(result.stdout)
+    assert [r["input"] for r in out] == lines
+    assert {"ok", "invalid", "blank"} <= {r["status"] for r in out}
+    assert "SIMULATED" in result.stderr
+    assert all(r["telegram"] in ("yes", "no") for r in out if r["status"] == "ok")
+
+
+def test_check_writes_csv_in_input_order(env, sandbox, tmp_path):
+    values = numbers(30) + ["", "abc", numbers(1)[0]]
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values) + "\n")
+    out = tmp_path / "out.csv"
+    result = run("check", str(listing), "-o", str(out), "-q", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # nothing but results on stdout, and they went to -o
+    got = rows(out.read_text())
+    assert [r["input"] for r in got] == values
+    assert list(got[0]) == ["input", "number", "telegram", "status"]
+    for r in got:
+        if r["status"] == "ok":
+            assert r["telegram"] == sandbox.expected(r["number"])
+    assert sandbox.creates == 1
+    again = run("check", str(listing), env=env)
+    assert rows(again.stdout) == got and sandbox.creates == 1
+
+
+def test_stdin_and_region(env, sandbox):
+    result = run("check", "-", "--region", "CH", env=env, stdin="079 828 46 51\n0798284652\n")
+    assert result.returncode == 0, result.stderr
+    assert [r["number"] for r in rows(result.stdout)] == ["+41798284651", "+41798284652"]
+
+
+def _missing(p):
+    return p / "missing.txt"
+
+
+def _empty(p):
+    (p / "empty.txt").write_text("\n\n")
+    return p / "empty.txt"
+
+
+def _binary(p):
+    (p / "bin.dat").write_bytes(b"\x00\x01PK\x03")
+    return p / "bin.dat"
+
+
+@pytest.mark.parametrize("setup, message", [
+    (_missing, "no such file"),
+    (_empty, "is empty"),
+    (lambda p: p, "is a directory"),
+    (_binary, "binary"),
+])
+def test_bad_input_exits_2_with_one_line(env, tmp_path, setup, message):
+    path = setup(tmp_path)
+    result = run("check", str(path), env=env)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_task_type_and_missing_key_exit_2(env, tmp_path):
+    listing = tmp_path / "in.txt"
+    listing.write_text("+41798284651\n")
+    assert run("check", str(listing), "--task-type", "nope", env=env).returncode == 2
+    no_key = {k: v for k, v in env.items() if k != "TGCHECK_API_KEY"}
+    result = run("check", str(listing), env=no_key)
+    assert result.returncode == 2 and "TGCHECK_API_KEY" in result.stderr
+
+
+def test_failed_task_exits_1(env, sandbox, tmp_path):
+    sandbox.fail_next("create", "task_failed")
+    listing = tmp_path / "in.txt"
+    listing.write_text("+41798284651\n")
+    result = run("check", str(listing), env=env)
+    assert result.returncode == 1 and "failed" in result.stderr
+
+
+def test_unwritable_output_keeps_the_answers(env, sandbox, tmp_path):
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(5)) + "\n")
+    result = run("check", str(listing), "-o", str(tmp_path / "nope" / "out.csv"), env=env)
+    assert result.returncode == 1 and "nothing is paid again" in result.stderr
+    again = run("check", str(listing), "-o", str(tmp_path / "out.csv"), env=env)
+    assert again.returncode == 0 and sandbox.creates == 1
+
+
+def test_jobs_lists_the_journal(env, sandbox, tmp_path):
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(5)) + "\n")
+    run("check", str(listing), env=env)
+    result = run("jobs", "--all", env=env)
+    assert result.returncode == 0
+    [header, line] = result.stdout.strip().splitlines()
+    assert header.startswith("job\ttask_id\tstate")
+    assert next(iter(sandbox.tasks)) in line and "\tdone\t" in line
+
+
+def test_sandbox_command_prints_url_and_demo_key(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "sandbox", "--port", "0"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        first = proc.stdout.readline()
+        assert "SIMULATED" in first and "http://127.0.0.1:" in first
+        url = first.split()[-1]
+        key_line = [proc.stdout.readline() for _ in range(2)][1]
+        assert "sandbox-demo-key" in key_line
+        import httpx
+
+        assert "SIMULATED" in httpx.get(url + "/health").text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def test_help_has_examples():
+    result = run("check", "--help")
+    assert result.returncode == 0 and "Examples:" in result.stdout

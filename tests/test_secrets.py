@@ -1,0 +1,102 @@
+"""The API key never appears in output, logs, exceptions, reprs or stored files."""
+
+import dataclasses
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tgcheck
+from conftest import numbers
+from tgcheck import Settings
+from tgcheck.sandbox import Sandbox
+
+KEY = "sk-live-7f3a9c2e41b8d6"
+
+
+@pytest.fixture
+def keyed(tmp_path):
+    with Sandbox(api_key=KEY) as sb:
+        yield sb, Settings(api_key=KEY, base_url=sb.url, home=tmp_path / "home",
+                           poll_min=0.02, poll_max=0.2, retry_base=0.01)
+
+
+def _files_under(path):
+    for root, _, files in os.walk(path):
+        for name in files:
+            yield os.path.join(root, name)
+
+
+def test_key_absent_from_logs_reprs_exceptions_and_store(keyed, caplog):
+    sandbox, settings = keyed
+    caplog.set_level(logging.DEBUG)  # httpx, httpcore and tgcheck at their most verbose
+    engine = tgcheck.Engine(settings)
+    seen = [repr(settings), str(settings), repr(engine), repr(engine.provider),
+            repr(settings.api_key), f"{settings.api_key}", repr(sandbox)]
+
+    answers = engine.check(numbers(20))
+    seen += [repr(a) for a in answers]
+
+    failures = []
+    sandbox.fail_next("create", "drop_after")
+    with pytest.raises(tgcheck.UncertainCreate) as e1:
+        engine.check(numbers(5, start=100))
+    failures.append(e1.value)
+    sandbox.fail_next("create", "400")
+    with pytest.raises(tgcheck.BadRequest) as e2:
+        engine.check(numbers(5, start=200))
+    failures.append(e2.value)
+    with pytest.raises(tgcheck.KeyRefused) as e3:
+        wrong = dataclasses.replace(settings, api_key=KEY + "x")
+        tgcheck.Engine(wrong).check(numbers(1, start=300))
+    failures.append(e3.value)
+    for exc in failures:
+        seen += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]
+
+    assert engine.store.jobs()  # the store was written...
+    engine.close()
+    blobs = [Path(f).read_bytes() for f in _files_under(settings.home)]
+    assert blobs
+    for blob in blobs:  # ...and holds no key, in any file (db, WAL, shm)
+        assert KEY.encode() not in blob
+    assert "DEBUG" in {r.levelname for r in caplog.records}
+    for text in seen + [caplog.text]:
+        assert KEY not in text
+
+
+def test_key_absent_from_cli_output_even_with_debug(keyed, tmp_path):
+    sandbox, settings = keyed
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(10)) + "\nabc\n")
+    env = dict(os.environ, TGCHECK_API_KEY=KEY, TGCHECK_BASE_URL=sandbox.url,
+               TGCHECK_HOME=str(settings.home), TGCHECK_POLL_MIN="0.02",
+               TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+    ok = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(listing), "--debug"],
+                        env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    fresh = tmp_path / "fresh.txt"
+    fresh.write_text("\n".join(numbers(5, start=500)) + "\n")
+    bad = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(fresh), "--debug"],
+                         env=dict(env, TGCHECK_API_KEY=KEY + "-wrong"),
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "refused the API key" in bad.stderr
+    for text in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
+        assert KEY not in text
+
+
+def test_secret_cannot_be_pickled():
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(Settings(api_key=KEY))
+
+
+def test_settings_with_different_keys_are_different(tmp_path):
+    a = Settings(api_key="key-one", home=tmp_path)
+    b = Settings(api_key="key-two", home=tmp_path)
+    assert a != b and hash(a) != hash(b)
+    assert a == Settings(api_key="key-one", home=tmp_path)
+    assert tgcheck.get_engine(a) is not tgcheck.get_engine(b)
