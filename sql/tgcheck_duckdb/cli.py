@@ -1,0 +1,153 @@
+"""`tgcheck sql`: DuckDB with the tgcheck functions, for one query or a simple REPL.
+
+The main CLI adds it with cli.add_command(sql_command, "sql").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import duckdb
+
+import tgcheck
+
+from .register import register
+
+# -o FILE: the format follows the extension; DuckDB's COPY writes it.
+COPY_FORMATS = {
+    ".csv": "FORMAT csv, HEADER true",
+    ".parquet": "FORMAT parquet",
+    ".json": "FORMAT json, ARRAY true",
+}
+PROMPT, CONTINUE = "tgcheck> ", "     ...> "
+
+
+@click.command("sql")
+@click.argument("query", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result to FILE (.csv, .parquet or .json) instead of stdout.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option("-d", "--database", default=":memory:", show_default=True,
+              help="DuckDB database file to open.")
+@click.option("--sandbox", is_flag=True,
+              help="Run against the built-in sandbox: SIMULATED answers, no key, no cost.")
+@click.option("--task-type", default="tg", show_default=True, help="Task type to check.")
+@click.option("--region", help="Region for national numbers, e.g. CH.")
+def sql_command(query, output, as_csv, database, sandbox, task_type, region):
+    """Run QUERY in DuckDB with telegram_enrich, telegram_check and tg_normalize.
+
+    \b
+      tgcheck sql "SELECT * FROM telegram_enrich('customers.csv', 'phone')"
+      tgcheck sql "FROM telegram_check('customers.csv', 'phone')" -o answers.parquet
+
+    Without QUERY, reads statements (ended by ';') from stdin.
+    """
+    if output is not None and output.suffix.lower() not in COPY_FORMATS:
+        raise click.UsageError(
+            f"-o: unknown extension {output.suffix!r}; use one of {', '.join(COPY_FORMATS)}")
+    with contextlib.ExitStack() as stack:
+        settings = _settings(stack, sandbox)
+        con = stack.enter_context(duckdb.connect(database))
+        # DuckDB's own bar goes to stdout (it would corrupt --csv) and stalls at
+        # 99% while a task runs; the engine's progress line on stderr replaces it.
+        con.execute("SET enable_progress_bar = false")
+        try:
+            register(con, settings, task_type=task_type, region=region)
+        except tgcheck.TgcheckError as e:
+            raise click.ClickException(str(e)) from None
+        if query is not None:
+            try:
+                run_sql(con, query, output=output, as_csv=as_csv)
+            except (duckdb.Error, tgcheck.TgcheckError) as e:
+                raise click.ClickException(str(e)) from None
+        else:
+            repl(con, output=output, as_csv=as_csv)
+
+
+def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
+    if not sandbox:
+        return tgcheck.Settings.from_env()
+    from tgcheck.sandbox import Sandbox
+
+    sb = stack.enter_context(Sandbox())
+    click.echo("tgcheck: using the built-in sandbox: answers are SIMULATED, "
+               "not real Telegram data", err=True)
+    return tgcheck.Settings.from_env(api_key=sb.api_key, base_url=sb.url)
+
+
+# Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)
+# only answer with a row count, which would clutter the output (and a CSV).
+SHOWN = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "EXECUTE", "RELATION"})
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, output: Path | None = None,
+            as_csv: bool = False) -> None:
+    """Run every statement; show (or write) the result of the last one."""
+    statements = [(s.query.strip().rstrip(";").strip(), s.type.name)
+                  for s in con.extract_statements(text)]
+    statements = [(sql, kind) for sql, kind in statements if sql]
+    if not statements:
+        return
+    for sql, _ in statements[:-1]:
+        con.execute(sql)
+    last, kind = statements[-1]
+    if output is not None:
+        options = COPY_FORMATS[output.suffix.lower()]
+        path = str(output).replace("'", "''")
+        con.execute(f"COPY ({last}) TO '{path}' ({options})")
+        click.echo(f"wrote {output}", err=True)
+        return
+    if kind not in SHOWN:
+        con.execute(last)
+        return
+    # Fetch once: printing a lazy relation, then writing it, would run it (and
+    # call the UDF) twice.
+    rows = con.from_arrow(con.sql(last).to_arrow_table())
+    click.echo(_csv(rows) if as_csv else str(rows), nl=not as_csv)
+
+
+def _csv(rows: duckdb.DuckDBPyRelation) -> str:
+    # DuckDB's own writer: quotes only where needed, writes lists as [a, b].
+    with tempfile.TemporaryDirectory(prefix="tgcheck-sql-") as folder:
+        path = Path(folder) / "out.csv"
+        rows.write_csv(str(path), header=True)
+        return path.read_text(encoding="utf-8")
+
+
+def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool) -> None:
+    """Statements from stdin, each run when a line ends with ';'. Ctrl-D ends."""
+    stdin = click.get_text_stream("stdin")
+    interactive = stdin.isatty()
+    pending: list[str] = []
+    while True:
+        if interactive:
+            click.echo(CONTINUE if pending else PROMPT, nl=False, err=True)
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            pending.clear()
+            click.echo("", err=True)
+            continue
+        if not line:
+            break
+        pending.append(line)
+        if not line.rstrip().endswith(";"):
+            continue
+        text = "".join(pending)
+        pending.clear()
+        try:
+            run_sql(con, text, output=output, as_csv=as_csv)
+        except (duckdb.Error, tgcheck.TgcheckError) as e:
+            click.echo(f"Error: {e}", err=True)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+    if pending and "".join(pending).strip():
+        try:
+            run_sql(con, "".join(pending), output=output, as_csv=as_csv)
+        except (duckdb.Error, tgcheck.TgcheckError) as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(1)

@@ -1,0 +1,76 @@
+"""Progress of the engine's job, shown where DuckDB's own progress bar cannot look.
+
+DuckDB sees the UDF as one opaque call, so its bar sits still while a task
+runs. The engine's job events say how far the task is: a live line on an
+interactive stderr, log records otherwise (a notebook, a scheduled job).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import TextIO
+
+import tgcheck
+
+log = logging.getLogger("tgcheck.duckdb")
+
+# Unattended runs log progress at most this often; a 30-minute task would
+# otherwise leave hundreds of near-identical lines.
+LOG_EVERY = 30.0
+
+
+def describe(event: tgcheck.JobEvent) -> str:
+    parts = [f"tgcheck: {event.numbers:,} numbers"]
+    if event.task_id:
+        parts.append(f"task {event.task_id}")
+    if event.status:
+        parts.append(event.status)
+    if event.total:
+        done = event.processed or 0
+        parts.append(f"{done:,}/{event.total:,} ({100 * done / event.total:.0f}%)")
+    parts.append(f"{event.status_calls} status calls")
+    if event.simulated:
+        parts.append("SIMULATED")
+    if event.message:
+        parts.append(event.message)
+    return ", ".join(parts)
+
+
+class ProgressReporter:
+    """A JobEvent listener. Call finish() when the wait ends, to end the live line."""
+
+    def __init__(self, stream: TextIO | None = None, *, interactive: bool | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        if interactive is None:
+            isatty = getattr(self.stream, "isatty", None)
+            interactive = bool(isatty and isatty())
+        self.interactive = interactive
+        self._lock = threading.Lock()
+        self._live = False
+        self._last_log = 0.0
+
+    def __call__(self, event: tgcheck.JobEvent) -> None:
+        text = describe(event)
+        with self._lock:
+            if self.interactive:
+                # \r + clear-to-end: one line that updates in place.
+                self.stream.write(f"\r\x1b[K{text}")
+                self.stream.flush()
+                self._live = True
+                return
+            now = time.monotonic()
+            if event.kind != "progress" or now - self._last_log >= LOG_EVERY:
+                self._last_log = now
+                # INFO even for "failed": the engine logs failures as warnings
+                # already, and the query itself fails with the message.
+                log.info("%s: %s", event.kind, text)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self._live:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._live = False

@@ -1,0 +1,104 @@
+"""register(con): the tgcheck SQL functions on a DuckDB connection."""
+
+from __future__ import annotations
+
+import contextlib
+
+import duckdb
+import pyarrow as pa
+
+import tgcheck
+from tgcheck import plugins
+
+from . import macros, waiting
+from .arrow_values import answers_array, normalised_array, python_values
+from .progress import ProgressReporter
+
+FUNCTIONS = ("telegram_enrich", "telegram_check", "tg_normalize")
+
+
+def register(
+    con: duckdb.DuckDBPyConnection,
+    settings: tgcheck.Settings | None = None,
+    *,
+    task_type: str = "tg",
+    region: str | None = None,
+    on_event: tgcheck.engine.EventListener | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Register telegram_enrich, telegram_check and tg_normalize on con; returns con.
+
+    settings default to Settings.from_env(). region reads national numbers
+    (e.g. "CH": 079 828 46 51). on_event gets the engine's JobEvents in
+    addition to the progress line on stderr (or the log).
+    """
+    settings = settings or tgcheck.Settings.from_env()
+    column = plugins.get_task_type(task_type).column  # fails now on a misspelled type
+    connection_key = id(con)
+    waiting.install_interrupt_hook()
+    waiting.install_sigint_watch()
+
+    def answer_lists(lists: pa.ChunkedArray) -> pa.Array:
+        # One row per query in practice: the macros pass the whole column as one list.
+        out = []
+        for chunk in lists.chunks:
+            for i in range(len(chunk)):
+                if not chunk[i].is_valid:
+                    out.append(None)
+                    continue
+                answers = _check(python_values(chunk.values[
+                    chunk.offsets[i].as_py():chunk.offsets[i + 1].as_py()]))
+                out.append(answers_array(answers, column))
+        return _list_of(out, column)
+
+    def _check(values: list) -> list[tgcheck.Answer]:
+        if not values:
+            return []
+        reporter = ProgressReporter()
+
+        def listen(event: tgcheck.JobEvent) -> None:
+            reporter(event)
+            if on_event is not None:
+                on_event(event)
+
+        def run(cancel):
+            return tgcheck.get_engine(settings).check(
+                values, task_type=task_type, region=region, on_event=listen, cancel=cancel)
+
+        try:
+            return waiting.check_interruptibly(run, connection_key)
+        finally:
+            reporter.finish()
+
+    def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
+        return normalised_array(values, region)
+
+    for name in (macros.ANSWER_UDF, "tg_normalize"):
+        with contextlib.suppress(duckdb.InvalidInputException):
+            con.remove_function(name)  # registering again (other settings) replaces
+    # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
+    # PREPARE, constant folding): a call can create a billed task.
+    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.answer_type(column),
+                        type="arrow", side_effects=True)
+    # No API call here, but the same rule keeps it out of surprises in plans.
+    # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
+    con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
+                        null_handling="special", side_effects=True)
+    con.execute(macros.macro_sql(column))
+    return con
+
+
+def _list_of(structs: list, column: str) -> pa.Array:
+    """Answer structs (or None) -> one list value per input row."""
+    struct_type = pa.struct([("number", pa.string()), (column, pa.string()),
+                             ("status", pa.string())])
+    offsets, pieces, valid = [0], [], []
+    for item in structs:
+        valid.append(item is not None)
+        if item is not None:
+            pieces.append(item)
+            offsets.append(offsets[-1] + len(item))
+        else:
+            offsets.append(offsets[-1])
+    values = pa.concat_arrays(pieces) if pieces else pa.array([], struct_type)
+    mask = pa.array([not v for v in valid], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)

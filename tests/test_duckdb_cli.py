@@ -1,0 +1,138 @@
+"""`tgcheck sql`, invoked through click's test runner, and the progress reporter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+import tgcheck
+from tgcheck_duckdb.cli import sql_command
+from tgcheck_duckdb.progress import ProgressReporter
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def customers(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("id,phone\n1,+41790000031\n2,\n3,abc\n4,+41 79 000 00 31\n5,+41790000032\n")
+    return path
+
+
+def expected_by_id(sandbox):
+    a, b = sandbox.expected("+41790000031"), sandbox.expected("+41790000032")
+    return {"1": a, "2": None, "3": None, "4": a, "5": b}
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(sql_command, list(args), input=input, catch_exceptions=False)
+
+
+def test_query_prints_a_table(sandbox_env, customers):
+    result = run(f"SELECT * FROM telegram_enrich('{customers}', 'phone')")
+    assert result.exit_code == 0, result.output
+    assert "telegram" in result.output and "+41790000031" in result.output
+    assert sandbox_env.billed["create"] == 1
+
+
+def test_csv_to_stdout_keeps_rows_in_order(sandbox_env, customers):
+    result = run(f"SELECT * FROM telegram_enrich('{customers}', 'phone')", "--csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4", "5"]
+    want = expected_by_id(sandbox_env)
+    assert {r["id"]: (r["telegram"] or None) for r in rows} == want
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_output_file_by_extension(sandbox_env, customers, tmp_path, suffix):
+    out = tmp_path / f"answers{suffix}"
+    result = run(f"SELECT * FROM telegram_enrich('{customers}', 'phone')", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    if suffix == ".json":
+        rows = {str(r["id"]): r["telegram"] for r in json.loads(out.read_text())}
+    else:
+        source = f"read_csv('{out}', all_varchar = true)" if suffix == ".csv" else f"'{out}'"
+        rows = {str(i): t for i, t in duckdb.sql(f"SELECT id, telegram FROM {source}").fetchall()}
+    assert rows == expected_by_id(sandbox_env)
+    assert sandbox_env.billed["create"] == 1
+
+
+def test_unknown_output_extension_is_a_usage_error(tmp_path):
+    result = run("SELECT 1", "-o", str(tmp_path / "x.xlsx"))
+    assert result.exit_code == 2
+    assert ".xlsx" in result.output
+
+
+def test_sql_errors_exit_1_with_the_message(sandbox_env):
+    result = run("SELECT * FROM no_such_table")
+    assert result.exit_code == 1
+    assert "no_such_table" in result.output
+
+
+def test_repl_reads_statements_from_stdin(sandbox_env):
+    script = ("CREATE TABLE t AS SELECT '+41790000033' AS phone;\n"
+              "SELECT telegram FROM telegram_enrich('t',\n 'phone');\n"
+              "SELECT * FROM nowhere;\n"
+              "SELECT tg_normalize('+41 79 828 46 51') AS n;\n")
+    result = run("--csv", input=script)
+    assert result.exit_code == 0, result.output
+    assert f"telegram\n{sandbox_env.expected('+41790000033') or ''}\n" in result.stdout
+    assert "n\n+41798284651\n" in result.stdout
+    assert "nowhere" in result.stderr  # the error is shown and the REPL goes on
+
+
+def test_sandbox_flag_needs_no_key(tmp_path):
+    result = run("--sandbox", "--csv",
+                 "SELECT number, status FROM telegram_check(['+41790000034'])")
+    assert result.exit_code == 0, result.output
+    assert "SIMULATED" in result.stderr
+    assert "+41790000034" in result.stdout
+
+
+def test_examples_run(sandbox_env, monkeypatch):
+    monkeypatch.chdir(EXAMPLES.parent)
+    for sql_file in sorted(EXAMPLES.glob("*.sql")):
+        result = run("--csv", "--", sql_file.read_text())  # "--": the SQL starts with "--"
+        assert result.exit_code == 0, (sql_file.name, result.output)
+        assert len(result.stdout.splitlines()) > 1, sql_file.name
+    assert sandbox_env.billed["create"] >= 1
+
+
+# -- the progress reporter ----------------------------------------------------------
+
+def event(kind, **fields):
+    return tgcheck.JobEvent(kind=kind, job_key="k" * 64, task_type="tg", numbers=20_000,
+                            **fields)
+
+
+def test_interactive_progress_is_one_live_line():
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, interactive=True)
+    reporter(event("submitted", task_id="t1", status="pending"))
+    reporter(event("progress", task_id="t1", status="processing", total=20_000,
+                   processed=6_724, status_calls=3))
+    reporter.finish()
+    text = stream.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n") and text.count("\n") == 1
+    assert "6,724/20,000 (34%)" in text and "3 status calls" in text
+
+
+def test_unattended_progress_goes_to_the_log(caplog):
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, interactive=False)
+    with caplog.at_level(logging.INFO, logger="tgcheck.duckdb"):
+        reporter(event("submitted", task_id="t1"))
+        reporter(event("progress", task_id="t1", total=10, processed=5))  # throttled
+        reporter(event("done", task_id="t1", total=10, processed=10))
+        reporter.finish()
+    assert stream.getvalue() == ""
+    messages = [r.getMessage() for r in caplog.records if r.name == "tgcheck.duckdb"]
+    assert [m.split(":")[0] for m in messages] == ["submitted", "done"]
