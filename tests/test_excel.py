@@ -1,0 +1,145 @@
+"""TG_CHECK as classic xlwings calls it: 2-D lists of floats, None and text, from threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+import tgcheck_udfs
+from conftest import numbers
+from tgcheck_udfs.checking import safe_text
+
+
+def expected_cell(sandbox, number: str) -> str:
+    answer = sandbox.expected(number)
+    return "unknown" if answer is None else answer
+
+
+def as_excel_float(number: str) -> float:
+    """How Excel hands over a number typed without its "+": 41798284651.0"""
+    return float(number.lstrip("+"))
+
+
+def test_a_block_as_excel_passes_it(sandbox_env):
+    sb = sandbox_env
+    a, b, c, d = numbers(4)
+    block = [
+        [as_excel_float(a), a, None],
+        [int(b.lstrip("+")), "not a number", "+41 79 000 00 03".replace("03", c[-2:])],
+        [None, f"00{d[1:]}", 12.5],
+    ]
+    result = tgcheck_udfs.tg_check(block)
+    assert result == [
+        [expected_cell(sb, a), expected_cell(sb, a), ""],
+        [expected_cell(sb, b), "invalid", expected_cell(sb, c)],
+        ["", expected_cell(sb, d), "invalid"],
+    ]
+    assert sb.billed["create"] == 1
+
+
+def test_single_cell_row_and_column_keep_their_shape(sandbox_env):
+    sb = sandbox_env
+    nums = numbers(3, start=100)
+    one = tgcheck_udfs.tg_check([[as_excel_float(nums[0])]])
+    assert one == [[expected_cell(sb, nums[0])]]
+    row = tgcheck_udfs.tg_check([[as_excel_float(n) for n in nums]])
+    assert row == [[expected_cell(sb, n) for n in nums]]
+    column = tgcheck_udfs.tg_check([[n] for n in nums])
+    assert column == [[expected_cell(sb, n)] for n in nums]
+    # Classic xlwings without ndim=2 would pass a lone cell as a scalar: same answer.
+    assert tgcheck_udfs.tg_check(as_excel_float(nums[0])) == one
+
+
+def test_region_reads_national_numbers(sandbox_env):
+    result = tgcheck_udfs.tg_check([["0532 123 45 67"], [5321234567.0]], "tr")
+    assert result == [[expected_cell(sandbox_env, "+905321234567")]] * 2
+    assert tgcheck_udfs.tg_check([["0532 123 45 67"]]) == [["invalid"]]
+
+
+def test_unknown_region_is_an_error_cell_not_an_exception(sandbox_env):
+    result = tgcheck_udfs.tg_check([[41791234567.0]], "XX")
+    assert result[0][0].startswith("error: unknown region 'XX'")
+    assert sandbox_env.calls == {}
+
+
+def test_eight_threads_recalculating_one_range_create_one_task(sandbox_env):
+    grid = [[as_excel_float(n)] for n in numbers(500, start=1000)]
+    results: list = [None] * 8
+    start = threading.Barrier(8)
+
+    def recalculate(i: int) -> None:
+        start.wait()  # as Excel's threading mode does: all cells at once
+        results[i] = tgcheck_udfs.tg_check(grid)
+
+    threads = [threading.Thread(target=recalculate, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sandbox_env.billed["create"] == 1
+    assert all(r == results[0] for r in results)
+    assert results[0][0][0] in ("yes", "no", "unknown")
+
+
+def test_a_later_recalculation_makes_no_api_call(sandbox_env):
+    grid = [[as_excel_float(n)] for n in numbers(300, start=5000)] + [[None], ["x"]]
+    first = tgcheck_udfs.tg_check(grid)
+    calls = dict(sandbox_env.calls)
+    assert calls["create"] == 1
+    assert tgcheck_udfs.tg_check(grid) == first
+    assert dict(sandbox_env.calls) == calls
+
+
+def test_no_key_says_how_to_get_one(sandbox, monkeypatch):
+    monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    result = tgcheck_udfs.tg_check([[41791234567.0]])
+    assert result[0][0].startswith("error: no API key")
+    assert "tgcheck sandbox" in result[0][0]
+
+
+def test_a_refused_key_never_shows_in_the_cell(sandbox, monkeypatch):
+    secret = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("TGCHECK_API_KEY", secret)
+    monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    monkeypatch.setenv("TGCHECK_POLL_MIN", "0.02")
+    result = tgcheck_udfs.tg_check([[41791234567.0]])
+    assert len(result) == 1 and result[0][0].startswith("error: ")
+    assert secret not in result[0][0]
+
+
+def test_safe_text_cuts_the_key_out_of_any_message(settings):
+    key = settings.api_key.reveal()
+    text = safe_text(RuntimeError(f"header X-API-Key: {key} refused"), settings)
+    assert key not in text and "***" in text
+
+
+@pytest.mark.parametrize("values", [[], [[None, ""], [" ", None]]])
+def test_nothing_to_check_makes_no_call(sandbox_env, values):
+    result = tgcheck_udfs.tg_check(values)
+    assert result == [["" for _ in row] for row in values]
+    assert sandbox_env.calls == {}
+
+
+def test_the_demo_workbook_is_wired_and_its_notes_hold(sandbox_env):
+    import openpyxl
+
+    path = Path(__file__).parent.parent / "examples" / "tgcheck_demo.xlsm"
+    book = openpyxl.load_workbook(path, keep_vba=True)
+    assert book.vba_archive is not None  # xlwings' VBA project, for RunPython
+    conf = {r[0].value: r[1].value for r in book["xlwings.conf"].iter_rows(max_col=2)}
+    assert conf["UDF Modules"] == "tgcheck_udfs"
+    sheet = book["Numbers"]
+    assert sheet["B2"].value == "=TG_CHECK(A2:A11)"
+    cells = [[sheet.cell(row=r, column=1).value] for r in range(2, 12)]
+    shown = [row[0] for row in tgcheck_udfs.tg_check(cells)]
+    notes = [sheet.cell(row=r, column=3).value for r in range(2, 12)]
+    for text, note in zip(shown, notes, strict=True):
+        if "invalid" in note:
+            assert text == "invalid", note
+        elif "blank" in note:
+            assert text == "", note
+        else:
+            assert text in ("yes", "no", "unknown"), note
+    assert sandbox_env.billed["create"] == 1

@@ -1,0 +1,120 @@
+"""The xlwings Server face, each case in its own process with XLWINGS_ON_SERVER=true
+(xlwings reads it at import, so it cannot be switched on inside this process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import numbers
+from tgcheck.sandbox import Sandbox
+
+DRIVER = Path(__file__).with_name("excel_server_driver.py")
+
+
+def run_driver(sandbox, home, scenario: str, args: list) -> dict:
+    env = dict(
+        os.environ,
+        XLWINGS_ON_SERVER="true",
+        # xlwings Server is PolyForm Noncommercial; this open-source suite may use it.
+        XLWINGS_LICENSE_KEY="noncommercial",
+        TGCHECK_API_KEY=sandbox.api_key,
+        TGCHECK_BASE_URL=sandbox.url,
+        TGCHECK_HOME=str(home),
+        TGCHECK_POLL_MIN="0.02",
+        TGCHECK_POLL_MAX="0.5",
+        TGCHECK_LOAD_PLUGINS="",
+    )
+    done = subprocess.run([sys.executable, str(DRIVER), scenario, json.dumps(args)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sandbox.api_key not in done.stdout
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def office_js_column(nums: list[str]) -> list[list]:
+    """Numbers as Office.js sends them: JSON numbers without the "+"."""
+    return [[int(n[1:])] for n in nums]
+
+
+def expected(sandbox, number: str) -> str:
+    answer = sandbox.expected(number)
+    return "unknown" if answer is None else answer
+
+
+@pytest.fixture
+def slow_sandbox():
+    # 2,000 numbers a second: a 3,000-number task is still running when cancelled.
+    with Sandbox(speed=2000) as sb:
+        yield sb
+
+
+def test_meta_lists_the_functions_and_the_script(sandbox, tmp_path):
+    out = run_driver(sandbox, tmp_path, "meta", [])
+    functions = {f["name"]: f for f in out["meta"]["functions"]}
+    assert set(functions) == {"TG_CHECK", "TG_CHECK_LIVE", "TG_SUBMIT", "TG_WATCH"}
+    assert functions["TG_CHECK_LIVE"]["options"] == {"stream": True}
+    assert functions["TG_WATCH"]["options"] == {"stream": True}
+    assert [p["name"] for p in functions["TG_CHECK"]["parameters"]] == ["numbers", "region"]
+    assert functions["TG_CHECK"]["parameters"][1]["optional"] is True
+    assert [s["function_name"] for s in out["scripts"]] == ["check_selection"]
+
+
+def test_custom_functions_call_answers_an_office_js_payload(sandbox, tmp_path):
+    nums = numbers(5, start=200)
+    grid = office_js_column(nums) + [[""], [None], ["hello"], [nums[0]]]
+    out = run_driver(sandbox, tmp_path, "call", [grid, None])
+    assert out["result"] == [[expected(sandbox, n)] for n in nums] + [
+        [""], [""], ["invalid"], [expected(sandbox, nums[0])]]
+    assert sandbox.billed["create"] == 1
+
+
+def test_custom_functions_call_with_a_region(sandbox, tmp_path):
+    out = run_driver(sandbox, tmp_path, "call", [[["0532 123 45 67"]], [["TR"]]])
+    assert out["result"] == [[expected(sandbox, "+905321234567")]]
+
+
+def test_stream_shows_progress_then_the_answers(slow_sandbox, tmp_path):
+    nums = numbers(1000, start=300)
+    out = run_driver(slow_sandbox, tmp_path, "stream", [office_js_column(nums), None])
+    progress = [r[0][0] for r in out["results"] if len(r) == 1]
+    assert any(p.startswith("pending ") and p.endswith("/1,000 (sandbox)") for p in progress)
+    assert out["results"][-1] == out["final"]
+    assert out["final"] == [[expected(slow_sandbox, n)] for n in nums]
+    assert slow_sandbox.billed["create"] == 1
+
+
+def test_a_cancelled_and_restarted_stream_creates_no_new_task(slow_sandbox, tmp_path):
+    nums = numbers(3000, start=20_000)
+    out = run_driver(slow_sandbox, tmp_path, "restart", [office_js_column(nums), None])
+    assert out["cancelled"] is True
+    assert not any(len(r) > 1 for r in out["before_restart"])  # cancelled before answers
+    assert out["final"] == [[expected(slow_sandbox, n)] for n in nums]
+    assert slow_sandbox.billed["create"] == 1
+
+
+def test_a_server_that_dies_mid_task_is_followed_by_one_that_attaches(slow_sandbox, tmp_path):
+    grid = office_js_column(numbers(3000, start=40_000))
+    first = run_driver(slow_sandbox, tmp_path, "exit_after_progress", [grid, None])
+    assert first["results"][-1][0][0].startswith("pending ")
+    assert slow_sandbox.billed["create"] == 1
+    second = run_driver(slow_sandbox, tmp_path, "stream", [grid, None])
+    assert len(second["final"]) == 3000
+    assert slow_sandbox.billed["create"] == 1
+
+
+def test_submit_over_http_then_watch_streams_only_the_key(slow_sandbox, tmp_path):
+    nums = numbers(2000, start=60_000)
+    out = run_driver(slow_sandbox, tmp_path, "submit_watch", [office_js_column(nums), None])
+    key = out["key"][0][0]
+    assert key.startswith("tgjob-") and len(key) == 22
+    assert out["final"] == [[expected(slow_sandbox, n)] for n in nums]
+    assert slow_sandbox.billed["create"] == 1
+    # The range is kept on disk for a restarted server, without the key.
+    saved = (tmp_path / "excel-jobs" / f"{key}.json").read_text()
+    assert slow_sandbox.api_key not in saved

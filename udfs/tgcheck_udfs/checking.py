@@ -1,0 +1,85 @@
+"""One range through the engine: settings, region, errors that are safe to show in a cell."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import phonenumbers
+import tgcheck
+from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
+
+from .grid import as_grid, cell_text, flatten, fold
+
+ERROR_PREFIX = "error: "
+NO_KEY_HINT = (
+    "no API key: set TGCHECK_API_KEY for the Python that runs Excel's functions "
+    "(to try without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
+    "TGCHECK_API_KEY it prints)"
+)
+
+
+class RegionError(ValueError):
+    pass
+
+
+def clean_region(region: object) -> str | None:
+    """Excel passes an omitted optional argument as None and an empty cell as "" or None."""
+    if region is None:
+        return None
+    text = str(region).strip().upper()
+    if not text:
+        return None
+    if text not in phonenumbers.SUPPORTED_REGIONS:
+        raise RegionError(f"unknown region {text!r}: use a two-letter code such as TR or DE")
+    return text
+
+
+def safe_text(error: BaseException, settings: Settings | None) -> str:
+    """An error as a cell text, with the API key cut out whatever the message says.
+
+    tgcheck's own messages never hold the key; a third-party provider plugin's or a
+    library's might, and a cell is shared with everyone who opens the workbook.
+    """
+    if isinstance(error, ConfigError) and "no API key" in str(error):
+        text = NO_KEY_HINT
+    elif isinstance(error, (TgcheckError, RegionError)):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    key = settings.api_key.reveal() if settings is not None and settings.api_key else ""
+    if key:
+        text = text.replace(key, "***")
+    return ERROR_PREFIX + text
+
+
+def load_settings() -> Settings:
+    """Read per call, so a changed TGCHECK_* variable takes effect at the next recalculation."""
+    return Settings.from_env()
+
+
+def check_values(
+    flat: Sequence[object],
+    region: str | None,
+    settings: Settings,
+    *,
+    on_event: Callable[[JobEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[str]:
+    """Cell texts for flat cell values, same order. Raises the engine's errors."""
+    engine = tgcheck.get_engine(settings)
+    answers = engine.check(flat, task_type="tg", region=region, on_event=on_event,
+                           cancel=cancel)
+    return [cell_text(a) for a in answers]
+
+
+def check_range(numbers: object, region: object = None) -> list[list[str]]:
+    """The whole of TG_CHECK: a range in, the same shape out, or one error cell."""
+    settings = None
+    try:
+        settings = load_settings()
+        grid = as_grid(numbers)
+        texts = check_values(flatten(grid), clean_region(region), settings)
+        return fold(texts, grid)
+    except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback
+        return [[safe_text(e, settings)]]

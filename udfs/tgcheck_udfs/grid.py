@@ -1,0 +1,67 @@
+"""Excel ranges <-> flat lists, and answers -> cell texts. Pure: no xlwings, no engine.
+
+Excel hands a range over as a 2-D list (rows of cells); the engine wants one flat
+list and answers in the same order, so the face flattens, checks, and folds back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tgcheck import Answer, normalise
+
+# What a cell shows for each Answer.status other than "ok" (ok shows the value).
+CELL_FOR_STATUS = {"invalid": "invalid", "blank": "", "unknown": "unknown"}
+PENDING = "pending"
+
+
+def as_grid(values: object) -> list[list[object]]:
+    """Any shape a caller may pass -> rows of cells.
+
+    Classic xlwings with ndim=2 always gives rows; a Python caller may pass a
+    scalar (one cell) or a flat list (taken as one column, like a pasted list).
+    """
+    if not isinstance(values, (list, tuple)):
+        return [[values]]
+    if not values:
+        return []
+    if all(isinstance(row, (list, tuple)) for row in values):
+        return [list(row) for row in values]
+    return [[v] for v in values]
+
+
+def flatten(grid: Sequence[Sequence[object]]) -> list[object]:
+    return [cell for row in grid for cell in row]
+
+
+def fold(flat: Sequence[object], grid: Sequence[Sequence[object]]) -> list[list[object]]:
+    """flat back into grid's shape (rows may differ in length; Excel's never do)."""
+    out, i = [], 0
+    for row in grid:
+        out.append(list(flat[i:i + len(row)]))
+        i += len(row)
+    return out
+
+
+def cell_text(answer: Answer) -> str:
+    if answer.status == "ok":
+        return answer.value or ""
+    return CELL_FOR_STATUS.get(answer.status, answer.status)
+
+
+def pending_cells(flat: Sequence[object], region: str | None) -> list[str]:
+    """What to show while a task runs: local answers now, "pending" for the rest.
+
+    Invalid and blank cells never reach the provider, so they can be final at once.
+    """
+    out = []
+    for value in flat:
+        found = normalise(value, region)
+        out.append(PENDING if found.number else CELL_FOR_STATUS.get(found.status, ""))
+    return out
+
+
+def json_size(grid: Sequence[Sequence[str]]) -> int:
+    """Bytes the grid takes as JSON, closely enough to stay under a message limit."""
+    # ["yes"], per cell: the text, two quotes, a comma; two brackets per row.
+    return sum(len(cell) + 3 for row in grid for cell in row) + 3 * len(grid) + 2

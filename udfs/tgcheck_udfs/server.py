@@ -1,0 +1,196 @@
+"""The xlwings Server face (Office.js: Excel on the web, on Mac, on Windows).
+
+Loaded instead of classic.py when XLWINGS_ON_SERVER=true. The API key lives in the
+server's environment and never reaches the workbook.
+
+- TG_CHECK(range, [region]): over HTTP. Answers at once when they are known; else it
+  waits up to TGCHECK_EXCEL_WAIT seconds and then shows "pending" (the check runs on
+  in the server, and a recalculation later answers from the store).
+- TG_CHECK_LIVE(range, [region]): streaming: "pending 6,724/20,000 ..." in the cell,
+  then the answers. Its arguments travel over socket.io, which drops messages over
+  about 1 MB: fine up to roughly 20,000 rows.
+- TG_SUBMIT(range, [region]) + TG_WATCH(job): for larger ranges. TG_SUBMIT takes the
+  range over HTTP and returns a short job key; TG_WATCH streams progress and answers
+  for that key, so only the key crosses socket.io.
+- check_selection: the macro as a script (button in the task pane or on the sheet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import xlwings as xw
+from tgcheck import Cancelled, Settings
+
+from . import macro
+from .background import BackgroundCheck, Snapshot, job_key, start_check
+from .checking import clean_region, load_settings, safe_text
+from .grid import as_grid, flatten, fold, json_size, pending_cells
+
+# How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
+# below the usual 30-100 s timeouts of proxies and of Excel's add-in runtime.
+HTTP_WAIT = float(os.environ.get("TGCHECK_EXCEL_WAIT", "20"))
+# A streamed result must stay under socket.io's ~1 MB message limit.
+STREAM_BUDGET = 900_000
+JOB_KEY = re.compile(r"tgjob-[0-9a-f]{16}")
+
+NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."
+REGION_DOC = 'Optional: country for national numbers, e.g. "TR".'
+
+
+async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
+    async def until_finished() -> Snapshot:
+        last = check.snapshot()
+        async for snap in check.updates():
+            last = snap
+        return last
+
+    try:
+        return await asyncio.wait_for(until_finished(), timeout)
+    except asyncio.TimeoutError:
+        return check.snapshot()
+
+
+@xw.func
+@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
+@xw.arg("region", doc=REGION_DOC)
+async def tg_check(numbers, region=None):
+    """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
+    settings = None
+    try:
+        settings = load_settings()
+        region = clean_region(region)
+        grid = as_grid(numbers)
+        flat = flatten(grid)
+        snap = await _wait(start_check(flat, region, settings), HTTP_WAIT)
+    except Exception as e:
+        return [[safe_text(e, settings)]]
+    if not snap.finished:
+        return fold(pending_cells(flat, region), grid)
+    if snap.error is not None:
+        return [[safe_text(snap.error, settings)]]
+    return fold(snap.texts, grid)
+
+
+async def _stream(grid: list[list[object]], region: str | None,
+                  settings: Settings) -> AsyncIterator[list[list[str]]]:
+    check = start_check(flatten(grid), region, settings)
+    async for snap in check.updates():
+        if not snap.finished:
+            yield [[snap.progress]]
+        elif snap.error is not None:
+            yield [[safe_text(snap.error, settings)]]
+        else:
+            answers = fold(snap.texts, grid)
+            if json_size(answers) > STREAM_BUDGET:
+                yield [[f"done: {len(snap.texts):,} answers are stored, too many for one "
+                        "stream message; =TG_CHECK(range) shows them"]]
+            else:
+                yield answers
+
+
+@xw.func
+@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
+@xw.arg("region", doc=REGION_DOC)
+async def tg_check_live(numbers, region=None):
+    """Like TG_CHECK, showing the task's progress in the cell until the answers come."""
+    settings = None
+    try:
+        settings = load_settings()
+        region = clean_region(region)
+        grid = as_grid(numbers)
+    except Exception as e:
+        yield [[safe_text(e, settings)]]
+        return
+    async for result in _stream(grid, region, settings):
+        yield result
+
+
+def _job_path(settings: Settings, key: str) -> Path:
+    return settings.home / "excel-jobs" / f"{key}.json"
+
+
+@xw.func
+@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
+@xw.arg("region", doc=REGION_DOC)
+async def tg_submit(numbers, region=None):
+    """Start checking a large range; returns a short job key for TG_WATCH."""
+    settings = None
+    try:
+        settings = load_settings()
+        region = clean_region(region)
+        grid = as_grid(numbers)
+        flat = flatten(grid)
+        key = job_key(flat, region, settings)
+        # On disk so TG_WATCH finds the range again after a server restart. Numbers
+        # only: the key is never written.
+        path = _job_path(settings, key)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"region": region, "grid": grid}, default=str))
+            os.replace(tmp, path)
+        start_check(flat, region, settings)
+        return key
+    except Exception as e:
+        return safe_text(e, settings)
+
+
+@xw.func
+@xw.arg("job", doc="The job key TG_SUBMIT returned.")
+async def tg_watch(job):
+    """Progress, then the answers, of a range submitted with TG_SUBMIT."""
+    settings = None
+    try:
+        settings = load_settings()
+        key = str(job).strip()
+        if not JOB_KEY.fullmatch(key):
+            yield [[f"error: {key[:40]!r} is not a job key from TG_SUBMIT"]]
+            return
+        path = _job_path(settings, key)
+        if not path.exists():
+            yield [["error: unknown job: recalculate its TG_SUBMIT"]]
+            return
+        saved = json.loads(path.read_text())
+    except Exception as e:
+        yield [[safe_text(e, settings)]]
+        return
+    async for result in _stream(saved["grid"], saved["region"], settings):
+        yield result
+
+
+def _checker_that_waits(timeout: float):
+    """A macro checker for HTTP scripts: the check runs on in the server; the script
+    stops waiting after `timeout` and says so instead of blocking the request."""
+
+    def check(data, region, settings, *, on_event=None, cancel=None) -> list[str]:
+        running = start_check(data, region, settings)
+        if not running.wait(timeout):
+            raise Cancelled(running.snapshot().progress)
+        snap = running.snapshot()
+        if snap.error is not None:
+            raise snap.error
+        return snap.texts
+
+    return check
+
+
+@xw.script
+async def check_selection(book: xw.Book):
+    """Check the selected column; write the answers into a column to its right."""
+    target = macro.selection_of(book.selection)
+    if isinstance(target, str):
+        book.app.alert(target, title="tgcheck")
+        return
+    sheet = macro.XlwingsSheet(book.selection.sheet)
+    outcome = await asyncio.to_thread(
+        macro.run_check_selection, sheet, target, checker=_checker_that_waits(HTTP_WAIT),
+        cancel=threading.Event(),
+    )
+    book.app.alert(outcome.message, title="tgcheck")
