@@ -256,6 +256,18 @@ def resume(quiet):
     click.echo(f"tgcheck: {done} open job(s) finished", err=True)
 
 
+def _add_sql_command() -> None:
+    # The SQL face is an optional extra: `tgcheck sql` exists when duckdb does.
+    try:
+        from tgcheck_duckdb.cli import sql_command
+    except ImportError:
+        return
+    cli.add_command(sql_command, "sql")
+
+
+_add_sql_command()
+
+
 def main() -> None:
     cli(prog_name="tgcheck")
 
