@@ -13,10 +13,11 @@ import json
 import os
 import sys
 
-import tgcheck_udfs
 import xlwings as xw
 from xlwings import server
 from xlwings.pro import udfs_officejs
+
+import tgcheck_udfs
 
 
 def payload(func_name: str, args: list) -> dict:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import phonenumbers
+
 import tgcheck
 from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import xlwings as xw
+
 from tgcheck import Cancelled, Settings
 
 from . import macro
