@@ -97,3 +97,34 @@ def test_normaliser_never_raises_and_returns_e164_or_none(value, region):
         assert normalise(result.number) == result
     else:
         assert result.number is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(cells, max_size=8), st.sampled_from([None, "CH", "TR"]))
+def test_the_fast_path_agrees_with_the_full_normaliser(values, region):
+    from tgcheck.normalize import resolve_all
+
+    for value, got in zip(values, resolve_all(values, region), strict=True):
+        full = normalise(value, region)
+        assert got == (full.number if full.status == "ok" else full)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.from_regex(r"\+[1-9][0-9]{5,15}", fullmatch=True))
+def test_the_fast_regex_accepts_exactly_what_the_checks_accept(text):
+    from tgcheck.normalize import _check_international, _valid_e164
+
+    slow = _check_international(text[1:])
+    assert bool(_valid_e164().fullmatch(text)) == (slow.status == "ok"), slow
+
+
+@pytest.mark.parametrize("value, region, expected", [
+    (5321234567.0, "TR", "+905321234567"),  # national first when a region is given
+    (41798284651.0, None, "+41798284651"),
+    (12.0, None, None),
+])
+def test_floats_take_the_fast_path_only_without_region(value, region, expected):
+    from tgcheck.normalize import resolve_all
+
+    [got] = resolve_all([value], region)
+    assert (got if isinstance(got, str) else got.number) == expected

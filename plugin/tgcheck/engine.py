@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -18,7 +17,7 @@ from .errors import (
     UncertainCreate,
 )
 from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
-from .normalize import Normalised, normalise
+from .normalize import Normalised, resolve_all
 from .polling import PollSchedule
 from .settings import Settings
 from .store import Job, Store, owner_alive
@@ -57,18 +56,28 @@ def job_key(identity: str, task_type: str, numbers: Sequence[str]) -> str:
 
 
 def normalise_all(values: Iterable[object], region: str | None) -> list[Normalised]:
-    cache: dict = {}
+    """normalise() for many values, through the engine's fast path."""
+    return [Normalised(f, OK) if type(f) is str else f for f in resolve_all(values, region)]
+
+
+_new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
+_LEFT_OUT = "left out of the result file"
+
+
+def _answers(values: list, found: list, known: dict) -> list[Answer]:
     out = []
-    for value in values:
-        try:
-            hit = cache.get(value)
-        except TypeError:  # unhashable cell: no caching
-            hit = None
-        if hit is None:
-            hit = normalise(value, region)
-            with contextlib.suppress(TypeError):
-                cache[value] = hit
-        out.append(hit)
+    append = out.append
+    for value, f in zip(values, found, strict=True):
+        if type(f) is not str:
+            append(_new(Answer, (value, None, None, f.status, f.reason)))
+            continue
+        row = known.get(f)
+        if row is None:
+            append(_new(Answer, (value, f, None, UNKNOWN, "no answer")))
+        elif row[2] == OK:
+            append(_new(Answer, (value, f, row[1], OK, None)))
+        else:
+            append(_new(Answer, (value, f, None, row[2], _LEFT_OUT)))
     return out
 
 
@@ -108,38 +117,30 @@ class Engine:
         on_event: EventListener | None = None,
         cancel: threading.Event | None = None,
     ) -> list[Answer]:
-        values = list(values)
+        values = values if isinstance(values, list) else list(values)
         ttype = plugins.get_task_type(task_type)
-        found = normalise_all(values, region)
-        wanted = sorted({n.number for n in found if n.number is not None})
+        found = resolve_all(values, region)  # E.164 str, or a Normalised problem
+        # Sorted: SQLite probes its index in order (twice as fast for big sets),
+        # and a set's journal key must not depend on the input's order.
+        wanted = sorted({f for f in found if type(f) is str})
         known = self.answers_for(ttype, wanted, retry_unknown=retry_unknown,
                                  resubmit=resubmit, on_event=on_event, cancel=cancel)
-        return [self._answer(value, n, known) for value, n in zip(values, found, strict=False)]
-
-    @staticmethod
-    def _answer(value, n: Normalised, known) -> Answer:
-        if n.number is None:
-            return Answer(value, None, None, n.status, n.reason)
-        got = known.get(n.number)
-        if got is None:
-            return Answer(value, n.number, None, UNKNOWN, "no answer")
-        answer, status = got
-        return Answer(value, n.number, answer if status == OK else None, status,
-                      None if status == OK else "left out of the result file")
+        return _answers(values, found, known)
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
              region: str | None = None, retry_unknown: bool = False) -> dict[str, int]:
         """What a check would do, without any API call (the CLI's --dry-run)."""
         ttype = plugins.get_task_type(task_type)
-        found = normalise_all(values, region)
-        numbers = [n.number for n in found if n.number is not None]
+        found = resolve_all(values, region)
+        numbers = [f for f in found if type(f) is str]
         distinct = sorted(set(numbers))
         known = self._lookup(ttype, distinct, retry_unknown)
+        problems = [f.status for f in found if type(f) is not str]
         return {
             "inputs": len(found),
             "valid": len(numbers),
-            "invalid": sum(n.status == INVALID for n in found),
-            "blank": sum(n.status == BLANK for n in found),
+            "invalid": problems.count(INVALID),
+            "blank": problems.count(BLANK),
             "duplicates": len(numbers) - len(distinct),
             "already_answered": len(known),
             "to_send": len(distinct) - len(known),
@@ -153,7 +154,7 @@ class Engine:
 
     def answers_for(self, ttype: TaskType, numbers: Sequence[str], *, retry_unknown=False,
                     resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
-        """number -> (value, status) for distinct, sorted E.164 numbers."""
+        """number -> (number, value, status) for distinct, sorted E.164 numbers."""
         looked_up_at = time.time()
         known = self._lookup(ttype, numbers, retry_unknown)
         missing = [n for n in numbers if n not in known]
@@ -161,6 +162,7 @@ class Engine:
             return known
         size = self.settings.max_task_size
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+
         def run(chunk):
             return self._shared_job(ttype, chunk, resubmit, on_event, cancel, looked_up_at)
 
@@ -408,12 +410,12 @@ class _Driver:
                 f"(it starts with {head!r}); the job stays open"
             )
         found = reader.read(data, self.ttype)
-        rows, result = [], {}
+        # Joined by number: the file's order, extras and gaps do not matter. A
+        # number the file left out is unknown, never "no".
+        rows = []
         for number in self.numbers:
             value = found.get(number)
-            status_word = OK if value is not None else UNKNOWN
-            rows.append((number, value, status_word))
-            result[number] = (value, status_word)
+            rows.append((number, value, OK if value is not None else UNKNOWN))
         self.store.finish_job(self.job, self.ttype.name, rows)
         self.emit("done", status)
-        return result
+        return {row[0]: row for row in rows}

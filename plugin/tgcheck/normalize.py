@@ -7,9 +7,11 @@ through phonenumbers' full parser.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import phonenumbers
@@ -24,7 +26,8 @@ class Normalised(NamedTuple):
     reason: str | None = None
 
 
-E164 = re.compile(r"\+[1-9]\d{6,14}")
+# re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
+E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 # Separators people and spreadsheets put inside numbers: spaces of every kind
 # (NBSP, narrow NBSP, tabs), dashes of every kind, dots, slashes, parentheses.
 _SEPARATORS = str.maketrans(
@@ -50,8 +53,28 @@ def _possible_lengths(cc: int) -> frozenset[int] | None:
     return frozenset(lengths) or None
 
 
-def _check_international(digits: str) -> Normalised:
-    """digits: the number after '+', only digits."""
+# Digit prefix -> the total digit counts (after "+") possible for that calling
+# code, ANY_LENGTH without metadata, None when the prefix is no calling code.
+# Filled lazily: a dict lookup per number is the whole cost of the clean path.
+ANY_LENGTH = frozenset(range(_MIN_DIGITS, _MAX_DIGITS + 1))
+_PREFIXES: dict[str, frozenset[int] | None] = {}
+
+
+def _prefix_info(prefix: str) -> frozenset[int] | None:
+    info = _PREFIXES.get(prefix, _PREFIXES)
+    if info is _PREFIXES:
+        cc = int(prefix)
+        if cc in COUNTRY_CODE_TO_REGION_CODE:
+            lengths = _possible_lengths(cc)
+            info = frozenset(len(prefix) + n for n in lengths) if lengths else ANY_LENGTH
+        else:
+            info = None
+        _PREFIXES[prefix] = info
+    return info
+
+
+def _check_international(digits: str, number: str | None = None) -> Normalised:
+    """digits: the number after '+', only ASCII digits. number: '+' + digits, if at hand."""
     n = len(digits)
     if n < _MIN_DIGITS:
         return Normalised(None, INVALID, "too short")
@@ -59,18 +82,75 @@ def _check_international(digits: str) -> Normalised:
         return Normalised(None, INVALID, "too long")
     if digits[0] == "0":
         return Normalised(None, INVALID, "no country code (starts with 0)")
+    # Calling codes are prefix-free (ITU-T E.164), so the first match is the one.
     for size in (1, 2, 3):
-        cc = int(digits[:size])
-        if cc in COUNTRY_CODE_TO_REGION_CODE:
-            lengths = _possible_lengths(cc)
-            rest = n - size
-            if lengths and rest not in lengths:
-                short = rest < min(lengths)
-                return Normalised(
-                    None, INVALID, f"too {'short' if short else 'long'} for +{cc}"
-                )
-            return Normalised("+" + digits, OK)
+        prefix = digits[:size]
+        lengths = _prefix_info(prefix)
+        if lengths is not None:
+            if n in lengths:
+                return _ok(number or "+" + digits)
+            short = n < min(lengths)
+            return Normalised(None, INVALID, f"too {'short' if short else 'long'} for +{prefix}")
     return Normalised(None, INVALID, "unknown country code")
+
+
+def _ok(number: str) -> Normalised:
+    # tuple.__new__ skips the namedtuple's Python-level __new__: this runs per cell.
+    return tuple.__new__(Normalised, (number, OK, None))
+
+
+@functools.cache
+def _valid_e164():
+    """One regex that accepts exactly the E.164 strings the slow path would accept:
+    a known calling code followed by a possible length. Built once from
+    phonenumbers' metadata, grouped by first digit to keep backtracking short."""
+    by_first: dict[str, list[str]] = {}
+    for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str):
+        lengths = _possible_lengths(cc)
+        prefix = str(cc)
+        if lengths:
+            tail = "|".join(f"\\d{{{n}}}" for n in sorted(lengths, reverse=True)
+                            if _MIN_DIGITS <= len(prefix) + n <= _MAX_DIGITS)
+        else:
+            tail = f"\\d{{{max(0, _MIN_DIGITS - len(prefix))},{_MAX_DIGITS - len(prefix)}}}"
+        if tail:
+            by_first.setdefault(prefix[0], []).append(f"{prefix[1:]}(?:{tail})")
+    groups = "|".join(f"{d}(?:{'|'.join(alts)})" for d, alts in by_first.items())
+    return re.compile(rf"\+(?:{groups})", re.ASCII)
+
+
+def resolve_all(values: Iterable[object], region: str | None = None) -> list:
+    """Per value: its E.164 string when valid, else its Normalised (invalid/blank).
+
+    The engine's hot path: clean input costs one regex call, no object per cell.
+    """
+    fast = _valid_e164().fullmatch
+    cache: dict = {}
+    out: list = []
+    append = out.append
+    for value in values:
+        kind = type(value)
+        if kind is str and fast(value):
+            append(value)
+            continue
+        # With a region, national reading comes first: only the slow path knows it.
+        if kind is float and region is None and value.is_integer() and 1e6 <= value < 1e15:
+            text = f"+{int(value)}"  # Excel's 41798284651.0
+            if fast(text):
+                append(text)
+                continue
+        key = (kind, value)  # the type too: 0 == False, 1.0 == 1
+        try:
+            hit = cache.get(key)
+        except TypeError:  # an unhashable cell
+            hit = None
+        if hit is None:
+            found = normalise(value, region)
+            hit = found.number if found.status == OK else found
+            with contextlib.suppress(TypeError):
+                cache[key] = hit
+        append(hit)
+    return out
 
 
 def _from_national(text: str, region: str) -> str | None:
@@ -89,7 +169,7 @@ def normalise(value: object, region: str | None = None) -> Normalised:
         return Normalised(None, BLANK)
     if isinstance(value, str):
         if E164.fullmatch(value):  # the fast path: already E.164
-            return _check_international(value[1:])
+            return _check_international(value[1:], value)
         text = value
     elif isinstance(value, bool):
         return Normalised(None, INVALID, "not a phone number (boolean)")

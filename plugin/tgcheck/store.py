@@ -178,28 +178,33 @@ class Store:
         retry_unknown: bool = False,
         now: float | None = None,
     ) -> dict[str, tuple[str | None, str]]:
-        """Fresh answers among numbers: number -> (value, status)."""
+        """Fresh answers among numbers: number -> (number, value, status)."""
         if not numbers:
             return {}
         now = time.time() if now is None else now
         ok_after = now - max_age_days * 86400
         unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
-        rows = self.db.execute(
+        return self._rows_by_number(
             """SELECT number, value, status FROM answers
                WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
                  AND checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END""",
             (task_type, json.dumps(list(numbers)), ok_after, unknown_after),
         )
-        return {number: (value, status) for number, value, status in rows}
 
-    def stored(self, task_type: str, numbers: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+    def stored(self, task_type: str, numbers: Sequence[str]) -> dict[str, tuple]:
         """Stored answers whatever their age: for a job that has just finished."""
-        rows = self.db.execute(
+        return self._rows_by_number(
             """SELECT number, value, status FROM answers
                WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))""",
             (task_type, json.dumps(list(numbers))),
         )
-        return {number: (value, status) for number, value, status in rows}
+
+    def _rows_by_number(self, sql: str, args: tuple) -> dict[str, tuple]:
+        # Plain tuples, kept whole as the dict's values: a lookup of a million
+        # numbers must not build a million Row objects or value tuples.
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        return {row[0]: row for row in cursor.execute(sql, args)}
 
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
         db.executemany(
