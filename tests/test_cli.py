@@ -20,11 +20,16 @@ def run(*args, env=None, stdin=None, cwd=ROOT):
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def env(sandbox, tmp_path):
+def cli_env(sandbox, tmp_path) -> dict:
+    """The environment of a CLI run against the sandbox, with its own store."""
     return dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
                 TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_POLL_MIN="0.02",
                 TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+
+
+@pytest.fixture
+def env(sandbox, tmp_path):
+    return cli_env(sandbox, tmp_path)
 
 
 def rows(text):

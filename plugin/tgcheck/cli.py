@@ -1,28 +1,44 @@
-"""The `tgcheck` command. It parses, displays and writes; the engine does the work."""
+"""The `tgcheck` command. It parses, displays and writes; the engine does the work.
+
+Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
+import datetime
 import functools
-import io
+import importlib.util
+import json
+import math
 import os
 import sys
-import tempfile
-from pathlib import Path
+import time
 
 import click
 
-from . import plugins
+from . import config_file, plugins
 from .engine import Engine
 from .errors import InputError, TgcheckError
-from .progress import ProgressDisplay
+from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
+from .tables import (
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    answer_names,
+    open_input,
+    output_format,
+    write_table,
+)
 
 SIMULATED_BANNER = (
     "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
     "Set TGCHECK_API_KEY and drop --sandbox for real checks."
 )
+# The sandbox's store is chosen by a loopback base URL (Settings.store_path);
+# store-only commands use this to read it without starting a server.
+SANDBOX_STORE_URL = "http://127.0.0.1"
+LIVE_STATES = ("new", "submitting", "open", "uncertain")
 
 
 def _fail(message: str, code: int) -> None:
@@ -47,11 +63,42 @@ def handle_errors(fn):
                 raise
             _fail("interrupted; open jobs stay in the journal and the next run attaches to "
                   "them", 130)
+        except BrokenPipeError:
+            # `tgcheck check ... | head`: the reader left; say nothing more on stdout.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as e:
+            if debug:
+                raise
+            _fail(f"unexpected {type(e).__name__}: {e} (run again with --debug for the "
+                  "traceback, and please report it)", 1)
 
     return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Loads `tgcheck sql` only when asked for: importing DuckDB costs every command
+    a fifth of a second, and it is an optional extra."""
+
+    def list_commands(self, ctx):
+        names = super().list_commands(ctx)
+        if _sql_available and "sql" not in names:
+            names = sorted([*names, "sql"])
+        return names
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name == "sql" and _sql_available:
+            from tgcheck_duckdb.cli import sql_command
+
+            command = sql_command
+        return command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tgcheck")
 def cli():
     """Check in bulk which phone numbers have a Telegram account.
@@ -59,58 +106,38 @@ def cli():
     \b
     Examples:
       tgcheck check examples/numbers.txt --sandbox   # try it, no key needed
-      TGCHECK_API_KEY=... tgcheck check numbers.txt -o answers.csv
+      tgcheck config set-key                         # store your ekycpro key (hidden prompt)
+      tgcheck check customers.xlsx -o answers.xlsx   # every column kept, answers appended
+      tgcheck check numbers.csv --dry-run            # what it would send, no API call
+      tgcheck jobs                                   # the journal of open jobs
+
+    Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
+    Full reference: docs/cli.md.
     """
 
 
-def read_lines(path: str) -> list[str]:
-    """A text file, one number per line, kept line for line (blank lines included)."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path}: no such file")
-        if p.is_dir():
-            raise InputError(f"{path}: is a directory, not a file of numbers")
-        data = p.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: looks like a binary file, not text with one number per line")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 rarely fails, latin-1 never does
-        text = data.decode("latin-1")
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()  # a trailing newline is not a blank input
-    if not lines:
-        raise InputError(f"{path}: is empty")
-    return lines
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Never leave a half-written output file behind."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+# -- settings and engines -------------------------------------------------------
+def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
+                  **overrides) -> Settings:
+    """Settings from the environment; the key falls back to the config file."""
+    if sandbox_store:
+        return Settings.from_env(base_url=base_url or SANDBOX_STORE_URL, **overrides)
+    return Settings.from_env(api_key=config_file.fallback_key(), base_url=base_url,
+                             **overrides)
 
 
 @contextlib.contextmanager
-def engine_for(sandbox: bool, base_url: str | None, **overrides):
+def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **overrides):
     """An Engine from the environment, or aimed at an embedded sandbox."""
     if not sandbox:
-        engine = Engine(Settings.from_env(base_url=base_url, **overrides))
+        engine = Engine(make_settings(base_url=base_url, **overrides))
+        try:
+            yield engine
+        finally:
+            engine.close()
+        return
+    if not serve:  # --dry-run: the sandbox's store is enough, no server needed
+        engine = Engine(make_settings(sandbox_store=True, **overrides))
         try:
             yield engine
         finally:
@@ -133,65 +160,190 @@ def engine_for(sandbox: bool, base_url: str | None, **overrides):
             engine.close()
 
 
-def answers_csv(answers, column: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["input", "number", column, "status"])
-    for a in answers:
-        writer.writerow([a.input, a.number or "", a.value or "", a.status])
-    return out.getvalue()
+def store_engine(sandbox: bool) -> Engine:
+    """An Engine for journal and store commands: no API key needed, no call made."""
+    return Engine(make_settings(sandbox_store=sandbox))
+
+
+def _sandbox_store_option(fn):
+    return click.option("--sandbox", is_flag=True,
+                        help="Use the sandbox's store (simulated answers) instead.")(fn)
+
+
+def _stamp(t: float | None) -> str:
+    if t is None:
+        return ""
+    return datetime.datetime.fromtimestamp(t).isoformat(timespec="seconds")
+
+
+def _note(message: str, progress: str, quiet: bool) -> None:
+    if quiet:
+        return
+    if progress == "json":
+        JsonProgress().write({"event": "note", "time": round(time.time(), 3),
+                              "message": message})
+    else:
+        click.echo(f"tgcheck: {message}", err=True)
+
+
+# -- check ----------------------------------------------------------------------
+class _Recorder:
+    """Passes events on to the display and remembers each job's last one, for the
+    summary (billed calls) and for naming the job when the output cannot be written."""
+
+    def __init__(self, display):
+        self.display = display
+        self.last: dict = {}
+
+    def __call__(self, event) -> None:
+        self.last[event.job_key] = event
+        self.display(event)
+
+    @property
+    def billed(self) -> int:
+        return sum(billed_calls(e) for e in self.last.values())
+
+
+def _output_rows(table, answers, column_count: int):
+    """Input rows with their answers appended, in input order."""
+    rows = table.rows()
+    for answer in answers:
+        row = next(rows, None)
+        if row is None:
+            raise InputError(f"{table.name} changed while it was being checked; run again")
+        extra = [answer.number or "", answer.value or "", answer.status]
+        if table.kind == "txt":
+            yield [row[0], *extra]
+        else:
+            yield [*row[:column_count], *extra]
+
+
+def _job_ids(engine: Engine, keys) -> list[int]:
+    ids = []
+    for key in keys:
+        row = engine.store.db.execute(
+            "SELECT id FROM jobs WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+        if row:
+            ids.append(row[0])
+    return ids
 
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write CSV here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here; the format follows the extension: .csv, .xlsx, .json "
+                   "(JSON lines), .parquet. Default: CSV on stdout.")
+@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format, whatever -o's extension.")
+@click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
+@click.option("--sheet", help="The sheet of a spreadsheet (default: the first).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS),
+              help="Read INPUT as this, whatever its extension (stdin: txt unless a spreadsheet).")
 @click.option("--region", help="Read national numbers as this country's (e.g. CH, TR).")
 @click.option("--task-type", default="tg", show_default=True, help="What to check.")
-@click.option("--sandbox", is_flag=True, help="Use the built-in simulated server (no key).")
-@click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Answers older than this are checked again (default: TGCHECK_MAX_AGE_DAYS "
+                   "or 30).")
 @click.option("--retry-unknown", is_flag=True,
               help="Resubmit numbers a result file left out, even within 24 hours.")
 @click.option("--resubmit", is_flag=True,
               help="Create again a task whose earlier create had an unknown outcome.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="The longest wait for one job; it stays open to `tgcheck resume` "
+                   "(default: TGCHECK_TIMEOUT or 4 hours).")
+@click.option("--dry-run", is_flag=True,
+              help="Count valid, invalid, blank, duplicate and known numbers and what would "
+                   "be sent; no API call.")
+@click.option("--sandbox", is_flag=True, help="Use the built-in simulated server (no key).")
+@click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
+              default="auto", show_default=True,
+              help="Progress on stderr: auto is a live bar on a terminal, plain lines "
+                   "otherwise; json is one object a line.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no notes on stderr.")
 @handle_errors
-def check(input_path, output, region, task_type, sandbox, base_url, retry_unknown, resubmit,
+def check(input_path, output, out_format, column, sheet, input_format, region, task_type,
+          max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url, progress,
           quiet):
-    """Check the numbers in INPUT (one per line; - for stdin).
+    """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
-    Writes CSV (input,number,telegram,status) in input order, one row per line,
-    to stdout or -o FILE. Exit codes: 0 done, 1 failed, 2 bad usage or input.
+    A table keeps every column, in input order, with `number` (E.164), the task
+    type's column (`telegram`) and `status` appended (renamed with a _tgcheck
+    suffix if INPUT has such columns). A .txt gives input,number,telegram,status.
+    Without --column, the only column or the one named like phone, number,
+    msisdn, mobile or tel is taken, and stderr says which.
+
+    status is ok, invalid, blank (answered locally, never sent) or unknown (the
+    result file left the number out). Exit codes: 0 done, 1 failed, 2 bad usage
+    or input, 130 interrupted.
 
     \b
     Examples:
       tgcheck check examples/numbers.txt --sandbox
       tgcheck check numbers.txt --region CH -o answers.csv
+      tgcheck check customers.xlsx --sheet Leads --column Mobile -o answers.xlsx
+      tgcheck check export.csv --dry-run
+      cat numbers.txt | tgcheck check - --progress json > answers.csv
     """
-    lines = read_lines(input_path)
+    fmt = output_format(output, out_format)
     ttype = plugins.get_task_type(task_type)
-    with engine_for(sandbox, base_url) as engine, \
-            ProgressDisplay(live=False if quiet else None) as display:
-        answers = engine.check(
-            lines, task_type=ttype.name, region=region, retry_unknown=retry_unknown,
-            resubmit=resubmit, on_event=None if quiet else display,
-        )
-    text = answers_csv(answers, ttype.column)
-    if output:
-        try:
-            write_atomically(Path(output), text)
-        except OSError as e:
-            raise TgcheckError(
-                f"cannot write {output} ({e.strerror}); the answers are stored: run the same "
-                "command again with another -o and nothing is paid again"
-            ) from None
-        counts = {s: sum(a.status == s for a in answers) for s in ("ok", "unknown", "invalid",
-                                                                     "blank")}
-        click.echo(f"tgcheck: wrote {len(answers)} rows to {output} "
-                   f"({', '.join(f'{v} {k}' for k, v in counts.items())})", err=True)
+    table = open_input(input_path, column=column, sheet=sheet, input_format=input_format)
+    try:
+        for message in table.notes:
+            _note(message, progress, quiet)
+        overrides = {"max_age_days": max_age, "timeout": timeout}
+        with engine_for(sandbox, base_url, serve=not dry_run, **overrides) as engine:
+            if dry_run:
+                _dry_run(engine, table, ttype, region, retry_unknown, out_format)
+                return
+            recorder = _Recorder(make_display(progress, quiet))
+            with recorder.display:
+                answers = engine.check(
+                    table.numbers(), task_type=ttype.name, region=region,
+                    retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                )
+            input_columns = table.columns if table.kind != "txt" else ["input"]
+            header = [*input_columns, *answer_names(input_columns, ["number", ttype.column,
+                                                                    "status"])]
+            if table.kind == "txt":
+                header = ["input", "number", ttype.column, "status"]
+            try:
+                write_table(output, fmt, header,
+                            _output_rows(table, answers, len(input_columns)))
+            except OSError as e:
+                if output is None:
+                    raise
+                ids = _job_ids(engine, recorder.last)
+                how = (f"`tgcheck export {ids[0]} -o FILE` writes them, or run "
+                       if len(ids) == 1 else "run ")
+                raise TgcheckError(
+                    f"cannot write {output} ({e.strerror or e}); the answers are stored: "
+                    f"{how}the same command again with another -o, and nothing is paid again"
+                ) from None
+        counts = {s: sum(a.status == s for a in answers)
+                  for s in ("ok", "unknown", "invalid", "blank")}
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        where = f"to {output}" if output else "to stdout"
+        _note(f"wrote {len(answers)} rows {where} ({summary}; {recorder.billed} billed "
+              "calls)", progress, quiet or (not output and progress != "json"))
+    finally:
+        table.close()
+
+
+def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
+    counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
+                         retry_unknown=retry_unknown)
+    counts["tasks"] = math.ceil(counts["to_send"] / engine.settings.max_task_size)
+    if out_format == "json":
+        click.echo(json.dumps(counts))
     else:
-        sys.stdout.write(text)
+        width = max(len(k) for k in counts)
+        for key, value in counts.items():
+            click.echo(f"{key.replace('_', ' '):<{width}}  {value:>10,}")
+    click.echo("tgcheck: dry run: no API call made", err=True)
 
 
+# -- sandbox --------------------------------------------------------------------
 @cli.command("sandbox")
 @click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0: any).")
 @click.option("--speed", default=200.0, show_default=True, help="Numbers processed per second.")
@@ -204,10 +356,11 @@ def sandbox_command(port, speed, result_format, faults):
     """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
 
     \b
-    Example:
+    Examples:
       tgcheck sandbox --port 8765 &
       TGCHECK_BASE_URL=http://127.0.0.1:8765 TGCHECK_API_KEY=sandbox-demo-key \\
         tgcheck check examples/numbers.txt
+      tgcheck sandbox --speed 20 --format zip --faults 0.3
     """
     import threading
 
@@ -226,43 +379,421 @@ def sandbox_command(port, speed, result_format, faults):
             click.echo(f"stopped; billed calls: {dict(sb.billed)}", err=True)
 
 
+# -- the journal ------------------------------------------------------------------
 @cli.command()
-@click.option("--all", "show_all", is_flag=True, help="Also finished jobs.")
+@click.option("--all", "show_all", is_flag=True, help="Also finished, failed and abandoned jobs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@_sandbox_store_option
 @handle_errors
-def jobs(show_all):
-    """List the journal: job, task id, state, counts, created, updated."""
-    import datetime
+def jobs(show_all, as_json, sandbox):
+    """List the journal: job, task id, state, counts, created, updated.
 
-    engine = Engine(Settings.from_env())
-    states = None if show_all else ("new", "submitting", "open", "uncertain")
-    rows = engine.store.jobs(states=states)
-    click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\tcreated\tupdated")
+    Open jobs by default. Tab-separated, with a header line.
+
+    \b
+    Examples:
+      tgcheck jobs
+      tgcheck jobs --all --json
+    """
+    engine = store_engine(sandbox)
+    try:
+        rows = engine.store.jobs(states=None if show_all else LIVE_STATES)
+    finally:
+        engine.close()
+    if not as_json:
+        click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\t"
+                   "created\tupdated")
     for j in rows:
-        ts = [datetime.datetime.fromtimestamp(t).isoformat(timespec="seconds")
-              for t in (j.created_at, j.updated_at)]
-        processed = "" if j.success is None else j.success + (j.failure or 0)
+        processed = None if j.success is None else j.success + (j.failure or 0)
+        if as_json:
+            click.echo(json.dumps({
+                "job": j.id, "task_id": j.task_id, "state": j.state, "status": j.status,
+                "task_type": j.task_type, "numbers": j.count, "processed": processed,
+                "status_calls": j.status_calls, "error": j.error,
+                "created": _stamp(j.created_at), "updated": _stamp(j.updated_at)}))
+            continue
         click.echo(f"{j.id}\t{j.task_id or ''}\t{j.state}\t{j.status or ''}\t{j.count}\t"
-                   f"{processed}\t{j.status_calls}\t{ts[0]}\t{ts[1]}")
+                   f"{'' if processed is None else processed}\t{j.status_calls}\t"
+                   f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}")
 
 
 @cli.command()
+@click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
+              default="auto", show_default=True, help="Progress on stderr (as for check).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @handle_errors
-def resume(quiet):
-    """Finish the open jobs in the journal (e.g. after a crash or a timeout)."""
-    engine = Engine(Settings.from_env())
-    with ProgressDisplay(live=False if quiet else None) as display:
-        done = engine.resume(on_event=None if quiet else display)
+def resume(progress, quiet):
+    """Finish the open jobs in the journal (e.g. after a crash or a timeout).
+
+    No new task is created: each open job is polled and its answers stored.
+    Uncertain jobs (a create with an unknown outcome) are left alone.
+
+    \b
+    Examples:
+      tgcheck resume
+      tgcheck resume && tgcheck export 3 -o answers.csv
+    """
+    engine = Engine(make_settings())
+    try:
+        with make_display(progress, quiet) as display:
+            done = engine.resume(on_event=display)
+    finally:
+        engine.close()
     click.echo(f"tgcheck: {done} open job(s) finished", err=True)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
+@click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@handle_errors
+def status(task_id, as_json, base_url):
+    """Ask the provider once for TASK_ID's record and show it (one billed call).
+
+    \b
+    Examples:
+      tgcheck status 6f1c2a9e
+      tgcheck status 6f1c2a9e --json
+    """
+    engine = Engine(make_settings(base_url=base_url))
+    try:
+        record = engine.provider.get_status(task_id)
+        row = engine.store.db.execute(
+            "SELECT id, state FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1",
+            (task_id,)).fetchone()
+    finally:
+        engine.close()
+    fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
+              "success": record.success, "failure": record.failure,
+              "processed": record.processed, "created_at": record.created_at,
+              "result_url": record.result_url, "message": record.message,
+              "job": row[0] if row else None, "job_state": row[1] if row else None}
+    if as_json:
+        click.echo(json.dumps(fields))
+    else:
+        for key, value in fields.items():
+            if value is not None:
+                click.echo(f"{key + ':':<12} {value}")
+    click.echo("tgcheck: that was one billed status call", err=True)
+
+
+def _find_job(engine: Engine, ref: str):
+    """A job by its number, or by the provider's task id."""
+    job = engine.store.job(int(ref)) if ref.isdigit() else None
+    if job is None:
+        row = engine.store.db.execute(
+            "SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (ref,)).fetchone()
+        job = engine.store.job(row[0]) if row else None
+    if job is None:
+        raise InputError(f"no job {ref!r} in the journal; `tgcheck jobs --all` lists them")
+    return job
+
+
+@cli.command()
+@click.argument("job_ref", metavar="JOB")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here (.csv, .xlsx, .json, .parquet); default: CSV on stdout.")
+@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format, whatever -o's extension.")
+@_sandbox_store_option
+@handle_errors
+def export(job_ref, output, out_format, sandbox):
+    """Write a finished job's answers (number, answer, status), from the store.
+
+    JOB is the job number from `tgcheck jobs` or the provider's task id. No API
+    call is made.
+
+    \b
+    Examples:
+      tgcheck export 3 -o answers.csv
+      tgcheck export 6f1c2a9e -o answers.xlsx
+    """
+    fmt = output_format(output, out_format)
+    engine = store_engine(sandbox)
+    try:
+        job = _find_job(engine, job_ref)
+        if job.state != "done":
+            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open")
+                    else "it has no answers")
+            raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
+        ttype = plugins.get_task_type(job.task_type)
+        numbers = engine.store.job_numbers(job.id)
+        stored = engine.store.stored(job.task_type, numbers)
+    finally:
+        engine.close()
+    missing = sum(n not in stored for n in numbers)
+    # The store's rows end with (value, status), whatever columns come before.
+    rows = ((n, *stored.get(n, (None, "missing"))[-2:]) for n in numbers)
+    try:
+        count = write_table(output, fmt, ["number", ttype.column, "status"], rows)
+    except OSError as e:
+        raise TgcheckError(f"cannot write {output} ({e.strerror or e})") from None
+    note = f"; {missing} no longer in the store (cache cleared)" if missing else ""
+    click.echo(f"tgcheck: job {job.id}: {count} answers{note}", err=True)
+
+
+# -- the store ----------------------------------------------------------------------
+@cli.group()
+def cache():
+    """The local store of answers: stats, export, clear.
+
+    \b
+    Examples:
+      tgcheck cache stats
+      tgcheck cache export -o all-answers.csv
+      tgcheck cache clear --older-than 90 --yes
+    """
+
+
+def _cache_filter(task_type: str | None, older_than: float | None) -> tuple[str, list]:
+    where, args = [], []
+    if task_type:
+        where.append("task_type = ?")
+        args.append(task_type)
+    if older_than is not None:
+        where.append("checked_at < ?")
+        args.append(time.time() - older_than * 86400)
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+@cache.command("stats")
+@_sandbox_store_option
+@handle_errors
+def cache_stats(sandbox):
+    """Answers per task type and status, how many are fresh, the journal's states.
+
+    \b
+    Examples:
+      tgcheck cache stats
+      tgcheck cache stats --sandbox
+    """
+    engine = store_engine(sandbox)
+    try:
+        db, settings = engine.store.db, engine.settings
+        fresh_after = time.time() - settings.max_age_days * 86400
+        answers = db.execute(
+            "SELECT task_type, status, COUNT(*), SUM(checked_at > ?), MIN(checked_at), "
+            "MAX(checked_at) FROM answers GROUP BY 1, 2 ORDER BY 1, 2", (fresh_after,)).fetchall()
+        states = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1").fetchall()
+        path = engine.store.path
+    finally:
+        engine.close()
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+    click.echo(f"store:   {path} ({size / 1e6:.1f} MB)")
+    click.echo(f"fresh:   answers younger than {settings.max_age_days:g} days are reused")
+    click.echo("task_type\tstatus\tanswers\tfresh\toldest\tnewest")
+    for task_type, status_word, count, fresh, oldest, newest in answers:
+        click.echo(f"{task_type}\t{status_word}\t{count}\t{fresh or 0}\t{_stamp(oldest)}\t"
+                   f"{_stamp(newest)}")
+    click.echo("jobs:    " + (", ".join(f"{n} {s}" for s, n in states) or "none"))
+
+
+@cache.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here (.csv, .xlsx, .json, .parquet); default: CSV on stdout.")
+@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format, whatever -o's extension.")
+@click.option("--task-type", help="Only this task type's answers.")
+@click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Only answers checked more than DAYS ago.")
+@_sandbox_store_option
+@handle_errors
+def cache_export(output, out_format, task_type, older_than, sandbox):
+    """Write every stored answer: task_type, number, value, status, checked_at, task_id.
+
+    \b
+    Examples:
+      tgcheck cache export -o answers.parquet
+      tgcheck cache export --task-type tg > answers.csv
+    """
+    fmt = output_format(output, out_format)
+    engine = store_engine(sandbox)
+    where, args = _cache_filter(task_type, older_than)
+    try:
+        cursor = engine.store.db.execute(
+            "SELECT task_type, number, value, status, checked_at, task_id FROM answers"
+            f"{where} ORDER BY task_type, number", args)
+        rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in cursor)
+        try:
+            count = write_table(output, fmt, ["task_type", "number", "value", "status",
+                                              "checked_at", "task_id"], rows)
+        except OSError as e:
+            raise TgcheckError(f"cannot write {output} ({e.strerror or e})") from None
+    finally:
+        engine.close()
+    click.echo(f"tgcheck: {count} answers exported", err=True)
+
+
+@cache.command("clear")
+@click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Only answers checked more than DAYS ago (default: all).")
+@click.option("--task-type", help="Only this task type's answers.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@_sandbox_store_option
+@handle_errors
+def cache_clear(older_than, task_type, yes, sandbox):
+    """Delete stored answers; checking those numbers again is paid again.
+
+    The journal is kept (`tgcheck jobs`); open jobs are not touched.
+
+    \b
+    Examples:
+      tgcheck cache clear --older-than 90
+      tgcheck cache clear --yes
+    """
+    engine = store_engine(sandbox)
+    where, args = _cache_filter(task_type, older_than)
+    try:
+        count = engine.store.db.execute(f"SELECT COUNT(*) FROM answers{where}", args).fetchone()[0]
+        if count and not yes:
+            if not sys.stdin.isatty():
+                raise InputError(f"would delete {count} answers; add --yes to confirm")
+            click.confirm(f"Delete {count} stored answers? Checking them again is paid",
+                          abort=True, err=True)
+        with engine.store._tx() as db:
+            deleted = db.execute(f"DELETE FROM answers{where}", args).rowcount
+    finally:
+        engine.close()
+    click.echo(f"tgcheck: deleted {deleted} answers from {engine.store.path}", err=True)
+
+
+# -- plugins and config ------------------------------------------------------------
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="As a JSON list.")
+@handle_errors
+def plugins_command(as_json):
+    """List the installed plugins, their versions and the hooks each implements.
+
+    \b
+    Examples:
+      tgcheck plugins
+      tgcheck plugins --json
+    """
+    import importlib.metadata
+
+    dists = {id(plugin): dist for plugin, dist in plugins.pm.list_plugin_distinfo()}
+    found = []
+    for name, plugin in sorted(plugins.pm.list_name_plugin(), key=lambda p: str(p[0])):
+        dist = dists.get(id(plugin))
+        if dist is not None:
+            package, version = dist.project_name, dist.version
+        else:  # built in: registered like a third-party plugin, shipped with tgcheck
+            package, version = "tgcheck", importlib.metadata.version("tgcheck")
+        hooks = sorted(h.name for h in plugins.pm.get_hookcallers(plugin) or ())
+        found.append({"name": str(name), "package": package, "version": version,
+                      "hooks": hooks})
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for p in found:
+        click.echo(f"{p['name']}  ({p['package']} {p['version']})")
+        for hook in p["hooks"]:
+            click.echo(f"    {hook}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def config(ctx):
+    """Show where the store is, which key source is used (never the key), the base URL.
+
+    \b
+    Examples:
+      tgcheck config
+      tgcheck config set-key              # prompts, hidden
+      pass show ekycpro | tgcheck config set-key
+      tgcheck config remove-key
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(config_show)
+
+
+@config.command("show")
+@handle_errors
+def config_show():
+    """Show the settings in use (the default of `tgcheck config`).
+
+    \b
+    Example:
+      tgcheck config show
+    """
+    settings = make_settings()
+    sandbox_settings = make_settings(sandbox_store=True)
+    path = config_file.config_path()
+    lines = {
+        "base URL": settings.base_url + (" (simulated: loopback)" if settings.simulated else ""),
+        "API key": config_file.key_source(),
+        "config file": f"{path}" + ("" if path.exists() else " (not written)"),
+        "store": str(settings.store_path),
+        "sandbox store": str(sandbox_settings.store_path),
+        "provider": settings.provider,
+        "max age": f"{settings.max_age_days:g} days",
+        "timeout": f"{settings.timeout:g} s",
+        "poll": f"{settings.poll_min:g}..{settings.poll_max:g} s",
+    }
+    width = max(map(len, lines))
+    for key, value in lines.items():
+        click.echo(f"{key + ':':<{width + 1}} {value}")
+
+
+@config.command("set-key")
+@handle_errors
+def config_set_key():
+    """Store the API key in the config file (mode 0600), from a hidden prompt or stdin.
+
+    The key is never taken from the command line (shell history, ps).
+    TGCHECK_API_KEY, when set, still wins over the file.
+
+    \b
+    Examples:
+      tgcheck config set-key
+      printf '%s' "$KEY" | tgcheck config set-key
+    """
+    if sys.stdin.isatty():
+        key = click.prompt("ekycpro API key", hide_input=True, err=True)
+    else:
+        key = sys.stdin.readline()
+    path = config_file.set_key(key)
+    click.echo(f"tgcheck: key saved to {path} (readable by you only)", err=True)
+    if os.environ.get("TGCHECK_API_KEY"):
+        click.echo("tgcheck: note: TGCHECK_API_KEY is set and wins over the file", err=True)
+
+
+@config.command("remove-key")
+@handle_errors
+def config_remove_key():
+    """Remove the API key from the config file.
+
+    \b
+    Example:
+      tgcheck config remove-key
+    """
+    if config_file.remove_key():
+        click.echo(f"tgcheck: key removed from {config_file.config_path()}", err=True)
+    else:
+        click.echo("tgcheck: the config file holds no key", err=True)
+
+
+@config.command("path")
+@handle_errors
+def config_path_command():
+    """Print the config file's path.
+
+    \b
+    Example:
+      tgcheck config path
+    """
+    click.echo(str(config_file.config_path()))
+
+
+_sql_available = False
 
 
 def _add_sql_command() -> None:
     # The SQL face is an optional extra: `tgcheck sql` exists when duckdb does.
-    try:
-        from tgcheck_duckdb.cli import sql_command
-    except ImportError:
-        return
-    cli.add_command(sql_command, "sql")
+    # It is imported on first use (see _Group), not here.
+    global _sql_available
+    _sql_available = all(importlib.util.find_spec(m) is not None
+                         for m in ("duckdb", "tgcheck_duckdb"))
 
 
 _add_sql_command()
@@ -274,3 +805,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -1,7 +1,14 @@
-"""Job events shown to a person: a live bar on a terminal, plain lines otherwise."""
+"""Job events shown to a person or a program, on stderr only: stdout is for results.
+
+- a live rich bar per job on a terminal: state, done/total, rate, ETA, billed calls;
+- plain lines otherwise (one per change of state, not one per poll);
+- JSON lines (`--progress json`) for programs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 from typing import TextIO
@@ -9,8 +16,14 @@ from typing import TextIO
 from .models import JobEvent
 
 
+def billed_calls(event: JobEvent) -> int:
+    """Calls this job was billed for so far: its create (once it has a task id) and
+    its status calls. Downloads are not billed."""
+    return event.status_calls + (1 if event.task_id else 0)
+
+
 class ProgressDisplay:
-    """An on_event listener for the CLI. Writes to stderr only: stdout is for results."""
+    """An on_event listener for the CLI."""
 
     def __init__(self, stream: TextIO | None = None, *, live: bool | None = None):
         self.stream = stream or sys.stderr
@@ -27,7 +40,6 @@ class ProgressDisplay:
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
-                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
@@ -35,9 +47,12 @@ class ProgressDisplay:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TimeElapsedColumn(),
+                # rich measures the rate from the task's own processed counts, and
+                # the ETA from that rate: both follow the provider, not our clock.
+                TextColumn("{task.fields[rate]}"),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[calls]} billed status calls"),
+                TextColumn("{task.fields[billed]} billed calls"),
                 console=Console(file=self.stream),
                 transient=False,
             )
@@ -53,15 +68,7 @@ class ProgressDisplay:
         if event.simulated:
             label += " [simulated]"
         if self._progress is not None:
-            bar = self._bars.get(event.job_key)
-            total = event.total or event.numbers
-            if bar is None:
-                bar = self._bars[event.job_key] = self._progress.add_task(
-                    label, total=total, calls=event.status_calls)
-            done = total if event.kind == "done" else (event.processed or 0)
-            self._progress.update(bar, description=f"{label} {event.status or ''}",
-                                  total=total, completed=min(done, total),
-                                  calls=event.status_calls)
+            self._live(event, label)
             return
         # Plain lines: one per change of state, not one per poll.
         key = (event.kind, event.status)
@@ -69,7 +76,63 @@ class ProgressDisplay:
             return
         self._last_line[event.job_key] = key
         stamp = time.strftime("%H:%M:%S")
-        counts = f" {event.processed}/{event.total}" if event.total else ""
+        counts = f" {event.processed or 0}/{event.total}" if event.total else ""
         note = f" ({event.message})" if event.message else ""
-        print(f"[{stamp}] {label}: {event.kind} {event.status or ''}{counts}{note}",
-              file=self.stream, flush=True)
+        print(f"[{stamp}] {label}: {event.kind} {event.status or ''}{counts}, "
+              f"{billed_calls(event)} billed calls{note}", file=self.stream, flush=True)
+
+    def _live(self, event: JobEvent, label: str) -> None:
+        total = event.total or event.numbers
+        bar = self._bars.get(event.job_key)
+        if bar is None:
+            bar = self._bars[event.job_key] = self._progress.add_task(
+                label, total=total, rate="", billed=0)
+        done = total if event.kind == "done" else (event.processed or 0)
+        self._progress.update(bar, total=total, completed=min(done, total))
+        speed = self._progress.tasks[self._bars[event.job_key]].speed
+        state = event.status or event.kind
+        self._progress.update(
+            bar, description=f"{label} {state}",
+            rate=f"{speed:,.0f}/s" if speed else "-/s", billed=billed_calls(event))
+
+
+class JsonProgress:
+    """`--progress json`: one JSON object a line on stderr, for programs."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+
+    def __enter__(self) -> JsonProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __call__(self, event: JobEvent) -> None:
+        record = {"event": event.kind, "time": round(time.time(), 3),
+                  **dataclasses.asdict(event), "billed_calls": billed_calls(event)}
+        self.write(record)
+
+    def write(self, record: dict) -> None:
+        self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()
+
+
+class NoProgress:
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __call__(self, event: JobEvent) -> None:
+        pass
+
+
+def make_display(mode: str, quiet: bool):
+    """auto: a live bar on a terminal, plain lines otherwise; json; none."""
+    if quiet or mode == "none":
+        return NoProgress()
+    if mode == "json":
+        return JsonProgress()
+    return ProgressDisplay(live=None if mode == "auto" else (mode == "rich"))

@@ -1,0 +1,251 @@
+"""The other commands, run as a user runs them: dry-run, progress, status, export,
+cache, plugins, config, resume, help and errors."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+from python_calamine import CalamineWorkbook
+from test_cli import ROOT, cli_env, rows, run
+
+from conftest import numbers
+from tgcheck.sandbox import Sandbox
+
+
+@pytest.fixture
+def env(sandbox, tmp_path):
+    return cli_env(sandbox, tmp_path)
+
+
+def listing(tmp_path, values, name="in.txt"):
+    path = tmp_path / name
+    path.write_text("\n".join(values) + "\n")
+    return path
+
+
+def no_key(env):
+    return {k: v for k, v in env.items() if k not in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL")}
+
+
+def test_dry_run_counts_without_a_key_or_a_call(env, sandbox, tmp_path):
+    values = [*numbers(4), numbers(1)[0], "", "junk", "12"]
+    path = listing(tmp_path, values)
+    result = run("check", str(path), "--dry-run", "-f", "json", env=no_key(env))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "inputs": 8, "valid": 5, "invalid": 2, "blank": 1, "duplicates": 1,
+        "already_answered": 0, "to_send": 4, "tasks": 1}
+    assert "no API call" in result.stderr
+    # After a real check, the same numbers are already answered.
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    again = run("check", str(path), "--dry-run", "-f", "json", env=env)
+    assert json.loads(again.stdout)["already_answered"] == 4
+    assert json.loads(again.stdout)["to_send"] == 0
+    assert sandbox.creates == 1 and sum(sandbox.billed.values()) >= 2
+
+
+def test_progress_json_is_one_object_a_line_on_stderr(env, sandbox, tmp_path):
+    path = listing(tmp_path, numbers(20))
+    out = tmp_path / "out.csv"
+    result = run("check", str(path), "--progress", "json", "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "submitted" and "done" in kinds and kinds[-1] == "note"
+    done = next(e for e in events if e["event"] == "done")
+    # processed may exceed total by one: the vendor's own example does that
+    assert done["total"] == 20 and done["processed"] >= 20
+    # billed calls as the sandbox counted them: one create plus the status calls
+    assert done["billed_calls"] == sandbox.billed["create"] + sandbox.billed["status"]
+    assert f"{done['billed_calls']} billed calls" in events[-1]["message"]
+
+
+def test_live_progress_on_a_terminal(env, sandbox, tmp_path):
+    """stderr is a pseudo-terminal: the rich display shows state, counts and billed calls."""
+    import pty
+
+    path = listing(tmp_path, numbers(20))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "check", str(path)], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stdout, _ = proc.communicate(timeout=60)
+    reader.join(timeout=10)
+    os.close(master)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert len(rows(stdout)) == 20  # results only on stdout
+    assert "20/20" in screen and "billed calls" in screen and "ETA" in screen
+
+
+def test_max_age_zero_checks_again(env, sandbox, tmp_path):
+    path = listing(tmp_path, numbers(3))
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert sandbox.creates == 1
+    assert run("check", str(path), "-q", "--max-age", "0", env=env).returncode == 0
+    assert sandbox.creates == 2
+
+
+def test_status_makes_exactly_one_call(env, sandbox, tmp_path):
+    assert run("check", str(listing(tmp_path, numbers(3))), "-q", env=env).returncode == 0
+    task_id = next(iter(sandbox.tasks))
+    before = sandbox.billed["status"]
+    result = run("status", task_id, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["task_id"] == task_id and record["total"] == 3 and record["job"] == 1
+    assert sandbox.billed["status"] == before + 1
+    assert sandbox.api_key not in result.stdout + result.stderr
+    missing = run("status", "no-such-task", env=env)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_unwritable_output_then_export(env, sandbox, tmp_path):
+    values = numbers(5)
+    path = listing(tmp_path, values)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run("check", str(path), "-o", str(blocker / "out.csv"), env=env)
+    assert result.returncode == 1
+    assert "`tgcheck export 1 -o FILE`" in result.stderr and "Traceback" not in result.stderr
+    out = tmp_path / "answers.xlsx"
+    exported = run("export", "1", "-o", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr
+    sheet = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("answers").to_python()
+    assert sheet[0] == ["number", "telegram", "status"]
+    assert sorted(r[0] for r in sheet[1:]) == sorted(values)
+    for number, value, status in sheet[1:]:
+        assert (value or None) == sandbox.expected(number)
+        assert status == ("ok" if value else "unknown")
+    # by task id too, to stdout
+    by_task = run("export", next(iter(sandbox.tasks)), env=env)
+    assert len(rows(by_task.stdout)) == 5
+    assert sandbox.creates == 1
+    assert run("export", "99", env=env).returncode == 2
+
+
+def test_cache_stats_export_clear(env, sandbox, tmp_path):
+    path = listing(tmp_path, numbers(6))
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    stats = run("cache", "stats", env=env)
+    assert stats.returncode == 0 and "tgcheck-sandbox.sqlite3" in stats.stdout
+    per_status = {line.split("\t")[1]: int(line.split("\t")[2])
+                  for line in stats.stdout.splitlines() if line.startswith("tg\t")}
+    assert sum(per_status.values()) == 6 and "1 done" in stats.stdout
+    exported = run("cache", "export", "-o", str(tmp_path / "all.json"), env=env)
+    assert exported.returncode == 0
+    records = [json.loads(x) for x in (tmp_path / "all.json").read_text().splitlines()]
+    assert sorted(r["number"] for r in records) == numbers(6)
+    assert {r["task_id"] for r in records} == set(sandbox.tasks)
+    # nothing is older than a day; without --yes and without a terminal, nothing goes
+    old = run("cache", "clear", "--older-than", "1", "--yes", env=env)
+    assert old.returncode == 0 and "deleted 0 answers" in old.stderr
+    refused = run("cache", "clear", env=env)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    cleared = run("cache", "clear", "--yes", env=env)
+    assert cleared.returncode == 0 and "deleted 6 answers" in cleared.stderr
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert sandbox.creates == 2  # cleared answers are paid for again
+
+
+def test_plugins_lists_builtins_with_their_hooks(env):
+    result = run("plugins", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    found = {p["name"]: p for p in json.loads(result.stdout)}
+    assert found["tgcheck.default_plugins.ekycpro"]["hooks"] == ["tgcheck_register_providers"]
+    assert found["tgcheck.default_plugins.readers"]["hooks"] == ["tgcheck_register_readers"]
+    assert found["tgcheck.default_plugins.task_types"]["version"] == "0.1.0"
+    text = run("plugins", env=env)
+    assert "tgcheck_job_event" in text.stdout
+
+
+def test_config_set_key_from_stdin_mode_0600_and_used_by_check(env, sandbox, tmp_path):
+    home = tmp_path / "home"
+    bare = dict(no_key(env), TGCHECK_BASE_URL=sandbox.url)
+    assert run("config", "set-key", sandbox.api_key, env=bare).returncode == 2  # never argv
+    result = run("config", "set-key", env=bare, stdin=sandbox.api_key + "\n")
+    assert result.returncode == 0, result.stderr
+    path = home / "config.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    shown = run("config", env=bare)
+    assert shown.returncode == 0
+    assert f"config file {path}" in shown.stdout and sandbox.url in shown.stdout
+    assert "tgcheck-sandbox.sqlite3" in shown.stdout
+    assert sandbox.api_key not in shown.stdout + shown.stderr + result.stderr
+    checked = run("check", str(listing(tmp_path, numbers(2))), env=bare)
+    assert checked.returncode == 0, checked.stderr
+    assert sandbox.creates == 1
+    # the environment wins over the file
+    with_env = run("config", env=dict(bare, TGCHECK_API_KEY="other"))
+    assert "environment variable TGCHECK_API_KEY" in with_env.stdout
+    assert "other" not in with_env.stdout.replace("other users", "")
+    # a file others can read is refused, as ssh refuses such keys
+    path.chmod(0o644)
+    refused = run("check", str(listing(tmp_path, numbers(2))), env=bare)
+    assert refused.returncode == 2 and "chmod 600" in refused.stderr
+    assert run("config", "remove-key", env=bare).returncode == 0
+    assert "none" in run("config", env=bare).stdout
+
+
+def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
+    with Sandbox(time_scale=0.001) as slow:  # the task barely moves until we say so
+        env = dict(os.environ, TGCHECK_API_KEY=slow.api_key, TGCHECK_BASE_URL=slow.url,
+                   TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_POLL_MIN="0.02",
+                   TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+        path = listing(tmp_path, numbers(10))
+        timed_out = run("check", str(path), "--timeout", "1", "-q", env=env)
+        assert timed_out.returncode == 1 and "tgcheck resume" in timed_out.stderr
+        jobs = run("jobs", "--json", env=env)
+        [job] = [json.loads(line) for line in jobs.stdout.splitlines()]
+        assert job["state"] == "open" and job["numbers"] == 10
+        slow.time_scale = 1e6
+        resumed = run("resume", "-q", env=env)
+        assert resumed.returncode == 0 and "1 open job(s) finished" in resumed.stderr
+        assert run("jobs", env=env).stdout.strip().count("\n") == 0  # header only
+        assert len(rows(run("export", str(job["job"]), env=env).stdout)) == 10
+        assert slow.creates == 1
+
+
+@pytest.mark.parametrize("command", [
+    ["check"], ["jobs"], ["resume"], ["status"], ["export"], ["cache"], ["cache", "stats"],
+    ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"], ["config"],
+    ["config", "set-key"], ["config", "show"], ["config", "remove-key"], ["config", "path"],
+    ["sql"], [],
+])
+def test_every_command_has_help_with_examples(command):
+    # In-process (click's runner): 18 interpreters only to print help would be slow.
+    from click.testing import CliRunner
+
+    from tgcheck.cli import cli
+
+    result = CliRunner().invoke(cli, [*command, "--help"], prog_name="tgcheck")
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output or "tgcheck sql" in result.output
+
+
+def test_debug_shows_the_traceback_and_only_then(env, tmp_path):
+    missing = str(tmp_path / "missing.txt")
+    plain = run("check", missing, env=env)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    debug = run("check", missing, "--debug", env=env)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "InputError" in debug.stderr

@@ -1,0 +1,198 @@
+"""`tgcheck check` with tables: .csv/.xlsx/stdin in, .csv/.xlsx/.json/.parquet out."""
+
+import csv
+import io
+import json
+
+import duckdb
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+from test_cli import cli_env, rows, run
+
+from conftest import numbers
+
+
+@pytest.fixture
+def env(sandbox, tmp_path):
+    return cli_env(sandbox, tmp_path)
+
+
+def write_xlsx(path, sheets: dict[str, list[list]]):
+    book = xlsxwriter.Workbook(path)
+    for name, data in sheets.items():
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate(data):
+            sheet.write_row(r, 0, row)
+    book.close()
+
+
+def read_xlsx(path):
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name("answers").to_python()
+
+
+def test_csv_passes_every_column_through_and_appends_answers(env, sandbox, tmp_path):
+    src = tmp_path / "customers.csv"
+    phones = numbers(4)
+    src.write_text("id,Name,Mobile Phone\n"
+                   f'1,"Meier, Anna",{phones[0]}\n2,Keller,not a number\n3,Rossi,\n'
+                   f"4,Frei,{phones[1]}\n5,Frei again,{phones[1]}\n", encoding="utf-8-sig")
+    result = run("check", str(src), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "column 'Mobile Phone'" in result.stderr  # says which column it took
+    got = rows(result.stdout)
+    assert list(got[0]) == ["id", "Name", "Mobile Phone", "number", "telegram", "status"]
+    assert [r["id"] for r in got] == ["1", "2", "3", "4", "5"]
+    assert got[0]["Name"] == "Meier, Anna"
+    assert [r["status"] for r in got[1:3]] == ["invalid", "blank"]
+    for r in (got[0], got[3], got[4]):
+        assert r["number"] in phones and r["telegram"] == sandbox.expected(r["number"])
+    assert sandbox.creates == 1
+
+
+def test_answer_columns_never_collide_with_input_columns(env, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(f"number,status,telegram\n{numbers(1)[0]},vip,?\n")
+    result = run("check", str(src), "--column", "NUMBER", env=env)  # any case
+    assert result.returncode == 0, result.stderr
+    header = next(csv.reader(io.StringIO(result.stdout)))
+    assert header == ["number", "status", "telegram",
+                      "number_tgcheck", "telegram_tgcheck", "status_tgcheck"]
+    assert rows(result.stdout)[0]["status"] == "vip"
+
+
+def test_excel_csv_in_cp1252_with_semicolons(env, sandbox, tmp_path):
+    src = tmp_path / "excel.csv"
+    src.write_bytes(f"Name;Ort;Telefon\r\nJürg;Zürich;{numbers(1)[0]}\r\n"
+                    f"Zoë;Genève;{numbers(2)[1]}\r\n".encode("cp1252"))
+    out = tmp_path / "out.csv"
+    result = run("check", str(src), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "cp1252" in result.stderr
+    got = rows(out.read_text(encoding="utf-8"))
+    assert [(r["Name"], r["Ort"]) for r in got] == [("Jürg", "Zürich"), ("Zoë", "Genève")]
+    assert all(r["status"] == "ok" for r in got)
+
+
+def test_headerless_single_column_csv_keeps_its_first_number(env, tmp_path):
+    src = tmp_path / "plain.csv"
+    src.write_text("\n".join(numbers(3)) + "\n")
+    result = run("check", str(src), "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "inputs" in result.stdout and "3" in result.stdout.splitlines()[0]
+    assert "no header row" in result.stderr
+
+
+def test_ragged_rows_short_are_padded_long_are_refused(env, tmp_path):
+    short = tmp_path / "short.csv"
+    phone = numbers(1)[0]
+    short.write_text(f"phone,name,city\n{phone},Anna\n{phone}\n{phone},Beat,Bern,,\n")
+    result = run("check", str(short), env=env)
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    assert [(r["name"], r["city"]) for r in got] == [("Anna", ""), ("", ""), ("Beat", "Bern")]
+    long = tmp_path / "long.csv"
+    long.write_text(f"phone,name\n{phone},Anna\n{phone},Meier, Anna\n")
+    result = run("check", str(long), env=env)
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and "3 fields" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_xlsx_sheet_and_column(env, sandbox, tmp_path):
+    src = tmp_path / "book.xlsx"
+    phones = numbers(3)
+    write_xlsx(src, {
+        "Other": [["nothing here"]],
+        "Leads": [["id", "tel", "mobile"], [1, "x", phones[0]], [2, "y", 41790000001.0],
+                  [3, "z", None]],
+    })
+    out = tmp_path / "out.xlsx"
+    result = run("check", str(src), "--sheet", "Leads", "--column", "mobile", "-o", str(out),
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    got = read_xlsx(out)
+    assert got[0] == ["id", "tel", "mobile", "number", "telegram", "status"]
+    assert [row[0] for row in got[1:]] == [1, 2, 3]  # numbers stay numbers
+    assert [row[3] for row in got[1:]] == [phones[0], phones[1], ""]
+    assert got[1][4] == sandbox.expected(phones[0]) and got[3][5] == "blank"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sheet", "Nope"], "no sheet named 'Nope'; sheets: Leads"),
+    (["--column", "fax"], "no column 'fax'; columns: id, phone, mobile"),
+    ([], "several columns could hold the numbers (phone, mobile)"),
+])
+def test_xlsx_bad_sheet_or_column_exits_2(env, tmp_path, args, message):
+    src = tmp_path / "book.xlsx"
+    write_xlsx(src, {"Leads": [["id", "phone", "mobile"], [1, "+41790000001", ""]]})
+    result = run("check", str(src), *args, env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "is empty"),
+    ("blank.txt", b"\n \n", "is empty"),
+    ("bin.csv", b"\x00\x01\x02garbage\xff", "binary"),
+    ("fake.xlsx", b"not a spreadsheet at all", "not a readable spreadsheet"),
+    ("cols.csv", b"id,name\n1,Anna\n", "no column is named like a phone number"),
+])
+def test_more_bad_inputs_exit_2(env, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run("check", str(path), env=env)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_non_utf8_text_file(env, tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes(f"{numbers(1)[0]}\nnuméro inconnu\n".encode("latin-1"))
+    result = run("check", str(path), env=env)
+    assert result.returncode == 0, result.stderr
+    assert [r["input"] for r in rows(result.stdout)] == [numbers(1)[0], "numéro inconnu"]
+
+
+def test_stdin_as_csv(env, tmp_path):
+    text = f"name,phone\nAnna,{numbers(1)[0]}\n"
+    result = run("check", "-", "--input-format", "csv", env=env, stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert rows(result.stdout)[0]["name"] == "Anna"
+
+
+def test_json_lines_and_parquet_outputs(env, tmp_path):
+    src = tmp_path / "in.txt"
+    values = [*numbers(3), "", "junk"]
+    src.write_text("\n".join(values) + "\n")
+    out_json, out_parquet = tmp_path / "a.json", tmp_path / "a.parquet"
+    assert run("check", str(src), "-o", str(out_json), "-q", env=env).returncode == 0
+    records = [json.loads(line) for line in out_json.read_text().splitlines()]
+    assert [r["input"] or "" for r in records] == values  # blank cells are null
+    assert records[3] == {"input": None, "number": None, "telegram": None, "status": "blank"}
+    result = run("check", str(src), "-o", str(out_parquet), "-q", env=env)
+    assert result.returncode == 0, result.stderr
+    got = duckdb.sql(f"SELECT input, number, status FROM '{out_parquet}'").fetchall()
+    assert [g[0] or "" for g in got] == values and got[0][1] == numbers(1)[0]
+
+
+def test_parquet_without_duckdb_says_how_to_install(env, tmp_path):
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "duckdb.py").write_text("raise ImportError('blocked for this test')\n")
+    src = tmp_path / "in.txt"
+    src.write_text(numbers(1)[0] + "\n")
+    result = run("check", str(src), "-o", str(tmp_path / "a.parquet"),
+                 env=dict(env, PYTHONPATH=str(blocker)))
+    assert result.returncode == 2
+    assert 'pip install "tgcheck[duckdb]"' in result.stderr
+    assert not (tmp_path / "a.parquet").exists()
+
+
+def test_unknown_output_extension_exits_2_before_any_call(env, sandbox, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text(numbers(1)[0] + "\n")
+    result = run("check", str(src), "-o", str(tmp_path / "out.docx"), env=env)
+    assert result.returncode == 2 and "unknown extension" in result.stderr
+    assert sandbox.creates == 0
