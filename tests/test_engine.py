@@ -231,3 +231,13 @@ def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
 def test_unknown_task_type_is_a_clear_error(engine):
     with pytest.raises(tgcheck.InputError, match="unknown task type 'nope'"):
         engine.check(["+41798284651"], task_type="nope")
+
+
+def test_python_api_uses_the_key_from_tgcheck_config(sandbox_env, monkeypatch):
+    from tgcheck import config_file
+
+    monkeypatch.delenv("TGCHECK_API_KEY")
+    config_file.set_key(sandbox_env.api_key)
+    answers = tgcheck.check(["+41798284651"])
+    assert answers[0].value == sandbox_env.expected("+41798284651")
+    assert sandbox_env.creates == 1

@@ -122,8 +122,7 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     """Settings from the environment; the key falls back to the config file."""
     if sandbox_store:
         return Settings.from_env(base_url=base_url or SANDBOX_STORE_URL, **overrides)
-    return Settings.from_env(api_key=config_file.fallback_key(), base_url=base_url,
-                             **overrides)
+    return Settings.from_env(base_url=base_url, **overrides)
 
 
 @contextlib.contextmanager

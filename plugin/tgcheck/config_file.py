@@ -63,13 +63,6 @@ def key_source() -> str:
     return "none (set TGCHECK_API_KEY or run `tgcheck config set-key`)"
 
 
-def fallback_key() -> Secret | None:
-    """The file's key when TGCHECK_API_KEY is not set: Settings.from_env(api_key=...)."""
-    if os.environ.get("TGCHECK_API_KEY"):
-        return None
-    return stored_key()
-
-
 def _write(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -128,6 +128,14 @@ class Settings:
         values: dict = {}
         if env.get("TGCHECK_API_KEY"):
             values["api_key"] = Secret(env["TGCHECK_API_KEY"])
+        elif "api_key" not in overrides:
+            # The key `tgcheck config set-key` stored (mode 0600), for every face:
+            # CLI, Python, Excel and DuckDB. Imported here: config_file needs Secret.
+            from .config_file import stored_key
+
+            key = stored_key()
+            if key is not None:
+                values["api_key"] = key
         if env.get("TGCHECK_BASE_URL"):
             values["base_url"] = env["TGCHECK_BASE_URL"]
         if env.get("TGCHECK_HOME"):
@@ -149,7 +157,7 @@ class Settings:
     def require_key(self) -> str:
         if self.api_key is None or not self.api_key.reveal():
             raise ConfigError(
-                "no API key: set TGCHECK_API_KEY (e.g. `export TGCHECK_API_KEY=...`), "
+                "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, "
                 "or try tgcheck without one against the sandbox: `tgcheck check FILE --sandbox`"
             )
         return self.api_key.reveal()
