@@ -128,3 +128,9 @@ def test_floats_take_the_fast_path_only_without_region(value, region, expected):
 
     [got] = resolve_all([value], region)
     assert (got if isinstance(got, str) else got.number) == expected
+
+
+def test_national_parse_never_exceeds_fifteen_digits():
+    # Found by hypothesis: phonenumbers accepts this as a valid German number.
+    result = normalise(280_000_000_000_000, "DE")
+    assert result.number is None or E164.match(result.number)

@@ -32,7 +32,16 @@ E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 # (NBSP, narrow NBSP, tabs), dashes of every kind, dots, slashes, parentheses.
 _SEPARATORS = str.maketrans(
     "", "", " \t\r\n\u00a0\u2007\u202f\u2009\u200b\ufeff-\u2010\u2011\u2012\u2013\u2014./()[]"
+    # Direction marks that copy-paste from Outlook, Teams and web pages carries along.
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+# Parentheses kept for one step, to spot the "(0)" below.
+_SEPARATORS_BUT_PARENS = {**_SEPARATORS, ord("("): "(", ord(")"): ")"}
+# "+49 (0)171 ...": the national trunk 0 written after the country code, not dialled.
+_TRUNK_ZERO = re.compile(r"^([+]|00)([1-9]\d{0,2})\(0\)")
+# "41,798,284,651": Excel's thousands separators.
+_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
+_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _SCIENTIFIC = re.compile(r"^[0-9.,]+[eE][+-]?\d+$")
 # A float that went through text: "41798284651.0" (CSV exports of Excel cells).
 _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
@@ -159,7 +168,10 @@ def _from_national(text: str, region: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     if phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        # phonenumbers calls some 17-digit German numbers valid; E.164 stops at 15.
+        if E164.fullmatch(number):
+            return number
     return None
 
 
@@ -174,6 +186,8 @@ def normalise(value: object, region: str | None = None) -> Normalised:
     elif isinstance(value, bool):
         return Normalised(None, INVALID, "not a phone number (boolean)")
     elif isinstance(value, int):
+        if not -(10**20) < value < 10**20:
+            return Normalised(None, INVALID, "too long")
         text = str(value)
     elif isinstance(value, float):
         # Excel hands every number over as a float: 41798284651.0
@@ -193,7 +207,10 @@ def normalise(value: object, region: str | None = None) -> Normalised:
     whole = _FLOAT_TEXT.match(stripped)
     if whole:
         stripped = whole.group(1)
-    compact = stripped.translate(_SEPARATORS)
+    if _THOUSANDS.match(stripped):
+        stripped = stripped.replace(",", "")
+    compact = stripped.translate(_SEPARATORS_BUT_PARENS)
+    compact = _TRUNK_ZERO.sub(r"\1\2", compact).translate(_SEPARATORS)
     if compact.startswith("+"):
         body = compact[1:]
         if not body.isdigit() or not body.isascii():
@@ -207,7 +224,11 @@ def normalise(value: object, region: str | None = None) -> Normalised:
         national = _from_national(compact, region.upper())
         if national:
             return Normalised(national, OK)
-    # A bare digit string: E.164 whose "+" Excel dropped.
+    # A bare digit string: E.164 whose "+" Excel dropped. Not a national layout with
+    # parentheses, nor a dotted date: those are no lost "+".
+    if stripped.startswith("(") or _DATE.match(stripped):
+        return Normalised(None, INVALID, "national number: give a region" if not region
+                          else f"not valid in {region}")
     result = _check_international(compact)
     if result.status != OK and compact.startswith("0"):
         hint = "national number: give a region" if not region else f"not valid in {region}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import socket
@@ -64,6 +65,28 @@ LIVE_STATES = ("new", "submitting", "open", "uncertain")
 LEASE_SECONDS = 60.0
 
 HOST = socket.gethostname()
+
+
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _translating(method):
+    """Damage found after opening (a bad page read later) is a StoreError naming the
+    doctor, like damage found at open; locking and other errors pass unchanged."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+                raise
+            raise StoreError(
+                f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
+                "to set it aside and keep its open jobs"
+            ) from None
+
+    return wrapper
 
 
 def this_owner() -> str:
@@ -168,6 +191,7 @@ class Store:
             self._local.db = None
 
     # -- answers ---------------------------------------------------------
+    @_translating
     def lookup(
         self,
         task_type: str,
@@ -191,6 +215,7 @@ class Store:
             (task_type, json.dumps(list(numbers)), ok_after, unknown_after),
         )
 
+    @_translating
     def stored(self, task_type: str, numbers: Sequence[str]) -> dict[str, tuple]:
         """Stored answers whatever their age: for a job that has just finished."""
         return self._rows_by_number(
@@ -212,6 +237,7 @@ class Store:
             ((task_type, n, v, s, now, task_id) for n, v, s in rows),
         )
 
+    @_translating
     def save_answers(
         self, task_type: str, rows: Iterable[tuple[str, str | None, str]], task_id: str | None
     ) -> None:
@@ -219,16 +245,19 @@ class Store:
             self._save_answers(db, task_type, rows, task_id, time.time())
 
     # -- the journal -----------------------------------------------------
+    @_translating
     def job(self, job_id: int) -> Job | None:
         row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row) if row else None
 
+    @_translating
     def live_job(self, key: str) -> Job | None:
         row = self.db.execute(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state IN {LIVE_STATES}", (key,)
         ).fetchone()
         return Job.from_row(row) if row else None
 
+    @_translating
     def jobs(self, *, states: Sequence[str] | None = None, limit: int = 1000) -> list[Job]:
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
         args: list = []
@@ -239,10 +268,12 @@ class Store:
         args.append(limit)
         return [Job.from_row(r) for r in self.db.execute(sql, args)]
 
+    @_translating
     def job_numbers(self, job_id: int) -> list[str]:
         row = self.db.execute("SELECT numbers FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return unpack_numbers(row[0]) if row else []
 
+    @_translating
     def claim(
         self, key: str, provider: str, task_type: str, numbers: Sequence[str], *,
         resubmit: bool = False, looked_up_at: float = 0.0,
@@ -315,6 +346,7 @@ class Store:
         {"state", "task_id", "status", "total", "success", "failure", "error", "owner"}
     )
 
+    @_translating
     def update_job(self, job_id: int, *, status_call: bool = False, **fields) -> None:
         bad = set(fields) - self._UPDATABLE
         if bad:
@@ -327,10 +359,12 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
 
+    @_translating
     def heartbeat(self, job_id: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time(), job_id))
 
+    @_translating
     def finish_job(
         self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]]
     ) -> None:
@@ -344,6 +378,7 @@ class Store:
                 (now, job.id),
             )
 
+    @_translating
     def release(self, job_id: int) -> None:
         """Leave a live job for another process or a later run to pick up."""
         with self._tx() as db:
@@ -352,6 +387,7 @@ class Store:
                 (time.time(), job_id, this_owner()),
             )
 
+    @_translating
     def abandon_uncertain(self, job_id: int) -> None:
         with self._tx() as db:
             db.execute(

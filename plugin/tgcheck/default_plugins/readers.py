@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
+import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 
 from python_calamine import CalamineError, CalamineWorkbook
@@ -22,6 +25,13 @@ from ..normalize import normalise
 # Zip-bomb guards: a result file of 1,000,000 rows is ~30 MB uncompressed.
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_RATIO = 200
+# calamine allocates a dense grid from a sheet's far corner: bound rows x columns.
+MAX_SHEET_CELLS = 20_000_000
+# Everything zipfile and zlib raise on a damaged, encrypted or exotic archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError,
+               lzma.LZMAError, ValueError, EOFError, OSError, IndexError, KeyError)
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
 
 
@@ -80,16 +90,16 @@ class XlsxReader:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 return "xl/workbook.xml" in z.namelist()
-        except zipfile.BadZipFile:
+        except _ZIP_ERRORS:
             return False
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
-        _check_zip(data)
+        _check_sheet_extent(_check_zip(data))
         try:
             book = CalamineWorkbook.from_filelike(io.BytesIO(data))
             sheet = book.get_sheet_by_index(0)
             return rows_to_answers(sheet.iter_rows(), task_type)
-        except CalamineError as e:
+        except (CalamineError, ValueError, OSError) as e:
             raise ResultFileError(f"the xlsx result file is damaged: {e}") from None
 
 
@@ -109,18 +119,63 @@ class CsvReader:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        return rows_to_answers(csv.reader(io.StringIO(text), dialect), task_type)
+        try:
+            return rows_to_answers(csv.reader(io.StringIO(text), dialect), task_type)
+        except csv.Error as e:
+            raise ResultFileError(f"the CSV result file is malformed: {e}") from None
 
 
 def _check_zip(data: bytes) -> zipfile.ZipFile:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except _ZIP_ERRORS:
         raise ResultFileError("the result file is not a valid zip archive") from None
     total = sum(i.file_size for i in z.infolist())
     if total > MAX_UNPACKED_BYTES or total > max(len(data), 1) * MAX_RATIO + 10_000_000:
         raise ResultFileError("the result archive unpacks to an implausible size (zip bomb?)")
     return z
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, never more than its header declares: in bounded steps, so
+    a member that lies about its size cannot inflate in memory first."""
+    limit = min(info.file_size, MAX_UNPACKED_BYTES)
+    chunks, size = [], 0
+    try:
+        with z.open(info) as f:
+            while chunk := f.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise ResultFileError("the result archive unpacks to more than it declares")
+                chunks.append(chunk)
+    except _ZIP_ERRORS as e:
+        raise ResultFileError(f"the result archive is damaged or encrypted: {e}") from None
+    return b"".join(chunks)
+
+
+def _check_sheet_extent(z: zipfile.ZipFile) -> None:
+    """Refuse a sheet whose far corner would make calamine allocate a huge grid."""
+    for info in z.infolist():
+        if not info.filename.startswith("xl/worksheets/"):
+            continue
+        xml = _read_member(z, info)
+        rows = max((int(r) for r in _ROW_REF.findall(xml)), default=0)
+        cols = 0
+        for col, row in _CELL_REF.findall(xml):
+            rows = max(rows, int(row))
+            cols = max(cols, _column_number(col))
+        if rows * max(cols, 1) > MAX_SHEET_CELLS:
+            raise ResultFileError(
+                f"the xlsx result file's sheet {info.filename} spans {rows} rows x {cols} "
+                "columns: implausible for a result file"
+            )
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
 
 
 class ZipReader:
@@ -133,18 +188,18 @@ class ZipReader:
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
         z = _check_zip(data)
-        members = [
-            i for i in z.infolist()
-            if not i.is_dir() and not i.filename.startswith(("__MACOSX/", "."))
-            and i.filename.lower().endswith((".csv", ".txt", ".xlsx"))
-        ]
+        try:
+            members = [
+                i for i in z.infolist()
+                if not i.is_dir() and not i.filename.startswith(("__MACOSX/", "."))
+                and i.filename.lower().endswith((".csv", ".txt", ".xlsx"))
+            ]
+        except _ZIP_ERRORS as e:
+            raise ResultFileError(f"the result archive is damaged: {e}") from None
         if not members:
             raise ResultFileError("the result archive holds no CSV or xlsx file")
         member = members[0]
-        with z.open(member) as f:
-            inner = f.read(MAX_UNPACKED_BYTES + 1)
-        if len(inner) > MAX_UNPACKED_BYTES:
-            raise ResultFileError("the result archive unpacks to an implausible size")
+        inner = _read_member(z, member)
         reader = XlsxReader() if member.filename.lower().endswith(".xlsx") else CsvReader()
         return reader.read(inner, task_type)
 
