@@ -784,6 +784,10 @@ def config_path_command():
     click.echo(str(config_file.config_path()))
 
 
+from .doctor import doctor_command  # noqa: E402  (after the group it joins)
+
+cli.add_command(doctor_command, "doctor")
+
 _sql_available = False
 
 

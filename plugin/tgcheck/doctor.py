@@ -1,0 +1,320 @@
+"""`tgcheck doctor`: check the local store, and recover from a damaged one.
+
+A damaged store must cost as little as possible. Answers can be fetched again
+(at a price), but an open job is a task already paid for whose id lives only in
+the journal: losing it means paying again. So the doctor moves the damaged file
+aside (never deletes it), creates a fresh store, and copies into it every row
+that can still be read, live jobs first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from .errors import StoreError, TgcheckError
+from .settings import Settings
+from .store import _JOB_COLUMNS, LIVE_STATES, Store, unpack_numbers
+
+# Rows are read in rowid windows: a damaged page loses one window, not the rest.
+_WINDOW = 256
+# Answers have no rowid: they are read by number prefix, split further on damage.
+_MAX_PREFIX = 4
+_ANSWER_COLUMNS = ("task_type", "number", "value", "status", "checked_at", "task_id")
+
+
+@dataclasses.dataclass
+class DoctorReport:
+    path: Path
+    healthy: bool = False
+    missing: bool = False
+    problem: str | None = None
+    moved_to: Path | None = None
+    jobs_salvaged: int = 0
+    live_jobs_salvaged: int = 0
+    answers_salvaged: int = 0
+    damaged_tables: set[str] = dataclasses.field(default_factory=set)
+    lines: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def repaired(self) -> bool:
+        return self.moved_to is not None
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def doctor(store_path: Path | str) -> DoctorReport:
+    """Check the store at store_path; if damaged, set it aside and salvage it."""
+    path = Path(store_path)
+    report = DoctorReport(path)
+    if not path.exists():
+        report.missing = True
+        report.say(f"{path}: no store yet; nothing to check (the first run creates it)")
+        return report
+    problem = _problem(path)
+    if problem is None:
+        report.healthy = True
+        _describe_healthy(path, report)
+        return report
+    report.problem = problem
+    report.say(f"{path}: damaged ({problem})")
+    moved = _move_aside(path)
+    report.moved_to = moved
+    report.say(f"moved the damaged store aside to {moved} (kept, never deleted)")
+    fresh = Store(path)
+    try:
+        _salvage(moved, fresh, report)
+    finally:
+        fresh.close()
+    report.say(
+        f"created a fresh store at {path}; salvaged {report.jobs_salvaged} journal rows "
+        f"({report.live_jobs_salvaged} live) and {report.answers_salvaged} answers"
+    )
+    if report.damaged_tables:
+        report.say(
+            f"parts of {', '.join(sorted(report.damaged_tables))} could not be read; answers "
+            "lost with them are fetched again by the next check (that is billed)"
+        )
+    if report.live_jobs_salvaged:
+        report.say("run `tgcheck resume` to collect the open jobs without creating new tasks")
+    return report
+
+
+def _problem(path: Path) -> str | None:
+    """None when the store opens and passes SQLite's integrity check."""
+    try:
+        db = sqlite3.connect(path, timeout=60)
+    except sqlite3.Error as e:
+        return str(e)
+    try:
+        rows = db.execute("PRAGMA integrity_check(20)").fetchall()
+        first = [line for r in rows for line in str(r[0]).splitlines() if "***" not in line]
+        if first != ["ok"]:
+            return "; ".join(first[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"answers", "jobs"} <= tables:
+            return "not a tgcheck store (tables missing)"
+        return None
+    except sqlite3.DatabaseError as e:
+        return str(e)
+    finally:
+        db.close()
+
+
+def _describe_healthy(path: Path, report: DoctorReport) -> None:
+    store = Store(path)
+    try:
+        answers = store.db.execute("SELECT count(*) FROM answers").fetchone()[0]
+        states = dict(store.db.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
+    finally:
+        store.close()
+    live = sum(states.get(s, 0) for s in LIVE_STATES)
+    shown = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+    report.say(f"{path}: ok (integrity check passed)")
+    report.say(f"{answers} answers stored; jobs: {shown}")
+    if live:
+        report.say(f"{live} live jobs: `tgcheck jobs` lists them, `tgcheck resume` finishes them")
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    # The WAL holds committed transactions too: it moves with its database.
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, f"{target}{suffix}")
+    os.replace(path, target)
+    return target
+
+
+def _salvage(damaged: Path, fresh: Store, report: DoctorReport) -> None:
+    jobs: dict[int, dict] = {}
+    answers: dict[tuple[str, str], tuple] = {}
+    readable = False
+    with tempfile.TemporaryDirectory(prefix="tgcheck-doctor-") as scratch:
+        sources = [damaged]
+        recovered = _recover_with_cli(damaged, Path(scratch) / "recovered.sqlite3")
+        if recovered is not None:
+            sources.append(recovered)
+        for source in sources:
+            try:
+                src = sqlite3.connect(source, timeout=5)
+                # Lets SQLite open a file shorter than its header says (truncated).
+                src.execute("PRAGMA writable_schema=ON")
+                src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.DatabaseError:
+                continue
+            readable = True
+            try:
+                for job in _read_jobs(src, report):
+                    jobs.setdefault(job["id"], job)
+                for row in _answer_rows(src, report, "+", 0):
+                    answers.setdefault((row[0], row[1]), row)
+            finally:
+                src.close()
+    if not readable:
+        report.say("nothing could be read from the damaged store")
+        report.damaged_tables.update(("answers", "jobs"))
+    _write_jobs(jobs, fresh, report)
+    _write_answers(answers, fresh, report)
+
+
+def _recover_with_cli(damaged: Path, target: Path) -> Path | None:
+    """SQLite's own `.recover` reads past damage the library cannot; best effort."""
+    cli = shutil.which("sqlite3")
+    if cli is None:
+        return None
+    try:
+        dump = subprocess.run([cli, str(damaged), ".recover"], capture_output=True,
+                              timeout=300, check=False)
+        if not dump.stdout:
+            return None
+        subprocess.run([cli, str(target)], input=dump.stdout, capture_output=True,
+                       timeout=300, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return target if target.exists() else None
+
+
+def _job_rows(src: sqlite3.Connection, report: DoctorReport) -> Iterator[tuple]:
+    columns = f"{_JOB_COLUMNS}, numbers"
+    try:
+        top = src.execute("SELECT max(id) FROM jobs").fetchone()[0] or 0
+    except sqlite3.DatabaseError:
+        top = None  # the rightmost page is damaged: read on until windows come back empty
+        report.damaged_tables.add("jobs")
+    start, empty_windows = 0, 0
+    while (start <= top) if top is not None else empty_windows < 16:
+        window = (start, start + _WINDOW - 1)
+        try:
+            rows = src.execute(f"SELECT {columns} FROM jobs WHERE id BETWEEN ? AND ?",
+                               window).fetchall()
+        except sqlite3.DatabaseError:
+            rows = []
+            for job_id in range(window[0], window[1] + 1):
+                try:
+                    row = src.execute(f"SELECT {columns} FROM jobs WHERE id = ?",
+                                      (job_id,)).fetchone()
+                except sqlite3.DatabaseError:
+                    continue
+                if row is not None:
+                    rows.append(row)
+            report.damaged_tables.add("jobs")
+        empty_windows = 0 if rows else empty_windows + 1
+        yield from rows
+        start += _WINDOW
+
+
+_JOB_NAMES = [*_JOB_COLUMNS.split(", "), "numbers"]
+
+
+def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
+    for row in _job_rows(src, report):
+        job = dict(zip(_JOB_NAMES, row, strict=True))
+        try:
+            numbers = unpack_numbers(job["numbers"])
+        except Exception:  # a damaged blob: this row cannot be resumed
+            report.damaged_tables.add("jobs")
+            continue
+        if len(numbers) != job["count"] or not job["key"] or not job["state"]:
+            report.damaged_tables.add("jobs")
+            continue
+        yield job
+
+
+def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> None:
+    live_keys: set[str] = set()
+    with fresh._tx() as db:
+        # Newest first, so that of two live rows for one set the newer stays live.
+        for job_id in sorted(jobs, reverse=True):
+            job = jobs[job_id]
+            live = job["state"] in LIVE_STATES
+            if live and job["key"] in live_keys:
+                job["state"], live = "abandoned", False
+            if live:
+                live_keys.add(job["key"])
+                # Whoever drove it is gone with the old file: the next run takes over.
+                job["owner"], job["heartbeat"] = None, None
+            db.execute(
+                f"INSERT INTO jobs ({', '.join(_JOB_NAMES)}) "
+                f"VALUES ({', '.join('?' * len(_JOB_NAMES))})",
+                [job[n] for n in _JOB_NAMES],
+            )
+            report.jobs_salvaged += 1
+            report.live_jobs_salvaged += live
+
+
+def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator[tuple]:
+    """Answers whose number starts with prefix; on damage, narrowed digit by digit so
+    that a damaged page costs the numbers it held, not the rest."""
+    sql = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
+    try:
+        rows = src.execute(sql, (prefix, prefix + "\x7f")).fetchall()
+    except sqlite3.DatabaseError:
+        if depth >= _MAX_PREFIX:
+            report.damaged_tables.add("answers")
+            return
+        with contextlib.suppress(sqlite3.DatabaseError):
+            exact = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number = ?"
+            yield from src.execute(exact, (prefix,)).fetchall()
+        for digit in "0123456789":
+            yield from _answer_rows(src, report, prefix + digit, depth + 1)
+        return
+    yield from rows
+
+
+def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
+    batch = [
+        row for row in answers.values()
+        if isinstance(row[1], str) and isinstance(row[4], (int, float))
+        and row[3] in ("ok", "unknown")
+    ]
+    with fresh._tx() as db:
+        db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)", batch)
+    report.answers_salvaged = len(batch)
+
+
+@click.command("doctor")
+@click.option("--sandbox", is_flag=True, help="The sandbox's store instead of the real one.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False),
+              help="The store file to check (default: the one under TGCHECK_HOME).")
+def doctor_command(sandbox: bool, store_path: str | None) -> None:
+    """Check the local store; if it is damaged, set it aside and salvage it.
+
+    \b
+    The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
+    copied into a fresh store so `tgcheck resume` collects them without paying
+    again; answers that cannot be read are fetched again by the next check.
+    """
+    try:
+        if store_path is None:
+            settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None)
+            store_path = str(settings.store_path)
+        report = doctor(store_path)
+    except (TgcheckError, OSError, sqlite3.Error) as e:
+        click.echo(f"tgcheck: error: the doctor could not finish: {e}", err=True)
+        sys.exit(1)
+    click.echo(str(report))
+
+
+__all__ = ["DoctorReport", "StoreError", "doctor", "doctor_command"]

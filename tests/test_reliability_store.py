@@ -1,0 +1,122 @@
+"""A damaged store: a clear StoreError, and `tgcheck doctor` sets it aside, keeps its
+open jobs, and the next run collects them without creating a task again."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+import tgcheck
+from conftest import numbers
+from tgcheck.doctor import doctor, doctor_command
+from tgcheck.store import Store
+
+
+def open_job_and_answers(engine, sandbox):
+    """A store holding answers and one open job whose task runs on at the provider."""
+    engine.check(numbers(2_000, start=10_000))
+    sandbox.speed = 1  # the next task outlives the first run
+    with pytest.raises(tgcheck.DeadlineExceeded):
+        tgcheck.Engine(dataclasses.replace(engine.settings, timeout=0.3)).check(numbers(20))
+    sandbox.speed = 1_000_000
+    engine.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.close()
+
+
+def damage(path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif how == "cut to its header":
+        path.write_bytes(data[:100])
+    elif how == "garbage":
+        path.write_bytes(os.urandom(len(data)))
+    elif how == "zeroed page":
+        page = 4096
+        path.write_bytes(data[:page * 2] + b"\0" * page + data[page * 3:])
+
+
+@pytest.mark.parametrize("how", ["garbage", "cut to its header"])
+def test_an_unreadable_store_is_a_clear_error_that_names_the_doctor(how, engine, sandbox,
+                                                                     settings):
+    open_job_and_answers(engine, sandbox)
+    damage(settings.store_path, how)
+    with pytest.raises(tgcheck.StoreError, match="doctor"):
+        tgcheck.Engine(settings).check(numbers(3))
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "cut to its header", "zeroed page"])
+def test_the_doctor_recovers_a_damaged_store(how, engine, sandbox, settings):
+    open_job_and_answers(engine, sandbox)
+    path = settings.store_path
+    damage(path, how)
+
+    result = CliRunner().invoke(doctor_command, ["--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "moved the damaged store aside" in result.output
+    assert list(path.parent.glob(path.name + ".damaged-*"))
+    fresh = Store(path)
+    assert fresh.integrity_check() == "ok"
+    # The next run answers correctly; a salvaged open job is collected, not re-created.
+    creates = sandbox.creates
+    answers = tgcheck.Engine(settings).check(numbers(20))
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in numbers(20)]
+    report_live = "(1 live)" in result.output
+    assert sandbox.creates == creates + (0 if report_live else 1)
+    print(f"measured[{how}]: {result.output.splitlines()[-2]}")
+
+
+def test_the_doctor_keeps_open_jobs_when_only_answers_are_damaged(engine, sandbox, settings):
+    open_job_and_answers(engine, sandbox)
+    path = settings.store_path
+    db = sqlite3.connect(path)
+    answers_root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='answers'"
+                              ).fetchone()[0]
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    start = (answers_root - 1) * page_size
+    data[start:start + page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(data))
+
+    report = doctor(path)
+    assert report.repaired and report.live_jobs_salvaged == 1, str(report)
+    creates = sandbox.creates
+    answers = tgcheck.Engine(settings).check(numbers(20))
+    assert sandbox.creates == creates  # the open task was collected, not paid again
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in numbers(20)]
+
+
+def test_the_doctor_on_a_healthy_store_changes_nothing(engine, sandbox, settings):
+    engine.check(numbers(10))
+    before = settings.store_path.stat().st_size
+    report = doctor(settings.store_path)
+    assert report.healthy and not report.repaired
+    assert "ok" in str(report) and "10 answers" in str(report)
+    assert settings.store_path.stat().st_size == before
+    assert not list(settings.store_path.parent.glob("*.damaged-*"))
+
+
+def test_the_doctor_with_no_store_says_so(tmp_path):
+    report = doctor(tmp_path / "none.sqlite3")
+    assert report.missing and "no store yet" in str(report)
+
+
+def test_damage_found_after_opening_is_a_store_error(engine, sandbox, settings):
+    engine.check(numbers(3_000))
+    engine.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.close()
+    path = settings.store_path
+    db = sqlite3.connect(path)
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='answers'").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * 4096:root * 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+    store = Store(path)  # opens: the schema page is fine
+    with pytest.raises(tgcheck.StoreError, match="doctor"):
+        store.lookup("tg", numbers(5), max_age_days=30, unknown_retry_hours=24)
