@@ -1,6 +1,7 @@
 """TG_CHECK on 20,000 numbers that are already answered, against baselines measured here.
 
 Run: python benchmarks/bench_excel.py   (uses the sandbox on 127.0.0.1; no network)
+(also figure 5 of `python -m benchmarks`)
 """
 
 from __future__ import annotations
@@ -8,10 +9,18 @@ from __future__ import annotations
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import phonenumbers
+
+try:
+    from benchmarks.common import Row
+except ImportError:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.common import Row
 
 N = 20_000
 REPEAT = 7
@@ -41,9 +50,10 @@ def naive_phonenumbers(values) -> list[str]:
     return out
 
 
-def main() -> None:
+def measure(repeat: int = REPEAT) -> list[Row]:
     from tgcheck.sandbox import Sandbox
 
+    saved = dict(os.environ)
     with Sandbox(speed=1e7) as sandbox, tempfile.TemporaryDirectory() as home:
         os.environ.update(TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
                           TGCHECK_HOME=home, TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.5",
@@ -57,12 +67,12 @@ def main() -> None:
         assert len(first) == N and sandbox.billed["create"] == 1
         calls = dict(sandbox.calls)
 
-        answered = median_seconds(lambda: tgcheck_udfs.tg_check(grid))
+        answered = median_seconds(lambda: tgcheck_udfs.tg_check(grid), repeat)
         # The engine allocates a Normalised and an Answer per cell; with the cyclic
         # GC paused the same call shows what an allocation-lean engine would reach.
         gc.disable()
         try:
-            no_gc = median_seconds(lambda: tgcheck_udfs.tg_check(grid))
+            no_gc = median_seconds(lambda: tgcheck_udfs.tg_check(grid), repeat)
         finally:
             gc.enable()
         assert dict(sandbox.calls) == calls, "a recalculation must make no API call"
@@ -77,24 +87,25 @@ def main() -> None:
         naive = median_seconds(lambda: naive_phonenumbers(flat), 3)
         numbers = sorted({f"+{int(v)}" for v in flat})
         ttype = tgcheck.plugins.get_task_type("tg")
-        lookup = median_seconds(lambda: engine._lookup(ttype, numbers, False))
+        lookup = median_seconds(lambda: engine._lookup(ttype, numbers, False), repeat)
+    os.environ.clear()
+    os.environ.update(saved)
 
-    rows = [
-        ("TG_CHECK, 20,000 answered (s)", answered, per_cell,
-         "per-cell tgcheck.check", f"< {GOAL_SECONDS}"),
-        ("  the same, cyclic GC paused (s)", no_gc, per_cell, "per-cell tgcheck.check", ""),
-        ("  engine: normalise 20,000 (s)", normalise_only, naive,
-         "phonenumbers parse+format loop", ""),
-        ("  engine: store lookup 20,000 (s)", lookup, None, "", ""),
+    return [
+        Row(f"5 Excel TG_CHECK, {N:,} answered cells (s)", answered, per_cell,
+            goal=f"< {GOAL_SECONDS} s", met=answered < GOAL_SECONDS,
+            note=f"baseline: per-cell tgcheck.check, timed on {PER_CELL_SAMPLE:,} cells, "
+                 f"scaled; median of {repeat}"),
+        Row("5   the same, cyclic GC paused (s)", no_gc, per_cell),
+        Row(f"5   engine: normalise {N:,} (s)", normalise_only, naive,
+            note="baseline: phonenumbers parse+format loop"),
+        Row(f"5   engine: store lookup {N:,} (s)", lookup),
     ]
-    print(f"{'figure':36} {'tgcheck':>9} {'baseline':>9} {'ratio':>7}  {'goal':8} baseline is")
-    for name, ours, base, what, goal in rows:
-        ratio = f"{base / ours:6.1f}x" if base else "      -"
-        base_text = f"{base:9.3f}" if base else "        -"
-        print(f"{name:36} {ours:9.3f} {base_text} {ratio}  {goal:8} {what}")
-    verdict = "met" if answered < GOAL_SECONDS else "NOT met"
-    print(f"\ngoal TG_CHECK < {GOAL_SECONDS} s: {verdict} (median of {REPEAT}); "
-          f"per-cell baseline timed on {PER_CELL_SAMPLE:,} cells and scaled to {N:,}")
+
+
+def main() -> None:
+    for row in measure():
+        print("  ".join(row.cells()))
 
 
 if __name__ == "__main__":

@@ -368,7 +368,9 @@ class _Driver:
         store, job = self.store, self.job
         # The journal's start time anchors the rate estimate, also after a restart.
         started = time.monotonic() - max(0.0, time.time() - job.created_at)
-        schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started)
+        # The set's size gives the schedule a prior for the task's length.
+        schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started,
+                                numbers=len(self.numbers))
         beat = lambda: store.heartbeat(job.id)  # noqa: E731
         bad_files = 0
         _sleep(self.settings.poll_min, self.deadline, self.cancel, beat)

@@ -1,66 +1,139 @@
 """When to ask for a task's status next.
 
 Every status call is billed, yet completion should be noticed promptly. The
-task reports its own progress, so once a rate is known the next poll is aimed
-at the estimated finish; before that, the interval doubles from the minimum.
+schedule keeps an estimate of when the result file will be ready and a lag
+budget (a small share of the task's estimated length, capped), and places each
+poll at the *earliest plausible* finish plus that budget: if the task finished
+that early, the lag stays within budget; if not, the next estimate is much
+closer. Remaining time shrinks about threefold per call, so a 30-minute task
+costs some seven status calls, a one-minute task a few more than its length in
+poll_min steps would suggest, never a fixed-interval drip.
+
+Phases, as the vendor reports them:
+- pending (queued; `total` may read 0): nothing to measure. With the task's
+  size known (the `numbers` prior, or `total`), the next poll is half the
+  shortest plausible processing time away; without it, the wait grows
+  geometrically with the time already waited.
+- processing: the rate is measured from the task's own progress over the
+  longest baseline seen (its average drifts less than any recent slice).
+- completed (or processed >= total; the vendor once reported success > total):
+  the file is seconds away; poll shortly, then at the lag budget.
 """
 
 from __future__ import annotations
 
 from .models import TaskStatus
 
-# Aim this far into the remaining time when the finish is still far: a rate
-# measured early can be off, and arriving a little early costs one call while
-# arriving late costs the user waiting time.
-FAR_FRACTION = 0.9
+# Numbers per second the vendor typically processes (its example: 20,000 numbers
+# in about 29 minutes). Only a prior for the pending phase and the first sighting
+# of progress; the task's own progress replaces it as soon as it is measured.
+TYPICAL_RATE = 11.0
+# A task may run up to this many times faster than typical (load varies).
+RATE_SPREAD = 3.0
+# The rate wanders (about +-30% over minutes): a remaining time extrapolated from
+# the average so far can be this share too long. Polls aim this much early.
+RATE_DRIFT = 0.35
+# The lag we allow between "file ready" and noticing it: this share of the task's
+# (estimated) length, at most LAG_CAP seconds. The goal is 5% and 60 s; the margin
+# absorbs estimation error.
+LAG_SHARE = 0.03
+LAG_CAP = 40.0
+# How far ahead of the measured baseline (time since progress was first seen) a
+# poll may be placed.
+MAX_REACH = 2.0
+# "completed" (processed, file being written) usually turns "exported" within seconds.
+EXPORT_GUESS = 12.0
+# Without a size prior, the next pending poll waits this many times the time
+# already waited (3.0: calls at 2, 8, 32, 128 s ...).
+PENDING_GROWTH = 3.0
 
 
 class PollSchedule:
-    def __init__(self, poll_min: float, poll_max: float, started: float):
+    """`delay = schedule.next_delay(status, now)` after each status call.
+
+    poll_min, poll_max bound every delay; started is the monotonic time the task
+    was created; numbers (optional) is the task's size, used before the provider
+    reports `total`; typical_rate (numbers per second) is the prior rate.
+    """
+
+    def __init__(self, poll_min: float, poll_max: float, started: float,
+                 numbers: int | None = None, *, typical_rate: float | None = None):
         self.poll_min = poll_min
         self.poll_max = poll_max
-        self.started = started  # monotonic time the task was created
-        self._first: tuple[float, int] | None = None  # first (time, processed) seen > 0
-        self._growth = poll_min
+        self.started = started
+        self.numbers = numbers or None
+        self.typical_rate = typical_rate or TYPICAL_RATE
+        self._idle_at = started  # last time the task showed no progress
+        self._first: tuple[float, int] | None = None  # first (time, processed) > 0
+        self._completed_at: float | None = None
 
+    # -- helpers -----------------------------------------------------------
     def _clamp(self, delay: float) -> float:
         return max(self.poll_min, min(self.poll_max, delay))
 
-    def _grow(self) -> float:
-        delay = self._clamp(self._growth)
-        self._growth = min(self.poll_max, self._growth * 2)
-        return delay
+    def budget(self, length: float) -> float:
+        """The lag allowed for a task expected to take `length` seconds in all."""
+        return max(self.poll_min, min(LAG_CAP, LAG_SHARE * length))
 
     def rate(self, processed: int, now: float) -> float | None:
-        """Numbers per second, measured from the task's own progress."""
+        """Numbers per second over the longest baseline seen (None: not measurable yet)."""
         if self._first is None:
-            if processed > 0:
-                self._first = (now, processed)
-                # Progress since creation is the best estimate we have so far.
-                elapsed = now - self.started
-                return processed / elapsed if elapsed > 0 else None
             return None
         t0, p0 = self._first
         if now > t0 and processed > p0:
             return (processed - p0) / (now - t0)
-        elapsed = now - self.started
-        return processed / elapsed if elapsed > 0 and processed > 0 else None
+        return None
 
+    # -- the schedule --------------------------------------------------------
     def next_delay(self, status: TaskStatus, now: float) -> float:
-        if status.status == "completed":
-            # Finished, file being written: usually seconds away.
-            self._growth = max(self._growth, self.poll_min)
-            return self._grow()
-        total, processed = status.total, status.processed
-        if status.status != "processing" or not total or processed is None:
-            return self._grow()
-        rate = self.rate(processed, now)
-        if not rate:
-            return self._grow()
-        remaining = max(total - processed, 0) / rate
+        total = status.total or self.numbers
+        processed = status.processed or 0
+        word = status.status
+        if word == "completed" or (word == "processing" and total and processed >= total):
+            return self._clamp(self._finishing(now))
+        if word == "processing" and total and processed > 0:
+            self._completed_at = None
+            return self._clamp(self._processing(total, processed, now))
+        # pending, an unknown word, or processing without numbers yet
+        self._idle_at = now
+        return self._clamp(self._pending(total, now))
+
+    def _pending(self, total: int | None, now: float) -> float:
+        elapsed = max(now - self.started, 0.0)
+        if total:
+            shortest = total / (self.typical_rate * RATE_SPREAD)
+            # Seen processing no later than half its shortest run: time to measure
+            # the rate and still land on the finish.
+            return max(0.5 * shortest, self.poll_min)
+        return max(PENDING_GROWTH * elapsed, self.poll_min)
+
+    def _processing(self, total: int, processed: int, now: float) -> float:
         elapsed = now - self.started
-        self._growth = self.poll_min  # after a known finish, start small again
-        if remaining <= max(2 * self.poll_min, 0.05 * elapsed):
-            # Close: arrive just after the estimated finish.
-            return self._clamp(remaining + 0.5 * self.poll_min)
-        return self._clamp(FAR_FRACTION * remaining)
+        left = max(total - processed, 0)
+        if self._first is None:
+            # First sight of progress: it began after the last idle poll, so
+            # processed / that window is a lower bound of the rate. The earliest
+            # plausible finish uses the fastest plausible rate.
+            self._first = (now, processed)
+            window = max(now - self._idle_at, 1e-9)
+            fastest = RATE_SPREAD * max(processed / window, self.typical_rate)
+            soonest = left / fastest
+            return soonest + self.budget(elapsed + soonest)
+        rate = self.rate(processed, now)
+        if rate is None:  # stalled since the first sighting: back off gently
+            return max(self.poll_min, 0.5 * (now - self._first[0]))
+        processing = left / rate
+        budget = self.budget(elapsed + processing + EXPORT_GUESS)
+        # Aim at the export too, but never wait past the budget for it.
+        ready = processing + min(EXPORT_GUESS, budget)
+        # An average over a short baseline says little about a long future: never
+        # extrapolate further ahead than MAX_REACH times the baseline.
+        reach = MAX_REACH * (now - self._first[0])
+        return min((1 - RATE_DRIFT) * processing + budget, ready, reach)
+
+    def _finishing(self, now: float) -> float:
+        budget = self.budget(now - self.started)
+        if self._completed_at is None:
+            self._completed_at = now
+            return min(EXPORT_GUESS, budget)
+        return budget

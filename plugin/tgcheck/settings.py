@@ -97,7 +97,7 @@ class Settings:
     # Bounds of the poll interval. The engine polls as rarely as the task's own
     # progress allows; these only clamp it. Every status call is billed.
     poll_min: float = 2.0
-    poll_max: float = 300.0
+    poll_max: float = 1800.0
     max_age_days: float = 30.0
     # A number the result file left out is "unknown"; it is not resubmitted on its
     # own before this many hours, or every Excel recalculation would pay for it.

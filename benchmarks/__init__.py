@@ -1,0 +1,1 @@
+"""tgcheck's benchmarks: `python -m benchmarks [--quick]` (see benchmarks/run.py)."""
