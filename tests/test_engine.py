@@ -241,3 +241,47 @@ def test_python_api_uses_the_key_from_tgcheck_config(sandbox_env, monkeypatch):
     answers = tgcheck.check(["+41798284651"])
     assert answers[0].value == sandbox_env.expected("+41798284651")
     assert sandbox_env.creates == 1
+
+
+def test_overlapping_sets_in_flight_pay_for_each_number_once(settings, sandbox):
+    """A second caller whose set overlaps a running task waits for it, then sends
+    only the numbers it did not hold: no number is paid for twice."""
+    sandbox.speed = 400
+    first, second = numbers(400), numbers(400, start=200)
+    results = {}
+    submitted = threading.Event()
+
+    def run_first():
+        results["first"] = tgcheck.Engine(settings).check(
+            first, on_event=lambda e: e.kind == "submitted" and submitted.set())
+
+    t = threading.Thread(target=run_first)
+    t.start()
+    assert submitted.wait(30)
+    results["second"] = tgcheck.Engine(settings).check(second)
+    t.join()
+    sets = [set(task.numbers) for task in sandbox.tasks.values()]
+    assert len(sets) == 2 and not sets[0] & sets[1]
+    assert sets[1] == set(numbers(200, start=400))
+    _assert_right(results["first"], sandbox)
+    _assert_right(results["second"], sandbox)
+
+
+def test_a_failed_overlapping_job_leaves_its_numbers_to_the_next_caller(settings, sandbox):
+    sandbox.speed = 400
+    sandbox.fail_next("create", "task_failed")
+    submitted = threading.Event()
+
+    def run_first():
+        with pytest.raises(tgcheck.TaskFailed):
+            tgcheck.Engine(settings).check(numbers(100),
+                                           on_event=lambda e: e.kind == "submitted"
+                                           and submitted.set())
+
+    t = threading.Thread(target=run_first)
+    t.start()
+    assert submitted.wait(30)
+    answers = tgcheck.Engine(settings).check(numbers(150))
+    t.join()
+    _assert_right(answers, sandbox)
+    assert sandbox.creates == 2

@@ -191,7 +191,7 @@ class Engine:
 
     # -- one job per number set, shared by threads and processes -----------
     def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
-                    looked_up_at: float = 0.0) -> dict[str, tuple]:
+                    looked_up_at: float) -> dict[str, tuple]:
         key = job_key(self.provider.identity, ttype.name, numbers)
         slot = (str(self.store.path), key)
         with _inflight_lock:
@@ -222,8 +222,16 @@ class Engine:
             # thread or a process) stored this set must not pay for it again.
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
                                          resubmit=resubmit, looked_up_at=looked_up_at)
-            if role == "answered":
-                return self.store.stored(ttype.name, numbers)
+            if role == "overlap":
+                found = self._after_overlap(job, ttype, numbers, deadline, on_event, cancel,
+                                            looked_up_at)
+                if found:
+                    rest = [n for n in numbers if n not in found]
+                    if rest:
+                        found.update(self._shared_job(ttype, rest, resubmit, on_event, cancel,
+                                                      time.time()))
+                    return found
+                continue  # it answered none of ours (it failed): claim again
             if role == "uncertain":
                 raise UncertainCreate(
                     f"a task for these {len(numbers)} numbers may already exist (job {job.id}): "
@@ -234,6 +242,20 @@ class Engine:
             if self._watch(job, ttype, numbers, deadline, on_event, cancel):
                 return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
+
+    def _after_overlap(self, other: Job, ttype, numbers, deadline, on_event, cancel,
+                       looked_up_at) -> dict[str, tuple]:
+        """Let the job holding some of our numbers finish; what it answered of ours."""
+        if other.state != "done":
+            try:
+                finished = self._watch(other, ttype, numbers, deadline, on_event, cancel)
+            except TaskFailed:
+                finished = True  # nothing of ours was answered: the caller sends it all
+            if not finished and self.store.job(other.id).state in ("new", "open"):
+                # Its driver is gone: finish it here rather than pay for its numbers.
+                self._shared_job(ttype, self.store.job_numbers(other.id), False, on_event,
+                                 cancel, time.time())
+        return self.store.stored_since(ttype.name, numbers, looked_up_at)
 
     def _watch(self, job: Job, ttype, numbers, deadline, on_event, cancel) -> bool:
         """Follow a job driven by another process through the journal (no API calls).

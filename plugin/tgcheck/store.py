@@ -281,8 +281,9 @@ class Store:
         """Decide, atomically across processes, who drives the job for this set.
 
         Returns (role, job): "drive" (this process creates or polls), "wait"
-        (another live process drives it), "answered" (a job for this set finished
-        after the caller's store lookup at looked_up_at), or "uncertain" (a
+        (another live process drives it), "overlap" (another job holds some of
+        these numbers: live, or finished after the caller's store lookup at
+        looked_up_at; wait for it and send only the rest), or "uncertain" (a
         create whose outcome is unknown; only resubmit=True creates again).
         The row is written here, BEFORE any create call.
         """
@@ -322,13 +323,9 @@ class Store:
                     )
                     job.owner, job.heartbeat = me, now
                     return "drive", job
-            row = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state = 'done' "
-                "AND updated_at >= ? ORDER BY id DESC LIMIT 1",
-                (key, looked_up_at),
-            ).fetchone()
-            if row is not None:
-                return "answered", Job.from_row(row)
+            other = self._overlapping(db, provider, task_type, numbers, looked_up_at)
+            if other is not None:
+                return "overlap", other
             cur = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
                                      owner, heartbeat, created_at, updated_at)
@@ -336,6 +333,35 @@ class Store:
                 (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now, now),
             )
             return "drive", self._job_in(db, cur.lastrowid)
+
+    def _overlapping(self, db, provider, task_type, numbers, looked_up_at) -> Job | None:
+        """A live job, or one done since the caller's lookup, sharing a number with
+        ours: paying for those numbers again would be paying twice."""
+        rows = db.execute(
+            f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
+                WHERE provider = ? AND task_type = ?
+                  AND (state IN ('new', 'submitting', 'open')
+                       OR (state = 'done' AND updated_at >= ?))
+                ORDER BY id""",
+            (provider, task_type, looked_up_at),
+        ).fetchall()
+        if not rows:
+            return None
+        ours = set(numbers)
+        for row in rows:
+            if not ours.isdisjoint(unpack_numbers(row["packed"])):
+                return Job.from_row(row)
+        return None
+
+    @_translating
+    def stored_since(self, task_type: str, numbers: Sequence[str], since: float) -> dict:
+        """Answers stored at or after `since` (by a job that finished meanwhile)."""
+        return self._rows_by_number(
+            """SELECT number, value, status FROM answers
+               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
+                 AND checked_at >= ?""",
+            (task_type, json.dumps(list(numbers)), since),
+        )
 
     def _job_in(self, db, job_id) -> Job:
         return Job.from_row(
