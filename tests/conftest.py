@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 
 import pytest
 
@@ -73,3 +75,23 @@ def engine(settings):
 def numbers(n: int, start: int = 0, prefix: str = "+4179") -> list[str]:
     """n distinct valid Swiss mobile numbers."""
     return [f"{prefix}{i:07d}" for i in range(start, start + n)]
+
+
+def child_env(sandbox, home, **extra: str) -> dict:
+    """The environment of a tgcheck child process aimed at the sandbox, own store."""
+    env = dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
+               TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.2",
+               TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+    env.update(extra)
+    return env
+
+
+def wait_for(condition, what: str, timeout: float = 30.0):
+    """Wait for a state another process or thread reaches; fails with a reason."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")

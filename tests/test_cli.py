@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import numbers
+from conftest import child_env, numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +22,7 @@ def run(*args, env=None, stdin=None, cwd=ROOT):
 
 def cli_env(sandbox, tmp_path) -> dict:
     """The environment of a CLI run against the sandbox, with its own store."""
-    return dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
-                TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_POLL_MIN="0.02",
-                TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+    return child_env(sandbox, tmp_path / "home")
 
 
 @pytest.fixture

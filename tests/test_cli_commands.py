@@ -12,7 +12,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 from test_cli import ROOT, cli_env, rows, run
 
-from conftest import numbers
+from conftest import child_env, numbers
 from tgcheck.sandbox import Sandbox
 
 
@@ -209,9 +209,7 @@ def test_config_set_key_from_stdin_mode_0600_and_used_by_check(env, sandbox, tmp
 
 def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
     with Sandbox(time_scale=0.001) as slow:  # the task barely moves until we say so
-        env = dict(os.environ, TGCHECK_API_KEY=slow.api_key, TGCHECK_BASE_URL=slow.url,
-                   TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_POLL_MIN="0.02",
-                   TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+        env = child_env(slow, tmp_path / "home")
         path = listing(tmp_path, numbers(10))
         timed_out = run("check", str(path), "--timeout", "1", "-q", env=env)
         assert timed_out.returncode == 1 and "tgcheck resume" in timed_out.stderr

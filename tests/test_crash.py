@@ -1,15 +1,13 @@
 """A process killed with SIGKILL is finished by the next run, with one create in all."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import tgcheck
-from conftest import numbers
+from conftest import child_env, numbers, wait_for
 from tgcheck.store import Store
 
 CHILD = """
@@ -18,30 +16,11 @@ tgcheck.check(sys.argv[1:])
 """
 
 
-def _env(sandbox, home):
-    env = dict(os.environ)
-    env.update(TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
-               TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.2",
-               TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
-    return env
-
-
-def _wait_for(condition, what, timeout=30.0):
-    """Wait for a state another process reaches; fails with a reason, never hangs."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_killed_while_waiting_then_finished_by_the_next_run(settings, sandbox):
     sandbox.speed = 5  # the task outlives the child
     values = numbers(200)
     child = subprocess.Popen([sys.executable, "-c", CHILD, *values],
-                             env=_env(sandbox, settings.home))
+                             env=child_env(sandbox, settings.home))
     store = Store(settings.store_path) if settings.store_path.parent.exists() else None
 
     def polling():
@@ -53,7 +32,7 @@ def test_killed_while_waiting_then_finished_by_the_next_run(settings, sandbox):
         jobs = store.jobs()
         return jobs and jobs[0].state == "open" and jobs[0].status_calls >= 1
 
-    _wait_for(polling, "the child to be polling an open task")
+    wait_for(polling, "the child to be polling an open task")
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert sandbox.creates == 1
@@ -78,7 +57,7 @@ def test_killed_after_the_journal_row_before_the_create(settings, sandbox):
         "s.claim(sys.argv[2], sys.argv[3], 'tg', sys.argv[4:])\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"),
         str(settings.store_path), key, engine.provider.identity, *values],
-        env=_env(sandbox, settings.home))
+        env=child_env(sandbox, settings.home))
     child.wait()
     assert engine.store.live_job(key).state == "new"
     answers = engine.check(values)
@@ -92,11 +71,11 @@ def test_killed_during_the_create_is_uncertain_not_resubmitted(settings, sandbox
     sandbox.faults.slow_seconds = 30  # the child is killed while waiting for the reply
     values = numbers(30)
     child = subprocess.Popen([sys.executable, "-c", CHILD, *values],
-                             env=_env(sandbox, settings.home))
-    _wait_for(lambda: sandbox.calls["create"] == 1, "the create request to arrive")
-    _wait_for(lambda: settings.store_path.exists(), "the store")
+                             env=child_env(sandbox, settings.home))
+    wait_for(lambda: sandbox.calls["create"] == 1, "the create request to arrive")
+    wait_for(lambda: settings.store_path.exists(), "the store")
     store = Store(settings.store_path)
-    _wait_for(lambda: store.jobs() and store.jobs()[0].state == "submitting",
+    wait_for(lambda: store.jobs() and store.jobs()[0].state == "submitting",
               "the journal to say submitting")
     child.send_signal(signal.SIGKILL)
     child.wait()

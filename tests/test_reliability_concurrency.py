@@ -5,7 +5,6 @@ and no "database is locked" reaching anyone."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import numbers
+from conftest import child_env, numbers
 from tgcheck.sandbox import Sandbox
 
 duckdb = pytest.importorskip("duckdb")
@@ -50,9 +49,7 @@ def test_processes_and_threads_through_every_face_share_tasks(tmp_path, monkeypa
     set_b = numbers(400, start=200)  # half of it overlaps set_a
     home, go = tmp_path / "home", tmp_path / "go"
     with Sandbox(speed=400, omit_rate=0.0) as sb:  # a task takes about a second
-        env = dict(os.environ, TGCHECK_API_KEY=sb.api_key, TGCHECK_BASE_URL=sb.url,
-                   TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.2",
-                   TGCHECK_TIMEOUT="60", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+        env = child_env(sb, home, TGCHECK_TIMEOUT="60")
         for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL", "TGCHECK_HOME", "TGCHECK_POLL_MIN",
                      "TGCHECK_POLL_MAX", "TGCHECK_TIMEOUT", "TGCHECK_RETRY_BASE"):
             monkeypatch.setenv(name, env[name])

@@ -4,35 +4,13 @@ and one create in all, and the store passes SQLite's integrity check."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
-
-import pytest
 
 import tgcheck
-from conftest import numbers
+from conftest import child_env, numbers, wait_for
 from tgcheck.store import Store
-
-
-def child_env(sandbox, home) -> dict:
-    env = dict(os.environ)
-    env.update(TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
-               TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.2",
-               TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
-    return env
-
-
-def wait_for(condition, what, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def finish_and_check(settings, sandbox, values, store_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import tgcheck
-from conftest import numbers
+from conftest import child_env, numbers
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 
@@ -71,9 +71,7 @@ def test_key_absent_from_cli_output_even_with_debug(keyed, tmp_path):
     sandbox, settings = keyed
     listing = tmp_path / "in.txt"
     listing.write_text("\n".join(numbers(10)) + "\nabc\n")
-    env = dict(os.environ, TGCHECK_API_KEY=KEY, TGCHECK_BASE_URL=sandbox.url,
-               TGCHECK_HOME=str(settings.home), TGCHECK_POLL_MIN="0.02",
-               TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+    env = child_env(sandbox, settings.home)
     ok = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(listing), "--debug"],
                         env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
