@@ -10,6 +10,7 @@ import time
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -185,6 +186,7 @@ def test_every_kind_of_source_gives_the_same_answers(con, sandbox, tmp_path):
     con.execute(f"COPY base TO '{parquet_path}' (FORMAT parquet)")
     frame = pd.DataFrame({"id": range(30), "phone": wanted})  # noqa: F841 (found by name)
     arrow_table = pa.table({"id": list(range(30)), "phone": wanted})  # noqa: F841
+    polars_frame = pl.DataFrame({"id": list(range(30)), "phone": wanted})  # noqa: F841
     expected = [(i, n, sandbox.expected(n)) for i, n in enumerate(wanted)]
     queries = {
         "table": "FROM telegram_enrich('base', 'phone')",
@@ -192,6 +194,7 @@ def test_every_kind_of_source_gives_the_same_answers(con, sandbox, tmp_path):
         "cte": "WITH c AS (SELECT * FROM base) FROM telegram_enrich('c', 'phone')",
         "dataframe": "FROM telegram_enrich('frame', 'phone')",
         "arrow": "FROM telegram_enrich('arrow_table', 'phone')",
+        "polars": "FROM telegram_enrich('polars_frame', 'phone')",
         "csv": f"FROM telegram_enrich('{csv_path}', 'phone')",
         "parquet": f"FROM telegram_enrich('{parquet_path}', 'phone')",
     }
