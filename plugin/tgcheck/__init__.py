@@ -13,7 +13,6 @@ from .errors import (
     StoreError,
     TaskFailed,
     TgcheckError,
-    TransientError,
     UncertainCreate,
 )
 from .hookspecs import hookimpl
@@ -41,7 +40,6 @@ __all__ = [
     "TaskStatus",
     "TaskType",
     "TgcheckError",
-    "TransientError",
     "UncertainCreate",
     "check",
     "get_engine",

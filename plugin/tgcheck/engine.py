@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -10,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import plugins
 from .errors import (
+    ApiError,
     DeadlineExceeded,
     ResultFileError,
     TaskFailed,
@@ -22,8 +24,10 @@ from .polling import PollSchedule
 from .settings import Settings
 from .store import Job, Store, owner_alive
 
-# While a job's driver waits, it refreshes its lease at least this often.
+# While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
+# Seconds by which "stored since my lookup" reaches back (see _answered_since).
+CLOCK_MARGIN = 60.0
 # Result files that could not be fetched or read before the job is left open.
 MAX_BAD_FILES = 3
 # A process waiting on another's job reads the local journal this often (free).
@@ -155,7 +159,7 @@ class Engine:
     def answers_for(self, ttype: TaskType, numbers: Sequence[str], *, retry_unknown=False,
                     resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
         """number -> (number, value, status) for distinct, sorted E.164 numbers."""
-        looked_up_at = time.time()
+        since = self._answered_since(time.time(), retry_unknown)
         known = self._lookup(ttype, numbers, retry_unknown)
         missing = [n for n in numbers if n not in known]
         if not missing:
@@ -164,7 +168,7 @@ class Engine:
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
         def run(chunk):
-            return self._shared_job(ttype, chunk, resubmit, on_event, cancel, looked_up_at)
+            return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
 
         if len(chunks) == 1:
             results = [run(chunks[0])]
@@ -179,31 +183,61 @@ class Engine:
     def resume(self, *, on_event=None, cancel=None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
         ones are left alone, they need a deliberate resubmit. Returns how many."""
-        finished = 0
+        finished, errors = 0, []
         for job in self.store.jobs(states=("new", "open")):
             if job.provider != self.provider.identity:
                 continue
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
-            self._shared_job(ttype, numbers, False, on_event, cancel, time.time())
+            try:
+                self._shared_job(ttype, numbers, False, on_event, cancel,
+                                 self._answered_since(time.time()))
+            except (Cancelled, KeyboardInterrupt):
+                raise
+            except TgcheckError as e:  # one bad job must not keep the others waiting
+                errors.append(f"job {job.id}: {e}")
+                continue
             finished += 1
+        if errors:
+            raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
+                               + "; ".join(errors))
         return finished
+
+    def _answered_since(self, looked_up_at: float, retry_unknown: bool = False) -> float:
+        """Answers stored after this were not seen by a lookup at looked_up_at.
+
+        A margin for the writer whose clock read came a little before its
+        commit (it waited for the lock, wrote many rows); never older than
+        the freshness limit, so `--max-age 0` still checks again, and none
+        when the caller asked to resend what a recent job left unknown.
+        """
+        if retry_unknown:
+            return looked_up_at
+        return max(looked_up_at - CLOCK_MARGIN,
+                   looked_up_at - self.settings.max_age_days * 86400)
 
     # -- one job per number set, shared by threads and processes -----------
     def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
-                    looked_up_at: float) -> dict[str, tuple]:
+                    since: float) -> dict[str, tuple]:
         key = job_key(self.provider.identity, ttype.name, numbers)
         slot = (str(self.store.path), key)
-        with _inflight_lock:
-            future = _inflight.get(slot)
-            mine = future is None
+        while True:
+            with _inflight_lock:
+                future = _inflight.get(slot)
+                mine = future is None
+                if mine:
+                    future = _inflight[slot] = Future()
             if mine:
-                future = _inflight[slot] = Future()
-        if not mine:
-            return _wait_future(future, cancel)
+                break
+            try:
+                return _wait_future(future, cancel)
+            except (Cancelled, KeyboardInterrupt):
+                if cancel is not None and cancel.is_set():
+                    raise
+                # The thread driving it was stopped, not us: take the job over.
         try:
             result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel,
-                                   looked_up_at)
+                                   since)
         except BaseException as e:
             future.set_exception(e)
             raise
@@ -215,26 +249,36 @@ class Engine:
                 _inflight.pop(slot, None)
 
     def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel,
-                 looked_up_at) -> dict[str, tuple]:
+                 since) -> dict[str, tuple]:
         deadline = time.monotonic() + self.settings.timeout
-        while True:
+        settled: set[int] = set()
+        for attempt in itertools.count():
+            if attempt:
+                # Never spin: each new claim takes the store's write lock.
+                _sleep(WATCH_EVERY, deadline, cancel)
             # A caller that looked the store up just before another caller (a
             # thread or a process) stored this set must not pay for it again.
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
-                                         resubmit=resubmit, looked_up_at=looked_up_at)
+                                         resubmit=resubmit, since=since,
+                                         settled=frozenset(settled))
             if role == "overlap":
                 found = self._after_overlap(job, ttype, numbers, deadline, on_event, cancel,
-                                            looked_up_at)
+                                            since)
                 if found:
                     rest = [n for n in numbers if n not in found]
                     if rest:
                         found.update(self._shared_job(ttype, rest, resubmit, on_event, cancel,
-                                                      time.time()))
+                                                      since))
                     return found
-                continue  # it answered none of ours (it failed): claim again
+                # It answered none of ours (it failed, or its answers were
+                # cleared since): claim again, past it once it is over.
+                if self.store.job(job.id).state in ("done", "failed", "abandoned"):
+                    settled.add(job.id)
+                continue
             if role == "uncertain":
+                shared = "these" if job.key == key else f"{job.count} numbers, some of these"
                 raise UncertainCreate(
-                    f"a task for these {len(numbers)} numbers may already exist (job {job.id}): "
+                    f"a task for {shared} may already exist (job {job.id}): "
                     f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}"
                 )
             if role == "drive":
@@ -242,9 +286,10 @@ class Engine:
             if self._watch(job, ttype, numbers, deadline, on_event, cancel):
                 return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
+        raise AssertionError("unreachable")
 
     def _after_overlap(self, other: Job, ttype, numbers, deadline, on_event, cancel,
-                       looked_up_at) -> dict[str, tuple]:
+                       since) -> dict[str, tuple]:
         """Let the job holding some of our numbers finish; what it answered of ours."""
         if other.state != "done":
             try:
@@ -254,8 +299,8 @@ class Engine:
             if not finished and self.store.job(other.id).state in ("new", "open"):
                 # Its driver is gone: finish it here rather than pay for its numbers.
                 self._shared_job(ttype, self.store.job_numbers(other.id), False, on_event,
-                                 cancel, time.time())
-        return self.store.stored_since(ttype.name, numbers, looked_up_at)
+                                 cancel, self._answered_since(time.time()))
+        return self.store.stored_since(ttype.name, numbers, since)
 
     def _watch(self, job: Job, ttype, numbers, deadline, on_event, cancel) -> bool:
         """Follow a job driven by another process through the journal (no API calls).
@@ -277,7 +322,14 @@ class Engine:
                 seen = progress
                 self._emit(on_event, current, ttype, "progress", len(numbers),
                            message="driven by another process")
-            _sleep(WATCH_EVERY, deadline, cancel)
+            try:
+                _sleep(WATCH_EVERY, deadline, cancel)
+            except DeadlineExceeded:
+                raise DeadlineExceeded(
+                    f"task {current.task_id or '(being created)'} (job {current.id}), driven by "
+                    "another process, is not finished within the timeout; run the same check "
+                    "again later to collect it"
+                ) from None
 
     def _emit(self, on_event, job: Job, ttype, kind, count, *, processed=None, message=None):
         event = JobEvent(
@@ -302,22 +354,15 @@ def _wait_future(future: Future, cancel: threading.Event | None):
                 raise Cancelled("stopped waiting; the job goes on") from None
 
 
-def _sleep(seconds: float, deadline: float, cancel: threading.Event | None,
-           beat: Callable[[], None] | None = None) -> None:
-    """Sleep, keeping the lease alive and honouring cancel and the deadline."""
-    end = min(time.monotonic() + seconds, deadline)
-    while True:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        step = min(left, HEARTBEAT_EVERY)
+def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> None:
+    """Sleep, honouring cancel and the deadline."""
+    left = min(time.monotonic() + seconds, deadline) - time.monotonic()
+    if left > 0:
         if cancel is not None:
-            if cancel.wait(step):
+            if cancel.wait(left):
                 raise Cancelled("stopped waiting; the task runs on and the next call attaches")
         else:
-            time.sleep(step)
-        if beat is not None:
-            beat()
+            time.sleep(left)
     if time.monotonic() >= deadline:
         raise DeadlineExceeded("waited longer than the timeout")
 
@@ -337,7 +382,26 @@ class _Driver:
         self.engine._emit(self.on_event, job, self.ttype, kind, len(self.numbers),
                           processed=status.processed if status else None, message=message)
 
+    def _beat_until(self, stop: threading.Event) -> None:
+        # The lease must outlive slow calls too (a create retried for minutes,
+        # a long download), not only the sleeps between polls.
+        while not stop.wait(HEARTBEAT_EVERY):
+            try:
+                self.store.heartbeat(self.job.id)
+            except TgcheckError:  # pragma: no cover - a damaged store shows elsewhere
+                return
+
     def run(self) -> dict[str, tuple]:
+        stop = threading.Event()
+        beating = threading.Thread(target=self._beat_until, args=(stop,), daemon=True,
+                                   name="tgcheck-heartbeat")
+        beating.start()
+        try:
+            return self._run()
+        finally:
+            stop.set()
+
+    def _run(self) -> dict[str, tuple]:
         try:
             if self.job.state == "new":
                 self._create()
@@ -381,8 +445,17 @@ class _Driver:
             store.update_job(job.id, state="uncertain", owner=None,
                              error=f"interrupted while creating ({type(e).__name__})")
             raise
-        store.update_job(job.id, state="open", task_id=record.task_id, status=record.status,
-                         total=record.total, success=record.success, failure=record.failure)
+        recorded = store.update_job(
+            job.id, expect_state="submitting", state="open", task_id=record.task_id,
+            status=record.status, total=record.total, success=record.success,
+            failure=record.failure)
+        if not recorded:
+            # Someone took the job for dead and abandoned it (a deliberate
+            # resubmit). The paid task must not vanish: say its id.
+            raise ApiError(
+                f"task {record.task_id} was created, but its job {job.id} was abandoned "
+                "meanwhile (a resubmit); that task is paid for: note its id, and "
+                f"`tgcheck status {record.task_id}` shows it")
         self.job = store.job(job.id)
         self.emit("submitted", record)
 
@@ -393,9 +466,8 @@ class _Driver:
         # The set's size gives the schedule a prior for the task's length.
         schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started,
                                 numbers=len(self.numbers))
-        beat = lambda: store.heartbeat(job.id)  # noqa: E731
         bad_files = 0
-        _sleep(self.settings.poll_min, self.deadline, self.cancel, beat)
+        _sleep(self.settings.poll_min, self.deadline, self.cancel)
         while True:
             status = self.provider.get_status(job.task_id, deadline=self.deadline)
             store.update_job(job.id, status_call=True, status=status.status,
@@ -419,10 +491,10 @@ class _Driver:
                     if bad_files >= MAX_BAD_FILES:
                         store.update_job(job.id, error=str(e))
                         raise
-                    _sleep(self.settings.poll_min * bad_files, self.deadline, self.cancel, beat)
+                    _sleep(self.settings.poll_min * bad_files, self.deadline, self.cancel)
                     continue
             _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
-                   self.cancel, beat)
+                   self.cancel)
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         data = self.provider.download(status.result_url, deadline=self.deadline)

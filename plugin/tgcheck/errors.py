@@ -34,10 +34,6 @@ class KeyRefused(ApiError):
     """401/403: the provider refused the API key."""
 
 
-class TransientError(ApiError):
-    """429, 5xx, timeouts, dropped connections: worth retrying until the deadline."""
-
-
 class UncertainCreate(ApiError):
     """The create request was sent but its outcome is unknown.
 

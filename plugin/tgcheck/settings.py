@@ -112,8 +112,15 @@ class Settings:
     retry_base: float = 0.5
 
     def __post_init__(self):
-        if self.api_key is not None and not isinstance(self.api_key, Secret):
-            object.__setattr__(self, "api_key", Secret(self.api_key))
+        if self.api_key is not None:
+            key = self.api_key.reveal() if isinstance(self.api_key, Secret) else self.api_key
+            key = key.strip()  # a pasted key often brings a line break along
+            # Spaces, control or non-ASCII characters cannot travel in an HTTP
+            # header: say so now, not as a confusing failure mid-create.
+            if key and not (key.isascii() and key.isprintable() and " " not in key):
+                raise ConfigError("the API key contains spaces, line breaks or non-ASCII "
+                                  "characters; copy it again from the provider")
+            object.__setattr__(self, "api_key", Secret(key) if key else None)
         object.__setattr__(self, "home", Path(self.home))
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")

@@ -276,14 +276,16 @@ class Store:
     @_translating
     def claim(
         self, key: str, provider: str, task_type: str, numbers: Sequence[str], *,
-        resubmit: bool = False, looked_up_at: float = 0.0,
+        resubmit: bool = False, since: float = 0.0,
+        settled: frozenset[int] = frozenset(),
     ) -> tuple[str, Job]:
         """Decide, atomically across processes, who drives the job for this set.
 
         Returns (role, job): "drive" (this process creates or polls), "wait"
         (another live process drives it), "overlap" (another job holds some of
         these numbers: live, or finished after the caller's store lookup at
-        looked_up_at; wait for it and send only the rest), or "uncertain" (a
+        `since`, about when the caller looked the store up; wait for it and
+        send only the rest), or "uncertain" (a
         create whose outcome is unknown; only resubmit=True creates again).
         The row is written here, BEFORE any create call.
         """
@@ -299,13 +301,7 @@ class Store:
                 if job.state == "uncertain" or (job.state == "submitting" and not alive):
                     if not resubmit:
                         if job.state != "uncertain":
-                            db.execute(
-                                "UPDATE jobs SET state='uncertain', owner=NULL, updated_at=?,"
-                                " error=? WHERE id=?",
-                                (now, "the process creating this task stopped before the "
-                                 "task id was recorded", job.id),
-                            )
-                            job.state = "uncertain"
+                            self._mark_uncertain(db, job, now)
                         return "uncertain", job
                     db.execute(
                         "UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? WHERE id=?",
@@ -323,9 +319,10 @@ class Store:
                     )
                     job.owner, job.heartbeat = me, now
                     return "drive", job
-            other = self._overlapping(db, provider, task_type, numbers, looked_up_at)
-            if other is not None:
-                return "overlap", other
+            found = self._overlapping(db, provider, task_type, numbers, since, resubmit, now,
+                                      settled)
+            if found is not None:
+                return found
             cur = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
                                      owner, heartbeat, created_at, updated_at)
@@ -334,24 +331,49 @@ class Store:
             )
             return "drive", self._job_in(db, cur.lastrowid)
 
-    def _overlapping(self, db, provider, task_type, numbers, looked_up_at) -> Job | None:
-        """A live job, or one done since the caller's lookup, sharing a number with
-        ours: paying for those numbers again would be paying twice."""
+    def _overlapping(self, db, provider, task_type, numbers, since, resubmit, now, settled):
+        """(role, job) for a job sharing a number with ours, else None.
+
+        A live job, or one done since the caller's lookup: paying for those
+        numbers again would be paying twice ("overlap": wait, then send the
+        rest). An uncertain create holding some of them blocks like an exact
+        match would ("uncertain"), unless resubmit abandons it.
+        """
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
                 WHERE provider = ? AND task_type = ?
-                  AND (state IN ('new', 'submitting', 'open')
+                  AND (state IN ('new', 'submitting', 'open', 'uncertain')
                        OR (state = 'done' AND updated_at >= ?))
                 ORDER BY id""",
-            (provider, task_type, looked_up_at),
+            (provider, task_type, since),
         ).fetchall()
         if not rows:
             return None
         ours = set(numbers)
         for row in rows:
-            if not ours.isdisjoint(unpack_numbers(row["packed"])):
-                return Job.from_row(row)
+            # settled: finished jobs the caller has already taken what it could from.
+            if row["id"] in settled or ours.isdisjoint(unpack_numbers(row["packed"])):
+                continue
+            job = Job.from_row(row)
+            if job.state == "submitting" and not owner_alive(job.owner, job.heartbeat, now):
+                self._mark_uncertain(db, job, now)
+            if job.state == "uncertain":
+                if not resubmit:
+                    return "uncertain", job
+                db.execute("UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? "
+                           "WHERE id=?", (now, job.id))
+                continue
+            return "overlap", job
         return None
+
+    @staticmethod
+    def _mark_uncertain(db, job: Job, now: float) -> None:
+        db.execute(
+            "UPDATE jobs SET state='uncertain', owner=NULL, updated_at=?, error=? WHERE id=?",
+            (now, "the process creating this task stopped before the task id was recorded",
+             job.id),
+        )
+        job.state = "uncertain"
 
     @_translating
     def stored_since(self, task_type: str, numbers: Sequence[str], since: float) -> dict:
@@ -373,7 +395,10 @@ class Store:
     )
 
     @_translating
-    def update_job(self, job_id: int, *, status_call: bool = False, **fields) -> None:
+    def update_job(self, job_id: int, *, status_call: bool = False,
+                   expect_state: str | None = None, **fields) -> bool:
+        """Update a job; with expect_state, only while it is still in that state.
+        Returns whether a row changed."""
         bad = set(fields) - self._UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {bad}")
@@ -382,8 +407,14 @@ class Store:
         args = [*fields.values(), now, now]
         if status_call:
             sets.append("status_calls = status_calls + 1")
+        where, where_args = "id = ?", [job_id]
+        if expect_state is not None:
+            where += " AND state = ?"
+            where_args.append(expect_state)
         with self._tx() as db:
-            db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
+            cur = db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE {where}",
+                             (*args, *where_args))
+            return cur.rowcount > 0
 
     @_translating
     def heartbeat(self, job_id: int) -> None:
@@ -396,8 +427,8 @@ class Store:
     ) -> None:
         """Store the answers and close the job in one transaction: a crash here
         leaves the job open, to be finished by the next run, never half-stored."""
-        now = time.time()
         with self._tx() as db:
+            now = time.time()  # after the lock: as close to the commit as can be
             self._save_answers(db, task_type, rows, job.task_id, now)
             db.execute(
                 "UPDATE jobs SET state='done', owner=NULL, error=NULL, updated_at=? WHERE id=?",
@@ -411,15 +442,6 @@ class Store:
             db.execute(
                 "UPDATE jobs SET owner=NULL, heartbeat=NULL, updated_at=? WHERE id=? AND owner=?",
                 (time.time(), job_id, this_owner()),
-            )
-
-    @_translating
-    def abandon_uncertain(self, job_id: int) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? "
-                "WHERE id=? AND state='uncertain'",
-                (time.time(), job_id),
             )
 
     def integrity_check(self) -> str:

@@ -63,7 +63,10 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str 
         found = normalise(row[number_col])
         if found.number is None:
             continue
-        answers[found.number] = task_type.clean(row[value_col])
+        value = task_type.clean(row[value_col])
+        # A repeated row with a blank answer must not undo a real one.
+        if value is not None or found.number not in answers:
+            answers[found.number] = value
     return answers
 
 
