@@ -157,3 +157,56 @@ def test_sandbox_command_prints_url_and_demo_key(tmp_path):
 def test_help_has_examples():
     result = run("check", "--help")
     assert result.returncode == 0 and "Examples:" in result.stdout
+
+
+def _reordered(values):
+    return [values[1], values[0], *values[2:]]
+
+
+@pytest.mark.parametrize("change, to_stdout", [
+    (_reordered, False),                            # sorted: same rows, other order
+    (lambda values: [*values, numbers(1, start=90)[0]], True),   # a row added
+    (lambda values: values[:-1], False),            # a row deleted
+])
+def test_an_input_changed_during_the_wait_is_refused_not_misaligned(
+        env, sandbox, tmp_path, change, to_stdout):
+    """Answers are attached by position on a second read: a file rewritten while the
+    task runs must stop the write, not pair answers with other rows."""
+    values = numbers(6, start=500)
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values) + "\n")
+    out = tmp_path / "out.csv"
+    sandbox.time_scale = 0.0  # the task stays pending until the file has been rewritten
+    args = ["check", str(listing), "--progress", "json"] + ([] if to_stdout else ["-o", str(out)])
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # "submitted" comes after the first read of the input and the create.
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if '"event": "submitted"' in line:
+                break
+        assert seen and '"submitted"' in seen[-1], "".join(seen)
+        listing.write_text("\n".join(change(values)) + "\n")
+        sandbox.time_scale = 1.0
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stderr  # numbers were sent: not "bad input" (2)
+    message = stderr.strip().splitlines()[-1]
+    assert "changed while it was being checked" in message
+    assert "answers are stored" in message and "nothing is paid again" in message
+    assert stdout == "" and not out.exists()  # nothing half-written, nothing misaligned
+    assert sandbox.creates == 1
+    # Run again: the answers come from the store, each on its own row.
+    again = run("check", str(listing), env=env)
+    assert again.returncode == 0, again.stderr
+    got = rows(again.stdout)
+    assert [r["input"] for r in got] == change(values)
+    for r in got:
+        if r["status"] == "ok":
+            assert r["telegram"] == sandbox.expected(r["number"])
+            assert r["number"] == r["input"]
+    assert sandbox.creates == (2 if len(change(values)) > len(values) else 1)

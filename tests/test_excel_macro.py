@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from conftest import numbers
+from tgcheck_udfs.checking import check_values
 from tgcheck_udfs.macro import apply_plan, column_letters, run_check_selection
 from tgcheck_udfs.selection import Selection, numbers_of, plan_write
 
@@ -114,3 +117,52 @@ def test_a_bad_region_is_a_message(settings):
     sheet = MemorySheet({(1, 1): "+41791234567"})
     outcome = run_check_selection(sheet, Selection(1, 1, 1), settings=settings, region="QQ")
     assert outcome.plan is None and "unknown region" in outcome.message
+
+
+def _sort(sheet):  # the numbers sorted the other way round, header kept
+    rows = sorted((r for r, c in sheet.cells if c == 1 and r > 1))
+    values = [sheet.cells[(r, 1)] for r in rows]
+    for r, v in zip(rows, reversed(values), strict=True):
+        sheet.cells[(r, 1)] = v
+
+
+def _insert_row(sheet):  # a row inserted above the numbers: they all move down one
+    sheet.cells = {(r + 1 if r >= 2 else r, c): v for (r, c), v in sheet.cells.items()}
+    sheet.cells[(2, 1)] = "+41790009999"
+
+
+def _delete_row(sheet):  # the first number's row deleted: the rest move up one
+    del sheet.cells[(2, 1)]
+    sheet.cells = {(r - 1 if r > 2 else r, c): v for (r, c), v in sheet.cells.items()}
+
+
+@pytest.mark.parametrize("change", [_sort, _insert_row, _delete_row])
+def test_cells_changed_during_the_wait_get_no_answers_by_position(settings, sandbox, change):
+    """The answers are written by position after a long wait: if the selected column
+    changed meanwhile, nothing is written and the message says to run it again."""
+    nums = numbers(20, start=4000)
+    sheet = MemorySheet({(1, 1): "phone"} | {(i + 2, 1): n for i, n in enumerate(nums)})
+    selection = Selection(1, 21, 1)
+
+    def checker_while_someone_edits(data, region, settings, **kw):
+        texts = check_values(data, region, settings, **kw)
+        change(sheet)  # the user sorts or edits while the task runs
+        return texts
+
+    outcome = run_check_selection(sheet, selection, settings=settings,
+                                  checker=checker_while_someone_edits)
+    assert outcome.plan is None
+    assert "changed" in outcome.message and "answers are stored" in outcome.message
+    assert "again" in outcome.message and "nothing is paid again" in outcome.message
+    assert column(sheet, 2, 1, 22) == [None] * 22 and not sheet.inserted
+    assert sandbox.creates == 1
+    # Run again on the sheet as it is now: every row gets its own answer.
+    again = run_check_selection(sheet, selection, settings=settings)
+    assert again.plan is not None
+    for r in range(2, 22):
+        number = sheet.cells.get((r, 1))
+        if number in nums:
+            got = sheet.cells.get((r, 2))
+            want = sandbox.expected(number)
+            assert got == ("unknown" if want is None else want), (r, number)
+    assert sandbox.creates == (2 if change is _insert_row else 1)

@@ -22,6 +22,7 @@ from .engine import Engine
 from .errors import InputError, TgcheckError
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
+from .store import LIVE_STATES
 from .tables import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
@@ -38,7 +39,6 @@ SIMULATED_BANNER = (
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
 SANDBOX_STORE_URL = "http://127.0.0.1"
-LIVE_STATES = ("new", "submitting", "open", "uncertain")
 
 
 def _fail(message: str, code: int) -> None:
@@ -203,13 +203,71 @@ class _Recorder:
         return sum(billed_calls(e) for e in self.last.values())
 
 
-def _output_rows(table, answers, column_count: int):
-    """Input rows with their answers appended, in input order."""
+_NO_ROW = object()  # the input has no row here
+
+
+class InputChanged(InputError):
+    """INPUT changed between the check and the writing of the answers. Exit 1, not 2:
+    numbers were sent (exit 2 promises nothing was); running again costs nothing."""
+
+    exit_code = 1
+
+
+def _changed(table, row: int, found: object, checked: object) -> InputError:
+    """The input is no longer what was checked: writing by position would pair
+    answers with the wrong rows."""
+    if found is _NO_ROW:
+        what = f"it now ends before row {row}"
+    elif checked is _NO_ROW:
+        what = f"it now has more rows than the {row - 1} checked"
+    else:
+        what = f"row {row} now holds {_short(found)} where {_short(checked)} was checked"
+    return InputChanged(
+        f"{table.name} changed while it was being checked ({what}); nothing was written. "
+        "The answers are stored: run the same command again and nothing is paid again")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _same(found: object, checked: object) -> bool:
+    # NaN (a float cell) equals nothing, itself included.
+    return found == checked or (found != found and checked != checked)
+
+
+def _matched_rows(table, answers):
+    """(row, answer) pairs from a new read of the input, in input order.
+
+    Raises InputError unless each row's number cell is exactly the value the
+    engine was given for that row and there are as many rows as answers.
+    """
     rows = table.rows()
-    for answer in answers:
-        row = next(rows, None)
-        if row is None:
-            raise InputError(f"{table.name} changed while it was being checked; run again")
+    index = table.number_index
+    for n, answer in enumerate(answers, 1):
+        row = next(rows, _NO_ROW)
+        if row is _NO_ROW:
+            raise _changed(table, n, _NO_ROW, answer.input)
+        if not _same(row[index], answer.input):
+            raise _changed(table, n, row[index], answer.input)
+        yield row, answer
+    extra = next(rows, _NO_ROW)
+    if extra is not _NO_ROW:
+        raise _changed(table, len(answers) + 1, extra[index], _NO_ROW)
+
+
+def _check_unchanged(table, answers) -> None:
+    """A read of the whole input that only compares: before writing to stdout,
+    where a half-written table could not be taken back."""
+    for _ in _matched_rows(table, answers):
+        pass
+
+
+def _output_rows(table, answers, column_count: int):
+    """Input rows with their answers appended, in input order (a new read of the
+    input, checked row by row against what the engine was given)."""
+    for row, answer in _matched_rows(table, answers):
         extra = [answer.number or "", answer.value or "", answer.status]
         if table.kind == "txt":
             yield [row[0], *extra]
@@ -244,7 +302,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="Answers older than this are checked again (default: TGCHECK_MAX_AGE_DAYS "
                    "or 30).")
 @click.option("--retry-unknown", is_flag=True,
-              help="Resubmit numbers a result file left out, even within 24 hours.")
+              help="Resubmit numbers a result file left out, even within "
+                   "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
 @click.option("--resubmit", is_flag=True,
               help="Create again a task whose earlier create had an unknown outcome.")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
@@ -306,6 +365,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                                                                     "status"])]
             if table.kind == "txt":
                 header = ["input", "number", ttype.column, "status"]
+            if output is None or output == "-":
+                _check_unchanged(table, answers)
             try:
                 write_table(output, fmt, header,
                             _output_rows(table, answers, len(input_columns)))
@@ -424,8 +485,9 @@ def jobs(show_all, as_json, sandbox):
 def resume(progress, quiet):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
-    No new task is created: each open job is polled and its answers stored.
-    Uncertain jobs (a create with an unknown outcome) are left alone.
+    No task is created twice: a job whose create was never sent (state new) is
+    created now; an open one is polled and its answers stored. Uncertain jobs (a
+    create with an unknown outcome) are left alone: they need `check --resubmit`.
 
     \b
     Examples:

@@ -1,8 +1,10 @@
 """Tables in and out for the CLI: .txt/.csv/.xlsx (or stdin) in; .csv/.xlsx/.json/.parquet out.
 
 Inputs are read twice, row by row: once for the numbers (what the engine needs)
-and once while writing the output. No pass holds the whole table, so a
-million-row CSV costs memory per distinct number, not per row.
+and once while writing the output (the CLI checks on that read that each row's
+number cell is still what was checked; for stdout it reads once more to compare
+before writing anything). No pass holds the whole table, so a million-row CSV
+costs memory per distinct number, not per row.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class InputTable:
 
 
 def _spool_stdin() -> tuple[Path, Callable[[], None]]:
-    """stdin, copied to a temporary file: the input is read twice."""
+    """stdin, copied to a temporary file: the input is read more than once."""
     fd, tmp = tempfile.mkstemp(prefix="tgcheck-stdin-")
     with os.fdopen(fd, "wb") as f:
         shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
