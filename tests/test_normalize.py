@@ -99,7 +99,7 @@ def test_normaliser_never_raises_and_returns_e164_or_none(value, region):
         assert result.number is None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(cells, max_size=8), st.sampled_from([None, "CH", "TR"]))
 def test_the_fast_path_agrees_with_the_full_normaliser(values, region):
     from tgcheck.normalize import resolve_all

@@ -35,6 +35,8 @@ _SEPARATORS = str.maketrans(
     # Direction marks that copy-paste from Outlook, Teams and web pages carries along.
     "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+# Space-like characters only: the second fast path removes just these.
+_SPACES = str.maketrans("", "", " \t\r\n\u00a0\u2007\u202f\u2009\u200b\ufeff")
 # Parentheses kept for one step, to spot the "(0)" below.
 _SEPARATORS_BUT_PARENS = {**_SEPARATORS, ord("("): "(", ord(")"): ")"}
 # "+49 (0)171 ...": the national trunk 0 written after the country code, not dialled.
@@ -139,9 +141,26 @@ def resolve_all(values: Iterable[object], region: str | None = None) -> list:
     append = out.append
     for value in values:
         kind = type(value)
-        if kind is str and fast(value):
-            append(value)
-            continue
+        if kind is str:
+            if fast(value):
+                append(value)
+                continue
+            # Second chance, still cheap: only spaces around and inside, then a
+            # "+", a "00" or (without a region) a lost "+". Anything with other
+            # separators, "(0)", ".0" or dates takes the full path below.
+            spaced = value.translate(_SPACES)
+            if spaced:
+                if spaced[0] == "+":
+                    candidate = spaced if spaced != value else None
+                elif spaced[:2] == "00":
+                    candidate = "+" + spaced[2:]
+                elif region is None and spaced[0] != "0":
+                    candidate = "+" + spaced
+                else:
+                    candidate = None
+                if candidate and fast(candidate):
+                    append(candidate)
+                    continue
         # With a region, national reading comes first: only the slow path knows it.
         if kind is float and region is None and value.is_integer() and 1e6 <= value < 1e15:
             text = f"+{int(value)}"  # Excel's 41798284651.0
