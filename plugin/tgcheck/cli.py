@@ -276,13 +276,8 @@ def _output_rows(table, answers, column_count: int):
 
 
 def _job_ids(engine: Engine, keys) -> list[int]:
-    ids = []
-    for key in keys:
-        row = engine.store.db.execute(
-            "SELECT id FROM jobs WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        if row:
-            ids.append(row[0])
-    return ids
+    jobs = (engine.store.job_by_key(key) for key in keys)
+    return [job.id for job in jobs if job is not None]
 
 
 @cli.command()
@@ -519,16 +514,14 @@ def status(task_id, as_json, base_url):
     engine = Engine(make_settings(base_url=base_url))
     try:
         record = engine.provider.get_status(task_id)
-        row = engine.store.db.execute(
-            "SELECT id, state FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1",
-            (task_id,)).fetchone()
+        job = engine.store.job_by_task_id(task_id)
     finally:
         engine.close()
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,
               "result_url": record.result_url, "message": record.message,
-              "job": row[0] if row else None, "job_state": row[1] if row else None}
+              "job": job.id if job else None, "job_state": job.state if job else None}
     if as_json:
         click.echo(json.dumps(fields))
     else:
@@ -542,9 +535,7 @@ def _find_job(engine: Engine, ref: str):
     """A job by its number, or by the provider's task id."""
     job = engine.store.job(int(ref)) if ref.isdigit() else None
     if job is None:
-        row = engine.store.db.execute(
-            "SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (ref,)).fetchone()
-        job = engine.store.job(row[0]) if row else None
+        job = engine.store.job_by_task_id(ref)
     if job is None:
         raise InputError(f"no job {ref!r} in the journal; `tgcheck jobs --all` lists them")
     return job
@@ -606,17 +597,6 @@ def cache():
     """
 
 
-def _cache_filter(task_type: str | None, older_than: float | None) -> tuple[str, list]:
-    where, args = [], []
-    if task_type:
-        where.append("task_type = ?")
-        args.append(task_type)
-    if older_than is not None:
-        where.append("checked_at < ?")
-        args.append(time.time() - older_than * 86400)
-    return (" WHERE " + " AND ".join(where)) if where else "", args
-
-
 @cache.command("stats")
 @_sandbox_store_option
 @handle_errors
@@ -630,12 +610,9 @@ def cache_stats(sandbox):
     """
     engine = store_engine(sandbox)
     try:
-        db, settings = engine.store.db, engine.settings
-        fresh_after = time.time() - settings.max_age_days * 86400
-        answers = db.execute(
-            "SELECT task_type, status, COUNT(*), SUM(checked_at > ?), MIN(checked_at), "
-            "MAX(checked_at) FROM answers GROUP BY 1, 2 ORDER BY 1, 2", (fresh_after,)).fetchall()
-        states = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1").fetchall()
+        settings = engine.settings
+        answers = engine.store.answer_stats(max_age_days=settings.max_age_days)
+        states = engine.store.job_state_counts()
         path = engine.store.path
     finally:
         engine.close()
@@ -646,7 +623,7 @@ def cache_stats(sandbox):
     for task_type, status_word, count, fresh, oldest, newest in answers:
         click.echo(f"{task_type}\t{status_word}\t{count}\t{fresh or 0}\t{_stamp(oldest)}\t"
                    f"{_stamp(newest)}")
-    click.echo("jobs:    " + (", ".join(f"{n} {s}" for s, n in states) or "none"))
+    click.echo("jobs:    " + (", ".join(f"{n} {s}" for s, n in states.items()) or "none"))
 
 
 @cache.command("export")
@@ -669,12 +646,9 @@ def cache_export(output, out_format, task_type, older_than, sandbox):
     """
     fmt = output_format(output, out_format)
     engine = store_engine(sandbox)
-    where, args = _cache_filter(task_type, older_than)
     try:
-        cursor = engine.store.db.execute(
-            "SELECT task_type, number, value, status, checked_at, task_id FROM answers"
-            f"{where} ORDER BY task_type, number", args)
-        rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in cursor)
+        stored = engine.store.iter_answers(task_type=task_type, older_than_days=older_than)
+        rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
         try:
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
                                               "checked_at", "task_id"], rows)
@@ -703,16 +677,16 @@ def cache_clear(older_than, task_type, yes, sandbox):
       tgcheck cache clear --yes
     """
     engine = store_engine(sandbox)
-    where, args = _cache_filter(task_type, older_than)
+    # One cutoff for the count shown and the delete, however long the prompt waits.
+    which = {"task_type": task_type, "older_than_days": older_than, "now": time.time()}
     try:
-        count = engine.store.db.execute(f"SELECT COUNT(*) FROM answers{where}", args).fetchone()[0]
+        count = engine.store.count_answers(**which)
         if count and not yes:
             if not sys.stdin.isatty():
                 raise InputError(f"would delete {count} answers; add --yes to confirm")
             click.confirm(f"Delete {count} stored answers? Checking them again is paid",
                           abort=True, err=True)
-        with engine.store._tx() as db:
-            deleted = db.execute(f"DELETE FROM answers{where}", args).rowcount
+        deleted = engine.store.delete_answers(**which)
     finally:
         engine.close()
     click.echo(f"tgcheck: deleted {deleted} answers from {engine.store.path}", err=True)

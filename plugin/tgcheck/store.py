@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import inspect
 import json
 import os
 import socket
@@ -17,8 +18,9 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import StoreError
 
@@ -74,17 +76,37 @@ def _translating(method):
     """Damage found after opening (a bad page read later) is a StoreError naming the
     doctor, like damage found at open; locking and other errors pass unchanged."""
 
+    def translated(self, e: sqlite3.DatabaseError) -> StoreError | None:
+        if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+            return None
+        return StoreError(
+            f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
+            "to set it aside and keep its open jobs"
+        )
+
+    if inspect.isgeneratorfunction(method):
+        # A generator reads as it is consumed: damage met then is translated too.
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as e:
+                error = translated(self, e)
+                if error is None:
+                    raise
+                raise error from None
+
+        return generator
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as e:
-            if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+            error = translated(self, e)
+            if error is None:
                 raise
-            raise StoreError(
-                f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
-                "to set it aside and keep its open jobs"
-            ) from None
+            raise error from None
 
     return wrapper
 
@@ -142,6 +164,28 @@ class Job:
 
 
 _JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
+
+
+class AnswerStats(NamedTuple):
+    """One (task_type, status) group of stored answers."""
+
+    task_type: str
+    status: str
+    count: int
+    fresh: int
+    oldest: float
+    newest: float
+
+
+class StoredAnswer(NamedTuple):
+    """One row of the answers table."""
+
+    task_type: str
+    number: str
+    value: str | None
+    status: str
+    checked_at: float
+    task_id: str | None
 
 
 class Store:
@@ -244,7 +288,96 @@ class Store:
         with self._tx() as db:
             self._save_answers(db, task_type, rows, task_id, time.time())
 
+    # -- the store as a whole: for `tgcheck cache` ------------------------
+    @staticmethod
+    def _answer_filter(task_type: str | None, older_than_days: float | None,
+                       now: float | None) -> tuple[str, list]:
+        where, args = [], []
+        if task_type:
+            where.append("task_type = ?")
+            args.append(task_type)
+        if older_than_days is not None:
+            now = time.time() if now is None else now
+            where.append("checked_at < ?")
+            args.append(now - older_than_days * 86400)
+        return (" WHERE " + " AND ".join(where)) if where else "", args
+
+    @_translating
+    def answer_stats(self, *, max_age_days: float, now: float | None = None) -> list[AnswerStats]:
+        """Per (task_type, status), ordered by both: how many answers, how many are
+        fresh (checked within max_age_days), the oldest and newest checked_at."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            "SELECT task_type, status, COUNT(*), SUM(checked_at > ?), MIN(checked_at), "
+            "MAX(checked_at) FROM answers GROUP BY 1, 2 ORDER BY 1, 2",
+            (now - max_age_days * 86400,),
+        )
+        return [AnswerStats(t, s, n, fresh or 0, oldest, newest)
+                for t, s, n, fresh, oldest, newest in rows]
+
+    @_translating
+    def job_state_counts(self) -> dict[str, int]:
+        """How many jobs the journal holds in each state, ordered by state."""
+        return dict(self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1"))
+
+    @_translating
+    def iter_answers(self, *, task_type: str | None = None, older_than_days: float | None = None,
+                     now: float | None = None) -> Iterator[StoredAnswer]:
+        """Stored answers ordered by task type and number, read as they are consumed;
+        older_than_days keeps those checked more than that many days before now.
+
+        The query starts here, so an unreadable store fails before the caller
+        opens its output; damage met later, while reading, is a StoreError too."""
+        where, args = self._answer_filter(task_type, older_than_days, now)
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        cursor.execute(
+            "SELECT task_type, number, value, status, checked_at, task_id FROM answers"
+            f"{where} ORDER BY task_type, number", args)
+        return self._stored_answers(cursor)
+
+    @_translating
+    def _stored_answers(self, cursor: sqlite3.Cursor) -> Iterator[StoredAnswer]:
+        try:
+            for row in cursor:
+                yield StoredAnswer(*row)
+        finally:
+            cursor.close()
+
+    @_translating
+    def count_answers(self, *, task_type: str | None = None,
+                      older_than_days: float | None = None, now: float | None = None) -> int:
+        """How many answers delete_answers with the same arguments would delete."""
+        where, args = self._answer_filter(task_type, older_than_days, now)
+        return self.db.execute(f"SELECT COUNT(*) FROM answers{where}", args).fetchone()[0]
+
+    @_translating
+    def delete_answers(self, *, task_type: str | None = None,
+                       older_than_days: float | None = None, now: float | None = None) -> int:
+        """Delete stored answers (all, or those of a task type and/or checked more than
+        older_than_days before now); the journal is not touched. Returns how many."""
+        where, args = self._answer_filter(task_type, older_than_days, now)
+        with self._tx() as db:
+            return db.execute(f"DELETE FROM answers{where}", args).rowcount
+
     # -- the journal -----------------------------------------------------
+    @_translating
+    def job_by_key(self, key: str) -> Job | None:
+        """The newest job for a set's key, in any state (live_job: live ones only)."""
+        row = self.db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
+        ).fetchone()
+        return Job.from_row(row) if row else None
+
+    @_translating
+    def job_by_task_id(self, task_id: str) -> Job | None:
+        """The newest job that holds the provider's task id."""
+        row = self.db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1",
+            (task_id,),
+        ).fetchone()
+        return Job.from_row(row) if row else None
+
     @_translating
     def job(self, job_id: int) -> Job | None:
         row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -1,0 +1,215 @@
+"""The Store's public queries for the journal and the store as a whole (what
+`tgcheck status`, `export` and `cache` use), on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from tgcheck.errors import StoreError
+from tgcheck.store import AnswerStats, Store, StoredAnswer, _translating
+
+DAY = 86400.0
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "store.sqlite3")
+    yield s
+    s.close()
+
+
+def put(store: Store, task_type: str, rows, *, age_days: float, task_id: str = "t1") -> None:
+    """Answers as if checked age_days before NOW."""
+    store.save_answers(task_type, rows, task_id)
+    store.db.executemany(
+        "UPDATE answers SET checked_at = ? WHERE task_type = ? AND number = ?",
+        [(NOW - age_days * DAY, task_type, n) for n, _, _ in rows])
+
+
+@pytest.fixture
+def filled(store):
+    put(store, "tg", [("+41790000002", "yes", "ok"), ("+41790000001", "no", "ok")],
+        age_days=1, task_id="a")
+    put(store, "tg", [("+41790000003", None, "unknown")], age_days=40, task_id="b")
+    put(store, "ws", [("+41790000001", "yes", "ok")], age_days=100, task_id="c")
+    return store
+
+
+def new_job(store: Store, key: str, numbers, *, settled=frozenset()):
+    role, job = store.claim(key, "ekycpro", "tg", numbers, settled=settled)
+    assert role == "drive"
+    return job
+
+
+# -- the journal --------------------------------------------------------------------
+def test_job_by_key_is_the_newest_job_for_the_key_in_any_state(store):
+    assert store.job_by_key("k") is None
+    first = new_job(store, "k", ["+41790000001"])
+    assert store.update_job(first.id, state="done", task_id="t-1")
+    second = new_job(store, "k", ["+41790000001"], settled=frozenset({first.id}))
+    new_job(store, "other", ["+41790000009"])
+    assert second.id > first.id
+    assert store.job_by_key("k").id == second.id
+    assert store.update_job(second.id, state="failed")
+    found = store.job_by_key("k")  # not live any more: still found
+    assert found.id == second.id and found.state == "failed"
+    assert store.live_job("k") is None
+
+
+def test_job_by_task_id_is_the_newest_holder_of_the_task_id(store):
+    assert store.job_by_task_id("t-1") is None
+    first = new_job(store, "k1", ["+41790000001"])
+    store.update_job(first.id, state="done", task_id="t-1")
+    second = new_job(store, "k2", ["+41790000002"])
+    store.update_job(second.id, state="open", task_id="t-1", status="processing")
+    found = store.job_by_task_id("t-1")
+    assert (found.id, found.state, found.status) == (second.id, "open", "processing")
+    assert found == store.job(second.id)
+    assert store.job_by_task_id(str(first.id)) is None  # a job number is not a task id
+
+
+def test_job_state_counts_are_ordered_by_state(store):
+    assert store.job_state_counts() == {}
+    for i, state in enumerate(["open", "done", "done", "failed"]):
+        job = new_job(store, f"k{i}", [f"+4179000000{i}"])
+        store.update_job(job.id, state=state)
+    counts = store.job_state_counts()
+    assert counts == {"done": 2, "failed": 1, "open": 1}
+    assert list(counts) == ["done", "failed", "open"]
+
+
+# -- answers as a whole -------------------------------------------------------------
+def test_answer_stats_per_task_type_and_status(filled):
+    stats = filled.answer_stats(max_age_days=30, now=NOW)
+    assert stats == [
+        AnswerStats("tg", "ok", 2, 2, NOW - DAY, NOW - DAY),
+        AnswerStats("tg", "unknown", 1, 0, NOW - 40 * DAY, NOW - 40 * DAY),
+        AnswerStats("ws", "ok", 1, 0, NOW - 100 * DAY, NOW - 100 * DAY),
+    ]
+    assert [s.fresh for s in filled.answer_stats(max_age_days=365, now=NOW)] == [2, 1, 1]
+    assert [s.fresh for s in filled.answer_stats(max_age_days=0.5, now=NOW)] == [0, 0, 0]
+
+
+def test_answer_stats_of_an_empty_store(store):
+    assert store.answer_stats(max_age_days=30) == []
+
+
+def test_iter_answers_in_task_type_and_number_order(filled):
+    rows = list(filled.iter_answers())
+    assert rows == [
+        StoredAnswer("tg", "+41790000001", "no", "ok", NOW - DAY, "a"),
+        StoredAnswer("tg", "+41790000002", "yes", "ok", NOW - DAY, "a"),
+        StoredAnswer("tg", "+41790000003", None, "unknown", NOW - 40 * DAY, "b"),
+        StoredAnswer("ws", "+41790000001", "yes", "ok", NOW - 100 * DAY, "c"),
+    ]
+    # Plain tuples to unpack, as a table writer does.
+    t, n, v, s, c, task = rows[0]
+    assert (t, n, task) == ("tg", "+41790000001", "a")
+
+
+def test_iter_answers_filters(filled):
+    def numbers(**which):
+        return [(a.task_type, a.number) for a in filled.iter_answers(now=NOW, **which)]
+
+    assert numbers(task_type="ws") == [("ws", "+41790000001")]
+    assert numbers(task_type="none") == []
+    assert numbers(older_than_days=30) == [("tg", "+41790000003"), ("ws", "+41790000001")]
+    assert numbers(task_type="tg", older_than_days=30) == [("tg", "+41790000003")]
+    assert numbers(older_than_days=365) == []
+    # strictly older: an answer exactly at the cutoff stays out
+    assert numbers(older_than_days=40) == [("ws", "+41790000001")]
+
+
+def test_iter_answers_starts_its_query_at_once(filled):
+    rows = filled.iter_answers()
+    other = Store(filled.path)  # another process clears the store meanwhile
+    try:
+        assert other.delete_answers() == 4
+    finally:
+        other.close()
+    assert len(list(rows)) == 4  # the query had begun: its snapshot is kept
+    assert list(filled.iter_answers()) == []
+
+
+def test_count_then_delete_answers_agree(filled):
+    def which(**kw):
+        return {"now": NOW, **kw}
+
+    assert filled.count_answers(**which(older_than_days=1000)) == 0
+    assert filled.delete_answers(**which(older_than_days=1000)) == 0
+    assert filled.count_answers(**which(task_type="tg", older_than_days=30)) == 1
+    assert filled.delete_answers(**which(task_type="tg", older_than_days=30)) == 1
+    assert [a.number for a in filled.iter_answers(task_type="tg")] == [
+        "+41790000001", "+41790000002"]
+    assert filled.count_answers(**which(task_type="ws")) == 1
+    assert filled.delete_answers(**which(task_type="ws")) == 1
+    assert filled.count_answers() == 2
+    assert filled.delete_answers() == 2
+    assert filled.count_answers() == 0 and list(filled.iter_answers()) == []
+
+
+def test_delete_answers_keeps_the_journal(filled):
+    job = new_job(filled, "k", ["+41790000001"])
+    assert filled.delete_answers() == 4
+    assert filled.job(job.id) == job
+    assert filled.job_state_counts() == {"new": 1}
+
+
+def test_delete_answers_uses_now_when_not_given(store):
+    store.save_answers("tg", [("+41790000001", "yes", "ok")], "t")
+    assert store.count_answers(older_than_days=1) == 0
+    assert store.delete_answers(older_than_days=1) == 0
+    time.sleep(0.01)
+    assert store.count_answers(older_than_days=0) == 1
+    assert store.delete_answers(older_than_days=0) == 1
+
+
+def test_the_new_queries_see_another_process_s_writes(tmp_path):
+    """Two Store objects on one file, as the CLI and Excel's Python are."""
+    a, b = Store(tmp_path / "s.sqlite3"), Store(tmp_path / "s.sqlite3")
+    try:
+        a.save_answers("tg", [("+41790000001", "yes", "ok")], "t")
+        assert b.count_answers() == 1
+        assert b.delete_answers() == 1
+        assert a.count_answers() == 0
+    finally:
+        a.close()
+        b.close()
+
+
+# -- damage is a StoreError, in a generator too ---------------------------------------
+def _damage() -> sqlite3.DatabaseError:
+    e = sqlite3.DatabaseError("database disk image is malformed")
+    e.sqlite_errorcode = 11  # SQLITE_CORRUPT
+    return e
+
+
+class _Damaged(Store):
+    @_translating
+    def rows(self):
+        yield 1
+        raise _damage()
+
+    @_translating
+    def locked(self):
+        yield 1
+        e = sqlite3.OperationalError("database is locked")
+        e.sqlite_errorcode = 5  # SQLITE_BUSY
+        raise e
+
+
+def test_damage_met_while_a_generator_reads_is_a_store_error(tmp_path):
+    store = _Damaged(tmp_path / "s.sqlite3")
+    rows = store.rows()
+    assert next(rows) == 1
+    with pytest.raises(StoreError, match="tgcheck doctor"):
+        next(rows)
+    locked = store.locked()
+    next(locked)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        next(locked)
+    store.close()
