@@ -213,3 +213,21 @@ def test_damage_met_while_a_generator_reads_is_a_store_error(tmp_path):
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         next(locked)
     store.close()
+
+
+def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
+    """Large sets scan the table, small ones probe the index: same answers either way."""
+    import tgcheck.store as store_module
+
+    store = Store(tmp_path / "s.sqlite3")
+    rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
+            for i in range(300)]
+    store.save_answers("tg", rows, "t1")
+    wanted = [r[0] for r in rows[::2]] + ["+41000000000"]  # one never answered
+    expected = {n: (v, s) for n, v, s in rows[::2]}
+    kw = dict(max_age_days=30, unknown_retry_hours=24)
+    for share in (1_000_000, 1):  # scan, then probe
+        monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+        assert store.lookup("tg", wanted, **kw) == expected
+        assert store.lookup("tg", set(wanted), **kw) == expected
+    assert store.lookup("ws", wanted, **kw) == {}

@@ -574,8 +574,7 @@ def export(job_ref, output, out_format, sandbox):
     finally:
         engine.close()
     missing = sum(n not in stored for n in numbers)
-    # The store's rows end with (value, status), whatever columns come before.
-    rows = ((n, *stored.get(n, (None, "missing"))[-2:]) for n in numbers)
+    rows = ((n, *stored.get(n, (None, "missing"))) for n in numbers)
     try:
         count = write_table(output, fmt, ["number", ttype.column, "status"], rows)
     except OSError as e:

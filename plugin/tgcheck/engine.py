@@ -75,13 +75,13 @@ def _answers(values: list, found: list, known: dict) -> list[Answer]:
         if type(f) is not str:
             append(_new(Answer, (value, None, None, f.status, f.reason)))
             continue
-        row = known.get(f)
-        if row is None:
+        pair = known.get(f)
+        if pair is None:
             append(_new(Answer, (value, f, None, UNKNOWN, "no answer")))
-        elif row[2] == OK:
-            append(_new(Answer, (value, f, row[1], OK, None)))
+        elif pair[1] == OK:
+            append(_new(Answer, (value, f, pair[0], OK, None)))
         else:
-            append(_new(Answer, (value, f, None, row[2], _LEFT_OUT)))
+            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT)))
     return out
 
 
@@ -124,9 +124,7 @@ class Engine:
         values = values if isinstance(values, list) else list(values)
         ttype = plugins.get_task_type(task_type)
         found = resolve_all(values, region)  # E.164 str, or a Normalised problem
-        # Sorted: SQLite probes its index in order (twice as fast for big sets),
-        # and a set's journal key must not depend on the input's order.
-        wanted = sorted({f for f in found if type(f) is str})
+        wanted = {f for f in found if type(f) is str}
         known = self.answers_for(ttype, wanted, retry_unknown=retry_unknown,
                                  resubmit=resubmit, on_event=on_event, cancel=cancel)
         return _answers(values, found, known)
@@ -137,7 +135,7 @@ class Engine:
         ttype = plugins.get_task_type(task_type)
         found = resolve_all(values, region)
         numbers = [f for f in found if type(f) is str]
-        distinct = sorted(set(numbers))
+        distinct = set(numbers)
         known = self._lookup(ttype, distinct, retry_unknown)
         problems = [f.status for f in found if type(f) is not str]
         return {
@@ -158,10 +156,11 @@ class Engine:
 
     def answers_for(self, ttype: TaskType, numbers: Sequence[str], *, retry_unknown=False,
                     resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
-        """number -> (number, value, status) for distinct, sorted E.164 numbers."""
+        """number -> (value, status) for distinct E.164 numbers."""
         since = self._answered_since(time.time(), retry_unknown)
         known = self._lookup(ttype, numbers, retry_unknown)
-        missing = [n for n in numbers if n not in known]
+        # Sorted: a set's journal key and its task file must not depend on order.
+        missing = sorted(n for n in numbers if n not in known)
         if not missing:
             return known
         size = self.settings.max_task_size
@@ -514,4 +513,4 @@ class _Driver:
             rows.append((number, value, OK if value is not None else UNKNOWN))
         self.store.finish_job(self.job, self.ttype.name, rows)
         self.emit("done", status)
-        return {row[0]: row for row in rows}
+        return {number: (value, status_word) for number, value, status_word in rows}

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -63,6 +63,9 @@ CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
 """
 
 LIVE_STATES = ("new", "submitting", "open", "uncertain")
+# A lookup of at least 1/SCAN_SHARE of a task type's answers scans them rather
+# than probing the index number by number (measured: ~2x faster at 1,000,000).
+SCAN_SHARE = 4
 # A driving process that stops heart-beating for this long is taken for dead.
 LEASE_SECONDS = 60.0
 
@@ -209,6 +212,8 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=60000")
+            # Grouping a million answers sorts them: in memory, not in a temp file.
+            db.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.DatabaseError as e:
             raise StoreError(
                 f"the local store {self.path} is unreadable ({e}); move it aside and run "
@@ -239,41 +244,63 @@ class Store:
     def lookup(
         self,
         task_type: str,
-        numbers: Sequence[str],
+        numbers: Collection[str],
         *,
         max_age_days: float,
         unknown_retry_hours: float,
         retry_unknown: bool = False,
         now: float | None = None,
     ) -> dict[str, tuple[str | None, str]]:
-        """Fresh answers among numbers: number -> (number, value, status)."""
-        if not numbers:
-            return {}
+        """Fresh answers among numbers: number -> (value, status)."""
         now = time.time() if now is None else now
         ok_after = now - max_age_days * 86400
         unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
-        return self._rows_by_number(
-            """SELECT number, value, status FROM answers
-               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
-                 AND checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END""",
-            (task_type, json.dumps(list(numbers)), ok_after, unknown_after),
-        )
+        return self._answers_of(
+            task_type, numbers,
+            "checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END", (ok_after, unknown_after))
 
     @_translating
-    def stored(self, task_type: str, numbers: Sequence[str]) -> dict[str, tuple]:
+    def stored(self, task_type: str, numbers: Collection[str]) -> dict[str, tuple]:
         """Stored answers whatever their age: for a job that has just finished."""
-        return self._rows_by_number(
-            """SELECT number, value, status FROM answers
-               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))""",
-            (task_type, json.dumps(list(numbers))),
-        )
+        return self._answers_of(task_type, numbers, "1", ())
 
-    def _rows_by_number(self, sql: str, args: tuple) -> dict[str, tuple]:
-        # Plain tuples, kept whole as the dict's values: a lookup of a million
-        # numbers must not build a million Row objects or value tuples.
+    def _answers_of(self, task_type: str, numbers: Collection[str], condition: str,
+                    args: tuple) -> dict[str, tuple[str | None, str]]:
+        """number -> (value, status) for the numbers with a stored answer meeting condition.
+
+        Built for a million numbers: SQLite groups the numbers by answer and
+        hands each group over as one string, so Python splits a few strings
+        instead of building a million rows, and every number of a group
+        shares one (value, status) pair. A set that is a large part of the
+        table is matched by scanning it, which beats probing the index.
+        """
+        if not numbers:
+            return {}
         cursor = self.db.cursor()
         cursor.row_factory = None
-        return {row[0]: row for row in cursor.execute(sql, args)}
+        total = cursor.execute("SELECT count(*) FROM answers WHERE task_type = ?",
+                               (task_type,)).fetchone()[0]
+        if not total:
+            return {}
+        scan = len(numbers) * SCAN_SHARE >= total
+        if scan:
+            where, params = "task_type = ?", (task_type,)
+        else:
+            ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
+            where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
+            params = (task_type, json.dumps(ordered))
+        found: dict[str, tuple[str | None, str]] = {}
+        wanted = (numbers if isinstance(numbers, (set, frozenset)) else set(numbers)) \
+            if scan else None
+        for value, status, joined in cursor.execute(
+            f"""SELECT value, status, group_concat(number, char(10)) FROM answers
+                WHERE {where} AND {condition} GROUP BY value, status""",
+            (*params, *args),
+        ):
+            group = joined.split("\n")
+            pair = (value, status)
+            found.update(dict.fromkeys(wanted.intersection(group) if scan else group, pair))
+        return found
 
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
         db.executemany(
@@ -509,14 +536,9 @@ class Store:
         job.state = "uncertain"
 
     @_translating
-    def stored_since(self, task_type: str, numbers: Sequence[str], since: float) -> dict:
+    def stored_since(self, task_type: str, numbers: Collection[str], since: float) -> dict:
         """Answers stored at or after `since` (by a job that finished meanwhile)."""
-        return self._rows_by_number(
-            """SELECT number, value, status FROM answers
-               WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
-                 AND checked_at >= ?""",
-            (task_type, json.dumps(list(numbers)), since),
-        )
+        return self._answers_of(task_type, numbers, "checked_at >= ?", (since,))
 
     def _job_in(self, db, job_id) -> Job:
         return Job.from_row(
