@@ -226,6 +226,7 @@ def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
     wanted = [r[0] for r in rows[::2]] + ["+41000000000"]  # one never answered
     expected = {n: (v, s) for n, v, s in rows[::2]}
     kw = dict(max_age_days=30, unknown_retry_hours=24)
+    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for share in (1_000_000, 1):  # scan, then probe
         monkeypatch.setattr(store_module, "SCAN_SHARE", share)
         assert store.lookup("tg", wanted, **kw) == expected
