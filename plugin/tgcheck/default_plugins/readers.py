@@ -20,7 +20,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from ..errors import ResultFileError
 from ..hookspecs import hookimpl
 from ..models import TaskType
-from ..normalize import normalise
+from ..normalize import resolve_all
 
 # Zip-bomb guards: a result file of 1,000,000 rows is ~30 MB uncompressed.
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
@@ -31,6 +31,9 @@ MAX_SHEET_CELLS = 20_000_000
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError,
                lzma.LZMAError, ValueError, EOFError, OSError, IndexError, KeyError)
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+# A cell or row reference to column J (the 10th) or beyond, or to row 2,000,000
+# or beyond: 9 columns x 2,000,000 rows stays under MAX_SHEET_CELLS.
+_FAR_REF = re.compile(rb'\br="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}(?:[2-9][0-9]{6}|[0-9]{8}))')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
 
@@ -56,17 +59,31 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str 
             f"the result file has no {'Number' if number_col is None else task_type.column!r} "
             f"column (header: {shown})"
         )
-    answers: dict[str, str | None] = {}
+    # Two passes: collect the columns, then normalise them in one call (the
+    # engine's fast path) and clean each distinct answer text once.
+    width = max(number_col, value_col)
+    cells, raws = [], []
     for row in it:
-        if len(row) <= max(number_col, value_col):
-            row = list(row) + [None] * (max(number_col, value_col) + 1 - len(row))
-        found = normalise(row[number_col])
-        if found.number is None:
-            continue
-        value = task_type.clean(row[value_col])
+        if len(row) > width:
+            cells.append(row[number_col])
+            raws.append(row[value_col])
+        else:
+            cells.append(row[number_col] if len(row) > number_col else None)
+            raws.append(None)
+    answers: dict[str, str | None] = {}
+    cleaned: dict = {}
+    for number, raw in zip(resolve_all(cells), raws, strict=True):
+        if type(number) is not str:
+            continue  # an invalid or empty number cell: no answer to anyone
+        try:
+            value = cleaned[raw]
+        except KeyError:
+            value = cleaned[raw] = task_type.clean(raw)
+        except TypeError:  # an unhashable cell
+            value = task_type.clean(raw)
         # A repeated row with a blank answer must not undo a real one.
-        if value is not None or found.number not in answers:
-            answers[found.number] = value
+        if value is not None or number not in answers:
+            answers[number] = value
     return answers
 
 
@@ -162,6 +179,11 @@ def _check_sheet_extent(z: zipfile.ZipFile) -> None:
         if not info.filename.startswith("xl/worksheets/"):
             continue
         xml = _read_member(z, info)
+        # The common case in one regex search: no reference to column J or
+        # beyond and none to row 2,000,000 or beyond, so under 9 x 2,000,000
+        # cells. Only a wide or tall sheet pays for the cell-by-cell scan.
+        if not _FAR_REF.search(xml):
+            continue
         rows = max((int(r) for r in _ROW_REF.findall(xml)), default=0)
         cols = 0
         for col, row in _CELL_REF.findall(xml):
