@@ -160,7 +160,7 @@ class Engine:
         since = self._answered_since(time.time(), retry_unknown)
         known = self._lookup(ttype, numbers, retry_unknown)
         # Sorted: a set's journal key and its task file must not depend on order.
-        missing = sorted(n for n in numbers if n not in known)
+        missing = sorted(set(numbers).difference(known))
         if not missing:
             return known
         size = self.settings.max_task_size
