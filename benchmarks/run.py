@@ -55,7 +55,7 @@ def fig_polling(quick: bool) -> list[Row]:
         "tgcheck, size prior, poll_max 300": lambda t: polling_sim.tgcheck_policy(t),
         "tgcheck, size prior, poll_max 1800":
             lambda t: polling_sim.tgcheck_policy(t, poll_max=1800),
-        "no prior (engine today), poll_max 300":
+        "no prior (engines before the size prior), poll_max 300":
             lambda t: polling_sim.tgcheck_policy(t, prior=False),
         "tgcheck, no prior, poll_max 1800":
             lambda t: polling_sim.tgcheck_policy(t, poll_max=1800, prior=False),
