@@ -128,15 +128,11 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
 @contextlib.contextmanager
 def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **overrides):
     """An Engine from the environment, or aimed at an embedded sandbox."""
-    if not sandbox:
-        engine = Engine(make_settings(base_url=base_url, **overrides))
-        try:
-            yield engine
-        finally:
-            engine.close()
-        return
-    if not serve:  # --dry-run: the sandbox's store is enough, no server needed
-        engine = Engine(make_settings(sandbox_store=True, **overrides))
+    if not sandbox or not serve:
+        # Without serve (--dry-run) the sandbox's store is enough: no server needed.
+        settings = (make_settings(base_url=base_url, **overrides) if not sandbox
+                    else make_settings(sandbox_store=True, **overrides))
+        engine = Engine(settings)
         try:
             yield engine
         finally:
