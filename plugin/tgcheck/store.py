@@ -388,34 +388,27 @@ class Store:
             return db.execute(f"DELETE FROM answers{where}", args).rowcount
 
     # -- the journal -----------------------------------------------------
+    def _one_job(self, where: str, args: tuple) -> Job | None:
+        row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where}", args).fetchone()
+        return Job.from_row(row) if row else None
+
     @_translating
     def job_by_key(self, key: str) -> Job | None:
         """The newest job for a set's key, in any state (live_job: live ones only)."""
-        row = self.db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
-        ).fetchone()
-        return Job.from_row(row) if row else None
+        return self._one_job("key = ? ORDER BY id DESC LIMIT 1", (key,))
 
     @_translating
     def job_by_task_id(self, task_id: str) -> Job | None:
         """The newest job that holds the provider's task id."""
-        row = self.db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1",
-            (task_id,),
-        ).fetchone()
-        return Job.from_row(row) if row else None
+        return self._one_job("task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
 
     @_translating
     def job(self, job_id: int) -> Job | None:
-        row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job.from_row(row) if row else None
+        return self._one_job("id = ?", (job_id,))
 
     @_translating
     def live_job(self, key: str) -> Job | None:
-        row = self.db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? AND state IN {LIVE_STATES}", (key,)
-        ).fetchone()
-        return Job.from_row(row) if row else None
+        return self._one_job(f"key = ? AND state IN {LIVE_STATES}", (key,))
 
     @_translating
     def jobs(self, *, states: Sequence[str] | None = None, limit: int = 1000) -> list[Job]:
@@ -489,7 +482,7 @@ class Store:
                    VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?)""",
                 (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now, now),
             )
-            return "drive", self._job_in(db, cur.lastrowid)
+            return "drive", self._one_job("id = ?", (cur.lastrowid,))
 
     def _overlapping(self, db, provider, task_type, numbers, since, resubmit, now, settled):
         """(role, job) for a job sharing a number with ours, else None.
@@ -539,11 +532,6 @@ class Store:
     def stored_since(self, task_type: str, numbers: Collection[str], since: float) -> dict:
         """Answers stored at or after `since` (by a job that finished meanwhile)."""
         return self._answers_of(task_type, numbers, "checked_at >= ?", (since,))
-
-    def _job_in(self, db, job_id) -> Job:
-        return Job.from_row(
-            db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        )
 
     _UPDATABLE = frozenset(
         {"state", "task_id", "status", "total", "success", "failure", "error", "owner"}
