@@ -120,7 +120,7 @@ def _csv(rows: duckdb.DuckDBPyRelation) -> str:
 
 def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool) -> None:
     """Statements from stdin, each run when a line ends with ';'. Ctrl-D ends."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     interactive = stdin.isatty()
     pending: list[str] = []
     while True:
