@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
 
@@ -50,7 +51,7 @@ class TaskType:
             return text
         return self._canonical.get(" ".join(text.lower().split()))
 
-    @property
+    @functools.cached_property
     def _canonical(self) -> dict[str, str]:
         # Result files write "Yes", " YES ", "N/A": match case- and space-insensitively.
         return {" ".join(v.lower().split()): v for v in self.values or ()}
@@ -124,4 +125,5 @@ class JobEvent:
 
     @property
     def progress(self) -> Mapping[str, object]:
+        """The event as a plain dict (for JSON progress lines and logging)."""
         return dataclasses.asdict(self)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -110,7 +109,7 @@ class JsonProgress:
 
     def __call__(self, event: JobEvent) -> None:
         record = {"event": event.kind, "time": round(time.time(), 3),
-                  **dataclasses.asdict(event), "billed_calls": billed_calls(event)}
+                  **event.progress, "billed_calls": billed_calls(event)}
         self.write(record)
 
     def write(self, record: dict) -> None:

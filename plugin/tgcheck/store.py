@@ -76,41 +76,35 @@ HOST = socket.gethostname()
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
+@contextlib.contextmanager
+def _damage_as_store_error(path):
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+            raise
+        raise StoreError(
+            f"the local store {path} is damaged ({e}); run `tgcheck doctor` "
+            "to set it aside and keep its open jobs"
+        ) from None
+
+
 def _translating(method):
     """Damage found after opening (a bad page read later) is a StoreError naming the
     doctor, like damage found at open; locking and other errors pass unchanged."""
-
-    def translated(self, e: sqlite3.DatabaseError) -> StoreError | None:
-        if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
-            return None
-        return StoreError(
-            f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
-            "to set it aside and keep its open jobs"
-        )
-
     if inspect.isgeneratorfunction(method):
         # A generator reads as it is consumed: damage met then is translated too.
         @functools.wraps(method)
         def generator(self, *args, **kwargs):
-            try:
+            with _damage_as_store_error(self.path):
                 yield from method(self, *args, **kwargs)
-            except sqlite3.DatabaseError as e:
-                error = translated(self, e)
-                if error is None:
-                    raise
-                raise error from None
 
         return generator
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        try:
+        with _damage_as_store_error(self.path):
             return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as e:
-            error = translated(self, e)
-            if error is None:
-                raise
-            raise error from None
 
     return wrapper
 
