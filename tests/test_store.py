@@ -232,3 +232,33 @@ def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
         assert store.lookup("tg", wanted, **kw) == expected
         assert store.lookup("tg", set(wanted), **kw) == expected
     assert store.lookup("ws", wanted, **kw) == {}
+
+
+def _open_after(path, barrier, results):
+    barrier.wait()
+    try:
+        Store(path).lookup("tg", ["+41790000000"], max_age_days=30, unknown_retry_hours=24)
+        results.put(None)
+    except Exception as e:  # reported to the parent, asserted there
+        results.put(repr(e))
+
+
+def test_many_processes_opening_a_new_store_never_see_database_is_locked(tmp_path):
+    """Found by CI: processes opening a brand-new store at once raced on the switch
+    to WAL, and one got "database is locked" dressed as an unreadable store."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # children start at once, already imported
+    errors = []
+    for round_ in range(30):
+        path = tmp_path / f"new-{round_}.sqlite3"
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        children = [ctx.Process(target=_open_after, args=(path, barrier, results))
+                    for _ in range(8)]
+        for child in children:
+            child.start()
+        errors += [e for e in (results.get(timeout=60) for _ in children) if e]
+        for child in children:
+            child.join()
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert errors == []

@@ -109,6 +109,24 @@ def _translating(method):
     return wrapper
 
 
+def _use_wal(db: sqlite3.Connection, patience: float = 60.0) -> None:
+    """Put the file in WAL mode (it stays so). Switching needs the file to itself,
+    and SQLite answers "locked" at once rather than through the busy handler when
+    several processes open a new store together: wait for them, within bounds."""
+    end = time.monotonic() + patience
+    delay = 0.01
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + delay > end:
+                raise
+            time.sleep(delay)  # another process is switching it right now
+            delay = min(delay * 2, 0.5)
+
+
 def this_owner() -> str:
     return f"{HOST}:{os.getpid()}"
 
@@ -204,9 +222,9 @@ class Store:
         try:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=60000")
+            _use_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
             # Grouping a million answers sorts them: in memory, not in a temp file.
             db.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.DatabaseError as e:
