@@ -234,6 +234,37 @@ def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
     assert store.lookup("ws", wanted, **kw) == {}
 
 
+def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path, monkeypatch):
+    """The column-shaped lookup: each fresh answer of the set in exactly one group;
+    a scan may add numbers not asked for, a probe never does."""
+    import tgcheck.store as store_module
+
+    store = Store(tmp_path / "s.sqlite3")
+    rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
+            for i in range(300)]
+    store.save_answers("tg", rows, "t1")
+    wanted = {r[0] for r in rows[::2]} | {"+41000000000"}  # one never answered
+    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
+    for retry_hours in (24, 0):  # with unknowns still fresh, then all of them stale
+        kw = dict(max_age_days=30, unknown_retry_hours=retry_hours)
+        for share, exact in ((1_000_000, False), (1, True)):  # scan, then probe
+            monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+            groups = store.lookup_groups("tg", wanted, **kw)
+            assert not store.db.in_transaction  # the read snapshot was closed
+            flat = [(n, (v, s)) for v, s, group in groups for n in group]
+            assert len({n for n, _ in flat}) == len(flat)  # each number in one group
+            asked = {n: pair for n, pair in flat if n in wanted}
+            assert asked == store.lookup("tg", wanted, **kw)
+            if exact:
+                assert len(asked) == len(flat)
+            else:
+                assert len(flat) > len(asked)  # the whole table came along
+            statuses = {s for _, (_, s) in flat}
+            assert statuses == ({"ok", "unknown"} if retry_hours else {"ok"})
+    assert store.lookup_groups("ws", wanted, max_age_days=30, unknown_retry_hours=24) == []
+    assert store.lookup_groups("tg", set(), max_age_days=30, unknown_retry_hours=24) == []
+
+
 def _open_after(path, barrier, results):
     barrier.wait()
     try:

@@ -127,6 +127,28 @@ def _use_wal(db: sqlite3.Connection, patience: float = 60.0) -> None:
             delay = min(delay * 2, 0.5)
 
 
+def _fresh(max_age_days: float, unknown_retry_hours: float, retry_unknown: bool,
+           now: float | None) -> tuple[str, tuple]:
+    """The SQL condition (and its arguments) for an answer still fresh enough to use."""
+    now = time.time() if now is None else now
+    ok_after = now - max_age_days * 86400
+    unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
+    return "checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END", (ok_after, unknown_after)
+
+
+@contextlib.contextmanager
+def _reading(db: sqlite3.Connection):
+    """A read transaction: queries inside see one snapshot of the store (WAL)."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
 def this_owner() -> str:
     return f"{HOST}:{os.getpid()}"
 
@@ -204,6 +226,10 @@ class StoredAnswer(NamedTuple):
     task_id: str | None
 
 
+# (value, status, numbers): the answers of a lookup, grouped as SQLite hands them over.
+AnswerGroup = tuple[str | None, str, list[str]]
+
+
 class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -265,12 +291,28 @@ class Store:
         now: float | None = None,
     ) -> dict[str, tuple[str | None, str]]:
         """Fresh answers among numbers: number -> (value, status)."""
-        now = time.time() if now is None else now
-        ok_after = now - max_age_days * 86400
-        unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
-        return self._answers_of(
-            task_type, numbers,
-            "checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END", (ok_after, unknown_after))
+        return self._answers_of(task_type, numbers, *_fresh(
+            max_age_days, unknown_retry_hours, retry_unknown, now))
+
+    @_translating
+    def lookup_groups(
+        self,
+        task_type: str,
+        numbers: Collection[str],
+        *,
+        max_age_days: float,
+        unknown_retry_hours: float,
+        retry_unknown: bool = False,
+        now: float | None = None,
+    ) -> list[AnswerGroup]:
+        """lookup() without a per-number dict: (value, status, numbers) groups.
+
+        Each fresh answer among numbers is in one group; a group may also hold
+        numbers that were not asked for (a large set is matched by scanning the
+        table). For callers that join by number themselves, e.g. with Arrow.
+        """
+        return self._answer_groups(task_type, numbers, *_fresh(
+            max_age_days, unknown_retry_hours, retry_unknown, now))[0]
 
     @_translating
     def stored(self, task_type: str, numbers: Collection[str]) -> dict[str, tuple]:
@@ -279,40 +321,59 @@ class Store:
 
     def _answers_of(self, task_type: str, numbers: Collection[str], condition: str,
                     args: tuple) -> dict[str, tuple[str | None, str]]:
-        """number -> (value, status) for the numbers with a stored answer meeting condition.
+        """number -> (value, status) for the numbers with a stored answer meeting condition."""
+        groups, exact = self._answer_groups(task_type, numbers, condition, args)
+        wanted = None if exact else (
+            numbers if isinstance(numbers, (set, frozenset)) else set(numbers))
+        found: dict[str, tuple[str | None, str]] = {}
+        for value, status, group in groups:
+            found.update(dict.fromkeys(group if exact else wanted.intersection(group),
+                                       (value, status)))
+        return found
 
-        Built for a million numbers: SQLite groups the numbers by answer and
-        hands each group over as one string, so Python splits a few strings
-        instead of building a million rows, and every number of a group
-        shares one (value, status) pair. A set that is a large part of the
-        table is matched by scanning it, which beats probing the index.
+    def _answer_groups(self, task_type: str, numbers: Collection[str], condition: str,
+                       args: tuple) -> tuple[list[AnswerGroup], bool]:
+        """The answers meeting condition as (value, status, numbers) groups, and
+        whether the groups hold asked numbers only (False: a scan, they may hold more).
+
+        Built for a million numbers: SQLite hands each group over as one string,
+        so Python splits a few strings instead of building a million rows. A set
+        that is a large part of the table is matched by scanning it, which beats
+        probing the index; and the scan aggregates one column per (value, status)
+        pair instead of grouping, which would sort every row.
         """
         if not numbers:
-            return {}
+            return [], True
         cursor = self.db.cursor()
         cursor.row_factory = None
-        # Counting the table costs a pass over its index: only worth it when the
-        # set is big enough for a scan to pay off.
-        scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
-            "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
-        if scan:
-            where, params = "task_type = ?", (task_type,)
-        else:
-            ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
-            where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
-            params = (task_type, json.dumps(ordered))
-        found: dict[str, tuple[str | None, str]] = {}
-        wanted = (numbers if isinstance(numbers, (set, frozenset)) else set(numbers)) \
-            if scan else None
-        for value, status, joined in cursor.execute(
-            f"""SELECT value, status, group_concat(number, char(10)) FROM answers
-                WHERE {where} AND {condition} GROUP BY value, status""",
-            (*params, *args),
-        ):
-            group = joined.split("\n")
-            pair = (value, status)
-            found.update(dict.fromkeys(wanted.intersection(group) if scan else group, pair))
-        return found
+        with _reading(self.db):  # one snapshot for the queries below
+            # Counting the table costs a pass over its index: only worth it when
+            # the set is big enough for a scan to pay off.
+            scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
+                "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
+            if scan:
+                pairs = cursor.execute(
+                    "SELECT DISTINCT value, status FROM answers WHERE task_type = ?",
+                    (task_type,)).fetchall()
+                if not pairs:
+                    return [], False
+                columns = ", ".join(
+                    ["group_concat(number, char(10)) FILTER (WHERE value IS ? AND status = ?)"]
+                    * len(pairs))
+                joined = cursor.execute(
+                    f"SELECT {columns} FROM answers WHERE task_type = ? AND {condition}",
+                    (*(x for pair in pairs for x in pair), task_type, *args)).fetchone()
+                rows = [(*pair, text) for pair, text in zip(pairs, joined, strict=True)]
+            else:
+                ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
+                rows = cursor.execute(
+                    f"""SELECT value, status, group_concat(number, char(10)) FROM answers
+                        WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
+                          AND {condition}
+                        GROUP BY value, status""",
+                    (task_type, json.dumps(ordered), *args)).fetchall()
+        return [(value, status, text.split("\n")) for value, status, text in rows
+                if text is not None], not scan
 
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
         db.executemany(
