@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 import tgcheck
+from tgcheck.engine import ColumnAnswers
+from tgcheck.models import OK, UNKNOWN
 
 
 def python_values(array: pa.Array) -> list:
@@ -22,15 +22,31 @@ def python_values(array: pa.Array) -> list:
     return array.to_pylist()
 
 
-def answers_array(answers: Sequence[tgcheck.Answer], value_column: str) -> pa.StructArray:
-    return pa.StructArray.from_arrays(
-        [
-            pa.array([a.number for a in answers], pa.string()),
-            pa.array([a.value for a in answers], pa.string()),
-            pa.array([a.status for a in answers], pa.string()),
-        ],
-        names=["number", value_column, "status"],
-    )
+def answers_array(answers: ColumnAnswers, value_column: str) -> pa.StructArray:
+    """(number, value, status) per input, joined by number in Arrow.
+
+    value is set only when status is ok; a valid number in no group has no
+    answer (unknown); invalid and blank inputs keep their local status.
+    """
+    found, groups = answers
+    numbers = pa.array([f if type(f) is str else None for f in found], pa.string())
+    if groups:
+        keys = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
+        group_of_key = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
+                                         for i, (_, _, group) in enumerate(groups)])
+        # Each input's group, or null: a hash join of the inputs against the keys.
+        which = group_of_key.take(pc.index_in(numbers, value_set=keys))
+    else:
+        which = pa.nulls(len(numbers), pa.int32())
+    values = pa.array([value if status == OK else None for value, status, _ in groups],
+                      pa.string()).take(which)
+    statuses = pa.array([status for _, status, _ in groups], pa.string()).take(which)
+    if numbers.null_count:
+        local = pa.array([None if type(f) is str else f.status for f in found], pa.string())
+        statuses = pc.coalesce(local, statuses)
+    statuses = pc.fill_null(statuses, UNKNOWN)
+    return pa.StructArray.from_arrays([numbers, values, statuses],
+                                      names=["number", value_column, "status"])
 
 
 def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> pa.Array:

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 import tgcheck
 from tgcheck import plugins
+from tgcheck.engine import ColumnAnswers
 
 from . import macros, waiting
 from .arrow_values import answers_array, normalised_array, python_values
@@ -50,9 +51,9 @@ def register(
                 out.append(answers_array(answers, column))
         return _list_of(out, column)
 
-    def _check(values: list) -> list[tgcheck.Answer]:
+    def _check(values: list) -> ColumnAnswers:
         if not values:
-            return []
+            return ColumnAnswers([], [])
         reporter = ProgressReporter()
 
         def listen(event: tgcheck.JobEvent) -> None:
@@ -61,7 +62,7 @@ def register(
                 on_event(event)
 
         def run(cancel):
-            return tgcheck.get_engine(settings).check(
+            return tgcheck.get_engine(settings).check_column(
                 values, task_type=task_type, region=region, on_event=listen, cancel=cancel)
 
         try:
