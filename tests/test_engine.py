@@ -310,3 +310,20 @@ def test_a_failed_overlapping_job_leaves_its_numbers_to_the_next_caller(settings
     t.join()
     _assert_right(answers, sandbox)
     assert sandbox.creates == 2
+
+
+def test_building_answers_leaves_the_cyclic_collector_as_it_found_it(engine, sandbox):
+    """Answers are built with the collector paused (speed); the caller's setting stays."""
+    import gc
+
+    values = numbers(50)
+    engine.check(values)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert [a.input for a in engine.check(values)] == values
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert [a.input for a in engine.check(values)] == values
+    assert gc.isenabled()
