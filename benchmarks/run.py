@@ -102,20 +102,24 @@ def _polling_end_to_end(quick: bool) -> list[Row]:
     """A few tasks through the real engine and sandbox, sandbox time scaled.
 
     The schedule's seconds-valued constants are scaled with the clock (the engine
-    sees real seconds); the engine is called as it is today (no size prior)."""
+    sees real seconds). Each task runs at a scale that keeps it several real
+    seconds long: at x60 a 1-minute task lasts one real second, and a 5 ms
+    loopback round trip or a late thread wake-up would count as 0.3 s of lag.
+    """
     import tgcheck
     from tgcheck import polling
     from tgcheck.sandbox import Sandbox
 
-    scale = 120.0 if quick else 60.0
+    # (minutes, queue seconds, time scale)
+    tasks = ((5, 40.0, 60.0), (30, 90.0, 120.0)) if quick else \
+        ((1, 10.0, 10.0), (5, 40.0, 30.0), (30, 90.0, 60.0), (60, 120.0, 120.0))
     saved = {k: getattr(polling, k) for k in ("LAG_CAP", "EXPORT_GUESS", "TYPICAL_RATE")}
-    polling.LAG_CAP /= scale
-    polling.EXPORT_GUESS /= scale
-    polling.TYPICAL_RATE *= scale
     rows = []
     try:
-        for minutes, queue in ((5, 40.0), (30, 90.0)) if quick else \
-                ((1, 10.0), (5, 40.0), (30, 90.0), (60, 120.0)):
+        for minutes, queue, scale in tasks:
+            polling.LAG_CAP = saved["LAG_CAP"] / scale
+            polling.EXPORT_GUESS = saved["EXPORT_GUESS"] / scale
+            polling.TYPICAL_RATE = saved["TYPICAL_RATE"] * scale
             export = 6.0
             count = int(11 * (minutes * 60 - queue - export))
             with Sandbox(speed=11.0, queue_seconds=queue, export_seconds=export,
@@ -343,7 +347,8 @@ def fig_cached(quick: bool) -> list[Row]:
             engine.close()
     rows = [Row(f"5 Engine.check, {n:,} answered numbers (s)", ours, None, goal="-",
                 note="no baseline: the store is the only path")]
-    rows.extend(bench_duckdb.measure(n, baseline_sample=5_000 if quick else 20_000))
+    rows.extend(bench_duckdb.measure(n, baseline_sample=5_000 if quick else 20_000,
+                                     repeat=repeat))
     rows.extend(bench_excel.measure(repeat=3 if quick else 7))
     return rows
 
