@@ -265,6 +265,42 @@ def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path, monkeyp
     assert store.lookup_groups("tg", set(), max_age_days=30, unknown_retry_hours=24) == []
 
 
+def test_a_scan_over_free_form_values_groups_them(tmp_path, monkeypatch):
+    """A task type whose values are free-form (URLs): more distinct answers than
+    SQLite allows result columns, so the scan groups instead of one column each."""
+    import tgcheck.store as store_module
+
+    store = Store(tmp_path / "s.sqlite3")
+    rows = [(f"+4179{i:07d}", f"https://t.me/i/{i}.jpg", "ok") for i in range(2_100)]
+    store.save_answers("photo", rows, "t1")
+    wanted = [r[0] for r in rows]
+    expected = {n: (v, s) for n, v, s in rows}
+    kw = dict(max_age_days=30, unknown_retry_hours=24)
+    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
+    monkeypatch.setattr(store_module, "SCAN_SHARE", 1_000_000)  # scan
+    assert store.lookup("photo", wanted, **kw) == expected
+    groups = store.lookup_groups("photo", wanted, **kw)
+    assert {n: (v, s) for v, s, group in groups for n in group} == expected
+
+
+def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path, monkeypatch):
+    import tgcheck.store as store_module
+
+    store = Store(tmp_path / "s.sqlite3")
+    store.save_answers("tg", [("+41790000001", "yes", "ok")], "t1")
+    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
+    for share in (1_000_000, 1):  # scan, then probe
+        monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+        with store._tx() as db:
+            groups = store.lookup_groups("tg", {"+41790000001"}, max_age_days=30,
+                                         unknown_retry_hours=24)
+            assert db.in_transaction
+            db.execute("INSERT OR REPLACE INTO answers VALUES "
+                       "('tg', '+41790000002', 'no', 'ok', 0, NULL)")
+        assert groups == [("yes", "ok", ["+41790000001"])]
+    assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 2
+
+
 def _open_after(path, barrier, results):
     barrier.wait()
     try:

@@ -67,6 +67,9 @@ LIVE_STATES = ("new", "submitting", "open", "uncertain")
 # than probing the index number by number (measured: ~2x faster at 1,000,000).
 SCAN_SHARE = 4
 SCAN_MIN = 20_000
+# A scan aggregates one column per distinct (value, status) when there are at
+# most this many (yes/no types); free-form values (URLs) are grouped instead.
+FILTER_PAIRS_MAX = 16
 # A driving process that stops heart-beating for this long is taken for dead.
 LEASE_SECONDS = 60.0
 
@@ -145,8 +148,10 @@ def _reading(db: sqlite3.Connection):
     db.execute("BEGIN")
     try:
         yield
-    finally:
-        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def this_owner() -> str:
@@ -340,7 +345,8 @@ class Store:
         so Python splits a few strings instead of building a million rows. A set
         that is a large part of the table is matched by scanning it, which beats
         probing the index; and the scan aggregates one column per (value, status)
-        pair instead of grouping, which would sort every row.
+        pair instead of grouping, which would sort every row (for a task type of
+        a few answers; free-form values are grouped).
         """
         if not numbers:
             return [], True
@@ -352,26 +358,32 @@ class Store:
             scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
                 "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
             if scan:
+                where, params = "task_type = ?", (task_type,)
                 pairs = cursor.execute(
-                    "SELECT DISTINCT value, status FROM answers WHERE task_type = ?",
-                    (task_type,)).fetchall()
+                    "SELECT DISTINCT value, status FROM answers WHERE task_type = ? LIMIT ?",
+                    (task_type, FILTER_PAIRS_MAX + 1)).fetchall()
+            else:
+                ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
+                where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
+                params = (task_type, json.dumps(ordered))
+            if scan and len(pairs) <= FILTER_PAIRS_MAX:
                 if not pairs:
                     return [], False
+                # One pass, one column per answer: no sort of every row.
                 columns = ", ".join(
                     ["group_concat(number, char(10)) FILTER (WHERE value IS ? AND status = ?)"]
                     * len(pairs))
                 joined = cursor.execute(
-                    f"SELECT {columns} FROM answers WHERE task_type = ? AND {condition}",
-                    (*(x for pair in pairs for x in pair), task_type, *args)).fetchone()
+                    f"SELECT {columns} FROM answers WHERE {where} AND {condition}",
+                    (*(x for pair in pairs for x in pair), *params, *args)).fetchone()
                 rows = [(*pair, text) for pair, text in zip(pairs, joined, strict=True)]
             else:
-                ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
+                # A small set, or a task type with free-form values (URLs): grouping
+                # sorts, but stays within SQLite's limit on result columns.
                 rows = cursor.execute(
                     f"""SELECT value, status, group_concat(number, char(10)) FROM answers
-                        WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
-                          AND {condition}
-                        GROUP BY value, status""",
-                    (task_type, json.dumps(ordered), *args)).fetchall()
+                        WHERE {where} AND {condition} GROUP BY value, status""",
+                    (*params, *args)).fetchall()
         return [(value, status, text.split("\n")) for value, status, text in rows
                 if text is not None], not scan
 
