@@ -259,6 +259,27 @@ def test_a_query_over_100k_rows_calls_the_udf_once(con, sandbox, monkeypatch):
     assert sandbox.billed["create"] == 1
 
 
+def test_answers_from_a_scan_of_a_bigger_store_add_no_rows(con, sandbox, settings,
+                                                            monkeypatch):
+    """A large lookup scans the store and brings back numbers the query did not
+    ask for: they must neither add rows nor change answers."""
+    import tgcheck.store as store_module
+
+    stored = numbers(300)
+    tgcheck.get_engine(settings).check(stored)
+    creates = sandbox.billed["create"]
+    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
+    monkeypatch.setattr(store_module, "SCAN_SHARE", 1_000_000)
+    asked = stored[::3]
+    con.execute("CREATE TABLE few AS SELECT * FROM (SELECT unnest($1) AS phone)", [asked])
+    rows = con.execute("SELECT phone, telegram FROM telegram_enrich('few', 'phone')").fetchall()
+    assert sorted(p for p, _ in rows) == sorted(asked)
+    assert all(t == expected_telegram(sandbox, p) for p, t in rows)
+    checked = con.execute("SELECT input, status FROM telegram_check('few', 'phone')").fetchall()
+    assert sorted(i for i, _ in checked) == sorted(asked)
+    assert sandbox.billed["create"] == creates
+
+
 def test_a_failed_task_fails_the_query_clearly(mixed, sandbox):
     sandbox.fail_next("create", "task_failed")
     with pytest.raises(duckdb.Error, match=r"TaskFailed: task \w+ failed"):

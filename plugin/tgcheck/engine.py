@@ -87,8 +87,8 @@ def _collector_paused():
 
     Each allocation of a tuple counts towards a collection, and the older
     generations' passes walk every object made so far: about half the time of
-    building the answers. The Answers hold strings and None only, so no cycle
-    can form while it is paused.
+    building the answers. Building tuples of existing objects makes no cycle
+    for it to find. The pause is process-wide, for well under a second.
     """
     was_enabled = gc.isenabled()
     gc.disable()
