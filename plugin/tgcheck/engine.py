@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -185,7 +185,7 @@ class Engine:
         wanted = {f for f in found if type(f) is str}
         since = self._answered_since(time.time(), retry_unknown)
         groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
-        missing = wanted.difference(*(group for _, _, group in groups))
+        missing = sorted(wanted.difference(*(group for _, _, group in groups)))
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
@@ -225,29 +225,31 @@ class Engine:
         """number -> (value, status) for distinct E.164 numbers."""
         since = self._answered_since(time.time(), retry_unknown)
         known = self._lookup(ttype, numbers, retry_unknown)
-        missing = set(numbers).difference(known)
+        # Sorted: a set's journal key and its task file must not depend on order.
+        missing = sorted(set(numbers).difference(known))
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
             known.update(result)
         return known
 
-    def _send(self, ttype, missing: set[str], resubmit, on_event, cancel,
-              since) -> list[dict[str, tuple]]:
-        """Answers for numbers the store lacks: one job per chunk, run in parallel."""
+    def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
+              since) -> Iterator[dict[str, tuple]]:
+        """Answers for the numbers the store lacks (sorted): one job per chunk, run
+        in parallel; each chunk's answers are handed over as soon as they are
+        taken, not all held until the last chunk is done."""
         if not missing:
-            return []
-        # Sorted: a set's journal key and its task file must not depend on order.
-        ordered = sorted(missing)
+            return
         size = self.settings.max_task_size
-        chunks = [ordered[i:i + size] for i in range(0, len(ordered), size)]
+        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
         def run(chunk):
             return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
 
         if len(chunks) == 1:
-            return [run(chunks[0])]
+            yield run(chunks[0])
+            return
         workers = min(self.settings.max_parallel_tasks, len(chunks))
         with ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job") as pool:
-            return list(pool.map(run, chunks))
+            yield from pool.map(run, chunks)
 
     def resume(self, *, on_event=None, cancel=None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
@@ -577,10 +579,14 @@ class _Driver:
         found = reader.read(data, self.ttype)
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
-        rows = []
+        rows, answered, pairs = [], {}, {}
         for number in self.numbers:
             value = found.get(number)
-            rows.append((number, value, OK if value is not None else UNKNOWN))
+            pair = pairs.get(value)
+            if pair is None:  # one (value, status) tuple per answer, not per number
+                pair = pairs[value] = (value, OK if value is not None else UNKNOWN)
+            rows.append((number, *pair))
+            answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows)
         self.emit("done", status)
-        return {number: (value, status_word) for number, value, status_word in rows}
+        return answered
