@@ -1,7 +1,7 @@
 """tgcheck: which phone numbers have a Telegram account, checked in bulk, paid once."""
 
 from .api import check, get_engine
-from .engine import Cancelled, Engine
+from .engine import Cancelled, ColumnAnswers, Engine
 from .errors import (
     ApiError,
     BadRequest,
@@ -27,6 +27,7 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Cancelled",
+    "ColumnAnswers",
     "ConfigError",
     "DeadlineExceeded",
     "Engine",

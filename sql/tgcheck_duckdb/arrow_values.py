@@ -6,7 +6,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import tgcheck
-from tgcheck.engine import ColumnAnswers
 from tgcheck.models import OK, UNKNOWN
 
 
@@ -22,7 +21,7 @@ def python_values(array: pa.Array) -> list:
     return array.to_pylist()
 
 
-def answers_array(answers: ColumnAnswers, value_column: str) -> pa.StructArray:
+def answers_array(answers: tgcheck.ColumnAnswers, value_column: str) -> pa.StructArray:
     """(number, value, status) per input, joined by number in Arrow.
 
     value is set only when status is ok; a valid number in no group has no

@@ -9,7 +9,6 @@ import pyarrow as pa
 
 import tgcheck
 from tgcheck import plugins
-from tgcheck.engine import ColumnAnswers
 
 from . import macros, waiting
 from .arrow_values import answers_array, normalised_array, python_values
@@ -51,9 +50,9 @@ def register(
                 out.append(answers_array(answers, column))
         return _list_of(out, column)
 
-    def _check(values: list) -> ColumnAnswers:
+    def _check(values: list) -> tgcheck.ColumnAnswers:
         if not values:
-            return ColumnAnswers([], [])
+            return tgcheck.ColumnAnswers([], [])
         reporter = ProgressReporter()
 
         def listen(event: tgcheck.JobEvent) -> None:
