@@ -131,6 +131,25 @@ def test_non_utf8_csv_parses(encoding):
     assert read(data) == {a: "yes", b: "no"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+@pytest.mark.parametrize("zipped", [False, True])
+def test_utf16_csv_parses_alone_and_in_a_zip(encoding, zipped):
+    """Excel's "Unicode text" export: UTF-16 with a byte-order mark, tab-separated.
+    Read as a single-byte code page, every number would carry NULs and every
+    paid answer would be lost as unknown."""
+    a, b = numbers(2)
+    text = f"Number\ttelegram\tBemerkung\r\n{a}\tyes\tZürich\r\n{b}\tno\tGenève\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # "utf-16-be" writes no byte-order mark itself
+    if zipped:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("results.csv", data)
+        data = buf.getvalue()
+    assert read(data) == {a: "yes", b: "no"}
+
+
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_other_delimiters_and_float_text(delimiter):
     a, b = numbers(2)

@@ -7,6 +7,7 @@ number -> value, and the engine joins by number.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import lzma
@@ -88,7 +89,11 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str 
 
 
 def _decode(data: bytes) -> str:
-    # Excel writes UTF-8 with a BOM, or the Windows code page.
+    # Excel's "Unicode text" export is UTF-16 with a byte-order mark: read as
+    # cp1252 it would give numbers full of NULs, and every answer would be lost.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    # Otherwise Excel writes UTF-8 with a BOM, or the Windows code page.
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -98,6 +103,8 @@ def _decode(data: bytes) -> str:
 
 
 def _looks_binary(data: bytes) -> bool:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False  # UTF-16 text: every other byte is NUL
     return b"\x00" in data[:4096]
 
 
