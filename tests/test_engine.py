@@ -158,6 +158,38 @@ def test_large_sets_split_into_bounded_parallel_tasks(settings, sandbox):
     _assert_right(answers, sandbox)
 
 
+def test_after_one_chunk_fails_no_further_chunk_is_sent(settings, sandbox):
+    """A refused create fails the check at once, without paying for the other chunks."""
+    import dataclasses
+
+    small = dataclasses.replace(settings, max_task_size=100, max_parallel_tasks=1)
+    sandbox.fail_next("create", "400")
+    with pytest.raises(tgcheck.BadRequest):
+        tgcheck.Engine(small).check(numbers(450))
+    assert sandbox.creates == 0
+    assert sandbox.calls["create"] == 1
+    # Nothing was lost: the next run sends every chunk, once.
+    answers = tgcheck.Engine(small).check(numbers(450))
+    assert sandbox.creates == 5
+    _assert_right(answers, sandbox)
+
+
+def test_chunks_running_when_another_fails_finish_and_are_stored(settings, sandbox):
+    import dataclasses
+
+    small = dataclasses.replace(settings, max_task_size=100, max_parallel_tasks=2)
+    sandbox.fail_next("create", "task_failed")  # the first task created will fail
+    with pytest.raises(tgcheck.TaskFailed):
+        tgcheck.Engine(small).check(numbers(400))
+    paid = sandbox.creates
+    assert 1 <= paid <= 3  # the failed one, and those already running beside it
+    again = tgcheck.Engine(small).check(numbers(400))
+    _assert_right(again, sandbox)
+    # Only the failed chunk and those never started are sent again: 4 chunks, one
+    # of them failed once, make 5 creates in all.
+    assert sandbox.creates == 5
+
+
 def test_failed_task_is_a_clear_error_and_not_stored(engine, sandbox):
     sandbox.fail_next("create", "task_failed")
     with pytest.raises(tgcheck.TaskFailed, match="failed"):

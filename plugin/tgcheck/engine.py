@@ -9,7 +9,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import plugins
@@ -234,22 +234,43 @@ class Engine:
     def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
               since) -> Iterator[dict[str, tuple]]:
         """Answers for the numbers the store lacks (sorted): one job per chunk, run
-        in parallel; each chunk's answers are handed over as soon as they are
-        taken, not all held until the last chunk is done."""
+        in parallel; each chunk's answers are handed over as soon as its job is
+        done, not all held until the last one is.
+
+        After a chunk fails, chunks not yet started are not sent: the caller
+        gets the error without paying for more tasks first. Chunks already
+        running finish, and their answers are stored for the next run.
+        """
         if not missing:
             return
         size = self.settings.max_task_size
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
-        def run(chunk):
-            return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
-
         if len(chunks) == 1:
-            yield run(chunks[0])
+            yield self._shared_job(ttype, chunks[0], resubmit, on_event, cancel, since)
             return
+        failed = threading.Event()
+
+        def run(chunk):
+            if failed.is_set():
+                return None  # another chunk failed: the caller gets its error
+            try:
+                return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
+            except BaseException:
+                failed.set()  # set before this future completes: no later chunk starts
+                raise
+
         workers = min(self.settings.max_parallel_tasks, len(chunks))
         with ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job") as pool:
-            yield from pool.map(run, chunks)
+            futures = [pool.submit(run, chunk) for chunk in chunks]
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    if result is not None:
+                        yield result
+            finally:
+                for future in futures:
+                    future.cancel()  # those not started yet, if the caller stops early
 
     def resume(self, *, on_event=None, cancel=None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
