@@ -352,7 +352,8 @@ class Store:
             return [], True
         cursor = self.db.cursor()
         cursor.row_factory = None
-        with _reading(self.db):  # one snapshot for the queries below
+        # Several queries below see one snapshot; a small set makes just one.
+        with _reading(self.db) if len(numbers) >= SCAN_MIN else contextlib.nullcontext():
             # Counting the table costs a pass over its index: only worth it when
             # the set is big enough for a scan to pay off.
             scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
