@@ -106,6 +106,7 @@ def fig_polling(quick: bool) -> list[Row]:
 def _polling_end_to_end(quick: bool) -> list[Row]:
     """A few tasks through the real engine and sandbox, sandbox time scaled.
 
+    The lag runs from the file being ready to check() returning the answers.
     The schedule's seconds-valued constants are scaled with the clock (the engine
     sees real seconds). Each task runs at a scale that keeps it several real
     seconds long: at x60 a 1-minute task lasts one real second, and a 5 ms
@@ -142,16 +143,20 @@ def _polling_end_to_end(quick: bool) -> list[Row]:
                 engine = tgcheck.Engine(settings)
                 try:
                     engine.check(numbers(count), on_event=on_event)
+                    returned = time.monotonic()
                 finally:
                     engine.close()
                 task = next(iter(sb.tasks.values()))
                 ready = task.created + (queue + count / 11.0 + export) / scale
-                lag = (seen[0] - ready) * scale
+                # Waiting is in sandbox time (scaled); downloading, reading and
+                # storing the file is real work, counted as it took.
+                lag = (seen[0] - ready) * scale + (returned - seen[0])
                 calls = sb.billed["status"]
                 length = minutes * 60
                 ok = lag < min(0.05 * length, 60) and (minutes != 30 or calls <= 10)
                 rows.append(Row(
-                    f"1 e2e engine+sandbox x{scale:g}: {minutes}-min task, calls / lag (s)",
+                    f"1 e2e engine+sandbox x{scale:g}: {minutes}-min task, "
+                    "calls / lag to answers (s)",
                     f"{calls} / {lag:.1f}", f"{int(length / 5)} / 2.5 (fixed 5 s)",
                     goal="<5% lag" + (", <=10 calls" if minutes == 30 else ""), met=ok,
                     ratio="-"))
