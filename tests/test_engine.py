@@ -285,6 +285,21 @@ def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
         tgcheck.Engine(Settings(home=tmp_path)).check(["+41798284651"])
 
 
+@pytest.mark.parametrize(("variable", "value"), [
+    ("TGCHECK_MAX_AGE_DAYS", "nan"), ("TGCHECK_MAX_AGE_DAYS", "-5"),
+    ("TGCHECK_UNKNOWN_RETRY_HOURS", "-1"), ("TGCHECK_TIMEOUT", "0"),
+    ("TGCHECK_RETRY_BASE", "-0.5"), ("TGCHECK_POLL_MIN", "0"), ("TGCHECK_MAX_TASK_SIZE", "0"),
+])
+def test_settings_that_would_pay_again_or_never_wait_are_refused(monkeypatch, sandbox_env,
+                                                                 variable, value):
+    """A NaN or negative freshness makes every stored answer stale (every run pays
+    again); a zero timeout pays for a task it cannot wait for."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(tgcheck.ConfigError, match=variable):
+        tgcheck.check(["+41798284651"])
+    assert sum(sandbox_env.calls.values()) == 0
+
+
 def test_unknown_task_type_is_a_clear_error(engine):
     with pytest.raises(tgcheck.InputError, match="unknown task type 'nope'"):
         engine.check(["+41798284651"], task_type="nope")

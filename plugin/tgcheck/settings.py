@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -86,6 +87,20 @@ def _env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
 
 
+# (field, its name for users, lowest value, lowest value excluded)
+_LIMITS = (
+    ("poll_min", "TGCHECK_POLL_MIN", 0, True),
+    ("poll_max", "TGCHECK_POLL_MAX", 0, True),
+    ("max_age_days", "TGCHECK_MAX_AGE_DAYS", 0, False),
+    ("unknown_retry_hours", "TGCHECK_UNKNOWN_RETRY_HOURS", 0, False),
+    ("max_task_size", "TGCHECK_MAX_TASK_SIZE", 1, False),
+    ("max_parallel_tasks", "max_parallel_tasks", 1, False),
+    ("timeout", "TGCHECK_TIMEOUT", 0, True),
+    ("http_timeout", "http_timeout", 0, True),
+    ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     api_key: Secret | None = dataclasses.field(default=None, repr=False)
@@ -124,10 +139,16 @@ class Settings:
         object.__setattr__(self, "home", Path(self.home))
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
-        if not 0 < self.poll_min <= self.poll_max:
-            raise ConfigError("poll bounds must satisfy 0 < TGCHECK_POLL_MIN <= TGCHECK_POLL_MAX")
-        if self.max_task_size < 1 or self.max_parallel_tasks < 1:
-            raise ConfigError("max_task_size and max_parallel_tasks must be at least 1")
+        # A NaN or negative freshness would make every answer stale and every run
+        # pay again; a timeout of 0 would create (and pay for) a task it cannot
+        # wait for. Refused here, for every face.
+        for field, name, low, strict in _LIMITS:
+            value = getattr(self, field)
+            if not math.isfinite(value) or value < low or (strict and value == low):
+                raise ConfigError(f"{name} must be a number {'above' if strict else 'of at least'}"
+                                  f" {low}, not {value!r}")
+        if self.poll_min > self.poll_max:
+            raise ConfigError("poll bounds must satisfy TGCHECK_POLL_MIN <= TGCHECK_POLL_MAX")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
