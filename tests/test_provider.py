@@ -53,6 +53,32 @@ def test_free_errors_on_create_are_retried(engine, sandbox):
     assert sandbox.calls["create"] == 4 and sandbox.creates == 1
 
 
+def test_a_gateway_timeout_on_create_is_uncertain_not_retried(engine, sandbox):
+    """A 502/504 comes from a proxy that gave up: the provider may have created the
+    task behind it, so retrying could pay twice. A 503 is refused up front: retried."""
+    sandbox.fail_next("create", "504")
+    with pytest.raises(tgcheck.UncertainCreate, match="gateway"):
+        engine.check(numbers(5))
+    assert sandbox.calls["create"] == 1
+    [job] = engine.store.jobs()
+    assert job.state == "uncertain"
+    with pytest.raises(tgcheck.UncertainCreate):
+        engine.check(numbers(5))  # not sent again without --resubmit
+    assert sandbox.calls["create"] == 1
+    sandbox.fail_next("create", "503")
+    engine.check(numbers(5, start=100))
+    assert sandbox.calls["create"] == 3 and sandbox.creates == 1
+
+
+def test_status_replies_that_cannot_be_read_stop_after_a_few(engine, sandbox):
+    """Each unreadable 200 is billed: a maintenance page must not be polled for hours."""
+    sandbox.fail_next("status", "nonjson", times=50)
+    with pytest.raises(tgcheck.ApiError, match="could not be read"):
+        engine.check(numbers(5))
+    assert sandbox.calls["status"] == 5
+    assert engine.store.jobs()[0].state == "open"  # the next run picks it up
+
+
 def test_status_and_download_faults_are_retried(engine, sandbox):
     for kind in ("500", "429", "drop", "truncated", "nonjson"):
         sandbox.fail_next("status", kind)
@@ -173,3 +199,30 @@ def test_both_documented_shapes_parse():
     done = parse_task({"task_id": "cs9", "status": "Exported", "total": 20000,
                        "success": 20001, "failure": 0, "result_url": "https://x/r.xlsx"})
     assert done.status == "exported" and done.processed == 20001  # success > total happens
+
+
+def test_an_api_redirect_is_a_clear_error_and_never_followed(tmp_path):
+    settings = Settings(api_key="k-secret-123", base_url="https://api.ekycpro.com",
+                        home=tmp_path)
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(301, headers={"Location": "https://api2.example.com/v1/gettasks"})
+
+    provider = EkycproProvider(settings, transport=httpx.MockTransport(handler))
+    with pytest.raises(tgcheck.ApiError, match="redirects .*api2.example.com.*TGCHECK_BASE_URL"):
+        provider.get_status("t1")
+    with pytest.raises(tgcheck.ApiError, match="redirects"):
+        provider.create_task(["+41798284651"], "tg")
+    assert [r.url.host for r in calls] == ["api.ekycpro.com"] * 2
+
+
+def test_a_refusal_that_echoes_the_key_does_not_show_it(tmp_path):
+    key = "k-secret-123"
+    settings = Settings(api_key=key, base_url="https://api.ekycpro.com", home=tmp_path)
+    provider = EkycproProvider(settings, transport=httpx.MockTransport(
+        lambda r: httpx.Response(400, json={"message": f"bad file for key {key}"})))
+    with pytest.raises(tgcheck.BadRequest, match="bad file for key") as e:
+        provider.create_task(["+41798284651"], "tg")
+    assert key not in str(e.value)

@@ -29,6 +29,10 @@ from ..settings import Settings, is_loopback
 # A result file larger than this is refused rather than held in memory.
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
+# On create, these come from a gateway that gave up waiting: the task may exist.
+GATEWAY_TIMEOUTS = (502, 504)
+# Status replies that are 200 (billed) but unreadable, in a row, before giving up.
+MAX_UNREADABLE_REPLIES = 5
 
 
 @hookimpl
@@ -143,13 +147,20 @@ class EkycproProvider:
 
     def _raise_for_final(self, response: httpx.Response, what: str) -> None:
         code = response.status_code
+        if 300 <= code < 400:
+            # Not followed (the key would travel along), and not retried: a redirect
+            # answers every retry the same way. Nothing was created by it.
+            target = httpx.URL(response.headers.get("Location", ""))
+            raise ApiError(f"{what}: the provider redirects (HTTP {code}) to "
+                           f"{target.scheme}://{target.host}; check TGCHECK_BASE_URL")
         if code in (401, 403):
             raise KeyRefused(
                 f"{what}: the provider refused the API key (HTTP {code}); check TGCHECK_API_KEY"
             )
         if 400 <= code < 500 and code not in (408, 425, 429):
-            raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): "
-                             f"{_safe_text(response)}")
+            # The body is the server's: should it echo the key, it is cut out.
+            text = _safe_text(response).replace(self._key, "***")
+            raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
 
     @staticmethod
     def _transient(response: httpx.Response) -> bool:
@@ -176,8 +187,14 @@ class EkycproProvider:
                     f"creating the task: the connection failed after the request was sent "
                     f"({type(e).__name__}); the task may exist and be billed"
                 ) from None
+            if response.status_code in GATEWAY_TIMEOUTS:
+                # From a proxy in front of the provider, which may have received
+                # the file and created the task after the proxy gave up.
+                raise UncertainCreate(
+                    f"creating the task: HTTP {response.status_code} from a gateway; the "
+                    "provider behind it may have created the task, and billed it")
             if self._transient(response):
-                # 429 and 5xx are free and create nothing: retry.
+                # 429 and the provider's own 5xx are free and create nothing: retry.
                 backoff.wait("creating the task",
                              retry_after_seconds(response.headers.get("Retry-After")),
                              f"HTTP {response.status_code}")
@@ -198,6 +215,7 @@ class EkycproProvider:
     def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
+        unreadable = 0
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
@@ -215,7 +233,14 @@ class EkycproProvider:
             try:
                 record = parse_task(response.json())
             except (ValueError, UnicodeDecodeError):
-                # A broken body (truncated, an HTML error page): paid, but retry.
+                # A broken body (truncated, an HTML error page): paid, but retry,
+                # a few times only: a maintenance page could answer for hours.
+                unreadable += 1
+                if unreadable >= MAX_UNREADABLE_REPLIES:
+                    raise ApiError(
+                        f"{what}: {unreadable} replies in a row could not be read "
+                        f"(HTTP {response.status_code}: {_safe_text(response, 80)!r}); the "
+                        "job stays open: run the same check again later") from None
                 backoff.wait(what, last_error="unreadable reply")
                 continue
             if record.task_id != task_id:

@@ -137,8 +137,8 @@ class Sandbox:
     # -- test controls -------------------------------------------------------
     def fail_next(self, endpoint: str, kind: str, times: int = 1) -> None:
         """Force a fault on the next calls to endpoint (create, status, download).
-        Extra kinds: 400, 401, 'drop_after' (create: task made, reply lost),
-        'task_failed' (create: the task will report failed)."""
+        Extra kinds: 400, 401, 502-504 (a gateway), 'drop_after' (create: task made,
+        reply lost), 'task_failed' (create: the task will report failed)."""
         with self._lock:
             self._forced.extend([(endpoint, kind)] * times)
 
@@ -333,6 +333,8 @@ def _make_handler(sandbox: Sandbox):
                 self._json(400, {"message": "invalid file format (simulated)"})
             elif kind == "401":
                 self._json(401, {"message": "invalid api key"})
+            elif kind in ("502", "503", "504"):
+                self._send(int(kind), b"<html><body>gateway error</body></html>", "text/html")
             elif kind == "drop":
                 self._drop()
             elif kind == "slow":
