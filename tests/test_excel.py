@@ -143,3 +143,14 @@ def test_the_demo_workbook_is_wired_and_its_notes_hold(sandbox_env):
         else:
             assert text in ("yes", "no", "unknown"), note
     assert sandbox_env.billed["create"] == 1
+
+
+def test_pending_cells_are_final_only_for_what_the_engine_never_sends():
+    from tgcheck_udfs.grid import PENDING, pending_cells
+
+    flat = ["+41798284651", " +41 79 828 46 51 ", 41798284651.0, "0041798284651",
+            "079 828 46 51", "abc", 12.5, "", None, float("nan")]
+    assert pending_cells(flat, None) == [PENDING, PENDING, PENDING, PENDING,
+                                         "invalid", "invalid", "invalid", "", "", ""]
+    # With a region, national numbers are sent too.
+    assert pending_cells(["079 828 46 51"], "CH") == [PENDING]

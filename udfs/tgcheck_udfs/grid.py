@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tgcheck import Answer, normalise
+from tgcheck import Answer
+from tgcheck.normalize import resolve_all
 
 # What a cell shows for each Answer.status other than "ok" (ok shows the value).
 CELL_FOR_STATUS = {"invalid": "invalid", "blank": "", "unknown": "unknown"}
@@ -53,12 +54,11 @@ def pending_cells(flat: Sequence[object], region: str | None) -> list[str]:
     """What to show while a task runs: local answers now, "pending" for the rest.
 
     Invalid and blank cells never reach the provider, so they can be final at once.
+    resolve_all is the engine's own reading (E.164 str, else a Normalised problem),
+    so a cell shown pending here is exactly one the engine will send.
     """
-    out = []
-    for value in flat:
-        found = normalise(value, region)
-        out.append(PENDING if found.number else CELL_FOR_STATUS.get(found.status, ""))
-    return out
+    return [PENDING if type(found) is str else CELL_FOR_STATUS.get(found.status, "")
+            for found in resolve_all(flat, region)]
 
 
 def json_size(grid: Sequence[Sequence[str]]) -> int:
