@@ -158,6 +158,30 @@ def test_only_nulls_make_no_call_and_no_rows(con, sandbox):
     assert sandbox.calls == {}
 
 
+def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
+    # The macros pass one list per query; the UDF still answers row by row, so
+    # each row's slice of the list values must be its own (offsets, NULL, empty).
+    from tgcheck_duckdb import macros
+
+    a, b, c = numbers(3)
+    rows = con.execute(f"""
+        SELECT i, [x.number FOR x IN {macros.ANSWER_UDF}(xs)],
+               [x.status FOR x IN {macros.ANSWER_UDF}(xs)]
+        FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []), (4, ['{c}', '{b}', NULL]))
+             AS t(i, xs)
+        ORDER BY i""").fetchall()
+
+    def status(n):
+        return "ok" if sandbox.expected(n) else "unknown"
+
+    assert rows == [
+        (1, [a, None], [status(a), "invalid"]),
+        (2, None, None),
+        (3, [], []),
+        (4, [c, b, None], [status(c), status(b), "blank"]),
+    ]
+
+
 # -- tg_normalize --------------------------------------------------------------
 
 def test_tg_normalize_makes_no_api_call(con, sandbox):

@@ -8,6 +8,6 @@ See docs/sql.md. The functions call the engine once per query; the engine
 dedupes, reuses stored answers and creates at most one task per number set.
 """
 
-from .register import FUNCTIONS, register
+from .register import register
 
-__all__ = ["FUNCTIONS", "register"]
+__all__ = ["register"]

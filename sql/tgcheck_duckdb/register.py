@@ -14,8 +14,6 @@ from . import macros, waiting
 from .arrow_values import answers_array, normalised_array, python_values
 from .progress import ProgressReporter
 
-FUNCTIONS = ("telegram_enrich", "telegram_check", "tg_normalize")
-
 
 def register(
     con: duckdb.DuckDBPyConnection,
@@ -45,8 +43,7 @@ def register(
                 if not chunk[i].is_valid:
                     out.append(None)
                     continue
-                answers = _check(python_values(chunk.values[
-                    chunk.offsets[i].as_py():chunk.offsets[i + 1].as_py()]))
+                answers = _check(python_values(chunk[i].values))
                 out.append(answers_array(answers, column))
         return _list_of(out, column)
 

@@ -89,8 +89,8 @@ def install_sigint_watch() -> None:
 
 
 def check_interruptibly(
-    run: Callable[[threading.Event], list[tgcheck.Answer]], connection_key: int
-) -> list[tgcheck.Answer]:
+    run: Callable[[threading.Event], tgcheck.ColumnAnswers], connection_key: int
+) -> tgcheck.ColumnAnswers:
     """run(cancel) on a helper thread; stop waiting when the connection is interrupted."""
     cancel = threading.Event()
     future: Future = Future()
