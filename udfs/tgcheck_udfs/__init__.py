@@ -11,9 +11,9 @@ and the check_selection script. See docs/excel.md.
 
 import xlwings as xw
 
-from .checking import check_range
-from .selection import Selection, WritePlan, plan_write
-
+# Only the functions and the script: xlwings Server is set up with
+# `from tgcheck_udfs import *`, and anything else exported here would land in
+# its namespace. Helpers are imported from their modules (.checking, .selection).
 if getattr(xw, "on_server", False):
     from .server import check_selection, tg_check, tg_check_live, tg_submit, tg_watch
 
@@ -23,5 +23,3 @@ else:
     from .macro import check_selection
 
     __all__ = ["check_selection", "tg_check"]
-
-__all__ += ["Selection", "WritePlan", "check_range", "plan_write"]
