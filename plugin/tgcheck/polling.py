@@ -53,16 +53,16 @@ class PollSchedule:
 
     poll_min, poll_max bound every delay; started is the monotonic time the task
     was created; numbers (optional) is the task's size, used before the provider
-    reports `total`; typical_rate (numbers per second) is the prior rate.
+    reports `total`. The prior rate is TYPICAL_RATE (numbers per second).
     """
 
     def __init__(self, poll_min: float, poll_max: float, started: float,
-                 numbers: int | None = None, *, typical_rate: float | None = None):
+                 numbers: int | None = None):
         self.poll_min = poll_min
         self.poll_max = poll_max
         self.started = started
         self.numbers = numbers or None
-        self.typical_rate = typical_rate or TYPICAL_RATE
+        self.typical_rate = TYPICAL_RATE
         self._idle_at = started  # last time the task showed no progress
         self._first: tuple[float, int] | None = None  # first (time, processed) > 0
         self._completed_at: float | None = None
