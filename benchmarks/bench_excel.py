@@ -6,7 +6,6 @@ Run: python benchmarks/bench_excel.py   (uses the sandbox on 127.0.0.1; no netwo
 
 from __future__ import annotations
 
-import gc
 import os
 import statistics
 import sys
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 import phonenumbers
+
+from tgcheck.normalize import resolve_all
 
 try:
     from benchmarks.common import Row
@@ -68,13 +69,6 @@ def measure(repeat: int = REPEAT) -> list[Row]:
         calls = dict(sandbox.calls)
 
         answered = median_seconds(lambda: tgcheck_udfs.tg_check(grid), repeat)
-        # The engine allocates a Normalised and an Answer per cell; with the cyclic
-        # GC paused the same call shows what an allocation-lean engine would reach.
-        gc.disable()
-        try:
-            no_gc = median_seconds(lambda: tgcheck_udfs.tg_check(grid), repeat)
-        finally:
-            gc.enable()
         assert dict(sandbox.calls) == calls, "a recalculation must make no API call"
 
         sample = [row[0] for row in grid[:PER_CELL_SAMPLE]]
@@ -82,12 +76,12 @@ def measure(repeat: int = REPEAT) -> list[Row]:
         per_cell *= N / PER_CELL_SAMPLE
 
         flat = [row[0] for row in grid]
-        engine = tgcheck.get_engine(tgcheck.Settings.from_env())
-        normalise_only = median_seconds(lambda: tgcheck.engine.normalise_all(flat, None))
+        store = tgcheck.get_engine(tgcheck.Settings.from_env()).store
+        normalise_only = median_seconds(lambda: resolve_all(flat, None))
         naive = median_seconds(lambda: naive_phonenumbers(flat), 3)
         numbers = sorted({f"+{int(v)}" for v in flat})
-        ttype = tgcheck.plugins.get_task_type("tg")
-        lookup = median_seconds(lambda: engine._lookup(ttype, numbers, False), repeat)
+        lookup = median_seconds(lambda: store.lookup("tg", numbers, max_age_days=30,
+                                                     unknown_retry_hours=24), repeat)
     os.environ.clear()
     os.environ.update(saved)
 
@@ -96,7 +90,6 @@ def measure(repeat: int = REPEAT) -> list[Row]:
             goal=f"< {GOAL_SECONDS} s", met=answered < GOAL_SECONDS,
             note=f"baseline: per-cell tgcheck.check, timed on {PER_CELL_SAMPLE:,} cells, "
                  f"scaled; median of {repeat}"),
-        Row("5   the same, cyclic GC paused (s)", no_gc, per_cell),
         Row(f"5   engine: normalise {N:,} (s)", normalise_only, naive,
             note="baseline: phonenumbers parse+format loop"),
         Row(f"5   engine: store lookup {N:,} (s)", lookup),

@@ -258,14 +258,14 @@ def messy(n: int) -> list:
 
 
 def fig_normalise(quick: bool) -> list[Row]:
-    from tgcheck.engine import normalise_all
+    from tgcheck.normalize import resolve_all
 
     n = 200_000 if quick else 1_000_000
     sample = 20_000 if quick else 50_000
     repeat = 1 if quick else 3
     rows = []
     for label, values in (("clean E.164", numbers(n)), ("messy", messy(n))):
-        ours = median_of(lambda v=values: normalise_all(v, None), repeat)
+        ours = median_of(lambda v=values: resolve_all(v, None), repeat)
         base = median_of(lambda v=values: phonenumbers_loop(v[:sample]), repeat) * n / sample
         rows.append(Row(f"3 normalise {n:,} {label} (s)", ours, base, goal=">= 5x faster",
                         met=base / ours >= 5, ratio=f"{ours / base:.2f}x",

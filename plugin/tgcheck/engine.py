@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
@@ -22,7 +22,7 @@ from .errors import (
     UncertainCreate,
 )
 from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
-from .normalize import Normalised, resolve_all
+from .normalize import resolve_all
 from .polling import PollSchedule
 from .settings import Settings
 from .store import AnswerGroup, Job, Store, owner_alive
@@ -62,11 +62,6 @@ def job_key(identity: str, task_type: str, numbers: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def normalise_all(values: Iterable[object], region: str | None) -> list[Normalised]:
-    """normalise() for many values, through the engine's fast path."""
-    return [Normalised(f, OK) if type(f) is str else f for f in resolve_all(values, region)]
-
-
 class ColumnAnswers(NamedTuple):
     """What check_column() returns: answers grouped to be joined by number."""
 
@@ -75,6 +70,18 @@ class ColumnAnswers(NamedTuple):
     # in none has no answer (unknown). A group may hold numbers not asked for:
     # a lookup of a large part of the store scans it all.
     groups: list[AnswerGroup]
+
+
+def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
+    """number -> (value, status) of the wanted numbers, from answer groups."""
+    # A lookup that scanned the store brings numbers not asked for: leave them out
+    # rather than hold a dict up to SCAN_SHARE times larger than needed.
+    extra = sum(len(group) for _, _, group in groups) > len(wanted)
+    known: dict[str, tuple] = {}
+    for value, status, group in groups:
+        known.update(dict.fromkeys(wanted.intersection(group) if extra else group,
+                                   (value, status)))
+    return known
 
 
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
@@ -158,12 +165,9 @@ class Engine:
         cancel: threading.Event | None = None,
     ) -> list[Answer]:
         values = values if isinstance(values, list) else list(values)
-        ttype = plugins.get_task_type(task_type)
-        found = resolve_all(values, region)  # E.164 str, or a Normalised problem
-        wanted = {f for f in found if type(f) is str}
-        known = self.answers_for(ttype, wanted, retry_unknown=retry_unknown,
-                                 resubmit=resubmit, on_event=on_event, cancel=cancel)
-        return _answers(values, found, known)
+        found, wanted, groups = self._grouped(values, task_type, region, retry_unknown,
+                                              resubmit, on_event, cancel)
+        return _answers(values, found, _by_number(groups, wanted))
 
     def check_column(
         self,
@@ -180,18 +184,28 @@ class Engine:
         in Arrow). Same calls, same guarantees; only no Answer is built per value,
         which is most of check()'s time on a million stored answers.
         """
+        found, _, groups = self._grouped(values, task_type, region, retry_unknown, resubmit,
+                                         on_event, cancel)
+        return ColumnAnswers(found, groups)
+
+    def _grouped(self, values, task_type, region, retry_unknown, resubmit, on_event,
+                 cancel) -> tuple[list, set[str], list[AnswerGroup]]:
+        """The path of check() and check_column(): per value its E.164 string or
+        its problem, the distinct numbers, and their answers as groups (stored
+        ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(task_type)
-        found = resolve_all(values, region)
+        found = resolve_all(values, region)  # E.164 str, or a Normalised problem
         wanted = {f for f in found if type(f) is str}
         since = self._answered_since(time.time(), retry_unknown)
         groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
+        # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
                 by_answer.setdefault(pair, []).append(number)
             groups.extend((value, status, group) for (value, status), group in by_answer.items())
-        return ColumnAnswers(found, groups)
+        return found, wanted, groups
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
              region: str | None = None, retry_unknown: bool = False) -> dict[str, int]:
@@ -200,7 +214,7 @@ class Engine:
         found = resolve_all(values, region)
         numbers = [f for f in found if type(f) is str]
         distinct = set(numbers)
-        known = self._lookup(ttype, distinct, retry_unknown)
+        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
         problems = [f.status for f in found if type(f) is not str]
         return {
             "inputs": len(found),
@@ -216,20 +230,6 @@ class Engine:
         return {"max_age_days": self.settings.max_age_days,
                 "unknown_retry_hours": self.settings.unknown_retry_hours,
                 "retry_unknown": retry_unknown}
-
-    def _lookup(self, ttype: TaskType, numbers: Collection[str], retry_unknown: bool):
-        return self.store.lookup(ttype.name, numbers, **self._freshness(retry_unknown))
-
-    def answers_for(self, ttype: TaskType, numbers: Collection[str], *, retry_unknown=False,
-                    resubmit=False, on_event=None, cancel=None) -> dict[str, tuple]:
-        """number -> (value, status) for distinct E.164 numbers."""
-        since = self._answered_since(time.time(), retry_unknown)
-        known = self._lookup(ttype, numbers, retry_unknown)
-        # Sorted: a set's journal key and its task file must not depend on order.
-        missing = sorted(set(numbers).difference(known))
-        for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
-            known.update(result)
-        return known
 
     def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
               since) -> Iterator[dict[str, tuple]]:
