@@ -22,6 +22,7 @@ from .errors import (
     UncertainCreate,
 )
 from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
+from .models import processed as processed_of
 from .normalize import resolve_all
 from .polling import PollSchedule
 from .settings import Settings
@@ -427,8 +428,8 @@ class Engine:
         event = JobEvent(
             kind=kind, job_key=job.key, task_type=ttype.name, numbers=count,
             task_id=job.task_id, status=job.status, total=job.total,
-            processed=processed if processed is not None else (
-                None if job.success is None else job.success + (job.failure or 0)),
+            processed=processed if processed is not None else processed_of(job.success,
+                                                                            job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
         )

@@ -57,6 +57,13 @@ class TaskType:
         return {" ".join(v.lower().split()): v for v in self.values or ()}
 
 
+def processed(success: int | None, failure: int | None) -> int | None:
+    """Numbers the provider has processed, from its counts (None: not reported)."""
+    if success is None and failure is None:
+        return None
+    return (success or 0) + (failure or 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskStatus:
     """The provider's task record, whatever shape it came in."""
@@ -72,9 +79,7 @@ class TaskStatus:
 
     @property
     def processed(self) -> int | None:
-        if self.success is None and self.failure is None:
-            return None
-        return (self.success or 0) + (self.failure or 0)
+        return processed(self.success, self.failure)
 
 
 class Provider(Protocol):
