@@ -210,3 +210,41 @@ def test_an_input_changed_during_the_wait_is_refused_not_misaligned(
             assert r["telegram"] == sandbox.expected(r["number"])
             assert r["number"] == r["input"]
     assert sandbox.creates == (2 if len(change(values)) > len(values) else 1)
+
+
+def _no_duckdb_run(*args, env):
+    """The real CLI in a Python where DuckDB cannot be imported (it is an optional extra)."""
+    code = "import sys; sys.modules['duckdb'] = None; from tgcheck.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _huge_listing(p):
+    # One row more than an xlsx sheet holds under its header row.
+    path = p / "huge.txt"
+    with path.open("w") as f:
+        f.writelines(f"+4179{i % 5000:07d}\n" for i in range(1_048_576))
+    return path
+
+
+@pytest.mark.parametrize("output_args, make_input, runner, message", [
+    (["-f", "xlsx"], None, run, "cannot go to stdout"),
+    (["-o", "-", "-f", "parquet"], None, run, "cannot go to stdout"),
+    (["-o", "out.parquet"], None, _no_duckdb_run, "needs DuckDB"),
+    (["-o", "out.xlsx"], _huge_listing, run, "do not fit in an xlsx sheet"),
+])
+def test_an_output_that_cannot_be_written_fails_before_any_call(
+        env, sandbox, tmp_path, output_args, make_input, runner, message):
+    """Exit 2 means nothing was sent: an output write_table would refuse is refused
+    before the task is created, not after it was paid for."""
+    if make_input is None:
+        listing = tmp_path / "in.txt"
+        listing.write_text("\n".join(numbers(3)) + "\n")
+    else:
+        listing = make_input(tmp_path)
+    args = [str(tmp_path / a) if a.startswith("out.") else a for a in output_args]
+    result = runner("check", str(listing), *args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert sandbox.creates == 0 and sum(sandbox.calls.values()) == 0
+    assert result.stdout == "" and not list(tmp_path.glob("out.*"))

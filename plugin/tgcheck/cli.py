@@ -27,6 +27,7 @@ from .tables import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     answer_names,
+    check_output,
     open_input,
     output_format,
     write_table,
@@ -340,6 +341,12 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
     try:
         for message in table.notes:
             _note(message, progress, quiet)
+        values = None
+        if not dry_run:
+            # The engine lists the values anyway; listed here, their count lets an
+            # output that cannot be written fail before a task is paid for.
+            values = list(table.numbers())
+            check_output(output, fmt, rows=len(values))
         overrides = {"max_age_days": max_age, "timeout": timeout}
         with engine_for(sandbox, base_url, serve=not dry_run, **overrides) as engine:
             if dry_run:
@@ -348,7 +355,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
             recorder = _Recorder(make_display(progress, quiet))
             with recorder.display:
                 answers = engine.check(
-                    table.numbers(), task_type=ttype.name, region=region,
+                    values, task_type=ttype.name, region=region,
                     retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
                 )
             input_columns = table.columns if table.kind != "txt" else ["input"]

@@ -378,6 +378,30 @@ def output_format(path: str | None, forced: str | None) -> str:
     return formats[suffix]
 
 
+def check_output(path: str | None, fmt: str, rows: int | None = None) -> None:
+    """Refuse now what write_table would refuse later: `check` calls this before
+    any task is created, so that exit 2 still means nothing was sent (or paid).
+
+    rows, when known, is how many data rows will be written.
+    """
+    if (path is None or path == "-") and fmt not in ("csv", "json"):
+        raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
+    if fmt == "parquet":
+        try:
+            import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
+        except ImportError:
+            raise ConfigError('writing .parquet needs DuckDB: pip install "tgcheck[duckdb]"') \
+                from None
+    if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
+        raise _too_many_rows()
+
+
+def _too_many_rows() -> InputError:
+    # The header takes the sheet's first row.
+    return InputError(f"more than {XLSX_MAX_ROWS - 1} rows do not fit in an xlsx sheet; "
+                      "write .csv or .parquet")
+
+
 def _json_default(value):
     if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
         return str(value)
@@ -390,9 +414,8 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
 
     OSError means the file could not be written; the caller explains what now.
     """
+    check_output(path, fmt)
     if path is None or path == "-":
-        if fmt not in ("csv", "json"):
-            raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
         return _WRITERS[fmt](sys.stdout, header, rows)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -446,8 +469,7 @@ def _write_xlsx(path, header, rows) -> int:
         count = 0
         for r, row in enumerate(rows, 1):
             if r >= XLSX_MAX_ROWS:
-                raise InputError(f"more than {XLSX_MAX_ROWS - 1} rows do not fit in an xlsx "
-                                 "sheet; write .csv or .parquet")
+                raise _too_many_rows()
             for c, value in enumerate(row):
                 if value is None or value == "":
                     continue
@@ -466,11 +488,7 @@ def _write_xlsx(path, header, rows) -> int:
 
 
 def _write_parquet(path, header, rows) -> int:
-    try:
-        import duckdb
-    except ImportError:
-        raise ConfigError('writing .parquet needs DuckDB: pip install "tgcheck[duckdb]"') \
-            from None
+    import duckdb  # there: write_table checked with check_output
     # Rows go to a temporary CSV first, so no row list is ever held; DuckDB
     # then streams it into Parquet with every column as text (numbers keep +).
     fd, tmp_csv = tempfile.mkstemp(prefix="tgcheck-", suffix=".csv",
