@@ -103,4 +103,6 @@ def test_processes_and_threads_through_every_face_share_tasks(tmp_path, monkeypa
         assert len(task_sets) == len(set(task_sets)), "two tasks for one number set"
         assert all(s <= set(set_a) or s <= set(set_b) for s in task_sets)
         assert sb.creates == len(sb.tasks) <= 2 * 2  # at most {A, B, A-B, B-A}
+        # No number paid twice: the tasks are disjoint and cover A and B once.
+        assert sum(len(s) for s in task_sets) == len(set(set_a) | set(set_b))
         print(f"measured: {len(plan) * 3} callers, {sb.creates} creates")
