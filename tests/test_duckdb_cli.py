@@ -136,3 +136,27 @@ def test_unattended_progress_goes_to_the_log(caplog):
     assert stream.getvalue() == ""
     messages = [r.getMessage() for r in caplog.records if r.name == "tgcheck.duckdb"]
     assert [m.split(":")[0] for m in messages] == ["submitted", "done"]
+
+
+def test_progress_of_a_split_check_sums_its_tasks():
+    # Above the provider's maximum a check becomes several tasks whose events
+    # interleave; the line must show the check, not whichever task spoke last.
+    def task(key, kind, **fields):
+        return tgcheck.JobEvent(kind=kind, job_key=key * 64, task_type="tg",
+                                numbers=100_000, **fields)
+
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, interactive=True)
+    reporter(task("a", "progress", task_id="ta", status="processing", total=100_000,
+                  processed=60_000, status_calls=4))
+    reporter(task("b", "progress", task_id="tb", status="processing", total=100_000,
+                  processed=20_000, status_calls=2))
+    last = stream.getvalue().rsplit("\r", 1)[-1]
+    assert "200,000 numbers" in last and "2 tasks" in last
+    assert "80,000/200,000 (40%)" in last and "6 status calls" in last
+    assert "tb" not in last  # one task's id and status would mislead
+    reporter(task("a", "done", task_id="ta", status="completed", total=100_000,
+                  processed=100_001, status_calls=5))
+    last = stream.getvalue().rsplit("\r", 1)[-1]
+    assert "120,000/200,000 (60%)" in last and "7 status calls" in last
+    reporter.finish()

@@ -154,3 +154,21 @@ def test_pending_cells_are_final_only_for_what_the_engine_never_sends():
                                          "invalid", "invalid", "invalid", "", "", ""]
     # With a region, national numbers are sent too.
     assert pending_cells(["079 828 46 51"], "CH") == [PENDING]
+
+
+def test_progress_text_sums_the_tasks_of_a_split_check():
+    from tgcheck import JobEvent
+    from tgcheck_udfs.progress import Progress
+
+    def task(key, kind, **fields):
+        return JobEvent(kind=kind, job_key=key * 64, task_type="tg", numbers=100_000, **fields)
+
+    progress = Progress()
+    assert progress.text() == "pending"
+    progress.update(task("a", "progress", total=100_000, processed=60_000))
+    progress.update(task("b", "submitted"))
+    assert progress.text() == "pending 60,000/200,000"
+    progress.update(task("a", "done", total=100_000, processed=100_001))
+    assert progress.text() == "pending 100,000/200,000"
+    progress.update(task("b", "failed", message="task tb failed at the provider"))
+    assert progress.text() == "failed: task tb failed at the provider"

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -19,6 +20,55 @@ def billed_calls(event: JobEvent) -> int:
     """Calls this job was billed for so far: its create (once it has a task id) and
     its status calls. Downloads are not billed."""
     return event.status_calls + (1 if event.task_id else 0)
+
+
+@dataclasses.dataclass
+class CheckProgress:
+    """One check's progress summed over its tasks: a set above the provider's
+    maximum becomes several tasks whose events interleave, and a count taken
+    from one event at a time would jump between them. Shared by the Excel and
+    SQL faces, which each show one line per check."""
+
+    _last: dict[str, JobEvent] = dataclasses.field(default_factory=dict)
+
+    def update(self, event: JobEvent) -> None:
+        self._last[event.job_key] = event  # each event carries its task's totals
+
+    @property
+    def tasks(self) -> int:
+        return len(self._last)
+
+    @property
+    def numbers(self) -> int:
+        return sum(e.numbers for e in self._last.values())
+
+    @property
+    def total(self) -> int:
+        return sum(_total(e) for e in self._last.values())
+
+    @property
+    def processed(self) -> int:
+        # success can exceed total at this provider: min() keeps "20,001/20,000" away.
+        return sum(_total(e) if e.kind == "done" else min(e.processed or 0, _total(e))
+                   for e in self._last.values())
+
+    @property
+    def counted(self) -> bool:
+        """Whether the provider has reported a total yet (before that, total is
+        only the count of numbers sent)."""
+        return any(e.total for e in self._last.values())
+
+    @property
+    def status_calls(self) -> int:
+        return sum(e.status_calls for e in self._last.values())
+
+    @property
+    def billed_calls(self) -> int:
+        return sum(billed_calls(e) for e in self._last.values())
+
+
+def _total(event: JobEvent) -> int:
+    return event.total or event.numbers
 
 
 class ProgressDisplay:

@@ -14,6 +14,7 @@ import time
 from typing import TextIO
 
 import tgcheck
+from tgcheck.progress import CheckProgress
 
 log = logging.getLogger("tgcheck.duckdb")
 
@@ -22,16 +23,21 @@ log = logging.getLogger("tgcheck.duckdb")
 LOG_EVERY = 30.0
 
 
-def describe(event: tgcheck.JobEvent) -> str:
-    parts = [f"tgcheck: {event.numbers:,} numbers"]
-    if event.task_id:
-        parts.append(f"task {event.task_id}")
-    if event.status:
-        parts.append(event.status)
-    if event.total:
-        done = event.processed or 0
-        parts.append(f"{done:,}/{event.total:,} ({100 * done / event.total:.0f}%)")
-    parts.append(f"{event.status_calls} status calls")
+def describe(event: tgcheck.JobEvent, check: CheckProgress) -> str:
+    """The line for one check; event is the latest, check sums all its tasks."""
+    parts = [f"tgcheck: {check.numbers:,} numbers"]
+    if check.tasks > 1:
+        # The tasks of a split check move on separately: one status would mislead.
+        parts.append(f"{check.tasks} tasks")
+    else:
+        if event.task_id:
+            parts.append(f"task {event.task_id}")
+        if event.status:
+            parts.append(event.status)
+    if check.counted:
+        done, total = check.processed, check.total
+        parts.append(f"{done:,}/{total:,} ({100 * done / total:.0f}%)")
+    parts.append(f"{check.status_calls} status calls")
     if event.simulated:
         parts.append("SIMULATED")
     if event.message:
@@ -40,7 +46,8 @@ def describe(event: tgcheck.JobEvent) -> str:
 
 
 class ProgressReporter:
-    """A JobEvent listener. Call finish() when the wait ends, to end the live line."""
+    """A JobEvent listener for one check. Call finish() when the wait ends, to end
+    the live line."""
 
     def __init__(self, stream: TextIO | None = None, *, interactive: bool | None = None):
         self.stream = stream if stream is not None else sys.stderr
@@ -51,10 +58,12 @@ class ProgressReporter:
         self._lock = threading.Lock()
         self._live = False
         self._last_log = 0.0
+        self._check = CheckProgress()
 
     def __call__(self, event: tgcheck.JobEvent) -> None:
-        text = describe(event)
-        with self._lock:
+        with self._lock:  # the tasks of a split check report from their own threads
+            self._check.update(event)
+            text = describe(event, self._check)
             if self.interactive:
                 # \r + clear-to-end: one line that updates in place.
                 self.stream.write(f"\r\x1b[K{text}")
