@@ -207,6 +207,31 @@ def test_config_set_key_from_stdin_mode_0600_and_used_by_check(env, sandbox, tmp
     assert "none" in run("config", env=bare).stdout
 
 
+def test_a_refused_key_file_stops_only_the_commands_that_need_the_key(env, sandbox, tmp_path):
+    """A key file others can read is refused; config says so, and the commands that
+    make no API call (jobs, cache, export, doctor, a dry run) still work."""
+    bare = dict(no_key(env), TGCHECK_BASE_URL=sandbox.url)
+    path = listing(tmp_path, numbers(3))
+    assert run("check", str(path), "-q", env=env).returncode == 0  # job 1, done
+    assert run("config", "set-key", env=bare, stdin=sandbox.api_key + "\n").returncode == 0
+    key_file = tmp_path / "home" / "config.json"
+    key_file.chmod(0o644)
+    refused = run("check", str(listing(tmp_path, numbers(2, start=50), "more.txt")), env=bare)
+    assert refused.returncode == 2 and "chmod 600" in refused.stderr
+    shown = run("config", env=bare)
+    assert shown.returncode == 0, shown.stderr
+    assert "API key:" in shown.stdout and "none: " in shown.stdout
+    assert "can be read by other users" in shown.stdout
+    assert sandbox.api_key not in shown.stdout + shown.stderr
+    for command in (["jobs", "--all"], ["cache", "stats"], ["cache", "export"],
+                    ["export", "1"], ["doctor"], ["check", str(path), "--dry-run"]):
+        result = run(*command, env=bare)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "chmod 600" not in result.stdout + result.stderr, command
+    assert len(rows(run("export", "1", env=bare).stdout)) == 3
+    assert sandbox.creates == 1
+
+
 def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
     with Sandbox(time_scale=0.001) as slow:  # the task barely moves until we say so
         env = child_env(slow, tmp_path / "home")

@@ -119,8 +119,15 @@ def cli():
 
 # -- settings and engines -------------------------------------------------------
 def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
-                  **overrides) -> Settings:
-    """Settings from the environment; the key falls back to the config file."""
+                  key: bool = True, **overrides) -> Settings:
+    """Settings from the environment; the key falls back to the config file.
+
+    key=False is for commands that make no API call: the config file is not read
+    then, so a key file it refuses (too open, broken) stops only the commands
+    that need the key, not `tgcheck config` which says what is wrong with it.
+    """
+    if not key:
+        overrides["api_key"] = None  # given, even as None: from_env skips the file
     if sandbox_store:
         return Settings.from_env(base_url=base_url or SANDBOX_STORE_URL, **overrides)
     return Settings.from_env(base_url=base_url, **overrides)
@@ -131,8 +138,8 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **ove
     """An Engine from the environment, or aimed at an embedded sandbox."""
     if not sandbox or not serve:
         # Without serve (--dry-run) the sandbox's store is enough: no server needed.
-        settings = (make_settings(base_url=base_url, **overrides) if not sandbox
-                    else make_settings(sandbox_store=True, **overrides))
+        settings = (make_settings(base_url=base_url, key=serve, **overrides) if not sandbox
+                    else make_settings(sandbox_store=True, key=False, **overrides))
         engine = Engine(settings)
         try:
             yield engine
@@ -158,7 +165,7 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **ove
 
 def store_engine(sandbox: bool) -> Engine:
     """An Engine for journal and store commands: no API key needed, no call made."""
-    return Engine(make_settings(sandbox_store=sandbox))
+    return Engine(make_settings(sandbox_store=sandbox, key=False))
 
 
 def _sandbox_store_option(fn):
@@ -753,8 +760,9 @@ def config_show():
     Example:
       tgcheck config show
     """
-    settings = make_settings()
-    sandbox_settings = make_settings(sandbox_store=True)
+    # Without the key: the "API key" line reports a key file it cannot use.
+    settings = make_settings(key=False)
+    sandbox_settings = make_settings(sandbox_store=True, key=False)
     path = config_file.config_path()
     lines = {
         "base URL": settings.base_url + (" (simulated: loopback)" if settings.simulated else ""),

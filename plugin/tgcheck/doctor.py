@@ -308,7 +308,9 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
     """
     try:
         if store_path is None:
-            settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None)
+            # api_key given (None): the doctor needs no key, so the key file is not read.
+            settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
+                                         api_key=None)
             store_path = str(settings.store_path)
         report = doctor(store_path)
     except (TgcheckError, OSError, sqlite3.Error) as e:
