@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import phonenumbers
+import xlwings as xw
 
 import tgcheck
 from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
@@ -18,6 +19,27 @@ NO_KEY_HINT = (
     "(to try without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
     "TGCHECK_API_KEY it prints)"
 )
+
+NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."
+REGION_DOC = 'Optional: country for national numbers, e.g. "TR".'
+
+
+def range_function(**options):
+    """xw.func(**options) over f(numbers, region=None): one place for the argument
+    docs and converters that TG_CHECK and its server siblings share.
+
+    xw.func and xw.arg are looked up when decorating: with XLWINGS_ON_SERVER=true
+    they are xlwings Server's, otherwise classic xlwings'.
+    """
+
+    def decorate(f):
+        # The order of the stacked decorators it replaces: the args first, region
+        # innermost, then func.
+        f = xw.arg("region", doc=REGION_DOC)(f)
+        f = xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)(f)
+        return xw.func(**options)(f)
+
+    return decorate
 
 
 class RegionError(ValueError):

@@ -8,14 +8,10 @@ ones answer from the local store without any API call.
 
 from __future__ import annotations
 
-import xlwings as xw
-
-from .checking import check_range
+from .checking import check_range, range_function
 
 
-@xw.func(async_mode="threading")
-@xw.arg("numbers", ndim=2, doc="Range of phone numbers, any shape (E.164 or national).")
-@xw.arg("region", doc='Optional: country for national numbers, e.g. "TR".')
+@range_function(async_mode="threading")
 def tg_check(numbers, region=None):
     """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
     return check_range(numbers, region)

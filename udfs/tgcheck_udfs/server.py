@@ -31,7 +31,7 @@ from tgcheck import Cancelled, Settings
 
 from . import macro
 from .background import BackgroundCheck, Snapshot, job_key, start_check
-from .checking import clean_region, load_settings, safe_text
+from .checking import ERROR_PREFIX, clean_region, load_settings, range_function, safe_text
 from .grid import as_grid, flatten, fold, json_size, pending_cells
 
 # How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
@@ -40,9 +40,6 @@ HTTP_WAIT = float(os.environ.get("TGCHECK_EXCEL_WAIT", "20"))
 # A streamed result must stay under socket.io's ~1 MB message limit.
 STREAM_BUDGET = 900_000
 JOB_KEY = re.compile(r"tgjob-[0-9a-f]{16}")
-
-NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."
-REGION_DOC = 'Optional: country for national numbers, e.g. "TR".'
 
 
 async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
@@ -58,9 +55,7 @@ async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
         return check.snapshot()
 
 
-@xw.func
-@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
-@xw.arg("region", doc=REGION_DOC)
+@range_function()
 async def tg_check(numbers, region=None):
     """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
     settings = None
@@ -96,9 +91,7 @@ async def _stream(grid: list[list[object]], region: str | None,
                 yield answers
 
 
-@xw.func
-@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
-@xw.arg("region", doc=REGION_DOC)
+@range_function()
 async def tg_check_live(numbers, region=None):
     """Like TG_CHECK, showing the task's progress in the cell until the answers come."""
     settings = None
@@ -117,9 +110,7 @@ def _job_path(settings: Settings, key: str) -> Path:
     return settings.home / "excel-jobs" / f"{key}.json"
 
 
-@xw.func
-@xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)
-@xw.arg("region", doc=REGION_DOC)
+@range_function()
 async def tg_submit(numbers, region=None):
     """Start checking a large range; returns a short job key for TG_WATCH."""
     settings = None
@@ -152,11 +143,11 @@ async def tg_watch(job):
         settings = load_settings()
         key = str(job).strip()
         if not JOB_KEY.fullmatch(key):
-            yield [[f"error: {key[:40]!r} is not a job key from TG_SUBMIT"]]
+            yield [[f"{ERROR_PREFIX}{key[:40]!r} is not a job key from TG_SUBMIT"]]
             return
         path = _job_path(settings, key)
         if not path.exists():
-            yield [["error: unknown job: recalculate its TG_SUBMIT"]]
+            yield [[f"{ERROR_PREFIX}unknown job: recalculate its TG_SUBMIT"]]
             return
         saved = json.loads(path.read_text())
     except Exception as e:
