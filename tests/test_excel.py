@@ -99,6 +99,21 @@ def test_no_key_says_how_to_get_one(sandbox, monkeypatch):
     assert "tgcheck sandbox" in result[0][0]
 
 
+def test_a_key_stored_with_set_key_works_at_the_next_recalculation(sandbox, monkeypatch):
+    from tgcheck import config_file
+
+    monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    monkeypatch.setenv("TGCHECK_POLL_MIN", "0.02")
+    number = numbers(1, start=700)[0]
+    first = tgcheck_udfs.tg_check([[number]])
+    assert first[0][0].startswith("error: no API key")
+    assert "tgcheck config set-key" in first[0][0]
+    config_file.set_key(sandbox.api_key)  # what `tgcheck config set-key` writes
+    again = tgcheck_udfs.tg_check([[number]])  # same process: no Excel restart
+    assert again == [[expected_cell(sandbox, number)]]
+    assert sandbox.api_key not in first[0][0]
+
+
 def test_a_refused_key_never_shows_in_the_cell(sandbox, monkeypatch):
     secret = "sk-live-0123456789abcdef"
     monkeypatch.setenv("TGCHECK_API_KEY", secret)

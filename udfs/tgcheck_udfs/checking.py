@@ -14,8 +14,11 @@ from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
 from .grid import as_grid, cell_text, flatten, fold
 
 ERROR_PREFIX = "error: "
+# set-key first: every face reads the stored key at each call, so it works at the
+# next recalculation, while a new environment variable needs Excel restarted.
 NO_KEY_HINT = (
-    "no API key: set TGCHECK_API_KEY for the Python that runs Excel's functions "
+    "no API key: run `tgcheck config set-key` (as the user Excel runs as; no restart "
+    "needed), or set TGCHECK_API_KEY for the Python that runs Excel's functions "
     "(to try without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
     "TGCHECK_API_KEY it prints)"
 )
