@@ -378,3 +378,29 @@ def test_interrupt_stops_the_wait_and_the_next_query_attaches(slow_sandbox, tmp_
     rows = dict(con.execute(query).fetchall())
     assert rows == {n: slow_sandbox.expected(n) for n in ("+41790000011", "+41790000012")}
     assert slow_sandbox.billed["create"] == 1  # attached to the same task
+
+
+# -- column names (docs/sql.md) ----------------------------------------------------
+
+def test_a_table_with_a_telegram_column_gets_telegram_1(con, sandbox):
+    number = numbers(1, start=900)[0]
+    con.execute(f"CREATE TABLE t AS SELECT '{number}' AS phone, 'old' AS telegram")
+    result = con.execute("FROM telegram_enrich('t', 'phone')")
+    assert [d[0] for d in result.description] == ["phone", "telegram", "telegram_1"]
+    assert result.fetchall() == [(number, "old", sandbox.expected(number))]
+
+
+def test_another_task_type_names_the_answer_column_after_the_type(settings, sandbox):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings, task_type="ws")
+    con.execute("CREATE TABLE t AS SELECT '+41790000901' AS phone")
+    enriched = con.execute("FROM telegram_enrich('t', 'phone')")
+    assert [d[0] for d in enriched.description] == ["phone", "whatsapp"]
+    checked = con.execute("FROM telegram_check('t', 'phone')")
+    assert [d[0] for d in checked.description] == ["input", "number", "whatsapp", "status"]
+
+
+def test_a_table_without_its_column_fails_as_documented(con, sandbox):
+    con.execute("CREATE TABLE t (phone VARCHAR)")
+    with pytest.raises(duckdb.Error, match="must be a list"):
+        con.execute("FROM telegram_check('t')").fetchall()
+    assert sandbox.calls == {}
