@@ -144,6 +144,24 @@ def test_unwritable_output_then_export(env, sandbox, tmp_path):
     assert run("export", "99", env=env).returncode == 2
 
 
+def test_export_after_a_cache_clear_and_doctor_on_a_healthy_store(env, sandbox, tmp_path):
+    values = numbers(4, start=200)
+    assert run("check", str(listing(tmp_path, values)), "-q", env=env).returncode == 0
+    doctor = run("doctor", "--sandbox", env=env)
+    assert doctor.returncode == 0, doctor.stderr
+    assert "ok (integrity check passed)" in doctor.stdout
+    assert "4 answers stored; jobs: 1 done" in doctor.stdout
+    assert run("cache", "clear", "--yes", env=env).returncode == 0
+    exported = run("export", "1", env=env)
+    assert exported.returncode == 0, exported.stderr
+    got = rows(exported.stdout)
+    assert [r["number"] for r in got] == sorted(values)
+    assert {r["status"] for r in got} == {"missing"} and {r["telegram"] for r in got} == {""}
+    assert "4 answers; 4 no longer in the store (cache cleared)" in exported.stderr
+    assert "0 answers stored; jobs: 1 done" in run("doctor", "--sandbox", env=env).stdout
+    assert sandbox.creates == 1
+
+
 def test_cache_stats_export_clear(env, sandbox, tmp_path):
     path = listing(tmp_path, numbers(6))
     assert run("check", str(path), "-q", env=env).returncode == 0

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tgcheck.errors import StoreError
-from tgcheck.store import AnswerStats, Store, StoredAnswer, _translating
+from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating
 
 DAY = 86400.0
 NOW = 1_700_000_000.0
@@ -329,3 +329,23 @@ def test_many_processes_opening_a_new_store_never_see_database_is_locked(tmp_pat
             child.join()
         assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert errors == []
+
+
+def test_job_answers_are_the_job_s_numbers_with_their_stored_answers(store):
+    numbers = ["+41790000001", "+41790000002", "+41790000003"]
+    job = new_job(store, "k", numbers)
+    store.finish_job(job, "tg", [("+41790000001", "yes", "ok"), ("+41790000002", "no", "ok"),
+                                 ("+41790000003", None, "unknown")])
+    put(store, "ws", [("+41790000002", "yes", "ok")], age_days=1)  # another task type
+    put(store, "tg", [("+41790000009", "yes", "ok")], age_days=1)  # not the job's
+    assert store.job_answers(job.id) == [("+41790000001", "yes", "ok"),
+                                         ("+41790000002", "no", "ok"),
+                                         ("+41790000003", None, "unknown")]
+    # Old answers are still the job's; a deleted one is MISSING, in its place.
+    store.db.execute("UPDATE answers SET checked_at = 0")
+    store.db.execute("DELETE FROM answers WHERE task_type = 'tg' AND number = '+41790000002'")
+    assert store.job_answers(job.id) == [("+41790000001", "yes", "ok"),
+                                         ("+41790000002", None, MISSING),
+                                         ("+41790000003", None, "unknown")]
+    assert MISSING == "missing"  # the word `tgcheck export` writes (docs/cli.md)
+    assert store.job_answers(job.id + 1) == []

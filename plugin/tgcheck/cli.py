@@ -22,7 +22,7 @@ from .engine import Engine
 from .errors import InputError, TgcheckError
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
-from .store import LIVE_STATES
+from .store import LIVE_STATES, MISSING
 from .tables import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
@@ -579,14 +579,12 @@ def export(job_ref, output, out_format, sandbox):
                     else "it has no answers")
             raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
         ttype = plugins.get_task_type(job.task_type)
-        numbers = engine.store.job_numbers(job.id)
-        stored = engine.store.stored(job.task_type, numbers)
+        answers = engine.store.job_answers(job.id)
     finally:
         engine.close()
-    missing = sum(n not in stored for n in numbers)
-    rows = ((n, *stored.get(n, (None, "missing"))) for n in numbers)
+    missing = sum(status == MISSING for _, _, status in answers)
     try:
-        count = write_table(output, fmt, ["number", ttype.column, "status"], rows)
+        count = write_table(output, fmt, ["number", ttype.column, "status"], answers)
     except OSError as e:
         raise TgcheckError(f"cannot write {output} ({e.strerror or e})") from None
     note = f"; {missing} no longer in the store (cache cleared)" if missing else ""

@@ -119,12 +119,12 @@ def _problem(path: Path) -> str | None:
 def _describe_healthy(path: Path, report: DoctorReport) -> None:
     store = Store(path)
     try:
-        answers = store.db.execute("SELECT count(*) FROM answers").fetchone()[0]
-        states = dict(store.db.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
+        answers = store.count_answers()
+        states = store.job_state_counts()
     finally:
         store.close()
     live = sum(states.get(s, 0) for s in LIVE_STATES)
-    shown = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+    shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
     report.say(f"{path}: ok (integrity check passed)")
     report.say(f"{answers} answers stored; jobs: {shown}")
     if live:

@@ -63,6 +63,8 @@ CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
 """
 
 LIVE_STATES = ("new", "submitting", "open", "uncertain")
+# job_answers' status for a job's number whose answer was deleted since (cache clear).
+MISSING = "missing"
 # A lookup of at least 1/SCAN_SHARE of a task type's answers scans them rather
 # than probing the index number by number (measured: ~2x faster at 1,000,000).
 SCAN_SHARE = 4
@@ -511,6 +513,20 @@ class Store:
     def job_numbers(self, job_id: int) -> list[str]:
         row = self.db.execute("SELECT numbers FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return unpack_numbers(row[0]) if row else []
+
+    @_translating
+    def job_answers(self, job_id: int) -> list[tuple[str, str | None, str]]:
+        """(number, value, status) for each of a job's numbers, in the job's (sorted)
+        order, from the stored answers whatever their age: a finished job's answers
+        for `tgcheck export`. status is MISSING where the answer has been deleted
+        since; a number answered again later has its newer answer."""
+        row = self.db.execute("SELECT task_type, numbers FROM jobs WHERE id = ?",
+                              (job_id,)).fetchone()
+        if row is None:
+            return []
+        numbers = unpack_numbers(row["numbers"])
+        stored = self.stored(row["task_type"], numbers)
+        return [(n, *stored.get(n, (None, MISSING))) for n in numbers]
 
     @_translating
     def claim(
