@@ -349,3 +349,35 @@ def test_job_answers_are_the_job_s_numbers_with_their_stored_answers(store):
                                          ("+41790000003", None, "unknown")]
     assert MISSING == "missing"  # the word `tgcheck export` writes (docs/cli.md)
     assert store.job_answers(job.id + 1) == []
+
+
+def test_two_spellings_of_one_store_have_one_path(tmp_path, monkeypatch):
+    """The engine keys the jobs a process drives by str(store.path): a relative and
+    an absolute spelling of one file must not look like two stores."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    relative = Store("sub/../store.sqlite3")
+    absolute = Store(tmp_path / "store.sqlite3")
+    try:
+        assert relative.path == absolute.path
+        assert str(relative.path) == str(absolute.path)
+        assert relative.path.is_absolute()
+        relative.save_answers("tg", [("+41790000001", "yes", "ok")], "t1")
+        assert absolute.stored("tg", ["+41790000001"]) == {"+41790000001": ("yes", "ok")}
+    finally:
+        relative.close()
+        absolute.close()
+
+
+def test_resubmit_abandons_an_uncertain_job_that_overlaps(store):
+    """An uncertain create holding some of our numbers blocks a new claim, until
+    resubmit abandons it (the live states are those of LIVE_STATES)."""
+    first = new_job(store, "a", ["+41790000001", "+41790000002"])
+    assert store.update_job(first.id, state="uncertain")
+    role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"])
+    assert role == "uncertain" and job.id == first.id
+    role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"],
+                            resubmit=True)
+    assert role == "drive" and job.id != first.id
+    assert store.job(first.id).state == "abandoned"
+    assert store.job(first.id).owner is None

@@ -239,7 +239,9 @@ AnswerGroup = tuple[str | None, str, list[str]]
 
 class Store:
     def __init__(self, path: Path | str):
-        self.path = Path(path)
+        # Resolved: the engine keys the jobs this process drives by str(store.path),
+        # so two spellings of one file (relative, absolute, via a symlink) must agree.
+        self.path = Path(path).resolve()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         try:
@@ -558,10 +560,7 @@ class Store:
                         if job.state != "uncertain":
                             self._mark_uncertain(db, job, now)
                         return "uncertain", job
-                    db.execute(
-                        "UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? WHERE id=?",
-                        (now, job.id),
-                    )
+                    self._abandon(db, job, now)
                     job = None
                 elif alive:
                     return "wait", job
@@ -597,8 +596,7 @@ class Store:
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
                 WHERE provider = ? AND task_type = ?
-                  AND (state IN ('new', 'submitting', 'open', 'uncertain')
-                       OR (state = 'done' AND updated_at >= ?))
+                  AND (state IN {LIVE_STATES} OR (state = 'done' AND updated_at >= ?))
                 ORDER BY id""",
             (provider, task_type, since),
         ).fetchall()
@@ -615,8 +613,7 @@ class Store:
             if job.state == "uncertain":
                 if not resubmit:
                     return "uncertain", job
-                db.execute("UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? "
-                           "WHERE id=?", (now, job.id))
+                self._abandon(db, job, now)
                 continue
             return "overlap", job
         return None
@@ -629,6 +626,13 @@ class Store:
              job.id),
         )
         job.state = "uncertain"
+
+    @staticmethod
+    def _abandon(db, job: Job, now: float) -> None:
+        # resubmit: the uncertain create is given up, a new one may be made.
+        db.execute("UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? WHERE id=?",
+                   (now, job.id))
+        job.state = "abandoned"
 
     @_translating
     def stored_since(self, task_type: str, numbers: Collection[str], since: float) -> dict:
