@@ -26,6 +26,50 @@ def test_plugin_manager_checks_pending_at_start():
     assert set(plugins.DEFAULT_PLUGINS) <= names
 
 
+def _installed_plugin(tmp_path, hook_name: str) -> dict:
+    """A third-party package declaring a `tgcheck` entry point, installed on
+    PYTHONPATH: the environment of a fresh process that will find it."""
+    import os
+
+    (tmp_path / "tgx_plugin.py").write_text(
+        "from tgcheck import hookimpl, TaskType\n"
+        "@hookimpl\n"
+        f"def {hook_name}(register):\n"
+        "    register(TaskType('tgx', 'tgx', frozenset({'yes', 'no'})))\n")
+    info = tmp_path / "tgx_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tgx-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[tgcheck]\ntgx = tgx_plugin\n")
+    env = {k: v for k, v in os.environ.items() if k != "TGCHECK_LOAD_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_installed_plugins_load_from_their_entry_point(tmp_path):
+    import subprocess
+    import sys
+
+    env = _installed_plugin(tmp_path, "tgcheck_register_task_types")
+    result = subprocess.run(
+        [sys.executable, "-c", "from tgcheck import plugins; "
+         "print(plugins.get_task_type('tgx').column)"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tgx"
+
+
+def test_a_misspelled_hook_in_an_installed_plugin_fails_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    env = _installed_plugin(tmp_path, "tgcheck_register_tasktypes")  # typo
+    result = subprocess.run([sys.executable, "-m", "tgcheck", "plugins"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "tgcheck_register_tasktypes" in result.stderr
+    assert "tgx_plugin" in result.stderr and "Traceback" not in result.stderr
+
+
 class _Plugin:
     """A third-party plugin, registered the way an entry point would be."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 
 import pluggy
 
@@ -19,31 +20,58 @@ DEFAULT_PLUGINS = (
     "tgcheck.default_plugins.log_events",
 )
 
-pm = pluggy.PluginManager("tgcheck")
-pm.add_hookspecs(hookspecs)
+_pm = pluggy.PluginManager("tgcheck")
+_pm.add_hookspecs(hookspecs)
 
 for _plugin in DEFAULT_PLUGINS:
-    pm.register(importlib.import_module(_plugin), _plugin)
+    _pm.register(importlib.import_module(_plugin), _plugin)
 
-# Third-party plugins come after the built-ins, so pluggy (last registered,
-# first called) lets their readers and providers go first.
-# TGCHECK_LOAD_PLUGINS="" loads none (tests, reproducible runs); a
-# comma-separated list loads only those entry points.
-_load = os.environ.get("TGCHECK_LOAD_PLUGINS")
-if not hasattr(sys, "_called_from_test") and _load is None:
-    pm.load_setuptools_entrypoints("tgcheck")
-elif _load:
-    for name in (n.strip() for n in _load.split(",")):
-        if name:
-            pm.load_setuptools_entrypoints("tgcheck", name=name)
-
-# A misspelled hook implementation fails here, at start-up, not silently later.
-pm.check_pending()
+_loaded = False
+_load_lock = threading.Lock()
 
 
-def _collect(hook) -> list:
+def load() -> pluggy.PluginManager:
+    """The plugin manager, with the installed plugins loaded on first use.
+
+    Not at import: an installed plugin imports tgcheck (`from tgcheck import
+    hookimpl`), which is only whole once its own import has finished.
+    """
+    global _loaded
+    with _load_lock:
+        if not _loaded:
+            # Third-party plugins come after the built-ins, so pluggy (last
+            # registered, first called) lets their readers and providers go first.
+            # TGCHECK_LOAD_PLUGINS="" loads none (tests, reproducible runs); a
+            # comma-separated list loads only those entry points.
+            wanted = os.environ.get("TGCHECK_LOAD_PLUGINS")
+            if not hasattr(sys, "_called_from_test") and wanted is None:
+                _pm.load_setuptools_entrypoints("tgcheck")
+            elif wanted:
+                for name in (n.strip() for n in wanted.split(",")):
+                    if name:
+                        _pm.load_setuptools_entrypoints("tgcheck", name=name)
+            # A misspelled hook implementation fails here, on first use, not
+            # silently later.
+            try:
+                _pm.check_pending()
+            except pluggy.PluginValidationError as e:
+                name = _pm.get_name(e.plugin)
+                raise ConfigError(f"the installed plugin {name!r} is broken: {e}; fix or "
+                                  "uninstall it (TGCHECK_LOAD_PLUGINS='' skips installed "
+                                  "plugins)") from None
+            _loaded = True
+    return _pm
+
+
+def __getattr__(name: str):
+    if name == "pm":  # `plugins.pm`: always the loaded manager
+        return load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _collect(hook_name: str) -> list:
     items: list = []
-    hook(register=items.append)
+    getattr(load().hook, hook_name)(register=items.append)
     return items
 
 
@@ -53,7 +81,7 @@ def providers() -> dict:
     def register(name, factory):
         found[name] = factory
 
-    pm.hook.tgcheck_register_providers(register=register)
+    load().hook.tgcheck_register_providers(register=register)
     return found
 
 
@@ -65,7 +93,7 @@ def get_provider_factory(name: str):
 
 
 def task_types() -> dict[str, TaskType]:
-    return {t.name: t for t in _collect(pm.hook.tgcheck_register_task_types)}
+    return {t.name: t for t in _collect("tgcheck_register_task_types")}
 
 
 def get_task_type(name: str) -> TaskType:
@@ -77,8 +105,8 @@ def get_task_type(name: str) -> TaskType:
 
 def readers() -> list[Reader]:
     # In hook-call order: a third-party reader is asked before the built-ins.
-    return _collect(pm.hook.tgcheck_register_readers)
+    return _collect("tgcheck_register_readers")
 
 
 def emit(event) -> None:
-    pm.hook.tgcheck_job_event(event=event)
+    load().hook.tgcheck_job_event(event=event)
