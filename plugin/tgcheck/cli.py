@@ -128,44 +128,56 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     """
     if not key:
         overrides["api_key"] = None  # given, even as None: from_env skips the file
-    if sandbox_store:
-        return Settings.from_env(base_url=base_url or SANDBOX_STORE_URL, **overrides)
-    return Settings.from_env(base_url=base_url, **overrides)
+    return Settings.from_env(base_url=SANDBOX_STORE_URL if sandbox_store else base_url,
+                             **overrides)
 
 
 @contextlib.contextmanager
 def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **overrides):
     """An Engine from the environment, or aimed at an embedded sandbox."""
-    if not sandbox or not serve:
-        # Without serve (--dry-run) the sandbox's store is enough: no server needed.
-        settings = (make_settings(base_url=base_url, key=serve, **overrides) if not sandbox
-                    else make_settings(sandbox_store=True, key=False, **overrides))
-        engine = Engine(settings)
-        try:
-            yield engine
-        finally:
-            engine.close()
-        return
-    from .sandbox import Sandbox
+    with contextlib.ExitStack() as stack:
+        if sandbox and serve:
+            from .sandbox import Sandbox
 
-    with Sandbox() as sb:
-        env_poll = os.environ.get("TGCHECK_POLL_MIN")
-        settings = Settings.from_env(
-            api_key=sb.api_key, base_url=sb.url,
-            poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
-            **overrides,
-        )
-        click.echo(SIMULATED_BANNER, err=True)
+            sb = stack.enter_context(Sandbox())
+            env_poll = os.environ.get("TGCHECK_POLL_MIN")
+            settings = Settings.from_env(
+                api_key=sb.api_key, base_url=sb.url,
+                poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
+                **overrides,
+            )
+            click.echo(SIMULATED_BANNER, err=True)
+        else:
+            # Without serve (--dry-run) no call is made: no key, and for the
+            # sandbox its store is enough, no server needed.
+            settings = make_settings(sandbox_store=sandbox, base_url=base_url, key=serve,
+                                     **overrides)
         engine = Engine(settings)
-        try:
-            yield engine
-        finally:
-            engine.close()
+        stack.callback(engine.close)  # before the sandbox stops
+        yield engine
 
 
 def store_engine(sandbox: bool) -> Engine:
     """An Engine for journal and store commands: no API key needed, no call made."""
     return Engine(make_settings(sandbox_store=sandbox, key=False))
+
+
+def _output_options(output_help: str = "Write here (.csv, .xlsx, .json, .parquet); "
+                                       "default: CSV on stdout."):
+    """-o/--output and -f/--format, as every command that writes a table has them."""
+
+    def decorate(fn):
+        fn = click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+                          help="Output format, whatever -o's extension.")(fn)
+        return click.option("-o", "--output", type=click.Path(dir_okay=False),
+                            help=output_help)(fn)
+
+    return decorate
+
+
+def _cannot_write(output: str | None, e: OSError, then: str = "") -> TgcheckError:
+    """The one line for an output that could not be written; then: what now."""
+    return TgcheckError(f"cannot write {output} ({e.strerror or e}){then}")
 
 
 def _sandbox_store_option(fn):
@@ -268,15 +280,12 @@ def _check_unchanged(table, answers) -> None:
         pass
 
 
-def _output_rows(table, answers, column_count: int):
-    """Input rows with their answers appended, in input order (a new read of the
-    input, checked row by row against what the engine was given)."""
+def _output_rows(table, answers):
+    """Input rows (as wide as table.columns) with their answers appended, in input
+    order (a new read of the input, checked row by row against what the engine was
+    given)."""
     for row, answer in _matched_rows(table, answers):
-        extra = [answer.number or "", answer.value or "", answer.status]
-        if table.kind == "txt":
-            yield [row[0], *extra]
-        else:
-            yield [*row[:column_count], *extra]
+        yield [*row, answer.number or "", answer.value or "", answer.status]
 
 
 def _job_ids(engine: Engine, keys) -> list[int]:
@@ -286,11 +295,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write here; the format follows the extension: .csv, .xlsx, .json "
-                   "(JSON lines), .parquet. Default: CSV on stdout.")
-@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format, whatever -o's extension.")
+@_output_options("Write here; the format follows the extension: .csv, .xlsx, .json "
+                 "(JSON lines), .parquet. Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
 @click.option("--sheet", help="The sheet of a spreadsheet (default: the first).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS),
@@ -365,26 +371,22 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                     values, task_type=ttype.name, region=region,
                     retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
                 )
-            input_columns = table.columns if table.kind != "txt" else ["input"]
-            header = [*input_columns, *answer_names(input_columns, ["number", ttype.column,
+            # A .txt table's one column is "input".
+            header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status"])]
-            if table.kind == "txt":
-                header = ["input", "number", ttype.column, "status"]
             if output is None or output == "-":
                 _check_unchanged(table, answers)
             try:
-                write_table(output, fmt, header,
-                            _output_rows(table, answers, len(input_columns)))
+                write_table(output, fmt, header, _output_rows(table, answers))
             except OSError as e:
                 if output is None:
                     raise
                 ids = _job_ids(engine, recorder.last)
                 how = (f"`tgcheck export {ids[0]} -o FILE` writes them, or run "
                        if len(ids) == 1 else "run ")
-                raise TgcheckError(
-                    f"cannot write {output} ({e.strerror or e}); the answers are stored: "
-                    f"{how}the same command again with another -o, and nothing is paid again"
-                ) from None
+                raise _cannot_write(output, e, f"; the answers are stored: {how}the same "
+                                    "command again with another -o, and nothing is paid "
+                                    "again") from None
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -553,10 +555,7 @@ def _find_job(engine: Engine, ref: str):
 
 @cli.command()
 @click.argument("job_ref", metavar="JOB")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write here (.csv, .xlsx, .json, .parquet); default: CSV on stdout.")
-@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format, whatever -o's extension.")
+@_output_options()
 @_sandbox_store_option
 @handle_errors
 def export(job_ref, output, out_format, sandbox):
@@ -586,7 +585,7 @@ def export(job_ref, output, out_format, sandbox):
     try:
         count = write_table(output, fmt, ["number", ttype.column, "status"], answers)
     except OSError as e:
-        raise TgcheckError(f"cannot write {output} ({e.strerror or e})") from None
+        raise _cannot_write(output, e) from None
     note = f"; {missing} no longer in the store (cache cleared)" if missing else ""
     click.echo(f"tgcheck: job {job.id}: {count} answers{note}", err=True)
 
@@ -634,10 +633,7 @@ def cache_stats(sandbox):
 
 
 @cache.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write here (.csv, .xlsx, .json, .parquet); default: CSV on stdout.")
-@click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format, whatever -o's extension.")
+@_output_options()
 @click.option("--task-type", help="Only this task type's answers.")
 @click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
               help="Only answers checked more than DAYS ago.")
@@ -660,7 +656,7 @@ def cache_export(output, out_format, task_type, older_than, sandbox):
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
                                               "checked_at", "task_id"], rows)
         except OSError as e:
-            raise TgcheckError(f"cannot write {output} ({e.strerror or e})") from None
+            raise _cannot_write(output, e) from None
     finally:
         engine.close()
     click.echo(f"tgcheck: {count} answers exported", err=True)

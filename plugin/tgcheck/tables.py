@@ -402,12 +402,6 @@ def _too_many_rows() -> InputError:
                       "write .csv or .parquet")
 
 
-def _json_default(value):
-    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
-        return str(value)
-    return str(value)
-
-
 def write_table(path: str | None, fmt: str, header: Sequence[str],
                 rows: Iterator[Sequence[object]]) -> int:
     """Write header + rows to path (atomically) or stdout; returns the row count.
@@ -448,7 +442,8 @@ def _write_json(f, header, rows) -> int:
     count = 0
     for row in rows:
         record = {k: (None if v == "" else v) for k, v in zip(header, row, strict=False)}
-        f.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+        # default=str: dates and times (xlsx cells) as text
+        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         count += 1
     return count
 
