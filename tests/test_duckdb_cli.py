@@ -89,6 +89,17 @@ def test_repl_reads_statements_from_stdin(sandbox_env):
     assert "nowhere" in result.stderr  # the error is shown and the REPL goes on
 
 
+def test_bail_stops_a_script_at_its_first_failing_statement(sandbox_env):
+    script = ("SELECT 1 AS first;\n"
+              "SELECT * FROM nowhere;\n"
+              "SELECT 3 AS third;\n")
+    result = run("--csv", "--bail", input=script)
+    assert result.exit_code == 1
+    assert "first\n1\n" in result.stdout
+    assert "nowhere" in result.stderr
+    assert "third" not in result.stdout
+
+
 def test_sandbox_flag_needs_no_key(tmp_path):
     result = run("--sandbox", "--csv",
                  "SELECT number, status FROM telegram_check(['+41790000034'])")

@@ -37,7 +37,10 @@ PROMPT, CONTINUE = "tgcheck> ", "     ...> "
               help="Run against the built-in sandbox: SIMULATED answers, no key, no cost.")
 @click.option("--task-type", default="tg", show_default=True, help="Task type to check.")
 @click.option("--region", help="Region for national numbers, e.g. CH.")
-def sql_command(query, output, as_csv, database, sandbox, task_type, region):
+@click.option("--bail", is_flag=True,
+              help="Statements from stdin: stop at the first that fails, and exit 1 "
+                   "(for scripts and cron; without it, errors are shown and it goes on).")
+def sql_command(query, output, as_csv, database, sandbox, task_type, region, bail):
     """Run QUERY in DuckDB with telegram_enrich, telegram_check and tg_normalize.
 
     \b
@@ -65,7 +68,7 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region):
             except (duckdb.Error, tgcheck.TgcheckError) as e:
                 raise click.ClickException(str(e)) from None
         else:
-            repl(con, output=output, as_csv=as_csv)
+            repl(con, output=output, as_csv=as_csv, bail=bail)
 
 
 def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
@@ -118,8 +121,10 @@ def _csv(rows: duckdb.DuckDBPyRelation) -> str:
         return path.read_text(encoding="utf-8")
 
 
-def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool) -> None:
-    """Statements from stdin, each run when a line ends with ';'. Ctrl-D ends."""
+def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
+         bail: bool = False) -> None:
+    """Statements from stdin, each run when a line ends with ';'. Ctrl-D ends.
+    bail: the first failing statement ends it, with exit status 1."""
     stdin = sys.stdin
     interactive = stdin.isatty()
     pending: list[str] = []
@@ -143,6 +148,8 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool) -
             run_sql(con, text, output=output, as_csv=as_csv)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
             click.echo(f"Error: {e}", err=True)
+            if bail:
+                sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
     if pending and "".join(pending).strip():
