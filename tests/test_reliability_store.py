@@ -91,6 +91,30 @@ def test_the_doctor_keeps_open_jobs_when_only_answers_are_damaged(engine, sandbo
     assert [a.value for a in answers] == [sandbox.expected(n) for n in numbers(20)]
 
 
+def test_the_doctor_keeps_the_answers_when_only_the_journal_is_damaged(engine, sandbox,
+                                                                       settings):
+    """Paid answers are what the store is for: a damaged journal must not cost them."""
+    open_job_and_answers(engine, sandbox)
+    path = settings.store_path
+    db = sqlite3.connect(path)
+    jobs_root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='jobs'").fetchone()[0]
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    start = (jobs_root - 1) * page_size
+    data[start:start + page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(data))
+
+    report = doctor(path)
+    assert report.repaired, str(report)
+    assert report.answers_salvaged >= 2_000, str(report)
+    creates, calls = sandbox.creates, sum(sandbox.calls.values())
+    stored = numbers(2_000, start=10_000)
+    answers = tgcheck.Engine(settings).check(stored)
+    assert (sandbox.creates, sum(sandbox.calls.values())) == (creates, calls)  # not paid again
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in stored]
+
+
 def test_the_doctor_on_a_healthy_store_changes_nothing(engine, sandbox, settings):
     engine.check(numbers(10))
     before = settings.store_path.stat().st_size
