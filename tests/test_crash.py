@@ -65,6 +65,35 @@ def test_killed_after_the_journal_row_before_the_create(settings, sandbox):
     assert all(a.status in ("ok", "unknown") for a in answers)
 
 
+KILLED_BEFORE_CREATE = """
+import os, signal, sys, tgcheck
+from tgcheck.store import Store
+real = Store.update_job
+def update_job(self, job_id, **fields):
+    if fields.get("state") == "submitting":  # the journal row is written; no request yet
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, job_id, **fields)
+Store.update_job = update_job
+tgcheck.check(sys.argv[1:])
+"""
+
+
+def test_the_real_engine_killed_between_its_journal_row_and_the_create(settings, sandbox):
+    """The same crash as above, in the engine's own path: the next run creates once."""
+    values = numbers(30)
+    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_CREATE, *values],
+                           env=child_env(sandbox, settings.home), timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert sandbox.calls["create"] == 0
+    store = Store(settings.store_path)
+    [job] = store.jobs()
+    assert job.state == "new"
+    answers = tgcheck.Engine(settings).check(values)
+    assert sandbox.creates == 1
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    assert store.integrity_check() == "ok"
+
+
 def test_killed_during_the_create_is_uncertain_not_resubmitted(settings, sandbox):
     """Crash after the create was sent, before its task id was recorded."""
     sandbox.fail_next("create", "slow")
