@@ -318,9 +318,10 @@ def test_a_refused_key_fails_the_query_clearly(sandbox, settings):
 
     wrong = dataclasses.replace(settings, api_key="wrong-key")
     con = tgcheck_duckdb.register(duckdb.connect(), wrong)
-    with pytest.raises(duckdb.Error, match="KeyRefused"):
+    with pytest.raises(duckdb.Error, match="KeyRefused") as e:
         con.execute("SELECT * FROM telegram_check(['+41790000007'])").fetchall()
     assert sandbox.billed["create"] == 0
+    assert "wrong-key" not in str(e.value) and "wrong-key" not in repr(e.value)
 
 
 # -- progress and interruption ------------------------------------------------------
