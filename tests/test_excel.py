@@ -81,6 +81,9 @@ def test_eight_threads_recalculating_one_range_create_one_task(sandbox_env):
     assert sandbox_env.billed["create"] == 1
     assert all(r == results[0] for r in results)
     assert results[0][0][0] in ("yes", "no", "unknown")
+    # Joined by number: each cell holds its own number's answer.
+    for (cell,), [value] in zip(grid, results[0], strict=True):
+        assert value == (sandbox_env.expected(f"+{int(cell)}") or "unknown")
 
 
 def test_a_later_recalculation_makes_no_api_call(sandbox_env):
