@@ -196,3 +196,30 @@ def test_unknown_output_extension_exits_2_before_any_call(env, sandbox, tmp_path
     result = run("check", str(src), "-o", str(tmp_path / "out.docx"), env=env)
     assert result.returncode == 2 and "unknown extension" in result.stderr
     assert sandbox.creates == 0
+
+
+def test_xlsx_sheet_is_read_whole_on_every_pass(env, sandbox, tmp_path):
+    """The sheet is parsed once per open table and each pass (first row, numbers,
+    the stdout comparison, the output) starts again from its first row."""
+    from tgcheck.tables import open_input
+
+    src = tmp_path / "book.xlsx"
+    phones = numbers(4, start=300)
+    write_xlsx(src, {"Leads": [["id", "phone"], *([i, p] for i, p in enumerate(phones))]})
+    table = open_input(str(src))
+    try:
+        assert table.columns == ["id", "phone"] and table.number_index == 1
+        first, half = table.rows(), table.rows()
+        next(half), next(half)  # a pass left halfway does not move the next one
+        assert list(table.numbers()) == phones
+        assert list(first) == [[i, p] for i, p in enumerate(phones)]
+        assert list(table.numbers()) == phones
+        assert list(half) == [[i, p] for i, p in enumerate(phones)][2:]
+    finally:
+        table.close()
+    result = run("check", str(src), env=env)  # to stdout: every pass, in the real CLI
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    assert [r["phone"] for r in got] == phones and [r["number"] for r in got] == phones
+    assert all(r["telegram"] == sandbox.expected(r["number"]) for r in got)
+    assert sandbox.creates == 1

@@ -304,10 +304,16 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
     elif sheet not in names:
         raise InputError(f"{shown}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
 
-    def raw_rows() -> Iterator[list]:
-        # calamine holds the sheet in memory; xlsx caps a sheet at ~1M rows anyway.
+    # Parsed once for every pass over the table (first row, numbers, output): the
+    # parse is most of a pass's time. calamine holds the sheet in memory; xlsx
+    # caps a sheet at ~1M rows anyway.
+    try:
         ws = book.get_sheet_by_name(sheet)
-        yield from ws.iter_rows()
+    except Exception as e:  # calamine's own types, as for the workbook
+        raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
+
+    def raw_rows() -> Iterator[list]:
+        return ws.iter_rows()  # a new iterator from the first row, each call
 
     first = next(raw_rows(), None)
     if first is None or not any(c not in (None, "") for c in first):
