@@ -40,6 +40,18 @@ def damage(path, how: str) -> None:
         path.write_bytes(data[:page * 2] + b"\0" * page + data[page * 3:])
 
 
+def damage_table(path, table: str) -> None:
+    """Overwrite the root page of one table, leaving the others readable."""
+    db = sqlite3.connect(path)
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * page_size
+    data[start:start + page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize("how", ["garbage", "cut to its header"])
 def test_an_unreadable_store_is_a_clear_error_that_names_the_doctor(how, engine, sandbox,
                                                                      settings):
@@ -73,15 +85,7 @@ def test_the_doctor_recovers_a_damaged_store(how, engine, sandbox, settings):
 def test_the_doctor_keeps_open_jobs_when_only_answers_are_damaged(engine, sandbox, settings):
     open_job_and_answers(engine, sandbox)
     path = settings.store_path
-    db = sqlite3.connect(path)
-    answers_root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='answers'"
-                              ).fetchone()[0]
-    page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    db.close()
-    data = bytearray(path.read_bytes())
-    start = (answers_root - 1) * page_size
-    data[start:start + page_size] = b"\xff" * page_size
-    path.write_bytes(bytes(data))
+    damage_table(path, "answers")
 
     report = doctor(path)
     assert report.repaired and report.live_jobs_salvaged == 1, str(report)
@@ -96,14 +100,7 @@ def test_the_doctor_keeps_the_answers_when_only_the_journal_is_damaged(engine, s
     """Paid answers are what the store is for: a damaged journal must not cost them."""
     open_job_and_answers(engine, sandbox)
     path = settings.store_path
-    db = sqlite3.connect(path)
-    jobs_root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='jobs'").fetchone()[0]
-    page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    db.close()
-    data = bytearray(path.read_bytes())
-    start = (jobs_root - 1) * page_size
-    data[start:start + page_size] = b"\xff" * page_size
-    path.write_bytes(bytes(data))
+    damage_table(path, "jobs")
 
     report = doctor(path)
     assert report.repaired, str(report)
