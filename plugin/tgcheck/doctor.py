@@ -298,14 +298,24 @@ def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
 @click.option("--sandbox", is_flag=True, help="The sandbox's store instead of the real one.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False),
               help="The store file to check (default: the one under TGCHECK_HOME).")
-def doctor_command(sandbox: bool, store_path: str | None) -> None:
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
     """Check the local store; if it is damaged, set it aside and salvage it.
 
     \b
     The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
     copied into a fresh store so `tgcheck resume` collects them without paying
     again; answers that cannot be read are fetched again by the next check.
+
+    \b
+    Examples:
+      tgcheck doctor
+      tgcheck doctor --sandbox
+      tgcheck doctor --store ~/backup/tgcheck.sqlite3
     """
+    # Not cli.handle_errors: cli imports this module, and the doctor's failures
+    # all exit 1 (it is the tool run when something is already wrong).
+    debug = debug or bool(os.environ.get("TGCHECK_DEBUG"))
     try:
         if store_path is None:
             # api_key given (None): the doctor needs no key, so the key file is not read.
@@ -314,6 +324,8 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
             store_path = str(settings.store_path)
         report = doctor(store_path)
     except (TgcheckError, OSError, sqlite3.Error) as e:
+        if debug:
+            raise
         click.echo(f"tgcheck: error: the doctor could not finish: {e}", err=True)
         sys.exit(1)
     click.echo(str(report))
