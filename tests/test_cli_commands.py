@@ -303,3 +303,30 @@ def test_doctor_has_examples_and_debug(env, tmp_path):
     debug = run("doctor", "--debug", env=bad)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
     assert "ConfigError" in debug.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["cache", "export"], ["cache", "export", "-o", "-"],
+    ["export", "1"], ["export", "1", "-o", "-"],
+])
+def test_a_reader_that_leaves_early_is_not_an_error_message(env, tmp_path, command):
+    """`tgcheck cache export | head -1`: exit 1 and nothing on stderr, not "cannot write
+    None (Broken pipe)" nor a traceback from a cursor closed after its store."""
+    from tgcheck.store import Store
+
+    values = numbers(20_000, start=1000)
+    store = Store(tmp_path / "home" / "tgcheck-sandbox.sqlite3")  # env's base URL: loopback
+    try:
+        role, job = store.claim("k", "ekycpro", "tg", values)
+        assert role == "drive" and job.id == 1
+        store.finish_job(job, "tg", [(n, "yes", "ok") for n in values])
+    finally:
+        store.close()
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", *command], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith(("task_type,", "number,"))
+    proc.stdout.close()  # the reader leaves; 20,000 rows do not fit in the pipe
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert "cannot write" not in stderr and "Traceback" not in stderr
+    assert "Exception ignored" not in stderr

@@ -175,9 +175,16 @@ def _output_options(output_help: str = "Write here (.csv, .xlsx, .json, .parquet
     return decorate
 
 
-def _cannot_write(output: str | None, e: OSError, then: str = "") -> TgcheckError:
-    """The one line for an output that could not be written; then: what now."""
-    return TgcheckError(f"cannot write {output} ({e.strerror or e}){then}")
+@contextlib.contextmanager
+def _writing(output: str | None, then=lambda: ""):
+    """An OSError while writing to -o FILE is one line naming it; then() says what
+    now. On stdout it passes on: a reader that left (`| head`) is handle_errors' job."""
+    try:
+        yield
+    except OSError as e:
+        if output is None or output == "-":
+            raise
+        raise TgcheckError(f"cannot write {output} ({e.strerror or e}){then()}") from None
 
 
 def _sandbox_store_option(fn):
@@ -376,17 +383,16 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                                                                     "status"])]
             if output is None or output == "-":
                 _check_unchanged(table, answers)
-            try:
-                write_table(output, fmt, header, _output_rows(table, answers))
-            except OSError as e:
-                if output is None:
-                    raise
+
+            def then() -> str:
                 ids = _job_ids(engine, recorder.last)
                 how = (f"`tgcheck export {ids[0]} -o FILE` writes them, or run "
                        if len(ids) == 1 else "run ")
-                raise _cannot_write(output, e, f"; the answers are stored: {how}the same "
-                                    "command again with another -o, and nothing is paid "
-                                    "again") from None
+                return (f"; the answers are stored: {how}the same command again with "
+                        "another -o, and nothing is paid again")
+
+            with _writing(output, then):
+                write_table(output, fmt, header, _output_rows(table, answers))
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -582,10 +588,8 @@ def export(job_ref, output, out_format, sandbox):
     finally:
         engine.close()
     missing = sum(status == MISSING for _, _, status in answers)
-    try:
+    with _writing(output):
         count = write_table(output, fmt, ["number", ttype.column, "status"], answers)
-    except OSError as e:
-        raise _cannot_write(output, e) from None
     note = f"; {missing} no longer in the store (cache cleared)" if missing else ""
     click.echo(f"tgcheck: job {job.id}: {count} answers{note}", err=True)
 
@@ -651,12 +655,11 @@ def cache_export(output, out_format, task_type, older_than, sandbox):
     engine = store_engine(sandbox)
     try:
         stored = engine.store.iter_answers(task_type=task_type, older_than_days=older_than)
-        rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
-        try:
+        # Closed here, on any error too: its cursor must close before the store does.
+        with contextlib.closing(stored), _writing(output):
+            rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
                                               "checked_at", "task_id"], rows)
-        except OSError as e:
-            raise _cannot_write(output, e) from None
     finally:
         engine.close()
     click.echo(f"tgcheck: {count} answers exported", err=True)
