@@ -47,6 +47,32 @@ def test_readme_main_job_runs_against_the_embedded_sandbox(tmp_path):
     assert all(r["telegram"] in ("yes", "no") for r in out if r["status"] == "ok")
 
 
+def readme_commands() -> list[str]:
+    """The two commands the README opens with (its first code block)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```\n", 2)[1]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_main_command_is_the_one_tested_here(tmp_path):
+    """The README's first command, read from the README and run as written (after
+    its install step): it must keep working as the README changes."""
+    import shlex
+
+    main, tests = readme_commands()
+    install, _, command = main.partition(" && ")
+    assert install == "python -m pip install -e ."
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "tgcheck"]
+    env = dict(os.environ, TGCHECK_HOME=str(tmp_path))
+    env.pop("TGCHECK_API_KEY", None)
+    result = run(*argv[3:], env=env)
+    assert result.returncode == 0, result.stderr
+    assert "SIMULATED" in result.stderr and len(rows(result.stdout)) > 10
+    # The second is what CI runs.
+    assert tests.partition(" && ")[2] in (ROOT / ".ci" / "run").read_text()
+
+
 def test_check_writes_csv_in_input_order(env, sandbox, tmp_path):
     values = numbers(30) + ["", "abc", numbers(1)[0]]
     listing = tmp_path / "in.txt"
