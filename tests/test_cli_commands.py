@@ -330,3 +330,48 @@ def test_a_reader_that_leaves_early_is_not_an_error_message(env, tmp_path, comma
     assert proc.wait(timeout=60) == 1
     assert "cannot write" not in stderr and "Traceback" not in stderr
     assert "Exception ignored" not in stderr
+
+
+def test_another_task_type_writes_its_own_column(env, sandbox, tmp_path):
+    values = numbers(40, start=700)
+    result = run("check", str(listing(tmp_path, values)), "--task-type", "tg_active", "-q",
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    out = rows(result.stdout)
+    assert [r["input"] for r in out] == values
+    assert all(r["telegram_days"] == (sandbox.expected(r["number"], "tg_active") or "")
+               for r in out)
+    assert {t.task_type for t in sandbox.tasks.values()} == {"tg_active"}
+
+
+def test_retry_unknown_resends_only_the_left_out_numbers(env, sandbox, tmp_path):
+    values = numbers(300, start=900)
+    left_out = {n for n in values if sandbox.expected(n) is None}
+    assert left_out  # the sandbox leaves ~2% out of its result files
+    path = listing(tmp_path, values)
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert sandbox.creates == 1  # within the retry window: not paid again
+    again = run("check", str(path), "-q", "--retry-unknown", env=env)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 2
+    assert set(list(sandbox.tasks.values())[-1].numbers) == left_out
+
+
+def test_cache_clear_older_than_deletes_only_old_answers(env, sandbox, tmp_path):
+    import sqlite3
+    import time
+
+    path = listing(tmp_path, numbers(6))
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    store = tmp_path / "home" / "tgcheck-sandbox.sqlite3"
+    db = sqlite3.connect(store)
+    with db:  # two answers checked 40 days ago
+        db.execute("UPDATE answers SET checked_at = ? WHERE number IN (?, ?)",
+                   (time.time() - 40 * 86400, *numbers(2)))
+    db.close()
+    cleared = run("cache", "clear", "--older-than", "30", "--yes", env=env)
+    assert cleared.returncode == 0 and "deleted 2 answers" in cleared.stderr
+    assert run("check", str(path), "-q", env=env).returncode == 0
+    assert sandbox.creates == 2
+    assert sorted(list(sandbox.tasks.values())[-1].numbers) == numbers(2)
