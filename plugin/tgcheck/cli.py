@@ -20,6 +20,7 @@ import click
 from . import config_file, plugins
 from .engine import Engine
 from .errors import InputError, TgcheckError
+from .models import processed as processed_of
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
 from .store import LIVE_STATES, MISSING
@@ -477,7 +478,7 @@ def jobs(show_all, as_json, sandbox):
         click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\t"
                    "created\tupdated")
     for j in rows:
-        processed = None if j.success is None else j.success + (j.failure or 0)
+        processed = processed_of(j.success, j.failure)
         if as_json:
             click.echo(json.dumps({
                 "job": j.id, "task_id": j.task_id, "state": j.state, "status": j.status,
