@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-import phonenumbers
 import xlwings as xw
 
 import tgcheck
 from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
+
+# RegionError: the core's, re-exported for callers of this module's older name.
+from tgcheck.regions import RegionError, fixed_region  # noqa: F401
 
 from .grid import as_grid, cell_text, flatten, fold
 
@@ -45,20 +47,13 @@ def range_function(**options):
     return decorate
 
 
-class RegionError(ValueError):
-    pass
-
-
 def clean_region(region: object) -> str | None:
-    """Excel passes an omitted optional argument as None and an empty cell as "" or None."""
-    if region is None:
-        return None
-    text = str(region).strip().upper()
-    if not text:
-        return None
-    if text not in phonenumbers.SUPPORTED_REGIONS:
-        raise RegionError(f"unknown region {text!r}: use a two-letter code such as TR or DE")
-    return text
+    """Excel passes an omitted optional argument as None and an empty cell as "" or None.
+
+    The core's check (tgcheck.regions): "GB", "UK", "United Kingdom", 44 alike; an
+    unknown region raises RegionError with the closest names.
+    """
+    return fixed_region(region)
 
 
 def safe_text(error: BaseException, settings: Settings | None) -> str:
@@ -69,7 +64,7 @@ def safe_text(error: BaseException, settings: Settings | None) -> str:
     """
     if isinstance(error, ConfigError) and "no API key" in str(error):
         text = NO_KEY_HINT
-    elif isinstance(error, (TgcheckError, RegionError)):
+    elif isinstance(error, TgcheckError):
         text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
