@@ -435,11 +435,22 @@ def _read(stripped: str, region: str | None) -> Normalised:
     result = _check_international(compact)
     if result.status == OK:
         return result
-    if region and len(compact) >= 5:
-        return _not_national(region)
+    if region:
+        return _too_short_for(compact, region) or _not_national(region)
     if compact.startswith("0"):
         return _not_national(region)
     return result
+
+
+def _too_short_for(compact: str, region: str) -> Normalised | None:
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return _invalid(R.TOO_SHORT, f"too short for {region}")
+    if phonenumbers.is_possible_number_with_reason(parsed) in (
+            ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        return _invalid(R.TOO_SHORT, f"too short for {region}")
+    return None
 
 
 def _not_national(region: str | None) -> Normalised:
