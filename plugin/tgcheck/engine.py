@@ -25,7 +25,7 @@ from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, T
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import PollSchedule
-from .reasons import LEFT_OUT, NO_ANSWER, reason, reason_breakdown
+from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings
 from .store import AnswerGroup, Job, Store, owner_alive
 
@@ -87,8 +87,8 @@ def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
 
 
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
-_LEFT_OUT = reason(LEFT_OUT, "left out of the result file")
-_NO_ANSWER = reason(NO_ANSWER, "no answer")
+_LEFT_OUT = LEFT_OUT_REASON
+_NO_ANSWER = NO_ANSWER_REASON
 
 
 @contextlib.contextmanager

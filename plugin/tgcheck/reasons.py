@@ -35,6 +35,11 @@ def reason(code: str, text: str) -> str:
     return f"{code}: {text}"
 
 
+# The full reasons of the unknown rows, built once (they are set per row).
+LEFT_OUT_REASON = reason(LEFT_OUT, "left out of the result file")
+NO_ANSWER_REASON = reason(NO_ANSWER, "no answer")
+
+
 def code_of(text: str | None) -> str | None:
     """The code of a reason ("too_short: ..." -> "too_short"); None for None."""
     if text is None:
