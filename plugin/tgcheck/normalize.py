@@ -95,8 +95,10 @@ def _desc(desc) -> str | None:
     return f"{ahead}(?=(?:{desc.national_number_pattern})\\Z)"
 
 
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-          "uan", "voicemail", "fixed_line", "mobile")
+# Any type makes a number valid, so the order is free: the common ones first, where
+# the regex stops trying.
+_TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+          "personal_number", "pager", "uan", "voicemail")
 
 
 def _valid_for(meta) -> str | None:
@@ -154,7 +156,11 @@ def _cc_pattern(cc: int) -> str | None:
         # finds viable when what follows the prefix is not: only the others are
         # left to the slow path (so +7 812... stays fast: 8 is Russia's prefix).
         general = f"(?:{main.general_desc.national_number_pattern})"
-        prefix_guard = f"(?!(?:{npp}){general}\\Z)(?:(?={general}\\Z)|(?!{npp}))"
+        prefix_guard = f"(?!(?:{npp}){general}\\Z)"
+        if len(regions_of) > 1:
+            # Valid for another region of the code, but maybe not viable for the
+            # main one: then any prefix match strips.
+            prefix_guard += f"(?:(?={general}\\Z)|(?!{npp}))"
     return prefix_guard + "(?:" + "|".join(branches) + ")\\d+"
 
 
