@@ -68,8 +68,9 @@ def test_region_reads_national_numbers(value, region, expected):
         ("+10000000000", "invalid_number: no such number in +1 (US)"),
         ("+1 000 000 0000", "invalid_number: no such number in +1 (US)"),
         ("+440000000000", "invalid_number: no such number in +44 (GB)"),
-        ("+44 7911 123456, +44 7911 654321", "several_numbers: more than one number in the cell"),
-        ("0791 1123456 / 0792 2123456", "several_numbers: more than one number in the cell"),
+        ("+44 7911 123456, +44 7922 123456", "several_numbers: more than one number in the cell"),
+        ("+41 79 828 46 51 / +41 79 828 46 52",
+         "several_numbers: more than one number in the cell"),
         ("+447911123456 +447922123456", "several_numbers: more than one number in the cell"),
     ],
 )
@@ -240,3 +241,30 @@ def test_national_parse_never_exceeds_fifteen_digits():
     # Found by hypothesis: phonenumbers accepts this as a valid German number.
     result = normalise(280_000_000_000_000, "DE")
     assert result.number is None or E164.match(result.number)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(cells, st.sampled_from(
+    [None, "", "CH", "United Kingdom", "44", "TUR", "Narnia", float("nan"), "AR"])),
+    max_size=8))
+def test_a_region_per_value_agrees_with_normalise_value_by_value(pairs):
+    from tgcheck.normalize import resolve_all
+    from tgcheck.regions import is_empty, lookup
+
+    values = [v for v, _ in pairs]
+    regions = [r for _, r in pairs]
+    for (value, region), got in zip(pairs, resolve_all(values, regions), strict=True):
+        if not is_empty(region) and lookup(region) is None:  # a row's unknown region
+            full = normalise(value)
+            if full.status != "blank":
+                assert got.status == "invalid" and got.reason.startswith("unknown_region: ")
+                continue
+        else:
+            full = normalise(value, None if is_empty(region) else region)
+        assert got == (full.number if full.status == "ok" and full.reason is None else full)
+
+
+def test_a_slash_inside_one_number_is_not_two_numbers():
+    assert normalise("0090532/1234567").number == "+905321234567"
+    assert normalise("07911 123456 / 07922 123456", "GB").reason == (
+        "several_numbers: more than one number in the cell")

@@ -354,12 +354,14 @@ def normalise(value: object, region: object = None) -> Normalised:
     return _normalise(value, regions.fixed_region(region))
 
 
-def _several(text: str) -> bool:
-    """Two phone numbers in one cell: two parts of at least 7 digits each."""
+def _several(text: str, region: str | None) -> bool:
+    """Two phone numbers in one cell: at least two parts that are each a valid number
+    on their own. ("0090532/1234567" is one number with a slash in it.)"""
     if not _BETWEEN.search(text):
         return False
-    parts = _BETWEEN.split(text)
-    return sum(len(p) - len(p.translate(_DIGITS_IN)) >= _MIN_DIGITS for p in parts) >= 2
+    parts = [p for p in _BETWEEN.split(text)
+             if len(p) - len(p.translate(_DIGITS_IN)) >= _MIN_DIGITS]
+    return len(parts) >= 2 and sum(_read(p.strip(), region).status == OK for p in parts) >= 2
 
 
 def _normalise(value: object, region: str | None) -> Normalised:
@@ -400,7 +402,7 @@ def _normalise(value: object, region: str | None) -> Normalised:
     if found_ext and any(c.isdigit() for c in stripped[:found_ext.start()]):
         extension = found_ext.group(1)
         stripped = stripped[:found_ext.start()].strip()
-    if _several(stripped):
+    if _several(stripped, region):
         return _invalid(R.SEVERAL, "more than one number in the cell")
     result = _read(stripped, region)
     if extension is not None:

@@ -81,7 +81,7 @@ def main() -> None:
     rows += [
         ["+1 000 000 0000", "US", "", "invalid_number", "not a number in the plan"],
         ["+440000000000", "GB", "", "invalid_number", "not a number in the plan"],
-        ["07911 123456 / 07700 900123", "GB", "", "several_numbers", "two numbers"],
+        ["07911 123456 / 07922 123456", "GB", "", "several_numbers", "two numbers"],
         ["+41 79 828 46 51, +41 79 828 46 52", "CH", "", "several_numbers", "two numbers"],
         ["07911 123456", "Narnia", "", "unknown_region", "country names nothing"],
         ["call me", "FR", "", "not_a_number", "text"],
