@@ -90,3 +90,19 @@ def test_the_corpus_through_sql_matches_the_cli_expectations(settings, sandbox):
             assert number == e["expected"], e
         else:
             assert number is None and reason.startswith(e["expected_reason"] + ":"), e
+
+
+def test_a_region_in_the_query_and_an_unknown_one_fails_the_query(con, sandbox):
+    rows = con.execute("""SELECT input, number FROM telegram_check('crm', 'phone',
+                                                                   region := 'United Kingdom')
+                          WHERE input = '07911 123456'""").fetchall()
+    assert rows == [("07911 123456", "+447911123456")]
+    # With a region column, region := fills its empty cells.
+    rows = con.execute("""SELECT id, telegram FROM telegram_enrich('crm', 'phone',
+                              region_column := 'country', region := 'CH') WHERE id = 5""")
+    assert rows.fetchall() == [(5, sandbox.expected("+41798284651"))]
+    creates = sandbox.billed["create"]
+    with pytest.raises(duckdb.Error, match="did you mean GB"):
+        con.execute("SELECT * FROM telegram_check('crm', 'phone', region := 'Untied Kingdom')"
+                    ).fetchall()
+    assert sandbox.billed["create"] == creates  # nothing sent

@@ -46,21 +46,23 @@ def macro_sql(column: str) -> str:
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
     # the next overload as a cross join.
     return f"""
-CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs) AS TABLE
+CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     WITH inputs AS MATERIALIZED (
         SELECT [p.k FOR p IN pairs] AS __tgcheck_inputs,
                [p.r FOR p IN pairs] AS __tgcheck_regions
     ),
     answered AS MATERIALIZED (
         SELECT __tgcheck_inputs, __tgcheck_regions,
-               {ANSWER_UDF}(__tgcheck_inputs, __tgcheck_regions) AS __tgcheck_answers
+               {ANSWER_UDF}(__tgcheck_inputs, __tgcheck_regions, CAST(fixed AS VARCHAR))
+                   AS __tgcheck_answers
         FROM inputs
     )
     SELECT unnest(__tgcheck_inputs) AS input, unnest(__tgcheck_regions) AS region,
            unnest(__tgcheck_answers, recursive := true)
     FROM answered;
 
-CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL) AS TABLE (
+CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
+                                             region := NULL) AS TABLE (
     SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', {shown}]
                         ELSE ['input', 'region', {shown}] END)
     FROM {ANSWERS_OF}((
@@ -69,14 +71,15 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL) AS 
               FROM (SELECT COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region
                     FROM query_table(tbl))
               WHERE __tgcheck_key IS NOT NULL)
-    ))
+    ), region)
 ),
 (xs) AS TABLE (
     SELECT COLUMNS(['input', {shown}])
-    FROM {ANSWERS_OF}([{{'k': x, 'r': NULL::VARCHAR}} FOR x IN list_distinct(xs)])
+    FROM {ANSWERS_OF}([{{'k': x, 'r': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL)
 );
 
-CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
+                                              region := NULL) AS TABLE
     WITH src AS MATERIALIZED (
         -- row_number() OVER () numbers rows in scan order: the output keeps it.
         SELECT *, COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region,
@@ -88,7 +91,7 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL) AS
             SELECT list({{'k': __tgcheck_key, 'r': __tgcheck_region}})
             FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region FROM src
                   WHERE __tgcheck_key IS NOT NULL)
-        ))
+        ), region)
     )
     SELECT src.* EXCLUDE (__tgcheck_key, __tgcheck_region, __tgcheck_row),
            answers.{col} AS {col}

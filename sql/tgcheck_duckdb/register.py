@@ -39,28 +39,33 @@ def register(
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
 
-    def answer_lists(lists: pa.ChunkedArray, region_lists: pa.ChunkedArray) -> pa.Array:
+    def answer_lists(lists: pa.ChunkedArray, region_lists: pa.ChunkedArray,
+                     fixed: pa.ChunkedArray) -> pa.Array:
         # One row per query in practice: the macros pass the whole column as one
-        # list, and each number's region (NULL: none) in a list of the same length.
+        # list, each number's region (NULL: none) in a list of the same length,
+        # and the macro's `region :=` (NULL: the registered one).
         lists, region_lists = lists.combine_chunks(), region_lists.combine_chunks()
+        fixed = fixed.to_pylist()
         out = []
         for i in range(len(lists)):
             if not lists[i].is_valid:
                 out.append(None)
                 continue
+            # An unknown `region :=` raises RegionError: the query fails with it.
+            default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
             values = python_values(lists[i].values)
             row_regions = region_lists[i].values.to_pylist() if region_lists[i].is_valid \
                 else [None] * len(values)
-            answers = _check(values, _per_row(row_regions))
+            answers = _check(values, _per_row(row_regions, default))
             out.append(answers_array(answers, column))
         return _list_of(out, column)
 
-    def _per_row(row_regions: list):
+    def _per_row(row_regions: list, default: str | None):
         """One region for all when no row has its own; else one per row, the
-        registered region where a row's is empty."""
+        default where a row's is empty."""
         if all(r is None for r in row_regions):
-            return region
-        return [region if is_empty(r) else r for r in row_regions]
+            return default
+        return [default if is_empty(r) else r for r in row_regions]
 
     def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:
