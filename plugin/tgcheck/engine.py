@@ -220,7 +220,7 @@ class Engine:
         return found, wanted, groups
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
-             region: Region = None, retry_unknown: bool = False) -> dict[str, int]:
+             region: Region = None, retry_unknown: bool = False) -> dict[str, object]:
         """What a check would do, without any API call (the CLI's --dry-run): counts,
         and under "reasons" each reason code's count and a few example inputs."""
         ttype = plugins.get_task_type(task_type)
