@@ -186,7 +186,7 @@ def test_parquet_without_duckdb_says_how_to_install(env, tmp_path):
     result = run("check", str(src), "-o", str(tmp_path / "a.parquet"),
                  env=dict(env, PYTHONPATH=str(blocker)))
     assert result.returncode == 2
-    assert 'pip install "tgcheck[duckdb]"' in result.stderr
+    assert 'python -m pip install -e ".[duckdb]"' in result.stderr
     assert not (tmp_path / "a.parquet").exists()
 
 

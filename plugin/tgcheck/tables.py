@@ -398,8 +398,8 @@ def check_output(path: str | None, fmt: str, rows: int | None = None) -> None:
         try:
             import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
         except ImportError:
-            raise ConfigError('writing .parquet needs DuckDB: pip install "tgcheck[duckdb]"') \
-                from None
+            raise ConfigError('writing .parquet needs DuckDB: python -m pip install -e '
+                              '".[duckdb]" in the tgcheck checkout') from None
     if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
         raise _too_many_rows()
 
