@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 import click
@@ -43,9 +44,43 @@ SIMULATED_BANNER = (
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
+# Set by main(): the process is the tgcheck program, not a caller's (tests' CliRunner).
+_standalone = False
+# After Ctrl-C, how long job threads may take to let go of their jobs before exit.
+INTERRUPT_GRACE = 0.5
+
+
+class Interrupted(TgcheckError):
+    """Ctrl-C: the message says what is stored and that a re-run attaches."""
+
+    exit_code = 130
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"tgcheck: error: {message}", err=True)
+    if code == 130:
+        _exit_interrupted()
     sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Exit now, not when the threads still in an HTTP call return (a worker in a
+    slow reply could hold the exit for a minute). Every answer and journal row is
+    committed in SQLite, which survives a hard exit; a job left open is attached
+    to by the next run."""
+    if not _standalone:
+        sys.exit(130)
+    end = time.monotonic() + INTERRUPT_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, end - time.monotonic()))
+    if any(t.is_alive() and not t.daemon and t is not threading.current_thread()
+           for t in threading.enumerate()):
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
 
 
 def handle_errors(fn):
@@ -375,10 +410,13 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                 return
             recorder = _Recorder(make_display(progress, quiet))
             with recorder.display:
-                answers = engine.check(
-                    values, task_type=ttype.name, region=region,
-                    retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
-                )
+                try:
+                    answers = engine.check(
+                        values, task_type=ttype.name, region=region,
+                        retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                    )
+                except KeyboardInterrupt:
+                    raise _interrupted(recorder) from None
             # A .txt table's one column is "input".
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status"])]
@@ -402,6 +440,21 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
               "calls)", progress, quiet or (not output and progress != "json"))
     finally:
         table.close()
+
+
+def _interrupted(recorder: _Recorder) -> Interrupted:
+    """What Ctrl-C leaves: the answers of finished tasks are stored, the others
+    run on at the provider and their jobs stay open for the next run."""
+    events = list(recorder.last.values())
+    done = [e for e in events if e.kind == "done"]
+    stored = sum(e.numbers for e in done)
+    if not events:
+        return Interrupted("interrupted before any task was created; run the same command "
+                           "again to check")
+    return Interrupted(
+        f"interrupted: {stored:,} answers are stored ({len(done)} of {len(events)} task(s) "
+        "finished); tasks still running go on at the provider and their jobs stay open: "
+        "run the same command again and it attaches to them (nothing is paid twice)")
 
 
 def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
@@ -436,7 +489,6 @@ def sandbox_command(port, speed, result_format, faults):
         tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
     """
-    import threading
 
     from .sandbox import Faults, Sandbox
 
@@ -847,6 +899,8 @@ _add_sql_command()
 
 
 def main() -> None:
+    global _standalone
+    _standalone = True
     cli(prog_name="tgcheck")
 
 

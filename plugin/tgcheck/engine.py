@@ -256,22 +256,33 @@ class Engine:
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
             try:
-                return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
+                return self._shared_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
 
         workers = min(self.settings.max_parallel_tasks, len(chunks))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job") as pool:
-            futures = [pool.submit(run, chunk) for chunk in chunks]
-            try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    if result is not None:
-                        yield result
-            finally:
-                for future in futures:
-                    future.cancel()  # those not started yet, if the caller stops early
+        # Ctrl-C reaches only this (the main) thread: the workers are told through
+        # `stop`, and not waited for, so that an interrupt ends the check at once
+        # however many tasks are in flight. Each worker releases its job (it stays
+        # open: the next run attaches) at its next wait.
+        stop = _Stop(cancel)
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
+        interrupted = False
+        futures = [pool.submit(run, chunk) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                if result is not None:
+                    yield result
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            raise
+        finally:
+            for future in futures:
+                future.cancel()  # those not started yet, if the caller stops early
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     def resume(self, *, on_event=None, cancel=None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
@@ -436,6 +447,32 @@ class Engine:
         plugins.emit(event)
         if on_event is not None:
             on_event(event)
+
+
+class _Stop:
+    """The caller's cancel event, or an interrupt seen by the thread that started
+    the workers: whichever comes first. Quacks like the threading.Event it wraps."""
+
+    def __init__(self, cancel: threading.Event | None):
+        self._cancel = cancel
+        self._own = threading.Event()
+
+    def set(self) -> None:
+        self._own.set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or (self._cancel is not None and self._cancel.is_set())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._cancel is None:
+            return self._own.wait(timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if end is None else min(0.1, end - time.monotonic())
+            if left <= 0:
+                return False
+            self._own.wait(left)
+        return True
 
 
 def _wait_future(future: Future, cancel: threading.Event | None):
