@@ -169,20 +169,21 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
 
 
 @contextlib.contextmanager
-def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **overrides):
+def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet: bool = False,
+               **overrides):
     """An Engine from the environment, or aimed at an embedded sandbox."""
     with contextlib.ExitStack() as stack:
         if sandbox and serve:
-            from .sandbox import Sandbox
+            from .sandbox.embedded import embedded_sandbox, sandbox_settings
 
-            sb = stack.enter_context(Sandbox())
+            sb = stack.enter_context(embedded_sandbox())
             env_poll = os.environ.get("TGCHECK_POLL_MIN")
-            settings = Settings.from_env(
-                api_key=sb.api_key, base_url=sb.url,
-                poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
+            settings = sandbox_settings(
+                sb, poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
                 **overrides,
             )
-            click.echo(SIMULATED_BANNER, err=True)
+            if not quiet:
+                click.echo(SIMULATED_BANNER, err=True)
         else:
             # Without serve (--dry-run) no call is made: no key, and for the
             # sandbox its store is enough, no server needed.
@@ -404,7 +405,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
             values = list(table.numbers())
             check_output(output, fmt, rows=len(values))
         overrides = {"max_age_days": max_age, "timeout": timeout}
-        with engine_for(sandbox, base_url, serve=not dry_run, **overrides) as engine:
+        with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
+                        **overrides) as engine:
             if dry_run:
                 _dry_run(engine, table, ttype, region, retry_unknown, out_format)
                 return
@@ -547,8 +549,10 @@ def jobs(show_all, as_json, sandbox):
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
               default="auto", show_default=True, help="Progress on stderr (as for check).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--sandbox", is_flag=True,
+              help="Finish the open jobs of `check --sandbox` runs (simulated, no key).")
 @handle_errors
-def resume(progress, quiet):
+def resume(progress, quiet, sandbox):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
@@ -558,36 +562,41 @@ def resume(progress, quiet):
     \b
     Examples:
       tgcheck resume
+      tgcheck resume --sandbox
       tgcheck resume && tgcheck export 3 -o answers.csv
     """
-    engine = Engine(make_settings())
-    try:
-        with make_display(progress, quiet) as display:
-            done = engine.resume(on_event=display)
-    finally:
-        engine.close()
-    click.echo(f"tgcheck: {done} open job(s) finished", err=True)
+    skipped: list = []
+    with engine_for(sandbox, None, quiet=quiet) as engine, \
+            make_display(progress, quiet) as display:
+        try:
+            done = engine.resume(on_event=display, skipped=skipped)
+        finally:
+            for job, why in skipped:
+                _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",
+                      progress, False)
+    click.echo(f"tgcheck: {done} open job(s) finished"
+               + (f", {len(skipped)} skipped (see above)" if skipped else ""), err=True)
 
 
 @cli.command()
 @click.argument("task_id")
 @click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--sandbox", is_flag=True, help="Ask the built-in sandbox (a `check --sandbox` "
+                                               "task; simulated, no key).")
 @handle_errors
-def status(task_id, as_json, base_url):
+def status(task_id, as_json, base_url, sandbox):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
     \b
     Examples:
       tgcheck status 6f1c2a9e
       tgcheck status 6f1c2a9e --json
+      tgcheck status cs1234abcd --sandbox
     """
-    engine = Engine(make_settings(base_url=base_url))
-    try:
+    with engine_for(sandbox, base_url, quiet=True) as engine:
         record = engine.provider.get_status(task_id)
         job = engine.store.job_by_task_id(task_id)
-    finally:
-        engine.close()
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,

@@ -284,12 +284,18 @@ class Engine:
                 future.cancel()  # those not started yet, if the caller stops early
             pool.shutdown(wait=not interrupted, cancel_futures=True)
 
-    def resume(self, *, on_event=None, cancel=None) -> int:
+    def resume(self, *, on_event=None, cancel=None,
+               skipped: list[tuple[Job, str]] | None = None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
-        ones are left alone, they need a deliberate resubmit. Returns how many."""
+        ones are left alone, they need a deliberate resubmit. Returns how many.
+
+        skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
-        for job in self.store.jobs(states=("new", "open")):
-            if job.provider != self.provider.identity:
+        for job in self.store.jobs(states=("new", "submitting", "open", "uncertain")):
+            why = self._resume_skip_reason(job)
+            if why is not None:
+                if skipped is not None:
+                    skipped.append((job, why))
                 continue
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
@@ -306,6 +312,23 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def _resume_skip_reason(self, job: Job) -> str | None:
+        """Why resume leaves this live job alone, or None to finish it."""
+        if job.provider != self.provider.identity:
+            server = job.provider.partition(":")[2] or job.provider
+            if server == "sandbox":
+                return "made by `check --sandbox`: run `tgcheck resume --sandbox`"
+            return f"made for another server ({server})"
+        if job.state == "uncertain":
+            return ("its create may have reached the provider (uncertain): check the "
+                    "dashboard, then `tgcheck check ... --resubmit` to create it again")
+        if job.state == "submitting" and owner_alive(job.owner, job.heartbeat, time.time()):
+            return "another process is creating its task now"
+        if job.state == "submitting":
+            return ("its create was cut off (its outcome is unknown): the next check of "
+                    "these numbers says how to resubmit")
+        return None
 
     def _answered_since(self, looked_up_at: float, retry_unknown: bool = False) -> float:
         """Answers stored after this were not seen by a lookup at looked_up_at.

@@ -125,6 +125,10 @@ class Settings:
     http_timeout: float = 60.0
     # First backoff step after a transient fault; doubles per attempt (with jitter).
     retry_base: float = 0.5
+    # The built-in sandbox started for this run (--sandbox): its port changes from
+    # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
+    # re-run or `tgcheck resume --sandbox` finds them.
+    sandbox: bool = False
 
     def __post_init__(self):
         if self.api_key is not None:

@@ -74,12 +74,12 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
 def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
     if not sandbox:
         return tgcheck.Settings.from_env()
-    from tgcheck.sandbox import Sandbox
+    from tgcheck.sandbox.embedded import embedded_sandbox, sandbox_settings
 
-    sb = stack.enter_context(Sandbox())
+    sb = stack.enter_context(embedded_sandbox())
     click.echo("tgcheck: using the built-in sandbox: answers are SIMULATED, "
                "not real Telegram data", err=True)
-    return tgcheck.Settings.from_env(api_key=sb.api_key, base_url=sb.url)
+    return sandbox_settings(sb)
 
 
 # Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)

@@ -112,7 +112,9 @@ class EkycproProvider:
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
         self.settings = settings
         self.base_url = settings.base_url
-        self.identity = f"ekycpro:{settings.base_url}"
+        # The journal keys jobs by this: the embedded sandbox's URL changes each run.
+        self.identity = ("ekycpro:sandbox" if settings.sandbox
+                         else f"ekycpro:{settings.base_url}")
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
