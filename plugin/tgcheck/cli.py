@@ -89,6 +89,8 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         debug = kwargs.pop("debug", False) or os.environ.get("TGCHECK_DEBUG")
+        if debug:
+            _log_to_stderr()
         try:
             return fn(*args, **kwargs)
         except TgcheckError as e:
@@ -114,6 +116,23 @@ def handle_errors(fn):
                   "traceback, and please report it)", 1)
 
     return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
+
+
+def _log_to_stderr() -> None:
+    """--debug: tgcheck's own log (job events, retries) on stderr. Without it no
+    log line reaches any stream: stderr is for progress and messages."""
+    import logging
+
+    log = logging.getLogger("tgcheck")
+    class Stderr(logging.StreamHandler):
+        # sys.stderr when the line is written (a test runner may swap it)
+        stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+    if not any(type(h).__name__ == "Stderr" for h in log.handlers):
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
 
 
 class _Group(click.Group):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import plugins
+from . import connect, plugins
 from .errors import (
     ApiError,
     DeadlineExceeded,
@@ -550,9 +550,17 @@ class _Driver:
                                    name="tgcheck-heartbeat")
         beating.start()
         try:
-            return self._run()
+            # Connect retries are told as job events (stderr, JSON progress), and
+            # a caller that stops is heard between them.
+            with connect.listening(self._retrying, self.cancel):
+                return self._run()
+        except connect.NotSent:
+            raise Cancelled("stopped waiting; the next call attaches") from None
         finally:
             stop.set()
+
+    def _retrying(self, message: str) -> None:
+        self.emit("retry", message=message)
 
     def _run(self) -> dict[str, tuple]:
         try:
@@ -561,7 +569,7 @@ class _Driver:
             return self._follow()
         except UncertainCreate:
             raise
-        except (DeadlineExceeded, Cancelled, KeyboardInterrupt) as e:
+        except (DeadlineExceeded, Cancelled, KeyboardInterrupt, connect.NotSent) as e:
             # The task runs on at the provider: leave the job open for the next run.
             self.store.release(self.job.id)
             if isinstance(e, DeadlineExceeded) and self.job.task_id:
@@ -594,6 +602,11 @@ class _Driver:
             self.emit("failed", message=str(e))
             raise
         except BaseException as e:
+            if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
+                # Stopped before any byte of the create left: nothing can exist.
+                # The job is as new; the next run (or `tgcheck resume`) creates it.
+                store.update_job(job.id, state="new", owner=None)
+                raise
             # Interrupted mid-request: the create may have landed.
             store.update_job(job.id, state="uncertain", owner=None,
                              error=f"interrupted while creating ({type(e).__name__})")

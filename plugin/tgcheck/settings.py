@@ -98,6 +98,7 @@ _LIMITS = (
     ("timeout", "TGCHECK_TIMEOUT", 0, True),
     ("http_timeout", "http_timeout", 0, True),
     ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
+    ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
 )
 
 
@@ -125,6 +126,9 @@ class Settings:
     http_timeout: float = 60.0
     # First backoff step after a transient fault; doubles per attempt (with jitter).
     retry_base: float = 0.5
+    # How long a provider that cannot be reached at all (DNS, refused, TLS) is
+    # retried before one clear error: nothing was sent, so waiting hours helps no one.
+    connect_budget: float = 60.0
     # The built-in sandbox started for this run (--sandbox): its port changes from
     # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
     # re-run or `tgcheck resume --sandbox` finds them.
@@ -183,6 +187,7 @@ class Settings:
         values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
         values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
+        values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
