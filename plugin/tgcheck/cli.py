@@ -429,7 +429,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
             if dry_run:
                 _dry_run(engine, table, ttype, region, retry_unknown, out_format)
                 return
-            recorder = _Recorder(make_display(progress, quiet))
+            recorder = _Recorder(make_display(progress, quiet,
+                                              engine.settings.progress_every))
             with recorder.display:
                 try:
                     answers = engine.check(
@@ -586,7 +587,7 @@ def resume(progress, quiet, sandbox):
     """
     skipped: list = []
     with engine_for(sandbox, None, quiet=quiet) as engine, \
-            make_display(progress, quiet) as display:
+            make_display(progress, quiet, engine.settings.progress_every) as display:
         try:
             done = engine.resume(on_event=display, skipped=skipped)
         finally:

@@ -99,6 +99,7 @@ _LIMITS = (
     ("http_timeout", "http_timeout", 0, True),
     ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
     ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
+    ("progress_every", "TGCHECK_PROGRESS_EVERY", 0, True),
 )
 
 
@@ -129,6 +130,8 @@ class Settings:
     # How long a provider that cannot be reached at all (DNS, refused, TLS) is
     # retried before one clear error: nothing was sent, so waiting hours helps no one.
     connect_budget: float = 60.0
+    # Off a terminal, the longest silence of the progress output while waiting.
+    progress_every: float = 60.0
     # The built-in sandbox started for this run (--sandbox): its port changes from
     # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
     # re-run or `tgcheck resume --sandbox` finds them.
@@ -188,6 +191,7 @@ class Settings:
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
         values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
+        values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
