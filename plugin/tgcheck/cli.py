@@ -22,6 +22,7 @@ from . import config_file, plugins
 from .engine import Engine
 from .errors import InputError, TgcheckError
 from .models import processed as processed_of
+from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
 from .store import LIVE_STATES, MISSING
@@ -361,7 +362,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @_output_options("Write here; the format follows the extension: .csv, .xlsx, .json "
                  "(JSON lines), .parquet. Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
-@click.option("--sheet", help="The sheet of a spreadsheet (default: the first).")
+@click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
+                               "first).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS),
               help="Read INPUT as this, whatever its extension (stdin: txt unless a spreadsheet).")
 @click.option("--region", help="Read national numbers as this country's (e.g. CH, TR).")
@@ -386,11 +388,15 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               default="auto", show_default=True,
               help="Progress on stderr: auto is a live bar on a terminal, plain lines "
                    "otherwise; json is one object a line.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress and no notes on stderr.")
+@click.option("--bom", is_flag=True,
+              help="CSV output in UTF-8 with a byte-order mark (Excel then reads it as "
+                   "UTF-8). Default: the input's encoding and delimiter.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress, no notes and no SIMULATED banner on stderr.")
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, task_type,
           max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url, progress,
-          quiet):
+          bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -453,7 +459,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                         "another -o, and nothing is paid again")
 
             with _writing(output, then):
-                write_table(output, fmt, header, _output_rows(table, answers))
+                write_table(output, fmt, header, _output_rows(table, answers),
+                            style_for(table, bom=bom))
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
