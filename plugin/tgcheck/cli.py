@@ -428,7 +428,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
             # The engine lists the values anyway; listed here, their count lets an
             # output that cannot be written fail before a task is paid for.
             values = list(table.numbers())
-            check_output(output, fmt, rows=len(values))
+            check_output(output, fmt, rows=len(values), folder=True)
         overrides = {"max_age_days": max_age, "timeout": timeout}
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:

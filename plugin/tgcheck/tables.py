@@ -400,14 +400,19 @@ def output_format(path: str | None, forced: str | None) -> str:
     return formats[suffix]
 
 
-def check_output(path: str | None, fmt: str, rows: int | None = None) -> None:
+def check_output(path: str | None, fmt: str, rows: int | None = None, *,
+                 folder: bool = False) -> None:
     """Refuse now what write_table would refuse later: `check` calls this before
     any task is created, so that exit 2 still means nothing was sent (or paid).
 
-    rows, when known, is how many data rows will be written.
+    rows, when known, is how many data rows will be written; folder: also check
+    that the output's folder takes a new file (before a paid call; once paid, a
+    write that fails says how to get the answers instead).
     """
     if (path is None or path == "-") and fmt not in ("csv", "json"):
         raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
+    if folder and path is not None and path != "-":
+        check_output_path(path)
     if fmt == "parquet":
         try:
             import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
@@ -416,6 +421,25 @@ def check_output(path: str | None, fmt: str, rows: int | None = None) -> None:
                               '".[duckdb]" in the tgcheck checkout') from None
     if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
         raise _too_many_rows()
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """-o's folder exists and takes a new file: found out now, not after the task
+    was paid for. A real file is made and removed (permissions, a read-only
+    disk, quotas: only trying tells)."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise InputError(f"-o {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"-o {path}: the folder {folder} {what}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as e:
+        raise InputError(f"-o {path}: cannot write in {folder} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _too_many_rows() -> InputError:

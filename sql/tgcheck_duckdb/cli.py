@@ -54,6 +54,13 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
     if output is not None and output.suffix.lower() not in COPY_FORMATS:
         raise click.UsageError(
             f"-o: unknown extension {output.suffix!r}; use one of {', '.join(COPY_FORMATS)}")
+    if output is not None:
+        from tgcheck.tables import check_output_path
+
+        try:  # before the query: it may create (and pay for) a task
+            check_output_path(output)
+        except tgcheck.TgcheckError as e:
+            raise click.UsageError(str(e)) from None
     _progress_to_stderr()
     try:
         _sql(query, output, as_csv, database, sandbox, task_type, region, bail)
