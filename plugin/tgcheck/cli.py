@@ -20,7 +20,7 @@ import click
 
 from . import config_file, plugins
 from .engine import Engine
-from .errors import InputError, TgcheckError
+from .errors import InputError, NoApiKey, TgcheckError
 from .models import processed as processed_of
 from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
@@ -39,6 +39,10 @@ from .tables import (
 SIMULATED_BANNER = (
     "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
     "Set TGCHECK_API_KEY and drop --sandbox for real checks."
+)
+NO_KEY_CLI = (
+    "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try tgcheck "
+    "without one against the sandbox: `tgcheck check FILE --sandbox`"
 )
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
@@ -97,7 +101,10 @@ def handle_errors(fn):
         except TgcheckError as e:
             if debug:
                 raise
-            _fail(str(e), e.exit_code)
+            message = str(e)
+            if isinstance(e, NoApiKey):
+                message = NO_KEY_CLI
+            _fail(message, e.exit_code)
         except KeyboardInterrupt:
             if debug:
                 raise
@@ -185,7 +192,7 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     if not key:
         overrides["api_key"] = None  # given, even as None: from_env skips the file
     return Settings.from_env(base_url=SANDBOX_STORE_URL if sandbox_store else base_url,
-                             **overrides)
+                             base_url_name="--base-url", **overrides)
 
 
 @contextlib.contextmanager

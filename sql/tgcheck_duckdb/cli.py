@@ -72,6 +72,14 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
         _interrupted()
 
 
+def _for_sql(message: str) -> str:
+    # The engine's no-key message suggests the sandbox server; here --sandbox is nearer.
+    if "no API key" in message:
+        return (message + "; or try it without a key: `tgcheck sql --sandbox \"...\"` "
+                "(simulated answers)")
+    return message
+
+
 def _interruption(error: BaseException) -> bool:
     """Ctrl-C as DuckDB reports it: its InterruptException, or an error whose text
     says so (the UDF's Cancelled, a RuntimeError from the query's own thread)."""
@@ -119,7 +127,7 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> N
             except (duckdb.Error, tgcheck.TgcheckError) as e:
                 if _interruption(e):
                     raise
-                raise click.ClickException(str(e)) from None
+                raise click.ClickException(_for_sql(str(e))) from None
         else:
             repl(con, output=output, as_csv=as_csv, bail=bail)
 
@@ -207,12 +215,12 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
                 continue
             if isinstance(e, RuntimeError):
                 raise
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {_for_sql(str(e))}", err=True)
             if bail:
                 sys.exit(1)
     if pending and "".join(pending).strip():
         try:
             run_sql(con, "".join(pending), output=output, as_csv=as_csv)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {_for_sql(str(e))}", err=True)
             sys.exit(1)
