@@ -70,7 +70,7 @@ def register(
     def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:
             return tgcheck.ColumnAnswers([], [])
-        reporter = ProgressReporter()
+        reporter = ProgressReporter(every=settings.progress_every)
 
         def listen(event: tgcheck.JobEvent) -> None:
             reporter(event)
