@@ -116,6 +116,15 @@ class ProgressDisplay:
         label = f"task {event.task_id or '(creating)'}"
         if event.simulated:
             label += " [simulated]"
+        if not event.job_key and event.message:
+            # A note about no one job (a set split into tasks): a line, not a bar.
+            console = self._progress.console if self._progress is not None else None
+            line = f"tgcheck: {event.message}"
+            if console is not None:
+                console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=self.stream, flush=True)
+            return
         if self._progress is not None:
             self._live(event, label)
             return
