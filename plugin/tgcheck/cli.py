@@ -18,8 +18,8 @@ import time
 import click
 
 from . import config_file, plugins
-from .engine import Engine
-from .errors import InputError, TgcheckError
+from .engine import Engine, lost_message
+from .errors import InputError, TaskLost, TgcheckError
 from .models import processed as processed_of
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
@@ -219,7 +219,8 @@ class _Recorder:
         self.last: dict = {}
 
     def __call__(self, event) -> None:
-        self.last[event.job_key] = event
+        if event.job_key:  # not a note about no one task
+            self.last[event.job_key] = event
         self.display(event)
 
     @property
@@ -318,7 +319,11 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="Resubmit numbers a result file left out, even within "
                    "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
 @click.option("--resubmit", is_flag=True,
-              help="Create again a task whose earlier create had an unknown outcome.")
+              help="Create a new (paid) task for numbers whose earlier task has an unknown "
+                   "outcome (uncertain), is stalled, or is gone at the provider (lost).")
+@click.option("--top-up", is_flag=True, default=None,
+              help="Below the task type's minimum task size, fill the task with the stalest "
+                   "stored answers, checked again (default: TGCHECK_TOP_UP).")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
               help="The longest wait for one job; it stays open to `tgcheck resume` "
                    "(default: TGCHECK_TIMEOUT or 4 hours).")
@@ -334,8 +339,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no notes on stderr.")
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, task_type,
-          max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url, progress,
-          quiet):
+          max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox, base_url,
+          progress, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -378,6 +383,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                 answers = engine.check(
                     values, task_type=ttype.name, region=region,
                     retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                    top_up=top_up,
                 )
             # A .txt table's one column is "input".
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
@@ -398,10 +404,33 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         where = f"to {output}" if output else "to stdout"
+        cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
         _note(f"wrote {len(answers)} rows {where} ({summary}; {recorder.billed} billed "
-              "calls)", progress, quiet or (not output and progress != "json"))
+              f"calls{cost})", progress, quiet or (not output and progress != "json"))
     finally:
         table.close()
+
+
+def _cost_note(jobs) -> str:
+    """'; cost 0.0200 USD' summed over the jobs whose provider reported an amount
+    (the actual one, else the estimate), per currency; '' when none did."""
+    from decimal import Decimal
+
+    sums: dict[str, Decimal] = {}
+    estimated = False
+    for job in jobs:
+        if job is None:
+            continue
+        amount = job.actual_amount or job.estimated_amount
+        if amount is None:
+            continue
+        estimated |= job.actual_amount is None
+        currency = job.currency or ""
+        sums[currency] = sums.get(currency, Decimal(0)) + Decimal(amount)
+    if not sums:
+        return ""
+    what = "estimated cost" if estimated else "cost"
+    return f"; {what} " + ", ".join(f"{v} {c}".strip() for c, v in sorted(sums.items()))
 
 
 def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
@@ -414,7 +443,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
         width = max(len(k) for k in counts)
         for key, value in counts.items():
             click.echo(f"{key.replace('_', ' '):<{width}}  {value:>10,}")
-    click.echo("tgcheck: dry run: no API call made", err=True)
+    tasks = counts["tasks"]
+    least = engine.minimum(ttype)
+    below = (f"; below the minimum of {least} for {ttype.name} tasks: a check needs "
+             "--top-up or more numbers" if least and 0 < counts["to_send"] < least else "")
+    click.echo(f"tgcheck: dry run: no API call made; a check would bill {counts['to_send']:,} "
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{below}", err=True)
 
 
 # -- sandbox --------------------------------------------------------------------
@@ -454,21 +488,28 @@ def sandbox_command(port, speed, result_format, faults):
 
 
 # -- the journal ------------------------------------------------------------------
-@cli.command()
-@click.option("--all", "show_all", is_flag=True, help="Also finished, failed and abandoned jobs.")
+@cli.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True,
+              help="Also finished, failed, lost and abandoned jobs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @_sandbox_store_option
+@click.pass_context
 @handle_errors
-def jobs(show_all, as_json, sandbox):
-    """List the journal: job, task id, state, counts, created, updated.
+def jobs(ctx, show_all, as_json, sandbox):
+    """List the journal: job, task id, state, counts, cost, created, updated.
 
-    Open jobs by default. Tab-separated, with a header line.
+    Live jobs by default (new, submitting, open, stalled, uncertain: they hold
+    their numbers). Tab-separated, with a header line. estimated and actual are
+    the provider's amounts for the task, where it reports them.
 
     \b
     Examples:
       tgcheck jobs
       tgcheck jobs --all --json
+      tgcheck jobs abandon 3
     """
+    if ctx.invoked_subcommand is not None:
+        return
     engine = store_engine(sandbox)
     try:
         rows = engine.store.jobs(states=None if show_all else LIVE_STATES)
@@ -476,7 +517,7 @@ def jobs(show_all, as_json, sandbox):
         engine.close()
     if not as_json:
         click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\t"
-                   "created\tupdated")
+                   "created\tupdated\testimated\tactual")
     for j in rows:
         processed = processed_of(j.success, j.failure)
         if as_json:
@@ -484,11 +525,63 @@ def jobs(show_all, as_json, sandbox):
                 "job": j.id, "task_id": j.task_id, "state": j.state, "status": j.status,
                 "task_type": j.task_type, "numbers": j.count, "processed": processed,
                 "status_calls": j.status_calls, "error": j.error,
-                "created": _stamp(j.created_at), "updated": _stamp(j.updated_at)}))
+                "created": _stamp(j.created_at), "updated": _stamp(j.updated_at),
+                "estimated_amount": j.estimated_amount, "actual_amount": j.actual_amount,
+                "currency": j.currency}))
             continue
         click.echo(f"{j.id}\t{j.task_id or ''}\t{j.state}\t{j.status or ''}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
-                   f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}")
+                   f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}\t"
+                   f"{_money(j.estimated_amount, j.currency)}\t"
+                   f"{_money(j.actual_amount, j.currency)}")
+
+
+def _money(amount: str | None, currency: str | None) -> str:
+    return "" if amount is None else f"{amount} {currency or ''}".strip()
+
+
+ABANDON_MEANS = {
+    "new": "its create was never sent: nothing was paid",
+    "submitting": "its create may be on its way: a task may exist and be paid",
+    "open": "its task was created and paid and may still finish at the provider; its "
+            "answers will not be collected",
+    "stalled": "its task was created and paid and may still finish at the provider; its "
+               "answers will not be collected",
+    "uncertain": "a task may exist at the provider and be paid; tgcheck will not look for it",
+    "lost": "its task is gone at the provider",
+}
+
+
+@jobs.command("abandon")
+@click.argument("job_ref", metavar="JOB")
+@_sandbox_store_option
+@handle_errors
+def jobs_abandon(job_ref, sandbox):
+    """End a live (new, open, stalled or uncertain) or lost job on purpose.
+
+    tgcheck stops polling it and its numbers are free again: the next check of
+    them creates a new task, paid again. A task already created at the provider
+    may still run, and be paid for, there (orphaned). No API call is made. JOB is
+    the number from `tgcheck jobs` or the provider's task id.
+
+    \b
+    Examples:
+      tgcheck jobs abandon 3
+      tgcheck jobs abandon cs9viu7i61pkfs4oavvg
+    """
+    engine = store_engine(sandbox)
+    try:
+        job = _find_job(engine, job_ref)
+        was = engine.store.abandon_job(job.id, "abandoned by the user (tgcheck jobs abandon)")
+    finally:
+        engine.close()
+    if was is None:
+        raise InputError(f"job {job.id} is {job.state}: only new, open, stalled, uncertain "
+                         "or lost jobs can be abandoned")
+    task = f" (task {was.task_id})" if was.task_id else ""
+    click.echo(f"tgcheck: job {was.id}{task} abandoned; it was {was.state}: "
+               f"{ABANDON_MEANS.get(was.state, '')}. Its {was.count} numbers are free: the "
+               "next check of them creates a new task, paid again.", err=True)
 
 
 @cli.command()
@@ -500,8 +593,10 @@ def resume(progress, quiet):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
-    created now; an open one is polled and its answers stored. Uncertain jobs (a
-    create with an unknown outcome) are left alone: they need `check --resubmit`.
+    created now; an open one is polled and its answers stored; a stalled one (it
+    used its TGCHECK_MAX_STATUS_CALLS budget) is polled again with a new budget.
+    Uncertain jobs (a create with an unknown outcome) are left alone: they need
+    `check --resubmit`.
 
     \b
     Examples:
@@ -525,15 +620,34 @@ def resume(progress, quiet):
 def status(task_id, as_json, base_url):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
+    The answer goes into the journal. A stalled job (it used its
+    TGCHECK_MAX_STATUS_CALLS budget) is opened again with a new budget, so the
+    same check or `tgcheck resume` polls it again; a task the provider no longer
+    knows makes its job lost.
+
     \b
     Examples:
       tgcheck status 6f1c2a9e
       tgcheck status 6f1c2a9e --json
     """
     engine = Engine(make_settings(base_url=base_url))
+    reopened = False
     try:
-        record = engine.provider.get_status(task_id)
         job = engine.store.job_by_task_id(task_id)
+        try:
+            record = engine.provider.get_status(task_id)
+        except TaskLost:
+            if job is not None and job.state in LIVE_STATES:
+                engine.store.update_job(job.id, state="lost", owner=None,
+                                        error="the provider does not know the task (status)")
+                raise TaskLost(lost_message(engine.store.job(job.id))) from None
+            raise
+        if job is not None:
+            _record_status(engine, job, record)
+            # The user asked: a stalled job gets a new budget; the next check or
+            # `tgcheck resume` polls it again.
+            reopened = job.state == "stalled" and engine.store.reopen(job.id)
+            job = engine.store.job(job.id)
     finally:
         engine.close()
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
@@ -548,6 +662,46 @@ def status(task_id, as_json, base_url):
             if value is not None:
                 click.echo(f"{key + ':':<12} {value}")
     click.echo("tgcheck: that was one billed status call", err=True)
+    if reopened:
+        click.echo(f"tgcheck: job {job.id} was stalled; it is open again with a new budget "
+                   "of status calls: the same check, or `tgcheck resume`, collects it",
+                   err=True)
+
+
+def _record_status(engine: Engine, job, record) -> None:
+    """A status the user asked for, in the journal like the engine's own polls."""
+    fields = {"status": record.status, "total": record.total, "success": record.success,
+              "failure": record.failure, "estimated_amount": record.estimated_amount,
+              "actual_amount": record.actual_amount, "currency": record.currency}
+    engine.store.update_job(job.id, status_call=True,
+                            **{k: v for k, v in fields.items() if v is not None})
+
+
+@cli.command()
+@click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--json", "as_json", is_flag=True, help='As {"balance": ..., "currency": ...}.')
+@handle_errors
+def balance(base_url, as_json):
+    """Show the account's balance at the provider (GET /v1/balance).
+
+    The vendor documents no charge for this call, but it bills "every 200", so
+    count it as possibly billed: one call per run. Needs the API key.
+
+    \b
+    Examples:
+      tgcheck balance
+      tgcheck balance --json
+    """
+    engine = Engine(make_settings(base_url=base_url))
+    try:
+        amount, currency = engine.provider.balance()
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps({"balance": amount, "currency": currency}))
+    else:
+        click.echo(f"{amount} {currency or ''}".strip())
+    click.echo("tgcheck: that was one call to /v1/balance (possibly billed)", err=True)
 
 
 def _find_job(engine: Engine, ref: str):
@@ -581,7 +735,7 @@ def export(job_ref, output, out_format, sandbox):
     try:
         job = _find_job(engine, job_ref)
         if job.state != "done":
-            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open")
+            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open", "stalled")
                     else "it has no answers")
             raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
         ttype = plugins.get_task_type(job.task_type)

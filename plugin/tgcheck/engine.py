@@ -240,7 +240,12 @@ class Engine:
         groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
-        missing = self._at_least_minimum(ttype, missing, wanted, top_up)
+        sent = self._at_least_minimum(ttype, missing, wanted, top_up)
+        if len(sent) > len(missing):
+            # Topped up: the stored answers added are to be checked again, even those a
+            # job stored moments ago (which would otherwise count as "just answered").
+            since = time.time()
+        missing = sent
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():

@@ -32,6 +32,8 @@ class CheckProgress:
     _last: dict[str, JobEvent] = dataclasses.field(default_factory=dict)
 
     def update(self, event: JobEvent) -> None:
+        if not event.job_key:
+            return  # a note about no one task (a set split after a 413)
         self._last[event.job_key] = event  # each event carries its task's totals
 
     @property
