@@ -151,6 +151,26 @@ def test_an_old_store_file_gains_the_new_columns_and_index(tmp_path):
     Store(path).close()  # opening again changes nothing
 
 
+def test_the_doctor_reads_the_journal_of_an_older_store_file(tmp_path):
+    from tgcheck.doctor import DoctorReport, _read_jobs
+    from tgcheck.store import pack_numbers
+
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    db.executescript("""
+        CREATE TABLE jobs (id INTEGER PRIMARY KEY, key TEXT NOT NULL, provider TEXT NOT NULL,
+          task_type TEXT NOT NULL, count INTEGER NOT NULL, numbers BLOB NOT NULL,
+          state TEXT NOT NULL, task_id TEXT, status TEXT, total INTEGER, success INTEGER,
+          failure INTEGER, status_calls INTEGER NOT NULL DEFAULT 0, error TEXT, owner TEXT,
+          heartbeat REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL);""")
+    db.execute("INSERT INTO jobs (key, provider, task_type, count, numbers, state, task_id, "
+               "created_at, updated_at) VALUES ('k', 'p', 'tg', 2, ?, 'open', 't1', 1, 1)",
+               (pack_numbers(numbers(2)),))
+    report = DoctorReport(tmp_path / "old.sqlite3")
+    (job,) = _read_jobs(db, report)
+    assert job["task_id"] == "t1" and job["budget_from"] == 0 and job["currency"] is None
+    assert not report.damaged_tables
+
+
 # -- 3. terminal words -------------------------------------------------------------------
 @pytest.mark.parametrize("word", ["failed", "cancelled"])
 def test_terminal_words_end_the_job_as_failed_with_the_providers_message(run_engine, word):

@@ -654,6 +654,8 @@ def status(task_id, as_json, base_url):
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,
               "result_url": record.result_url, "message": record.message,
+              "estimated_amount": _money(record.estimated_amount, record.currency) or None,
+              "actual_amount": _money(record.actual_amount, record.currency) or None,
               "job": job.id if job else None, "job_state": job.state if job else None}
     if as_json:
         click.echo(json.dumps(fields))
