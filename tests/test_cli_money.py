@@ -121,3 +121,41 @@ def test_below_the_minimum_exit_2_then_top_up(tmp_path):
         assert run("check", str(other), "-q", env=env | {"TGCHECK_TOP_UP": "1"}
                    ).returncode == 0
         assert sb.creates == 3
+
+
+def test_the_sandbox_command_serves_the_platform_modes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+    from test_cli import ROOT
+
+    bad = run("sandbox", "--port", "0", "--min-rows", "tg")
+    assert bad.returncode == 2 and "TYPE=N" in bad.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "sandbox", "--port", "0", "--create-code", "202",
+         "--price", "0.5", "--balance", "1", "--min-rows", "tg=2", "--max-rows", "3"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = proc.stdout.readline().split()[-1]
+        headers = {"X-API-Key": "sandbox-demo-key"}
+
+        def create(n):
+            body = "".join(f"{x}\n" for x in numbers(n))
+            return httpx.post(url + "/v1/tasks", headers=headers, data={"task_type": "tg"},
+                              files={"file": ("n.txt", body.encode())})
+
+        assert create(1).status_code == 400 and "minimum of 2" in create(1).text
+        assert create(4).status_code == 413
+        made = create(2)
+        assert made.status_code == 202
+        assert made.json()["estimated_amount"] == {"amount": "1.0000", "currency": "USD"}
+        assert create(2).status_code == 402  # the balance is spent
+        assert httpx.get(url + "/v1/balance", headers=headers).json()["balance"] == 0
+        lost = httpx.post(url + "/v1/gettasks", headers=headers,
+                          files={"task_id": (None, "nope")})
+        assert lost.status_code == 404 and "not found" in lost.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)

@@ -376,3 +376,45 @@ def test_balance_is_read_from_the_provider(run_engine):
         assert engine.provider.balance() == ("2.5", "USD")
         engine.check(numbers(10))
         assert engine.provider.balance() == ("2.4", "USD")
+
+
+# -- 7. the minimum in SQL and Excel ------------------------------------------------------
+def test_sql_below_the_minimum_is_a_clear_query_error_and_top_up_env_fills(tmp_path,
+                                                                            monkeypatch):
+    import duckdb
+
+    import tgcheck_duckdb
+
+    with Sandbox(min_rows={"tg": 5}, omit_rate=0.0) as sb:
+        monkeypatch.setenv("TGCHECK_MIN_TASK_SIZE", "5")
+        base = make_settings(sb, tmp_path)
+        con = tgcheck_duckdb.register(duckdb.connect(), Settings.from_env(
+            api_key=base.api_key, base_url=sb.url, home=base.home, poll_min=0.01,
+            poll_max=0.05, retry_base=0.01))
+        con.execute("CREATE TABLE t (phone VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?)", [(n,) for n in numbers(6)])
+        assert len(con.execute("FROM telegram_check('t', 'phone')").fetchall()) == 6
+        con.execute("DELETE FROM t")
+        con.executemany("INSERT INTO t VALUES (?)", [(n,) for n in numbers(2, start=50)])
+        with pytest.raises(duckdb.Error, match="2 new numbers; tg tasks take at least 5"):
+            con.execute("FROM telegram_check('t', 'phone')").fetchall()
+        assert sb.creates == 1
+        monkeypatch.setenv("TGCHECK_TOP_UP", "1")
+        topped = tgcheck_duckdb.register(duckdb.connect(), Settings.from_env(
+            api_key=base.api_key, base_url=sb.url, home=base.home, poll_min=0.01,
+            poll_max=0.05, retry_base=0.01))
+        topped.execute("CREATE TABLE t AS SELECT * FROM (VALUES (?), (?)) v(phone)",
+                       numbers(2, start=50))
+        rows = topped.execute("SELECT status FROM telegram_check('t', 'phone')").fetchall()
+        assert rows == [("ok",), ("ok",)] and sb.creates == 2
+        assert len(max(sb.tasks.values(), key=lambda t: t.created).numbers) == 5
+
+
+def test_excel_below_the_minimum_is_a_cell_error(sandbox_env, monkeypatch):
+    import tgcheck_udfs
+
+    monkeypatch.setenv("TGCHECK_MIN_TASK_SIZE", "5")
+    result = tgcheck_udfs.tg_check([[n] for n in numbers(2, start=70)])
+    cells = [row[0] for row in result]
+    assert all("2 new numbers; tg tasks take at least 5: add 3" in c for c in cells)
+    assert sandbox_env.creates == 0

@@ -459,8 +459,21 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
               default="xlsx", show_default=True, help="Result file format.")
 @click.option("--faults", default=0.0, show_default=True,
               help="Share of calls that fail (500, 429, drops, slow or broken replies).")
+@click.option("--create-code", type=click.Choice(["200", "202"]), default="200",
+              show_default=True, help="HTTP status of a create (current deployments: 202).")
+@click.option("--price", metavar="USD", help="Charge per number: tasks report "
+              "estimated_amount and actual_amount.")
+@click.option("--balance", metavar="USD", help="The account's balance (/v1/balance); a "
+              "create costing more is refused with 402. Needs --price.")
+@click.option("--min-rows", metavar="TYPE=N", multiple=True,
+              help="Fewest numbers a task of TYPE takes (a 400 below it), e.g. tg=50.")
+@click.option("--max-rows", type=click.IntRange(min=1),
+              help="Most numbers in one file (a 413 above it).")
+@click.option("--stuck", metavar="WORD", help="Every task shows this status for ever "
+              "(pending, an unknown word, or cancelled).")
 @handle_errors
-def sandbox_command(port, speed, result_format, faults):
+def sandbox_command(port, speed, result_format, faults, create_code, price, balance, min_rows,
+                    max_rows, stuck):
     """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
 
     \b
@@ -469,13 +482,26 @@ def sandbox_command(port, speed, result_format, faults):
       TGCHECK_BASE_URL=http://127.0.0.1:8765 TGCHECK_API_KEY=sandbox-demo-key \\
         tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
+      tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
+      tgcheck sandbox --stuck pending
     """
+    import decimal
     import threading
 
     from .sandbox import Faults, Sandbox
 
-    sb = Sandbox(port=port, speed=speed, result_format=result_format,
-                 faults=Faults(rate=faults))
+    minimum = {}
+    for item in min_rows:
+        name, _, count = item.partition("=")
+        if not name or not count.isdigit():
+            raise InputError(f"--min-rows takes TYPE=N, e.g. tg=50, not {item!r}")
+        minimum[name.strip()] = int(count)
+    try:
+        sb = Sandbox(port=port, speed=speed, result_format=result_format,
+                     faults=Faults(rate=faults), create_code=int(create_code), price=price,
+                     balance=balance, min_rows=minimum, max_rows=max_rows, stuck=stuck)
+    except decimal.InvalidOperation:
+        raise InputError("--price and --balance take decimal numbers, e.g. 0.002") from None
     click.echo(f"tgcheck sandbox (SIMULATED answers) listening on {sb.url}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")

@@ -705,7 +705,7 @@ class _Driver:
                 store.update_job(job.id, state="failed", owner=None,
                                  error=status.message or f"the provider reported {status.status}")
                 raise TaskFailed(
-                    f"task {job.task_id} ended at the provider as {status.status!r}"
+                    f"task {job.task_id} failed at the provider ({status.status!r})"
                     + (f": {status.message}" if status.message else "")
                     + "; its numbers have no answers (a new check creates a new, paid task)"
                 )
