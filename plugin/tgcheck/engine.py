@@ -65,7 +65,6 @@ RESUBMIT_HINT = (
 )
 
 
-
 def stalled_message(job: Job, limit: int) -> str:
     return (
         f"task {job.task_id} (job {job.id}) is stalled: it used its budget of {limit} "
@@ -759,7 +758,7 @@ class _Driver:
         of unknowns: believing it would make the answers cost a new task."""
         if any(found.get(n) is not None for n in self.numbers):
             return
-        if any(n in found for n in getattr(found, "conflicts", ())):
+        if not getattr(found, "conflicts", set()).isdisjoint(self.numbers):
             return  # it did answer, only twice over: counted, not a bad file
         earlier = self.store.stored(self.ttype.name, self.numbers)
         if len(earlier) == len(self.numbers) and all(

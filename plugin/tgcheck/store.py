@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     currency     TEXT                  -- of both amounts, e.g. USD
 );
 CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
+-- A set's newest job in any state (a claim asks whether its last task was lost).
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key);
 """
 # At most one live job per set: the heart of "never create the same task twice".
 # Kept apart from SCHEMA: a store made before `stalled` existed has this index
