@@ -314,6 +314,11 @@ def test_a_413_splits_the_set_and_says_how_many_tasks_first(run_engine):
         assert "refused 10 numbers as too large" in notes[0]
         states = sorted(j.state for j in engine.store.jobs())
         assert states.count("done") == 4 and "open" not in states
+        # The engine remembers: the next set is split up front, no 413 again.
+        refused = sb.calls["create"] - sb.creates
+        engine.check(numbers(6, start=100))
+        assert sb.calls["create"] - sb.creates == refused
+        assert all(len(t.numbers) <= 3 for t in list(sb.tasks.values())[4:])
 
 
 # -- 7. minimum task size ---------------------------------------------------------------

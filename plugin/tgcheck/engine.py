@@ -172,6 +172,9 @@ class Engine:
         self._provider = provider
         self._provider_lock = threading.Lock()
         self.store = store or Store(self.settings.store_path)
+        # The largest task the provider has accepted after refusing a larger one
+        # as too large (413): later sets are split to it up front.
+        self._size_cap: int | None = None
 
     def __repr__(self) -> str:
         return f"<Engine {self.settings.base_url} store={self.store.path}>"
@@ -318,7 +321,7 @@ class Engine:
         """
         if not missing:
             return
-        size = self.settings.max_task_size
+        size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
         if len(chunks) == 1:
@@ -359,6 +362,7 @@ class Engine:
                 raise
             half = (len(numbers) + 1) // 2
             parts = [numbers[:half], numbers[half:]]
+            self._size_cap = min(self._size_cap or half, half)
             self._notify(on_event, ttype, len(numbers),
                          f"the provider refused {len(numbers)} numbers as too large ({e}); "
                          f"sending them as {len(parts)} tasks of up to {half:,}")
