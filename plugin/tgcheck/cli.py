@@ -722,7 +722,10 @@ def balance(base_url, as_json):
     """
     engine = Engine(make_settings(base_url=base_url))
     try:
-        amount, currency = engine.provider.balance()
+        ask = getattr(engine.provider, "balance", None)
+        if ask is None:
+            raise TgcheckError(f"the provider {engine.provider.name!r} cannot tell a balance")
+        amount, currency = ask()
     finally:
         engine.close()
     if as_json:

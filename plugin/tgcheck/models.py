@@ -112,6 +112,10 @@ class Provider(Protocol):
 
     def download(self, url: str, *, deadline: float | None = None) -> bytes: ...
 
+    # Optional: (decimal text, currency or None) of the account's balance
+    # (`tgcheck balance`); a provider without it is told apart by the CLI.
+    # def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]: ...
+
     def close(self) -> None: ...
 
 
