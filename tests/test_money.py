@@ -440,3 +440,34 @@ def test_settings_from_the_environment(monkeypatch):
     with pytest.raises(tgcheck.ConfigError, match="TGCHECK_MAX_STATUS_CALLS"):
         Settings.from_env()
     assert Settings().max_status_calls == 30 and Settings().min_task_size is None
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({"estimated_amount": {"amount": "1.90", "currency": "usd"}}, ("1.90", None, "USD")),
+    ({"estimated_amount": 2, "actual_amount": "1E+1"}, ("2", "10", None)),
+    ({"estimated_amount": {"amount": "lots"}, "actual_amount": -1}, (None, None, None)),
+    ({"actual_amount": {"amount": 0.5, "currency": "EUR"}}, (None, "0.5", "EUR")),
+])
+def test_amounts_are_read_in_every_shape(record, expected):
+    from tgcheck.default_plugins.ekycpro import parse_task
+
+    task = parse_task({"task_id": "t", "status": "pending", **record})
+    assert (task.estimated_amount, task.actual_amount, task.currency) == expected
+
+
+@pytest.mark.parametrize("code, body", [(404, "not found"), (400, "Task not found"),
+                                        (400, "unknown task_id 'x'")])
+def test_a_task_the_provider_does_not_know_is_lost_not_a_bad_request(code, body):
+    import httpx
+
+    from tgcheck.default_plugins.ekycpro import EkycproProvider
+
+    def reply(request):
+        return httpx.Response(code, json={"message": body})
+
+    settings = Settings(api_key="a-real-looking-key", base_url="http://127.0.0.1:9",
+                        retry_base=0.01)
+    provider = EkycproProvider(settings, transport=httpx.MockTransport(reply))
+    with pytest.raises(TaskLost, match=f"HTTP {code}"):
+        provider.get_status("x")
+    provider.close()

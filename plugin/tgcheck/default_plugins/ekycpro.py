@@ -90,7 +90,8 @@ def _amount(record: dict, name: str) -> tuple[str | None, str | None]:
         return None, None
     if not amount.is_finite() or amount < 0:
         return None, None
-    return str(amount), (currency.strip().upper()[:8] or None) if currency else None
+    # "f": 1E+2 written as 100, as a person reads an amount.
+    return format(amount, "f"), (currency.strip().upper()[:8] or None) if currency else None
 
 
 def parse_task(data: object) -> TaskStatus:
@@ -176,7 +177,8 @@ class EkycproProvider:
             deadline = time.monotonic() + self.settings.timeout
         return Backoff(deadline, base=self.settings.retry_base)
 
-    def _raise_for_final(self, response: httpx.Response, what: str) -> None:
+    def _raise_for_final(self, response: httpx.Response, what: str, *,
+                         task_query: bool = False) -> None:
         code = response.status_code
         if 300 <= code < 400:
             # Not followed (the key would travel along), and not retried: a redirect
@@ -199,7 +201,7 @@ class EkycproProvider:
             if code == 413:
                 raise TaskTooLarge(f"{what}: the provider refused the file as too large "
                                    f"(HTTP 413): {text}")
-            if what.startswith("asking for task") and (code == 404 or TASK_UNKNOWN.search(text)):
+            if task_query and (code == 404 or TASK_UNKNOWN.search(text)):
                 raise TaskLost(f"{what}: the provider does not know this task "
                                f"(HTTP {code}): {text}")
             raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
@@ -271,7 +273,7 @@ class EkycproProvider:
                 backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
                              f"HTTP {response.status_code}")
                 continue
-            self._raise_for_final(response, what)
+            self._raise_for_final(response, what, task_query=True)
             if 200 <= response.status_code < 300:
                 self.billed_calls += 1
             try:
