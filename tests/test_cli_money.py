@@ -159,3 +159,25 @@ def test_the_sandbox_command_serves_the_platform_modes(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
+
+
+def test_a_413_split_is_told_before_the_tasks_are_created(tmp_path):
+    with Sandbox(max_rows=5, omit_rate=0.0) as sb:
+        env = cli_env(sb, tmp_path)
+        path = listing(tmp_path, numbers(8))
+        out = run("check", str(path), "-o", str(tmp_path / "o.csv"), "--progress", "json",
+                  env=env)
+        assert out.returncode == 0, out.stderr
+        lines = [json.loads(line) for line in out.stderr.splitlines()]
+        note = next(i for i, r in enumerate(lines) if r["event"] == "note"
+                    and "sending them as 2 tasks of up to 4" in r["message"])
+        submitted = [i for i, r in enumerate(lines) if r["event"] == "submitted"]
+        assert len(submitted) == 2 and note < min(submitted)
+        assert sb.creates == 2
+        plain = run("check", str(listing(tmp_path, numbers(8, start=50), "b.txt")),
+                    "-o", str(tmp_path / "p.csv"), "--progress", "plain", env=env)
+        assert plain.returncode == 0
+        # Another process does not know the size: it is refused and split again, said
+        # as a plain line.
+        assert "tgcheck: the provider refused 8 numbers as too large" in plain.stderr
+        assert sb.creates == 4

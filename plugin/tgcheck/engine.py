@@ -653,7 +653,8 @@ class _Driver:
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
             store.update_job(job.id, state="failed", error=str(e), owner=None)
-            self.emit("failed", message=str(e))
+            if not isinstance(e, TaskTooLarge):  # not a failure: the set is split and sent
+                self.emit("failed", message=str(e))
             raise
         except BaseException as e:
             # Interrupted mid-request: the create may have landed.

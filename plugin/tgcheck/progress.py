@@ -169,6 +169,11 @@ class JsonProgress:
         pass
 
     def __call__(self, event: JobEvent) -> None:
+        if not event.job_key and event.message:
+            # A note about no one task (a split after a 413), as the CLI's own notes.
+            self.write({"event": "note", "time": round(time.time(), 3),
+                        "message": event.message})
+            return
         record = {"event": event.kind, "time": round(time.time(), 3),
                   **event.progress, "billed_calls": billed_calls(event)}
         self.write(record)
