@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..connect import ConnectBudget
 from ..errors import (
     ApiError,
     BadRequest,
@@ -144,7 +145,9 @@ class EkycproProvider:
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
         self.settings = settings
         self.base_url = settings.base_url
-        self.identity = f"ekycpro:{settings.base_url}"
+        # The journal keys jobs by this: the embedded sandbox's URL changes each run.
+        self.identity = ("ekycpro:sandbox" if settings.sandbox
+                         else f"ekycpro:{settings.base_url}")
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
@@ -176,6 +179,12 @@ class EkycproProvider:
         if deadline is None:
             deadline = time.monotonic() + self.settings.timeout
         return Backoff(deadline, base=self.settings.retry_base)
+
+    def _connect_budget(self, deadline: float | None) -> ConnectBudget:
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.timeout
+        return ConnectBudget(self.settings.connect_budget, deadline,
+                             base=self.settings.retry_base)
 
     def _raise_for_final(self, response: httpx.Response, what: str, *,
                          task_query: bool = False) -> None:
@@ -213,18 +222,38 @@ class EkycproProvider:
     # -- create: never retried once the request may have been received --------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus:
+        sending = {"sent": False}
+        try:
+            return self._create_task(numbers, task_type, deadline, sending)
+        except KeyboardInterrupt as e:
+            # Ctrl-C: whether the create may have landed is the engine's to know.
+            # Before any byte of this attempt left (connecting, between retries),
+            # nothing can have been created.
+            if not sending["sent"]:
+                e.request_sent = False
+            raise
+
+    def _create_task(self, numbers, task_type, deadline, sending: dict) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
         backoff = self._backoff(deadline)
+        connecting = self._connect_budget(deadline)
+
+        def trace(name: str, info) -> None:  # httpcore's trace extension
+            if name.endswith("send_request_headers.started"):
+                sending["sent"] = True  # from here on, the request may reach the provider
+
         while True:
+            sending["sent"] = False
             try:
                 response = self._api.post(
                     "/v1/tasks",
                     files={"file": ("numbers.txt", body, "text/plain")},
                     data={"task_type": task_type},
+                    extensions={"trace": trace},
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-                # Nothing reached the server: safe to try again.
-                backoff.wait("creating the task", last_error=type(e).__name__)
+                # Nothing reached the server: safe to try again, for a short while.
+                connecting.failed(e, self.base_url, "creating the task")
                 continue
             except httpx.TransportError as e:
                 raise UncertainCreate(
@@ -239,6 +268,7 @@ class EkycproProvider:
                     "provider behind it may have created the task, and billed it")
             if self._transient(response):
                 # 429 and the provider's own 5xx are free and create nothing: retry.
+                sending["sent"] = False
                 backoff.wait("creating the task",
                              retry_after_seconds(response.headers.get("Retry-After")),
                              f"HTTP {response.status_code}")
@@ -262,10 +292,14 @@ class EkycproProvider:
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
         unreadable = 0
+        connecting = self._connect_budget(deadline)
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
                 response = self._api.post("/v1/gettasks", files={"task_id": (None, task_id)})
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
             except httpx.TransportError as e:
                 backoff.wait(what, last_error=type(e).__name__)
                 continue
@@ -301,9 +335,13 @@ class EkycproProvider:
         200", so the CLI says it may be billed."""
         backoff = self._backoff(deadline)
         what = "asking for the balance"
+        connecting = self._connect_budget(deadline)
         while True:
             try:
                 response = self._api.get("/v1/balance")
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
             except httpx.TransportError as e:
                 backoff.wait(what, last_error=type(e).__name__)
                 continue

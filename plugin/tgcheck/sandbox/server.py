@@ -14,6 +14,7 @@ import decimal
 import hashlib
 import io
 import json
+import os
 import random
 import re
 import socket
@@ -25,6 +26,7 @@ from collections import Counter
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import xlsxwriter
 
@@ -99,6 +101,7 @@ class Sandbox:
         max_rows: int | None = None,  # a larger file is a 413
         stuck: str | None = None,  # every new task shows this status word for ever
         failed_message: str = "simulated failure",
+        state_dir: str | os.PathLike | None = None,
     ):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox only listens on loopback")
@@ -113,6 +116,10 @@ class Sandbox:
         self.balance = decimal.Decimal(balance) if balance is not None else None
         self.min_rows = dict(min_rows or {})
         self.failed_message = failed_message
+        # With a state folder, tasks outlive this server: the next sandbox on this
+        # folder (another run of `tgcheck check --sandbox`, on another port) still
+        # answers for them, as the real provider would.
+        self.state_dir = Path(state_dir) if state_dir is not None else None
         self.tasks: dict[str, _Task] = {}
         self.billed: Counter = Counter()  # create / status: 200s the vendor would charge
         self.calls: Counter = Counter()  # every request, by endpoint
@@ -163,6 +170,8 @@ class Sandbox:
             if task_id is None:
                 task_id = max(self.tasks, key=lambda t: self.tasks[t].created)
             self.tasks.pop(task_id)
+        if self.state_dir is not None:
+            (self.state_dir / f"{task_id}.json").unlink(missing_ok=True)
 
     def unstick(self) -> None:
         """Let stuck tasks (and new ones) progress from now on."""
@@ -211,7 +220,36 @@ class Sandbox:
         )
         with self._lock:
             self.tasks[task.task_id] = task
+        if self.state_dir is not None:
+            self._save(task)
         return task
+
+    def _save(self, task: _Task) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        record = {"task_id": task.task_id, "task_type": task.task_type,
+                  "numbers": task.numbers, "created_at": task.created_at,
+                  "created_wall": time.time() - (self._now() - task.created),
+                  "outcome": task.outcome}
+        tmp = self.state_dir / f".{task.task_id}.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.state_dir / f"{task.task_id}.json")
+
+    def task(self, task_id: str) -> _Task | None:
+        """A task of this server, or of an earlier one on the same state folder."""
+        task = self.tasks.get(task_id)
+        if task is not None or self.state_dir is None or not task_id.isalnum():
+            return task
+        try:
+            record = json.loads((self.state_dir / f"{task_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        # Its age carries over: a task created 10 minutes ago is as far along.
+        age = max(0.0, time.time() - record["created_wall"])
+        task = _Task(task_id=record["task_id"], task_type=record["task_type"],
+                     numbers=record["numbers"], created=self._now() - age,
+                     created_at=record["created_at"], outcome=record["outcome"])
+        with self._lock:
+            return self.tasks.setdefault(task_id, task)
 
     def record(self, task: _Task, *, created: bool = False) -> dict:
         elapsed = (self._now() - task.created) * self.time_scale
@@ -473,7 +511,7 @@ def _make_handler(sandbox: Sandbox):
 
         def _status(self, form):
             task_id = form.get("task_id", b"").decode().strip()
-            task = sandbox.tasks.get(task_id)
+            task = sandbox.task(task_id)
             if task is None:
                 return self._json(404, {"message": "task not found"})
             return self._json(200, sandbox.record(task), "status")
@@ -490,13 +528,14 @@ def _make_handler(sandbox: Sandbox):
                 left = sandbox.balance if sandbox.balance is not None else decimal.Decimal(100)
                 return self._json(200, {"balance": float(left), "currency": "USD"})
             m = re.fullmatch(r"/results/([A-Za-z0-9]+)\.(xlsx|zip)", path)
-            if not m or m.group(1) not in sandbox.tasks:
+            task = sandbox.task(m.group(1)) if m else None
+            if task is None:
                 return self._send(404, b"not found", "text/plain")
             with sandbox._lock:
                 sandbox.calls["download"] += 1
             if self._fault("download", sandbox.pick_fault("download")):
                 return None
-            data = sandbox.result_file(sandbox.tasks[m.group(1)])
+            data = sandbox.result_file(task)
             ctype = ("application/zip" if m.group(2) == "zip" else
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             return self._send(200, data, ctype)
