@@ -83,7 +83,7 @@ def test_check_writes_csv_in_input_order(env, sandbox, tmp_path):
     assert result.stdout == ""  # nothing but results on stdout, and they went to -o
     got = rows(out.read_text())
     assert [r["input"] for r in got] == values
-    assert list(got[0]) == ["input", "number", "telegram", "status"]
+    assert list(got[0]) == ["input", "number", "telegram", "status", "reason"]
     for r in got:
         if r["status"] == "ok":
             assert r["telegram"] == sandbox.expected(r["number"])
@@ -147,7 +147,10 @@ def test_unwritable_output_keeps_the_answers(env, sandbox, tmp_path):
     listing = tmp_path / "in.txt"
     listing.write_text("\n".join(numbers(5)) + "\n")
     result = run("check", str(listing), "-o", str(tmp_path / "nope" / "out.csv"), env=env)
-    assert result.returncode == 1 and "nothing is paid again" in result.stderr
+    # A missing folder is found before any call now (issue 14): nothing paid at all.
+    # (A write that fails after the task: test_unwritable_output_then_export.)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert sandbox.creates == 0
     again = run("check", str(listing), "-o", str(tmp_path / "out.csv"), env=env)
     assert again.returncode == 0 and sandbox.creates == 1
 

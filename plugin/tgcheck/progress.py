@@ -185,6 +185,16 @@ class ProgressDisplay:
                 with self._lock:
                     print(line, file=self.stream, flush=True)
             return
+        if event.kind == "retry":
+            # The provider cannot be reached: said every time, in its own words.
+            line = f"[{time.strftime('%H:%M:%S')}] {label}: {event.message}"
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False)
+            else:
+                with self._lock:
+                    self._ticker.touch()
+                    print(line, file=self.stream, flush=True)
+            return
         if self._progress is not None:
             self._live(event, label)
             return
