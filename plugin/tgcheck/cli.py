@@ -17,7 +17,7 @@ import time
 
 import click
 
-from . import config_file, plugins
+from . import config_file, plugins, redact
 from .engine import Engine
 from .errors import InputError, TgcheckError
 from .models import processed as processed_of
@@ -44,7 +44,17 @@ SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"tgcheck: error: {message}", err=True)
+    click.echo(f"tgcheck: error: {redact.message(message)}", err=True)
+    sys.exit(code)
+
+
+def _traceback(e: BaseException, code: int) -> None:
+    """--debug: the traceback, through the redaction point like every other line
+    (an exception that is not ours may quote a provider's reply)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    click.echo(redact.message(text).rstrip("\n"), err=True)
     sys.exit(code)
 
 
@@ -58,7 +68,7 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except TgcheckError as e:
             if debug:
-                raise
+                _traceback(e, e.exit_code)
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             if debug:
@@ -74,7 +84,7 @@ def handle_errors(fn):
             raise
         except Exception as e:
             if debug:
-                raise
+                _traceback(e, 1)
             _fail(f"unexpected {type(e).__name__}: {e} (run again with --debug for the "
                   "traceback, and please report it)", 1)
 
@@ -479,14 +489,18 @@ def jobs(show_all, as_json, sandbox):
                    "created\tupdated")
     for j in rows:
         processed = processed_of(j.success, j.failure)
+        # A journal written by an older tgcheck may hold raw provider text: every
+        # field passes the redaction point (no tab, line break or escape in a cell).
+        task_id, status_word = redact.clean(j.task_id or "", 200), redact.clean(j.status or "", 40)
         if as_json:
             click.echo(json.dumps({
-                "job": j.id, "task_id": j.task_id, "state": j.state, "status": j.status,
-                "task_type": j.task_type, "numbers": j.count, "processed": processed,
-                "status_calls": j.status_calls, "error": j.error,
+                "job": j.id, "task_id": task_id or None, "state": j.state,
+                "status": status_word or None, "task_type": j.task_type, "numbers": j.count,
+                "processed": processed, "status_calls": j.status_calls,
+                "error": redact.clean_optional(j.error, None),
                 "created": _stamp(j.created_at), "updated": _stamp(j.updated_at)}))
             continue
-        click.echo(f"{j.id}\t{j.task_id or ''}\t{j.state}\t{j.status or ''}\t{j.count}\t"
+        click.echo(f"{j.id}\t{task_id}\t{j.state}\t{status_word}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
                    f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}")
 
@@ -541,6 +555,9 @@ def status(task_id, as_json, base_url):
               "processed": record.processed, "created_at": record.created_at,
               "result_url": record.result_url, "message": record.message,
               "job": job.id if job else None, "job_state": job.state if job else None}
+    # The provider's words, shown: through the redaction point (the URL too: a
+    # server may put the key in it).
+    fields = {k: redact.clean(v, None) if isinstance(v, str) else v for k, v in fields.items()}
     if as_json:
         click.echo(json.dumps(fields))
     else:

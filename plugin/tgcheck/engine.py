@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import plugins
+from . import plugins, redact
 from .errors import (
     ApiError,
     DeadlineExceeded,
@@ -606,7 +606,10 @@ class _Driver:
             value = found.get(number)
             pair = pairs.get(value)
             if pair is None:  # one (value, status) tuple per answer, not per number
-                pair = pairs[value] = (value, OK if value is not None else UNKNOWN)
+                # A free-form answer is the provider's text: it passes the
+                # redaction point before the store (once per distinct answer).
+                shown = value if value is None else redact.clean(value, None)
+                pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
             rows.append((number, *pair))
             answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows)

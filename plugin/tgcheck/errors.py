@@ -1,13 +1,20 @@
 """The project's own errors: every failure a user can meet is one of these.
 
-Each message says what happened and what to do next; none ever holds the API key.
+Each message says what happened and what to do next; none ever holds the API key:
+every message passes the redaction point (redact.message) when the error is made,
+so a key a provider echoed back cannot reach a log, a terminal or a traceback.
 """
+
+from . import redact
 
 
 class TgcheckError(Exception):
     """Base of every error tgcheck raises on purpose."""
 
     exit_code = 1
+
+    def __init__(self, *args):
+        super().__init__(*(redact.message(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(TgcheckError):

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import TextIO
 
+from . import redact
 from .models import JobEvent
 
 
@@ -113,7 +114,7 @@ class ProgressDisplay:
             self._progress.stop()
 
     def __call__(self, event: JobEvent) -> None:
-        label = f"task {event.task_id or '(creating)'}"
+        label = f"task {redact.clean(event.task_id or '(creating)', 200)}"
         if event.simulated:
             label += " [simulated]"
         if self._progress is not None:
@@ -126,8 +127,9 @@ class ProgressDisplay:
         self._last_line[event.job_key] = key
         stamp = time.strftime("%H:%M:%S")
         counts = f" {event.processed or 0}/{event.total}" if event.total else ""
-        note = f" ({event.message})" if event.message else ""
-        print(f"[{stamp}] {label}: {event.kind} {event.status or ''}{counts}, "
+        note = f" ({redact.clean(event.message, None)})" if event.message else ""
+        status = redact.clean(event.status or "", 40)
+        print(f"[{stamp}] {label}: {event.kind} {status}{counts}, "
               f"{billed_calls(event)} billed calls{note}", file=self.stream, flush=True)
 
     def _live(self, event: JobEvent, label: str) -> None:
@@ -139,7 +141,7 @@ class ProgressDisplay:
         done = total if event.kind == "done" else (event.processed or 0)
         self._progress.update(bar, total=total, completed=min(done, total))
         speed = self._progress.tasks[self._bars[event.job_key]].speed
-        state = event.status or event.kind
+        state = redact.clean(event.status or event.kind, 40)
         self._progress.update(
             bar, description=f"{label} {state}",
             rate=f"{speed:,.0f}/s" if speed else "-/s", billed=billed_calls(event))
@@ -163,7 +165,8 @@ class JsonProgress:
         self.write(record)
 
     def write(self, record: dict) -> None:
-        self.stream.write(json.dumps(record) + "\n")
+        # JSON escapes control characters itself; the key is masked in the line.
+        self.stream.write(redact.mask(json.dumps(record)) + "\n")
         self.stream.flush()
 
 

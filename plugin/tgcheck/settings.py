@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from . import redact
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.ekycpro.com"
@@ -27,6 +28,8 @@ class Secret(str):
     def __new__(cls, value: str):
         obj = super().__new__(cls, "********")
         obj._value = value
+        # From now on the key is masked in everything tgcheck stores, shows or raises.
+        redact.register_secret(value)
         return obj
 
     def reveal(self) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from . import redact
 from .errors import StoreError
 
 SCHEMA = """
@@ -74,6 +75,8 @@ SCAN_MIN = 20_000
 FILTER_PAIRS_MAX = 16
 # A driving process that stops heart-beating for this long is taken for dead.
 LEASE_SECONDS = 60.0
+# A job's error text is bounded: it quotes the provider.
+ERROR_LIMIT = 2000
 
 HOST = socket.gethostname()
 
@@ -651,6 +654,11 @@ class Store:
         bad = set(fields) - self._UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {bad}")
+        # The journal is a file the key must never reach, and `tgcheck jobs` prints
+        # these: provider text passes the redaction point on its way in.
+        for name, limit in (("error", ERROR_LIMIT), ("status", 40)):
+            if fields.get(name) is not None:
+                fields[name] = redact.clean(fields[name], limit)
         now = time.time()
         sets = [f"{k} = ?" for k in fields] + ["updated_at = ?", "heartbeat = ?"]
         args = [*fields.values(), now, now]

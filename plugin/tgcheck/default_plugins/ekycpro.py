@@ -8,12 +8,14 @@ request may have reached the server is never retried blindly.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import httpx
 
+from .. import redact
 from ..errors import (
     ApiError,
     BadRequest,
@@ -33,6 +35,8 @@ USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
 GATEWAY_TIMEOUTS = (502, 504)
 # Status replies that are 200 (billed) but unreadable, in a row, before giving up.
 MAX_UNREADABLE_REPLIES = 5
+# Counts above this are no task's (SQLite's integers end at 2**63).
+MAX_COUNT = 10**12
 
 
 @hookimpl
@@ -40,16 +44,25 @@ def tgcheck_register_providers(register):
     register("ekycpro", EkycproProvider)
 
 
+# A task id is put in forms, the journal, TSV and commands the user types:
+# printable ASCII without spaces, of a sane length (the vendor's are 20 chars).
+_TASK_ID = re.compile(r"[!-~]{1,200}")
+
+
 def _safe_text(response: httpx.Response, limit: int = 300) -> str:
+    """The provider's explanation of a reply, through the redaction point."""
     try:
         data = response.json()
         if isinstance(data, dict):
             for field in ("message", "error", "detail", "msg"):
                 if isinstance(data.get(field), str):
-                    return data[field][:limit]
-    except (ValueError, UnicodeDecodeError):
+                    return redact.clean(data[field], limit)
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
         pass
-    return " ".join(response.text.split())[:limit]
+    try:
+        return redact.clean(response.text, limit)
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return "(unreadable body)"
 
 
 def _int_field(record: dict, name: str) -> int | None:
@@ -58,13 +71,21 @@ def _int_field(record: dict, name: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ApiError(f"the provider's {name!r} is not a number: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise ApiError(f"the provider's {name!r} is not a number: {str(value)[:40]!r}")
+        # Digits beyond any count are cut before int(): Python refuses to read
+        # more than 4,300 of them, and a count of 31 digits is implausible anyway.
+        value = int(value.strip()[:31])
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        # A count beyond any task (10**400) would overflow SQLite's integer and
+        # crash the journal: a reply that cannot be right, said so.
+        if not 0 <= value <= MAX_COUNT:
+            raise ApiError(f"the provider's {name!r} is not a plausible count: "
+                           f"{redact.clean(str(value), 40)}")
+        return value
+    raise ApiError(f"the provider's {name!r} is not a number: "
+                   f"{redact.clean(repr(value), 40)}")
 
 
 def parse_task(data: object) -> TaskStatus:
@@ -72,26 +93,34 @@ def parse_task(data: object) -> TaskStatus:
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "task_id" not in data:
         data = data["data"]
     if not isinstance(data, dict):
-        raise ApiError(f"the provider's reply is not a task record: {str(data)[:80]!r}")
+        raise ApiError(f"the provider's reply is not a task record: {redact.clean(data, 80)}")
     task_id, status = data.get("task_id"), data.get("status")
     if not isinstance(task_id, str) or not task_id:
         raise ApiError("the provider's reply has no task_id")
+    if not _TASK_ID.fullmatch(task_id) or redact.holds_secret(task_id):
+        # Not stored, not polled: a tab would break the journal's TSV, an escape
+        # the terminal, and an id holding the key would carry it everywhere.
+        raise ApiError(f"the provider's task_id is not a plausible id: "
+                       f"{redact.clean(repr(task_id), 80)}")
     if status is None:
         status = "pending"
     if not isinstance(status, str):
-        raise ApiError(f"the provider's status is not text: {str(status)[:40]!r}")
+        raise ApiError(f"the provider's status is not text: {redact.clean(status, 40)}")
     url = data.get("result_url")
     if url is not None and not isinstance(url, str):
         raise ApiError("the provider's result_url is not text")
+    message, created = data.get("message"), data.get("created_at")
     return TaskStatus(
         task_id=task_id,
-        status=status.strip().lower(),
+        # Lowercased after masking would let a key in upper case through: clean()
+        # masks in any case, and the word is lowercased after.
+        status=redact.clean(status, 40).lower(),
         total=_int_field(data, "total"),
         success=_int_field(data, "success"),
         failure=_int_field(data, "failure"),
         result_url=url or None,
-        message=data.get("message") if isinstance(data.get("message"), str) else None,
-        created_at=data.get("created_at") if isinstance(data.get("created_at"), str) else None,
+        message=redact.clean(message) if isinstance(message, str) else None,
+        created_at=redact.clean(created, 40) if isinstance(created, str) else None,
     )
 
 
@@ -260,6 +289,10 @@ class EkycproProvider:
         )
 
     def download(self, url: str, *, deadline: float | None = None) -> bytes:
+        if redact.holds_secret(url):
+            # A link that carries the key would hand it to whichever host it names.
+            raise ResultFileError("the provider's result URL holds the API key; refusing "
+                                  "to send it anywhere")
         backoff = self._backoff(deadline)
         while True:
             try:
