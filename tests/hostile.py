@@ -47,6 +47,11 @@ def drip(h: BaseHTTPRequestHandler, body: bytes, stop: threading.Event,
             return  # the client gave up: what the test wants
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-bomb is what the tests want
+
+
 class HostileServer:
     def __init__(self, *, create: Behaviour | None = None, status: Behaviour | None = None,
                  files: Behaviour | None = None):
@@ -68,6 +73,10 @@ class HostileServer:
             def server_url(self) -> str:  # for result URLs pointing back here
                 return server.url
 
+            @property
+            def server_stop(self) -> threading.Event:  # set when the test is over
+                return server.stop
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
@@ -80,7 +89,7 @@ class HostileServer:
                 server.paths.append(self.path)
                 server.files(self)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

@@ -5,15 +5,23 @@ orphaned paid tasks, and store errors told apart."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
+import subprocess
+import sys
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hostile import HostileServer, record, reply
+from hostile import HostileServer, drip, elapsed, record, reply
 
+import tgcheck
 from conftest import numbers
+from tgcheck import Settings
 from tgcheck.cli import cli
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
@@ -90,3 +98,163 @@ def test_the_key_echoed_back_reaches_no_file_output_or_stream(case, tmp_path, mo
     # `tgcheck jobs` stays a table: as many tab-separated cells on every line.
     table = [line for line in outputs[8].splitlines() if line]
     assert len({line.count("\t") for line in table}) == 1, table
+
+
+# -- deadlines that hold while a reply streams in --------------------------------------
+
+TIMEOUT = 3.0  # TGCHECK_TIMEOUT of these jobs
+BOUND = TIMEOUT + 10  # the guarantee: any hostile reply ends within TGCHECK_TIMEOUT + 10 s
+
+
+def _engine(server, home, **overrides) -> tgcheck.Engine:
+    values = dict(api_key="k-hostile-1", base_url=server.url, home=home, poll_min=0.01,
+                  poll_max=0.05, timeout=TIMEOUT, http_timeout=10, retry_base=0.01)
+    values.update(overrides)
+    return tgcheck.Engine(Settings(**values))
+
+
+def _drip_headers(h, stop):
+    """The status line, then the headers one byte a second: never a complete reply."""
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    h.wfile.flush()
+    for byte in b"X-Slow: " + b"a" * 1000:
+        if stop.wait(1.0):
+            return
+        try:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+        except OSError:
+            return
+
+
+def _silent(h, stop):
+    stop.wait(60)  # accepts, reads the request, never answers
+
+
+DRIPS = {
+    "status body at 1 byte/s": dict(
+        status=lambda h: drip(h, json.dumps(record("processing")).encode(), h.server_stop)),
+    "status headers at 1 byte/s": dict(status=lambda h: _drip_headers(h, h.server_stop)),
+    "status never answered": dict(status=lambda h: _silent(h, h.server_stop)),
+    "create body at 1 byte/s": dict(
+        create=lambda h: drip(h, json.dumps(record()).encode(), h.server_stop)),
+    "download at 1 byte/s": dict(
+        status=lambda h: _echo(h, status="exported", result_url=h.server_url + "/r.csv"),
+        files=lambda h: drip(h, b"number,telegram\n" * 100, h.server_stop)),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", list(DRIPS))
+def test_a_dripping_or_silent_reply_ends_within_the_timeout_plus_ten_seconds(case, tmp_path):
+    with HostileServer(**DRIPS[case]) as server:
+        engine = _engine(server, tmp_path / "home")
+        took, error = elapsed(lambda: engine.check(numbers(3)))
+        engine.close()
+    assert isinstance(error, tgcheck.TgcheckError), error
+    assert took < BOUND, (case, took)
+    # A create cut off mid-reply may exist: uncertain, never retried blindly.
+    if case.startswith("create"):
+        assert isinstance(error, tgcheck.UncertainCreate) and server.calls["create"] == 1
+    print(f"measured: {case}: ended after {took:.1f}s ({type(error).__name__})")
+
+
+# -- size caps: every bomb stays under 400 MB of peak memory ---------------------------
+
+PEAK_MB = 400
+CHILD = r"""
+import json, resource, sys
+import tgcheck
+settings = tgcheck.Settings(api_key="k-hostile-1", base_url=sys.argv[1], home=sys.argv[2],
+                            poll_min=0.01, poll_max=0.05, timeout=20, http_timeout=10,
+                            retry_base=0.01)
+engine = tgcheck.Engine(settings)
+try:
+    engine.check(["+41790000000", "+41790000001", "+41790000002"])
+    error = None
+except tgcheck.TgcheckError as e:
+    error = f"{type(e).__name__}: {e}"
+print(json.dumps({"error": error,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _gzip(part: bytes, total: int, level: int = 9, head: bytes = b"") -> bytes:
+    """gzip of head + `part` repeated to about `total` bytes, a megabyte at a time."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    block = part * ((1 << 20) // len(part))
+    out = [z.compress(head)] + [z.compress(block) for _ in range(total >> 20)]
+    return b"".join(out) + z.flush()
+
+
+def _xlsx_bomb(shared_bytes: int) -> bytes:
+    """A valid-looking xlsx whose shared-strings table unpacks to shared_bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook><sheets><sheet name='a' sheetId='1' "
+                   "r:id='rId1'/></sheets></workbook>")
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData/></worksheet>")
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as f:
+            f.write(b"<sst>")
+            chunk = b"<si><t>" + b"A" * 1000 + b"</t></si>"
+            for _ in range(shared_bytes // (1 << 20)):
+                f.write(chunk * ((1 << 20) // len(chunk)))
+            f.write(b"</sst>")
+    return buf.getvalue()
+
+
+def _exported(h):
+    _echo(h, status="exported", result_url=h.server_url + "/r")
+
+
+def _endless(h, stop):
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    block = b"[" * 65536
+    frame = b"%x\r\n%s\r\n" % (len(block), block)
+    while not stop.is_set():
+        try:
+            h.wfile.write(frame)
+        except OSError:
+            return
+
+
+def _serve(body: bytes, encoding: str | None = None, ctype="application/octet-stream"):
+    return lambda h: reply(h, 200, body, ctype,
+                           {"Content-Encoding": encoding} if encoding else None)
+
+
+@pytest.fixture(scope="module")
+def bombs():
+    gz_zeros = _gzip(b"\0", 1 << 30)  # 1 GB of zeros in ~1 MB
+    csv = _gzip(b"+41791234567,yes\n", 300 << 20, level=1, head=b"number,telegram\n")
+    return {
+        "endless status reply": dict(status=lambda h: _endless(h, h.server_stop)),
+        "gzip bomb as a status reply": dict(status=_serve(gz_zeros, "gzip",
+                                                          "application/json")),
+        "gzip bomb as a result file": dict(status=_exported, files=_serve(gz_zeros, "gzip")),
+        "300 MB CSV gzipped": dict(status=_exported, files=_serve(csv, "gzip", "text/csv")),
+        "xlsx with a 300 MB shared-strings table": dict(status=_exported,
+                                                       files=_serve(_xlsx_bomb(300 << 20))),
+    }
+
+
+BOMBS = ("endless status reply", "gzip bomb as a status reply", "gzip bomb as a result file",
+         "300 MB CSV gzipped", "xlsx with a 300 MB shared-strings table")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", BOMBS)
+def test_every_bomb_is_refused_under_400_mb_of_peak_memory(case, bombs, tmp_path):
+    with HostileServer(**bombs[case]) as server:
+        child = subprocess.run([sys.executable, "-c", CHILD, server.url, str(tmp_path)],
+                               capture_output=True, text=True, timeout=100)
+    assert child.returncode == 0, child.stderr
+    outcome = json.loads(child.stdout.strip().splitlines()[-1])
+    assert outcome["error"] is not None, outcome  # refused, never "all unknown, exit 0"
+    assert "unexpected" not in outcome["error"]
+    assert outcome["peak_mb"] < PEAK_MB, (case, outcome)
+    print(f"measured: {case}: peak {outcome['peak_mb']:.0f} MB; {outcome['error'][:100]}")

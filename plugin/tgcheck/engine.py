@@ -13,6 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import plugins, redact
+from .default_plugins.readers import budget as result_size_budget
+from .default_plugins.readers import result_budget
 from .errors import (
     ApiError,
     DeadlineExceeded,
@@ -590,7 +592,9 @@ class _Driver:
                    self.cancel)
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
-        data = self.provider.download(status.result_url, deadline=self.deadline)
+        # Bounded by what the numbers sent can take: a bomb stops at the download.
+        data = self.provider.download(status.result_url, deadline=self.deadline,
+                                      max_bytes=result_budget(len(self.numbers)))
         reader = next((r for r in plugins.readers() if r.accepts(data)), None)
         if reader is None:
             head = data[:40].decode("latin-1", "replace")
@@ -598,7 +602,9 @@ class _Driver:
                 f"the result file of task {self.job.task_id} is in no known format "
                 f"(it starts with {head!r}); the job stays open"
             )
-        found = reader.read(data, self.ttype)
+        with result_size_budget(len(self.numbers)):
+            found = reader.read(data, self.ttype)
+        del data  # the file is parsed: its bytes need not outlive the parse
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
         rows, answered, pairs = [], {}, {}

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import redact
+from .. import bounded_http, redact
+from ..bounded_http import BodyTooLarge
 from ..errors import (
     ApiError,
     BadRequest,
@@ -28,8 +29,16 @@ from ..models import TaskStatus
 from ..retry import Backoff, retry_after_seconds
 from ..settings import Settings, is_loopback
 
-# A result file larger than this is refused rather than held in memory.
-MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+# A result file larger than this is refused rather than held in memory (the
+# engine asks for less: what the numbers sent can plausibly take).
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+# A create or status reply is a few hundred bytes: a megabyte is a broken server.
+MAX_REPLY_BYTES = 1024 * 1024
+# A request never gets less than this, even at its job's deadline: the next
+# backoff step then says the deadline has passed.
+MIN_REQUEST_SECONDS = 1.0
+# A download may take this many http_timeouts in total (large files, slow links).
+DOWNLOAD_SPAN = 10
 USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
 # On create, these come from a gateway that gave up waiting: the task may exist.
 GATEWAY_TIMEOUTS = (502, 504)
@@ -145,10 +154,15 @@ class EkycproProvider:
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
+        # A connection per request: the total deadline (bounded_http) holds by shutting
+        # the request's own socket down, which it learns of when it is connected. Calls
+        # are seconds apart (polling), so reusing connections would save little.
+        limits = httpx.Limits(max_keepalive_connections=0)
         self._api = httpx.Client(
             base_url=self.base_url,
             headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
             timeout=timeout,
+            limits=limits,
             transport=transport,
             follow_redirects=False,  # never carry the key to another host
         )
@@ -156,6 +170,7 @@ class EkycproProvider:
         self._files = httpx.Client(
             headers={"User-Agent": USER_AGENT},
             timeout=timeout,
+            limits=limits,
             transport=transport,
             follow_redirects=True,
             max_redirects=5,
@@ -169,10 +184,22 @@ class EkycproProvider:
         self._api.close()
         self._files.close()
 
+    def _deadline(self, deadline: float | None) -> float:
+        return time.monotonic() + self.settings.timeout if deadline is None else deadline
+
     def _backoff(self, deadline: float | None) -> Backoff:
-        if deadline is None:
-            deadline = time.monotonic() + self.settings.timeout
-        return Backoff(deadline, base=self.settings.retry_base)
+        return Backoff(self._deadline(deadline), base=self.settings.retry_base)
+
+    def _request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
+                 span: float = 1.0, max_bytes: int = MAX_REPLY_BYTES,
+                 **kwargs) -> httpx.Response:
+        """One request bounded in total time (never far past the job's deadline) and
+        in body size, also while a body streams in a byte at a time."""
+        remaining = deadline - time.monotonic()
+        total = max(min(self.settings.http_timeout * span, remaining), MIN_REQUEST_SECONDS)
+        return bounded_http.request(client, method, url, total=total,
+                                    read=self.settings.http_timeout, max_bytes=max_bytes,
+                                    **kwargs)
 
     def _raise_for_final(self, response: httpx.Response, what: str) -> None:
         code = response.status_code
@@ -199,14 +226,19 @@ class EkycproProvider:
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         while True:
             try:
-                response = self._api.post(
-                    "/v1/tasks",
+                response = self._request(
+                    self._api, "POST", "/v1/tasks", deadline,
                     files={"file": ("numbers.txt", body, "text/plain")},
                     data={"task_type": task_type},
                 )
+            except (BodyTooLarge, httpx.DecodingError) as e:
+                raise UncertainCreate(
+                    f"creating the task: the reply could not be read ({e}); "
+                    "the task may exist and be billed") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
                 # Nothing reached the server: safe to try again.
                 backoff.wait("creating the task", last_error=type(e).__name__)
@@ -242,13 +274,22 @@ class EkycproProvider:
 
     # -- status and download: idempotent, retried until the deadline ----------
     def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
         unreadable = 0
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
-                response = self._api.post("/v1/gettasks", files={"task_id": (None, task_id)})
+                response = self._request(self._api, "POST", "/v1/gettasks", deadline,
+                                         files={"task_id": (None, task_id)})
+            except BodyTooLarge as e:
+                raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
+                               "few hundred bytes); the job stays open: run the same check "
+                               "again later") from None
+            except httpx.DecodingError:
+                # Paid, but a body whose gzip is broken: like any unreadable reply.
+                response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
             except httpx.TransportError as e:
                 backoff.wait(what, last_error=type(e).__name__)
                 continue
@@ -288,37 +329,50 @@ class EkycproProvider:
             "result URLs must be https:// on a public host"
         )
 
-    def download(self, url: str, *, deadline: float | None = None) -> bytes:
+    def download(self, url: str, *, deadline: float | None = None,
+                 max_bytes: int | None = None) -> bytes:
+        """The result file at url, decoded; max_bytes (if given) bounds it below
+        MAX_DOWNLOAD_BYTES."""
         if redact.holds_secret(url):
             # A link that carries the key would hand it to whichever host it names.
             raise ResultFileError("the provider's result URL holds the API key; refusing "
                                   "to send it anywhere")
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise ResultFileError(f"the provider's result URL is not a valid URL ({e}); the "
+                                  "next run asks for a new one") from None
+        limit = MAX_DOWNLOAD_BYTES if max_bytes is None else min(max_bytes, MAX_DOWNLOAD_BYTES)
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         while True:
             try:
-                with self._files.stream("GET", url) as response:
-                    if self._transient(response):
-                        backoff.wait("downloading the results",
-                                     retry_after_seconds(response.headers.get("Retry-After")),
-                                     f"HTTP {response.status_code}")
-                        continue
-                    if response.status_code != 200:
-                        raise ResultFileError(
-                            f"downloading the results: HTTP {response.status_code} "
-                            "(a presigned link may have expired; the next run asks for a new one)"
-                        )
-                    declared = response.headers.get("Content-Length")
-                    if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                        raise ResultFileError("the result file is larger than the size limit")
-                    chunks, size = [], 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD_BYTES:
-                            raise ResultFileError("the result file is larger than the size limit")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
+                response = self._request(self._files, "GET", url, deadline,
+                                         span=DOWNLOAD_SPAN, max_bytes=limit)
+            except BodyTooLarge as e:
+                raise ResultFileError(
+                    f"the result file is larger than the size limit ({e.limit:,} bytes "
+                    "decoded, what the numbers sent can take); the job stays open") from None
+            except httpx.DecodingError:
+                raise ResultFileError(
+                    "the result file's Content-Encoding is damaged (a broken gzip body?); "
+                    "the next run asks for a new link") from None
             except httpx.TooManyRedirects:
                 raise ResultFileError("downloading the results: too many redirects") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+                raise ResultFileError(
+                    f"the provider's result URL cannot be fetched ({e})") from None
             except httpx.TransportError as e:
                 backoff.wait("downloading the results", last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait("downloading the results",
+                             retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            if response.status_code != 200:
+                raise ResultFileError(
+                    f"downloading the results: HTTP {response.status_code} "
+                    "(a presigned link may have expired; the next run asks for a new one)")
+            return response.content
 
