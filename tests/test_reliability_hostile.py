@@ -15,14 +15,16 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from hostile import HostileServer, drip, elapsed, record, reply
 
 import tgcheck
 from conftest import numbers
-from tgcheck import Settings
+from tgcheck import Settings, result_hosts
 from tgcheck.cli import cli
+from tgcheck.default_plugins.ekycpro import EkycproProvider
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
 KEY = "sk-Hostile-Key-0451BEEF"
@@ -258,3 +260,87 @@ def test_every_bomb_is_refused_under_400_mb_of_peak_memory(case, bombs, tmp_path
     assert "unexpected" not in outcome["error"]
     assert outcome["peak_mb"] < PEAK_MB, (case, outcome)
     print(f"measured: {case}: peak {outcome['peak_mb']:.0f} MB; {outcome['error'][:100]}")
+
+
+# -- result hosts checked after resolution ------------------------------------------------
+
+PUBLIC = "https://api.ekycpro.com"  # the API side only: a MockTransport answers for it
+
+
+def _public_provider(tmp_path, result_url, resolver, files=None):
+    """A provider aimed at a public API (answered by a MockTransport), checking
+    result hosts with `resolver`. Returns it and the requests it sent."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.path == "/v1/tasks":
+            return httpx.Response(200, json=record())
+        if request.url.path == "/v1/gettasks":
+            return httpx.Response(200, json=record("exported", result_url=result_url))
+        return (files or {}).get(str(request.url), httpx.Response(404))
+
+    settings = Settings(api_key=KEY, base_url=PUBLIC, home=tmp_path, poll_min=0.01,
+                        poll_max=0.05, timeout=5, http_timeout=2, retry_base=0.01)
+    provider = EkycproProvider(settings, transport=httpx.MockTransport(handler),
+                               resolver=resolver)
+    return tgcheck.Engine(settings, provider=provider), sent
+
+
+def _fake_dns(names: dict[str, str]):
+    """The system resolver, except for these names (no DNS query leaves the test)."""
+    def resolve(host, port):
+        if host in names:
+            return [names[host]]
+        return result_hosts.system_resolver(host, port)
+    return resolve
+
+
+@pytest.mark.parametrize("result_url", [
+    "https://127.1/r.xlsx",
+    "https://0x7f000001/r.xlsx",
+    "https://2852039166/latest/meta-data/",  # 169.254.169.254
+    "https://[::ffff:127.0.0.1]/r.xlsx",
+    "https://017700000001/r.xlsx",  # octal
+    "https://files.rebind.test/r.xlsx",  # a name resolving to 127.0.0.1
+    "https://LOCALHOST./r.xlsx",
+    "https://224.0.0.1/r.xlsx",
+    "https://100.64.0.1/r.xlsx",  # shared address space
+])
+def test_a_result_host_resolving_to_a_private_address_is_refused_before_connecting(
+        tmp_path, result_url):
+    engine, sent = _public_provider(tmp_path, result_url,
+                                    _fake_dns({"files.rebind.test": "127.0.0.1"}))
+    with pytest.raises(tgcheck.ResultFileError, match="refusing"):
+        engine.check(numbers(3))
+    assert not [r for r in sent if r.url.path.startswith(("/r", "/latest"))]  # never fetched
+    assert engine.store.lookup("tg", numbers(3), max_age_days=30, unknown_retry_hours=24) == {}
+
+
+def test_a_redirect_to_a_name_resolving_to_loopback_is_refused_and_no_key_travels(tmp_path):
+    start = "https://files.example.test/r"
+    engine, sent = _public_provider(
+        tmp_path, start,
+        _fake_dns({"files.example.test": "93.184.215.14", "evil.test": "127.0.0.1"}),
+        files={start: httpx.Response(302, headers={"Location": "https://evil.test/r"})})
+    with pytest.raises(tgcheck.ResultFileError, match="refusing.*evil.test"):
+        engine.check(numbers(3))
+    downloads = [r for r in sent if r.url.host != "api.ekycpro.com"]
+    assert downloads and all(r.url.host == "files.example.test" for r in downloads)
+    for request in downloads:  # the key goes to the API only
+        assert "x-api-key" not in request.headers
+        assert KEY not in str(request.url)
+
+
+def test_a_host_that_resolves_differently_when_connected_is_refused_by_its_peer(tmp_path):
+    """DNS rebinding: the check saw a public address, the connection reached
+    loopback. The peer is checked before anything is sent to it."""
+    with HostileServer() as server:
+        port = server.url.rsplit(":", 1)[1]
+        settings = Settings(api_key=KEY, base_url=PUBLIC, home=tmp_path, timeout=5,
+                            http_timeout=2, retry_base=0.01)
+        provider = EkycproProvider(settings, resolver=lambda host, p: ["93.184.215.14"])
+        with pytest.raises(tgcheck.ResultFileError, match="connected to 127.0.0.1"):
+            provider.download(f"https://127.0.0.1:{port}/r.xlsx")
+        provider.close()
+    assert server.calls["files"] == 0

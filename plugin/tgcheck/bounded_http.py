@@ -39,9 +39,15 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+class PeerRefused(Exception):
+    """The address connected to is one the caller's peer_check refuses."""
+
+
 class _Watchdog:
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, peer_check=None):
         self.fired = False
+        self.refused: str | None = None
+        self._peer_check = peer_check
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._fire)
@@ -54,6 +60,17 @@ class _Watchdog:
         sock = stream.get_extra_info("socket") if stream is not None else None
         if not isinstance(sock, socket.socket):
             return
+        if self._peer_check is not None:
+            # The address really connected to: a name may resolve differently now
+            # than when it was checked (DNS rebinding). Nothing was sent yet.
+            try:
+                reason = self._peer_check(sock.getpeername()[0])
+            except OSError as e:
+                reason = f"its peer is unknown ({e})"
+            if reason:
+                self.refused = reason
+                _shut(sock)
+                return
         with self._lock:
             self._sockets.append(sock)
             fired = self.fired
@@ -81,7 +98,7 @@ def _shut(sock: socket.socket) -> None:
 
 
 def request(client: httpx.Client, method: str, url: str, *, total: float, read: float,
-            max_bytes: int, **kwargs) -> httpx.Response:
+            max_bytes: int, peer_check=None, **kwargs) -> httpx.Response:
     """One request, its body read whole: done within `total` seconds (each read
     within `read`), its decoded body at most max_bytes, or an exception:
     TotalTimeout (an httpx.TimeoutException), BodyTooLarge, any httpx error
@@ -89,12 +106,14 @@ def request(client: httpx.Client, method: str, url: str, *, total: float, read: 
 
     The response returned holds the decoded body (.content, .json(), .text).
     Redirects are not followed here (the caller's client decides per hop).
+    peer_check(address) -> reason or None is asked about every address connected
+    to, before anything is sent; a reason raises PeerRefused.
     """
     total = max(total, 0.001)
     read = max(min(read, total), 0.001)
     timeout = httpx.Timeout(read, connect=min(_CONNECT_CAP, read))
     end = time.monotonic() + total
-    with _Watchdog(total) as dog:
+    with _Watchdog(total, peer_check) as dog:
         extensions = {"trace": dog.trace}
         req = client.build_request(method, url, timeout=timeout, extensions=extensions,
                                    **kwargs)
@@ -116,6 +135,8 @@ def request(client: httpx.Client, method: str, url: str, *, total: float, read: 
             finally:
                 response.close()
         except httpx.TransportError as e:
+            if dog.refused:
+                raise PeerRefused(dog.refused) from None
             if dog.fired and not isinstance(e, TotalTimeout):
                 raise TotalTimeout("the reply took longer than its deadline") from None
             raise

@@ -7,16 +7,14 @@ request may have reached the server is never retried blindly.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 import httpx
 
-from .. import bounded_http, redact
-from ..bounded_http import BodyTooLarge
+from .. import bounded_http, redact, result_hosts
+from ..bounded_http import BodyTooLarge, PeerRefused
 from ..errors import (
     ApiError,
     BadRequest,
@@ -133,22 +131,16 @@ def parse_task(data: object) -> TaskStatus:
     )
 
 
-def _host_is_private(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-
-
 class EkycproProvider:
     name = "ekycpro"
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
+                 resolver: result_hosts.Resolver | None = None):
         self.settings = settings
+        # Result hosts are checked after resolution. A transport of the caller's
+        # (tests) opens no socket: by default only IP literals are resolved then.
+        self._resolve = resolver or (result_hosts.literal_resolver if transport is not None
+                                     else result_hosts.system_resolver)
         self.base_url = settings.base_url
         self.identity = f"ekycpro:{settings.base_url}"
         self._key = settings.require_key()
@@ -318,16 +310,17 @@ class EkycproProvider:
             return record
 
     def _check_download_request(self, request: httpx.Request) -> None:
-        url = str(request.url)
-        if is_loopback(self.base_url):
-            if request.url.scheme == "https" or is_loopback(url):
-                return
-        elif request.url.scheme == "https" and not _host_is_private(url):
-            return
-        raise ResultFileError(
-            f"refusing to download results from {request.url.scheme}://{request.url.host}: "
-            "result URLs must be https:// on a public host"
-        )
+        # Every hop, redirects included, before a byte is sent to it.
+        try:
+            result_hosts.check_url(str(request.url), api_is_loopback=is_loopback(self.base_url),
+                                   resolve=self._resolve)
+        except result_hosts.HostRefused as e:
+            raise ResultFileError(
+                f"refusing to download results from {request.url.scheme}://{request.url.host} "
+                f"({e}): result URLs must be https:// on a public host") from None
+
+    def _check_peer(self, address: str) -> str | None:
+        return result_hosts.refusal(address, allow_loopback=is_loopback(self.base_url))
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes:
@@ -348,7 +341,12 @@ class EkycproProvider:
         while True:
             try:
                 response = self._request(self._files, "GET", url, deadline,
-                                         span=DOWNLOAD_SPAN, max_bytes=limit)
+                                         span=DOWNLOAD_SPAN, max_bytes=limit,
+                                         peer_check=self._check_peer)
+            except PeerRefused as e:
+                raise ResultFileError(
+                    f"refusing to download results from {httpx.URL(url).host}: it connected "
+                    f"to {e}; result URLs must be https:// on a public host") from None
             except BodyTooLarge as e:
                 raise ResultFileError(
                     f"the result file is larger than the size limit ({e.limit:,} bytes "
