@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -21,10 +22,16 @@ from click.testing import CliRunner
 from hostile import HostileServer, drip, elapsed, record, reply
 
 import tgcheck
-from conftest import numbers
+import tgcheck.engine as engine_module
+import tgcheck.errors
+import tgcheck.store as store_module
+from conftest import numbers, wait_for
 from tgcheck import Settings, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
+from tgcheck.doctor import doctor
+from tgcheck.engine import job_key
+from tgcheck.store import Store
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
 KEY = "sk-Hostile-Key-0451BEEF"
@@ -344,3 +351,252 @@ def test_a_host_that_resolves_differently_when_connected_is_refused_by_its_peer(
             provider.download(f"https://127.0.0.1:{port}/r.xlsx")
         provider.close()
     assert server.calls["files"] == 0
+
+
+# -- no orphaned paid task ------------------------------------------------------------------
+
+
+class _FullAfterCreate(Store):
+    """A store whose disk fills up right after the create (the fault is injected at
+    the store's boundary: a real full disk cannot be made in a test); `fail` is how
+    many writes of the task id fail before the disk has room again."""
+
+    fail = 10
+
+    def update_job(self, job_id, **fields):
+        if "task_id" in fields and self.fail > 0:
+            self.fail -= 1
+            error = sqlite3.OperationalError("database or disk is full")
+            error.sqlite_errorcode = 13
+            raise store_module.store_error(self.path, error)
+        return super().update_job(job_id, **fields)
+
+
+def test_a_full_disk_right_after_the_create_names_the_task_and_attach_recovers_it(
+        sandbox, settings, monkeypatch):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    store = _FullAfterCreate(settings.store_path)
+    engine = tgcheck.Engine(settings, store=store)
+    values = numbers(5)
+    with pytest.raises(tgcheck.StoreError) as e:
+        engine.check(values)
+    [task_id] = sandbox.tasks
+    message = str(e.value)
+    assert isinstance(e.value, tgcheck.errors.StoreFull)
+    assert task_id in message and f"tgcheck jobs attach 1 {task_id}" in message
+    assert "unexpected" not in message and "move" not in message
+    assert store.fail == 10 - engine_module.RECORD_TRIES  # retried before giving up
+    store.fail = 0  # the disk has room again
+    [job] = store.jobs()
+    runner = CliRunner()
+    env = {"TGCHECK_HOME": str(settings.home), "TGCHECK_BASE_URL": sandbox.url}
+    attached = runner.invoke(cli, ["jobs", "attach", str(job.id), task_id, "--sandbox"],
+                             env=env)
+    assert attached.exit_code == 0, attached.output
+    assert store.job(job.id).state == "open" and store.job(job.id).task_id == task_id
+    answers = tgcheck.Engine(settings).check(values)
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    assert sandbox.creates == 1  # collected, never paid again
+
+
+def test_attach_refuses_a_job_that_has_a_task_and_an_id_that_is_not_one(engine, sandbox,
+                                                                         settings):
+    engine.check(numbers(3))
+    [job] = engine.store.jobs(states=None)
+    runner = CliRunner()
+    env = {"TGCHECK_HOME": str(settings.home)}
+    done = runner.invoke(cli, ["jobs", "attach", str(job.id), "other", "--sandbox"], env=env)
+    assert done.exit_code == 1 and "is done" in done.stderr
+    tab = runner.invoke(cli, ["jobs", "attach", str(job.id), "a\tb", "--sandbox"], env=env)
+    assert tab.exit_code == 2 and "not a task id" in tab.stderr
+
+
+def test_an_uncertain_create_attached_by_hand_is_collected_without_a_new_task(
+        engine, sandbox, settings):
+    sandbox.fail_next("create", "drop_after")  # the task is made, its reply lost
+    with pytest.raises(tgcheck.UncertainCreate):
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    [job] = engine.store.jobs()
+    engine.store.attach_task(job.id, task_id)
+    assert engine.resume() == 1
+    assert sandbox.creates == 1
+
+
+def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkeypatch):
+    """Ctrl-Z or a laptop asleep during a create: its pid exists on this host, so
+    another run waits rather than calling the create cut off."""
+    values = numbers(3)
+    key = job_key(engine.provider.identity, "tg", values)
+    engine.store.claim(key, engine.provider.identity, "tg", values)
+    job = engine.store.live_job(key)
+    paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        wait_for(lambda: store_module._started_at(paused.pid), "the child to start")
+        engine.store.update_job(job.id, state="submitting")  # heartbeat: now
+        with engine.store._tx() as db:
+            db.execute("UPDATE jobs SET owner = ? WHERE id = ?",
+                       (f"{store_module.HOST}:{paused.pid}", job.id))
+        monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)  # every heartbeat is old
+        with monkeypatch.context() as m:
+            m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
+            role, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+        assert role == "wait"
+        assert engine.store.job(job.id).state == "submitting"
+    finally:
+        paused.kill()
+        paused.wait()
+    # Its pid gone, the same job is taken for dead at once: uncertain, not waited on.
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
+        role, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+    assert role == "uncertain"
+
+
+def test_an_owner_resumed_after_being_taken_for_dead_still_records_its_task(tmp_path):
+    """The create answers after another run marked the job uncertain: the owner
+    records the task it paid for (only a deliberate resubmit takes the job away)."""
+    home = tmp_path / "home"
+
+    def create(h):
+        # Meanwhile, another process took this create for cut off.
+        db = sqlite3.connect(home / "tgcheck-sandbox.sqlite3", timeout=10)
+        with db:
+            db.execute("UPDATE jobs SET state = 'uncertain', owner = NULL")
+        db.close()
+        reply(h, 200, record())
+
+    def status(h):
+        _echo(h, status="exported", result_url=h.server_url + "/r.csv")
+
+    def files(h):
+        reply(h, 200, "number,telegram\n" + "".join(f"{n},yes\n" for n in numbers(3)),
+              "text/csv")
+
+    with HostileServer(create=create, status=status, files=files) as server:
+        engine = _engine(server, home, timeout=20)
+        answers = engine.check(numbers(3))
+        engine.close()
+    assert [a.value for a in answers] == ["yes"] * 3
+    assert server.calls["create"] == 1
+
+
+# -- store errors told apart ----------------------------------------------------------------
+
+
+def test_a_full_disk_is_told_apart_from_damage(tmp_path):
+    store = Store(tmp_path / "s.sqlite3")
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")  # a real SQLITE_FULL on growth
+    with pytest.raises(tgcheck.errors.StoreFull) as e:
+        store.save_answers("tg", [(n, "yes", "ok") for n in numbers(2000)], "t1")
+    assert "full" in str(e.value)
+    assert "doctor" not in str(e.value) and "aside" not in str(e.value)
+    store.close()
+
+
+def test_a_read_only_store_is_told_apart_from_damage(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as raw:
+        db.execute("CREATE TABLE x (a)")
+    db.close()
+    translated = store_module.store_error(path, raw.value)
+    assert isinstance(translated, tgcheck.errors.StoreReadOnly)
+    assert "TGCHECK_HOME" in str(translated) and "aside" not in str(translated)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any permission")
+def test_a_read_only_home_is_not_moved_aside_by_the_doctor(tmp_path):
+    home = tmp_path / "home"
+    path = home / "tgcheck.sqlite3"
+    Store(path).close()
+    home.chmod(0o500)
+    path.chmod(0o400)
+    try:
+        report = doctor(path)
+        with pytest.raises(tgcheck.StoreError) as e:
+            Store(path).save_answers("tg", [("+41790000000", "yes", "ok")], "t1")
+    finally:
+        home.chmod(0o700)
+        path.chmod(0o600)
+    assert report.moved_to is None and path.exists()
+    assert isinstance(e.value, tgcheck.errors.StoreReadOnly)
+
+
+@pytest.mark.parametrize("schema", [
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)",
+    "CREATE TABLE jobs (id INTEGER PRIMARY KEY, title TEXT, salary REAL)",
+])
+def test_a_database_of_another_schema_is_refused_and_left_untouched(tmp_path, schema):
+    path = tmp_path / "tgcheck.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(schema)
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(tgcheck.errors.StoreForeign, match="not a tgcheck store"):
+        Store(path)
+    report = doctor(path)
+    assert not report.healthy and report.moved_to is None
+    assert "not a tgcheck store" in str(report)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.damaged-*"))
+
+
+def test_a_damaged_store_is_still_sent_to_the_doctor(tmp_path):
+    path = tmp_path / "tgcheck.sqlite3"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(tgcheck.errors.StoreDamaged, match="tgcheck doctor"):
+        Store(path)
+
+
+# -- known failures get clear messages ---------------------------------------------------
+
+
+def _gzip_header_then_garbage(h):
+    reply(h, 200, b"\x1f\x8b\x08\x00garbage-not-deflate", "application/json",
+          {"Content-Encoding": "gzip"})
+
+
+KNOWN = {
+    "bad gzip status reply": (dict(status=_gzip_header_then_garbage), "could not be read"),
+    "bad gzip result file": (dict(status=_exported, files=_gzip_header_then_garbage),
+                             "Content-Encoding is damaged"),
+    "invalid result URL": (dict(status=lambda h: _echo(h, status="exported",
+                                                       result_url="https://[::1/r")),
+                           "not a valid URL"),
+    "ftp result URL": (dict(status=lambda h: _echo(h, status="exported",
+                                                   result_url="ftp://127.0.0.1/r")),
+                       "refusing"),
+    "total of 10**400": (dict(status=lambda h: reply(
+        h, 200, b'{"task_id": "t1", "status": "processing", "total": 1' + b"0" * 400 + b"}")),
+        "not a plausible count"),
+    "total as a huge float": (dict(status=lambda h: reply(
+        h, 200, b'{"task_id": "t1", "status": "processing", "total": 1e400}')),
+        "not a number"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", list(KNOWN))
+def test_known_failures_get_clear_messages_and_leave_the_job_to_resume(case, tmp_path,
+                                                                       monkeypatch):
+    behaviour, expected = KNOWN[case]
+    home = tmp_path / "home"
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(3)) + "\n")
+    with HostileServer(**behaviour) as server:
+        for name, value in (("TGCHECK_API_KEY", "k-hostile-1"), ("TGCHECK_BASE_URL", server.url),
+                            ("TGCHECK_HOME", str(home)), ("TGCHECK_POLL_MIN", "0.01"),
+                            ("TGCHECK_POLL_MAX", "0.05"), ("TGCHECK_RETRY_BASE", "0.01"),
+                            ("TGCHECK_TIMEOUT", "10")):
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(cli, ["check", str(listing), "--progress", "none"])
+    assert result.exit_code == 1, result.output
+    assert expected in result.stderr, result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert "t1" in result.stderr  # the paid task is named
+    [job] = Store(home / "tgcheck-sandbox.sqlite3").jobs(states=None)
+    assert job.task_id == "t1" and job.state == "open"  # the next run collects it
+    assert server.calls["create"] == 1

@@ -464,12 +464,13 @@ def sandbox_command(port, speed, result_format, faults):
 
 
 # -- the journal ------------------------------------------------------------------
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--all", "show_all", is_flag=True, help="Also finished, failed and abandoned jobs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @_sandbox_store_option
+@click.pass_context
 @handle_errors
-def jobs(show_all, as_json, sandbox):
+def jobs(ctx, show_all, as_json, sandbox):
     """List the journal: job, task id, state, counts, created, updated.
 
     Open jobs by default. Tab-separated, with a header line.
@@ -478,7 +479,10 @@ def jobs(show_all, as_json, sandbox):
     Examples:
       tgcheck jobs
       tgcheck jobs --all --json
+      tgcheck jobs attach 3 cs9viu7i61pkfs4oavvg
     """
+    if ctx.invoked_subcommand is not None:
+        return
     engine = store_engine(sandbox)
     try:
         rows = engine.store.jobs(states=None if show_all else LIVE_STATES)
@@ -503,6 +507,36 @@ def jobs(show_all, as_json, sandbox):
         click.echo(f"{j.id}\t{task_id}\t{j.state}\t{status_word}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
                    f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}")
+
+
+@jobs.command("attach")
+@click.argument("job_ref", metavar="JOB")
+@click.argument("task_id")
+@_sandbox_store_option
+@handle_errors
+def jobs_attach(job_ref, task_id, sandbox):
+    """Attach a task the provider created to JOB, when the journal lost its id.
+
+    For a job whose create was cut off (uncertain) or whose task id could not be
+    written (a full disk): the id from the error message or the provider's
+    dashboard makes the job open again, and `tgcheck resume` or the same check
+    collects its answers without paying for a new task. No API call is made.
+
+    \b
+    Examples:
+      tgcheck jobs attach 3 cs9viu7i61pkfs4oavvg && tgcheck resume
+    """
+    clean_id = redact.clean(task_id, None)
+    if clean_id != task_id or not task_id or " " in task_id or not task_id.isascii():
+        raise InputError(f"{clean_id!r} is not a task id (printable ASCII, no spaces)")
+    engine = store_engine(sandbox)
+    try:
+        job = _find_job(engine, job_ref)
+        was = engine.store.attach_task(job.id, task_id)
+    finally:
+        engine.close()
+    click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "
+               "`tgcheck resume` or the same check collects its answers", err=True)
 
 
 @cli.command()

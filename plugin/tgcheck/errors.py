@@ -62,4 +62,26 @@ class ResultFileError(TgcheckError):
 
 
 class StoreError(TgcheckError):
-    """The local store is damaged or unreadable."""
+    """The local store cannot be used. The subclasses say why; each has its own
+    advice, and only StoreDamaged (an integrity check failed) ever leads to the
+    file being moved aside: the others hold answers already paid for."""
+
+
+class StoreDamaged(StoreError):
+    """SQLite found the file corrupt or not a database: `tgcheck doctor` salvages it."""
+
+
+class StoreFull(StoreError):
+    """The disk (or quota) holding the store is full."""
+
+
+class StoreReadOnly(StoreError):
+    """The store, or the folder holding it, cannot be written."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store's lock for longer than the busy timeout."""
+
+
+class StoreForeign(StoreError):
+    """The file is a SQLite database, but not a tgcheck store (another schema)."""
