@@ -5,6 +5,7 @@ orphaned paid tasks, and store errors told apart."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -26,7 +27,7 @@ import tgcheck.engine as engine_module
 import tgcheck.errors
 import tgcheck.store as store_module
 from conftest import numbers, wait_for
-from tgcheck import Settings, result_hosts
+from tgcheck import Settings, redact, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.doctor import doctor
@@ -600,3 +601,44 @@ def test_known_failures_get_clear_messages_and_leave_the_job_to_resume(case, tmp
     [job] = Store(home / "tgcheck-sandbox.sqlite3").jobs(states=None)
     assert job.task_id == "t1" and job.state == "open"  # the next run collects it
     assert server.calls["create"] == 1
+
+
+# -- provider text for terminals and TSV; one identity per server ---------------------------
+
+
+@pytest.mark.parametrize("spellings", [
+    ("https://API.ekycpro.com:443/", "https://api.ekycpro.com"),
+    ("http://localhost:8765/", "http://127.0.0.1:8765", "http://[::1]:8765", "HTTP://LOCALHOST:8765"),
+    ("https://api.ekycpro.com/v2/", "https://api.ekycpro.com:443/v2"),
+])
+def test_spellings_of_one_server_give_one_provider_identity(spellings, tmp_path):
+    identities = {EkycproProvider(Settings(api_key="k-hostile-1", base_url=url,
+                                           home=tmp_path)).identity for url in spellings}
+    assert len(identities) == 1, identities
+
+
+def test_other_servers_keep_their_own_identity(tmp_path):
+    urls = ("http://127.0.0.1:8765", "http://127.0.0.2:8765", "http://127.0.0.1:8766",
+            "https://api.ekycpro.com", "https://api.ekycpro.com/v2")
+    identities = {EkycproProvider(Settings(api_key="k-hostile-1", base_url=url,
+                                           home=tmp_path)).identity for url in urls}
+    assert len(identities) == len(urls)
+
+
+def test_one_set_on_one_store_through_two_spellings_is_one_create(settings, sandbox):
+    sandbox.speed = 1  # the first run gives up before the task is done
+    values = numbers(20)
+    with pytest.raises(tgcheck.DeadlineExceeded):
+        tgcheck.Engine(dataclasses.replace(settings, timeout=0.5)).check(values)
+    sandbox.speed = 1_000_000
+    other = sandbox.url.replace("127.0.0.1", "localhost") + "/"
+    answers = tgcheck.Engine(dataclasses.replace(settings, base_url=other)).check(values)
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    assert sandbox.creates == 1
+
+
+def test_escapes_in_provider_text_never_reach_the_terminal(tmp_path):
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202etxt.exe\x9b1m\r\n\tend"
+    shown = redact.clean(evil)
+    assert shown == "red txt.exe end"
+    assert redact.strip_controls("a\x1b[1;31mb\x1bc") == "ab"

@@ -26,11 +26,11 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern | None = None
 
-# ANSI escape sequences (CSI ... final byte, OSC ... BEL/ST, and lone ESC + one
-# char) first, then what is left of the C0/C1 control characters, and the Unicode
-# format characters that reorder or hide text on a terminal (bidi overrides,
-# zero-width joiners).
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+# ANSI escape sequences (CSI ... final byte, OSC ... BEL/ST, and ESC with its
+# intermediates and final byte: ESC c, ESC ( B) first, then what is left of the
+# C0/C1 control characters, and the Unicode format characters that reorder or
+# hide text on a terminal (bidi overrides, zero-width joiners).
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])"
                    r"|\x9b[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _CONTROL_KEEP_NEWLINE = re.compile(

@@ -25,7 +25,7 @@ from ..errors import (
 from ..hookspecs import hookimpl
 from ..models import TaskStatus
 from ..retry import Backoff, retry_after_seconds
-from ..settings import Settings, is_loopback
+from ..settings import Settings, canonical_url, is_loopback
 
 # A result file larger than this is refused rather than held in memory (the
 # engine asks for less: what the numbers sent can plausibly take).
@@ -142,7 +142,8 @@ class EkycproProvider:
         self._resolve = resolver or (result_hosts.literal_resolver if transport is not None
                                      else result_hosts.system_resolver)
         self.base_url = settings.base_url
-        self.identity = f"ekycpro:{settings.base_url}"
+        # Canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host` are one server.
+        self.identity = f"ekycpro:{canonical_url(settings.base_url)}"
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
