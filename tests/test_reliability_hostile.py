@@ -648,3 +648,16 @@ def test_escapes_in_provider_text_never_reach_the_terminal(tmp_path):
     shown = redact.clean(evil)
     assert shown == "red txt.exe end"
     assert redact.strip_controls("a\x1b[1;31mb\x1bc") == "ab"
+
+
+def test_the_doctor_writes_nothing_to_a_healthy_store(tmp_path):
+    """So a read-only TGCHECK_HOME is checked too, and never renamed (for root,
+    who writes through permissions, this is what can be shown)."""
+    path = tmp_path / "tgcheck.sqlite3"
+    store = Store(path)
+    store.save_answers("tg", [("+41790000000", "yes", "ok")], "t1")
+    store.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    report = doctor(path)
+    assert report.healthy and report.moved_to is None
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -114,18 +114,34 @@ class _NotDamage(str):
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    """The store opened for reading only: the doctor's check writes nothing, so a
-    read-only TGCHECK_HOME can be checked too (immutable when even the WAL's
-    shared-memory file cannot be made)."""
-    uri = path.resolve().as_uri()
-    try:
-        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError as e:
-        if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF not in (8, 14):
-            raise
-    return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=60)
+    """The store opened for the check, which writes nothing to it. A plain
+    connection first (it tidies the WAL's side files away when it closes); where
+    the file or its folder cannot be written, read-only, and immutable when even
+    the WAL's shared-memory file cannot be made: a read-only TGCHECK_HOME is
+    checked too, never taken for damage."""
+    for target, uri in ((str(path), False), (f"{path.resolve().as_uri()}?mode=ro", True)):
+        try:
+            db = sqlite3.connect(target, uri=uri, timeout=60)
+        except sqlite3.OperationalError as e:
+            if _code(e) not in _CANNOT_WRITE:
+                raise
+            continue
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError as e:
+            db.close()
+            if _code(e) not in _CANNOT_WRITE:
+                raise
+    return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, timeout=60)
+
+
+# SQLITE_READONLY, SQLITE_CANTOPEN: the folder or file cannot be written.
+_CANNOT_WRITE = (8, 14)
+
+
+def _code(e: sqlite3.Error) -> int:
+    return (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
 def _problem(path: Path) -> str | None:
@@ -165,12 +181,13 @@ def _verdict(path: Path, e: sqlite3.DatabaseError) -> str:
 
 
 def _describe_healthy(path: Path, report: DoctorReport) -> None:
-    store = Store(path)
+    # Read-only like the check: a healthy store in a read-only home is described too.
+    db = _open_read_only(path)
     try:
-        answers = store.count_answers()
-        states = store.job_state_counts()
+        answers = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        states = dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1"))
     finally:
-        store.close()
+        db.close()
     live = sum(states.get(s, 0) for s in LIVE_STATES)
     shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
     report.say(f"{path}: ok (integrity check passed)")
