@@ -147,7 +147,10 @@ def test_unwritable_output_keeps_the_answers(env, sandbox, tmp_path):
     listing = tmp_path / "in.txt"
     listing.write_text("\n".join(numbers(5)) + "\n")
     result = run("check", str(listing), "-o", str(tmp_path / "nope" / "out.csv"), env=env)
-    assert result.returncode == 1 and "nothing is paid again" in result.stderr
+    # A missing folder is found before any call now (issue 14): nothing paid at all.
+    # (A write that fails after the task: test_unwritable_output_then_export.)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert sandbox.creates == 0
     again = run("check", str(listing), "-o", str(tmp_path / "out.csv"), env=env)
     assert again.returncode == 0 and sandbox.creates == 1
 

@@ -125,9 +125,28 @@ def test_unwritable_output_then_export(env, sandbox, tmp_path):
     path = listing(tmp_path, values)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = run("check", str(path), "-o", str(blocker / "out.csv"), env=env)
-    assert result.returncode == 1
-    assert "`tgcheck export 1 -o FILE`" in result.stderr and "Traceback" not in result.stderr
+    # An output folder that cannot take the file is refused before any call (issue 14)...
+    refused = run("check", str(path), "-o", str(blocker / "out.csv"), env=env)
+    assert refused.returncode == 2 and sandbox.creates == 0
+    # ...one that goes away while the task runs fails at the end, naming export.
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    sandbox.time_scale = 0.0  # the task waits until the folder is gone
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "check", str(path), "-o",
+                             str(folder / "out.csv"), "--progress", "json"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if '"event": "submitted"' in line:
+                break
+        folder.rmdir()
+        sandbox.time_scale = 1.0
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert proc.returncode == 1, err
+    assert "`tgcheck export 1 -o FILE`" in err and "Traceback" not in err
     out = tmp_path / "answers.xlsx"
     exported = run("export", "1", "-o", str(out), env=env)
     assert exported.returncode == 0, exported.stderr

@@ -27,8 +27,9 @@ def write_xlsx(path, sheets: dict[str, list[list]]):
     book.close()
 
 
-def read_xlsx(path):
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name("answers").to_python()
+def read_xlsx(path, sheet="answers"):
+    # An xlsx input's sheet keeps its name in the output (issue 14); others: answers.
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
 
 
 def test_csv_passes_every_column_through_and_appends_answers(env, sandbox, tmp_path):
@@ -69,7 +70,8 @@ def test_excel_csv_in_cp1252_with_semicolons(env, sandbox, tmp_path):
     result = run("check", str(src), "-o", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert "cp1252" in result.stderr
-    got = rows(out.read_text(encoding="utf-8"))
+    # Written back as it came (issue 14): cp1252, `;`-separated, for the same Excel.
+    got = list(csv.DictReader(io.StringIO(out.read_text(encoding="cp1252")), delimiter=";"))
     assert [(r["Name"], r["Ort"]) for r in got] == [("Jürg", "Zürich"), ("Zoë", "Genève")]
     assert all(r["status"] == "ok" for r in got)
 
@@ -111,7 +113,8 @@ def test_xlsx_sheet_and_column(env, sandbox, tmp_path):
     result = run("check", str(src), "--sheet", "Leads", "--column", "mobile", "-o", str(out),
                  env=env)
     assert result.returncode == 0, result.stderr
-    got = read_xlsx(out)
+    got = read_xlsx(out, "Leads")
+    assert CalamineWorkbook.from_path(str(out)).sheet_names == ["Other", "Leads"]
     assert got[0] == ["id", "tel", "mobile", "number", "telegram", "status"]
     assert [row[0] for row in got[1:]] == [1, 2, 3]  # numbers stay numbers
     assert [row[3] for row in got[1:]] == [phones[0], phones[1], ""]
@@ -186,7 +189,7 @@ def test_parquet_without_duckdb_says_how_to_install(env, tmp_path):
     result = run("check", str(src), "-o", str(tmp_path / "a.parquet"),
                  env=dict(env, PYTHONPATH=str(blocker)))
     assert result.returncode == 2
-    assert 'pip install "tgcheck[duckdb]"' in result.stderr
+    assert 'python -m pip install -e ".[duckdb]"' in result.stderr
     assert not (tmp_path / "a.parquet").exists()
 
 

@@ -43,7 +43,7 @@ INSTRUCTIONS = [
     "tgcheck demo: which phone numbers have a Telegram account",
     "",
     "Set up once (Windows, desktop Excel; details in docs/excel.md):",
-    '1. pip install "tgcheck[excel]"   then   xlwings addin install',
+    '1. python -m pip install -e ".[excel]" (in the tgcheck folder), then xlwings addin install',
     "2. No API key yet? In a terminal: tgcheck sandbox  (it prints a URL and a demo key);",
     "   set TGCHECK_BASE_URL and TGCHECK_API_KEY to them for the Python Excel starts.",
     "   With a real key: set TGCHECK_API_KEY only.",

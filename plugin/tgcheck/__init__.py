@@ -1,5 +1,7 @@
 """tgcheck: which phone numbers have a Telegram account, checked in bulk, paid once."""
 
+import logging
+
 from .api import check, get_engine
 from .engine import Cancelled, ColumnAnswers, Engine
 from .errors import (
@@ -21,6 +23,11 @@ from .normalize import normalise
 from .settings import Settings
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides where to: without this, Python's
+# last-resort handler prints tgcheck's warnings raw on stderr (into a JSON
+# progress stream, too). `--debug` or the caller's logging setup shows them.
+logging.getLogger("tgcheck").addHandler(logging.NullHandler())
 
 __all__ = [
     "Answer",

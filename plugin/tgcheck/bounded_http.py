@@ -114,7 +114,17 @@ def request(client: httpx.Client, method: str, url: str, *, total: float, read: 
     timeout = httpx.Timeout(read, connect=min(_CONNECT_CAP, read))
     end = time.monotonic() + total
     with _Watchdog(total, peer_check) as dog:
-        extensions = {"trace": dog.trace}
+        # A caller's own trace hook (the create's "request sent" mark) still hears
+        # every event, after the watchdog.
+        extensions = dict(kwargs.pop("extensions", None) or {})
+        theirs = extensions.get("trace")
+
+        def trace(event: str, info: dict) -> None:
+            dog.trace(event, info)
+            if theirs is not None:
+                theirs(event, info)
+
+        extensions["trace"] = trace
         req = client.build_request(method, url, timeout=timeout, extensions=extensions,
                                    **kwargs)
         try:

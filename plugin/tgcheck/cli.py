@@ -13,14 +13,16 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 import click
 
 from . import config_file, plugins, redact
 from .engine import Engine
-from .errors import InputError, TgcheckError
+from .errors import InputError, NoApiKey, TgcheckError
 from .models import processed as processed_of
+from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
 from .store import LIVE_STATES, MISSING
@@ -38,13 +40,31 @@ SIMULATED_BANNER = (
     "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
     "Set TGCHECK_API_KEY and drop --sandbox for real checks."
 )
+NO_KEY_CLI = (
+    "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try tgcheck "
+    "without one against the sandbox: `tgcheck check FILE --sandbox`"
+)
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
+# Set by main(): the process is the tgcheck program, not a caller's (tests' CliRunner).
+_standalone = False
+# After Ctrl-C, how long job threads may take to let go of their jobs before exit.
+INTERRUPT_GRACE = 0.5
+
+
+class Interrupted(TgcheckError):
+    """Ctrl-C: the message says what is stored and that a re-run attaches."""
+
+    exit_code = 130
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"tgcheck: error: {redact.message(message)}", err=True)
+    if code == 130:
+        _exit_interrupted()
     sys.exit(code)
 
 
@@ -55,7 +75,29 @@ def _traceback(e: BaseException, code: int) -> None:
 
     text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     click.echo(redact.message(text).rstrip("\n"), err=True)
+    if code == 130:
+        _exit_interrupted()
     sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Exit now, not when the threads still in an HTTP call return (a worker in a
+    slow reply could hold the exit for a minute). Every answer and journal row is
+    committed in SQLite, which survives a hard exit; a job left open is attached
+    to by the next run."""
+    if not _standalone:
+        sys.exit(130)
+    end = time.monotonic() + INTERRUPT_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, end - time.monotonic()))
+    if any(t.is_alive() and not t.daemon and t is not threading.current_thread()
+           for t in threading.enumerate()):
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
 
 
 def handle_errors(fn):
@@ -64,12 +106,17 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         debug = kwargs.pop("debug", False) or os.environ.get("TGCHECK_DEBUG")
+        if debug:
+            _log_to_stderr()
         try:
             return fn(*args, **kwargs)
         except TgcheckError as e:
             if debug:
                 _traceback(e, e.exit_code)
-            _fail(str(e), e.exit_code)
+            message = str(e)
+            if isinstance(e, NoApiKey):
+                message = NO_KEY_CLI
+            _fail(message, e.exit_code)
         except KeyboardInterrupt:
             if debug:
                 raise
@@ -89,6 +136,23 @@ def handle_errors(fn):
                   "traceback, and please report it)", 1)
 
     return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
+
+
+def _log_to_stderr() -> None:
+    """--debug: tgcheck's own log (job events, retries) on stderr. Without it no
+    log line reaches any stream: stderr is for progress and messages."""
+    import logging
+
+    log = logging.getLogger("tgcheck")
+    class Stderr(logging.StreamHandler):
+        # sys.stderr when the line is written (a test runner may swap it)
+        stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+    if not any(type(h).__name__ == "Stderr" for h in log.handlers):
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
 
 
 class _Group(click.Group):
@@ -140,24 +204,25 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     if not key:
         overrides["api_key"] = None  # given, even as None: from_env skips the file
     return Settings.from_env(base_url=SANDBOX_STORE_URL if sandbox_store else base_url,
-                             **overrides)
+                             base_url_name="--base-url", **overrides)
 
 
 @contextlib.contextmanager
-def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, **overrides):
+def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet: bool = False,
+               **overrides):
     """An Engine from the environment, or aimed at an embedded sandbox."""
     with contextlib.ExitStack() as stack:
         if sandbox and serve:
-            from .sandbox import Sandbox
+            from .sandbox.embedded import embedded_sandbox, sandbox_settings
 
-            sb = stack.enter_context(Sandbox())
+            sb = stack.enter_context(embedded_sandbox())
             env_poll = os.environ.get("TGCHECK_POLL_MIN")
-            settings = Settings.from_env(
-                api_key=sb.api_key, base_url=sb.url,
-                poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
+            settings = sandbox_settings(
+                sb, poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
                 **overrides,
             )
-            click.echo(SIMULATED_BANNER, err=True)
+            if not quiet:
+                click.echo(SIMULATED_BANNER, err=True)
         else:
             # Without serve (--dry-run) no call is made: no key, and for the
             # sandbox its store is enough, no server needed.
@@ -316,7 +381,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @_output_options("Write here; the format follows the extension: .csv, .xlsx, .json "
                  "(JSON lines), .parquet. Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
-@click.option("--sheet", help="The sheet of a spreadsheet (default: the first).")
+@click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
+                               "first).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS),
               help="Read INPUT as this, whatever its extension (stdin: txt unless a spreadsheet).")
 @click.option("--region", help="Read national numbers as this country's (e.g. CH, TR).")
@@ -341,11 +407,15 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               default="auto", show_default=True,
               help="Progress on stderr: auto is a live bar on a terminal, plain lines "
                    "otherwise; json is one object a line.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress and no notes on stderr.")
+@click.option("--bom", is_flag=True,
+              help="CSV output in UTF-8 with a byte-order mark (Excel then reads it as "
+                   "UTF-8). Default: the input's encoding and delimiter.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress, no notes and no SIMULATED banner on stderr.")
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, task_type,
           max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url, progress,
-          quiet):
+          bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -377,18 +447,23 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
             # The engine lists the values anyway; listed here, their count lets an
             # output that cannot be written fail before a task is paid for.
             values = list(table.numbers())
-            check_output(output, fmt, rows=len(values))
+            check_output(output, fmt, rows=len(values), folder=True)
         overrides = {"max_age_days": max_age, "timeout": timeout}
-        with engine_for(sandbox, base_url, serve=not dry_run, **overrides) as engine:
+        with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
+                        **overrides) as engine:
             if dry_run:
                 _dry_run(engine, table, ttype, region, retry_unknown, out_format)
                 return
-            recorder = _Recorder(make_display(progress, quiet))
+            recorder = _Recorder(make_display(progress, quiet,
+                                              engine.settings.progress_every))
             with recorder.display:
-                answers = engine.check(
-                    values, task_type=ttype.name, region=region,
-                    retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
-                )
+                try:
+                    answers = engine.check(
+                        values, task_type=ttype.name, region=region,
+                        retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                    )
+                except KeyboardInterrupt:
+                    raise _interrupted(recorder) from None
             # A .txt table's one column is "input".
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status"])]
@@ -403,7 +478,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                         "another -o, and nothing is paid again")
 
             with _writing(output, then):
-                write_table(output, fmt, header, _output_rows(table, answers))
+                write_table(output, fmt, header, _output_rows(table, answers),
+                            style_for(table, bom=bom))
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -412,6 +488,21 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
               "calls)", progress, quiet or (not output and progress != "json"))
     finally:
         table.close()
+
+
+def _interrupted(recorder: _Recorder) -> Interrupted:
+    """What Ctrl-C leaves: the answers of finished tasks are stored, the others
+    run on at the provider and their jobs stay open for the next run."""
+    events = list(recorder.last.values())
+    done = [e for e in events if e.kind == "done"]
+    stored = sum(e.numbers for e in done)
+    if not events:
+        return Interrupted("interrupted before any task was created; run the same command "
+                           "again to check")
+    return Interrupted(
+        f"interrupted: {stored:,} answers are stored ({len(done)} of {len(events)} task(s) "
+        "finished); tasks still running go on at the provider and their jobs stay open: "
+        "run the same command again and it attaches to them (nothing is paid twice)")
 
 
 def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
@@ -446,7 +537,6 @@ def sandbox_command(port, speed, result_format, faults):
         tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
     """
-    import threading
 
     from .sandbox import Faults, Sandbox
 
@@ -543,8 +633,10 @@ def jobs_attach(job_ref, task_id, sandbox):
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
               default="auto", show_default=True, help="Progress on stderr (as for check).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--sandbox", is_flag=True,
+              help="Finish the open jobs of `check --sandbox` runs (simulated, no key).")
 @handle_errors
-def resume(progress, quiet):
+def resume(progress, quiet, sandbox):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
@@ -554,36 +646,41 @@ def resume(progress, quiet):
     \b
     Examples:
       tgcheck resume
+      tgcheck resume --sandbox
       tgcheck resume && tgcheck export 3 -o answers.csv
     """
-    engine = Engine(make_settings())
-    try:
-        with make_display(progress, quiet) as display:
-            done = engine.resume(on_event=display)
-    finally:
-        engine.close()
-    click.echo(f"tgcheck: {done} open job(s) finished", err=True)
+    skipped: list = []
+    with engine_for(sandbox, None, quiet=quiet) as engine, \
+            make_display(progress, quiet, engine.settings.progress_every) as display:
+        try:
+            done = engine.resume(on_event=display, skipped=skipped)
+        finally:
+            for job, why in skipped:
+                _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",
+                      progress, False)
+    click.echo(f"tgcheck: {done} open job(s) finished"
+               + (f", {len(skipped)} skipped (see above)" if skipped else ""), err=True)
 
 
 @cli.command()
 @click.argument("task_id")
 @click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--sandbox", is_flag=True, help="Ask the built-in sandbox (a `check --sandbox` "
+                                               "task; simulated, no key).")
 @handle_errors
-def status(task_id, as_json, base_url):
+def status(task_id, as_json, base_url, sandbox):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
     \b
     Examples:
       tgcheck status 6f1c2a9e
       tgcheck status 6f1c2a9e --json
+      tgcheck status cs1234abcd --sandbox
     """
-    engine = Engine(make_settings(base_url=base_url))
-    try:
+    with engine_for(sandbox, base_url, quiet=True) as engine:
         record = engine.provider.get_status(task_id)
         job = engine.store.job_by_task_id(task_id)
-    finally:
-        engine.close()
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,
@@ -898,6 +995,8 @@ _add_sql_command()
 
 
 def main() -> None:
+    global _standalone
+    _standalone = True
     cli(prog_name="tgcheck")
 
 

@@ -65,10 +65,12 @@ class DoctorReport:
         return "\n".join(self.lines)
 
 
-def doctor(store_path: Path | str) -> DoctorReport:
-    """Check the store at store_path; if damaged, set it aside and salvage it."""
+def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
+    """Check the store at store_path; if damaged, set it aside and salvage it.
+    sandbox: it is the sandbox's store, and the commands it names say --sandbox."""
     path = Path(store_path)
     report = DoctorReport(path)
+    flag = " --sandbox" if sandbox else ""
     if not path.exists():
         report.missing = True
         report.say(f"{path}: no store yet; nothing to check (the first run creates it)")
@@ -76,7 +78,7 @@ def doctor(store_path: Path | str) -> DoctorReport:
     problem = _problem(path)
     if problem is None:
         report.healthy = True
-        _describe_healthy(path, report)
+        _describe_healthy(path, report, flag)
         return report
     if isinstance(problem, _NotDamage):
         # Read-only, locked, another program's database: the file is not damaged,
@@ -105,7 +107,8 @@ def doctor(store_path: Path | str) -> DoctorReport:
             "lost with them are fetched again by the next check (that is billed)"
         )
     if report.live_jobs_salvaged:
-        report.say("run `tgcheck resume` to collect the open jobs without creating new tasks")
+        report.say(f"run `tgcheck resume{flag}` to collect the open jobs without creating new "
+                   "tasks")
     return report
 
 
@@ -180,7 +183,7 @@ def _verdict(path: Path, e: sqlite3.DatabaseError) -> str:
     return _NotDamage(str(translated))
 
 
-def _describe_healthy(path: Path, report: DoctorReport) -> None:
+def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
     # Read-only like the check: a healthy store in a read-only home is described too.
     db = _open_read_only(path)
     try:
@@ -193,7 +196,8 @@ def _describe_healthy(path: Path, report: DoctorReport) -> None:
     report.say(f"{path}: ok (integrity check passed)")
     report.say(f"{answers} answers stored; jobs: {shown}")
     if live:
-        report.say(f"{live} live jobs: `tgcheck jobs` lists them, `tgcheck resume` finishes them")
+        report.say(f"{live} live jobs: `tgcheck jobs{flag}` lists them, `tgcheck resume{flag}` "
+                   "finishes the open ones (it names those it leaves, and why)")
 
 
 def _move_aside(path: Path) -> Path:
@@ -387,7 +391,7 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                          api_key=None)
             store_path = str(settings.store_path)
-        report = doctor(store_path)
+        report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:
             raise

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import plugins, redact
+from . import connect, plugins, redact
 from .default_plugins.readers import budget as result_size_budget
 from .default_plugins.readers import result_budget
 from .errors import (
@@ -263,29 +263,46 @@ class Engine:
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
             try:
-                return self._shared_job(ttype, chunk, resubmit, on_event, cancel, since)
+                return self._shared_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
 
         workers = min(self.settings.max_parallel_tasks, len(chunks))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job") as pool:
-            futures = [pool.submit(run, chunk) for chunk in chunks]
-            try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    if result is not None:
-                        yield result
-            finally:
-                for future in futures:
-                    future.cancel()  # those not started yet, if the caller stops early
+        # Ctrl-C reaches only this (the main) thread: the workers are told through
+        # `stop`, and not waited for, so that an interrupt ends the check at once
+        # however many tasks are in flight. Each worker releases its job (it stays
+        # open: the next run attaches) at its next wait.
+        stop = _Stop(cancel)
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
+        interrupted = False
+        futures = [pool.submit(run, chunk) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                if result is not None:
+                    yield result
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            raise
+        finally:
+            for future in futures:
+                future.cancel()  # those not started yet, if the caller stops early
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
-    def resume(self, *, on_event=None, cancel=None) -> int:
+    def resume(self, *, on_event=None, cancel=None,
+               skipped: list[tuple[Job, str]] | None = None) -> int:
         """Finish this server's open jobs (left by a crash or a timeout); uncertain
-        ones are left alone, they need a deliberate resubmit. Returns how many."""
+        ones are left alone, they need a deliberate resubmit. Returns how many.
+
+        skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
-        for job in self.store.jobs(states=("new", "open")):
-            if job.provider != self.provider.identity:
+        for job in self.store.jobs(states=("new", "submitting", "open", "uncertain")):
+            why = self._resume_skip_reason(job)
+            if why is not None:
+                if skipped is not None:
+                    skipped.append((job, why))
                 continue
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
@@ -302,6 +319,23 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def _resume_skip_reason(self, job: Job) -> str | None:
+        """Why resume leaves this live job alone, or None to finish it."""
+        if job.provider != self.provider.identity:
+            server = job.provider.partition(":")[2] or job.provider
+            if server == "sandbox":
+                return "made by `check --sandbox`: run `tgcheck resume --sandbox`"
+            return f"made for another server ({server})"
+        if job.state == "uncertain":
+            return ("its create may have reached the provider (uncertain): check the "
+                    "dashboard, then `tgcheck check ... --resubmit` to create it again")
+        if job.state == "submitting" and owner_alive(job.owner, job.heartbeat, time.time()):
+            return "another process is creating its task now"
+        if job.state == "submitting":
+            return ("its create was cut off (its outcome is unknown): the next check of "
+                    "these numbers says how to resubmit")
+        return None
 
     def _answered_since(self, looked_up_at: float, retry_unknown: bool = False) -> float:
         """Answers stored after this were not seen by a lookup at looked_up_at.
@@ -445,6 +479,32 @@ class Engine:
             on_event(event)
 
 
+class _Stop:
+    """The caller's cancel event, or an interrupt seen by the thread that started
+    the workers: whichever comes first. Quacks like the threading.Event it wraps."""
+
+    def __init__(self, cancel: threading.Event | None):
+        self._cancel = cancel
+        self._own = threading.Event()
+
+    def set(self) -> None:
+        self._own.set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or (self._cancel is not None and self._cancel.is_set())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._cancel is None:
+            return self._own.wait(timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if end is None else min(0.1, end - time.monotonic())
+            if left <= 0:
+                return False
+            self._own.wait(left)
+        return True
+
+
 def _wait_future(future: Future, cancel: threading.Event | None):
     while True:
         try:
@@ -499,9 +559,17 @@ class _Driver:
                                    name="tgcheck-heartbeat")
         beating.start()
         try:
-            return self._run()
+            # Connect retries are told as job events (stderr, JSON progress), and
+            # a caller that stops is heard between them.
+            with connect.listening(self._retrying, self.cancel):
+                return self._run()
+        except connect.NotSent:
+            raise Cancelled("stopped waiting; the next call attaches") from None
         finally:
             stop.set()
+
+    def _retrying(self, message: str) -> None:
+        self.emit("retry", message=message)
 
     def _run(self) -> dict[str, tuple]:
         try:
@@ -518,7 +586,7 @@ class _Driver:
                 raise
         except UncertainCreate:
             raise
-        except (DeadlineExceeded, Cancelled, KeyboardInterrupt) as e:
+        except (DeadlineExceeded, Cancelled, KeyboardInterrupt, connect.NotSent) as e:
             # The task runs on at the provider: leave the job open for the next run.
             self.store.release(self.job.id)
             if isinstance(e, DeadlineExceeded) and self.job.task_id:
@@ -551,6 +619,11 @@ class _Driver:
             self.emit("failed", message=str(e))
             raise
         except BaseException as e:
+            if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
+                # Stopped before any byte of the create left: nothing can exist.
+                # The job is as new; the next run (or `tgcheck resume`) creates it.
+                store.update_job(job.id, state="new", owner=None)
+                raise
             # Interrupted mid-request: the create may have landed.
             store.update_job(job.id, state="uncertain", owner=None,
                              error=f"interrupted while creating ({type(e).__name__})")

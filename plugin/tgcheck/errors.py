@@ -23,6 +23,11 @@ class ConfigError(TgcheckError):
     exit_code = 2
 
 
+class NoApiKey(ConfigError):
+    """No key is set. Its message fits every face; the CLI and `tgcheck sql` add
+    the way to try without a key that fits them (`--sandbox`)."""
+
+
 class InputError(TgcheckError):
     """The caller's input cannot be read (missing file, unknown task type, ...)."""
 

@@ -115,7 +115,8 @@ class Reader(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class JobEvent:
-    """Something happened to a job. kind: submitted, progress, done, failed."""
+    """Something happened to a job. kind: submitted, progress, done, failed, retry
+    (the provider could not be reached; message says why and when the next try is)."""
 
     kind: str
     job_key: str

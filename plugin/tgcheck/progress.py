@@ -1,8 +1,11 @@
 """Job events shown to a person or a program, on stderr only: stdout is for results.
 
 - a live rich bar per job on a terminal: state, done/total, rate, ETA, billed calls;
-- plain lines otherwise (one per change of state, not one per poll);
-- JSON lines (`--progress json`) for programs.
+- plain lines otherwise (one per change of state, not one per poll, and a
+  "still waiting" line when nothing was said for TGCHECK_PROGRESS_EVERY seconds:
+  polls of a long task can be half an hour apart, and a log or CI job that sees
+  nothing for that long looks hung);
+- JSON lines (`--progress json`) for programs, with a "waiting" event likewise.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from . import redact
@@ -72,17 +77,65 @@ def _total(event: JobEvent) -> int:
     return event.total or event.numbers
 
 
+# Off a terminal, a line at least this often while a job is waited for.
+PROGRESS_EVERY = 60.0
+
+
+class Ticker:
+    """Calls say() on a daemon thread whenever nothing was said for `every`
+    seconds (touch() says something was), until stop()."""
+
+    def __init__(self, every: float, say: Callable[[float], None]):
+        self.every, self.say = every, say
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Ticker:
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="tgcheck-progress")
+        self._thread.start()
+        return self
+
+    def touch(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.05, self._last + self.every - time.monotonic())):
+            quiet_for = time.monotonic() - self._last
+            if quiet_for >= self.every:
+                self.touch()
+                try:
+                    self.say(quiet_for)
+                except Exception:  # pragma: no cover - a closed stream at exit
+                    return
+
+
+def _waiting(events: dict[str, JobEvent]) -> list[JobEvent]:
+    """The jobs still waited for (their last event is not an end)."""
+    return [e for e in events.values() if e.kind not in ("done", "failed")]
+
+
 class ProgressDisplay:
     """An on_event listener for the CLI."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None):
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None,
+                 every: float = PROGRESS_EVERY):
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self._bars: dict[str, int] = {}
         self._progress = None
         self._last_line: dict[str, tuple] = {}
+        self._last_event: dict[str, JobEvent] = {}
+        self._lock = threading.Lock()
+        self._ticker = Ticker(every, self._still_waiting)
 
     def __enter__(self) -> ProgressDisplay:
+        if not self.live:
+            self._ticker.start()
         if self.live:
             from rich.console import Console
             from rich.progress import (
@@ -110,27 +163,58 @@ class ProgressDisplay:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._ticker.stop()
         if self._progress is not None:
             self._progress.stop()
 
-    def __call__(self, event: JobEvent) -> None:
+    @staticmethod
+    def _label(event: JobEvent) -> str:
         label = f"task {redact.clean(event.task_id or '(creating)', 200)}"
-        if event.simulated:
-            label += " [simulated]"
+        return label + " [simulated]" if event.simulated else label
+
+    def __call__(self, event: JobEvent) -> None:
+        label = self._label(event)
+        if event.kind == "retry":
+            # The provider cannot be reached: said every time, in its own words.
+            line = (f"[{time.strftime('%H:%M:%S')}] {label}: "
+                    f"{redact.clean(event.message or '', None)}")
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False)
+            else:
+                with self._lock:
+                    self._ticker.touch()
+                    print(line, file=self.stream, flush=True)
+            return
         if self._progress is not None:
             self._live(event, label)
             return
-        # Plain lines: one per change of state, not one per poll.
-        key = (event.kind, event.status)
-        if self._last_line.get(event.job_key) == key and event.kind == "progress":
-            return
-        self._last_line[event.job_key] = key
+        with self._lock:  # the tasks of a split check report from their own threads
+            self._last_event[event.job_key] = event
+            # Plain lines: one per change of state, not one per poll.
+            key = (event.kind, event.status)
+            if self._last_line.get(event.job_key) == key and event.kind == "progress":
+                return
+            self._last_line[event.job_key] = key
+            self._ticker.touch()
+            # The provider's words pass the redaction point: no escape reaches a terminal.
+            self._print(event, label, f"{event.kind} {redact.clean(event.status or '', 40)}",
+                        f" ({redact.clean(event.message, None)})" if event.message else "")
+
+    def _print(self, event: JobEvent, label: str, what: str, note: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         counts = f" {event.processed or 0}/{event.total}" if event.total else ""
-        note = f" ({redact.clean(event.message, None)})" if event.message else ""
-        status = redact.clean(event.status or "", 40)
-        print(f"[{stamp}] {label}: {event.kind} {status}{counts}, "
-              f"{billed_calls(event)} billed calls{note}", file=self.stream, flush=True)
+        print(f"[{stamp}] {label}: {what}{counts}, {billed_calls(event)} billed calls{note}",
+              file=self.stream, flush=True)
+
+    def _still_waiting(self, quiet_for: float) -> None:
+        with self._lock:
+            if not self._last_event:  # before the first event (resume: the first poll)
+                print(f"[{time.strftime('%H:%M:%S')}] still waiting (no news from the "
+                      "provider yet)", file=self.stream, flush=True)
+            for event in _waiting(self._last_event):
+                self._print(event, self._label(event),
+                            f"still waiting, {redact.clean(event.status or event.kind, 40)}",
+                            "")
 
     def _live(self, event: JobEvent, label: str) -> None:
         total = event.total or event.numbers
@@ -150,24 +234,42 @@ class ProgressDisplay:
 class JsonProgress:
     """`--progress json`: one JSON object a line on stderr, for programs."""
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, *, every: float = PROGRESS_EVERY):
         self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+        self._last_event: dict[str, JobEvent] = {}
+        self._ticker = Ticker(every, self._still_waiting)
 
     def __enter__(self) -> JsonProgress:
+        self._ticker.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        pass
+        self._ticker.stop()
 
     def __call__(self, event: JobEvent) -> None:
-        record = {"event": event.kind, "time": round(time.time(), 3),
-                  **event.progress, "billed_calls": billed_calls(event)}
-        self.write(record)
+        self._last_event[event.job_key] = event
+        self.write(self._record(event.kind, event))
+
+    @staticmethod
+    def _record(kind: str, event: JobEvent) -> dict:
+        return {"event": kind, "time": round(time.time(), 3), **event.progress,
+                "billed_calls": billed_calls(event)}
+
+    def _still_waiting(self, quiet_for: float) -> None:
+        # "waiting": the job's last known state again, so a reader sees it is alive.
+        if not self._last_event:
+            self.write({"event": "waiting", "time": round(time.time(), 3)})
+        for event in _waiting(dict(self._last_event)):
+            self.write(self._record("waiting", event))
 
     def write(self, record: dict) -> None:
         # JSON escapes control characters itself; the key is masked in the line.
-        self.stream.write(redact.mask(json.dumps(record)) + "\n")
-        self.stream.flush()
+        line = redact.mask(json.dumps(record))
+        with self._lock:  # whole lines, whichever thread writes
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        self._ticker.touch()
 
 
 class NoProgress:
@@ -181,10 +283,11 @@ class NoProgress:
         pass
 
 
-def make_display(mode: str, quiet: bool):
-    """auto: a live bar on a terminal, plain lines otherwise; json; none."""
+def make_display(mode: str, quiet: bool, every: float = PROGRESS_EVERY):
+    """auto: a live bar on a terminal, plain lines otherwise; json; none.
+    every: off a terminal, the longest silence while a job is waited for."""
     if quiet or mode == "none":
         return NoProgress()
     if mode == "json":
-        return JsonProgress()
-    return ProgressDisplay(live=None if mode == "auto" else (mode == "rich"))
+        return JsonProgress(every=every)
+    return ProgressDisplay(live=None if mode == "auto" else (mode == "rich"), every=every)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from . import redact
-from .errors import ConfigError
+from .errors import ConfigError, NoApiKey
 
 DEFAULT_BASE_URL = "https://api.ekycpro.com"
 
@@ -106,9 +106,14 @@ def check_url_scheme(url: str, what: str = "URL") -> None:
         return
     if parts.scheme == "http" and is_loopback(url):
         return
+    host = parts.hostname or ""
+    try:
+        host += f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is no number: shown as given
+        host = parts.netloc.rpartition("@")[2]  # never the user:password part
     raise ConfigError(
         f"{what} must use https:// (plain http:// is allowed only for 127.0.0.1/localhost): "
-        f"{parts.scheme}://{parts.hostname or ''}"
+        f"{parts.scheme}://{host}"
     )
 
 
@@ -133,6 +138,8 @@ _LIMITS = (
     ("timeout", "TGCHECK_TIMEOUT", 0, True),
     ("http_timeout", "http_timeout", 0, True),
     ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
+    ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
+    ("progress_every", "TGCHECK_PROGRESS_EVERY", 0, True),
 )
 
 
@@ -160,6 +167,15 @@ class Settings:
     http_timeout: float = 60.0
     # First backoff step after a transient fault; doubles per attempt (with jitter).
     retry_base: float = 0.5
+    # How long a provider that cannot be reached at all (DNS, refused, TLS) is
+    # retried before one clear error: nothing was sent, so waiting hours helps no one.
+    connect_budget: float = 60.0
+    # Off a terminal, the longest silence of the progress output while waiting.
+    progress_every: float = 60.0
+    # The built-in sandbox started for this run (--sandbox): its port changes from
+    # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
+    # re-run or `tgcheck resume --sandbox` finds them.
+    sandbox: bool = False
 
     def __post_init__(self):
         if self.api_key is not None:
@@ -186,7 +202,9 @@ class Settings:
             raise ConfigError("poll bounds must satisfy TGCHECK_POLL_MIN <= TGCHECK_POLL_MAX")
 
     @classmethod
-    def from_env(cls, **overrides) -> Settings:
+    def from_env(cls, *, base_url_name: str = "base_url", **overrides) -> Settings:
+        """base_url_name: what an error calls a base_url given here (the CLI:
+        --base-url); one from the environment is TGCHECK_BASE_URL."""
         env = os.environ
         values: dict = {}
         if env.get("TGCHECK_API_KEY"):
@@ -214,14 +232,25 @@ class Settings:
         values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
         values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
+        values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
+        values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ConfigError as e:
+            if overrides.get("base_url") and str(e).startswith("TGCHECK_BASE_URL"):
+                # Name the option the user gave, not the variable it overrode.
+                raise ConfigError(base_url_name + str(e)[len("TGCHECK_BASE_URL"):]) from None
+            raise
 
     def require_key(self) -> str:
         if self.api_key is None or not self.api_key.reveal():
-            raise ConfigError(
-                "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, "
-                "or try tgcheck without one against the sandbox: `tgcheck check FILE --sandbox`"
+            # Said in words that fit Python, DuckDB and Excel too; the commands
+            # that have --sandbox say so themselves (cli.py, tgcheck_duckdb.cli).
+            raise NoApiKey(
+                "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key` (to try "
+                "without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
+                "TGCHECK_API_KEY it prints)"
             )
         return self.api_key.reveal()
 

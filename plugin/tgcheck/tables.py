@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import ConfigError, InputError
+from .output_style import OutputStyle, sheet_rows, umask_mode, xlsx_sheet_name
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -136,6 +137,12 @@ class InputTable:
     _rows: Callable[[], Iterator[list]]
     notes: list[str] = dataclasses.field(default_factory=list)
     _cleanup: Callable[[], None] | None = None
+    # What an output shaped like this input needs (see output_style).
+    delimiter: str | None = None
+    encoding: str | None = None
+    path: Path | None = None
+    sheet: str | None = None
+    sheets: list[str] = dataclasses.field(default_factory=list)
 
     def rows(self) -> Iterator[list]:
         """Every data row, padded to the header's width, in file order."""
@@ -200,6 +207,7 @@ def open_input(path: str, *, column: str | None = None, sheet: str | None = None
                 table = _open_text(p, shown, encoding)
             else:
                 table = _open_csv(p, shown, encoding, column)
+            table.encoding = encoding
             if encoding not in ("utf-8", "utf-8-sig"):
                 table.notes.append(f"{shown}: read as {encoding} (not UTF-8)")
     except BaseException:
@@ -284,7 +292,8 @@ def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTa
             yield row
 
     index = choose_column(columns, column, shown, notes, has_header)
-    table = InputTable(shown, "csv", columns, index, has_header, rows, notes)
+    table = InputTable(shown, "csv", columns, index, has_header, rows, notes,
+                       delimiter=delimiter)
     if not has_header:
         notes.append(f"{shown}: no header row (the first row holds a number)")
     return table
@@ -304,7 +313,11 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
             raise InputError(f"{shown}: has no sheets")
         sheet = names[0]
     elif sheet not in names:
-        raise InputError(f"{shown}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
+        # Any case, as for --column: "leads" finds "Leads" (unless it is ambiguous).
+        lowered = [n for n in names if n.lower() == sheet.lower()]
+        if len(lowered) != 1:
+            raise InputError(f"{shown}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
+        sheet = lowered[0]
 
     # Parsed once for every pass over the table (first row, numbers, output): the
     # parse is most of a pass's time. calamine holds the sheet in memory; xlsx
@@ -339,7 +352,8 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
     index = choose_column(columns, column, shown, notes, has_header)
     if not has_header:
         notes.append(f"{shown}: no header row (the first row holds a number)")
-    return InputTable(shown, "xlsx", columns, index, has_header, rows, notes)
+    return InputTable(shown, "xlsx", columns, index, has_header, rows, notes, path=p,
+                      sheet=sheet, sheets=names)
 
 
 def choose_column(columns: list[str], column: str | None, shown: str, notes: list[str],
@@ -386,22 +400,46 @@ def output_format(path: str | None, forced: str | None) -> str:
     return formats[suffix]
 
 
-def check_output(path: str | None, fmt: str, rows: int | None = None) -> None:
+def check_output(path: str | None, fmt: str, rows: int | None = None, *,
+                 folder: bool = False) -> None:
     """Refuse now what write_table would refuse later: `check` calls this before
     any task is created, so that exit 2 still means nothing was sent (or paid).
 
-    rows, when known, is how many data rows will be written.
+    rows, when known, is how many data rows will be written; folder: also check
+    that the output's folder takes a new file (before a paid call; once paid, a
+    write that fails says how to get the answers instead).
     """
     if (path is None or path == "-") and fmt not in ("csv", "json"):
         raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
+    if folder and path is not None and path != "-":
+        check_output_path(path)
     if fmt == "parquet":
         try:
             import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
         except ImportError:
-            raise ConfigError('writing .parquet needs DuckDB: pip install "tgcheck[duckdb]"') \
-                from None
+            raise ConfigError('writing .parquet needs DuckDB: python -m pip install -e '
+                              '".[duckdb]" in the tgcheck checkout') from None
     if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
         raise _too_many_rows()
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """-o's folder exists and takes a new file: found out now, not after the task
+    was paid for. A real file is made and removed (permissions, a read-only
+    disk, quotas: only trying tells)."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise InputError(f"-o {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"-o {path}: the folder {folder} {what}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as e:
+        raise InputError(f"-o {path}: cannot write in {folder} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _too_many_rows() -> InputError:
@@ -411,23 +449,35 @@ def _too_many_rows() -> InputError:
 
 
 def write_table(path: str | None, fmt: str, header: Sequence[str],
-                rows: Iterator[Sequence[object]]) -> int:
+                rows: Iterator[Sequence[object]], style: OutputStyle | None = None) -> int:
     """Write header + rows to path (atomically) or stdout; returns the row count.
 
-    OSError means the file could not be written; the caller explains what now.
+    style shapes CSV (delimiter, encoding; on stdout the delimiter only) and xlsx
+    (sheet name, the input's other sheets). OSError means the file could not be
+    written; the caller explains what now.
     """
     check_output(path, fmt)
+    style = style or OutputStyle()
     if path is None or path == "-":
+        if fmt == "csv":
+            return _write_csv(sys.stdout, header, rows, style.delimiter)
         return _WRITERS[fmt](sys.stdout, header, rows)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        if fmt in ("csv", "json"):
+        if fmt == "csv":
+            with open(tmp, "w", encoding=style.encoding, newline="") as f:
+                count = _write_csv(f, header, rows, style.delimiter)
+        elif fmt == "json":
             with open(tmp, "w", encoding="utf-8", newline="") as f:
-                count = _WRITERS[fmt](f, header, rows)
+                count = _write_json(f, header, rows)
+        elif fmt == "xlsx":
+            count = _write_xlsx(tmp, header, rows, style)
         else:
             count = _WRITERS[fmt](tmp, header, rows)
+        # mkstemp makes the file 0600: give it the mode any new file would get.
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -436,8 +486,8 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     return count
 
 
-def _write_csv(f, header, rows) -> int:
-    writer = csv.writer(f, lineterminator="\n")
+def _write_csv(f, header, rows, delimiter: str = ",") -> int:
+    writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
     count = 0
     for row in rows:
@@ -456,38 +506,56 @@ def _write_json(f, header, rows) -> int:
     return count
 
 
-def _write_xlsx(path, header, rows) -> int:
+def _write_xlsx(path, header, rows, style: OutputStyle | None = None) -> int:
     import xlsxwriter
 
+    style = style or OutputStyle()
     # constant_memory streams rows to disk; strings stay strings (no formulas
     # from "=..." cells, no URLs, no numbers from "+41...").
     book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
                                       "strings_to_urls": False, "strings_to_numbers": False})
     try:
-        sheet = book.add_worksheet("answers")
-        bold = book.add_format({"bold": True})
         dates = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        # The input's other sheets, in their places, values only.
+        for name in style.before:
+            _copy_sheet(book, style.workbook, name, dates)
+        sheet = book.add_worksheet(xlsx_sheet_name(style.sheet))
+        if style.before:
+            sheet.activate()  # opens on the answers, as the input opened on its sheet
+        bold = book.add_format({"bold": True})
         sheet.write_row(0, 0, list(header), bold)
         sheet.freeze_panes(1, 0)
         count = 0
         for r, row in enumerate(rows, 1):
             if r >= XLSX_MAX_ROWS:
                 raise _too_many_rows()
-            for c, value in enumerate(row):
-                if value is None or value == "":
-                    continue
-                if isinstance(value, (datetime.datetime, datetime.date)):
-                    sheet.write_datetime(r, c, value, dates)
-                elif isinstance(value, bool):
-                    sheet.write_boolean(r, c, value)
-                elif isinstance(value, (int, float)):
-                    sheet.write_number(r, c, value)
-                else:
-                    sheet.write_string(r, c, str(value))
+            _write_cells(sheet, r, row, dates)
             count += 1
+        for name in style.after:
+            _copy_sheet(book, style.workbook, name, dates)
     finally:
         book.close()
     return count
+
+
+def _write_cells(sheet, r: int, row, dates) -> None:
+    for c, value in enumerate(row):
+        if value is None or value == "":
+            continue
+        if isinstance(value, (datetime.datetime, datetime.date)):
+            sheet.write_datetime(r, c, value, dates)
+        elif isinstance(value, bool):
+            sheet.write_boolean(r, c, value)
+        elif isinstance(value, (int, float)):
+            sheet.write_number(r, c, value)
+        else:
+            sheet.write_string(r, c, str(value))
+
+
+def _copy_sheet(book, workbook: Path, name: str, dates) -> None:
+    sheet = book.add_worksheet(xlsx_sheet_name(name))
+    for r, row in enumerate(sheet_rows(workbook, name)):
+        _write_cells(sheet, r, row, dates)
 
 
 def _write_parquet(path, header, rows) -> int:

@@ -6,6 +6,7 @@ The main CLI adds it with cli.add_command(sql_command, "sql").
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ import duckdb
 
 import tgcheck
 
+from . import waiting
 from .register import register
 
 # -o FILE: the format follows the extension; DuckDB's COPY writes it.
@@ -52,6 +54,63 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
     if output is not None and output.suffix.lower() not in COPY_FORMATS:
         raise click.UsageError(
             f"-o: unknown extension {output.suffix!r}; use one of {', '.join(COPY_FORMATS)}")
+    if output is not None:
+        from tgcheck.tables import check_output_path
+
+        try:  # before the query: it may create (and pay for) a task
+            check_output_path(output)
+        except tgcheck.TgcheckError as e:
+            raise click.UsageError(str(e)) from None
+    _progress_to_stderr()
+    try:
+        _sql(query, output, as_csv, database, sandbox, task_type, region, bail)
+    except Exception as e:
+        if not _interruption(e):
+            raise
+        _interrupted()
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _for_sql(message: str) -> str:
+    # The engine's no-key message suggests the sandbox server; here --sandbox is nearer.
+    if "no API key" in message:
+        return (message + "; or try it without a key: `tgcheck sql --sandbox \"...\"` "
+                "(simulated answers)")
+    return message
+
+
+def _interruption(error: BaseException) -> bool:
+    """Ctrl-C as DuckDB reports it: its InterruptException, or an error whose text
+    says so (the UDF's Cancelled, a RuntimeError from the query's own thread)."""
+    interrupt = getattr(duckdb, "InterruptException", ())
+    text = str(error)
+    return isinstance(error, interrupt) or (
+        isinstance(error, (duckdb.Error, RuntimeError, tgcheck.TgcheckError))
+        and ("interrupted" in text.lower() or "KeyboardInterrupt" in text))
+
+
+def _interrupted() -> None:
+    # The message docs/sql.md promises; 130 as every tgcheck command after Ctrl-C.
+    click.echo(waiting.INTERRUPTED, err=True)
+    sys.exit(130)
+
+
+def _progress_to_stderr() -> None:
+    """Off a terminal, the progress records (logger tgcheck.duckdb) as lines on
+    stderr: `tgcheck sql` in a script or CI shows that it is waiting, and how far."""
+    if sys.stderr.isatty():
+        return  # the live line is drawn there instead
+    log = logging.getLogger("tgcheck.duckdb")
+    if not any(getattr(h, "_tgcheck_sql", False) for h in log.handlers):
+        handler = logging.StreamHandler()  # sys.stderr
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        handler._tgcheck_sql = True
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> None:
     with contextlib.ExitStack() as stack:
         settings = _settings(stack, sandbox)
         con = stack.enter_context(duckdb.connect(database))
@@ -66,7 +125,9 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
             try:
                 run_sql(con, query, output=output, as_csv=as_csv)
             except (duckdb.Error, tgcheck.TgcheckError) as e:
-                raise click.ClickException(str(e)) from None
+                if _interruption(e):
+                    raise
+                raise click.ClickException(_for_sql(str(e))) from None
         else:
             repl(con, output=output, as_csv=as_csv, bail=bail)
 
@@ -74,12 +135,12 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
 def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
     if not sandbox:
         return tgcheck.Settings.from_env()
-    from tgcheck.sandbox import Sandbox
+    from tgcheck.sandbox.embedded import embedded_sandbox, sandbox_settings
 
-    sb = stack.enter_context(Sandbox())
+    sb = stack.enter_context(embedded_sandbox())
     click.echo("tgcheck: using the built-in sandbox: answers are SIMULATED, "
                "not real Telegram data", err=True)
-    return tgcheck.Settings.from_env(api_key=sb.api_key, base_url=sb.url)
+    return sandbox_settings(sb)
 
 
 # Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)
@@ -146,15 +207,20 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
         pending.clear()
         try:
             run_sql(con, text, output=output, as_csv=as_csv)
-        except (duckdb.Error, tgcheck.TgcheckError) as e:
-            click.echo(f"Error: {e}", err=True)
+        except (duckdb.Error, tgcheck.TgcheckError, RuntimeError, KeyboardInterrupt) as e:
+            if _interruption(e) or isinstance(e, KeyboardInterrupt):
+                if not interactive:
+                    raise  # a script: Ctrl-C ends it (exit 130)
+                click.echo(waiting.INTERRUPTED, err=True)  # at the prompt: go on
+                continue
+            if isinstance(e, RuntimeError):
+                raise
+            click.echo(f"Error: {_for_sql(str(e))}", err=True)
             if bail:
                 sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
     if pending and "".join(pending).strip():
         try:
             run_sql(con, "".join(pending), output=output, as_csv=as_csv)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {_for_sql(str(e))}", err=True)
             sys.exit(1)

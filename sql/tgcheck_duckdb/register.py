@@ -50,7 +50,7 @@ def register(
     def _check(values: list) -> tgcheck.ColumnAnswers:
         if not values:
             return tgcheck.ColumnAnswers([], [])
-        reporter = ProgressReporter()
+        reporter = ProgressReporter(every=settings.progress_every)
 
         def listen(event: tgcheck.JobEvent) -> None:
             reporter(event)

@@ -15,6 +15,7 @@ import httpx
 
 from .. import bounded_http, redact, result_hosts
 from ..bounded_http import BodyTooLarge, PeerRefused
+from ..connect import ConnectBudget
 from ..errors import (
     ApiError,
     BadRequest,
@@ -142,8 +143,11 @@ class EkycproProvider:
         self._resolve = resolver or (result_hosts.literal_resolver if transport is not None
                                      else result_hosts.system_resolver)
         self.base_url = settings.base_url
-        # Canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host` are one server.
-        self.identity = f"ekycpro:{canonical_url(settings.base_url)}"
+        # The journal keys jobs by this: the embedded sandbox's URL changes each run;
+        # otherwise canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host`
+        # are one server.
+        self.identity = ("ekycpro:sandbox" if settings.sandbox
+                         else f"ekycpro:{canonical_url(settings.base_url)}")
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
@@ -194,6 +198,12 @@ class EkycproProvider:
                                     read=self.settings.http_timeout, max_bytes=max_bytes,
                                     **kwargs)
 
+    def _connect_budget(self, deadline: float | None) -> ConnectBudget:
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.timeout
+        return ConnectBudget(self.settings.connect_budget, deadline,
+                             base=self.settings.retry_base)
+
     def _raise_for_final(self, response: httpx.Response, what: str) -> None:
         code = response.status_code
         if 300 <= code < 400:
@@ -218,23 +228,43 @@ class EkycproProvider:
     # -- create: never retried once the request may have been received --------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus:
+        sending = {"sent": False}
+        try:
+            return self._create_task(numbers, task_type, deadline, sending)
+        except KeyboardInterrupt as e:
+            # Ctrl-C: whether the create may have landed is the engine's to know.
+            # Before any byte of this attempt left (connecting, between retries),
+            # nothing can have been created.
+            if not sending["sent"]:
+                e.request_sent = False
+            raise
+
+    def _create_task(self, numbers, task_type, deadline, sending: dict) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
         deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
+        connecting = self._connect_budget(deadline)
+
+        def trace(name: str, info) -> None:  # httpcore's trace extension
+            if name.endswith("send_request_headers.started"):
+                sending["sent"] = True  # from here on, the request may reach the provider
+
         while True:
+            sending["sent"] = False
             try:
                 response = self._request(
                     self._api, "POST", "/v1/tasks", deadline,
                     files={"file": ("numbers.txt", body, "text/plain")},
                     data={"task_type": task_type},
+                    extensions={"trace": trace},
                 )
             except (BodyTooLarge, httpx.DecodingError) as e:
                 raise UncertainCreate(
                     f"creating the task: the reply could not be read ({e}); "
                     "the task may exist and be billed") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-                # Nothing reached the server: safe to try again.
-                backoff.wait("creating the task", last_error=type(e).__name__)
+                # Nothing reached the server: safe to try again, for a short while.
+                connecting.failed(e, self.base_url, "creating the task")
                 continue
             except httpx.TransportError as e:
                 raise UncertainCreate(
@@ -249,6 +279,7 @@ class EkycproProvider:
                     "provider behind it may have created the task, and billed it")
             if self._transient(response):
                 # 429 and the provider's own 5xx are free and create nothing: retry.
+                sending["sent"] = False
                 backoff.wait("creating the task",
                              retry_after_seconds(response.headers.get("Retry-After")),
                              f"HTTP {response.status_code}")
@@ -271,6 +302,7 @@ class EkycproProvider:
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
         unreadable = 0
+        connecting = self._connect_budget(deadline)
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
@@ -283,6 +315,9 @@ class EkycproProvider:
             except httpx.DecodingError:
                 # Paid, but a body whose gzip is broken: like any unreadable reply.
                 response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
             except httpx.TransportError as e:
                 backoff.wait(what, last_error=type(e).__name__)
                 continue

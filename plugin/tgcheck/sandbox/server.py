@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import random
 import re
 import socket
@@ -24,6 +25,7 @@ from collections import Counter
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import xlsxwriter
 
@@ -89,6 +91,7 @@ class Sandbox:
         omit_rate: float = 0.02,
         quirks: bool = True,
         faults: Faults | None = None,
+        state_dir: str | os.PathLike | None = None,
     ):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox only listens on loopback")
@@ -98,6 +101,10 @@ class Sandbox:
         self.result_format, self.shape = result_format, shape
         self.omit_rate, self.quirks = omit_rate, quirks
         self.faults = faults or Faults()
+        # With a state folder, tasks outlive this server: the next sandbox on this
+        # folder (another run of `tgcheck check --sandbox`, on another port) still
+        # answers for them, as the real provider would.
+        self.state_dir = Path(state_dir) if state_dir is not None else None
         self.tasks: dict[str, _Task] = {}
         self.billed: Counter = Counter()  # create / status: 200s the vendor would charge
         self.calls: Counter = Counter()  # every request, by endpoint
@@ -177,7 +184,36 @@ class Sandbox:
         )
         with self._lock:
             self.tasks[task.task_id] = task
+        if self.state_dir is not None:
+            self._save(task)
         return task
+
+    def _save(self, task: _Task) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        record = {"task_id": task.task_id, "task_type": task.task_type,
+                  "numbers": task.numbers, "created_at": task.created_at,
+                  "created_wall": time.time() - (self._now() - task.created),
+                  "outcome": task.outcome}
+        tmp = self.state_dir / f".{task.task_id}.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.state_dir / f"{task.task_id}.json")
+
+    def task(self, task_id: str) -> _Task | None:
+        """A task of this server, or of an earlier one on the same state folder."""
+        task = self.tasks.get(task_id)
+        if task is not None or self.state_dir is None or not task_id.isalnum():
+            return task
+        try:
+            record = json.loads((self.state_dir / f"{task_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        # Its age carries over: a task created 10 minutes ago is as far along.
+        age = max(0.0, time.time() - record["created_wall"])
+        task = _Task(task_id=record["task_id"], task_type=record["task_type"],
+                     numbers=record["numbers"], created=self._now() - age,
+                     created_at=record["created_at"], outcome=record["outcome"])
+        with self._lock:
+            return self.tasks.setdefault(task_id, task)
 
     def record(self, task: _Task, *, created: bool = False) -> dict:
         elapsed = (self._now() - task.created) * self.time_scale
@@ -406,7 +442,7 @@ def _make_handler(sandbox: Sandbox):
 
         def _status(self, form):
             task_id = form.get("task_id", b"").decode().strip()
-            task = sandbox.tasks.get(task_id)
+            task = sandbox.task(task_id)
             if task is None:
                 return self._json(400, {"message": f"unknown task_id {task_id!r}"})
             return self._json(200, sandbox.record(task), "status")
@@ -416,13 +452,14 @@ def _make_handler(sandbox: Sandbox):
             if path in ("/", "/health"):
                 return self._send(200, (LABEL + "\n").encode(), "text/plain")
             m = re.fullmatch(r"/results/([A-Za-z0-9]+)\.(xlsx|zip)", path)
-            if not m or m.group(1) not in sandbox.tasks:
+            task = sandbox.task(m.group(1)) if m else None
+            if task is None:
                 return self._send(404, b"not found", "text/plain")
             with sandbox._lock:
                 sandbox.calls["download"] += 1
             if self._fault("download", sandbox.pick_fault("download")):
                 return None
-            data = sandbox.result_file(sandbox.tasks[m.group(1)])
+            data = sandbox.result_file(task)
             ctype = ("application/zip" if m.group(2) == "zip" else
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             return self._send(200, data, ctype)

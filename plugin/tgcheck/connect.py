@@ -1,0 +1,120 @@
+"""Failures before any byte reached the provider: no DNS answer, a refused
+connection, a failed TLS handshake. Nothing was sent, so nothing can have been
+created or billed: such a failure is never "uncertain". It is retried, but only
+within a short budget (TGCHECK_CONNECT_BUDGET, a minute by default), each retry
+told to whoever is listening, then one clear error naming the host and the cause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from .errors import TgcheckError
+from .retry import Backoff
+
+# Set per thread by the engine around a job's calls: (notify, cancel).
+_local = threading.local()
+
+
+class Unreachable(TgcheckError):
+    """The provider could not be reached at all (nothing was sent, nothing paid)."""
+
+
+class NotSent(Exception):  # noqa: N818 (what happened, as the engine reads it)
+    """The caller stopped during connect retries: nothing reached the provider."""
+
+
+@contextlib.contextmanager
+def listening(notify: Callable[[str], None], cancel=None) -> Iterator[None]:
+    """Retries on this thread are told to notify(message); cancel (an Event) stops
+    the wait between them."""
+    before = getattr(_local, "state", None)
+    _local.state = (notify, cancel)
+    try:
+        yield
+    finally:
+        _local.state = before
+
+
+def cause_of(error: BaseException) -> str:
+    """What went wrong, in words, from the exception chain httpx wraps."""
+    seen = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            return f"its name does not resolve (DNS: {e.strerror or e})"
+        if isinstance(e, ConnectionRefusedError):
+            return "the connection was refused (nothing listens on that port)"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"its TLS certificate is not trusted ({getattr(e, 'verify_message', None) or e})"
+        if isinstance(e, ssl.SSLError):
+            return f"the TLS handshake failed ({getattr(e, 'reason', None) or e})"
+        if isinstance(e, (httpx.ConnectTimeout, TimeoutError, socket.timeout)):
+            return "the connection timed out"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror[0].lower() + e.strerror[1:]
+        e = e.__cause__ or e.__context__
+    text = str(error).strip()
+    # httpx's messages for DNS failures are the resolver's own ("Name or service
+    # not known", "nodename nor servname provided", "getaddrinfo failed").
+    if any(w in text for w in ("Name or service", "nodename", "getaddrinfo",
+                               "Temporary failure in name resolution")):
+        return f"its name does not resolve (DNS: {text})"
+    return text or type(error).__name__
+
+
+def host_of(url: str | httpx.URL) -> str:
+    url = httpx.URL(str(url))
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+class ConnectBudget:
+    """One call's retries of connect failures: at most `budget` seconds from the
+    first failure (and never past the call's deadline)."""
+
+    def __init__(self, budget: float, deadline: float, *, base: float = 0.5):
+        self.budget, self.deadline, self.base = budget, deadline, base
+        self.started: float | None = None
+        self._backoff: Backoff | None = None
+        self._last = ""
+
+    def failed(self, error: httpx.TransportError, url, what: str) -> None:
+        """Wait before the next attempt, or raise Unreachable when the budget is spent."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+            # Steps of at least a second: the budget is for a network coming back.
+            self._backoff = Backoff(min(self.deadline, now + self.budget),
+                                    base=max(self.base, 1.0), cap=15.0,
+                                    sleep=self._sleep)
+        host, cause = host_of(url), cause_of(error)
+        self._last = f"{host}: {cause}"
+        attempt = self._backoff.attempt + 1
+        try:
+            self._backoff.wait(what)
+        except TgcheckError:  # the budget or the deadline is spent
+            raise Unreachable(
+                f"{what}: cannot reach {host}: {cause}; tried {attempt} time(s) in "
+                f"{now - self.started:.0f}s. Nothing was sent and nothing paid: check the "
+                "network, the base URL (TGCHECK_BASE_URL or --base-url) and any proxy or "
+                "firewall, then run the same command again") from None
+
+    def _sleep(self, delay: float) -> None:
+        notify, cancel = getattr(_local, "state", None) or (None, None)
+        if notify is not None:
+            # Said before the wait, so a person sees it at once, not after it.
+            notify(f"cannot reach {self._last}; nothing sent; retry in {delay:.1f}s "
+                   f"(attempt {self._backoff.attempt + 1})")
+        if cancel is not None:
+            if cancel.wait(delay):
+                raise NotSent("stopped while waiting to reconnect")
+        else:
+            time.sleep(delay)
