@@ -83,7 +83,7 @@ def test_check_writes_csv_in_input_order(env, sandbox, tmp_path):
     assert result.stdout == ""  # nothing but results on stdout, and they went to -o
     got = rows(out.read_text())
     assert [r["input"] for r in got] == values
-    assert list(got[0]) == ["input", "number", "telegram", "status"]
+    assert list(got[0]) == ["input", "number", "telegram", "status", "reason"]
     for r in got:
         if r["status"] == "ok":
             assert r["telegram"] == sandbox.expected(r["number"])

@@ -36,7 +36,13 @@ def test_dry_run_counts_without_a_key_or_a_call(env, sandbox, tmp_path):
     path = listing(tmp_path, values)
     result = run("check", str(path), "--dry-run", "-f", "json", env=no_key(env))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    counts = json.loads(result.stdout)
+    # Issue 13: a breakdown by reason code, with counts and examples.
+    assert counts.pop("reasons") == {
+        "not_a_number": {"count": 1, "examples": ["junk"]},
+        "too_short": {"count": 1, "examples": ["12"]},
+        "blank": {"count": 1, "examples": [""]}}
+    assert counts == {
         "inputs": 8, "valid": 5, "invalid": 2, "blank": 1, "duplicates": 1,
         "already_answered": 0, "to_send": 4, "tasks": 1}
     assert "no API call" in result.stderr

@@ -42,7 +42,8 @@ def test_csv_passes_every_column_through_and_appends_answers(env, sandbox, tmp_p
     assert result.returncode == 0, result.stderr
     assert "column 'Mobile Phone'" in result.stderr  # says which column it took
     got = rows(result.stdout)
-    assert list(got[0]) == ["id", "Name", "Mobile Phone", "number", "telegram", "status"]
+    assert list(got[0]) == ["id", "Name", "Mobile Phone", "number", "telegram", "status",
+                            "reason"]
     assert [r["id"] for r in got] == ["1", "2", "3", "4", "5"]
     assert got[0]["Name"] == "Meier, Anna"
     assert [r["status"] for r in got[1:3]] == ["invalid", "blank"]
@@ -58,7 +59,7 @@ def test_answer_columns_never_collide_with_input_columns(env, tmp_path):
     assert result.returncode == 0, result.stderr
     header = next(csv.reader(io.StringIO(result.stdout)))
     assert header == ["number", "status", "telegram",
-                      "number_tgcheck", "telegram_tgcheck", "status_tgcheck"]
+                      "number_tgcheck", "telegram_tgcheck", "status_tgcheck", "reason"]
     assert rows(result.stdout)[0]["status"] == "vip"
 
 
@@ -115,7 +116,7 @@ def test_xlsx_sheet_and_column(env, sandbox, tmp_path):
     assert result.returncode == 0, result.stderr
     got = read_xlsx(out, "Leads")
     assert CalamineWorkbook.from_path(str(out)).sheet_names == ["Other", "Leads"]
-    assert got[0] == ["id", "tel", "mobile", "number", "telegram", "status"]
+    assert got[0] == ["id", "tel", "mobile", "number", "telegram", "status", "reason"]
     assert [row[0] for row in got[1:]] == [1, 2, 3]  # numbers stay numbers
     assert [row[3] for row in got[1:]] == [phones[0], phones[1], ""]
     assert got[1][4] == sandbox.expected(phones[0]) and got[3][5] == "blank"
@@ -173,7 +174,8 @@ def test_json_lines_and_parquet_outputs(env, tmp_path):
     assert run("check", str(src), "-o", str(out_json), "-q", env=env).returncode == 0
     records = [json.loads(line) for line in out_json.read_text().splitlines()]
     assert [r["input"] or "" for r in records] == values  # blank cells are null
-    assert records[3] == {"input": None, "number": None, "telegram": None, "status": "blank"}
+    assert records[3] == {"input": None, "number": None, "telegram": None, "status": "blank",
+                          "reason": "blank: empty cell"}
     result = run("check", str(src), "-o", str(out_parquet), "-q", env=env)
     assert result.returncode == 0, result.stderr
     got = duckdb.sql(f"SELECT input, number, status FROM '{out_parquet}'").fetchall()

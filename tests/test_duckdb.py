@@ -112,7 +112,8 @@ def test_enrich_reads_numeric_columns_as_numbers(con, sandbox):
 
 def test_check_table_gives_one_row_per_distinct_non_null_input(mixed, sandbox):
     result = mixed.execute("SELECT * FROM telegram_check('people', 'phone')")
-    assert [d[0] for d in result.description] == ["input", "number", "telegram", "status"]
+    assert [d[0] for d in result.description] == ["input", "number", "telegram", "status",
+                                                   "reason"]
     rows = result.fetchall()
     non_null = {p for _, p, _ in MIXED if p is not None}
     assert sorted(r[0] for r in rows) == sorted(non_null)
@@ -120,11 +121,13 @@ def test_check_table_gives_one_row_per_distinct_non_null_input(mixed, sandbox):
     for _, phone, number in MIXED:
         if phone is None:
             continue
-        got_number, telegram, status = by_input[phone]
+        got_number, telegram, status, reason = by_input[phone]
         assert got_number == number
         assert telegram == expected_telegram(sandbox, number)
+        assert (reason is None) == (status == "ok")  # every row not ok says why
     assert by_input[""][2] == by_input["   "][2] == "blank"
     assert by_input["not a number"][2] == by_input["+4179"][2] == "invalid"
+    assert by_input["+4179"][3] == "too_short: too short"
     assert by_input["+41790000001"][2] == "ok"
     assert sandbox.billed["create"] == 1
 
@@ -145,8 +148,9 @@ def test_check_list_overload_with_a_filter_inside(mixed, sandbox):
 def test_check_list_literal_with_nulls_and_duplicates(con, sandbox):
     rows = con.execute("SELECT * FROM telegram_check(['+41790000005', NULL, '+41790000005'])"
                        ).fetchall()
-    assert rows == [("+41790000005", "+41790000005", sandbox.expected("+41790000005"),
-                     "ok" if sandbox.expected("+41790000005") else "unknown")]
+    known = sandbox.expected("+41790000005")
+    assert rows == [("+41790000005", "+41790000005", known, "ok" if known else "unknown",
+                     None if known else "left_out: left out of the result file")]
 
 
 def test_only_nulls_make_no_call_and_no_rows(con, sandbox):
@@ -165,8 +169,8 @@ def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
 
     a, b, c = numbers(3)
     rows = con.execute(f"""
-        SELECT i, [x.number FOR x IN {macros.ANSWER_UDF}(xs)],
-               [x.status FOR x IN {macros.ANSWER_UDF}(xs)]
+        SELECT i, [x.number FOR x IN {macros.ANSWER_UDF}(xs, NULL, NULL)],
+               [x.status FOR x IN {macros.ANSWER_UDF}(xs, NULL, NULL)]
         FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []), (4, ['{c}', '{b}', NULL]))
              AS t(i, xs)
         ORDER BY i""").fetchall()
@@ -224,8 +228,9 @@ def test_every_kind_of_source_gives_the_same_answers(con, sandbox, tmp_path):
     }
     for kind, query in queries.items():
         assert con.execute(query).fetchall() == expected, kind
-        assert con.execute(query.replace("telegram_enrich", "telegram_check")
-                           + " ORDER BY input").fetchall() == [
+        checked = query.replace("telegram_enrich", "telegram_check")
+        assert con.execute(f"SELECT input, number, telegram, status FROM ({checked}) "
+                           "ORDER BY input").fetchall() == [
             (n, n, sandbox.expected(n), "ok" if sandbox.expected(n) else "unknown")
             for n in wanted], kind
     assert sandbox.billed["create"] == 1  # the same set: stored after the first query
@@ -397,7 +402,8 @@ def test_another_task_type_names_the_answer_column_after_the_type(settings, sand
     enriched = con.execute("FROM telegram_enrich('t', 'phone')")
     assert [d[0] for d in enriched.description] == ["phone", "whatsapp"]
     checked = con.execute("FROM telegram_check('t', 'phone')")
-    assert [d[0] for d in checked.description] == ["input", "number", "whatsapp", "status"]
+    assert [d[0] for d in checked.description] == ["input", "number", "whatsapp", "status",
+                                                   "reason"]
 
 
 def test_a_table_without_its_column_fails_as_documented(con, sandbox):

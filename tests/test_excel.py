@@ -190,3 +190,29 @@ def test_progress_text_sums_the_tasks_of_a_split_check():
     assert progress.text() == "pending 100,000/200,000"
     progress.update(task("b", "failed", message="task tb failed at the provider"))
     assert progress.text() == "failed: task tb failed at the provider"
+
+
+def test_a_region_per_cell_and_the_reasons_beside(sandbox_env):
+    sb = sandbox_env
+    block = [["07911 123456", "0612345678"], ["0612345678", "+41798284651"]]
+    regions = [["UK", "France"], ["Narnia", None]]
+    assert tgcheck_udfs.tg_check(block, regions) == [
+        [expected_cell(sb, "+447911123456"), expected_cell(sb, "+33612345678")],
+        ["invalid", expected_cell(sb, "+41798284651")]]
+    spilled = tgcheck_udfs.tg_check(block, regions, True)
+    assert [row[:2] for row in spilled] == tgcheck_udfs.tg_check(block, regions)
+    assert spilled[1][2].startswith("unknown_region: unknown region 'Narnia'")
+    assert spilled[0][2:] == [
+        "" if sb.expected("+447911123456") else "left_out: left out of the result file",
+        "" if sb.expected("+33612345678") else "left_out: left out of the result file"]
+
+
+def test_one_region_cell_any_form_and_a_wrong_shape(sandbox_env):
+    assert tgcheck_udfs.tg_check([["07911 123456"]], [["United Kingdom"]]) == [
+        [expected_cell(sandbox_env, "+447911123456")]]
+    assert tgcheck_udfs.tg_check([["07911 123456"]], 44.0) == [
+        [expected_cell(sandbox_env, "+447911123456")]]
+    bad = tgcheck_udfs.tg_check([["07911 123456"]], "Untied Kingdom")
+    assert bad[0][0].startswith("error: unknown region") and "did you mean GB" in bad[0][0]
+    shape = tgcheck_udfs.tg_check([["1"], ["2"], ["3"]], [["GB"], ["FR"]])
+    assert shape[0][0].startswith("error: regions: a 2x1 range for 3x1 numbers")

@@ -60,8 +60,11 @@ def test_meta_lists_the_functions_and_the_script(sandbox, tmp_path):
     assert set(functions) == {"TG_CHECK", "TG_CHECK_LIVE", "TG_SUBMIT", "TG_WATCH"}
     assert functions["TG_CHECK_LIVE"]["options"] == {"stream": True}
     assert functions["TG_WATCH"]["options"] == {"stream": True}
-    assert [p["name"] for p in functions["TG_CHECK"]["parameters"]] == ["numbers", "region"]
+    assert [p["name"] for p in functions["TG_CHECK"]["parameters"]] == [
+        "numbers", "region", "reasons"]
     assert functions["TG_CHECK"]["parameters"][1]["optional"] is True
+    assert functions["TG_CHECK"]["parameters"][2]["optional"] is True
+    assert [p["name"] for p in functions["TG_CHECK_LIVE"]["parameters"]] == ["numbers", "region"]
     assert [s["function_name"] for s in out["scripts"]] == ["check_selection"]
 
 
@@ -77,6 +80,17 @@ def test_custom_functions_call_answers_an_office_js_payload(sandbox, tmp_path):
 def test_custom_functions_call_with_a_region(sandbox, tmp_path):
     out = run_driver(sandbox, tmp_path, "call", [[["0532 123 45 67"]], [["TR"]]])
     assert out["result"] == [[expected(sandbox, "+905321234567")]]
+
+
+def test_custom_functions_call_with_a_region_per_cell_and_reasons(sandbox, tmp_path):
+    grid = [["07911 123456"], ["0612345678"], ["0612345678"], ["+41798284651"]]
+    regions = [["UK"], ["France"], ["Narnia"], [None]]
+    out = run_driver(sandbox, tmp_path, "call", [grid, regions, [[True]]])
+    assert [row[0] for row in out["result"]] == [
+        expected(sandbox, "+447911123456"), expected(sandbox, "+33612345678"), "invalid",
+        expected(sandbox, "+41798284651")]
+    assert out["result"][2][1].startswith("unknown_region: unknown region 'Narnia'")
+    assert len(out["result"][0]) == 2
 
 
 def test_stream_shows_progress_then_the_answers(slow_sandbox, tmp_path):

@@ -52,23 +52,83 @@ def test_region_reads_national_numbers(value, region, expected):
 @pytest.mark.parametrize(
     "value, reason",
     [
-        ("4.17983E+10", "scientific notation lost digits"),
-        ("4,17983E+10", "scientific notation lost digits"),
-        ("abc", "contains letters or symbols"),
-        ("+41 79 CALL ME", "contains letters or symbols"),
-        ("+4179", "too short"),
-        ("+1234567890123456", "too long"),
-        ("+999123456789", "unknown country code"),
-        ("0798284651", "national number: give a region"),
-        ("+41 7982846", "too short for +41"),
-        (12.5, "not a whole number"),
-        (True, "not a phone number (boolean)"),
-        (float("inf"), "not a whole number"),
+        ("4.17983E+10", "scientific_notation: scientific notation lost digits"),
+        ("4,17983E+10", "scientific_notation: scientific notation lost digits"),
+        ("abc", "not_a_number: contains letters or symbols"),
+        ("+41 79 CALL ME", "not_a_number: contains letters or symbols"),
+        ("+4179", "too_short: too short"),
+        ("+1234567890123456789", "too_long: too long"),
+        ("+999123456789", "unknown_country_code: unknown country code"),
+        ("0798284651", "no_region: national number: give a region"),
+        ("+41 7982846", "too_short: too short for +41 (CH)"),
+        (12.5, "not_a_number: not a whole number"),
+        (True, "not_a_number: not a phone number (boolean)"),
+        (float("inf"), "not_a_number: not a whole number"),
+        # One validity rule: international numbers are checked as national ones are.
+        ("+10000000000", "invalid_number: no such number in +1 (US)"),
+        ("+1 000 000 0000", "invalid_number: no such number in +1 (US)"),
+        ("+440000000000", "invalid_number: no such number in +44 (GB)"),
+        ("+44 7911 123456, +44 7922 123456", "several_numbers: more than one number in the cell"),
+        ("+41 79 828 46 51 / +41 79 828 46 52",
+         "several_numbers: more than one number in the cell"),
+        ("+447911123456 +447922123456", "several_numbers: more than one number in the cell"),
     ],
 )
 def test_invalid_inputs_have_reasons(value, reason):
     result = normalise(value)
     assert (result.number, result.status, result.reason) == (None, "invalid", reason)
+
+
+@pytest.mark.parametrize(
+    "value, expected, note",
+    [
+        # A trunk prefix written after the country code is dropped, as when dialling.
+        ("+33 0 6 12 34 56 78", "+33612345678", None),
+        ("+44 (0)20 7946 0958", "+442079460958", None),
+        ("+44 0 7911 123456", "+447911123456", None),
+        ("tel:+14155981332", "+14155981332", None),
+        ("TEL:+1-415-598-1332", "+14155981332", None),
+        ("+44 7911 123456 x123", "+447911123456", "extension 123"),
+        ("+1 415 598 1332 ext. 12", "+14155981332", "extension 12"),
+        ("+1 415 598 1332 Ext 12", "+14155981332", "extension 12"),
+        ("+44 7911 123456 #12", "+447911123456", "extension 12"),
+        ("+14155981332;ext=12", "+14155981332", "extension 12"),
+        ("tel:+1-415-598-1332;ext=77", "+14155981332", "extension 77"),
+    ],
+)
+def test_messy_forms_are_read_and_changes_noted(value, expected, note):
+    result = normalise(value)
+    assert (result.number, result.status) == (expected, "ok")
+    if note is None:
+        assert result.reason is None
+    else:
+        assert result.reason.startswith("extension_removed: ") and note in result.reason
+
+
+def test_an_extension_on_an_invalid_number_keeps_the_numbers_reason():
+    result = normalise("+10000000000 x12")
+    assert result.status == "invalid" and result.reason.startswith("invalid_number:")
+
+
+@pytest.mark.parametrize("region", ["GB", "gb", "GBR", "UK", "United Kingdom", "England",
+                                    "44", "+44"])
+def test_any_form_of_a_region_reads_national_numbers(region):
+    assert normalise("07911 123456", region).number == "+447911123456"
+
+
+def test_an_unknown_region_is_an_error_with_a_suggestion():
+    from tgcheck.regions import RegionError
+
+    with pytest.raises(RegionError, match="did you mean GB"):
+        normalise("07911 123456", "Untied Kingdom")
+    with pytest.raises(ValueError, match="unknown region 'XX'"):
+        normalise("07911 123456", "XX")
+
+
+def test_a_national_number_invalid_in_its_region_says_so():
+    result = normalise("07911 12345", "GB")
+    assert result.status == "invalid"
+    assert result.reason == "invalid_for_region: not a valid number of GB (United Kingdom)"
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "\u00a0", float("nan"), "-"])
@@ -87,7 +147,7 @@ cells = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(cells, st.sampled_from([None, "CH", "TR", "US", "XX"]))
+@given(cells, st.sampled_from([None, "CH", "TR", "US", "GB", "AR", "RU"]))
 def test_normaliser_never_raises_and_returns_e164_or_none(value, region):
     result = normalise(value, region)
     assert result.status in ("ok", "invalid", "blank")
@@ -100,7 +160,7 @@ def test_normaliser_never_raises_and_returns_e164_or_none(value, region):
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.lists(cells, max_size=8), st.sampled_from([None, "CH", "TR"]))
+@given(st.lists(cells, max_size=8), st.sampled_from([None, "CH", "TR", "GB", "AR"]))
 def test_the_fast_path_agrees_with_the_full_normaliser(values, region):
     from tgcheck.normalize import resolve_all
 
@@ -109,13 +169,60 @@ def test_the_fast_path_agrees_with_the_full_normaliser(values, region):
         assert got == (full.number if full.status == "ok" else full)
 
 
-@settings(max_examples=600, deadline=None)
-@given(st.from_regex(r"\+[1-9][0-9]{5,15}", fullmatch=True))
-def test_the_fast_regex_accepts_exactly_what_the_checks_accept(text):
+def _fast_and_slow_agree(text):
+    """The fast regex accepts text only when the slow path (phonenumbers' parse and
+    is_valid_number) returns text unchanged, and accepts every such text except
+    those it leaves to the slow path on purpose: numbers that begin with their
+    country's national prefix (parse may strip it), and all numbers of calling
+    codes whose national prefix has a transform rule (Argentina's 0..15 -> 9..)."""
+    import re
+
+    import phonenumbers
+
     from tgcheck.normalize import _check_international, _valid_e164
 
     slow = _check_international(text[1:])
-    assert bool(_valid_e164().fullmatch(text)) == (slow.status == "ok"), slow
+    fast = bool(_valid_e164().fullmatch(text))
+    if fast:
+        assert slow.number == text and slow.status == "ok", (text, slow)
+    elif slow.number == text:
+        parsed = phonenumbers.parse(text)
+        main = phonenumbers.PhoneMetadata.metadata_for_region(
+            phonenumbers.region_code_for_country_code(parsed.country_code))
+        nsn = text[1 + len(str(parsed.country_code)):]
+        npp = main.national_prefix_for_parsing if main is not None else None
+        assert main is not None and (main.national_prefix_transform_rule
+                                     or (npp and re.match(npp, nsn))), (text, slow)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.from_regex(r"\+[1-9][0-9]{5,15}", fullmatch=True))
+def test_the_fast_regex_accepts_exactly_what_the_checks_accept(text):
+    _fast_and_slow_agree(text)
+
+
+_CCS = sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(_CCS), st.text(alphabet="0123456789", min_size=4, max_size=13))
+def test_the_fast_regex_agrees_on_every_calling_code(cc, rest):
+    _fast_and_slow_agree(f"+{cc}{rest}")
+
+
+def test_the_fast_regex_agrees_on_every_example_number_and_its_neighbours():
+    import phonenumbers
+
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            text = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            cc = str(example.country_code)
+            for variant in (text, text[:-1], text + "5", f"+{cc}0{text[1 + len(cc):]}",
+                            f"+{cc}8{text[1 + len(cc):]}", f"+{cc}1{text[1 + len(cc):]}"):
+                _fast_and_slow_agree(variant)
 
 
 @pytest.mark.parametrize("value, region, expected", [
@@ -134,3 +241,30 @@ def test_national_parse_never_exceeds_fifteen_digits():
     # Found by hypothesis: phonenumbers accepts this as a valid German number.
     result = normalise(280_000_000_000_000, "DE")
     assert result.number is None or E164.match(result.number)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(cells, st.sampled_from(
+    [None, "", "CH", "United Kingdom", "44", "TUR", "Narnia", float("nan"), "AR"])),
+    max_size=8))
+def test_a_region_per_value_agrees_with_normalise_value_by_value(pairs):
+    from tgcheck.normalize import resolve_all
+    from tgcheck.regions import is_empty, lookup
+
+    values = [v for v, _ in pairs]
+    regions = [r for _, r in pairs]
+    for (value, region), got in zip(pairs, resolve_all(values, regions), strict=True):
+        if not is_empty(region) and lookup(region) is None:  # a row's unknown region
+            full = normalise(value)
+            if full.status != "blank":
+                assert got.status == "invalid" and got.reason.startswith("unknown_region: ")
+                continue
+        else:
+            full = normalise(value, None if is_empty(region) else region)
+        assert got == (full.number if full.status == "ok" and full.reason is None else full)
+
+
+def test_a_slash_inside_one_number_is_not_two_numbers():
+    assert normalise("0090532/1234567").number == "+905321234567"
+    assert normalise("07911 123456 / 07922 123456", "GB").reason == (
+        "several_numbers: more than one number in the cell")

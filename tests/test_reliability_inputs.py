@@ -87,12 +87,21 @@ WILD = st.one_of(
 @settings(max_examples=500, deadline=None)
 @given(WILD, REGIONS)
 def test_normaliser_never_raises_on_any_cell_or_region(value, region):
+    # Issue 13: a region that names no country is a usage error (RegionError, a
+    # ValueError), never silently "no region"; any cell with a known region is fine.
+    from tgcheck.regions import RegionError, lookup
+
+    if region and region.strip() and lookup(region) is None:
+        with pytest.raises(RegionError):
+            normalise(value, region)
+        return
     result = normalise(value, region)
     assert result.status in ("ok", "invalid", "blank")
     assert (result.number is None) == (result.status != "ok")
     if result.number is not None:
         assert E164.match(result.number)
-        assert normalise(result.number, region) == result  # idempotent, region-blind
+        again = normalise(result.number, region)  # idempotent, region-blind
+        assert (again.number, again.status) == (result.number, result.status)
 
 
 def test_normaliser_never_raises_on_huge_integers():

@@ -20,6 +20,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .models import Answer, JobEvent, TaskStatus, TaskType
 from .normalize import normalise
+from .regions import RegionError
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "InputError",
     "JobEvent",
     "KeyRefused",
+    "RegionError",
     "ResultFileError",
     "Settings",
     "StoreError",

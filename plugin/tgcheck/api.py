@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from .engine import Engine, EventListener
 from .models import Answer
+from .normalize import Region
 from .settings import Settings
 
 _engines: dict[Settings, Engine] = {}
@@ -27,7 +28,7 @@ def check(
     numbers: Iterable[object],
     *,
     task_type: str = "tg",
-    region: str | None = None,
+    region: Region = None,
     retry_unknown: bool = False,
     resubmit: bool = False,
     on_event: EventListener | None = None,
@@ -36,7 +37,13 @@ def check(
     """Answers for numbers, same length and order as the input.
 
     Each Answer has input, number (E.164 or None), value (yes/no for "tg") and
-    status (ok, invalid, blank, unknown). Invalid and blank inputs are answered
+    status (ok, invalid, blank, unknown), and reason ("code: text", see
+    docs/numbers.md) when not ok or when the number was changed on the way.
+
+    region reads national numbers: one region for all ("GB", "UK", "United
+    Kingdom", "44"; an unknown one raises RegionError, a ValueError), or a sequence
+    with one region per number (empty: none; unknown: that row is invalid).
+    Invalid and blank inputs are answered
     locally; known answers come from the local store; the rest is one task.
     """
     return get_engine(settings).check(

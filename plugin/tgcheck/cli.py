@@ -18,7 +18,7 @@ import time
 
 import click
 
-from . import config_file, plugins, redact
+from . import config_file, plugins, redact, regions
 from .engine import Engine
 from .errors import InputError, NoApiKey, TgcheckError
 from .models import processed as processed_of
@@ -31,6 +31,7 @@ from .tables import (
     OUTPUT_FORMATS,
     answer_names,
     check_output,
+    choose_column,
     open_input,
     output_format,
     write_table,
@@ -368,7 +369,8 @@ def _output_rows(table, answers):
     order (a new read of the input, checked row by row against what the engine was
     given)."""
     for row, answer in _matched_rows(table, answers):
-        yield [*row, answer.number or "", answer.value or "", answer.status]
+        yield [*row, answer.number or "", answer.value or "", answer.status,
+               answer.reason or ""]
 
 
 def _job_ids(engine: Engine, keys) -> list[int]:
@@ -385,7 +387,12 @@ def _job_ids(engine: Engine, keys) -> list[int]:
                                "first).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS),
               help="Read INPUT as this, whatever its extension (stdin: txt unless a spreadsheet).")
-@click.option("--region", help="Read national numbers as this country's (e.g. CH, TR).")
+@click.option("--region", help="Read national numbers as this country's: a code (GB, GBR), an "
+                                "English name or alias (UK) or a calling code (44). With "
+                                "--region-column: for rows whose region cell is empty.")
+@click.option("--region-column", metavar="COL",
+              help="The column with each row's country (any form --region takes); a row "
+                   "whose value names no country is invalid (reason unknown_region).")
 @click.option("--task-type", default="tg", show_default=True, help="What to check.")
 @click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
               help="Answers older than this are checked again (default: TGCHECK_MAX_AGE_DAYS "
@@ -413,35 +420,41 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress, no notes and no SIMULATED banner on stderr.")
 @handle_errors
-def check(input_path, output, out_format, column, sheet, input_format, region, task_type,
-          max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url, progress,
-          bom, quiet):
+def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
+          task_type, max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url,
+          progress, bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
-    type's column (`telegram`) and `status` appended (renamed with a _tgcheck
-    suffix if INPUT has such columns). A .txt gives input,number,telegram,status.
+    type's column (`telegram`), `status` and `reason` appended (renamed with a
+    _tgcheck suffix if INPUT has such columns). A .txt gives
+    input,number,telegram,status,reason.
     Without --column, the only column or the one named like phone, number,
     msisdn, mobile or tel is taken, and stderr says which.
 
     status is ok, invalid, blank (answered locally, never sent) or unknown (the
-    result file left the number out). Exit codes: 0 done, 1 failed, 2 bad usage
-    or input, 130 interrupted.
+    result file left the number out). reason is "code: text" for every row not
+    ok and for changed ones (extension_removed); docs/numbers.md lists the codes.
+    Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
 
     \b
     Examples:
       tgcheck check examples/numbers.txt --sandbox
       tgcheck check numbers.txt --region CH -o answers.csv
+      tgcheck check crm.csv --column phone --region-column country -o answers.csv
       tgcheck check customers.xlsx --sheet Leads --column Mobile -o answers.xlsx
       tgcheck check export.csv --dry-run
       cat numbers.txt | tgcheck check - --progress json > answers.csv
     """
     fmt = output_format(output, out_format)
     ttype = plugins.get_task_type(task_type)
+    region = regions.fixed_region(region)  # a typo is exit 2, before anything is read
     table = open_input(input_path, column=column, sheet=sheet, input_format=input_format)
     try:
         for message in table.notes:
             _note(message, progress, quiet)
+        if region_column is not None:
+            region = _row_regions(table, region_column, region)
         values = None
         if not dry_run:
             # The engine lists the values anyway; listed here, their count lets an
@@ -466,7 +479,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
                     raise _interrupted(recorder) from None
             # A .txt table's one column is "input".
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
-                                                                    "status"])]
+                                                                    "status", "reason"])]
             if output is None or output == "-":
                 _check_unchanged(table, answers)
 
@@ -490,6 +503,14 @@ def check(input_path, output, out_format, column, sheet, input_format, region, t
         table.close()
 
 
+def _row_regions(table, region_column: str, default: str | None) -> list:
+    """Each row's region cell, the fixed --region where it is empty."""
+    index = choose_column(table.columns, region_column, table.name, [], table.has_header)
+    if index == table.number_index:
+        raise InputError(f"--region-column {region_column!r} is the column of numbers")
+    return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
+
+
 def _interrupted(recorder: _Recorder) -> Interrupted:
     """What Ctrl-C leaves: the answers of finished tasks are stored, the others
     run on at the provider and their jobs stay open for the next run."""
@@ -508,13 +529,20 @@ def _interrupted(recorder: _Recorder) -> Interrupted:
 def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
     counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
                          retry_unknown=retry_unknown)
+    reasons = counts.pop("reasons", {})
     counts["tasks"] = math.ceil(counts["to_send"] / engine.settings.max_task_size)
     if out_format == "json":
-        click.echo(json.dumps(counts))
+        click.echo(json.dumps({**counts, "reasons": reasons}, default=str))
     else:
         width = max(len(k) for k in counts)
         for key, value in counts.items():
             click.echo(f"{key.replace('_', ' '):<{width}}  {value:>10,}")
+        if reasons:
+            click.echo("\nby reason (rows not sent, and rows changed on the way):")
+            code_width = max(len(code) for code in reasons)
+            for code, entry in reasons.items():
+                examples = ", ".join(_short(x) for x in entry["examples"])
+                click.echo(f"  {code:<{code_width}}  {entry['count']:>10,}  e.g. {examples}")
     click.echo("tgcheck: dry run: no API call made", err=True)
 
 

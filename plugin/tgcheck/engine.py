@@ -26,8 +26,9 @@ from .errors import (
 )
 from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
 from .models import processed as processed_of
-from .normalize import resolve_all
+from .normalize import Region, resolve_all
 from .polling import PollSchedule
+from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings
 from .store import AnswerGroup, Job, Store, owner_alive, this_owner
 
@@ -93,7 +94,8 @@ def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
 
 
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
-_LEFT_OUT = "left out of the result file"
+_LEFT_OUT = LEFT_OUT_REASON
+_NO_ANSWER = NO_ANSWER_REASON
 
 
 @contextlib.contextmanager
@@ -123,17 +125,26 @@ def _build_answers(values: list, found: list, known: dict) -> list[Answer]:
     out = []
     append = out.append
     for value, f in zip(values, found, strict=True):
+        note = None
         if type(f) is not str:
-            append(_new(Answer, (value, None, None, f.status, f.reason)))
-            continue
+            if f.status != OK:
+                append(_new(Answer, (value, None, None, f.status, f.reason)))
+                continue
+            f, note = f.number, f.reason  # ok, with a note (an extension removed)
         pair = known.get(f)
         if pair is None:
-            append(_new(Answer, (value, f, None, UNKNOWN, "no answer")))
+            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER)))
         elif pair[1] == OK:
-            append(_new(Answer, (value, f, pair[0], OK, None)))
+            append(_new(Answer, (value, f, pair[0], OK, note)))
         else:
             append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT)))
     return out
+
+
+def sent_numbers(found: list) -> list[str]:
+    """The E.164 numbers of resolve_all's answer (ok values, noted ones too), in order."""
+    return [f if type(f) is str else f.number for f in found
+            if type(f) is str or f.status == OK]
 
 
 class Engine:
@@ -166,7 +177,7 @@ class Engine:
         values: Iterable[object],
         *,
         task_type: str = "tg",
-        region: str | None = None,
+        region: Region = None,
         retry_unknown: bool = False,
         resubmit: bool = False,
         on_event: EventListener | None = None,
@@ -182,7 +193,7 @@ class Engine:
         values: Iterable[object],
         *,
         task_type: str = "tg",
-        region: str | None = None,
+        region: Region = None,
         retry_unknown: bool = False,
         resubmit: bool = False,
         on_event: EventListener | None = None,
@@ -203,7 +214,7 @@ class Engine:
         ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(task_type)
         found = resolve_all(values, region)  # E.164 str, or a Normalised problem
-        wanted = {f for f in found if type(f) is str}
+        wanted = set(sent_numbers(found))
         since = self._answered_since(time.time(), retry_unknown)
         groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
@@ -216,14 +227,16 @@ class Engine:
         return found, wanted, groups
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
-             region: str | None = None, retry_unknown: bool = False) -> dict[str, int]:
-        """What a check would do, without any API call (the CLI's --dry-run)."""
+             region: Region = None, retry_unknown: bool = False) -> dict[str, object]:
+        """What a check would do, without any API call (the CLI's --dry-run): counts,
+        and under "reasons" each reason code's count and a few example inputs."""
         ttype = plugins.get_task_type(task_type)
+        values = values if isinstance(values, list) else list(values)
         found = resolve_all(values, region)
-        numbers = [f for f in found if type(f) is str]
+        numbers = sent_numbers(found)
         distinct = set(numbers)
         known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
-        problems = [f.status for f in found if type(f) is not str]
+        problems = [f.status for f in found if type(f) is not str and f.status != OK]
         return {
             "inputs": len(found),
             "valid": len(numbers),
@@ -232,6 +245,8 @@ class Engine:
             "duplicates": len(numbers) - len(distinct),
             "already_answered": len(known),
             "to_send": len(distinct) - len(known),
+            # code -> (count, a few examples): the rows not sent, and the noted ones.
+            "reasons": reason_breakdown(values, found),
         }
 
     def _freshness(self, retry_unknown: bool) -> dict:

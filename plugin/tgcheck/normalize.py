@@ -1,8 +1,14 @@
 """Phone numbers as users hand them over -> E.164, or a local answer (invalid/blank).
 
-Most real columns are already clean, so a cheap path (translate + a regex + a
-country-code table) answers them; only national formats with a region go
-through phonenumbers' full parser.
+One validity rule: a number is valid when libphonenumber calls it valid, whether
+it came international (`+44 ...`, `0044 ...`) or national with a region. Most
+real columns are already clean, so a cheap path answers them: one regex built
+from libphonenumber's own metadata that accepts exactly the E.164 strings its
+parser and validator would return unchanged (tests prove the two agree). Everything
+else goes through phonenumbers, once per distinct (value, region).
+
+Every non-ok result and every change worth noting carries a reason "code: text"
+(see reasons.py).
 """
 
 from __future__ import annotations
@@ -11,18 +17,26 @@ import contextlib
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+from phonenumbers.phonenumberutil import ValidationResult
 
+from . import reasons as R
+from . import regions
+from .errors import InputError
 from .models import BLANK, INVALID, OK
+
+# One region for all values, or one per value (see resolve_all).
+Region = str | Sequence[object] | None
 
 
 class Normalised(NamedTuple):
     number: str | None
     status: str  # ok, invalid or blank
+    # "code: text" (reasons.py): why not ok, or what was changed (ok with a note).
     reason: str | None = None
 
 
@@ -47,62 +61,19 @@ _DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _SCIENTIFIC = re.compile(r"^[0-9.,]+[eE][+-]?\d+$")
 # A float that went through text: "41798284651.0" (CSV exports of Excel cells).
 _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
+# "tel:+1-415-598-1332;ext=12" (RFC 3966), as CRMs and web pages export links.
+_TEL = re.compile(r"^tel:", re.IGNORECASE)
+# An extension at the end: "x123", "ext. 12", "extension 5", "#12", ";ext=12".
+_EXTENSION = re.compile(
+    r"(?:\s*;\s*ext\s*=\s*|\s*(?:extension|ext\.?|x|#)\s*)(\d{1,7})\s*$", re.IGNORECASE)
+# Between two numbers in one cell: a list separator, "or"/"and", or a second "+".
+_BETWEEN = re.compile(r"[,;|/&\n]|\b(?:or|and|oder|ou|o|y|et)\b|\s(?=\+)", re.IGNORECASE)
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
+_DIGITS_IN = str.maketrans("", "", "0123456789")
 
 
-@functools.cache
-def _possible_lengths(cc: int) -> frozenset[int] | None:
-    """National-number lengths possible for a calling code (None: no metadata)."""
-    lengths: set[int] = set()
-    for region in COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
-        if region == "001":
-            meta = PhoneMetadata.metadata_for_nongeo_region(cc)
-        else:
-            meta = PhoneMetadata.metadata_for_region(region)
-        if meta and meta.general_desc and meta.general_desc.possible_length:
-            lengths.update(x for x in meta.general_desc.possible_length if x > 0)
-    return frozenset(lengths) or None
-
-
-# Digit prefix -> the total digit counts (after "+") possible for that calling
-# code, ANY_LENGTH without metadata, None when the prefix is no calling code.
-# Filled lazily: a dict lookup per number is the whole cost of the clean path.
-ANY_LENGTH = frozenset(range(_MIN_DIGITS, _MAX_DIGITS + 1))
-_PREFIXES: dict[str, frozenset[int] | None] = {}
-
-
-def _prefix_info(prefix: str) -> frozenset[int] | None:
-    info = _PREFIXES.get(prefix, _PREFIXES)
-    if info is _PREFIXES:
-        cc = int(prefix)
-        if cc in COUNTRY_CODE_TO_REGION_CODE:
-            lengths = _possible_lengths(cc)
-            info = frozenset(len(prefix) + n for n in lengths) if lengths else ANY_LENGTH
-        else:
-            info = None
-        _PREFIXES[prefix] = info
-    return info
-
-
-def _check_international(digits: str, number: str | None = None) -> Normalised:
-    """digits: the number after '+', only ASCII digits. number: '+' + digits, if at hand."""
-    n = len(digits)
-    if n < _MIN_DIGITS:
-        return Normalised(None, INVALID, "too short")
-    if n > _MAX_DIGITS:
-        return Normalised(None, INVALID, "too long")
-    if digits[0] == "0":
-        return Normalised(None, INVALID, "no country code (starts with 0)")
-    # Calling codes are prefix-free (ITU-T E.164), so the first match is the one.
-    for size in (1, 2, 3):
-        prefix = digits[:size]
-        lengths = _prefix_info(prefix)
-        if lengths is not None:
-            if n in lengths:
-                return _ok(number or "+" + digits)
-            short = n < min(lengths)
-            return Normalised(None, INVALID, f"too {'short' if short else 'long'} for +{prefix}")
-    return Normalised(None, INVALID, "unknown country code")
+def _invalid(code: str, text: str) -> Normalised:
+    return Normalised(None, INVALID, R.reason(code, text))
 
 
 def _ok(number: str) -> Normalised:
@@ -110,31 +81,184 @@ def _ok(number: str) -> Normalised:
     return tuple.__new__(Normalised, (number, OK, None))
 
 
+# -- the fast regex: libphonenumber's validity, as one pattern ------------------------
+def _desc(desc) -> str | None:
+    """A PhoneNumberDesc as a lookahead at the national number: its possible lengths
+    and its pattern, both to the end of the string (as _is_number_matching_desc)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = [n for n in desc.possible_length if n > 0]
+    if desc.possible_length and not lengths:
+        return None  # [-1]: no numbers of this type
+    length = "|".join(f"\\d{{{n}}}" for n in lengths)
+    ahead = f"(?=(?:{length})\\Z)" if length else ""
+    return f"{ahead}(?=(?:{desc.national_number_pattern})\\Z)"
+
+
+# Any type makes a number valid, so the order is free: the common ones first, where
+# the regex stops trying.
+_TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+          "personal_number", "pager", "uan", "voicemail")
+
+
+def _valid_for(meta) -> str | None:
+    """phonenumbers' _number_type_helper(n, meta) != UNKNOWN, as a lookahead."""
+    general = _desc(meta.general_desc)
+    types = [d for d in (_desc(getattr(meta, t)) for t in _TYPES) if d]
+    if general is None or not types:
+        return None
+    return general + "(?:" + "|".join(types) + ")"
+
+
+def _metadata(region: str, cc: int):
+    if region == "001":
+        return PhoneMetadata.metadata_for_nongeo_region(cc)
+    return PhoneMetadata.metadata_for_region(region)
+
+
+def _cc_pattern(cc: int) -> str | None:
+    """The national numbers phonenumbers calls valid for calling code cc and would
+    keep unchanged when parsing "+<cc><nsn>" (no national prefix stripped)."""
+    regions_of = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    branches = []
+    if len(regions_of) == 1:
+        meta = _metadata(regions_of[0], cc)
+        valid = _valid_for(meta) if meta else None
+        if valid:
+            branches.append(valid)
+    else:
+        # region_code_for_number: the first region that claims the number decides,
+        # by its leading digits if it has them, else by validity.
+        earlier: list[str] = []
+        for region in regions_of:
+            meta = PhoneMetadata.metadata_for_region(region, None)
+            if meta is None:
+                continue
+            valid = _valid_for(meta)
+            lead = f"(?:{meta.leading_digits})" if meta.leading_digits is not None else None
+            guard = "".join(f"(?!{x})" for x in earlier)
+            if valid:
+                branches.append(guard + (f"(?={lead})" if lead else "") + valid)
+            if lead:
+                earlier.append(lead)
+    if not branches:
+        return None
+    # parse("+<cc>...") strips the main region's national prefix when it can: such
+    # numbers change on the way, so the regex leaves them to the slow path.
+    main = _metadata(phonenumbers.region_code_for_country_code(cc), cc)
+    npp = main.national_prefix_for_parsing if main is not None else None
+    if not npp:
+        prefix_guard = ""
+    elif main.national_prefix_transform_rule or not main.general_desc.national_number_pattern:
+        prefix_guard = f"(?!{npp})"
+    else:
+        # _maybe_strip_national_prefix_carrier_code keeps a number its main region
+        # finds viable when what follows the prefix is not: only the others are
+        # left to the slow path (so +7 812... stays fast: 8 is Russia's prefix).
+        general = f"(?:{main.general_desc.national_number_pattern})"
+        prefix_guard = f"(?!(?:{npp}){general}\\Z)"
+        if len(regions_of) > 1:
+            # Valid for another region of the code, but maybe not viable for the
+            # main one: then any prefix match strips.
+            prefix_guard += f"(?:(?={general}\\Z)|(?!{npp}))"
+    return prefix_guard + "(?:" + "|".join(branches) + ")\\d+"
+
+
 @functools.cache
 def _valid_e164():
-    """One regex that accepts exactly the E.164 strings the slow path would accept:
-    a known calling code followed by a possible length. Built once from
-    phonenumbers' metadata, grouped by first digit to keep backtracking short."""
+    """One regex that accepts exactly the E.164 strings the slow path returns as
+    they are: libphonenumber-valid, nothing stripped, 7 to 15 digits. Built once
+    from phonenumbers' metadata, grouped by first digit."""
     by_first: dict[str, list[str]] = {}
     for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str):
-        lengths = _possible_lengths(cc)
-        prefix = str(cc)
-        if lengths:
-            tail = "|".join(f"\\d{{{n}}}" for n in sorted(lengths, reverse=True)
-                            if _MIN_DIGITS <= len(prefix) + n <= _MAX_DIGITS)
-        else:
-            tail = f"\\d{{{max(0, _MIN_DIGITS - len(prefix))},{_MAX_DIGITS - len(prefix)}}}"
-        if tail:
-            by_first.setdefault(prefix[0], []).append(f"{prefix[1:]}(?:{tail})")
-    groups = "|".join(f"{d}(?:{'|'.join(alts)})" for d, alts in by_first.items())
-    return re.compile(rf"\+(?:{groups})", re.ASCII)
+        body = _cc_pattern(cc)
+        if body:
+            prefix = str(cc)
+            by_first.setdefault(prefix[0], []).append(f"{prefix[1:]}{body}")
+    groups = "|".join(f"{d}(?:{'|'.join(alts)})" for d, alts in sorted(by_first.items()))
+    return re.compile(rf"\+(?=\d{{{_MIN_DIGITS},{_MAX_DIGITS}}}\Z)(?:{groups})", re.ASCII)
 
 
-def resolve_all(values: Iterable[object], region: str | None = None) -> list:
-    """Per value: its E.164 string when valid, else its Normalised (invalid/blank).
+# -- the slow path -------------------------------------------------------------------
+def _region_of_cc(cc: int) -> str:
+    region = phonenumbers.region_code_for_country_code(cc)
+    return f"+{cc} ({region})" if region not in ("ZZ", "001") else f"+{cc}"
 
-    The engine's hot path: clean input costs one regex call, no object per cell.
+
+def _check_international(digits: str, number: str | None = None) -> Normalised:
+    """digits: the number after '+', only ASCII digits. number: '+' + digits, if at hand.
+
+    libphonenumber's parse + is_valid_number: the trunk prefix some people write
+    after the country code (+33 0 6...) is dropped as it would be when dialling.
     """
+    n = len(digits)
+    if n < _MIN_DIGITS:
+        return _invalid(R.TOO_SHORT, "too short")
+    if n > _MAX_DIGITS + 2:  # room for a trunk prefix libphonenumber drops
+        return _invalid(R.TOO_LONG, "too long")
+    if digits[0] == "0":
+        return _invalid(R.NO_COUNTRY_CODE, "no country code (starts with 0)")
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException as e:
+        if e.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            return _invalid(R.UNKNOWN_COUNTRY_CODE, "unknown country code")
+        if e.error_type == phonenumbers.NumberParseException.TOO_LONG:
+            return _invalid(R.TOO_LONG, "too long")
+        return _invalid(R.TOO_SHORT, "too short")
+    cc = parsed.country_code
+    if phonenumbers.is_valid_number(parsed):
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        # phonenumbers calls some 17-digit German numbers valid; E.164 stops at 15.
+        if E164.fullmatch(e164):
+            return _ok(number if number and e164 == number else e164)
+        return _invalid(R.TOO_LONG, f"too long for {_region_of_cc(cc)}")
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible in (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        return _invalid(R.TOO_SHORT, f"too short for {_region_of_cc(cc)}")
+    if possible == ValidationResult.TOO_LONG:
+        return _invalid(R.TOO_LONG, f"too long for {_region_of_cc(cc)}")
+    if possible == ValidationResult.INVALID_COUNTRY_CODE:
+        return _invalid(R.UNKNOWN_COUNTRY_CODE, "unknown country code")
+    return _invalid(R.INVALID_NUMBER, f"no such number in {_region_of_cc(cc)}")
+
+
+def _from_national(text: str, region: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # The result must read back as itself (E.164 stops at 15 digits; a national
+    # number must not turn into one the international reading changes again).
+    if _valid_e164().fullmatch(number) or _check_international(number[1:]).number == number:
+        return number
+    return None
+
+
+# -- resolve_all: the engine's hot path ------------------------------------------------
+_UNKNOWN = object()  # a per-row region value that names no region
+
+
+def resolve_all(values: Iterable[object], region: object = None) -> list:
+    """Per value: its E.164 string when valid, else its Normalised (invalid, blank,
+    or ok with a note such as a removed extension).
+
+    region: None, one region for all values (any form regions.py accepts; an
+    unknown one raises RegionError), or a sequence aligned with values, one region
+    per value (empty: none; unknown: that value is invalid, reason unknown_region).
+
+    The engine's hot path: clean input costs one regex call, no object per cell;
+    a region column adds one dict lookup per row.
+    """
+    if region is None or isinstance(region, (str, int, float)):
+        return _resolve_fixed(values, regions.fixed_region(region))
+    return _resolve_per_row(values, region)
+
+
+def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
     fast = _valid_e164().fullmatch
     cache: dict = {}
     out: list = []
@@ -167,62 +291,131 @@ def resolve_all(values: Iterable[object], region: str | None = None) -> list:
             if fast(text):
                 append(text)
                 continue
-        key = (kind, value)  # the type too: 0 == False, 1.0 == 1
-        try:
-            hit = cache.get(key)
-        except TypeError:  # an unhashable cell
-            hit = None
-        if hit is None:
-            found = normalise(value, region)
-            hit = found.number if found.status == OK else found
-            with contextlib.suppress(TypeError):
-                cache[key] = hit
-        append(hit)
+        append(_slow(value, kind, region, cache))
     return out
 
 
-def _from_national(text: str, region: str) -> str | None:
+def _slow(value: object, kind: type, region: str | None, cache: dict):
+    key = (kind, value, region)  # the type too: 0 == False, 1.0 == 1
     try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
+        hit = cache.get(key)
+    except TypeError:  # an unhashable cell
+        hit = None
+    if hit is None:
+        found = _normalise(value, region)
+        hit = found.number if found.status == OK and found.reason is None else found
+        with contextlib.suppress(TypeError):
+            cache[key] = hit
+    return hit
+
+
+def _resolve_per_row(values: Iterable[object], per_row: Iterable[object]) -> list:
+    values = values if isinstance(values, list) else list(values)
+    per_row = per_row if isinstance(per_row, list) else list(per_row)
+    if len(per_row) != len(values):
+        raise InputError(f"region: {len(per_row)} regions for {len(values)} numbers; give "
+                         "one region, or one per number in the same order")
+    fast = _valid_e164().fullmatch
+    codes: dict = {}  # raw region value -> its code, None (empty) or _UNKNOWN
+    cache: dict = {}
+    out: list = []
+    append = out.append
+    for value, raw in zip(values, per_row, strict=True):
+        try:
+            code = codes[raw]
+        except KeyError:
+            code = codes[raw] = _row_region(raw)
+        except TypeError:  # an unhashable region cell
+            code = _row_region(raw)
+        kind = type(value)
+        if code is _UNKNOWN:
+            found = _normalise(value, None)
+            append(found if found.status == BLANK else
+                   _invalid(R.UNKNOWN_REGION, regions.unknown_text(raw)))
+            continue
+        if kind is str and fast(value):
+            append(value)
+            continue
+        append(_slow(value, kind, code, cache))
+    return out
+
+
+def _row_region(raw: object):
+    if regions.is_empty(raw):
         return None
-    if phonenumbers.is_valid_number(parsed):
-        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        # phonenumbers calls some 17-digit German numbers valid; E.164 stops at 15.
-        if E164.fullmatch(number):
-            return number
-    return None
+    code = regions.lookup(raw)
+    return _UNKNOWN if code is None else code
 
 
-def normalise(value: object, region: str | None = None) -> Normalised:
-    """One cell -> Normalised. Never raises."""
+# -- one value -------------------------------------------------------------------------
+def normalise(value: object, region: object = None) -> Normalised:
+    """One cell -> Normalised. Never raises for a value; an unknown region raises
+    RegionError (any form regions.py accepts is fine: "GB", "UK", "44")."""
+    return _normalise(value, regions.fixed_region(region))
+
+
+def _several(text: str, region: str | None) -> bool:
+    """Two phone numbers in one cell: at least two parts that are each a valid number
+    on their own. ("0090532/1234567" is one number with a slash in it.)"""
+    if not _BETWEEN.search(text):
+        return False
+    parts = [p for p in _BETWEEN.split(text)
+             if len(p) - len(p.translate(_DIGITS_IN)) >= _MIN_DIGITS]
+    return len(parts) >= 2 and sum(_read(p.strip(), region).status == OK for p in parts) >= 2
+
+
+def _normalise(value: object, region: str | None) -> Normalised:
+    """normalise() with region already a two-letter code or None."""
     if value is None:
-        return Normalised(None, BLANK)
+        return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))
     if isinstance(value, str):
-        if E164.fullmatch(value):  # the fast path: already E.164
+        if E164.fullmatch(value):  # already E.164: only validity to check
             return _check_international(value[1:], value)
         text = value
     elif isinstance(value, bool):
-        return Normalised(None, INVALID, "not a phone number (boolean)")
+        return _invalid(R.NOT_A_NUMBER, "not a phone number (boolean)")
     elif isinstance(value, int):
         if not -(10**20) < value < 10**20:
-            return Normalised(None, INVALID, "too long")
+            return _invalid(R.TOO_LONG, "too long")
         text = str(value)
     elif isinstance(value, float):
         # Excel hands every number over as a float: 41798284651.0
         if math.isnan(value):
-            return Normalised(None, BLANK)
+            return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))
         if math.isinf(value) or value != int(value):
-            return Normalised(None, INVALID, "not a whole number")
+            return _invalid(R.NOT_A_NUMBER, "not a whole number")
         text = str(int(value))
     else:
         text = str(value)
 
     stripped = text.strip()
     if not stripped.translate(_SEPARATORS):
-        return Normalised(None, BLANK)
+        return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))
+    if _TEL.match(stripped):
+        stripped, _, params = stripped[4:].partition(";")
+        ext = re.search(r"(?:^|;)\s*ext\s*=\s*(\d{1,7})", params, re.IGNORECASE)
+        if ext:  # read below like any other ";ext=12"; other parameters say nothing
+            stripped += f";ext={ext.group(1)}"
+        stripped = stripped.strip()
+    extension = None
+    found_ext = _EXTENSION.search(stripped)
+    if found_ext and any(c.isdigit() for c in stripped[:found_ext.start()]):
+        extension = found_ext.group(1)
+        stripped = stripped[:found_ext.start()].strip()
+    if _several(stripped, region):
+        return _invalid(R.SEVERAL, "more than one number in the cell")
+    result = _read(stripped, region)
+    if extension is not None:
+        if result.status == OK:
+            return Normalised(result.number, OK, R.reason(
+                R.EXTENSION_REMOVED, f"extension {extension} removed; the main number is sent"))
+        return result
+    return result
+
+
+def _read(stripped: str, region: str | None) -> Normalised:
     if _SCIENTIFIC.match(stripped.replace(" ", "")):
-        return Normalised(None, INVALID, "scientific notation lost digits")
+        return _invalid(R.SCIENTIFIC, "scientific notation lost digits")
     whole = _FLOAT_TEXT.match(stripped)
     if whole:
         stripped = whole.group(1)
@@ -233,23 +426,43 @@ def normalise(value: object, region: str | None = None) -> Normalised:
     if compact.startswith("+"):
         body = compact[1:]
         if not body.isdigit() or not body.isascii():
-            return Normalised(None, INVALID, "contains letters or symbols")
+            return _invalid(R.NOT_A_NUMBER, "contains letters or symbols")
         return _check_international(body)
     if compact.startswith("00") and compact.isdigit() and compact.isascii():
         return _check_international(compact[2:])
     if not (compact.isdigit() and compact.isascii()):
-        return Normalised(None, INVALID, "contains letters or symbols")
+        return _invalid(R.NOT_A_NUMBER, "contains letters or symbols")
     if region:
-        national = _from_national(compact, region.upper())
+        national = _from_national(compact, region)
         if national:
-            return Normalised(national, OK)
+            return _ok(national)
     # A bare digit string: E.164 whose "+" Excel dropped. Not a national layout with
     # parentheses, nor a dotted date: those are no lost "+".
     if stripped.startswith("(") or _DATE.match(stripped):
-        return Normalised(None, INVALID, "national number: give a region" if not region
-                          else f"not valid in {region}")
+        return _not_national(region)
     result = _check_international(compact)
-    if result.status != OK and compact.startswith("0"):
-        hint = "national number: give a region" if not region else f"not valid in {region}"
-        return Normalised(None, INVALID, hint)
+    if result.status == OK:
+        return result
+    if region:
+        return _too_short_for(compact, region) or _not_national(region)
+    if compact.startswith("0"):
+        return _not_national(region)
     return result
+
+
+def _too_short_for(compact: str, region: str) -> Normalised | None:
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return _invalid(R.TOO_SHORT, f"too short for {region}")
+    if phonenumbers.is_possible_number_with_reason(parsed) in (
+            ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        return _invalid(R.TOO_SHORT, f"too short for {region}")
+    return None
+
+
+def _not_national(region: str | None) -> Normalised:
+    if region:
+        return _invalid(R.INVALID_FOR_REGION,
+                        f"not a valid number of {region} ({regions.name_of(region)})")
+    return _invalid(R.NO_REGION, "national number: give a region")

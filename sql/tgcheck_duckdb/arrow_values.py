@@ -8,6 +8,8 @@ import pyarrow.compute as pc
 import tgcheck
 from tgcheck.models import OK, UNKNOWN
 from tgcheck.normalize import resolve_all
+from tgcheck.reasons import LEFT_OUT_REASON as LEFT_OUT
+from tgcheck.reasons import NO_ANSWER_REASON as NO_ANSWER
 
 
 def python_values(array: pa.Array) -> list:
@@ -23,13 +25,15 @@ def python_values(array: pa.Array) -> list:
 
 
 def answers_array(answers: tgcheck.ColumnAnswers, value_column: str) -> pa.StructArray:
-    """(number, value, status) per input, joined by number in Arrow.
+    """(number, value, status, reason) per input, joined by number in Arrow.
 
     value is set only when status is ok; a valid number in no group has no
-    answer (unknown); invalid and blank inputs keep their local status.
+    answer (unknown); invalid and blank inputs keep their local status. reason
+    is filled as Engine.check fills Answer.reason.
     """
     found, groups = answers
-    numbers = pa.array([f if type(f) is str else None for f in found], pa.string())
+    numbers = pa.array([f if type(f) is str else (f.number if f.status == OK else None)
+                        for f in found], pa.string())
     if groups:
         keys = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
         group_of_key = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
@@ -41,12 +45,20 @@ def answers_array(answers: tgcheck.ColumnAnswers, value_column: str) -> pa.Struc
     values = pa.array([value if status == OK else None for value, status, _ in groups],
                       pa.string()).take(which)
     statuses = pa.array([status for _, status, _ in groups], pa.string()).take(which)
-    if numbers.null_count:
-        local = pa.array([None if type(f) is str else f.status for f in found], pa.string())
+    reasons = pa.array([None if status == OK else LEFT_OUT for _, status, _ in groups],
+                       pa.string()).take(which)
+    if len(numbers) and any(type(f) is not str for f in found):
+        local = pa.array([None if type(f) is str or f.status == OK else f.status
+                          for f in found], pa.string())
         statuses = pc.coalesce(local, statuses)
+        notes = pa.array([None if type(f) is str else f.reason for f in found], pa.string())
+        reasons = pc.coalesce(reasons, notes)
+    # A valid number no group answered: unknown, no answer.
+    unanswered = pc.and_(pc.is_null(which), pc.is_valid(numbers))
+    reasons = pc.if_else(unanswered, pa.scalar(NO_ANSWER, pa.string()), reasons)
     statuses = pc.fill_null(statuses, UNKNOWN)
-    return pa.StructArray.from_arrays([numbers, values, statuses],
-                                      names=["number", value_column, "status"])
+    return pa.StructArray.from_arrays([numbers, values, statuses, reasons],
+                                      names=["number", value_column, "status", "reason"])
 
 
 def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> pa.Array:
@@ -60,6 +72,6 @@ def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> p
     if pa.types.is_null(array.type) or len(array) == 0:
         return pa.nulls(len(array), pa.string())
     encoded = pc.dictionary_encode(array)
-    numbers = [found if type(found) is str else None
+    numbers = [found if type(found) is str else (found.number if found.status == OK else None)
                for found in resolve_all(python_values(encoded.dictionary), region)]
     return pa.array(numbers, pa.string()).take(encoded.indices)

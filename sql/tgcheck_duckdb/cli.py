@@ -38,7 +38,8 @@ PROMPT, CONTINUE = "tgcheck> ", "     ...> "
 @click.option("--sandbox", is_flag=True,
               help="Run against the built-in sandbox: SIMULATED answers, no key, no cost.")
 @click.option("--task-type", default="tg", show_default=True, help="Task type to check.")
-@click.option("--region", help="Region for national numbers, e.g. CH.")
+@click.option("--region", help="Region for national numbers (CH, Switzerland, 41); with a "
+                                "macro's region_column, for rows whose region is empty.")
 @click.option("--bail", is_flag=True,
               help="Statements from stdin: stop at the first that fails, and exit 1 "
                    "(for scripts and cron; without it, errors are shown and it goes on).")
@@ -48,6 +49,7 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
     \b
       tgcheck sql "SELECT * FROM telegram_enrich('customers.csv', 'phone')"
       tgcheck sql "FROM telegram_check('customers.csv', 'phone')" -o answers.parquet
+      tgcheck sql "FROM telegram_enrich('crm.csv', 'phone', region_column := 'country')"
 
     Without QUERY, reads statements (ended by ';') from stdin.
     """
@@ -119,6 +121,8 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> N
         con.execute("SET enable_progress_bar = false")
         try:
             register(con, settings, task_type=task_type, region=region)
+        except tgcheck.RegionError as e:  # usage: exit 2 with the suggestion
+            raise click.BadParameter(str(e), param_hint="--region") from None
         except tgcheck.TgcheckError as e:
             raise click.ClickException(str(e)) from None
         if query is not None:

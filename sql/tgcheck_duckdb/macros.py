@@ -16,54 +16,86 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def answer_type(column: str) -> str:
     """The UDF's return type: one struct per list element, in the list's order."""
-    return f"STRUCT(number VARCHAR, {quote_identifier(column)} VARCHAR, status VARCHAR)[]"
+    return (f"STRUCT(number VARCHAR, {quote_identifier(column)} VARCHAR, status VARCHAR, "
+            "reason VARCHAR)[]")
+
+
+# Each row's region, as text (a calling code may be an INTEGER column), or NULL
+# without a region column. COLUMNS([coalesce(...)]) always names a real column,
+# so the expression binds either way; CASE then drops it when there is none.
+_REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
+                  "ELSE CAST(COLUMNS([coalesce(region_column, col)]) AS VARCHAR) END")
 
 
 def macro_sql(column: str) -> str:
     col = quote_identifier(column)
+    shown = ", ".join(quote_literal(c) for c in ("number", column, "status", "reason"))
     # A macro parameter is pasted in as text wherever it appears: `xs` used twice
     # would run its subquery twice, and two list(DISTINCT ...) need not come in
     # the same order, so answers would be zipped to the wrong inputs. Hence the
-    # list is materialised once, under a name no parameter shadows, and the
-    # answers are zipped to that very list. MATERIALIZED also keeps an inlined
-    # second reference from calling the UDF (and the engine) again.
+    # (number, region) pairs are one list, materialised once under a name no
+    # parameter shadows; numbers and regions are taken from that very list, and
+    # the answers are zipped to it. MATERIALIZED also keeps an inlined second
+    # reference from calling the UDF (and the engine) again.
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
     # the next overload as a cross join.
     return f"""
-CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(xs) AS TABLE
-    WITH inputs AS MATERIALIZED (SELECT xs AS __tgcheck_inputs),
+CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
+    WITH inputs AS MATERIALIZED (
+        SELECT [p.k FOR p IN pairs] AS __tgcheck_inputs,
+               [p.r FOR p IN pairs] AS __tgcheck_regions
+    ),
     answered AS MATERIALIZED (
-        SELECT __tgcheck_inputs, {ANSWER_UDF}(__tgcheck_inputs) AS __tgcheck_answers
+        SELECT __tgcheck_inputs, __tgcheck_regions,
+               {ANSWER_UDF}(__tgcheck_inputs, __tgcheck_regions, CAST(fixed AS VARCHAR))
+                   AS __tgcheck_answers
         FROM inputs
     )
-    SELECT unnest(__tgcheck_inputs) AS input, unnest(__tgcheck_answers, recursive := true)
+    SELECT unnest(__tgcheck_inputs) AS input, unnest(__tgcheck_regions) AS region,
+           unnest(__tgcheck_answers, recursive := true)
     FROM answered;
 
-CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col) AS TABLE (
-    SELECT * FROM {ANSWERS_OF}((
-        SELECT list(DISTINCT __tgcheck_key) FILTER (WHERE __tgcheck_key IS NOT NULL)
-        FROM (SELECT COLUMNS([col]) AS __tgcheck_key FROM query_table(tbl))
-    ))
+CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
+                                             region := NULL) AS TABLE (
+    SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', {shown}]
+                        ELSE ['input', 'region', {shown}] END)
+    FROM {ANSWERS_OF}((
+        SELECT list({{'k': __tgcheck_key, 'r': __tgcheck_region}})
+        FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region
+              FROM (SELECT COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region
+                    FROM query_table(tbl))
+              WHERE __tgcheck_key IS NOT NULL)
+    ), region)
 ),
 (xs) AS TABLE (
-    SELECT * FROM {ANSWERS_OF}(list_distinct(xs))
+    SELECT COLUMNS(['input', {shown}])
+    FROM {ANSWERS_OF}([{{'k': x, 'r': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL)
 );
 
-CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col) AS TABLE
+CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
+                                              region := NULL) AS TABLE
     WITH src AS MATERIALIZED (
         -- row_number() OVER () numbers rows in scan order: the output keeps it.
-        SELECT *, COLUMNS([col]) AS __tgcheck_key, row_number() OVER () AS __tgcheck_row
+        SELECT *, COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region,
+               row_number() OVER () AS __tgcheck_row
         FROM query_table(tbl)
     ),
     answers AS MATERIALIZED (
         SELECT * FROM {ANSWERS_OF}((
-            SELECT list(DISTINCT __tgcheck_key) FILTER (WHERE __tgcheck_key IS NOT NULL)
-            FROM src
-        ))
+            SELECT list({{'k': __tgcheck_key, 'r': __tgcheck_region}})
+            FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region FROM src
+                  WHERE __tgcheck_key IS NOT NULL)
+        ), region)
     )
-    SELECT src.* EXCLUDE (__tgcheck_key, __tgcheck_row), answers.{col} AS {col}
+    SELECT src.* EXCLUDE (__tgcheck_key, __tgcheck_region, __tgcheck_row),
+           answers.{col} AS {col}
     FROM src LEFT JOIN answers ON src.__tgcheck_key = answers.input
+        AND src.__tgcheck_region IS NOT DISTINCT FROM answers.region
     ORDER BY src.__tgcheck_row;
 """

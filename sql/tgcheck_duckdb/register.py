@@ -9,6 +9,7 @@ import pyarrow as pa
 
 import tgcheck
 from tgcheck import plugins
+from tgcheck.regions import fixed_region, is_empty
 
 from . import macros, waiting
 from .arrow_values import answers_array, normalised_array, python_values
@@ -26,28 +27,47 @@ def register(
     """Register telegram_enrich, telegram_check and tg_normalize on con; returns con.
 
     settings default to Settings.from_env(). region reads national numbers
-    (e.g. "CH": 079 828 46 51). on_event gets the engine's JobEvents in
-    addition to the progress line on stderr (or the log).
+    (e.g. "CH", "Switzerland", "41": 079 828 46 51); with a macro's
+    region_column it is the region of rows whose region cell is empty. An
+    unknown region raises RegionError here. on_event gets the engine's JobEvents
+    in addition to the progress line on stderr (or the log).
     """
+    region = fixed_region(region)  # a typo fails here, not as silently unread rows
     settings = settings or tgcheck.Settings.from_env()
     column = plugins.get_task_type(task_type).column  # fails now on a misspelled type
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
 
-    def answer_lists(lists: pa.ChunkedArray) -> pa.Array:
-        # One row per query in practice: the macros pass the whole column as one list.
+    def answer_lists(lists: pa.ChunkedArray, region_lists: pa.ChunkedArray,
+                     fixed: pa.ChunkedArray) -> pa.Array:
+        # One row per query in practice: the macros pass the whole column as one
+        # list, each number's region (NULL: none) in a list of the same length,
+        # and the macro's `region :=` (NULL: the registered one).
+        lists, region_lists = lists.combine_chunks(), region_lists.combine_chunks()
+        fixed = fixed.to_pylist()
         out = []
-        for chunk in lists.chunks:
-            for i in range(len(chunk)):
-                if not chunk[i].is_valid:
-                    out.append(None)
-                    continue
-                answers = _check(python_values(chunk[i].values))
-                out.append(answers_array(answers, column))
+        for i in range(len(lists)):
+            if not lists[i].is_valid:
+                out.append(None)
+                continue
+            # An unknown `region :=` raises RegionError: the query fails with it.
+            default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
+            values = python_values(lists[i].values)
+            row_regions = region_lists[i].values.to_pylist() if region_lists[i].is_valid \
+                else [None] * len(values)
+            answers = _check(values, _per_row(row_regions, default))
+            out.append(answers_array(answers, column))
         return _list_of(out, column)
 
-    def _check(values: list) -> tgcheck.ColumnAnswers:
+    def _per_row(row_regions: list, default: str | None):
+        """One region for all when no row has its own; else one per row, the
+        default where a row's is empty."""
+        if all(r is None for r in row_regions):
+            return default
+        return [default if is_empty(r) else r for r in row_regions]
+
+    def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:
             return tgcheck.ColumnAnswers([], [])
         reporter = ProgressReporter(every=settings.progress_every)
@@ -74,8 +94,9 @@ def register(
             con.remove_function(name)  # registering again (other settings) replaces
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
     # PREPARE, constant folding): a call can create a billed task.
+    # null_handling="special": a NULL region list means "no regions", not a NULL answer.
     con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.answer_type(column),
-                        type="arrow", side_effects=True)
+                        type="arrow", null_handling="special", side_effects=True)
     # No API call here, but the same rule keeps it out of surprises in plans.
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
@@ -87,7 +108,7 @@ def register(
 def _list_of(structs: list, column: str) -> pa.Array:
     """Answer structs (or None) -> one list value per input row."""
     struct_type = pa.struct([("number", pa.string()), (column, pa.string()),
-                             ("status", pa.string())])
+                             ("status", pa.string()), ("reason", pa.string())])
     offsets, pieces, valid = [0], [], []
     for item in structs:
         valid.append(item is not None)

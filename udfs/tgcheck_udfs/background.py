@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from tgcheck import JobEvent, Settings
 
-from .checking import check_values
+from .checking import check_cells
 from .progress import Progress
 
 
@@ -30,9 +30,10 @@ class Snapshot:
     finished: bool
     texts: list[str] | None  # the answers, once finished without error
     error: BaseException | None
+    reasons: list[str] | None = None  # each answer's reason ("" for none), with texts
 
 
-def job_key(values: Sequence[object], region: str | None, settings: Settings) -> str:
+def job_key(values: Sequence[object], region: object, settings: Settings) -> str:
     """Short and stable: the same range and region give the same key after a restart."""
     h = hashlib.sha256()
     h.update(json.dumps([settings.base_url, str(settings.store_path), region],
@@ -42,13 +43,14 @@ def job_key(values: Sequence[object], region: str | None, settings: Settings) ->
 
 
 class BackgroundCheck:
-    def __init__(self, key: str, values: Sequence[object], region: str | None,
+    def __init__(self, key: str, values: Sequence[object], region: object,
                  settings: Settings):
         self.key, self.values, self.region, self.settings = key, list(values), region, settings
         self._lock = threading.Lock()
         self._progress = Progress()
         self._version = 0
         self._texts: list[str] | None = None
+        self._reasons: list[str] | None = None
         self._error: BaseException | None = None
         self._finished = threading.Event()
         self._watchers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
@@ -62,14 +64,14 @@ class BackgroundCheck:
     # -- the thread ----------------------------------------------------------
     def _run(self) -> None:
         try:
-            texts = check_values(self.values, self.region, self.settings,
-                                 on_event=self._on_event)
+            texts, reasons = check_cells(self.values, self.region, self.settings,
+                                         on_event=self._on_event)
         except BaseException as e:  # handed to every waiter, never lost
             with self._lock:
                 self._error = e
         else:
             with self._lock:
-                self._texts = texts
+                self._texts, self._reasons = texts, reasons
         finally:
             _forget(self)
             self._finished.set()
@@ -93,7 +95,7 @@ class BackgroundCheck:
     def snapshot(self) -> Snapshot:
         with self._lock:
             return Snapshot(self._version, self._progress.text(), self._finished.is_set(),
-                            self._texts, self._error)
+                            self._texts, self._error, self._reasons)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
@@ -124,7 +126,7 @@ _running: dict[str, BackgroundCheck] = {}
 _running_lock = threading.Lock()
 
 
-def start_check(values: Sequence[object], region: str | None,
+def start_check(values: Sequence[object], region: object,
                 settings: Settings) -> BackgroundCheck:
     """The running check for these values, or a new one."""
     key = job_key(values, region, settings)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-import phonenumbers
 import xlwings as xw
 
 import tgcheck
-from tgcheck import ConfigError, JobEvent, Settings, TgcheckError
+from tgcheck import ConfigError, InputError, JobEvent, Settings, TgcheckError
 
-from .grid import as_grid, cell_text, flatten, fold
+# RegionError: the core's, re-exported for callers of this module's older name.
+from tgcheck.regions import RegionError, fixed_region, is_empty  # noqa: F401
+
+from .grid import as_grid, cell_text, flatten, fold, fold_beside, reason_text
 
 ERROR_PREFIX = "error: "
 # set-key first: every face reads the stored key at each call, so it works at the
@@ -24,12 +26,14 @@ NO_KEY_HINT = (
 )
 
 NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."
-REGION_DOC = 'Optional: country for national numbers, e.g. "TR".'
+REGION_DOC = ('Optional: country for national numbers ("TR", "Turkey", 90), or a range of '
+              "the same shape with each number's country.")
+REASONS_DOC = "Optional: TRUE spills each answer's reason (e.g. too_short: ...) beside it."
 
 
-def range_function(**options):
-    """xw.func(**options) over f(numbers, region=None): one place for the argument
-    docs and converters that TG_CHECK and its server siblings share.
+def range_function(*, reasons: bool = False, **options):
+    """xw.func(**options) over f(numbers, region=None[, reasons=False]): one place for
+    the argument docs and converters that TG_CHECK and its server siblings share.
 
     xw.func and xw.arg are looked up when decorating: with XLWINGS_ON_SERVER=true
     they are xlwings Server's, otherwise classic xlwings'.
@@ -37,28 +41,46 @@ def range_function(**options):
 
     def decorate(f):
         # The order of the stacked decorators it replaces: the args first, region
-        # innermost, then func.
-        f = xw.arg("region", doc=REGION_DOC)(f)
+        # innermost, then func. region as 2-D too: one cell or a range alike.
+        if reasons:
+            f = xw.arg("reasons", doc=REASONS_DOC)(f)
+        f = xw.arg("region", ndim=2, doc=REGION_DOC)(f)
         f = xw.arg("numbers", ndim=2, doc=NUMBERS_DOC)(f)
         return xw.func(**options)(f)
 
     return decorate
 
 
-class RegionError(ValueError):
-    pass
+def regions_for(region: object, grid: list[list[object]]) -> str | list | None:
+    """The region argument -> one region for all, or one per cell of grid.
+
+    One value or one cell: the core's check (an unknown one raises RegionError,
+    shown in the cell). A range of the numbers' shape: one per cell (an unknown
+    value makes that cell invalid; an empty one reads no region).
+    """
+    if not isinstance(region, (list, tuple)):
+        return clean_region(region)
+    cells = as_grid(region)
+    flat = flatten(cells)
+    if len(flat) == 1:
+        return clean_region(flat[0])
+    if [len(row) for row in cells] != [len(row) for row in grid]:
+        shape = f"{len(cells)}x{len(cells[0]) if cells else 0}"
+        want = f"{len(grid)}x{len(grid[0]) if grid else 0}"
+        raise InputError(f"regions: a {shape} range for {want} numbers; give one region, "
+                         "or a range of the same shape as the numbers")
+    if all(is_empty(c) for c in flat):
+        return None
+    return [None if is_empty(c) else c for c in flat]
 
 
 def clean_region(region: object) -> str | None:
-    """Excel passes an omitted optional argument as None and an empty cell as "" or None."""
-    if region is None:
-        return None
-    text = str(region).strip().upper()
-    if not text:
-        return None
-    if text not in phonenumbers.SUPPORTED_REGIONS:
-        raise RegionError(f"unknown region {text!r}: use a two-letter code such as TR or DE")
-    return text
+    """Excel passes an omitted optional argument as None and an empty cell as "" or None.
+
+    The core's check (tgcheck.regions): "GB", "UK", "United Kingdom", 44 alike; an
+    unknown region raises RegionError with the closest names.
+    """
+    return fixed_region(region)
 
 
 def safe_text(error: BaseException, settings: Settings | None) -> str:
@@ -69,7 +91,7 @@ def safe_text(error: BaseException, settings: Settings | None) -> str:
     """
     if isinstance(error, ConfigError) and "no API key" in str(error):
         text = NO_KEY_HINT
-    elif isinstance(error, (TgcheckError, RegionError)):
+    elif isinstance(error, TgcheckError):
         text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
@@ -84,28 +106,49 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
-def check_values(
+def check_cells(
     flat: Sequence[object],
-    region: str | None,
+    region: str | Sequence[object] | None,
     settings: Settings,
     *,
     on_event: Callable[[JobEvent], None] | None = None,
     cancel: threading.Event | None = None,
-) -> list[str]:
-    """Cell texts for flat cell values, same order. Raises the engine's errors."""
+) -> tuple[list[str], list[str]]:
+    """(cell texts, reason texts) for flat cell values, same order. Raises the
+    engine's errors. region: one for all, or one per value."""
     engine = tgcheck.get_engine(settings)
     answers = engine.check(flat, task_type="tg", region=region, on_event=on_event,
                            cancel=cancel)
-    return [cell_text(a) for a in answers]
+    return [cell_text(a) for a in answers], [reason_text(a) for a in answers]
 
 
-def check_range(numbers: object, region: object = None) -> list[list[str]]:
-    """The whole of TG_CHECK: a range in, the same shape out, or one error cell."""
+def check_values(flat: Sequence[object], region: str | Sequence[object] | None,
+                 settings: Settings, **kwargs) -> list[str]:
+    """Cell texts for flat cell values, same order. Raises the engine's errors."""
+    return check_cells(flat, region, settings, **kwargs)[0]
+
+
+def wants_reasons(reasons: object) -> bool:
+    """Excel's TRUE, 1, "yes"; an omitted argument or an empty cell is no."""
+    if isinstance(reasons, (list, tuple)):  # a one-cell range
+        flat = flatten(as_grid(reasons))
+        reasons = flat[0] if len(flat) == 1 else None
+    if isinstance(reasons, str):
+        return reasons.strip().lower() in ("true", "yes", "1", "reason", "reasons")
+    return bool(reasons) and reasons == reasons  # NaN is no
+
+
+def check_range(numbers: object, region: object = None,
+                reasons: object = None) -> list[list[str]]:
+    """The whole of TG_CHECK: a range in, the same shape out (each row followed by
+    its reasons when asked), or one error cell."""
     settings = None
     try:
         settings = load_settings()
         grid = as_grid(numbers)
-        texts = check_values(flatten(grid), clean_region(region), settings)
+        texts, why = check_cells(flatten(grid), regions_for(region, grid), settings)
+        if wants_reasons(reasons):
+            return fold_beside(texts, why, grid)
         return fold(texts, grid)
     except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback
         return [[safe_text(e, settings)]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .checking import check_range, range_function
 
 
-@range_function(async_mode="threading")
-def tg_check(numbers, region=None):
+@range_function(reasons=True, async_mode="threading")
+def tg_check(numbers, region=None, reasons=None):
     """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
-    return check_range(numbers, region)
+    return check_range(numbers, region, reasons)

@@ -44,20 +44,34 @@ def fold(flat: Sequence[object], grid: Sequence[Sequence[object]]) -> list[list[
     return out
 
 
+def fold_beside(flat: Sequence[object], beside: Sequence[object],
+                grid: Sequence[Sequence[object]]) -> list[list[object]]:
+    """flat in grid's shape, each row followed by the same cells of beside (reasons)."""
+    return [a + b for a, b in zip(fold(flat, grid), fold(beside, grid), strict=True)]
+
+
+def reason_text(answer: Answer) -> str:
+    """The reason a cell spills beside its answer: "" for ok and blank cells."""
+    if answer.status == "blank" or answer.reason is None:
+        return ""
+    return answer.reason
+
+
 def cell_text(answer: Answer) -> str:
     if answer.status == "ok":
         return answer.value or ""
     return CELL_FOR_STATUS.get(answer.status, answer.status)
 
 
-def pending_cells(flat: Sequence[object], region: str | None) -> list[str]:
+def pending_cells(flat: Sequence[object], region: object) -> list[str]:
     """What to show while a task runs: local answers now, "pending" for the rest.
 
     Invalid and blank cells never reach the provider, so they can be final at once.
     resolve_all is the engine's own reading (E.164 str, else a Normalised problem),
     so a cell shown pending here is exactly one the engine will send.
     """
-    return [PENDING if type(found) is str else CELL_FOR_STATUS.get(found.status, "")
+    return [PENDING if type(found) is str or found.status == "ok"
+            else CELL_FOR_STATUS.get(found.status, "")
             for found in resolve_all(flat, region)]
 
 

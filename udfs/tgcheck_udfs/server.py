@@ -31,8 +31,15 @@ from tgcheck import Cancelled, Settings
 
 from . import macro
 from .background import BackgroundCheck, Snapshot, job_key, start_check
-from .checking import ERROR_PREFIX, clean_region, load_settings, range_function, safe_text
-from .grid import as_grid, flatten, fold, json_size, pending_cells
+from .checking import (
+    ERROR_PREFIX,
+    load_settings,
+    range_function,
+    regions_for,
+    safe_text,
+    wants_reasons,
+)
+from .grid import as_grid, flatten, fold, fold_beside, json_size, pending_cells
 
 # How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
 # below the usual 30-100 s timeouts of proxies and of Excel's add-in runtime.
@@ -55,26 +62,30 @@ async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
         return check.snapshot()
 
 
-@range_function()
-async def tg_check(numbers, region=None):
+@range_function(reasons=True)
+async def tg_check(numbers, region=None, reasons=None):
     """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
     settings = None
     try:
         settings = load_settings()
-        region = clean_region(region)
         grid = as_grid(numbers)
+        region = regions_for(region, grid)
         flat = flatten(grid)
         snap = await _wait(start_check(flat, region, settings), HTTP_WAIT)
     except Exception as e:
         return [[safe_text(e, settings)]]
     if not snap.finished:
-        return fold(pending_cells(flat, region), grid)
+        pending = pending_cells(flat, region)
+        return fold_beside(pending, [""] * len(flat), grid) if wants_reasons(reasons) \
+            else fold(pending, grid)
     if snap.error is not None:
         return [[safe_text(snap.error, settings)]]
+    if wants_reasons(reasons):
+        return fold_beside(snap.texts, snap.reasons, grid)
     return fold(snap.texts, grid)
 
 
-async def _stream(grid: list[list[object]], region: str | None,
+async def _stream(grid: list[list[object]], region: object,
                   settings: Settings) -> AsyncIterator[list[list[str]]]:
     check = start_check(flatten(grid), region, settings)
     async for snap in check.updates():
@@ -97,8 +108,8 @@ async def tg_check_live(numbers, region=None):
     settings = None
     try:
         settings = load_settings()
-        region = clean_region(region)
         grid = as_grid(numbers)
+        region = regions_for(region, grid)
     except Exception as e:
         yield [[safe_text(e, settings)]]
         return
@@ -116,8 +127,8 @@ async def tg_submit(numbers, region=None):
     settings = None
     try:
         settings = load_settings()
-        region = clean_region(region)
         grid = as_grid(numbers)
+        region = regions_for(region, grid)
         flat = flatten(grid)
         key = job_key(flat, region, settings)
         # On disk so TG_WATCH finds the range again after a server restart. Numbers

@@ -1,0 +1,48 @@
+"""One region check for every face (issue 13): codes, names, aliases, calling codes."""
+
+import pytest
+
+import tgcheck
+from tgcheck.regions import RegionError, fixed_region, lookup
+
+
+@pytest.mark.parametrize("value, code", [
+    ("GB", "GB"), ("gb", "GB"), (" GBR ", "GB"), ("UK", "GB"), ("England", "GB"),
+    ("Scotland", "GB"), ("Wales", "GB"), ("United Kingdom", "GB"), ("44", "GB"),
+    ("+44", "GB"), ("0044", "GB"), (44, "GB"), (44.0, "GB"),
+    ("USA", "US"), ("America", "US"), ("U.S.A.", "US"), ("United States", "US"), ("1", "US"),
+    ("Côte d'Ivoire", "CI"), ("cote d'ivoire", "CI"), ("Ivory Coast", "CI"),
+    ("Korea, Republic of", "KR"), ("South Korea", "KR"), ("Iran", "IR"), ("Russia", "RU"),
+    ("Türkiye", "TR"), ("Turkey", "TR"), ("IND", "IN"), ("India", "IN"), ("91", "IN"),
+    ("Kosovo", "XK"), ("XK", "XK"),
+])
+def test_accepted_forms(value, code):
+    assert lookup(value) == code
+    assert fixed_region(value) == code
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", float("nan")])
+def test_empty_is_no_region(value):
+    assert fixed_region(value) is None
+
+
+@pytest.mark.parametrize("value, hint", [
+    ("Untied Kingdom", "did you mean GB (United Kingdom)"),
+    ("Germny", "DE (Germany)"),
+    ("XX", "use an ISO code"),
+    ("Antarctica", "no phone numbering plan"),
+    ("999", "use an ISO code"),
+])
+def test_unknown_fixed_region_is_a_usage_error_with_a_suggestion(value, hint):
+    with pytest.raises(RegionError, match="region") as caught:
+        fixed_region(value)
+    assert hint in str(caught.value)
+    assert caught.value.exit_code == 2
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, tgcheck.TgcheckError)
+
+
+def test_check_refuses_an_unknown_region_before_any_call(tmp_path):
+    # No key and no server: the region error comes first, nothing is sent.
+    settings = tgcheck.Settings(api_key="k", base_url="https://127.0.0.1:9", home=tmp_path)
+    with pytest.raises(RegionError, match="did you mean GB"):
+        tgcheck.check(["07911 123456"], region="Untied Kingdom", settings=settings)
