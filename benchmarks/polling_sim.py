@@ -126,6 +126,25 @@ def api_core_policy(task: SimTask) -> Policy:
     return policy
 
 
+def stuck_calls(policy: Policy, horizon: float, poll_min: float = 2.0,
+                word: str = "pending", numbers: int = 19) -> int:
+    """Status calls a policy makes within horizon seconds on a task that never moves
+    (always `word`, nothing processed; an unknown word such as "on_hold" too)."""
+    status = TaskStatus("sim", word, total=numbers if word != "pending" else 0,
+                        success=0, failure=0)
+    t, calls = poll_min, 0
+    while t <= horizon:
+        calls += 1
+        t += policy(status, t)
+        if calls > 100_000:
+            raise RuntimeError("the policy polls without end")
+    return calls
+
+
+def stuck_policy(numbers: int = 19, poll_min: float = 2.0, poll_max: float = 1800.0) -> Policy:
+    return PollSchedule(poll_min, poll_max, 0.0, numbers).next_delay
+
+
 @dataclass
 class Row:
     length_min: float
@@ -161,6 +180,11 @@ def sweep(make_policy: Callable[[SimTask], Policy], *, tasks_per_length: int = 2
 
 if __name__ == "__main__":
     import sys
+
+    for word in ("pending", "on_hold"):
+        print(f"never-moving task ({word}): "
+              f"{stuck_calls(stuck_policy(), 120, word=word)} calls in 2 min, "
+              f"{stuck_calls(stuck_policy(), 4 * 3600, word=word)} in 4 h")
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     for name, policy in [

@@ -99,8 +99,51 @@ def fig_polling(quick: bool) -> list[Row]:
         for r in sweeps[shipped])
     rows.append(Row("1 sim: median calls/lag per length (prior, poll_max 1800)", per_len, None,
                     ratio="-"))
+    rows.extend(_stuck_rows(quick))
     rows.extend(_polling_end_to_end(quick))
     return rows
+
+
+def _stuck_rows(quick: bool) -> list[Row]:
+    """A task that never moves (pending for ever, or a word tgcheck does not know):
+    billed status calls over 2 minutes and over the default 4-hour timeout. The
+    baseline is the schedule before the budget: every poll_min (2 s) for a small set."""
+    rows = []
+    for word in ("pending", "on_hold"):
+        short = polling_sim.stuck_calls(polling_sim.stuck_policy(), 120, word=word)
+        long = polling_sim.stuck_calls(polling_sim.stuck_policy(), 4 * 3600, word=word)
+        rows.append(Row(
+            f"1 sim: never-moving 19-number task ({word}), calls in 2 min / in 4 h",
+            f"{short} / {long}", "60 / 7200 (every 2 s)", goal="<= 8 / <= 20",
+            met=short <= 8 and long <= 20, ratio="-"))
+    rows.append(_stuck_end_to_end(quick))
+    return rows
+
+
+def _stuck_end_to_end(quick: bool) -> Row:
+    """The same through the real engine and a sandbox whose task never moves, the
+    clock scaled (poll bounds and timeout divided by the scale): billed status
+    calls until the 4-hour timeout, and the job's state after it."""
+    import tgcheck
+    from tgcheck.sandbox import Sandbox
+
+    scale = 2400.0 if quick else 600.0
+    with Sandbox(stuck="pending") as sb, tempfile.TemporaryDirectory() as home:
+        settings = tgcheck.Settings(api_key=sb.api_key, base_url=sb.url, home=home,
+                                    poll_min=2.0 / scale, poll_max=1800.0 / scale,
+                                    timeout=4 * 3600.0 / scale, retry_base=0.01)
+        engine = tgcheck.Engine(settings)
+        try:
+            engine.check(numbers(19))
+            state = "done?"
+        except tgcheck.TgcheckError:
+            state = engine.store.jobs()[0].state
+        finally:
+            engine.close()
+        calls = sb.billed["status"]
+    return Row(f"1 e2e engine+sandbox x{scale:g}: never-moving task, calls in 4 h (job state)",
+               f"{calls} ({state})", "7200 (every 2 s)", goal="<= 20", met=calls <= 20,
+               ratio="-")
 
 
 def _polling_end_to_end(quick: bool) -> list[Row]:

@@ -296,7 +296,7 @@ def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
     ["check"], ["jobs"], ["resume"], ["status"], ["export"], ["cache"], ["cache", "stats"],
     ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"], ["config"],
     ["config", "set-key"], ["config", "show"], ["config", "remove-key"], ["config", "path"],
-    ["sql"], [],
+    ["sql"], ["balance"], ["jobs", "abandon"], [],
 ])
 def test_every_command_has_help_with_examples(command):
     # In-process (click's runner): 18 interpreters only to print help would be slow.

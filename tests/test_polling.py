@@ -133,3 +133,39 @@ def test_a_stalled_task_backs_off_instead_of_polling_fast():
     schedule.next_delay(status("processing", 1000, 100), 50.0)
     delay = schedule.next_delay(status("processing", 1000, 100), 150.0)
     assert delay >= 10
+
+
+@pytest.mark.parametrize("word", ["pending", "on_hold", "processing"])
+def test_a_task_that_never_moves_is_polled_at_doubling_intervals(word):
+    # On an injected clock: the same word and count (or a word the schedule does
+    # not know) each time; the interval doubles up to poll_max.
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 19)
+    still = status(word, 19 if word == "processing" else 0, 0)
+    t, times = 2.0, []
+    while t <= 4 * 3600:
+        times.append(t)
+        t += schedule.next_delay(still, t)
+    if word != "processing":  # "processing" is a change from the creation's pending
+        assert times[:7] == [2, 4, 8, 16, 32, 64, 128]
+    assert sum(x <= 120 for x in times) <= 8 and len(times) <= 20
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) == 1800.0 and gaps == sorted(gaps)
+
+
+def test_progress_resets_the_backoff():
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 10_000)
+    for t in (2.0, 400.0, 800.0):
+        schedule.next_delay(status("pending", 0, 0), t)
+    assert schedule.idle(status("pending", 0, 0), 1000.0) == 1000.0
+    # It moves: the backoff is gone, the rate rules again.
+    assert schedule.next_delay(status("processing", 10_000, 3000), 1200.0) < 1200
+    assert schedule.idle(status("processing", 10_000, 3000), 1300.0) == 100.0
+
+
+def test_completed_gets_time_to_write_its_file_before_backing_off():
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 500)
+    done = status("completed", 500, 500)
+    t = 100.0
+    first = schedule.next_delay(done, t)
+    assert schedule.next_delay(done, t + first) <= LAG_CAP  # within STUCK_EXPORT: the budget
+    assert schedule.next_delay(done, t + 600) >= 500  # stuck for 10 minutes: backs off

@@ -31,6 +31,7 @@ def check(
     region: Region = None,
     retry_unknown: bool = False,
     resubmit: bool = False,
+    top_up: bool | None = None,
     on_event: EventListener | None = None,
     settings: Settings | None = None,
 ) -> list[Answer]:
@@ -45,8 +46,10 @@ def check(
     with one region per number (empty: none; unknown: that row is invalid).
     Invalid and blank inputs are answered
     locally; known answers come from the local store; the rest is one task.
+    top_up=True fills a task below the task type's minimum size with the stalest
+    stored answers, checked again (None: TGCHECK_TOP_UP).
     """
     return get_engine(settings).check(
         numbers, task_type=task_type, region=region, retry_unknown=retry_unknown,
-        resubmit=resubmit, on_event=on_event,
+        resubmit=resubmit, on_event=on_event, top_up=top_up,
     )

@@ -19,8 +19,8 @@ import time
 import click
 
 from . import config_file, plugins, redact, regions
-from .engine import Engine
-from .errors import InputError, NoApiKey, TgcheckError
+from .engine import Engine, lost_message
+from .errors import InputError, NoApiKey, TaskLost, TgcheckError
 from .models import processed as processed_of
 from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
@@ -295,7 +295,8 @@ class _Recorder:
         self.last: dict = {}
 
     def __call__(self, event) -> None:
-        self.last[event.job_key] = event
+        if event.job_key:  # not a note about no one task
+            self.last[event.job_key] = event
         self.display(event)
 
     @property
@@ -401,7 +402,11 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="Resubmit numbers a result file left out, even within "
                    "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
 @click.option("--resubmit", is_flag=True,
-              help="Create again a task whose earlier create had an unknown outcome.")
+              help="Create a new (paid) task for numbers whose earlier task has an unknown "
+                   "outcome (uncertain), is stalled, or is gone at the provider (lost).")
+@click.option("--top-up", is_flag=True, default=None,
+              help="Below the task type's minimum task size, fill the task with the stalest "
+                   "stored answers, checked again (default: TGCHECK_TOP_UP).")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
               help="The longest wait for one job; it stays open to `tgcheck resume` "
                    "(default: TGCHECK_TIMEOUT or 4 hours).")
@@ -421,8 +426,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="No progress, no notes and no SIMULATED banner on stderr.")
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
-          task_type, max_age, retry_unknown, resubmit, timeout, dry_run, sandbox, base_url,
-          progress, bom, quiet):
+          task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
+          base_url, progress, bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -474,6 +479,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                     answers = engine.check(
                         values, task_type=ttype.name, region=region,
                         retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                        top_up=top_up,
                     )
                 except KeyboardInterrupt:
                     raise _interrupted(recorder) from None
@@ -497,10 +503,33 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                   for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         where = f"to {output}" if output else "to stdout"
+        cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
         _note(f"wrote {len(answers)} rows {where} ({summary}; {recorder.billed} billed "
-              "calls)", progress, quiet or (not output and progress != "json"))
+              f"calls{cost})", progress, quiet or (not output and progress != "json"))
     finally:
         table.close()
+
+
+def _cost_note(jobs) -> str:
+    """'; cost 0.0200 USD' summed over the jobs whose provider reported an amount
+    (the actual one, else the estimate), per currency; '' when none did."""
+    from decimal import Decimal
+
+    sums: dict[str, Decimal] = {}
+    estimated = False
+    for job in jobs:
+        if job is None:
+            continue
+        amount = job.actual_amount or job.estimated_amount
+        if amount is None:
+            continue
+        estimated |= job.actual_amount is None
+        currency = job.currency or ""
+        sums[currency] = sums.get(currency, Decimal(0)) + Decimal(amount)
+    if not sums:
+        return ""
+    what = "estimated cost" if estimated else "cost"
+    return f"; {what} " + ", ".join(f"{v} {c}".strip() for c, v in sorted(sums.items()))
 
 
 def _row_regions(table, region_column: str, default: str | None) -> list:
@@ -543,7 +572,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
             for code, entry in reasons.items():
                 examples = ", ".join(_short(x) for x in entry["examples"])
                 click.echo(f"  {code:<{code_width}}  {entry['count']:>10,}  e.g. {examples}")
-    click.echo("tgcheck: dry run: no API call made", err=True)
+    tasks = counts["tasks"]
+    least = engine.minimum(ttype)
+    below = (f"; below the minimum of {least} for {ttype.name} tasks: a check needs "
+             "--top-up or more numbers" if least and 0 < counts["to_send"] < least else "")
+    click.echo(f"tgcheck: dry run: no API call made; a check would bill {counts['to_send']:,} "
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{below}", err=True)
 
 
 # -- sandbox --------------------------------------------------------------------
@@ -554,8 +588,21 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
               default="xlsx", show_default=True, help="Result file format.")
 @click.option("--faults", default=0.0, show_default=True,
               help="Share of calls that fail (500, 429, drops, slow or broken replies).")
+@click.option("--create-code", type=click.Choice(["200", "202"]), default="200",
+              show_default=True, help="HTTP status of a create (current deployments: 202).")
+@click.option("--price", metavar="USD", help="Charge per number: tasks report "
+              "estimated_amount and actual_amount.")
+@click.option("--balance", metavar="USD", help="The account's balance (/v1/balance); a "
+              "create costing more is refused with 402. Needs --price.")
+@click.option("--min-rows", metavar="TYPE=N", multiple=True,
+              help="Fewest numbers a task of TYPE takes (a 400 below it), e.g. tg=50.")
+@click.option("--max-rows", type=click.IntRange(min=1),
+              help="Most numbers in one file (a 413 above it).")
+@click.option("--stuck", metavar="WORD", help="Every task shows this status for ever "
+              "(pending, an unknown word, or cancelled).")
 @handle_errors
-def sandbox_command(port, speed, result_format, faults):
+def sandbox_command(port, speed, result_format, faults, create_code, price, balance, min_rows,
+                    max_rows, stuck):
     """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
 
     \b
@@ -564,12 +611,26 @@ def sandbox_command(port, speed, result_format, faults):
       TGCHECK_BASE_URL=http://127.0.0.1:8765 TGCHECK_API_KEY=sandbox-demo-key \\
         tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
+      tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
+      tgcheck sandbox --stuck pending
     """
+    import decimal
+    import threading
 
     from .sandbox import Faults, Sandbox
 
-    sb = Sandbox(port=port, speed=speed, result_format=result_format,
-                 faults=Faults(rate=faults))
+    minimum = {}
+    for item in min_rows:
+        name, _, count = item.partition("=")
+        if not name or not count.isdigit():
+            raise InputError(f"--min-rows takes TYPE=N, e.g. tg=50, not {item!r}")
+        minimum[name.strip()] = int(count)
+    try:
+        sb = Sandbox(port=port, speed=speed, result_format=result_format,
+                     faults=Faults(rate=faults), create_code=int(create_code), price=price,
+                     balance=balance, min_rows=minimum, max_rows=max_rows, stuck=stuck)
+    except decimal.InvalidOperation:
+        raise InputError("--price and --balance take decimal numbers, e.g. 0.002") from None
     click.echo(f"tgcheck sandbox (SIMULATED answers) listening on {sb.url}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
@@ -583,20 +644,24 @@ def sandbox_command(port, speed, result_format, faults):
 
 # -- the journal ------------------------------------------------------------------
 @cli.group(invoke_without_command=True)
-@click.option("--all", "show_all", is_flag=True, help="Also finished, failed and abandoned jobs.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also finished, failed, lost and abandoned jobs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @_sandbox_store_option
 @click.pass_context
 @handle_errors
 def jobs(ctx, show_all, as_json, sandbox):
-    """List the journal: job, task id, state, counts, created, updated.
+    """List the journal: job, task id, state, counts, cost, created, updated.
 
-    Open jobs by default. Tab-separated, with a header line.
+    Live jobs by default (new, submitting, open, stalled, uncertain: they hold
+    their numbers). Tab-separated, with a header line. estimated and actual are
+    the provider's amounts for the task, where it reports them.
 
     \b
     Examples:
       tgcheck jobs
       tgcheck jobs --all --json
+      tgcheck jobs abandon 3
       tgcheck jobs attach 3 cs9viu7i61pkfs4oavvg
     """
     if ctx.invoked_subcommand is not None:
@@ -608,7 +673,7 @@ def jobs(ctx, show_all, as_json, sandbox):
         engine.close()
     if not as_json:
         click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\t"
-                   "created\tupdated")
+                   "created\tupdated\testimated\tactual")
     for j in rows:
         processed = processed_of(j.success, j.failure)
         # A journal written by an older tgcheck may hold raw provider text: every
@@ -620,11 +685,64 @@ def jobs(ctx, show_all, as_json, sandbox):
                 "status": status_word or None, "task_type": j.task_type, "numbers": j.count,
                 "processed": processed, "status_calls": j.status_calls,
                 "error": redact.clean_optional(j.error, None),
-                "created": _stamp(j.created_at), "updated": _stamp(j.updated_at)}))
+                "created": _stamp(j.created_at), "updated": _stamp(j.updated_at),
+                "estimated_amount": j.estimated_amount, "actual_amount": j.actual_amount,
+                "currency": j.currency}))
             continue
         click.echo(f"{j.id}\t{task_id}\t{j.state}\t{status_word}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
-                   f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}")
+                   f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}\t"
+                   f"{_money(j.estimated_amount, j.currency)}\t"
+                   f"{_money(j.actual_amount, j.currency)}")
+
+
+def _money(amount: str | None, currency: str | None) -> str:
+    # The provider's words: through the redaction point, like every TSV cell.
+    return "" if amount is None else redact.clean(f"{amount} {currency or ''}".strip(), 60)
+
+
+ABANDON_MEANS = {
+    "new": "its create was never sent: nothing was paid",
+    "submitting": "its create may be on its way: a task may exist and be paid",
+    "open": "its task was created and paid and may still finish at the provider; its "
+            "answers will not be collected",
+    "stalled": "its task was created and paid and may still finish at the provider; its "
+               "answers will not be collected",
+    "uncertain": "a task may exist at the provider and be paid; tgcheck will not look for it",
+    "lost": "its task is gone at the provider",
+}
+
+
+@jobs.command("abandon")
+@click.argument("job_ref", metavar="JOB")
+@_sandbox_store_option
+@handle_errors
+def jobs_abandon(job_ref, sandbox):
+    """End a live (new, open, stalled or uncertain) or lost job on purpose.
+
+    tgcheck stops polling it and its numbers are free again: the next check of
+    them creates a new task, paid again. A task already created at the provider
+    may still run, and be paid for, there (orphaned). No API call is made. JOB is
+    the number from `tgcheck jobs` or the provider's task id.
+
+    \b
+    Examples:
+      tgcheck jobs abandon 3
+      tgcheck jobs abandon cs9viu7i61pkfs4oavvg
+    """
+    engine = store_engine(sandbox)
+    try:
+        job = _find_job(engine, job_ref)
+        was = engine.store.abandon_job(job.id, "abandoned by the user (tgcheck jobs abandon)")
+    finally:
+        engine.close()
+    if was is None:
+        raise InputError(f"job {job.id} is {job.state}: only new, open, stalled, uncertain "
+                         "or lost jobs can be abandoned")
+    task = f" (task {was.task_id})" if was.task_id else ""
+    click.echo(f"tgcheck: job {was.id}{task} abandoned; it was {was.state}: "
+               f"{ABANDON_MEANS.get(was.state, '')}. Its {was.count} numbers are free: the "
+               "next check of them creates a new task, paid again.", err=True)
 
 
 @jobs.command("attach")
@@ -668,8 +786,10 @@ def resume(progress, quiet, sandbox):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
-    created now; an open one is polled and its answers stored. Uncertain jobs (a
-    create with an unknown outcome) are left alone: they need `check --resubmit`.
+    created now; an open one is polled and its answers stored; a stalled one (it
+    used its TGCHECK_MAX_STATUS_CALLS budget) is polled again with a new budget.
+    Uncertain jobs (a create with an unknown outcome) are left alone: they need
+    `check --resubmit`.
 
     \b
     Examples:
@@ -700,19 +820,40 @@ def resume(progress, quiet, sandbox):
 def status(task_id, as_json, base_url, sandbox):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
+    The answer goes into the journal. A stalled job (it used its
+    TGCHECK_MAX_STATUS_CALLS budget) is opened again with a new budget, so the
+    same check or `tgcheck resume` polls it again; a task the provider no longer
+    knows makes its job lost.
+
     \b
     Examples:
       tgcheck status 6f1c2a9e
       tgcheck status 6f1c2a9e --json
       tgcheck status cs1234abcd --sandbox
     """
+    reopened = False
     with engine_for(sandbox, base_url, quiet=True) as engine:
-        record = engine.provider.get_status(task_id)
         job = engine.store.job_by_task_id(task_id)
+        try:
+            record = engine.provider.get_status(task_id)
+        except TaskLost:
+            if job is not None and job.state in LIVE_STATES:
+                engine.store.update_job(job.id, state="lost", owner=None,
+                                        error="the provider does not know the task (status)")
+                raise TaskLost(lost_message(engine.store.job(job.id))) from None
+            raise
+        if job is not None:
+            _record_status(engine, job, record)
+            # The user asked: a stalled job gets a new budget; the next check or
+            # `tgcheck resume` polls it again.
+            reopened = job.state == "stalled" and engine.store.reopen(job.id)
+            job = engine.store.job(job.id)
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,
               "result_url": record.result_url, "message": record.message,
+              "estimated_amount": _money(record.estimated_amount, record.currency) or None,
+              "actual_amount": _money(record.actual_amount, record.currency) or None,
               "job": job.id if job else None, "job_state": job.state if job else None}
     # The provider's words, shown: through the redaction point (the URL too: a
     # server may put the key in it).
@@ -724,6 +865,49 @@ def status(task_id, as_json, base_url, sandbox):
             if value is not None:
                 click.echo(f"{key + ':':<12} {value}")
     click.echo("tgcheck: that was one billed status call", err=True)
+    if reopened:
+        click.echo(f"tgcheck: job {job.id} was stalled; it is open again with a new budget "
+                   "of status calls: the same check, or `tgcheck resume`, collects it",
+                   err=True)
+
+
+def _record_status(engine: Engine, job, record) -> None:
+    """A status the user asked for, in the journal like the engine's own polls."""
+    fields = {"status": record.status, "total": record.total, "success": record.success,
+              "failure": record.failure, "estimated_amount": record.estimated_amount,
+              "actual_amount": record.actual_amount, "currency": record.currency}
+    engine.store.update_job(job.id, status_call=True,
+                            **{k: v for k, v in fields.items() if v is not None})
+
+
+@cli.command()
+@click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
+@click.option("--json", "as_json", is_flag=True, help='As {"balance": ..., "currency": ...}.')
+@handle_errors
+def balance(base_url, as_json):
+    """Show the account's balance at the provider (GET /v1/balance).
+
+    The vendor documents no charge for this call, but it bills "every 200", so
+    count it as possibly billed: one call per run. Needs the API key.
+
+    \b
+    Examples:
+      tgcheck balance
+      tgcheck balance --json
+    """
+    engine = Engine(make_settings(base_url=base_url))
+    try:
+        ask = getattr(engine.provider, "balance", None)
+        if ask is None:
+            raise TgcheckError(f"the provider {engine.provider.name!r} cannot tell a balance")
+        amount, currency = ask()
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps({"balance": amount, "currency": currency}))
+    else:
+        click.echo(f"{amount} {currency or ''}".strip())
+    click.echo("tgcheck: that was one call to /v1/balance (possibly billed)", err=True)
 
 
 def _find_job(engine: Engine, ref: str):
@@ -757,7 +941,7 @@ def export(job_ref, output, out_format, sandbox):
     try:
         job = _find_job(engine, job_ref)
         if job.state != "done":
-            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open")
+            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open", "stalled")
                     else "it has no answers")
             raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
         ttype = plugins.get_task_type(job.task_type)

@@ -27,6 +27,7 @@ from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
 from .store import (
     _JOB_COLUMNS,
+    ADDED_COLUMNS,
     LIVE_STATES,
     Store,
     foreign_schema,
@@ -265,8 +266,22 @@ def _recover_with_cli(damaged: Path, target: Path) -> Path | None:
     return target if target.exists() else None
 
 
+def _job_columns(src: sqlite3.Connection) -> str:
+    """The SELECT list of the journal's columns: a store made by an older tgcheck
+    lacks the columns added since, read as their defaults."""
+    try:
+        have = {row[1] for row in src.execute("PRAGMA table_info(jobs)")}
+    except sqlite3.DatabaseError:
+        have = set()
+    if not have:
+        return f"{_JOB_COLUMNS}, numbers"
+    defaults = {name: ("0" if "DEFAULT 0" in decl else "NULL") for name, decl in ADDED_COLUMNS}
+    return ", ".join(name if name in have or name not in defaults else defaults[name]
+                     for name in _JOB_NAMES)
+
+
 def _job_rows(src: sqlite3.Connection, report: DoctorReport) -> Iterator[tuple]:
-    columns = f"{_JOB_COLUMNS}, numbers"
+    columns = _job_columns(src)
     try:
         top = src.execute("SELECT max(id) FROM jobs").fetchone()[0] or 0
     except sqlite3.DatabaseError:

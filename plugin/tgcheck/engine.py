@@ -17,14 +17,28 @@ from .default_plugins.readers import budget as result_size_budget
 from .default_plugins.readers import result_budget
 from .errors import (
     ApiError,
+    BelowMinimum,
     DeadlineExceeded,
+    JobStalled,
     ResultFileError,
     StoreError,
     TaskFailed,
+    TaskLost,
+    TaskTooLarge,
     TgcheckError,
     UncertainCreate,
 )
-from .models import BLANK, INVALID, OK, UNKNOWN, Answer, JobEvent, TaskStatus, TaskType
+from .models import (
+    BLANK,
+    FAILED_WORDS,
+    INVALID,
+    OK,
+    UNKNOWN,
+    Answer,
+    JobEvent,
+    TaskStatus,
+    TaskType,
+)
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import PollSchedule
@@ -57,6 +71,28 @@ RESUBMIT_HINT = (
     "to create it again deliberately (and possibly pay twice), run "
     "`tgcheck check ... --resubmit` or call tgcheck.check(..., resubmit=True)."
 )
+
+
+def stalled_message(job: Job, limit: int) -> str:
+    return (
+        f"task {job.task_id} (job {job.id}) is stalled: it used its budget of {limit} "
+        f"billed status calls (TGCHECK_MAX_STATUS_CALLS) without finishing (last status: "
+        f"{job.status or 'none'}), and is no longer polled. `tgcheck resume` polls it "
+        f"again with a new budget; `tgcheck status {job.task_id}` asks once; "
+        f"`tgcheck jobs abandon {job.id}` gives it up (the task may still run, and be "
+        "paid, at the provider), after which a check creates a new, paid task, as "
+        "`check --resubmit` does in one step."
+    )
+
+
+def lost_message(job: Job) -> str:
+    return (
+        f"task {job.task_id} (job {job.id}) is gone at the provider (it answers that it "
+        f"does not know it): its {job.count} numbers have no answers. "
+        "`tgcheck check ... --resubmit` (Python: resubmit=True) creates a new task for "
+        f"them, paid again; `tgcheck jobs abandon {job.id}` lets any check do so."
+    )
+
 
 # In-flight jobs of this process, shared by every Engine: the journal's lease is
 # per process, so threads of one process must meet here, not in SQLite.
@@ -154,6 +190,9 @@ class Engine:
         self._provider = provider
         self._provider_lock = threading.Lock()
         self.store = store or Store(self.settings.store_path)
+        # The largest task the provider has accepted after refusing a larger one
+        # as too large (413): later sets are split to it up front.
+        self._size_cap: int | None = None
 
     def __repr__(self) -> str:
         return f"<Engine {self.settings.base_url} store={self.store.path}>"
@@ -182,10 +221,11 @@ class Engine:
         resubmit: bool = False,
         on_event: EventListener | None = None,
         cancel: threading.Event | None = None,
+        top_up: bool | None = None,
     ) -> list[Answer]:
         values = values if isinstance(values, list) else list(values)
         found, wanted, groups = self._grouped(values, task_type, region, retry_unknown,
-                                              resubmit, on_event, cancel)
+                                              resubmit, on_event, cancel, top_up)
         return _answers(values, found, _by_number(groups, wanted))
 
     def check_column(
@@ -198,17 +238,18 @@ class Engine:
         resubmit: bool = False,
         on_event: EventListener | None = None,
         cancel: threading.Event | None = None,
+        top_up: bool | None = None,
     ) -> ColumnAnswers:
         """check() for faces that build the answer column themselves (the SQL face,
         in Arrow). Same calls, same guarantees; only no Answer is built per value,
         which is most of check()'s time on a million stored answers.
         """
         found, _, groups = self._grouped(values, task_type, region, retry_unknown, resubmit,
-                                         on_event, cancel)
+                                         on_event, cancel, top_up)
         return ColumnAnswers(found, groups)
 
     def _grouped(self, values, task_type, region, retry_unknown, resubmit, on_event,
-                 cancel) -> tuple[list, set[str], list[AnswerGroup]]:
+                 cancel, top_up=None) -> tuple[list, set[str], list[AnswerGroup]]:
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
@@ -219,12 +260,48 @@ class Engine:
         groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        sent = self._at_least_minimum(ttype, missing, wanted, top_up)
+        if len(sent) > len(missing):
+            # Topped up: the stored answers added are to be checked again, even those a
+            # job stored moments ago (which would otherwise count as "just answered").
+            since = time.time()
+        missing = sent
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
                 by_answer.setdefault(pair, []).append(number)
             groups.extend((value, status, group) for (value, status), group in by_answer.items())
         return found, wanted, groups
+
+    def minimum(self, ttype: TaskType) -> int | None:
+        """Fewest numbers a task of this type may hold (TGCHECK_MIN_TASK_SIZE, else the
+        task type's own), None when there is no minimum."""
+        least = self.settings.min_task_size
+        if least is None:
+            least = ttype.min_task_size
+        return least or None
+
+    def _at_least_minimum(self, ttype, missing: list[str], wanted: set[str],
+                          top_up: bool | None) -> list[str]:
+        """The numbers to send, refused before any call when they are fewer than the
+        minimum task size, or filled up to it with the stalest stored answers of the
+        type (top-up: those are checked again and their answers refreshed)."""
+        least = self.minimum(ttype)
+        if not least or not missing or len(missing) >= least:
+            return missing
+        short = least - len(missing)
+        top_up = self.settings.top_up if top_up is None else top_up
+        filler = self.store.stalest(ttype.name, short, exclude=wanted) if top_up else []
+        if len(filler) >= short:
+            return sorted(missing + filler)
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        how = (f"--top-up found only {len(filler)} stored {ttype.name} answers to check "
+               "again" if top_up else
+               "or use --top-up (Python: top_up=True; SQL and Excel: TGCHECK_TOP_UP=1) to "
+               f"fill the task with the {short} stalest stored answers, checked again")
+        raise BelowMinimum(
+            f"{len(missing)} new number{'s' if len(missing) != 1 else ''}; {ttype.name} tasks "
+            f"take at least {least}: add {short}, {how}. New: {shown}")
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
              region: Region = None, retry_unknown: bool = False) -> dict[str, object]:
@@ -266,11 +343,11 @@ class Engine:
         """
         if not missing:
             return
-        size = self.settings.max_task_size
+        size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
         if len(chunks) == 1:
-            yield self._shared_job(ttype, chunks[0], resubmit, on_event, cancel, since)
+            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
             return
         failed = threading.Event()
 
@@ -278,7 +355,7 @@ class Engine:
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
             try:
-                return self._shared_job(ttype, chunk, resubmit, on_event, stop, since)
+                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
@@ -306,19 +383,52 @@ class Engine:
                 future.cancel()  # those not started yet, if the caller stops early
             pool.shutdown(wait=not interrupted, cancel_futures=True)
 
+    def _sized_job(self, ttype, numbers, resubmit, on_event, cancel,
+                   since) -> dict[str, tuple]:
+        """_shared_job, and when the provider refuses the file as too large (413,
+        nothing created), the set split in halves, each its own task, as often as
+        needed. The count of tasks is told (an event) before they are created."""
+        try:
+            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since)
+        except TaskTooLarge as e:
+            if len(numbers) < 2:
+                raise
+            half = (len(numbers) + 1) // 2
+            parts = [numbers[:half], numbers[half:]]
+            self._size_cap = min(self._size_cap or half, half)
+            self._notify(on_event, ttype, len(numbers),
+                         f"the provider refused {len(numbers)} numbers as too large ({e}); "
+                         f"sending them as {len(parts)} tasks of up to {half:,}")
+        found: dict[str, tuple] = {}
+        for part in parts:
+            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since))
+        return found
+
+    def _notify(self, on_event, ttype, count: int, message: str) -> None:
+        """A note about no one job (a split): a progress event without a task."""
+        event = JobEvent(kind="progress", job_key="", task_type=ttype.name, numbers=count,
+                         message=message, simulated=self.settings.simulated)
+        plugins.emit(event)
+        if on_event is not None:
+            on_event(event)
+
     def resume(self, *, on_event=None, cancel=None,
                skipped: list[tuple[Job, str]] | None = None) -> int:
-        """Finish this server's open jobs (left by a crash or a timeout); uncertain
-        ones are left alone, they need a deliberate resubmit. Returns how many.
+        """Finish this server's open jobs (left by a crash or a timeout), and stalled
+        ones with a new status-call budget; uncertain ones are left alone, they need
+        a deliberate resubmit. Returns how many.
 
         skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
-        for job in self.store.jobs(states=("new", "submitting", "open", "uncertain")):
+        for job in self.store.jobs(states=("new", "submitting", "open", "stalled",
+                                           "uncertain")):
             why = self._resume_skip_reason(job)
             if why is not None:
                 if skipped is not None:
                     skipped.append((job, why))
                 continue
+            if job.state == "stalled":
+                self.store.reopen(job.id)
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
             try:
@@ -421,9 +531,13 @@ class Engine:
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
-                if self.store.job(job.id).state in ("done", "failed", "abandoned"):
+                if self.store.job(job.id).state in ("done", "failed", "lost", "abandoned"):
                     settled.add(job.id)
                 continue
+            if role == "stalled":
+                raise JobStalled(stalled_message(job, self.settings.max_status_calls))
+            if role == "lost":
+                raise TaskLost(lost_message(job))
             if role == "uncertain":
                 shared = "these" if job.key == key else f"{job.count} numbers, some of these"
                 raise UncertainCreate(
@@ -462,7 +576,9 @@ class Engine:
                 return True
             if current.state == "failed":
                 raise TaskFailed(f"task {current.task_id} failed: {current.error}")
-            if current.state in ("uncertain", "abandoned"):
+            if current.state == "stalled":
+                raise JobStalled(stalled_message(current, self.settings.max_status_calls))
+            if current.state in ("uncertain", "abandoned", "lost"):
                 return False
             if not owner_alive(current.owner, current.heartbeat, time.time()):
                 return False
@@ -540,6 +656,13 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
             time.sleep(left)
     if time.monotonic() >= deadline:
         raise DeadlineExceeded("waited longer than the timeout")
+
+
+def _amounts(status: TaskStatus) -> dict:
+    """The journal's amount columns a status reports (none: leave them as they are)."""
+    fields = {"estimated_amount": status.estimated_amount,
+              "actual_amount": status.actual_amount, "currency": status.currency}
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class _Driver:
@@ -631,7 +754,8 @@ class _Driver:
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
             store.update_job(job.id, state="failed", error=str(e), owner=None)
-            self.emit("failed", message=str(e))
+            if not isinstance(e, TaskTooLarge):  # not a failure: the set is split and sent
+                self.emit("failed", message=str(e))
             raise
         except BaseException as e:
             if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
@@ -667,7 +791,7 @@ class _Driver:
                     job.id, expect_state=("submitting", "uncertain"), state="open",
                     task_id=record.task_id, owner=this_owner(), status=record.status,
                     total=record.total, success=record.success, failure=record.failure,
-                    error=None)
+                    error=None, **_amounts(record))
             except StoreError as e:
                 if attempt == RECORD_TRIES:
                     raise type(e)(  # the same kind (full, read-only...), naming the task
@@ -686,18 +810,35 @@ class _Driver:
         schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started,
                                 numbers=len(self.numbers))
         bad_files = 0
+        limit = self.settings.max_status_calls
         _sleep(self.settings.poll_min, self.deadline, self.cancel)
         while True:
-            status = self.provider.get_status(job.task_id, deadline=self.deadline)
+            current = store.job(job.id)
+            if current.budget_used >= limit:
+                # The hard cap: whatever the schedule says, no more billed calls
+                # until the user asks for them.
+                store.update_job(job.id, expect_state="open", state="stalled", owner=None)
+                message = stalled_message(store.job(job.id), limit)
+                self.emit("failed", message=message)
+                raise JobStalled(message)
+            try:
+                status = self.provider.get_status(job.task_id, deadline=self.deadline)
+            except TaskLost as e:
+                store.update_job(job.id, state="lost", owner=None, error=str(e))
+                message = lost_message(store.job(job.id))
+                self.emit("failed", message=message)
+                raise TaskLost(message) from None
             store.update_job(job.id, status_call=True, status=status.status,
-                             total=status.total, success=status.success, failure=status.failure)
+                             total=status.total, success=status.success, failure=status.failure,
+                             **_amounts(status))
             self.emit("progress", status)
-            if status.status == "failed":
+            if status.status in FAILED_WORDS:
                 store.update_job(job.id, state="failed", owner=None,
-                                 error=status.message or "the provider reported failure")
+                                 error=status.message or f"the provider reported {status.status}")
                 raise TaskFailed(
-                    f"task {job.task_id} failed at the provider"
+                    f"task {job.task_id} failed at the provider ({status.status!r})"
                     + (f": {status.message}" if status.message else "")
+                    + "; its numbers have no answers (a new check creates a new, paid task)"
                 )
             if status.result_url and status.status in ("exported", "completed", "done",
                                                          "finished", "success"):
@@ -729,6 +870,9 @@ class _Driver:
         with result_size_budget(len(self.numbers)):
             found = reader.read(data, self.ttype)
         del data  # the file is parsed: its bytes need not outlive the parse
+        self._sane(found)
+        # Two different answers for one number are none: the reader sets them to None.
+        twice = len(getattr(found, "conflicts", ()) & set(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
         rows, answered, pairs = [], {}, {}
@@ -743,5 +887,28 @@ class _Driver:
             rows.append((number, *pair))
             answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows)
-        self.emit("done", status)
+        self.emit("done", status, message=(
+            f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
+            "different values: not stored, unknown" if twice else None))
         return answered
+
+    def _sane(self, found) -> None:
+        """A file that answers none of the task's numbers is a bad file, not a set
+        of unknowns: believing it would make the answers cost a new task."""
+        if any(found.get(n) is not None for n in self.numbers):
+            return
+        if not getattr(found, "conflicts", set()).isdisjoint(self.numbers):
+            return  # it did answer, only twice over: counted, not a bad file
+        earlier = self.store.stored(self.ttype.name, self.numbers)
+        if len(earlier) == len(self.numbers) and all(
+                status == UNKNOWN for _, status in earlier.values()):
+            return  # numbers an earlier file left out, sent again (retry_unknown): left
+            # out again is an answer a provider does give, not a broken file
+        asked = sum(n in found for n in self.numbers)
+        count = len(self.numbers)
+        what = (f"has no {self.ttype.column!r} value tgcheck knows for any of its "
+                f"{count} numbers" if asked else
+                f"answers none of its {count} numbers ({len(found)} rows of other numbers)")
+        raise ResultFileError(f"the result file of task {self.job.task_id} {what}; nothing "
+                              "was stored and the job stays open: run the same check again "
+                              "later to fetch the file again")

@@ -90,3 +90,25 @@ class StoreLocked(StoreError):
 
 class StoreForeign(StoreError):
     """The file is a SQLite database, but not a tgcheck store (another schema)."""
+
+
+class JobStalled(TgcheckError):
+    """A job used its status-call budget without finishing: it is no longer polled
+    until the user asks (`tgcheck resume`, `tgcheck status`)."""
+
+
+class TaskLost(ApiError):
+    """The provider no longer knows the task (404, "task not found"): its numbers
+    have no answers, and only a deliberate resubmit creates (and pays for) a new one."""
+
+
+class InsufficientBalance(ApiError):
+    """402: the account's balance is too low; nothing was created or billed."""
+
+
+class TaskTooLarge(ApiError):
+    """413: the provider refused the file as too large; nothing was created."""
+
+
+class BelowMinimum(InputError):
+    """Fewer new numbers than the task type's minimum task size (checked before any call)."""

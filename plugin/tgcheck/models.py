@@ -39,6 +39,9 @@ class TaskType:
     column: str
     values: frozenset[str] | None = None
     description: str = ""
+    # Fewest numbers the provider accepts in one task of this type (None: no
+    # minimum known); TGCHECK_MIN_TASK_SIZE overrides it.
+    min_task_size: int | None = None
 
     def clean(self, raw: object) -> str | None:
         """The canonical value for a result cell, or None when it is no answer."""
@@ -55,6 +58,13 @@ class TaskType:
     def _canonical(self) -> dict[str, str]:
         # Result files write "Yes", " YES ", "N/A": match case- and space-insensitively.
         return {" ".join(v.lower().split()): v for v in self.values or ()}
+
+
+# Status words that end a task without a result file. "failed" is documented by
+# the sister platform; the others are how such APIs spell a task stopped on
+# their side. Any other word the schedule does not know is polled with backoff.
+FAILED_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled",
+                          "rejected", "expired", "aborted", "deleted", "stopped"})
 
 
 def processed(success: int | None, failure: int | None) -> int | None:
@@ -76,6 +86,11 @@ class TaskStatus:
     result_url: str | None = None
     message: str | None = None
     created_at: str | None = None
+    # What the provider says the task costs: decimal text, e.g. "1.90", and its
+    # currency; estimated at create, actual when finished (None: not reported).
+    estimated_amount: str | None = None
+    actual_amount: str | None = None
+    currency: str | None = None
 
     @property
     def processed(self) -> int | None:
@@ -97,6 +112,10 @@ class Provider(Protocol):
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes: ...
+
+    # Optional: (decimal text, currency or None) of the account's balance
+    # (`tgcheck balance`); a provider without it is told apart by the CLI.
+    # def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]: ...
 
     def close(self) -> None: ...
 

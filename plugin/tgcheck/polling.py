@@ -18,6 +18,15 @@ Phases, as the vendor reports them:
   longest baseline seen (its average drifts less than any recent slice).
 - completed (or processed >= total; the vendor once reported success > total):
   the file is seconds away; poll shortly, then at the lag budget.
+
+The budget for a task that does not move: while a poll shows no progress (the
+same status word and processed count as the poll before, or a word the schedule
+does not know), the next poll is at least as far away as the time since the
+task last moved, so the intervals double (up to poll_max). A task stuck from its
+creation is polled at about 2, 4, 8, 16 ... s: 6 calls in its first 2 minutes,
+17 in 4 hours with poll_max 1800. A "completed" task is allowed STUCK_EXPORT
+seconds to write its file before the same rule applies. The engine adds a hard
+cap per job (TGCHECK_MAX_STATUS_CALLS) on top of this.
 """
 
 from __future__ import annotations
@@ -46,6 +55,11 @@ EXPORT_GUESS = 12.0
 # Without a size prior, the next pending poll waits this many times the time
 # already waited (3.0: calls at 2, 8, 32, 128 s ...).
 PENDING_GROWTH = 3.0
+# The status words whose meaning the schedule knows; any other word is no progress.
+KNOWN_WORDS = frozenset({"pending", "processing", "completed", "exported"})
+# A file being written ("completed") may take this long before "completed" with
+# no change counts as a task that does not move (the vendor's take seconds).
+STUCK_EXPORT = 60.0
 
 
 class PollSchedule:
@@ -66,6 +80,10 @@ class PollSchedule:
         self._idle_at = started  # last time the task showed no progress
         self._first: tuple[float, int] | None = None  # first (time, processed) > 0
         self._completed_at: float | None = None
+        # The last observation and when the task last moved: at creation it is
+        # pending with nothing processed.
+        self._seen: tuple[str, int] = ("pending", 0)
+        self._moved_at = started
 
     # -- helpers -----------------------------------------------------------
     def _clamp(self, delay: float) -> float:
@@ -85,7 +103,23 @@ class PollSchedule:
         return None
 
     # -- the schedule --------------------------------------------------------
+    def idle(self, status: TaskStatus, now: float) -> float:
+        """Seconds the task has shown no progress (0 when this poll shows some)."""
+        seen = (status.status, status.processed or 0)
+        if status.status in KNOWN_WORDS and seen != self._seen:
+            self._seen, self._moved_at = seen, now
+        return max(now - self._moved_at, 0.0)
+
     def next_delay(self, status: TaskStatus, now: float) -> float:
+        idle = self.idle(status, now)
+        delay = self._next(status, now)
+        if status.status == "completed" or (status.total and (status.processed or 0)
+                                            >= status.total):
+            idle -= STUCK_EXPORT
+        # No progress: wait at least as long as the task has been still (doubling).
+        return self._clamp(max(delay, idle))
+
+    def _next(self, status: TaskStatus, now: float) -> float:
         total = status.total or self.numbers
         processed = status.processed or 0
         word = status.status

@@ -38,6 +38,8 @@ class CheckProgress:
     _last: dict[str, JobEvent] = dataclasses.field(default_factory=dict)
 
     def update(self, event: JobEvent) -> None:
+        if not event.job_key:
+            return  # a note about no one task (a set split after a 413)
         self._last[event.job_key] = event  # each event carries its task's totals
 
     @property
@@ -174,6 +176,16 @@ class ProgressDisplay:
 
     def __call__(self, event: JobEvent) -> None:
         label = self._label(event)
+        if not event.job_key and event.message:
+            # A note about no one job (a set split into tasks): a line, not a bar.
+            console = self._progress.console if self._progress is not None else None
+            line = f"tgcheck: {event.message}"
+            if console is not None:
+                console.print(line, markup=False, highlight=False)
+            else:
+                with self._lock:
+                    print(line, file=self.stream, flush=True)
+            return
         if event.kind == "retry":
             # The provider cannot be reached: said every time, in its own words.
             line = (f"[{time.strftime('%H:%M:%S')}] {label}: "
@@ -248,6 +260,11 @@ class JsonProgress:
         self._ticker.stop()
 
     def __call__(self, event: JobEvent) -> None:
+        if not event.job_key and event.message:
+            # A note about no one task (a split after a 413), as the CLI's own notes.
+            self.write({"event": "note", "time": round(time.time(), 3),
+                        "message": event.message})
+            return
         self._last_event[event.job_key] = event
         self.write(self._record(event.kind, event))
 

@@ -138,6 +138,8 @@ _LIMITS = (
     ("timeout", "TGCHECK_TIMEOUT", 0, True),
     ("http_timeout", "http_timeout", 0, True),
     ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
+    ("max_status_calls", "TGCHECK_MAX_STATUS_CALLS", 1, False),
+    ("min_task_size", "TGCHECK_MIN_TASK_SIZE", 0, False),
     ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
     ("progress_every", "TGCHECK_PROGRESS_EVERY", 0, True),
 )
@@ -167,6 +169,16 @@ class Settings:
     http_timeout: float = 60.0
     # First backoff step after a transient fault; doubles per attempt (with jitter).
     retry_base: float = 0.5
+    # Billed status calls one job may make before it is `stalled` and no longer
+    # polled until the user asks (`tgcheck resume`, `tgcheck status`). A task that
+    # never moves costs 17 calls over the 4-hour timeout (the schedule doubles its
+    # interval while nothing moves); a normal task of up to 100,000 numbers, well
+    # under 30 (measured in benchmarks/: at most 16 for a 60-minute task).
+    max_status_calls: int = 30
+    # Fewest numbers a task may hold; None: the task type's own minimum (none for tg).
+    min_task_size: int | None = None
+    # Fill a task below the minimum with the stalest stored answers (refreshed).
+    top_up: bool = False
     # How long a provider that cannot be reached at all (DNS, refused, TLS) is
     # retried before one clear error: nothing was sent, so waiting hours helps no one.
     connect_budget: float = 60.0
@@ -195,6 +207,8 @@ class Settings:
         # wait for. Refused here, for every face.
         for field, name, low, strict in _LIMITS:
             value = getattr(self, field)
+            if value is None and field == "min_task_size":
+                continue
             if not math.isfinite(value) or value < low or (strict and value == low):
                 raise ConfigError(f"{name} must be a number {'above' if strict else 'of at least'}"
                                   f" {low}, not {value!r}")
@@ -232,6 +246,14 @@ class Settings:
         values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
         values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
+        values["max_status_calls"] = int(_env_float("TGCHECK_MAX_STATUS_CALLS",
+                                                    cls.max_status_calls))
+        if env.get("TGCHECK_MIN_TASK_SIZE"):
+            values["min_task_size"] = int(_env_float("TGCHECK_MIN_TASK_SIZE", 0))
+        top_up = env.get("TGCHECK_TOP_UP", "").strip().lower()
+        if top_up not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
+            raise ConfigError(f"TGCHECK_TOP_UP must be 1 or 0, not {top_up!r}")
+        values["top_up"] = top_up in ("1", "yes", "true", "on")
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
         values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
         values.update({k: v for k, v in overrides.items() if v is not None})

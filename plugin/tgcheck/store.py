@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     task_type    TEXT NOT NULL,
     count        INTEGER NOT NULL,
     numbers      BLOB NOT NULL,        -- zlib of the sorted numbers, so `resume` needs no input
-    -- new | submitting | open | done | failed | uncertain | abandoned
+    -- new | submitting | open | stalled | done | failed | lost | uncertain | abandoned
     state        TEXT NOT NULL,
     task_id      TEXT,
     status       TEXT,                 -- the provider's last status word
@@ -62,15 +62,33 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner        TEXT,                 -- host:pid of the process driving it
     heartbeat    REAL,
     created_at   REAL NOT NULL,
-    updated_at   REAL NOT NULL
+    updated_at   REAL NOT NULL,
+    budget_from  INTEGER NOT NULL DEFAULT 0,  -- status_calls when the poll budget began
+    estimated_amount TEXT,             -- the provider's estimated charge (decimal text)
+    actual_amount    TEXT,             -- and the charge it reported at the end
+    currency     TEXT                  -- of both amounts, e.g. USD
 );
--- At most one live job per set: the heart of "never create the same task twice".
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_live_key ON jobs(key)
-    WHERE state IN ('new', 'submitting', 'open', 'uncertain');
 CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
+-- A set's newest job in any state (a claim asks whether its last task was lost).
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key);
 """
+# At most one live job per set: the heart of "never create the same task twice".
+# Kept apart from SCHEMA: a store made before `stalled` existed has this index
+# with the old state list, and _migrate() replaces it.
+LIVE_INDEX = """CREATE UNIQUE INDEX jobs_live_key ON jobs(key)
+    WHERE state IN ('new', 'submitting', 'open', 'stalled', 'uncertain')"""
+# Columns added since the first release, added to older store files on open.
+ADDED_COLUMNS = (
+    ("budget_from", "INTEGER NOT NULL DEFAULT 0"),
+    ("estimated_amount", "TEXT"),
+    ("actual_amount", "TEXT"),
+    ("currency", "TEXT"),
+)
 
-LIVE_STATES = ("new", "submitting", "open", "uncertain")
+# Live jobs hold their numbers: no other task is created for them. A stalled
+# job's task exists but has used its status-call budget: it is not polled until
+# the user asks (`tgcheck resume`, `tgcheck status`), and still holds its numbers.
+LIVE_STATES = ("new", "submitting", "open", "stalled", "uncertain")
 # job_answers' status for a job's number whose answer was deleted since (cache clear).
 MISSING = "missing"
 # A lookup of at least 1/SCAN_SHARE of a task type's answers scans them rather
@@ -309,6 +327,15 @@ class Job:
     heartbeat: float | None
     created_at: float
     updated_at: float
+    budget_from: int = 0
+    estimated_amount: str | None = None
+    actual_amount: str | None = None
+    currency: str | None = None
+
+    @property
+    def budget_used(self) -> int:
+        """Status calls made since the poll budget last began (job start or a resume)."""
+        return self.status_calls - (self.budget_from or 0)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -354,6 +381,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._check_schema()
             self.db.executescript(SCHEMA)
+            self._migrate()
 
     def _check_schema(self) -> None:
         """Refuse a database of another program (or another tgcheck schema) before
@@ -376,6 +404,24 @@ class Store:
                 f"{self.path} is a SQLite database but not a tgcheck store ({problem}); "
                 "tgcheck leaves it untouched: set TGCHECK_HOME to another folder, or move "
                 "that file away yourself")
+
+    def _migrate(self) -> None:
+        """Bring a store file made by an older tgcheck forward: new journal columns,
+        and the live-set index with today's live states. Idempotent; one transaction."""
+        db = self.db
+        have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        index = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                           "name = 'jobs_live_key'").fetchone()
+        if all(name in have for name, _ in ADDED_COLUMNS) and index is not None \
+                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()):
+            return
+        with self._tx() as tx:
+            have = {row[1] for row in tx.execute("PRAGMA table_info(jobs)")}
+            for name, decl in ADDED_COLUMNS:
+                if name not in have:
+                    tx.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+            tx.execute("DROP INDEX IF EXISTS jobs_live_key")
+            tx.execute(LIVE_INDEX)
 
     # -- connections -----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -531,6 +577,25 @@ class Store:
         with self._tx() as db:
             self._save_answers(db, task_type, rows, task_id, time.time())
 
+    @_translating
+    def stalest(self, task_type: str, count: int, *, exclude: Collection[str] = ()) -> list[str]:
+        """Up to count numbers with a stored answer of task_type, least recently
+        checked first, leaving out exclude (for a top-up to the minimum task size)."""
+        skip = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+        cursor = self.db.execute(
+            "SELECT number FROM answers WHERE task_type = ? ORDER BY checked_at, number",
+            (task_type,))
+        found: list[str] = []
+        try:
+            for (number,) in cursor:
+                if number not in skip:
+                    found.append(number)
+                    if len(found) >= count:
+                        break
+        finally:
+            cursor.close()
+        return found
+
     # -- the store as a whole: for `tgcheck cache` ------------------------
     @staticmethod
     def _answer_filter(task_type: str | None, older_than_days: float | None,
@@ -664,7 +729,9 @@ class Store:
     ) -> tuple[str, Job]:
         """Decide, atomically across processes, who drives the job for this set.
 
-        Returns (role, job): "drive" (this process creates or polls), "wait"
+        Returns (role, job): "stalled" (a job for these numbers used its
+        status-call budget), "lost" (this set's last task is gone at the
+        provider; only resubmit=True creates again), "drive" (this process creates or polls), "wait"
         (another live process drives it), "overlap" (another job holds some of
         these numbers: live, or finished after the caller's store lookup at
         `since`, about when the caller looked the store up; wait for it and
@@ -679,6 +746,20 @@ class Store:
                 (key,),
             ).fetchone()
             job = Job.from_row(row) if row else None
+            if job is not None and job.state == "stalled":
+                # Its task exists but used its status-call budget: polled again only
+                # when the user asks; a resubmit gives it up and creates anew.
+                if not resubmit:
+                    return "stalled", job
+                self._abandon(db, job, now)
+                job = None
+            if job is None and not resubmit:
+                # The set's last task is gone at the provider: a new one is paid
+                # again, so only a deliberate resubmit creates it.
+                last = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ? "
+                                  "ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+                if last is not None and last["state"] == "lost":
+                    return "lost", Job.from_row(last)
             if job is not None:
                 alive = job.owner != me and owner_alive(job.owner, job.heartbeat, now)
                 if job.state == "uncertain" or (job.state == "submitting" and not alive):
@@ -736,9 +817,9 @@ class Store:
             job = Job.from_row(row)
             if job.state == "submitting" and not owner_alive(job.owner, job.heartbeat, now):
                 self._mark_uncertain(db, job, now)
-            if job.state == "uncertain":
+            if job.state in ("uncertain", "stalled"):
                 if not resubmit:
-                    return "uncertain", job
+                    return job.state, job
                 self._abandon(db, job, now)
                 continue
             return "overlap", job
@@ -766,7 +847,8 @@ class Store:
         return self._answers_of(task_type, numbers, "checked_at >= ?", (since,))
 
     _UPDATABLE = frozenset(
-        {"state", "task_id", "status", "total", "success", "failure", "error", "owner"}
+        {"state", "task_id", "status", "total", "success", "failure", "error", "owner",
+         "budget_from", "estimated_amount", "actual_amount", "currency"}
     )
 
     @_translating
@@ -779,8 +861,9 @@ class Store:
             raise ValueError(f"not updatable: {bad}")
         # The journal is a file the key must never reach, and `tgcheck jobs` prints
         # these: provider text passes the redaction point on its way in.
-        for name, limit in (("error", ERROR_LIMIT), ("status", 40)):
-            if fields.get(name) is not None:
+        for name, limit in (("error", ERROR_LIMIT), ("status", 40), ("currency", 16),
+                            ("estimated_amount", 40), ("actual_amount", 40)):
+            if isinstance(fields.get(name), str):
                 fields[name] = redact.clean(fields[name], limit)
         now = time.time()
         sets = [f"{k} = ?" for k in fields] + ["updated_at = ?", "heartbeat = ?"]
@@ -829,6 +912,28 @@ class Store:
             db.execute("UPDATE jobs SET state='open', task_id=?, owner=NULL, heartbeat=NULL, "
                        "error=NULL, updated_at=? WHERE id=?", (task_id, now, job_id))
             return job
+
+    @_translating
+    def reopen(self, job_id: int) -> bool:
+        """A stalled job open again, with a new status-call budget (the user asked)."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE jobs SET state='open', budget_from=status_calls, error=NULL, "
+                "updated_at=? WHERE id=? AND state='stalled'", (time.time(), job_id)
+            ).rowcount > 0
+
+    @_translating
+    def abandon_job(self, job_id: int, reason: str) -> Job | None:
+        """End a live job on purpose (`tgcheck jobs abandon`): its numbers are free
+        to be sent again. Returns the job as it was, or None when it is not live."""
+        with self._tx() as db:
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",
+                             (job_id,)).fetchone()
+            if row is None or row["state"] not in (*LIVE_STATES, "lost"):
+                return None
+            db.execute("UPDATE jobs SET state='abandoned', owner=NULL, error=?, updated_at=? "
+                       "WHERE id=?", (reason, time.time(), job_id))
+            return Job.from_row(row)
 
     @_translating
     def heartbeat(self, job_id: int) -> None:

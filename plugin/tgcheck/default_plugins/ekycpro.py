@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 import httpx
 
@@ -19,8 +20,11 @@ from ..connect import ConnectBudget
 from ..errors import (
     ApiError,
     BadRequest,
+    InsufficientBalance,
     KeyRefused,
     ResultFileError,
+    TaskLost,
+    TaskTooLarge,
     UncertainCreate,
 )
 from ..hookspecs import hookimpl
@@ -45,6 +49,9 @@ GATEWAY_TIMEOUTS = (502, 504)
 MAX_UNREADABLE_REPLIES = 5
 # Counts above this are no task's (SQLite's integers end at 2**63).
 MAX_COUNT = 10**12
+# A gettasks refusal whose text says the task is unknown (some servers answer 400).
+TASK_UNKNOWN = re.compile(r"task\W*(id\W*)?not\W*found|unknown\W*task|no\W*such\W*task",
+                          re.IGNORECASE)
 
 
 @hookimpl
@@ -96,6 +103,25 @@ def _int_field(record: dict, name: str) -> int | None:
                    f"{redact.clean(repr(value), 40)}")
 
 
+def _amount(record: dict, name: str) -> tuple[str | None, str | None]:
+    """(decimal text, currency) of `{"amount": "1.90", "currency": "USD"}` or a bare number."""
+    value = record.get(name)
+    currency = None
+    if isinstance(value, dict):
+        currency = value.get("currency") if isinstance(value.get("currency"), str) else None
+        value = value.get("amount")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None, None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None, None
+    if not amount.is_finite() or amount < 0:
+        return None, None
+    # "f": 1E+2 written as 100, as a person reads an amount.
+    return format(amount, "f"), (currency.strip().upper()[:8] or None) if currency else None
+
+
 def parse_task(data: object) -> TaskStatus:
     """Both documented shapes (full record; short create reply), and a `data` wrapper."""
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "task_id" not in data:
@@ -118,6 +144,8 @@ def parse_task(data: object) -> TaskStatus:
     if url is not None and not isinstance(url, str):
         raise ApiError("the provider's result_url is not text")
     message, created = data.get("message"), data.get("created_at")
+    estimated, est_currency = _amount(data, "estimated_amount")
+    actual, act_currency = _amount(data, "actual_amount")
     return TaskStatus(
         task_id=task_id,
         # Lowercased after masking would let a key in upper case through: clean()
@@ -129,6 +157,9 @@ def parse_task(data: object) -> TaskStatus:
         result_url=url or None,
         message=redact.clean(message) if isinstance(message, str) else None,
         created_at=redact.clean(created, 40) if isinstance(created, str) else None,
+        estimated_amount=estimated,
+        actual_amount=actual,
+        currency=redact.clean_optional(act_currency or est_currency, 16),
     )
 
 
@@ -204,7 +235,8 @@ class EkycproProvider:
         return ConnectBudget(self.settings.connect_budget, deadline,
                              base=self.settings.retry_base)
 
-    def _raise_for_final(self, response: httpx.Response, what: str) -> None:
+    def _raise_for_final(self, response: httpx.Response, what: str, *,
+                         task_query: bool = False) -> None:
         code = response.status_code
         if 300 <= code < 400:
             # Not followed (the key would travel along), and not retried: a redirect
@@ -219,6 +251,17 @@ class EkycproProvider:
         if 400 <= code < 500 and code not in (408, 425, 429):
             # The body is the server's: should it echo the key, it is cut out.
             text = _safe_text(response).replace(self._key, "***")
+            if code == 402:
+                raise InsufficientBalance(
+                    f"{what}: insufficient balance at the provider (HTTP 402): {text}; "
+                    "top up the account (`tgcheck balance` shows it); nothing was created "
+                    "or billed")
+            if code == 413:
+                raise TaskTooLarge(f"{what}: the provider refused the file as too large "
+                                   f"(HTTP 413): {text}")
+            if task_query and (code == 404 or TASK_UNKNOWN.search(text)):
+                raise TaskLost(f"{what}: the provider does not know this task "
+                               f"(HTTP {code}): {text}")
             raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
 
     @staticmethod
@@ -285,7 +328,9 @@ class EkycproProvider:
                              f"HTTP {response.status_code}")
                 continue
             self._raise_for_final(response, "creating the task")
-            if response.status_code != 200:
+            # 200 (older deployments) and 202 (newer) alike: a 2xx with a task id
+            # is a created, charged task.
+            if not 200 <= response.status_code < 300:
                 raise UncertainCreate(
                     f"creating the task: unexpected HTTP {response.status_code}")
             self.billed_calls += 1
@@ -325,8 +370,8 @@ class EkycproProvider:
                 backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
                              f"HTTP {response.status_code}")
                 continue
-            self._raise_for_final(response, what)
-            if response.status_code == 200:
+            self._raise_for_final(response, what, task_query=True)
+            if 200 <= response.status_code < 300:
                 self.billed_calls += 1
             try:
                 record = parse_task(response.json())
@@ -344,6 +389,44 @@ class EkycproProvider:
             if record.task_id != task_id:
                 raise ApiError(f"{what}: the provider answered for another task")
             return record
+
+    # -- balance -------------------------------------------------------------
+    def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
+        """(decimal text, currency or None) from GET /v1/balance.
+
+        The sister platform documents no charge for it; the vendor bills "every
+        200", so the CLI says it may be billed."""
+        backoff = self._backoff(deadline)
+        what = "asking for the balance"
+        connecting = self._connect_budget(deadline)
+        while True:
+            try:
+                response = self._api.get("/v1/balance")
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
+            except httpx.TransportError as e:
+                backoff.wait(what, last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            if response.status_code == 404:
+                raise ApiError(f"{what}: this provider has no /v1/balance (HTTP 404)")
+            self._raise_for_final(response, what)
+            try:
+                data = response.json()
+            except (ValueError, UnicodeDecodeError):
+                data = None
+            amount, currency = _amount(data, "balance") if isinstance(data, dict) else (None,
+                                                                                         None)
+            if amount is None:
+                raise ApiError(f"{what}: the reply holds no balance "
+                               f"({_safe_text(response, 80)!r})")
+            if currency is None and isinstance(data.get("currency"), str):
+                currency = data["currency"].strip().upper()[:8] or None
+            return amount, currency
 
     def _check_download_request(self, request: httpx.Request) -> None:
         # Every hop, redirects included, before a byte is sent to it.

@@ -76,7 +76,16 @@ def _header_key(cell: object) -> str:
     return "".join(ch for ch in str(cell or "").lower() if ch.isalnum())
 
 
-def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str | None]:
+class Answers(dict):
+    """number -> cleaned value, and `conflicts`: the numbers the file answered twice
+    with different values (their value is None: no answer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conflicts: set[str] = set()
+
+
+def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     """Rows (header first) -> number -> cleaned value."""
     it = iter(rows)
     header = next(it, None)
@@ -104,7 +113,7 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str 
         else:
             cells.append(row[number_col] if len(row) > number_col else None)
             raws.append(None)
-    answers: dict[str, str | None] = {}
+    answers = Answers()
     cleaned: dict = {}
     for number, raw in zip(resolve_all(cells), raws, strict=True):
         if type(number) is not str:
@@ -115,9 +124,15 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> dict[str, str 
             value = cleaned[raw] = task_type.clean(raw)
         except TypeError:  # an unhashable cell
             value = task_type.clean(raw)
-        # A repeated row with a blank answer must not undo a real one.
+        # A repeated row with a blank answer must not undo a real one; two
+        # different answers for one number are none (the engine counts them).
+        earlier = answers.get(number)
+        if earlier is not None and value is not None and value != earlier:
+            answers.conflicts.add(number)
         if value is not None or number not in answers:
             answers[number] = value
+    for number in answers.conflicts:
+        answers[number] = None
     return answers
 
 

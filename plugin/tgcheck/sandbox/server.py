@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import decimal
 import hashlib
 import io
 import json
@@ -71,6 +72,7 @@ class _Task:
     created: float  # monotonic
     created_at: str
     outcome: str = "exported"  # or "failed"
+    stuck: str | None = None  # a status word the task never leaves
 
 
 class Sandbox:
@@ -91,6 +93,14 @@ class Sandbox:
         omit_rate: float = 0.02,
         quirks: bool = True,
         faults: Faults | None = None,
+        # The vendor platform's documented behaviours (api notes, section 7):
+        create_code: int = 200,  # 202 on current deployments
+        price: str | None = None,  # USD per number: estimated_amount / actual_amount
+        balance: str | None = None,  # GET /v1/balance; a create costing more is a 402
+        min_rows: dict[str, int] | None = None,  # per task type: fewer rows is a 400
+        max_rows: int | None = None,  # a larger file is a 413
+        stuck: str | None = None,  # every new task shows this status word for ever
+        failed_message: str = "simulated failure",
         state_dir: str | os.PathLike | None = None,
     ):
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -101,6 +111,11 @@ class Sandbox:
         self.result_format, self.shape = result_format, shape
         self.omit_rate, self.quirks = omit_rate, quirks
         self.faults = faults or Faults()
+        self.create_code, self.max_rows, self.stuck = create_code, max_rows, stuck
+        self.price = decimal.Decimal(price) if price is not None else None
+        self.balance = decimal.Decimal(balance) if balance is not None else None
+        self.min_rows = dict(min_rows or {})
+        self.failed_message = failed_message
         # With a state folder, tasks outlive this server: the next sandbox on this
         # folder (another run of `tgcheck check --sandbox`, on another port) still
         # answers for them, as the real provider would.
@@ -149,6 +164,26 @@ class Sandbox:
         with self._lock:
             self._forced.extend([(endpoint, kind)] * times)
 
+    def purge(self, task_id: str | None = None) -> None:
+        """Forget a task (the newest by default): gettasks answers 404 for it."""
+        with self._lock:
+            if task_id is None:
+                task_id = max(self.tasks, key=lambda t: self.tasks[t].created)
+            self.tasks.pop(task_id)
+        if self.state_dir is not None:
+            (self.state_dir / f"{task_id}.json").unlink(missing_ok=True)
+
+    def unstick(self) -> None:
+        """Let stuck tasks (and new ones) progress from now on."""
+        with self._lock:
+            self.stuck = None
+            for task in self.tasks.values():
+                if task.stuck is not None:
+                    task.stuck, task.created = None, self._now()
+
+    def cost(self, count: int) -> decimal.Decimal | None:
+        return None if self.price is None else self.price * count
+
     @property
     def creates(self) -> int:
         return self.billed["create"]
@@ -181,6 +216,7 @@ class Sandbox:
             created=self._now(),
             created_at=_rfc3339(),
             outcome=outcome,
+            stuck=self.stuck,
         )
         with self._lock:
             self.tasks[task.task_id] = task
@@ -221,10 +257,19 @@ class Sandbox:
         base = {"created_at": task.created_at, "updated_at": _rfc3339(), "task_id": task.task_id,
                 "user_id": "sandbox", "status": "pending", "total": 0, "success": 0,
                 "failure": 0}
+        cost = self.cost(total)
+        if cost is not None:
+            base["estimated_amount"] = {"amount": f"{cost:.4f}", "currency": "USD"}
         if created:
             if self.shape == "short":
-                return {"task_id": task.task_id, "status": "pending", "total": total,
-                        "message": "Task created successfully", "created_at": task.created_at}
+                short = {"task_id": task.task_id, "status": "pending", "total": total,
+                         "message": "Task created successfully", "created_at": task.created_at}
+                if cost is not None:
+                    short["estimated_amount"] = base["estimated_amount"]
+                return short
+            return base
+        if task.stuck is not None:
+            base["status"] = task.stuck
             return base
         working = elapsed - self.queue_seconds
         if working < 0:
@@ -234,13 +279,15 @@ class Sandbox:
         if processed < total:
             return base
         if task.outcome == "failed":
-            base.update(status="failed", message="simulated failure")
+            base.update(status="failed", message=self.failed_message)
             return base
         finished_at = self.queue_seconds + total / self.speed
         if elapsed - finished_at < self.export_seconds:
             base["status"] = "completed"
             return base
         base["status"] = "exported"
+        if cost is not None:
+            base["actual_amount"] = {"amount": f"{cost:.4f}", "currency": "USD"}
         base["result_url"] = f"{self.url}/results/{task.task_id}.{_extension(self.result_format)}"
         if self.quirks and total and _digest(task.task_id, "quirk") % 3 == 0:
             base["success"] = total + 1  # the vendor's own example did this once
@@ -296,6 +343,11 @@ def _rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+def xlsx_file(header, rows) -> bytes:
+    """An xlsx result file of these rows (for tests: result_override)."""
+    return _xlsx(header, rows)
+
+
 def _xlsx(header, rows) -> bytes:
     buf = io.BytesIO()
     book = xlsxwriter.Workbook(buf, {"in_memory": True})
@@ -346,7 +398,7 @@ def _make_handler(sandbox: Sandbox):
             self.wfile.write(body)
 
         def _json(self, code: int, data: dict, endpoint: str | None = None):
-            if code == 200 and endpoint:
+            if 200 <= code < 300 and endpoint:
                 with sandbox._lock:
                     sandbox.billed[endpoint] += 1
             self._send(code, json.dumps(data).encode())
@@ -432,25 +484,49 @@ def _make_handler(sandbox: Sandbox):
             bad = next((n for n in numbers if not E164.match(n)), None)
             if not numbers or bad is not None:
                 return self._json(400, {"message": f"invalid file format: {bad!r}"})
+            least = sandbox.min_rows.get(task_type)
+            if least and len(numbers) < least:
+                return self._json(400, {"message": f"row count {len(numbers)} is below the "
+                                        f"minimum of {least} for task type {task_type}"})
+            if sandbox.max_rows is not None and len(numbers) > sandbox.max_rows:
+                return self._json(413, {"message": "uploaded file too large"})
+            cost = sandbox.cost(len(numbers))
+            with sandbox._lock:
+                if sandbox.balance is not None and cost is not None:
+                    if cost > sandbox.balance:
+                        short = True
+                    else:
+                        short, sandbox.balance = False, sandbox.balance - cost
+                else:
+                    short = False
+            if short:
+                return self._json(402, {"message": "insufficient balance"})
             task = sandbox.create(numbers, task_type,
                                   "failed" if fault == "task_failed" else "exported")
             if fault == "drop_after":
                 with sandbox._lock:
                     sandbox.billed["create"] += 1
                 return self._drop()
-            return self._json(200, sandbox.record(task, created=True), "create")
+            return self._json(sandbox.create_code, sandbox.record(task, created=True), "create")
 
         def _status(self, form):
             task_id = form.get("task_id", b"").decode().strip()
             task = sandbox.task(task_id)
             if task is None:
-                return self._json(400, {"message": f"unknown task_id {task_id!r}"})
+                return self._json(404, {"message": "task not found"})
             return self._json(200, sandbox.record(task), "status")
 
         def do_GET(self):
             path = self.path.split("?")[0]
             if path in ("/", "/health"):
                 return self._send(200, (LABEL + "\n").encode(), "text/plain")
+            if path == "/v1/balance":
+                with sandbox._lock:
+                    sandbox.calls["balance"] += 1
+                if not self._authorised():
+                    return None
+                left = sandbox.balance if sandbox.balance is not None else decimal.Decimal(100)
+                return self._json(200, {"balance": float(left), "currency": "USD"})
             m = re.fullmatch(r"/results/([A-Za-z0-9]+)\.(xlsx|zip)", path)
             task = sandbox.task(m.group(1)) if m else None
             if task is None:
