@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tgcheck.errors import StoreError
+from tgcheck.errors import StoreError, StoreLocked
 from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating
 
 DAY = 86400.0
@@ -210,8 +210,10 @@ def test_damage_met_while_a_generator_reads_is_a_store_error(tmp_path):
         next(rows)
     locked = store.locked()
     next(locked)
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    # Issue 12: a lock is told apart from damage (its own error, no doctor advice).
+    with pytest.raises(StoreLocked, match="locked") as e:
         next(locked)
+    assert "doctor" not in str(e.value)
     store.close()
 
 

@@ -18,7 +18,7 @@ import time
 
 import click
 
-from . import config_file, plugins, regions
+from . import config_file, plugins, redact, regions
 from .engine import Engine, lost_message
 from .errors import InputError, NoApiKey, TaskLost, TgcheckError
 from .models import processed as processed_of
@@ -63,7 +63,19 @@ class Interrupted(TgcheckError):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"tgcheck: error: {message}", err=True)
+    click.echo(f"tgcheck: error: {redact.message(message)}", err=True)
+    if code == 130:
+        _exit_interrupted()
+    sys.exit(code)
+
+
+def _traceback(e: BaseException, code: int) -> None:
+    """--debug: the traceback, through the redaction point like every other line
+    (an exception that is not ours may quote a provider's reply)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    click.echo(redact.message(text).rstrip("\n"), err=True)
     if code == 130:
         _exit_interrupted()
     sys.exit(code)
@@ -101,7 +113,7 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except TgcheckError as e:
             if debug:
-                raise
+                _traceback(e, e.exit_code)
             message = str(e)
             if isinstance(e, NoApiKey):
                 message = NO_KEY_CLI
@@ -120,7 +132,7 @@ def handle_errors(fn):
             raise
         except Exception as e:
             if debug:
-                raise
+                _traceback(e, 1)
             _fail(f"unexpected {type(e).__name__}: {e} (run again with --debug for the "
                   "traceback, and please report it)", 1)
 
@@ -650,6 +662,7 @@ def jobs(ctx, show_all, as_json, sandbox):
       tgcheck jobs
       tgcheck jobs --all --json
       tgcheck jobs abandon 3
+      tgcheck jobs attach 3 cs9viu7i61pkfs4oavvg
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -663,16 +676,20 @@ def jobs(ctx, show_all, as_json, sandbox):
                    "created\tupdated\testimated\tactual")
     for j in rows:
         processed = processed_of(j.success, j.failure)
+        # A journal written by an older tgcheck may hold raw provider text: every
+        # field passes the redaction point (no tab, line break or escape in a cell).
+        task_id, status_word = redact.clean(j.task_id or "", 200), redact.clean(j.status or "", 40)
         if as_json:
             click.echo(json.dumps({
-                "job": j.id, "task_id": j.task_id, "state": j.state, "status": j.status,
-                "task_type": j.task_type, "numbers": j.count, "processed": processed,
-                "status_calls": j.status_calls, "error": j.error,
+                "job": j.id, "task_id": task_id or None, "state": j.state,
+                "status": status_word or None, "task_type": j.task_type, "numbers": j.count,
+                "processed": processed, "status_calls": j.status_calls,
+                "error": redact.clean_optional(j.error, None),
                 "created": _stamp(j.created_at), "updated": _stamp(j.updated_at),
                 "estimated_amount": j.estimated_amount, "actual_amount": j.actual_amount,
                 "currency": j.currency}))
             continue
-        click.echo(f"{j.id}\t{j.task_id or ''}\t{j.state}\t{j.status or ''}\t{j.count}\t"
+        click.echo(f"{j.id}\t{task_id}\t{j.state}\t{status_word}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
                    f"{_stamp(j.created_at)}\t{_stamp(j.updated_at)}\t"
                    f"{_money(j.estimated_amount, j.currency)}\t"
@@ -680,7 +697,8 @@ def jobs(ctx, show_all, as_json, sandbox):
 
 
 def _money(amount: str | None, currency: str | None) -> str:
-    return "" if amount is None else f"{amount} {currency or ''}".strip()
+    # The provider's words: through the redaction point, like every TSV cell.
+    return "" if amount is None else redact.clean(f"{amount} {currency or ''}".strip(), 60)
 
 
 ABANDON_MEANS = {
@@ -725,6 +743,36 @@ def jobs_abandon(job_ref, sandbox):
     click.echo(f"tgcheck: job {was.id}{task} abandoned; it was {was.state}: "
                f"{ABANDON_MEANS.get(was.state, '')}. Its {was.count} numbers are free: the "
                "next check of them creates a new task, paid again.", err=True)
+
+
+@jobs.command("attach")
+@click.argument("job_ref", metavar="JOB")
+@click.argument("task_id")
+@_sandbox_store_option
+@handle_errors
+def jobs_attach(job_ref, task_id, sandbox):
+    """Attach a task the provider created to JOB, when the journal lost its id.
+
+    For a job whose create was cut off (uncertain) or whose task id could not be
+    written (a full disk): the id from the error message or the provider's
+    dashboard makes the job open again, and `tgcheck resume` or the same check
+    collects its answers without paying for a new task. No API call is made.
+
+    \b
+    Examples:
+      tgcheck jobs attach 3 cs9viu7i61pkfs4oavvg && tgcheck resume
+    """
+    clean_id = redact.clean(task_id, None)
+    if clean_id != task_id or not task_id or " " in task_id or not task_id.isascii():
+        raise InputError(f"{clean_id!r} is not a task id (printable ASCII, no spaces)")
+    engine = store_engine(sandbox)
+    try:
+        job = _find_job(engine, job_ref)
+        was = engine.store.attach_task(job.id, task_id)
+    finally:
+        engine.close()
+    click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "
+               "`tgcheck resume` or the same check collects its answers", err=True)
 
 
 @cli.command()
@@ -807,6 +855,9 @@ def status(task_id, as_json, base_url, sandbox):
               "estimated_amount": _money(record.estimated_amount, record.currency) or None,
               "actual_amount": _money(record.actual_amount, record.currency) or None,
               "job": job.id if job else None, "job_state": job.state if job else None}
+    # The provider's words, shown: through the redaction point (the URL too: a
+    # server may put the key in it).
+    fields = {k: redact.clean(v, None) if isinstance(v, str) else v for k, v in fields.items()}
     if as_json:
         click.echo(json.dumps(fields))
     else:

@@ -23,9 +23,17 @@ from pathlib import Path
 
 import click
 
-from .errors import StoreError, TgcheckError
+from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
-from .store import _JOB_COLUMNS, ADDED_COLUMNS, LIVE_STATES, Store, unpack_numbers
+from .store import (
+    _JOB_COLUMNS,
+    ADDED_COLUMNS,
+    LIVE_STATES,
+    Store,
+    foreign_schema,
+    store_error,
+    unpack_numbers,
+)
 
 # Rows are read in rowid windows: a damaged page loses one window, not the rest.
 _WINDOW = 256
@@ -73,6 +81,13 @@ def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
         report.healthy = True
         _describe_healthy(path, report, flag)
         return report
+    if isinstance(problem, _NotDamage):
+        # Read-only, locked, another program's database: the file is not damaged,
+        # and moving it aside would lose (and make the user pay again for) what it
+        # holds. Say what is wrong; touch nothing.
+        report.problem = str(problem)
+        report.say(f"{path}: not checked, nothing changed: {problem}")
+        return report
     report.problem = problem
     report.say(f"{path}: damaged ({problem})")
     moved = _move_aside(path)
@@ -98,34 +113,85 @@ def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
     return report
 
 
+class _NotDamage(str):
+    """A problem that is not damage: the file must not be moved aside."""
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The store opened for the check, which writes nothing to it. A plain
+    connection first (it tidies the WAL's side files away when it closes); where
+    the file or its folder cannot be written, read-only, and immutable when even
+    the WAL's shared-memory file cannot be made: a read-only TGCHECK_HOME is
+    checked too, never taken for damage."""
+    for target, uri in ((str(path), False), (f"{path.resolve().as_uri()}?mode=ro", True)):
+        try:
+            db = sqlite3.connect(target, uri=uri, timeout=60)
+        except sqlite3.OperationalError as e:
+            if _code(e) not in _CANNOT_WRITE:
+                raise
+            continue
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError as e:
+            db.close()
+            if _code(e) not in _CANNOT_WRITE:
+                raise
+    return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, timeout=60)
+
+
+# SQLITE_READONLY, SQLITE_CANTOPEN: the folder or file cannot be written.
+_CANNOT_WRITE = (8, 14)
+
+
+def _code(e: sqlite3.Error) -> int:
+    return (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
 def _problem(path: Path) -> str | None:
-    """None when the store opens and passes SQLite's integrity check."""
+    """None when the store opens and passes SQLite's integrity check; a _NotDamage
+    when it cannot be checked or is not a tgcheck store."""
     try:
-        db = sqlite3.connect(path, timeout=60)
-    except sqlite3.Error as e:
-        return str(e)
+        db = _open_read_only(path)
+    except sqlite3.DatabaseError as e:
+        return _verdict(path, e)
     try:
         rows = db.execute("PRAGMA integrity_check(20)").fetchall()
         first = [line for r in rows for line in str(r[0]).splitlines() if "***" not in line]
         if first != ["ok"]:
             return "; ".join(first[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        foreign = foreign_schema(db)
+        if foreign:
+            # Another program's database, sound as SQLite sees it: not ours to move.
+            return _NotDamage(f"a SQLite database but not a tgcheck store ({foreign}); set "
+                              "TGCHECK_HOME to another folder, or move that file away yourself")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"answers", "jobs"} <= tables:
+        if tables and not {"answers", "jobs"} <= tables:
             return "not a tgcheck store (tables missing)"
-        return None
     except sqlite3.DatabaseError as e:
-        return str(e)
+        return _verdict(path, e)
     finally:
         db.close()
+    return None
+
+
+def _verdict(path: Path, e: sqlite3.DatabaseError) -> str:
+    """Damage (SQLite says corrupt, not a database) is a plain problem: the file is
+    moved aside. Anything else (read-only, locked, full) is _NotDamage."""
+    translated = store_error(path, e)
+    if translated is None or isinstance(translated, StoreDamaged):
+        return str(e)
+    return _NotDamage(str(translated))
 
 
 def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
-    store = Store(path)
+    # Read-only like the check: a healthy store in a read-only home is described too.
+    db = _open_read_only(path)
     try:
-        answers = store.count_answers()
-        states = store.job_state_counts()
+        answers = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        states = dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1"))
     finally:
-        store.close()
+        db.close()
     live = sum(states.get(s, 0) for s in LIVE_STATES)
     shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
     report.say(f"{path}: ok (integrity check passed)")

@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import connect, plugins
+from . import connect, plugins, redact
+from .default_plugins.readers import budget as result_size_budget
+from .default_plugins.readers import result_budget
 from .errors import (
     ApiError,
     BelowMinimum,
     DeadlineExceeded,
     JobStalled,
     ResultFileError,
+    StoreError,
     TaskFailed,
     TaskLost,
     TaskTooLarge,
@@ -41,7 +44,7 @@ from .normalize import Region, resolve_all
 from .polling import PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, Job, Store, owner_alive
+from .store import AnswerGroup, Job, Store, owner_alive, this_owner
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -51,6 +54,10 @@ CLOCK_MARGIN = 60.0
 MAX_BAD_FILES = 3
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
+# Tries at journaling a created task's id (a full disk, a locked store) before
+# the error that names the task; seconds between them grow by this step.
+RECORD_TRIES = 3
+RECORD_STEP = 0.5
 
 EventListener = Callable[[JobEvent], None]
 
@@ -670,6 +677,8 @@ class _Driver:
         self.deadline, self.on_event, self.cancel = deadline, on_event, cancel
         self.store, self.provider = engine.store, engine.provider
         self.settings = engine.settings
+        # The id of a task this driver created: in memory first, before the journal.
+        self.created: str | None = None
 
     def emit(self, kind, status: TaskStatus | None = None, message=None):
         job = self.store.job(self.job.id)
@@ -705,9 +714,17 @@ class _Driver:
 
     def _run(self) -> dict[str, tuple]:
         try:
-            if self.job.state == "new":
-                self._create()
-            return self._follow()
+            try:
+                if self.job.state == "new":
+                    self._create()
+                return self._follow()
+            except TgcheckError as e:
+                # After a create, every error names its task: a paid task whose id
+                # is only in a scrolled-away line is as good as orphaned.
+                task_id = self.created or self.job.task_id
+                if task_id and task_id not in str(e):
+                    e.args = (f"{e} (task {task_id}, job {self.job.id})", *e.args[1:])
+                raise
         except UncertainCreate:
             raise
         except (DeadlineExceeded, Cancelled, KeyboardInterrupt, connect.NotSent) as e:
@@ -753,10 +770,8 @@ class _Driver:
             store.update_job(job.id, state="uncertain", owner=None,
                              error=f"interrupted while creating ({type(e).__name__})")
             raise
-        recorded = store.update_job(
-            job.id, expect_state="submitting", state="open", task_id=record.task_id,
-            status=record.status, total=record.total, success=record.success,
-            failure=record.failure, **_amounts(record))
+        self.created = record.task_id  # kept before anything else can fail
+        recorded = self._record(record)
         if not recorded:
             # Someone took the job for dead and abandoned it (a deliberate
             # resubmit). The paid task must not vanish: say its id.
@@ -766,6 +781,29 @@ class _Driver:
                 f"`tgcheck status {record.task_id}` shows it")
         self.job = store.job(job.id)
         self.emit("submitted", record)
+
+    def _record(self, record: TaskStatus) -> bool:
+        """Journal a created task's id, retried: the task is paid for, and a store
+        that is full or locked for a moment must not throw its id away. Uncertain
+        too: another run may have taken this create for cut off meanwhile (only a
+        deliberate resubmit, which abandons the job, makes it not ours)."""
+        job = self.job
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                return self.store.update_job(
+                    job.id, expect_state=("submitting", "uncertain"), state="open",
+                    task_id=record.task_id, owner=this_owner(), status=record.status,
+                    total=record.total, success=record.success, failure=record.failure,
+                    error=None, **_amounts(record))
+            except StoreError as e:
+                if attempt == RECORD_TRIES:
+                    raise type(e)(  # the same kind (full, read-only...), naming the task
+                        f"task {record.task_id} was created (and is paid for), but the "
+                        f"journal could not record it: {e}. Note the task id; once the "
+                        f"store is writable, `tgcheck jobs attach {job.id} {record.task_id}` "
+                        "records it and `tgcheck resume` collects its answers") from None
+                time.sleep(RECORD_STEP * attempt)
+        raise AssertionError("unreachable")
 
     def _follow(self) -> dict[str, tuple]:
         store, job = self.store, self.job
@@ -822,7 +860,9 @@ class _Driver:
                    self.cancel)
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
-        data = self.provider.download(status.result_url, deadline=self.deadline)
+        # Bounded by what the numbers sent can take: a bomb stops at the download.
+        data = self.provider.download(status.result_url, deadline=self.deadline,
+                                      max_bytes=result_budget(len(self.numbers)))
         reader = next((r for r in plugins.readers() if r.accepts(data)), None)
         if reader is None:
             head = data[:40].decode("latin-1", "replace")
@@ -830,7 +870,9 @@ class _Driver:
                 f"the result file of task {self.job.task_id} is in no known format "
                 f"(it starts with {head!r}); the job stays open"
             )
-        found = reader.read(data, self.ttype)
+        with result_size_budget(len(self.numbers)):
+            found = reader.read(data, self.ttype)
+        del data  # the file is parsed: its bytes need not outlive the parse
         self._sane(found)
         # Two different answers for one number are none: the reader sets them to None.
         twice = len(getattr(found, "conflicts", ()) & set(self.numbers))
@@ -841,7 +883,10 @@ class _Driver:
             value = found.get(number)
             pair = pairs.get(value)
             if pair is None:  # one (value, status) tuple per answer, not per number
-                pair = pairs[value] = (value, OK if value is not None else UNKNOWN)
+                # A free-form answer is the provider's text: it passes the
+                # redaction point before the store (once per distinct answer).
+                shown = value if value is None else redact.clean(value, None)
+                pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
             rows.append((number, *pair))
             answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows)

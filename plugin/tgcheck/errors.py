@@ -1,13 +1,20 @@
 """The project's own errors: every failure a user can meet is one of these.
 
-Each message says what happened and what to do next; none ever holds the API key.
+Each message says what happened and what to do next; none ever holds the API key:
+every message passes the redaction point (redact.message) when the error is made,
+so a key a provider echoed back cannot reach a log, a terminal or a traceback.
 """
+
+from . import redact
 
 
 class TgcheckError(Exception):
     """Base of every error tgcheck raises on purpose."""
 
     exit_code = 1
+
+    def __init__(self, *args):
+        super().__init__(*(redact.message(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(TgcheckError):
@@ -60,7 +67,29 @@ class ResultFileError(TgcheckError):
 
 
 class StoreError(TgcheckError):
-    """The local store is damaged or unreadable."""
+    """The local store cannot be used. The subclasses say why; each has its own
+    advice, and only StoreDamaged (an integrity check failed) ever leads to the
+    file being moved aside: the others hold answers already paid for."""
+
+
+class StoreDamaged(StoreError):
+    """SQLite found the file corrupt or not a database: `tgcheck doctor` salvages it."""
+
+
+class StoreFull(StoreError):
+    """The disk (or quota) holding the store is full."""
+
+
+class StoreReadOnly(StoreError):
+    """The store, or the folder holding it, cannot be written."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store's lock for longer than the busy timeout."""
+
+
+class StoreForeign(StoreError):
+    """The file is a SQLite database, but not a tgcheck store (another schema)."""
 
 
 class JobStalled(TgcheckError):

@@ -110,7 +110,8 @@ class Provider(Protocol):
 
     def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus: ...
 
-    def download(self, url: str, *, deadline: float | None = None) -> bytes: ...
+    def download(self, url: str, *, deadline: float | None = None,
+                 max_bytes: int | None = None) -> bytes: ...
 
     # Optional: (decimal text, currency or None) of the account's balance
     # (`tgcheck balance`); a provider without it is told apart by the CLI.

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from . import redact
 from .models import JobEvent
 
 
@@ -170,7 +171,7 @@ class ProgressDisplay:
 
     @staticmethod
     def _label(event: JobEvent) -> str:
-        label = f"task {event.task_id or '(creating)'}"
+        label = f"task {redact.clean(event.task_id or '(creating)', 200)}"
         return label + " [simulated]" if event.simulated else label
 
     def __call__(self, event: JobEvent) -> None:
@@ -187,7 +188,8 @@ class ProgressDisplay:
             return
         if event.kind == "retry":
             # The provider cannot be reached: said every time, in its own words.
-            line = f"[{time.strftime('%H:%M:%S')}] {label}: {event.message}"
+            line = (f"[{time.strftime('%H:%M:%S')}] {label}: "
+                    f"{redact.clean(event.message or '', None)}")
             if self._progress is not None:
                 self._progress.console.print(line, markup=False, highlight=False)
             else:
@@ -206,8 +208,9 @@ class ProgressDisplay:
                 return
             self._last_line[event.job_key] = key
             self._ticker.touch()
-            self._print(event, label, f"{event.kind} {event.status or ''}",
-                        f" ({event.message})" if event.message else "")
+            # The provider's words pass the redaction point: no escape reaches a terminal.
+            self._print(event, label, f"{event.kind} {redact.clean(event.status or '', 40)}",
+                        f" ({redact.clean(event.message, None)})" if event.message else "")
 
     def _print(self, event: JobEvent, label: str, what: str, note: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -222,7 +225,8 @@ class ProgressDisplay:
                       "provider yet)", file=self.stream, flush=True)
             for event in _waiting(self._last_event):
                 self._print(event, self._label(event),
-                            f"still waiting, {event.status or event.kind}", "")
+                            f"still waiting, {redact.clean(event.status or event.kind, 40)}",
+                            "")
 
     def _live(self, event: JobEvent, label: str) -> None:
         total = event.total or event.numbers
@@ -233,7 +237,7 @@ class ProgressDisplay:
         done = total if event.kind == "done" else (event.processed or 0)
         self._progress.update(bar, total=total, completed=min(done, total))
         speed = self._progress.tasks[self._bars[event.job_key]].speed
-        state = event.status or event.kind
+        state = redact.clean(event.status or event.kind, 40)
         self._progress.update(
             bar, description=f"{label} {state}",
             rate=f"{speed:,.0f}/s" if speed else "-/s", billed=billed_calls(event))
@@ -277,8 +281,10 @@ class JsonProgress:
             self.write(self._record("waiting", event))
 
     def write(self, record: dict) -> None:
+        # JSON escapes control characters itself; the key is masked in the line.
+        line = redact.mask(json.dumps(record))
         with self._lock:  # whole lines, whichever thread writes
-            self.stream.write(json.dumps(record) + "\n")
+            self.stream.write(line + "\n")
             self.stream.flush()
         self._ticker.touch()
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from . import redact
 from .errors import ConfigError, NoApiKey
 
 DEFAULT_BASE_URL = "https://api.ekycpro.com"
@@ -27,6 +28,8 @@ class Secret(str):
     def __new__(cls, value: str):
         obj = super().__new__(cls, "********")
         obj._value = value
+        # From now on the key is masked in everything tgcheck stores, shows or raises.
+        redact.register_secret(value)
         return obj
 
     def reveal(self) -> str:
@@ -62,6 +65,38 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(url: str) -> str:
+    """One spelling per server, for the provider's identity (and so the job key):
+    scheme and host in lower case, localhost / 127.0.0.1 / ::1 as 127.0.0.1, no
+    default port, no trailing slash. Two spellings of one server must not each
+    create (and pay for) a task for the same set on one store."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    else:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            # ::1 and 127.0.0.1 are the loopback both `localhost`s name; other
+            # 127.x addresses may be other servers.
+            host = "127.0.0.1" if str(ip) in ("127.0.0.1", "::1") else str(ip)
+            if ip.version == 6 and host != "127.0.0.1":
+                host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def check_url_scheme(url: str, what: str = "URL") -> None:

@@ -22,7 +22,15 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import StoreError
+from . import redact
+from .errors import (
+    StoreDamaged,
+    StoreError,
+    StoreForeign,
+    StoreFull,
+    StoreLocked,
+    StoreReadOnly,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -92,24 +100,76 @@ SCAN_MIN = 20_000
 FILTER_PAIRS_MAX = 16
 # A driving process that stops heart-beating for this long is taken for dead.
 LEASE_SECONDS = 60.0
+# A job's error text is bounded: it quotes the provider.
+ERROR_LIMIT = 2000
 
 HOST = socket.gethostname()
 
 
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_FULL = 13  # SQLITE_FULL
+_READONLY = (8, 14, 23)  # SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
+_LOCKED = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+_IOERR = 10  # SQLITE_IOERR (a full disk can show as an I/O error on write)
+
+
+def store_error(path, e: BaseException) -> StoreError | None:
+    """The StoreError a SQLite or OS error on the store means, with its own advice;
+    None for errors that are not about the store file (a bug: let it show).
+
+    Only damage (SQLite's own verdict) sends the user to the doctor, and only the
+    doctor, after an integrity check, moves a file aside: a full disk, a read-only
+    folder or a lock must never cost the answers already paid for."""
+    if isinstance(e, StoreError):
+        return e
+    if isinstance(e, OSError):
+        import errno
+
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreFull(f"the disk holding the local store {path} is full "
+                             f"({e.strerror}); free some space and run again: nothing stored "
+                             "is lost, and open jobs are collected then")
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return StoreReadOnly(_READ_ONLY_ADVICE.format(path=path, why=e.strerror))
+        return None
+    if not isinstance(e, sqlite3.DatabaseError):
+        return None
+    code = getattr(e, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(e)
+    if primary in _DAMAGED:
+        return StoreDamaged(f"the local store {path} is damaged ({text}); run `tgcheck doctor` "
+                            "to set it aside and keep its open jobs")
+    if primary == _FULL or "disk is full" in text:
+        return StoreFull(f"the disk holding the local store {path} is full ({text}); free "
+                         "some space and run again: nothing stored is lost, and open jobs "
+                         "are collected then")
+    if primary in _READONLY or "readonly" in text or "read-only" in text:
+        return StoreReadOnly(_READ_ONLY_ADVICE.format(path=path, why=text))
+    if primary in _LOCKED:
+        return StoreLocked(f"the local store {path} stayed locked by another process ({text}); "
+                           "run again when the other tgcheck (a CLI run, Excel, DuckDB) is done")
+    if primary == _IOERR:
+        return StoreError(f"the local store {path} could not be read or written ({text}): "
+                          "check the disk (full, removed, a network folder gone); nothing "
+                          "stored is lost")
+    return None
+
+
+_READ_ONLY_ADVICE = (
+    "the local store {path} cannot be written ({why}): make it and its folder writable, "
+    "or set TGCHECK_HOME to a writable folder; the store itself is fine, keep it")
 
 
 @contextlib.contextmanager
 def _damage_as_store_error(path):
     try:
         yield
-    except sqlite3.DatabaseError as e:
-        if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+    except (sqlite3.DatabaseError, OSError) as e:
+        translated = store_error(path, e)
+        if translated is None or translated is e:
             raise
-        raise StoreError(
-            f"the local store {path} is damaged ({e}); run `tgcheck doctor` "
-            "to set it aside and keep its open jobs"
-        ) from None
+        raise translated from None
 
 
 def _translating(method):
@@ -174,11 +234,55 @@ def _reading(db: sqlite3.Connection):
     db.execute("COMMIT")
 
 
+# The columns a tgcheck store's tables have had from the start: a file whose
+# tables lack them belongs to another program (newer columns are added as needed).
+_CORE_COLUMNS = {
+    "answers": {"task_type", "number", "value", "status", "checked_at"},
+    "jobs": {"id", "key", "provider", "task_type", "count", "numbers", "state", "task_id"},
+}
+
+
+def foreign_schema(db: sqlite3.Connection) -> str | None:
+    """Why the database on db is not a tgcheck store, or None (a store, or empty).
+    Reads only: the doctor asks it of a file it must not change."""
+    tables = {name: {c[1] for c in db.execute(f"PRAGMA table_info('{name}')")}
+              for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                        "AND name NOT LIKE 'sqlite_%'").fetchall()}
+    if not tables:
+        return None  # a new store
+    odd = [name for name, columns in _CORE_COLUMNS.items()
+           if name in tables and not columns <= tables[name]]
+    if odd or not set(_CORE_COLUMNS) & set(tables):
+        return (f"its tables: {', '.join(sorted(tables)[:6])}"
+                + (f"; {', '.join(odd)} without tgcheck's columns" if odd else ""))
+    return None
+
+
 def this_owner() -> str:
     return f"{HOST}:{os.getpid()}"
 
 
+def _started_at(pid: int) -> float | None:
+    """When a process started (epoch seconds), where /proc says; else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # Field 22, after the command name in parentheses (which may hold spaces).
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
 def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
+    """Whether the process driving a job is still there.
+
+    On this host the process table decides: a live owner whose heartbeat is old
+    (stopped with Ctrl-Z, a laptop asleep) is alive, and must not have its create
+    taken for cut off; a pid that is gone (or was reused by a process started
+    after the owner's last beat) is dead at once. Elsewhere only the lease does.
+    """
     if not owner:
         return False
     host, _, pid = owner.rpartition(":")
@@ -189,6 +293,9 @@ def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
             return False  # killed: no need to wait out the lease
         except PermissionError:
             pass
+        started = _started_at(int(pid))
+        # False: that pid is another process, started after the owner's last beat.
+        return started is None or heartbeat is None or started <= heartbeat + 1.0
     return heartbeat is not None and now - heartbeat < LEASE_SECONDS
 
 
@@ -269,16 +376,34 @@ class Store:
         # Resolved: the engine keys the jobs this process drives by str(store.path),
         # so two spellings of one file (relative, absolute, via a symlink) must agree.
         self.path = Path(path).resolve()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        try:
+        with _damage_as_store_error(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._check_schema()
             self.db.executescript(SCHEMA)
             self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise StoreError(
-                f"the local store {self.path} is damaged ({e}); run `tgcheck doctor` "
-                "to set it aside and keep its open jobs"
-            ) from None
+
+    def _check_schema(self) -> None:
+        """Refuse a database of another program (or another tgcheck schema) before
+        writing to it: its tables are not ours to change."""
+        if not self.path.exists():
+            return
+        # Read-only, before _connect switches the file to WAL (a write).
+        try:
+            probe = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=60)
+        except sqlite3.OperationalError:
+            return  # cannot even be read: _connect says why
+        try:
+            problem = foreign_schema(probe)
+        except sqlite3.OperationalError:
+            return
+        finally:
+            probe.close()
+        if problem:
+            raise StoreForeign(
+                f"{self.path} is a SQLite database but not a tgcheck store ({problem}); "
+                "tgcheck leaves it untouched: set TGCHECK_HOME to another folder, or move "
+                "that file away yourself")
 
     def _migrate(self) -> None:
         """Bring a store file made by an older tgcheck forward: new journal columns,
@@ -309,10 +434,11 @@ class Store:
             # Grouping a million answers sorts them: in memory, not in a temp file.
             db.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.DatabaseError as e:
-            raise StoreError(
-                f"the local store {self.path} is unreadable ({e}); move it aside and run "
-                "again: answers will be fetched again, and `tgcheck doctor` can salvage jobs"
-            ) from None
+            # Damaged, full, read-only, locked: each its own message. Never "move it
+            # aside" here: that advice is the doctor's, after an integrity check.
+            raise store_error(self.path, e) or StoreError(
+                f"the local store {self.path} cannot be opened ({e}); `tgcheck doctor` "
+                "checks it") from None
         with contextlib.suppress(OSError):
             os.chmod(self.path, 0o600)
         return db
@@ -727,12 +853,18 @@ class Store:
 
     @_translating
     def update_job(self, job_id: int, *, status_call: bool = False,
-                   expect_state: str | None = None, **fields) -> bool:
-        """Update a job; with expect_state, only while it is still in that state.
-        Returns whether a row changed."""
+                   expect_state: str | tuple[str, ...] | None = None, **fields) -> bool:
+        """Update a job; with expect_state, only while it is still in that state
+        (or one of those states). Returns whether a row changed."""
         bad = set(fields) - self._UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {bad}")
+        # The journal is a file the key must never reach, and `tgcheck jobs` prints
+        # these: provider text passes the redaction point on its way in.
+        for name, limit in (("error", ERROR_LIMIT), ("status", 40), ("currency", 16),
+                            ("estimated_amount", 40), ("actual_amount", 40)):
+            if isinstance(fields.get(name), str):
+                fields[name] = redact.clean(fields[name], limit)
         now = time.time()
         sets = [f"{k} = ?" for k in fields] + ["updated_at = ?", "heartbeat = ?"]
         args = [*fields.values(), now, now]
@@ -740,12 +872,46 @@ class Store:
             sets.append("status_calls = status_calls + 1")
         where, where_args = "id = ?", [job_id]
         if expect_state is not None:
-            where += " AND state = ?"
-            where_args.append(expect_state)
+            states = (expect_state,) if isinstance(expect_state, str) else tuple(expect_state)
+            where += f" AND state IN ({', '.join('?' * len(states))})"
+            where_args.extend(states)
         with self._tx() as db:
             cur = db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE {where}",
                              (*args, *where_args))
             return cur.rowcount > 0
+
+    # Jobs a known task id may be attached to: its create's outcome is unknown
+    # or was never recorded (new: cut off before the create was journaled).
+    ATTACHABLE = ("new", "submitting", "uncertain")
+
+    @_translating
+    def attach_task(self, job_id: int, task_id: str) -> Job:
+        """Record a task created for this job whose id the journal lost (a full
+        disk right after the create, a cut-off reply): the job becomes open, and
+        the next run or `tgcheck resume` polls the task instead of paying again.
+        Returns the job as it was; raises StoreError when it cannot take one."""
+        with self._tx() as db:
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",
+                             (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no job {job_id} in the journal")
+            job = Job.from_row(row)
+            if job.state not in self.ATTACHABLE:
+                raise StoreError(
+                    f"job {job_id} is {job.state}"
+                    + (f" with task {job.task_id}" if job.task_id else "")
+                    + f": only {', '.join(self.ATTACHABLE)} jobs take a task id")
+            if job.owner and job.owner != this_owner() and \
+                    owner_alive(job.owner, job.heartbeat, time.time()):
+                raise StoreError(f"job {job_id} is being driven by {job.owner}; wait for it")
+            other = db.execute("SELECT id FROM jobs WHERE task_id = ? AND id != ?",
+                               (task_id, job_id)).fetchone()
+            if other is not None:
+                raise StoreError(f"task {task_id} already belongs to job {other[0]}")
+            now = time.time()
+            db.execute("UPDATE jobs SET state='open', task_id=?, owner=NULL, heartbeat=NULL, "
+                       "error=NULL, updated_at=? WHERE id=?", (task_id, now, job_id))
+            return job
 
     @_translating
     def reopen(self, job_id: int) -> bool:
@@ -813,12 +979,23 @@ class _Transaction:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"the local store {self.store.path} cannot be written: {e}") from None
+            raise store_error(self.store.path, e) or StoreError(
+                f"the local store {self.store.path} cannot be written: {e}") from None
         return self.db
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                # A full disk at COMMIT: end the transaction, report the COMMIT's error.
+                if self.db.in_transaction:
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self.db.execute("ROLLBACK")
+                raise
+        elif self.db.in_transaction:
+            # SQLite may have rolled back already (a full disk); the error that
+            # brought us here is the one to report, not ROLLBACK's.
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.execute("ROLLBACK")
         return False

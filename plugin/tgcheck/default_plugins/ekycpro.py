@@ -7,15 +7,15 @@ request may have reached the server is never retried blindly.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlsplit
 
 import httpx
 
+from .. import bounded_http, redact, result_hosts
+from ..bounded_http import BodyTooLarge, PeerRefused
 from ..connect import ConnectBudget
 from ..errors import (
     ApiError,
@@ -30,15 +30,25 @@ from ..errors import (
 from ..hookspecs import hookimpl
 from ..models import TaskStatus
 from ..retry import Backoff, retry_after_seconds
-from ..settings import Settings, is_loopback
+from ..settings import Settings, canonical_url, is_loopback
 
-# A result file larger than this is refused rather than held in memory.
-MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+# A result file larger than this is refused rather than held in memory (the
+# engine asks for less: what the numbers sent can plausibly take).
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+# A create or status reply is a few hundred bytes: a megabyte is a broken server.
+MAX_REPLY_BYTES = 1024 * 1024
+# A request never gets less than this, even at its job's deadline: the next
+# backoff step then says the deadline has passed.
+MIN_REQUEST_SECONDS = 1.0
+# A download may take this many http_timeouts in total (large files, slow links).
+DOWNLOAD_SPAN = 10
 USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
 # On create, these come from a gateway that gave up waiting: the task may exist.
 GATEWAY_TIMEOUTS = (502, 504)
 # Status replies that are 200 (billed) but unreadable, in a row, before giving up.
 MAX_UNREADABLE_REPLIES = 5
+# Counts above this are no task's (SQLite's integers end at 2**63).
+MAX_COUNT = 10**12
 # A gettasks refusal whose text says the task is unknown (some servers answer 400).
 TASK_UNKNOWN = re.compile(r"task\W*(id\W*)?not\W*found|unknown\W*task|no\W*such\W*task",
                           re.IGNORECASE)
@@ -49,16 +59,25 @@ def tgcheck_register_providers(register):
     register("ekycpro", EkycproProvider)
 
 
+# A task id is put in forms, the journal, TSV and commands the user types:
+# printable ASCII without spaces, of a sane length (the vendor's are 20 chars).
+_TASK_ID = re.compile(r"[!-~]{1,200}")
+
+
 def _safe_text(response: httpx.Response, limit: int = 300) -> str:
+    """The provider's explanation of a reply, through the redaction point."""
     try:
         data = response.json()
         if isinstance(data, dict):
             for field in ("message", "error", "detail", "msg"):
                 if isinstance(data.get(field), str):
-                    return data[field][:limit]
-    except (ValueError, UnicodeDecodeError):
+                    return redact.clean(data[field], limit)
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
         pass
-    return " ".join(response.text.split())[:limit]
+    try:
+        return redact.clean(response.text, limit)
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return "(unreadable body)"
 
 
 def _int_field(record: dict, name: str) -> int | None:
@@ -67,13 +86,21 @@ def _int_field(record: dict, name: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ApiError(f"the provider's {name!r} is not a number: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise ApiError(f"the provider's {name!r} is not a number: {str(value)[:40]!r}")
+        # Digits beyond any count are cut before int(): Python refuses to read
+        # more than 4,300 of them, and a count of 31 digits is implausible anyway.
+        value = int(value.strip()[:31])
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        # A count beyond any task (10**400) would overflow SQLite's integer and
+        # crash the journal: a reply that cannot be right, said so.
+        if not 0 <= value <= MAX_COUNT:
+            raise ApiError(f"the provider's {name!r} is not a plausible count: "
+                           f"{redact.clean(str(value), 40)}")
+        return value
+    raise ApiError(f"the provider's {name!r} is not a number: "
+                   f"{redact.clean(repr(value), 40)}")
 
 
 def _amount(record: dict, name: str) -> tuple[str | None, str | None]:
@@ -100,61 +127,70 @@ def parse_task(data: object) -> TaskStatus:
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "task_id" not in data:
         data = data["data"]
     if not isinstance(data, dict):
-        raise ApiError(f"the provider's reply is not a task record: {str(data)[:80]!r}")
+        raise ApiError(f"the provider's reply is not a task record: {redact.clean(data, 80)}")
     task_id, status = data.get("task_id"), data.get("status")
     if not isinstance(task_id, str) or not task_id:
         raise ApiError("the provider's reply has no task_id")
+    if not _TASK_ID.fullmatch(task_id) or redact.holds_secret(task_id):
+        # Not stored, not polled: a tab would break the journal's TSV, an escape
+        # the terminal, and an id holding the key would carry it everywhere.
+        raise ApiError(f"the provider's task_id is not a plausible id: "
+                       f"{redact.clean(repr(task_id), 80)}")
     if status is None:
         status = "pending"
     if not isinstance(status, str):
-        raise ApiError(f"the provider's status is not text: {str(status)[:40]!r}")
+        raise ApiError(f"the provider's status is not text: {redact.clean(status, 40)}")
     url = data.get("result_url")
     if url is not None and not isinstance(url, str):
         raise ApiError("the provider's result_url is not text")
+    message, created = data.get("message"), data.get("created_at")
     estimated, est_currency = _amount(data, "estimated_amount")
     actual, act_currency = _amount(data, "actual_amount")
     return TaskStatus(
         task_id=task_id,
-        status=status.strip().lower(),
+        # Lowercased after masking would let a key in upper case through: clean()
+        # masks in any case, and the word is lowercased after.
+        status=redact.clean(status, 40).lower(),
         total=_int_field(data, "total"),
         success=_int_field(data, "success"),
         failure=_int_field(data, "failure"),
         result_url=url or None,
-        message=data.get("message") if isinstance(data.get("message"), str) else None,
-        created_at=data.get("created_at") if isinstance(data.get("created_at"), str) else None,
+        message=redact.clean(message) if isinstance(message, str) else None,
+        created_at=redact.clean(created, 40) if isinstance(created, str) else None,
         estimated_amount=estimated,
         actual_amount=actual,
-        currency=act_currency or est_currency,
+        currency=redact.clean_optional(act_currency or est_currency, 16),
     )
-
-
-def _host_is_private(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
 
 
 class EkycproProvider:
     name = "ekycpro"
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
+                 resolver: result_hosts.Resolver | None = None):
         self.settings = settings
+        # Result hosts are checked after resolution. A transport of the caller's
+        # (tests) opens no socket: by default only IP literals are resolved then.
+        self._resolve = resolver or (result_hosts.literal_resolver if transport is not None
+                                     else result_hosts.system_resolver)
         self.base_url = settings.base_url
-        # The journal keys jobs by this: the embedded sandbox's URL changes each run.
+        # The journal keys jobs by this: the embedded sandbox's URL changes each run;
+        # otherwise canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host`
+        # are one server.
         self.identity = ("ekycpro:sandbox" if settings.sandbox
-                         else f"ekycpro:{settings.base_url}")
+                         else f"ekycpro:{canonical_url(settings.base_url)}")
         self._key = settings.require_key()
         self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
+        # A connection per request: the total deadline (bounded_http) holds by shutting
+        # the request's own socket down, which it learns of when it is connected. Calls
+        # are seconds apart (polling), so reusing connections would save little.
+        limits = httpx.Limits(max_keepalive_connections=0)
         self._api = httpx.Client(
             base_url=self.base_url,
             headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
             timeout=timeout,
+            limits=limits,
             transport=transport,
             follow_redirects=False,  # never carry the key to another host
         )
@@ -162,6 +198,7 @@ class EkycproProvider:
         self._files = httpx.Client(
             headers={"User-Agent": USER_AGENT},
             timeout=timeout,
+            limits=limits,
             transport=transport,
             follow_redirects=True,
             max_redirects=5,
@@ -175,10 +212,22 @@ class EkycproProvider:
         self._api.close()
         self._files.close()
 
+    def _deadline(self, deadline: float | None) -> float:
+        return time.monotonic() + self.settings.timeout if deadline is None else deadline
+
     def _backoff(self, deadline: float | None) -> Backoff:
-        if deadline is None:
-            deadline = time.monotonic() + self.settings.timeout
-        return Backoff(deadline, base=self.settings.retry_base)
+        return Backoff(self._deadline(deadline), base=self.settings.retry_base)
+
+    def _request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
+                 span: float = 1.0, max_bytes: int = MAX_REPLY_BYTES,
+                 **kwargs) -> httpx.Response:
+        """One request bounded in total time (never far past the job's deadline) and
+        in body size, also while a body streams in a byte at a time."""
+        remaining = deadline - time.monotonic()
+        total = max(min(self.settings.http_timeout * span, remaining), MIN_REQUEST_SECONDS)
+        return bounded_http.request(client, method, url, total=total,
+                                    read=self.settings.http_timeout, max_bytes=max_bytes,
+                                    **kwargs)
 
     def _connect_budget(self, deadline: float | None) -> ConnectBudget:
         if deadline is None:
@@ -235,6 +284,7 @@ class EkycproProvider:
 
     def _create_task(self, numbers, task_type, deadline, sending: dict) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         connecting = self._connect_budget(deadline)
 
@@ -245,12 +295,16 @@ class EkycproProvider:
         while True:
             sending["sent"] = False
             try:
-                response = self._api.post(
-                    "/v1/tasks",
+                response = self._request(
+                    self._api, "POST", "/v1/tasks", deadline,
                     files={"file": ("numbers.txt", body, "text/plain")},
                     data={"task_type": task_type},
                     extensions={"trace": trace},
                 )
+            except (BodyTooLarge, httpx.DecodingError) as e:
+                raise UncertainCreate(
+                    f"creating the task: the reply could not be read ({e}); "
+                    "the task may exist and be billed") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
                 # Nothing reached the server: safe to try again, for a short while.
                 connecting.failed(e, self.base_url, "creating the task")
@@ -289,6 +343,7 @@ class EkycproProvider:
 
     # -- status and download: idempotent, retried until the deadline ----------
     def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
         unreadable = 0
@@ -296,7 +351,15 @@ class EkycproProvider:
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
-                response = self._api.post("/v1/gettasks", files={"task_id": (None, task_id)})
+                response = self._request(self._api, "POST", "/v1/gettasks", deadline,
+                                         files={"task_id": (None, task_id)})
+            except BodyTooLarge as e:
+                raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
+                               "few hundred bytes); the job stays open: run the same check "
+                               "again later") from None
+            except httpx.DecodingError:
+                # Paid, but a body whose gzip is broken: like any unreadable reply.
+                response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 connecting.failed(e, self.base_url, what)
                 continue
@@ -366,44 +429,67 @@ class EkycproProvider:
             return amount, currency
 
     def _check_download_request(self, request: httpx.Request) -> None:
-        url = str(request.url)
-        if is_loopback(self.base_url):
-            if request.url.scheme == "https" or is_loopback(url):
-                return
-        elif request.url.scheme == "https" and not _host_is_private(url):
-            return
-        raise ResultFileError(
-            f"refusing to download results from {request.url.scheme}://{request.url.host}: "
-            "result URLs must be https:// on a public host"
-        )
+        # Every hop, redirects included, before a byte is sent to it.
+        try:
+            result_hosts.check_url(str(request.url), api_is_loopback=is_loopback(self.base_url),
+                                   resolve=self._resolve)
+        except result_hosts.HostRefused as e:
+            raise ResultFileError(
+                f"refusing to download results from {request.url.scheme}://{request.url.host} "
+                f"({e}): result URLs must be https:// on a public host") from None
 
-    def download(self, url: str, *, deadline: float | None = None) -> bytes:
+    def _check_peer(self, address: str) -> str | None:
+        return result_hosts.refusal(address, allow_loopback=is_loopback(self.base_url))
+
+    def download(self, url: str, *, deadline: float | None = None,
+                 max_bytes: int | None = None) -> bytes:
+        """The result file at url, decoded; max_bytes (if given) bounds it below
+        MAX_DOWNLOAD_BYTES."""
+        if redact.holds_secret(url):
+            # A link that carries the key would hand it to whichever host it names.
+            raise ResultFileError("the provider's result URL holds the API key; refusing "
+                                  "to send it anywhere")
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise ResultFileError(f"the provider's result URL is not a valid URL ({e}); the "
+                                  "next run asks for a new one") from None
+        limit = MAX_DOWNLOAD_BYTES if max_bytes is None else min(max_bytes, MAX_DOWNLOAD_BYTES)
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         while True:
             try:
-                with self._files.stream("GET", url) as response:
-                    if self._transient(response):
-                        backoff.wait("downloading the results",
-                                     retry_after_seconds(response.headers.get("Retry-After")),
-                                     f"HTTP {response.status_code}")
-                        continue
-                    if response.status_code != 200:
-                        raise ResultFileError(
-                            f"downloading the results: HTTP {response.status_code} "
-                            "(a presigned link may have expired; the next run asks for a new one)"
-                        )
-                    declared = response.headers.get("Content-Length")
-                    if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                        raise ResultFileError("the result file is larger than the size limit")
-                    chunks, size = [], 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD_BYTES:
-                            raise ResultFileError("the result file is larger than the size limit")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
+                response = self._request(self._files, "GET", url, deadline,
+                                         span=DOWNLOAD_SPAN, max_bytes=limit,
+                                         peer_check=self._check_peer)
+            except PeerRefused as e:
+                raise ResultFileError(
+                    f"refusing to download results from {httpx.URL(url).host}: it connected "
+                    f"to {e}; result URLs must be https:// on a public host") from None
+            except BodyTooLarge as e:
+                raise ResultFileError(
+                    f"the result file is larger than the size limit ({e.limit:,} bytes "
+                    "decoded, what the numbers sent can take); the job stays open") from None
+            except httpx.DecodingError:
+                raise ResultFileError(
+                    "the result file's Content-Encoding is damaged (a broken gzip body?); "
+                    "the next run asks for a new link") from None
             except httpx.TooManyRedirects:
                 raise ResultFileError("downloading the results: too many redirects") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+                raise ResultFileError(
+                    f"the provider's result URL cannot be fetched ({e})") from None
             except httpx.TransportError as e:
                 backoff.wait("downloading the results", last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait("downloading the results",
+                             retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            if response.status_code != 200:
+                raise ResultFileError(
+                    f"downloading the results: HTTP {response.status_code} "
+                    "(a presigned link may have expired; the next run asks for a new one)")
+            return response.content
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from .. import redact
 from ..hookspecs import hookimpl
 
 log = logging.getLogger("tgcheck.jobs")
@@ -15,10 +16,10 @@ def tgcheck_job_event(event):
         "job %s %s: task=%s status=%s %s/%s status_calls=%d%s",
         event.job_key[:12],
         event.kind,
-        event.task_id,
-        event.status,
+        redact.clean_optional(event.task_id, 200),
+        redact.clean_optional(event.status, 40),
         event.processed,
         event.total,
         event.status_calls,
-        f" ({event.message})" if event.message else "",
+        f" ({redact.clean(event.message, None)})" if event.message else "",
     )

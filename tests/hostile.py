@@ -1,0 +1,122 @@
+"""A small misbehaving vendor stand-in on 127.0.0.1, for tricks the sandbox should
+not learn (echoing the key, dripping bytes, bombs). Each endpoint is a function
+given the request handler; `reply` and `drip` write the usual answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Behaviour = Callable[[BaseHTTPRequestHandler], None]
+
+
+def reply(h: BaseHTTPRequestHandler, code: int, body: bytes | dict | list | str,
+          ctype: str = "application/json", headers: dict | None = None) -> None:
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    h.send_response(code)
+    h.send_header("Content-Type", ctype)
+    h.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def drip(h: BaseHTTPRequestHandler, body: bytes, stop: threading.Event,
+         every: float = 1.0, code: int = 200, length: int | None = None) -> None:
+    """Headers at once, then the body one byte per `every` seconds (a declared
+    length the body never reaches keeps the client reading)."""
+    h.send_response(code)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(length or len(body) * 1000))
+    h.end_headers()
+    h.wfile.flush()
+    for byte in body:
+        if stop.wait(every):
+            return
+        try:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+        except OSError:
+            return  # the client gave up: what the test wants
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-bomb is what the tests want
+
+
+class HostileServer:
+    def __init__(self, *, create: Behaviour | None = None, status: Behaviour | None = None,
+                 files: Behaviour | None = None):
+        self.create = create or (lambda h: reply(h, 200, {"task_id": "t1", "status": "pending"}))
+        self.status = status or (lambda h: reply(h, 200, {"task_id": "t1", "status": "pending"}))
+        self.files = files or (lambda h: reply(h, 404, b"", "text/plain"))
+        self.stop = threading.Event()
+        self.calls: dict[str, int] = {"create": 0, "status": 0, "files": 0}
+        self.paths: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            @property
+            def server_url(self) -> str:  # for result URLs pointing back here
+                return server.url
+
+            @property
+            def server_stop(self) -> threading.Event:  # set when the test is over
+                return server.stop
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                kind = "create" if self.path.startswith("/v1/tasks") else "status"
+                server.calls[kind] += 1
+                getattr(server, kind)(self)
+
+            def do_GET(self):
+                server.calls["files"] += 1
+                server.paths.append(self.path)
+                server.files(self)
+
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> HostileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def record(status: str = "pending", **fields) -> dict:
+    return {"task_id": "t1", "status": status, **fields}
+
+
+def elapsed(action: Callable[[], object]) -> tuple[float, BaseException | None]:
+    """How long action took, and what it raised."""
+    t0 = time.monotonic()
+    try:
+        action()
+    except BaseException as e:  # noqa: BLE001 - the caller asserts on it
+        return time.monotonic() - t0, e
+    return time.monotonic() - t0, None
