@@ -169,10 +169,11 @@ def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
 
     a, b, c = numbers(3)
     rows = con.execute(f"""
-        SELECT i, [x.number FOR x IN {macros.ANSWER_UDF}(xs, NULL, NULL)],
-               [x.status FOR x IN {macros.ANSWER_UDF}(xs, NULL, NULL)]
-        FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []), (4, ['{c}', '{b}', NULL]))
-             AS t(i, xs)
+        SELECT i, [x.number FOR x IN {macros.ANSWER_UDF}(pairs, NULL)],
+               [x.status FOR x IN {macros.ANSWER_UDF}(pairs, NULL)]
+        FROM (SELECT i, [{{'input': x, 'region': NULL::VARCHAR}} FOR x IN xs] AS pairs
+              FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []),
+                           (4, ['{c}', '{b}', NULL])) AS t(i, xs))
         ORDER BY i""").fetchall()
 
     def status(n):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
+from tgcheck.sandbox import Sandbox
 
 CORPUS = Path(__file__).parent / "data" / "crm_mixed.csv"
 
@@ -106,3 +108,55 @@ def test_a_region_in_the_query_and_an_unknown_one_fails_the_query(con, sandbox):
         con.execute("SELECT * FROM telegram_check('crm', 'phone', region := 'Untied Kingdom')"
                     ).fetchall()
     assert sandbox.billed["create"] == creates  # nothing sent
+
+
+# -- numbers and their regions stay paired -----------------------------------------
+# Many distinct (number, region) pairs, enough rows for several vectors and
+# DuckDB threads to split them: a list of numbers and a list of regions
+# aggregated separately came back in different orders, reading a row's number
+# with another row's region (and sending and billing that wrong number).
+PAIR_ROWS, PAIR_PHONES = 6_000, 1_000
+PAIR_REGIONS = ["GB", "IN", "CH", "NL", "DE", "FR", "AU", "JP", None, "", "44", "41"]
+
+
+@pytest.fixture
+def fast_sandbox():
+    with Sandbox(speed=1e6, queue_seconds=0.0, export_seconds=0.0) as sb:
+        yield sb
+
+
+def test_every_row_is_read_with_its_own_region_under_parallel_threads(fast_sandbox, tmp_path):
+    sandbox = fast_sandbox
+    settings = tgcheck.Settings(api_key=sandbox.api_key, base_url=sandbox.url,
+                                home=tmp_path / "home", poll_min=0.02, poll_max=0.5,
+                                timeout=60, http_timeout=5, retry_base=0.01)
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("SET threads = 8")  # more threads than cores is allowed, and splits more
+    regions = ", ".join("NULL" if r is None else f"'{r}'" for r in PAIR_REGIONS)
+    con.execute(f"""CREATE TABLE crm AS
+        SELECT i AS id, '079' || lpad((i % {PAIR_PHONES})::VARCHAR, 7, '0') AS phone,
+               [{regions}][i % {len(PAIR_REGIONS)} + 1] AS country
+        FROM range({PAIR_ROWS}) r(i)""")
+
+    @functools.cache
+    def number_of(phone, country):
+        found = tgcheck.normalise(phone, country)
+        return found.number if found.status == "ok" else None
+
+    for _ in range(10):  # the order of a parallel aggregate varies from run to run
+        enriched = con.execute("""SELECT id, phone, country, telegram FROM telegram_enrich(
+                                      'crm', 'phone', region_column := 'country')""").fetchall()
+        assert [r[0] for r in enriched] == list(range(PAIR_ROWS))  # every row, in order
+        wrong = [r for r in enriched
+                 if r[3] != expected(sandbox, number_of(r[1], r[2]))]
+        assert wrong == []
+    checked = con.execute("""SELECT input, region, number FROM telegram_check(
+                                 'crm', 'phone', region_column := 'country')""").fetchall()
+    assert len(checked) == PAIR_ROWS // 2  # each (number, region) pair once
+    assert [r for r in checked if r[2] != number_of(r[0], r[1])] == []
+    # A misread row would have sent a number the first query did not: a second task.
+    assert sandbox.billed["create"] == 1
+
+
+def expected(sandbox, number):
+    return None if number is None else sandbox.expected(number)

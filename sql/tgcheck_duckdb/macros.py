@@ -36,28 +36,28 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
 def macro_sql(column: str) -> str:
     col = quote_identifier(column)
     shown = ", ".join(quote_literal(c) for c in ("number", column, "status", "reason"))
-    # A macro parameter is pasted in as text wherever it appears: `xs` used twice
-    # would run its subquery twice, and two list(DISTINCT ...) need not come in
-    # the same order, so answers would be zipped to the wrong inputs. Hence the
-    # (number, region) pairs are one list, materialised once under a name no
-    # parameter shadows; numbers and regions are taken from that very list, and
-    # the answers are zipped to it. MATERIALIZED also keeps an inlined second
+    # A macro parameter is pasted in as text wherever it appears: `pairs` used
+    # twice would run its subquery twice, and two list(DISTINCT ...) need not
+    # come in the same order (DuckDB's parallel hash aggregate does not keep
+    # one), so numbers would be read with another row's region and answers
+    # zipped to the wrong inputs. Hence `pairs` appears exactly once: the
+    # (number, region) structs go to the UDF as ONE list, the UDF splits them
+    # itself, and its answers are zipped to that very list (two unnests of one
+    # row walk their lists in step). MATERIALIZED also keeps an inlined second
     # reference from calling the UDF (and the engine) again.
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
     # the next overload as a cross join.
     return f"""
 CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     WITH inputs AS MATERIALIZED (
-        SELECT [p.k FOR p IN pairs] AS __tgcheck_inputs,
-               [p.r FOR p IN pairs] AS __tgcheck_regions
+        SELECT pairs AS __tgcheck_pairs
     ),
     answered AS MATERIALIZED (
-        SELECT __tgcheck_inputs, __tgcheck_regions,
-               {ANSWER_UDF}(__tgcheck_inputs, __tgcheck_regions, CAST(fixed AS VARCHAR))
-                   AS __tgcheck_answers
+        SELECT __tgcheck_pairs,
+               {ANSWER_UDF}(__tgcheck_pairs, CAST(fixed AS VARCHAR)) AS __tgcheck_answers
         FROM inputs
     )
-    SELECT unnest(__tgcheck_inputs) AS input, unnest(__tgcheck_regions) AS region,
+    SELECT unnest(__tgcheck_pairs, recursive := true),
            unnest(__tgcheck_answers, recursive := true)
     FROM answered;
 
@@ -66,7 +66,7 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
     SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', {shown}]
                         ELSE ['input', 'region', {shown}] END)
     FROM {ANSWERS_OF}((
-        SELECT list({{'k': __tgcheck_key, 'r': __tgcheck_region}})
+        SELECT list({{'input': __tgcheck_key, 'region': __tgcheck_region}})
         FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region
               FROM (SELECT COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region
                     FROM query_table(tbl))
@@ -75,7 +75,7 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
 ),
 (xs) AS TABLE (
     SELECT COLUMNS(['input', {shown}])
-    FROM {ANSWERS_OF}([{{'k': x, 'r': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL)
+    FROM {ANSWERS_OF}([{{'input': x, 'region': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL)
 );
 
 CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
@@ -88,7 +88,7 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
     ),
     answers AS MATERIALIZED (
         SELECT * FROM {ANSWERS_OF}((
-            SELECT list({{'k': __tgcheck_key, 'r': __tgcheck_region}})
+            SELECT list({{'input': __tgcheck_key, 'region': __tgcheck_region}})
             FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region FROM src
                   WHERE __tgcheck_key IS NOT NULL)
         ), region)

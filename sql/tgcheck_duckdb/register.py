@@ -6,6 +6,7 @@ import contextlib
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import tgcheck
 from tgcheck import plugins
@@ -39,12 +40,13 @@ def register(
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
 
-    def answer_lists(lists: pa.ChunkedArray, region_lists: pa.ChunkedArray,
-                     fixed: pa.ChunkedArray) -> pa.Array:
+    def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray) -> pa.Array:
         # One row per query in practice: the macros pass the whole column as one
-        # list, each number's region (NULL: none) in a list of the same length,
-        # and the macro's `region :=` (NULL: the registered one).
-        lists, region_lists = lists.combine_chunks(), region_lists.combine_chunks()
+        # list of {input, region} structs (region NULL: none), and the macro's
+        # `region :=` (NULL: the registered one). Numbers and regions are split
+        # here, from the one list, so they cannot come apart; the answers are
+        # in that list's order.
+        lists = lists.combine_chunks()
         fixed = fixed.to_pylist()
         out = []
         for i in range(len(lists)):
@@ -53,9 +55,9 @@ def register(
                 continue
             # An unknown `region :=` raises RegionError: the query fails with it.
             default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
-            values = python_values(lists[i].values)
-            row_regions = region_lists[i].values.to_pylist() if region_lists[i].is_valid \
-                else [None] * len(values)
+            pairs = lists[i].values
+            values = python_values(pc.struct_field(pairs, "input"))
+            row_regions = pc.struct_field(pairs, "region").to_pylist()
             answers = _check(values, _per_row(row_regions, default))
             out.append(answers_array(answers, column))
         return _list_of(out, column)
