@@ -110,6 +110,17 @@ def test_a_region_in_the_query_and_an_unknown_one_fails_the_query(con, sandbox):
     assert sandbox.billed["create"] == creates  # nothing sent
 
 
+
+def test_a_calling_code_column_of_doubles_is_read(con, sandbox):
+    # CAST(44.0 AS VARCHAR) is '44.0': still the calling code 44.
+    con.execute("CREATE TABLE d AS SELECT * FROM (VALUES ('07911 123456', 44.0::DOUBLE), "
+                "('079 828 46 51', 41.0::DOUBLE)) v(phone, code)")
+    rows = con.execute("""SELECT input, region, number FROM telegram_check('d', 'phone',
+                                                                       region_column := 'code')
+                          ORDER BY input""").fetchall()
+    assert rows == [("079 828 46 51", "41.0", "+41798284651"),
+                    ("07911 123456", "44.0", "+447911123456")]
+
 # -- numbers and their regions stay paired -----------------------------------------
 # Many distinct (number, region) pairs, enough rows for several vectors and
 # DuckDB threads to split them: a list of numbers and a list of regions

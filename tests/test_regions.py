@@ -9,7 +9,7 @@ from tgcheck.regions import RegionError, fixed_region, lookup
 @pytest.mark.parametrize("value, code", [
     ("GB", "GB"), ("gb", "GB"), (" GBR ", "GB"), ("UK", "GB"), ("England", "GB"),
     ("Scotland", "GB"), ("Wales", "GB"), ("United Kingdom", "GB"), ("44", "GB"),
-    ("+44", "GB"), ("0044", "GB"), (44, "GB"), (44.0, "GB"),
+    ("+44", "GB"), ("0044", "GB"), (44, "GB"), (44.0, "GB"), ("44.0", "GB"), ("1.0", "US"),
     ("USA", "US"), ("America", "US"), ("U.S.A.", "US"), ("United States", "US"), ("1", "US"),
     ("Côte d'Ivoire", "CI"), ("cote d'ivoire", "CI"), ("Ivory Coast", "CI"),
     ("Korea, Republic of", "KR"), ("South Korea", "KR"), ("Iran", "IR"), ("Russia", "RU"),
@@ -19,6 +19,11 @@ from tgcheck.regions import RegionError, fixed_region, lookup
 def test_accepted_forms(value, code):
     assert lookup(value) == code
     assert fixed_region(value) == code
+
+
+def test_a_fraction_is_no_calling_code():
+    # "44.0" is 44 written through a float; "44.5" is no calling code at all.
+    assert lookup("44.5") is None and lookup("+44.05") is None
 
 
 @pytest.mark.parametrize("value", [None, "", "  ", float("nan")])

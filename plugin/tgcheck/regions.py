@@ -112,7 +112,8 @@ def name_of(code: str) -> str:
     return _names().get(code, code)
 
 
-_CALLING_CODE = re.compile(r"(?:\+|00)?\s*([1-9]\d{0,2})")
+# "44.0": a calling code that passed through a float and back to text (SQL CAST).
+_CALLING_CODE = re.compile(r"(?:\+|00)?\s*([1-9]\d{0,2})(?:\.0+)?")
 
 
 @functools.lru_cache(maxsize=4096)
