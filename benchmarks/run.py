@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from benchmarks import polling_sim
+from benchmarks.bench_interrupt import fig_interrupt
 from benchmarks.common import Row, SandboxProcess, cpu_of, median_of
 
 RESULTS = Path(__file__).parent / "results"
@@ -457,7 +458,7 @@ def fig_memory(quick: bool) -> list[Row]:
 
 FIGURES = {
     "1": fig_polling, "2": fig_client, "3": fig_normalise, "4": fig_readers,
-    "5": fig_cached, "6": fig_memory,
+    "5": fig_cached, "6": fig_memory, "7": fig_interrupt,
 }
 
 

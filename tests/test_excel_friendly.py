@@ -40,12 +40,12 @@ def test_csv_output_follows_the_inputs_delimiter_and_encoding(env, german_csv, t
     data = out.read_bytes()
     assert not data.startswith(codecs.BOM_UTF8)
     text = data.decode("cp1252")
-    assert text.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status"
+    assert text.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status;reason"
     got = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert [(r["Name"], r["Ort"]) for r in got] == [("Jürg", "Zürich"), ("Zoë", "Genève")]
     # To stdout: the delimiter follows too (the terminal's encoding stays).
     shown = run("check", str(german_csv), env=env)
-    assert shown.stdout.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status"
+    assert shown.stdout.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status;reason"
 
 
 def test_bom_writes_utf8_with_a_byte_order_mark(env, german_csv, tmp_path):
@@ -89,7 +89,7 @@ def test_xlsx_output_keeps_the_sheet_name_and_the_other_sheets(env, tmp_path):
     assert wb.get_sheet_by_name("Intro").to_python() == [["read me", 42.0]]
     assert wb.get_sheet_by_name("Notes").to_python() == [["kept"]]
     answers = wb.get_sheet_by_name("Leads").to_python()
-    assert answers[0] == ["Name", "Mobile", "number", "telegram", "status"]
+    assert answers[0] == ["Name", "Mobile", "number", "telegram", "status", "reason"]
     assert answers[1][4] == "ok"
 
 

@@ -57,7 +57,9 @@ def listing(tmp_path):
 
 def test_check_plain_says_it_is_still_waiting_between_polls(slow_env, listing):
     proc = started(["check", str(listing), "--progress", "plain"], slow_env)
-    seen = read_until(proc, "still waiting")
+    # (Before the task is created, the pulse says there is no news yet.)
+    read_until(proc, ": submitted")
+    seen = read_until(proc, "still waiting, pending")
     interrupt(proc)
     line = seen[-1]
     assert line.startswith("[") and "task cs" in line and "billed calls" in line
@@ -65,6 +67,7 @@ def test_check_plain_says_it_is_still_waiting_between_polls(slow_env, listing):
 
 def test_check_json_sends_waiting_events(slow_env, listing):
     proc = started(["check", str(listing), "--progress", "json"], slow_env)
+    read_until(proc, '"event": "submitted"')
     seen = read_until(proc, '"event": "waiting"')
     interrupt(proc)
     waiting = json.loads(seen[-1])

@@ -110,11 +110,17 @@ def test_resume_names_the_jobs_it_leaves_alone_and_why(sandbox, tmp_path):
         store.release(other.id)
         _, unsure = store.claim("k2", f"ekycpro:{sandbox.url}", "tg", numbers(3, start=700))
         store.update_job(unsure.id, state="uncertain", owner=None)
+        # One made against another sandbox server (`tgcheck sandbox --port ...`).
+        _, local = store.claim("k3", "ekycpro:http://127.0.0.1:1", "tg",
+                               numbers(3, start=750))
+        store.release(local.id)
     finally:
         store.close()
     result = tg("resume", env=env)
     assert result.returncode == 0, result.stderr
     assert f"skipped job {other.id}" in result.stderr and "other.example" in result.stderr
     assert f"skipped job {unsure.id}" in result.stderr and "--resubmit" in result.stderr
-    assert "0 open job(s) finished, 2 skipped" in result.stderr
+    assert f"skipped job {local.id}" in result.stderr
+    assert "made against a sandbox at http://127.0.0.1:1" in result.stderr
+    assert "0 open job(s) finished, 3 skipped" in result.stderr
     assert sandbox.creates == 0

@@ -43,7 +43,7 @@ from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
-from .settings import Settings
+from .settings import Settings, is_loopback
 from .store import AnswerGroup, Job, Store, owner_alive, this_owner
 
 # While a job is driven, a thread refreshes its lease this often.
@@ -451,6 +451,9 @@ class Engine:
             server = job.provider.partition(":")[2] or job.provider
             if server == "sandbox":
                 return "made by `check --sandbox`: run `tgcheck resume --sandbox`"
+            if is_loopback(server):
+                return (f"made against a sandbox at {server}: while it runs, `tgcheck resume` "
+                        "with TGCHECK_BASE_URL set to it collects it")
             return f"made for another server ({server})"
         if job.state == "uncertain":
             return ("its create may have reached the provider (uncertain): check the "

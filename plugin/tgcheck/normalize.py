@@ -164,19 +164,53 @@ def _cc_pattern(cc: int) -> str | None:
     return prefix_guard + "(?:" + "|".join(branches) + ")\\d+"
 
 
+def _no_match(text: str) -> None:
+    return None
+
+
+class _FastTable(dict):
+    """Second character of a string ("+4...": "4") -> the fullmatch of the regex for
+    the calling codes starting with that digit, compiled on first use.
+
+    One regex per first digit, not one for all: compiling libphonenumber's patterns
+    takes about half a second, and a file of Swiss numbers needs only the "4"s.
+    A lookup is one dict access per value, in C."""
+
+    def __missing__(self, key: str):
+        found = _no_match
+        if len(key) == 1 and "1" <= key <= "9":
+            alternatives = []
+            for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str):
+                prefix = str(cc)
+                if prefix[0] == key:
+                    body = _cc_pattern(cc)
+                    if body:
+                        alternatives.append(f"{prefix[1:]}{body}")
+            if alternatives:
+                found = re.compile(
+                    rf"\+(?=\d{{{_MIN_DIGITS},{_MAX_DIGITS}}}\Z){key}(?:{'|'.join(alternatives)})",
+                    re.ASCII).fullmatch
+        self[key] = found
+        return found
+
+
+_FAST = _FastTable()
+
+
+class _ValidE164:
+    """The fast check as one object with .fullmatch, for callers off the hot loop."""
+
+    @staticmethod
+    def fullmatch(text: str):
+        return _FAST[text[1:2]](text) if text[:1] == "+" else None
+
+
 @functools.cache
-def _valid_e164():
-    """One regex that accepts exactly the E.164 strings the slow path returns as
-    they are: libphonenumber-valid, nothing stripped, 7 to 15 digits. Built once
-    from phonenumbers' metadata, grouped by first digit."""
-    by_first: dict[str, list[str]] = {}
-    for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str):
-        body = _cc_pattern(cc)
-        if body:
-            prefix = str(cc)
-            by_first.setdefault(prefix[0], []).append(f"{prefix[1:]}{body}")
-    groups = "|".join(f"{d}(?:{'|'.join(alts)})" for d, alts in sorted(by_first.items()))
-    return re.compile(rf"\+(?=\d{{{_MIN_DIGITS},{_MAX_DIGITS}}}\Z)(?:{groups})", re.ASCII)
+def _valid_e164() -> _ValidE164:
+    """Accepts exactly the E.164 strings the slow path returns as they are:
+    libphonenumber-valid, nothing stripped, 7 to 15 digits. Built from
+    phonenumbers' metadata, one regex per first digit of the calling code."""
+    return _ValidE164()
 
 
 # -- the slow path -------------------------------------------------------------------
@@ -259,14 +293,14 @@ def resolve_all(values: Iterable[object], region: object = None) -> list:
 
 
 def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
-    fast = _valid_e164().fullmatch
+    table = _FAST
     cache: dict = {}
     out: list = []
     append = out.append
     for value in values:
         kind = type(value)
         if kind is str:
-            if fast(value):
+            if table[value[1:2]](value):
                 append(value)
                 continue
             # Second chance, still cheap: only spaces around and inside, then a
@@ -282,13 +316,13 @@ def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
                     candidate = "+" + spaced
                 else:
                     candidate = None
-                if candidate and fast(candidate):
+                if candidate and table[candidate[1:2]](candidate):
                     append(candidate)
                     continue
         # With a region, national reading comes first: only the slow path knows it.
         if kind is float and region is None and value.is_integer() and 1e6 <= value < 1e15:
             text = f"+{int(value)}"  # Excel's 41798284651.0
-            if fast(text):
+            if table[text[1]](text):
                 append(text)
                 continue
         append(_slow(value, kind, region, cache))
@@ -315,7 +349,7 @@ def _resolve_per_row(values: Iterable[object], per_row: Iterable[object]) -> lis
     if len(per_row) != len(values):
         raise InputError(f"region: {len(per_row)} regions for {len(values)} numbers; give "
                          "one region, or one per number in the same order")
-    fast = _valid_e164().fullmatch
+    table = _FAST
     codes: dict = {}  # raw region value -> its code, None (empty) or _UNKNOWN
     cache: dict = {}
     out: list = []
@@ -333,7 +367,7 @@ def _resolve_per_row(values: Iterable[object], per_row: Iterable[object]) -> lis
             append(found if found.status == BLANK else
                    _invalid(R.UNKNOWN_REGION, regions.unknown_text(raw)))
             continue
-        if kind is str and fast(value):
+        if kind is str and table[value[1:2]](value):
             append(value)
             continue
         append(_slow(value, kind, code, cache))
