@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import connect, plugins, redact
+from .create_gate import CreateGate
 from .default_plugins.readers import budget as result_size_budget
 from .default_plugins.readers import result_budget
 from .errors import (
@@ -193,6 +194,8 @@ class Engine:
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
+        # Creates on their way: after Ctrl-C, the caller lets them be journaled.
+        self.creates = CreateGate()
 
     def __repr__(self) -> str:
         return f"<Engine {self.settings.base_url} store={self.store.path}>"
@@ -345,15 +348,11 @@ class Engine:
             return
         size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
-
-        if len(chunks) == 1:
-            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
-            return
         failed = threading.Event()
 
         def run(chunk):
-            if failed.is_set():
-                return None  # another chunk failed: the caller gets its error
+            if failed.is_set() or stop.is_set():
+                return None  # another chunk failed (the caller gets its error), or a stop
             try:
                 return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
@@ -361,10 +360,13 @@ class Engine:
                 raise
 
         workers = min(self.settings.max_parallel_tasks, len(chunks))
-        # Ctrl-C reaches only this (the main) thread: the workers are told through
-        # `stop`, and not waited for, so that an interrupt ends the check at once
-        # however many tasks are in flight. Each worker releases its job (it stays
-        # open: the next run attaches) at its next wait.
+        # Ctrl-C reaches only this (the main) thread, so even one chunk's job runs
+        # on a worker: an interrupt never cuts a create mid-request. The workers
+        # are told through `stop`, and not waited for, so that an interrupt ends
+        # the check at once however many tasks are in flight: each releases its
+        # job (it stays open: the next run attaches) at its next wait, and none
+        # starts a create after the stop. A create already on its way finishes and
+        # is journaled: the caller waits for those (self.creates) before it exits.
         stop = _Stop(cancel)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
         interrupted = False
@@ -376,7 +378,7 @@ class Engine:
                     yield result
         except KeyboardInterrupt:
             interrupted = True
-            stop.set()
+            self.creates.in_flight(stop)  # stop set under the gate's lock
             raise
         finally:
             for future in futures:
@@ -745,6 +747,17 @@ class _Driver:
             raise
 
     def _create(self) -> None:
+        gate = self.engine.creates
+        # After a stop, no create starts; one that started is journaled (task id,
+        # or why not) before it counts as landed: see CreateGate.
+        if not gate.enter(self.job.id, self.cancel):
+            raise Cancelled("stopped before the task was created; the next call creates it")
+        try:
+            self._create_recorded()
+        finally:
+            gate.leave(self.job.id)
+
+    def _create_recorded(self) -> None:
         store, job = self.store, self.job
         store.update_job(job.id, state="submitting")
         try:
@@ -772,6 +785,8 @@ class _Driver:
             raise
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
+        if recorded:
+            self.engine.creates.count_recorded()
         if not recorded:
             # Someone took the job for dead and abandoned it (a deliberate
             # resubmit). The paid task must not vanish: say its id.
