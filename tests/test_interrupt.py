@@ -212,3 +212,51 @@ def test_a_second_ctrl_c_leaves_at_once_and_the_creates_on_their_way_are_uncerta
     assert again.returncode != 0
     assert "--resubmit" in again.stderr
     assert sandbox.creates == 4
+
+
+def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
+    # A job left new (its create never sent: a stop before it) is created by
+    # `tgcheck resume`; Ctrl-C while that create is on its way must not leave it
+    # submitting with no task id.
+    from tgcheck.engine import Engine, job_key
+    from tgcheck.settings import Settings
+
+    values = numbers(5, start=7400)
+    settings = Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home")
+    engine = Engine(settings)
+    try:
+        identity = engine.provider.identity
+        role, job = engine.store.claim(job_key(identity, "tg", values), identity, "tg", values)
+        assert role == "drive" and job.state == "new"
+        engine.store.release(job.id)
+    finally:
+        engine.close()
+    env = child_env(sandbox, tmp_path / "home")
+    sandbox.hold_creates = threading.Event()
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "resume", "--progress", "json"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for(lambda: sandbox.calls["create"] >= 1, "the create to be sent")
+        proc.send_signal(signal.SIGINT)
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "waiting up to" in line:
+                break
+        assert "for 1 task create to be recorded" in seen[-1], "".join(seen)
+        sandbox.hold_creates.set()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "1 task(s) created by this run" in err
+    journal = _journal(env)
+    assert [(j["state"], j["task_id"]) for j in journal] == [("open", *sandbox.tasks)]
+
+    again = subprocess.run([sys.executable, "-m", "tgcheck", "resume", "-q"], env=env,
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 1
+    assert [j["state"] for j in _journal(env)] == ["done"]

@@ -573,15 +573,19 @@ def _let_creates_land(engine) -> int:
     return len(left)
 
 
+def _uncertain_note(cut_off: int) -> str:
+    return (f"; {cut_off} create(s) were left on their way: their jobs are uncertain "
+            "(`tgcheck jobs`), look at the provider's dashboard before any --resubmit"
+            if cut_off else "")
+
+
 def _interrupted(recorder: _Recorder, created: int = 0, cut_off: int = 0) -> Interrupted:
     """What Ctrl-C leaves: the answers of finished tasks are stored, the others
     run on at the provider and their jobs stay open for the next run."""
     events = list(recorder.last.values())
     done = [e for e in events if e.kind == "done"]
     stored = sum(e.numbers for e in done)
-    uncertain = (f"; {cut_off} create(s) were left on their way: their jobs are uncertain "
-                 "(`tgcheck jobs`), look at the provider's dashboard before any --resubmit"
-                 if cut_off else "")
+    uncertain = _uncertain_note(cut_off)
     if not events and not created:
         return Interrupted("interrupted before any task was created; run the same command "
                            "again to check" + uncertain)
@@ -839,6 +843,12 @@ def resume(progress, quiet, sandbox):
             make_display(progress, quiet, engine.settings.progress_every) as display:
         try:
             done = engine.resume(on_event=display, skipped=skipped)
+        except KeyboardInterrupt:
+            cut_off = _let_creates_land(engine)
+            raise Interrupted(
+                f"interrupted: {engine.creates.recorded} task(s) created by this run; open "
+                "jobs stay in the journal and the next run attaches to them"
+                + _uncertain_note(cut_off)) from None
         finally:
             for job, why in skipped:
                 _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",

@@ -434,8 +434,9 @@ class Engine:
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
             try:
-                self._shared_job(ttype, numbers, False, on_event, cancel,
-                                 self._answered_since(time.time()))
+                self._on_worker(cancel, lambda stop, ttype=ttype, numbers=numbers:
+                                self._shared_job(ttype, numbers, False, on_event, stop,
+                                                 self._answered_since(time.time())))
             except (Cancelled, KeyboardInterrupt):
                 raise
             except TgcheckError as e:  # one bad job must not keep the others waiting
@@ -446,6 +447,20 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def _on_worker(self, cancel, fn):
+        """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
+        thread only) never cuts a create mid-request; on it, the stop is set and
+        the worker not waited for (the caller waits for self.creates)."""
+        stop = _Stop(cancel)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="tgcheck-job")
+        try:
+            return pool.submit(fn, stop).result()
+        except KeyboardInterrupt:
+            self.creates.in_flight(stop)  # stop set under the gate's lock
+            raise
+        finally:
+            pool.shutdown(wait=False)
 
     def _resume_skip_reason(self, job: Job) -> str | None:
         """Why resume leaves this live job alone, or None to finish it."""
