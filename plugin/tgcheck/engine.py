@@ -348,6 +348,11 @@ class Engine:
             return
         size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        if len(chunks) == 1 and not _on_main_thread():
+            # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
+            # the job runs here, its waits woken by the caller's cancel at once.
+            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
+            return
         failed = threading.Event()
 
         def run(chunk):
@@ -360,7 +365,7 @@ class Engine:
                 raise
 
         workers = min(self.settings.max_parallel_tasks, len(chunks))
-        # Ctrl-C reaches only this (the main) thread, so even one chunk's job runs
+        # Ctrl-C reaches only the main thread, so there even one chunk's job runs
         # on a worker: an interrupt never cuts a create mid-request. The workers
         # are told through `stop`, and not waited for, so that an interrupt ends
         # the check at once however many tasks are in flight: each releases its
@@ -452,6 +457,8 @@ class Engine:
         """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
         thread only) never cuts a create mid-request; on it, the stop is set and
         the worker not waited for (the caller waits for self.creates)."""
+        if not _on_main_thread():
+            return fn(cancel)  # no Ctrl-C can reach this thread
         stop = _Stop(cancel)
         pool = ThreadPoolExecutor(1, thread_name_prefix="tgcheck-job")
         try:
@@ -628,6 +635,11 @@ class Engine:
         plugins.emit(event)
         if on_event is not None:
             on_event(event)
+
+
+def _on_main_thread() -> bool:
+    """Whether a Ctrl-C (KeyboardInterrupt) can reach this thread."""
+    return threading.current_thread() is threading.main_thread()
 
 
 class _Stop:
