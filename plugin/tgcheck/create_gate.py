@@ -20,11 +20,11 @@ class CreateGate:
         self._in_flight: set[int] = set()  # job ids
         self.recorded = 0  # tasks created and journaled through this gate
 
-    def enter(self, job_id: int, stop) -> bool:
-        """Before one create: False (send nothing) when `stop` (an Event, or None)
-        is already set; else the create counts as in flight until leave()."""
+    def enter(self, job_id: int, stopped) -> bool:
+        """Before one create: False (send nothing) when stopped() (or None) says a
+        stop was asked for; else the create counts as in flight until leave()."""
         with self._cond:
-            if stop is not None and stop.is_set():
+            if stopped is not None and stopped():
                 return False
             self._in_flight.add(job_id)
             return True

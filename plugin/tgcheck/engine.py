@@ -356,8 +356,10 @@ class Engine:
         failed = threading.Event()
 
         def run(chunk):
-            if failed.is_set() or stop.is_set():
-                return None  # another chunk failed (the caller gets its error), or a stop
+            if failed.is_set():
+                return None  # another chunk failed: the caller gets its error
+            if stop.interrupted():
+                raise Cancelled("stopped before the task was created; the next call creates it")
             try:
                 return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
@@ -653,6 +655,11 @@ class _Stop:
     def set(self) -> None:
         self._own.set()
 
+    def interrupted(self) -> bool:
+        """The interrupt (not the caller's cancel, which means "stop waiting": a
+        create it comes before still goes ahead, and the next call attaches)."""
+        return self._own.is_set()
+
     def is_set(self) -> bool:
         return self._own.is_set() or (self._cancel is not None and self._cancel.is_set())
 
@@ -777,7 +784,7 @@ class _Driver:
         gate = self.engine.creates
         # After a stop, no create starts; one that started is journaled (task id,
         # or why not) before it counts as landed: see CreateGate.
-        if not gate.enter(self.job.id, self.cancel):
+        if not gate.enter(self.job.id, getattr(self.cancel, "interrupted", None)):
             raise Cancelled("stopped before the task was created; the next call creates it")
         try:
             self._create_recorded()
