@@ -260,3 +260,35 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 1
     assert [j["state"] for j in _journal(env)] == ["done"]
+
+
+def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, tmp_path):
+    # A 429 creates nothing; the create's wait before trying again (Retry-After:
+    # 30 s) ends on Ctrl-C, and no second request is sent: the job stays new.
+    from tgcheck.sandbox.server import Faults
+
+    values = numbers(5, start=7500)
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values) + "\n")
+    env = child_env(sandbox, tmp_path / "home", TGCHECK_TIMEOUT="120")
+    sandbox.faults = Faults(retry_after=30.0)
+    sandbox.fail_next("create", "429")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: sandbox.calls["create"] >= 1, "the first create")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)  # well before the Retry-After is over
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert sandbox.calls["create"] == 1 and sandbox.creates == 0
+    assert [j["state"] for j in _journal(env)] == ["new"]
+
+    sandbox.faults = Faults()
+    again = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(listing), "-q"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 1
