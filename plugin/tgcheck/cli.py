@@ -552,8 +552,9 @@ def _let_creates_land(engine) -> int:
     pending = engine.creates.in_flight()
     if not pending:
         return 0
-    # One HTTP call, then the journal's few retries of its write.
-    limit = engine.settings.http_timeout + CREATE_RECORD_MARGIN
+    # One HTTP call (its connect and its reply may each take an http_timeout),
+    # then the journal's few retries of its write.
+    limit = 2 * engine.settings.http_timeout + CREATE_RECORD_MARGIN
     try:
         creates = "1 task create" if len(pending) == 1 else f"{len(pending)} task creates"
         click.echo(f"tgcheck: waiting up to {limit:.0f}s for {creates} to be recorded; "
