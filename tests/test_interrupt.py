@@ -6,9 +6,10 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from conftest import child_env, numbers
+from conftest import child_env, numbers, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,3 +96,199 @@ def test_ctrl_c_after_some_tasks_finished_says_how_many_answers_are_stored(
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     states = sorted(json.loads(line)["state"] for line in jobs.stdout.splitlines())
     assert states == ["done", "open"]
+
+
+def _journal(env) -> list[dict]:
+    jobs = subprocess.run([sys.executable, "-m", "tgcheck", "jobs", "--all", "--json"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert jobs.returncode == 0, jobs.stderr
+    return [json.loads(line) for line in jobs.stdout.splitlines()]
+
+
+def _interrupt_during_creates(sandbox, tmp_path, count: int):
+    """A check of `count` numbers in tasks of 5 whose creates the sandbox holds;
+    SIGINT once 4 creates (as many as run at a time) have reached it. Returns the
+    process, its env, its listing and the stderr lines read up to the "waiting"
+    note."""
+    values = numbers(count, start=7200)
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values) + "\n")
+    env = child_env(sandbox, tmp_path / "home", TGCHECK_MAX_TASK_SIZE="5")
+    sandbox.hold_creates = threading.Event()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json",
+         "-o", str(tmp_path / "out.csv")],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: sandbox.calls["create"] >= 4, "the creates to be sent")
+    proc.send_signal(signal.SIGINT)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "waiting up to" in line:
+            return proc, env, listing, seen
+    proc.kill()
+    raise AssertionError("no note of the creates on their way: " + "".join(seen))
+
+
+def test_ctrl_c_during_creates_lets_them_be_journaled_and_a_rerun_creates_nothing(
+        sandbox, tmp_path):
+    # The review's case: every create on its way when Ctrl-C comes. Before, the
+    # process left at once, the 4 paid tasks orphaned ("submitting", no task id),
+    # and the re-run asked for --resubmit, which paid for them again.
+    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 20)
+    try:
+        assert "for 4 task creates to be recorded" in seen[-1]
+        assert "Ctrl-C again to leave now" in seen[-1]
+        sandbox.hold_creates.set()  # the provider answers the creates
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "4 task(s) created by this run" in err
+    assert "attaches" in err and "no --resubmit needed" in err
+    assert "Traceback" not in err
+    journal = _journal(env)
+    assert sandbox.creates == 4
+    assert sorted(j["task_id"] for j in journal) == sorted(sandbox.tasks)
+    assert {j["state"] for j in journal} == {"open"}
+
+    again = subprocess.run(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 4  # attached, nothing paid twice
+    assert len(again.stdout.strip().splitlines()) == 21
+
+
+def test_ctrl_c_starts_no_create_after_it_and_a_rerun_creates_only_the_rest(
+        sandbox, tmp_path):
+    # 8 tasks, 4 at a time: the 4 on their way are journaled, the 4 not yet
+    # sending never start.
+    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 40)
+    try:
+        assert "for 4 task creates to be recorded" in seen[-1]
+        sandbox.hold_creates.set()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "4 task(s) created by this run" in err
+    assert sandbox.calls["create"] == 4 and sandbox.creates == 4
+    journal = _journal(env)
+    assert sorted(j["task_id"] for j in journal if j["task_id"]) == sorted(sandbox.tasks)
+    assert {j["state"] for j in journal} <= {"open", "new"}
+
+    again = subprocess.run(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 8  # the 4 never sent, once each
+    assert len(again.stdout.strip().splitlines()) == 41
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_the_creates_on_their_way_are_uncertain(
+        sandbox, tmp_path):
+    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 40)
+    try:
+        proc.send_signal(signal.SIGINT)
+        # The creates are still held: the process leaves without their answers.
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        sandbox.hold_creates.set()
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "4 create(s) were left on their way: their jobs are uncertain" in err
+    journal = _journal(env)
+    assert [j["state"] for j in journal] == ["uncertain"] * 4
+    # The provider made them after all (the test held them until the process was
+    # gone): uncertain, so a re-run pays for none of them again unasked.
+    wait_for(lambda: sandbox.creates == 4, "the held creates to land")
+    again = subprocess.run(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "-q"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0
+    assert "--resubmit" in again.stderr
+    assert sandbox.creates == 4
+
+
+def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
+    # A job left new (its create never sent: a stop before it) is created by
+    # `tgcheck resume`; Ctrl-C while that create is on its way must not leave it
+    # submitting with no task id.
+    from tgcheck.engine import Engine, job_key
+    from tgcheck.settings import Settings
+
+    values = numbers(5, start=7400)
+    settings = Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home")
+    engine = Engine(settings)
+    try:
+        identity = engine.provider.identity
+        role, job = engine.store.claim(job_key(identity, "tg", values), identity, "tg", values)
+        assert role == "drive" and job.state == "new"
+        engine.store.release(job.id)
+    finally:
+        engine.close()
+    env = child_env(sandbox, tmp_path / "home")
+    sandbox.hold_creates = threading.Event()
+    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "resume", "--progress", "json"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for(lambda: sandbox.calls["create"] >= 1, "the create to be sent")
+        proc.send_signal(signal.SIGINT)
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "waiting up to" in line:
+                break
+        assert "for 1 task create to be recorded" in seen[-1], "".join(seen)
+        sandbox.hold_creates.set()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "1 task(s) created by this run" in err
+    journal = _journal(env)
+    assert [(j["state"], j["task_id"]) for j in journal] == [("open", *sandbox.tasks)]
+
+    again = subprocess.run([sys.executable, "-m", "tgcheck", "resume", "-q"], env=env,
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 1
+    assert [j["state"] for j in _journal(env)] == ["done"]
+
+
+def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, tmp_path):
+    # A 429 creates nothing; the create's wait before trying again (Retry-After:
+    # 30 s) ends on Ctrl-C, and no second request is sent: the job stays new.
+    from tgcheck.sandbox.server import Faults
+
+    values = numbers(5, start=7500)
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values) + "\n")
+    env = child_env(sandbox, tmp_path / "home", TGCHECK_TIMEOUT="120")
+    sandbox.faults = Faults(retry_after=30.0)
+    sandbox.fail_next("create", "429")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: sandbox.calls["create"] >= 1, "the first create")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)  # well before the Retry-After is over
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert sandbox.calls["create"] == 1 and sandbox.creates == 0
+    assert [j["state"] for j in _journal(env)] == ["new"]
+
+    sandbox.faults = Faults()
+    again = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(listing), "-q"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 1

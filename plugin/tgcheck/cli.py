@@ -54,6 +54,8 @@ SANDBOX_STORE_URL = "http://127.0.0.1"
 _standalone = False
 # After Ctrl-C, how long job threads may take to let go of their jobs before exit.
 INTERRUPT_GRACE = 0.5
+# After Ctrl-C, past the HTTP timeout, for a created task's id to reach the journal.
+CREATE_RECORD_MARGIN = 5.0
 
 
 class Interrupted(TgcheckError):
@@ -482,7 +484,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         top_up=top_up,
                     )
                 except KeyboardInterrupt:
-                    raise _interrupted(recorder) from None
+                    cut_off = _let_creates_land(engine)
+                    raise _interrupted(recorder, engine.creates.recorded, cut_off) from None
             # A .txt table's one column is "input".
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status", "reason"])]
@@ -540,19 +543,58 @@ def _row_regions(table, region_column: str, default: str | None) -> list:
     return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
 
 
-def _interrupted(recorder: _Recorder) -> Interrupted:
+def _let_creates_land(engine) -> int:
+    """After Ctrl-C: a create whose request may have left is a task that may be
+    paid for. Its worker finishes that one call (bounded by the HTTP timeout) and
+    journals the task id before the process exits; a second Ctrl-C leaves at once,
+    the jobs of creates still on their way then marked uncertain. Returns how many
+    were left so."""
+    pending = engine.creates.in_flight()
+    if not pending:
+        return 0
+    # One HTTP call (its connect and its reply may each take an http_timeout),
+    # then the journal's few retries of its write.
+    limit = 2 * engine.settings.http_timeout + CREATE_RECORD_MARGIN
+    try:
+        creates = "1 task create" if len(pending) == 1 else f"{len(pending)} task creates"
+        click.echo(f"tgcheck: waiting up to {limit:.0f}s for {creates} to be recorded; "
+                   "Ctrl-C again to leave now (they will be uncertain)", err=True)
+        if engine.creates.wait(limit):
+            return 0
+    except KeyboardInterrupt:
+        pass
+    left = engine.creates.in_flight()
+    for job_id in left:
+        # A worker that lands its create now still records it (its write expects
+        # submitting or uncertain); one cut off by the exit leaves this behind.
+        with contextlib.suppress(TgcheckError, KeyboardInterrupt):
+            engine.store.update_job(job_id, expect_state="submitting", state="uncertain",
+                                    owner=None,
+                                    error="left by Ctrl-C while its create was on its way")
+    return len(left)
+
+
+def _uncertain_note(cut_off: int) -> str:
+    return (f"; {cut_off} create(s) were left on their way: their jobs are uncertain "
+            "(`tgcheck jobs`), look at the provider's dashboard before any --resubmit"
+            if cut_off else "")
+
+
+def _interrupted(recorder: _Recorder, created: int = 0, cut_off: int = 0) -> Interrupted:
     """What Ctrl-C leaves: the answers of finished tasks are stored, the others
     run on at the provider and their jobs stay open for the next run."""
     events = list(recorder.last.values())
     done = [e for e in events if e.kind == "done"]
     stored = sum(e.numbers for e in done)
-    if not events:
+    uncertain = _uncertain_note(cut_off)
+    if not events and not created:
         return Interrupted("interrupted before any task was created; run the same command "
-                           "again to check")
+                           "again to check" + uncertain)
     return Interrupted(
-        f"interrupted: {stored:,} answers are stored ({len(done)} of {len(events)} task(s) "
-        "finished); tasks still running go on at the provider and their jobs stay open: "
-        "run the same command again and it attaches to them (nothing is paid twice)")
+        f"interrupted: {created} task(s) created by this run, {stored:,} answers are stored "
+        f"({len(done)} of {len(events)} task(s) finished); tasks still running go on at the "
+        "provider and their jobs stay open: run the same command again and it attaches to "
+        "them (no --resubmit needed; nothing is paid twice)" + uncertain)
 
 
 def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
@@ -802,6 +844,12 @@ def resume(progress, quiet, sandbox):
             make_display(progress, quiet, engine.settings.progress_every) as display:
         try:
             done = engine.resume(on_event=display, skipped=skipped)
+        except KeyboardInterrupt:
+            cut_off = _let_creates_land(engine)
+            raise Interrupted(
+                f"interrupted: {engine.creates.recorded} task(s) created by this run; open "
+                "jobs stay in the journal and the next run attaches to them"
+                + _uncertain_note(cut_off)) from None
         finally:
             for job, why in skipped:
                 _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",

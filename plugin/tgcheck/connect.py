@@ -43,6 +43,16 @@ def listening(notify: Callable[[str], None], cancel=None) -> Iterator[None]:
         _local.state = before
 
 
+def pause(delay: float) -> None:
+    """A wait before sending again that the listening caller's cancel ends, with
+    NotSent: nothing of the next attempt has left (a create's retry after a 429)."""
+    _notify, cancel = getattr(_local, "state", None) or (None, None)
+    if cancel is None:
+        time.sleep(delay)
+    elif cancel.is_set() or cancel.wait(delay):
+        raise NotSent("stopped before sending again")
+
+
 def cause_of(error: BaseException) -> str:
     """What went wrong, in words, from the exception chain httpx wraps."""
     seen = set()

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import connect, plugins, redact
+from .create_gate import CreateGate
 from .default_plugins.readers import budget as result_size_budget
 from .default_plugins.readers import result_budget
 from .errors import (
@@ -193,6 +194,8 @@ class Engine:
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
+        # Creates on their way: after Ctrl-C, the caller lets them be journaled.
+        self.creates = CreateGate()
 
     def __repr__(self) -> str:
         return f"<Engine {self.settings.base_url} store={self.store.path}>"
@@ -345,8 +348,9 @@ class Engine:
             return
         size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
-
-        if len(chunks) == 1:
+        if len(chunks) == 1 and not _on_main_thread():
+            # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
+            # the job runs here, its waits woken by the caller's cancel at once.
             yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
             return
         failed = threading.Event()
@@ -354,6 +358,8 @@ class Engine:
         def run(chunk):
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
+            if stop.interrupted():
+                raise Cancelled("stopped before the task was created; the next call creates it")
             try:
                 return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
             except BaseException:
@@ -361,10 +367,13 @@ class Engine:
                 raise
 
         workers = min(self.settings.max_parallel_tasks, len(chunks))
-        # Ctrl-C reaches only this (the main) thread: the workers are told through
-        # `stop`, and not waited for, so that an interrupt ends the check at once
-        # however many tasks are in flight. Each worker releases its job (it stays
-        # open: the next run attaches) at its next wait.
+        # Ctrl-C reaches only the main thread, so there even one chunk's job runs
+        # on a worker: an interrupt never cuts a create mid-request. The workers
+        # are told through `stop`, and not waited for, so that an interrupt ends
+        # the check at once however many tasks are in flight: each releases its
+        # job (it stays open: the next run attaches) at its next wait, and none
+        # starts a create after the stop. A create already on its way finishes and
+        # is journaled: the caller waits for those (self.creates) before it exits.
         stop = _Stop(cancel)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
         interrupted = False
@@ -376,7 +385,7 @@ class Engine:
                     yield result
         except KeyboardInterrupt:
             interrupted = True
-            stop.set()
+            self.creates.in_flight(stop)  # stop set under the gate's lock
             raise
         finally:
             for future in futures:
@@ -432,8 +441,9 @@ class Engine:
             ttype = plugins.get_task_type(job.task_type)
             numbers = self.store.job_numbers(job.id)
             try:
-                self._shared_job(ttype, numbers, False, on_event, cancel,
-                                 self._answered_since(time.time()))
+                self._on_worker(cancel, lambda stop, ttype=ttype, numbers=numbers:
+                                self._shared_job(ttype, numbers, False, on_event, stop,
+                                                 self._answered_since(time.time())))
             except (Cancelled, KeyboardInterrupt):
                 raise
             except TgcheckError as e:  # one bad job must not keep the others waiting
@@ -444,6 +454,22 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def _on_worker(self, cancel, fn):
+        """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
+        thread only) never cuts a create mid-request; on it, the stop is set and
+        the worker not waited for (the caller waits for self.creates)."""
+        if not _on_main_thread():
+            return fn(cancel)  # no Ctrl-C can reach this thread
+        stop = _Stop(cancel)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="tgcheck-job")
+        try:
+            return pool.submit(fn, stop).result()
+        except KeyboardInterrupt:
+            self.creates.in_flight(stop)  # stop set under the gate's lock
+            raise
+        finally:
+            pool.shutdown(wait=False)
 
     def _resume_skip_reason(self, job: Job) -> str | None:
         """Why resume leaves this live job alone, or None to finish it."""
@@ -613,6 +639,11 @@ class Engine:
             on_event(event)
 
 
+def _on_main_thread() -> bool:
+    """Whether a Ctrl-C (KeyboardInterrupt) can reach this thread."""
+    return threading.current_thread() is threading.main_thread()
+
+
 class _Stop:
     """The caller's cancel event, or an interrupt seen by the thread that started
     the workers: whichever comes first. Quacks like the threading.Event it wraps."""
@@ -623,6 +654,11 @@ class _Stop:
 
     def set(self) -> None:
         self._own.set()
+
+    def interrupted(self) -> bool:
+        """The interrupt (not the caller's cancel, which means "stop waiting": a
+        create it comes before still goes ahead, and the next call attaches)."""
+        return self._own.is_set()
 
     def is_set(self) -> bool:
         return self._own.is_set() or (self._cancel is not None and self._cancel.is_set())
@@ -745,6 +781,17 @@ class _Driver:
             raise
 
     def _create(self) -> None:
+        gate = self.engine.creates
+        # After a stop, no create starts; one that started is journaled (task id,
+        # or why not) before it counts as landed: see CreateGate.
+        if not gate.enter(self.job.id, getattr(self.cancel, "interrupted", None)):
+            raise Cancelled("stopped before the task was created; the next call creates it")
+        try:
+            self._create_recorded()
+        finally:
+            gate.leave(self.job.id)
+
+    def _create_recorded(self) -> None:
         store, job = self.store, self.job
         store.update_job(job.id, state="submitting")
         try:
@@ -772,6 +819,8 @@ class _Driver:
             raise
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
+        if recorded:
+            self.engine.creates.count_recorded()
         if not recorded:
             # Someone took the job for dead and abandoned it (a deliberate
             # resubmit). The paid task must not vanish: say its id.

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from .. import bounded_http, redact, result_hosts
+from .. import bounded_http, connect, redact, result_hosts
 from ..bounded_http import BodyTooLarge, PeerRefused
 from ..connect import ConnectBudget
 from ..errors import (
@@ -289,7 +289,9 @@ class EkycproProvider:
     def _create_task(self, numbers, task_type, deadline, sending: dict) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
         deadline = self._deadline(deadline)
-        backoff = self._backoff(deadline)
+        # A stop asked for while waiting to retry (429, 5xx: nothing created)
+        # sends nothing more: a create is started again only by the next run.
+        backoff = Backoff(deadline, base=self.settings.retry_base, sleep=connect.pause)
         connecting = self._connect_budget(deadline)
 
         def trace(name: str, info) -> None:  # httpcore's trace extension

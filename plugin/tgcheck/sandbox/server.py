@@ -32,6 +32,8 @@ import xlsxwriter
 
 DEMO_KEY = "sandbox-demo-key"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# The longest a held create waits (Sandbox.hold_creates) before it is answered.
+HOLD_LIMIT = 60.0
 FAULT_KINDS = ("500", "429", "drop", "slow", "truncated", "nonjson")
 LABEL = "SIMULATED by the tgcheck sandbox: not real Telegram data"
 
@@ -124,6 +126,10 @@ class Sandbox:
         self.billed: Counter = Counter()  # create / status: 200s the vendor would charge
         self.calls: Counter = Counter()  # every request, by endpoint
         self.result_override: bytes | None = None
+        # Set to an Event: creates are received but answered only once it is set
+        # (at most HOLD_LIMIT seconds), as a slow provider would: a create on its
+        # way for as long as a test needs it to be.
+        self.hold_creates: threading.Event | None = None
         self._forced: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
@@ -466,6 +472,9 @@ def _make_handler(sandbox: Sandbox):
             fault = sandbox.pick_fault(endpoint)
             if self._fault(endpoint, fault):
                 return None
+            hold = sandbox.hold_creates
+            if endpoint == "create" and hold is not None:
+                hold.wait(HOLD_LIMIT)
             form = _parse_form(self.headers.get("Content-Type", ""), body)
             if form is None:
                 return self._json(400, {"message": "expected multipart/form-data"})
