@@ -96,6 +96,29 @@ def test_a_resubmit_gives_a_stalled_job_up_and_creates_once(run_engine):
         assert all(a.status in ("ok", "unknown") for a in answers)
 
 
+def test_a_resubmit_leaves_a_stalled_job_of_another_set_and_polls_it_again(run_engine):
+    # --resubmit gives up only the job of exactly its set: a stalled job that
+    # merely shares numbers has a paid, known task; it is polled again (new
+    # budget) and only the numbers it does not hold are sent, and the user is told.
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0, omit_rate=0.0) as sb:
+        engine = run_engine(sb, max_status_calls=2)
+        first = numbers(5)
+        with pytest.raises(JobStalled):
+            engine.check(first)
+        (stalled,) = engine.store.jobs()
+        sb.unstick()
+        events = []
+        values = first[:2] + numbers(3, start=500)
+        answers = engine.check(values, resubmit=True, on_event=events.append)
+        assert all(a.status == "ok" for a in answers)
+        assert engine.store.job(stalled.id).state == "done"
+        assert "abandoned" not in [j.state for j in engine.store.jobs()]
+        assert sb.creates == 2
+        assert sorted(list(sb.tasks.values())[1].numbers) == sorted(numbers(3, start=500))
+        assert any(e.message and f"job {stalled.id}" in e.message and "polled again"
+                   in e.message for e in events)
+
+
 def test_the_cap_counts_calls_of_earlier_runs_too(run_engine):
     with Sandbox(stuck="pending") as sb:
         engine = run_engine(sb, max_status_calls=8, timeout=0.1)

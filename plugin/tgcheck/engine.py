@@ -523,6 +523,13 @@ class Engine:
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
                                          resubmit=resubmit, since=since,
                                          settled=frozenset(settled))
+            if role == "reopened":
+                self._notify(on_event, ttype, len(numbers), (
+                    f"job {job.id} (task {job.task_id}) holds {job.count} numbers, some of "
+                    "these, and was stalled: --resubmit gives up only a task for exactly "
+                    "this set, so that paid task is polled again with a new budget and "
+                    "only the numbers it does not hold are sent"))
+                role = "overlap"
             if role == "overlap":
                 found = self._after_overlap(job, ttype, numbers, deadline, on_event, cancel,
                                             since)
@@ -542,11 +549,18 @@ class Engine:
             if role == "lost":
                 raise TaskLost(lost_message(job))
             if role == "uncertain":
-                shared = "these" if job.key == key else f"{job.count} numbers, some of these"
+                if job.key == key:
+                    raise UncertainCreate(
+                        f"a task for these may already exist (job {job.id}): "
+                        f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}")
+                # --resubmit gives up only a job for exactly this set: this one
+                # holds other numbers too, and maybe a paid task.
                 raise UncertainCreate(
-                    f"a task for {shared} may already exist (job {job.id}): "
-                    f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}"
-                )
+                    f"a task for {job.count} numbers, some of these, may already exist "
+                    f"(job {job.id}): {job.error or 'the create call was cut off'}. Check "
+                    "the provider's dashboard: if the task is there, `tgcheck jobs attach "
+                    f"{job.id} TASK_ID` records it; if not, `tgcheck jobs abandon {job.id}` "
+                    "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
                 return _Driver(self, job, ttype, numbers, deadline, on_event, cancel).run()
             if self._watch(job, ttype, numbers, deadline, on_event, cancel):

@@ -735,8 +735,10 @@ class Store:
         (another live process drives it), "overlap" (another job holds some of
         these numbers: live, or finished after the caller's store lookup at
         `since`, about when the caller looked the store up; wait for it and
-        send only the rest), or "uncertain" (a
-        create whose outcome is unknown; only resubmit=True creates again).
+        send only the rest), "reopened" (with resubmit: a stalled job holding
+        some of these numbers, opened again; handled as an overlap), or
+        "uncertain" (a create whose outcome is unknown; only resubmit=True creates
+        again, and only for exactly this set).
         The row is written here, BEFORE any create call.
         """
         me, now = this_owner(), time.time()
@@ -797,8 +799,10 @@ class Store:
 
         A live job, or one done since the caller's lookup: paying for those
         numbers again would be paying twice ("overlap": wait, then send the
-        rest). An uncertain create holding some of them blocks like an exact
-        match would ("uncertain"), unless resubmit abandons it.
+        rest). An uncertain create or a stalled job holding some of them blocks
+        ("uncertain", "stalled"), a resubmit too: it gives up only the job of exactly
+        its set. With resubmit, a stalled one is opened again with a new status-call
+        budget ("reopened": wait for it, as for an overlap, then send the rest).
         """
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
@@ -817,11 +821,17 @@ class Store:
             job = Job.from_row(row)
             if job.state == "submitting" and not owner_alive(job.owner, job.heartbeat, now):
                 self._mark_uncertain(db, job, now)
+            if job.state == "stalled" and resubmit:
+                # Its task exists and is known: a resubmit of another set must not
+                # throw it (and what it cost) away. Polled again with a new budget.
+                db.execute("UPDATE jobs SET state='open', budget_from=status_calls, "
+                           "error=NULL, owner=NULL, updated_at=? WHERE id=?", (now, job.id))
+                job.state, job.owner = "open", None
+                return "reopened", job
             if job.state in ("uncertain", "stalled"):
-                if not resubmit:
-                    return job.state, job
-                self._abandon(db, job, now)
-                continue
+                # Left alone even by a resubmit, which gives up only a job for
+                # exactly the caller's set: this one may hold a paid task.
+                return job.state, job
             return "overlap", job
         return None
 
