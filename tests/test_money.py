@@ -21,7 +21,7 @@ from tgcheck.errors import (
     TaskLost,
 )
 from tgcheck.sandbox import Sandbox
-from tgcheck.sandbox.server import xlsx_file
+from tgcheck.sandbox.server import Faults, xlsx_file
 from tgcheck.store import Store
 
 
@@ -130,6 +130,21 @@ def test_the_cap_counts_calls_of_earlier_runs_too(run_engine):
                 break
         assert sb.billed["status"] == 8 and sb.creates == 1
         assert engine.store.jobs()[0].state == "stalled"
+
+
+def test_billed_replies_that_cannot_be_read_count_against_the_cap(run_engine):
+    # Every status reply is a 200 HTML page: paid, yet no record. Each one counts
+    # in the journal as it comes, so the job stalls instead of paying forever.
+    faults = Faults(rate=1.0, kinds=("nonjson",), create_kinds=(), retry_after=0.01)
+    with Sandbox(stuck="pending", faults=faults) as sb:
+        engine = run_engine(sb, max_status_calls=2)
+        for _ in range(3):
+            with pytest.raises(tgcheck.TgcheckError):
+                engine.check(numbers(5))
+        (job,) = engine.store.jobs()
+        assert job.state == "stalled"
+        assert job.status_calls == sb.calls["status"]
+        assert sb.calls["status"] <= 5  # one run's retries at most, not 5 per run
 
 
 # -- 2. creates: 200 and 202, amounts ------------------------------------------------

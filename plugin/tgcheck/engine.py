@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import inspect
 import itertools
 import threading
 import time
@@ -838,14 +839,23 @@ class _Driver:
                 message = stalled_message(store.job(job.id), limit)
                 self.emit("failed", message=message)
                 raise JobStalled(message)
+            billed = [0]
+
+            def count_billed(billed=billed):
+                # Each paid reply counts at once, also those the provider then
+                # retries or refuses (unreadable, another task's): the cap holds.
+                billed[0] += 1
+                store.update_job(job.id, status_call=True)
+
             try:
-                status = self.provider.get_status(job.task_id, deadline=self.deadline)
+                status = self._get_status(job.task_id, count_billed)
             except TaskLost as e:
                 store.update_job(job.id, state="lost", owner=None, error=str(e))
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
-            store.update_job(job.id, status_call=True, status=status.status,
+            # A provider that reports no billed reply: its answer is one.
+            store.update_job(job.id, status_call=not billed[0], status=status.status,
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))
             self.emit("progress", status)
@@ -872,6 +882,17 @@ class _Driver:
                     continue
             _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
                    self.cancel)
+
+    def _get_status(self, task_id: str, on_billed) -> TaskStatus:
+        """The provider's get_status, told of each billed reply where it can be."""
+        try:
+            takes = "on_billed" in inspect.signature(self.provider.get_status).parameters
+        except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
+            takes = False
+        if takes:
+            return self.provider.get_status(task_id, deadline=self.deadline,
+                                            on_billed=on_billed)
+        return self.provider.get_status(task_id, deadline=self.deadline)
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         # Bounded by what the numbers sent can take: a bomb stops at the download.
