@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 
 import pytest
 
 import tgcheck
 from conftest import numbers
-from tgcheck import Settings
+from tgcheck import Settings, plugins
+from tgcheck.engine import _Fill
 from tgcheck.errors import (
     BelowMinimum,
     InsufficientBalance,
@@ -401,6 +403,53 @@ def test_top_up_fills_the_task_with_the_stalest_answers_and_refreshes_them(run_e
         assert sorted(task.numbers) == sorted(new + old[:8])
         refreshed = engine.store.stored("tg", old[:8])
         assert all(v == (sb.expected(n), "ok") for n, v in refreshed.items())
+
+
+def test_a_413_half_below_the_minimum_is_refused_before_its_create(run_engine):
+    # 80 numbers are too many (60 at most), and halves of 40 too few (50 at least):
+    # refused here, not sent to the vendor's "below the minimum".
+    with Sandbox(min_rows={"tg": 50}, max_rows=60) as sb:
+        engine = run_engine(sb, min_task_size=50)
+        with pytest.raises(BelowMinimum, match="40 new numbers; tg tasks take at least 50"):
+            engine.check(numbers(80))
+        assert sb.calls["create"] == 1 and sb.creates == 0  # the 413 only
+
+
+def test_413_halves_are_topped_up_each_with_their_own_fillers(run_engine):
+    with Sandbox(min_rows={"tg": 50}, max_rows=60, omit_rate=0.0) as sb:
+        engine = run_engine(sb, min_task_size=50, top_up=True)
+        old = numbers(30, start=5000)
+        engine.store.save_answers("tg", [(n, "no", "ok") for n in old], "old-task")
+        answers = engine.check(numbers(80))
+        assert all(a.status == "ok" for a in answers)
+        tasks = list(sb.tasks.values())
+        assert len(tasks) == 2 and all(50 <= len(t.numbers) <= 60 for t in tasks)
+        assert set(tasks[0].numbers).isdisjoint(tasks[1].numbers)
+
+
+def test_chunks_are_equal_so_no_remainder_falls_below_the_minimum(run_engine):
+    # 65 numbers in tasks of at most 60: 33 + 32, not 60 + a refused 5.
+    with Sandbox(min_rows={"tg": 10}, omit_rate=0.0) as sb:
+        engine = run_engine(sb, min_task_size=10, max_task_size=60)
+        answers = engine.check(numbers(65))
+        assert all(a.status == "ok" for a in answers)
+        assert sorted(len(t.numbers) for t in sb.tasks.values()) == [32, 33]
+
+
+def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
+    # A job holds 18 of these 20 numbers: the 2 left are fewer than the minimum,
+    # refused before a create (the vendor would refuse them, or bill a tiny task).
+    with Sandbox(omit_rate=0.0) as sb:
+        engine = run_engine(sb, min_task_size=10)
+        looked_up = time.time() - 1  # another caller's lookup, before the job below ended
+        engine.check(numbers(18))
+        other = run_engine(sb, min_task_size=10)
+        tg = plugins.get_task_type("tg")
+        sending = other._send(tg, numbers(20), False, None, None, looked_up,
+                              _Fill(False, set(numbers(20))))
+        with pytest.raises(BelowMinimum, match="2 new numbers"):
+            list(sending)
+        assert sb.creates == 1
 
 
 def test_top_up_with_too_few_stored_answers_is_the_same_refusal(run_engine):

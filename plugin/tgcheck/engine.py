@@ -267,7 +267,10 @@ class Engine:
             # job stored moments ago (which would otherwise count as "just answered").
             since = time.time()
         missing = sent
-        for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
+        # Each task (a chunk, a 413 half, the rest after an overlap) is checked
+        # against the minimum again before its create; fillers are taken once.
+        fill = _Fill(top_up, wanted.union(missing))
+        for result in self._send(ttype, missing, resubmit, on_event, cancel, since, fill):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
                 by_answer.setdefault(pair, []).append(number)
@@ -333,7 +336,7 @@ class Engine:
                 "retry_unknown": retry_unknown}
 
     def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
-              since) -> Iterator[dict[str, tuple]]:
+              since, fill: _Fill | None = None) -> Iterator[dict[str, tuple]]:
         """Answers for the numbers the store lacks (sorted): one job per chunk, run
         in parallel; each chunk's answers are handed over as soon as its job is
         done, not all held until the last one is.
@@ -345,10 +348,15 @@ class Engine:
         if not missing:
             return
         size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
-        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        # Equal chunks (sizes differ by one at most), not full ones and a remainder:
+        # 100,020 numbers are two tasks of 50,010, not 100,000 and a 20 below the
+        # minimum task size.
+        count = -(-len(missing) // size)
+        chunks = [missing[i * len(missing) // count:(i + 1) * len(missing) // count]
+                  for i in range(count)]
 
         if len(chunks) == 1:
-            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
+            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since, fill)
             return
         failed = threading.Event()
 
@@ -356,7 +364,7 @@ class Engine:
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
             try:
-                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
+                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since, fill)
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
@@ -385,12 +393,20 @@ class Engine:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _sized_job(self, ttype, numbers, resubmit, on_event, cancel,
-                   since) -> dict[str, tuple]:
+                   since, fill: _Fill | None = None) -> dict[str, tuple]:
         """_shared_job, and when the provider refuses the file as too large (413,
         nothing created), the set split in halves, each its own task, as often as
-        needed. The count of tasks is told (an event) before they are created."""
+        needed. The count of tasks is told (an event) before they are created.
+        With fill, a task below the minimum size is topped up or refused first."""
+        if fill is not None:
+            with fill.lock:
+                sent = self._at_least_minimum(ttype, numbers, fill.taken, fill.top_up)
+                fill.taken.update(sent)  # two tasks never top up with the same numbers
+            if len(sent) > len(numbers):
+                since = time.time()  # the fillers are to be checked again (see _grouped)
+            numbers = sent
         try:
-            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since)
+            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since, fill)
         except TaskTooLarge as e:
             if len(numbers) < 2:
                 raise
@@ -402,7 +418,7 @@ class Engine:
                          f"sending them as {len(parts)} tasks of up to {half:,}")
         found: dict[str, tuple] = {}
         for part in parts:
-            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since))
+            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since, fill))
         return found
 
     def _notify(self, on_event, ttype, count: int, message: str) -> None:
@@ -481,7 +497,7 @@ class Engine:
 
     # -- one job per number set, shared by threads and processes -----------
     def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
-                    since: float) -> dict[str, tuple]:
+                    since: float, fill: _Fill | None = None) -> dict[str, tuple]:
         key = job_key(self.provider.identity, ttype.name, numbers)
         slot = (str(self.store.path), key)
         while True:
@@ -500,7 +516,7 @@ class Engine:
                 # The thread driving it was stopped, not us: take the job over.
         try:
             result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel,
-                                   since)
+                                   since, fill)
         except BaseException as e:
             future.set_exception(e)
             raise
@@ -512,7 +528,7 @@ class Engine:
                 _inflight.pop(slot, None)
 
     def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel,
-                 since) -> dict[str, tuple]:
+                 since, fill: _Fill | None = None) -> dict[str, tuple]:
         deadline = time.monotonic() + self.settings.timeout
         settled: set[int] = set()
         for attempt in itertools.count():
@@ -537,8 +553,9 @@ class Engine:
                 if found:
                     rest = [n for n in numbers if n not in found]
                     if rest:
-                        found.update(self._shared_job(ttype, rest, resubmit, on_event, cancel,
-                                                      since))
+                        # The rest is a task of its own: sized, and held to the minimum.
+                        found.update(self._sized_job(ttype, rest, resubmit, on_event, cancel,
+                                                     since, fill))
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
@@ -626,6 +643,15 @@ class Engine:
         plugins.emit(event)
         if on_event is not None:
             on_event(event)
+
+
+class _Fill:
+    """One check's top-up setting and the numbers its tasks hold or were filled
+    with (fillers are picked once, under the lock)."""
+
+    def __init__(self, top_up: bool | None, taken: set[str]):
+        self.top_up, self.taken = top_up, taken
+        self.lock = threading.Lock()
 
 
 class _Stop:
