@@ -23,7 +23,7 @@ from tgcheck.errors import (
     TaskLost,
 )
 from tgcheck.sandbox import Sandbox
-from tgcheck.sandbox.server import Faults, xlsx_file
+from tgcheck.sandbox.server import Faults, simulated_answer, xlsx_file
 from tgcheck.store import Store
 
 
@@ -450,6 +450,31 @@ def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
         with pytest.raises(BelowMinimum, match="2 new numbers"):
             list(sending)
         assert sb.creates == 1
+
+
+def test_a_number_left_out_of_a_new_file_keeps_its_stored_ok_answer(run_engine):
+    # Top-up re-checks stored answers; a file that leaves one out (unknown) must
+    # not replace the paid "ok" it had. Kept as it was, checked_at included: being
+    # left out confirms nothing, so it ages as before.
+    with Sandbox(min_rows={"tg": 10}, omit_rate=0.5) as sb:
+        engine = run_engine(sb, min_task_size=10, top_up=True)
+        old = numbers(8, start=100)
+        engine.store.save_answers("tg", [(n, "old", "ok") for n in old], "old-task")
+        engine.store.db.execute("UPDATE answers SET checked_at = checked_at - 86400")
+        before = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
+        left_out = [n for n in old if simulated_answer(n, "tg", 0.5) is None]
+        answered = [n for n in old if n not in left_out]
+        assert left_out and answered
+        engine.check(numbers(2, start=900))
+        stored = engine.store.stored("tg", old)
+        assert all(stored[n] == ("old", "ok") for n in left_out)
+        assert all(stored[n] == (sb.expected(n), "ok") for n in answered)
+        after = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
+        assert all(after[n] == before[n] for n in left_out)
+        # An unknown over an unknown, or an ok over anything, is stored as ever.
+        engine.store.save_answers("tg", [(numbers(1, start=900)[0], None, "unknown")], "t")
+        engine.store.save_answers("tg", [(left_out[0], "new", "ok")], "t")
+        assert engine.store.stored("tg", [left_out[0]])[left_out[0]] == ("new", "ok")
 
 
 def test_top_up_with_too_few_stored_answers_is_the_same_refusal(run_engine):

@@ -565,8 +565,15 @@ class Store:
                 if text is not None], not scan
 
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
+        # A number a newer file left out (unknown) keeps a stored "ok": that answer
+        # was paid for, and being left out contradicts nothing. It is kept as it
+        # was, checked_at too (nothing confirmed it), so it ages out as before.
         db.executemany(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
+                   status = excluded.status, checked_at = excluded.checked_at,
+                   task_id = excluded.task_id
+               WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')""",
             ((task_type, n, v, s, now, task_id) for n, v, s in rows),
         )
 
