@@ -149,6 +149,24 @@ def test_billed_replies_that_cannot_be_read_count_against_the_cap(run_engine):
         assert sb.calls["status"] <= 5  # one run's retries at most, not 5 per run
 
 
+def test_a_rerun_waits_out_the_backoff_of_a_task_that_has_not_moved(run_engine):
+    # A job whose task has not moved for an hour, polled moments ago by an earlier
+    # run: a re-run (cron, Excel) inside the backoff makes no billed call at start.
+    with Sandbox(stuck="pending") as sb:
+        engine = run_engine(sb, poll_max=1800, timeout=0.3)
+        with pytest.raises(tgcheck.DeadlineExceeded):
+            engine.check(numbers(3))
+        (job,) = engine.store.jobs()
+        assert job.polled_at is not None and job.moved_at is None  # never moved
+        engine.store.db.execute("UPDATE jobs SET created_at = created_at - 3600")
+        calls = sb.calls["status"]
+        for _ in range(3):
+            with pytest.raises(tgcheck.DeadlineExceeded):
+                engine.check(numbers(3))
+        assert sb.calls["status"] == calls
+        assert engine.store.jobs()[0].state == "open"
+
+
 # -- 2. creates: 200 and 202, amounts ------------------------------------------------
 @pytest.mark.parametrize("shape", ["full", "short"])
 def test_a_202_create_is_a_created_task_and_amounts_are_journaled(run_engine, shape):
@@ -551,7 +569,7 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("TGCHECK_MAX_STATUS_CALLS", "0")
     with pytest.raises(tgcheck.ConfigError, match="TGCHECK_MAX_STATUS_CALLS"):
         Settings.from_env()
-    assert Settings().max_status_calls == 30 and Settings().min_task_size is None
+    assert Settings().max_status_calls == 20 and Settings().min_task_size is None
 
 
 @pytest.mark.parametrize("record, expected", [

@@ -42,7 +42,7 @@ from .models import (
 )
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
-from .polling import PollSchedule
+from .polling import STUCK_EXPORT, PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, Job, Store, owner_alive, this_owner
@@ -855,7 +855,7 @@ class _Driver:
                                 numbers=len(self.numbers))
         bad_files = 0
         limit = self.settings.max_status_calls
-        _sleep(self.settings.poll_min, self.deadline, self.cancel)
+        _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
         while True:
             current = store.job(job.id)
             if current.budget_used >= limit:
@@ -871,7 +871,7 @@ class _Driver:
                 # Each paid reply counts at once, also those the provider then
                 # retries or refuses (unreadable, another task's): the cap holds.
                 billed[0] += 1
-                store.update_job(job.id, status_call=True)
+                store.update_job(job.id, status_call=True, polled_at=time.time())
 
             try:
                 status = self._get_status(job.task_id, count_billed)
@@ -881,7 +881,8 @@ class _Driver:
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
             # A provider that reports no billed reply: its answer is one.
-            store.update_job(job.id, status_call=not billed[0], status=status.status,
+            store.update_job(job.id, status_call=not billed[0], polled_at=time.time(),
+                             status=status.status,
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))
             self.emit("progress", status)
@@ -906,8 +907,28 @@ class _Driver:
                         raise
                     _sleep(self.settings.poll_min * bad_files, self.deadline, self.cancel)
                     continue
-            _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
-                   self.cancel)
+            delay = schedule.next_delay(status, time.monotonic())
+            if schedule.moved_at > started:  # kept, for a later run's first wait
+                store.update_job(job.id, moved_at=time.time() - (time.monotonic()
+                                                                 - schedule.moved_at))
+            _sleep(delay, self.deadline, self.cancel)
+
+    def _first_wait(self, schedule: PollSchedule, started: float) -> float:
+        """poll_min after a create; for a job polled by an earlier run (a re-run from
+        cron or Excel), what that run's schedule would have waited from its last
+        status call: as long as the task had not moved, so the doubling holds
+        across runs instead of each run paying for a poll at its start."""
+        job = self.store.job(self.job.id)
+        if job.polled_at is None:
+            return self.settings.poll_min
+        moved = job.moved_at if job.moved_at is not None else job.created_at
+        schedule.restore(job.status, processed_of(job.success, job.failure),
+                         started + (moved - job.created_at))
+        still = job.polled_at - moved
+        if job.status == "completed":  # a file being written is given its time first
+            still -= STUCK_EXPORT
+        due = job.polled_at + min(self.settings.poll_max, max(self.settings.poll_min, still))
+        return max(self.settings.poll_min, due - time.time())
 
     def _get_status(self, task_id: str, on_billed) -> TaskStatus:
         """The provider's get_status, told of each billed reply where it can be."""

@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     budget_from  INTEGER NOT NULL DEFAULT 0,  -- status_calls when the poll budget began
     estimated_amount TEXT,             -- the provider's estimated charge (decimal text)
     actual_amount    TEXT,             -- and the charge it reported at the end
-    currency     TEXT                  -- of both amounts, e.g. USD
+    currency     TEXT,                 -- of both amounts, e.g. USD
+    polled_at    REAL,                 -- the last billed status call
+    moved_at     REAL                  -- the last poll that showed progress (NULL: none)
 );
 CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
 -- A set's newest job in any state (a claim asks whether its last task was lost).
@@ -83,6 +85,8 @@ ADDED_COLUMNS = (
     ("estimated_amount", "TEXT"),
     ("actual_amount", "TEXT"),
     ("currency", "TEXT"),
+    ("polled_at", "REAL"),
+    ("moved_at", "REAL"),
 )
 
 # Live jobs hold their numbers: no other task is created for them. A stalled
@@ -331,6 +335,8 @@ class Job:
     estimated_amount: str | None = None
     actual_amount: str | None = None
     currency: str | None = None
+    polled_at: float | None = None
+    moved_at: float | None = None
 
     @property
     def budget_used(self) -> int:
@@ -865,7 +871,8 @@ class Store:
 
     _UPDATABLE = frozenset(
         {"state", "task_id", "status", "total", "success", "failure", "error", "owner",
-         "budget_from", "estimated_amount", "actual_amount", "currency"}
+         "budget_from", "estimated_amount", "actual_amount", "currency", "polled_at",
+         "moved_at"}
     )
 
     @_translating
