@@ -181,3 +181,20 @@ def test_a_413_split_is_told_before_the_tasks_are_created(tmp_path):
         # as a plain line.
         assert "tgcheck: the provider refused 8 numbers as too large" in plain.stderr
         assert sb.creates == 4
+
+
+def test_status_against_another_server_leaves_the_job_alone(tmp_path):
+    # The same task id asked of another server (here a second sandbox, which does
+    # not know it) must not mark the first server's job lost, nor reopen it.
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb, \
+            Sandbox() as other:
+        env = cli_env(sb, tmp_path) | {"TGCHECK_MAX_STATUS_CALLS": "1"}
+        assert run("check", str(listing(tmp_path, numbers(4))), "-q", env=env).returncode == 1
+        job = json.loads(run("jobs", "--json", env=env).stdout)
+        assert job["state"] == "stalled"
+        elsewhere = run("status", job["task_id"], env=env | {"TGCHECK_BASE_URL": other.url})
+        assert elsewhere.returncode != 0
+        assert f"job {job['job']} with task {job['task_id']} was made for another server" \
+            in elsewhere.stderr
+        after = json.loads(run("jobs", "--json", env=env).stdout)
+        assert after["state"] == "stalled" and after["status_calls"] == 1

@@ -823,7 +823,7 @@ def status(task_id, as_json, base_url, sandbox):
     The answer goes into the journal. A stalled job (it used its
     TGCHECK_MAX_STATUS_CALLS budget) is opened again with a new budget, so the
     same check or `tgcheck resume` polls it again; a task the provider no longer
-    knows makes its job lost.
+    knows makes its job lost. Only a job made against this server is touched.
 
     \b
     Examples:
@@ -834,6 +834,14 @@ def status(task_id, as_json, base_url, sandbox):
     reopened = False
     with engine_for(sandbox, base_url, quiet=True) as engine:
         job = engine.store.job_by_task_id(task_id)
+        if job is not None and job.provider != engine.provider.identity:
+            # Another server's task id: what this server says (a 404) is not
+            # about that job, which is left as it is.
+            server = job.provider.partition(":")[2] or job.provider
+            click.echo(f"tgcheck: job {job.id} with task {task_id} was made for another "
+                       f"server ({redact.clean(server, None)}); asking this one leaves "
+                       "that job as it is", err=True)
+            job = None
         try:
             record = engine.provider.get_status(task_id)
         except TaskLost:
