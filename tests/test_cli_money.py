@@ -113,6 +113,14 @@ def test_below_the_minimum_exit_2_then_top_up(tmp_path):
         assert "2 new numbers; tg tasks take at least 6: add 4, or use --top-up" in \
             refused.stderr
         assert sb.creates == 1
+        # The dry run says what the top-up check bills: 6, not 2.
+        before = sum(sb.calls.values())
+        dry = run("check", str(path), "--dry-run", "--top-up", env=env)
+        assert dry.returncode == 0 and "bill 6 numbers in 1 task (4 of them stored" \
+            in dry.stderr and "below the minimum" not in dry.stderr
+        dry = run("check", str(path), "--dry-run", env=env | {"TGCHECK_TOP_UP": "1"})
+        assert "bill 6 numbers in 1 task" in dry.stderr
+        assert sum(sb.calls.values()) == before  # dry runs call nothing
         topped = run("check", str(path), "-q", "--top-up", env=env)
         assert topped.returncode == 0, topped.stderr
         assert sb.creates == 2 and len(list(sb.tasks.values())[-1].numbers) == 6

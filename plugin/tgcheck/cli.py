@@ -470,7 +470,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:
             if dry_run:
-                _dry_run(engine, table, ttype, region, retry_unknown, out_format)
+                _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up)
                 return
             recorder = _Recorder(make_display(progress, quiet,
                                               engine.settings.progress_every))
@@ -555,11 +555,13 @@ def _interrupted(recorder: _Recorder) -> Interrupted:
         "run the same command again and it attaches to them (nothing is paid twice)")
 
 
-def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
+def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=None) -> None:
     counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
-                         retry_unknown=retry_unknown)
+                         retry_unknown=retry_unknown, top_up=top_up)
     reasons = counts.pop("reasons", {})
-    counts["tasks"] = math.ceil(counts["to_send"] / engine.settings.max_task_size)
+    # A top-up's fillers are checked again, billed like the new numbers.
+    billed = counts["to_send"] + counts.get("topped_up", 0)
+    counts["tasks"] = math.ceil(billed / engine.settings.max_task_size)
     if out_format == "json":
         click.echo(json.dumps({**counts, "reasons": reasons}, default=str))
     else:
@@ -575,9 +577,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
     tasks = counts["tasks"]
     least = engine.minimum(ttype)
     below = (f"; below the minimum of {least} for {ttype.name} tasks: a check needs "
-             "--top-up or more numbers" if least and 0 < counts["to_send"] < least else "")
-    click.echo(f"tgcheck: dry run: no API call made; a check would bill {counts['to_send']:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{below}", err=True)
+             "--top-up (with enough stored answers) or more numbers"
+             if least and 0 < billed < least else "")
+    filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
+              f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
+    click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}", err=True)
 
 
 # -- sandbox --------------------------------------------------------------------

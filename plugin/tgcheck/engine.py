@@ -308,9 +308,12 @@ class Engine:
             f"take at least {least}: add {short}, {how}. New: {shown}")
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
-             region: Region = None, retry_unknown: bool = False) -> dict[str, object]:
+             region: Region = None, retry_unknown: bool = False,
+             top_up: bool | None = None) -> dict[str, object]:
         """What a check would do, without any API call (the CLI's --dry-run): counts,
-        and under "reasons" each reason code's count and a few example inputs."""
+        and under "reasons" each reason code's count and a few example inputs. With
+        top-up (top_up, else the settings'), "topped_up": the stored answers a task
+        below the minimum would be filled with (checked again, so billed too)."""
         ttype = plugins.get_task_type(task_type)
         values = values if isinstance(values, list) else list(values)
         found = resolve_all(values, region)
@@ -318,6 +321,14 @@ class Engine:
         distinct = set(numbers)
         known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
         problems = [f.status for f in found if type(f) is not str and f.status != OK]
+        to_send = len(distinct) - len(known)
+        least = self.minimum(ttype)
+        top_up = self.settings.top_up if top_up is None else top_up
+        topped = {}
+        if top_up and least and 0 < to_send < least:
+            filler = self.store.stalest(ttype.name, least - to_send, exclude=distinct)
+            if len(filler) >= least - to_send:  # else the check refuses, as it would
+                topped = {"topped_up": len(filler)}
         return {
             "inputs": len(found),
             "valid": len(numbers),
@@ -325,7 +336,8 @@ class Engine:
             "blank": problems.count(BLANK),
             "duplicates": len(numbers) - len(distinct),
             "already_answered": len(known),
-            "to_send": len(distinct) - len(known),
+            "to_send": to_send,
+            **topped,
             # code -> (count, a few examples): the rows not sent, and the noted ones.
             "reasons": reason_breakdown(values, found),
         }
