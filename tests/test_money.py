@@ -167,6 +167,26 @@ def test_a_rerun_waits_out_the_backoff_of_a_task_that_has_not_moved(run_engine):
         assert engine.store.jobs()[0].state == "open"
 
 
+def test_a_job_abandoned_while_it_is_polled_is_no_longer_polled(run_engine):
+    with Sandbox(stuck="pending") as sb:
+        engine = run_engine(sb, max_status_calls=50, timeout=5)
+        other = Store(engine.settings.store_path)  # as `tgcheck jobs abandon` would
+
+        def on_event(event):
+            if event.kind == "progress" and event.status_calls == 1:
+                (job,) = other.jobs()
+                assert other.abandon_job(job.id, "given up by the user") is not None
+
+        try:
+            with pytest.raises(tgcheck.TgcheckError) as e:
+                engine.check(numbers(3), on_event=on_event)
+        finally:
+            other.close()
+        assert "is abandoned now (given up by the user)" in str(e.value)
+        assert "no longer polled" in str(e.value)
+        assert sb.billed["status"] == 1
+
+
 # -- 2. creates: 200 and 202, amounts ------------------------------------------------
 @pytest.mark.parametrize("shape", ["full", "short"])
 def test_a_202_create_is_a_created_task_and_amounts_are_journaled(run_engine, shape):

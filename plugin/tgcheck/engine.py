@@ -870,6 +870,17 @@ class _Driver:
         _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
         while True:
             current = store.job(job.id)
+            if current.state == "done":  # finished by another run meanwhile: take it
+                return self.store.stored(self.ttype.name, self.numbers)
+            if current.state != "open":
+                # Abandoned (or ended) by the user while we waited: no more billed
+                # calls for it.
+                message = (f"job {job.id} (task {job.task_id}) is {current.state} now"
+                           + (f" ({current.error})" if current.error else "")
+                           + ": it is no longer polled, and this check has no answers "
+                           "from it")
+                self.emit("failed", message=message)
+                raise TgcheckError(message)
             if current.budget_used >= limit:
                 # The hard cap: whatever the schedule says, no more billed calls
                 # until the user asks for them.
