@@ -484,7 +484,7 @@ def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
         other = run_engine(sb, min_task_size=10)
         tg = plugins.get_task_type("tg")
         sending = other._send(tg, numbers(20), False, None, None, looked_up,
-                              _Fill(False, set(numbers(20))))
+                              _Fill(False, set(numbers(20)), set()))
         with pytest.raises(BelowMinimum, match="2 new numbers"):
             list(sending)
         assert sb.creates == 1

@@ -269,7 +269,7 @@ class Engine:
         missing = sent
         # Each task (a chunk, a 413 half, the rest after an overlap) is checked
         # against the minimum again before its create; fillers are taken once.
-        fill = _Fill(top_up, wanted.union(missing))
+        fill = _Fill(top_up, wanted, set(sent).difference(wanted))
         for result in self._send(ttype, missing, resubmit, on_event, cancel, since, fill):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
@@ -410,9 +410,11 @@ class Engine:
         nothing created), the set split in halves, each its own task, as often as
         needed. The count of tasks is told (an event) before they are created.
         With fill, a task below the minimum size is topped up or refused first."""
-        if fill is not None:
+        least = self.minimum(ttype)
+        if fill is not None and least and len(numbers) < least:
             with fill.lock:
-                sent = self._at_least_minimum(ttype, numbers, fill.taken, fill.top_up)
+                sent = self._at_least_minimum(ttype, numbers, fill.wanted | fill.taken,
+                                              fill.top_up)
                 fill.taken.update(sent)  # two tasks never top up with the same numbers
             if len(sent) > len(numbers):
                 since = time.time()  # the fillers are to be checked again (see _grouped)
@@ -658,11 +660,12 @@ class Engine:
 
 
 class _Fill:
-    """One check's top-up setting and the numbers its tasks hold or were filled
-    with (fillers are picked once, under the lock)."""
+    """One check's top-up setting, its numbers, and those its tasks were filled
+    with (fillers are picked once, under the lock). The union is made only for a
+    task below the minimum: a large check copies no set of a million numbers."""
 
-    def __init__(self, top_up: bool | None, taken: set[str]):
-        self.top_up, self.taken = top_up, taken
+    def __init__(self, top_up: bool | None, wanted: set[str], taken: set[str]):
+        self.top_up, self.wanted, self.taken = top_up, wanted, taken
         self.lock = threading.Lock()
 
 
