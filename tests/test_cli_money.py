@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from test_cli import cli_env, run
 
@@ -206,3 +207,23 @@ def test_status_against_another_server_leaves_the_job_alone(tmp_path):
             in elsewhere.stderr
         after = json.loads(run("jobs", "--json", env=env).stdout)
         assert after["state"] == "stalled" and after["status_calls"] == 1
+
+
+def test_status_that_sees_progress_ends_the_backoff_of_the_next_check(tmp_path):
+    # A task still for an hour is polled rarely, across runs too; once
+    # `tgcheck status` has seen it move (here: exported), the next check polls at
+    # once instead of waiting out the backoff.
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
+        env = cli_env(sb, tmp_path) | {"TGCHECK_POLL_MAX": "1800", "TGCHECK_TIMEOUT": "1"}
+        path = listing(tmp_path, numbers(4))
+        assert run("check", str(path), "-q", env=env).returncode == 1  # timed out, open
+        db = sqlite3.connect(tmp_path / "home" / "tgcheck-sandbox.sqlite3")
+        with db:
+            db.execute("UPDATE jobs SET created_at = created_at - 3600")
+        db.close()
+        job = json.loads(run("jobs", "--json", env=env).stdout)
+        sb.unstick()
+        assert run("status", job["task_id"], env=env).returncode == 0
+        done = run("check", str(path), "-q", env=env | {"TGCHECK_TIMEOUT": "20"})
+        assert done.returncode == 0, done.stderr
+        assert sb.creates == 1

@@ -889,7 +889,13 @@ def _record_status(engine: Engine, job, record) -> None:
     fields = {"status": record.status, "total": record.total, "success": record.success,
               "failure": record.failure, "estimated_amount": record.estimated_amount,
               "actual_amount": record.actual_amount, "currency": record.currency}
-    engine.store.update_job(job.id, status_call=True,
+    # Kept like a poll's: a later run's first wait counts from this call, and
+    # progress seen here (the task moved, or is exported) ends the backoff.
+    now = time.time()
+    seen = (job.status, job.success, job.failure)
+    if (record.status, record.success, record.failure) != seen:
+        fields["moved_at"] = now
+    engine.store.update_job(job.id, status_call=True, polled_at=now,
                             **{k: v for k, v in fields.items() if v is not None})
 
 
