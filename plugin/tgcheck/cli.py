@@ -403,7 +403,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
                    "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
 @click.option("--resubmit", is_flag=True,
               help="Create a new (paid) task for numbers whose earlier task has an unknown "
-                   "outcome (uncertain), is stalled, or is gone at the provider (lost).")
+                   "outcome (uncertain), is stalled, or is gone at the provider (lost); "
+                   "only a job of exactly these numbers is given up.")
 @click.option("--top-up", is_flag=True, default=None,
               help="Below the task type's minimum task size, fill the task with the stalest "
                    "stored answers, checked again (default: TGCHECK_TOP_UP).")
