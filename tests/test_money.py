@@ -187,6 +187,20 @@ def test_a_job_abandoned_while_it_is_polled_is_no_longer_polled(run_engine):
         assert sb.billed["status"] == 1
 
 
+def test_resume_of_a_stalled_job_polls_at_once(run_engine):
+    # The user asked: a reopened job's first poll does not wait out the backoff
+    # of a task that was still for an hour (the doubling goes on after it).
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
+        engine = run_engine(sb, poll_max=1800, max_status_calls=2)
+        with pytest.raises(JobStalled):
+            engine.check(numbers(3))
+        engine.store.db.execute("UPDATE jobs SET created_at = created_at - 3600")
+        sb.unstick()
+        resumer = run_engine(sb, poll_max=1800, timeout=5)
+        assert resumer.resume() == 1
+        assert sb.creates == 1
+
+
 # -- 2. creates: 200 and 202, amounts ------------------------------------------------
 @pytest.mark.parametrize("shape", ["full", "short"])
 def test_a_202_create_is_a_created_task_and_amounts_are_journaled(run_engine, shape):

@@ -838,7 +838,8 @@ class Store:
                 # Its task exists and is known: a resubmit of another set must not
                 # throw it (and what it cost) away. Polled again with a new budget.
                 db.execute("UPDATE jobs SET state='open', budget_from=status_calls, "
-                           "error=NULL, owner=NULL, updated_at=? WHERE id=?", (now, job.id))
+                           "error=NULL, owner=NULL, polled_at=NULL, updated_at=? WHERE id=?",
+                           (now, job.id))
                 job.state, job.owner = "open", None
                 return "reopened", job
             if job.state in ("uncertain", "stalled"):
@@ -942,8 +943,11 @@ class Store:
         """A stalled job open again, with a new status-call budget (the user asked)."""
         with self._tx() as db:
             return db.execute(
+                # polled_at cleared: the user asked, so the first poll is at once
+                # (then the backoff goes on from how long the task has been still).
                 "UPDATE jobs SET state='open', budget_from=status_calls, error=NULL, "
-                "updated_at=? WHERE id=? AND state='stalled'", (time.time(), job_id)
+                "polled_at=NULL, updated_at=? WHERE id=? AND state='stalled'",
+                (time.time(), job_id)
             ).rowcount > 0
 
     @_translating
