@@ -40,6 +40,9 @@ MAX_REPLY_BYTES = 1024 * 1024
 # A request never gets less than this, even at its job's deadline: the next
 # backoff step then says the deadline has passed.
 MIN_REQUEST_SECONDS = 1.0
+# A create or status call may take this many http_timeouts in total: its connect
+# and its reply each get one, as httpx's own per-phase timeouts allow.
+API_SPAN = 2
 # A download may take this many http_timeouts in total (large files, slow links).
 DOWNLOAD_SPAN = 10
 USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
@@ -219,12 +222,13 @@ class EkycproProvider:
         return Backoff(self._deadline(deadline), base=self.settings.retry_base)
 
     def _request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
-                 span: float = 1.0, max_bytes: int = MAX_REPLY_BYTES,
+                 span: float = API_SPAN, max_bytes: int = MAX_REPLY_BYTES,
                  **kwargs) -> httpx.Response:
         """One request bounded in total time (never far past the job's deadline) and
         in body size, also while a body streams in a byte at a time."""
         remaining = deadline - time.monotonic()
-        total = max(min(self.settings.http_timeout * span, remaining), MIN_REQUEST_SECONDS)
+        floor = min(MIN_REQUEST_SECONDS, self.settings.http_timeout)
+        total = max(min(self.settings.http_timeout * span, remaining), floor)
         return bounded_http.request(client, method, url, total=total,
                                     read=self.settings.http_timeout, max_bytes=max_bytes,
                                     **kwargs)
@@ -399,12 +403,15 @@ class EkycproProvider:
 
         The sister platform documents no charge for it; the vendor bills "every
         200", so the CLI says it may be billed."""
+        deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         what = "asking for the balance"
         connecting = self._connect_budget(deadline)
         while True:
             try:
-                response = self._api.get("/v1/balance")
+                response = self._request(self._api, "GET", "/v1/balance", deadline)
+            except (BodyTooLarge, httpx.DecodingError) as e:
+                raise ApiError(f"{what}: the reply could not be read ({e})") from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 connecting.failed(e, self.base_url, what)
                 continue
@@ -429,7 +436,7 @@ class EkycproProvider:
                                f"({_safe_text(response, 80)!r})")
             if currency is None and isinstance(data.get("currency"), str):
                 currency = data["currency"].strip().upper()[:8] or None
-            return amount, currency
+            return amount, redact.clean_optional(currency, 16)
 
     def _check_download_request(self, request: httpx.Request) -> None:
         # Every hop, redirects included, before a byte is sent to it.
