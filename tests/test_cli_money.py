@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from test_cli import cli_env, run
 
@@ -113,6 +114,14 @@ def test_below_the_minimum_exit_2_then_top_up(tmp_path):
         assert "2 new numbers; tg tasks take at least 6: add 4, or use --top-up" in \
             refused.stderr
         assert sb.creates == 1
+        # The dry run says what the top-up check bills: 6, not 2.
+        before = sum(sb.calls.values())
+        dry = run("check", str(path), "--dry-run", "--top-up", env=env)
+        assert dry.returncode == 0 and "bill 6 numbers in 1 task (4 of them stored" \
+            in dry.stderr and "below the minimum" not in dry.stderr
+        dry = run("check", str(path), "--dry-run", env=env | {"TGCHECK_TOP_UP": "1"})
+        assert "bill 6 numbers in 1 task" in dry.stderr
+        assert sum(sb.calls.values()) == before  # dry runs call nothing
         topped = run("check", str(path), "-q", "--top-up", env=env)
         assert topped.returncode == 0, topped.stderr
         assert sb.creates == 2 and len(list(sb.tasks.values())[-1].numbers) == 6
@@ -181,3 +190,40 @@ def test_a_413_split_is_told_before_the_tasks_are_created(tmp_path):
         # as a plain line.
         assert "tgcheck: the provider refused 8 numbers as too large" in plain.stderr
         assert sb.creates == 4
+
+
+def test_status_against_another_server_leaves_the_job_alone(tmp_path):
+    # The same task id asked of another server (here a second sandbox, which does
+    # not know it) must not mark the first server's job lost, nor reopen it.
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb, \
+            Sandbox() as other:
+        env = cli_env(sb, tmp_path) | {"TGCHECK_MAX_STATUS_CALLS": "1"}
+        assert run("check", str(listing(tmp_path, numbers(4))), "-q", env=env).returncode == 1
+        job = json.loads(run("jobs", "--json", env=env).stdout)
+        assert job["state"] == "stalled"
+        elsewhere = run("status", job["task_id"], env=env | {"TGCHECK_BASE_URL": other.url})
+        assert elsewhere.returncode != 0
+        assert f"job {job['job']} with task {job['task_id']} was made for another server" \
+            in elsewhere.stderr
+        after = json.loads(run("jobs", "--json", env=env).stdout)
+        assert after["state"] == "stalled" and after["status_calls"] == 1
+
+
+def test_status_that_sees_progress_ends_the_backoff_of_the_next_check(tmp_path):
+    # A task still for an hour is polled rarely, across runs too; once
+    # `tgcheck status` has seen it move (here: exported), the next check polls at
+    # once instead of waiting out the backoff.
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
+        env = cli_env(sb, tmp_path) | {"TGCHECK_POLL_MAX": "1800", "TGCHECK_TIMEOUT": "1"}
+        path = listing(tmp_path, numbers(4))
+        assert run("check", str(path), "-q", env=env).returncode == 1  # timed out, open
+        db = sqlite3.connect(tmp_path / "home" / "tgcheck-sandbox.sqlite3")
+        with db:
+            db.execute("UPDATE jobs SET created_at = created_at - 3600")
+        db.close()
+        job = json.loads(run("jobs", "--json", env=env).stdout)
+        sb.unstick()
+        assert run("status", job["task_id"], env=env).returncode == 0
+        done = run("check", str(path), "-q", env=env | {"TGCHECK_TIMEOUT": "20"})
+        assert done.returncode == 0, done.stderr
+        assert sb.creates == 1

@@ -40,8 +40,14 @@ def test_an_uncertain_create_blocks_supersets_until_resubmitted(engine, sandbox)
     with pytest.raises(tgcheck.UncertainCreate):
         engine.check(numbers(6))  # the same five and one more: no new task
     assert sandbox.creates == 1
-    answers = engine.check(numbers(6), resubmit=True)
-    assert sandbox.creates == 2 and len(answers) == 6
+    # A resubmit of the larger set does not give up the job of another set...
+    with pytest.raises(tgcheck.UncertainCreate, match="jobs abandon"):
+        engine.check(numbers(6), resubmit=True)
+    assert sandbox.creates == 1
+    # ... one of exactly the uncertain set does; then the larger set is sent.
+    engine.check(numbers(5), resubmit=True)
+    answers = engine.check(numbers(6))
+    assert sandbox.creates == 3 and len(answers) == 6
 
 
 def test_one_callers_cancel_does_not_fail_the_others(settings, sandbox):

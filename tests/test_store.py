@@ -371,15 +371,20 @@ def test_two_spellings_of_one_store_have_one_path(tmp_path, monkeypatch):
         absolute.close()
 
 
-def test_resubmit_abandons_an_uncertain_job_that_overlaps(store):
-    """An uncertain create holding some of our numbers blocks a new claim, until
-    resubmit abandons it (the live states are those of LIVE_STATES)."""
+def test_resubmit_leaves_an_uncertain_job_that_overlaps_alone(store):
+    """An uncertain create holding some of our numbers blocks a new claim, a
+    resubmit's too: it gives up only the job of exactly its set (the other may
+    hold a paid task); once that job is abandoned on purpose, the claim drives."""
     first = new_job(store, "a", ["+41790000001", "+41790000002"])
     assert store.update_job(first.id, state="uncertain")
     role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"])
     assert role == "uncertain" and job.id == first.id
     role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"],
                             resubmit=True)
+    assert role == "uncertain" and job.id == first.id
+    assert store.job(first.id).state == "uncertain"
+    assert store.abandon_job(first.id, "gone") is not None
+    role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"],
+                            resubmit=True)
     assert role == "drive" and job.id != first.id
-    assert store.job(first.id).state == "abandoned"
     assert store.job(first.id).owner is None

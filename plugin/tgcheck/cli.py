@@ -405,7 +405,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
                    "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
 @click.option("--resubmit", is_flag=True,
               help="Create a new (paid) task for numbers whose earlier task has an unknown "
-                   "outcome (uncertain), is stalled, or is gone at the provider (lost).")
+                   "outcome (uncertain), is stalled, or is gone at the provider (lost); "
+                   "only a job of exactly these numbers is given up.")
 @click.option("--top-up", is_flag=True, default=None,
               help="Below the task type's minimum task size, fill the task with the stalest "
                    "stored answers, checked again (default: TGCHECK_TOP_UP).")
@@ -472,7 +473,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:
             if dry_run:
-                _dry_run(engine, table, ttype, region, retry_unknown, out_format)
+                _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up)
                 return
             recorder = _Recorder(make_display(progress, quiet,
                                               engine.settings.progress_every))
@@ -597,11 +598,13 @@ def _interrupted(recorder: _Recorder, created: int = 0, cut_off: int = 0) -> Int
         "them (no --resubmit needed; nothing is paid twice)" + uncertain)
 
 
-def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
+def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=None) -> None:
     counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
-                         retry_unknown=retry_unknown)
+                         retry_unknown=retry_unknown, top_up=top_up)
     reasons = counts.pop("reasons", {})
-    counts["tasks"] = math.ceil(counts["to_send"] / engine.settings.max_task_size)
+    # A top-up's fillers are checked again, billed like the new numbers.
+    billed = counts["to_send"] + counts.get("topped_up", 0)
+    counts["tasks"] = math.ceil(billed / engine.settings.max_task_size)
     if out_format == "json":
         click.echo(json.dumps({**counts, "reasons": reasons}, default=str))
     else:
@@ -617,9 +620,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format) -> None:
     tasks = counts["tasks"]
     least = engine.minimum(ttype)
     below = (f"; below the minimum of {least} for {ttype.name} tasks: a check needs "
-             "--top-up or more numbers" if least and 0 < counts["to_send"] < least else "")
-    click.echo(f"tgcheck: dry run: no API call made; a check would bill {counts['to_send']:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{below}", err=True)
+             "--top-up (with enough stored answers) or more numbers"
+             if least and 0 < billed < least else "")
+    filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
+              f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
+    click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}", err=True)
 
 
 # -- sandbox --------------------------------------------------------------------
@@ -871,7 +877,7 @@ def status(task_id, as_json, base_url, sandbox):
     The answer goes into the journal. A stalled job (it used its
     TGCHECK_MAX_STATUS_CALLS budget) is opened again with a new budget, so the
     same check or `tgcheck resume` polls it again; a task the provider no longer
-    knows makes its job lost.
+    knows makes its job lost. Only a job made against this server is touched.
 
     \b
     Examples:
@@ -882,6 +888,14 @@ def status(task_id, as_json, base_url, sandbox):
     reopened = False
     with engine_for(sandbox, base_url, quiet=True) as engine:
         job = engine.store.job_by_task_id(task_id)
+        if job is not None and job.provider != engine.provider.identity:
+            # Another server's task id: what this server says (a 404) is not
+            # about that job, which is left as it is.
+            server = job.provider.partition(":")[2] or job.provider
+            click.echo(f"tgcheck: job {job.id} with task {task_id} was made for another "
+                       f"server ({redact.clean(server, None)}); asking this one leaves "
+                       "that job as it is", err=True)
+            job = None
         try:
             record = engine.provider.get_status(task_id)
         except TaskLost:
@@ -924,7 +938,13 @@ def _record_status(engine: Engine, job, record) -> None:
     fields = {"status": record.status, "total": record.total, "success": record.success,
               "failure": record.failure, "estimated_amount": record.estimated_amount,
               "actual_amount": record.actual_amount, "currency": record.currency}
-    engine.store.update_job(job.id, status_call=True,
+    # Kept like a poll's: a later run's first wait counts from this call, and
+    # progress seen here (the task moved, or is exported) ends the backoff.
+    now = time.time()
+    seen = (job.status, job.success, job.failure)
+    if (record.status, record.success, record.failure) != seen:
+        fields["moved_at"] = now
+    engine.store.update_job(job.id, status_call=True, polled_at=now,
                             **{k: v for k, v in fields.items() if v is not None})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import inspect
 import itertools
 import threading
 import time
@@ -42,7 +43,7 @@ from .models import (
 )
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
-from .polling import PollSchedule
+from .polling import STUCK_EXPORT, PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, Job, Store, owner_alive, this_owner
@@ -269,7 +270,10 @@ class Engine:
             # job stored moments ago (which would otherwise count as "just answered").
             since = time.time()
         missing = sent
-        for result in self._send(ttype, missing, resubmit, on_event, cancel, since):
+        # Each task (a chunk, a 413 half, the rest after an overlap) is checked
+        # against the minimum again before its create; fillers are taken once.
+        fill = _Fill(top_up, wanted, set(sent).difference(wanted))
+        for result in self._send(ttype, missing, resubmit, on_event, cancel, since, fill):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
                 by_answer.setdefault(pair, []).append(number)
@@ -307,9 +311,12 @@ class Engine:
             f"take at least {least}: add {short}, {how}. New: {shown}")
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
-             region: Region = None, retry_unknown: bool = False) -> dict[str, object]:
+             region: Region = None, retry_unknown: bool = False,
+             top_up: bool | None = None) -> dict[str, object]:
         """What a check would do, without any API call (the CLI's --dry-run): counts,
-        and under "reasons" each reason code's count and a few example inputs."""
+        and under "reasons" each reason code's count and a few example inputs. With
+        top-up (top_up, else the settings'), "topped_up": the stored answers a task
+        below the minimum would be filled with (checked again, so billed too)."""
         ttype = plugins.get_task_type(task_type)
         values = values if isinstance(values, list) else list(values)
         found = resolve_all(values, region)
@@ -317,6 +324,14 @@ class Engine:
         distinct = set(numbers)
         known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
         problems = [f.status for f in found if type(f) is not str and f.status != OK]
+        to_send = len(distinct) - len(known)
+        least = self.minimum(ttype)
+        top_up = self.settings.top_up if top_up is None else top_up
+        topped = {}
+        if top_up and least and 0 < to_send < least:
+            filler = self.store.stalest(ttype.name, least - to_send, exclude=distinct)
+            if len(filler) >= least - to_send:  # else the check refuses, as it would
+                topped = {"topped_up": len(filler)}
         return {
             "inputs": len(found),
             "valid": len(numbers),
@@ -324,7 +339,8 @@ class Engine:
             "blank": problems.count(BLANK),
             "duplicates": len(numbers) - len(distinct),
             "already_answered": len(known),
-            "to_send": len(distinct) - len(known),
+            "to_send": to_send,
+            **topped,
             # code -> (count, a few examples): the rows not sent, and the noted ones.
             "reasons": reason_breakdown(values, found),
         }
@@ -335,7 +351,7 @@ class Engine:
                 "retry_unknown": retry_unknown}
 
     def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
-              since) -> Iterator[dict[str, tuple]]:
+              since, fill: _Fill | None = None) -> Iterator[dict[str, tuple]]:
         """Answers for the numbers the store lacks (sorted): one job per chunk, run
         in parallel; each chunk's answers are handed over as soon as its job is
         done, not all held until the last one is.
@@ -347,11 +363,16 @@ class Engine:
         if not missing:
             return
         size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
-        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        # Equal chunks (sizes differ by one at most), not full ones and a remainder:
+        # 100,020 numbers are two tasks of 50,010, not 100,000 and a 20 below the
+        # minimum task size.
+        count = -(-len(missing) // size)
+        chunks = [missing[i * len(missing) // count:(i + 1) * len(missing) // count]
+                  for i in range(count)]
         if len(chunks) == 1 and not _on_main_thread():
             # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
             # the job runs here, its waits woken by the caller's cancel at once.
-            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since)
+            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since, fill)
             return
         failed = threading.Event()
 
@@ -361,7 +382,7 @@ class Engine:
             if stop.interrupted():
                 raise Cancelled("stopped before the task was created; the next call creates it")
             try:
-                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since)
+                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since, fill)
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
@@ -393,12 +414,22 @@ class Engine:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _sized_job(self, ttype, numbers, resubmit, on_event, cancel,
-                   since) -> dict[str, tuple]:
+                   since, fill: _Fill | None = None) -> dict[str, tuple]:
         """_shared_job, and when the provider refuses the file as too large (413,
         nothing created), the set split in halves, each its own task, as often as
-        needed. The count of tasks is told (an event) before they are created."""
+        needed. The count of tasks is told (an event) before they are created.
+        With fill, a task below the minimum size is topped up or refused first."""
+        least = self.minimum(ttype)
+        if fill is not None and least and len(numbers) < least:
+            with fill.lock:
+                sent = self._at_least_minimum(ttype, numbers, fill.wanted | fill.taken,
+                                              fill.top_up)
+                fill.taken.update(sent)  # two tasks never top up with the same numbers
+            if len(sent) > len(numbers):
+                since = time.time()  # the fillers are to be checked again (see _grouped)
+            numbers = sent
         try:
-            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since)
+            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since, fill)
         except TaskTooLarge as e:
             if len(numbers) < 2:
                 raise
@@ -410,7 +441,7 @@ class Engine:
                          f"sending them as {len(parts)} tasks of up to {half:,}")
         found: dict[str, tuple] = {}
         for part in parts:
-            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since))
+            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since, fill))
         return found
 
     def _notify(self, on_event, ttype, count: int, message: str) -> None:
@@ -506,7 +537,7 @@ class Engine:
 
     # -- one job per number set, shared by threads and processes -----------
     def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
-                    since: float) -> dict[str, tuple]:
+                    since: float, fill: _Fill | None = None) -> dict[str, tuple]:
         key = job_key(self.provider.identity, ttype.name, numbers)
         slot = (str(self.store.path), key)
         while True:
@@ -525,7 +556,7 @@ class Engine:
                 # The thread driving it was stopped, not us: take the job over.
         try:
             result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel,
-                                   since)
+                                   since, fill)
         except BaseException as e:
             future.set_exception(e)
             raise
@@ -537,7 +568,7 @@ class Engine:
                 _inflight.pop(slot, None)
 
     def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel,
-                 since) -> dict[str, tuple]:
+                 since, fill: _Fill | None = None) -> dict[str, tuple]:
         deadline = time.monotonic() + self.settings.timeout
         settled: set[int] = set()
         for attempt in itertools.count():
@@ -549,14 +580,22 @@ class Engine:
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
                                          resubmit=resubmit, since=since,
                                          settled=frozenset(settled))
+            if role == "reopened":
+                self._notify(on_event, ttype, len(numbers), (
+                    f"job {job.id} (task {job.task_id}) holds {job.count} numbers, some of "
+                    "these, and was stalled: --resubmit gives up only a task for exactly "
+                    "this set, so that paid task is polled again with a new budget and "
+                    "only the numbers it does not hold are sent"))
+                role = "overlap"
             if role == "overlap":
                 found = self._after_overlap(job, ttype, numbers, deadline, on_event, cancel,
                                             since)
                 if found:
                     rest = [n for n in numbers if n not in found]
                     if rest:
-                        found.update(self._shared_job(ttype, rest, resubmit, on_event, cancel,
-                                                      since))
+                        # The rest is a task of its own: sized, and held to the minimum.
+                        found.update(self._sized_job(ttype, rest, resubmit, on_event, cancel,
+                                                     since, fill))
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
@@ -568,11 +607,18 @@ class Engine:
             if role == "lost":
                 raise TaskLost(lost_message(job))
             if role == "uncertain":
-                shared = "these" if job.key == key else f"{job.count} numbers, some of these"
+                if job.key == key:
+                    raise UncertainCreate(
+                        f"a task for these may already exist (job {job.id}): "
+                        f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}")
+                # --resubmit gives up only a job for exactly this set: this one
+                # holds other numbers too, and maybe a paid task.
                 raise UncertainCreate(
-                    f"a task for {shared} may already exist (job {job.id}): "
-                    f"{job.error or 'the create call was cut off'}. {RESUBMIT_HINT}"
-                )
+                    f"a task for {job.count} numbers, some of these, may already exist "
+                    f"(job {job.id}): {job.error or 'the create call was cut off'}. Check "
+                    "the provider's dashboard: if the task is there, `tgcheck jobs attach "
+                    f"{job.id} TASK_ID` records it; if not, `tgcheck jobs abandon {job.id}` "
+                    "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
                 return _Driver(self, job, ttype, numbers, deadline, on_event, cancel).run()
             if self._watch(job, ttype, numbers, deadline, on_event, cancel):
@@ -642,6 +688,16 @@ class Engine:
 def _on_main_thread() -> bool:
     """Whether a Ctrl-C (KeyboardInterrupt) can reach this thread."""
     return threading.current_thread() is threading.main_thread()
+
+
+class _Fill:
+    """One check's top-up setting, its numbers, and those its tasks were filled
+    with (fillers are picked once, under the lock). The union is made only for a
+    task below the minimum: a large check copies no set of a million numbers."""
+
+    def __init__(self, top_up: bool | None, wanted: set[str], taken: set[str]):
+        self.top_up, self.wanted, self.taken = top_up, wanted, taken
+        self.lock = threading.Lock()
 
 
 class _Stop:
@@ -863,9 +919,20 @@ class _Driver:
                                 numbers=len(self.numbers))
         bad_files = 0
         limit = self.settings.max_status_calls
-        _sleep(self.settings.poll_min, self.deadline, self.cancel)
+        _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
         while True:
             current = store.job(job.id)
+            if current.state == "done":  # finished by another run meanwhile: take it
+                return self.store.stored(self.ttype.name, self.numbers)
+            if current.state != "open":
+                # Abandoned (or ended) by the user while we waited: no more billed
+                # calls for it.
+                message = (f"job {job.id} (task {job.task_id}) is {current.state} now"
+                           + (f" ({current.error})" if current.error else "")
+                           + ": it is no longer polled, and this check has no answers "
+                           "from it")
+                self.emit("failed", message=message)
+                raise TgcheckError(message)
             if current.budget_used >= limit:
                 # The hard cap: whatever the schedule says, no more billed calls
                 # until the user asks for them.
@@ -873,14 +940,24 @@ class _Driver:
                 message = stalled_message(store.job(job.id), limit)
                 self.emit("failed", message=message)
                 raise JobStalled(message)
+            billed = [0]
+
+            def count_billed(billed=billed):
+                # Each paid reply counts at once, also those the provider then
+                # retries or refuses (unreadable, another task's): the cap holds.
+                billed[0] += 1
+                store.update_job(job.id, status_call=True, polled_at=time.time())
+
             try:
-                status = self.provider.get_status(job.task_id, deadline=self.deadline)
+                status = self._get_status(job.task_id, count_billed)
             except TaskLost as e:
                 store.update_job(job.id, state="lost", owner=None, error=str(e))
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
-            store.update_job(job.id, status_call=True, status=status.status,
+            # A provider that reports no billed reply: its answer is one.
+            store.update_job(job.id, status_call=not billed[0], polled_at=time.time(),
+                             status=status.status,
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))
             self.emit("progress", status)
@@ -905,8 +982,39 @@ class _Driver:
                         raise
                     _sleep(self.settings.poll_min * bad_files, self.deadline, self.cancel)
                     continue
-            _sleep(schedule.next_delay(status, time.monotonic()), self.deadline,
-                   self.cancel)
+            delay = schedule.next_delay(status, time.monotonic())
+            if schedule.moved_at > started:  # kept, for a later run's first wait
+                store.update_job(job.id, moved_at=time.time() - (time.monotonic()
+                                                                 - schedule.moved_at))
+            _sleep(delay, self.deadline, self.cancel)
+
+    def _first_wait(self, schedule: PollSchedule, started: float) -> float:
+        """poll_min after a create; for a job polled by an earlier run (a re-run from
+        cron or Excel), what that run's schedule would have waited from its last
+        status call: as long as the task had not moved, so the doubling holds
+        across runs instead of each run paying for a poll at its start."""
+        job = self.store.job(self.job.id)
+        if job.polled_at is None:
+            return self.settings.poll_min
+        moved = job.moved_at if job.moved_at is not None else job.created_at
+        schedule.restore(job.status, processed_of(job.success, job.failure),
+                         started + (moved - job.created_at))
+        still = job.polled_at - moved
+        if job.status == "completed":  # a file being written is given its time first
+            still -= STUCK_EXPORT
+        due = job.polled_at + min(self.settings.poll_max, max(self.settings.poll_min, still))
+        return max(self.settings.poll_min, due - time.time())
+
+    def _get_status(self, task_id: str, on_billed) -> TaskStatus:
+        """The provider's get_status, told of each billed reply where it can be."""
+        try:
+            takes = "on_billed" in inspect.signature(self.provider.get_status).parameters
+        except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
+            takes = False
+        if takes:
+            return self.provider.get_status(task_id, deadline=self.deadline,
+                                            on_billed=on_billed)
+        return self.provider.get_status(task_id, deadline=self.deadline)
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         # Bounded by what the numbers sent can take: a bomb stops at the download.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 # Answer.status values
@@ -108,7 +108,10 @@ class Provider(Protocol):
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus: ...
 
-    def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus: ...
+    # on_billed (optional keyword): called once per billed reply, also for replies
+    # retried or refused (unreadable, another task's): the engine's budget counts them.
+    def get_status(self, task_id: str, *, deadline: float | None = None,
+                   on_billed: Callable[[], None] | None = None) -> TaskStatus: ...
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes: ...

@@ -85,6 +85,17 @@ class PollSchedule:
         self._seen: tuple[str, int] = ("pending", 0)
         self._moved_at = started
 
+    def restore(self, word: str | None, processed: int | None, moved_at: float) -> None:
+        """Go on from an earlier run's last poll: what it saw, and when (monotonic)
+        the task last moved; the doubling then continues instead of starting over."""
+        self._seen = (word or "pending", processed or 0)
+        self._moved_at = moved_at
+
+    @property
+    def moved_at(self) -> float:
+        """When (monotonic) the task last showed progress (its creation if never)."""
+        return self._moved_at
+
     # -- helpers -----------------------------------------------------------
     def _clamp(self, delay: float) -> float:
         return max(self.poll_min, min(self.poll_max, delay))

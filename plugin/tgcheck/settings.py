@@ -172,9 +172,10 @@ class Settings:
     # Billed status calls one job may make before it is `stalled` and no longer
     # polled until the user asks (`tgcheck resume`, `tgcheck status`). A task that
     # never moves costs 17 calls over the 4-hour timeout (the schedule doubles its
-    # interval while nothing moves); a normal task of up to 100,000 numbers, well
-    # under 30 (measured in benchmarks/: at most 16 for a 60-minute task).
-    max_status_calls: int = 30
+    # interval while nothing moves, across runs too); a normal task of up to 100,000
+    # numbers, under 20 (measured in benchmarks/: at most 16 for a 60-minute task).
+    # 20: the goal for a stuck task over 4 hours, re-run from cron or Excel.
+    max_status_calls: int = 20
     # Fewest numbers a task may hold; None: the task type's own minimum (none for tg).
     min_task_size: int | None = None
     # Fill a task below the minimum with the stalest stored answers (refreshed).

@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     budget_from  INTEGER NOT NULL DEFAULT 0,  -- status_calls when the poll budget began
     estimated_amount TEXT,             -- the provider's estimated charge (decimal text)
     actual_amount    TEXT,             -- and the charge it reported at the end
-    currency     TEXT                  -- of both amounts, e.g. USD
+    currency     TEXT,                 -- of both amounts, e.g. USD
+    polled_at    REAL,                 -- the last billed status call
+    moved_at     REAL                  -- the last poll that showed progress (NULL: none)
 );
 CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
 -- A set's newest job in any state (a claim asks whether its last task was lost).
@@ -83,6 +85,8 @@ ADDED_COLUMNS = (
     ("estimated_amount", "TEXT"),
     ("actual_amount", "TEXT"),
     ("currency", "TEXT"),
+    ("polled_at", "REAL"),
+    ("moved_at", "REAL"),
 )
 
 # Live jobs hold their numbers: no other task is created for them. A stalled
@@ -331,6 +335,8 @@ class Job:
     estimated_amount: str | None = None
     actual_amount: str | None = None
     currency: str | None = None
+    polled_at: float | None = None
+    moved_at: float | None = None
 
     @property
     def budget_used(self) -> int:
@@ -565,8 +571,15 @@ class Store:
                 if text is not None], not scan
 
     def _save_answers(self, db, task_type, rows, task_id, now) -> None:
+        # A number a newer file left out (unknown) keeps a stored "ok": that answer
+        # was paid for, and being left out contradicts nothing. It is kept as it
+        # was, checked_at too (nothing confirmed it), so it ages out as before.
         db.executemany(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
+                   status = excluded.status, checked_at = excluded.checked_at,
+                   task_id = excluded.task_id
+               WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')""",
             ((task_type, n, v, s, now, task_id) for n, v, s in rows),
         )
 
@@ -735,8 +748,10 @@ class Store:
         (another live process drives it), "overlap" (another job holds some of
         these numbers: live, or finished after the caller's store lookup at
         `since`, about when the caller looked the store up; wait for it and
-        send only the rest), or "uncertain" (a
-        create whose outcome is unknown; only resubmit=True creates again).
+        send only the rest), "reopened" (with resubmit: a stalled job holding
+        some of these numbers, opened again; handled as an overlap), or
+        "uncertain" (a create whose outcome is unknown; only resubmit=True creates
+        again, and only for exactly this set).
         The row is written here, BEFORE any create call.
         """
         me, now = this_owner(), time.time()
@@ -797,8 +812,10 @@ class Store:
 
         A live job, or one done since the caller's lookup: paying for those
         numbers again would be paying twice ("overlap": wait, then send the
-        rest). An uncertain create holding some of them blocks like an exact
-        match would ("uncertain"), unless resubmit abandons it.
+        rest). An uncertain create or a stalled job holding some of them blocks
+        ("uncertain", "stalled"), a resubmit too: it gives up only the job of exactly
+        its set. With resubmit, a stalled one is opened again with a new status-call
+        budget ("reopened": wait for it, as for an overlap, then send the rest).
         """
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
@@ -817,11 +834,18 @@ class Store:
             job = Job.from_row(row)
             if job.state == "submitting" and not owner_alive(job.owner, job.heartbeat, now):
                 self._mark_uncertain(db, job, now)
+            if job.state == "stalled" and resubmit:
+                # Its task exists and is known: a resubmit of another set must not
+                # throw it (and what it cost) away. Polled again with a new budget.
+                db.execute("UPDATE jobs SET state='open', budget_from=status_calls, "
+                           "error=NULL, owner=NULL, polled_at=NULL, updated_at=? WHERE id=?",
+                           (now, job.id))
+                job.state, job.owner = "open", None
+                return "reopened", job
             if job.state in ("uncertain", "stalled"):
-                if not resubmit:
-                    return job.state, job
-                self._abandon(db, job, now)
-                continue
+                # Left alone even by a resubmit, which gives up only a job for
+                # exactly the caller's set: this one may hold a paid task.
+                return job.state, job
             return "overlap", job
         return None
 
@@ -848,7 +872,8 @@ class Store:
 
     _UPDATABLE = frozenset(
         {"state", "task_id", "status", "total", "success", "failure", "error", "owner",
-         "budget_from", "estimated_amount", "actual_amount", "currency"}
+         "budget_from", "estimated_amount", "actual_amount", "currency", "polled_at",
+         "moved_at"}
     )
 
     @_translating
@@ -918,8 +943,11 @@ class Store:
         """A stalled job open again, with a new status-call budget (the user asked)."""
         with self._tx() as db:
             return db.execute(
+                # polled_at cleared: the user asked, so the first poll is at once
+                # (then the backoff goes on from how long the task has been still).
                 "UPDATE jobs SET state='open', budget_from=status_calls, error=NULL, "
-                "updated_at=? WHERE id=? AND state='stalled'", (time.time(), job_id)
+                "polled_at=NULL, updated_at=? WHERE id=? AND state='stalled'",
+                (time.time(), job_id)
             ).rowcount > 0
 
     @_translating

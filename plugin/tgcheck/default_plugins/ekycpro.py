@@ -348,7 +348,8 @@ class EkycproProvider:
                     "the task may exist and be billed") from None
 
     # -- status and download: idempotent, retried until the deadline ----------
-    def get_status(self, task_id: str, *, deadline: float | None = None) -> TaskStatus:
+    def get_status(self, task_id: str, *, deadline: float | None = None,
+                   on_billed=None) -> TaskStatus:
         deadline = self._deadline(deadline)
         backoff = self._backoff(deadline)
         what = f"asking for task {task_id}"
@@ -379,6 +380,8 @@ class EkycproProvider:
             self._raise_for_final(response, what, task_query=True)
             if 200 <= response.status_code < 300:
                 self.billed_calls += 1
+                if on_billed is not None:  # the caller's budget counts every paid reply
+                    on_billed()
             try:
                 record = parse_task(response.json())
             except (ValueError, UnicodeDecodeError):
