@@ -348,25 +348,6 @@ class EkycproProvider:
                     "the task may exist and be billed") from None
 
     # -- status and download: idempotent, retried until the deadline ----------
-    def _repeatable(self, what: str, method: str, path: str, deadline: float, backoff,
-                    connecting, **kwargs) -> httpx.Response | None:
-        """One try of an API call that may be repeated (status, balance): its reply,
-        or None once a failed connect, a dropped reply or a transient status (429,
-        5xx, all unbilled) has been waited out, for the caller to try again."""
-        try:
-            response = self._request(self._api, method, path, deadline, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            connecting.failed(e, self.base_url, what)
-            return None
-        except httpx.TransportError as e:
-            backoff.wait(what, last_error=type(e).__name__)
-            return None
-        if self._transient(response):
-            backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
-                         f"HTTP {response.status_code}")
-            return None
-        return response
-
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed=None) -> TaskStatus:
         deadline = self._deadline(deadline)
@@ -377,8 +358,8 @@ class EkycproProvider:
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
-                response = self._repeatable(what, "POST", "/v1/gettasks", deadline, backoff,
-                                            connecting, files={"task_id": (None, task_id)})
+                response = self._request(self._api, "POST", "/v1/gettasks", deadline,
+                                         files={"task_id": (None, task_id)})
             except BodyTooLarge as e:
                 raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
                                "few hundred bytes); the job stays open: run the same check "
@@ -386,8 +367,16 @@ class EkycproProvider:
             except httpx.DecodingError:
                 # Paid, but a body whose gzip is broken: like any unreadable reply.
                 response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
-            if response is None:
-                continue  # waited out a failed connect, a dropped reply or a 429/5xx
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
+            except httpx.TransportError as e:
+                backoff.wait(what, last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
             self._raise_for_final(response, what, task_query=True)
             if 200 <= response.status_code < 300:
                 self.billed_calls += 1
@@ -422,12 +411,19 @@ class EkycproProvider:
         connecting = self._connect_budget(deadline)
         while True:
             try:
-                response = self._repeatable(what, "GET", "/v1/balance", deadline, backoff,
-                                            connecting)
+                response = self._request(self._api, "GET", "/v1/balance", deadline)
             except (BodyTooLarge, httpx.DecodingError) as e:
                 raise ApiError(f"{what}: the reply could not be read ({e})") from None
-            if response is None:
-                continue  # waited out a failed connect, a dropped reply or a 429/5xx
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)
+                continue
+            except httpx.TransportError as e:
+                backoff.wait(what, last_error=type(e).__name__)
+                continue
+            if self._transient(response):
+                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
             if response.status_code == 404:
                 raise ApiError(f"{what}: this provider has no /v1/balance (HTTP 404)")
             self._raise_for_final(response, what)
