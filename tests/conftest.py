@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -101,35 +97,3 @@ def wait_for(condition, what: str, timeout: float = 30.0):
             return value
         time.sleep(0.02)
     pytest.fail(f"timed out waiting for {what}")
-
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def tgcheck_process(args, env) -> subprocess.Popen:
-    """A running `python -m tgcheck ARGS` whose stderr a test reads line by line."""
-    return subprocess.Popen([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_until(proc, text: str, count: int = 1) -> list[str]:
-    """stderr lines up to the count-th holding text (the process is killed if none)."""
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            count -= 1
-            if not count:
-                return seen
-    proc.kill()
-    raise AssertionError(f"{text!r} never came: " + "".join(seen))
-
-
-def interrupt(proc, timeout: float = 15) -> str:
-    """Ctrl-C, wait for the exit (killed past timeout); the rest of stderr."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=timeout)
-    finally:
-        proc.kill()
-    return proc.stderr.read()

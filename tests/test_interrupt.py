@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from conftest import child_env, interrupt, numbers, read_until, tgcheck_process, wait_for
+from conftest import child_env, numbers, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,9 +78,18 @@ def test_ctrl_c_after_some_tasks_finished_says_how_many_answers_are_stored(
         return real_record(task, created=created)
 
     sandbox.record = record
-    proc = tgcheck_process(["check", str(listing), "--progress", "json"], env)
-    read_until(proc, '"event": "done"')
-    err = interrupt(proc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if '"event": "done"' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
     assert proc.returncode == 130, err
     assert "6 answers are stored (1 of 2 task(s) finished)" in err
     jobs = subprocess.run([sys.executable, "-m", "tgcheck", "jobs", "--all", "--json"],

@@ -5,6 +5,7 @@ error naming the host and the cause; no raw log line on any stream."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import ssl
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import child_env, interrupt, numbers, read_until, tgcheck_process
+from conftest import child_env, numbers
 from tgcheck.connect import cause_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +82,17 @@ def test_plain_progress_shows_each_retry_and_no_log_line(sandbox, tmp_path, list
 def test_ctrl_c_while_retrying_the_connect_leaves_the_job_new_not_uncertain(
         sandbox, tmp_path, listing):
     env, host = unreachable_env(sandbox, tmp_path, TGCHECK_CONNECT_BUDGET="60")
-    proc = tgcheck_process(["check", str(listing), "--progress", "json"], env)
-    read_until(proc, '"event": "retry"')
-    interrupt(proc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if '"event": "retry"' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
     assert proc.returncode == 130
     [job] = jobs(env)
     assert job["state"] == "new"
@@ -102,11 +111,17 @@ def test_status_calls_give_up_on_an_unreachable_provider_and_the_job_stays_open(
     host = gone.url.removeprefix("http://")
     env = child_env(gone, tmp_path / "home", TGCHECK_POLL_MIN="30", TGCHECK_POLL_MAX="30",
                     TGCHECK_CONNECT_BUDGET="1")
-    proc = tgcheck_process(["check", str(listing), "--progress", "json"], env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        read_until(proc, '"event": "submitted"')
-        interrupt(proc)
+        for line in proc.stderr:
+            if '"event": "submitted"' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
     finally:
+        proc.kill()
         gone.stop()  # the provider is gone: every connection is refused
     env.update(TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
     result = tg("resume", "--progress", "json", env=env)

@@ -6,13 +6,39 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import child_env, interrupt, numbers, read_until, tgcheck_process
+from conftest import child_env, numbers
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def started(args, env):
+    return subprocess.Popen([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def read_until(proc, text: str) -> list[str]:
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} never came: " + "".join(seen))
+
+
+def interrupt(proc) -> str:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
+    return proc.stderr.read()
 
 
 @pytest.fixture
@@ -30,7 +56,7 @@ def listing(tmp_path):
 
 
 def test_check_plain_says_it_is_still_waiting_between_polls(slow_env, listing):
-    proc = tgcheck_process(["check", str(listing), "--progress", "plain"], slow_env)
+    proc = started(["check", str(listing), "--progress", "plain"], slow_env)
     # (Before the task is created, the pulse says there is no news yet.)
     read_until(proc, ": submitted")
     seen = read_until(proc, "still waiting, pending")
@@ -40,7 +66,7 @@ def test_check_plain_says_it_is_still_waiting_between_polls(slow_env, listing):
 
 
 def test_check_json_sends_waiting_events(slow_env, listing):
-    proc = tgcheck_process(["check", str(listing), "--progress", "json"], slow_env)
+    proc = started(["check", str(listing), "--progress", "json"], slow_env)
     read_until(proc, '"event": "submitted"')
     seen = read_until(proc, '"event": "waiting"')
     interrupt(proc)
@@ -49,11 +75,11 @@ def test_check_json_sends_waiting_events(slow_env, listing):
 
 
 def test_resume_says_it_is_still_waiting(slow_env, listing):
-    proc = tgcheck_process(["check", str(listing), "--progress", "json"], slow_env)
+    proc = started(["check", str(listing), "--progress", "json"], slow_env)
     read_until(proc, '"event": "submitted"')
     assert proc.returncode is None
     interrupt(proc)
-    proc = tgcheck_process(["resume", "--progress", "plain"], slow_env)
+    proc = started(["resume", "--progress", "plain"], slow_env)
     read_until(proc, "still waiting")
     err = interrupt(proc)
     assert "Traceback" not in err
@@ -65,7 +91,7 @@ def test_sql_prints_progress_off_a_terminal_and_ctrl_c_is_clean(tmp_path):
     env.pop("TGCHECK_API_KEY", None)
     env.pop("TGCHECK_BASE_URL", None)
     query = "SELECT * FROM telegram_enrich('examples/customers.csv', 'phone')"
-    proc = tgcheck_process(["sql", "--sandbox", query], env)
+    proc = started(["sql", "--sandbox", query], env)
     read_until(proc, "submitted: tgcheck:")
     read_until(proc, "still waiting: tgcheck:")
     err = interrupt(proc)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import child_env, interrupt, numbers, read_until, tgcheck_process
+from conftest import child_env, numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,10 +33,19 @@ def interrupted_sandbox_check(tmp_path, listing) -> dict:
     """A `check --sandbox` stopped by Ctrl-C once its task is created (it would wait
     a minute before its first poll): an open job in the sandbox's journal."""
     env = sandbox_env(tmp_path, TGCHECK_POLL_MIN="60", TGCHECK_POLL_MAX="60")
-    proc = tgcheck_process(["check", str(listing), "--sandbox", "--progress", "json"], env)
-    read_until(proc, '"event": "submitted"')
-    err = interrupt(proc)
-    assert proc.returncode == 130, err
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tgcheck", "check", str(listing), "--sandbox",
+         "--progress", "json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if '"event": "submitted"' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, proc.stderr.read()
     return sandbox_env(tmp_path, TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
 
 
