@@ -6,13 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import child_env, numbers
-
-ROOT = Path(__file__).resolve().parent.parent
+from paths import ROOT
 
 
 def run(*args, env=None, stdin=None, cwd=ROOT):

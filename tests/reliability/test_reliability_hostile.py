@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from hostile import HostileServer, drip, elapsed, record, reply
 
 import tgcheck
 import tgcheck.engine as engine_module
 import tgcheck.errors
 import tgcheck.store as store_module
 from conftest import numbers, wait_for
+from hostile import HostileServer, drip, elapsed, record, reply
 from tgcheck import Settings, redact, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider

@@ -9,11 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import child_env, numbers
-
-ROOT = Path(__file__).resolve().parent.parent
+from paths import ROOT
 
 
 def tg(*args, env, timeout=120):

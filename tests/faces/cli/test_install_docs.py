@@ -4,11 +4,11 @@ on PyPI), names extras that exist, and CI proves each face installs alone."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import tomllib
 
-ROOT = Path(__file__).parent.parent
+from paths import ROOT
+
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PIP_LINE = re.compile(r"pip install[^\n`]*")
 

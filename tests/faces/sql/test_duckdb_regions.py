@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import csv
 import functools
-from pathlib import Path
 
 import duckdb
 import pytest
 
 import tgcheck
 import tgcheck_duckdb
+from paths import DATA
 from tgcheck.sandbox import Sandbox
 
-CORPUS = Path(__file__).parent / "data" / "crm_mixed.csv"
+CORPUS = DATA / "crm_mixed.csv"
 
 
 @pytest.fixture

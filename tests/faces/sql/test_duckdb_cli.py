@@ -6,17 +6,15 @@ import csv
 import io
 import json
 import logging
-from pathlib import Path
 
 import duckdb
 import pytest
 from click.testing import CliRunner
 
 import tgcheck
+from paths import EXAMPLES
 from tgcheck_duckdb.cli import sql_command
 from tgcheck_duckdb.progress import ProgressReporter
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture

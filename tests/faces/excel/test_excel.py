@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 import tgcheck_udfs
 from conftest import numbers
+from paths import EXAMPLES
 from tgcheck_udfs.checking import safe_text
 
 
@@ -143,7 +143,7 @@ def test_nothing_to_check_makes_no_call(sandbox_env, values):
 def test_the_demo_workbook_is_wired_and_its_notes_hold(sandbox_env):
     import openpyxl
 
-    path = Path(__file__).parent.parent / "examples" / "tgcheck_demo.xlsm"
+    path = EXAMPLES / "tgcheck_demo.xlsm"
     book = openpyxl.load_workbook(path, keep_vba=True)
     assert book.vba_archive is not None  # xlwings' VBA project, for RunPython
     conf = {r[0].value: r[1].value for r in book["xlwings.conf"].iter_rows(max_col=2)}

@@ -3,13 +3,14 @@
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import phonenumbers
 import pytest
 from test_cli import cli_env, rows, run
 
-CORPUS = Path(__file__).parent / "data" / "crm_mixed.csv"
+from paths import DATA
+
+CORPUS = DATA / "crm_mixed.csv"
 
 
 @pytest.fixture

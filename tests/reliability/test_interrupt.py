@@ -7,11 +7,9 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from conftest import child_env, numbers, wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from paths import ROOT
 
 
 def _submitted(proc, count: int) -> list[str]:

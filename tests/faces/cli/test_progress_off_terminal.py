@@ -9,13 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import child_env, numbers
-
-ROOT = Path(__file__).resolve().parent.parent
+from paths import ROOT
 
 
 def started(args, env):

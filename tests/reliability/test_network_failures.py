@@ -10,15 +10,13 @@ import socket
 import ssl
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import child_env, numbers
+from paths import ROOT
 from tgcheck.connect import cause_of
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def closed_port() -> int:

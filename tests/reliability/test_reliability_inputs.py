@@ -13,16 +13,16 @@ import csv
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tgcheck
+from paths import DATA
 from tgcheck import normalise, plugins
 
-CORPUS = Path(__file__).parent / "data" / "input_corpus.csv"
+CORPUS = DATA / "input_corpus.csv"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 TG = plugins.get_task_type("tg")
 
@@ -67,7 +67,7 @@ def test_corpus_through_the_engine_sends_only_valid_numbers(engine, sandbox):
     assert sandbox.creates == len(sandbox.tasks)
 
 
-# -- the normaliser: properties beyond tests/test_normalize.py ----------------------
+# -- the normaliser: properties beyond tests/core/test_normalize.py ----------------------
 
 REGIONS = st.sampled_from([None, "", "CH", "ch", "TR", "US", "GB", "DE", "FR", "RU", "IN",
                            "XX", "ZZZ", "c h", "\u00df", "001"])
