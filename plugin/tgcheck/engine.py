@@ -1096,7 +1096,8 @@ class _Driver:
         del data  # the file is parsed: its bytes need not outlive the parse
         self._sane(found)
         # Two different answers for one number are none: the reader sets them to None.
-        twice = len(getattr(found, "conflicts", ()) & set(self.numbers))
+        # A plain mapping (a third-party reader's) has no conflicts.
+        twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
         rows, answered, pairs = [], {}, {}
