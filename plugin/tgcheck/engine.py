@@ -720,8 +720,14 @@ class Engine:
                                                                             job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
-            billed_calls=self.provider.billed_calls(job.status_calls, bool(job.task_id)),
+            billed_calls=self._billed_calls(job),
         ))
+
+    def _billed_calls(self, job: Job) -> int | None:
+        """The job's billed calls by its provider's rule (None: a provider that does
+        not subclass Provider says nothing; the faces count by the base rule)."""
+        rule = getattr(self.provider, "billed_calls", None)
+        return rule(job.status_calls, bool(job.task_id)) if callable(rule) else None
 
 
 def _on_main_thread() -> bool:

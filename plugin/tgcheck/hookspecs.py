@@ -32,7 +32,8 @@ def tgcheck_register_task_types(register):
 
 @hookspec
 def tgcheck_register_readers(register):
-    """Register result-file readers: register(reader); the first that accepts a file wins."""
+    """Register result-file readers for every provider: register(reader). They are
+    asked before the provider's own (Provider.readers); the first that accepts wins."""
 
 
 @hookspec

@@ -34,13 +34,11 @@ FAILED = "failed"
 LOST = "lost"
 
 STATES = frozenset({QUEUED, RUNNING, READY, FAILED, LOST})
-# States a task does not leave: no more status calls are made for it.
-FINAL_STATES = frozenset({FAILED, LOST})
 
 
 class Provider:
-    """Base class of every provider. Subclasses implement create_task, get_status,
-    download and close; balance is optional.
+    """Base class of every provider. Subclasses implement create_task, get_status
+    and download, and close when they hold connections; balance is optional.
 
     Money is the rule behind every method: every billed call costs the user. A
     provider never creates a task it was not asked to create, never retries a
@@ -73,6 +71,10 @@ class Provider:
     #: The readers of this provider's result files (tgcheck.models.Reader), asked in
     #: order after the readers plugins register (tgcheck_register_readers).
     readers: Sequence = ()
+    #: Optional: a method balance(self, *, deadline=None) -> (decimal text,
+    #: currency or None) of the account (`tgcheck balance`). None: the provider
+    #: cannot tell one, and the faces say so.
+    balance: Callable[..., tuple[str, str | None]] | None = None
     #: Whether creating a task is a billed call (status calls tell their billing
     #: through get_status's on_billed; downloads are never counted).
     create_is_billed: bool = True
@@ -119,11 +121,6 @@ class Provider:
         """
         raise NotImplementedError
 
-    def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
-        """Optional: (decimal text, currency or None) of the account's balance
-        (`tgcheck balance`). The default says the provider has none."""
-        raise NotImplementedError(f"the provider {self.name!r} reports no balance")
-
     def close(self) -> None:
         """Release connections. Called once, when the engine is closed."""
 
@@ -156,5 +153,5 @@ class Provider:
 # Both names, as httpx says BaseTransport: either reads well in a plugin.
 BaseProvider = Provider
 
-__all__ = ["FAILED", "FINAL_STATES", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
+__all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
            "BaseProvider", "Provider", "TaskStatus"]
