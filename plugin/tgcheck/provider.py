@@ -55,9 +55,12 @@ class Provider:
 
     #: The name users select the provider by (TGCHECK_PROVIDER, --provider).
     name: str = ""
-    #: Identifies the provider *and* its server (e.g. "ekycpro:https://api.x.com"):
-    #: the journal keys jobs by it, and a job is only attached to on the server that
-    #: made it. Set it in __init__ when it depends on the settings.
+    #: Identifies the provider *and* its server, as "name:server" (e.g.
+    #: "ekycpro:https://api.x.com", the URL in one canonical spelling:
+    #: settings.canonical_url): the journal keys jobs by it, and a job is only
+    #: attached to on the server that made it. For the embedded sandbox
+    #: (settings.sandbox), whose port changes from run to run, "name:sandbox".
+    #: Set it in __init__ from the settings.
     identity: str = ""
     #: The provider's status words (lower case) -> normalised state. A word not in
     #: it is `unknown_state`; see state_of().
