@@ -21,8 +21,9 @@ def tgcheck_register_settings(register):
 @hookspec
 def tgcheck_register_sandboxes(register):
     """Register a provider's sandbox: register(provider_name, factory), where
-    factory(**options) -> a local server with .url, .api_key, start(), stop()
-    (`--sandbox` and `tgcheck sandbox` start the selected provider's)."""
+    factory(state_dir=folder, **options) -> a local server on 127.0.0.1 speaking the
+    provider's protocol, started by `with` (.url and .api_key while it runs) and
+    keeping its tasks in state_dir; `--sandbox` starts the selected provider's."""
 
 
 @hookspec
