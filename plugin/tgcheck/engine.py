@@ -135,7 +135,7 @@ class CheckRequest:
     # Answers stored after this were not seen by the check's lookup (_answered_since).
     since: float = 0.0
     fill: _Fill | None = None
-    # time.monotonic() by which the job gives up (set per job).
+    # time.monotonic() by which the job gives up (set by _run_job, per job).
     deadline: float | None = None
 
     def with_(self, **changes) -> CheckRequest:
@@ -632,7 +632,7 @@ class Engine:
                     rest = [n for n in numbers if n not in found]
                     if rest:
                         # The rest is a task of its own: sized, and held to the minimum.
-                        found.update(self._sized_job(rest, request.with_(deadline=None)))
+                        found.update(self._sized_job(rest, request))
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
@@ -674,8 +674,7 @@ class Engine:
             if not finished and self.store.job(other.id).state in ("new", "open"):
                 # Its driver is gone: finish it here rather than pay for its numbers.
                 self._shared_job(self.store.job_numbers(other.id), request.with_(
-                    resubmit=False, since=self._answered_since(time.time()), fill=None,
-                    deadline=None))
+                    resubmit=False, since=self._answered_since(time.time()), fill=None))
         return self.store.stored_since(request.ttype.name, numbers, request.since)
 
     def _watch(self, job: Job, numbers, request: CheckRequest) -> bool:
