@@ -42,7 +42,7 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
-from .provider import FAILED, LOST, QUEUED, READY, Provider
+from .provider import FAILED, LOST, READY, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
@@ -797,11 +797,11 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
         raise DeadlineExceeded("waited longer than the timeout")
 
 
-def _state_of(provider, word: str | None) -> str:
-    """A provider's word as a normalised state (a provider that does not subclass
-    Provider and sets no state: queued, polled with backoff)."""
+def _state_of(provider, word: str | None) -> str | None:
+    """A provider's word as a normalised state (None: a word it does not know, or a
+    provider that does not subclass Provider: polled as queued, with backoff)."""
     state_of = getattr(provider, "state_of", None)
-    return state_of(word) if state_of is not None else QUEUED
+    return state_of(word) if state_of is not None else None
 
 
 def _amounts(status: TaskStatus) -> dict:

@@ -62,12 +62,8 @@ class Provider:
     #: (settings.sandbox), whose port changes from run to run, "name:sandbox".
     #: Set it in __init__ from the settings.
     identity: str = ""
-    #: The provider's status words (lower case) -> normalised state. A word not in
-    #: it is `unknown_state`; see state_of().
+    #: The provider's status words (lower case) -> normalised state; see state_of().
     status_words: Mapping[str, str] = MappingProxyType({})
-    #: The state of a status word the provider does not document. QUEUED: the task
-    #: is polled with the backoff of a task that does not move.
-    unknown_state: str = QUEUED
     #: Numbers per second a task typically runs at: the polling policy's prior,
     #: until the task's own progress is measured (None: the policy's default).
     typical_rate: float | None = None
@@ -100,7 +96,8 @@ class Provider:
 
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed: Callable[[], None] | None = None) -> TaskStatus:
-        """The task's current record: its normalised `state`, the provider's word
+        """The task's current record: its normalised `state` (None: a word the
+        provider does not know, see state_of), the provider's word
         (`status`, for people), progress (`total`, `success` + `failure` =
         `processed`), cost (`estimated_amount` / `actual_amount`, `currency`), and
         for a READY task the `result_url` to download.
@@ -128,13 +125,15 @@ class Provider:
         """Release connections. Called once, when the engine is closed."""
 
     # -- helpers for subclasses and the engine ----------------------------------
-    def state_of(self, word: str | None) -> str:
-        """The normalised state of one of this provider's status words (None: the
-        state of a task just created). The engine reads the journal's word back
-        through this, e.g. after a restart."""
+    def state_of(self, word: str | None) -> str | None:
+        """The normalised state of one of this provider's status words (no word: a
+        task just created, queued). None for a word the provider does not know: the
+        engine polls such a task as queued, and the word never counts as progress
+        (the backoff of a task that does not move). The engine reads the journal's
+        word back through this, e.g. after a restart."""
         if word is None:
             return QUEUED
-        return self.status_words.get(word.lower(), self.unknown_state)
+        return self.status_words.get(word.lower())
 
     def billed_calls(self, status_calls: int, created: bool) -> int:
         """Billed calls of a job so far: its billed status calls and, when the

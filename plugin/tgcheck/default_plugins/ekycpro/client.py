@@ -28,7 +28,7 @@ from ...errors import (
     UncertainCreate,
 )
 from ...models import TaskStatus
-from ...provider import QUEUED, Provider
+from ...provider import Provider
 from ...retry import Backoff, retry_after_seconds
 from ...settings import Settings, canonical_url, is_loopback
 from .readers import readers
@@ -152,7 +152,7 @@ def parse_task(data: object) -> TaskStatus:
     return TaskStatus(
         task_id=task_id,
         status=word,
-        state=STATUS_WORDS.get(word, QUEUED),
+        state=STATUS_WORDS.get(word),  # None: a word the vendor never documented
         total=_int_field(data, "total"),
         success=_int_field(data, "success"),
         failure=_int_field(data, "failure"),
