@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import tgcheck
-from conftest import numbers
+from conftest import let_go_of, numbers
 from tgcheck import Settings
 from tgcheck.doctor import doctor_command
 from tgcheck.sandbox import Faults, Sandbox
@@ -58,8 +58,7 @@ def test_the_key_never_leaks_through_any_failure(tmp_path, caplog):
         short.close()
 
         store = settings.store_path
-        for side in (Path(f"{store}-wal"), Path(f"{store}-shm")):
-            side.unlink(missing_ok=True)
+        let_go_of(store)
         store.write_bytes(os.urandom(store.stat().st_size))
         failing(tgcheck.StoreError, lambda: tgcheck.Engine(settings).check(numbers(1)))
         result = CliRunner().invoke(doctor_command, ["--store", str(store)])
