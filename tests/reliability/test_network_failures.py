@@ -139,24 +139,3 @@ def test_the_cause_is_told_in_words(error, words):
     wrapped = httpx.ConnectError("connect failed")
     wrapped.__cause__ = error
     assert words in cause_of(wrapped)
-
-
-@pytest.mark.parametrize("name, value", [("TGCHECK_CONNECT_BUDGET", "soon"),
-                                         ("TGCHECK_CONNECT_BUDGET", "-1"),
-                                         ("TGCHECK_PROGRESS_EVERY", "0")])
-def test_the_new_settings_refuse_nonsense(monkeypatch, name, value):
-    import tgcheck
-
-    monkeypatch.setenv(name, value)
-    with pytest.raises(tgcheck.ConfigError, match=name):
-        tgcheck.Settings.from_env()
-
-
-def test_the_new_settings_are_read(monkeypatch):
-    import tgcheck
-
-    monkeypatch.setenv("TGCHECK_CONNECT_BUDGET", "5")
-    monkeypatch.setenv("TGCHECK_PROGRESS_EVERY", "30")
-    settings = tgcheck.Settings.from_env()
-    assert (settings.connect_budget, settings.progress_every) == (5.0, 30.0)
-    assert tgcheck.Settings().connect_budget == 60.0 and tgcheck.Settings().progress_every == 60
