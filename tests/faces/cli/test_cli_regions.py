@@ -6,9 +6,10 @@ import shutil
 
 import phonenumbers
 import pytest
-from test_cli import cli_env, rows, run
+from test_cli import cli_env, rows
 
 from paths import DATA
+from processes import run
 
 CORPUS = DATA / "crm_mixed.csv"
 

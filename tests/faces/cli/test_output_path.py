@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_cli import cli_env, run
+from test_cli import cli_env
 
 from conftest import numbers
+from processes import run
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import duckdb
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from test_cli import ROOT, cli_env, rows, run
+from test_cli import cli_env, rows
 
 from conftest import numbers
+from paths import ROOT
+from processes import run
 
 
 @pytest.fixture
