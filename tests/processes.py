@@ -4,6 +4,8 @@ until a line, and stopped with Ctrl-C (SIGINT) as a user stops it."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import signal
@@ -11,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+from conftest import child_env
 from paths import ROOT
 
 
@@ -62,6 +65,16 @@ def journal(env: dict, *flags: str) -> list[dict]:
     result = run("jobs", "--all", "--json", *flags, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def rows(text: str) -> list[dict]:
+    """CSV output (what `tgcheck check` prints by default) as one dict a row."""
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def cli_env(sandbox, tmp_path) -> dict:
+    """The environment of a CLI run against the sandbox, with its own store."""
+    return child_env(sandbox, tmp_path / "home")
 
 
 def keyless_env(tmp_path, **extra: str) -> dict:

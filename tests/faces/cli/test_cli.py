@@ -1,30 +1,19 @@
 """The real `tgcheck` command, run as a user runs it."""
 
-import csv
-import io
 import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import child_env, numbers
+from conftest import numbers
 from paths import ROOT
-from processes import interrupt, read_until, run, started
-
-
-def cli_env(sandbox, tmp_path) -> dict:
-    """The environment of a CLI run against the sandbox, with its own store."""
-    return child_env(sandbox, tmp_path / "home")
+from processes import cli_env, interrupt, read_until, rows, run, started
 
 
 @pytest.fixture
 def env(sandbox, tmp_path):
     return cli_env(sandbox, tmp_path)
-
-
-def rows(text):
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_readme_main_job_runs_against_the_embedded_sandbox(tmp_path):

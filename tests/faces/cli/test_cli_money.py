@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from test_cli import cli_env
-
 from conftest import numbers
-from processes import interrupt, run, started
+from processes import cli_env, interrupt, run, started
 from tgcheck.sandbox import Sandbox
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_cli import cli_env
 
 from conftest import numbers
-from processes import run
+from processes import cli_env, run
 
 
 @pytest.fixture

@@ -16,11 +16,10 @@ import duckdb
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from test_cli import cli_env, rows
 
 from conftest import numbers
 from paths import ROOT
-from processes import run
+from processes import cli_env, rows, run
 
 
 @pytest.fixture
