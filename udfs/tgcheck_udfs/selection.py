@@ -35,12 +35,6 @@ class WritePlan:
     first_row: int  # first row of the answers
     values: tuple[str, ...]
 
-    def cells(self) -> list[tuple[int, int, str]]:
-        """(row, column, text) of every cell the plan writes."""
-        out = [(self.header_row, self.column, self.header)] if self.header_row else []
-        out += [(self.first_row + i, self.column, v) for i, v in enumerate(self.values)]
-        return out
-
 
 def is_empty(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
