@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
-import importlib.util
+import importlib
 import json
 import math
 import os
@@ -18,9 +17,11 @@ import time
 
 import click
 
-from . import config_file, plugins, redact, regions
+from . import command_errors, config_file, plugins, redact, regions
+from .command_errors import Interrupted, handle_errors
+from .doctor import doctor_command
 from .engine import Engine, lost_message
-from .errors import InputError, NoApiKey, TaskLost, TgcheckError
+from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
@@ -41,139 +42,61 @@ SIMULATED_BANNER = (
     "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
     "Set TGCHECK_API_KEY and drop --sandbox for real checks."
 )
-NO_KEY_CLI = (
-    "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try tgcheck "
-    "without one against the sandbox: `tgcheck check FILE --sandbox`"
-)
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
-# Set by main(): the process is the tgcheck program, not a caller's (tests' CliRunner).
-_standalone = False
-# After Ctrl-C, how long job threads may take to let go of their jobs before exit.
-INTERRUPT_GRACE = 0.5
 # After Ctrl-C, past the HTTP timeout, for a created task's id to reach the journal.
 CREATE_RECORD_MARGIN = 5.0
 
 
-class Interrupted(TgcheckError):
-    """Ctrl-C: the message says what is stored and that a re-run attaches."""
-
-    exit_code = 130
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"tgcheck: error: {redact.message(message)}", err=True)
-    if code == 130:
-        _exit_interrupted()
-    sys.exit(code)
+# Faces shipped with tgcheck that add commands through the same hook as any
+# plugin (tgcheck_register_commands); each where its package can be imported.
+FACE_PLUGINS = ("tgcheck_duckdb.commands",)
 
 
-def _traceback(e: BaseException, code: int) -> None:
-    """--debug: the traceback, through the redaction point like every other line
-    (an exception that is not ours may quote a provider's reply)."""
-    import traceback
-
-    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    click.echo(redact.message(text).rstrip("\n"), err=True)
-    if code == 130:
-        _exit_interrupted()
-    sys.exit(code)
-
-
-def _exit_interrupted() -> None:
-    """Exit now, not when the threads still in an HTTP call return (a worker in a
-    slow reply could hold the exit for a minute). Every answer and journal row is
-    committed in SQLite, which survives a hard exit; a job left open is attached
-    to by the next run."""
-    if not _standalone:
-        sys.exit(130)
-    end = time.monotonic() + INTERRUPT_GRACE
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(max(0.0, end - time.monotonic()))
-    if any(t.is_alive() and not t.daemon and t is not threading.current_thread()
-           for t in threading.enumerate()):
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(130)
-    sys.exit(130)
-
-
-def handle_errors(fn):
-    """One clear line and a documented exit code; a traceback only with --debug."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        debug = kwargs.pop("debug", False) or os.environ.get("TGCHECK_DEBUG")
-        if debug:
-            _log_to_stderr()
-        try:
-            return fn(*args, **kwargs)
-        except TgcheckError as e:
-            if debug:
-                _traceback(e, e.exit_code)
-            message = str(e)
-            if isinstance(e, NoApiKey):
-                message = NO_KEY_CLI
-            _fail(message, e.exit_code)
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            _fail("interrupted; open jobs stay in the journal and the next run attaches to "
-                  "them", 130)
-        except BrokenPipeError:
-            # `tgcheck check ... | head`: the reader left; say nothing more on stdout.
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except Exception as e:
-            if debug:
-                _traceback(e, 1)
-            _fail(f"unexpected {type(e).__name__}: {e} (run again with --debug for the "
-                  "traceback, and please report it)", 1)
-
-    return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
-
-
-def _log_to_stderr() -> None:
-    """--debug: tgcheck's own log (job events, retries) on stderr. Without it no
-    log line reaches any stream: stderr is for progress and messages."""
-    import logging
-
-    log = logging.getLogger("tgcheck")
-    class Stderr(logging.StreamHandler):
-        # sys.stderr when the line is written (a test runner may swap it)
-        stream = property(lambda self: sys.stderr, lambda self, value: None)
-
-    if not any(type(h).__name__ == "Stderr" for h in log.handlers):
-        handler = Stderr()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.DEBUG)
+def plugin_manager():
+    """The loaded plugin manager, with the faces' command plugins registered."""
+    pm = plugins.load()
+    for name in FACE_PLUGINS:
+        if not pm.has_plugin(name):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            pm.register(module, name)
+    return pm
 
 
 class _Group(click.Group):
-    """Loads `tgcheck sql` only when asked for: importing DuckDB costs every command
-    a fifth of a second, and it is an optional extra."""
+    """The built-in commands, then those that plugins add (`tgcheck sql` is the SQL
+    face's). Plugins are asked only for a name that is not built in, or for the
+    list (--help): `tgcheck check` imports no command plugin (DuckDB costs a fifth
+    of a second), and a plugin cannot replace a built-in command."""
+
+    _plugins_asked = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_asked:
+            return
+        self._plugins_asked = True
+        built_in = dict(self.commands)
+        try:
+            plugin_manager().hook.tgcheck_register_commands(cli=self)
+        except TgcheckError as e:  # a broken plugin: one line, like any error
+            command_errors.fail(describe(e), exit_code(e))
+        self.commands.update(built_in)
 
     def list_commands(self, ctx):
-        names = super().list_commands(ctx)
-        if _sql_available and "sql" not in names:
-            names = sorted([*names, "sql"])
-        return names
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
-        if command is None and name == "sql" and _sql_available:
-            from tgcheck_duckdb.cli import sql_command
-
-            command = sql_command
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, name)
         return command
 
 
@@ -663,7 +586,6 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
       tgcheck sandbox --stuck pending
     """
     import decimal
-    import threading
 
     from .sandbox import Faults, Sandbox
 
@@ -1127,6 +1049,9 @@ def cache_clear(older_than, task_type, yes, sandbox):
     click.echo(f"tgcheck: deleted {deleted} answers from {engine.store.path}", err=True)
 
 
+cli.add_command(doctor_command, "doctor")
+
+
 # -- plugins and config ------------------------------------------------------------
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="As a JSON list.")
@@ -1141,15 +1066,16 @@ def plugins_command(as_json):
     """
     import importlib.metadata
 
-    dists = {id(plugin): dist for plugin, dist in plugins.pm.list_plugin_distinfo()}
+    pm = plugin_manager()
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     found = []
-    for name, plugin in sorted(plugins.pm.list_name_plugin(), key=lambda p: str(p[0])):
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda p: str(p[0])):
         dist = dists.get(id(plugin))
         if dist is not None:
             package, version = dist.project_name, dist.version
         else:  # built in: registered like a third-party plugin, shipped with tgcheck
             package, version = "tgcheck", importlib.metadata.version("tgcheck")
-        hooks = sorted(h.name for h in plugins.pm.get_hookcallers(plugin) or ())
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
         found.append({"name": str(name), "package": package, "version": version,
                       "hooks": hooks})
     if as_json:
@@ -1256,27 +1182,8 @@ def config_path_command():
     click.echo(str(config_file.config_path()))
 
 
-from .doctor import doctor_command  # noqa: E402  (after the group it joins)
-
-cli.add_command(doctor_command, "doctor")
-
-_sql_available = False
-
-
-def _add_sql_command() -> None:
-    # The SQL face is an optional extra: `tgcheck sql` exists when duckdb does.
-    # It is imported on first use (see _Group), not here.
-    global _sql_available
-    _sql_available = all(importlib.util.find_spec(m) is not None
-                         for m in ("duckdb", "tgcheck_duckdb"))
-
-
-_add_sql_command()
-
-
 def main() -> None:
-    global _standalone
-    _standalone = True
+    command_errors.standalone = True
     cli(prog_name="tgcheck")
 
 
