@@ -17,7 +17,7 @@ import time
 
 import click
 
-from . import command_errors, config_file, plugins, redact, regions
+from . import command_errors, config_file, formats, plugins, redact, regions
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
 from .engine import Engine, lost_message
@@ -29,7 +29,6 @@ from .settings import Settings
 from .store import LIVE_STATES, MISSING
 from .tables import (
     INPUT_FORMATS,
-    OUTPUT_FORMATS,
     answer_names,
     check_output,
     choose_column,
@@ -164,12 +163,15 @@ def store_engine(sandbox: bool) -> Engine:
     return Engine(make_settings(sandbox_store=sandbox, key=False))
 
 
-def _output_options(output_help: str = "Write here (.csv, .xlsx, .json, .parquet); "
-                                       "default: CSV on stdout."):
+def _output_options(output_help: str | None = None):
     """-o/--output and -f/--format, as every command that writes a table has them."""
 
+    if output_help is None:
+        suffixes = ", ".join(f.suffixes[0] for f in formats.FORMATS.values())
+        output_help = f"Write here ({suffixes}); default: CSV on stdout."
+
     def decorate(fn):
-        fn = click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+        fn = click.option("-f", "--format", "out_format", type=click.Choice(formats.names()),
                           help="Output format, whatever -o's extension.")(fn)
         return click.option("-o", "--output", type=click.Path(dir_okay=False),
                             help=output_help)(fn)
@@ -306,8 +308,9 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@_output_options("Write here; the format follows the extension: .csv, .xlsx, .json "
-                 "(JSON lines), .parquet. Default: CSV on stdout.")
+@_output_options("Write here; the format follows the extension: "
+                 + ", ".join(f.help for f in formats.FORMATS.values())
+                 + ". Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
 @click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
                                "first).")

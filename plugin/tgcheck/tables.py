@@ -15,8 +15,6 @@ import codecs
 import contextlib
 import csv
 import dataclasses
-import datetime
-import json
 import os
 import re
 import shutil
@@ -25,8 +23,9 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import ConfigError, InputError
-from .output_style import OutputStyle, sheet_rows, umask_mode, xlsx_sheet_name
+from . import formats
+from .errors import InputError
+from .output_style import OutputStyle, umask_mode
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -34,7 +33,6 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 INPUT_FORMATS = ("txt", "csv", "xlsx")
-OUTPUT_FORMATS = ("csv", "xlsx", "json", "parquet")
 # Header words that name a column of phone numbers (matched per word of the name).
 PHONE_WORDS = frozenset({
     "phone", "phones", "phonenumber", "telephone", "tel", "telefon", "telefono", "telefone",
@@ -43,7 +41,6 @@ PHONE_WORDS = frozenset({
 })
 # A cell that is a phone number rather than a header: at least 7 digits, phone punctuation.
 _LOOKS_LIKE_NUMBER = re.compile(r"^\s*\+?[\d\s().\-/]*\d[\d\s().\-/]*\s*$")
-XLSX_MAX_ROWS = 1_048_576
 
 
 def _looks_like_number(cell: object) -> bool:
@@ -387,17 +384,8 @@ def choose_column(columns: list[str], column: str | None, shown: str, notes: lis
 
 # -- output -------------------------------------------------------------------
 def output_format(path: str | None, forced: str | None) -> str:
-    if forced:
-        return forced
-    if path is None or path == "-":
-        return "csv"
-    suffix = Path(path).suffix.lower()
-    formats = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json",
-               ".ndjson": "json", ".parquet": "parquet", ".txt": "csv", ".tsv": "csv"}
-    if suffix not in formats:
-        raise InputError(f"-o {path}: unknown extension {suffix or '(none)'!r}; use .csv, "
-                         ".xlsx, .json (JSON lines) or .parquet, or choose with --format")
-    return formats[suffix]
+    """The name of the format -o/--format choose (tgcheck.formats)."""
+    return formats.for_output(path, forced).name
 
 
 def check_output(path: str | None, fmt: str, rows: int | None = None, *,
@@ -409,18 +397,14 @@ def check_output(path: str | None, fmt: str, rows: int | None = None, *,
     that the output's folder takes a new file (before a paid call; once paid, a
     write that fails says how to get the answers instead).
     """
-    if (path is None or path == "-") and fmt not in ("csv", "json"):
+    form = formats.FORMATS[fmt]
+    if (path is None or path == "-") and not form.stdout:
         raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
     if folder and path is not None and path != "-":
         check_output_path(path)
-    if fmt == "parquet":
-        try:
-            import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
-        except ImportError:
-            raise ConfigError('writing .parquet needs DuckDB: python -m pip install -e '
-                              '".[duckdb]" in the tgcheck checkout') from None
-    if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
-        raise _too_many_rows()
+    form.check_installed()
+    if fmt == "xlsx" and rows is not None and rows >= formats.XLSX_MAX_ROWS:
+        raise formats.too_many_rows()
 
 
 def check_output_path(path: str | os.PathLike) -> None:
@@ -442,12 +426,6 @@ def check_output_path(path: str | os.PathLike) -> None:
     os.unlink(probe)
 
 
-def _too_many_rows() -> InputError:
-    # The header takes the sheet's first row.
-    return InputError(f"more than {XLSX_MAX_ROWS - 1} rows do not fit in an xlsx sheet; "
-                      "write .csv or .parquet")
-
-
 def write_table(path: str | None, fmt: str, header: Sequence[str],
                 rows: Iterator[Sequence[object]], style: OutputStyle | None = None) -> int:
     """Write header + rows to path (atomically) or stdout; returns the row count.
@@ -457,25 +435,19 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     written; the caller explains what now.
     """
     check_output(path, fmt)
+    form = formats.FORMATS[fmt]
     style = style or OutputStyle()
     if path is None or path == "-":
-        if fmt == "csv":
-            return _write_csv(sys.stdout, header, rows, style.delimiter)
-        return _WRITERS[fmt](sys.stdout, header, rows)
+        return form.write_text(sys.stdout, header, rows, style)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        if fmt == "csv":
-            with open(tmp, "w", encoding=style.encoding, newline="") as f:
-                count = _write_csv(f, header, rows, style.delimiter)
-        elif fmt == "json":
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                count = _write_json(f, header, rows)
-        elif fmt == "xlsx":
-            count = _write_xlsx(tmp, header, rows, style)
+        if form.write_text is not None:
+            with open(tmp, "w", encoding=form.encoding(style), newline="") as f:
+                count = form.write_text(f, header, rows, style)
         else:
-            count = _WRITERS[fmt](tmp, header, rows)
+            count = form.write_file(tmp, header, rows, style)
         # mkstemp makes the file 0600: give it the mode any new file would get.
         os.chmod(tmp, umask_mode())
         os.replace(tmp, target)
@@ -484,106 +456,3 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
             os.unlink(tmp)
         raise
     return count
-
-
-def _write_csv(f, header, rows, delimiter: str = ",") -> int:
-    writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(header)
-    count = 0
-    for row in rows:
-        writer.writerow(["" if c is None else c for c in row])
-        count += 1
-    return count
-
-
-def _write_json(f, header, rows) -> int:
-    count = 0
-    for row in rows:
-        record = {k: (None if v == "" else v) for k, v in zip(header, row, strict=False)}
-        # default=str: dates and times (xlsx cells) as text
-        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        count += 1
-    return count
-
-
-def _write_xlsx(path, header, rows, style: OutputStyle | None = None) -> int:
-    import xlsxwriter
-
-    style = style or OutputStyle()
-    # constant_memory streams rows to disk; strings stay strings (no formulas
-    # from "=..." cells, no URLs, no numbers from "+41...").
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
-                                      "strings_to_urls": False, "strings_to_numbers": False})
-    try:
-        dates = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        # The input's other sheets, in their places, values only.
-        for name in style.before:
-            _copy_sheet(book, style.workbook, name, dates)
-        sheet = book.add_worksheet(xlsx_sheet_name(style.sheet))
-        if style.before:
-            sheet.activate()  # opens on the answers, as the input opened on its sheet
-        bold = book.add_format({"bold": True})
-        sheet.write_row(0, 0, list(header), bold)
-        sheet.freeze_panes(1, 0)
-        count = 0
-        for r, row in enumerate(rows, 1):
-            if r >= XLSX_MAX_ROWS:
-                raise _too_many_rows()
-            _write_cells(sheet, r, row, dates)
-            count += 1
-        for name in style.after:
-            _copy_sheet(book, style.workbook, name, dates)
-    finally:
-        book.close()
-    return count
-
-
-def _write_cells(sheet, r: int, row, dates) -> None:
-    for c, value in enumerate(row):
-        if value is None or value == "":
-            continue
-        if isinstance(value, (datetime.datetime, datetime.date)):
-            sheet.write_datetime(r, c, value, dates)
-        elif isinstance(value, bool):
-            sheet.write_boolean(r, c, value)
-        elif isinstance(value, (int, float)):
-            sheet.write_number(r, c, value)
-        else:
-            sheet.write_string(r, c, str(value))
-
-
-def _copy_sheet(book, workbook: Path, name: str, dates) -> None:
-    sheet = book.add_worksheet(xlsx_sheet_name(name))
-    for r, row in enumerate(sheet_rows(workbook, name)):
-        _write_cells(sheet, r, row, dates)
-
-
-def _write_parquet(path, header, rows) -> int:
-    import duckdb  # there: write_table checked with check_output
-    # Rows go to a temporary CSV first, so no row list is ever held; DuckDB
-    # then streams it into Parquet with every column as text (numbers keep +).
-    fd, tmp_csv = tempfile.mkstemp(prefix="tgcheck-", suffix=".csv",
-                                   dir=Path(path).parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            count = _write_csv(f, header, rows)
-        columns = "{" + ", ".join(
-            "'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header) + "}"
-        con = duckdb.connect()
-        try:
-            con.execute(
-                f"COPY (SELECT * FROM read_csv(?, header=true, delim=',', quote='\"', "
-                f"escape='\"', auto_detect=false, columns={columns})) "
-                "TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
-                [tmp_csv],
-            )
-        finally:
-            con.close()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_csv)
-    return count
-
-
-_WRITERS = {"csv": _write_csv, "json": _write_json, "xlsx": _write_xlsx,
-            "parquet": _write_parquet}

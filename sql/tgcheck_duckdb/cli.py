@@ -19,18 +19,15 @@ import click
 import duckdb
 
 import tgcheck
-from tgcheck import errors
+from tgcheck import errors, formats
 from tgcheck.command_errors import handle_errors
 
 from . import waiting
 from .registration import register
 
-# -o FILE: the format follows the extension; DuckDB's COPY writes it.
-COPY_FORMATS = {
-    ".csv": "FORMAT csv, HEADER true",
-    ".parquet": "FORMAT parquet",
-    ".json": "FORMAT json, ARRAY true",
-}
+# -o FILE: the format follows the extension (tgcheck.formats); DuckDB's COPY writes it.
+SQL_FORMATS = [f for f in formats.FORMATS.values() if f.duckdb_copy]
+COPY_FORMATS = {f.suffixes[0]: f.duckdb_copy for f in SQL_FORMATS}
 PROMPT, CONTINUE = "tgcheck> ", "     ...> "
 # No key: here --sandbox is the way to try without one.
 NO_KEY_SQL = ("no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try it "
@@ -42,7 +39,7 @@ _UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w
 @click.command("sql")
 @click.argument("query", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result to FILE (.csv, .parquet or .json) instead of stdout.")
+              help=f"Write the result to FILE ({', '.join(COPY_FORMATS)}) instead of stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.option("-d", "--database", default=":memory:", show_default=True,
               help="DuckDB database file to open.")
