@@ -30,10 +30,13 @@ from .store import LIVE_STATES, MISSING
 from .tables import (
     INPUT_FORMATS,
     answer_names,
+    answer_rows,
     check_output,
-    choose_column,
+    check_unchanged,
     open_input,
     output_format,
+    row_regions,
+    short,
     write_table,
 )
 
@@ -231,76 +234,6 @@ class _Recorder:
         return sum(billed_calls(e) for e in self.last.values())
 
 
-_NO_ROW = object()  # the input has no row here
-
-
-class InputChanged(InputError):
-    """INPUT changed between the check and the writing of the answers. Exit 1, not 2:
-    numbers were sent (exit 2 promises nothing was); running again costs nothing."""
-
-    exit_code = 1
-
-
-def _changed(table, row: int, found: object, checked: object) -> InputError:
-    """The input is no longer what was checked: writing by position would pair
-    answers with the wrong rows."""
-    if found is _NO_ROW:
-        what = f"it now ends before row {row}"
-    elif checked is _NO_ROW:
-        what = f"it now has more rows than the {row - 1} checked"
-    else:
-        what = f"row {row} now holds {_short(found)} where {_short(checked)} was checked"
-    return InputChanged(
-        f"{table.name} changed while it was being checked ({what}); nothing was written. "
-        "The answers are stored: run the same command again and nothing is paid again")
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _same(found: object, checked: object) -> bool:
-    # NaN (a float cell) equals nothing, itself included.
-    return found == checked or (found != found and checked != checked)
-
-
-def _matched_rows(table, answers):
-    """(row, answer) pairs from a new read of the input, in input order.
-
-    Raises InputError unless each row's number cell is exactly the value the
-    engine was given for that row and there are as many rows as answers.
-    """
-    rows = table.rows()
-    index = table.number_index
-    for n, answer in enumerate(answers, 1):
-        row = next(rows, _NO_ROW)
-        if row is _NO_ROW:
-            raise _changed(table, n, _NO_ROW, answer.input)
-        if not _same(row[index], answer.input):
-            raise _changed(table, n, row[index], answer.input)
-        yield row, answer
-    extra = next(rows, _NO_ROW)
-    if extra is not _NO_ROW:
-        raise _changed(table, len(answers) + 1, extra[index], _NO_ROW)
-
-
-def _check_unchanged(table, answers) -> None:
-    """A read of the whole input that only compares: before writing to stdout,
-    where a half-written table could not be taken back."""
-    for _ in _matched_rows(table, answers):
-        pass
-
-
-def _output_rows(table, answers):
-    """Input rows (as wide as table.columns) with their answers appended, in input
-    order (a new read of the input, checked row by row against what the engine was
-    given)."""
-    for row, answer in _matched_rows(table, answers):
-        yield [*row, answer.number or "", answer.value or "", answer.status,
-               answer.reason or ""]
-
-
 def _job_ids(engine: Engine, keys) -> list[int]:
     jobs = (engine.store.job_by_key(key) for key in keys)
     return [job.id for job in jobs if job is not None]
@@ -388,7 +321,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         for message in table.notes:
             _note(message, progress, quiet)
         if region_column is not None:
-            region = _row_regions(table, region_column, region)
+            region = row_regions(table, region_column, region)
         values = None
         if not dry_run:
             # The engine lists the values anyway; listed here, their count lets an
@@ -417,7 +350,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status", "reason"])]
             if output is None or output == "-":
-                _check_unchanged(table, answers)
+                check_unchanged(table, answers)
 
             def then() -> str:
                 ids = _job_ids(engine, recorder.last)
@@ -427,7 +360,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         "another -o, and nothing is paid again")
 
             with _writing(output, then):
-                write_table(output, fmt, header, _output_rows(table, answers),
+                write_table(output, fmt, header, answer_rows(table, answers),
                             style_for(table, bom=bom))
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
@@ -460,14 +393,6 @@ def _cost_note(jobs) -> str:
         return ""
     what = "estimated cost" if estimated else "cost"
     return f"; {what} " + ", ".join(f"{v} {c}".strip() for c, v in sorted(sums.items()))
-
-
-def _row_regions(table, region_column: str, default: str | None) -> list:
-    """Each row's region cell, the fixed --region where it is empty."""
-    index = choose_column(table.columns, region_column, table.name, [], table.has_header)
-    if index == table.number_index:
-        raise InputError(f"--region-column {region_column!r} is the column of numbers")
-    return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
 
 
 def _let_creates_land(engine) -> int:
@@ -541,7 +466,7 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
             click.echo("\nby reason (rows not sent, and rows changed on the way):")
             code_width = max(len(code) for code in reasons)
             for code, entry in reasons.items():
-                examples = ", ".join(_short(x) for x in entry["examples"])
+                examples = ", ".join(short(x) for x in entry["examples"])
                 click.echo(f"  {code:<{code_width}}  {entry['count']:>10,}  e.g. {examples}")
     tasks = counts["tasks"]
     least = engine.minimum(ttype)

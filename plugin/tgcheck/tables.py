@@ -23,9 +23,10 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from . import formats
+from . import formats, regions
 from .errors import InputError
 from .output_style import OutputStyle, umask_mode
+from .unchanged import NO_ROW, Changed, paired
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -380,6 +381,68 @@ def choose_column(columns: list[str], column: str | None, shown: str, notes: lis
                          f"({', '.join(columns[i] for i in found)}); choose one with --column")
     raise InputError(f"{shown}: no column is named like a phone number (columns: {listing}); "
                      "choose one with --column")
+
+
+# -- answers beside their rows ------------------------------------------------------
+class InputChanged(InputError):
+    """INPUT changed between the check and the writing of the answers. Exit 1, not 2:
+    numbers were sent (exit 2 promises nothing was); running again costs nothing."""
+
+    exit_code = 1
+
+
+def short(value: object) -> str:
+    """A cell's repr for a message, cut at 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _matched_rows(table: InputTable, answers):
+    """(row, answer) pairs from a new read of the input, in input order.
+
+    Raises InputChanged unless each row's number cell is the value the engine
+    was given for that row and there are as many rows as answers: writing by
+    position would pair answers with the wrong rows.
+    """
+    index = table.number_index
+    try:
+        yield from paired(table.rows(), answers, cell=lambda row: row[index],
+                          value=lambda answer: answer.input)
+    except Changed as e:
+        if e.found is NO_ROW:
+            what = f"it now ends before row {e.row}"
+        elif e.checked is NO_ROW:
+            what = f"it now has more rows than the {e.row - 1} checked"
+        else:
+            what = f"row {e.row} now holds {short(e.found)} where {short(e.checked)} was checked"
+        raise InputChanged(
+            f"{table.name} changed while it was being checked ({what}); nothing was written. "
+            "The answers are stored: run the same command again and nothing is paid "
+            "again") from None
+
+
+def check_unchanged(table: InputTable, answers) -> None:
+    """A read of the whole input that only compares: before writing to stdout,
+    where a half-written table could not be taken back."""
+    for _ in _matched_rows(table, answers):
+        pass
+
+
+def answer_rows(table: InputTable, answers) -> Iterator[list]:
+    """Input rows (as wide as table.columns) with their answers appended, in input
+    order (a new read of the input, checked row by row against what the engine was
+    given)."""
+    for row, answer in _matched_rows(table, answers):
+        yield [*row, answer.number or "", answer.value or "", answer.status,
+               answer.reason or ""]
+
+
+def row_regions(table: InputTable, region_column: str, default: str | None) -> list:
+    """Each row's region cell (--region-column), the fixed --region where it is empty."""
+    index = choose_column(table.columns, region_column, table.name, [], table.has_header)
+    if index == table.number_index:
+        raise InputError(f"--region-column {region_column!r} is the column of numbers")
+    return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
 
 
 # -- output -------------------------------------------------------------------

@@ -43,6 +43,6 @@ def test_both_faces_take_their_formats_from_the_registry():
 
     from tgcheck_duckdb.cli import COPY_FORMATS
 
-    assert COPY_FORMATS == {f.suffixes[0]: f.duckdb_copy
-                            for f in formats.FORMATS.values() if f.duckdb_copy}
+    assert {f.suffixes[0]: f.duckdb_copy
+                            for f in formats.FORMATS.values() if f.duckdb_copy} == COPY_FORMATS
     assert set(COPY_FORMATS) == {".csv", ".json", ".parquet"}
