@@ -16,14 +16,13 @@ import contextlib
 import csv
 import dataclasses
 import os
-import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from . import formats, regions
+from . import formats, headers, regions, text_encoding
 from .errors import InputError
 from .output_style import OutputStyle, umask_mode
 from .unchanged import NO_ROW, Changed, paired
@@ -34,31 +33,6 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 INPUT_FORMATS = ("txt", "csv", "xlsx")
-# Header words that name a column of phone numbers (matched per word of the name).
-PHONE_WORDS = frozenset({
-    "phone", "phones", "phonenumber", "telephone", "tel", "telefon", "telefono", "telefone",
-    "mobile", "mobilephone", "mobil", "cell", "cellphone", "msisdn", "number", "numbers",
-    "gsm", "handy", "whatsapp",
-})
-# A cell that is a phone number rather than a header: at least 7 digits, phone punctuation.
-_LOOKS_LIKE_NUMBER = re.compile(r"^\s*\+?[\d\s().\-/]*\d[\d\s().\-/]*\s*$")
-
-
-def _looks_like_number(cell: object) -> bool:
-    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        return abs(cell) >= 1_000_000
-    text = str(cell or "")
-    if text.endswith(".0"):
-        text = text[:-2]
-    return bool(_LOOKS_LIKE_NUMBER.match(text)) and sum(c.isdigit() for c in text) >= 7
-
-
-def _words(name: str) -> list[str]:
-    # "Mobile Phone", "phone_number", "customerPhone" -> words
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
-    return [w for w in re.split(r"[^0-9a-zA-Z]+", spaced.lower()) if w]
-
-
 def unique_names(names: Sequence[object]) -> list[str]:
     """Header cells as usable, distinct column names (blank -> columnN, twice -> name_2)."""
     out: list[str] = []
@@ -90,33 +64,6 @@ def answer_names(input_columns: Sequence[str], wanted: Sequence[str]) -> list[st
 
 
 # -- input --------------------------------------------------------------------
-def _sniff_encoding(path: Path, head: bytes) -> str:
-    """The encodings Excel writes: UTF-8 (with or without BOM), UTF-16 ("Unicode
-    text"), else the Windows code page (cp1252; latin-1 where cp1252 has holes)."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    # Validate the whole file as UTF-8 before the first row is used: a stray
-    # cp1252 byte on row 900,000 must not fail the run halfway.
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                chunk.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
-
-
 def _sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
@@ -197,7 +144,7 @@ def open_input(path: str, *, column: str | None = None, sheet: str | None = None
                                  "(a spreadsheet? name it .xlsx or pass --input-format xlsx)")
             if sheet is not None:
                 raise InputError(f"--sheet: {shown} is not a spreadsheet")
-            encoding = _sniff_encoding(p, head)
+            encoding = text_encoding.sniff_file(p, head)
             if kind == "txt":
                 if column is not None:
                     raise InputError(f"--column: {shown} is a text file with one number a "
@@ -264,7 +211,7 @@ def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTa
     if first is None:
         raise InputError(f"{shown}: is empty")
     header_cells = first[1]
-    has_header = not any(_looks_like_number(c) for c in header_cells)
+    has_header = headers.is_header_row(header_cells)
     columns = unique_names(header_cells) if has_header else [
         f"column{i}" for i in range(1, len(header_cells) + 1)]
     width = len(columns)
@@ -331,7 +278,7 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
     first = next(raw_rows(), None)
     if first is None or not any(c not in (None, "") for c in first):
         raise InputError(f"{shown}: sheet {sheet!r} is empty")
-    has_header = not any(_looks_like_number(c) for c in first)
+    has_header = headers.is_header_row(first)
     columns = unique_names(first) if has_header else [
         f"column{i}" for i in range(1, len(first) + 1)]
     width = len(columns)
@@ -369,8 +316,7 @@ def choose_column(columns: list[str], column: str | None, shown: str, notes: lis
         raise InputError(f"{shown}: no column {column!r}; columns: {', '.join(columns)}")
     if len(columns) == 1:
         return 0
-    found = [i for i, name in enumerate(columns)
-             if has_header and PHONE_WORDS.intersection(_words(name))]
+    found = headers.phone_columns(columns) if has_header else []
     if len(found) == 1:
         notes.append(f"{shown}: numbers taken from column {columns[found[0]]!r} "
                      "(choose another with --column)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from tgcheck.headers import is_header_cell
+
 HEADER = "telegram"
 
 
@@ -40,9 +42,8 @@ def is_empty(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def looks_like_header(cell: object) -> bool:
-    """A text without a single digit ("phone", "Numara") labels the column."""
-    return isinstance(cell, str) and bool(cell.strip()) and not any(c.isdigit() for c in cell)
+# The top cell labels the column when it is a text without a digit (tgcheck.headers).
+looks_like_header = is_header_cell
 
 
 def numbers_of(selection: Selection, values: Sequence[object]) -> tuple[int, list[object]]:
