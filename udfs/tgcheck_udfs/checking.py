@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-import xlwings as xw
-
 import tgcheck
-from tgcheck import ConfigError, InputError, JobEvent, Settings, TgcheckError
+from tgcheck import InputError, JobEvent, Settings
+from tgcheck.errors import describe
 
 # RegionError: the core's, re-exported for callers of this module's older name.
 from tgcheck.regions import RegionError, fixed_region, is_empty  # noqa: F401
@@ -38,6 +37,8 @@ def range_function(*, reasons: bool = False, **options):
     xw.func and xw.arg are looked up when decorating: with XLWINGS_ON_SERVER=true
     they are xlwings Server's, otherwise classic xlwings'.
     """
+
+    import xlwings as xw  # here: the module's pure parts import without xlwings
 
     def decorate(f):
         # The order of the stacked decorators it replaces: the args first, region
@@ -83,22 +84,12 @@ def clean_region(region: object) -> str | None:
     return fixed_region(region)
 
 
-def safe_text(error: BaseException, settings: Settings | None) -> str:
-    """An error as a cell text, with the API key cut out whatever the message says.
-
-    tgcheck's own messages never hold the key; a third-party provider plugin's or a
-    library's might, and a cell is shared with everyone who opens the workbook.
-    """
-    if isinstance(error, ConfigError) and "no API key" in str(error):
-        text = NO_KEY_HINT
-    elif isinstance(error, TgcheckError):
-        text = str(error)
-    else:
-        text = f"{type(error).__name__}: {error}"
-    key = settings.api_key.reveal() if settings is not None and settings.api_key else ""
-    if key:
-        text = text.replace(key, "***")
-    return ERROR_PREFIX + text
+def safe_text(error: BaseException, settings: Settings | None = None) -> str:
+    """An error as a cell text, the API key masked whatever the message says
+    (tgcheck.errors.describe, as every face shows errors): a cell is shared with
+    everyone who opens the workbook. settings: kept for callers; every key is
+    masked, not only theirs."""
+    return ERROR_PREFIX + describe(error, no_key=NO_KEY_HINT)
 
 
 def load_settings() -> Settings:
