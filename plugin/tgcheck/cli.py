@@ -26,6 +26,7 @@ from .models import processed as processed_of
 from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
+from .simulated import simulated_settings
 from .store import LIVE_STATES, MISSING
 from .tables import (
     INPUT_FORMATS,
@@ -40,10 +41,6 @@ from .tables import (
     write_table,
 )
 
-SIMULATED_BANNER = (
-    "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
-    "Set TGCHECK_API_KEY and drop --sandbox for real checks."
-)
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
 SANDBOX_STORE_URL = "http://127.0.0.1"
@@ -141,16 +138,8 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet
     """An Engine from the environment, or aimed at an embedded sandbox."""
     with contextlib.ExitStack() as stack:
         if sandbox and serve:
-            from .sandbox.embedded import embedded_sandbox, sandbox_settings
-
-            sb = stack.enter_context(embedded_sandbox())
-            env_poll = os.environ.get("TGCHECK_POLL_MIN")
-            settings = sandbox_settings(
-                sb, poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
-                **overrides,
-            )
-            if not quiet:
-                click.echo(SIMULATED_BANNER, err=True)
+            say = None if quiet else lambda text: click.echo(text, err=True)
+            settings = stack.enter_context(simulated_settings(say, **overrides))
         else:
             # Without serve (--dry-run) no call is made: no key, and for the
             # sandbox its store is enough, no server needed.

@@ -21,6 +21,7 @@ import duckdb
 import tgcheck
 from tgcheck import errors, formats
 from tgcheck.command_errors import handle_errors
+from tgcheck.simulated import simulated_settings
 
 from . import waiting
 from .registration import register
@@ -163,12 +164,7 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> N
 def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
     if not sandbox:
         return tgcheck.Settings.from_env()
-    from tgcheck.sandbox.embedded import embedded_sandbox, sandbox_settings
-
-    sb = stack.enter_context(embedded_sandbox())
-    click.echo("tgcheck: using the built-in sandbox: answers are SIMULATED, "
-               "not real Telegram data", err=True)
-    return sandbox_settings(sb)
+    return stack.enter_context(simulated_settings(lambda text: click.echo(text, err=True)))
 
 
 # Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)
