@@ -25,9 +25,8 @@ def test_a_sandbox_for_one_run(monkeypatch, tmp_path):
 
 def test_both_faces_say_the_same_banner(monkeypatch, tmp_path):
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path))
-    from tgcheck_duckdb.cli import sql_command
-
     from tgcheck.cli import cli
+    from tgcheck_duckdb.cli import sql_command
 
     sql = CliRunner().invoke(sql_command, ["--sandbox", "SELECT 1"])
     check = CliRunner().invoke(cli, ["status", "nope", "--sandbox"])

@@ -97,6 +97,13 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
+def call_inputs(numbers: object, region: object):
+    """(settings, grid, regions) of one function call: what every Excel function
+    reads first. Raises what the cell then shows (safe_text)."""
+    grid = as_grid(numbers)
+    return load_settings(), grid, regions_for(region, grid)
+
+
 def check_cells(
     flat: Sequence[object],
     region: str | Sequence[object] | None,
@@ -133,13 +140,11 @@ def check_range(numbers: object, region: object = None,
                 reasons: object = None) -> list[list[str]]:
     """The whole of TG_CHECK: a range in, the same shape out (each row followed by
     its reasons when asked), or one error cell."""
-    settings = None
     try:
-        settings = load_settings()
-        grid = as_grid(numbers)
-        texts, why = check_cells(flatten(grid), regions_for(region, grid), settings)
+        settings, grid, regions = call_inputs(numbers, region)
+        texts, why = check_cells(flatten(grid), regions, settings)
         if wants_reasons(reasons):
             return fold_beside(texts, why, grid)
         return fold(texts, grid)
     except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback
-        return [[safe_text(e, settings)]]
+        return [[safe_text(e)]]

@@ -88,7 +88,7 @@ def run_check_selection(
         settings = settings or load_settings()
         region = clean_region(region)
     except Exception as e:
-        return Outcome(None, "tgcheck " + safe_text(e, settings))
+        return Outcome(None, "tgcheck " + safe_text(e))
     values = sheet.read_column(selection.column, selection.first_row, selection.last_row)
     first_row, data = numbers_of(selection, values)
     if not data:
@@ -108,7 +108,7 @@ def run_check_selection(
         return Outcome(None, f"tgcheck: {where}; not finished yet. The task runs on: "
                              "run check_selection again later (no new task is paid)")
     except Exception as e:
-        return Outcome(None, "tgcheck " + safe_text(e, settings))
+        return Outcome(None, "tgcheck " + safe_text(e))
     # The answers go by position: if the selected cells were sorted, inserted into,
     # deleted from or edited during the wait, the answers would land on other rows.
     if not unchanged(sheet.read_column(selection.column, selection.first_row,
