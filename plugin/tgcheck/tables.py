@@ -383,12 +383,12 @@ def answer_rows(table: InputTable, answers) -> Iterator[list]:
                answer.reason or ""]
 
 
-def row_regions(table: InputTable, region_column: str, default: str | None) -> list:
+def row_regions(table: InputTable, region_column: str, default: str | None):
     """Each row's region cell (--region-column), the fixed --region where it is empty."""
     index = choose_column(table.columns, region_column, table.name, [], table.has_header)
     if index == table.number_index:
         raise InputError(f"--region-column {region_column!r} is the column of numbers")
-    return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
+    return regions.per_row([row[index] for row in table.rows()], default)
 
 
 # -- output -------------------------------------------------------------------

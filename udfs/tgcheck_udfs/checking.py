@@ -10,7 +10,7 @@ from tgcheck import InputError, JobEvent, Settings
 from tgcheck.errors import describe
 
 # RegionError: the core's, re-exported for callers of this module's older name.
-from tgcheck.regions import RegionError, fixed_region, is_empty  # noqa: F401
+from tgcheck.regions import RegionError, fixed_region, is_empty, per_row  # noqa: F401
 
 from .grid import as_grid, cell_text, flatten, fold, fold_beside, reason_text
 
@@ -70,9 +70,7 @@ def regions_for(region: object, grid: list[list[object]]) -> str | list | None:
         want = f"{len(grid)}x{len(grid[0]) if grid else 0}"
         raise InputError(f"regions: a {shape} range for {want} numbers; give one region, "
                          "or a range of the same shape as the numbers")
-    if all(is_empty(c) for c in flat):
-        return None
-    return [None if is_empty(c) else c for c in flat]
+    return per_row(flat)
 
 
 def clean_region(region: object) -> str | None:
