@@ -42,3 +42,20 @@ def test_the_sql_package_imports_without_duckdb(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0 and done.stdout == "imported\n", done.stderr
+
+
+def test_a_udf_error_keeps_its_exit_code():
+    """DuckDB passes on only a UDF exception's class name and text; `tgcheck sql`
+    maps it back, so the exit code follows the one rule (docs/cli.md)."""
+    from tgcheck.errors import NoApiKey, exit_code
+    from tgcheck_duckdb.cli import _query_error
+
+    def udf(kind: str) -> Exception:
+        return RuntimeError("Invalid Input Error: Python exception occurred while "
+                            f"executing the UDF: {kind}: it went wrong")
+
+    assert isinstance(_query_error(udf("NoApiKey")), NoApiKey)
+    assert exit_code(_query_error(udf("BelowMinimum"))) == 2
+    assert exit_code(_query_error(udf("TaskFailed"))) == 1
+    assert exit_code(_query_error(udf("ValueError"))) == 1
+    assert exit_code(_query_error(RuntimeError("Catalog Error: no table"))) == 1
