@@ -489,9 +489,11 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
 def _write_csv(f, header, rows, delimiter: str = ",") -> int:
     writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
+    # The csv module writes None as an empty cell itself: no copy of each row.
     count = 0
+    writerow = writer.writerow
     for row in rows:
-        writer.writerow(["" if c is None else c for c in row])
+        writerow(row)
         count += 1
     return count
 
