@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import functools
@@ -503,8 +504,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             with _writing(output, then):
                 write_table(output, fmt, header, _output_rows(table, answers),
                             style_for(table, bom=bom))
-        counts = {s: sum(a.status == s for a in answers)
-                  for s in ("ok", "unknown", "invalid", "blank")}
+        tally = collections.Counter(a.status for a in answers)  # one pass, not four
+        counts = {s: tally[s] for s in ("ok", "unknown", "invalid", "blank")}
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         where = f"to {output}" if output else "to stdout"
         cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
