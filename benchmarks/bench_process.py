@@ -15,6 +15,7 @@ every start and count that too (about 0.1 s).
 
 from __future__ import annotations
 
+import csv
 import os
 import statistics
 import subprocess
@@ -52,8 +53,6 @@ def naive_argv(source: Path, target: Path, url: str) -> list[str]:
 
 def answers_of(path: Path, n: int) -> list[str]:
     """The telegram column of an output, checked to hold n rows."""
-    import csv
-
     with open(path, encoding="utf-8", newline="") as f:
         rows = csv.reader(f)
         column = next(rows).index("telegram")
