@@ -46,7 +46,7 @@ from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, Job, Store, owner_alive, this_owner
+from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -187,11 +187,11 @@ def sent_numbers(found: list) -> list[str]:
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, provider=None,
-                 store: Store | None = None):
+                 store: BaseStore | None = None):
         self.settings = settings or Settings.from_env()
         self._provider = provider
         self._provider_lock = threading.Lock()
-        self.store = store or Store(self.settings.store_path)
+        self.store = store or open_store(self.settings)
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
