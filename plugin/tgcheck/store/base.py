@@ -226,6 +226,8 @@ class BaseStore:
     path: object
     #: "sqlite" or "postgresql".
     backend: str = ""
+    #: Whether wait_for_change wakes on a change (rather than only sleeping).
+    notifies: bool = False
 
     # -- backend: connections, transactions, clock --------------------------
     def _errors(self):
@@ -292,13 +294,16 @@ class BaseStore:
         """backend: "ok", or what is wrong with the store (the doctor's question)."""
         raise NotImplementedError
 
-    def wait_for_change(self, timeout: float) -> None:
-        """Block until a job of this store may have changed, at most timeout seconds.
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a job of this store changes state, progress or owner, at
+        most timeout seconds; whether a change woke it.
 
         A process following another's job (another machine's, too) calls it
-        between reads of the journal; PostgreSQL wakes it at once (LISTEN/NOTIFY),
-        SQLite simply sleeps."""
+        between reads of the journal. PostgreSQL wakes it at once (LISTEN/NOTIFY;
+        the first call of a thread starts listening and returns False at once, so
+        the caller reads the journal after it listens); SQLite simply sleeps."""
         time.sleep(max(0.0, timeout))
+        return False
 
     def schema_version(self) -> int:
         """backend: the version of the store's schema (forward migrations run at open)."""

@@ -113,9 +113,21 @@ def bring_forward(conn, schema: str) -> int:
     if found > CURRENT:
         raise StoreError(f"the shared store's schema {schema} is at version {found}, made by "
                          f"a newer tgcheck (this one knows {CURRENT}): upgrade tgcheck")
+    # A session lock taken BEFORE the transaction: the transaction then starts
+    # after another machine's migration committed, and sees its tables.
+    lock = (f"{schema}.migrate",)
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", lock)
+    try:
+        return _migrate(conn, schema)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", lock)
+
+
+def _migrate(conn, schema: str) -> int:
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.migrate",))
         found = version(conn, schema)  # another machine may have done it meanwhile
+        if found == CURRENT:
+            return found
         if found == 0:
             foreign = _foreign(conn, schema)
             if foreign:

@@ -86,6 +86,7 @@ class PostgresStore(BaseStore):
     """
 
     backend = "postgresql"
+    notifies = True
 
     def __init__(self, url: str, *, schema: str = "tgcheck"):
         if psycopg is None:
@@ -182,17 +183,16 @@ class PostgresStore(BaseStore):
             problem = migrations.problem(self._conn(), self.schema)
         return problem or "ok"
 
-    def wait_for_change(self, timeout: float) -> None:
-        """Until a job's state or progress changes (NOTIFY), at most timeout seconds."""
+    def wait_for_change(self, timeout: float) -> bool:
         with self._errors():
             listener = getattr(self._local, "listener", None)
             if listener is None or listener.closed:
                 listener = self._local.listener = psycopg.connect(
                     self.url, autocommit=True, connect_timeout=15, application_name="tgcheck")
                 listener.execute(f'LISTEN "{self.channel}"')
-                return  # the caller reads the journal now, then waits
-            for _ in listener.notifies(timeout=max(0.0, timeout), stop_after=1):
-                pass
+                return False  # the caller reads the journal now, then waits
+            return any(True for _ in listener.notifies(timeout=max(0.0, timeout),
+                                                       stop_after=1))
 
     # -- answers in bulk --------------------------------------------------
     def _answer_groups(self, task_type: str, numbers: Collection[str], condition: str,
