@@ -173,3 +173,21 @@ def test_a_follower_wakes_when_the_job_changes(postgres_url):
     thread.join(150)
     assert woke == [True]  # woken by the change, not by the end of its wait
     driver.close()
+
+
+def test_a_version_1_schema_is_brought_forward(postgres_url):
+    from tgcheck.store import migrations
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA tgcheck")
+        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
+        conn.execute(migrations.STEPS[0].format(schema="tgcheck", live=live))
+        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '1')")
+        conn.execute("INSERT INTO tgcheck.jobs (key, provider, task_type, count, numbers, "
+                     "state, created_at, updated_at) VALUES ('k', 'p', 'tg', 0, '', 'open', "
+                     "1, 1)")
+    store = PostgresStore(postgres_url)
+    assert store.schema_version() == migrations.CURRENT == 2
+    assert store.job_by_key("k").account is None
+    assert store.check() == "ok"
+    store.close()
