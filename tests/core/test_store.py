@@ -1,5 +1,7 @@
 """The Store's public queries for the journal and the store as a whole (what
-`tgcheck status`, `export` and `cache` use), on a real SQLite file."""
+`tgcheck status`, `export` and `cache` use), on a real SQLite file and on a real
+PostgreSQL server (the `store` fixture runs each test once per backend); the
+SQLite file's own ways (damage, locks, its scan) at the end."""
 
 from __future__ import annotations
 
@@ -10,15 +12,16 @@ import pytest
 
 from store_helpers import store_answers
 from tgcheck.errors import StoreError, StoreLocked
-from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating
+from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating, open_store
 
 DAY = 86400.0
 NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store.sqlite3")
+def store(store_target):
+    """A fresh store, once per backend (SQLite, PostgreSQL)."""
+    s = open_store(store_target)
     yield s
     s.close()
 
@@ -123,9 +126,9 @@ def test_iter_answers_filters(filled):
     assert numbers(older_than_days=40) == [("ws", "+41790000001")]
 
 
-def test_iter_answers_starts_its_query_at_once(filled):
+def test_iter_answers_starts_its_query_at_once(filled, store_target):
     rows = filled.iter_answers()
-    other = Store(filled.path)  # another process clears the store meanwhile
+    other = open_store(store_target)  # another process clears the store meanwhile
     try:
         assert other.delete_answers() == 4
     finally:
@@ -167,9 +170,9 @@ def test_delete_answers_uses_now_when_not_given(store):
     assert store.delete_answers(older_than_days=0) == 1
 
 
-def test_the_new_queries_see_another_process_s_writes(tmp_path):
-    """Two Store objects on one file, as the CLI and Excel's Python are."""
-    a, b = Store(tmp_path / "s.sqlite3"), Store(tmp_path / "s.sqlite3")
+def test_the_new_queries_see_another_process_s_writes(store_target):
+    """Two Store objects on one store, as the CLI and Excel's Python are."""
+    a, b = open_store(store_target), open_store(store_target)
     try:
         store_answers(a, "tg", [("+41790000001", "yes", "ok")], "t")
         assert b.count_answers() == 1
@@ -343,8 +346,9 @@ def test_job_answers_are_the_job_s_numbers_with_their_stored_answers(store):
                                          ("+41790000002", "no", "ok"),
                                          ("+41790000003", None, "unknown")]
     # Old answers are still the job's; a deleted one is MISSING, in its place.
-    store.db.execute("UPDATE answers SET checked_at = 0")
-    store.db.execute("DELETE FROM answers WHERE task_type = 'tg' AND number = '+41790000002'")
+    with store._tx() as db:  # the store's own SQL, on either backend
+        db.execute("UPDATE answers SET checked_at = 0")
+        db.execute("DELETE FROM answers WHERE task_type = 'tg' AND number = '+41790000002'")
     assert store.job_answers(job.id) == [("+41790000001", "yes", "ok"),
                                          ("+41790000002", None, MISSING),
                                          ("+41790000003", None, "unknown")]
