@@ -435,6 +435,9 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                          api_key=None)
             store_path = settings.store_url or str(settings.store_path)
+        elif not is_store_url(store_path) and Path(store_path).is_dir():
+            raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
+                                     "or a postgresql:// URL", param_hint="--store")
         report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:
