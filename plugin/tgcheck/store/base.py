@@ -318,6 +318,10 @@ class BaseStore:
         time.sleep(max(0.0, timeout))
         return False
 
+    def size_bytes(self) -> int:
+        """backend: how much room the store takes (a file and its WAL; a schema's tables)."""
+        raise NotImplementedError
+
     def schema_version(self) -> int:
         """backend: the version of the store's schema (forward migrations run at open)."""
         raise NotImplementedError
