@@ -1194,8 +1194,7 @@ def config_show():
         "base URL": settings.base_url + (" (simulated: loopback)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
-        "store": str(settings.store_path),
-        "sandbox store": str(sandbox_settings.store_path),
+        **store_commands.store_lines(settings, sandbox_settings),
         "provider": settings.provider,
         "max age": f"{settings.max_age_days:g} days",
         "timeout": f"{settings.timeout:g} s",
@@ -1256,9 +1255,11 @@ def config_path_command():
     click.echo(str(config_file.config_path()))
 
 
+from . import store_commands  # noqa: E402  (after the group it joins)
 from .doctor import doctor_command  # noqa: E402  (after the group it joins)
 
 cli.add_command(doctor_command, "doctor")
+cli.add_command(store_commands.store_group, "store")
 
 _sql_available = False
 

@@ -1,0 +1,240 @@
+"""The CLI on a shared PostgreSQL store (TGCHECK_STORE_URL): `config` and `doctor`
+know both backends, `store migrate` moves a local store over, a database that
+cannot be used stops every command before any paid call, and the database's
+password never shows (neither from the URL nor from PGPASSWORD)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+import tgcheck
+from conftest import numbers
+from team_db import password_login, skip_without_postgres, with_user
+from tgcheck.cli import cli
+
+pytestmark = skip_without_postgres
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def write_numbers(tmp_path, values, name="in.txt"):
+    path = tmp_path / name
+    path.write_text("\n".join(values) + "\n")
+    return str(path)
+
+
+def stored_answers(url: str, schema: str = "tgcheck_sandbox") -> int:
+    """Answers in the shared store (the sandbox's schema: these tests check simulated numbers)."""
+    from tgcheck.store import open_store
+
+    store = open_store(url, schema=schema)
+    try:
+        return store.count_answers()
+    finally:
+        store.close()
+
+
+# -- config and doctor ------------------------------------------------------------
+def test_config_names_the_local_store_when_no_url_is_set(tmp_path):
+    done = run("config")
+    assert done.exit_code == 0, done.output
+    assert "SQLite" in done.output
+    assert str(tmp_path / "home" / "tgcheck.sqlite3") in done.output
+
+
+def test_config_names_the_shared_store_with_its_password_masked(monkeypatch):
+    monkeypatch.setenv("TGCHECK_STORE_URL", "postgresql://alice:hunter2-secret@db.example/tg")
+    done = run("config")
+    assert done.exit_code == 0, done.output
+    assert "postgresql://alice:***@db.example/tg" in done.output
+    assert "PostgreSQL" in done.output
+    assert "hunter2-secret" not in done.output
+
+
+def test_doctor_checks_the_shared_store(postgres_url, monkeypatch, sandbox_env, tmp_path):
+    login, password = password_login(postgres_url)
+    monkeypatch.setenv("TGCHECK_STORE_URL", with_user(login, login_user(login), password))
+    assert run("check", write_numbers(tmp_path, numbers(5)), "--progress", "none").exit_code == 0
+    done = run("doctor")
+    assert done.exit_code == 0, done.output
+    assert password not in done.output
+    assert f"{login_user(login)}:***@" in done.output
+    assert "5 answers" in done.output
+
+
+def test_doctor_says_when_the_shared_store_cannot_be_reached(monkeypatch):
+    monkeypatch.setenv("TGCHECK_STORE_URL", f"postgresql://bob:s3cret-word@127.0.0.1:{dead_port()}/tg")
+    done = run("doctor")
+    assert done.exit_code != 0
+    assert "bob:***@127.0.0.1" in done.output
+    assert "s3cret-word" not in done.output
+
+
+def login_user(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).username
+
+
+def dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+# -- migrate --------------------------------------------------------------------
+def test_migrate_copies_answers_and_journal_and_can_run_twice(postgres_url, sandbox_env,
+                                                              monkeypatch, tmp_path):
+    sb = sandbox_env
+    values = numbers(40)
+    assert run("check", write_numbers(tmp_path, values), "--progress", "none").exit_code == 0
+    local = tmp_path / "home" / "tgcheck-sandbox.sqlite3"  # a loopback base URL: the sandbox's
+    with sqlite3.connect(local) as db:
+        local_answers = db.execute("SELECT count(*) FROM answers").fetchone()[0]
+    assert local_answers == 40
+
+    first = run("store", "migrate", "--to", postgres_url)
+    assert first.exit_code == 0, first.output
+    assert "40" in first.output
+    again = run("store", "migrate", "--to", postgres_url)
+    assert again.exit_code == 0, again.output
+    assert stored_answers(postgres_url) == 40
+
+    # Another analyst on the shared store gets them without a call.
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "colleague"))
+    monkeypatch.setenv("TGCHECK_STORE_URL", postgres_url)
+    calls = sum(sb.calls.values())
+    done = run("check", write_numbers(tmp_path, values), "--progress", "none")
+    assert done.exit_code == 0, done.output
+    assert sum(sb.calls.values()) == calls
+    assert sb.creates == 1
+    jobs = run("jobs", "--all")
+    assert jobs.exit_code == 0 and "done" in jobs.output  # the journal came along
+
+
+@pytest.mark.parametrize("args, says", [
+    ((), "--to"),
+    (("--to", "http://127.0.0.1/tg"), "postgresql://"),
+])
+def test_migrate_refuses_a_missing_or_wrong_target(args, says, tmp_path):
+    done = run("store", "migrate", *args)
+    assert done.exit_code == 2, done.output
+    assert says in done.output
+
+
+def test_migrate_without_a_local_store_says_so(postgres_url):
+    done = run("store", "migrate", "--to", postgres_url)
+    assert done.exit_code == 2, done.output
+    assert "no local store" in done.output
+
+
+def test_migrate_to_an_unreachable_database_names_it_masked(sandbox_env, tmp_path):
+    assert run("check", write_numbers(tmp_path, numbers(3)), "--progress", "none").exit_code == 0
+    done = run("store", "migrate", "--to",
+               f"postgresql://carol:pa55-word-x@127.0.0.1:{dead_port()}/tg")
+    assert done.exit_code == 2, done.output
+    assert "carol:***@127.0.0.1" in done.output
+    assert "pa55-word-x" not in done.output
+
+
+# -- a database that cannot be used: a clear error before any paid call --------
+def unusable_urls(postgres_url):
+    login, password = password_login(postgres_url)
+    user = login_user(login)
+    return {
+        "refused": f"postgresql://{user}:{password}@127.0.0.1:{dead_port()}/tg",
+        "wrong password": with_user(login, user, "not-the-password"),
+        "no password": login,
+        "no such database": with_user(login, user, password).rsplit("/", 1)[0] + "/nodb",
+    }
+
+
+def test_an_unusable_database_stops_the_check_before_any_call(postgres_url, sandbox_env,
+                                                              monkeypatch, tmp_path):
+    sb = sandbox_env
+    source = write_numbers(tmp_path, numbers(10))
+    for why, url in unusable_urls(postgres_url).items():
+        monkeypatch.setenv("TGCHECK_STORE_URL", url)
+        done = run("check", source, "--progress", "none")
+        assert done.exit_code == 2, (why, done.output)
+        assert "TGCHECK_STORE_URL" in done.output, why
+        assert ":***@" in done.output or "@127.0.0.1" in done.output, why
+        with pytest.raises(tgcheck.TgcheckError):
+            tgcheck.check(numbers(10))
+    assert sum(sb.calls.values()) == 0  # no create, no status, nothing billed
+    # ...and no silent fall-back to a private store on this machine.
+    assert not list((tmp_path / "home").glob("*.sqlite3"))
+
+
+# -- the password: PGPASSWORD and ~/.pgpass work, and it never shows ------------
+def test_pgpassword_and_pgpass_give_the_password(postgres_url, sandbox_env, monkeypatch,
+                                                 tmp_path):
+    login, password = password_login(postgres_url)
+    monkeypatch.setenv("TGCHECK_STORE_URL", login)
+    source = write_numbers(tmp_path, numbers(5))
+
+    monkeypatch.setenv("PGPASSWORD", password)
+    done = run("check", source, "--progress", "none")
+    assert done.exit_code == 0, done.output
+    monkeypatch.delenv("PGPASSWORD")
+
+    home = tmp_path / "user-home"
+    home.mkdir()
+    pgpass = home / ".pgpass"
+    pgpass.write_text(f"127.0.0.1:*:*:{login_user(login)}:{password}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "second-machine"))
+    calls = sum(sandbox_env.calls.values())
+    done = run("check", source, "--progress", "none")
+    assert done.exit_code == 0, done.output
+    assert sum(sandbox_env.calls.values()) == calls  # the same store: answered from it
+
+
+def test_the_password_never_shows(postgres_url, sandbox_env, monkeypatch, tmp_path, caplog):
+    """In the URL or in PGPASSWORD; in output, --debug tracebacks, logs, reprs and errors."""
+    login, password = password_login(postgres_url)
+    user = login_user(login)
+    source = write_numbers(tmp_path, numbers(5))
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    cases = [
+        (with_user(login, user, password), None),  # works: the password in the URL
+        (login, password),  # works: the password in PGPASSWORD
+        (with_user(login, user, password).rsplit("/", 1)[0] + "/nodb", None),  # refused
+        (f"postgresql://{user}:{password}@127.0.0.1:{dead_port()}/tg", password),  # refused
+    ]
+    for url, pgpassword in cases:
+        monkeypatch.setenv("TGCHECK_STORE_URL", url)
+        if pgpassword:
+            monkeypatch.setenv("PGPASSWORD", pgpassword)
+        else:
+            monkeypatch.delenv("PGPASSWORD", raising=False)
+        for command in (["check", source, "--progress", "json", "--debug"], ["config"],
+                        ["doctor", "--debug"], ["jobs", "--all", "--debug"]):
+            done = run(*command)
+            seen.append(done.output)
+            if done.exception is not None and not isinstance(done.exception, SystemExit):
+                seen.append(repr(done.exception))
+        settings = tgcheck.Settings.from_env()
+        seen += [repr(settings), str(settings)]
+        try:
+            engine = tgcheck.Engine(settings)
+        except tgcheck.TgcheckError as e:
+            seen += [str(e), repr(e), repr(e.__cause__), repr(e.__context__)]
+        else:
+            seen += [repr(engine), repr(engine.store), str(engine.store)]
+            engine.close()
+    seen.append(caplog.text)
+    assert all(password not in text for text in seen), [t for t in seen if password in t][:1]
+    assert any(f"{user}:***@" in text for text in seen)
+    assert os.environ.get("PGPASSWORD") in (None, password)
