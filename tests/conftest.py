@@ -9,6 +9,9 @@ import time
 import pytest
 
 import tgcheck
+
+# PostgreSQL for the store contract suite: a throwaway cluster per session.
+from postgres_cluster import any_store, postgres_cluster, postgres_url, store_target  # noqa: F401
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 

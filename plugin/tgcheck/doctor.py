@@ -26,10 +26,14 @@ import click
 from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
 from .store import (
-    _JOB_COLUMNS,
     ADDED_COLUMNS,
+    ANSWER_COLUMNS,
+    JOB_COLUMNS,
     LIVE_STATES,
+    Job,
     Store,
+    StoredAnswer,
+    StoredJob,
     foreign_schema,
     store_error,
     unpack_numbers,
@@ -39,7 +43,6 @@ from .store import (
 _WINDOW = 256
 # Answers have no rowid: they are read by number prefix, split further on damage.
 _MAX_PREFIX = 4
-_ANSWER_COLUMNS = ("task_type", "number", "value", "status", "checked_at", "task_id")
 
 
 @dataclasses.dataclass
@@ -274,7 +277,7 @@ def _job_columns(src: sqlite3.Connection) -> str:
     except sqlite3.DatabaseError:
         have = set()
     if not have:
-        return f"{_JOB_COLUMNS}, numbers"
+        return ", ".join(_JOB_NAMES)
     defaults = {name: ("0" if "DEFAULT 0" in decl else "NULL") for name, decl in ADDED_COLUMNS}
     return ", ".join(name if name in have or name not in defaults else defaults[name]
                      for name in _JOB_NAMES)
@@ -309,7 +312,7 @@ def _job_rows(src: sqlite3.Connection, report: DoctorReport) -> Iterator[tuple]:
         start += _WINDOW
 
 
-_JOB_NAMES = [*_JOB_COLUMNS.split(", "), "numbers"]
+_JOB_NAMES = [*JOB_COLUMNS, "numbers"]
 
 
 def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
@@ -327,31 +330,18 @@ def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
 
 
 def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> None:
-    live_keys: set[str] = set()
-    with fresh._tx() as db:
-        # Newest first, so that of two live rows for one set the newer stays live.
-        for job_id in sorted(jobs, reverse=True):
-            job = jobs[job_id]
-            live = job["state"] in LIVE_STATES
-            if live and job["key"] in live_keys:
-                job["state"], live = "abandoned", False
-            if live:
-                live_keys.add(job["key"])
-                # Whoever drove it is gone with the old file: the next run takes over.
-                job["owner"], job["heartbeat"] = None, None
-            db.execute(
-                f"INSERT INTO jobs ({', '.join(_JOB_NAMES)}) "
-                f"VALUES ({', '.join('?' * len(_JOB_NAMES))})",
-                [job[n] for n in _JOB_NAMES],
-            )
-            report.jobs_salvaged += 1
-            report.live_jobs_salvaged += live
+    # The store's import keeps the newer of two live rows for one set live, and
+    # clears the owner of live rows: whoever drove them is gone with the old file.
+    report.jobs_salvaged, report.live_jobs_salvaged = fresh.import_jobs(
+        StoredJob(Job(**{name: job[name] for name in JOB_COLUMNS}),
+                  unpack_numbers(job["numbers"]))
+        for job in jobs.values())
 
 
 def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator[tuple]:
     """Answers whose number starts with prefix; on damage, narrowed digit by digit so
     that a damaged page costs the numbers it held, not the rest."""
-    sql = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
+    sql = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
     try:
         rows = src.execute(sql, (prefix, prefix + "\x7f")).fetchall()
     except sqlite3.DatabaseError:
@@ -359,7 +349,7 @@ def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator
             report.damaged_tables.add("answers")
             return
         with contextlib.suppress(sqlite3.DatabaseError):
-            exact = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number = ?"
+            exact = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number = ?"
             yield from src.execute(exact, (prefix,)).fetchall()
         for digit in "0123456789":
             yield from _answer_rows(src, report, prefix + digit, depth + 1)
@@ -369,12 +359,11 @@ def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator
 
 def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
     batch = [
-        row for row in answers.values()
+        StoredAnswer(*row) for row in answers.values()
         if isinstance(row[1], str) and isinstance(row[4], (int, float))
         and row[3] in ("ok", "unknown")
     ]
-    with fresh._tx() as db:
-        db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)", batch)
+    fresh.import_answers(batch)
     report.answers_salvaged = len(batch)
 
 

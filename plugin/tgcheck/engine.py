@@ -46,7 +46,7 @@ from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, Job, Store, owner_alive, this_owner
+from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -56,6 +56,8 @@ CLOCK_MARGIN = 60.0
 MAX_BAD_FILES = 3
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
+# The same with a store that announces changes: the wait ends at once on a change.
+WATCH_NOTIFIED = 2.0
 # Tries at journaling a created task's id (a full disk, a locked store) before
 # the error that names the task; seconds between them grow by this step.
 RECORD_TRIES = 3
@@ -187,11 +189,11 @@ def sent_numbers(found: list) -> list[str]:
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, provider=None,
-                 store: Store | None = None):
+                 store: BaseStore | None = None):
         self.settings = settings or Settings.from_env()
         self._provider = provider
         self._provider_lock = threading.Lock()
-        self.store = store or Store(self.settings.store_path)
+        self.store = store or open_store(self.settings)
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
@@ -663,7 +665,7 @@ class Engine:
                 self._emit(on_event, current, ttype, "progress", len(numbers),
                            message="driven by another process")
             try:
-                _sleep(WATCH_EVERY, deadline, cancel)
+                _await_change(self.store, deadline, cancel)
             except DeadlineExceeded:
                 raise DeadlineExceeded(
                     f"task {current.task_id or '(being created)'} (job {current.id}), driven by "
@@ -749,6 +751,19 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
                 raise Cancelled("stopped waiting; the task runs on and the next call attaches")
         else:
             time.sleep(left)
+    if time.monotonic() >= deadline:
+        raise DeadlineExceeded("waited longer than the timeout")
+
+
+def _await_change(store, deadline: float, cancel: threading.Event | None) -> None:
+    """Between reads of a job another process drives: woken by the store's own
+    announcement where it has one (PostgreSQL's NOTIFY, across machines), the
+    driver's lease still looked at every WATCH_NOTIFIED seconds; else WATCH_EVERY."""
+    if not store.notifies or cancel is not None:
+        return _sleep(WATCH_EVERY, deadline, cancel)
+    left = deadline - time.monotonic()
+    if left > 0:
+        store.wait_for_change(min(left, WATCH_NOTIFIED))
     if time.monotonic() >= deadline:
         raise DeadlineExceeded("waited longer than the timeout")
 
