@@ -195,9 +195,15 @@ def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
         states = dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1"))
     finally:
         db.close()
+    report.say(f"{path}: ok (integrity check passed)")
+    describe_contents(report, answers, states, flag)
+
+
+def describe_contents(report: DoctorReport, answers: int, states: dict[str, int],
+                      flag: str = "") -> None:
+    """The lines on what a sound store holds, for either backend."""
     live = sum(states.get(s, 0) for s in LIVE_STATES)
     shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
-    report.say(f"{path}: ok (integrity check passed)")
     report.say(f"{answers} answers stored; jobs: {shown}")
     if live:
         report.say(f"{live} live jobs: `tgcheck jobs{flag}` lists them, `tgcheck resume{flag}` "
@@ -394,8 +400,13 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             # api_key given (None): the doctor needs no key, so the key file is not read.
             settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                          api_key=None)
-            store_path = str(settings.store_path)
-        report = doctor(store_path, sandbox=sandbox)
+            store_path = None if settings.store_url else str(settings.store_path)
+        if store_path is None:  # the team's database: no file to set aside or salvage
+            from .store_commands import shared_store_report
+
+            report = shared_store_report(settings, sandbox=sandbox)
+        else:
+            report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:
             raise

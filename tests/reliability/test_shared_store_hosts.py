@@ -70,12 +70,13 @@ def test_eight_processes_on_two_hosts_create_one_task(postgres_url, tmp_path):
 
 def test_an_owner_killed_on_one_host_is_taken_over_by_another(postgres_url, tmp_path):
     from tgcheck.store import open_store
+    from tgcheck.store.open import SANDBOX_SCHEMA
 
     wanted = numbers(200, start=5000)
     with Sandbox(speed=5, omit_rate=0.0) as sb:  # the task outlives the first owner
         first = start(host_env(sb, tmp_path, postgres_url, "alpha", TEST_LEASE_SECONDS="2"),
                       "-", wanted)
-        store = open_store(postgres_url)
+        store = open_store(postgres_url, schema=SANDBOX_SCHEMA)  # the sandbox's answers
         try:
             def polled():
                 jobs = store.jobs()

@@ -238,3 +238,16 @@ def test_the_password_never_shows(postgres_url, sandbox_env, monkeypatch, tmp_pa
     assert all(password not in text for text in seen), [t for t in seen if password in t][:1]
     assert any(f"{user}:***@" in text for text in seen)
     assert os.environ.get("PGPASSWORD") in (None, password)
+
+
+@pytest.mark.parametrize("url", ["postgresql://dan:pw-in-url-1@[bad/tg",
+                                 "mysql://dan:pw-in-url-1@127.0.0.1/tg",
+                                 "postgresql://dan:pw-in-url-1@127.0.0.1:port/tg"])
+def test_a_store_url_tgcheck_cannot_use_is_a_setting_error(url, sandbox_env, monkeypatch,
+                                                           tmp_path):
+    monkeypatch.setenv("TGCHECK_STORE_URL", url)
+    done = run("check", write_numbers(tmp_path, numbers(3)), "--progress", "none")
+    assert done.exit_code == 2, done.output
+    assert "TGCHECK_STORE_URL" in done.output
+    assert "pw-in-url-1" not in done.output
+    assert sum(sandbox_env.calls.values()) == 0
