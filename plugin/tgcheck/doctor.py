@@ -34,10 +34,14 @@ from .store import (
     Store,
     StoredAnswer,
     StoredJob,
+    describe_url,
     foreign_schema,
+    is_store_url,
+    open_store,
     store_error,
     unpack_numbers,
 )
+from .store.open import SANDBOX_SCHEMA
 
 # Rows are read in rowid windows: a damaged page loses one window, not the rest.
 _WINDOW = 256
@@ -70,8 +74,12 @@ class DoctorReport:
 
 
 def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
-    """Check the store at store_path; if damaged, set it aside and salvage it.
-    sandbox: it is the sandbox's store, and the commands it names say --sandbox."""
+    """Check the store at store_path (a SQLite file, or a PostgreSQL URL); if a
+    file is damaged, set it aside and salvage it.
+    sandbox: it is the sandbox's store, and the commands it names say --sandbox
+    (in PostgreSQL, the schema tgcheck_sandbox)."""
+    if is_store_url(str(store_path)):
+        return _doctor_shared(str(store_path), sandbox)
     path = Path(store_path)
     report = DoctorReport(path)
     flag = " --sandbox" if sandbox else ""
@@ -187,6 +195,33 @@ def _verdict(path: Path, e: sqlite3.DatabaseError) -> str:
     return _NotDamage(str(translated))
 
 
+def _doctor_shared(url: str, sandbox: bool) -> DoctorReport:
+    """The shared store in PostgreSQL: reachable, a tgcheck schema at this
+    version, and what it holds. Nothing is moved or repaired there: the
+    server keeps its own data safe (backups are the DBA's)."""
+    report = DoctorReport(Path(describe_url(url)))
+    flag = " --sandbox" if sandbox else ""
+    try:
+        store = open_store(url, schema=SANDBOX_SCHEMA if sandbox else None)
+    except StoreError as e:
+        report.problem = _NotDamage(str(e))
+        report.say(f"{describe_url(url)}: not checked, nothing changed: {e}")
+        return report
+    try:
+        problem = store.check()
+        if problem != "ok":
+            report.problem = _NotDamage(problem)
+            report.say(f"{store.path}: {problem}")
+            return report
+        report.healthy = True
+        report.say(f"{store.path}: ok (PostgreSQL, schema {store.schema} at version "
+                   f"{store.schema_version()})")
+        _describe(report, store.count_answers(), store.job_state_counts(), flag)
+    finally:
+        store.close()
+    return report
+
+
 def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
     # Read-only like the check: a healthy store in a read-only home is described too.
     db = _open_read_only(path)
@@ -196,12 +231,10 @@ def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
     finally:
         db.close()
     report.say(f"{path}: ok (integrity check passed)")
-    describe_contents(report, answers, states, flag)
+    _describe(report, answers, states, flag)
 
 
-def describe_contents(report: DoctorReport, answers: int, states: dict[str, int],
-                      flag: str = "") -> None:
-    """The lines on what a sound store holds, for either backend."""
+def _describe(report: DoctorReport, answers: int, states: dict[str, int], flag: str) -> None:
     live = sum(states.get(s, 0) for s in LIVE_STATES)
     shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
     report.say(f"{answers} answers stored; jobs: {shown}")
@@ -375,11 +408,12 @@ def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
 
 @click.command("doctor")
 @click.option("--sandbox", is_flag=True, help="The sandbox's store instead of the real one.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False),
-              help="The store file to check (default: the one under TGCHECK_HOME).")
+@click.option("--store", "store_path",
+              help="The store to check: a file, or a postgresql:// URL (default: "
+                   "TGCHECK_STORE_URL, else the file under TGCHECK_HOME).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
-    """Check the local store; if it is damaged, set it aside and salvage it.
+    """Check the store; if a local store file is damaged, set it aside and salvage it.
 
     \b
     The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
@@ -400,13 +434,8 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             # api_key given (None): the doctor needs no key, so the key file is not read.
             settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                          api_key=None)
-            store_path = None if settings.store_url else str(settings.store_path)
-        if store_path is None:  # the team's database: no file to set aside or salvage
-            from .store_commands import shared_store_report
-
-            report = shared_store_report(settings, sandbox=sandbox)
-        else:
-            report = doctor(store_path, sandbox=sandbox)
+            store_path = settings.store_url or str(settings.store_path)
+        report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:
             raise

@@ -75,31 +75,6 @@ def password_source(url: str) -> str:
     return "none given (PGPASSWORD or ~/.pgpass, if the server asks for one)"
 
 
-def shared_store_report(settings: Settings, *, sandbox: bool = False):
-    """`tgcheck doctor` on the shared PostgreSQL store: reach it, check its schema,
-    say what it holds. A database that cannot be reached raises StoreError (its
-    URL masked); nothing is ever moved aside or rewritten in a team's database."""
-    from .doctor import DoctorReport, describe_contents
-    from .store import open_store
-
-    store = open_store(settings)
-    try:
-        report = DoctorReport(store.path)
-        problem = store.check()
-        if problem != "ok":
-            report.problem = problem
-            report.say(f"{store.path} (PostgreSQL): not usable, nothing changed: {problem}")
-            return report
-        report.healthy = True
-        report.say(f"{store.path}: ok (PostgreSQL, shared; schema version "
-                   f"{store.schema_version()})")
-        describe_contents(report, store.count_answers(), store.job_state_counts(),
-                          " --sandbox" if sandbox else "")
-        return report
-    finally:
-        store.close()
-
-
 @store_group.command("migrate")
 @click.option("--to", "target", metavar="URL",
               help="The shared store, postgresql://USER@HOST[:PORT]/DB (default: "

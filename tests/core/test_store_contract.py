@@ -12,6 +12,7 @@ from tgcheck.errors import ConfigError, StoreError
 from tgcheck.store import (
     MISSING,
     StoredAnswer,
+    account_of,
     copy_store,
     describe_url,
     open_store,
@@ -194,3 +195,65 @@ def test_describe_url_masks_the_password():
 def test_a_url_that_is_not_postgresql_is_refused():
     with pytest.raises(ConfigError, match="postgresql://"):
         open_store("mysql://ana:s3cret@db/team")
+
+
+def test_a_task_of_another_account_is_not_taken_over(any_store, store_target, monkeypatch):
+    """Members with different API keys share answers and jobs (one task per set
+    for the team); a dead member's task is left for its own key to collect."""
+    any_store.account = account_of("ana-key")
+    role, job = any_store.claim("k", "p", "tg", numbers(2))
+    assert any_store.job(job.id).account == any_store.account
+    any_store.update_job(job.id, state="open", task_id="T")
+    any_store.release(job.id)  # ana's process is gone
+    ben = open_store(store_target)
+    ben.account = account_of("ben-key")
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
+        with pytest.raises(StoreError, match="another API key") as e:
+            ben.claim("k", "p", "tg", numbers(2))
+    assert "ana-key" not in str(e.value) and "ben-key" not in str(e.value)
+    assert any_store.live_job("k").task_id == "T"  # still held: nobody pays again
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "this_owner", lambda: "elsewhere:2")
+        assert any_store.claim("k", "p", "tg", numbers(2))[0] == "drive"  # ana's key: yes
+    ben.close()
+
+
+def test_an_answer_is_shared_whatever_key_paid_for_it(any_store, store_target):
+    any_store.account = account_of("ana-key")
+    finish(any_store, "k", "tg", [(n, "yes", "ok") for n in numbers(2)])
+    ben = open_store(store_target)
+    ben.account = account_of("ben-key")
+    assert ben.lookup("tg", numbers(2), max_age_days=30, unknown_retry_hours=24) == \
+        {n: ("yes", "ok") for n in numbers(2)}
+    ben.close()
+
+
+def test_the_account_is_a_fingerprint_not_the_key():
+    assert account_of("k" * 40) == account_of("k" * 40)
+    assert account_of("k" * 40) != account_of("k" * 39 + "j")
+    assert "k" not in account_of("k" * 40)
+
+
+def test_a_store_opened_from_settings_carries_the_key_s_account(settings, engine):
+    assert engine.store.account == account_of(settings.api_key.reveal())
+
+
+def test_a_version_1_sqlite_store_is_brought_forward(tmp_path):
+    import sqlite3
+
+    from tgcheck.store.sqlite import SCHEMA, SCHEMA_VERSION
+
+    path = tmp_path / "v1.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA)  # version 1's tables: no `account` column
+    assert "account" not in {r[1] for r in old.execute("PRAGMA table_info(jobs)")}
+    old.execute("INSERT INTO jobs (key, provider, task_type, count, numbers, state, "
+                "created_at, updated_at) VALUES ('k', 'p', 'tg', 0, x'', 'open', 1, 1)")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    store = open_store(str(path))
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.job_by_key("k").account is None  # kept, with the new column
+    store.close()

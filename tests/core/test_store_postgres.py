@@ -173,3 +173,58 @@ def test_a_follower_wakes_when_the_job_changes(postgres_url):
     thread.join(150)
     assert woke == [True]  # woken by the change, not by the end of its wait
     driver.close()
+
+
+def test_a_version_1_schema_is_brought_forward(postgres_url):
+    from tgcheck.store import migrations
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA tgcheck")
+        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
+        conn.execute(migrations.STEPS[0].format(schema="tgcheck", live=live))
+        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '1')")
+        conn.execute("INSERT INTO tgcheck.jobs (key, provider, task_type, count, numbers, "
+                     "state, created_at, updated_at) VALUES ('k', 'p', 'tg', 0, '', 'open', "
+                     "1, 1)")
+    store = PostgresStore(postgres_url)
+    assert store.schema_version() == migrations.CURRENT == 2
+    assert store.job_by_key("k").account is None
+    assert store.check() == "ok"
+    store.close()
+
+
+OTHER_HOST = """
+import sys, time
+from tgcheck.store import open_store
+store = open_store(sys.argv[1])
+role, job = store.claim("k", "p", "tg", ["+41790000000", "+41790000001"])
+store.update_job(job.id, state="open", task_id="T")
+print(role, flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_url,
+                                                                      monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TGCHECK_HOST_NAME": "host-b"}
+    child = subprocess.Popen([sys.executable, "-c", OTHER_HOST, postgres_url], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "drive"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+    store = PostgresStore(postgres_url)
+    # Its pid means nothing here (another host): only the lease says it is dead.
+    role, job = store.claim("k", "p", "tg", numbers(2))
+    assert (role, job.owner) == ("wait", f"host-b:{child.pid}")
+    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)
+    role, job = store.claim("k", "p", "tg", numbers(2))
+    assert (role, job.task_id) == ("drive", "T")  # polled where it stood, not created
+    assert store.job_state_counts() == {"open": 1}
+    store.close()

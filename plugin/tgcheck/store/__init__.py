@@ -26,6 +26,7 @@ from .base import (
     StoredJob,
     _started_at,
     _translating,
+    account_of,
     owner_alive,
     pack_numbers,
     this_owner,
@@ -63,7 +64,7 @@ __all__ = [
     "ADDED_COLUMNS", "ANSWER_COLUMNS", "FILTER_PAIRS_MAX", "SCAN_MIN", "SCAN_SHARE",
     "_started_at", "HOST", "JOB_COLUMNS", "LEASE_SECONDS", "LIVE_STATES",
     "MISSING", "SCHEMA", "AnswerGroup", "AnswerStats", "BaseStore", "Job", "Store",
-    "StoredAnswer", "StoredJob", "_translating", "copy_store", "describe_url",
+    "StoredAnswer", "StoredJob", "_translating", "account_of", "copy_store", "describe_url",
     "foreign_schema", "is_store_url", "open_store", "owner_alive", "pack_numbers",
     "store_error", "this_owner", "unpack_numbers",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import inspect
 import os
 import socket
@@ -87,6 +88,12 @@ def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
     return heartbeat is not None and now - heartbeat < LEASE_SECONDS
 
 
+def account_of(api_key: str) -> str:
+    """A short fingerprint of an API key, kept with each job: it tells members'
+    accounts apart without the key (not reversible, and not the key's prefix)."""
+    return hashlib.sha256(f"tgcheck-account\0{api_key}".encode()).hexdigest()[:12]
+
+
 def pack_numbers(numbers: Sequence[str]) -> bytes:
     return zlib.compress("\n".join(numbers).encode())
 
@@ -123,6 +130,8 @@ class Job:
     currency: str | None = None
     polled_at: float | None = None
     moved_at: float | None = None
+    # account_of() the API key that created (or will create) its task; None: unknown.
+    account: str | None = None
 
     @property
     def budget_used(self) -> int:
@@ -228,6 +237,10 @@ class BaseStore:
     backend: str = ""
     #: Whether wait_for_change wakes on a change (rather than only sleeping).
     notifies: bool = False
+    #: account_of(the API key) of whoever opened the store (open_store(settings)
+    #: sets it): jobs this store creates carry it, and a task of another account
+    #: is never taken over (its status calls need that account's key).
+    account: str | None = None
 
     # -- backend: connections, transactions, clock --------------------------
     def _errors(self):
@@ -573,6 +586,7 @@ class BaseStore:
                 else:
                     # Ours already, or its driver is gone: take it over and go on
                     # from where it stands (new: create; open: poll).
+                    self._check_account(job)
                     db.execute("UPDATE jobs SET owner=?, heartbeat=?, updated_at=? WHERE id=?",
                                (me, now, now, job.id))
                     job.owner, job.heartbeat = me, self._from_store_time(now)
@@ -583,12 +597,22 @@ class BaseStore:
                 return found
             job_id = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
-                                     owner, heartbeat, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?) RETURNING id""",
+                                     owner, heartbeat, created_at, updated_at, account)
+                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?) RETURNING id""",
                 (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now,
-                 now),
+                 now, self.account),
             ).fetchone()[0]
             return "drive", self._one_job("id = ?", (job_id,), db)
+
+    def _check_account(self, job: Job) -> None:
+        """A task belongs to the account whose key created it: another account's
+        key cannot poll it. Such a job is left for its member (no second task)."""
+        if job.task_id and job.account and self.account and job.account != self.account:
+            raise StoreError(
+                f"job {job.id} for these numbers holds task {job.task_id}, created with "
+                f"another API key (account {job.account}; yours is {self.account}) whose "
+                "process is gone: only that key can collect it, with `tgcheck resume`; "
+                f"or `tgcheck jobs abandon {job.id}` frees the numbers (a new task is paid)")
 
     def _overlapping(self, db, provider, task_type, numbers, since, resubmit, now, settled):
         """(role, job) for a job sharing a number with ours, else None.

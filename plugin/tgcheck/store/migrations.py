@@ -68,6 +68,10 @@ STEPS = (
               OR OLD.owner IS DISTINCT FROM NEW.owner)
         EXECUTE FUNCTION {schema}.announce_job();
     """,
+    # 2: the account (API key fingerprint) whose key created a job's task.
+    """
+    ALTER TABLE {schema}.jobs ADD COLUMN account text;
+    """,
 )
 CURRENT = len(STEPS)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
-from .base import BaseStore
+from .base import BaseStore, account_of
 
 SCHEMES = ("postgresql", "postgres")
 # The schema holding the answers and journal in PostgreSQL; simulated (sandbox)
@@ -53,12 +53,12 @@ def open_store(target, *, schema: str | None = None) -> BaseStore:
     that is not PostgreSQL's."""
     if hasattr(target, "store_path"):
         url = getattr(target, "store_url", None)
-        if not url:
-            from .sqlite import Store
-
-            return Store(target.store_path)
-        schema = schema or (SANDBOX_SCHEMA if target.simulated else SCHEMA)
-        target = url
+        if url:
+            schema = schema or (SANDBOX_SCHEMA if target.simulated else SCHEMA)
+        store = open_store(url or target.store_path, schema=schema)
+        key = target.api_key.reveal() if target.api_key is not None else None
+        store.account = account_of(key) if key else None
+        return store
     text = str(target)
     if "://" in text and not is_store_url(text):
         raise ConfigError(f"TGCHECK_STORE_URL must be a postgresql:// URL, not "

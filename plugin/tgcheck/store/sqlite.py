@@ -87,10 +87,11 @@ ADDED_COLUMNS = (
     ("currency", "TEXT"),
     ("polled_at", "REAL"),
     ("moved_at", "REAL"),
+    ("account", "TEXT"),   # version 2: the account (key fingerprint) of the job's task
 )
 
 # The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _IMPORT_ANSWER = """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
