@@ -435,6 +435,8 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                          api_key=None)
             store_path = settings.store_url or str(settings.store_path)
+            # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
+            sandbox = sandbox or bool(settings.store_url and settings.simulated)
         report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:
@@ -442,6 +444,8 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
         click.echo(f"tgcheck: error: the doctor could not finish: {e}", err=True)
         sys.exit(1)
     click.echo(str(report))
+    if report.problem is not None and is_store_url(str(store_path)):
+        sys.exit(1)  # the shared store could not be checked: the doctor could not finish
 
 
 __all__ = ["DoctorReport", "StoreError", "doctor", "doctor_command"]

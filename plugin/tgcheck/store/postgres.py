@@ -166,7 +166,7 @@ class PostgresStore(BaseStore):
                     "attaches to open jobs instead of creating their tasks again") from None
             # Opening the store comes before any call to the provider: a setting to fix.
             raise StoreUnreachable(
-                f"the shared store {self.path} cannot be used ({_reason(e, self.url)}); "
+                f"the shared store {self.path} cannot be reached ({_reason(e, self.url)}); "
                 "nothing was sent to the provider. Check the server, TGCHECK_STORE_URL "
                 "and the password (PGPASSWORD or ~/.pgpass); see docs/team.md") from None
         except psycopg.errors.InsufficientPrivilege as e:
