@@ -396,6 +396,7 @@ def fig_readers(quick: bool) -> list[Row]:
 def fig_cached(quick: bool) -> list[Row]:
     import tgcheck
     from benchmarks import bench_duckdb, bench_excel
+    from tgcheck.store import StoredAnswer
 
     n = 200_000 if quick else 1_000_000
     repeat = 1 if quick else 3
@@ -403,8 +404,9 @@ def fig_cached(quick: bool) -> list[Row]:
         settings = tgcheck.Settings(api_key="bench", base_url="http://127.0.0.1:9", home=home)
         engine = tgcheck.Engine(settings)
         phones = numbers(n)
-        engine.store.save_answers("tg", ((p, "yes" if i % 2 else "no", "ok")
-                                         for i, p in enumerate(phones)), "bench")
+        engine.store.import_answers(StoredAnswer("tg", p, "yes" if i % 2 else "no", "ok",
+                                                 time.time(), "bench")
+                                    for i, p in enumerate(phones))
         try:
             ours = median_of(lambda: engine.check(phones), repeat)
         finally:
@@ -419,13 +421,15 @@ def fig_cached(quick: bool) -> list[Row]:
 
 # -- 6. peak memory -----------------------------------------------------------------
 MEMORY_CHILD = r"""
-import sys, tempfile, tgcheck
+import sys, tempfile, time, tgcheck
 n, url, key, home, cached = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 phones = [f"+4179{i:07d}" for i in range(n)]
 settings = tgcheck.Settings(api_key=key, base_url=url, home=home, poll_min=0.05, poll_max=1)
 engine = tgcheck.Engine(settings)
 if cached == "1":
-    engine.store.save_answers("tg", ((p, "yes", "ok") for p in phones), "bench")
+    from tgcheck.store import StoredAnswer
+    engine.store.import_answers(StoredAnswer("tg", p, "yes", "ok", time.time(), "bench")
+                                for p in phones)
 answers = engine.check(phones)
 assert len(answers) == n
 """

@@ -228,3 +228,45 @@ def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_
     assert (role, job.task_id) == ("drive", "T")  # polled where it stood, not created
     assert store.job_state_counts() == {"open": 1}
     store.close()
+
+
+def test_an_overlapping_set_in_flight_on_another_member_sends_only_the_rest(settings,
+                                                                           postgres_url,
+                                                                           tmp_path):
+    """Ben's set shares 50 numbers with Ana's task in flight: he waits for it
+    through the shared journal (woken by NOTIFY), then pays only for his other 50."""
+    from conftest import wait_for
+    from tgcheck.sandbox import Sandbox
+
+    ana_numbers, ben_numbers = numbers(100), numbers(50, start=50) + numbers(50, start=1000)
+    with Sandbox(stuck="processing", omit_rate=0.0) as sb:
+        ana, ben = (dataclasses.replace(settings, base_url=sb.url, api_key=sb.api_key,
+                                        home=tmp_path / name, store_url=postgres_url)
+                    for name in ("ana", "ben"))
+        results, waiting = {}, threading.Event()
+
+        def member(name, member_settings, values):
+            def on_event(event):
+                if event.message == "driven by another process":
+                    waiting.set()
+
+            with contextlib.closing(tgcheck.Engine(member_settings)) as engine:
+                results[name] = engine.check(values, on_event=on_event)
+
+        first = threading.Thread(target=member, args=("ana", ana, ana_numbers))
+        first.start()
+        shared = open_store(postgres_url, schema="tgcheck_sandbox")
+        wait_for(lambda: any(j.task_id for j in shared.jobs()), "ana's task to be created")
+        second = threading.Thread(target=member, args=("ben", ben, ben_numbers))
+        second.start()
+        assert waiting.wait(60), "ben never waited for ana's task"
+        sb.unstick()
+        first.join(120)
+        second.join(120)
+        shared.close()
+    assert set(results) == {"ana", "ben"}
+    assert all(a.status == "ok" for r in results.values() for a in r)
+    sizes = sorted(len(t.numbers) for t in sb.tasks.values())
+    assert sizes == [50, 100]  # ben's overlap was not paid again
+    assert sorted(next(t for t in sb.tasks.values() if len(t.numbers) == 50).numbers) == \
+        numbers(50, start=1000)

@@ -374,13 +374,6 @@ class BaseStore:
                                        (value, status)))
         return found
 
-    @_translating
-    def save_answers(self, task_type: str, rows: Iterable[tuple[str, str | None, str]],
-                     task_id: str | None) -> None:
-        """Store answers checked now, outside any job (tests and benchmarks only)."""
-        with self._tx() as db:
-            self._save_answers(db, task_type, rows, task_id, self._now())
-
     # -- the store as a whole: for `tgcheck cache` ------------------------
     def _answer_filter(self, task_type: str | None, older_than_days: float | None,
                        now: float | None) -> tuple[str, list]:
