@@ -37,16 +37,18 @@ def with_user(url: str, user: str, password: str | None = None) -> str:
     return urlunsplit(parts._replace(netloc=f"{login}@{parts.hostname}:{parts.port}"))
 
 
-def password_login(admin_url: str) -> tuple[str, str]:
-    """A role that must give a password to reach admin_url's database, owning it.
-    Returns (its URL without the password, the password)."""
+def password_login(admin_url: str, *, owner: bool = True) -> tuple[str, str]:
+    """A role that must give a password to reach admin_url's database: its owner
+    (it may create tgcheck's schema), or with owner=False a role with no grant
+    at all beyond PostgreSQL's defaults. Returns (its URL without the password,
+    the password)."""
     role = f"analyst{next(_roles)}_{secrets.token_hex(3)}"
     password = f"pw-{secrets.token_hex(8)}"
     database = urlsplit(admin_url).path.lstrip("/")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        admin.execute(f'ALTER DATABASE "{database}" OWNER TO {role}')
-        admin.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+        if owner:
+            admin.execute(f'ALTER DATABASE "{database}" OWNER TO {role}')
         hba = Path(admin.execute("SHOW hba_file").fetchone()[0])
         hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         admin.execute("SELECT pg_reload_conf()")

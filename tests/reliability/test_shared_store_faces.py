@@ -57,11 +57,20 @@ def face_duckdb(values: list[str], tmp_path) -> dict:
         con.close()
 
 
+class CellError(Exception):
+    """What Excel shows when a check fails: one cell with the error's text."""
+
+
+def excel_answers(values: list[str], cells: list[list]) -> dict:
+    if len(cells) == 1 < len(values):
+        raise CellError(cells[0][0])
+    return {n: row[0] for n, row in zip(values, cells, strict=True)}
+
+
 def face_excel_classic(values: list[str], tmp_path) -> dict:
     import tgcheck_udfs
 
-    cells = tgcheck_udfs.tg_check([[float(n[1:])] for n in values])
-    return {n: row[0] for n, row in zip(values, cells, strict=True)}
+    return excel_answers(values, tgcheck_udfs.tg_check([[float(n[1:])] for n in values]))
 
 
 def face_excel_server(values: list[str], tmp_path) -> dict:
@@ -70,8 +79,7 @@ def face_excel_server(values: list[str], tmp_path) -> dict:
     done = subprocess.run([sys.executable, str(SERVER_DRIVER), "call", json.dumps([grid, None])],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])["result"]
-    return {n: row[0] for n, row in zip(values, result, strict=True)}
+    return excel_answers(values, json.loads(done.stdout.strip().splitlines()[-1])["result"])
 
 
 FACES = [face_cli, face_python, face_duckdb, face_excel_classic, face_excel_server]
@@ -104,3 +112,26 @@ def test_every_face_reads_and_writes_the_shared_store(postgres_url, sandbox_env,
         # Nothing went to a private SQLite store on this "machine".
         assert not list((tmp_path / f"analyst-{i}").glob("*.sqlite3")), face.__name__
     assert sb.creates == len(FACES)
+
+
+def test_every_face_stops_before_any_call_when_the_store_cannot_be_reached(
+        sandbox_env, monkeypatch, tmp_path):
+    import socket
+
+    import tgcheck
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("TGCHECK_STORE_URL", f"postgresql://erin:n0t-shown-pw@127.0.0.1:{port}/tg")
+    values = numbers(5, start=777)
+    for face in FACES:
+        with pytest.raises((AssertionError, tgcheck.StoreUnreachable, duckdb.Error,
+                            CellError)) as failed:
+            face(values, tmp_path)
+        text = str(failed.value)
+        assert "cannot be reached" in text, (face.__name__, text[-500:])
+        assert "erin:***@127.0.0.1" in text, face.__name__
+        assert "n0t-shown-pw" not in text, face.__name__
+    assert sum(sandbox_env.calls.values()) == 0  # nothing sent, nothing billed
+    assert not list((tmp_path / "home").glob("*.sqlite3"))  # no private fall-back store

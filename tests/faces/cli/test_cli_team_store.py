@@ -251,3 +251,52 @@ def test_a_store_url_tgcheck_cannot_use_is_a_setting_error(url, sandbox_env, mon
     assert "TGCHECK_STORE_URL" in done.output
     assert "pw-in-url-1" not in done.output
     assert sum(sandbox_env.calls.values()) == 0
+
+
+# -- least privilege: docs/team.md's grants are enough, and no more is needed ----
+MEMBER_GRANTS = (
+    "GRANT USAGE ON SCHEMA tgcheck TO alice;",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA tgcheck TO alice;",
+    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA tgcheck TO alice;",
+)
+
+
+def test_a_member_with_only_the_documented_grants_checks_and_migrates(postgres_url, sandbox_env,
+                                                                      monkeypatch, tmp_path):
+    import psycopg
+
+    from paths import ROOT
+
+    docs = (ROOT / "docs" / "team.md").read_text()
+    assert all(grant in docs for grant in MEMBER_GRANTS)
+    sb = sandbox_env
+    owner, owner_password = password_login(postgres_url)
+    member, member_password = password_login(postgres_url, owner=False)
+    # The owner's first run creates the schema (the sandbox's here: simulated numbers).
+    monkeypatch.setenv("TGCHECK_STORE_URL", owner)
+    monkeypatch.setenv("PGPASSWORD", owner_password)
+    assert run("doctor").exit_code == 0
+    with psycopg.connect(with_user(owner, login_user(owner), owner_password),
+                         autocommit=True) as conn:
+        for grant in MEMBER_GRANTS:
+            conn.execute(grant.replace("tgcheck", "tgcheck_sandbox")
+                         .replace("alice", login_user(member)))
+
+    monkeypatch.setenv("TGCHECK_STORE_URL", member)
+    monkeypatch.setenv("PGPASSWORD", member_password)
+    values = numbers(20, start=700)
+    done = run("check", write_numbers(tmp_path, values), "--progress", "none")
+    assert done.exit_code == 0, done.output
+    assert sb.creates == 1
+    # A local store of the member's, moved over with the member's rights alone.
+    monkeypatch.delenv("TGCHECK_STORE_URL")
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "member-laptop"))
+    assert run("check", write_numbers(tmp_path, numbers(10, start=900)),
+               "--progress", "none").exit_code == 0
+    done = run("store", "migrate", "--to", member)
+    assert done.exit_code == 0, done.output
+    assert "10 answers copied" in done.output and "1 journal rows added" in done.output
+    # ...and nothing more than rows: no DDL in tgcheck's schema.
+    with psycopg.connect(with_user(member, login_user(member), member_password)) as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CREATE TABLE tgcheck_sandbox.extra (id int)")
