@@ -73,13 +73,21 @@ def face_excel_classic(values: list[str], tmp_path) -> dict:
     return excel_answers(values, tgcheck_udfs.tg_check([[float(n[1:])] for n in values]))
 
 
-def face_excel_server(values: list[str], tmp_path) -> dict:
-    env = dict(os.environ, XLWINGS_ON_SERVER="true", XLWINGS_LICENSE_KEY="noncommercial")
-    grid = [[int(n[1:])] for n in values]
-    done = subprocess.run([sys.executable, str(SERVER_DRIVER), "call", json.dumps([grid, None])],
-                          env=env, capture_output=True, text=True, timeout=120)
+def server_env() -> dict:
+    return dict(os.environ, XLWINGS_ON_SERVER="true", XLWINGS_LICENSE_KEY="noncommercial")
+
+
+def run_server_driver(scenario: str, args: list) -> dict:
+    """One xlwings Server worker process (tests/faces/excel/excel_server_driver.py)."""
+    done = subprocess.run([sys.executable, str(SERVER_DRIVER), scenario, json.dumps(args)],
+                          env=server_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    return excel_answers(values, json.loads(done.stdout.strip().splitlines()[-1])["result"])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def face_excel_server(values: list[str], tmp_path) -> dict:
+    grid = [[int(n[1:])] for n in values]
+    return excel_answers(values, run_server_driver("call", [grid, None])["result"])
 
 
 FACES = [face_cli, face_python, face_duckdb, face_excel_classic, face_excel_server]
@@ -135,3 +143,45 @@ def test_every_face_stops_before_any_call_when_the_store_cannot_be_reached(
         assert "n0t-shown-pw" not in text, face.__name__
     assert sum(sandbox_env.calls.values()) == 0  # nothing sent, nothing billed
     assert not list((tmp_path / "home").glob("*.sqlite3"))  # no private fall-back store
+
+
+def test_xlwings_server_workers_share_ranges_and_the_store(postgres_url, sandbox_env,
+                                                          monkeypatch, tmp_path):
+    """Two workers of one server (one TGCHECK_HOME, docs/team.md): TG_SUBMIT on one,
+    TG_WATCH on the other, one task; a server on another machine then answers the
+    same range from the shared store without a call."""
+    sb = sandbox_env
+    sb.omit_rate = 0.0
+    monkeypatch.setenv("TGCHECK_STORE_URL", postgres_url)
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "server"))
+    values = numbers(40, start=4242)
+    grid = [[int(n[1:])] for n in values]
+    sb.speed = 20  # the task runs for about two seconds: the second worker joins it in flight
+    first = subprocess.Popen([sys.executable, str(SERVER_DRIVER), "submit_serve",
+                              json.dumps([grid, None])], env=server_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    key = json.loads(first.stdout.readline())["key"]
+    assert str(key[0][0]).startswith("tgjob-")
+    watched = run_server_driver("watch", [key])
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-3000:]
+    answers = [[sb.expected(n)] for n in values]
+    assert watched["final"] == answers
+    assert json.loads(out.strip().splitlines()[-1])["result"] == answers
+    assert sb.creates == 1
+    sb.speed = 5000
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "other-server"))
+    calls = sum(sb.calls.values())
+    assert face_excel_server(values, tmp_path) == {n: sb.expected(n) for n in values}
+    assert sum(sb.calls.values()) == calls
+
+
+def test_the_excel_job_key_names_the_store_without_its_password(tmp_path):
+    from tgcheck import Settings
+    from tgcheck_udfs.background import job_key
+
+    def key(url):
+        return job_key(["+41790000001"], None, Settings(home=tmp_path, store_url=url))
+
+    assert key("postgresql://a:pw-one-111@db/x") == key("postgresql://a:pw-two-222@db/x")
+    assert key("postgresql://a@db/x") != key("postgresql://a@db/y") != key(None)
