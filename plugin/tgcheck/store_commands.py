@@ -91,9 +91,10 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
     Answers keep their age; of two answers for one number the newer stays. Journal
     rows already copied are not copied again: running it twice, or again after an
     interruption, is harmless. Open jobs come along with their task ids, so
-    `tgcheck resume` on any machine of the team collects them without paying again.
-    The local file is only read. Simulated answers (the sandbox's store, --sandbox)
-    go only into the sandbox's own schema, never among the real ones.
+    `tgcheck resume` on any machine of the team collects them without paying again:
+    run it while no tgcheck uses the local store. The local file is kept; with
+    TGCHECK_STORE_URL set it is no longer used. Simulated answers (the sandbox's
+    store, --sandbox) go only into the sandbox's own schema, never among the real ones.
 
     \b
     Examples:

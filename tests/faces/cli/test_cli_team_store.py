@@ -56,6 +56,19 @@ def test_config_names_the_shared_store_with_its_password_masked(monkeypatch):
     assert "postgresql://alice:***@db.example/tg" in done.output
     assert "PostgreSQL" in done.output
     assert "hunter2-secret" not in done.output
+    assert "database password: in TGCHECK_STORE_URL" in done.output
+
+
+def test_config_says_where_the_database_password_comes_from(monkeypatch, tmp_path):
+    monkeypatch.setenv("TGCHECK_STORE_URL", "postgresql://alice@db.example/tg")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert "database password: none given" in run("config").output
+    (tmp_path / ".pgpass").write_text("db.example:*:tg:alice:pgpass-secret-1\n")
+    assert f"database password: password file {tmp_path / '.pgpass'}" in run("config").output
+    monkeypatch.setenv("PGPASSWORD", "env-secret-22")
+    done = run("config")
+    assert "database password: environment variable PGPASSWORD" in done.output
+    assert "env-secret-22" not in done.output and "pgpass-secret-1" not in done.output
 
 
 def test_doctor_checks_the_shared_store(postgres_url, monkeypatch, sandbox_env, tmp_path):
