@@ -99,8 +99,9 @@ class PostgresStore(BaseStore):
 
     def __init__(self, url: str, *, schema: str = "tgcheck"):
         if psycopg is None:
-            raise StoreError("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is not "
-                             "installed: pip install 'tgcheck[postgres]'")
+            raise StoreUnreachable("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is "
+                                   "not installed: python -m pip install -e '.[postgres]' in "
+                                   "the tgcheck checkout")
         if not schema.replace("_", "").isalnum():
             raise StoreError(f"not a schema name tgcheck uses: {schema!r}")
         self.url = url

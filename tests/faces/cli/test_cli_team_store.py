@@ -313,3 +313,15 @@ def test_a_member_with_only_the_documented_grants_checks_and_migrates(postgres_u
     with psycopg.connect(with_user(member, login_user(member), member_password)) as conn, \
             pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE TABLE tgcheck_sandbox.extra (id int)")
+
+
+def test_without_psycopg_a_store_url_is_a_setting_error(sandbox_env, monkeypatch, tmp_path):
+    from tgcheck.store import postgres
+
+    monkeypatch.setattr(postgres, "psycopg", None)  # the [postgres] extra not installed
+    monkeypatch.setenv("TGCHECK_STORE_URL", "postgresql://frank@127.0.0.1/tg")
+    done = run("check", write_numbers(tmp_path, numbers(3)), "--progress", "none")
+    assert done.exit_code == 2, done.output
+    assert "psycopg is not installed" in done.output
+    assert sum(sandbox_env.calls.values()) == 0
+    assert not list((tmp_path / "home").glob("*.sqlite3"))  # no private fall-back
