@@ -25,9 +25,10 @@ pytestmark = skip_without_postgres
 CHECKER = """
 import json, os, sys, time
 go, wanted = sys.argv[1], sys.argv[2:]
-import tgcheck, tgcheck.store
+import tgcheck, tgcheck.engine, tgcheck.store
 if os.environ.get("TEST_LEASE_SECONDS"):  # a lease a test can wait out
     tgcheck.store.LEASE_SECONDS = float(os.environ["TEST_LEASE_SECONDS"])
+    tgcheck.engine.HEARTBEAT_EVERY = float(os.environ["TEST_HEARTBEAT_EVERY"])
 tgcheck.get_engine()  # the shared store is open before the start line
 print("ready", flush=True)
 while go != "-" and not os.path.exists(go):  # every process starts at the same moment
@@ -68,35 +69,44 @@ def test_eight_processes_on_two_hosts_create_one_task(postgres_url, tmp_path):
         assert all(got == {n: sb.expected(n) for n in wanted} for got in results)
 
 
-def test_an_owner_killed_on_one_host_is_taken_over_by_another(postgres_url, tmp_path):
-    from tgcheck.store import open_store
-    from tgcheck.store.open import SANDBOX_SCHEMA
+LEASE = 3.0  # seconds; the owners beat every 0.25 s (the defaults: 60 and 10)
 
+
+def test_an_owner_killed_on_one_host_is_taken_over_by_another(postgres_url, tmp_path):
+    import psycopg
+
+    def journal():
+        """The job's owner and heartbeat, and the time now, all on the database's clock."""
+        with psycopg.connect(postgres_url) as conn:
+            return conn.execute(
+                "SELECT state, status_calls, owner, heartbeat, "
+                "extract(epoch FROM clock_timestamp())::float8 FROM tgcheck_sandbox.jobs"
+            ).fetchone()
+
+    lease = {"TEST_LEASE_SECONDS": str(LEASE), "TEST_HEARTBEAT_EVERY": "0.25"}
     wanted = numbers(200, start=5000)
     with Sandbox(speed=5, omit_rate=0.0) as sb:  # the task outlives the first owner
-        first = start(host_env(sb, tmp_path, postgres_url, "alpha", TEST_LEASE_SECONDS="2"),
-                      "-", wanted)
-        store = open_store(postgres_url, schema=SANDBOX_SCHEMA)  # the sandbox's answers
-        try:
-            def polled():
-                jobs = store.jobs()
-                return jobs and jobs[0].state == "open" and jobs[0].status_calls >= 1 \
-                    and (jobs[0].owner or "").startswith("alpha:")
+        first = start(host_env(sb, tmp_path, postgres_url, "alpha", **lease), "-", wanted)
 
-            wait_for(polled, "alpha to be polling an open task")
-            first.send_signal(signal.SIGKILL)
-            first.wait()
-            assert sb.creates == 1
+        def alpha_polling():
+            row = journal()
+            return row and row[0] == "open" and row[1] >= 1 and row[2].startswith("alpha:")
 
-            sb.speed = 1_000_000
-            second = start(host_env(sb, tmp_path, postgres_url, "beta", TEST_LEASE_SECONDS="2"),
-                           "-", wanted)
-            assert answers_of(second) == {n: sb.expected(n) for n in wanted}
-            assert sb.creates == 1
-            [job] = store.jobs()
-            assert job.state == "done" and job.task_id is not None
-        finally:
-            store.close()
+        wait_for(alpha_polling, "alpha to be polling an open task")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        last_beat = journal()[3]
+        assert sb.creates == 1
+
+        second = start(host_env(sb, tmp_path, postgres_url, "beta", **lease), "-", wanted)
+        taken = wait_for(lambda: (row := journal()) and (row[2] or "").startswith("beta:")
+                         and row, "beta to take the job over")
+        # Another host cannot see whether alpha's pid lives: only the lease tells.
+        assert taken[4] >= last_beat + LEASE
+        sb.speed = 1_000_000
+        assert answers_of(second) == {n: sb.expected(n) for n in wanted}
+        assert sb.creates == 1  # beta polled alpha's task; it did not create another
+        assert journal()[0] == "done"
 
 
 def test_a_second_host_rechecking_finished_numbers_makes_no_call(postgres_url, tmp_path):
