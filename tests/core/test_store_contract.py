@@ -257,3 +257,18 @@ def test_a_version_1_sqlite_store_is_brought_forward(tmp_path):
     assert store.schema_version() == SCHEMA_VERSION == 2
     assert store.job_by_key("k").account is None  # kept, with the new column
     store.close()
+
+
+def test_settings_read_the_store_url_and_never_show_it(monkeypatch, tmp_path):
+    from tgcheck import Settings
+
+    monkeypatch.setenv("TGCHECK_STORE_URL", " postgresql://ana:s3cret@db/team ")
+    settings = Settings.from_env(api_key="k")
+    assert settings.store_url == "postgresql://ana:s3cret@db/team"
+    assert "s3cret" not in repr(settings)
+    monkeypatch.setenv("TGCHECK_STORE_URL", "")
+    unset = Settings.from_env(api_key="k", home=tmp_path)
+    assert unset.store_url is None
+    store = open_store(unset)  # unset: the SQLite file under TGCHECK_HOME, as ever
+    assert store.backend == "sqlite" and store.path == (tmp_path / "tgcheck.sqlite3").resolve()
+    store.close()

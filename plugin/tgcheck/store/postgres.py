@@ -12,7 +12,7 @@ what makes them hold across machines:
   following another machine's job wakes at once (wait_for_change);
 * answers move in bulk: one array parameter per lookup, COPY for writes.
 
-Requires psycopg 3 (`pip install tgcheck[postgres]`).
+Requires psycopg 3: the extra `[postgres]`.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ class PostgresStore(BaseStore):
     def __init__(self, url: str, *, schema: str = "tgcheck"):
         if psycopg is None:
             raise StoreUnreachable("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is "
-                                   "not installed: python -m pip install -e '.[postgres]' in "
-                                   "the tgcheck checkout")
+                                   "not installed: install tgcheck's extra [postgres] (in the "
+                                   "checkout: python -m pip install -e '.[postgres]')")
         if not schema.replace("_", "").isalnum():
             raise StoreError(f"not a schema name tgcheck uses: {schema!r}")
         self.url = url
