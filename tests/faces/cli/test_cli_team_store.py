@@ -85,7 +85,7 @@ def test_doctor_checks_the_shared_store(postgres_url, monkeypatch, sandbox_env, 
 def test_doctor_says_when_the_shared_store_cannot_be_reached(monkeypatch):
     monkeypatch.setenv("TGCHECK_STORE_URL", f"postgresql://bob:s3cret-word@127.0.0.1:{dead_port()}/tg")
     done = run("doctor")
-    assert done.exit_code != 0
+    assert done.exit_code == 1  # the doctor could not finish
     assert "bob:***@127.0.0.1" in done.output
     assert "s3cret-word" not in done.output
 
@@ -325,3 +325,48 @@ def test_without_psycopg_a_store_url_is_a_setting_error(sandbox_env, monkeypatch
     assert "psycopg is not installed" in done.output
     assert sum(sandbox_env.calls.values()) == 0
     assert not list((tmp_path / "home").glob("*.sqlite3"))  # no private fall-back
+
+
+def test_an_open_job_migrated_is_collected_by_resume_on_another_machine(
+        postgres_url, sandbox_env, monkeypatch, tmp_path):
+    """What `store migrate`'s help promises: an open job keeps its task id, and
+    `tgcheck resume` against the shared store collects it without a new create."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import child_env, wait_for
+    from tgcheck.store import open_store
+
+    sb = sandbox_env
+    sb.speed = 5  # the task outlives the process that created it
+    values = numbers(100, start=3100)
+    home = tmp_path / "home"
+    checker = "import sys, tgcheck; tgcheck.check(sys.argv[1:])"
+    child = subprocess.Popen([sys.executable, "-c", checker, *values], env=child_env(sb, home))
+    local = home / "tgcheck-sandbox.sqlite3"
+
+    def polling():
+        if not local.exists():
+            return False
+        store = open_store(local)
+        try:
+            jobs = store.jobs()
+            return bool(jobs) and jobs[0].state == "open" and jobs[0].status_calls >= 1
+        finally:
+            store.close()
+
+    wait_for(polling, "the first machine to be polling its open task")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done = run("store", "migrate", "--to", postgres_url)
+    assert done.exit_code == 0, done.output
+    assert "1 journal rows added (1 live)" in done.output
+
+    sb.speed = 1_000_000
+    monkeypatch.setenv("TGCHECK_STORE_URL", postgres_url)
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "second-machine"))
+    done = run("resume", "-q")
+    assert done.exit_code == 0, done.output
+    assert sb.creates == 1
+    assert stored_answers(postgres_url) == 100
