@@ -283,9 +283,13 @@ def test_a_member_with_only_the_documented_grants_checks_and_migrates(postgres_u
     docs = (ROOT / "docs" / "team.md").read_text()
     assert all(grant in docs for grant in MEMBER_GRANTS)
     sb = sandbox_env
-    owner, owner_password = password_login(postgres_url)
+    owner, owner_password = password_login(postgres_url, owner=False)
     member, member_password = password_login(postgres_url, owner=False)
-    # The owner's first run creates the schema (the sandbox's here: simulated numbers).
+    # The administrator makes the schema for the owning role (the sandbox's here:
+    # simulated numbers); the owner's first run creates the tables in it.
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA tgcheck_sandbox AUTHORIZATION {login_user(owner)}")
+    assert "CREATE SCHEMA tgcheck AUTHORIZATION tgcheck_owner;" in docs
     monkeypatch.setenv("TGCHECK_STORE_URL", owner)
     monkeypatch.setenv("PGPASSWORD", owner_password)
     assert run("doctor").exit_code == 0
