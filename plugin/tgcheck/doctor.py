@@ -437,6 +437,9 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
             store_path = settings.store_url or str(settings.store_path)
             # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
             sandbox = sandbox or bool(settings.store_url and settings.simulated)
+        elif not is_store_url(store_path) and Path(store_path).is_dir():
+            raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
+                                     "or a postgresql:// URL", param_hint="--store")
         report = doctor(store_path, sandbox=sandbox)
     except (TgcheckError, OSError, sqlite3.Error) as e:
         if debug:

@@ -759,7 +759,7 @@ def _await_change(store, deadline: float, cancel: threading.Event | None) -> Non
     """Between reads of a job another process drives: woken by the store's own
     announcement where it has one (PostgreSQL's NOTIFY, across machines), the
     driver's lease still looked at every WATCH_NOTIFIED seconds; else WATCH_EVERY."""
-    if not store.notifies or cancel is not None:
+    if not getattr(store, "notifies", False) or cancel is not None:
         return _sleep(WATCH_EVERY, deadline, cancel)
     left = deadline - time.monotonic()
     if left > 0:

@@ -45,6 +45,13 @@ def test_a_new_store_carries_the_current_schema_version(any_store, store_target)
     again.close()
 
 
+def test_a_store_knows_its_size(any_store):
+    empty = any_store.size_bytes()
+    assert empty > 0
+    finish(any_store, "k", "tg", [(n, "yes", "ok") for n in numbers(5000)])
+    assert any_store.size_bytes() > empty
+
+
 def test_claim_roles_for_one_set(any_store):
     role, job = any_store.claim("k", "p", "tg", numbers(3))
     assert (role, job.state, job.count) == ("drive", "new", 3)

@@ -270,3 +270,35 @@ def test_an_overlapping_set_in_flight_on_another_member_sends_only_the_rest(sett
     assert sizes == [50, 100]  # ben's overlap was not paid again
     assert sorted(next(t for t in sb.tasks.values() if len(t.numbers) == 50).numbers) == \
         numbers(50, start=1000)
+
+
+def test_large_sets_move_in_a_few_round_trips(postgres_url, monkeypatch):
+    """Never one statement per number: 50,000 answers are stored and looked up
+    with a handful of statements (COPY, one array parameter)."""
+    store = PostgresStore(postgres_url)
+    role, job = store.claim("k", "p", "tg", numbers(50_000))
+    store.update_job(job.id, state="open", task_id="T")
+    job = store.job(job.id)
+    statements = []
+    real_execute, real_copy = psycopg.Cursor.execute, psycopg.Cursor.copy
+
+    def execute(self, query, *args, **kwargs):
+        statements.append(query)
+        return real_execute(self, query, *args, **kwargs)
+
+    def copy(self, statement, *args, **kwargs):
+        statements.append(statement)
+        return real_copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+    store.finish_job(job, "tg", [(n, "yes", "ok") for n in numbers(50_000)])
+    assert 2 <= len(statements) <= 6, statements  # counted: COPY and the INSERT at least
+    statements.clear()
+    found = store.lookup("tg", numbers(60_000), max_age_days=30, unknown_retry_hours=24)
+    assert len(found) == 50_000
+    assert 1 <= len(statements) <= 2, statements
+    statements.clear()
+    assert len(store.stalest("tg", 10, exclude=set(numbers(40_000)))) == 10
+    assert len(statements) == 1
+    store.close()

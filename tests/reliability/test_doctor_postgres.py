@@ -48,3 +48,8 @@ def test_the_doctor_of_the_sandbox_looks_at_the_sandbox_schema(postgres_url):
     store.close()
     report = doctor(postgres_url, sandbox=True)
     assert "schema tgcheck_sandbox" in str(report)
+
+
+def test_the_doctor_refuses_a_folder_for_a_store(tmp_path):
+    result = CliRunner().invoke(doctor_command, ["--store", str(tmp_path)])
+    assert result.exit_code == 2 and "is a folder" in result.output

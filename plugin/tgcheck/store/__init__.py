@@ -32,7 +32,7 @@ from .base import (
     this_owner,
     unpack_numbers,
 )
-from .copy import copy_store
+from .copy import CopyReport, copy_store
 from .open import describe_url, is_store_url, open_store
 from .sqlite import (
     ADDED_COLUMNS,
@@ -63,7 +63,7 @@ sys.modules[__name__].__class__ = _Package
 __all__ = [
     "ADDED_COLUMNS", "ANSWER_COLUMNS", "FILTER_PAIRS_MAX", "SCAN_MIN", "SCAN_SHARE",
     "_started_at", "HOST", "JOB_COLUMNS", "LEASE_SECONDS", "LIVE_STATES",
-    "MISSING", "SCHEMA", "AnswerGroup", "AnswerStats", "BaseStore", "Job", "Store",
+    "MISSING", "SCHEMA", "AnswerGroup", "AnswerStats", "BaseStore", "CopyReport", "Job", "Store",
     "StoredAnswer", "StoredJob", "_translating", "account_of", "copy_store", "describe_url",
     "foreign_schema", "is_store_url", "open_store", "owner_alive", "pack_numbers",
     "store_error", "this_owner", "unpack_numbers",

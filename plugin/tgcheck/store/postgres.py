@@ -208,6 +208,13 @@ class PostgresStore(BaseStore):
             problem = migrations.problem(self._conn(), self.schema)
         return problem or "ok"
 
+    @_translating
+    def size_bytes(self) -> int:
+        return self._conn().execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "AND c.relkind = 'r'", (self.schema,)).fetchone()[0]
+
     def wait_for_change(self, timeout: float) -> bool:
         with self._errors():
             listener = getattr(self._local, "listener", None)

@@ -333,6 +333,10 @@ class Store(BaseStore):
     def check(self) -> str:
         return self.integrity_check()
 
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")
+                   if p.is_file())
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
