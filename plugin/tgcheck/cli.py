@@ -1052,10 +1052,9 @@ def cache_stats(sandbox):
         settings = engine.settings
         answers = engine.store.answer_stats(max_age_days=settings.max_age_days)
         states = engine.store.job_state_counts()
-        path = engine.store.path
+        path, size = engine.store.path, engine.store.size_bytes()  # a file, or a shared schema
     finally:
         engine.close()
-    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
     click.echo(f"store:   {path} ({size / 1e6:.1f} MB)")
     click.echo(f"fresh:   answers younger than {settings.max_age_days:g} days are reused")
     click.echo("task_type\tstatus\tanswers\tfresh\toldest\tnewest")

@@ -374,3 +374,25 @@ def test_an_open_job_migrated_is_collected_by_resume_on_another_machine(
     assert done.exit_code == 0, done.output
     assert sb.creates == 1
     assert stored_answers(postgres_url) == 100
+
+
+def test_the_journal_and_cache_commands_work_on_the_shared_store(postgres_url, sandbox_env,
+                                                                 monkeypatch, tmp_path):
+    login, password = password_login(postgres_url)
+    monkeypatch.setenv("TGCHECK_STORE_URL", login)
+    monkeypatch.setenv("PGPASSWORD", password)
+    values = numbers(6, start=6100)
+    outputs = {}
+    for command in (["check", write_numbers(tmp_path, values), "--progress", "none"],
+                    ["jobs", "--all"], ["cache", "stats"], ["cache", "export", "-f", "csv"],
+                    ["export", "1"], ["resume"], ["cache", "clear", "--yes"]):
+        done = run(*command)
+        assert done.exit_code == 0, (command, done.output)
+        assert password not in done.output
+        outputs[" ".join(command[:2])] = done.output
+    assert "\tdone\t" in outputs["jobs --all"]
+    assert f"store:   postgresql://{login_user(login)}@127.0.0.1" in outputs["cache stats"]
+    assert " MB)" in outputs["cache stats"]
+    assert all(n in outputs["cache export"] and n in outputs["export 1"] for n in values)
+    assert "deleted 6 answers" in outputs["cache clear"]
+    assert stored_answers(with_user(login, login_user(login), password)) == 0
