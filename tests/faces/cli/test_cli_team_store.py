@@ -396,3 +396,29 @@ def test_the_journal_and_cache_commands_work_on_the_shared_store(postgres_url, s
     assert all(n in outputs["cache export"] and n in outputs["export 1"] for n in values)
     assert "deleted 6 answers" in outputs["cache clear"]
     assert stored_answers(with_user(login, login_user(login), password)) == 0
+
+
+def test_migrate_keeps_real_and_simulated_answers_in_their_own_schemas(postgres_url,
+                                                                       monkeypatch, tmp_path):
+    """--from FILE into TGCHECK_STORE_URL: a real store goes to schema tgcheck; with
+    --sandbox, the sandbox's store goes to tgcheck_sandbox, never among the real ones."""
+    import time
+
+    from tgcheck.store import StoredAnswer, open_store
+
+    def local_store(path, numbers_, value):
+        store = open_store(path)
+        store.import_answers(StoredAnswer("tg", n, value, "ok", time.time(), "t1")
+                             for n in numbers_)
+        store.close()
+
+    real, simulated = numbers(7, start=100), numbers(3, start=200)
+    local_store(tmp_path / "old-real.sqlite3", real, "yes")
+    local_store(tmp_path / "old-sandbox.sqlite3", simulated, "no")
+    monkeypatch.setenv("TGCHECK_STORE_URL", postgres_url)  # --to's default
+    done = run("store", "migrate", "--from", str(tmp_path / "old-real.sqlite3"))
+    assert done.exit_code == 0, done.output
+    done = run("store", "migrate", "--sandbox", "--from", str(tmp_path / "old-sandbox.sqlite3"))
+    assert done.exit_code == 0, done.output
+    assert stored_answers(postgres_url, schema="tgcheck") == 7
+    assert stored_answers(postgres_url, schema="tgcheck_sandbox") == 3
