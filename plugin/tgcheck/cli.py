@@ -1052,7 +1052,7 @@ def cache_stats(sandbox):
         settings = engine.settings
         answers = engine.store.answer_stats(max_age_days=settings.max_age_days)
         states = engine.store.job_state_counts()
-        path, size = engine.store.path, engine.store.size_bytes()  # a file, or a shared schema
+        path, size = engine.store.path, engine.store.size_bytes()
     finally:
         engine.close()
     click.echo(f"store:   {path} ({size / 1e6:.1f} MB)")

@@ -302,3 +302,17 @@ def test_large_sets_move_in_a_few_round_trips(postgres_url, monkeypatch):
     assert len(store.stalest("tg", 10, exclude=set(numbers(40_000)))) == 10
     assert len(statements) == 1
     store.close()
+
+
+def test_a_connection_the_server_dropped_while_idle_is_made_anew(postgres_url, monkeypatch):
+    from tgcheck.store import postgres as postgres_module
+
+    store = PostgresStore(postgres_url)
+    assert store.count_answers() == 0
+    pid = store._conn().info.backend_pid
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    monkeypatch.setattr(postgres_module, "IDLE_CHECK_SECONDS", 0.0)  # it has been idle
+    role, job = store.claim("k", "p", "tg", numbers(2))  # no error: a new connection
+    assert role == "drive" and store._conn().info.backend_pid != pid
+    store.close()

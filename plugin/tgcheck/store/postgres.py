@@ -35,6 +35,8 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None
 
+# A connection idle this long is pinged before use (and made anew if dead).
+IDLE_CHECK_SECONDS = 30.0
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _NEWER = """WHERE excluded.checked_at > answers.checked_at
        OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
@@ -133,8 +135,20 @@ class PostgresStore(BaseStore):
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
+        now = time.monotonic()
+        if conn is not None and not conn.closed and not conn.broken \
+                and now - self._local.used_at > IDLE_CHECK_SECONDS \
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # Idle a while (Excel left open overnight): the server may have
+            # restarted or dropped it. One ping; a dead one is made anew.
+            try:
+                conn.execute("SELECT 1")
+            except psycopg.OperationalError:
+                with contextlib.suppress(Exception):
+                    conn.close()
         if conn is None or conn.closed or conn.broken:
             conn = self._local.conn = self._connect()
+        self._local.used_at = now
         return conn
 
     def _read(self):
