@@ -102,20 +102,24 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
       PGPASSWORD=... tgcheck store migrate --to postgresql://alice@db/tgcheck
       tgcheck store migrate --from ~/old/tgcheck.sqlite3 --to postgresql://alice@db/tgcheck
     """
-    from .store import copy_store, describe_url, is_store_url, open_store
+    from .store import copy_store, describe_url, open_store
 
-    # No key: nothing is sent to the provider. SANDBOX_STORE_URL picks the sandbox's store.
+    # No key: nothing is sent to the provider. A loopback base URL picks the sandbox's
+    # store (and, in PostgreSQL, the sandbox's schema), as for every other command.
     settings = Settings.from_env(api_key=None, base_url="http://127.0.0.1" if sandbox else None)
-    target = target or settings.store_url
-    if not target:
+    if not (target or settings.store_url):
         raise ConfigError("no shared store to copy into: give --to postgresql://USER@HOST/DB "
                           "(or set TGCHECK_STORE_URL)")
-    if not is_store_url(target):
-        raise ConfigError(f"--to must be a postgresql:// URL, not {describe_url(target)!r}")
+    try:
+        # Checked as TGCHECK_STORE_URL is: a postgresql:// URL, its password masked.
+        shared = dataclasses.replace(settings, store_url=target or settings.store_url)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace("TGCHECK_STORE_URL", "--to", 1) if target else str(e)
+                          ) from None
     path = Path(source) if source else settings.store_path
     if not path.is_file():
         raise InputError(f"no local store at {path}: nothing to copy (--from names another)")
-    shared = dataclasses.replace(settings, store_url=target)
+    target = shared.store_url
     click.echo(f"tgcheck: copying {path} into {describe_url(target)} ...", err=True)
     with contextlib.closing(open_store(path)) as src, \
             contextlib.closing(open_store(shared)) as dst:

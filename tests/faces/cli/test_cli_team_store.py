@@ -136,12 +136,14 @@ def test_migrate_copies_answers_and_journal_and_can_run_twice(postgres_url, sand
 
 @pytest.mark.parametrize("args, says", [
     ((), "--to"),
-    (("--to", "http://127.0.0.1/tg"), "postgresql://"),
+    (("--to", "http://127.0.0.1/tg"), "--to must be a postgresql://"),
+    (("--to", "postgresql://gil:pw-of-gil-7@[bad/tg"), "--to cannot be read as a URL"),
 ])
 def test_migrate_refuses_a_missing_or_wrong_target(args, says, tmp_path):
     done = run("store", "migrate", *args)
     assert done.exit_code == 2, done.output
     assert says in done.output
+    assert "pw-of-gil-7" not in done.output
 
 
 def test_migrate_without_a_local_store_says_so(postgres_url):
