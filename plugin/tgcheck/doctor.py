@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from .command_errors import handle_errors
 from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
 from .store import (
@@ -411,41 +412,37 @@ def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
 @click.option("--store", "store_path",
               help="The store to check: a file, or a postgresql:// URL (default: "
                    "TGCHECK_STORE_URL, else the file under TGCHECK_HOME).")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
+@handle_errors
+def doctor_command(sandbox: bool, store_path: str | None) -> None:
     """Check the store; if a local store file is damaged, set it aside and salvage it.
 
     \b
     The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
     copied into a fresh store so `tgcheck resume` collects them without paying
-    again; answers that cannot be read are fetched again by the next check.
+    again; answers that cannot be read are fetched again by the next check. A
+    shared store in PostgreSQL (TGCHECK_STORE_URL) is checked, never changed.
 
     \b
     Examples:
       tgcheck doctor
       tgcheck doctor --sandbox
       tgcheck doctor --store ~/backup/tgcheck.sqlite3
+      tgcheck doctor --store postgresql://ana@db.example.com/team
     """
-    # Not cli.handle_errors: cli imports this module, and the doctor's failures
-    # all exit 1 (it is the tool run when something is already wrong).
-    debug = debug or bool(os.environ.get("TGCHECK_DEBUG"))
+    if store_path is None:
+        # api_key given (None): the doctor needs no key, so the key file is not read.
+        settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
+                                     api_key=None)
+        store_path = settings.store_url or str(settings.store_path)
+        # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
+        sandbox = sandbox or bool(settings.store_url and settings.simulated)
+    elif not is_store_url(store_path) and Path(store_path).is_dir():
+        raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
+                                 "or a postgresql:// URL", param_hint="--store")
     try:
-        if store_path is None:
-            # api_key given (None): the doctor needs no key, so the key file is not read.
-            settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
-                                         api_key=None)
-            store_path = settings.store_url or str(settings.store_path)
-            # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
-            sandbox = sandbox or bool(settings.store_url and settings.simulated)
-        elif not is_store_url(store_path) and Path(store_path).is_dir():
-            raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
-                                     "or a postgresql:// URL", param_hint="--store")
         report = doctor(store_path, sandbox=sandbox)
-    except (TgcheckError, OSError, sqlite3.Error) as e:
-        if debug:
-            raise
-        click.echo(f"tgcheck: error: the doctor could not finish: {e}", err=True)
-        sys.exit(1)
+    except (OSError, sqlite3.Error) as e:
+        raise TgcheckError(f"the doctor could not finish: {e}") from e
     click.echo(str(report))
     if report.problem is not None and is_store_url(str(store_path)):
         sys.exit(1)  # the shared store could not be checked: the doctor could not finish

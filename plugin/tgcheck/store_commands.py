@@ -10,28 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
+from .command_errors import handle_errors
 from .errors import ConfigError, InputError
 from .settings import Settings
-
-
-def _cli_errors(fn):
-    """cli.handle_errors (one line, the documented exit code), looked up when the
-    command runs: cli registers this module, so it cannot be imported before."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        from .cli import handle_errors
-
-        return handle_errors(fn)(*args, **kwargs)
-
-    return click.option("--debug", is_flag=True, help="Show tracebacks.")(run)
 
 
 @click.group("store")
@@ -84,7 +71,7 @@ def password_source(url: str) -> str:
 @click.option("--sandbox", is_flag=True,
               help="Copy the sandbox's store (simulated answers) into the shared store's "
                    "sandbox schema instead.")
-@_cli_errors
+@handle_errors
 def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None:
     """Copy a local store's answers and journal into the shared PostgreSQL store.
 
