@@ -1,0 +1,213 @@
+"""The sister platform's HTTP protocol over httpx.
+
+Money decides each retry: a 2xx create or status reply is charged, a refusal is
+free. So a create is sent again only when it cannot have reached the platform
+(no connection) or the platform said it created nothing (429, 500, 503); status
+calls and downloads are retried until the job's deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+
+import httpx
+
+from tgcheck import bounded_http
+from tgcheck.errors import (
+    ApiError,
+    BadRequest,
+    InsufficientBalance,
+    KeyRefused,
+    ResultFileError,
+    TaskLost,
+    TaskTooLarge,
+    UncertainCreate,
+)
+from tgcheck.models import TaskStatus
+from tgcheck.retry import Backoff, retry_after_seconds
+
+DEFAULT_BASE_URL = "https://api.checknumber.ai"
+USER_AGENT = "tgcheck-wscheck"
+# Free and creating nothing: safe to send again, also a create.
+RETRIED = (429, 500, 503)
+# A reply is a few hundred bytes, a result file 50 bytes a number: a cap on both.
+MAX_REPLY_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+def _money(value: object) -> tuple[str | None, str | None]:
+    """(decimal text, currency) of `{"amount": "1.90", "currency": "USD"}`."""
+    if not isinstance(value, dict):
+        return None, None
+    try:
+        amount = Decimal(str(value.get("amount")))
+    except InvalidOperation:
+        return None, None
+    currency = value.get("currency")
+    return (format(amount, "f") if amount.is_finite() and amount >= 0 else None,
+            currency.upper()[:8] if isinstance(currency, str) else None)
+
+
+def parse_task(data: object) -> TaskStatus:
+    """The platform's task object (openapi.yaml `Task`) as tgcheck's TaskStatus."""
+    if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
+        raise ApiError("the platform's reply is not a task object")
+
+    def count(name: str) -> int | None:
+        value = data.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    estimated, currency = _money(data.get("estimated_amount"))
+    actual, actual_currency = _money(data.get("actual_amount"))
+    status, url, message = data.get("status"), data.get("result_url"), data.get("message")
+    return TaskStatus(
+        task_id=data["task_id"][:200],
+        status=status.lower()[:40] if isinstance(status, str) else "pending",
+        total=count("total"), success=count("success"), failure=count("failure"),
+        result_url=url if isinstance(url, str) and url else None,
+        message=message[:300] if isinstance(message, str) else None,
+        estimated_amount=estimated, actual_amount=actual,
+        currency=actual_currency or currency,
+    )
+
+
+class WscheckProvider:
+    """The platform, for tgcheck's engine: create, status, download, balance."""
+
+    name = "wscheck"
+
+    def __init__(self, settings):
+        self.settings = settings
+        # TODO(contract): the provider's own base-URL setting.
+        from tgcheck.settings import DEFAULT_BASE_URL as EKYCPRO
+        self.base_url = (DEFAULT_BASE_URL if settings.base_url == EKYCPRO
+                         else settings.base_url).rstrip("/")
+        # The journal keys jobs by this: a job is only attached to on its own server.
+        self.identity = "wscheck:sandbox" if settings.sandbox else f"wscheck:{self.base_url}"
+        self._key = settings.require_key()
+        timeout = httpx.Timeout(settings.http_timeout)
+        self._api = httpx.Client(base_url=self.base_url, timeout=timeout,
+                                 headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
+                                 follow_redirects=False)  # the key stays on this host
+        # Result links point elsewhere (presigned storage): no key travels there.
+        self._files = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
+                                   follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"<WscheckProvider {self.base_url}>"
+
+    def close(self) -> None:
+        self._api.close()
+        self._files.close()
+
+    # -- the calls ---------------------------------------------------------
+    def create_task(self, numbers: Sequence[str], task_type: str, *,
+                    deadline: float | None = None) -> TaskStatus:
+        body = ("\n".join(numbers) + "\n").encode()
+        reply = self._call("creating the task", deadline, create=True, method="POST",
+                           url="/v1/tasks", data={"task_type": task_type},
+                           files={"file": ("numbers.txt", body, "text/plain")})
+        try:
+            return parse_task(reply.json())  # 200 (older) or 202: created and charged
+        except (ValueError, ApiError) as e:
+            raise UncertainCreate(f"creating the task: the reply could not be read ({e}); "
+                                  "the task may exist and be charged") from None
+
+    def get_status(self, task_id: str, *, deadline: float | None = None,
+                   on_billed: Callable[[], None] | None = None) -> TaskStatus:
+        what = f"asking for task {task_id}"
+        reply = self._call(what, deadline, method="POST", url="/v1/gettasks",
+                           files={"task_id": (None, task_id)})
+        if on_billed is not None:
+            on_billed()
+        try:
+            record = parse_task(reply.json())
+        except ValueError:
+            raise ApiError(f"{what}: the reply is not JSON") from None
+        if record.task_id != task_id:
+            raise ApiError(f"{what}: the platform answered for another task")
+        return record
+
+    def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
+        reply = self._call("asking for the balance", deadline, method="GET", url="/v1/balance")
+        try:
+            amount, _ = _money({"amount": reply.json().get("balance")})
+        except (ValueError, AttributeError):
+            amount = None
+        if amount is None:
+            raise ApiError("asking for the balance: the reply holds no balance")
+        return amount, "USD"
+
+    def download(self, url: str, *, deadline: float | None = None,
+                 max_bytes: int | None = None) -> bytes:
+        if not (url.startswith("https://") or url.startswith(self.base_url + "/")):
+            # Plain http only from the platform's own host (the sandbox on loopback).
+            raise ResultFileError(f"refusing a result link that is not https:// ({url[:60]})")
+        reply = self._call("downloading the results", deadline, client=self._files,
+                           method="GET", url=url, max_bytes=max_bytes or MAX_FILE_BYTES)
+        return reply.content
+
+    # -- one request, retried as the money allows ------------------------------
+    def _call(self, what: str, deadline: float | None, *, method: str, url: str,
+              create: bool = False, client: httpx.Client | None = None,
+              max_bytes: int = MAX_REPLY_BYTES, **fields) -> httpx.Response:
+        deadline = deadline or time.monotonic() + self.settings.timeout
+        backoff = Backoff(deadline, base=self.settings.retry_base)
+        while True:
+            sent = []  # httpcore's trace: once the headers go out, a create may land
+
+            def trace(event: str, info: dict, sent=sent) -> None:
+                if event.endswith("send_request_headers.started"):
+                    sent.append(True)
+
+            try:
+                reply = bounded_http.request(
+                    client or self._api, method, url, max_bytes=max_bytes,
+                    total=max(1.0, min(deadline - time.monotonic(),
+                                       2 * self.settings.http_timeout)),
+                    read=self.settings.http_timeout, extensions={"trace": trace}, **fields)
+            except bounded_http.BodyTooLarge as e:
+                raise (UncertainCreate if create else ApiError)(
+                    f"{what}: the reply is {e}") from None
+            except httpx.TransportError as e:
+                if create and sent:
+                    raise UncertainCreate(f"{what}: the connection failed after the file "
+                                          f"was sent ({type(e).__name__}); the task may "
+                                          "exist and be charged") from None
+                backoff.wait(what, last_error=type(e).__name__)
+                continue
+            code = reply.status_code
+            if code in RETRIED or (code >= 500 and not create):
+                backoff.wait(what, retry_after_seconds(reply.headers.get("Retry-After")),
+                             f"HTTP {code}")
+                continue
+            if 200 <= code < 300:
+                return reply
+            self._refuse(what, reply, create)
+
+    def _refuse(self, what: str, reply: httpx.Response, create: bool) -> None:
+        code = reply.status_code
+        try:
+            text = str(reply.json().get("message", ""))[:200].replace(self._key, "***")
+        except (ValueError, AttributeError):
+            text = ""
+        said = f" (HTTP {code}: {text})" if text else f" (HTTP {code})"
+        if code == 401:
+            raise KeyRefused(f"{what}: the platform refused the API key{said}")
+        if code == 402:
+            raise InsufficientBalance(f"{what}: insufficient balance{said}; nothing was "
+                                      "created or charged")
+        if code == 404 and what.startswith("asking for task"):
+            raise TaskLost(f"{what}: the platform does not know this task{said}")
+        if code == 413:
+            raise TaskTooLarge(f"{what}: the file is too large for the platform{said}")
+        if create and code >= 500:
+            # 502/504 come from a gateway that gave up: the platform behind it may
+            # have created the task.
+            raise UncertainCreate(f"{what}: no answer from the platform{said}; the task "
+                                  "may exist and be charged")
+        if what.startswith("downloading"):
+            raise ResultFileError(f"{what}: refused{said}; the next run asks for a new link")
+        raise BadRequest(f"{what}: the platform refused the request{said}")
