@@ -8,7 +8,21 @@ hookimpl = HookimplMarker("tgcheck")
 
 @hookspec
 def tgcheck_register_providers(register):
-    """Register providers: register(name, factory), factory(settings) -> Provider."""
+    """Register providers: register(name, factory), factory(settings) -> Provider
+    (a subclass of tgcheck.provider.Provider: its docstrings are the contract)."""
+
+
+@hookspec
+def tgcheck_register_settings(register):
+    """Register a plugin's own settings: register(Setting(name, env, default, ...))
+    (tgcheck.plugin_settings); read from the environment by Settings.from_env."""
+
+
+@hookspec
+def tgcheck_register_sandboxes(register):
+    """Register a provider's sandbox: register(provider_name, factory), where
+    factory(**options) -> a local server with .url, .api_key, start(), stop()
+    (`--sandbox` and `tgcheck sandbox` start the selected provider's)."""
 
 
 @hookspec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
 # Answer.status values
@@ -76,7 +76,13 @@ def processed(success: int | None, failure: int | None) -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class TaskStatus:
-    """The provider's task record, whatever shape it came in."""
+    """The provider's task record, whatever shape it came in.
+
+    state is the normalised state (`tgcheck.provider`: queued, running, ready,
+    failed, lost), the only thing the engine and the polling policy read; status
+    is the provider's own word, kept as text for people. A provider sets state;
+    None leaves it to the provider's `state_of(status)`.
+    """
 
     task_id: str
     status: str
@@ -91,36 +97,11 @@ class TaskStatus:
     estimated_amount: str | None = None
     actual_amount: str | None = None
     currency: str | None = None
+    state: str | None = None
 
     @property
     def processed(self) -> int | None:
         return processed(self.success, self.failure)
-
-
-class Provider(Protocol):
-    """What a provider plugin's factory returns."""
-
-    name: str
-    # Identifies the server too: jobs are only attached to on the server that made them.
-    identity: str
-
-    # deadline: time.monotonic() by which retries must stop (None: the settings' timeout).
-    def create_task(self, numbers: Sequence[str], task_type: str, *,
-                    deadline: float | None = None) -> TaskStatus: ...
-
-    # on_billed (optional keyword): called once per billed reply, also for replies
-    # retried or refused (unreadable, another task's): the engine's budget counts them.
-    def get_status(self, task_id: str, *, deadline: float | None = None,
-                   on_billed: Callable[[], None] | None = None) -> TaskStatus: ...
-
-    def download(self, url: str, *, deadline: float | None = None,
-                 max_bytes: int | None = None) -> bytes: ...
-
-    # Optional: (decimal text, currency or None) of the account's balance
-    # (`tgcheck balance`); a provider without it is told apart by the CLI.
-    # def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]: ...
-
-    def close(self) -> None: ...
 
 
 class Reader(Protocol):

@@ -108,5 +108,21 @@ def readers() -> list[Reader]:
     return _collect("tgcheck_register_readers")
 
 
+def registered_settings() -> list:
+    """Every plugin's Setting (tgcheck.plugin_settings), third-party ones first."""
+    return _collect("tgcheck_register_settings")
+
+
+def sandboxes() -> dict:
+    """provider name -> its sandbox factory (factory(**options) -> a server)."""
+    found: dict = {}
+
+    def register(name, factory):
+        found.setdefault(name, factory)  # a third-party plugin (called first) wins
+
+    load().hook.tgcheck_register_sandboxes(register=register)
+    return found
+
+
 def emit(event) -> None:
     load().hook.tgcheck_job_event(event=event)
