@@ -1,12 +1,15 @@
 """tgcheck-wscheck: the WhatsApp number checker (checknumber.ai) as a tgcheck provider.
 
 The whole plugin is the hook implementations below; tgcheck finds this module
-through the `tgcheck` entry point in pyproject.toml.
+through the `tgcheck` entry point in pyproject.toml. Select it with
+TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 """
 
 from tgcheck import TaskType, hookimpl
+from tgcheck.plugin_settings import Setting
 
-from .provider import WscheckProvider
+from .provider import DEFAULT_BASE_URL, WscheckProvider
+from .sandbox import WsSandbox
 
 YES_NO = frozenset({"yes", "no"})
 TASK_TYPES = (
@@ -18,13 +21,30 @@ TASK_TYPES = (
              "WhatsApp profile picture URL (N/A: no account)", min_task_size=500),
 )
 
+__all__ = ["TASK_TYPES", "WsSandbox", "WscheckProvider"]
+
 
 @hookimpl
 def tgcheck_register_providers(register):
     register("wscheck", WscheckProvider)
 
 
-@hookimpl
+# trylast: tgcheck's built-in `ws` (column `whatsapp`, ekycpro's) is registered
+# too; task types are one list for all providers, and the last registered wins.
+@hookimpl(trylast=True)
 def tgcheck_register_task_types(register):
     for task_type in TASK_TYPES:
         register(task_type)
+
+
+@hookimpl
+def tgcheck_register_settings(register):
+    # While wscheck is selected, TGCHECK_BASE_URL defaults to the platform's host:
+    # its key is never sent to another provider's.
+    register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider="wscheck",
+                     help="the platform's API (default: https://api.checknumber.ai)"))
+
+
+@hookimpl
+def tgcheck_register_sandboxes(register):
+    register("wscheck", WsSandbox)

@@ -8,13 +8,14 @@ calls and downloads are retried until the job's deadline.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from tgcheck import bounded_http
+from tgcheck import bounded_http, redact
 from tgcheck.errors import (
     ApiError,
     BadRequest,
@@ -26,6 +27,7 @@ from tgcheck.errors import (
     UncertainCreate,
 )
 from tgcheck.models import TaskStatus
+from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
 from tgcheck.retry import Backoff, retry_after_seconds
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
@@ -35,6 +37,9 @@ RETRIED = (429, 500, 503)
 # A reply is a few hundred bytes, a result file 50 bytes a number: a cap on both.
 MAX_REPLY_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# The platform's status words (openapi.yaml `Task.status`) as tgcheck's states.
+_TASK_ID = re.compile(r"[!-~]{1,200}")
+STATUS_WORDS = {"pending": QUEUED, "processing": RUNNING, "exported": READY, "failed": FAILED}
 
 
 def _money(value: object) -> tuple[str | None, str | None]:
@@ -54,6 +59,9 @@ def parse_task(data: object) -> TaskStatus:
     """The platform's task object (openapi.yaml `Task`) as tgcheck's TaskStatus."""
     if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
         raise ApiError("the platform's reply is not a task object")
+    if not _TASK_ID.fullmatch(data["task_id"]) or redact.holds_secret(data["task_id"]):
+        # It goes into forms, the journal and commands users type: printable, sane.
+        raise ApiError("the platform's task_id is not a plausible id")
 
     def count(name: str) -> int | None:
         value = data.get(name)
@@ -62,21 +70,29 @@ def parse_task(data: object) -> TaskStatus:
     estimated, currency = _money(data.get("estimated_amount"))
     actual, actual_currency = _money(data.get("actual_amount"))
     status, url, message = data.get("status"), data.get("result_url"), data.get("message")
+    # Server text passes the redaction point: a key echoed back goes no further.
+    word = redact.clean(status, 40).lower() if isinstance(status, str) else "pending"
     return TaskStatus(
-        task_id=data["task_id"][:200],
-        status=status.lower()[:40] if isinstance(status, str) else "pending",
+        task_id=data["task_id"],
+        status=word,
+        state=STATUS_WORDS.get(word, QUEUED),
         total=count("total"), success=count("success"), failure=count("failure"),
         result_url=url if isinstance(url, str) and url else None,
-        message=message[:300] if isinstance(message, str) else None,
+        message=redact.clean(message, 300) if isinstance(message, str) else None,
         estimated_amount=estimated, actual_amount=actual,
         currency=actual_currency or currency,
     )
 
 
-class WscheckProvider:
-    """The platform, for tgcheck's engine: create, status, download, balance."""
+class WscheckProvider(Provider):
+    """The platform, for tgcheck's engine: create, status, download, balance.
+
+    The contract is tgcheck.provider.Provider's docstrings; this class adds only
+    the platform's words, URLs and refusals.
+    """
 
     name = "wscheck"
+    status_words = STATUS_WORDS
 
     def __init__(self, settings):
         self.settings = settings
@@ -94,9 +110,6 @@ class WscheckProvider:
         # Result links point elsewhere (presigned storage): no key travels there.
         self._files = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
                                    follow_redirects=False)
-
-    def __repr__(self) -> str:
-        return f"<WscheckProvider {self.base_url}>"
 
     def close(self) -> None:
         self._api.close()
@@ -190,7 +203,7 @@ class WscheckProvider:
     def _refuse(self, what: str, reply: httpx.Response, create: bool) -> None:
         code = reply.status_code
         try:
-            text = str(reply.json().get("message", ""))[:200].replace(self._key, "***")
+            text = redact.clean(str(reply.json().get("message", "")), 200)
         except (ValueError, AttributeError):
             text = ""
         said = f" (HTTP {code}: {text})" if text else f" (HTTP {code})"
