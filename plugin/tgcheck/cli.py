@@ -218,7 +218,7 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet
         if sandbox and serve:
             from .sandbox.embedded import embedded_sandbox, sandbox_settings
 
-            sb = stack.enter_context(embedded_sandbox())
+            sb = stack.enter_context(embedded_sandbox(overrides.get("provider")))
             env_poll = os.environ.get("TGCHECK_POLL_MIN")
             settings = sandbox_settings(
                 sb, poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
@@ -264,6 +264,12 @@ def _writing(output: str | None, then=lambda: ""):
         if output is None or output == "-":
             raise
         raise TgcheckError(f"cannot write {output} ({e.strerror or e}){then()}") from None
+
+
+def _provider_option(fn):
+    return click.option("--provider", metavar="NAME",
+                        help="Who checks: ekycpro or an installed provider plugin "
+                             "(default: TGCHECK_PROVIDER, else ekycpro).")(fn)
 
 
 def _sandbox_store_option(fn):
@@ -417,6 +423,7 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="Count valid, invalid, blank, duplicate and known numbers and what would "
                    "be sent; no API call.")
 @click.option("--sandbox", is_flag=True, help="Use the built-in simulated server (no key).")
+@_provider_option
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
               default="auto", show_default=True,
@@ -430,7 +437,7 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
           task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
-          base_url, progress, bom, quiet):
+          provider, base_url, progress, bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -469,7 +476,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             # output that cannot be written fail before a task is paid for.
             values = list(table.numbers())
             check_output(output, fmt, rows=len(values), folder=True)
-        overrides = {"max_age_days": max_age, "timeout": timeout}
+        overrides = {"max_age_days": max_age, "timeout": timeout, "provider": provider}
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:
             if dry_run:
@@ -829,8 +836,9 @@ def jobs_attach(job_ref, task_id, sandbox):
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--sandbox", is_flag=True,
               help="Finish the open jobs of `check --sandbox` runs (simulated, no key).")
+@_provider_option
 @handle_errors
-def resume(progress, quiet, sandbox):
+def resume(progress, quiet, sandbox, provider):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
@@ -846,7 +854,7 @@ def resume(progress, quiet, sandbox):
       tgcheck resume && tgcheck export 3 -o answers.csv
     """
     skipped: list = []
-    with engine_for(sandbox, None, quiet=quiet) as engine, \
+    with engine_for(sandbox, None, quiet=quiet, provider=provider) as engine, \
             make_display(progress, quiet, engine.settings.progress_every) as display:
         try:
             done = engine.resume(on_event=display, skipped=skipped)
@@ -870,8 +878,9 @@ def resume(progress, quiet, sandbox):
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--sandbox", is_flag=True, help="Ask the built-in sandbox (a `check --sandbox` "
                                                "task; simulated, no key).")
+@_provider_option
 @handle_errors
-def status(task_id, as_json, base_url, sandbox):
+def status(task_id, as_json, base_url, sandbox, provider):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
     The answer goes into the journal. A stalled job (it used its
@@ -886,7 +895,7 @@ def status(task_id, as_json, base_url, sandbox):
       tgcheck status cs1234abcd --sandbox
     """
     reopened = False
-    with engine_for(sandbox, base_url, quiet=True) as engine:
+    with engine_for(sandbox, base_url, quiet=True, provider=provider) as engine:
         job = engine.store.job_by_task_id(task_id)
         if job is not None and job.provider != engine.provider.identity:
             # Another server's task id: what this server says (a 404) is not
@@ -951,8 +960,9 @@ def _record_status(engine: Engine, job, record) -> None:
 @cli.command()
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--json", "as_json", is_flag=True, help='As {"balance": ..., "currency": ...}.')
+@_provider_option
 @handle_errors
-def balance(base_url, as_json):
+def balance(base_url, as_json, provider):
     """Show the account's balance at the provider (GET /v1/balance).
 
     The vendor documents no charge for this call, but it bills "every 200", so
@@ -963,7 +973,7 @@ def balance(base_url, as_json):
       tgcheck balance
       tgcheck balance --json
     """
-    engine = Engine(make_settings(base_url=base_url))
+    engine = Engine(make_settings(base_url=base_url, provider=provider))
     try:
         ask = getattr(engine.provider, "balance", None)
         if ask is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import plugins
+from ..errors import ConfigError
 from ..settings import Settings
 from .server import Sandbox
 
@@ -20,9 +22,19 @@ def sandbox_home() -> Path:
     return Settings.from_env(api_key=None, base_url=SANDBOX_STORE_URL).home
 
 
-def embedded_sandbox(**options) -> Sandbox:
-    """A sandbox whose tasks outlive it, under TGCHECK_HOME/sandbox-tasks."""
-    return Sandbox(state_dir=sandbox_home() / "sandbox-tasks", **options)
+def embedded_sandbox(provider: str | None = None, **options):
+    """A sandbox whose tasks outlive it, under TGCHECK_HOME/sandbox-tasks: the
+    provider's own (`tgcheck_register_sandboxes`; None: TGCHECK_PROVIDER), or
+    ekycpro's built-in one."""
+    settings = Settings.from_env(api_key=None, base_url=SANDBOX_STORE_URL, provider=provider)
+    plugins.get_provider_factory(settings.provider)  # a misspelled one: "unknown provider"
+    factory = plugins.sandboxes().get(settings.provider)
+    if factory is None and settings.provider != "ekycpro":
+        raise ConfigError(f"the provider {settings.provider!r} brings no sandbox")
+    if factory is None:
+        return Sandbox(state_dir=settings.home / "sandbox-tasks", **options)
+    # Each provider's tasks in a folder of their own: one's ids mean nothing to another.
+    return factory(state_dir=settings.home / f"sandbox-tasks-{settings.provider}", **options)
 
 
 def sandbox_settings(sb: Sandbox, **overrides) -> Settings:
