@@ -132,6 +132,9 @@ class JobEvent:
     status_calls: int = 0
     message: str | None = None
     simulated: bool = False
+    # Billed calls of the job so far, by its provider's rule (Provider.billed_calls);
+    # None: not counted (an event built outside the engine).
+    billed_calls: int | None = None
 
     @property
     def progress(self) -> Mapping[str, object]:

@@ -13,7 +13,7 @@ import pytest
 import tgcheck
 from conftest import numbers
 from tgcheck import Settings, plugins
-from tgcheck.engine import _Fill
+from tgcheck.engine import CheckRequest, _Fill
 from tgcheck.errors import (
     BelowMinimum,
     InsufficientBalance,
@@ -497,8 +497,8 @@ def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
         engine.check(numbers(18))
         other = run_engine(sb, min_task_size=10)
         tg = plugins.get_task_type("tg")
-        sending = other._send(tg, numbers(20), False, None, None, looked_up,
-                              _Fill(False, set(numbers(20)), set()))
+        sending = other._send(numbers(20), CheckRequest(
+            ttype=tg, since=looked_up, fill=_Fill(False, set(numbers(20)), set())))
         with pytest.raises(BelowMinimum, match="2 new numbers"):
             list(sending)
         assert sb.creates == 1

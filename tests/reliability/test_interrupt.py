@@ -216,7 +216,7 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     # A job left new (its create never sent: a stop before it) is created by
     # `tgcheck resume`; Ctrl-C while that create is on its way must not leave it
     # submitting with no task id.
-    from tgcheck.engine import Engine, job_key
+    from tgcheck.engine import Engine, number_set_key
     from tgcheck.settings import Settings
 
     values = numbers(5, start=7400)
@@ -224,7 +224,8 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     engine = Engine(settings)
     try:
         identity = engine.provider.identity
-        role, job = engine.store.claim(job_key(identity, "tg", values), identity, "tg", values)
+        key = number_set_key(identity, "tg", values)
+        role, job = engine.store.claim(key, identity, "tg", values)
         assert role == "drive" and job.state == "new"
         engine.store.release(job.id)
     finally:

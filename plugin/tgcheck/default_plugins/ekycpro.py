@@ -209,7 +209,6 @@ class EkycproProvider(Provider):
         self.identity = ("ekycpro:sandbox" if settings.sandbox
                          else f"ekycpro:{canonical_url(settings.base_url)}")
         self._key = settings.require_key()
-        self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
         # A connection per request: the total deadline (bounded_http) holds by shutting
         # the request's own socket down, which it learns of when it is connected. Calls
@@ -365,7 +364,6 @@ class EkycproProvider(Provider):
             if not 200 <= response.status_code < 300:
                 raise UncertainCreate(
                     f"creating the task: unexpected HTTP {response.status_code}")
-            self.billed_calls += 1
             try:
                 return parse_task(response.json())
             except (ValueError, ApiError) as e:
@@ -404,10 +402,8 @@ class EkycproProvider(Provider):
                              f"HTTP {response.status_code}")
                 continue
             self._raise_for_final(response, what, task_query=True)
-            if 200 <= response.status_code < 300:
-                self.billed_calls += 1
-                if on_billed is not None:  # the caller's budget counts every paid reply
-                    on_billed()
+            if 200 <= response.status_code < 300 and on_billed is not None:
+                on_billed()  # the caller's budget counts every paid reply
             try:
                 record = parse_task(response.json())
             except (ValueError, UnicodeDecodeError):
