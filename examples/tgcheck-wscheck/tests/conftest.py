@@ -28,8 +28,9 @@ def _clean_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def platform():
-    with WsSandbox() as sb:
-        yield sb
+    sandbox = WsSandbox().start()
+    yield sandbox
+    sandbox.stop()
 
 
 @pytest.fixture

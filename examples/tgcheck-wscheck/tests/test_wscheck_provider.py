@@ -10,7 +10,13 @@ from tgcheck_wscheck.sandbox import simulated_row
 import tgcheck
 from conftest import numbers
 from tgcheck import plugins
-from tgcheck.errors import BelowMinimum, InsufficientBalance, KeyRefused, TaskLost
+from tgcheck.errors import (
+    BelowMinimum,
+    InsufficientBalance,
+    KeyRefused,
+    ResultFileError,
+    TaskLost,
+)
 
 
 def test_the_plugin_is_loaded_by_its_entry_point():
@@ -123,3 +129,12 @@ def test_a_failed_task_fails_the_check(settings, platform):
 def test_balance(settings, platform):
     with WscheckProvider(settings) as provider:
         assert provider.balance() == ("100.0", "USD")
+
+
+@pytest.mark.parametrize("url", ["https://169.254.169.254/latest/meta-data",
+                                 "http://203.0.113.5/results.zip", "file:///etc/passwd"])
+def test_result_links_to_private_hosts_or_without_https_are_refused(settings, platform, url):
+    with WscheckProvider(settings) as provider, pytest.raises(ResultFileError,
+                                                              match="refusing"):
+        provider.download(url)
+    assert platform.calls["download"] == 0

@@ -15,20 +15,11 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from tgcheck import bounded_http, redact
-from tgcheck.errors import (
-    ApiError,
-    BadRequest,
-    InsufficientBalance,
-    KeyRefused,
-    ResultFileError,
-    TaskLost,
-    TaskTooLarge,
-    UncertainCreate,
-)
+from tgcheck import bounded_http, errors, redact, result_hosts
 from tgcheck.models import TaskStatus
 from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
 from tgcheck.retry import Backoff, retry_after_seconds
+from tgcheck.settings import is_loopback
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
 USER_AGENT = "tgcheck-wscheck"
@@ -58,10 +49,10 @@ def _money(value: object) -> tuple[str | None, str | None]:
 def parse_task(data: object) -> TaskStatus:
     """The platform's task object (openapi.yaml `Task`) as tgcheck's TaskStatus."""
     if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
-        raise ApiError("the platform's reply is not a task object")
+        raise errors.ApiError("the platform's reply is not a task object")
     if not _TASK_ID.fullmatch(data["task_id"]) or redact.holds_secret(data["task_id"]):
         # It goes into forms, the journal and commands users type: printable, sane.
-        raise ApiError("the platform's task_id is not a plausible id")
+        raise errors.ApiError("the platform's task_id is not a plausible id")
 
     def count(name: str) -> int | None:
         value = data.get(name)
@@ -124,8 +115,8 @@ class WscheckProvider(Provider):
                            files={"file": ("numbers.txt", body, "text/plain")})
         try:
             return parse_task(reply.json())  # 200 (older) or 202: created and charged
-        except (ValueError, ApiError) as e:
-            raise UncertainCreate(f"creating the task: the reply could not be read ({e}); "
+        except (ValueError, errors.ApiError) as e:
+            raise errors.UncertainCreate(f"creating the task: the reply could not be read ({e}); "
                                   "the task may exist and be charged") from None
 
     def get_status(self, task_id: str, *, deadline: float | None = None,
@@ -138,9 +129,9 @@ class WscheckProvider(Provider):
         try:
             record = parse_task(reply.json())
         except ValueError:
-            raise ApiError(f"{what}: the reply is not JSON") from None
+            raise errors.ApiError(f"{what}: the reply is not JSON") from None
         if record.task_id != task_id:
-            raise ApiError(f"{what}: the platform answered for another task")
+            raise errors.ApiError(f"{what}: the platform answered for another task")
         return record
 
     def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
@@ -150,14 +141,18 @@ class WscheckProvider(Provider):
         except (ValueError, AttributeError):
             amount = None
         if amount is None:
-            raise ApiError("asking for the balance: the reply holds no balance")
+            raise errors.ApiError("asking for the balance: the reply holds no balance")
         return amount, "USD"
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes:
-        if not (url.startswith("https://") or url.startswith(self.base_url + "/")):
-            # Plain http only from the platform's own host (the sandbox on loopback).
-            raise ResultFileError(f"refusing a result link that is not https:// ({url[:60]})")
+        try:
+            # https:// to a public host only (plain http to loopback when the API is
+            # there too: the sandbox): a link must not make us read a private service.
+            result_hosts.check_url(url, api_is_loopback=is_loopback(self.base_url),
+                                   resolve=result_hosts.system_resolver)
+        except result_hosts.HostRefused as e:
+            raise errors.ResultFileError(f"refusing the result link ({e})") from None
         reply = self._call("downloading the results", deadline, client=self._files,
                            method="GET", url=url, max_bytes=max_bytes or MAX_FILE_BYTES)
         return reply.content
@@ -182,11 +177,11 @@ class WscheckProvider(Provider):
                                        2 * self.settings.http_timeout)),
                     read=self.settings.http_timeout, extensions={"trace": trace}, **fields)
             except bounded_http.BodyTooLarge as e:
-                raise (UncertainCreate if create else ApiError)(
+                raise (errors.UncertainCreate if create else errors.ApiError)(
                     f"{what}: the reply is {e}") from None
             except httpx.TransportError as e:
                 if create and sent:
-                    raise UncertainCreate(f"{what}: the connection failed after the file "
+                    raise errors.UncertainCreate(f"{what}: the connection failed after the file "
                                           f"was sent ({type(e).__name__}); the task may "
                                           "exist and be charged") from None
                 backoff.wait(what, last_error=type(e).__name__)
@@ -208,19 +203,19 @@ class WscheckProvider(Provider):
             text = ""
         said = f" (HTTP {code}: {text})" if text else f" (HTTP {code})"
         if code == 401:
-            raise KeyRefused(f"{what}: the platform refused the API key{said}")
+            raise errors.KeyRefused(f"{what}: the platform refused the API key{said}")
         if code == 402:
-            raise InsufficientBalance(f"{what}: insufficient balance{said}; nothing was "
+            raise errors.InsufficientBalance(f"{what}: insufficient balance{said}; nothing was "
                                       "created or charged")
         if code == 404 and what.startswith("asking for task"):
-            raise TaskLost(f"{what}: the platform does not know this task{said}")
+            raise errors.TaskLost(f"{what}: the platform does not know this task{said}")
         if code == 413:
-            raise TaskTooLarge(f"{what}: the file is too large for the platform{said}")
+            raise errors.TaskTooLarge(f"{what}: the file is too large for the platform{said}")
         if create and code >= 500:
             # 502/504 come from a gateway that gave up: the platform behind it may
             # have created the task.
-            raise UncertainCreate(f"{what}: no answer from the platform{said}; the task "
+            raise errors.UncertainCreate(f"{what}: no answer from the platform{said}; the task "
                                   "may exist and be charged")
         if what.startswith("downloading"):
-            raise ResultFileError(f"{what}: refused{said}; the next run asks for a new link")
-        raise BadRequest(f"{what}: the platform refused the request{said}")
+            raise errors.ResultFileError(f"{what}: refused{said}; the next run asks for a new link")
+        raise errors.BadRequest(f"{what}: the platform refused the request{said}")
