@@ -20,6 +20,8 @@ from .errors import (
 from .hookspecs import hookimpl
 from .models import Answer, JobEvent, TaskStatus, TaskType
 from .normalize import normalise
+from .plugin_settings import Setting
+from .provider import Provider
 from .regions import RegionError
 from .settings import Settings
 
@@ -42,8 +44,10 @@ __all__ = [
     "InputError",
     "JobEvent",
     "KeyRefused",
+    "Provider",
     "RegionError",
     "ResultFileError",
+    "Setting",
     "Settings",
     "StoreError",
     "TaskFailed",

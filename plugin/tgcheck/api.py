@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable
 
 from .engine import Engine, EventListener
+from .errors import ConfigError
 from .models import Answer
 from .normalize import Region
 from .settings import Settings
@@ -53,9 +53,13 @@ def check(
     provider selects an installed provider plugin ("wscheck"; None: the settings',
     TGCHECK_PROVIDER, else ekycpro).
     """
-    if provider is not None:
-        settings = (Settings.from_env(provider=provider) if settings is None
-                    else dataclasses.replace(settings, provider=provider))
+    if settings is None and provider is not None:
+        settings = Settings.from_env(provider=provider)
+    elif provider is not None and provider != settings.provider:
+        # Settings hold the provider's base URL: another provider there would be
+        # sent this one's key.
+        raise ConfigError(f"provider={provider!r} and settings for {settings.provider!r}: "
+                          f"give one (Settings(provider={provider!r}, ...))")
     return get_engine(settings).check(
         numbers, task_type=task_type, region=region, retry_unknown=retry_unknown,
         resubmit=resubmit, on_event=on_event, top_up=top_up,

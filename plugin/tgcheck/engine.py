@@ -16,8 +16,6 @@ from typing import NamedTuple
 
 from . import connect, plugins, redact
 from .create_gate import CreateGate
-from .default_plugins.readers import budget as result_size_budget
-from .default_plugins.readers import result_budget
 from .errors import (
     ApiError,
     BelowMinimum,
@@ -46,6 +44,8 @@ from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
 from .provider import FAILED, LOST, QUEUED, READY, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
+from .result_size import budget as result_size_budget
+from .result_size import result_budget
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, Job, Store, owner_alive, this_owner
 
@@ -1084,7 +1084,7 @@ class _Driver:
         # Bounded by what the numbers sent can take: a bomb stops at the download.
         data = self.provider.download(status.result_url, deadline=self.deadline,
                                       max_bytes=result_budget(len(self.numbers)))
-        reader = next((r for r in plugins.readers() if r.accepts(data)), None)
+        reader = next((r for r in plugins.readers(self.provider) if r.accepts(data)), None)
         if reader is None:
             head = data[:40].decode("latin-1", "replace")
             raise ResultFileError(
@@ -1096,7 +1096,8 @@ class _Driver:
         del data  # the file is parsed: its bytes need not outlive the parse
         self._sane(found)
         # Two different answers for one number are none: the reader sets them to None.
-        twice = len(getattr(found, "conflicts", ()) & set(self.numbers))
+        # A plain mapping (a third-party reader's) has no conflicts.
+        twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
         rows, answered, pairs = [], {}, {}

@@ -60,13 +60,6 @@ class TaskType:
         return {" ".join(v.lower().split()): v for v in self.values or ()}
 
 
-# Status words that end a task without a result file. "failed" is documented by
-# the sister platform; the others are how such APIs spell a task stopped on
-# their side. Any other word the schedule does not know is polled with backoff.
-FAILED_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled",
-                          "rejected", "expired", "aborted", "deleted", "stopped"})
-
-
 def processed(success: int | None, failure: int | None) -> int | None:
     """Numbers the provider has processed, from its counts (None: not reported)."""
     if success is None and failure is None:

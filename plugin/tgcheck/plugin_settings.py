@@ -19,7 +19,12 @@ with `settings.option(name)`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from .errors import ConfigError
+
+# The provider a Settings selects when nothing says otherwise (TGCHECK_PROVIDER).
+DEFAULT_PROVIDER = "ekycpro"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +46,13 @@ class Setting:
     def applies_to(self, provider: str) -> bool:
         return self.provider is None or self.provider == provider
 
+    def read(self, raw: str) -> object:
+        """The value of the environment variable's text, or a ConfigError naming it."""
+        try:
+            return self.parse(raw.strip())
+        except ValueError as e:
+            raise ConfigError(f"{self.env} is not valid ({e}): {raw[:80]!r}") from None
+
 
 def registered(provider: str) -> dict[str, Setting]:
     """name -> Setting, of the plugins' settings that apply to this provider."""
@@ -52,3 +64,36 @@ def registered(provider: str) -> dict[str, Setting]:
             # Hook-call order: a third-party plugin (called first) wins over a built-in.
             found.setdefault(setting.name, setting)
     return found
+
+
+class Options(dict):
+    """Settings.extra: a dict that hashes (Settings are cached by value), by its items."""
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.items()))
+
+
+def default(provider: str, name: str) -> object:
+    """The registered default of a setting for this provider (None: none registered)."""
+    setting = registered(provider).get(name)
+    return None if setting is None else setting.default
+
+
+def from_env(provider: str, env: Mapping[str, str], fields: set[str],
+             core: Mapping[str, object]) -> dict:
+    """Settings keywords from the plugins' environment variables: a field of
+    Settings (fields) the core has not read (core), and the rest under "extra"."""
+    values: dict = {}
+    extra: dict = {}
+    for setting in registered(provider).values():
+        raw = env.get(setting.env)
+        if raw is None or raw == "":
+            continue
+        if setting.name in fields:
+            if setting.name not in core:
+                values[setting.name] = setting.read(raw)
+        else:
+            extra[setting.name] = setting.read(raw)
+    if extra:
+        values["extra"] = extra
+    return values

@@ -70,6 +70,9 @@ class Provider:
     #: Numbers per second a task typically runs at: the polling policy's prior,
     #: until the task's own progress is measured (None: the policy's default).
     typical_rate: float | None = None
+    #: The readers of this provider's result files (tgcheck.models.Reader), asked in
+    #: order after the readers plugins register (tgcheck_register_readers).
+    readers: Sequence = ()
     #: Whether creating a task is a billed call (status calls tell their billing
     #: through get_status's on_billed; downloads are never counted).
     create_is_billed: bool = True

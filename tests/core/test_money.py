@@ -13,6 +13,7 @@ import pytest
 import tgcheck
 from conftest import numbers
 from tgcheck import Settings, plugins
+from tgcheck.default_plugins.ekycpro.sandbox import Faults, simulated_answer, xlsx_file
 from tgcheck.engine import CheckRequest, _Fill
 from tgcheck.errors import (
     BelowMinimum,
@@ -23,7 +24,6 @@ from tgcheck.errors import (
     TaskLost,
 )
 from tgcheck.sandbox import Sandbox
-from tgcheck.sandbox.server import Faults, simulated_answer, xlsx_file
 from tgcheck.store import Store
 
 

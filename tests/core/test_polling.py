@@ -178,3 +178,22 @@ def test_completed_gets_time_to_write_its_file_before_backing_off():
     first = schedule.next_delay(done, t)
     assert schedule.next_delay(done, t + first) <= LAG_CAP  # within STUCK_EXPORT: the budget
     assert schedule.next_delay(done, t + 600) >= 500  # stuck for 10 minutes: backs off
+
+
+def test_the_providers_typical_rate_is_the_prior_while_queued():
+    # A provider ten times faster than the default prior: its queued task is
+    # looked at ten times sooner (half the shortest plausible run).
+    default = PollSchedule(2.0, 3600.0, 0.0, 50_000).next_delay(status("pending", 0, 0), 2.0)
+    fast = PollSchedule(2.0, 3600.0, 0.0, 50_000, typical_rate=110.0).next_delay(
+        status("pending", 0, 0), 2.0)
+    assert fast == pytest.approx(default / 10)
+
+
+def test_a_record_without_a_state_is_taken_for_queued():
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 19)
+    still = TaskStatus("t1", "whatever")  # a provider that set no state
+    t, times = 2.0, []
+    for _ in range(5):
+        times.append(t)
+        t += schedule.next_delay(still, t)
+    assert times == [2, 4, 8, 16, 32]  # no movement: the doubling of a still task

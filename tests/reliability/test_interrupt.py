@@ -264,7 +264,7 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
 def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, tmp_path):
     # A 429 creates nothing; the create's wait before trying again (Retry-After:
     # 30 s) ends on Ctrl-C, and no second request is sent: the job stays new.
-    from tgcheck.sandbox.server import Faults
+    from tgcheck.sandbox import Faults
 
     values = numbers(5, start=7500)
     listing = tmp_path / "in.txt"

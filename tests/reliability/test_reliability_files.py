@@ -21,7 +21,7 @@ import xlsxwriter
 import tgcheck
 from conftest import numbers
 from tgcheck import plugins
-from tgcheck.default_plugins import ekycpro
+from tgcheck.default_plugins.ekycpro import client as ekycpro
 
 TG = plugins.get_task_type("tg")
 

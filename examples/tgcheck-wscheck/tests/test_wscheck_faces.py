@@ -45,7 +45,7 @@ def test_cli_check_with_the_plugins_own_sandbox(tmp_path, monkeypatch):
     assert [r["number"] for r in rows] == nums
     assert [r["activated"] for r in rows] == activated(nums)
     # The plugin's sandbox kept its one task in its own folder; a re-run pays nothing.
-    tasks = tmp_path / "home" / "sandbox-tasks-wscheck"
+    tasks = tmp_path / "home" / "sandbox-tasks" / "wscheck"
     assert len(list(tasks.glob("*.json"))) == 1
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert again.exit_code == 0 and "0 billed calls" in again.output

@@ -138,3 +138,12 @@ def test_result_links_to_private_hosts_or_without_https_are_refused(settings, pl
                                                               match="refusing"):
         provider.download(url)
     assert platform.calls["download"] == 0
+
+
+def test_the_platforms_base_url_is_the_default_while_it_is_selected(monkeypatch):
+    assert tgcheck.Settings(provider="wscheck").base_url == "https://api.checknumber.ai"
+    assert tgcheck.Settings.from_env(provider="wscheck").base_url == "https://api.checknumber.ai"
+    assert tgcheck.Settings().base_url != "https://api.checknumber.ai"  # ekycpro's own
+    monkeypatch.setenv("TGCHECK_BASE_URL", "https://eu.checknumber.example")
+    assert tgcheck.Settings.from_env(provider="wscheck").base_url == (
+        "https://eu.checknumber.example")

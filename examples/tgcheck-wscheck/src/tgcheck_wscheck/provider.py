@@ -16,10 +16,11 @@ from decimal import Decimal, InvalidOperation
 import httpx
 
 from tgcheck import bounded_http, errors, redact, result_hosts
+from tgcheck.default_plugins.ekycpro.readers import readers as ekycpro_readers
 from tgcheck.models import TaskStatus
 from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
 from tgcheck.retry import Backoff, retry_after_seconds
-from tgcheck.settings import is_loopback
+from tgcheck.settings import canonical_url, is_loopback
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
 USER_AGENT = "tgcheck-wscheck"
@@ -84,15 +85,19 @@ class WscheckProvider(Provider):
 
     name = "wscheck"
     status_words = STATUS_WORDS
+    # Its result file is a zip holding one CSV, as ekycpro's newer deployments send
+    # (`number`, then the task type's columns): ekycpro's readers read it, with
+    # their guards against zip bombs and broken files.
+    readers = ekycpro_readers()
 
     def __init__(self, settings):
         self.settings = settings
-        # TODO(contract): the provider's own base-URL setting.
-        from tgcheck.settings import DEFAULT_BASE_URL as EKYCPRO
-        self.base_url = (DEFAULT_BASE_URL if settings.base_url == EKYCPRO
-                         else settings.base_url).rstrip("/")
-        # The journal keys jobs by this: a job is only attached to on its own server.
-        self.identity = "wscheck:sandbox" if settings.sandbox else f"wscheck:{self.base_url}"
+        # TGCHECK_BASE_URL, else DEFAULT_BASE_URL (registered in __init__.py).
+        self.base_url = settings.base_url
+        # The journal keys jobs by this: a job is only attached to on its own server,
+        # whichever way its URL is spelled.
+        self.identity = ("wscheck:sandbox" if settings.sandbox
+                         else f"wscheck:{canonical_url(self.base_url)}")
         self._key = settings.require_key()
         timeout = httpx.Timeout(settings.http_timeout)
         self._api = httpx.Client(base_url=self.base_url, timeout=timeout,

@@ -1,4 +1,4 @@
-"""The ekycpro provider: the vendor's HTTP protocol over httpx.
+"""The ekycpro client: the vendor's HTTP protocol over httpx, as a Provider.
 
 Billing shapes every choice here: a 200 costs money, 400/500 are free. So status
 and download calls are retried freely on transient faults, but a create whose
@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from .. import bounded_http, connect, redact, result_hosts
-from ..bounded_http import BodyTooLarge, PeerRefused
-from ..connect import ConnectBudget
-from ..errors import (
+from ... import bounded_http, connect, redact, result_hosts
+from ...bounded_http import BodyTooLarge, PeerRefused
+from ...connect import ConnectBudget
+from ...errors import (
     ApiError,
     BadRequest,
     InsufficientBalance,
@@ -27,11 +27,12 @@ from ..errors import (
     TaskTooLarge,
     UncertainCreate,
 )
-from ..hookspecs import hookimpl
-from ..models import TaskStatus
-from ..provider import FAILED, QUEUED, READY, RUNNING, Provider
-from ..retry import Backoff, retry_after_seconds
-from ..settings import Settings, canonical_url, is_loopback
+from ...models import TaskStatus
+from ...provider import QUEUED, Provider
+from ...retry import Backoff, retry_after_seconds
+from ...settings import Settings, canonical_url, is_loopback
+from .readers import readers
+from .words import CREATE_IS_BILLED, STATUS_WORDS, TYPICAL_RATE
 
 # A result file larger than this is refused rather than held in memory (the
 # engine asks for less: what the numbers sent can plausibly take).
@@ -56,32 +57,6 @@ MAX_COUNT = 10**12
 # A gettasks refusal whose text says the task is unknown (some servers answer 400).
 TASK_UNKNOWN = re.compile(r"task\W*(id\W*)?not\W*found|unknown\W*task|no\W*such\W*task",
                           re.IGNORECASE)
-
-
-# The vendor's status words. "completed" means processed, the file being written
-# (it turns "exported" within seconds); "done", "finished" and "success" are how
-# deployments spell the same with a result_url. "failed" is documented by the
-# sister platform; the other failure words are how such APIs spell a task
-# stopped on their side. Any other word is the unknown state: polled with backoff.
-STATUS_WORDS = {
-    "pending": QUEUED,
-    "processing": RUNNING,
-    "completed": READY,
-    "exported": READY,
-    "done": READY,
-    "finished": READY,
-    "success": READY,
-    **dict.fromkeys(("failed", "failure", "error", "cancelled", "canceled", "rejected",
-                     "expired", "aborted", "deleted", "stopped"), FAILED),
-}
-# Numbers per second the vendor typically processes (its example: 20,000 numbers
-# in about 29 minutes): the polling policy's prior until a task's rate is measured.
-TYPICAL_RATE = 11.0
-
-
-@hookimpl
-def tgcheck_register_providers(register):
-    register("ekycpro", EkycproProvider)
 
 
 # A task id is put in forms, the journal, TSV and commands the user types:
@@ -194,6 +169,8 @@ class EkycproProvider(Provider):
     name = "ekycpro"
     status_words = STATUS_WORDS
     typical_rate = TYPICAL_RATE
+    create_is_billed = CREATE_IS_BILLED
+    readers = readers()
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
                  resolver: result_hosts.Resolver | None = None):
