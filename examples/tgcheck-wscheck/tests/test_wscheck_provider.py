@@ -2,6 +2,7 @@
 platform's sandbox: answers by number, one create per set, every refusal clear."""
 
 import dataclasses
+import socket
 
 import pytest
 from tgcheck_wscheck import WscheckProvider, WsSandbox
@@ -10,6 +11,7 @@ from tgcheck_wscheck.sandbox import simulated_row
 import tgcheck
 from conftest import numbers
 from tgcheck import plugins
+from tgcheck.connect import Unreachable
 from tgcheck.errors import (
     BelowMinimum,
     InsufficientBalance,
@@ -147,3 +149,19 @@ def test_the_platforms_base_url_is_the_default_while_it_is_selected(monkeypatch)
     monkeypatch.setenv("TGCHECK_BASE_URL", "https://eu.checknumber.example")
     assert tgcheck.Settings.from_env(provider="wscheck").base_url == (
         "https://eu.checknumber.example")
+
+
+def test_an_unreachable_platform_is_said_within_the_connect_budget(settings):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    closed = dataclasses.replace(settings, base_url=f"http://127.0.0.1:{port}",
+                                 connect_budget=0.3)
+    engine = tgcheck.Engine(closed)
+    try:
+        with pytest.raises(Unreachable, match="cannot reach.*Nothing was sent"):
+            engine.check(numbers(500), task_type="ws")
+        # Failed, not uncertain: nothing reached the platform, the next run creates it.
+        assert [j.state for j in engine.store.jobs()] == ["failed"]
+    finally:
+        engine.close()

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 import httpx
 
 from tgcheck import bounded_http, errors, redact, result_hosts
+from tgcheck.connect import ConnectBudget
 from tgcheck.default_plugins.ekycpro.readers import readers as ekycpro_readers
 from tgcheck.models import TaskStatus
 from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
@@ -115,14 +116,20 @@ class WscheckProvider(Provider):
     def create_task(self, numbers: Sequence[str], task_type: str, *,
                     deadline: float | None = None) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
-        reply = self._call("creating the task", deadline, create=True, method="POST",
-                           url="/v1/tasks", data={"task_type": task_type},
-                           files={"file": ("numbers.txt", body, "text/plain")})
+        sent: list = []  # set once the request's headers go out: the task may exist
+        try:
+            reply = self._call("creating the task", deadline, sent=sent, method="POST",
+                               url="/v1/tasks", data={"task_type": task_type},
+                               files={"file": ("numbers.txt", body, "text/plain")})
+        except KeyboardInterrupt as e:
+            if not sent:  # Ctrl-C before a byte left: the engine may create it later
+                e.request_sent = False
+            raise
         try:
             return parse_task(reply.json())  # 200 (older) or 202: created and charged
         except (ValueError, errors.ApiError) as e:
-            raise errors.UncertainCreate(f"creating the task: the reply could not be read ({e}); "
-                                  "the task may exist and be charged") from None
+            raise errors.UncertainCreate(f"creating the task: the reply could not be read "
+                                         f"({e}); the task may exist and be charged") from None
 
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed: Callable[[], None] | None = None) -> TaskStatus:
@@ -164,17 +171,23 @@ class WscheckProvider(Provider):
 
     # -- one request, retried as the money allows ------------------------------
     def _call(self, what: str, deadline: float | None, *, method: str, url: str,
-              create: bool = False, client: httpx.Client | None = None,
+              sent: list | None = None, client: httpx.Client | None = None,
               max_bytes: int = MAX_REPLY_BYTES, **fields) -> httpx.Response:
+        """One call; sent (a create's) gets an item once its request may have
+        reached the platform: from then on it is never sent again."""
+        create = sent is not None
         deadline = deadline or time.monotonic() + self.settings.timeout
         backoff = Backoff(deadline, base=self.settings.retry_base)
+        # A platform that cannot be reached at all is given TGCHECK_CONNECT_BUDGET.
+        connecting = ConnectBudget(self.settings.connect_budget, deadline,
+                                   base=self.settings.retry_base)
+        mark = sent if create else []
+
+        def trace(event: str, info: dict) -> None:  # httpcore's trace extension
+            if event.endswith("send_request_headers.started"):
+                mark.append(True)
+
         while True:
-            sent = []  # httpcore's trace: once the headers go out, a create may land
-
-            def trace(event: str, info: dict, sent=sent) -> None:
-                if event.endswith("send_request_headers.started"):
-                    sent.append(True)
-
             try:
                 reply = bounded_http.request(
                     client or self._api, method, url, max_bytes=max_bytes,
@@ -184,15 +197,19 @@ class WscheckProvider(Provider):
             except bounded_http.BodyTooLarge as e:
                 raise (errors.UncertainCreate if create else errors.ApiError)(
                     f"{what}: the reply is {e}") from None
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                connecting.failed(e, self.base_url, what)  # nothing was sent
+                continue
             except httpx.TransportError as e:
-                if create and sent:
-                    raise errors.UncertainCreate(f"{what}: the connection failed after the file "
-                                          f"was sent ({type(e).__name__}); the task may "
-                                          "exist and be charged") from None
+                if create and mark:
+                    raise errors.UncertainCreate(
+                        f"{what}: the connection failed after the file was sent "
+                        f"({type(e).__name__}); the task may exist and be charged") from None
                 backoff.wait(what, last_error=type(e).__name__)
                 continue
             code = reply.status_code
             if code in RETRIED or (code >= 500 and not create):
+                mark.clear()  # refused: nothing was created
                 backoff.wait(what, retry_after_seconds(reply.headers.get("Retry-After")),
                              f"HTTP {code}")
                 continue
@@ -210,8 +227,8 @@ class WscheckProvider(Provider):
         if code == 401:
             raise errors.KeyRefused(f"{what}: the platform refused the API key{said}")
         if code == 402:
-            raise errors.InsufficientBalance(f"{what}: insufficient balance{said}; nothing was "
-                                      "created or charged")
+            raise errors.InsufficientBalance(f"{what}: insufficient balance{said}; "
+                                             "nothing was created or charged")
         if code == 404 and what.startswith("asking for task"):
             raise errors.TaskLost(f"{what}: the platform does not know this task{said}")
         if code == 413:
@@ -219,8 +236,9 @@ class WscheckProvider(Provider):
         if create and code >= 500:
             # 502/504 come from a gateway that gave up: the platform behind it may
             # have created the task.
-            raise errors.UncertainCreate(f"{what}: no answer from the platform{said}; the task "
-                                  "may exist and be charged")
+            raise errors.UncertainCreate(f"{what}: no answer from the platform{said}; "
+                                         "the task may exist and be charged")
         if what.startswith("downloading"):
-            raise errors.ResultFileError(f"{what}: refused{said}; the next run asks for a new link")
+            raise errors.ResultFileError(f"{what}: refused{said}; the next run asks for a "
+                                         "new link")
         raise errors.BadRequest(f"{what}: the platform refused the request{said}")
