@@ -655,9 +655,11 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
               help="Most numbers in one file (a 413 above it).")
 @click.option("--stuck", metavar="WORD", help="Every task shows this status for ever "
               "(pending, an unknown word, or cancelled).")
+@click.option("--provider", metavar="NAME", help="Another provider's own sandbox (a plugin's, "
+              "e.g. wscheck); the options above are ekycpro's, --port excepted.")
 @handle_errors
 def sandbox_command(port, speed, result_format, faults, create_code, price, balance, min_rows,
-                    max_rows, stuck):
+                    max_rows, stuck, provider):
     """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
 
     \b
@@ -668,12 +670,17 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
       tgcheck sandbox --speed 20 --format zip --faults 0.3
       tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
       tgcheck sandbox --stuck pending
+      tgcheck sandbox --provider wscheck   # a provider plugin's own sandbox
     """
     import decimal
-    import threading
 
     from .sandbox import Faults, Sandbox
 
+    if provider not in (None, "ekycpro"):
+        from .sandbox.embedded import sandbox_factory
+
+        _serve(sandbox_factory(provider)(port=port), provider)
+        return
     minimum = {}
     for item in min_rows:
         name, _, count = item.partition("=")
@@ -686,7 +693,16 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
                      balance=balance, min_rows=minimum, max_rows=max_rows, stuck=stuck)
     except decimal.InvalidOperation:
         raise InputError("--price and --balance take decimal numbers, e.g. 0.002") from None
+    _serve(sb)
+
+
+def _serve(sb, provider: str | None = None) -> None:
+    """Say how to use the sandbox, then serve until Ctrl-C."""
+    import threading
+
     click.echo(f"tgcheck sandbox (SIMULATED answers) listening on {sb.url}")
+    if provider is not None:
+        click.echo(f"  export TGCHECK_PROVIDER={provider}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
     sys.stdout.flush()

@@ -5,8 +5,13 @@ TGCHECK_TASK_TYPE)."""
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import duckdb
+import httpx
 import pytest
 from click.testing import CliRunner
 from tgcheck_wscheck.sandbox import simulated_row
@@ -95,3 +100,21 @@ def test_excel_udf_with_the_provider_and_task_type_settings(platform_env, monkey
     result = tgcheck_udfs.tg_check([[n] for n in nums])
     assert result == [[a] for a in activated(nums)]
     assert platform_env.creates == 1
+
+
+def test_tgcheck_sandbox_serves_the_plugins_sandbox_until_ctrl_c(tmp_path):
+    server = subprocess.Popen([sys.executable, "-m", "tgcheck", "sandbox", "--provider",
+                               "wscheck", "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "TGCHECK_HOME": str(tmp_path)})
+    try:
+        said = [server.stdout.readline() for _ in range(4)]
+        assert said[1].strip() == "export TGCHECK_PROVIDER=wscheck"
+        url = said[2].strip().partition("=")[2]
+        key = said[3].split("=")[1].split()[0]
+        balance = httpx.get(f"{url}/v1/balance", headers={"X-API-Key": key})
+        assert balance.json() == {"balance": 100.0}
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    assert "stopped; billed calls" in err
