@@ -30,8 +30,10 @@ RETRIED = (429, 500, 503)
 # A reply is a few hundred bytes, a result file 50 bytes a number: a cap on both.
 MAX_REPLY_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 512 * 1024 * 1024
-# The platform's status words (openapi.yaml `Task.status`) as tgcheck's states.
+# Counts beyond any task would overflow the journal's integers.
+MAX_COUNT = 10**12
 _TASK_ID = re.compile(r"[!-~]{1,200}")
+# The platform's status words (openapi.yaml `Task.status`) as tgcheck's states.
 STATUS_WORDS = {"pending": QUEUED, "processing": RUNNING, "exported": READY, "failed": FAILED}
 
 
@@ -58,7 +60,8 @@ def parse_task(data: object) -> TaskStatus:
 
     def count(name: str) -> int | None:
         value = data.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        plausible = isinstance(value, int) and not isinstance(value, bool)
+        return value if plausible and 0 <= value <= MAX_COUNT else None
 
     estimated, currency = _money(data.get("estimated_amount"))
     actual, actual_currency = _money(data.get("actual_amount"))
@@ -104,9 +107,11 @@ class WscheckProvider(Provider):
         self._api = httpx.Client(base_url=self.base_url, timeout=timeout,
                                  headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
                                  follow_redirects=False)  # the key stays on this host
-        # Result links point elsewhere (presigned storage): no key travels there.
+        # Result links point elsewhere (presigned storage): no key travels there,
+        # and every hop, redirects included, is checked before a byte is sent.
         self._files = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
-                                   follow_redirects=False)
+                                   follow_redirects=True, max_redirects=5,
+                                   event_hooks={"request": [self._check_link]})
 
     def close(self) -> None:
         self._api.close()
@@ -158,16 +163,19 @@ class WscheckProvider(Provider):
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes:
-        try:
-            # https:// to a public host only (plain http to loopback when the API is
-            # there too: the sandbox): a link must not make us read a private service.
-            result_hosts.check_url(url, api_is_loopback=is_loopback(self.base_url),
-                                   resolve=result_hosts.system_resolver)
-        except result_hosts.HostRefused as e:
-            raise errors.ResultFileError(f"refusing the result link ({e})") from None
         reply = self._call("downloading the results", deadline, client=self._files,
                            method="GET", url=url, max_bytes=max_bytes or MAX_FILE_BYTES)
         return reply.content
+
+    def _check_link(self, request: httpx.Request) -> None:
+        try:
+            # https:// to a public host only (plain http to loopback when the API is
+            # there too: the sandbox): a link must not make us read a private service.
+            result_hosts.check_url(str(request.url), api_is_loopback=is_loopback(self.base_url),
+                                   resolve=result_hosts.system_resolver)
+        except result_hosts.HostRefused as e:
+            raise errors.ResultFileError(f"refusing the result link to {request.url.host} "
+                                         f"({e})") from None
 
     # -- one request, retried as the money allows ------------------------------
     def _call(self, what: str, deadline: float | None, *, method: str, url: str,
