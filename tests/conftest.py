@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,19 @@ def wait_for(condition, what: str, timeout: float = 30.0):
             return value
         time.sleep(0.02)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def let_go_of(store_path) -> None:
+    """Close every SQLite connection this process still holds on store_path, so
+    that a test may damage the file as a crash or a bad disk would.
+
+    Engine.close() closes the calling thread's connection only: those the job and
+    heartbeat threads opened stay open until the cyclic garbage collector frees
+    them (on Python 3.11 a sqlite3 connection and its statement cache refer to
+    each other). Whenever that happens, the last one to close checkpoints its WAL
+    into the file: written after the damage, it makes the file sound again, and
+    the test then checks a store that is not damaged. Collected here, the WAL is
+    folded in and removed first; a connection still in use fails the test."""
+    gc.collect()
+    wal = Path(f"{store_path}-wal")
+    assert not wal.exists(), f"a connection still holds {store_path} open"

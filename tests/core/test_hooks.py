@@ -1,8 +1,6 @@
 """Every hook, exercised through the plugin manager, plus a guard that keeps it so."""
 
 import ast
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -242,12 +240,3 @@ def test_plugin_task_type_and_reader_used_end_to_end(settings, sandbox):
 def test_job_event_is_plain_data():
     e = JobEvent("progress", "k" * 64, "tg", 3, task_id="t", processed=1, total=3)
     assert e.progress["processed"] == 1
-
-
-def test_readers_zip_of_csv_with_bom_through_the_manager():
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("r.csv", "\ufeff NUMBER ;Telegram \n+41798284651; YES \n")
-    data = buf.getvalue()
-    reader = next(r for r in plugins.readers() if r.accepts(data))
-    assert reader.read(data, plugins.get_task_type("tg")) == {"+41798284651": "yes"}

@@ -589,23 +589,6 @@ def test_excel_below_the_minimum_is_a_cell_error(sandbox_env, monkeypatch):
     assert sandbox_env.creates == 0
 
 
-def test_settings_from_the_environment(monkeypatch):
-    monkeypatch.setenv("TGCHECK_MAX_STATUS_CALLS", "12")
-    monkeypatch.setenv("TGCHECK_MIN_TASK_SIZE", "50")
-    monkeypatch.setenv("TGCHECK_TOP_UP", "1")
-    s = Settings.from_env()
-    assert (s.max_status_calls, s.min_task_size, s.top_up) == (12, 50, True)
-    assert Settings.from_env(top_up=False).top_up is False
-    monkeypatch.setenv("TGCHECK_TOP_UP", "maybe")
-    with pytest.raises(tgcheck.ConfigError, match="TGCHECK_TOP_UP"):
-        Settings.from_env()
-    monkeypatch.setenv("TGCHECK_TOP_UP", "0")
-    monkeypatch.setenv("TGCHECK_MAX_STATUS_CALLS", "0")
-    with pytest.raises(tgcheck.ConfigError, match="TGCHECK_MAX_STATUS_CALLS"):
-        Settings.from_env()
-    assert Settings().max_status_calls == 20 and Settings().min_task_size is None
-
-
 @pytest.mark.parametrize("record, expected", [
     ({"estimated_amount": {"amount": "1.90", "currency": "usd"}}, ("1.90", None, "USD")),
     ({"estimated_amount": 2, "actual_amount": "1E+1"}, ("2", "10", None)),

@@ -127,13 +127,6 @@ def test_retries_stop_at_the_deadline(settings, sandbox):
     assert sandbox.creates == 1
 
 
-def test_plain_http_only_for_loopback(tmp_path):
-    with pytest.raises(tgcheck.ConfigError, match="https"):
-        Settings(base_url="http://api.ekycpro.com", home=tmp_path)
-    Settings(base_url="http://127.0.0.1:1", home=tmp_path)
-    Settings(base_url="http://localhost:1", home=tmp_path)
-
-
 @pytest.mark.parametrize("url", [
     "http://files.example.com/r.xlsx",
     "https://127.0.0.1/r.xlsx",

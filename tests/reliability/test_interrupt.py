@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
-import subprocess
-import sys
 import threading
 
 from conftest import child_env, numbers, wait_for
-from paths import ROOT
-
-
-def _submitted(proc, count: int) -> list[str]:
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if sum('"event": "submitted"' in s for s in seen) >= count:
-            return seen
-    raise AssertionError("the check ended before its tasks were created: " + "".join(seen))
+from processes import finished, interrupt, journal, read_until, run, started
 
 
 def test_ctrl_c_with_several_tasks_in_flight_stops_at_once_and_a_rerun_attaches(
@@ -30,17 +20,10 @@ def test_ctrl_c_with_several_tasks_in_flight_stops_at_once_and_a_rerun_attaches(
     env = child_env(sandbox, tmp_path / "home", TGCHECK_MAX_TASK_SIZE="5",
                     TGCHECK_TIMEOUT="120")
     sandbox.time_scale = 0.0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _submitted(proc, 4)
-        proc.send_signal(signal.SIGINT)
+    with started("check", str(listing), "--progress", "json", env=env) as proc:
+        read_until(proc, '"event": "submitted"', count=4)
         # Before, the process waited for every task in flight: here, forever.
-        proc.wait(timeout=15)
-    finally:
-        proc.kill()
-    err = proc.stderr.read()
+        err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "answers are stored" in err and "attaches" in err
     assert "Traceback" not in err
@@ -50,9 +33,7 @@ def test_ctrl_c_with_several_tasks_in_flight_stops_at_once_and_a_rerun_attaches(
     # The jobs stayed open (not uncertain): the re-run attaches to them and
     # creates only the 4 tasks never started.
     sandbox.time_scale = 1.0
-    again = subprocess.run(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("check", str(listing), "--progress", "json", env=env)
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 8
     assert len(again.stdout.strip().splitlines()) == 41
@@ -76,36 +57,19 @@ def test_ctrl_c_after_some_tasks_finished_says_how_many_answers_are_stored(
         return real_record(task, created=created)
 
     sandbox.record = record
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stderr:
-            if '"event": "done"' in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
-    finally:
-        proc.kill()
-    err = proc.stderr.read()
+    with started("check", str(listing), "--progress", "json", env=env) as proc:
+        read_until(proc, '"event": "done"')
+        err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "6 answers are stored (1 of 2 task(s) finished)" in err
-    jobs = subprocess.run([sys.executable, "-m", "tgcheck", "jobs", "--all", "--json"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    states = sorted(json.loads(line)["state"] for line in jobs.stdout.splitlines())
+    states = sorted(j["state"] for j in journal(env))
     assert states == ["done", "open"]
 
 
-def _journal(env) -> list[dict]:
-    jobs = subprocess.run([sys.executable, "-m", "tgcheck", "jobs", "--all", "--json"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert jobs.returncode == 0, jobs.stderr
-    return [json.loads(line) for line in jobs.stdout.splitlines()]
-
-
-def _interrupt_during_creates(sandbox, tmp_path, count: int):
+@contextlib.contextmanager
+def _interrupted_during_creates(sandbox, tmp_path, count: int):
     """A check of `count` numbers in tasks of 5 whose creates the sandbox holds;
-    SIGINT once 4 creates (as many as run at a time) have reached it. Returns the
+    SIGINT once 4 creates (as many as run at a time) have reached it. Gives the
     process, its env, its listing and the stderr lines read up to the "waiting"
     note."""
     values = numbers(count, start=7200)
@@ -113,19 +77,11 @@ def _interrupt_during_creates(sandbox, tmp_path, count: int):
     listing.write_text("\n".join(values) + "\n")
     env = child_env(sandbox, tmp_path / "home", TGCHECK_MAX_TASK_SIZE="5")
     sandbox.hold_creates = threading.Event()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json",
-         "-o", str(tmp_path / "out.csv")],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: sandbox.calls["create"] >= 4, "the creates to be sent")
-    proc.send_signal(signal.SIGINT)
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "waiting up to" in line:
-            return proc, env, listing, seen
-    proc.kill()
-    raise AssertionError("no note of the creates on their way: " + "".join(seen))
+    with started("check", str(listing), "--progress", "json", "-o", str(tmp_path / "out.csv"),
+                 env=env) as proc:
+        wait_for(lambda: sandbox.calls["create"] >= 4, "the creates to be sent")
+        proc.send_signal(signal.SIGINT)
+        yield proc, env, listing, read_until(proc, "waiting up to")
 
 
 def test_ctrl_c_during_creates_lets_them_be_journaled_and_a_rerun_creates_nothing(
@@ -133,27 +89,21 @@ def test_ctrl_c_during_creates_lets_them_be_journaled_and_a_rerun_creates_nothin
     # The review's case: every create on its way when Ctrl-C comes. Before, the
     # process left at once, the 4 paid tasks orphaned ("submitting", no task id),
     # and the re-run asked for --resubmit, which paid for them again.
-    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 20)
-    try:
+    with _interrupted_during_creates(sandbox, tmp_path, 20) as (proc, env, listing, seen):
         assert "for 4 task creates to be recorded" in seen[-1]
         assert "Ctrl-C again to leave now" in seen[-1]
         sandbox.hold_creates.set()  # the provider answers the creates
-        proc.wait(timeout=60)
-    finally:
-        proc.kill()
-    err = "".join(seen) + proc.stderr.read()
+        err = "".join(seen) + finished(proc, timeout=60)
     assert proc.returncode == 130, err
     assert "4 task(s) created by this run" in err
     assert "attaches" in err and "no --resubmit needed" in err
     assert "Traceback" not in err
-    journal = _journal(env)
+    jobs = journal(env)
     assert sandbox.creates == 4
-    assert sorted(j["task_id"] for j in journal) == sorted(sandbox.tasks)
-    assert {j["state"] for j in journal} == {"open"}
+    assert sorted(j["task_id"] for j in jobs) == sorted(sandbox.tasks)
+    assert {j["state"] for j in jobs} == {"open"}
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("check", str(listing), "--progress", "json", env=env)
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 4  # attached, nothing paid twice
     assert len(again.stdout.strip().splitlines()) == 21
@@ -163,24 +113,18 @@ def test_ctrl_c_starts_no_create_after_it_and_a_rerun_creates_only_the_rest(
         sandbox, tmp_path):
     # 8 tasks, 4 at a time: the 4 on their way are journaled, the 4 not yet
     # sending never start.
-    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 40)
-    try:
+    with _interrupted_during_creates(sandbox, tmp_path, 40) as (proc, env, listing, seen):
         assert "for 4 task creates to be recorded" in seen[-1]
         sandbox.hold_creates.set()
-        proc.wait(timeout=60)
-    finally:
-        proc.kill()
-    err = "".join(seen) + proc.stderr.read()
+        err = "".join(seen) + finished(proc, timeout=60)
     assert proc.returncode == 130, err
     assert "4 task(s) created by this run" in err
     assert sandbox.calls["create"] == 4 and sandbox.creates == 4
-    journal = _journal(env)
-    assert sorted(j["task_id"] for j in journal if j["task_id"]) == sorted(sandbox.tasks)
-    assert {j["state"] for j in journal} <= {"open", "new"}
+    jobs = journal(env)
+    assert sorted(j["task_id"] for j in jobs if j["task_id"]) == sorted(sandbox.tasks)
+    assert {j["state"] for j in jobs} <= {"open", "new"}
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("check", str(listing), "--progress", "json", env=env)
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 8  # the 4 never sent, once each
     assert len(again.stdout.strip().splitlines()) == 41
@@ -188,25 +132,20 @@ def test_ctrl_c_starts_no_create_after_it_and_a_rerun_creates_only_the_rest(
 
 def test_a_second_ctrl_c_leaves_at_once_and_the_creates_on_their_way_are_uncertain(
         sandbox, tmp_path):
-    proc, env, listing, seen = _interrupt_during_creates(sandbox, tmp_path, 40)
-    try:
-        proc.send_signal(signal.SIGINT)
-        # The creates are still held: the process leaves without their answers.
-        proc.wait(timeout=20)
-    finally:
-        proc.kill()
-        sandbox.hold_creates.set()
-    err = "".join(seen) + proc.stderr.read()
+    with _interrupted_during_creates(sandbox, tmp_path, 40) as (proc, env, listing, seen):
+        try:
+            # The creates are still held: the process leaves without their answers.
+            err = "".join(seen) + interrupt(proc, timeout=20)
+        finally:
+            sandbox.hold_creates.set()
     assert proc.returncode == 130, err
     assert "4 create(s) were left on their way: their jobs are uncertain" in err
-    journal = _journal(env)
-    assert [j["state"] for j in journal] == ["uncertain"] * 4
+    jobs = journal(env)
+    assert [j["state"] for j in jobs] == ["uncertain"] * 4
     # The provider made them after all (the test held them until the process was
     # gone): uncertain, so a re-run pays for none of them again unasked.
     wait_for(lambda: sandbox.creates == 4, "the held creates to land")
-    again = subprocess.run(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "-q"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("check", str(listing), "-q", env=env)
     assert again.returncode != 0
     assert "--resubmit" in again.stderr
     assert sandbox.creates == 4
@@ -232,33 +171,22 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
         engine.close()
     env = child_env(sandbox, tmp_path / "home")
     sandbox.hold_creates = threading.Event()
-    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "resume", "--progress", "json"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
+    with started("resume", "--progress", "json", env=env) as proc:
         wait_for(lambda: sandbox.calls["create"] >= 1, "the create to be sent")
         proc.send_signal(signal.SIGINT)
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if "waiting up to" in line:
-                break
+        seen = read_until(proc, "waiting up to")
         assert "for 1 task create to be recorded" in seen[-1], "".join(seen)
         sandbox.hold_creates.set()
-        proc.wait(timeout=60)
-    finally:
-        proc.kill()
-    err = "".join(seen) + proc.stderr.read()
+        err = "".join(seen) + finished(proc, timeout=60)
     assert proc.returncode == 130, err
     assert "1 task(s) created by this run" in err
-    journal = _journal(env)
-    assert [(j["state"], j["task_id"]) for j in journal] == [("open", *sandbox.tasks)]
+    jobs = journal(env)
+    assert [(j["state"], j["task_id"]) for j in jobs] == [("open", *sandbox.tasks)]
 
-    again = subprocess.run([sys.executable, "-m", "tgcheck", "resume", "-q"], env=env,
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("resume", "-q", env=env)
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 1
-    assert [j["state"] for j in _journal(env)] == ["done"]
+    assert [j["state"] for j in journal(env)] == ["done"]
 
 
 def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, tmp_path):
@@ -272,22 +200,14 @@ def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, 
     env = child_env(sandbox, tmp_path / "home", TGCHECK_TIMEOUT="120")
     sandbox.faults = Faults(retry_after=30.0)
     sandbox.fail_next("create", "429")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with started("check", str(listing), "--progress", "json", env=env) as proc:
         wait_for(lambda: sandbox.calls["create"] >= 1, "the first create")
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)  # well before the Retry-After is over
-    finally:
-        proc.kill()
-    err = proc.stderr.read()
+        err = interrupt(proc, timeout=20)  # well before the Retry-After is over
     assert proc.returncode == 130, err
     assert sandbox.calls["create"] == 1 and sandbox.creates == 0
-    assert [j["state"] for j in _journal(env)] == ["new"]
+    assert [j["state"] for j in journal(env)] == ["new"]
 
     sandbox.faults = Faults()
-    again = subprocess.run([sys.executable, "-m", "tgcheck", "check", str(listing), "-q"],
-                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = run("check", str(listing), "-q", env=env)
     assert again.returncode == 0, again.stderr
     assert sandbox.creates == 1

@@ -5,17 +5,15 @@ error naming the host and the cause; no raw log line on any stream."""
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 
 import httpx
 import pytest
 
 from conftest import child_env, numbers
-from paths import ROOT
+from processes import interrupt, journal, read_until, started
+from processes import run as tg
 from tgcheck.connect import cause_of
 
 
@@ -30,16 +28,6 @@ def unreachable_env(sandbox, tmp_path, **extra) -> tuple[dict, str]:
     url = f"http://127.0.0.1:{port}"
     env = child_env(sandbox, tmp_path / "home", TGCHECK_BASE_URL=url, **extra)
     return env, f"127.0.0.1:{port}"
-
-
-def tg(*args, env):
-    return subprocess.run([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-
-
-def jobs(env) -> list[dict]:
-    out = tg("jobs", "--all", "--json", env=env).stdout
-    return [json.loads(line) for line in out.splitlines()]
 
 
 @pytest.fixture
@@ -64,7 +52,7 @@ def test_an_unreachable_provider_fails_within_the_budget_naming_host_and_cause(
     assert error.startswith("tgcheck: error: ") and f"cannot reach {host}" in error
     assert "refused" in error and "Nothing was sent" in error
     assert "task=None" not in result.stderr + result.stdout
-    [job] = jobs(env)
+    [job] = journal(env)
     assert job["state"] == "failed"  # never uncertain: nothing reached anyone
 
 
@@ -80,19 +68,11 @@ def test_plain_progress_shows_each_retry_and_no_log_line(sandbox, tmp_path, list
 def test_ctrl_c_while_retrying_the_connect_leaves_the_job_new_not_uncertain(
         sandbox, tmp_path, listing):
     env, host = unreachable_env(sandbox, tmp_path, TGCHECK_CONNECT_BUDGET="60")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stderr:
-            if '"event": "retry"' in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
-    finally:
-        proc.kill()
+    with started("check", str(listing), "--progress", "json", env=env) as proc:
+        read_until(proc, '"event": "retry"')
+        interrupt(proc)
     assert proc.returncode == 130
-    [job] = jobs(env)
+    [job] = journal(env)
     assert job["state"] == "new"
     # Reachable again: the next run creates the task once, no --resubmit needed.
     env["TGCHECK_BASE_URL"] = sandbox.url
@@ -109,24 +89,18 @@ def test_status_calls_give_up_on_an_unreachable_provider_and_the_job_stays_open(
     host = gone.url.removeprefix("http://")
     env = child_env(gone, tmp_path / "home", TGCHECK_POLL_MIN="30", TGCHECK_POLL_MAX="30",
                     TGCHECK_CONNECT_BUDGET="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for line in proc.stderr:
-            if '"event": "submitted"' in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        with started("check", str(listing), "--progress", "json", env=env) as proc:
+            read_until(proc, '"event": "submitted"')
+            interrupt(proc)
     finally:
-        proc.kill()
         gone.stop()  # the provider is gone: every connection is refused
     env.update(TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
     result = tg("resume", "--progress", "json", env=env)
     assert result.returncode == 1
     assert f"cannot reach {host}" in result.stderr and "refused" in result.stderr
     assert '"event": "retry"' in result.stderr
-    assert [j["state"] for j in jobs(env)] == ["open"]  # for the next resume
+    assert [j["state"] for j in journal(env)] == ["open"]  # for the next resume
 
 
 @pytest.mark.parametrize("error, words", [
@@ -139,24 +113,3 @@ def test_the_cause_is_told_in_words(error, words):
     wrapped = httpx.ConnectError("connect failed")
     wrapped.__cause__ = error
     assert words in cause_of(wrapped)
-
-
-@pytest.mark.parametrize("name, value", [("TGCHECK_CONNECT_BUDGET", "soon"),
-                                         ("TGCHECK_CONNECT_BUDGET", "-1"),
-                                         ("TGCHECK_PROGRESS_EVERY", "0")])
-def test_the_new_settings_refuse_nonsense(monkeypatch, name, value):
-    import tgcheck
-
-    monkeypatch.setenv(name, value)
-    with pytest.raises(tgcheck.ConfigError, match=name):
-        tgcheck.Settings.from_env()
-
-
-def test_the_new_settings_are_read(monkeypatch):
-    import tgcheck
-
-    monkeypatch.setenv("TGCHECK_CONNECT_BUDGET", "5")
-    monkeypatch.setenv("TGCHECK_PROGRESS_EVERY", "30")
-    settings = tgcheck.Settings.from_env()
-    assert (settings.connect_budget, settings.progress_every) == (5.0, 30.0)
-    assert tgcheck.Settings().connect_budget == 60.0 and tgcheck.Settings().progress_every == 60

@@ -1,35 +1,19 @@
 """The real `tgcheck` command, run as a user runs it."""
 
-import csv
-import io
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from conftest import child_env, numbers
+from conftest import numbers
 from paths import ROOT
-
-
-def run(*args, env=None, stdin=None, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "tgcheck", *args], env=env, cwd=cwd,
-                          input=stdin, capture_output=True, text=True, timeout=120)
-
-
-def cli_env(sandbox, tmp_path) -> dict:
-    """The environment of a CLI run against the sandbox, with its own store."""
-    return child_env(sandbox, tmp_path / "home")
+from processes import cli_env, interrupt, read_until, rows, run, started
 
 
 @pytest.fixture
 def env(sandbox, tmp_path):
     return cli_env(sandbox, tmp_path)
-
-
-def rows(text):
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_readme_main_job_runs_against_the_embedded_sandbox(tmp_path):
@@ -165,9 +149,7 @@ def test_jobs_lists_the_journal(env, sandbox, tmp_path):
 
 
 def test_sandbox_command_prints_url_and_demo_key(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", "sandbox", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
+    with started("sandbox", "--port", "0") as proc:
         first = proc.stdout.readline()
         assert "SIMULATED" in first and "http://127.0.0.1:" in first
         url = first.split()[-1]
@@ -176,9 +158,7 @@ def test_sandbox_command_prints_url_and_demo_key(tmp_path):
         import httpx
 
         assert "SIMULATED" in httpx.get(url + "/health").text
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        interrupt(proc, timeout=10)
 
 
 def test_help_has_examples():
@@ -205,22 +185,12 @@ def test_an_input_changed_during_the_wait_is_refused_not_misaligned(
     out = tmp_path / "out.csv"
     sandbox.time_scale = 0.0  # the task stays pending until the file has been rewritten
     args = ["check", str(listing), "--progress", "json"] + ([] if to_stdout else ["-o", str(out)])
-    proc = subprocess.Popen([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with started(*args, env=env) as proc:
         # "submitted" comes after the first read of the input and the create.
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if '"event": "submitted"' in line:
-                break
-        assert seen and '"submitted"' in seen[-1], "".join(seen)
+        read_until(proc, '"event": "submitted"')
         listing.write_text("\n".join(change(values)) + "\n")
         sandbox.time_scale = 1.0
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 1, stderr  # numbers were sent: not "bad input" (2)
     message = stderr.strip().splitlines()[-1]
     assert "changed while it was being checked" in message

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from test_cli import ROOT
+from paths import ROOT
 
 
 def peak_rss_mb(args, env, tmp_path) -> tuple[int, float, str]:

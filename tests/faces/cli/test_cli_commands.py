@@ -10,9 +10,10 @@ import threading
 
 import pytest
 from python_calamine import CalamineWorkbook
-from test_cli import ROOT, cli_env, rows, run
 
 from conftest import child_env, numbers
+from paths import ROOT
+from processes import cli_env, rows, run
 from tgcheck.sandbox import Sandbox
 
 

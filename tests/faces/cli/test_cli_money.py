@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from test_cli import cli_env, run
-
 from conftest import numbers
+from processes import cli_env, interrupt, run, started
 from tgcheck.sandbox import Sandbox
 
 
@@ -133,20 +132,12 @@ def test_below_the_minimum_exit_2_then_top_up(tmp_path):
 
 
 def test_the_sandbox_command_serves_the_platform_modes(tmp_path):
-    import signal
-    import subprocess
-    import sys
-
     import httpx
-    from test_cli import ROOT
 
     bad = run("sandbox", "--port", "0", "--min-rows", "tg")
     assert bad.returncode == 2 and "TYPE=N" in bad.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "sandbox", "--port", "0", "--create-code", "202",
-         "--price", "0.5", "--balance", "1", "--min-rows", "tg=2", "--max-rows", "3"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
+    with started("sandbox", "--port", "0", "--create-code", "202", "--price", "0.5",
+                 "--balance", "1", "--min-rows", "tg=2", "--max-rows", "3") as proc:
         url = proc.stdout.readline().split()[-1]
         headers = {"X-API-Key": "sandbox-demo-key"}
 
@@ -165,9 +156,7 @@ def test_the_sandbox_command_serves_the_platform_modes(tmp_path):
         lost = httpx.post(url + "/v1/gettasks", headers=headers,
                           files={"task_id": (None, "nope")})
         assert lost.status_code == 404 and "not found" in lost.text
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        interrupt(proc, timeout=10)
 
 
 def test_a_413_split_is_told_before_the_tasks_are_created(tmp_path):

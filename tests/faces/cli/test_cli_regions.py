@@ -6,9 +6,9 @@ import shutil
 
 import phonenumbers
 import pytest
-from test_cli import cli_env, rows, run
 
 from paths import DATA
+from processes import cli_env, rows, run
 
 CORPUS = DATA / "crm_mixed.csv"
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from test_cli import run
 
 import tgcheck
+from processes import keyless_env, run
 
 ROOT_EXAMPLE = "examples/numbers.txt"
 
 
-def bare_env(tmp_path, **extra) -> dict:
-    env = dict(os.environ, TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="",
-               XDG_CONFIG_HOME=str(tmp_path / "config"))
-    for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
-
-
 def test_the_http_refusal_names_base_url_option_and_keeps_the_port(tmp_path):
-    env = bare_env(tmp_path, TGCHECK_API_KEY="k")
+    env = keyless_env(tmp_path, TGCHECK_API_KEY="k")
     result = run("check", ROOT_EXAMPLE, "--base-url", "http://api.example.com:8080", env=env)
     assert result.returncode == 2
     assert "--base-url must use https://" in result.stderr
@@ -31,7 +20,7 @@ def test_the_http_refusal_names_base_url_option_and_keeps_the_port(tmp_path):
 
 
 def test_the_http_refusal_names_the_variable_when_it_was_the_variable(tmp_path):
-    env = bare_env(tmp_path, TGCHECK_API_KEY="k",
+    env = keyless_env(tmp_path, TGCHECK_API_KEY="k",
                    TGCHECK_BASE_URL="http://api.example.com:8080")
     result = run("check", ROOT_EXAMPLE, env=env)
     assert result.returncode == 2
@@ -46,7 +35,7 @@ def test_the_python_refusal_names_base_url_and_keeps_the_port(monkeypatch):
 
 
 def test_the_no_key_message_fits_each_face(tmp_path, monkeypatch):
-    env = bare_env(tmp_path)
+    env = keyless_env(tmp_path)
     cli = run("check", ROOT_EXAMPLE, env=env)
     assert cli.returncode == 2 and "`tgcheck check FILE --sandbox`" in cli.stderr
 
@@ -64,9 +53,9 @@ def test_the_no_key_message_fits_each_face(tmp_path, monkeypatch):
 
 
 def test_quiet_means_no_simulated_banner(tmp_path):
-    env = bare_env(tmp_path)
+    env = keyless_env(tmp_path)
     result = run("check", ROOT_EXAMPLE, "--sandbox", "-q", env=env)
     assert result.returncode == 0
     assert result.stderr == ""
-    loud = run("check", ROOT_EXAMPLE, "--sandbox", env=bare_env(tmp_path))
+    loud = run("check", ROOT_EXAMPLE, "--sandbox", env=keyless_env(tmp_path))
     assert "SIMULATED" in loud.stderr

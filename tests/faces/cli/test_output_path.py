@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_cli import cli_env, run
 
 from conftest import numbers
+from processes import cli_env, run
 
 
 @pytest.fixture

@@ -5,38 +5,11 @@ Ctrl-C with its documented message and exit 130."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
 from conftest import child_env, numbers
-from paths import ROOT
-
-
-def started(args, env):
-    return subprocess.Popen([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_until(proc, text: str) -> list[str]:
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            return seen
-    raise AssertionError(f"{text!r} never came: " + "".join(seen))
-
-
-def interrupt(proc) -> str:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=15)
-    finally:
-        proc.kill()
-    return proc.stderr.read()
+from processes import interrupt, keyless_env, read_until, started
 
 
 @pytest.fixture
@@ -54,45 +27,43 @@ def listing(tmp_path):
 
 
 def test_check_plain_says_it_is_still_waiting_between_polls(slow_env, listing):
-    proc = started(["check", str(listing), "--progress", "plain"], slow_env)
-    # (Before the task is created, the pulse says there is no news yet.)
-    read_until(proc, ": submitted")
-    seen = read_until(proc, "still waiting, pending")
-    interrupt(proc)
+    with started("check", str(listing), "--progress", "plain", env=slow_env) as proc:
+        # (Before the task is created, the pulse says there is no news yet.)
+        read_until(proc, ": submitted")
+        seen = read_until(proc, "still waiting, pending")
+        interrupt(proc)
     line = seen[-1]
     assert line.startswith("[") and "task cs" in line and "billed calls" in line
 
 
 def test_check_json_sends_waiting_events(slow_env, listing):
-    proc = started(["check", str(listing), "--progress", "json"], slow_env)
-    read_until(proc, '"event": "submitted"')
-    seen = read_until(proc, '"event": "waiting"')
-    interrupt(proc)
+    with started("check", str(listing), "--progress", "json", env=slow_env) as proc:
+        read_until(proc, '"event": "submitted"')
+        seen = read_until(proc, '"event": "waiting"')
+        interrupt(proc)
     waiting = json.loads(seen[-1])
     assert waiting["task_id"] and waiting["numbers"] == 6
 
 
 def test_resume_says_it_is_still_waiting(slow_env, listing):
-    proc = started(["check", str(listing), "--progress", "json"], slow_env)
-    read_until(proc, '"event": "submitted"')
-    assert proc.returncode is None
-    interrupt(proc)
-    proc = started(["resume", "--progress", "plain"], slow_env)
-    read_until(proc, "still waiting")
-    err = interrupt(proc)
+    with started("check", str(listing), "--progress", "json", env=slow_env) as proc:
+        read_until(proc, '"event": "submitted"')
+        assert proc.poll() is None
+        interrupt(proc)
+    with started("resume", "--progress", "plain", env=slow_env) as proc:
+        read_until(proc, "still waiting")
+        err = interrupt(proc)
     assert "Traceback" not in err
 
 
 def test_sql_prints_progress_off_a_terminal_and_ctrl_c_is_clean(tmp_path):
-    env = dict(os.environ, TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="",
-               TGCHECK_POLL_MIN="60", TGCHECK_POLL_MAX="60", TGCHECK_PROGRESS_EVERY="0.2")
-    env.pop("TGCHECK_API_KEY", None)
-    env.pop("TGCHECK_BASE_URL", None)
+    env = keyless_env(tmp_path, TGCHECK_POLL_MIN="60", TGCHECK_POLL_MAX="60",
+                      TGCHECK_PROGRESS_EVERY="0.2")
     query = "SELECT * FROM telegram_enrich('examples/customers.csv', 'phone')"
-    proc = started(["sql", "--sandbox", query], env)
-    read_until(proc, "submitted: tgcheck:")
-    read_until(proc, "still waiting: tgcheck:")
-    err = interrupt(proc)
+    with started("sql", "--sandbox", query, env=env) as proc:
+        read_until(proc, "submitted: tgcheck:")
+        read_until(proc, "still waiting: tgcheck:")
+        err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "query interrupted; the task runs on at the provider" in err
     assert "Traceback" not in err

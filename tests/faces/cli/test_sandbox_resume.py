@@ -5,65 +5,34 @@ sandbox's commands; `resume` names the jobs it leaves alone."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 from conftest import child_env, numbers
-from paths import ROOT
-
-
-def tg(*args, env, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tgcheck", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def sandbox_env(tmp_path, **extra) -> dict:
-    env = dict(os.environ, TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="")
-    for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
+from processes import interrupt, journal, keyless_env, read_until, started
+from processes import run as tg
 
 
 def interrupted_sandbox_check(tmp_path, listing) -> dict:
     """A `check --sandbox` stopped by Ctrl-C once its task is created (it would wait
     a minute before its first poll): an open job in the sandbox's journal."""
-    env = sandbox_env(tmp_path, TGCHECK_POLL_MIN="60", TGCHECK_POLL_MAX="60")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tgcheck", "check", str(listing), "--sandbox",
-         "--progress", "json"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stderr:
-            if '"event": "submitted"' in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, proc.stderr.read()
-    return sandbox_env(tmp_path, TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
-
-
-def journal(env) -> list[dict]:
-    result = tg("jobs", "--all", "--json", "--sandbox", env=env)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    env = keyless_env(tmp_path, TGCHECK_POLL_MIN="60", TGCHECK_POLL_MAX="60")
+    with started("check", str(listing), "--sandbox", "--progress", "json", env=env) as proc:
+        read_until(proc, '"event": "submitted"')
+        err = interrupt(proc)
+    assert proc.returncode == 130, err
+    return keyless_env(tmp_path, TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
 
 
 def test_a_rerun_of_a_sandbox_check_attaches_to_its_open_job(tmp_path):
     listing = tmp_path / "in.txt"
     listing.write_text("\n".join(numbers(20, start=300)) + "\n")
     env = interrupted_sandbox_check(tmp_path, listing)
-    [job] = journal(env)
+    [job] = journal(env, "--sandbox")
     assert job["state"] == "open" and job["task_id"]
     again = tg("check", str(listing), "--sandbox", "--progress", "json", env=env)
     assert again.returncode == 0, again.stderr
     assert '"event": "submitted"' not in again.stderr  # no second task
     assert len(again.stdout.splitlines()) == 21
-    [job_after] = journal(env)
+    [job_after] = journal(env, "--sandbox")
     assert job_after["state"] == "done" and job_after["task_id"] == job["task_id"]
 
 
@@ -71,11 +40,11 @@ def test_resume_sandbox_finishes_the_open_job_and_status_sandbox_shows_it(tmp_pa
     listing = tmp_path / "in.txt"
     listing.write_text("\n".join(numbers(10, start=400)) + "\n")
     env = interrupted_sandbox_check(tmp_path, listing)
-    [job] = journal(env)
+    [job] = journal(env, "--sandbox")
     result = tg("resume", "--sandbox", env=env)
     assert result.returncode == 0, result.stderr
     assert "1 open job(s) finished" in result.stderr
-    assert journal(env)[0]["state"] == "done"
+    assert journal(env, "--sandbox")[0]["state"] == "done"
     status = tg("status", job["task_id"], "--sandbox", "--json", env=env)
     assert status.returncode == 0, status.stderr
     record = json.loads(status.stdout)

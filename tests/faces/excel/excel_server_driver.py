@@ -1,5 +1,5 @@
 """Runs tgcheck_udfs as xlwings Server would, in its own process (XLWINGS_ON_SERVER is
-read when xlwings is imported). Prints one JSON object; tests/test_excel_server.py
+read when xlwings is imported). Prints one JSON object; tests/faces/excel/test_excel_server.py
 starts it with the sandbox's address in the environment and checks the output.
 
 Usage: python excel_server_driver.py SCENARIO '<json args>'

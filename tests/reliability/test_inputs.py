@@ -10,15 +10,12 @@ placeholders, junk.
 from __future__ import annotations
 
 import csv
-import io
 import re
-import zipfile
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tgcheck
 from paths import DATA
 from tgcheck import normalise, plugins
 
@@ -127,78 +124,3 @@ def test_every_common_formatting_of_a_number_reads_back_the_same(number, seps, c
     assert normalise(float(digits)).number == number  # how Excel hands it over
     assert normalise(int(digits)).number == number
     assert normalise(digits + ".0").number == number
-
-
-# -- the readers: arbitrary bytes, zips and CSV text ---------------------------------
-
-def read_any(data: bytes):
-    reader = next((r for r in plugins.readers() if r.accepts(data)), None)
-    if reader is not None:
-        return reader.read(data, TG)
-    return None
-
-
-def assert_clear_or_parsed(data: bytes):
-    try:
-        found = read_any(data)
-    except tgcheck.TgcheckError as e:
-        assert str(e)
-        return
-    if found is not None:
-        for number, value in found.items():
-            assert E164.match(number)
-            assert value in (None, "yes", "no")
-
-
-def zip_of(members) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data, method in members:
-            z.writestr(zipfile.ZipInfo(name), data, compress_type=method)
-    return buf.getvalue()
-
-
-HEADER = st.sampled_from([b"", b"Number,telegram\n", b"number;Telegram\r\n",
-                          b"\xef\xbb\xbfphone\ttelegram\n"])
-zip_members = st.lists(st.tuples(
-    st.sampled_from(["r.csv", "r.xlsx", "xl/workbook.xml", "a/b.txt", "__MACOSX/r.csv"]),
-    st.binary(max_size=300),
-    st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                     zipfile.ZIP_LZMA]),
-), min_size=1, max_size=3, unique_by=lambda m: m[0])
-CRC_BROKEN = zip_of([("r.csv", b"Number,telegram\n+41790000000,yes\n", zipfile.ZIP_STORED)])
-CRC_BROKEN = CRC_BROKEN[:62] + b"9" + CRC_BROKEN[63:]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(
-    st.binary(max_size=2000),
-    st.tuples(HEADER, st.binary(max_size=500)).map(b"".join),
-    st.tuples(st.just(b"PK\x03\x04"), st.binary(max_size=500)).map(b"".join),
-))
-@example(b'Number,telegram\n"' + b"x" * 140_000)
-@example(CRC_BROKEN)
-def test_readers_on_arbitrary_bytes_raise_only_clear_errors(data):
-    assert_clear_or_parsed(data)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(zip_members, st.integers(min_value=0, max_value=400), st.integers(0, 255))
-@example([("r.csv", b"Number,telegram\n+41790000000,yes\n", zipfile.ZIP_STORED)], 62, 0x39)
-def test_readers_on_arbitrary_and_damaged_zips_raise_only_clear_errors(members, at, byte):
-    data = bytearray(zip_of(members))
-    if at < len(data):
-        data[at] = byte
-    assert_clear_or_parsed(bytes(data))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.one_of(st.text(max_size=20), valid_numbers,
-                                   st.sampled_from(["yes", "no", " YES ", "", '"', "\\"])),
-                         max_size=5), max_size=20),
-       st.sampled_from([",", ";", "\t", "|"]), st.sampled_from(["utf-8", "utf-16", "cp1252"]))
-def test_readers_on_arbitrary_csv_text_raise_only_clear_errors(rows, delimiter, encoding):
-    text = io.StringIO()
-    csv.writer(text, delimiter=delimiter).writerows([["Number", "telegram"], *rows])
-    data = text.getvalue().encode(encoding, "replace")
-    assert_clear_or_parsed(data)

@@ -1,5 +1,6 @@
-"""Hostile result files: a clear ResultFileError or a correct parse, bounded memory,
-and nothing wrong stored.
+"""The ekycpro provider's result-file readers (csv, xlsx, zip): awkward but honest
+files parse right; hostile, malformed or arbitrary ones are a clear ResultFileError,
+read in bounded memory, with nothing wrong stored.
 
 Each case goes through the whole engine (the sandbox serves the file in place of
 the real one) or straight to the readers registered through the plugin manager.
@@ -17,6 +18,8 @@ import zipfile
 
 import pytest
 import xlsxwriter
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import tgcheck
 from conftest import numbers
@@ -24,6 +27,7 @@ from tgcheck import plugins
 from tgcheck.default_plugins.ekycpro import client as ekycpro
 
 TG = plugins.get_task_type("tg")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def read(data: bytes):
@@ -171,6 +175,12 @@ def test_a_zip_of_csv_with_a_bom_and_mac_junk():
         z.writestr("__MACOSX/._r.csv", b"\x00\x05\x16\x07junk")
         z.writestr("results/r.csv", "\ufeffNumber,telegram\r\n" + f"{a},yes\r\n")
     assert read(buf.getvalue()) == {a: "yes"}
+
+
+def test_readers_zip_of_csv_with_bom_through_the_manager():
+    data = zipped("r.csv", "\ufeff NUMBER ;Telegram \n+41798284651; YES \n".encode(),
+                  zipfile.ZIP_STORED)
+    assert read(data) == {"+41798284651": "yes"}
 
 
 # -- bombs: refused without allocating what they claim ---------------------------
@@ -322,3 +332,81 @@ def test_a_malformed_file_stores_nothing_and_leaves_the_job_open(engine, sandbox
     sandbox.result_override = None
     engine.check(values)
     assert sandbox.creates == 1
+
+
+def test_a_repeated_row_with_a_blank_answer_keeps_the_real_one():
+    data = b"Number,telegram\n+41798284651,yes\n+41798284651,\n"
+    assert read(data) == {"+41798284651": "yes"}
+
+
+# -- properties: arbitrary bytes, zips and CSV text ------------------------------
+
+def assert_clear_or_parsed(data: bytes):
+    """A parse of E.164 numbers and clean answers, or an error of the project's own
+    that says something (a file no reader accepts is one too)."""
+    try:
+        found = read(data)
+    except tgcheck.TgcheckError as e:
+        assert str(e)
+        return
+    for number, value in found.items():
+        assert E164.match(number)
+        assert value in (None, "yes", "no")
+
+
+def zip_of(members) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, method in members:
+            z.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buf.getvalue()
+
+
+VALID_NUMBERS = st.sampled_from([
+    "+41798284651", "+905321234567", "+16502530000", "+447911123456", "+491711234567",
+    "+33612345678", "+390669821234", "+79123456789", "+8613800138000", "+5511912345678",
+])
+HEADER = st.sampled_from([b"", b"Number,telegram\n", b"number;Telegram\r\n",
+                          b"\xef\xbb\xbfphone\ttelegram\n"])
+zip_members = st.lists(st.tuples(
+    st.sampled_from(["r.csv", "r.xlsx", "xl/workbook.xml", "a/b.txt", "__MACOSX/r.csv"]),
+    st.binary(max_size=300),
+    st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                     zipfile.ZIP_LZMA]),
+), min_size=1, max_size=3, unique_by=lambda m: m[0])
+CRC_BROKEN = zip_of([("r.csv", b"Number,telegram\n+41790000000,yes\n", zipfile.ZIP_STORED)])
+CRC_BROKEN = CRC_BROKEN[:62] + b"9" + CRC_BROKEN[63:]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    st.binary(max_size=2000),
+    st.tuples(HEADER, st.binary(max_size=500)).map(b"".join),
+    st.tuples(st.just(b"PK\x03\x04"), st.binary(max_size=500)).map(b"".join),
+))
+@example(b'Number,telegram\n"' + b"x" * 140_000)
+@example(CRC_BROKEN)
+def test_readers_on_arbitrary_bytes_raise_only_clear_errors(data):
+    assert_clear_or_parsed(data)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(zip_members, st.integers(min_value=0, max_value=400), st.integers(0, 255))
+@example([("r.csv", b"Number,telegram\n+41790000000,yes\n", zipfile.ZIP_STORED)], 62, 0x39)
+def test_readers_on_arbitrary_and_damaged_zips_raise_only_clear_errors(members, at, byte):
+    data = bytearray(zip_of(members))
+    if at < len(data):
+        data[at] = byte
+    assert_clear_or_parsed(bytes(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.text(max_size=20), VALID_NUMBERS,
+                                   st.sampled_from(["yes", "no", " YES ", "", '"', "\\"])),
+                         max_size=5), max_size=20),
+       st.sampled_from([",", ";", "\t", "|"]), st.sampled_from(["utf-8", "utf-16", "cp1252"]))
+def test_readers_on_arbitrary_csv_text_raise_only_clear_errors(rows, delimiter, encoding):
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter).writerows([["Number", "telegram"], *rows])
+    data = text.getvalue().encode(encoding, "replace")
+    assert_clear_or_parsed(data)

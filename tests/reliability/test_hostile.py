@@ -1,5 +1,5 @@
 """Hostile or broken vendor replies (issue 12), against a misbehaving server on
-127.0.0.1 (tests/hostile.py): the key echoed back through every reply field,
+127.0.0.1 (tests/reliability/hostile.py): the key echoed back through every reply field,
 replies that drip or never end, bombs, result URLs aimed at private hosts,
 orphaned paid tasks, and store errors told apart."""
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import tgcheck
-from conftest import numbers
+from conftest import let_go_of, numbers
 from tgcheck.doctor import doctor, doctor_command
 from tgcheck.store import Store
 
@@ -25,6 +25,7 @@ def open_job_and_answers(engine, sandbox):
     sandbox.speed = 1_000_000
     engine.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.close()
+    let_go_of(engine.settings.store_path)
 
 
 def damage(path, how: str) -> None:
@@ -132,6 +133,7 @@ def test_damage_found_after_opening_is_a_store_error(engine, sandbox, settings):
     engine.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.close()
     path = settings.store_path
+    let_go_of(path)
     db = sqlite3.connect(path)
     root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='answers'").fetchone()[0]
     db.close()

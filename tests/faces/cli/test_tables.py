@@ -1,16 +1,25 @@
-"""`tgcheck check` with tables: .csv/.xlsx/stdin in, .csv/.xlsx/.json/.parquet out."""
+"""`tgcheck check` with tables: .csv/.xlsx/stdin in, .csv/.xlsx/.json/.parquet out;
+outputs Excel opens as the user saved the input (CSV in the input's delimiter and
+encoding or UTF-8 with a BOM on request, xlsx with the input's sheet name and other
+sheets), every output file with the mode the umask gives."""
 
+import codecs
 import csv
 import io
 import json
+import os
+import stat
+import subprocess
+import sys
 
 import duckdb
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from test_cli import cli_env, rows, run
 
 from conftest import numbers
+from paths import ROOT
+from processes import cli_env, rows, run
 
 
 @pytest.fixture
@@ -30,6 +39,14 @@ def write_xlsx(path, sheets: dict[str, list[list]]):
 def read_xlsx(path, sheet="answers"):
     # An xlsx input's sheet keeps its name in the output (issue 14); others: answers.
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
+
+
+@pytest.fixture
+def german_csv(tmp_path):
+    src = tmp_path / "kunden.csv"
+    src.write_bytes(f"Name;Ort;Telefon\r\nJürg;Zürich;{numbers(1)[0]}\r\n"
+                    f"Zoë;Genève;{numbers(2)[1]}\r\n".encode("cp1252"))
+    return src
 
 
 def test_csv_passes_every_column_through_and_appends_answers(env, sandbox, tmp_path):
@@ -63,12 +80,9 @@ def test_answer_columns_never_collide_with_input_columns(env, tmp_path):
     assert rows(result.stdout)[0]["status"] == "vip"
 
 
-def test_excel_csv_in_cp1252_with_semicolons(env, sandbox, tmp_path):
-    src = tmp_path / "excel.csv"
-    src.write_bytes(f"Name;Ort;Telefon\r\nJürg;Zürich;{numbers(1)[0]}\r\n"
-                    f"Zoë;Genève;{numbers(2)[1]}\r\n".encode("cp1252"))
+def test_excel_csv_in_cp1252_with_semicolons(env, sandbox, german_csv, tmp_path):
     out = tmp_path / "out.csv"
-    result = run("check", str(src), "-o", str(out), env=env)
+    result = run("check", str(german_csv), "-o", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert "cp1252" in result.stderr
     # Written back as it came (issue 14): cp1252, `;`-separated, for the same Excel.
@@ -228,3 +242,80 @@ def test_xlsx_sheet_is_read_whole_on_every_pass(env, sandbox, tmp_path):
     assert [r["phone"] for r in got] == phones and [r["number"] for r in got] == phones
     assert all(r["telegram"] == sandbox.expected(r["number"]) for r in got)
     assert sandbox.creates == 1
+
+
+# -- outputs Excel opens as the user saved the input ----------------------------
+
+def test_csv_output_follows_the_inputs_delimiter_and_encoding(env, german_csv, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run("check", str(german_csv), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert not data.startswith(codecs.BOM_UTF8)
+    text = data.decode("cp1252")
+    assert text.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status;reason"
+    got = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert [(r["Name"], r["Ort"]) for r in got] == [("Jürg", "Zürich"), ("Zoë", "Genève")]
+    # To stdout: the delimiter follows too (the terminal's encoding stays).
+    shown = run("check", str(german_csv), env=env)
+    assert shown.stdout.splitlines()[0] == "Name;Ort;Telefon;number;telegram;status;reason"
+
+
+def test_bom_writes_utf8_with_a_byte_order_mark(env, german_csv, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run("check", str(german_csv), "-o", str(out), "--bom", env=env)
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    text = data.decode("utf-8-sig")
+    assert text.startswith("Name;Ort;Telefon;") and "Zürich" in text
+
+
+def test_utf16_tab_text_from_excel_comes_back_the_same_way(env, tmp_path):
+    src = tmp_path / "unicode.csv"
+    src.write_bytes(f"Name\tPhone\r\nÅsa\t{numbers(1)[0]}\r\n".encode("utf-16"))
+    out = tmp_path / "out.csv"
+    result = run("check", str(src), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE)
+    assert data.decode("utf-16").splitlines()[1].startswith("Åsa\t+41")
+
+
+def test_xlsx_output_keeps_the_sheet_name_and_the_other_sheets(env, tmp_path):
+    src = tmp_path / "book.xlsx"
+    write_xlsx(src, {"Intro": [["read me", 42]], "Leads": [["Name", "Mobile"],
+                                                          ["Ann", numbers(1)[0]]],
+                     "Notes": [["kept"]]})
+    out = tmp_path / "out.xlsx"
+    # --sheet ignores case, as --column does.
+    result = run("check", str(src), "--sheet", "leads", "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    wb = CalamineWorkbook.from_path(str(out))
+    assert wb.sheet_names == ["Intro", "Leads", "Notes"]
+    assert wb.get_sheet_by_name("Intro").to_python() == [["read me", 42.0]]
+    assert wb.get_sheet_by_name("Notes").to_python() == [["kept"]]
+    answers = wb.get_sheet_by_name("Leads").to_python()
+    assert answers[0] == ["Name", "Mobile", "number", "telegram", "status", "reason"]
+    assert answers[1][4] == "ok"
+
+
+def test_an_unknown_sheet_is_still_refused_with_the_list(env, tmp_path):
+    src = tmp_path / "book.xlsx"
+    write_xlsx(src, {"Leads": [["Mobile"]]})
+    result = run("check", str(src), "--sheet", "lead", "--dry-run", env=env)
+    assert result.returncode == 2 and "sheets: Leads" in result.stderr
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json", ".parquet"])
+def test_output_files_honour_the_umask(env, tmp_path, umask, mode, suffix):
+    src = tmp_path / "in.txt"
+    src.write_text(numbers(1)[0] + "\n")
+    out = tmp_path / f"out{suffix}"
+    result = subprocess.run(
+        [sys.executable, "-m", "tgcheck", "check", str(src), "-o", str(out), "-q"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: os.umask(umask))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == mode
