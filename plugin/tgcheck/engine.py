@@ -42,7 +42,7 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
-from .provider import FAILED, LOST, QUEUED, READY, Provider
+from .provider import FAILED, LOST, READY, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
@@ -135,7 +135,7 @@ class CheckRequest:
     # Answers stored after this were not seen by the check's lookup (_answered_since).
     since: float = 0.0
     fill: _Fill | None = None
-    # time.monotonic() by which the job gives up (set per job).
+    # time.monotonic() by which the job gives up (set by _run_job, per job).
     deadline: float | None = None
 
     def with_(self, **changes) -> CheckRequest:
@@ -632,7 +632,7 @@ class Engine:
                     rest = [n for n in numbers if n not in found]
                     if rest:
                         # The rest is a task of its own: sized, and held to the minimum.
-                        found.update(self._sized_job(rest, request.with_(deadline=None)))
+                        found.update(self._sized_job(rest, request))
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
@@ -674,8 +674,7 @@ class Engine:
             if not finished and self.store.job(other.id).state in ("new", "open"):
                 # Its driver is gone: finish it here rather than pay for its numbers.
                 self._shared_job(self.store.job_numbers(other.id), request.with_(
-                    resubmit=False, since=self._answered_since(time.time()), fill=None,
-                    deadline=None))
+                    resubmit=False, since=self._answered_since(time.time()), fill=None))
         return self.store.stored_since(request.ttype.name, numbers, request.since)
 
     def _watch(self, job: Job, numbers, request: CheckRequest) -> bool:
@@ -720,8 +719,14 @@ class Engine:
                                                                             job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
-            billed_calls=self.provider.billed_calls(job.status_calls, bool(job.task_id)),
+            billed_calls=self._billed_calls(job),
         ))
+
+    def _billed_calls(self, job: Job) -> int | None:
+        """The job's billed calls by its provider's rule (None: a provider that does
+        not subclass Provider says nothing; the faces count by the base rule)."""
+        rule = getattr(self.provider, "billed_calls", None)
+        return rule(job.status_calls, bool(job.task_id)) if callable(rule) else None
 
 
 def _on_main_thread() -> bool:
@@ -792,11 +797,11 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
         raise DeadlineExceeded("waited longer than the timeout")
 
 
-def _state_of(provider, word: str | None) -> str:
-    """A provider's word as a normalised state (a provider that does not subclass
-    Provider and sets no state: queued, polled with backoff)."""
+def _state_of(provider, word: str | None) -> str | None:
+    """A provider's word as a normalised state (None: a word it does not know, or a
+    provider that does not subclass Provider: polled as queued, with backoff)."""
     state_of = getattr(provider, "state_of", None)
-    return state_of(word) if state_of is not None else QUEUED
+    return state_of(word) if state_of is not None else None
 
 
 def _amounts(status: TaskStatus) -> dict:

@@ -21,8 +21,9 @@ def tgcheck_register_settings(register):
 @hookspec
 def tgcheck_register_sandboxes(register):
     """Register a provider's sandbox: register(provider_name, factory), where
-    factory(**options) -> a local server with .url, .api_key, start(), stop()
-    (`--sandbox` and `tgcheck sandbox` start the selected provider's)."""
+    factory(state_dir=folder, **options) -> a local server on 127.0.0.1 speaking the
+    provider's protocol, started by `with` (.url and .api_key while it runs) and
+    keeping its tasks in state_dir; `--sandbox` starts the selected provider's."""
 
 
 @hookspec
@@ -32,7 +33,8 @@ def tgcheck_register_task_types(register):
 
 @hookspec
 def tgcheck_register_readers(register):
-    """Register result-file readers: register(reader); the first that accepts a file wins."""
+    """Register result-file readers for every provider: register(reader). They are
+    asked before the provider's own (Provider.readers); the first that accepts wins."""
 
 
 @hookspec

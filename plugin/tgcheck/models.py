@@ -74,7 +74,7 @@ class TaskStatus:
     state is the normalised state (`tgcheck.provider`: queued, running, ready,
     failed, lost), the only thing the engine and the polling policy read; status
     is the provider's own word, kept as text for people. A provider sets state;
-    None leaves it to the provider's `state_of(status)`.
+    None is a word it does not know (polled as queued, never progress).
     """
 
     task_id: str

@@ -21,8 +21,8 @@ Phases are the provider's normalised states (`tgcheck.provider`), never its word
   lag budget.
 
 The budget for a task that does not move: while a poll shows no progress (the
-same state and processed count as the poll before; a provider reports a word it
-does not know as queued), the next poll is at least as far away as the time since the
+same state and processed count as the poll before, or a word the provider does not
+know: no state), the next poll is at least as far away as the time since the
 task last moved, so the intervals double (up to poll_max). A task stuck from its
 creation is polled at about 2, 4, 8, 16 ... s: 6 calls in its first 2 minutes,
 17 in 4 hours with poll_max 1800. A ready task without its file is allowed STUCK_EXPORT
@@ -122,8 +122,9 @@ class PollSchedule:
     # -- the schedule --------------------------------------------------------
     def idle(self, status: TaskStatus, now: float) -> float:
         """Seconds the task has shown no progress (0 when this poll shows some)."""
-        seen = (_state(status), status.processed or 0)
-        if seen[0] in LIVE_STATES and seen != self._seen:
+        # status.state, not _state(): a word without a state is never progress.
+        seen = (status.state, status.processed or 0)
+        if status.state in LIVE_STATES and seen != self._seen:
             self._seen, self._moved_at = seen, now
         return max(now - self._moved_at, 0.0)
 
@@ -191,5 +192,6 @@ class PollSchedule:
 
 
 def _state(status: TaskStatus) -> str:
-    # A record without a state is one the provider could not place: queued.
+    # A record without a state (a word the provider does not know) is polled as
+    # queued; idle() never counts it as progress.
     return status.state or QUEUED

@@ -34,13 +34,11 @@ FAILED = "failed"
 LOST = "lost"
 
 STATES = frozenset({QUEUED, RUNNING, READY, FAILED, LOST})
-# States a task does not leave: no more status calls are made for it.
-FINAL_STATES = frozenset({FAILED, LOST})
 
 
 class Provider:
-    """Base class of every provider. Subclasses implement create_task, get_status,
-    download and close; balance is optional.
+    """Base class of every provider. Subclasses implement create_task, get_status
+    and download, and close when they hold connections; balance is optional.
 
     Money is the rule behind every method: every billed call costs the user. A
     provider never creates a task it was not asked to create, never retries a
@@ -57,22 +55,25 @@ class Provider:
 
     #: The name users select the provider by (TGCHECK_PROVIDER, --provider).
     name: str = ""
-    #: Identifies the provider *and* its server (e.g. "ekycpro:https://api.x.com"):
-    #: the journal keys jobs by it, and a job is only attached to on the server that
-    #: made it. Set it in __init__ when it depends on the settings.
+    #: Identifies the provider *and* its server, as "name:server" (e.g.
+    #: "ekycpro:https://api.x.com", the URL in one canonical spelling:
+    #: settings.canonical_url): the journal keys jobs by it, and a job is only
+    #: attached to on the server that made it. For the embedded sandbox
+    #: (settings.sandbox), whose port changes from run to run, "name:sandbox".
+    #: Set it in __init__ from the settings.
     identity: str = ""
-    #: The provider's status words (lower case) -> normalised state. A word not in
-    #: it is `unknown_state`; see state_of().
+    #: The provider's status words (lower case) -> normalised state; see state_of().
     status_words: Mapping[str, str] = MappingProxyType({})
-    #: The state of a status word the provider does not document. QUEUED: the task
-    #: is polled with the backoff of a task that does not move.
-    unknown_state: str = QUEUED
     #: Numbers per second a task typically runs at: the polling policy's prior,
     #: until the task's own progress is measured (None: the policy's default).
     typical_rate: float | None = None
     #: The readers of this provider's result files (tgcheck.models.Reader), asked in
     #: order after the readers plugins register (tgcheck_register_readers).
     readers: Sequence = ()
+    #: Optional: a method balance(self, *, deadline=None) -> (decimal text,
+    #: currency or None) of the account (`tgcheck balance`). None: the provider
+    #: cannot tell one, and the faces say so.
+    balance: Callable[..., tuple[str, str | None]] | None = None
     #: Whether creating a task is a billed call (status calls tell their billing
     #: through get_status's on_billed; downloads are never counted).
     create_is_billed: bool = True
@@ -95,7 +96,8 @@ class Provider:
 
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed: Callable[[], None] | None = None) -> TaskStatus:
-        """The task's current record: its normalised `state`, the provider's word
+        """The task's current record: its normalised `state` (None: a word the
+        provider does not know, see state_of), the provider's word
         (`status`, for people), progress (`total`, `success` + `failure` =
         `processed`), cost (`estimated_amount` / `actual_amount`, `currency`), and
         for a READY task the `result_url` to download.
@@ -119,22 +121,19 @@ class Provider:
         """
         raise NotImplementedError
 
-    def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
-        """Optional: (decimal text, currency or None) of the account's balance
-        (`tgcheck balance`). The default says the provider has none."""
-        raise NotImplementedError(f"the provider {self.name!r} reports no balance")
-
     def close(self) -> None:
         """Release connections. Called once, when the engine is closed."""
 
     # -- helpers for subclasses and the engine ----------------------------------
-    def state_of(self, word: str | None) -> str:
-        """The normalised state of one of this provider's status words (None: the
-        state of a task just created). The engine reads the journal's word back
-        through this, e.g. after a restart."""
+    def state_of(self, word: str | None) -> str | None:
+        """The normalised state of one of this provider's status words (no word: a
+        task just created, queued). None for a word the provider does not know: the
+        engine polls such a task as queued, and the word never counts as progress
+        (the backoff of a task that does not move). The engine reads the journal's
+        word back through this, e.g. after a restart."""
         if word is None:
             return QUEUED
-        return self.status_words.get(word.lower(), self.unknown_state)
+        return self.status_words.get(word.lower())
 
     def billed_calls(self, status_calls: int, created: bool) -> int:
         """Billed calls of a job so far: its billed status calls and, when the
@@ -156,5 +155,5 @@ class Provider:
 # Both names, as httpx says BaseTransport: either reads well in a plugin.
 BaseProvider = Provider
 
-__all__ = ["FAILED", "FINAL_STATES", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
+__all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
            "BaseProvider", "Provider", "TaskStatus"]

@@ -207,12 +207,9 @@ class Settings:
         object.__setattr__(self, "extra", plugin_settings.Options(self.extra or {}))
         base_url = self.base_url or plugin_settings.default(self.provider, "base_url")
         if not base_url:
-            from . import plugins
+            from . import plugins  # a misspelled provider is "unknown", not "no URL"
 
-            installed = plugins.providers()
-            if self.provider not in installed:  # a typo: say so, not "set a URL"
-                raise ConfigError(f"unknown provider {self.provider!r}, so it names no "
-                                  f"default base URL; installed: {', '.join(sorted(installed))}")
+            plugins.get_provider_factory(self.provider)
             raise ConfigError(f"the provider {self.provider!r} names no default base URL: "
                               "set TGCHECK_BASE_URL")
         object.__setattr__(self, "base_url", str(base_url).rstrip("/"))

@@ -182,8 +182,10 @@ def test_hook_tgcheck_register_settings(monkeypatch):
     monkeypatch.setenv("TGCHECK_ECHO_ROWS", "many")
     with pytest.raises(ConfigError, match="TGCHECK_ECHO_ROWS"):
         _registered(_EchoSettings(), lambda: tgcheck.Settings.from_env(provider="echo"))
-    with pytest.raises(ConfigError, match="names no default base URL"):
+    with pytest.raises(ConfigError, match="unknown provider 'nobody'"):
         tgcheck.Settings(provider="nobody")
+    with pytest.raises(ConfigError, match="names no default base URL"):
+        _with_plugin(lambda p: tgcheck.Settings(provider="echo"))  # echo without settings
 
 
 class _EchoSandbox:

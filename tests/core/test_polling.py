@@ -12,9 +12,9 @@ from tgcheck.models import TaskStatus
 from tgcheck.polling import LAG_CAP, PollSchedule
 from tgcheck.provider import QUEUED, READY, RUNNING
 
-# "on_hold", "weird": words a provider does not know, reported as queued.
+# "on_hold", "weird": words a provider does not know (no state).
 STATES = {"pending": QUEUED, "processing": RUNNING, "completed": READY, "exported": READY,
-          "on_hold": QUEUED, "weird": QUEUED}
+          "on_hold": None, "weird": None}
 
 
 def status(word: str, total: int | None = None, done: int | None = None, url=None):
@@ -197,3 +197,12 @@ def test_a_record_without_a_state_is_taken_for_queued():
         times.append(t)
         t += schedule.next_delay(still, t)
     assert times == [2, 4, 8, 16, 32]  # no movement: the doubling of a still task
+
+
+def test_an_unknown_word_between_known_ones_is_no_progress():
+    # A task flipping between "processing" and a word its provider does not know
+    # (no state) has not moved: the backoff goes on doubling.
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 1000)
+    schedule.next_delay(status("processing", 1000, 100), 2.0)
+    assert schedule.idle(status("on_hold", 1000, 100), 200.0) == 198.0
+    assert schedule.idle(status("processing", 1000, 100), 400.0) == 398.0

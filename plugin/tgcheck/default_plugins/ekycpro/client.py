@@ -28,7 +28,7 @@ from ...errors import (
     UncertainCreate,
 )
 from ...models import TaskStatus
-from ...provider import QUEUED, Provider
+from ...provider import Provider
 from ...retry import Backoff, retry_after_seconds
 from ...settings import Settings, canonical_url, is_loopback
 from .readers import readers
@@ -152,7 +152,7 @@ def parse_task(data: object) -> TaskStatus:
     return TaskStatus(
         task_id=task_id,
         status=word,
-        state=STATUS_WORDS.get(word, QUEUED),
+        state=STATUS_WORDS.get(word),  # None: a word the vendor never documented
         total=_int_field(data, "total"),
         success=_int_field(data, "success"),
         failure=_int_field(data, "failure"),
@@ -349,6 +349,26 @@ class EkycproProvider(Provider):
                     "the task may exist and be billed") from None
 
     # -- status and download: idempotent, retried until the deadline ----------
+    def _try_api(self, what: str, method: str, path: str, deadline: float, backoff: Backoff,
+                 connecting: ConnectBudget, **kwargs) -> httpx.Response | None:
+        """One try of an API call that may be repeated (status, balance): the reply,
+        or None after waiting out what left nothing billed (a failed connect, a
+        dropped connection, 429 or 5xx); the caller then tries again. Unreadable
+        bodies (BodyTooLarge, httpx.DecodingError) are the caller's to judge."""
+        try:
+            response = self._request(self._api, method, path, deadline, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            connecting.failed(e, self.base_url, what)
+            return None
+        except httpx.TransportError as e:
+            backoff.wait(what, last_error=type(e).__name__)
+            return None
+        if self._transient(response):
+            backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                         f"HTTP {response.status_code}")
+            return None
+        return response
+
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed=None) -> TaskStatus:
         deadline = self._deadline(deadline)
@@ -359,8 +379,8 @@ class EkycproProvider(Provider):
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
-                response = self._request(self._api, "POST", "/v1/gettasks", deadline,
-                                         files={"task_id": (None, task_id)})
+                response = self._try_api(what, "POST", "/v1/gettasks", deadline, backoff,
+                                         connecting, files={"task_id": (None, task_id)})
             except BodyTooLarge as e:
                 raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
                                "few hundred bytes); the job stays open: run the same check "
@@ -368,16 +388,8 @@ class EkycproProvider(Provider):
             except httpx.DecodingError:
                 # Paid, but a body whose gzip is broken: like any unreadable reply.
                 response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                connecting.failed(e, self.base_url, what)
-                continue
-            except httpx.TransportError as e:
-                backoff.wait(what, last_error=type(e).__name__)
-                continue
-            if self._transient(response):
-                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
-                             f"HTTP {response.status_code}")
-                continue
+            if response is None:
+                continue  # nothing billed happened: try again
             self._raise_for_final(response, what, task_query=True)
             if 200 <= response.status_code < 300 and on_billed is not None:
                 on_billed()  # the caller's budget counts every paid reply
@@ -410,19 +422,12 @@ class EkycproProvider(Provider):
         connecting = self._connect_budget(deadline)
         while True:
             try:
-                response = self._request(self._api, "GET", "/v1/balance", deadline)
+                response = self._try_api(what, "GET", "/v1/balance", deadline, backoff,
+                                         connecting)
             except (BodyTooLarge, httpx.DecodingError) as e:
                 raise ApiError(f"{what}: the reply could not be read ({e})") from None
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                connecting.failed(e, self.base_url, what)
-                continue
-            except httpx.TransportError as e:
-                backoff.wait(what, last_error=type(e).__name__)
-                continue
-            if self._transient(response):
-                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
-                             f"HTTP {response.status_code}")
-                continue
+            if response is None:
+                continue  # nothing billed happened: try again
             if response.status_code == 404:
                 raise ApiError(f"{what}: this provider has no /v1/balance (HTTP 404)")
             self._raise_for_final(response, what)

@@ -7,7 +7,8 @@ from ...provider import FAILED, QUEUED, READY, RUNNING
 # (it turns "exported" within seconds); "done", "finished" and "success" are how
 # deployments spell the same with a result_url. "failed" is documented by the
 # sister platform; the other failure words are how such APIs spell a task
-# stopped on their side. Any other word is the unknown state: polled with backoff.
+# stopped on their side. Any other word has no state: polled with backoff, never
+# counted as progress.
 STATUS_WORDS = {
     "pending": QUEUED,
     "processing": RUNNING,
