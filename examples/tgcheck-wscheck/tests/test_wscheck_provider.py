@@ -165,3 +165,16 @@ def test_an_unreachable_platform_is_said_within_the_connect_budget(settings):
         assert [j.state for j in engine.store.jobs()] == ["failed"]
     finally:
         engine.close()
+
+
+def test_the_platforms_words_map_to_states_and_text_is_redacted():
+    from tgcheck_wscheck.provider import parse_task
+
+    states = {w: parse_task({"task_id": "t1", "status": w}).state
+              for w in ("pending", "Processing", "exported", "failed", "on_hold")}
+    assert states == {"pending": "queued", "Processing": "running", "exported": "ready",
+                      "failed": "failed", "on_hold": None}  # None: polled as queued
+    with pytest.raises(tgcheck.ApiError, match="plausible"):
+        parse_task({"task_id": "a\tb", "status": "pending"})
+    record = parse_task({"task_id": "t1", "total": 10**30, "actual_amount": {"amount": "-1"}})
+    assert (record.total, record.actual_amount, record.state) == (None, None, "queued")

@@ -71,7 +71,7 @@ def parse_task(data: object) -> TaskStatus:
     return TaskStatus(
         task_id=data["task_id"],
         status=word,
-        state=STATUS_WORDS.get(word, QUEUED),
+        state=STATUS_WORDS.get(word),  # None: a word it does not document (polled as queued)
         total=count("total"), success=count("success"), failure=count("failure"),
         result_url=url if isinstance(url, str) and url else None,
         message=redact.clean(message, 300) if isinstance(message, str) else None,
