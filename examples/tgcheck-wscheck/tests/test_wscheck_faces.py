@@ -118,3 +118,18 @@ def test_tgcheck_sandbox_serves_the_plugins_sandbox_until_ctrl_c(tmp_path):
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=30)
     assert "stopped; billed calls" in err
+
+
+def test_tgcheck_sql_with_the_provider_and_its_sandbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGCHECK_POLL_MIN", "0.01")
+    nums = numbers(500)
+    (tmp_path / "in.csv").write_text("phone\n" + "\n".join(nums) + "\n")
+    query = (f"SELECT number, activated FROM telegram_check('{tmp_path / 'in.csv'}', "
+             "'phone') ORDER BY number")
+    done = CliRunner().invoke(cli, ["sql", "--provider", "wscheck", "--task-type", "ws",
+                                    "--sandbox", "--csv", query])
+    assert done.exit_code == 0, done.output
+    rows = list(csv.reader(line for line in done.output.splitlines() if line.startswith(
+        ("number", "+"))))
+    assert rows[0] == ["number", "activated"]
+    assert rows[1:] == [[n, a] for n, a in zip(nums, activated(nums), strict=True)]
