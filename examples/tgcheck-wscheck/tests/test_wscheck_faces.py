@@ -133,3 +133,20 @@ def test_tgcheck_sql_with_the_provider_and_its_sandbox(tmp_path, monkeypatch):
         ("number", "+"))))
     assert rows[0] == ["number", "activated"]
     assert rows[1:] == [[n, a] for n, a in zip(nums, activated(nums), strict=True)]
+
+
+def test_cli_status_and_resume_reach_the_plugins_jobs(platform_env, monkeypatch):
+    monkeypatch.delenv("TGCHECK_PROVIDER")  # chosen by the option
+    platform_env.steps = 10**6  # the task stays `processing` until told otherwise
+    short = tgcheck.Settings.from_env(provider="wscheck", timeout=0.5)
+    with pytest.raises(tgcheck.DeadlineExceeded):  # the job stays open
+        tgcheck.check(numbers(500), task_type="ws", settings=short)
+    [task_id] = platform_env.tasks
+    status = CliRunner().invoke(cli, ["status", task_id, "--provider", "wscheck", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output.splitlines()[0])["status"] == "processing"
+    platform_env.steps = 1
+    resumed = CliRunner().invoke(cli, ["resume", "--provider", "wscheck", "--progress", "none"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "1 open job(s) finished" in resumed.output
+    assert platform_env.creates == 1
