@@ -178,3 +178,13 @@ def test_the_platforms_words_map_to_states_and_text_is_redacted():
         parse_task({"task_id": "a\tb", "status": "pending"})
     record = parse_task({"task_id": "t1", "total": 10**30, "actual_amount": {"amount": "-1"}})
     assert (record.total, record.actual_amount, record.state) == (None, None, "queued")
+
+
+def test_a_file_too_large_for_the_platform_is_sent_again_in_parts(settings):
+    nums = numbers(1000)
+    with WsSandbox(max_rows=600) as sb:  # a 413 above 600 rows, nothing created
+        s = dataclasses.replace(settings, api_key=sb.api_key, base_url=sb.url)
+        answers = tgcheck.check(nums, task_type="ws", settings=s)
+        assert sb.calls["create"] == 3 and sb.creates == 2
+        assert sorted(len(t.numbers) for t in sb.tasks.values()) == [500, 500]
+    assert [a.value for a in answers] == [simulated_row(n, "ws")["activated"] for n in nums]
