@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
-import importlib.util
+import importlib
 import json
 import math
 import os
@@ -18,162 +17,85 @@ import time
 
 import click
 
-from . import config_file, plugins, redact, regions
+from . import command_errors, config_file, formats, plugins, redact, regions
+from .command_errors import Interrupted, handle_errors
+from .doctor import doctor_command
 from .engine import Engine, lost_message
-from .errors import InputError, NoApiKey, TaskLost, TgcheckError
+from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .output_style import style_for
 from .progress import JsonProgress, billed_calls, make_display
 from .settings import Settings
+from .simulated import simulated_settings
 from .store import LIVE_STATES, MISSING
 from .tables import (
     INPUT_FORMATS,
-    OUTPUT_FORMATS,
     answer_names,
+    answer_rows,
     check_output,
-    choose_column,
+    check_unchanged,
     open_input,
     output_format,
+    row_regions,
+    short,
     write_table,
 )
 
-SIMULATED_BANNER = (
-    "tgcheck: SIMULATED answers from the built-in sandbox, not real Telegram data. "
-    "Set TGCHECK_API_KEY and drop --sandbox for real checks."
-)
-NO_KEY_CLI = (
-    "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try tgcheck "
-    "without one against the sandbox: `tgcheck check FILE --sandbox`"
-)
 # The sandbox's store is chosen by a loopback base URL (Settings.store_path);
 # store-only commands use this to read it without starting a server.
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
-# Set by main(): the process is the tgcheck program, not a caller's (tests' CliRunner).
-_standalone = False
-# After Ctrl-C, how long job threads may take to let go of their jobs before exit.
-INTERRUPT_GRACE = 0.5
 # After Ctrl-C, past the HTTP timeout, for a created task's id to reach the journal.
 CREATE_RECORD_MARGIN = 5.0
 
 
-class Interrupted(TgcheckError):
-    """Ctrl-C: the message says what is stored and that a re-run attaches."""
-
-    exit_code = 130
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"tgcheck: error: {redact.message(message)}", err=True)
-    if code == 130:
-        _exit_interrupted()
-    sys.exit(code)
+# Faces shipped with tgcheck that add commands through the same hook as any
+# plugin (tgcheck_register_commands); each where its package can be imported.
+FACE_PLUGINS = ("tgcheck_duckdb.commands",)
 
 
-def _traceback(e: BaseException, code: int) -> None:
-    """--debug: the traceback, through the redaction point like every other line
-    (an exception that is not ours may quote a provider's reply)."""
-    import traceback
-
-    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    click.echo(redact.message(text).rstrip("\n"), err=True)
-    if code == 130:
-        _exit_interrupted()
-    sys.exit(code)
-
-
-def _exit_interrupted() -> None:
-    """Exit now, not when the threads still in an HTTP call return (a worker in a
-    slow reply could hold the exit for a minute). Every answer and journal row is
-    committed in SQLite, which survives a hard exit; a job left open is attached
-    to by the next run."""
-    if not _standalone:
-        sys.exit(130)
-    end = time.monotonic() + INTERRUPT_GRACE
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(max(0.0, end - time.monotonic()))
-    if any(t.is_alive() and not t.daemon and t is not threading.current_thread()
-           for t in threading.enumerate()):
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(130)
-    sys.exit(130)
-
-
-def handle_errors(fn):
-    """One clear line and a documented exit code; a traceback only with --debug."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        debug = kwargs.pop("debug", False) or os.environ.get("TGCHECK_DEBUG")
-        if debug:
-            _log_to_stderr()
-        try:
-            return fn(*args, **kwargs)
-        except TgcheckError as e:
-            if debug:
-                _traceback(e, e.exit_code)
-            message = str(e)
-            if isinstance(e, NoApiKey):
-                message = NO_KEY_CLI
-            _fail(message, e.exit_code)
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            _fail("interrupted; open jobs stay in the journal and the next run attaches to "
-                  "them", 130)
-        except BrokenPipeError:
-            # `tgcheck check ... | head`: the reader left; say nothing more on stdout.
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except Exception as e:
-            if debug:
-                _traceback(e, 1)
-            _fail(f"unexpected {type(e).__name__}: {e} (run again with --debug for the "
-                  "traceback, and please report it)", 1)
-
-    return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
-
-
-def _log_to_stderr() -> None:
-    """--debug: tgcheck's own log (job events, retries) on stderr. Without it no
-    log line reaches any stream: stderr is for progress and messages."""
-    import logging
-
-    log = logging.getLogger("tgcheck")
-    class Stderr(logging.StreamHandler):
-        # sys.stderr when the line is written (a test runner may swap it)
-        stream = property(lambda self: sys.stderr, lambda self, value: None)
-
-    if not any(type(h).__name__ == "Stderr" for h in log.handlers):
-        handler = Stderr()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.DEBUG)
+def plugin_manager():
+    """The loaded plugin manager, with the faces' command plugins registered."""
+    pm = plugins.load()
+    for name in FACE_PLUGINS:
+        if not pm.has_plugin(name):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            pm.register(module, name)
+    return pm
 
 
 class _Group(click.Group):
-    """Loads `tgcheck sql` only when asked for: importing DuckDB costs every command
-    a fifth of a second, and it is an optional extra."""
+    """The built-in commands, then those that plugins add (`tgcheck sql` is the SQL
+    face's). Plugins are asked only for a name that is not built in, or for the
+    list (--help): `tgcheck check` imports no command plugin (DuckDB costs a fifth
+    of a second), and a plugin cannot replace a built-in command."""
+
+    _plugins_asked = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_asked:
+            return
+        self._plugins_asked = True
+        built_in = dict(self.commands)
+        try:
+            plugin_manager().hook.tgcheck_register_commands(cli=self)
+        except TgcheckError as e:  # a broken plugin: one line, like any error
+            command_errors.fail(describe(e), exit_code(e))
+        self.commands.update(built_in)
 
     def list_commands(self, ctx):
-        names = super().list_commands(ctx)
-        if _sql_available and "sql" not in names:
-            names = sorted([*names, "sql"])
-        return names
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
-        if command is None and name == "sql" and _sql_available:
-            from tgcheck_duckdb.cli import sql_command
-
-            command = sql_command
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, name)
         return command
 
 
@@ -216,16 +138,8 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet
     """An Engine from the environment, or aimed at an embedded sandbox."""
     with contextlib.ExitStack() as stack:
         if sandbox and serve:
-            from .sandbox.embedded import embedded_sandbox, sandbox_settings
-
-            sb = stack.enter_context(embedded_sandbox(overrides.get("provider")))
-            env_poll = os.environ.get("TGCHECK_POLL_MIN")
-            settings = sandbox_settings(
-                sb, poll_min=None if env_poll else 0.2, poll_max=None if env_poll else 2.0,
-                **overrides,
-            )
-            if not quiet:
-                click.echo(SIMULATED_BANNER, err=True)
+            say = None if quiet else lambda text: click.echo(text, err=True)
+            settings = stack.enter_context(simulated_settings(say, **overrides))
         else:
             # Without serve (--dry-run) no call is made: no key, and for the
             # sandbox its store is enough, no server needed.
@@ -241,12 +155,15 @@ def store_engine(sandbox: bool) -> Engine:
     return Engine(make_settings(sandbox_store=sandbox, key=False))
 
 
-def _output_options(output_help: str = "Write here (.csv, .xlsx, .json, .parquet); "
-                                       "default: CSV on stdout."):
+def _output_options(output_help: str | None = None):
     """-o/--output and -f/--format, as every command that writes a table has them."""
 
+    if output_help is None:
+        suffixes = ", ".join(f.suffixes[0] for f in formats.FORMATS.values())
+        output_help = f"Write here ({suffixes}); default: CSV on stdout."
+
     def decorate(fn):
-        fn = click.option("-f", "--format", "out_format", type=click.Choice(OUTPUT_FORMATS),
+        fn = click.option("-f", "--format", "out_format", type=click.Choice(formats.names()),
                           help="Output format, whatever -o's extension.")(fn)
         return click.option("-o", "--output", type=click.Path(dir_okay=False),
                             help=output_help)(fn)
@@ -312,76 +229,6 @@ class _Recorder:
         return sum(billed_calls(e) for e in self.last.values())
 
 
-_NO_ROW = object()  # the input has no row here
-
-
-class InputChanged(InputError):
-    """INPUT changed between the check and the writing of the answers. Exit 1, not 2:
-    numbers were sent (exit 2 promises nothing was); running again costs nothing."""
-
-    exit_code = 1
-
-
-def _changed(table, row: int, found: object, checked: object) -> InputError:
-    """The input is no longer what was checked: writing by position would pair
-    answers with the wrong rows."""
-    if found is _NO_ROW:
-        what = f"it now ends before row {row}"
-    elif checked is _NO_ROW:
-        what = f"it now has more rows than the {row - 1} checked"
-    else:
-        what = f"row {row} now holds {_short(found)} where {_short(checked)} was checked"
-    return InputChanged(
-        f"{table.name} changed while it was being checked ({what}); nothing was written. "
-        "The answers are stored: run the same command again and nothing is paid again")
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _same(found: object, checked: object) -> bool:
-    # NaN (a float cell) equals nothing, itself included.
-    return found == checked or (found != found and checked != checked)
-
-
-def _matched_rows(table, answers):
-    """(row, answer) pairs from a new read of the input, in input order.
-
-    Raises InputError unless each row's number cell is exactly the value the
-    engine was given for that row and there are as many rows as answers.
-    """
-    rows = table.rows()
-    index = table.number_index
-    for n, answer in enumerate(answers, 1):
-        row = next(rows, _NO_ROW)
-        if row is _NO_ROW:
-            raise _changed(table, n, _NO_ROW, answer.input)
-        if not _same(row[index], answer.input):
-            raise _changed(table, n, row[index], answer.input)
-        yield row, answer
-    extra = next(rows, _NO_ROW)
-    if extra is not _NO_ROW:
-        raise _changed(table, len(answers) + 1, extra[index], _NO_ROW)
-
-
-def _check_unchanged(table, answers) -> None:
-    """A read of the whole input that only compares: before writing to stdout,
-    where a half-written table could not be taken back."""
-    for _ in _matched_rows(table, answers):
-        pass
-
-
-def _output_rows(table, answers):
-    """Input rows (as wide as table.columns) with their answers appended, in input
-    order (a new read of the input, checked row by row against what the engine was
-    given)."""
-    for row, answer in _matched_rows(table, answers):
-        yield [*row, answer.number or "", answer.value or "", answer.status,
-               answer.reason or ""]
-
-
 def _job_ids(engine: Engine, keys) -> list[int]:
     jobs = (engine.store.job_by_key(key) for key in keys)
     return [job.id for job in jobs if job is not None]
@@ -389,8 +236,9 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@_output_options("Write here; the format follows the extension: .csv, .xlsx, .json "
-                 "(JSON lines), .parquet. Default: CSV on stdout.")
+@_output_options("Write here; the format follows the extension: "
+                 + ", ".join(f.help for f in formats.FORMATS.values())
+                 + ". Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
 @click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
                                "first).")
@@ -469,7 +317,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         for message in table.notes:
             _note(message, progress, quiet)
         if region_column is not None:
-            region = _row_regions(table, region_column, region)
+            region = row_regions(table, region_column, region)
         values = None
         if not dry_run:
             # The engine lists the values anyway; listed here, their count lets an
@@ -498,7 +346,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status", "reason"])]
             if output is None or output == "-":
-                _check_unchanged(table, answers)
+                check_unchanged(table, answers)
 
             def then() -> str:
                 ids = _job_ids(engine, recorder.last)
@@ -508,7 +356,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         "another -o, and nothing is paid again")
 
             with _writing(output, then):
-                write_table(output, fmt, header, _output_rows(table, answers),
+                write_table(output, fmt, header, answer_rows(table, answers),
                             style_for(table, bom=bom))
         counts = {s: sum(a.status == s for a in answers)
                   for s in ("ok", "unknown", "invalid", "blank")}
@@ -541,14 +389,6 @@ def _cost_note(jobs) -> str:
         return ""
     what = "estimated cost" if estimated else "cost"
     return f"; {what} " + ", ".join(f"{v} {c}".strip() for c, v in sorted(sums.items()))
-
-
-def _row_regions(table, region_column: str, default: str | None) -> list:
-    """Each row's region cell, the fixed --region where it is empty."""
-    index = choose_column(table.columns, region_column, table.name, [], table.has_header)
-    if index == table.number_index:
-        raise InputError(f"--region-column {region_column!r} is the column of numbers")
-    return [default if regions.is_empty(row[index]) else row[index] for row in table.rows()]
 
 
 def _let_creates_land(engine) -> int:
@@ -622,7 +462,7 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
             click.echo("\nby reason (rows not sent, and rows changed on the way):")
             code_width = max(len(code) for code in reasons)
             for code, entry in reasons.items():
-                examples = ", ".join(_short(x) for x in entry["examples"])
+                examples = ", ".join(short(x) for x in entry["examples"])
                 click.echo(f"  {code:<{code_width}}  {entry['count']:>10,}  e.g. {examples}")
     tasks = counts["tasks"]
     least = engine.minimum(ttype)
@@ -698,8 +538,6 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
 
 def _serve(sb, provider: str | None = None) -> None:
     """Say how to use the sandbox, then serve until Ctrl-C."""
-    import threading
-
     click.echo(f"tgcheck sandbox (SIMULATED answers) listening on {sb.url}")
     if provider is not None:
         click.echo(f"  export TGCHECK_PROVIDER={provider}")
@@ -1153,6 +991,9 @@ def cache_clear(older_than, task_type, yes, sandbox):
     click.echo(f"tgcheck: deleted {deleted} answers from {engine.store.path}", err=True)
 
 
+cli.add_command(doctor_command, "doctor")
+
+
 # -- plugins and config ------------------------------------------------------------
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="As a JSON list.")
@@ -1167,15 +1008,16 @@ def plugins_command(as_json):
     """
     import importlib.metadata
 
-    dists = {id(plugin): dist for plugin, dist in plugins.pm.list_plugin_distinfo()}
+    pm = plugin_manager()
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     found = []
-    for name, plugin in sorted(plugins.pm.list_name_plugin(), key=lambda p: str(p[0])):
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda p: str(p[0])):
         dist = dists.get(id(plugin))
         if dist is not None:
             package, version = dist.project_name, dist.version
         else:  # built in: registered like a third-party plugin, shipped with tgcheck
             package, version = "tgcheck", importlib.metadata.version("tgcheck")
-        hooks = sorted(h.name for h in plugins.pm.get_hookcallers(plugin) or ())
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
         found.append({"name": str(name), "package": package, "version": version,
                       "hooks": hooks})
     if as_json:
@@ -1282,27 +1124,8 @@ def config_path_command():
     click.echo(str(config_file.config_path()))
 
 
-from .doctor import doctor_command  # noqa: E402  (after the group it joins)
-
-cli.add_command(doctor_command, "doctor")
-
-_sql_available = False
-
-
-def _add_sql_command() -> None:
-    # The SQL face is an optional extra: `tgcheck sql` exists when duckdb does.
-    # It is imported on first use (see _Group), not here.
-    global _sql_available
-    _sql_available = all(importlib.util.find_spec(m) is not None
-                         for m in ("duckdb", "tgcheck_duckdb"))
-
-
-_add_sql_command()
-
-
 def main() -> None:
-    global _standalone
-    _standalone = True
+    command_errors.standalone = True
     cli(prog_name="tgcheck")
 
 

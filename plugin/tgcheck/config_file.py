@@ -16,7 +16,7 @@ from pathlib import Path
 import platformdirs
 
 from .errors import ConfigError
-from .settings import Secret
+from .secret import Secret
 
 FILE_NAME = "config.json"
 

@@ -15,7 +15,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from .command_errors import handle_errors
 from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
 from .store import (
@@ -382,8 +382,8 @@ def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
 @click.option("--sandbox", is_flag=True, help="The sandbox's store instead of the real one.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False),
               help="The store file to check (default: the one under TGCHECK_HOME).")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
+@handle_errors
+def doctor_command(sandbox: bool, store_path: str | None) -> None:
     """Check the local store; if it is damaged, set it aside and salvage it.
 
     \b
@@ -397,21 +397,15 @@ def doctor_command(sandbox: bool, store_path: str | None, debug: bool) -> None:
       tgcheck doctor --sandbox
       tgcheck doctor --store ~/backup/tgcheck.sqlite3
     """
-    # Not cli.handle_errors: cli imports this module, and the doctor's failures
-    # all exit 1 (it is the tool run when something is already wrong).
-    debug = debug or bool(os.environ.get("TGCHECK_DEBUG"))
+    if store_path is None:
+        # api_key given (None): the doctor needs no key, so the key file is not read.
+        settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
+                                     api_key=None)
+        store_path = str(settings.store_path)
     try:
-        if store_path is None:
-            # api_key given (None): the doctor needs no key, so the key file is not read.
-            settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
-                                         api_key=None)
-            store_path = str(settings.store_path)
         report = doctor(store_path, sandbox=sandbox)
-    except (TgcheckError, OSError, sqlite3.Error) as e:
-        if debug:
-            raise
-        click.echo(f"tgcheck: error: the doctor could not finish: {e}", err=True)
-        sys.exit(1)
+    except (OSError, sqlite3.Error) as e:
+        raise TgcheckError(f"the doctor could not finish: {e}") from e
     click.echo(str(report))
 
 

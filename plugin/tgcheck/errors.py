@@ -3,6 +3,10 @@
 Each message says what happened and what to do next; none ever holds the API key:
 every message passes the redaction point (redact.message) when the error is made,
 so a key a provider echoed back cannot reach a log, a terminal or a traceback.
+
+Every face shows an error through describe() and every command exits with
+exit_code(): one text and one exit-code rule for the CLI, `tgcheck sql`, the
+doctor, a plugin's command and an Excel cell.
 """
 
 from . import redact
@@ -112,3 +116,35 @@ class TaskTooLarge(ApiError):
 
 class BelowMinimum(InputError):
     """Fewer new numbers than the task type's minimum task size (checked before any call)."""
+
+
+# The one exit-code rule of every command (docs/cli.md): 0 done; 1 failed;
+# 2 bad usage, input or settings (nothing was sent); 130 interrupted.
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for a command that ends with error: a TgcheckError's own
+    (ConfigError and InputError 2, the others 1), 130 for Ctrl-C, else 1."""
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, TgcheckError):
+        return error.exit_code
+    return EXIT_FAILED
+
+
+def describe(error: BaseException, *, no_key: str | None = None) -> str:
+    """error as one text that is safe to show anywhere (terminal, cell, log).
+
+    tgcheck's own errors say their message; NoApiKey says no_key when a face
+    gives one (the way to try without a key that fits it); any other error its
+    type and message. The key is masked whatever the message says: a
+    third-party plugin's or a library's message might hold it.
+    """
+    if isinstance(error, NoApiKey) and no_key:
+        text = no_key
+    elif isinstance(error, TgcheckError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return redact.message(text)

@@ -7,6 +7,11 @@ hookimpl = HookimplMarker("tgcheck")
 
 
 @hookspec
+def tgcheck_register_commands(cli):
+    """Add commands to the `tgcheck` click group: @cli.command() or cli.add_command()."""
+
+
+@hookspec
 def tgcheck_register_providers(register):
     """Register providers: register(name, factory), factory(settings) -> Provider
     (a subclass of tgcheck.provider.Provider: its docstrings are the contract)."""

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from . import redact
+from . import progress_text, redact
 from .models import JobEvent
 
 
@@ -214,7 +214,8 @@ class ProgressDisplay:
 
     def _print(self, event: JobEvent, label: str, what: str, note: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        counts = f" {event.processed or 0}/{event.total}" if event.total else ""
+        counts = f" {progress_text.count(event.processed or 0, event.total)}" \
+            if event.total else ""
         print(f"[{stamp}] {label}: {what}{counts}, {billed_calls(event)} billed calls{note}",
               file=self.stream, flush=True)
 

@@ -6,7 +6,7 @@ back (in a message, a status word, an HTML page, a task id), or sends terminal
 escapes, tabs or megabytes of text, must not get any of that into the journal,
 stderr, `--progress json`, `tgcheck jobs`' TSV or a traceback.
 
-Keys are registered here when a Secret is made (settings.Secret), so every face
+Keys are registered here when a Secret is made (tgcheck.secret.Secret), so every face
 (CLI, Python, Excel, DuckDB) redacts without passing the key around.
 """
 

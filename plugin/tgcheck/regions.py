@@ -20,6 +20,7 @@ import functools
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import phonenumbers
 import pycountry
@@ -133,6 +134,15 @@ def is_empty(value: object) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     return isinstance(value, str) and not value.strip()
+
+
+def per_row(cells: Sequence[object], default: str | None = None) -> str | list | None:
+    """Each row's own region (a region column or range, in any face), default
+    where a row's cell is empty; default alone when no row has one. A value that
+    names no country is left for the engine, which makes that row invalid."""
+    if all(is_empty(c) for c in cells):
+        return default
+    return [default if is_empty(c) else c for c in cells]
 
 
 def lookup(value: object) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import ipaddress
 import math
 import os
@@ -13,47 +11,10 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from . import plugin_settings, redact
+from . import config_file, plugin_settings
 from .errors import ConfigError, NoApiKey
 from .plugin_settings import DEFAULT_PROVIDER
-
-
-class Secret(str):
-    """A string that never shows itself in reprs, f-strings or logs.
-
-    The key must still reach the HTTP header, so `reveal()` gives it back on purpose.
-    """
-
-    def __new__(cls, value: str):
-        obj = super().__new__(cls, "********")
-        obj._value = value
-        # From now on the key is masked in everything tgcheck stores, shows or raises.
-        redact.register_secret(value)
-        return obj
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    # Two keys are equal when their real values are: engines are cached per
-    # Settings, and a changed key must not reuse the old engine.
-    def __eq__(self, other) -> bool:
-        if isinstance(other, Secret):
-            return hmac.compare_digest(self._value, other._value)
-        return NotImplemented
-
-    def __ne__(self, other) -> bool:
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
-    def __hash__(self) -> int:
-        return hash(hashlib.sha256(self._value.encode()).digest())
-
-    def __reduce__(self):
-        # Pickling would be one more way to write the key somewhere: refuse it.
-        raise TypeError("a Secret cannot be pickled")
+from .secret import Secret
 
 
 def is_loopback(url: str) -> bool:
@@ -237,10 +198,8 @@ class Settings:
             values["api_key"] = Secret(env["TGCHECK_API_KEY"])
         elif "api_key" not in overrides:
             # The key `tgcheck config set-key` stored (mode 0600), for every face:
-            # CLI, Python, Excel and DuckDB. Imported here: config_file needs Secret.
-            from .config_file import stored_key
-
-            key = stored_key()
+            # CLI, Python, Excel and DuckDB.
+            key = config_file.stored_key()
             if key is not None:
                 values["api_key"] = key
         if env.get("TGCHECK_BASE_URL"):

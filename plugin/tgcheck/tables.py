@@ -15,18 +15,17 @@ import codecs
 import contextlib
 import csv
 import dataclasses
-import datetime
-import json
 import os
-import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import ConfigError, InputError
-from .output_style import OutputStyle, sheet_rows, umask_mode, xlsx_sheet_name
+from . import formats, headers, regions, text_encoding
+from .errors import InputError
+from .output_style import OutputStyle, umask_mode
+from .unchanged import NO_ROW, Changed, paired
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -34,33 +33,6 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 INPUT_FORMATS = ("txt", "csv", "xlsx")
-OUTPUT_FORMATS = ("csv", "xlsx", "json", "parquet")
-# Header words that name a column of phone numbers (matched per word of the name).
-PHONE_WORDS = frozenset({
-    "phone", "phones", "phonenumber", "telephone", "tel", "telefon", "telefono", "telefone",
-    "mobile", "mobilephone", "mobil", "cell", "cellphone", "msisdn", "number", "numbers",
-    "gsm", "handy", "whatsapp",
-})
-# A cell that is a phone number rather than a header: at least 7 digits, phone punctuation.
-_LOOKS_LIKE_NUMBER = re.compile(r"^\s*\+?[\d\s().\-/]*\d[\d\s().\-/]*\s*$")
-XLSX_MAX_ROWS = 1_048_576
-
-
-def _looks_like_number(cell: object) -> bool:
-    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        return abs(cell) >= 1_000_000
-    text = str(cell or "")
-    if text.endswith(".0"):
-        text = text[:-2]
-    return bool(_LOOKS_LIKE_NUMBER.match(text)) and sum(c.isdigit() for c in text) >= 7
-
-
-def _words(name: str) -> list[str]:
-    # "Mobile Phone", "phone_number", "customerPhone" -> words
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
-    return [w for w in re.split(r"[^0-9a-zA-Z]+", spaced.lower()) if w]
-
-
 def unique_names(names: Sequence[object]) -> list[str]:
     """Header cells as usable, distinct column names (blank -> columnN, twice -> name_2)."""
     out: list[str] = []
@@ -92,33 +64,6 @@ def answer_names(input_columns: Sequence[str], wanted: Sequence[str]) -> list[st
 
 
 # -- input --------------------------------------------------------------------
-def _sniff_encoding(path: Path, head: bytes) -> str:
-    """The encodings Excel writes: UTF-8 (with or without BOM), UTF-16 ("Unicode
-    text"), else the Windows code page (cp1252; latin-1 where cp1252 has holes)."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    # Validate the whole file as UTF-8 before the first row is used: a stray
-    # cp1252 byte on row 900,000 must not fail the run halfway.
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                chunk.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
-
-
 def _sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
@@ -199,7 +144,7 @@ def open_input(path: str, *, column: str | None = None, sheet: str | None = None
                                  "(a spreadsheet? name it .xlsx or pass --input-format xlsx)")
             if sheet is not None:
                 raise InputError(f"--sheet: {shown} is not a spreadsheet")
-            encoding = _sniff_encoding(p, head)
+            encoding = text_encoding.sniff_file(p, head)
             if kind == "txt":
                 if column is not None:
                     raise InputError(f"--column: {shown} is a text file with one number a "
@@ -266,7 +211,7 @@ def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTa
     if first is None:
         raise InputError(f"{shown}: is empty")
     header_cells = first[1]
-    has_header = not any(_looks_like_number(c) for c in header_cells)
+    has_header = headers.is_header_row(header_cells)
     columns = unique_names(header_cells) if has_header else [
         f"column{i}" for i in range(1, len(header_cells) + 1)]
     width = len(columns)
@@ -333,7 +278,7 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
     first = next(raw_rows(), None)
     if first is None or not any(c not in (None, "") for c in first):
         raise InputError(f"{shown}: sheet {sheet!r} is empty")
-    has_header = not any(_looks_like_number(c) for c in first)
+    has_header = headers.is_header_row(first)
     columns = unique_names(first) if has_header else [
         f"column{i}" for i in range(1, len(first) + 1)]
     width = len(columns)
@@ -371,8 +316,7 @@ def choose_column(columns: list[str], column: str | None, shown: str, notes: lis
         raise InputError(f"{shown}: no column {column!r}; columns: {', '.join(columns)}")
     if len(columns) == 1:
         return 0
-    found = [i for i, name in enumerate(columns)
-             if has_header and PHONE_WORDS.intersection(_words(name))]
+    found = headers.phone_columns(columns) if has_header else []
     if len(found) == 1:
         notes.append(f"{shown}: numbers taken from column {columns[found[0]]!r} "
                      "(choose another with --column)")
@@ -385,19 +329,72 @@ def choose_column(columns: list[str], column: str | None, shown: str, notes: lis
                      "choose one with --column")
 
 
+# -- answers beside their rows ------------------------------------------------------
+class InputChanged(InputError):
+    """INPUT changed between the check and the writing of the answers. Exit 1, not 2:
+    numbers were sent (exit 2 promises nothing was); running again costs nothing."""
+
+    exit_code = 1
+
+
+def short(value: object) -> str:
+    """A cell's repr for a message, cut at 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _matched_rows(table: InputTable, answers):
+    """(row, answer) pairs from a new read of the input, in input order.
+
+    Raises InputChanged unless each row's number cell is the value the engine
+    was given for that row and there are as many rows as answers: writing by
+    position would pair answers with the wrong rows.
+    """
+    index = table.number_index
+    try:
+        yield from paired(table.rows(), answers, cell=lambda row: row[index],
+                          value=lambda answer: answer.input)
+    except Changed as e:
+        if e.found is NO_ROW:
+            what = f"it now ends before row {e.row}"
+        elif e.checked is NO_ROW:
+            what = f"it now has more rows than the {e.row - 1} checked"
+        else:
+            what = f"row {e.row} now holds {short(e.found)} where {short(e.checked)} was checked"
+        raise InputChanged(
+            f"{table.name} changed while it was being checked ({what}); nothing was written. "
+            "The answers are stored: run the same command again and nothing is paid "
+            "again") from None
+
+
+def check_unchanged(table: InputTable, answers) -> None:
+    """A read of the whole input that only compares: before writing to stdout,
+    where a half-written table could not be taken back."""
+    for _ in _matched_rows(table, answers):
+        pass
+
+
+def answer_rows(table: InputTable, answers) -> Iterator[list]:
+    """Input rows (as wide as table.columns) with their answers appended, in input
+    order (a new read of the input, checked row by row against what the engine was
+    given)."""
+    for row, answer in _matched_rows(table, answers):
+        yield [*row, answer.number or "", answer.value or "", answer.status,
+               answer.reason or ""]
+
+
+def row_regions(table: InputTable, region_column: str, default: str | None):
+    """Each row's region cell (--region-column), the fixed --region where it is empty."""
+    index = choose_column(table.columns, region_column, table.name, [], table.has_header)
+    if index == table.number_index:
+        raise InputError(f"--region-column {region_column!r} is the column of numbers")
+    return regions.per_row([row[index] for row in table.rows()], default)
+
+
 # -- output -------------------------------------------------------------------
 def output_format(path: str | None, forced: str | None) -> str:
-    if forced:
-        return forced
-    if path is None or path == "-":
-        return "csv"
-    suffix = Path(path).suffix.lower()
-    formats = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json",
-               ".ndjson": "json", ".parquet": "parquet", ".txt": "csv", ".tsv": "csv"}
-    if suffix not in formats:
-        raise InputError(f"-o {path}: unknown extension {suffix or '(none)'!r}; use .csv, "
-                         ".xlsx, .json (JSON lines) or .parquet, or choose with --format")
-    return formats[suffix]
+    """The name of the format -o/--format choose (tgcheck.formats)."""
+    return formats.for_output(path, forced).name
 
 
 def check_output(path: str | None, fmt: str, rows: int | None = None, *,
@@ -409,18 +406,14 @@ def check_output(path: str | None, fmt: str, rows: int | None = None, *,
     that the output's folder takes a new file (before a paid call; once paid, a
     write that fails says how to get the answers instead).
     """
-    if (path is None or path == "-") and fmt not in ("csv", "json"):
+    form = formats.FORMATS[fmt]
+    if (path is None or path == "-") and not form.stdout:
         raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
     if folder and path is not None and path != "-":
         check_output_path(path)
-    if fmt == "parquet":
-        try:
-            import duckdb  # noqa: F401  (the writer's; DuckDB is an optional extra)
-        except ImportError:
-            raise ConfigError('writing .parquet needs DuckDB: python -m pip install -e '
-                              '".[duckdb]" in the tgcheck checkout') from None
-    if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
-        raise _too_many_rows()
+    form.check_installed()
+    if fmt == "xlsx" and rows is not None and rows >= formats.XLSX_MAX_ROWS:
+        raise formats.too_many_rows()
 
 
 def check_output_path(path: str | os.PathLike) -> None:
@@ -442,12 +435,6 @@ def check_output_path(path: str | os.PathLike) -> None:
     os.unlink(probe)
 
 
-def _too_many_rows() -> InputError:
-    # The header takes the sheet's first row.
-    return InputError(f"more than {XLSX_MAX_ROWS - 1} rows do not fit in an xlsx sheet; "
-                      "write .csv or .parquet")
-
-
 def write_table(path: str | None, fmt: str, header: Sequence[str],
                 rows: Iterator[Sequence[object]], style: OutputStyle | None = None) -> int:
     """Write header + rows to path (atomically) or stdout; returns the row count.
@@ -457,25 +444,19 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     written; the caller explains what now.
     """
     check_output(path, fmt)
+    form = formats.FORMATS[fmt]
     style = style or OutputStyle()
     if path is None or path == "-":
-        if fmt == "csv":
-            return _write_csv(sys.stdout, header, rows, style.delimiter)
-        return _WRITERS[fmt](sys.stdout, header, rows)
+        return form.write_text(sys.stdout, header, rows, style)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        if fmt == "csv":
-            with open(tmp, "w", encoding=style.encoding, newline="") as f:
-                count = _write_csv(f, header, rows, style.delimiter)
-        elif fmt == "json":
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                count = _write_json(f, header, rows)
-        elif fmt == "xlsx":
-            count = _write_xlsx(tmp, header, rows, style)
+        if form.write_text is not None:
+            with open(tmp, "w", encoding=form.encoding(style), newline="") as f:
+                count = form.write_text(f, header, rows, style)
         else:
-            count = _WRITERS[fmt](tmp, header, rows)
+            count = form.write_file(tmp, header, rows, style)
         # mkstemp makes the file 0600: give it the mode any new file would get.
         os.chmod(tmp, umask_mode())
         os.replace(tmp, target)
@@ -484,106 +465,3 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
             os.unlink(tmp)
         raise
     return count
-
-
-def _write_csv(f, header, rows, delimiter: str = ",") -> int:
-    writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(header)
-    count = 0
-    for row in rows:
-        writer.writerow(["" if c is None else c for c in row])
-        count += 1
-    return count
-
-
-def _write_json(f, header, rows) -> int:
-    count = 0
-    for row in rows:
-        record = {k: (None if v == "" else v) for k, v in zip(header, row, strict=False)}
-        # default=str: dates and times (xlsx cells) as text
-        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        count += 1
-    return count
-
-
-def _write_xlsx(path, header, rows, style: OutputStyle | None = None) -> int:
-    import xlsxwriter
-
-    style = style or OutputStyle()
-    # constant_memory streams rows to disk; strings stay strings (no formulas
-    # from "=..." cells, no URLs, no numbers from "+41...").
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
-                                      "strings_to_urls": False, "strings_to_numbers": False})
-    try:
-        dates = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        # The input's other sheets, in their places, values only.
-        for name in style.before:
-            _copy_sheet(book, style.workbook, name, dates)
-        sheet = book.add_worksheet(xlsx_sheet_name(style.sheet))
-        if style.before:
-            sheet.activate()  # opens on the answers, as the input opened on its sheet
-        bold = book.add_format({"bold": True})
-        sheet.write_row(0, 0, list(header), bold)
-        sheet.freeze_panes(1, 0)
-        count = 0
-        for r, row in enumerate(rows, 1):
-            if r >= XLSX_MAX_ROWS:
-                raise _too_many_rows()
-            _write_cells(sheet, r, row, dates)
-            count += 1
-        for name in style.after:
-            _copy_sheet(book, style.workbook, name, dates)
-    finally:
-        book.close()
-    return count
-
-
-def _write_cells(sheet, r: int, row, dates) -> None:
-    for c, value in enumerate(row):
-        if value is None or value == "":
-            continue
-        if isinstance(value, (datetime.datetime, datetime.date)):
-            sheet.write_datetime(r, c, value, dates)
-        elif isinstance(value, bool):
-            sheet.write_boolean(r, c, value)
-        elif isinstance(value, (int, float)):
-            sheet.write_number(r, c, value)
-        else:
-            sheet.write_string(r, c, str(value))
-
-
-def _copy_sheet(book, workbook: Path, name: str, dates) -> None:
-    sheet = book.add_worksheet(xlsx_sheet_name(name))
-    for r, row in enumerate(sheet_rows(workbook, name)):
-        _write_cells(sheet, r, row, dates)
-
-
-def _write_parquet(path, header, rows) -> int:
-    import duckdb  # there: write_table checked with check_output
-    # Rows go to a temporary CSV first, so no row list is ever held; DuckDB
-    # then streams it into Parquet with every column as text (numbers keep +).
-    fd, tmp_csv = tempfile.mkstemp(prefix="tgcheck-", suffix=".csv",
-                                   dir=Path(path).parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            count = _write_csv(f, header, rows)
-        columns = "{" + ", ".join(
-            "'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header) + "}"
-        con = duckdb.connect()
-        try:
-            con.execute(
-                f"COPY (SELECT * FROM read_csv(?, header=true, delim=',', quote='\"', "
-                f"escape='\"', auto_detect=false, columns={columns})) "
-                "TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
-                [tmp_csv],
-            )
-        finally:
-            con.close()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_csv)
-    return count
-
-
-_WRITERS = {"csv": _write_csv, "json": _write_json, "xlsx": _write_xlsx,
-            "parquet": _write_parquet}

@@ -1,12 +1,16 @@
 """`tgcheck sql`: DuckDB with the tgcheck functions, for one query or a simple REPL.
 
-The main CLI adds it with cli.add_command(sql_command, "sql").
+The main CLI adds it through the tgcheck_register_commands hook (.commands).
+Its errors end like every command's (tgcheck.command_errors): one line, exit 2
+for bad usage or settings (no API key among them), 1 for a failed query, 130
+after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -15,23 +19,28 @@ import click
 import duckdb
 
 import tgcheck
+from tgcheck import errors, formats
+from tgcheck.command_errors import handle_errors
+from tgcheck.simulated import simulated_settings
 
 from . import waiting
-from .register import register
+from .registration import register
 
-# -o FILE: the format follows the extension; DuckDB's COPY writes it.
-COPY_FORMATS = {
-    ".csv": "FORMAT csv, HEADER true",
-    ".parquet": "FORMAT parquet",
-    ".json": "FORMAT json, ARRAY true",
-}
+# -o FILE: the format follows the extension (tgcheck.formats); DuckDB's COPY writes it.
+SQL_FORMATS = [f for f in formats.FORMATS.values() if f.duckdb_copy]
+COPY_FORMATS = {f.suffixes[0]: f.duckdb_copy for f in SQL_FORMATS}
 PROMPT, CONTINUE = "tgcheck> ", "     ...> "
+# No key: here --sandbox is the way to try without one.
+NO_KEY_SQL = ("no API key: set TGCHECK_API_KEY or run `tgcheck config set-key`, or try it "
+              "without a key: `tgcheck sql --sandbox \"...\"` (simulated answers)")
+# DuckDB keeps of a UDF's exception only its class name and text.
+_UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w+): ")
 
 
 @click.command("sql")
 @click.argument("query", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result to FILE (.csv, .parquet or .json) instead of stdout.")
+              help=f"Write the result to FILE ({', '.join(COPY_FORMATS)}) instead of stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.option("-d", "--database", default=":memory:", show_default=True,
               help="DuckDB database file to open.")
@@ -45,7 +54,9 @@ PROMPT, CONTINUE = "tgcheck> ", "     ...> "
 @click.option("--bail", is_flag=True,
               help="Statements from stdin: stop at the first that fails, and exit 1 "
                    "(for scripts and cron; without it, errors are shown and it goes on).")
-def sql_command(query, output, as_csv, database, sandbox, task_type, provider, region, bail):
+@handle_errors(no_key=NO_KEY_SQL)
+def sql_command(query, output, as_csv, database, sandbox, task_type, provider, region,
+                bail):
     """Run QUERY in DuckDB with telegram_enrich, telegram_check and tg_normalize.
 
     \b
@@ -76,12 +87,29 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, provider, r
         _interrupted()
 
 
-def _for_sql(message: str) -> str:
-    # The engine's no-key message suggests the sandbox server; here --sandbox is nearer.
-    if "no API key" in message:
-        return (message + "; or try it without a key: `tgcheck sql --sandbox \"...\"` "
-                "(simulated answers)")
-    return message
+class QueryFailed(tgcheck.TgcheckError):
+    """A statement failed; exit_code is that of tgcheck's error inside it, if any."""
+
+
+def _query_error(error: BaseException) -> tgcheck.TgcheckError:
+    """A query's error as tgcheck's, with the exit code of the tgcheck error a
+    UDF raised (DuckDB passes on only its class name): no API key is exit 2 here
+    as in every command."""
+    if isinstance(error, tgcheck.TgcheckError):
+        return error
+    found = _UDF_ERROR.search(str(error))
+    kind = getattr(errors, found.group(1), None) if found else None
+    if isinstance(kind, type) and issubclass(kind, errors.NoApiKey):
+        return errors.NoApiKey(str(error))
+    failed = QueryFailed(str(error))
+    if isinstance(kind, type) and issubclass(kind, tgcheck.TgcheckError):
+        failed.exit_code = kind.exit_code
+    return failed
+
+
+def _shown(error: BaseException) -> str:
+    """A failed statement's message, as the REPL shows it and goes on."""
+    return errors.describe(_query_error(error), no_key=NO_KEY_SQL)
 
 
 def _interruption(error: BaseException) -> bool:
@@ -126,15 +154,13 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail,
             register(con, settings, task_type=task_type, region=region)
         except tgcheck.RegionError as e:  # usage: exit 2 with the suggestion
             raise click.BadParameter(str(e), param_hint="--region") from None
-        except tgcheck.TgcheckError as e:
-            raise click.ClickException(str(e)) from None
         if query is not None:
             try:
                 run_sql(con, query, output=output, as_csv=as_csv)
             except (duckdb.Error, tgcheck.TgcheckError) as e:
                 if _interruption(e):
                     raise
-                raise click.ClickException(_for_sql(str(e))) from None
+                raise _query_error(e) from None
         else:
             repl(con, output=output, as_csv=as_csv, bail=bail)
 
@@ -143,12 +169,8 @@ def _settings(stack: contextlib.ExitStack, sandbox: bool,
               provider: str | None = None) -> tgcheck.Settings:
     if not sandbox:
         return tgcheck.Settings.from_env(provider=provider)
-    from tgcheck.sandbox.embedded import embedded_sandbox, sandbox_settings
-
-    sb = stack.enter_context(embedded_sandbox(provider))
-    click.echo("tgcheck: using the built-in sandbox: answers are SIMULATED, "
-               "not real Telegram data", err=True)
-    return sandbox_settings(sb, provider=provider)
+    return stack.enter_context(simulated_settings(lambda text: click.echo(text, err=True),
+                                                  provider=provider))
 
 
 # Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)
@@ -223,12 +245,12 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
                 continue
             if isinstance(e, RuntimeError):
                 raise
-            click.echo(f"Error: {_for_sql(str(e))}", err=True)
+            click.echo(f"Error: {_shown(e)}", err=True)
             if bail:
                 sys.exit(1)
     if pending and "".join(pending).strip():
         try:
             run_sql(con, "".join(pending), output=output, as_csv=as_csv)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
-            click.echo(f"Error: {_for_sql(str(e))}", err=True)
+            click.echo(f"Error: {_shown(e)}", err=True)
             sys.exit(1)

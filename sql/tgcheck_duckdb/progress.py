@@ -17,34 +17,13 @@ from typing import TextIO
 
 import tgcheck
 from tgcheck.progress import PROGRESS_EVERY, CheckProgress, Ticker
+from tgcheck.progress_text import check_line
 
 log = logging.getLogger("tgcheck.duckdb")
 
 # Unattended runs log progress at most this often; a 30-minute task would
 # otherwise leave hundreds of near-identical lines.
 LOG_EVERY = 30.0
-
-
-def describe(event: tgcheck.JobEvent, check: CheckProgress) -> str:
-    """The line for one check; event is the latest, check sums all its tasks."""
-    parts = [f"tgcheck: {check.numbers:,} numbers"]
-    if check.tasks > 1:
-        # The tasks of a split check move on separately: one status would mislead.
-        parts.append(f"{check.tasks} tasks")
-    else:
-        if event.task_id:
-            parts.append(f"task {event.task_id}")
-        if event.status:
-            parts.append(event.status)
-    if check.counted:
-        done, total = check.processed, check.total
-        parts.append(f"{done:,}/{total:,} ({100 * done / total:.0f}%)")
-    parts.append(f"{check.status_calls} status calls")
-    if event.simulated:
-        parts.append("SIMULATED")
-    if event.message:
-        parts.append(event.message)
-    return ", ".join(parts)
 
 
 class ProgressReporter:
@@ -73,13 +52,13 @@ class ProgressReporter:
             if event is None:
                 log.info("waiting: tgcheck: the check is starting")
             elif event.kind not in ("done", "failed"):
-                log.info("still waiting: %s", describe(event, self._check))
+                log.info("still waiting: %s", check_line(event, self._check))
 
     def __call__(self, event: tgcheck.JobEvent) -> None:
         with self._lock:  # the tasks of a split check report from their own threads
             self._last_event = event
             self._check.update(event)
-            text = describe(event, self._check)
+            text = check_line(event, self._check)
             if self.interactive:
                 # \r + clear-to-end: one line that updates in place.
                 self.stream.write(f"\r\x1b[K{text}")

@@ -116,6 +116,40 @@ def _with_plugin(fn):
         plugins.pm.unregister(name="test-plugin")
 
 
+def test_hook_tgcheck_register_commands():
+    """A plugin's command joins `tgcheck` (in --help too); a built-in one cannot be
+    replaced by a plugin's of the same name."""
+    import click
+    from click.testing import CliRunner
+
+    from tgcheck.cli import cli
+
+    class Commands:
+        @hookimpl
+        def tgcheck_register_commands(self, cli):
+            @cli.command("hello")
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+
+            @cli.command("check")
+            def check():
+                click.echo("not the real check")
+
+    plugins.pm.register(Commands(), "test-commands")
+    cli._plugins_asked = False  # the group asks the plugins once per process
+    try:
+        result = CliRunner().invoke(cli, ["hello"])
+        assert result.exit_code == 0 and result.output == "hello from a plugin\n"
+        assert "hello" in CliRunner().invoke(cli, ["--help"]).output
+        real = CliRunner().invoke(cli, ["check", "--help"])
+        assert "Check the numbers in INPUT" in real.output
+    finally:
+        plugins.pm.unregister(name="test-commands")
+        cli.commands.pop("hello", None)
+        del cli._plugins_asked
+
+
 def test_hook_tgcheck_register_providers():
     assert "ekycpro" in plugins.providers()
     factory = _with_plugin(lambda p: plugins.get_provider_factory("echo"))

@@ -51,3 +51,13 @@ def test_check_refuses_an_unknown_region_before_any_call(tmp_path):
     settings = tgcheck.Settings(api_key="k", base_url="https://127.0.0.1:9", home=tmp_path)
     with pytest.raises(RegionError, match="did you mean GB"):
         tgcheck.check(["07911 123456"], region="Untied Kingdom", settings=settings)
+
+
+def test_per_row_is_the_one_rule_of_region_columns():
+    """tgcheck.regions.per_row: the CLI's --region-column, a SQL macro's
+    region_column and an Excel range of regions read rows alike."""
+    from tgcheck.regions import per_row
+
+    assert per_row([None, " ", float("nan")], "CH") == "CH"
+    assert per_row(["", None]) is None
+    assert per_row(["GB", "", "Narnia"], "CH") == ["GB", "CH", "Narnia"]

@@ -7,19 +7,41 @@ RunPython "import tgcheck_udfs; tgcheck_udfs.check_selection()".
 xlwings Server (XLWINGS_ON_SERVER=true, read by xlwings at import): the same module
 serves TG_CHECK, the streaming TG_CHECK_LIVE, TG_SUBMIT/TG_WATCH for large ranges,
 and the check_selection script. See docs/excel.md.
-"""
 
-import xlwings as xw
+xlwings is imported when a function is first asked for (xlwings itself lists
+the module, or a caller uses one), not by the package: the pure parts (.grid,
+.selection, .progress) import without it.
+"""
 
 # Only the functions and the script: xlwings Server is set up with
 # `from tgcheck_udfs import *`, and anything else exported here would land in
 # its namespace. Helpers are imported from their modules (.checking, .selection).
-if getattr(xw, "on_server", False):
-    from .server import check_selection, tg_check, tg_check_live, tg_submit, tg_watch
+_SERVER = ("check_selection", "tg_check", "tg_check_live", "tg_submit", "tg_watch")
 
-    __all__ = ["check_selection", "tg_check", "tg_check_live", "tg_submit", "tg_watch"]
-else:
+
+def _functions() -> dict:
+    import xlwings as xw
+
+    if getattr(xw, "on_server", False):
+        from . import server
+
+        return {name: getattr(server, name) for name in _SERVER}
     from .classic import tg_check
     from .macro import check_selection
 
-    __all__ = ["check_selection", "tg_check"]
+    return {"check_selection": check_selection, "tg_check": tg_check}
+
+
+def __getattr__(name: str):
+    if name == "__all__" or name in _SERVER:
+        found = _functions()
+        globals().update(found, __all__=list(found))
+        if name == "__all__":
+            return list(found)
+        if name in found:
+            return found[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__getattr__("__all__")})

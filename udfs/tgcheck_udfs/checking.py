@@ -6,13 +6,12 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-import xlwings as xw
-
 import tgcheck
-from tgcheck import ConfigError, InputError, JobEvent, Settings, TgcheckError
+from tgcheck import InputError, JobEvent, Settings
+from tgcheck.errors import describe
 
 # RegionError: the core's, re-exported for callers of this module's older name.
-from tgcheck.regions import RegionError, fixed_region, is_empty  # noqa: F401
+from tgcheck.regions import RegionError, fixed_region, is_empty, per_row  # noqa: F401
 
 from .grid import as_grid, cell_text, flatten, fold, fold_beside, reason_text
 
@@ -39,6 +38,8 @@ def range_function(*, reasons: bool = False, **options):
     xw.func and xw.arg are looked up when decorating: with XLWINGS_ON_SERVER=true
     they are xlwings Server's, otherwise classic xlwings'.
     """
+
+    import xlwings as xw  # here: the module's pure parts import without xlwings
 
     def decorate(f):
         # The order of the stacked decorators it replaces: the args first, region
@@ -70,9 +71,7 @@ def regions_for(region: object, grid: list[list[object]]) -> str | list | None:
         want = f"{len(grid)}x{len(grid[0]) if grid else 0}"
         raise InputError(f"regions: a {shape} range for {want} numbers; give one region, "
                          "or a range of the same shape as the numbers")
-    if all(is_empty(c) for c in flat):
-        return None
-    return [None if is_empty(c) else c for c in flat]
+    return per_row(flat)
 
 
 def clean_region(region: object) -> str | None:
@@ -84,22 +83,12 @@ def clean_region(region: object) -> str | None:
     return fixed_region(region)
 
 
-def safe_text(error: BaseException, settings: Settings | None) -> str:
-    """An error as a cell text, with the API key cut out whatever the message says.
-
-    tgcheck's own messages never hold the key; a third-party provider plugin's or a
-    library's might, and a cell is shared with everyone who opens the workbook.
-    """
-    if isinstance(error, ConfigError) and "no API key" in str(error):
-        text = NO_KEY_HINT
-    elif isinstance(error, TgcheckError):
-        text = str(error)
-    else:
-        text = f"{type(error).__name__}: {error}"
-    key = settings.api_key.reveal() if settings is not None and settings.api_key else ""
-    if key:
-        text = text.replace(key, "***")
-    return ERROR_PREFIX + text
+def safe_text(error: BaseException, settings: Settings | None = None) -> str:
+    """An error as a cell text, the API key masked whatever the message says
+    (tgcheck.errors.describe, as every face shows errors): a cell is shared with
+    everyone who opens the workbook. settings: kept for callers; every key is
+    masked, not only theirs."""
+    return ERROR_PREFIX + describe(error, no_key=NO_KEY_HINT)
 
 
 def load_settings() -> Settings:
@@ -111,6 +100,13 @@ def task_type() -> str:
     """What TG_CHECK and check_selection ask: TGCHECK_TASK_TYPE, else tg. With
     TGCHECK_PROVIDER it selects another provider's question (e.g. wscheck's ws)."""
     return os.environ.get("TGCHECK_TASK_TYPE", "").strip() or "tg"
+
+
+def call_inputs(numbers: object, region: object):
+    """(settings, grid, regions) of one function call: what every Excel function
+    reads first. Raises what the cell then shows (safe_text)."""
+    grid = as_grid(numbers)
+    return load_settings(), grid, regions_for(region, grid)
 
 
 def check_cells(
@@ -149,13 +145,11 @@ def check_range(numbers: object, region: object = None,
                 reasons: object = None) -> list[list[str]]:
     """The whole of TG_CHECK: a range in, the same shape out (each row followed by
     its reasons when asked), or one error cell."""
-    settings = None
     try:
-        settings = load_settings()
-        grid = as_grid(numbers)
-        texts, why = check_cells(flatten(grid), regions_for(region, grid), settings)
+        settings, grid, regions = call_inputs(numbers, region)
+        texts, why = check_cells(flatten(grid), regions, settings)
         if wants_reasons(reasons):
             return fold_beside(texts, why, grid)
         return fold(texts, grid)
     except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback
-        return [[safe_text(e, settings)]]
+        return [[safe_text(e)]]

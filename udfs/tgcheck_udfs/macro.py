@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from tgcheck import Cancelled, Settings
+from tgcheck.unchanged import unchanged
 
 from .checking import check_values, clean_region, load_settings, safe_text
 from .progress import Progress
@@ -20,7 +21,6 @@ from .selection import (
     HEADER,
     Selection,
     WritePlan,
-    is_empty,
     numbers_of,
     plan_write,
     rows_to_read,
@@ -44,18 +44,6 @@ CHANGED_MESSAGE = (
     "inserted or deleted, or edited), so nothing was written. The answers are stored: "
     "run check_selection again; nothing is paid again"
 )
-
-
-def same_cells(now: list[object], before: list[object]) -> bool:
-    """The selected cells hold what was checked (an empty cell is None or "" alike)."""
-    if len(now) != len(before):
-        return False
-    for a, b in zip(now, before, strict=True):
-        if is_empty(a) and is_empty(b):
-            continue
-        if not (a == b or (a != a and b != b)):  # NaN equals nothing, itself included
-            return False
-    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +88,7 @@ def run_check_selection(
         settings = settings or load_settings()
         region = clean_region(region)
     except Exception as e:
-        return Outcome(None, "tgcheck " + safe_text(e, settings))
+        return Outcome(None, "tgcheck " + safe_text(e))
     values = sheet.read_column(selection.column, selection.first_row, selection.last_row)
     first_row, data = numbers_of(selection, values)
     if not data:
@@ -120,11 +108,11 @@ def run_check_selection(
         return Outcome(None, f"tgcheck: {where}; not finished yet. The task runs on: "
                              "run check_selection again later (no new task is paid)")
     except Exception as e:
-        return Outcome(None, "tgcheck " + safe_text(e, settings))
+        return Outcome(None, "tgcheck " + safe_text(e))
     # The answers go by position: if the selected cells were sorted, inserted into,
     # deleted from or edited during the wait, the answers would land on other rows.
-    if not same_cells(sheet.read_column(selection.column, selection.first_row,
-                                        selection.last_row), values):
+    if not unchanged(sheet.read_column(selection.column, selection.first_row,
+                                       selection.last_row), values):
         return Outcome(None, CHANGED_MESSAGE)
     # Read the neighbours only now: the sheet may have changed during a long wait.
     low, high = rows_to_read(first_row, len(texts))

@@ -6,6 +6,7 @@ import dataclasses
 
 from tgcheck import JobEvent
 from tgcheck.progress import CheckProgress
+from tgcheck.progress_text import check_cell
 
 
 @dataclasses.dataclass
@@ -32,9 +33,4 @@ class Progress:
         return self._check.total
 
     def text(self) -> str:
-        label = " (sandbox)" if self.simulated else ""
-        if self.failed:
-            return f"failed{label}: {self.failed}"
-        if not self._check.tasks:
-            return f"pending{label}"
-        return f"pending {self.processed:,}/{self.total:,}{label}"
+        return check_cell(self._check, simulated=self.simulated, failed=self.failed)

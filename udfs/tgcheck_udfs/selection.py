@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from tgcheck.headers import is_header_cell
+
 HEADER = "telegram"
 
 
@@ -35,20 +37,13 @@ class WritePlan:
     first_row: int  # first row of the answers
     values: tuple[str, ...]
 
-    def cells(self) -> list[tuple[int, int, str]]:
-        """(row, column, text) of every cell the plan writes."""
-        out = [(self.header_row, self.column, self.header)] if self.header_row else []
-        out += [(self.first_row + i, self.column, v) for i, v in enumerate(self.values)]
-        return out
-
 
 def is_empty(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def looks_like_header(cell: object) -> bool:
-    """A text without a single digit ("phone", "Numara") labels the column."""
-    return isinstance(cell, str) and bool(cell.strip()) and not any(c.isdigit() for c in cell)
+# The top cell labels the column when it is a text without a digit (tgcheck.headers).
+looks_like_header = is_header_cell
 
 
 def numbers_of(selection: Selection, values: Sequence[object]) -> tuple[int, list[object]]:

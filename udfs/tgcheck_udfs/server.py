@@ -33,13 +33,13 @@ from . import macro
 from .background import BackgroundCheck, Snapshot, range_check_key, start_check
 from .checking import (
     ERROR_PREFIX,
+    call_inputs,
     load_settings,
     range_function,
-    regions_for,
     safe_text,
     wants_reasons,
 )
-from .grid import as_grid, flatten, fold, fold_beside, json_size, pending_cells
+from .grid import flatten, fold, fold_beside, json_size, pending_cells
 
 # How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
 # below the usual 30-100 s timeouts of proxies and of Excel's add-in runtime.
@@ -65,15 +65,12 @@ async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
 @range_function(reasons=True)
 async def tg_check(numbers, region=None, reasons=None):
     """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
-    settings = None
     try:
-        settings = load_settings()
-        grid = as_grid(numbers)
-        region = regions_for(region, grid)
+        settings, grid, region = call_inputs(numbers, region)
         flat = flatten(grid)
         snap = await _wait(start_check(flat, region, settings), HTTP_WAIT)
     except Exception as e:
-        return [[safe_text(e, settings)]]
+        return [[safe_text(e)]]
     if not snap.finished:
         pending = pending_cells(flat, region)
         return fold_beside(pending, [""] * len(flat), grid) if wants_reasons(reasons) \
@@ -105,13 +102,10 @@ async def _stream(grid: list[list[object]], region: object,
 @range_function()
 async def tg_check_live(numbers, region=None):
     """Like TG_CHECK, showing the task's progress in the cell until the answers come."""
-    settings = None
     try:
-        settings = load_settings()
-        grid = as_grid(numbers)
-        region = regions_for(region, grid)
+        settings, grid, region = call_inputs(numbers, region)
     except Exception as e:
-        yield [[safe_text(e, settings)]]
+        yield [[safe_text(e)]]
         return
     async for result in _stream(grid, region, settings):
         yield result
@@ -124,11 +118,8 @@ def _job_path(settings: Settings, key: str) -> Path:
 @range_function()
 async def tg_submit(numbers, region=None):
     """Start checking a large range; returns a short job key for TG_WATCH."""
-    settings = None
     try:
-        settings = load_settings()
-        grid = as_grid(numbers)
-        region = regions_for(region, grid)
+        settings, grid, region = call_inputs(numbers, region)
         flat = flatten(grid)
         key = range_check_key(flat, region, settings)
         # On disk so TG_WATCH finds the range again after a server restart. Numbers
@@ -142,14 +133,13 @@ async def tg_submit(numbers, region=None):
         start_check(flat, region, settings)
         return key
     except Exception as e:
-        return safe_text(e, settings)
+        return safe_text(e)
 
 
 @xw.func
 @xw.arg("job", doc="The job key TG_SUBMIT returned.")
 async def tg_watch(job):
     """Progress, then the answers, of a range submitted with TG_SUBMIT."""
-    settings = None
     try:
         settings = load_settings()
         key = str(job).strip()
@@ -162,7 +152,7 @@ async def tg_watch(job):
             return
         saved = json.loads(path.read_text())
     except Exception as e:
-        yield [[safe_text(e, settings)]]
+        yield [[safe_text(e)]]
         return
     async for result in _stream(saved["grid"], saved["region"], settings):
         yield result

@@ -321,12 +321,13 @@ def test_debug_shows_the_traceback_and_only_then(env, tmp_path):
 
 
 def test_doctor_has_examples_and_debug(env, tmp_path):
-    """docs/cli.md: every command but sql has examples in --help and takes --debug."""
+    """docs/cli.md: every command has examples in --help and takes --debug; a refused
+    setting is exit 2 in the doctor too (one exit-code rule, no longer the doctor's 1)."""
     shown = run("doctor", "--help", env=env)
     assert shown.returncode == 0 and "Examples:" in shown.stdout and "--debug" in shown.stdout
     bad = dict(env, TGCHECK_BASE_URL="http://example.com")  # refused: http, not loopback
     plain = run("doctor", env=bad)
-    assert plain.returncode == 1 and "https://" in plain.stderr
+    assert plain.returncode == 2 and "https://" in plain.stderr
     assert "Traceback" not in plain.stderr
     debug = run("doctor", "--debug", env=bad)
     assert debug.returncode != 0 and "Traceback" in debug.stderr

@@ -40,7 +40,8 @@ def test_the_no_key_message_fits_each_face(tmp_path, monkeypatch):
     assert cli.returncode == 2 and "`tgcheck check FILE --sandbox`" in cli.stderr
 
     sql = run("sql", "SELECT * FROM telegram_check(['+41798284651'])", env=env)
-    assert sql.returncode == 1 and "no API key" in sql.stderr
+    # One exit-code rule: no key is a setting, exit 2 in `tgcheck sql` as in `check`.
+    assert sql.returncode == 2 and "no API key" in sql.stderr
     assert "tgcheck sql --sandbox" in sql.stderr and "check FILE" not in sql.stderr
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

@@ -56,10 +56,14 @@ def test_header_goes_beside_a_header_cell():
 
 
 def test_without_header_cell_the_header_goes_above_or_nowhere():
-    plan = plan_write(Selection(5, 6, 3), 5, ["no", "yes"], {})
-    assert plan.cells() == [(4, 4, "telegram"), (5, 4, "no"), (6, 4, "yes")]
+    # What the plan writes, seen on a sheet: WritePlan has no test-only listing.
+    sheet = MemorySheet()
+    apply_plan(sheet, plan_write(Selection(5, 6, 3), 5, ["no", "yes"], {}))
+    assert sheet.cells == {(4, 4): "telegram", (5, 4): "no", (6, 4): "yes"}
     top = plan_write(Selection(1, 2, 1), 1, ["no", "yes"], {})
-    assert top.header_row is None and top.cells() == [(1, 2, "no"), (2, 2, "yes")]
+    sheet = MemorySheet()
+    apply_plan(sheet, top)
+    assert top.header_row is None and sheet.cells == {(1, 2): "no", (2, 2): "yes"}
 
 
 def test_an_occupied_neighbour_column_is_shifted_never_overwritten():

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 import tgcheck
 from tgcheck import plugins
-from tgcheck.regions import fixed_region, is_empty
+from tgcheck.regions import fixed_region, is_empty, per_row
 
 from . import macros, waiting
 from .arrow_values import answers_array, normalised_array, python_values
@@ -61,16 +61,9 @@ def register(
             pairs = lists[i].values
             values = python_values(pc.struct_field(pairs, "input"))
             row_regions = pc.struct_field(pairs, "region").to_pylist()
-            answers = _check(values, _per_row(row_regions, default))
+            answers = _check(values, per_row(row_regions, default))
             out.append(answers_array(answers, column))
         return _list_of(out, column)
-
-    def _per_row(row_regions: list, default: str | None):
-        """One region for all when no row has its own; else one per row, the
-        default where a row's is empty."""
-        if all(r is None for r in row_regions):
-            return default
-        return [default if is_empty(r) else r for r in row_regions]
 
     def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:

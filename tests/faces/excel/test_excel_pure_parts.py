@@ -1,0 +1,36 @@
+"""The Excel face's pure parts (grid, selection, progress, the macro's plan and
+checking's cell logic) import without xlwings: a Python where xlwings cannot be
+imported at all proves it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from paths import ROOT
+
+
+def test_pure_parts_import_without_xlwings():
+    code = (
+        "import sys; sys.modules['xlwings'] = None\n"
+        "import tgcheck_udfs.grid, tgcheck_udfs.selection, tgcheck_udfs.progress\n"
+        "import tgcheck_udfs.checking, tgcheck_udfs.macro\n"
+        "from tgcheck_udfs.grid import as_grid, fold\n"
+        "assert fold(['a', 'b'], as_grid([1, 2])) == [['a'], ['b']]\n"
+        "try:\n"
+        "    import tgcheck_udfs; tgcheck_udfs.tg_check\n"
+        "except ImportError:\n"
+        "    print('functions need xlwings')\n"
+        "print('pure parts imported')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "functions need xlwings\npure parts imported\n"
+
+
+def test_the_package_lists_its_functions_for_xlwings():
+    import tgcheck_udfs
+
+    assert {"tg_check", "check_selection"} <= set(dir(tgcheck_udfs))
+    assert set(tgcheck_udfs.__all__) == {"tg_check", "check_selection"}
+    assert callable(tgcheck_udfs.tg_check) and callable(tgcheck_udfs.check_selection)
