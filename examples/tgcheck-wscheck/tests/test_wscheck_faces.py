@@ -150,3 +150,13 @@ def test_cli_status_and_resume_reach_the_plugins_jobs(platform_env, monkeypatch)
     assert resumed.exit_code == 0, resumed.output
     assert "1 open job(s) finished" in resumed.output
     assert platform_env.creates == 1
+
+
+def test_the_plugins_own_command():
+    done = CliRunner().invoke(cli, ["wscheck-types"])
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == [
+        "ws\tactivated\t500\t-",
+        "ws_active\tactivedays\t1000\tactivated,activetime,business",
+        "ws_avatar\tavatar\t500\tactivated,age,category,gender,hair_color,skin_color"]
+    assert "wscheck-types" in CliRunner().invoke(cli, ["--help"]).output

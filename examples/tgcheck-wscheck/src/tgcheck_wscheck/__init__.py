@@ -5,11 +5,13 @@ through the `tgcheck` entry point in pyproject.toml. Select it with
 TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 """
 
+import click
+
 from tgcheck import TaskType, hookimpl
 from tgcheck.plugin_settings import Setting
 
 from .provider import DEFAULT_BASE_URL, WscheckProvider
-from .sandbox import WsSandbox
+from .sandbox import COLUMNS, WsSandbox
 
 YES_NO = frozenset({"yes", "no"})
 TASK_TYPES = (
@@ -48,3 +50,14 @@ def tgcheck_register_settings(register):
 @hookimpl
 def tgcheck_register_sandboxes(register):
     register("wscheck", WsSandbox)
+
+
+@hookimpl
+def tgcheck_register_commands(cli):
+    @cli.command("wscheck-types")
+    def wscheck_types():
+        """The platform's task types: tgcheck's answer column, the fewest numbers a
+        task takes, and the other columns of its result file."""
+        for t in TASK_TYPES:
+            others = [c for c in COLUMNS[t.name] if c != t.column]
+            click.echo(f"{t.name}\t{t.column}\t{t.min_task_size}\t{','.join(others) or '-'}")
