@@ -20,9 +20,11 @@ from collections.abc import Iterable, Mapping
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ...errors import ResultFileError
+from ...headers import header_key
 from ...models import TaskType
 from ...normalize import resolve_all
 from ...result_size import MAX_UNPACKED_BYTES, check_size
+from ...text_encoding import decode
 
 # Zip-bomb guard: no member packs more than this ratio (a result file of
 # 1,000,000 rows is ~30 MB uncompressed).
@@ -40,10 +42,6 @@ _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
 
 
-def _header_key(cell: object) -> str:
-    return "".join(ch for ch in str(cell or "").lower() if ch.isalnum())
-
-
 class Answers(dict):
     """number -> cleaned value, and `conflicts`: the numbers the file answered twice
     with different values (their value is None: no answer)."""
@@ -59,10 +57,10 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     header = next(it, None)
     if header is None:
         raise ResultFileError("the result file is empty")
-    keys = [_header_key(c) for c in header]
+    keys = [header_key(c) for c in header]
     number_col = next((i for i, k in enumerate(keys) if k in NUMBER_HEADERS), None)
     value_col = next(
-        (i for i, k in enumerate(keys) if k == _header_key(task_type.column)), None
+        (i for i, k in enumerate(keys) if k == header_key(task_type.column)), None
     )
     if number_col is None or value_col is None:
         shown = ", ".join(repr(str(c)) for c in header[:8])
@@ -104,18 +102,14 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     return answers
 
 
-def _decode(data: bytes) -> str:
-    # Excel's "Unicode text" export is UTF-16 with a byte-order mark: read as
-    # cp1252 it would give numbers full of NULs, and every answer would be lost.
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    # Otherwise Excel writes UTF-8 with a BOM, or the Windows code page.
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+def _text(data: bytes) -> str:
+    """A result file's text in its sniffed encoding (tgcheck.text_encoding); a file
+    whose BOM promises UTF-8 that its bytes are not is read as Latin-1, which
+    reads any bytes: a hostile file is judged by its content, never a crash."""
+    try:
+        return decode(data)
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -152,12 +146,12 @@ class CsvReader:
     def accepts(self, data: bytes) -> bool:
         if _looks_binary(data) or data.startswith(b"PK"):
             return False
-        head = _decode(data[:4096]).lstrip().lower()
+        head = _text(data[:4096]).lstrip().lower()
         return not head.startswith(("<!doctype", "<html", "<?xml", "{", "["))
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
         check_size(len(data), "is")
-        text = _decode(data)
+        text = _text(data)
         sample = text[:4096]
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
