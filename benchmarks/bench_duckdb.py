@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
 
 import tgcheck
 import tgcheck_duckdb
+from tgcheck.store import StoredAnswer
 
 try:
     from benchmarks.common import Row, median_of, timed
@@ -44,8 +46,9 @@ def measure(rows: int, baseline_sample: int = 20_000, repeat: int = 3) -> list[R
     settings = tgcheck.Settings(api_key="bench", base_url="http://127.0.0.1:9", home=home)
     engine = tgcheck.get_engine(settings)
     phones = numbers(rows)
-    engine.store.save_answers(
-        "tg", ((n, "yes" if i % 2 else "no", "ok") for i, n in enumerate(phones)), "bench")
+    engine.store.import_answers(StoredAnswer("tg", n, "yes" if i % 2 else "no", "ok",
+                                             time.time(), "bench")
+                                for i, n in enumerate(phones))
 
     con = tgcheck_duckdb.register(duckdb.connect(), settings)
     con.execute(f"""CREATE TABLE customers AS

@@ -46,13 +46,6 @@ def median_of(fn, repeat: int) -> float:
     return statistics.median(timed(fn) for _ in range(max(1, repeat)))
 
 
-def cpu_of(fn) -> tuple[float, object]:
-    """Process CPU seconds (all threads) spent in fn, and its result."""
-    start = time.process_time()
-    result = fn()
-    return time.process_time() - start, result
-
-
 # -- a sandbox in another process ------------------------------------------
 def _serve(kwargs: dict, conn) -> None:
     from tgcheck.sandbox import Sandbox

@@ -16,7 +16,6 @@ import io
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from benchmarks import polling_sim
 from benchmarks.bench_interrupt import fig_interrupt
-from benchmarks.common import Row, SandboxProcess, cpu_of, median_of
+from benchmarks.common import Row, SandboxProcess, median_of
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -210,59 +209,11 @@ def _polling_end_to_end(quick: bool) -> list[Row]:
     return rows
 
 
-# -- 2. client-side time, cold and cached ---------------------------------------
-def naive_client(url: str, key: str, phones: list[str], poll: float = 0.05) -> list:
-    """What a user writes from the vendor's curl example."""
-    import httpx
-    import openpyxl
-
-    headers = {"X-API-Key": key}
-    with httpx.Client(base_url=url, headers=headers, timeout=600) as client:
-        body = ("\n".join(phones) + "\n").encode()
-        task = client.post("/v1/tasks", files={"file": ("numbers.txt", body, "text/plain")},
-                           data={"task_type": "tg"}).json()
-        while True:
-            time.sleep(poll)
-            record = client.post("/v1/gettasks", files={"task_id": (None, task["task_id"])}).json()
-            if record["status"] == "exported":
-                break
-        data = client.get(record["result_url"]).content
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    next(rows)
-    answers = {str(n).strip(): str(v).strip().lower() for n, v in rows if n}
-    return [answers.get(p) for p in phones]
-
-
+# -- 2. the CLI's whole process against a naive client's, cold and cached ------------
 def fig_client(quick: bool) -> list[Row]:
-    import tgcheck
+    from benchmarks import bench_process
 
-    n = 50_000 if quick else 200_000
-    repeat = 1 if quick else 3
-    phones = numbers(n)
-    cold, cached, naive = [], [], []
-    with SandboxProcess(speed=1e7, queue_seconds=0.05, export_seconds=0.05,
-                        quirks=False) as sb:
-        for i in range(repeat):
-            with tempfile.TemporaryDirectory() as home:
-                settings = tgcheck.Settings(api_key=sb.api_key, base_url=sb.url, home=home,
-                                            poll_min=0.05, poll_max=0.5, max_task_size=n)
-                engine = tgcheck.Engine(settings)
-                try:
-                    cold.append(cpu_of(lambda e=engine: e.check(phones))[0])
-                    cached.append(cpu_of(lambda e=engine: e.check(phones))[0])
-                finally:
-                    engine.close()
-            naive.append(cpu_of(lambda: naive_client(sb.url, sb.api_key, phones))[0])
-            del i
-    c, k, b = statistics.median(cold), statistics.median(cached), statistics.median(naive)
-    return [
-        Row(f"2 client CPU s, {n:,} numbers, cold (vs naive httpx+openpyxl)", c, b,
-            goal="<= 0.5x", met=c / b <= 0.5),
-        Row(f"2 client CPU s, {n:,} numbers, cached re-run", k, b, goal="<= 0.15x",
-            met=k / b <= 0.15),
-    ]
+    return bench_process.measure(50_000 if quick else 200_000, repeat=1 if quick else 5)
 
 
 # -- 3. normalisation -----------------------------------------------------------
@@ -396,6 +347,7 @@ def fig_readers(quick: bool) -> list[Row]:
 def fig_cached(quick: bool) -> list[Row]:
     import tgcheck
     from benchmarks import bench_duckdb, bench_excel
+    from tgcheck.store import StoredAnswer
 
     n = 200_000 if quick else 1_000_000
     repeat = 1 if quick else 3
@@ -403,8 +355,9 @@ def fig_cached(quick: bool) -> list[Row]:
         settings = tgcheck.Settings(api_key="bench", base_url="http://127.0.0.1:9", home=home)
         engine = tgcheck.Engine(settings)
         phones = numbers(n)
-        engine.store.save_answers("tg", ((p, "yes" if i % 2 else "no", "ok")
-                                         for i, p in enumerate(phones)), "bench")
+        engine.store.import_answers(StoredAnswer("tg", p, "yes" if i % 2 else "no", "ok",
+                                                 time.time(), "bench")
+                                    for i, p in enumerate(phones))
         try:
             ours = median_of(lambda: engine.check(phones), repeat)
         finally:
@@ -419,13 +372,15 @@ def fig_cached(quick: bool) -> list[Row]:
 
 # -- 6. peak memory -----------------------------------------------------------------
 MEMORY_CHILD = r"""
-import sys, tempfile, tgcheck
+import sys, tempfile, time, tgcheck
 n, url, key, home, cached = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 phones = [f"+4179{i:07d}" for i in range(n)]
 settings = tgcheck.Settings(api_key=key, base_url=url, home=home, poll_min=0.05, poll_max=1)
 engine = tgcheck.Engine(settings)
 if cached == "1":
-    engine.store.save_answers("tg", ((p, "yes", "ok") for p in phones), "bench")
+    from tgcheck.store import StoredAnswer
+    engine.store.import_answers(StoredAnswer("tg", p, "yes", "ok", time.time(), "bench")
+                                for p in phones)
 answers = engine.check(phones)
 assert len(answers) == n
 """

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 import tgcheck
+
+# PostgreSQL for the store contract suite: a throwaway cluster per session.
+from postgres_cluster import any_store, postgres_cluster, postgres_url, store_target  # noqa: F401
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 
@@ -22,7 +25,7 @@ def _isolated_env(monkeypatch, tmp_path):
                  "TGCHECK_POLL_MAX", "TGCHECK_MAX_AGE_DAYS", "TGCHECK_TIMEOUT",
                  "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS", "TGCHECK_RETRY_BASE",
                  "TGCHECK_MAX_STATUS_CALLS", "TGCHECK_MIN_TASK_SIZE", "TGCHECK_TOP_UP",
-                 "TGCHECK_CONNECT_BUDGET", "TGCHECK_PROGRESS_EVERY"):
+                 "TGCHECK_CONNECT_BUDGET", "TGCHECK_PROGRESS_EVERY", "TGCHECK_STORE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TGCHECK_LOAD_PLUGINS", "")

@@ -2,6 +2,7 @@
 
 import logging
 
+from . import _lean_httpx  # noqa: F401  (first: httpx without its CLI, see there)
 from .api import check, get_engine
 from .engine import Cancelled, ColumnAnswers, Engine
 from .errors import (

@@ -26,20 +26,27 @@ from .command_errors import handle_errors
 from .errors import StoreDamaged, StoreError, TgcheckError
 from .settings import Settings
 from .store import (
-    _JOB_COLUMNS,
     ADDED_COLUMNS,
+    ANSWER_COLUMNS,
+    JOB_COLUMNS,
     LIVE_STATES,
+    Job,
     Store,
+    StoredAnswer,
+    StoredJob,
+    describe_url,
     foreign_schema,
+    is_store_url,
+    open_store,
     store_error,
     unpack_numbers,
 )
+from .store.open import SANDBOX_SCHEMA
 
 # Rows are read in rowid windows: a damaged page loses one window, not the rest.
 _WINDOW = 256
 # Answers have no rowid: they are read by number prefix, split further on damage.
 _MAX_PREFIX = 4
-_ANSWER_COLUMNS = ("task_type", "number", "value", "status", "checked_at", "task_id")
 
 
 @dataclasses.dataclass
@@ -67,8 +74,12 @@ class DoctorReport:
 
 
 def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
-    """Check the store at store_path; if damaged, set it aside and salvage it.
-    sandbox: it is the sandbox's store, and the commands it names say --sandbox."""
+    """Check the store at store_path (a SQLite file, or a PostgreSQL URL); if a
+    file is damaged, set it aside and salvage it.
+    sandbox: it is the sandbox's store, and the commands it names say --sandbox
+    (in PostgreSQL, the schema tgcheck_sandbox)."""
+    if is_store_url(str(store_path)):
+        return _doctor_shared(str(store_path), sandbox)
     path = Path(store_path)
     report = DoctorReport(path)
     flag = " --sandbox" if sandbox else ""
@@ -184,6 +195,33 @@ def _verdict(path: Path, e: sqlite3.DatabaseError) -> str:
     return _NotDamage(str(translated))
 
 
+def _doctor_shared(url: str, sandbox: bool) -> DoctorReport:
+    """The shared store in PostgreSQL: reachable, a tgcheck schema at this
+    version, and what it holds. Nothing is moved or repaired there: the
+    server keeps its own data safe (backups are the DBA's)."""
+    report = DoctorReport(Path(describe_url(url)))
+    flag = " --sandbox" if sandbox else ""
+    try:
+        store = open_store(url, schema=SANDBOX_SCHEMA if sandbox else None)
+    except StoreError as e:
+        report.problem = _NotDamage(str(e))
+        report.say(f"{describe_url(url)}: not checked, nothing changed: {e}")
+        return report
+    try:
+        problem = store.check()
+        if problem != "ok":
+            report.problem = _NotDamage(problem)
+            report.say(f"{store.path}: {problem}")
+            return report
+        report.healthy = True
+        report.say(f"{store.path}: ok (PostgreSQL, schema {store.schema} at version "
+                   f"{store.schema_version()})")
+        _describe(report, store.count_answers(), store.job_state_counts(), flag)
+    finally:
+        store.close()
+    return report
+
+
 def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
     # Read-only like the check: a healthy store in a read-only home is described too.
     db = _open_read_only(path)
@@ -192,9 +230,13 @@ def _describe_healthy(path: Path, report: DoctorReport, flag: str = "") -> None:
         states = dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY 1 ORDER BY 1"))
     finally:
         db.close()
+    report.say(f"{path}: ok (integrity check passed)")
+    _describe(report, answers, states, flag)
+
+
+def _describe(report: DoctorReport, answers: int, states: dict[str, int], flag: str) -> None:
     live = sum(states.get(s, 0) for s in LIVE_STATES)
     shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
-    report.say(f"{path}: ok (integrity check passed)")
     report.say(f"{answers} answers stored; jobs: {shown}")
     if live:
         report.say(f"{live} live jobs: `tgcheck jobs{flag}` lists them, `tgcheck resume{flag}` "
@@ -274,7 +316,7 @@ def _job_columns(src: sqlite3.Connection) -> str:
     except sqlite3.DatabaseError:
         have = set()
     if not have:
-        return f"{_JOB_COLUMNS}, numbers"
+        return ", ".join(_JOB_NAMES)
     defaults = {name: ("0" if "DEFAULT 0" in decl else "NULL") for name, decl in ADDED_COLUMNS}
     return ", ".join(name if name in have or name not in defaults else defaults[name]
                      for name in _JOB_NAMES)
@@ -309,7 +351,7 @@ def _job_rows(src: sqlite3.Connection, report: DoctorReport) -> Iterator[tuple]:
         start += _WINDOW
 
 
-_JOB_NAMES = [*_JOB_COLUMNS.split(", "), "numbers"]
+_JOB_NAMES = [*JOB_COLUMNS, "numbers"]
 
 
 def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
@@ -327,31 +369,18 @@ def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
 
 
 def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> None:
-    live_keys: set[str] = set()
-    with fresh._tx() as db:
-        # Newest first, so that of two live rows for one set the newer stays live.
-        for job_id in sorted(jobs, reverse=True):
-            job = jobs[job_id]
-            live = job["state"] in LIVE_STATES
-            if live and job["key"] in live_keys:
-                job["state"], live = "abandoned", False
-            if live:
-                live_keys.add(job["key"])
-                # Whoever drove it is gone with the old file: the next run takes over.
-                job["owner"], job["heartbeat"] = None, None
-            db.execute(
-                f"INSERT INTO jobs ({', '.join(_JOB_NAMES)}) "
-                f"VALUES ({', '.join('?' * len(_JOB_NAMES))})",
-                [job[n] for n in _JOB_NAMES],
-            )
-            report.jobs_salvaged += 1
-            report.live_jobs_salvaged += live
+    # The store's import keeps the newer of two live rows for one set live, and
+    # clears the owner of live rows: whoever drove them is gone with the old file.
+    report.jobs_salvaged, report.live_jobs_salvaged = fresh.import_jobs(
+        StoredJob(Job(**{name: job[name] for name in JOB_COLUMNS}),
+                  unpack_numbers(job["numbers"]))
+        for job in jobs.values())
 
 
 def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator[tuple]:
     """Answers whose number starts with prefix; on damage, narrowed digit by digit so
     that a damaged page costs the numbers it held, not the rest."""
-    sql = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
+    sql = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
     try:
         rows = src.execute(sql, (prefix, prefix + "\x7f")).fetchall()
     except sqlite3.DatabaseError:
@@ -359,7 +388,7 @@ def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator
             report.damaged_tables.add("answers")
             return
         with contextlib.suppress(sqlite3.DatabaseError):
-            exact = f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM answers WHERE number = ?"
+            exact = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number = ?"
             yield from src.execute(exact, (prefix,)).fetchall()
         for digit in "0123456789":
             yield from _answer_rows(src, report, prefix + digit, depth + 1)
@@ -369,39 +398,44 @@ def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator
 
 def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
     batch = [
-        row for row in answers.values()
+        StoredAnswer(*row) for row in answers.values()
         if isinstance(row[1], str) and isinstance(row[4], (int, float))
         and row[3] in ("ok", "unknown")
     ]
-    with fresh._tx() as db:
-        db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)", batch)
+    fresh.import_answers(batch)
     report.answers_salvaged = len(batch)
 
 
 @click.command("doctor")
 @click.option("--sandbox", is_flag=True, help="The sandbox's store instead of the real one.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False),
-              help="The store file to check (default: the one under TGCHECK_HOME).")
+@click.option("--store", "store_path",
+              help="The store to check: a file, or a postgresql:// URL (default: "
+                   "TGCHECK_STORE_URL, else the file under TGCHECK_HOME).")
 @handle_errors
 def doctor_command(sandbox: bool, store_path: str | None) -> None:
-    """Check the local store; if it is damaged, set it aside and salvage it.
+    """Check the store; if a local store file is damaged, set it aside and salvage it.
 
     \b
     The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
     copied into a fresh store so `tgcheck resume` collects them without paying
-    again; answers that cannot be read are fetched again by the next check.
+    again; answers that cannot be read are fetched again by the next check. A
+    shared store in PostgreSQL (TGCHECK_STORE_URL) is checked, never changed.
 
     \b
     Examples:
       tgcheck doctor
       tgcheck doctor --sandbox
       tgcheck doctor --store ~/backup/tgcheck.sqlite3
+      tgcheck doctor --store postgresql://ana@db.example.com/team
     """
     if store_path is None:
         # api_key given (None): the doctor needs no key, so the key file is not read.
         settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                      api_key=None)
-        store_path = str(settings.store_path)
+        store_path = settings.store_url or str(settings.store_path)
+    elif not is_store_url(store_path) and Path(store_path).is_dir():
+        raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
+                                 "or a postgresql:// URL", param_hint="--store")
     try:
         report = doctor(store_path, sandbox=sandbox)
     except (OSError, sqlite3.Error) as e:

@@ -47,7 +47,7 @@ from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, Job, Store, owner_alive, this_owner
+from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -57,6 +57,8 @@ CLOCK_MARGIN = 60.0
 MAX_BAD_FILES = 3
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
+# The same with a store that announces changes: the wait ends at once on a change.
+WATCH_NOTIFIED = 2.0
 # Tries at journaling a created task's id (a full disk, a locked store) before
 # the error that names the task; seconds between them grow by this step.
 RECORD_TRIES = 3
@@ -220,11 +222,11 @@ def sent_numbers(found: list) -> list[str]:
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, provider=None,
-                 store: Store | None = None):
+                 store: BaseStore | None = None):
         self.settings = settings or Settings.from_env()
         self._provider = provider
         self._provider_lock = threading.Lock()
-        self.store = store or Store(self.settings.store_path)
+        self.store = store or open_store(self.settings)
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
@@ -700,7 +702,7 @@ class Engine:
                 self._emit(request, current, "progress", len(numbers),
                            message="driven by another process")
             try:
-                _sleep(WATCH_EVERY, request.deadline, request.cancel)
+                _await_change(self.store, request.deadline, request.cancel)
             except DeadlineExceeded:
                 raise DeadlineExceeded(
                     f"task {current.task_id or '(being created)'} (job {current.id}), driven by "
@@ -804,6 +806,19 @@ def _state_of(provider, word: str | None) -> str | None:
     return state_of(word) if state_of is not None else None
 
 
+def _await_change(store, deadline: float, cancel: threading.Event | None) -> None:
+    """Between reads of a job another process drives: woken by the store's own
+    announcement where it has one (PostgreSQL's NOTIFY, across machines), the
+    driver's lease still looked at every WATCH_NOTIFIED seconds; else WATCH_EVERY."""
+    if not getattr(store, "notifies", False) or cancel is not None:
+        return _sleep(WATCH_EVERY, deadline, cancel)
+    left = deadline - time.monotonic()
+    if left > 0:
+        store.wait_for_change(min(left, WATCH_NOTIFIED))
+    if time.monotonic() >= deadline:
+        raise DeadlineExceeded("waited longer than the timeout")
+
+
 def _amounts(status: TaskStatus) -> dict:
     """The journal's amount columns a status reports (none: leave them as they are)."""
     fields = {"estimated_amount": status.estimated_amount,
@@ -820,7 +835,7 @@ class _Driver:
     deadline). It reads the provider's records by their normalised state only.
     """
 
-    def __init__(self, store: Store, provider: Provider, settings: Settings, emit,
+    def __init__(self, store: BaseStore, provider: Provider, settings: Settings, emit,
                  creates: CreateGate, job: Job, numbers, request: CheckRequest):
         self.store, self.provider, self.settings = store, provider, settings
         self._emit, self.creates = emit, creates

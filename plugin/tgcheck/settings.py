@@ -153,6 +153,10 @@ class Settings:
     # The selected provider's own settings (tgcheck_register_settings), by name:
     # read them with option(name).
     extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
+    # TGCHECK_STORE_URL: a postgresql:// URL puts the answers and the journal in a
+    # database a team shares; None, the SQLite file under home (store_path).
+    # It may hold a password: show it only through tgcheck.store.describe_url.
+    store_url: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         if self.api_key is not None:
@@ -206,6 +210,8 @@ class Settings:
             values["base_url"] = env["TGCHECK_BASE_URL"]
         if env.get("TGCHECK_HOME"):
             values["home"] = Path(env["TGCHECK_HOME"])
+        if env.get("TGCHECK_STORE_URL", "").strip():
+            values["store_url"] = env["TGCHECK_STORE_URL"].strip()
         if env.get("TGCHECK_PROVIDER"):
             values["provider"] = env["TGCHECK_PROVIDER"]
         values["poll_min"] = _env_float("TGCHECK_POLL_MIN", cls.poll_min)

@@ -1,6 +1,8 @@
 """The benchmark harness itself: it must run, and its DuckDB figure compares two
 computations that agree. No time is asserted here (that is what benchmarks are for)."""
 
+import pytest
+
 from benchmarks import bench_duckdb
 from benchmarks.common import Row
 from benchmarks.run import render
@@ -22,3 +24,30 @@ def test_the_table_shows_every_row_and_its_verdict():
     assert "| a " in lines[4] and "0.50x" in lines[4] and "| yes " in lines[4]
     assert "| b " in lines[5] and "| NO " in lines[5]
     assert lines[-1] == "- b: why"
+
+
+def test_the_process_benchmark_runs_both_programs_and_their_answers_agree():
+    # measure() raises when either program fails or their telegram columns differ.
+    from benchmarks import bench_process
+
+    rows = bench_process.measure(300, repeat=1)
+    assert [r.figure.split(",")[1].strip() for r in rows[:2]] == ["300 numbers"] * 2
+    assert "cold" in rows[0].figure and "cached" in rows[1].figure
+    assert all(isinstance(r.tgcheck, float) and r.tgcheck > 0 for r in rows)
+    assert all(isinstance(r.baseline, float) and r.baseline > 0 for r in rows)
+    assert isinstance(rows[0].met, bool) and isinstance(rows[1].met, bool)
+
+
+def test_child_cpu_counts_the_child_not_the_caller(tmp_path):
+    import sys
+    import time
+
+    from benchmarks.bench_process import child_cpu
+
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    start = time.process_time()
+    used = child_cpu([sys.executable, "-c", spin], {})
+    assert used >= 0.3
+    assert time.process_time() - start < 0.3  # the caller only waited
+    with pytest.raises(RuntimeError, match="exited 3"):
+        child_cpu([sys.executable, "-c", "raise SystemExit(3)"], {})

@@ -12,6 +12,7 @@ import pytest
 
 import tgcheck
 from conftest import numbers
+from store_helpers import store_answers
 from tgcheck import Settings, plugins
 from tgcheck.default_plugins.ekycpro.sandbox import Faults, simulated_answer, xlsx_file
 from tgcheck.engine import CheckRequest, _Fill
@@ -437,7 +438,7 @@ def test_top_up_fills_the_task_with_the_stalest_answers_and_refreshes_them(run_e
     with Sandbox(min_rows={"tg": 10}, omit_rate=0.0) as sb:
         engine = run_engine(sb, min_task_size=10)
         old = numbers(20, start=100)
-        engine.store.save_answers("tg", [(n, "no", "ok") for n in old], "old-task")
+        store_answers(engine.store, "tg", [(n, "no", "ok") for n in old], "old-task")
         # Make the first eight the stalest.
         engine.store.db.execute(
             "UPDATE answers SET checked_at = checked_at - 86400 WHERE number IN "
@@ -471,7 +472,7 @@ def test_413_halves_are_topped_up_each_with_their_own_fillers(run_engine):
     with Sandbox(min_rows={"tg": 50}, max_rows=60, omit_rate=0.0) as sb:
         engine = run_engine(sb, min_task_size=50, top_up=True)
         old = numbers(30, start=5000)
-        engine.store.save_answers("tg", [(n, "no", "ok") for n in old], "old-task")
+        store_answers(engine.store, "tg", [(n, "no", "ok") for n in old], "old-task")
         answers = engine.check(numbers(80))
         assert all(a.status == "ok" for a in answers)
         tasks = list(sb.tasks.values())
@@ -511,7 +512,7 @@ def test_a_number_left_out_of_a_new_file_keeps_its_stored_ok_answer(run_engine):
     with Sandbox(min_rows={"tg": 10}, omit_rate=0.5) as sb:
         engine = run_engine(sb, min_task_size=10, top_up=True)
         old = numbers(8, start=100)
-        engine.store.save_answers("tg", [(n, "old", "ok") for n in old], "old-task")
+        store_answers(engine.store, "tg", [(n, "old", "ok") for n in old], "old-task")
         engine.store.db.execute("UPDATE answers SET checked_at = checked_at - 86400")
         before = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
         left_out = [n for n in old if simulated_answer(n, "tg", 0.5) is None]
@@ -524,15 +525,15 @@ def test_a_number_left_out_of_a_new_file_keeps_its_stored_ok_answer(run_engine):
         after = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
         assert all(after[n] == before[n] for n in left_out)
         # An unknown over an unknown, or an ok over anything, is stored as ever.
-        engine.store.save_answers("tg", [(numbers(1, start=900)[0], None, "unknown")], "t")
-        engine.store.save_answers("tg", [(left_out[0], "new", "ok")], "t")
+        store_answers(engine.store, "tg", [(numbers(1, start=900)[0], None, "unknown")], "t")
+        store_answers(engine.store, "tg", [(left_out[0], "new", "ok")], "t")
         assert engine.store.stored("tg", [left_out[0]])[left_out[0]] == ("new", "ok")
 
 
 def test_top_up_with_too_few_stored_answers_is_the_same_refusal(run_engine):
     with Sandbox() as sb:
         engine = run_engine(sb, min_task_size=10, top_up=True)
-        engine.store.save_answers("tg", [(n, "no", "ok") for n in numbers(3, start=100)], "t")
+        store_answers(engine.store, "tg", [(n, "no", "ok") for n in numbers(3, start=100)], "t")
         with pytest.raises(BelowMinimum, match="add 9, --top-up found only 3 stored tg"):
             engine.check(numbers(1, start=900))
         assert sum(sb.calls.values()) == 0

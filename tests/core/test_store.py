@@ -1,5 +1,7 @@
 """The Store's public queries for the journal and the store as a whole (what
-`tgcheck status`, `export` and `cache` use), on a real SQLite file."""
+`tgcheck status`, `export` and `cache` use), on a real SQLite file and on a real
+PostgreSQL server (the `store` fixture runs each test once per backend); the
+SQLite file's own ways (damage, locks, its scan) at the end."""
 
 from __future__ import annotations
 
@@ -8,26 +10,26 @@ import time
 
 import pytest
 
+from store_helpers import store_answers
 from tgcheck.errors import StoreError, StoreLocked
-from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating
+from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating, open_store
 
 DAY = 86400.0
 NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store.sqlite3")
+def store(store_target):
+    """A fresh store, once per backend (SQLite, PostgreSQL)."""
+    s = open_store(store_target)
     yield s
     s.close()
 
 
 def put(store: Store, task_type: str, rows, *, age_days: float, task_id: str = "t1") -> None:
-    """Answers as if checked age_days before NOW."""
-    store.save_answers(task_type, rows, task_id)
-    store.db.executemany(
-        "UPDATE answers SET checked_at = ? WHERE task_type = ? AND number = ?",
-        [(NOW - age_days * DAY, task_type, n) for n, _, _ in rows])
+    """Answers as if checked age_days before NOW (the store's import: it keeps their age)."""
+    store.import_answers(StoredAnswer(task_type, n, v, s, NOW - age_days * DAY, task_id)
+                         for n, v, s in rows)
 
 
 @pytest.fixture
@@ -124,9 +126,9 @@ def test_iter_answers_filters(filled):
     assert numbers(older_than_days=40) == [("ws", "+41790000001")]
 
 
-def test_iter_answers_starts_its_query_at_once(filled):
+def test_iter_answers_starts_its_query_at_once(filled, store_target):
     rows = filled.iter_answers()
-    other = Store(filled.path)  # another process clears the store meanwhile
+    other = open_store(store_target)  # another process clears the store meanwhile
     try:
         assert other.delete_answers() == 4
     finally:
@@ -160,7 +162,7 @@ def test_delete_answers_keeps_the_journal(filled):
 
 
 def test_delete_answers_uses_now_when_not_given(store):
-    store.save_answers("tg", [("+41790000001", "yes", "ok")], "t")
+    store_answers(store, "tg", [("+41790000001", "yes", "ok")], "t")
     assert store.count_answers(older_than_days=1) == 0
     assert store.delete_answers(older_than_days=1) == 0
     time.sleep(0.01)
@@ -168,11 +170,11 @@ def test_delete_answers_uses_now_when_not_given(store):
     assert store.delete_answers(older_than_days=0) == 1
 
 
-def test_the_new_queries_see_another_process_s_writes(tmp_path):
-    """Two Store objects on one file, as the CLI and Excel's Python are."""
-    a, b = Store(tmp_path / "s.sqlite3"), Store(tmp_path / "s.sqlite3")
+def test_the_new_queries_see_another_process_s_writes(store_target):
+    """Two Store objects on one store, as the CLI and Excel's Python are."""
+    a, b = open_store(store_target), open_store(store_target)
     try:
-        a.save_answers("tg", [("+41790000001", "yes", "ok")], "t")
+        store_answers(a, "tg", [("+41790000001", "yes", "ok")], "t")
         assert b.count_answers() == 1
         assert b.delete_answers() == 1
         assert a.count_answers() == 0
@@ -224,7 +226,7 @@ def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
             for i in range(300)]
-    store.save_answers("tg", rows, "t1")
+    store_answers(store, "tg", rows, "t1")
     wanted = [r[0] for r in rows[::2]] + ["+41000000000"]  # one never answered
     expected = {n: (v, s) for n, v, s in rows[::2]}
     kw = dict(max_age_days=30, unknown_retry_hours=24)
@@ -244,7 +246,7 @@ def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path, monkeyp
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
             for i in range(300)]
-    store.save_answers("tg", rows, "t1")
+    store_answers(store, "tg", rows, "t1")
     wanted = {r[0] for r in rows[::2]} | {"+41000000000"}  # one never answered
     monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for retry_hours in (24, 0):  # with unknowns still fresh, then all of them stale
@@ -274,7 +276,7 @@ def test_a_scan_over_free_form_values_groups_them(tmp_path, monkeypatch):
 
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", f"https://t.me/i/{i}.jpg", "ok") for i in range(2_100)]
-    store.save_answers("photo", rows, "t1")
+    store_answers(store, "photo", rows, "t1")
     wanted = [r[0] for r in rows]
     expected = {n: (v, s) for n, v, s in rows}
     kw = dict(max_age_days=30, unknown_retry_hours=24)
@@ -289,7 +291,7 @@ def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path, monkeypatch):
     import tgcheck.store as store_module
 
     store = Store(tmp_path / "s.sqlite3")
-    store.save_answers("tg", [("+41790000001", "yes", "ok")], "t1")
+    store_answers(store, "tg", [("+41790000001", "yes", "ok")], "t1")
     monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for share in (1_000_000, 1):  # scan, then probe
         monkeypatch.setattr(store_module, "SCAN_SHARE", share)
@@ -344,8 +346,9 @@ def test_job_answers_are_the_job_s_numbers_with_their_stored_answers(store):
                                          ("+41790000002", "no", "ok"),
                                          ("+41790000003", None, "unknown")]
     # Old answers are still the job's; a deleted one is MISSING, in its place.
-    store.db.execute("UPDATE answers SET checked_at = 0")
-    store.db.execute("DELETE FROM answers WHERE task_type = 'tg' AND number = '+41790000002'")
+    with store._tx() as db:  # the store's own SQL, on either backend
+        db.execute("UPDATE answers SET checked_at = 0")
+        db.execute("DELETE FROM answers WHERE task_type = 'tg' AND number = '+41790000002'")
     assert store.job_answers(job.id) == [("+41790000001", "yes", "ok"),
                                          ("+41790000002", None, MISSING),
                                          ("+41790000003", None, "unknown")]
@@ -364,7 +367,7 @@ def test_two_spellings_of_one_store_have_one_path(tmp_path, monkeypatch):
         assert relative.path == absolute.path
         assert str(relative.path) == str(absolute.path)
         assert relative.path.is_absolute()
-        relative.save_answers("tg", [("+41790000001", "yes", "ok")], "t1")
+        store_answers(relative, "tg", [("+41790000001", "yes", "ok")], "t1")
         assert absolute.stored("tg", ["+41790000001"]) == {"+41790000001": ("yes", "ok")}
     finally:
         relative.close()

@@ -27,6 +27,7 @@ import tgcheck.errors
 import tgcheck.store as store_module
 from conftest import numbers, wait_for
 from hostile import HostileServer, drip, elapsed, record, reply
+from store_helpers import store_answers
 from tgcheck import Settings, redact, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
@@ -496,7 +497,7 @@ def test_a_full_disk_is_told_apart_from_damage(tmp_path):
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")  # a real SQLITE_FULL on growth
     with pytest.raises(tgcheck.errors.StoreFull) as e:
-        store.save_answers("tg", [(n, "yes", "ok") for n in numbers(2000)], "t1")
+        store_answers(store, "tg", [(n, "yes", "ok") for n in numbers(2000)], "t1")
     assert "full" in str(e.value)
     assert "doctor" not in str(e.value) and "aside" not in str(e.value)
     store.close()
@@ -524,7 +525,7 @@ def test_a_read_only_home_is_not_moved_aside_by_the_doctor(tmp_path):
     try:
         report = doctor(path)
         with pytest.raises(tgcheck.StoreError) as e:
-            Store(path).save_answers("tg", [("+41790000000", "yes", "ok")], "t1")
+            store_answers(Store(path), "tg", [("+41790000000", "yes", "ok")], "t1")
     finally:
         home.chmod(0o700)
         path.chmod(0o600)
@@ -655,7 +656,7 @@ def test_the_doctor_writes_nothing_to_a_healthy_store(tmp_path):
     who writes through permissions, this is what can be shown)."""
     path = tmp_path / "tgcheck.sqlite3"
     store = Store(path)
-    store.save_answers("tg", [("+41790000000", "yes", "ok")], "t1")
+    store_answers(store, "tg", [("+41790000000", "yes", "ok")], "t1")
     store.close()
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     report = doctor(path)

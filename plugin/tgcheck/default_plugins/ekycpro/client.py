@@ -191,11 +191,15 @@ class EkycproProvider(Provider):
         # the request's own socket down, which it learns of when it is connected. Calls
         # are seconds apart (polling), so reusing connections would save little.
         limits = httpx.Limits(max_keepalive_connections=0)
+        # One TLS context for both clients: each one built loads the CA bundle
+        # again (0.02 s of CPU).
+        tls = httpx.create_ssl_context()
         self._api = httpx.Client(
             base_url=self.base_url,
             headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
             timeout=timeout,
             limits=limits,
+            verify=tls,
             transport=transport,
             follow_redirects=False,  # never carry the key to another host
         )
@@ -204,6 +208,7 @@ class EkycproProvider(Provider):
             headers={"User-Agent": USER_AGENT},
             timeout=timeout,
             limits=limits,
+            verify=tls,
             transport=transport,
             follow_redirects=True,
             max_redirects=5,

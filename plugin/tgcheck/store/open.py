@@ -1,0 +1,72 @@
+"""Which store a run uses: `open_store(settings_or_url)`.
+
+TGCHECK_STORE_URL unset: the SQLite file under TGCHECK_HOME, as always.
+`postgresql://user@host:port/db`: the team's PostgreSQL database. Nothing falls
+back to a private store when the database cannot be reached: a team that thinks
+it shares answers and does not would pay twice, so that is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import ConfigError
+from .base import BaseStore, account_of
+
+SCHEMES = ("postgresql", "postgres")
+# The schema holding the answers and journal in PostgreSQL; simulated (sandbox)
+# answers have their own, so they can never be served as real ones.
+SCHEMA = "tgcheck"
+SANDBOX_SCHEMA = "tgcheck_sandbox"
+
+
+def is_store_url(text: str | None) -> bool:
+    """Whether text names a PostgreSQL store (rather than a file)."""
+    return bool(text) and urlsplit(str(text)).scheme.lower() in SCHEMES
+
+
+def describe_url(url: str) -> str:
+    """The URL fit to show: its password (and any password= parameter) masked.
+
+    postgresql://ana:secret@db.example.com/team -> postgresql://ana:***@db.example.com/team
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def open_store(target, *, schema: str | None = None) -> BaseStore:
+    """The store for target: a Settings (its store_url, else its store_path), a
+    PostgreSQL URL, or a SQLite file path.
+
+    With settings of a sandbox run (simulated answers), PostgreSQL uses the
+    schema `tgcheck_sandbox` instead of `tgcheck`. Raises StoreError when the
+    database cannot be reached or is not a tgcheck store; ConfigError for a URL
+    that is not PostgreSQL's."""
+    if hasattr(target, "store_path"):
+        url = getattr(target, "store_url", None)
+        if url:
+            schema = schema or (SANDBOX_SCHEMA if target.simulated else SCHEMA)
+        store = open_store(url or target.store_path, schema=schema)
+        key = target.api_key.reveal() if target.api_key is not None else None
+        store.account = account_of(key) if key else None
+        return store
+    text = str(target)
+    if "://" in text and not is_store_url(text):
+        raise ConfigError(f"TGCHECK_STORE_URL must be a postgresql:// URL, not "
+                          f"{describe_url(text)!r}")
+    if is_store_url(text):
+        from .postgres import PostgresStore
+
+        return PostgresStore(text, schema=schema or SCHEMA)
+    from .sqlite import Store
+
+    return Store(Path(text))

@@ -1,0 +1,50 @@
+"""What a process pays before any work: imports and the cyclic collector
+(docs/performance.md, figure 2). Fresh interpreters, so nothing a test imported
+before can hide an import."""
+
+import csv
+import subprocess
+import sys
+
+from tgcheck.tables import write_table
+
+
+def _run(code: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.split()
+
+
+def test_importing_tgcheck_leaves_httpx_command_line_client_out():
+    # httpx's own CLI (click, pygments, rich) is skipped; a later explicit import
+    # of it still works, as does httpx itself.
+    out = _run(
+        "import sys, tgcheck.cli, httpx\n"
+        "print(*[m for m in ('httpx._main', 'pygments', 'rich', 'rich.console')"
+        " if m in sys.modules] or ['none'])\n"
+        "import httpx._main\n"
+        "print(httpx._main.main.name, httpx.URL('http://127.0.0.1:9/x').path)\n")
+    assert out == ["none", "main", "/x"]
+
+
+def test_the_cli_freezes_its_imports_and_collects_less_often():
+    out = _run(
+        "import gc, sys\n"
+        "sys.argv = ['tgcheck', '--version']\n"
+        "from tgcheck.cli import main\n"
+        "before = gc.get_threshold()[0]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(before, gc.get_threshold()[0], gc.get_freeze_count() > 1000)\n")
+    assert out[-3:] == ["700", "100000", "True"]
+
+
+def test_csv_output_writes_none_as_an_empty_cell(tmp_path):
+    target = tmp_path / "out.csv"
+    count = write_table(str(target), "csv", ["a", "b", "c"],
+                        iter([["x", None, 1], [None, "", "y,z"]]))
+    assert count == 2
+    with open(target, newline="", encoding="utf-8") as f:
+        assert list(csv.reader(f)) == [["a", "b", "c"], ["x", "", "1"], ["", "", "y,z"]]
