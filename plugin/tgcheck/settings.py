@@ -150,13 +150,13 @@ class Settings:
     # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
     # re-run or `tgcheck resume --sandbox` finds them.
     sandbox: bool = False
-    # The selected provider's own settings (tgcheck_register_settings), by name:
-    # read them with option(name).
-    extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
     # TGCHECK_STORE_URL: a postgresql:// URL puts the answers and the journal in a
     # database a team shares; None, the SQLite file under home (store_path).
     # It may hold a password: show it only through tgcheck.store.describe_url.
     store_url: str | None = dataclasses.field(default=None, repr=False)
+    # The selected provider's own settings (tgcheck_register_settings), by name:
+    # read them with option(name).
+    extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
 
     def __post_init__(self):
         if self.api_key is not None:
