@@ -436,6 +436,11 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
         store_path = settings.store_url or str(settings.store_path)
         # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
         sandbox = sandbox or bool(settings.store_url and settings.simulated)
+    elif "://" in store_path and not is_store_url(store_path):
+        # The rule open_store follows: a URL that is not PostgreSQL's is refused,
+        # shown with its password masked (never taken for a file name and echoed).
+        raise click.BadParameter(f"{describe_url(store_path)} is not a postgresql:// "
+                                 "URL", param_hint="--store")
     elif not is_store_url(store_path) and Path(store_path).is_dir():
         raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
                                  "or a postgresql:// URL", param_hint="--store")

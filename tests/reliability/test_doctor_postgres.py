@@ -53,3 +53,10 @@ def test_the_doctor_of_the_sandbox_looks_at_the_sandbox_schema(postgres_url):
 def test_the_doctor_refuses_a_folder_for_a_store(tmp_path):
     result = CliRunner().invoke(doctor_command, ["--store", str(tmp_path)])
     assert result.exit_code == 2 and "is a folder" in result.output
+
+
+def test_the_doctor_refuses_a_url_that_is_not_postgresql_without_its_password():
+    for url in ("postgresql+psycopg://ana:PW5ecret@db/x", "mysql://ana:PW5ecret@db/x"):
+        result = CliRunner().invoke(doctor_command, ["--store", url])
+        assert result.exit_code == 2, result.output
+        assert "ana:***@db/x" in result.output and "PW5ecret" not in result.output
