@@ -247,10 +247,10 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
                 raise
             click.echo(f"Error: {_shown(e)}", err=True)
             if bail:
-                sys.exit(1)
+                sys.exit(errors.exit_code(_query_error(e)))  # the one rule, as an argument
     if pending and "".join(pending).strip():
         try:
             run_sql(con, "".join(pending), output=output, as_csv=as_csv)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
             click.echo(f"Error: {_shown(e)}", err=True)
-            sys.exit(1)
+            sys.exit(errors.exit_code(_query_error(e)))

@@ -169,3 +169,14 @@ def test_progress_of_a_split_check_sums_its_tasks():
     last = stream.getvalue().rsplit("\r", 1)[-1]
     assert "120,000/200,000 (60%)" in last and "7 status calls" in last
     reporter.finish()
+
+
+def test_statements_from_stdin_exit_by_the_one_rule(tmp_path, monkeypatch):
+    # No API key: exit 2 from stdin (with --bail, or the last statement without
+    # ";"), as when the statement is an argument; a plain SQL error stays 1.
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path))
+    query = "SELECT * FROM telegram_check(['+41790000034'])"
+    assert run(query).exit_code == 2
+    assert run("--bail", input=query + ";\n").exit_code == 2
+    assert run(input=query + "\n").exit_code == 2
+    assert run(input="SELECT * FROM nowhere").exit_code == 1
