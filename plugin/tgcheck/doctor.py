@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from .command_errors import handle_errors
-from .errors import StoreDamaged, StoreError, TgcheckError
+from .errors import StoreDamaged, StoreError, TgcheckError, exit_code
 from .settings import Settings
 from .store import (
     ADDED_COLUMNS,
@@ -56,6 +56,9 @@ class DoctorReport:
     healthy: bool = False
     missing: bool = False
     problem: str | None = None
+    # The shared store's error when it could not be opened: the command's exit
+    # code follows the one rule from it (StoreUnreachable is a setting to fix: 2).
+    error: BaseException | None = None
     moved_to: Path | None = None
     jobs_salvaged: int = 0
     live_jobs_salvaged: int = 0
@@ -206,6 +209,7 @@ def _doctor_shared(url: str, sandbox: bool) -> DoctorReport:
         store = open_store(url, schema=SANDBOX_SCHEMA if sandbox else None)
     except StoreError as e:
         report.problem = _NotDamage(str(e))
+        report.error = e
         report.say(f"{describe_url(url)}: not checked, nothing changed: {e}")
         return report
     try:
@@ -450,7 +454,9 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
         raise TgcheckError(f"the doctor could not finish: {e}") from e
     click.echo(str(report))
     if report.problem is not None and is_store_url(str(store_path)):
-        sys.exit(1)  # the shared store could not be checked: the doctor could not finish
+        # The shared store could not be checked: exit as every command does for
+        # that error (unreachable: 2, docs/cli.md); else the doctor failed (1).
+        sys.exit(exit_code(report.error) if report.error is not None else 1)
 
 
 __all__ = ["DoctorReport", "StoreError", "doctor", "doctor_command"]

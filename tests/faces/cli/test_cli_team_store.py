@@ -85,7 +85,7 @@ def test_doctor_checks_the_shared_store(postgres_url, monkeypatch, sandbox_env, 
 def test_doctor_says_when_the_shared_store_cannot_be_reached(monkeypatch):
     monkeypatch.setenv("TGCHECK_STORE_URL", f"postgresql://bob:s3cret-word@127.0.0.1:{dead_port()}/tg")
     done = run("doctor")
-    assert done.exit_code == 1  # the doctor could not finish
+    assert done.exit_code == 2  # like every command on an unusable store (docs/cli.md)
     assert "bob:***@127.0.0.1" in done.output
     assert "s3cret-word" not in done.output
 
