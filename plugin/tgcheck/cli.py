@@ -502,7 +502,8 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
 @handle_errors
 def sandbox_command(port, speed, result_format, faults, create_code, price, balance, min_rows,
                     max_rows, stuck, provider):
-    """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
+    """Run a provider's simulated server on 127.0.0.1 until Ctrl-C (ekycpro's by
+    default; --provider for a plugin's).
 
     \b
     Examples:
@@ -819,10 +820,10 @@ def _record_status(engine: Engine, job, record) -> None:
 @_provider_option
 @handle_errors
 def balance(base_url, as_json, provider):
-    """Show the account's balance at the provider (GET /v1/balance).
+    """Show the account's balance at the provider (one API call).
 
-    The vendor documents no charge for this call, but it bills "every 200", so
-    count it as possibly billed: one call per run. Needs the API key.
+    A provider may bill this call like any other, so count it as possibly
+    billed: one call per run. Needs the API key.
 
     \b
     Examples:
@@ -830,6 +831,7 @@ def balance(base_url, as_json, provider):
       tgcheck balance --json
     """
     engine = Engine(make_settings(base_url=base_url, provider=provider))
+    name = engine.provider.name
     try:
         ask = getattr(engine.provider, "balance", None)
         if ask is None:
@@ -841,7 +843,8 @@ def balance(base_url, as_json, provider):
         click.echo(json.dumps({"balance": amount, "currency": currency}))
     else:
         click.echo(f"{amount} {currency or ''}".strip())
-    click.echo("tgcheck: that was one call to /v1/balance (possibly billed)", err=True)
+    click.echo(f"tgcheck: that was one call to {name} for the balance (possibly billed)",
+               err=True)
 
 
 def _find_job(engine: Engine, ref: str):
@@ -1089,7 +1092,8 @@ def config_set_key():
       printf '%s' "$KEY" | tgcheck config set-key
     """
     if sys.stdin.isatty():
-        key = click.prompt("ekycpro API key", hide_input=True, err=True)
+        name = make_settings(key=False).provider
+        key = click.prompt(f"{name} API key", hide_input=True, err=True)
     else:
         key = sys.stdin.readline()
     path = config_file.set_key(key)

@@ -79,6 +79,8 @@ def test_balance_and_costs_in_jobs_and_the_closing_line(tmp_path):
         before = run("balance", env=env)
         assert before.returncode == 0 and before.stdout.strip() == "1.0 USD"
         assert "possibly billed" in before.stderr
+        # The provider's name, not one provider's path, in the core's text.
+        assert "one call to ekycpro" in before.stderr and "/v1/" not in before.stderr
         path = listing(tmp_path, numbers(10))
         out = run("check", str(path), "-o", str(tmp_path / "out.csv"), "--progress", "none",
                   env=env)
