@@ -234,7 +234,8 @@ class Engine:
         self.creates = CreateGate()
 
     def __repr__(self) -> str:
-        return f"<Engine {self.settings.base_url} store={self.store.path}>"
+        return (f"<Engine {redact.url_without_userinfo(self.settings.base_url)} "
+                f"store={self.store.path}>")
 
     @property
     def provider(self):

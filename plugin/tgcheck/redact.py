@@ -52,6 +52,21 @@ def register_secret(value: str) -> None:
         _pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
 
 
+def url_without_userinfo(url: str) -> str:
+    """url fit for a repr: any `user:password@` dropped (a base URL may carry a
+    login; a repr ends up in tracebacks and logs)."""
+    from urllib.parse import urlsplit, urlunsplit  # only reprs need it
+
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return MASK
+    if "@" not in parts.netloc:
+        return str(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def mask(text: str) -> str:
     """text with every registered key (any case) replaced by ***."""
     pattern = _pattern

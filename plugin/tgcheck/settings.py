@@ -93,8 +93,9 @@ def check_store_url(url: str) -> None:
     if parts.scheme.lower() not in STORE_SCHEMES:
         raise ConfigError("TGCHECK_STORE_URL must be a postgresql://USER@HOST[:PORT]/DATABASE "
                           f"URL, not {parts.scheme or 'one without a scheme'}://...")
-    for password in (parts.password, *parse_qs(parts.query).get("password", ()),
-                     os.environ.get("PGPASSWORD")):
+    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
+    for password in (parts.password, *query.get("password", ()),
+                     *query.get("sslpassword", ()), os.environ.get("PGPASSWORD")):
         if password:
             redact.register_secret(password)
             redact.register_secret(unquote(password))
@@ -180,6 +181,13 @@ class Settings:
     # The selected provider's own settings (tgcheck_register_settings), by name:
     # read them with option(name).
     extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
+
+    def __repr__(self) -> str:
+        # The generated repr, but the base URL without any user:password@ in it.
+        shown = (f"{f.name}={redact.url_without_userinfo(getattr(self, f.name))!r}"
+                 if f.name == "base_url" else f"{f.name}={getattr(self, f.name)!r}"
+                 for f in dataclasses.fields(self) if f.repr)
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self):
         if self.api_key is not None:

@@ -157,3 +157,27 @@ def test_the_key_never_leaks_through_any_failure(tmp_path, caplog):
     assert {"DEBUG", "WARNING"} <= {r.levelname for r in caplog.records}
     for text in [*seen, caplog.text]:
         assert KEY not in text
+
+
+def test_a_login_in_the_base_url_is_absent_from_reprs(tmp_path):
+    settings = Settings(api_key="k" * 32, base_url="http://ana:Base5ecret@127.0.0.1:1/api",
+                        home=tmp_path)
+    engine = tgcheck.Engine(settings)
+    try:
+        for shown in (repr(settings), repr(engine), repr(engine.provider)):
+            assert "Base5ecret" not in shown and "ana" not in shown, shown
+            assert "127.0.0.1:1" in shown
+    finally:
+        engine.close()
+
+
+def test_an_sslpassword_in_the_store_url_is_masked_and_redacted():
+    from tgcheck import redact
+    from tgcheck.settings import check_store_url
+    from tgcheck.store import describe_url
+
+    url = "postgresql://ana@db/team?sslmode=require&sslpassword=Ssl5ecretKey"
+    assert "Ssl5ecretKey" not in describe_url(url)
+    assert "sslpassword=***" in describe_url(url)
+    check_store_url(url)
+    assert "Ssl5ecretKey" not in redact.message("the key Ssl5ecretKey failed")

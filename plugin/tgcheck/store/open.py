@@ -28,7 +28,8 @@ def is_store_url(text: str | None) -> bool:
 
 
 def describe_url(url: str) -> str:
-    """The URL fit to show: its password (and any password= parameter) masked.
+    """The URL fit to show: its password (and any password= or sslpassword=
+    parameter) masked.
 
     postgresql://ana:secret@db.example.com/team -> postgresql://ana:***@db.example.com/team
     """
@@ -39,7 +40,7 @@ def describe_url(url: str) -> str:
         if ":" in userinfo:
             userinfo = userinfo.split(":", 1)[0] + ":***"
         netloc = f"{userinfo}@{hostinfo}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    query = re.sub(r"(?i)(^|&)((?:ssl)?password=)[^&]*", r"\1\2***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

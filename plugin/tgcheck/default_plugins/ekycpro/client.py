@@ -216,7 +216,7 @@ class EkycproProvider(Provider):
         )
 
     def __repr__(self) -> str:
-        return f"<EkycproProvider {self.base_url}>"
+        return f"<EkycproProvider {redact.url_without_userinfo(self.base_url)}>"
 
     def close(self) -> None:
         self._api.close()
