@@ -36,10 +36,11 @@ from .models import TaskStatus
 from .provider import QUEUED, READY, RUNNING
 
 # Numbers per second a task is assumed to run at when its provider names no
-# typical rate (Provider.typical_rate). Only a prior for the queued phase and the
-# first sighting of progress; the task's own progress replaces it as soon as it
-# is measured.
-TYPICAL_RATE = 11.0
+# typical rate. Providers set their own (Provider.typical_rate; ekycpro's is in
+# its package): this neutral fallback is only a prior for the queued phase and
+# the first sighting of progress; the task's own progress replaces it as soon as
+# it is measured.
+TYPICAL_RATE = 10.0
 # A task may run up to this many times faster than typical (load varies).
 RATE_SPREAD = 3.0
 # The rate wanders (about +-30% over minutes): a remaining time extrapolated from

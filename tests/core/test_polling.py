@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tgcheck.models import TaskStatus
-from tgcheck.polling import LAG_CAP, PollSchedule
+from tgcheck.polling import LAG_CAP, TYPICAL_RATE, PollSchedule
 from tgcheck.provider import QUEUED, READY, RUNNING
 
 # "on_hold", "weird": words a provider does not know (no state).
@@ -184,7 +184,7 @@ def test_the_providers_typical_rate_is_the_prior_while_queued():
     # A provider ten times faster than the default prior: its queued task is
     # looked at ten times sooner (half the shortest plausible run).
     default = PollSchedule(2.0, 3600.0, 0.0, 50_000).next_delay(status("pending", 0, 0), 2.0)
-    fast = PollSchedule(2.0, 3600.0, 0.0, 50_000, typical_rate=110.0).next_delay(
+    fast = PollSchedule(2.0, 3600.0, 0.0, 50_000, typical_rate=TYPICAL_RATE * 10).next_delay(
         status("pending", 0, 0), 2.0)
     assert fast == pytest.approx(default / 10)
 
@@ -206,3 +206,10 @@ def test_an_unknown_word_between_known_ones_is_no_progress():
     schedule.next_delay(status("processing", 1000, 100), 2.0)
     assert schedule.idle(status("on_hold", 1000, 100), 200.0) == 198.0
     assert schedule.idle(status("processing", 1000, 100), 400.0) == 398.0
+
+
+def test_the_core_prior_is_neutral_and_ekycpro_brings_its_own_rate():
+    from tgcheck.default_plugins.ekycpro import EkycproProvider
+
+    assert EkycproProvider.typical_rate == 11.0  # the vendor's figure, in its package
+    assert EkycproProvider.typical_rate != TYPICAL_RATE

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import tgcheck
 from conftest import numbers
+from paths import ROOT
 from tgcheck import plugins
 from tgcheck.default_plugins.ekycpro import client as ekycpro
 
@@ -410,3 +411,15 @@ def test_readers_on_arbitrary_csv_text_raise_only_clear_errors(rows, delimiter, 
     csv.writer(text, delimiter=delimiter).writerows([["Number", "telegram"], *rows])
     data = text.getvalue().encode(encoding, "replace")
     assert_clear_or_parsed(data)
+
+
+def test_the_generic_readers_are_public_in_the_core_and_used_by_providers():
+    # A provider plugin imports tgcheck.readers, not another provider's internals.
+    from tgcheck import readers as generic
+    from tgcheck.default_plugins.ekycpro import EkycproProvider
+
+    names = [type(r).__name__ for r in generic.readers()]
+    assert names == ["XlsxReader", "ZipReader", "CsvReader"]
+    assert [type(r).__name__ for r in EkycproProvider.readers] == names
+    source = (ROOT / "examples/tgcheck-wscheck/src/tgcheck_wscheck/provider.py").read_text()
+    assert "default_plugins" not in source and "tgcheck.readers" in source

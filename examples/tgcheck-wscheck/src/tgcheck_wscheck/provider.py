@@ -17,9 +17,9 @@ import httpx
 
 from tgcheck import bounded_http, errors, redact, result_hosts
 from tgcheck.connect import ConnectBudget
-from tgcheck.default_plugins.ekycpro.readers import readers as ekycpro_readers
 from tgcheck.models import TaskStatus
 from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
+from tgcheck.readers import readers as generic_readers
 from tgcheck.retry import Backoff, retry_after_seconds
 from tgcheck.settings import canonical_url, is_loopback
 
@@ -90,9 +90,9 @@ class WscheckProvider(Provider):
     name = "wscheck"
     status_words = STATUS_WORDS
     # Its result file is a zip holding one CSV, as ekycpro's newer deployments send
-    # (`number`, then the task type's columns): ekycpro's readers read it, with
+    # (`number`, then the task type's columns): the core's generic readers read it, with
     # their guards against zip bombs and broken files.
-    readers = ekycpro_readers()
+    readers = generic_readers()
 
     def __init__(self, settings):
         self.settings = settings

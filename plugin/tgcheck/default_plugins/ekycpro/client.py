@@ -29,9 +29,9 @@ from ...errors import (
 )
 from ...models import TaskStatus
 from ...provider import Provider
+from ...readers import readers
 from ...retry import Backoff, retry_after_seconds
 from ...settings import Settings, canonical_url, is_loopback
-from .readers import readers
 from .words import CREATE_IS_BILLED, STATUS_WORDS, TYPICAL_RATE
 
 # A result file larger than this is refused rather than held in memory (the

@@ -1,7 +1,9 @@
-"""ekycpro's result-file readers: xlsx (python-calamine), zip holding CSV or xlsx,
-and bare CSV (the provider's `readers`; third-party readers come first).
+"""Result-file readers any provider may list: xlsx (python-calamine), zip holding
+CSV or xlsx, and bare CSV (a provider's `readers`; reader plugins come first).
+ekycpro's files are read by these; a provider whose files look alike uses them
+too (`from tgcheck.readers import readers`).
 
-The vendor's files are not guaranteed to be ordered, complete or free of extras,
+A provider's files are not guaranteed to be ordered, complete or free of extras,
 and their headers vary in case and spacing; every reader returns a mapping
 number -> value, and the engine joins by number.
 """
@@ -19,12 +21,12 @@ from collections.abc import Iterable, Mapping
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from ...errors import ResultFileError
-from ...headers import header_key
-from ...models import TaskType
-from ...normalize import resolve_all
-from ...result_size import MAX_UNPACKED_BYTES, check_size
-from ...text_encoding import decode
+from .errors import ResultFileError
+from .headers import header_key
+from .models import TaskType
+from .normalize import resolve_all
+from .result_size import MAX_UNPACKED_BYTES, check_size
+from .text_encoding import decode
 
 # Zip-bomb guard: no member packs more than this ratio (a result file of
 # 1,000,000 rows is ~30 MB uncompressed).
@@ -254,5 +256,5 @@ class ZipReader:
 
 
 def readers() -> tuple:
-    """The provider's readers, in the order they are asked."""
+    """The generic readers, in the order they are asked."""
     return (XlsxReader(), ZipReader(), CsvReader())
