@@ -20,12 +20,19 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import formats, headers, regions, text_encoding
 from .errors import InputError
+from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
+from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
+
+if TYPE_CHECKING:
+    from .engine import ColumnAnswers
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -343,17 +350,17 @@ def short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _matched_rows(table: InputTable, answers):
-    """(row, answer) pairs from a new read of the input, in input order.
+def _matched_rows(table: InputTable, checked: Sequence[object]):
+    """The input's rows from a new read, in input order, each checked against the
+    value the engine was given for it.
 
-    Raises InputChanged unless each row's number cell is the value the engine
-    was given for that row and there are as many rows as answers: writing by
-    position would pair answers with the wrong rows.
+    Raises InputChanged unless each row's number cell is that value and there are
+    as many rows as values: writing by position would pair answers with the
+    wrong rows.
     """
-    index = table.number_index
     try:
-        yield from paired(table.rows(), answers, cell=lambda row: row[index],
-                          value=lambda answer: answer.input)
+        for row, _ in paired(table.rows(), checked, cell=itemgetter(table.number_index)):
+            yield row
     except Changed as e:
         if e.found is NO_ROW:
             what = f"it now ends before row {e.row}"
@@ -367,20 +374,60 @@ def _matched_rows(table: InputTable, answers):
             "again") from None
 
 
-def check_unchanged(table: InputTable, answers) -> None:
+def check_unchanged(table: InputTable, checked: Sequence[object]) -> None:
     """A read of the whole input that only compares: before writing to stdout,
     where a half-written table could not be taken back."""
-    for _ in _matched_rows(table, answers):
+    for _ in _matched_rows(table, checked):
         pass
 
 
-def answer_rows(table: InputTable, answers) -> Iterator[list]:
-    """Input rows (as wide as table.columns) with their answers appended, in input
-    order (a new read of the input, checked row by row against what the engine was
-    given)."""
-    for row, answer in _matched_rows(table, answers):
-        yield [*row, answer.number or "", answer.value or "", answer.status,
-               answer.reason or ""]
+_UNANSWERED = ("", UNKNOWN, NO_ANSWER_REASON)  # a valid number no group answered
+
+
+def _answer_cells(answers: ColumnAnswers) -> dict[str, tuple[str, str, str]]:
+    """number -> its (value, status, reason) cells, one tuple per answer group.
+
+    Engine.check's Answer, as cells: the value only when ok; a stored answer
+    that is not ok was left out of its result file.
+    """
+    found, groups = answers
+    wanted = None
+    if sum(len(group) for _, _, group in groups) > len(found):
+        # A lookup that scanned the store brings numbers not asked for: keep the
+        # dict as small as the input rather than up to the store's size.
+        wanted = {f if type(f) is str else f.number for f in found
+                  if type(f) is str or f.status == OK}
+    cells: dict[str, tuple[str, str, str]] = {}
+    for value, status, group in groups:
+        tail = (value or "", OK, "") if status == OK else ("", status, LEFT_OUT_REASON)
+        cells.update(dict.fromkeys(group if wanted is None else wanted.intersection(group),
+                                   tail))
+    return cells
+
+
+def answer_rows(table: InputTable, checked: Sequence[object], answers: ColumnAnswers,
+                counts: dict[str, int]) -> Iterator[list]:
+    """Input rows (as wide as table.columns) with number, value, status and reason
+    appended, in input order: a new read of the input, checked row by row against
+    what the engine was given (checked), joined by number with check_column's
+    answers. counts gets each status's number of rows as they go by.
+
+    Straight from the groups, without an Answer per row: for a CLI run that is
+    most of its time once the answers are stored.
+    """
+    cells = _answer_cells(answers)
+    for row, f in zip(_matched_rows(table, checked), answers.found, strict=True):
+        if type(f) is str:
+            tail = cells.get(f, _UNANSWERED)
+            counts[tail[1]] += 1
+            yield [*row, f, *tail]
+        elif f.status == OK:  # ok, with a note (an extension removed)
+            value, status, reason = cells.get(f.number, _UNANSWERED)
+            counts[status] += 1
+            yield [*row, f.number, value, status, (f.reason or "") if status == OK else reason]
+        else:  # invalid or blank: answered here, never sent
+            counts[f.status] += 1
+            yield [*row, "", "", f.status, f.reason or ""]
 
 
 def row_regions(table: InputTable, region_column: str, default: str | None):

@@ -1,0 +1,62 @@
+"""The CLI's output rows straight from check_column's answer groups (no Answer per
+row): each row holds what Engine.check's Answer for it holds, cell for cell."""
+
+import collections
+
+import pytest
+
+from tgcheck.engine import ColumnAnswers, _answers, _by_number, sent_numbers
+from tgcheck.normalize import resolve_all
+from tgcheck.tables import InputChanged, answer_rows, open_input
+
+LINES = [
+    "+41791234567",  # stored ok
+    "+41 79 123 45 68 ext. 5",  # ok with a note, stored ok
+    "hello",  # invalid
+    "",  # blank
+    "+41791234569",  # stored, left out of its result file
+    "+41791234570",  # in no group: no answer
+    "+41 79 123 45 71 ext. 6",  # a note, but no answer
+    "+41791234567",  # twice
+]
+GROUPS = [
+    ("yes", "ok", ["+41791234567", "+41791234568", "+41791230000"]),  # last: not asked
+    (None, "unknown", ["+41791234569", "+41791230001"]),
+    ("no", "ok", ["+41791230002", "+41791230003", "+41791230004", "+41791230005"]),
+]
+
+
+def _table(tmp_path, lines):
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return open_input(str(path))
+
+
+@pytest.mark.parametrize("groups", [GROUPS, GROUPS[:2]], ids=["scan", "exact"])
+def test_rows_hold_what_engine_check_answers(tmp_path, groups):
+    table = _table(tmp_path, LINES)
+    values = list(table.numbers())
+    found = resolve_all(values)
+    counts = collections.Counter()
+    rows = list(answer_rows(table, values, ColumnAnswers(found, groups), counts))
+    expected = [[a.input, a.number or "", a.value or "", a.status, a.reason or ""]
+                for a in _answers(values, found,
+                                  _by_number(groups, set(sent_numbers(found))))]
+    assert rows == expected
+    assert rows[1][3:] == ["ok", "extension_removed: extension 5 removed; the main "
+                                 "number is sent"]
+    assert [r[3] for r in rows] == ["ok", "ok", "invalid", "blank", "unknown", "unknown",
+                                    "unknown", "ok"]
+    assert counts == {"ok": 3, "unknown": 3, "invalid": 1, "blank": 1}
+    table.close()
+
+
+def test_rows_stop_at_a_changed_input(tmp_path):
+    table = _table(tmp_path, LINES)
+    values = list(table.numbers())
+    found = resolve_all(values)
+    (tmp_path / "in.txt").write_text("\n".join(["+41791234567", "+41791234599"]) + "\n",
+                                     encoding="utf-8")
+    with pytest.raises(InputChanged, match="row 2 now holds '\\+41791234599'"):
+        list(answer_rows(table, values, ColumnAnswers(found, GROUPS), collections.Counter()))
+    table.close()
