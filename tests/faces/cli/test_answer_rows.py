@@ -6,6 +6,7 @@ import collections
 import pytest
 
 from tgcheck.engine import ColumnAnswers, _answers, _by_number, sent_numbers
+from tgcheck.errors import InputError
 from tgcheck.normalize import resolve_all
 from tgcheck.tables import InputChanged, answer_rows, open_input
 
@@ -60,3 +61,24 @@ def test_rows_stop_at_a_changed_input(tmp_path):
     with pytest.raises(InputChanged, match="row 2 now holds '\\+41791234599'"):
         list(answer_rows(table, values, ColumnAnswers(found, GROUPS), collections.Counter()))
     table.close()
+
+
+def test_a_text_file_is_read_whole_with_the_line_by_line_rules(tmp_path):
+    # CRLF and lone CR end lines; a blank (or spaces-only) line between numbers is
+    # an input (""); trailing blank lines are not; the last line may lack its \n.
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"+41791234567\r\n \t\r\n+41791234568\r+41 79 123 45 69\n\n  \n"
+                     b"+41791234570")
+    table = open_input(str(path))
+    expected = ["+41791234567", "", "+41791234568", "+41 79 123 45 69", "", "",
+                "+41791234570"]
+    assert list(table.numbers()) == expected
+    assert list(table.rows()) == [[x] for x in expected]
+    found = resolve_all(expected)
+    rows = list(answer_rows(table, expected, ColumnAnswers(found, []), collections.Counter()))
+    assert [r[0] for r in rows] == expected and rows[3][1] == "+41791234569"
+    path.write_bytes(b"+41791234567\n\n\n")
+    assert list(open_input(str(path)).numbers()) == ["+41791234567"]
+    path.write_bytes(b" \n\r\n")
+    with pytest.raises(InputError, match="is empty"):
+        open_input(str(path))
