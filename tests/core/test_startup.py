@@ -48,3 +48,12 @@ def test_csv_output_writes_none_as_an_empty_cell(tmp_path):
     assert count == 2
     with open(target, newline="", encoding="utf-8") as f:
         assert list(csv.reader(f)) == [["a", "b", "c"], ["x", "", "1"], ["", "", "y,z"]]
+
+
+def test_the_cli_loads_country_names_only_when_a_region_is_read():
+    out = _run(
+        "import sys, tgcheck.cli\n"
+        "from tgcheck.regions import fixed_region\n"
+        "print('pycountry' in sys.modules, fixed_region(None), 'pycountry' in sys.modules)\n"
+        "print(fixed_region('Switzerland'), 'pycountry' in sys.modules)\n")
+    assert out == ["False", "None", "False", "CH", "True"]
