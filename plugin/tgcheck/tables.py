@@ -12,6 +12,7 @@ calamine parses it whole, once per open table (a sheet holds ~1M rows at most).
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -20,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -350,19 +352,24 @@ def short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _matched_rows(table: InputTable, checked: Sequence[object]) -> Iterator[Sequence]:
+def _matched_rows(table: InputTable, checked: Sequence[object],
+                  as_checked: bool | None = None) -> Iterator[Sequence]:
     """The input's rows from a new read, in input order, each checked against the
     value the engine was given for it.
 
     Raises InputChanged unless each row's number cell is that value and there are
     as many rows as values: writing by position would pair answers with the
-    wrong rows.
+    wrong rows. as_checked: _is_column's answer, when the caller has it.
     """
-    if table._column is not None and table._column() == checked:
-        # The table is its column, and the column is what was checked (one list
-        # comparison, in C): its rows as they are, nothing to pair.
+    if as_checked if as_checked is not None else _is_column(table, checked):
         return zip(checked)
     return _paired_rows(table, checked)
+
+
+def _is_column(table: InputTable, checked: Sequence[object]) -> bool:
+    """The table is its column and the column is still what was checked (one list
+    comparison, in C): its rows are the values checked, nothing to pair."""
+    return table._column is not None and table._column() == checked
 
 
 def _paired_rows(table: InputTable, checked: Sequence[object]) -> Iterator[list]:
@@ -405,26 +412,43 @@ def _answer_cells(answers: ColumnAnswers) -> dict[str, tuple[str, str, str]]:
         # dict as small as the input rather than up to the store's size.
         wanted = {f if type(f) is str else f.number for f in found
                   if type(f) is str or f.status == OK}
-    cells: dict[str, tuple[str, str, str]] = {}
-    for value, status, group in groups:
-        tail = (value or "", OK, "") if status == OK else ("", status, LEFT_OUT_REASON)
-        cells.update(dict.fromkeys(group if wanted is None else wanted.intersection(group),
-                                   tail))
+    parts = [dict.fromkeys(group if wanted is None else wanted.intersection(group),
+                           (value or "", OK, "") if status == OK else
+                           ("", status, LEFT_OUT_REASON))
+             for value, status, group in groups]
+    # Each number is in one group: the others go into the largest, not all into a
+    # new dict.
+    cells = max(parts, key=len, default={})
+    for part in parts:
+        if part is not cells:
+            cells.update(part)
     return cells
 
 
 def answer_rows(table: InputTable, checked: Sequence[object], answers: ColumnAnswers,
-                counts: dict[str, int]) -> Iterator[list]:
+                counts: collections.Counter) -> Iterator[Sequence]:
     """Input rows (as wide as table.columns) with number, value, status and reason
     appended, in input order: a new read of the input, checked row by row against
     what the engine was given (checked), joined by number with check_column's
-    answers. counts gets each status's number of rows as they go by.
+    answers. counts gets each status's number of rows.
 
     Straight from the groups, without an Answer per row: for a CLI run that is
     most of its time once the answers are stored.
     """
     cells = _answer_cells(answers)
-    for row, f in zip(_matched_rows(table, checked), answers.found, strict=True):
+    found = answers.found
+    as_checked = _is_column(table, checked)
+    if as_checked and set(map(type, found)) <= {str}:
+        # A column of valid numbers (a .txt of them): each row put together in C.
+        tails = list(map(cells.get, found, repeat(_UNANSWERED)))
+        counts.update(map(itemgetter(1), tails))
+        return map(tuple.__add__, zip(checked, found, strict=True), tails)
+    return _joined_rows(_matched_rows(table, checked, as_checked), found, cells, counts)
+
+
+def _joined_rows(rows: Iterator[Sequence], found: list, cells: dict,
+                 counts: collections.Counter) -> Iterator[list]:
+    for row, f in zip(rows, found, strict=True):
         if type(f) is str:
             tail = cells.get(f, _UNANSWERED)
             counts[tail[1]] += 1

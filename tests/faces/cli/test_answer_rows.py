@@ -33,6 +33,11 @@ def _table(tmp_path, lines):
     return open_input(str(path))
 
 
+def _engine_rows(values, found, groups):
+    return [[a.input, a.number or "", a.value or "", a.status, a.reason or ""]
+            for a in _answers(values, found, _by_number(groups, set(sent_numbers(found))))]
+
+
 @pytest.mark.parametrize("groups", [GROUPS, GROUPS[:2]], ids=["scan", "exact"])
 def test_rows_hold_what_engine_check_answers(tmp_path, groups):
     table = _table(tmp_path, LINES)
@@ -40,15 +45,26 @@ def test_rows_hold_what_engine_check_answers(tmp_path, groups):
     found = resolve_all(values)
     counts = collections.Counter()
     rows = list(answer_rows(table, values, ColumnAnswers(found, groups), counts))
-    expected = [[a.input, a.number or "", a.value or "", a.status, a.reason or ""]
-                for a in _answers(values, found,
-                                  _by_number(groups, set(sent_numbers(found))))]
-    assert rows == expected
+    assert rows == _engine_rows(values, found, groups)
     assert rows[1][3:] == ["ok", "extension_removed: extension 5 removed; the main "
                                  "number is sent"]
     assert [r[3] for r in rows] == ["ok", "ok", "invalid", "blank", "unknown", "unknown",
                                     "unknown", "ok"]
     assert counts == {"ok": 3, "unknown": 3, "invalid": 1, "blank": 1}
+    table.close()
+
+
+@pytest.mark.parametrize("groups", [GROUPS, GROUPS[:2], []], ids=["scan", "exact", "none"])
+def test_a_column_of_valid_numbers_gives_the_same_rows(tmp_path, groups):
+    # Every value a valid E.164 string, the input a .txt: rows put together in C.
+    lines = [x for x in LINES if x.startswith("+41") and " " not in x]
+    table = _table(tmp_path, lines)
+    values = list(table.numbers())
+    found = resolve_all(values)
+    counts = collections.Counter()
+    rows = [list(r) for r in answer_rows(table, values, ColumnAnswers(found, groups), counts)]
+    assert rows == _engine_rows(values, found, groups)
+    assert counts == collections.Counter(r[3] for r in rows)
     table.close()
 
 
