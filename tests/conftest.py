@@ -25,7 +25,8 @@ def _isolated_env(monkeypatch, tmp_path):
                  "TGCHECK_POLL_MAX", "TGCHECK_MAX_AGE_DAYS", "TGCHECK_TIMEOUT",
                  "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS", "TGCHECK_RETRY_BASE",
                  "TGCHECK_MAX_STATUS_CALLS", "TGCHECK_MIN_TASK_SIZE", "TGCHECK_TOP_UP",
-                 "TGCHECK_CONNECT_BUDGET", "TGCHECK_PROGRESS_EVERY", "TGCHECK_STORE_URL"):
+                 "TGCHECK_CONNECT_BUDGET", "TGCHECK_PROGRESS_EVERY", "TGCHECK_STORE_URL",
+                 "PGPASSWORD", "PGPASSFILE", "PGSERVICE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TGCHECK_LOAD_PLUGINS", "")

@@ -19,7 +19,7 @@ import time
 
 import click
 
-from . import command_errors, config_file, formats, plugins, redact, regions
+from . import command_errors, config_file, formats, plugins, redact, regions, store_commands
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
 from .engine import Engine, lost_message
@@ -967,6 +967,7 @@ def cache_clear(older_than, task_type, yes, sandbox):
 
 
 cli.add_command(doctor_command, "doctor")
+cli.add_command(store_commands.store_group, "store")
 
 
 # -- plugins and config ------------------------------------------------------------
@@ -1037,8 +1038,7 @@ def config_show():
         "base URL": settings.base_url + (" (simulated: loopback)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
-        "store": str(settings.store_path),
-        "sandbox store": str(sandbox_settings.store_path),
+        **store_commands.store_lines(settings, sandbox_settings),
         "provider": settings.provider,
         "max age": f"{settings.max_age_days:g} days",
         "timeout": f"{settings.timeout:g} s",

@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -433,6 +434,8 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
         settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
                                      api_key=None)
         store_path = settings.store_url or str(settings.store_path)
+        # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
+        sandbox = sandbox or bool(settings.store_url and settings.simulated)
     elif not is_store_url(store_path) and Path(store_path).is_dir():
         raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
                                  "or a postgresql:// URL", param_hint="--store")
@@ -441,6 +444,8 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
     except (OSError, sqlite3.Error) as e:
         raise TgcheckError(f"the doctor could not finish: {e}") from e
     click.echo(str(report))
+    if report.problem is not None and is_store_url(str(store_path)):
+        sys.exit(1)  # the shared store could not be checked: the doctor could not finish
 
 
 __all__ = ["DoctorReport", "StoreError", "doctor", "doctor_command"]

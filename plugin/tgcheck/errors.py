@@ -96,6 +96,15 @@ class StoreForeign(StoreError):
     """The file is a SQLite database, but not a tgcheck store (another schema)."""
 
 
+class StoreUnreachable(StoreError, ConfigError):
+    """The shared store (TGCHECK_STORE_URL) cannot be used at all: the server is
+    down or unreachable, refuses the login, or has no such database. Raised when the
+    store is opened, before any call to the provider; a setting to fix (exit 2),
+    never a reason to fall back to a private store that the team does not share."""
+
+    exit_code = 2
+
+
 class JobStalled(TgcheckError):
     """A job used its status-call budget without finishing: it is no longer polled
     until the user asks (`tgcheck resume`, `tgcheck status`)."""

@@ -7,11 +7,11 @@ import ipaddress
 import math
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import platformdirs
 
-from . import config_file
+from . import config_file, redact
 from .errors import ConfigError, NoApiKey
 from .secret import Secret
 
@@ -76,6 +76,29 @@ def check_url_scheme(url: str, what: str = "URL") -> None:
         f"{what} must use https:// (plain http:// is allowed only for 127.0.0.1/localhost): "
         f"{parts.scheme}://{host}"
     )
+
+
+STORE_SCHEMES = ("postgresql", "postgres")
+
+
+def check_store_url(url: str) -> None:
+    """TGCHECK_STORE_URL must be a postgresql:// URL. Its password, and PGPASSWORD,
+    are secrets like the API key: from now on masked in every message, log and
+    traceback (a message never quotes the URL itself, only store.describe_url's)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ConfigError("TGCHECK_STORE_URL cannot be read as a URL; write it as "
+                          "postgresql://USER@HOST[:PORT]/DATABASE") from None
+    if parts.scheme.lower() not in STORE_SCHEMES:
+        raise ConfigError("TGCHECK_STORE_URL must be a postgresql://USER@HOST[:PORT]/DATABASE "
+                          f"URL, not {parts.scheme or 'one without a scheme'}://...")
+    for password in (parts.password, *parse_qs(parts.query).get("password", ()),
+                     os.environ.get("PGPASSWORD")):
+        if password:
+            redact.register_secret(password)
+            redact.register_secret(unquote(password))
 
 
 def _env_float(name: str, default: float) -> float:
@@ -168,6 +191,8 @@ class Settings:
         object.__setattr__(self, "home", Path(self.home))
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
+        if self.store_url:
+            check_store_url(self.store_url)
         # A NaN or negative freshness would make every answer stale and every run
         # pay again; a timeout of 0 would create (and pay for) a task it cannot
         # wait for. Refused here, for every face.

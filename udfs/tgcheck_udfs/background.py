@@ -18,6 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 
 from tgcheck import JobEvent, Settings
+from tgcheck.store import describe_url
 
 from .checking import check_cells
 from .progress import Progress
@@ -36,8 +37,10 @@ class Snapshot:
 def job_key(values: Sequence[object], region: object, settings: Settings) -> str:
     """Short and stable: the same range and region give the same key after a restart."""
     h = hashlib.sha256()
-    h.update(json.dumps([settings.base_url, str(settings.store_path), region],
-                        default=str).encode())
+    # The store: its file, or the shared store's URL with the password masked (the
+    # key is shown in a cell; it must not carry a hash of a password).
+    store = describe_url(settings.store_url) if settings.store_url else str(settings.store_path)
+    h.update(json.dumps([settings.base_url, store, region], default=str).encode())
     h.update(json.dumps(list(values), default=repr).encode())
     return "tgjob-" + h.hexdigest()[:16]
 

@@ -23,7 +23,8 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Iterator
 
-from ..errors import StoreError
+from .. import redact
+from ..errors import StoreError, StoreUnreachable
 from . import migrations
 from .base import AnswerGroup, BaseStore, StoredAnswer, _translating
 from .open import describe_url
@@ -79,6 +80,14 @@ class _Db:
         return self.conn.execute(_pg(sql), tuple(args))
 
 
+def _reason(error: Exception, url: str) -> str:
+    """libpq's reason on one line: without its "connection failed:" preamble, and
+    without the URL (it may quote it, password and all)."""
+    text = " ".join(str(error).replace(url, "(TGCHECK_STORE_URL)").split())
+    text = text.removeprefix("connection failed: ").removeprefix("connection is bad: ")
+    return redact.clean(text) or "no reason given"
+
+
 class PostgresStore(BaseStore):
     """The store in schema `schema` of the PostgreSQL database at url.
 
@@ -92,9 +101,9 @@ class PostgresStore(BaseStore):
 
     def __init__(self, url: str, *, schema: str = "tgcheck"):
         if psycopg is None:
-            raise StoreError("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is not "
-                             "installed: install tgcheck's extra [postgres] (in the checkout: "
-                             "python -m pip install -e '.[postgres]')")
+            raise StoreUnreachable("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is "
+                                   "not installed: install tgcheck's extra [postgres] (in the "
+                                   "checkout: python -m pip install -e '.[postgres]')")
         if not schema.replace("_", "").isalnum():
             raise StoreError(f"not a schema name tgcheck uses: {schema!r}")
         self.url = url
@@ -103,16 +112,23 @@ class PostgresStore(BaseStore):
         self.path = describe_url(url) + ("" if schema == "tgcheck" else f" (schema {schema})")
         self._local = threading.local()
         self._skew = 0.0  # the database's clock minus this host's
+        self._opened = False
         with self._errors():
             migrations.bring_forward(self._conn(), schema)
+        self._opened = True
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.path}>"
 
     # -- connections -----------------------------------------------------
     def _connect(self):
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=15,
-                               application_name="tgcheck")
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=15,
+                                   application_name="tgcheck")
+        except psycopg.ProgrammingError as e:
+            # libpq quotes a URL it cannot parse whole, password and all.
+            raise StoreUnreachable(f"TGCHECK_STORE_URL is not a PostgreSQL URL libpq can use "
+                                   f"({_reason(e, self.url)}): {self.path}") from None
         conn.row_factory = _named_rows
         conn.execute(f"SET search_path TO {self.schema}")
         return conn
@@ -158,14 +174,20 @@ class PostgresStore(BaseStore):
             yield
         except psycopg.OperationalError as e:
             self.close()  # a broken connection is made anew next time
-            reason = (str(e).strip().splitlines() or ["no reason given"])[-1]
-            raise StoreError(
-                f"the shared store {self.path} cannot be reached ({reason}); nothing was sent "
-                "to the provider. Check the server, TGCHECK_STORE_URL and the password "
-                "(PGPASSWORD or ~/.pgpass)") from None
+            if self._opened:
+                raise StoreError(
+                    f"the connection to the shared store {self.path} was lost "
+                    f"({_reason(e, self.url)}); what was stored is kept, and the next run "
+                    "attaches to open jobs instead of creating their tasks again") from None
+            # Opening the store comes before any call to the provider: a setting to fix.
+            raise StoreUnreachable(
+                f"the shared store {self.path} cannot be reached ({_reason(e, self.url)}); "
+                "nothing was sent to the provider. Check the server, TGCHECK_STORE_URL "
+                "and the password (PGPASSWORD or ~/.pgpass); see docs/team.md") from None
         except psycopg.errors.InsufficientPrivilege as e:
-            raise StoreError(f"the shared store {self.path} refused: {e}; see docs/store.md "
-                             "for the grants tgcheck needs") from None
+            error = StoreError if self._opened else StoreUnreachable
+            raise error(f"the shared store {self.path} refused: {_reason(e, self.url)}; see "
+                        "docs/team.md for the grants tgcheck needs") from None
 
     def close(self) -> None:
         for name in ("conn", "listener"):

@@ -103,6 +103,14 @@ async def main(scenario: str, args: list) -> dict:
         await sio.wait_for(lambda r: str(r[0][0]).startswith("pending "))
         print(json.dumps({"results": sio.results}), flush=True)
         os._exit(0)
+    if scenario == "submit_serve":  # one worker of a server takes the range...
+        key = await server.custom_functions_call(payload("tg_submit", args), tgcheck_udfs)
+        print(json.dumps({"key": key}), flush=True)
+        # ...and stays up while its check runs, as a server does (TG_CHECK joins it).
+        return {"key": key, "result": await server.custom_functions_call(
+            payload("tg_check", args), tgcheck_udfs)}
+    if scenario == "watch":  # ...and another worker streams it by its key
+        return await stream("tg_watch", args)
     if scenario == "submit_watch":
         key = await server.custom_functions_call(payload("tg_submit", args), tgcheck_udfs)
         watched = await stream("tg_watch", [key])
