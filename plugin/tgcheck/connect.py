@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,7 +56,9 @@ def pause(delay: float) -> None:
 
 def cause_of(error: BaseException) -> str:
     """What went wrong, in words, from the exception chain httpx wraps."""
-    from ._lean_httpx import httpx  # the engine imports this module; httpx only now
+    import ssl  # with httpx: only once a call has failed (the engine imports this module)
+
+    from ._lean_httpx import httpx
 
     seen = set()
     e: BaseException | None = error
