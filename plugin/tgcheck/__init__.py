@@ -22,6 +22,8 @@ from .errors import (
 from .hookspecs import hookimpl
 from .models import Answer, JobEvent, TaskStatus, TaskType
 from .normalize import normalise
+from .plugin_settings import Setting
+from .provider import Provider
 from .regions import RegionError
 from .settings import Settings
 
@@ -44,8 +46,10 @@ __all__ = [
     "InputError",
     "JobEvent",
     "KeyRefused",
+    "Provider",
     "RegionError",
     "ResultFileError",
+    "Setting",
     "Settings",
     "StoreError",
     "StoreUnreachable",

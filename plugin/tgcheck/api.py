@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable
 
 from .engine import Engine, EventListener
+from .errors import ConfigError
 from .models import Answer
 from .normalize import Region
 from .settings import Settings
@@ -34,6 +35,7 @@ def check(
     top_up: bool | None = None,
     on_event: EventListener | None = None,
     settings: Settings | None = None,
+    provider: str | None = None,
 ) -> list[Answer]:
     """Answers for numbers, same length and order as the input.
 
@@ -48,7 +50,16 @@ def check(
     locally; known answers come from the local store; the rest is one task.
     top_up=True fills a task below the task type's minimum size with the stalest
     stored answers, checked again (None: TGCHECK_TOP_UP).
+    provider selects an installed provider plugin ("wscheck"; None: the settings',
+    TGCHECK_PROVIDER, else ekycpro).
     """
+    if settings is None and provider is not None:
+        settings = Settings.from_env(provider=provider)
+    elif provider is not None and provider != settings.provider:
+        # Settings hold the provider's base URL: another provider there would be
+        # sent this one's key.
+        raise ConfigError(f"provider={provider!r} and settings for {settings.provider!r}: "
+                          f"give one (Settings(provider={provider!r}, ...))")
     return get_engine(settings).check(
         numbers, task_type=task_type, region=region, retry_unknown=retry_unknown,
         resubmit=resubmit, on_event=on_event, top_up=top_up,

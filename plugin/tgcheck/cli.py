@@ -185,6 +185,12 @@ def _writing(output: str | None, then=lambda: ""):
         raise TgcheckError(f"cannot write {output} ({e.strerror or e}){then()}") from None
 
 
+def _provider_option(fn):
+    return click.option("--provider", metavar="NAME",
+                        help="Who checks: ekycpro or an installed provider plugin "
+                             "(default: TGCHECK_PROVIDER, else ekycpro).")(fn)
+
+
 def _sandbox_store_option(fn):
     return click.option("--sandbox", is_flag=True,
                         help="Use the sandbox's store (simulated answers) instead.")(fn)
@@ -267,6 +273,7 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="Count valid, invalid, blank, duplicate and known numbers and what would "
                    "be sent; no API call.")
 @click.option("--sandbox", is_flag=True, help="Use the built-in simulated server (no key).")
+@_provider_option
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "json", "none"]),
               default="auto", show_default=True,
@@ -280,7 +287,7 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
           task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
-          base_url, progress, bom, quiet):
+          provider, base_url, progress, bom, quiet):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -319,7 +326,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             # output that cannot be written fail before a task is paid for.
             values = list(table.numbers())
             check_output(output, fmt, rows=len(values), folder=True)
-        overrides = {"max_age_days": max_age, "timeout": timeout}
+        overrides = {"max_age_days": max_age, "timeout": timeout, "provider": provider}
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:
             if dry_run:
@@ -489,9 +496,11 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
               help="Most numbers in one file (a 413 above it).")
 @click.option("--stuck", metavar="WORD", help="Every task shows this status for ever "
               "(pending, an unknown word, or cancelled).")
+@click.option("--provider", metavar="NAME", help="Another provider's own sandbox (a plugin's, "
+              "e.g. wscheck); the options above are ekycpro's, --port excepted.")
 @handle_errors
 def sandbox_command(port, speed, result_format, faults, create_code, price, balance, min_rows,
-                    max_rows, stuck):
+                    max_rows, stuck, provider):
     """Run the simulated ekycpro server on 127.0.0.1 until Ctrl-C.
 
     \b
@@ -502,11 +511,17 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
       tgcheck sandbox --speed 20 --format zip --faults 0.3
       tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
       tgcheck sandbox --stuck pending
+      tgcheck sandbox --provider wscheck   # a provider plugin's own sandbox
     """
     import decimal
 
     from .sandbox import Faults, Sandbox
 
+    if provider not in (None, "ekycpro"):
+        from .sandbox.embedded import sandbox_factory
+
+        _serve(sandbox_factory(provider)(port=port), provider)
+        return
     minimum = {}
     for item in min_rows:
         name, _, count = item.partition("=")
@@ -519,7 +534,14 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
                      balance=balance, min_rows=minimum, max_rows=max_rows, stuck=stuck)
     except decimal.InvalidOperation:
         raise InputError("--price and --balance take decimal numbers, e.g. 0.002") from None
+    _serve(sb)
+
+
+def _serve(sb, provider: str | None = None) -> None:
+    """Say how to use the sandbox, then serve until Ctrl-C."""
     click.echo(f"tgcheck sandbox (SIMULATED answers) listening on {sb.url}")
+    if provider is not None:
+        click.echo(f"  export TGCHECK_PROVIDER={provider}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
     sys.stdout.flush()
@@ -669,8 +691,9 @@ def jobs_attach(job_ref, task_id, sandbox):
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--sandbox", is_flag=True,
               help="Finish the open jobs of `check --sandbox` runs (simulated, no key).")
+@_provider_option
 @handle_errors
-def resume(progress, quiet, sandbox):
+def resume(progress, quiet, sandbox, provider):
     """Finish the open jobs in the journal (e.g. after a crash or a timeout).
 
     No task is created twice: a job whose create was never sent (state new) is
@@ -686,7 +709,7 @@ def resume(progress, quiet, sandbox):
       tgcheck resume && tgcheck export 3 -o answers.csv
     """
     skipped: list = []
-    with engine_for(sandbox, None, quiet=quiet) as engine, \
+    with engine_for(sandbox, None, quiet=quiet, provider=provider) as engine, \
             make_display(progress, quiet, engine.settings.progress_every) as display:
         try:
             done = engine.resume(on_event=display, skipped=skipped)
@@ -710,8 +733,9 @@ def resume(progress, quiet, sandbox):
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--sandbox", is_flag=True, help="Ask the built-in sandbox (a `check --sandbox` "
                                                "task; simulated, no key).")
+@_provider_option
 @handle_errors
-def status(task_id, as_json, base_url, sandbox):
+def status(task_id, as_json, base_url, sandbox, provider):
     """Ask the provider once for TASK_ID's record and show it (one billed call).
 
     The answer goes into the journal. A stalled job (it used its
@@ -726,7 +750,7 @@ def status(task_id, as_json, base_url, sandbox):
       tgcheck status cs1234abcd --sandbox
     """
     reopened = False
-    with engine_for(sandbox, base_url, quiet=True) as engine:
+    with engine_for(sandbox, base_url, quiet=True, provider=provider) as engine:
         job = engine.store.job_by_task_id(task_id)
         if job is not None and job.provider != engine.provider.identity:
             # Another server's task id: what this server says (a 404) is not
@@ -791,8 +815,9 @@ def _record_status(engine: Engine, job, record) -> None:
 @cli.command()
 @click.option("--base-url", help="The API's base URL (default: TGCHECK_BASE_URL or ekycpro).")
 @click.option("--json", "as_json", is_flag=True, help='As {"balance": ..., "currency": ...}.')
+@_provider_option
 @handle_errors
-def balance(base_url, as_json):
+def balance(base_url, as_json, provider):
     """Show the account's balance at the provider (GET /v1/balance).
 
     The vendor documents no charge for this call, but it bills "every 200", so
@@ -803,7 +828,7 @@ def balance(base_url, as_json):
       tgcheck balance
       tgcheck balance --json
     """
-    engine = Engine(make_settings(base_url=base_url))
+    engine = Engine(make_settings(base_url=base_url, provider=provider))
     try:
         ask = getattr(engine.provider, "balance", None)
         if ask is None:

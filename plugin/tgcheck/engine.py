@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import inspect
@@ -15,8 +16,6 @@ from typing import NamedTuple
 
 from . import connect, plugins, redact
 from .create_gate import CreateGate
-from .default_plugins.readers import budget as result_size_budget
-from .default_plugins.readers import result_budget
 from .errors import (
     ApiError,
     BelowMinimum,
@@ -32,7 +31,6 @@ from .errors import (
 )
 from .models import (
     BLANK,
-    FAILED_WORDS,
     INVALID,
     OK,
     UNKNOWN,
@@ -44,7 +42,10 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
+from .provider import FAILED, LOST, READY, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
+from .result_size import budget as result_size_budget
+from .result_size import result_budget
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
 
@@ -104,11 +105,43 @@ _inflight: dict[tuple[str, str], Future] = {}
 _inflight_lock = threading.Lock()
 
 
-def job_key(identity: str, task_type: str, numbers: Sequence[str]) -> str:
+def number_set_key(identity: str, task_type: str, numbers: Sequence[str]) -> str:
+    """The journal's key of a set of numbers: one job (one task) per provider
+    server, task type and set; `numbers` sorted."""
     h = hashlib.sha256()
     h.update(f"{identity}\0{task_type}\0".encode())
     h.update("\n".join(numbers).encode())
     return h.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckRequest:
+    """What one check asks for, passed whole from check() down to each job's driver.
+
+    The caller's choices come first; the engine fills in the rest on the way
+    (dataclasses.replace: a request is never changed in place, so threads share it
+    safely): the task type found, the time stored answers count from, the
+    top-up state shared by the check's tasks, the job's own stop and deadline.
+    """
+
+    task_type: str = "tg"
+    region: Region = None
+    retry_unknown: bool = False
+    resubmit: bool = False
+    on_event: EventListener | None = None
+    # Stop waiting (the task runs on); a worker's request holds its _Stop instead.
+    cancel: threading.Event | None = None
+    top_up: bool | None = None
+    # -- filled in by the engine ------------------------------------------------
+    ttype: TaskType | None = None
+    # Answers stored after this were not seen by the check's lookup (_answered_since).
+    since: float = 0.0
+    fill: _Fill | None = None
+    # time.monotonic() by which the job gives up (set by _run_job, per job).
+    deadline: float | None = None
+
+    def with_(self, **changes) -> CheckRequest:
+        return dataclasses.replace(self, **changes)
 
 
 class ColumnAnswers(NamedTuple):
@@ -230,8 +263,8 @@ class Engine:
         top_up: bool | None = None,
     ) -> list[Answer]:
         values = values if isinstance(values, list) else list(values)
-        found, wanted, groups = self._grouped(values, task_type, region, retry_unknown,
-                                              resubmit, on_event, cancel, top_up)
+        found, wanted, groups = self._grouped(values, CheckRequest(
+            task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
         return _answers(values, found, _by_number(groups, wanted))
 
     def check_column(
@@ -250,32 +283,33 @@ class Engine:
         in Arrow). Same calls, same guarantees; only no Answer is built per value,
         which is most of check()'s time on a million stored answers.
         """
-        found, _, groups = self._grouped(values, task_type, region, retry_unknown, resubmit,
-                                         on_event, cancel, top_up)
+        found, _, groups = self._grouped(values, CheckRequest(
+            task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
         return ColumnAnswers(found, groups)
 
-    def _grouped(self, values, task_type, region, retry_unknown, resubmit, on_event,
-                 cancel, top_up=None) -> tuple[list, set[str], list[AnswerGroup]]:
+    def _grouped(self, values, request: CheckRequest
+                 ) -> tuple[list, set[str], list[AnswerGroup]]:
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
-        ttype = plugins.get_task_type(task_type)
-        found = resolve_all(values, region)  # E.164 str, or a Normalised problem
+        ttype = plugins.get_task_type(request.task_type)
+        found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
         wanted = set(sent_numbers(found))
-        since = self._answered_since(time.time(), retry_unknown)
-        groups = self.store.lookup_groups(ttype.name, wanted, **self._freshness(retry_unknown))
+        since = self._answered_since(time.time(), request.retry_unknown)
+        groups = self.store.lookup_groups(ttype.name, wanted,
+                                          **self._freshness(request.retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
-        sent = self._at_least_minimum(ttype, missing, wanted, top_up)
+        sent = self._at_least_minimum(ttype, missing, wanted, request.top_up)
         if len(sent) > len(missing):
             # Topped up: the stored answers added are to be checked again, even those a
             # job stored moments ago (which would otherwise count as "just answered").
             since = time.time()
-        missing = sent
         # Each task (a chunk, a 413 half, the rest after an overlap) is checked
         # against the minimum again before its create; fillers are taken once.
-        fill = _Fill(top_up, wanted, set(sent).difference(wanted))
-        for result in self._send(ttype, missing, resubmit, on_event, cancel, since, fill):
+        fill = _Fill(request.top_up, wanted, set(sent).difference(wanted))
+        request = request.with_(ttype=ttype, since=since, fill=fill)
+        for result in self._send(sent, request):
             by_answer: dict[tuple, list[str]] = {}
             for number, pair in result.items():
                 by_answer.setdefault(pair, []).append(number)
@@ -352,8 +386,8 @@ class Engine:
                 "unknown_retry_hours": self.settings.unknown_retry_hours,
                 "retry_unknown": retry_unknown}
 
-    def _send(self, ttype, missing: list[str], resubmit, on_event, cancel,
-              since, fill: _Fill | None = None) -> Iterator[dict[str, tuple]]:
+    def _send(self, missing: list[str], request: CheckRequest
+              ) -> Iterator[dict[str, tuple]]:
         """Answers for the numbers the store lacks (sorted): one job per chunk, run
         in parallel; each chunk's answers are handed over as soon as its job is
         done, not all held until the last one is.
@@ -374,7 +408,7 @@ class Engine:
         if len(chunks) == 1 and not _on_main_thread():
             # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
             # the job runs here, its waits woken by the caller's cancel at once.
-            yield self._sized_job(ttype, chunks[0], resubmit, on_event, cancel, since, fill)
+            yield self._sized_job(chunks[0], request)
             return
         failed = threading.Event()
 
@@ -384,7 +418,7 @@ class Engine:
             if stop.interrupted():
                 raise Cancelled("stopped before the task was created; the next call creates it")
             try:
-                return self._sized_job(ttype, chunk, resubmit, on_event, stop, since, fill)
+                return self._sized_job(chunk, request.with_(cancel=stop))
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
@@ -397,7 +431,7 @@ class Engine:
         # job (it stays open: the next run attaches) at its next wait, and none
         # starts a create after the stop. A create already on its way finishes and
         # is journaled: the caller waits for those (self.creates) before it exits.
-        stop = _Stop(cancel)
+        stop = _Stop(request.cancel)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
         interrupted = False
         futures = [pool.submit(run, chunk) for chunk in chunks]
@@ -415,12 +449,12 @@ class Engine:
                 future.cancel()  # those not started yet, if the caller stops early
             pool.shutdown(wait=not interrupted, cancel_futures=True)
 
-    def _sized_job(self, ttype, numbers, resubmit, on_event, cancel,
-                   since, fill: _Fill | None = None) -> dict[str, tuple]:
+    def _sized_job(self, numbers, request: CheckRequest) -> dict[str, tuple]:
         """_shared_job, and when the provider refuses the file as too large (413,
         nothing created), the set split in halves, each its own task, as often as
         needed. The count of tasks is told (an event) before they are created.
         With fill, a task below the minimum size is topped up or refused first."""
+        ttype, fill = request.ttype, request.fill
         least = self.minimum(ttype)
         if fill is not None and least and len(numbers) < least:
             with fill.lock:
@@ -428,31 +462,36 @@ class Engine:
                                               fill.top_up)
                 fill.taken.update(sent)  # two tasks never top up with the same numbers
             if len(sent) > len(numbers):
-                since = time.time()  # the fillers are to be checked again (see _grouped)
+                # The fillers are to be checked again (see _grouped).
+                request = request.with_(since=time.time())
             numbers = sent
         try:
-            return self._shared_job(ttype, numbers, resubmit, on_event, cancel, since, fill)
+            return self._shared_job(numbers, request)
         except TaskTooLarge as e:
             if len(numbers) < 2:
                 raise
             half = (len(numbers) + 1) // 2
             parts = [numbers[:half], numbers[half:]]
             self._size_cap = min(self._size_cap or half, half)
-            self._notify(on_event, ttype, len(numbers),
+            self._notify(request, len(numbers),
                          f"the provider refused {len(numbers)} numbers as too large ({e}); "
                          f"sending them as {len(parts)} tasks of up to {half:,}")
         found: dict[str, tuple] = {}
         for part in parts:
-            found.update(self._sized_job(ttype, part, resubmit, on_event, cancel, since, fill))
+            found.update(self._sized_job(part, request))
         return found
 
-    def _notify(self, on_event, ttype, count: int, message: str) -> None:
+    def _notify(self, request: CheckRequest, count: int, message: str) -> None:
         """A note about no one job (a split): a progress event without a task."""
-        event = JobEvent(kind="progress", job_key="", task_type=ttype.name, numbers=count,
-                         message=message, simulated=self.settings.simulated)
+        self._tell(request, JobEvent(kind="progress", job_key="",
+                                     task_type=request.ttype.name, numbers=count,
+                                     message=message, simulated=self.settings.simulated))
+
+    @staticmethod
+    def _tell(request: CheckRequest, event: JobEvent) -> None:
         plugins.emit(event)
-        if on_event is not None:
-            on_event(event)
+        if request.on_event is not None:
+            request.on_event(event)
 
     def resume(self, *, on_event=None, cancel=None,
                skipped: list[tuple[Job, str]] | None = None) -> int:
@@ -471,12 +510,13 @@ class Engine:
                 continue
             if job.state == "stalled":
                 self.store.reopen(job.id)
-            ttype = plugins.get_task_type(job.task_type)
+            request = CheckRequest(job.task_type, on_event=on_event,
+                                   ttype=plugins.get_task_type(job.task_type))
             numbers = self.store.job_numbers(job.id)
             try:
-                self._on_worker(cancel, lambda stop, ttype=ttype, numbers=numbers:
-                                self._shared_job(ttype, numbers, False, on_event, stop,
-                                                 self._answered_since(time.time())))
+                self._on_worker(cancel, lambda stop, request=request, numbers=numbers:
+                                self._shared_job(numbers, request.with_(
+                                    cancel=stop, since=self._answered_since(time.time()))))
             except (Cancelled, KeyboardInterrupt):
                 raise
             except TgcheckError as e:  # one bad job must not keep the others waiting
@@ -538,9 +578,9 @@ class Engine:
                    looked_up_at - self.settings.max_age_days * 86400)
 
     # -- one job per number set, shared by threads and processes -----------
-    def _shared_job(self, ttype, numbers, resubmit, on_event, cancel,
-                    since: float, fill: _Fill | None = None) -> dict[str, tuple]:
-        key = job_key(self.provider.identity, ttype.name, numbers)
+    def _shared_job(self, numbers, request: CheckRequest) -> dict[str, tuple]:
+        cancel = request.cancel
+        key = number_set_key(self.provider.identity, request.ttype.name, numbers)
         slot = (str(self.store.path), key)
         while True:
             with _inflight_lock:
@@ -557,8 +597,7 @@ class Engine:
                     raise
                 # The thread driving it was stopped, not us: take the job over.
         try:
-            result = self._run_job(key, ttype, numbers, resubmit, on_event, cancel,
-                                   since, fill)
+            result = self._run_job(key, numbers, request)
         except BaseException as e:
             future.set_exception(e)
             raise
@@ -569,35 +608,33 @@ class Engine:
             with _inflight_lock:
                 _inflight.pop(slot, None)
 
-    def _run_job(self, key, ttype, numbers, resubmit, on_event, cancel,
-                 since, fill: _Fill | None = None) -> dict[str, tuple]:
-        deadline = time.monotonic() + self.settings.timeout
+    def _run_job(self, key, numbers, request: CheckRequest) -> dict[str, tuple]:
+        request = request.with_(deadline=time.monotonic() + self.settings.timeout)
+        ttype = request.ttype
         settled: set[int] = set()
         for attempt in itertools.count():
             if attempt:
                 # Never spin: each new claim takes the store's write lock.
-                _sleep(WATCH_EVERY, deadline, cancel)
+                _sleep(WATCH_EVERY, request.deadline, request.cancel)
             # A caller that looked the store up just before another caller (a
             # thread or a process) stored this set must not pay for it again.
             role, job = self.store.claim(key, self.provider.identity, ttype.name, numbers,
-                                         resubmit=resubmit, since=since,
+                                         resubmit=request.resubmit, since=request.since,
                                          settled=frozenset(settled))
             if role == "reopened":
-                self._notify(on_event, ttype, len(numbers), (
+                self._notify(request, len(numbers), (
                     f"job {job.id} (task {job.task_id}) holds {job.count} numbers, some of "
                     "these, and was stalled: --resubmit gives up only a task for exactly "
                     "this set, so that paid task is polled again with a new budget and "
                     "only the numbers it does not hold are sent"))
                 role = "overlap"
             if role == "overlap":
-                found = self._after_overlap(job, ttype, numbers, deadline, on_event, cancel,
-                                            since)
+                found = self._after_overlap(job, numbers, request)
                 if found:
                     rest = [n for n in numbers if n not in found]
                     if rest:
                         # The rest is a task of its own: sized, and held to the minimum.
-                        found.update(self._sized_job(ttype, rest, resubmit, on_event, cancel,
-                                                     since, fill))
+                        found.update(self._sized_job(rest, request))
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
@@ -622,27 +659,27 @@ class Engine:
                     f"{job.id} TASK_ID` records it; if not, `tgcheck jobs abandon {job.id}` "
                     "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
-                return _Driver(self, job, ttype, numbers, deadline, on_event, cancel).run()
-            if self._watch(job, ttype, numbers, deadline, on_event, cancel):
+                return _Driver(self.store, self.provider, self.settings, self._emit,
+                               self.creates, job, numbers, request).run()
+            if self._watch(job, numbers, request):
                 return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
         raise AssertionError("unreachable")
 
-    def _after_overlap(self, other: Job, ttype, numbers, deadline, on_event, cancel,
-                       since) -> dict[str, tuple]:
+    def _after_overlap(self, other: Job, numbers, request: CheckRequest) -> dict[str, tuple]:
         """Let the job holding some of our numbers finish; what it answered of ours."""
         if other.state != "done":
             try:
-                finished = self._watch(other, ttype, numbers, deadline, on_event, cancel)
+                finished = self._watch(other, numbers, request)
             except TaskFailed:
                 finished = True  # nothing of ours was answered: the caller sends it all
             if not finished and self.store.job(other.id).state in ("new", "open"):
                 # Its driver is gone: finish it here rather than pay for its numbers.
-                self._shared_job(ttype, self.store.job_numbers(other.id), False, on_event,
-                                 cancel, self._answered_since(time.time()))
-        return self.store.stored_since(ttype.name, numbers, since)
+                self._shared_job(self.store.job_numbers(other.id), request.with_(
+                    resubmit=False, since=self._answered_since(time.time()), fill=None))
+        return self.store.stored_since(request.ttype.name, numbers, request.since)
 
-    def _watch(self, job: Job, ttype, numbers, deadline, on_event, cancel) -> bool:
+    def _watch(self, job: Job, numbers, request: CheckRequest) -> bool:
         """Follow a job driven by another process through the journal (no API calls).
 
         True when it is done; False when its driver is gone."""
@@ -662,10 +699,10 @@ class Engine:
             progress = (current.status, current.success, current.total)
             if progress != seen:
                 seen = progress
-                self._emit(on_event, current, ttype, "progress", len(numbers),
+                self._emit(request, current, "progress", len(numbers),
                            message="driven by another process")
             try:
-                _await_change(self.store, deadline, cancel)
+                _await_change(self.store, request.deadline, request.cancel)
             except DeadlineExceeded:
                 raise DeadlineExceeded(
                     f"task {current.task_id or '(being created)'} (job {current.id}), driven by "
@@ -673,18 +710,25 @@ class Engine:
                     "again later to collect it"
                 ) from None
 
-    def _emit(self, on_event, job: Job, ttype, kind, count, *, processed=None, message=None):
-        event = JobEvent(
-            kind=kind, job_key=job.key, task_type=ttype.name, numbers=count,
+    def _emit(self, request: CheckRequest, job: Job, kind, count, *, processed=None,
+              message=None) -> None:
+        """A JobEvent of this job (as the journal has it now) to the plugins and
+        the caller's listener. Billed calls are counted by the provider's rule."""
+        self._tell(request, JobEvent(
+            kind=kind, job_key=job.key, task_type=request.ttype.name, numbers=count,
             task_id=job.task_id, status=job.status, total=job.total,
             processed=processed if processed is not None else processed_of(job.success,
                                                                             job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
-        )
-        plugins.emit(event)
-        if on_event is not None:
-            on_event(event)
+            billed_calls=self._billed_calls(job),
+        ))
+
+    def _billed_calls(self, job: Job) -> int | None:
+        """The job's billed calls by its provider's rule (None: a provider that does
+        not subclass Provider says nothing; the faces count by the base rule)."""
+        rule = getattr(self.provider, "billed_calls", None)
+        return rule(job.status_calls, bool(job.task_id)) if callable(rule) else None
 
 
 def _on_main_thread() -> bool:
@@ -755,6 +799,13 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
         raise DeadlineExceeded("waited longer than the timeout")
 
 
+def _state_of(provider, word: str | None) -> str | None:
+    """A provider's word as a normalised state (None: a word it does not know, or a
+    provider that does not subclass Provider: polled as queued, with backoff)."""
+    state_of = getattr(provider, "state_of", None)
+    return state_of(word) if state_of is not None else None
+
+
 def _await_change(store, deadline: float, cancel: threading.Event | None) -> None:
     """Between reads of a job another process drives: woken by the store's own
     announcement where it has one (PostgreSQL's NOTIFY, across machines), the
@@ -776,21 +827,26 @@ def _amounts(status: TaskStatus) -> dict:
 
 
 class _Driver:
-    """Drives one journal entry to its end: create (if new), poll, download, store."""
+    """Drives one journal entry to its end: create (if new), poll, download, store.
 
-    def __init__(self, engine: Engine, job: Job, ttype: TaskType, numbers, deadline,
-                 on_event, cancel):
-        self.engine, self.job, self.ttype, self.numbers = engine, job, ttype, numbers
-        self.deadline, self.on_event, self.cancel = deadline, on_event, cancel
-        self.store, self.provider = engine.store, engine.provider
-        self.settings = engine.settings
+    Its collaborators are handed to it: the store, the provider, the settings,
+    emit(request, job, kind, count, processed=, message=) for job events, and the
+    create gate; the request says what was asked (task type, listener, stop,
+    deadline). It reads the provider's records by their normalised state only.
+    """
+
+    def __init__(self, store: BaseStore, provider: Provider, settings: Settings, emit,
+                 creates: CreateGate, job: Job, numbers, request: CheckRequest):
+        self.store, self.provider, self.settings = store, provider, settings
+        self._emit, self.creates = emit, creates
+        self.job, self.numbers, self.request = job, numbers, request
+        self.ttype, self.deadline, self.cancel = request.ttype, request.deadline, request.cancel
         # The id of a task this driver created: in memory first, before the journal.
         self.created: str | None = None
 
     def emit(self, kind, status: TaskStatus | None = None, message=None):
-        job = self.store.job(self.job.id)
-        self.engine._emit(self.on_event, job, self.ttype, kind, len(self.numbers),
-                          processed=status.processed if status else None, message=message)
+        self._emit(self.request, self.store.job(self.job.id), kind, len(self.numbers),
+                   processed=status.processed if status else None, message=message)
 
     def _beat_until(self, stop: threading.Event) -> None:
         # The lease must outlive slow calls too (a create retried for minutes,
@@ -852,7 +908,7 @@ class _Driver:
             raise
 
     def _create(self) -> None:
-        gate = self.engine.creates
+        gate = self.creates
         # After a stop, no create starts; one that started is journaled (task id,
         # or why not) before it counts as landed: see CreateGate.
         if not gate.enter(self.job.id, getattr(self.cancel, "interrupted", None)):
@@ -891,7 +947,7 @@ class _Driver:
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
         if recorded:
-            self.engine.creates.count_recorded()
+            self.creates.count_recorded()
         if not recorded:
             # Someone took the job for dead and abandoned it (a deliberate
             # resubmit). The paid task must not vanish: say its id.
@@ -931,7 +987,8 @@ class _Driver:
         started = time.monotonic() - max(0.0, time.time() - job.created_at)
         # The set's size gives the schedule a prior for the task's length.
         schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started,
-                                numbers=len(self.numbers))
+                                numbers=len(self.numbers),
+                                typical_rate=getattr(self.provider, "typical_rate", None))
         bad_files = 0
         limit = self.settings.max_status_calls
         _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
@@ -976,7 +1033,13 @@ class _Driver:
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))
             self.emit("progress", status)
-            if status.status in FAILED_WORDS:
+            if status.state == LOST:  # said in a record rather than by TaskLost
+                store.update_job(job.id, state="lost", owner=None,
+                                 error=status.message or f"the provider reported {status.status}")
+                message = lost_message(store.job(job.id))
+                self.emit("failed", message=message)
+                raise TaskLost(message)
+            if status.state == FAILED:
                 store.update_job(job.id, state="failed", owner=None,
                                  error=status.message or f"the provider reported {status.status}")
                 raise TaskFailed(
@@ -984,8 +1047,7 @@ class _Driver:
                     + (f": {status.message}" if status.message else "")
                     + "; its numbers have no answers (a new check creates a new, paid task)"
                 )
-            if status.result_url and status.status in ("exported", "completed", "done",
-                                                         "finished", "success"):
+            if status.result_url and status.state == READY:
                 try:
                     return self._collect(status)
                 except ResultFileError as e:
@@ -1012,30 +1074,37 @@ class _Driver:
         if job.polled_at is None:
             return self.settings.poll_min
         moved = job.moved_at if job.moved_at is not None else job.created_at
-        schedule.restore(job.status, processed_of(job.success, job.failure),
+        state = _state_of(self.provider, job.status)
+        schedule.restore(state, processed_of(job.success, job.failure),
                          started + (moved - job.created_at))
         still = job.polled_at - moved
-        if job.status == "completed":  # a file being written is given its time first
+        if state == READY:  # a file being written is given its time first
             still -= STUCK_EXPORT
         due = job.polled_at + min(self.settings.poll_max, max(self.settings.poll_min, still))
         return max(self.settings.poll_min, due - time.time())
 
     def _get_status(self, task_id: str, on_billed) -> TaskStatus:
-        """The provider's get_status, told of each billed reply where it can be."""
+        """The provider's get_status, told of each billed reply where it can be,
+        its record in a normalised state."""
         try:
             takes = "on_billed" in inspect.signature(self.provider.get_status).parameters
         except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
             takes = False
         if takes:
-            return self.provider.get_status(task_id, deadline=self.deadline,
-                                            on_billed=on_billed)
-        return self.provider.get_status(task_id, deadline=self.deadline)
+            status = self.provider.get_status(task_id, deadline=self.deadline,
+                                              on_billed=on_billed)
+        else:
+            status = self.provider.get_status(task_id, deadline=self.deadline)
+        if status.state is None:
+            status = dataclasses.replace(status,
+                                         state=_state_of(self.provider, status.status))
+        return status
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         # Bounded by what the numbers sent can take: a bomb stops at the download.
         data = self.provider.download(status.result_url, deadline=self.deadline,
                                       max_bytes=result_budget(len(self.numbers)))
-        reader = next((r for r in plugins.readers() if r.accepts(data)), None)
+        reader = next((r for r in plugins.readers(self.provider) if r.accepts(data)), None)
         if reader is None:
             head = data[:40].decode("latin-1", "replace")
             raise ResultFileError(
@@ -1047,7 +1116,8 @@ class _Driver:
         del data  # the file is parsed: its bytes need not outlive the parse
         self._sane(found)
         # Two different answers for one number are none: the reader sets them to None.
-        twice = len(getattr(found, "conflicts", ()) & set(self.numbers))
+        # A plain mapping (a third-party reader's) has no conflicts.
+        twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
         # number the file left out is unknown, never "no".
         rows, answered, pairs = [], {}, {}

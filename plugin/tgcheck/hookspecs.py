@@ -13,7 +13,22 @@ def tgcheck_register_commands(cli):
 
 @hookspec
 def tgcheck_register_providers(register):
-    """Register providers: register(name, factory), factory(settings) -> Provider."""
+    """Register providers: register(name, factory), factory(settings) -> Provider
+    (a subclass of tgcheck.provider.Provider: its docstrings are the contract)."""
+
+
+@hookspec
+def tgcheck_register_settings(register):
+    """Register a plugin's own settings: register(Setting(name, env, default, ...))
+    (tgcheck.plugin_settings); read from the environment by Settings.from_env."""
+
+
+@hookspec
+def tgcheck_register_sandboxes(register):
+    """Register a provider's sandbox: register(provider_name, factory), where
+    factory(state_dir=folder, **options) -> a local server on 127.0.0.1 speaking the
+    provider's protocol, started by `with` (.url and .api_key while it runs) and
+    keeping its tasks in state_dir; `--sandbox` starts the selected provider's."""
 
 
 @hookspec
@@ -23,7 +38,8 @@ def tgcheck_register_task_types(register):
 
 @hookspec
 def tgcheck_register_readers(register):
-    """Register result-file readers: register(reader); the first that accepts a file wins."""
+    """Register result-file readers for every provider: register(reader). They are
+    asked before the provider's own (Provider.readers); the first that accepts wins."""
 
 
 @hookspec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
 # Answer.status values
@@ -60,13 +60,6 @@ class TaskType:
         return {" ".join(v.lower().split()): v for v in self.values or ()}
 
 
-# Status words that end a task without a result file. "failed" is documented by
-# the sister platform; the others are how such APIs spell a task stopped on
-# their side. Any other word the schedule does not know is polled with backoff.
-FAILED_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled",
-                          "rejected", "expired", "aborted", "deleted", "stopped"})
-
-
 def processed(success: int | None, failure: int | None) -> int | None:
     """Numbers the provider has processed, from its counts (None: not reported)."""
     if success is None and failure is None:
@@ -76,7 +69,13 @@ def processed(success: int | None, failure: int | None) -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class TaskStatus:
-    """The provider's task record, whatever shape it came in."""
+    """The provider's task record, whatever shape it came in.
+
+    state is the normalised state (`tgcheck.provider`: queued, running, ready,
+    failed, lost), the only thing the engine and the polling policy read; status
+    is the provider's own word, kept as text for people. A provider sets state;
+    None is a word it does not know (polled as queued, never progress).
+    """
 
     task_id: str
     status: str
@@ -91,36 +90,11 @@ class TaskStatus:
     estimated_amount: str | None = None
     actual_amount: str | None = None
     currency: str | None = None
+    state: str | None = None
 
     @property
     def processed(self) -> int | None:
         return processed(self.success, self.failure)
-
-
-class Provider(Protocol):
-    """What a provider plugin's factory returns."""
-
-    name: str
-    # Identifies the server too: jobs are only attached to on the server that made them.
-    identity: str
-
-    # deadline: time.monotonic() by which retries must stop (None: the settings' timeout).
-    def create_task(self, numbers: Sequence[str], task_type: str, *,
-                    deadline: float | None = None) -> TaskStatus: ...
-
-    # on_billed (optional keyword): called once per billed reply, also for replies
-    # retried or refused (unreadable, another task's): the engine's budget counts them.
-    def get_status(self, task_id: str, *, deadline: float | None = None,
-                   on_billed: Callable[[], None] | None = None) -> TaskStatus: ...
-
-    def download(self, url: str, *, deadline: float | None = None,
-                 max_bytes: int | None = None) -> bytes: ...
-
-    # Optional: (decimal text, currency or None) of the account's balance
-    # (`tgcheck balance`); a provider without it is told apart by the CLI.
-    # def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]: ...
-
-    def close(self) -> None: ...
 
 
 class Reader(Protocol):
@@ -151,6 +125,9 @@ class JobEvent:
     status_calls: int = 0
     message: str | None = None
     simulated: bool = False
+    # Billed calls of the job so far, by its provider's rule (Provider.billed_calls);
+    # None: not counted (an event built outside the engine).
+    billed_calls: int | None = None
 
     @property
     def progress(self) -> Mapping[str, object]:

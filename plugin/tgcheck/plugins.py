@@ -12,13 +12,14 @@ import pluggy
 from . import hookspecs
 from .errors import ConfigError, InputError
 from .models import Reader, TaskType
+from .plugin_settings import DEFAULT_PROVIDER
 
 DEFAULT_PLUGINS = (
     "tgcheck.default_plugins.ekycpro",
     "tgcheck.default_plugins.task_types",
-    "tgcheck.default_plugins.readers",
     "tgcheck.default_plugins.log_events",
 )
+
 
 _pm = pluggy.PluginManager("tgcheck")
 _pm.add_hookspecs(hookspecs)
@@ -103,9 +104,30 @@ def get_task_type(name: str) -> TaskType:
     return found[name]
 
 
-def readers() -> list[Reader]:
-    # In hook-call order: a third-party reader is asked before the built-ins.
-    return _collect("tgcheck_register_readers")
+def readers(provider=None) -> list[Reader]:
+    """The readers asked for a provider's result file, in order: the plugins'
+    (tgcheck_register_readers, in hook-call order), then the provider's own
+    (Provider.readers). provider: a Provider or its factory, or a name (None: the
+    default provider)."""
+    if provider is None or isinstance(provider, str):
+        provider = get_provider_factory(provider or DEFAULT_PROVIDER)
+    return [*_collect("tgcheck_register_readers"), *getattr(provider, "readers", ())]
+
+
+def registered_settings() -> list:
+    """Every plugin's Setting (tgcheck.plugin_settings), third-party ones first."""
+    return _collect("tgcheck_register_settings")
+
+
+def sandboxes() -> dict:
+    """provider name -> its sandbox factory (factory(**options) -> a server)."""
+    found: dict = {}
+
+    def register(name, factory):
+        found.setdefault(name, factory)  # a third-party plugin (called first) wins
+
+    load().hook.tgcheck_register_sandboxes(register=register)
+    return found
 
 
 def emit(event) -> None:

@@ -9,22 +9,23 @@ closer. Remaining time shrinks about threefold per call, so a 30-minute task
 costs some seven status calls, a one-minute task a few more than its length in
 poll_min steps would suggest, never a fixed-interval drip.
 
-Phases, as the vendor reports them:
-- pending (queued; `total` may read 0): nothing to measure. With the task's
+Phases are the provider's normalised states (`tgcheck.provider`), never its words:
+- queued (`total` may read 0): nothing to measure. With the task's
   size known (the `numbers` prior, or `total`), the next poll is half the
   shortest plausible processing time away; without it, the wait grows
   geometrically with the time already waited.
-- processing: the rate is measured from the task's own progress over the
+- running: the rate is measured from the task's own progress over the
   longest baseline seen (its average drifts less than any recent slice).
-- completed (or processed >= total; the vendor once reported success > total):
-  the file is seconds away; poll shortly, then at the lag budget.
+- ready without a result file yet (or processed >= total; a provider once
+  reported success > total): the file is seconds away; poll shortly, then at the
+  lag budget.
 
 The budget for a task that does not move: while a poll shows no progress (the
-same status word and processed count as the poll before, or a word the schedule
-does not know), the next poll is at least as far away as the time since the
+same state and processed count as the poll before, or a word the provider does not
+know: no state), the next poll is at least as far away as the time since the
 task last moved, so the intervals double (up to poll_max). A task stuck from its
 creation is polled at about 2, 4, 8, 16 ... s: 6 calls in its first 2 minutes,
-17 in 4 hours with poll_max 1800. A "completed" task is allowed STUCK_EXPORT
+17 in 4 hours with poll_max 1800. A ready task without its file is allowed STUCK_EXPORT
 seconds to write its file before the same rule applies. The engine adds a hard
 cap per job (TGCHECK_MAX_STATUS_CALLS) on top of this.
 """
@@ -32,10 +33,12 @@ cap per job (TGCHECK_MAX_STATUS_CALLS) on top of this.
 from __future__ import annotations
 
 from .models import TaskStatus
+from .provider import QUEUED, READY, RUNNING
 
-# Numbers per second the vendor typically processes (its example: 20,000 numbers
-# in about 29 minutes). Only a prior for the pending phase and the first sighting
-# of progress; the task's own progress replaces it as soon as it is measured.
+# Numbers per second a task is assumed to run at when its provider names no
+# typical rate (Provider.typical_rate). Only a prior for the queued phase and the
+# first sighting of progress; the task's own progress replaces it as soon as it
+# is measured.
 TYPICAL_RATE = 11.0
 # A task may run up to this many times faster than typical (load varies).
 RATE_SPREAD = 3.0
@@ -50,15 +53,15 @@ LAG_CAP = 40.0
 # How far ahead of the measured baseline (time since progress was first seen) a
 # poll may be placed.
 MAX_REACH = 2.0
-# "completed" (processed, file being written) usually turns "exported" within seconds.
+# A ready task's file (processed, being written) is usually there within seconds.
 EXPORT_GUESS = 12.0
-# Without a size prior, the next pending poll waits this many times the time
+# Without a size prior, the next queued poll waits this many times the time
 # already waited (3.0: calls at 2, 8, 32, 128 s ...).
 PENDING_GROWTH = 3.0
-# The status words whose meaning the schedule knows; any other word is no progress.
-KNOWN_WORDS = frozenset({"pending", "processing", "completed", "exported"})
-# A file being written ("completed") may take this long before "completed" with
-# no change counts as a task that does not move (the vendor's take seconds).
+# States in which a change (of state or count) is progress.
+LIVE_STATES = frozenset({QUEUED, RUNNING, READY})
+# A file being written (ready, no file yet) may take this long before ready with
+# no change counts as a task that does not move (providers take seconds).
 STUCK_EXPORT = 60.0
 
 
@@ -67,28 +70,31 @@ class PollSchedule:
 
     poll_min, poll_max bound every delay; started is the monotonic time the task
     was created; numbers (optional) is the task's size, used before the provider
-    reports `total`. The prior rate is TYPICAL_RATE (numbers per second).
+    reports `total`; typical_rate (numbers per second) is the provider's prior,
+    TYPICAL_RATE when it names none. status.state (a normalised state) is all the
+    schedule reads of the provider's record, besides its counts.
     """
 
     def __init__(self, poll_min: float, poll_max: float, started: float,
-                 numbers: int | None = None):
+                 numbers: int | None = None, typical_rate: float | None = None):
         self.poll_min = poll_min
         self.poll_max = poll_max
         self.started = started
         self.numbers = numbers or None
-        self.typical_rate = TYPICAL_RATE
+        self.typical_rate = typical_rate or TYPICAL_RATE
         self._idle_at = started  # last time the task showed no progress
         self._first: tuple[float, int] | None = None  # first (time, processed) > 0
-        self._completed_at: float | None = None
+        self._ready_at: float | None = None
         # The last observation and when the task last moved: at creation it is
-        # pending with nothing processed.
-        self._seen: tuple[str, int] = ("pending", 0)
+        # queued with nothing processed.
+        self._seen: tuple[str, int] = (QUEUED, 0)
         self._moved_at = started
 
-    def restore(self, word: str | None, processed: int | None, moved_at: float) -> None:
-        """Go on from an earlier run's last poll: what it saw, and when (monotonic)
-        the task last moved; the doubling then continues instead of starting over."""
-        self._seen = (word or "pending", processed or 0)
+    def restore(self, state: str | None, processed: int | None, moved_at: float) -> None:
+        """Go on from an earlier run's last poll: the state it saw, and when
+        (monotonic) the task last moved; the doubling then continues instead of
+        starting over."""
+        self._seen = (state or QUEUED, processed or 0)
         self._moved_at = moved_at
 
     @property
@@ -116,16 +122,17 @@ class PollSchedule:
     # -- the schedule --------------------------------------------------------
     def idle(self, status: TaskStatus, now: float) -> float:
         """Seconds the task has shown no progress (0 when this poll shows some)."""
-        seen = (status.status, status.processed or 0)
-        if status.status in KNOWN_WORDS and seen != self._seen:
+        # status.state, not _state(): a word without a state is never progress.
+        seen = (status.state, status.processed or 0)
+        if status.state in LIVE_STATES and seen != self._seen:
             self._seen, self._moved_at = seen, now
         return max(now - self._moved_at, 0.0)
 
     def next_delay(self, status: TaskStatus, now: float) -> float:
         idle = self.idle(status, now)
         delay = self._next(status, now)
-        if status.status == "completed" or (status.total and (status.processed or 0)
-                                            >= status.total):
+        if _state(status) == READY or (status.total and (status.processed or 0)
+                                       >= status.total):
             idle -= STUCK_EXPORT
         # No progress: wait at least as long as the task has been still (doubling).
         return self._clamp(max(delay, idle))
@@ -133,13 +140,13 @@ class PollSchedule:
     def _next(self, status: TaskStatus, now: float) -> float:
         total = status.total or self.numbers
         processed = status.processed or 0
-        word = status.status
-        if word == "completed" or (word == "processing" and total and processed >= total):
+        state = _state(status)
+        if state == READY or (state == RUNNING and total and processed >= total):
             return self._clamp(self._finishing(now))
-        if word == "processing" and total and processed > 0:
-            self._completed_at = None
+        if state == RUNNING and total and processed > 0:
+            self._ready_at = None
             return self._clamp(self._processing(total, processed, now))
-        # pending, an unknown word, or processing without numbers yet
+        # queued, or running without numbers yet
         self._idle_at = now
         return self._clamp(self._pending(total, now))
 
@@ -178,7 +185,13 @@ class PollSchedule:
 
     def _finishing(self, now: float) -> float:
         budget = self.budget(now - self.started)
-        if self._completed_at is None:
-            self._completed_at = now
+        if self._ready_at is None:
+            self._ready_at = now
             return min(EXPORT_GUESS, budget)
         return budget
+
+
+def _state(status: TaskStatus) -> str:
+    # A record without a state (a word the provider does not know) is polled as
+    # queued; idle() never counts it as progress.
+    return status.state or QUEUED

@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import platformdirs
 
-from . import config_file, redact
+from . import config_file, plugin_settings, redact
 from .errors import ConfigError, NoApiKey
+from .plugin_settings import DEFAULT_PROVIDER
 from .secret import Secret
-
-DEFAULT_BASE_URL = "https://api.ekycpro.com"
 
 
 def is_loopback(url: str) -> bool:
@@ -132,11 +131,12 @@ _LIMITS = (
 @dataclasses.dataclass(frozen=True)
 class Settings:
     api_key: Secret | None = dataclasses.field(default=None, repr=False)
-    base_url: str = DEFAULT_BASE_URL
+    # "": the provider's own default (its registered base_url Setting).
+    base_url: str = ""
     home: Path = dataclasses.field(
         default_factory=lambda: Path(platformdirs.user_data_dir("tgcheck", appauthor=False))
     )
-    provider: str = "ekycpro"
+    provider: str = DEFAULT_PROVIDER
     # Bounds of the poll interval. The engine polls as rarely as the task's own
     # progress allows; these only clamp it. Every status call is billed.
     poll_min: float = 2.0
@@ -177,6 +177,9 @@ class Settings:
     # database a team shares; None, the SQLite file under home (store_path).
     # It may hold a password: show it only through tgcheck.store.describe_url.
     store_url: str | None = dataclasses.field(default=None, repr=False)
+    # The selected provider's own settings (tgcheck_register_settings), by name:
+    # read them with option(name).
+    extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
 
     def __post_init__(self):
         if self.api_key is not None:
@@ -189,7 +192,15 @@ class Settings:
                                   "characters; copy it again from the provider")
             object.__setattr__(self, "api_key", Secret(key) if key else None)
         object.__setattr__(self, "home", Path(self.home))
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "extra", plugin_settings.Options(self.extra or {}))
+        base_url = self.base_url or plugin_settings.default(self.provider, "base_url")
+        if not base_url:
+            from . import plugins  # a misspelled provider is "unknown", not "no URL"
+
+            plugins.get_provider_factory(self.provider)
+            raise ConfigError(f"the provider {self.provider!r} names no default base URL: "
+                              "set TGCHECK_BASE_URL")
+        object.__setattr__(self, "base_url", str(base_url).rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
         if self.store_url:
             check_store_url(self.store_url)
@@ -247,6 +258,9 @@ class Settings:
         values["top_up"] = top_up in ("1", "yes", "true", "on")
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
         values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
+        provider = overrides.get("provider") or values.get("provider") or DEFAULT_PROVIDER
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values.update(plugin_settings.from_env(provider, env, fields, values))
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)
@@ -255,6 +269,13 @@ class Settings:
                 # Name the option the user gave, not the variable it overrode.
                 raise ConfigError(base_url_name + str(e)[len("TGCHECK_BASE_URL"):]) from None
             raise
+
+    def option(self, name: str):
+        """A provider's own setting (tgcheck_register_settings): from the environment
+        or Settings(extra={...}), else its registered default."""
+        if name in self.extra:
+            return self.extra[name]
+        return plugin_settings.default(self.provider, name)
 
     def require_key(self) -> str:
         if self.api_key is None or not self.api_key.reveal():

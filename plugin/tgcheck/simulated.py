@@ -30,7 +30,7 @@ def simulated_settings(say: Callable[[str], None] | None = None,
 
     if not os.environ.get("TGCHECK_POLL_MIN"):
         overrides = {"poll_min": 0.2, "poll_max": 2.0, **overrides}
-    with embedded_sandbox() as sb:
+    with embedded_sandbox(overrides.get("provider")) as sb:
         settings = sandbox_settings(sb, **overrides)
         if say is not None:
             say(SIMULATED_BANNER)

@@ -47,13 +47,16 @@ _UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w
 @click.option("--sandbox", is_flag=True,
               help="Run against the built-in sandbox: SIMULATED answers, no key, no cost.")
 @click.option("--task-type", default="tg", show_default=True, help="Task type to check.")
+@click.option("--provider", metavar="NAME", help="Who checks: ekycpro or an installed provider "
+                                                 "plugin (default: TGCHECK_PROVIDER or ekycpro).")
 @click.option("--region", help="Region for national numbers (CH, Switzerland, 41); with a "
                                 "macro's region_column, for rows whose region is empty.")
 @click.option("--bail", is_flag=True,
               help="Statements from stdin: stop at the first that fails, and exit 1 "
                    "(for scripts and cron; without it, errors are shown and it goes on).")
 @handle_errors(no_key=NO_KEY_SQL)
-def sql_command(query, output, as_csv, database, sandbox, task_type, region, bail):
+def sql_command(query, output, as_csv, database, sandbox, task_type, provider, region,
+                bail):
     """Run QUERY in DuckDB with telegram_enrich, telegram_check and tg_normalize.
 
     \b
@@ -75,7 +78,7 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, region, bai
             raise click.UsageError(str(e)) from None
     _progress_to_stderr()
     try:
-        _sql(query, output, as_csv, database, sandbox, task_type, region, bail)
+        _sql(query, output, as_csv, database, sandbox, task_type, region, bail, provider)
     except Exception as e:
         if not _interruption(e):
             raise
@@ -139,9 +142,10 @@ def _progress_to_stderr() -> None:
         log.setLevel(logging.INFO)
 
 
-def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> None:
+def _sql(query, output, as_csv, database, sandbox, task_type, region, bail,
+         provider=None) -> None:
     with contextlib.ExitStack() as stack:
-        settings = _settings(stack, sandbox)
+        settings = _settings(stack, sandbox, provider)
         con = stack.enter_context(duckdb.connect(database))
         # DuckDB's own bar goes to stdout (it would corrupt --csv) and stalls at
         # 99% while a task runs; the engine's progress line on stderr replaces it.
@@ -161,10 +165,12 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail) -> N
             repl(con, output=output, as_csv=as_csv, bail=bail)
 
 
-def _settings(stack: contextlib.ExitStack, sandbox: bool) -> tgcheck.Settings:
+def _settings(stack: contextlib.ExitStack, sandbox: bool,
+              provider: str | None = None) -> tgcheck.Settings:
     if not sandbox:
-        return tgcheck.Settings.from_env()
-    return stack.enter_context(simulated_settings(lambda text: click.echo(text, err=True)))
+        return tgcheck.Settings.from_env(provider=provider)
+    return stack.enter_context(simulated_settings(lambda text: click.echo(text, err=True),
+                                                  provider=provider))
 
 
 # Statements whose result is worth showing; the rest (CREATE, INSERT, SET, ...)

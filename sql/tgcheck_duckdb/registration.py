@@ -24,6 +24,7 @@ def register(
     task_type: str = "tg",
     region: str | None = None,
     on_event: tgcheck.engine.EventListener | None = None,
+    provider: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Register telegram_enrich, telegram_check and tg_normalize on con; returns con.
 
@@ -31,11 +32,13 @@ def register(
     (e.g. "CH", "Switzerland", "41": 079 828 46 51); with a macro's
     region_column it is the region of rows whose region cell is empty. An
     unknown region raises RegionError here. on_event gets the engine's JobEvents
-    in addition to the progress line on stderr (or the log).
+    in addition to the progress line on stderr (or the log). provider selects an
+    installed provider plugin when settings are not given (None: TGCHECK_PROVIDER).
     """
     region = fixed_region(region)  # a typo fails here, not as silently unread rows
-    settings = settings or tgcheck.Settings.from_env()
+    settings = settings or tgcheck.Settings.from_env(provider=provider)
     column = plugins.get_task_type(task_type).column  # fails now on a misspelled type
+    plugins.get_provider_factory(settings.provider)  # and on a misspelled provider
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()

@@ -10,7 +10,7 @@ import pytest
 import tgcheck
 from conftest import numbers
 from tgcheck import Settings
-from tgcheck.engine import job_key
+from tgcheck.engine import number_set_key
 from tgcheck.sandbox import Sandbox
 
 
@@ -363,7 +363,7 @@ def test_building_answers_leaves_the_cyclic_collector_as_it_found_it(engine, san
 
 def _leave_submitting(engine, values, owner="otherhost:1"):
     """What a process killed mid-create on another machine leaves in the journal."""
-    key = job_key(engine.provider.identity, "tg", values)
+    key = number_set_key(engine.provider.identity, "tg", values)
     engine.store.claim(key, engine.provider.identity, "tg", values)
     job = engine.store.live_job(key)
     engine.store.update_job(job.id, state="submitting")
@@ -444,7 +444,7 @@ def test_the_lease_is_kept_alive_during_a_long_create(settings, sandbox, monkeyp
     engine = tgcheck.Engine(settings)
     first = threading.Thread(target=engine.check, args=(values,))
     first.start()
-    key = job_key(engine.provider.identity, "tg", values)
+    key = number_set_key(engine.provider.identity, "tg", values)
     deadline = time.monotonic() + 10
     while engine.store.live_job(key) is None and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -3,9 +3,14 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 import tgcheck
 from tgcheck import hookimpl, hookspecs, plugins
+from tgcheck.errors import ConfigError
 from tgcheck.models import JobEvent, TaskType
+from tgcheck.plugin_settings import Setting
+from tgcheck.sandbox.embedded import embedded_sandbox, sandbox_settings
 
 
 def test_every_hookspec_has_a_test_of_its_own():
@@ -168,6 +173,85 @@ def test_hook_tgcheck_register_readers():
 
     # A third-party reader is asked before the built-ins (the CSV one would also accept).
     assert _with_plugin(read) == ("pipe", {"+41798284651": "yes"})
+
+
+class _EchoSettings:
+    @hookimpl
+    def tgcheck_register_settings(self, register):
+        register(Setting("base_url", "TGCHECK_ECHO_URL", "https://api.echo.example",
+                         provider="echo"))
+        register(Setting("echo_region", "TGCHECK_ECHO_REGION", "eu", provider="echo"))
+        register(Setting("echo_rows", "TGCHECK_ECHO_ROWS", 10, parse=int, provider="echo"))
+
+
+def _registered(plugin, fn):
+    plugins.pm.register(plugin, "test-echo")
+    try:
+        return fn()
+    finally:
+        plugins.pm.unregister(name="test-echo")
+
+
+def test_hook_tgcheck_register_settings(monkeypatch):
+    def defaults():
+        echo = tgcheck.Settings(provider="echo")
+        return echo.base_url, echo.option("echo_region"), echo.option("echo_rows")
+
+    assert _registered(_EchoSettings(), defaults) == ("https://api.echo.example", "eu", 10)
+    # ekycpro's own default base URL comes from its package the same way.
+    assert tgcheck.Settings().base_url == "https://api.ekycpro.com"
+    assert tgcheck.Settings().option("echo_region") is None  # another provider's
+
+    monkeypatch.setenv("TGCHECK_ECHO_URL", "https://eu.echo.example")
+    monkeypatch.setenv("TGCHECK_ECHO_REGION", "us")
+    monkeypatch.setenv("TGCHECK_ECHO_ROWS", "25")
+    from_env = _registered(_EchoSettings(), lambda: tgcheck.Settings.from_env(provider="echo"))
+    assert (from_env.base_url, from_env.option("echo_region"),
+            from_env.option("echo_rows")) == ("https://eu.echo.example", "us", 25)
+    # Settings(...) keywords still win over the environment.
+    given = _registered(_EchoSettings(), lambda: tgcheck.Settings.from_env(
+        provider="echo", base_url="https://other.echo.example"))
+    assert given.base_url == "https://other.echo.example"
+
+    monkeypatch.setenv("TGCHECK_ECHO_ROWS", "many")
+    with pytest.raises(ConfigError, match="TGCHECK_ECHO_ROWS"):
+        _registered(_EchoSettings(), lambda: tgcheck.Settings.from_env(provider="echo"))
+    with pytest.raises(ConfigError, match="unknown provider 'nobody'"):
+        tgcheck.Settings(provider="nobody")
+    with pytest.raises(ConfigError, match="names no default base URL"):
+        _with_plugin(lambda p: tgcheck.Settings(provider="echo"))  # echo without settings
+
+
+class _EchoSandbox:
+    def __init__(self):
+        self.options = []
+
+    @hookimpl
+    def tgcheck_register_sandboxes(self, register):
+        register("echo", lambda **options: self.options.append(options) or "echo-sandbox")
+
+
+def test_hook_tgcheck_register_sandboxes(monkeypatch, tmp_path):
+    plugin = _EchoSandbox()
+    # The selected provider's sandbox is started, its tasks kept apart under TGCHECK_HOME.
+    monkeypatch.setenv("TGCHECK_PROVIDER", "echo")
+    assert _registered(plugin, lambda: embedded_sandbox(speed=3)) == "echo-sandbox"
+    assert plugin.options == [{"state_dir": tmp_path / "home" / "sandbox-tasks" / "echo",
+                               "speed": 3}]
+    with pytest.raises(ConfigError, match="brings no sandbox"):
+        embedded_sandbox()  # the plugin is gone: echo has none now
+    monkeypatch.delenv("TGCHECK_PROVIDER")
+    # ekycpro's: a real server on loopback, through the same start-up.
+    assert "ekycpro" in plugins.sandboxes()
+    with embedded_sandbox() as sb:
+        settings = sandbox_settings(sb)
+        assert (settings.base_url, settings.sandbox) == (sb.url, True)
+        engine = tgcheck.Engine(settings)
+        try:
+            assert engine.check(["+41798284651"])[0].status in ("ok", "unknown")
+        finally:
+            engine.close()
+        assert sb.creates == 1
 
 
 def test_hook_tgcheck_job_event(settings, sandbox):

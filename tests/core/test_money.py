@@ -14,7 +14,8 @@ import tgcheck
 from conftest import numbers
 from store_helpers import store_answers
 from tgcheck import Settings, plugins
-from tgcheck.engine import _Fill
+from tgcheck.default_plugins.ekycpro.sandbox import Faults, simulated_answer, xlsx_file
+from tgcheck.engine import CheckRequest, _Fill
 from tgcheck.errors import (
     BelowMinimum,
     InsufficientBalance,
@@ -24,7 +25,6 @@ from tgcheck.errors import (
     TaskLost,
 )
 from tgcheck.sandbox import Sandbox
-from tgcheck.sandbox.server import Faults, simulated_answer, xlsx_file
 from tgcheck.store import Store
 
 
@@ -498,8 +498,8 @@ def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
         engine.check(numbers(18))
         other = run_engine(sb, min_task_size=10)
         tg = plugins.get_task_type("tg")
-        sending = other._send(tg, numbers(20), False, None, None, looked_up,
-                              _Fill(False, set(numbers(20)), set()))
+        sending = other._send(numbers(20), CheckRequest(
+            ttype=tg, since=looked_up, fill=_Fill(False, set(numbers(20)), set())))
         with pytest.raises(BelowMinimum, match="2 new numbers"):
             list(sending)
         assert sb.creates == 1

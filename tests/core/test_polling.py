@@ -1,4 +1,8 @@
-"""PollSchedule's logic on a simulated clock: no sleeping, no server."""
+"""PollSchedule's logic on a simulated clock: no sleeping, no server.
+
+The schedule reads normalised states only (tgcheck.provider); the words below are
+ekycpro's, mapped as its provider maps them, so the tasks read like the vendor's.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ import pytest
 
 from tgcheck.models import TaskStatus
 from tgcheck.polling import LAG_CAP, PollSchedule
+from tgcheck.provider import QUEUED, READY, RUNNING
+
+# "on_hold", "weird": words a provider does not know (no state).
+STATES = {"pending": QUEUED, "processing": RUNNING, "completed": READY, "exported": READY,
+          "on_hold": None, "weird": None}
 
 
 def status(word: str, total: int | None = None, done: int | None = None, url=None):
     return TaskStatus("t1", word, total=total, success=done, failure=0 if done is not None
-                      else None, result_url=url)
+                      else None, result_url=url, state=STATES[word])
 
 
 def drive(task, schedule: PollSchedule, poll_min: float) -> tuple[int, float]:
@@ -19,7 +28,7 @@ def drive(task, schedule: PollSchedule, poll_min: float) -> tuple[int, float]:
     while True:
         s = task(t)
         calls += 1
-        if s.status == "exported":
+        if s.state == READY and s.result_url:
             return calls, t - task.ready
         delay = schedule.next_delay(s, t)
         assert schedule.poll_min <= delay <= schedule.poll_max
@@ -169,3 +178,31 @@ def test_completed_gets_time_to_write_its_file_before_backing_off():
     first = schedule.next_delay(done, t)
     assert schedule.next_delay(done, t + first) <= LAG_CAP  # within STUCK_EXPORT: the budget
     assert schedule.next_delay(done, t + 600) >= 500  # stuck for 10 minutes: backs off
+
+
+def test_the_providers_typical_rate_is_the_prior_while_queued():
+    # A provider ten times faster than the default prior: its queued task is
+    # looked at ten times sooner (half the shortest plausible run).
+    default = PollSchedule(2.0, 3600.0, 0.0, 50_000).next_delay(status("pending", 0, 0), 2.0)
+    fast = PollSchedule(2.0, 3600.0, 0.0, 50_000, typical_rate=110.0).next_delay(
+        status("pending", 0, 0), 2.0)
+    assert fast == pytest.approx(default / 10)
+
+
+def test_a_record_without_a_state_is_taken_for_queued():
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 19)
+    still = TaskStatus("t1", "whatever")  # a provider that set no state
+    t, times = 2.0, []
+    for _ in range(5):
+        times.append(t)
+        t += schedule.next_delay(still, t)
+    assert times == [2, 4, 8, 16, 32]  # no movement: the doubling of a still task
+
+
+def test_an_unknown_word_between_known_ones_is_no_progress():
+    # A task flipping between "processing" and a word its provider does not know
+    # (no state) has not moved: the backoff goes on doubling.
+    schedule = PollSchedule(2.0, 1800.0, 0.0, 1000)
+    schedule.next_delay(status("processing", 1000, 100), 2.0)
+    assert schedule.idle(status("on_hold", 1000, 100), 200.0) == 198.0
+    assert schedule.idle(status("processing", 1000, 100), 400.0) == 398.0

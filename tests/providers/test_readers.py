@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import tgcheck
 from conftest import numbers
 from tgcheck import plugins
-from tgcheck.default_plugins import ekycpro
+from tgcheck.default_plugins.ekycpro import client as ekycpro
 
 TG = plugins.get_task_type("tg")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")

@@ -50,7 +50,7 @@ def test_killed_after_the_journal_row_before_the_create(settings, sandbox):
     """Crash just before the create: the row says 'new', so the next run creates once."""
     engine = tgcheck.Engine(settings)
     values = numbers(30)
-    key = tgcheck.engine.job_key(engine.provider.identity, "tg", values)
+    key = tgcheck.engine.number_set_key(engine.provider.identity, "tg", values)
     # What a process killed right after writing its journal row leaves behind:
     child = subprocess.Popen([sys.executable, "-c", (
         "import sys, os, signal, tgcheck\n"

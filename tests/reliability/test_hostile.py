@@ -32,7 +32,7 @@ from tgcheck import Settings, redact, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.doctor import doctor
-from tgcheck.engine import job_key
+from tgcheck.engine import number_set_key
 from tgcheck.store import Store
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
@@ -435,7 +435,7 @@ def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkey
     """Ctrl-Z or a laptop asleep during a create: its pid exists on this host, so
     another run waits rather than calling the create cut off."""
     values = numbers(3)
-    key = job_key(engine.provider.identity, "tg", values)
+    key = number_set_key(engine.provider.identity, "tg", values)
     engine.store.claim(key, engine.provider.identity, "tg", values)
     job = engine.store.live_job(key)
     paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -155,7 +155,7 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     # A job left new (its create never sent: a stop before it) is created by
     # `tgcheck resume`; Ctrl-C while that create is on its way must not leave it
     # submitting with no task id.
-    from tgcheck.engine import Engine, job_key
+    from tgcheck.engine import Engine, number_set_key
     from tgcheck.settings import Settings
 
     values = numbers(5, start=7400)
@@ -163,7 +163,8 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     engine = Engine(settings)
     try:
         identity = engine.provider.identity
-        role, job = engine.store.claim(job_key(identity, "tg", values), identity, "tg", values)
+        key = number_set_key(identity, "tg", values)
+        role, job = engine.store.claim(key, identity, "tg", values)
         assert role == "drive" and job.state == "new"
         engine.store.release(job.id)
     finally:
@@ -191,7 +192,7 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
 def test_ctrl_c_while_a_create_waits_to_retry_a_429_sends_nothing_more(sandbox, tmp_path):
     # A 429 creates nothing; the create's wait before trying again (Retry-After:
     # 30 s) ends on Ctrl-C, and no second request is sent: the job stays new.
-    from tgcheck.sandbox.server import Faults
+    from tgcheck.sandbox import Faults
 
     values = numbers(5, start=7500)
     listing = tmp_path / "in.txt"

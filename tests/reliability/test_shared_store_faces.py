@@ -178,10 +178,10 @@ def test_xlwings_server_workers_share_ranges_and_the_store(postgres_url, sandbox
 
 def test_the_excel_job_key_names_the_store_without_its_password(tmp_path):
     from tgcheck import Settings
-    from tgcheck_udfs.background import job_key
+    from tgcheck_udfs.background import range_check_key
 
     def key(url):
-        return job_key(["+41790000001"], None, Settings(home=tmp_path, store_url=url))
+        return range_check_key(["+41790000001"], None, Settings(home=tmp_path, store_url=url))
 
     assert key("postgresql://a:pw-one-111@db/x") == key("postgresql://a:pw-two-222@db/x")
     assert key("postgresql://a@db/x") != key("postgresql://a@db/y") != key(None)

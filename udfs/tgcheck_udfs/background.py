@@ -34,7 +34,7 @@ class Snapshot:
     reasons: list[str] | None = None  # each answer's reason ("" for none), with texts
 
 
-def job_key(values: Sequence[object], region: object, settings: Settings) -> str:
+def range_check_key(values: Sequence[object], region: object, settings: Settings) -> str:
     """Short and stable: the same range and region give the same key after a restart."""
     h = hashlib.sha256()
     # The store: its file, or the shared store's URL with the password masked (the
@@ -132,7 +132,7 @@ _running_lock = threading.Lock()
 def start_check(values: Sequence[object], region: object,
                 settings: Settings) -> BackgroundCheck:
     """The running check for these values, or a new one."""
-    key = job_key(values, region, settings)
+    key = range_check_key(values, region, settings)
     with _running_lock:
         check = _running.get(key)
         if check is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 
@@ -95,6 +96,12 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
+def task_type() -> str:
+    """What TG_CHECK and check_selection ask: TGCHECK_TASK_TYPE, else tg. With
+    TGCHECK_PROVIDER it selects another provider's question (e.g. wscheck's ws)."""
+    return os.environ.get("TGCHECK_TASK_TYPE", "").strip() or "tg"
+
+
 def call_inputs(numbers: object, region: object):
     """(settings, grid, regions) of one function call: what every Excel function
     reads first. Raises what the cell then shows (safe_text)."""
@@ -113,7 +120,7 @@ def check_cells(
     """(cell texts, reason texts) for flat cell values, same order. Raises the
     engine's errors. region: one for all, or one per value."""
     engine = tgcheck.get_engine(settings)
-    answers = engine.check(flat, task_type="tg", region=region, on_event=on_event,
+    answers = engine.check(flat, task_type=task_type(), region=region, on_event=on_event,
                            cancel=cancel)
     return [cell_text(a) for a in answers], [reason_text(a) for a in answers]
 

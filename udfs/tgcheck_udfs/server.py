@@ -30,7 +30,7 @@ import xlwings as xw
 from tgcheck import Cancelled, Settings
 
 from . import macro
-from .background import BackgroundCheck, Snapshot, job_key, start_check
+from .background import BackgroundCheck, Snapshot, range_check_key, start_check
 from .checking import (
     ERROR_PREFIX,
     call_inputs,
@@ -121,7 +121,7 @@ async def tg_submit(numbers, region=None):
     try:
         settings, grid, region = call_inputs(numbers, region)
         flat = flatten(grid)
-        key = job_key(flat, region, settings)
+        key = range_check_key(flat, region, settings)
         # On disk so TG_WATCH finds the range again after a server restart. Numbers
         # only: the key is never written.
         path = _job_path(settings, key)

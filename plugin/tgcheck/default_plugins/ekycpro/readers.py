@@ -1,4 +1,5 @@
-"""Result-file readers: xlsx (python-calamine), zip holding CSV or xlsx, and bare CSV.
+"""ekycpro's result-file readers: xlsx (python-calamine), zip holding CSV or xlsx,
+and bare CSV (the provider's `readers`; third-party readers come first).
 
 The vendor's files are not guaranteed to be ordered, complete or free of extras,
 and their headers vary in case and spacing; every reader returns a mapping
@@ -8,8 +9,6 @@ number -> value, and the engine joins by number.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import contextvars
 import csv
 import io
 import lzma
@@ -20,13 +19,15 @@ from collections.abc import Iterable, Mapping
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from ..errors import ResultFileError
-from ..hookspecs import hookimpl
-from ..models import TaskType
-from ..normalize import resolve_all
+from ...errors import ResultFileError
+from ...headers import header_key
+from ...models import TaskType
+from ...normalize import resolve_all
+from ...result_size import MAX_UNPACKED_BYTES, check_size
+from ...text_encoding import decode
 
-# Zip-bomb guards: a result file of 1,000,000 rows is ~30 MB uncompressed.
-MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+# Zip-bomb guard: no member packs more than this ratio (a result file of
+# 1,000,000 rows is ~30 MB uncompressed).
 MAX_RATIO = 200
 # calamine allocates a dense grid from a sheet's far corner: bound rows x columns.
 MAX_SHEET_CELLS = 20_000_000
@@ -41,42 +42,7 @@ _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 # exact scan below.
 _FAR_REF = re.compile(rb'r="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}(?:[2-9][0-9]{6}|[0-9]{8}))')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
-# What one number's answer may take in a result file, unpacked: an xlsx row with
-# its shared string is ~150 bytes, a CSV row ~40. With a floor for small tasks,
-# this bounds what is parsed (and held) before any parser allocates: a 936 MB
-# shared-strings table for three numbers is refused from the zip's directory.
-BYTES_PER_NUMBER = 1024
-BUDGET_FLOOR = 8 * 1024 * 1024
-_budget: contextvars.ContextVar[int] = contextvars.ContextVar("result_budget",
-                                                              default=MAX_UNPACKED_BYTES)
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
-
-
-def result_budget(count: int) -> int:
-    """The most bytes a result file for `count` numbers may take, packed or not."""
-    return min(MAX_UNPACKED_BYTES, BUDGET_FLOOR + count * BYTES_PER_NUMBER)
-
-
-@contextlib.contextmanager
-def budget(count: int):
-    """Readers called inside refuse files larger (unpacked) than `count` numbers'
-    results can be."""
-    token = _budget.set(result_budget(count))
-    try:
-        yield
-    finally:
-        _budget.reset(token)
-
-
-def _check_size(size: int, what: str) -> None:
-    limit = _budget.get()
-    if size > limit:
-        raise ResultFileError(f"the result file {what} {size:,} bytes, more than the numbers "
-                              f"sent can take ({limit:,}): refused before it is parsed")
-
-
-def _header_key(cell: object) -> str:
-    return "".join(ch for ch in str(cell or "").lower() if ch.isalnum())
 
 
 class Answers(dict):
@@ -94,10 +60,10 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     header = next(it, None)
     if header is None:
         raise ResultFileError("the result file is empty")
-    keys = [_header_key(c) for c in header]
+    keys = [header_key(c) for c in header]
     number_col = next((i for i, k in enumerate(keys) if k in NUMBER_HEADERS), None)
     value_col = next(
-        (i for i, k in enumerate(keys) if k == _header_key(task_type.column)), None
+        (i for i, k in enumerate(keys) if k == header_key(task_type.column)), None
     )
     if number_col is None or value_col is None:
         shown = ", ".join(repr(str(c)) for c in header[:8])
@@ -139,18 +105,14 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     return answers
 
 
-def _decode(data: bytes) -> str:
-    # Excel's "Unicode text" export is UTF-16 with a byte-order mark: read as
-    # cp1252 it would give numbers full of NULs, and every answer would be lost.
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    # Otherwise Excel writes UTF-8 with a BOM, or the Windows code page.
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+def _text(data: bytes) -> str:
+    """A result file's text in its sniffed encoding (tgcheck.text_encoding); a file
+    whose BOM promises UTF-8 that its bytes are not is read as Latin-1, which
+    reads any bytes: a hostile file is judged by its content, never a crash."""
+    try:
+        return decode(data)
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -187,12 +149,12 @@ class CsvReader:
     def accepts(self, data: bytes) -> bool:
         if _looks_binary(data) or data.startswith(b"PK"):
             return False
-        head = _decode(data[:4096]).lstrip().lower()
+        head = _text(data[:4096]).lstrip().lower()
         return not head.startswith(("<!doctype", "<html", "<?xml", "{", "["))
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
-        _check_size(len(data), "is")
-        text = _decode(data)
+        check_size(len(data), "is")
+        text = _text(data)
         sample = text[:4096]
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
@@ -210,9 +172,9 @@ def _check_zip(data: bytes) -> zipfile.ZipFile:
     except _ZIP_ERRORS:
         raise ResultFileError("the result file is not a valid zip archive") from None
     total = sum(i.file_size for i in z.infolist())
-    _check_size(len(data), "is")
+    check_size(len(data), "is")
     # Sizes from the zip's directory, which _read_member holds every member to.
-    _check_size(total, "unpacks to")
+    check_size(total, "unpacks to")
     if total > MAX_UNPACKED_BYTES or total > max(len(data), 1) * MAX_RATIO + 10_000_000:
         raise ResultFileError("the result archive unpacks to an implausible size (zip bomb?)")
     return z
@@ -291,8 +253,6 @@ class ZipReader:
         return reader.read(inner, task_type)
 
 
-@hookimpl
-def tgcheck_register_readers(register):
-    register(XlsxReader())
-    register(ZipReader())
-    register(CsvReader())
+def readers() -> tuple:
+    """The provider's readers, in the order they are asked."""
+    return (XlsxReader(), ZipReader(), CsvReader())

@@ -1,4 +1,4 @@
-"""The ekycpro provider: the vendor's HTTP protocol over httpx.
+"""The ekycpro client: the vendor's HTTP protocol over httpx, as a Provider.
 
 Billing shapes every choice here: a 200 costs money, 400/500 are free. So status
 and download calls are retried freely on transient faults, but a create whose
@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from .. import bounded_http, connect, redact, result_hosts
-from ..bounded_http import BodyTooLarge, PeerRefused
-from ..connect import ConnectBudget
-from ..errors import (
+from ... import bounded_http, connect, redact, result_hosts
+from ...bounded_http import BodyTooLarge, PeerRefused
+from ...connect import ConnectBudget
+from ...errors import (
     ApiError,
     BadRequest,
     InsufficientBalance,
@@ -27,10 +27,12 @@ from ..errors import (
     TaskTooLarge,
     UncertainCreate,
 )
-from ..hookspecs import hookimpl
-from ..models import TaskStatus
-from ..retry import Backoff, retry_after_seconds
-from ..settings import Settings, canonical_url, is_loopback
+from ...models import TaskStatus
+from ...provider import Provider
+from ...retry import Backoff, retry_after_seconds
+from ...settings import Settings, canonical_url, is_loopback
+from .readers import readers
+from .words import CREATE_IS_BILLED, STATUS_WORDS, TYPICAL_RATE
 
 # A result file larger than this is refused rather than held in memory (the
 # engine asks for less: what the numbers sent can plausibly take).
@@ -55,11 +57,6 @@ MAX_COUNT = 10**12
 # A gettasks refusal whose text says the task is unknown (some servers answer 400).
 TASK_UNKNOWN = re.compile(r"task\W*(id\W*)?not\W*found|unknown\W*task|no\W*such\W*task",
                           re.IGNORECASE)
-
-
-@hookimpl
-def tgcheck_register_providers(register):
-    register("ekycpro", EkycproProvider)
 
 
 # A task id is put in forms, the journal, TSV and commands the user types:
@@ -140,7 +137,7 @@ def parse_task(data: object) -> TaskStatus:
         raise ApiError(f"the provider's task_id is not a plausible id: "
                        f"{redact.clean(repr(task_id), 80)}")
     if status is None:
-        status = "pending"
+        status = "pending"  # the short create reply may say nothing yet
     if not isinstance(status, str):
         raise ApiError(f"the provider's status is not text: {redact.clean(status, 40)}")
     url = data.get("result_url")
@@ -149,11 +146,13 @@ def parse_task(data: object) -> TaskStatus:
     message, created = data.get("message"), data.get("created_at")
     estimated, est_currency = _amount(data, "estimated_amount")
     actual, act_currency = _amount(data, "actual_amount")
+    # Lowercased after masking would let a key in upper case through: clean()
+    # masks in any case, and the word is lowercased after.
+    word = redact.clean(status, 40).lower()
     return TaskStatus(
         task_id=task_id,
-        # Lowercased after masking would let a key in upper case through: clean()
-        # masks in any case, and the word is lowercased after.
-        status=redact.clean(status, 40).lower(),
+        status=word,
+        state=STATUS_WORDS.get(word),  # None: a word the vendor never documented
         total=_int_field(data, "total"),
         success=_int_field(data, "success"),
         failure=_int_field(data, "failure"),
@@ -166,8 +165,12 @@ def parse_task(data: object) -> TaskStatus:
     )
 
 
-class EkycproProvider:
+class EkycproProvider(Provider):
     name = "ekycpro"
+    status_words = STATUS_WORDS
+    typical_rate = TYPICAL_RATE
+    create_is_billed = CREATE_IS_BILLED
+    readers = readers()
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
                  resolver: result_hosts.Resolver | None = None):
@@ -183,7 +186,6 @@ class EkycproProvider:
         self.identity = ("ekycpro:sandbox" if settings.sandbox
                          else f"ekycpro:{canonical_url(settings.base_url)}")
         self._key = settings.require_key()
-        self.billed_calls = 0
         timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
         # A connection per request: the total deadline (bounded_http) holds by shutting
         # the request's own socket down, which it learns of when it is connected. Calls
@@ -344,7 +346,6 @@ class EkycproProvider:
             if not 200 <= response.status_code < 300:
                 raise UncertainCreate(
                     f"creating the task: unexpected HTTP {response.status_code}")
-            self.billed_calls += 1
             try:
                 return parse_task(response.json())
             except (ValueError, ApiError) as e:
@@ -353,6 +354,26 @@ class EkycproProvider:
                     "the task may exist and be billed") from None
 
     # -- status and download: idempotent, retried until the deadline ----------
+    def _try_api(self, what: str, method: str, path: str, deadline: float, backoff: Backoff,
+                 connecting: ConnectBudget, **kwargs) -> httpx.Response | None:
+        """One try of an API call that may be repeated (status, balance): the reply,
+        or None after waiting out what left nothing billed (a failed connect, a
+        dropped connection, 429 or 5xx); the caller then tries again. Unreadable
+        bodies (BodyTooLarge, httpx.DecodingError) are the caller's to judge."""
+        try:
+            response = self._request(self._api, method, path, deadline, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            connecting.failed(e, self.base_url, what)
+            return None
+        except httpx.TransportError as e:
+            backoff.wait(what, last_error=type(e).__name__)
+            return None
+        if self._transient(response):
+            backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                         f"HTTP {response.status_code}")
+            return None
+        return response
+
     def get_status(self, task_id: str, *, deadline: float | None = None,
                    on_billed=None) -> TaskStatus:
         deadline = self._deadline(deadline)
@@ -363,8 +384,8 @@ class EkycproProvider:
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
-                response = self._request(self._api, "POST", "/v1/gettasks", deadline,
-                                         files={"task_id": (None, task_id)})
+                response = self._try_api(what, "POST", "/v1/gettasks", deadline, backoff,
+                                         connecting, files={"task_id": (None, task_id)})
             except BodyTooLarge as e:
                 raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
                                "few hundred bytes); the job stays open: run the same check "
@@ -372,21 +393,11 @@ class EkycproProvider:
             except httpx.DecodingError:
                 # Paid, but a body whose gzip is broken: like any unreadable reply.
                 response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                connecting.failed(e, self.base_url, what)
-                continue
-            except httpx.TransportError as e:
-                backoff.wait(what, last_error=type(e).__name__)
-                continue
-            if self._transient(response):
-                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
-                             f"HTTP {response.status_code}")
-                continue
+            if response is None:
+                continue  # nothing billed happened: try again
             self._raise_for_final(response, what, task_query=True)
-            if 200 <= response.status_code < 300:
-                self.billed_calls += 1
-                if on_billed is not None:  # the caller's budget counts every paid reply
-                    on_billed()
+            if 200 <= response.status_code < 300 and on_billed is not None:
+                on_billed()  # the caller's budget counts every paid reply
             try:
                 record = parse_task(response.json())
             except (ValueError, UnicodeDecodeError):
@@ -416,19 +427,12 @@ class EkycproProvider:
         connecting = self._connect_budget(deadline)
         while True:
             try:
-                response = self._request(self._api, "GET", "/v1/balance", deadline)
+                response = self._try_api(what, "GET", "/v1/balance", deadline, backoff,
+                                         connecting)
             except (BodyTooLarge, httpx.DecodingError) as e:
                 raise ApiError(f"{what}: the reply could not be read ({e})") from None
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                connecting.failed(e, self.base_url, what)
-                continue
-            except httpx.TransportError as e:
-                backoff.wait(what, last_error=type(e).__name__)
-                continue
-            if self._transient(response):
-                backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
-                             f"HTTP {response.status_code}")
-                continue
+            if response is None:
+                continue  # nothing billed happened: try again
             if response.status_code == 404:
                 raise ApiError(f"{what}: this provider has no /v1/balance (HTTP 404)")
             self._raise_for_final(response, what)

@@ -1,0 +1,63 @@
+"""tgcheck-wscheck: the WhatsApp number checker (checknumber.ai) as a tgcheck provider.
+
+The whole plugin is the hook implementations below; tgcheck finds this module
+through the `tgcheck` entry point in pyproject.toml. Select it with
+TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
+"""
+
+import click
+
+from tgcheck import TaskType, hookimpl
+from tgcheck.plugin_settings import Setting
+
+from .provider import DEFAULT_BASE_URL, WscheckProvider
+from .sandbox import COLUMNS, WsSandbox
+
+YES_NO = frozenset({"yes", "no"})
+TASK_TYPES = (
+    # name, the result column tgcheck answers with, its values, the platform's minimum
+    TaskType("ws", "activated", YES_NO, "has a WhatsApp account", min_task_size=500),
+    TaskType("ws_active", "activedays", None,
+             "days since last active on WhatsApp (N/A: no account)", min_task_size=1000),
+    TaskType("ws_avatar", "avatar", None,
+             "WhatsApp profile picture URL (N/A: no account)", min_task_size=500),
+)
+
+__all__ = ["TASK_TYPES", "WsSandbox", "WscheckProvider"]
+
+
+@hookimpl
+def tgcheck_register_providers(register):
+    register("wscheck", WscheckProvider)
+
+
+# trylast: tgcheck's built-in `ws` (column `whatsapp`, ekycpro's) is registered
+# too; task types are one list for all providers, and the last registered wins.
+@hookimpl(trylast=True)
+def tgcheck_register_task_types(register):
+    for task_type in TASK_TYPES:
+        register(task_type)
+
+
+@hookimpl
+def tgcheck_register_settings(register):
+    # While wscheck is selected, TGCHECK_BASE_URL defaults to the platform's host:
+    # its key is never sent to another provider's.
+    register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider="wscheck",
+                     help="the platform's API (default: https://api.checknumber.ai)"))
+
+
+@hookimpl
+def tgcheck_register_sandboxes(register):
+    register("wscheck", WsSandbox)
+
+
+@hookimpl
+def tgcheck_register_commands(cli):
+    @cli.command("wscheck-types")
+    def wscheck_types():
+        """The platform's task types: tgcheck's answer column, the fewest numbers a
+        task takes, and the other columns of its result file."""
+        for t in TASK_TYPES:
+            others = [c for c in COLUMNS[t.name] if c != t.column]
+            click.echo(f"{t.name}\t{t.column}\t{t.min_task_size}\t{','.join(others) or '-'}")

@@ -1,0 +1,42 @@
+"""The ekycpro provider: everything vendor-specific, in one package.
+
+- client.py: the HTTP protocol (create, status, download, balance) as a Provider;
+- words.py: its status words as normalised states, its typical rate, its billing;
+- readers.py: its result files (xlsx, zip of CSV or xlsx, CSV);
+- sandbox.py: a local server speaking its protocol (`--sandbox`, the tests);
+- here: the hooks that register them, and its settings (its default base URL).
+"""
+
+from __future__ import annotations
+
+from ...hookspecs import hookimpl
+from ...plugin_settings import Setting
+from .client import EkycproProvider, parse_task
+from .words import STATUS_WORDS, TYPICAL_RATE
+
+NAME = "ekycpro"
+DEFAULT_BASE_URL = "https://api.ekycpro.com"
+
+
+@hookimpl
+def tgcheck_register_providers(register):
+    register(NAME, EkycproProvider)
+
+
+@hookimpl
+def tgcheck_register_settings(register):
+    register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider=NAME,
+                     help="the ekycpro API's base URL"))
+
+
+@hookimpl
+def tgcheck_register_sandboxes(register):
+    def start(**options):
+        from .sandbox import Sandbox  # the server loads only when a sandbox is asked for
+
+        return Sandbox(**options)
+
+    register(NAME, start)
+
+
+__all__ = ["DEFAULT_BASE_URL", "STATUS_WORDS", "TYPICAL_RATE", "EkycproProvider", "parse_task"]

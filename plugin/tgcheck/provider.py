@@ -1,0 +1,159 @@
+"""The provider contract: what the engine asks of a provider, and what it gets back.
+
+A provider turns one set of E.164 numbers into one paid task at a remote service,
+reports how that task is doing, and fetches its result file. Subclass `Provider`
+(as httpx's transports subclass `BaseTransport`); the docstrings below are the
+contract the engine relies on. Register the subclass (or any factory
+`factory(settings) -> Provider`) through `tgcheck_register_providers`.
+
+The engine and the polling policy know only the normalised states below, never a
+provider's own status words: a provider maps its words to these states
+(`status_words`), and keeps the word itself only as text for people (messages,
+the journal's `status` column, progress lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType, TracebackType
+
+from .models import TaskStatus
+
+# -- normalised task states -------------------------------------------------
+# Accepted, not started: nothing to measure yet.
+QUEUED = "queued"
+# Being processed: `processed` of `total` numbers done so far.
+RUNNING = "running"
+# Processed: the result file is at `result_url`, or (no url yet) about to be
+# written. A ready task without a file is given STUCK_EXPORT seconds
+# (`tgcheck.polling`) before it counts as a task that does not move.
+READY = "ready"
+# Ended at the provider without a result: its numbers have no answers.
+FAILED = "failed"
+# The provider no longer knows the task (e.g. HTTP 404 on a status call).
+LOST = "lost"
+
+STATES = frozenset({QUEUED, RUNNING, READY, FAILED, LOST})
+
+
+class Provider:
+    """Base class of every provider. Subclasses implement create_task, get_status
+    and download, and close when they hold connections; balance is optional.
+
+    Money is the rule behind every method: every billed call costs the user. A
+    provider never creates a task it was not asked to create, never retries a
+    create whose request may have reached the server (it raises UncertainCreate
+    instead), and retries status calls and downloads freely on transient faults
+    until `deadline` (a `time.monotonic()` value; None: the settings' timeout).
+
+    Errors are the project's own (`tgcheck.errors`): KeyRefused, BadRequest,
+    InsufficientBalance, TaskTooLarge (nothing created: the engine splits the set),
+    UncertainCreate, TaskLost, ApiError, ResultFileError, DeadlineExceeded. Every
+    string that comes from the server passes `tgcheck.redact.clean` before it is
+    put in a TaskStatus or an exception: the API key must never travel on.
+    """
+
+    #: The name users select the provider by (TGCHECK_PROVIDER, --provider).
+    name: str = ""
+    #: Identifies the provider *and* its server, as "name:server" (e.g.
+    #: "ekycpro:https://api.x.com", the URL in one canonical spelling:
+    #: settings.canonical_url): the journal keys jobs by it, and a job is only
+    #: attached to on the server that made it. For the embedded sandbox
+    #: (settings.sandbox), whose port changes from run to run, "name:sandbox".
+    #: Set it in __init__ from the settings.
+    identity: str = ""
+    #: The provider's status words (lower case) -> normalised state; see state_of().
+    status_words: Mapping[str, str] = MappingProxyType({})
+    #: Numbers per second a task typically runs at: the polling policy's prior,
+    #: until the task's own progress is measured (None: the policy's default).
+    typical_rate: float | None = None
+    #: The readers of this provider's result files (tgcheck.models.Reader), asked in
+    #: order after the readers plugins register (tgcheck_register_readers).
+    readers: Sequence = ()
+    #: Optional: a method balance(self, *, deadline=None) -> (decimal text,
+    #: currency or None) of the account (`tgcheck balance`). None: the provider
+    #: cannot tell one, and the faces say so.
+    balance: Callable[..., tuple[str, str | None]] | None = None
+    #: Whether creating a task is a billed call (status calls tell their billing
+    #: through get_status's on_billed; downloads are never counted).
+    create_is_billed: bool = True
+
+    # -- the calls the engine makes ------------------------------------------
+    def create_task(self, numbers: Sequence[str], task_type: str, *,
+                    deadline: float | None = None) -> TaskStatus:
+        """Create ONE task for these numbers (E.164, distinct, sorted) and return
+        its first record (state QUEUED or later, with its `task_id`).
+
+        Must not be retried once its request may have reached the server: raise
+        UncertainCreate (the engine journals the job as uncertain and never creates
+        it again on its own). Retry only what provably created nothing (connection
+        refused, 429, the provider's own 5xx). On Ctrl-C before any byte of the
+        request left, set `request_sent = False` on the KeyboardInterrupt: the job
+        is then new again rather than uncertain. TaskTooLarge when the provider
+        refuses the set's size and created nothing.
+        """
+        raise NotImplementedError
+
+    def get_status(self, task_id: str, *, deadline: float | None = None,
+                   on_billed: Callable[[], None] | None = None) -> TaskStatus:
+        """The task's current record: its normalised `state` (None: a word the
+        provider does not know, see state_of), the provider's word
+        (`status`, for people), progress (`total`, `success` + `failure` =
+        `processed`), cost (`estimated_amount` / `actual_amount`, `currency`), and
+        for a READY task the `result_url` to download.
+
+        Call `on_billed()` once per billed reply, also for one then retried or
+        refused (unreadable, another task's): the engine's cap on status calls
+        (TGCHECK_MAX_STATUS_CALLS) counts them. A provider that never calls it has
+        each returned record counted as one billed call.
+
+        Raise TaskLost when the provider answers that it does not know the task
+        (or return a record in state LOST): the job is journaled as lost.
+        """
+        raise NotImplementedError
+
+    def download(self, url: str, *, deadline: float | None = None,
+                 max_bytes: int | None = None) -> bytes:
+        """The result file at `url` (a READY record's result_url), decoded, at most
+        max_bytes long (ResultFileError past it). Never send the API key to a host
+        other than the API's; ResultFileError for a link that cannot be fetched
+        (the engine asks for a fresh link a few times, then leaves the job open).
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections. Called once, when the engine is closed."""
+
+    # -- helpers for subclasses and the engine ----------------------------------
+    def state_of(self, word: str | None) -> str | None:
+        """The normalised state of one of this provider's status words (no word: a
+        task just created, queued). None for a word the provider does not know: the
+        engine polls such a task as queued, and the word never counts as progress
+        (the backoff of a task that does not move). The engine reads the journal's
+        word back through this, e.g. after a restart."""
+        if word is None:
+            return QUEUED
+        return self.status_words.get(word.lower())
+
+    def billed_calls(self, status_calls: int, created: bool) -> int:
+        """Billed calls of a job so far: its billed status calls and, when the
+        provider bills creates, its create. Shown to users and in progress events."""
+        return status_calls + (1 if created and self.create_is_billed else 0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None = None,
+                 exc_value: BaseException | None = None,
+                 traceback: TracebackType | None = None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.identity or self.name}>"
+
+
+# Both names, as httpx says BaseTransport: either reads well in a plugin.
+BaseProvider = Provider
+
+__all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
+           "BaseProvider", "Provider", "TaskStatus"]

@@ -1,0 +1,61 @@
+"""The example provider plugin (examples/tgcheck-wscheck) installed as a user
+installs it, found by its entry point, and its own test suite passing.
+
+pip builds it offline (--no-index --no-build-isolation, with the test extra's
+setuptools) into a temporary folder; the suite then runs in a fresh Python with
+that folder on its path, so tgcheck loads the plugin from the installed
+distribution's entry point, not from the source tree.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from paths import EXAMPLES
+
+PLUGIN = EXAMPLES / "tgcheck-wscheck"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-index", "--no-build-isolation", "--target", str(site), str(PLUGIN)],
+                   check=True, capture_output=True, timeout=300)
+    return site
+
+
+def _python(site, *args, **env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TGCHECK_")}
+    environ.update(PYTHONPATH=str(site), **env)
+    return subprocess.run([sys.executable, *args], env=environ, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_installed_plugin_is_found_by_its_entry_point(installed, tmp_path):
+    code = ("from tgcheck import plugins; import tgcheck_wscheck as w; "
+            "print(plugins.get_provider_factory('wscheck').__module__, w.__file__)")
+    done = _python(installed, "-c", code, TGCHECK_HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    module, path = done.stdout.split()
+    assert module == "tgcheck_wscheck.provider"
+    assert path.startswith(str(installed))  # the installed copy, not the source tree
+    # Not asked for, it is not loaded: TGCHECK_LOAD_PLUGINS="" loads none.
+    skipped = _python(installed, "-c", code, TGCHECK_HOME=str(tmp_path),
+                      TGCHECK_LOAD_PLUGINS="")
+    assert "unknown provider 'wscheck'" in skipped.stderr
+
+
+@pytest.mark.timeout(900)
+def test_the_example_plugins_own_suite_passes(installed):
+    done = _python(installed, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "-c", str(PLUGIN / "pyproject.toml"), "--rootdir", str(PLUGIN),
+                   str(PLUGIN / "tests"))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", done.stdout)
+    # Every file collected: the sandbox's protocol, the provider, each face.
+    assert passed and int(passed.group(1)) >= 40 and " failed" not in done.stdout
+    assert " skipped" not in done.stdout
