@@ -15,18 +15,6 @@ def _run(code: str) -> list[str]:
     return done.stdout.split()
 
 
-def test_importing_tgcheck_leaves_httpx_command_line_client_out():
-    # httpx's own CLI (click, pygments, rich) is skipped; a later explicit import
-    # of it still works, as does httpx itself.
-    out = _run(
-        "import sys, tgcheck.cli, httpx\n"
-        "print(*[m for m in ('httpx._main', 'pygments', 'rich', 'rich.console')"
-        " if m in sys.modules] or ['none'])\n"
-        "import httpx._main\n"
-        "print(httpx._main.main.name, httpx.URL('http://127.0.0.1:9/x').path)\n")
-    assert out == ["none", "main", "/x"]
-
-
 def test_the_cli_freezes_its_imports_and_collects_less_often():
     out = _run(
         "import gc, sys\n"
