@@ -2,7 +2,6 @@
 
 import logging
 
-from . import _lean_httpx  # noqa: F401  (first: httpx without its CLI, see there)
 from .api import check, get_engine
 from .engine import Cancelled, ColumnAnswers, Engine
 from .errors import (

@@ -5,7 +5,9 @@ pygments and rich are installed, as they are with tgcheck: click, pygments and
 rich's console, progress, syntax and table modules, about 0.05 s of CPU at every
 start of every face (a tenth of a cached 200,000-number check, see
 docs/performance.md). tgcheck never runs that client, and imports rich only for a
-live progress bar. Imported first by `tgcheck/__init__.py`.
+live progress bar. tgcheck's modules take httpx from here
+(`from ._lean_httpx import httpx`), and only those that make or read an HTTP call:
+a check whose answers are all stored imports no httpx at all.
 
 Only the attribute `httpx.main` of this process is httpx's stand-in (which says
 the client's dependencies are missing); `import httpx._main` still works, and the
@@ -17,6 +19,10 @@ import sys
 if "httpx" not in sys.modules:
     sys.modules["httpx._main"] = None  # type: ignore[assignment]  # import fails
     try:
-        import httpx  # noqa: F401
+        import httpx
     finally:
         del sys.modules["httpx._main"]
+else:
+    import httpx
+
+__all__ = ["httpx"]

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 
-import httpx
+from ._lean_httpx import httpx
 
 # Content codings whose decoded size the wire length says nothing about.
 _CONNECT_CAP = 10.0

@@ -332,11 +332,12 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             if dry_run:
                 _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up)
                 return
+            tally = collections.Counter()  # rows per status, counted as they are written
             recorder = _Recorder(make_display(progress, quiet,
                                               engine.settings.progress_every))
             with recorder.display:
                 try:
-                    answers = engine.check(
+                    answers = engine.check_column(
                         values, task_type=ttype.name, region=region,
                         retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
                         top_up=top_up,
@@ -348,7 +349,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
                                                                     "status", "reason"])]
             if output is None or output == "-":
-                check_unchanged(table, answers)
+                check_unchanged(table, values)
 
             def then() -> str:
                 ids = _job_ids(engine, recorder.last)
@@ -358,14 +359,12 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         "another -o, and nothing is paid again")
 
             with _writing(output, then):
-                write_table(output, fmt, header, answer_rows(table, answers),
+                write_table(output, fmt, header, answer_rows(table, values, answers, tally),
                             style_for(table, bom=bom))
-        tally = collections.Counter(a.status for a in answers)  # one pass, not four
-        counts = {s: tally[s] for s in ("ok", "unknown", "invalid", "blank")}
-        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"
         cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
-        _note(f"wrote {len(answers)} rows {where} ({summary}; {recorder.billed} billed "
+        _note(f"wrote {len(values)} rows {where} ({summary}; {recorder.billed} billed "
               f"calls{cost})", progress, quiet or (not output and progress != "json"))
     finally:
         table.close()

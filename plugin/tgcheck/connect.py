@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .errors import TgcheckError
 from .retry import Backoff
+
+if TYPE_CHECKING:
+    import httpx
 
 # Set per thread by the engine around a job's calls: (notify, cancel).
 _local = threading.local()
@@ -55,6 +56,10 @@ def pause(delay: float) -> None:
 
 def cause_of(error: BaseException) -> str:
     """What went wrong, in words, from the exception chain httpx wraps."""
+    import ssl  # with httpx: only once a call has failed (the engine imports this module)
+
+    from ._lean_httpx import httpx
+
     seen = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:
@@ -82,6 +87,8 @@ def cause_of(error: BaseException) -> str:
 
 
 def host_of(url: str | httpx.URL) -> str:
+    from ._lean_httpx import httpx
+
     url = httpx.URL(str(url))
     return f"{url.host}:{url.port}" if url.port else url.host
 

@@ -169,29 +169,35 @@ def _no_match(text: str) -> None:
 
 
 class _FastTable(dict):
-    """Second character of a string ("+4...": "4") -> the fullmatch of the regex for
-    the calling codes starting with that digit, compiled on first use.
+    """The two characters after the "+" ("+41...": "41") -> the fullmatch of the
+    regex for the calling codes those digits start (41; 1 for "12"; 420 to 429
+    for "42"), compiled on first use.
 
-    One regex per first digit, not one for all: compiling libphonenumber's patterns
-    takes about half a second, and a file of Swiss numbers needs only the "4"s.
-    A lookup is one dict access per value, in C."""
+    One regex per two digits, not one for all: compiling libphonenumber's
+    patterns and loading their regions' metadata takes about half a second, and
+    a file of Swiss numbers needs only +41's (0.025 s for all of +4x's). Calling
+    codes are prefix-free, so the two digits name one code or the codes under
+    it. A lookup is one dict access per value, in C."""
 
     def __missing__(self, key: str):
         found = _no_match
-        if len(key) == 1 and "1" <= key <= "9":
-            alternatives = []
-            for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str):
-                prefix = str(cc)
-                if prefix[0] == key:
-                    body = _cc_pattern(cc)
-                    if body:
-                        alternatives.append(f"{prefix[1:]}{body}")
-            if alternatives:
-                found = re.compile(
-                    rf"\+(?=\d{{{_MIN_DIGITS},{_MAX_DIGITS}}}\Z){key}(?:{'|'.join(alternatives)})",
-                    re.ASCII).fullmatch
+        if len(key) == 2 and "1" <= key[0] <= "9" and "0" <= key[1] <= "9":
+            found = _fast_for(tuple(
+                str(cc) for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str)
+                if str(cc).startswith(key) or key.startswith(str(cc))))
         self[key] = found
         return found
+
+
+@functools.cache
+def _fast_for(codes: tuple[str, ...]):
+    """The fullmatch of "+" and one of these calling codes and a number valid for
+    it; cached: "12" to "19" share +1's."""
+    alternatives = [f"{cc}{body}" for cc in codes if (body := _cc_pattern(int(cc)))]
+    if not alternatives:
+        return _no_match
+    return re.compile(rf"\+(?=\d{{{_MIN_DIGITS},{_MAX_DIGITS}}}\Z)(?:{'|'.join(alternatives)})",
+                      re.ASCII).fullmatch
 
 
 _FAST = _FastTable()
@@ -202,14 +208,14 @@ class _ValidE164:
 
     @staticmethod
     def fullmatch(text: str):
-        return _FAST[text[1:2]](text) if text[:1] == "+" else None
+        return _FAST[text[1:3]](text) if text[:1] == "+" else None
 
 
 @functools.cache
 def _valid_e164() -> _ValidE164:
     """Accepts exactly the E.164 strings the slow path returns as they are:
     libphonenumber-valid, nothing stripped, 7 to 15 digits. Built from
-    phonenumbers' metadata, one regex per first digit of the calling code."""
+    phonenumbers' metadata, one regex per first two digits of the calling code."""
     return _ValidE164()
 
 
@@ -293,6 +299,8 @@ def resolve_all(values: Iterable[object], region: object = None) -> list:
 
 
 def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
+    if type(values) is list and _all_clean(values):
+        return values.copy()
     table = _FAST
     cache: dict = {}
     out: list = []
@@ -300,7 +308,7 @@ def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
     for value in values:
         kind = type(value)
         if kind is str:
-            if table[value[1:2]](value):
+            if table[value[1:3]](value):
                 append(value)
                 continue
             # Second chance, still cheap: only spaces around and inside, then a
@@ -316,17 +324,32 @@ def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
                     candidate = "+" + spaced
                 else:
                     candidate = None
-                if candidate and table[candidate[1:2]](candidate):
+                if candidate and table[candidate[1:3]](candidate):
                     append(candidate)
                     continue
         # With a region, national reading comes first: only the slow path knows it.
         if kind is float and region is None and value.is_integer() and 1e6 <= value < 1e15:
             text = f"+{int(value)}"  # Excel's 41798284651.0
-            if table[text[1]](text):
+            if table[text[1:3]](text):
                 append(text)
                 continue
         append(_slow(value, kind, region, cache))
     return out
+
+
+def _all_clean(values: list) -> bool:
+    """Every value an E.164 string the fast regex accepts, all under one key of
+    _FAST (a list of one country's numbers, or a re-run on tgcheck's output):
+    then each value is its own answer, and the test runs in C (min, max, map,
+    all) instead of a Python loop: 200,000 values, 0.099 s to 0.08 s."""
+    try:
+        # Strings between two that share their first three characters share them.
+        low, high = min(values), max(values)
+        if type(low) is not str or type(high) is not str or low[:3] != high[:3]:
+            return False
+        return all(map(_FAST[low[1:3]], values))
+    except (TypeError, ValueError):  # not all strings (or none at all)
+        return False
 
 
 def _slow(value: object, kind: type, region: str | None, cache: dict):
@@ -367,7 +390,7 @@ def _resolve_per_row(values: Iterable[object], per_row: Iterable[object]) -> lis
             append(found if found.status == BLANK else
                    _invalid(R.UNKNOWN_REGION, regions.unknown_text(raw)))
             continue
-        if kind is str and table[value[1:2]](value):
+        if kind is str and table[value[1:3]](value):
             append(value)
             continue
         append(_slow(value, kind, code, cache))

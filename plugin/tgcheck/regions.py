@@ -23,7 +23,6 @@ import unicodedata
 from collections.abc import Sequence
 
 import phonenumbers
-import pycountry
 
 from .errors import InputError
 
@@ -74,6 +73,8 @@ def _table() -> dict[str, str]:
         if name:
             table.setdefault(_key(name), code)
 
+    import pycountry  # here: a check without regions never needs its tables
+
     for country in pycountry.countries:
         code = country.alpha_2
         add(code, code)
@@ -104,6 +105,8 @@ def _table() -> dict[str, str]:
 @functools.cache
 def _names() -> dict[str, str]:
     """two-letter region -> a display name."""
+    import pycountry
+
     out = {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
     out.update({"XK": "Kosovo", "AC": "Ascension Island", "TA": "Tristan da Cunha"})
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 
@@ -18,6 +17,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # here: an HTTP date is rare, and email costs 5 ms at every start
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

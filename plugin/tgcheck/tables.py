@@ -12,6 +12,7 @@ calamine parses it whole, once per open table (a sheet holds ~1M rows at most).
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -20,12 +21,20 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import formats, headers, regions, text_encoding
 from .errors import InputError
+from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
+from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
+
+if TYPE_CHECKING:
+    from .engine import ColumnAnswers
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -88,15 +97,17 @@ class InputTable:
     path: Path | None = None
     sheet: str | None = None
     sheets: list[str] = dataclasses.field(default_factory=list)
+    # A table that is its column of numbers (.txt): that column as a list, read anew.
+    _column: Callable[[], list] | None = None
 
     def rows(self) -> Iterator[list]:
         """Every data row, padded to the header's width, in file order."""
         return self._rows()
 
     def numbers(self) -> Iterator[object]:
-        i = self.number_index
-        for row in self._rows():
-            yield row[i]
+        if self._column is not None:
+            return iter(self._column())
+        return map(itemgetter(self.number_index), self._rows())
 
     def close(self) -> None:
         if self._cleanup is not None:
@@ -175,22 +186,22 @@ def _kind_of(p: Path | None, head: bytes) -> str:
 
 
 def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
-    def rows() -> Iterator[list]:
-        blanks = 0  # trailing blank lines are not inputs; blank lines between are
+    def column() -> list[str]:
+        # Whole, not line by line: the engine holds every value anyway, and one
+        # split costs a tenth of a Python loop over the lines.
         with p.open(encoding=encoding, newline=None) as f:
-            for line in f:
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    blanks += 1
-                    continue
-                for _ in range(blanks):
-                    yield [""]
-                blanks = 0
-                yield [line]
+            lines = f.read().split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()  # trailing blank lines are not inputs; blank lines between are
+        if any(map(str.isspace, lines)):  # rare: the test alone stays in C
+            lines = [line if line.strip() else "" for line in lines]
+        return lines
 
-    if next(rows(), None) is None:
-        raise InputError(f"{shown}: is empty")
-    return InputTable(shown, "txt", ["input"], 0, False, rows)
+    with p.open(encoding=encoding, newline=None) as f:
+        if not any(line.strip() for line in f):
+            raise InputError(f"{shown}: is empty")
+    return InputTable(shown, "txt", ["input"], 0, False,
+                      lambda: ([line] for line in column()), _column=column)
 
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:
@@ -343,17 +354,30 @@ def short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _matched_rows(table: InputTable, answers):
-    """(row, answer) pairs from a new read of the input, in input order.
+def _matched_rows(table: InputTable, checked: Sequence[object],
+                  as_checked: bool | None = None) -> Iterator[Sequence]:
+    """The input's rows from a new read, in input order, each checked against the
+    value the engine was given for it.
 
-    Raises InputChanged unless each row's number cell is the value the engine
-    was given for that row and there are as many rows as answers: writing by
-    position would pair answers with the wrong rows.
+    Raises InputChanged unless each row's number cell is that value and there are
+    as many rows as values: writing by position would pair answers with the
+    wrong rows. as_checked: _is_column's answer, when the caller has it.
     """
-    index = table.number_index
+    if as_checked if as_checked is not None else _is_column(table, checked):
+        return zip(checked)
+    return _paired_rows(table, checked)
+
+
+def _is_column(table: InputTable, checked: Sequence[object]) -> bool:
+    """The table is its column and the column is still what was checked (one list
+    comparison, in C): its rows are the values checked, nothing to pair."""
+    return table._column is not None and table._column() == checked
+
+
+def _paired_rows(table: InputTable, checked: Sequence[object]) -> Iterator[list]:
     try:
-        yield from paired(table.rows(), answers, cell=lambda row: row[index],
-                          value=lambda answer: answer.input)
+        for row, _ in paired(table.rows(), checked, cell=itemgetter(table.number_index)):
+            yield row
     except Changed as e:
         if e.found is NO_ROW:
             what = f"it now ends before row {e.row}"
@@ -367,20 +391,77 @@ def _matched_rows(table: InputTable, answers):
             "again") from None
 
 
-def check_unchanged(table: InputTable, answers) -> None:
+def check_unchanged(table: InputTable, checked: Sequence[object]) -> None:
     """A read of the whole input that only compares: before writing to stdout,
     where a half-written table could not be taken back."""
-    for _ in _matched_rows(table, answers):
+    for _ in _matched_rows(table, checked):
         pass
 
 
-def answer_rows(table: InputTable, answers) -> Iterator[list]:
-    """Input rows (as wide as table.columns) with their answers appended, in input
-    order (a new read of the input, checked row by row against what the engine was
-    given)."""
-    for row, answer in _matched_rows(table, answers):
-        yield [*row, answer.number or "", answer.value or "", answer.status,
-               answer.reason or ""]
+_UNANSWERED = ("", UNKNOWN, NO_ANSWER_REASON)  # a valid number no group answered
+
+
+def _answer_cells(answers: ColumnAnswers) -> dict[str, tuple[str, str, str]]:
+    """number -> its (value, status, reason) cells, one tuple per answer group.
+
+    Engine.check's Answer, as cells: the value only when ok; a stored answer
+    that is not ok was left out of its result file.
+    """
+    found, groups = answers
+    wanted = None
+    if sum(len(group) for _, _, group in groups) > len(found):
+        # A lookup that scanned the store brings numbers not asked for: keep the
+        # dict as small as the input rather than up to the store's size.
+        wanted = {f if type(f) is str else f.number for f in found
+                  if type(f) is str or f.status == OK}
+    parts = [dict.fromkeys(group if wanted is None else wanted.intersection(group),
+                           (value or "", OK, "") if status == OK else
+                           ("", status, LEFT_OUT_REASON))
+             for value, status, group in groups]
+    # Each number is in one group: the others go into the largest, not all into a
+    # new dict.
+    cells = max(parts, key=len, default={})
+    for part in parts:
+        if part is not cells:
+            cells.update(part)
+    return cells
+
+
+def answer_rows(table: InputTable, checked: Sequence[object], answers: ColumnAnswers,
+                counts: collections.Counter) -> Iterator[Sequence]:
+    """Input rows (as wide as table.columns) with number, value, status and reason
+    appended, in input order: a new read of the input, checked row by row against
+    what the engine was given (checked), joined by number with check_column's
+    answers. counts gets each status's number of rows.
+
+    Straight from the groups, without an Answer per row: for a CLI run that is
+    most of its time once the answers are stored.
+    """
+    cells = _answer_cells(answers)
+    found = answers.found
+    as_checked = _is_column(table, checked)
+    if as_checked and set(map(type, found)) <= {str}:
+        # A column of valid numbers (a .txt of them): each row put together in C.
+        tails = list(map(cells.get, found, repeat(_UNANSWERED)))
+        counts.update(map(itemgetter(1), tails))
+        return map(tuple.__add__, zip(checked, found, strict=True), tails)
+    return _joined_rows(_matched_rows(table, checked, as_checked), found, cells, counts)
+
+
+def _joined_rows(rows: Iterator[Sequence], found: list, cells: dict,
+                 counts: collections.Counter) -> Iterator[list]:
+    for row, f in zip(rows, found, strict=True):
+        if type(f) is str:
+            tail = cells.get(f, _UNANSWERED)
+            counts[tail[1]] += 1
+            yield [*row, f, *tail]
+        elif f.status == OK:  # ok, with a note (an extension removed)
+            value, status, reason = cells.get(f.number, _UNANSWERED)
+            counts[status] += 1
+            yield [*row, f.number, value, status, (f.reason or "") if status == OK else reason]
+        else:  # invalid or blank: answered here, never sent
+            counts[f.status] += 1
+            yield [*row, "", "", f.status, f.reason or ""]
 
 
 def row_regions(table: InputTable, region_column: str, default: str | None):

@@ -36,23 +36,28 @@ def same_cell(found: object, checked: object) -> bool:
 
 
 def paired(now: Iterable[Row], checked: Iterable[Checked],
-           cell: Callable[[Row], object] = lambda row: row,
-           value: Callable[[Checked], object] = lambda item: item,
+           cell: Callable[[Row], object] | None = None,
+           value: Callable[[Checked], object] | None = None,
            ) -> Iterator[tuple[Row, Checked]]:
     """(row now, item checked) in order, streamed; raises Changed at the first
-    row whose cell(row) is not value(item), or where one side ends first."""
+    row whose cell(row) is not value(item), or where one side ends first.
+    cell and value default to the row and the item themselves."""
     rows = iter(now)
     n = 0
+    # Once per input row (a million for a large table): no call where the row or
+    # the item is the cell, and same_cell only when a plain != says they differ.
     for n, item in enumerate(checked, 1):
         row = next(rows, NO_ROW)
+        want = item if value is None else value(item)
         if row is NO_ROW:
-            raise Changed(n, NO_ROW, value(item))
-        if not same_cell(cell(row), value(item)):
-            raise Changed(n, cell(row), value(item))
+            raise Changed(n, NO_ROW, want)
+        found = row if cell is None else cell(row)
+        if found != want and not same_cell(found, want):
+            raise Changed(n, found, want)
         yield row, item
     extra = next(rows, NO_ROW)
     if extra is not NO_ROW:
-        raise Changed(n + 1, cell(extra), NO_ROW)
+        raise Changed(n + 1, extra if cell is None else cell(extra), NO_ROW)
 
 
 def unchanged(now: Iterable[object], checked: Iterable[object]) -> bool:

@@ -15,18 +15,6 @@ def _run(code: str) -> list[str]:
     return done.stdout.split()
 
 
-def test_importing_tgcheck_leaves_httpx_command_line_client_out():
-    # httpx's own CLI (click, pygments, rich) is skipped; a later explicit import
-    # of it still works, as does httpx itself.
-    out = _run(
-        "import sys, tgcheck.cli, httpx\n"
-        "print(*[m for m in ('httpx._main', 'pygments', 'rich', 'rich.console')"
-        " if m in sys.modules] or ['none'])\n"
-        "import httpx._main\n"
-        "print(httpx._main.main.name, httpx.URL('http://127.0.0.1:9/x').path)\n")
-    assert out == ["none", "main", "/x"]
-
-
 def test_the_cli_freezes_its_imports_and_collects_less_often():
     out = _run(
         "import gc, sys\n"
@@ -48,3 +36,12 @@ def test_csv_output_writes_none_as_an_empty_cell(tmp_path):
     assert count == 2
     with open(target, newline="", encoding="utf-8") as f:
         assert list(csv.reader(f)) == [["a", "b", "c"], ["x", "", "1"], ["", "", "y,z"]]
+
+
+def test_the_cli_loads_country_names_only_when_a_region_is_read():
+    out = _run(
+        "import sys, tgcheck.cli\n"
+        "from tgcheck.regions import fixed_region\n"
+        "print('pycountry' in sys.modules, fixed_region(None), 'pycountry' in sys.modules)\n"
+        "print(fixed_region('Switzerland'), 'pycountry' in sys.modules)\n")
+    assert out == ["False", "None", "False", "CH", "True"]

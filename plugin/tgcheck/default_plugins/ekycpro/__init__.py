@@ -11,16 +11,40 @@ from __future__ import annotations
 
 from ...hookspecs import hookimpl
 from ...plugin_settings import Setting
-from .client import EkycproProvider, parse_task
 from .words import STATUS_WORDS, TYPICAL_RATE
 
 NAME = "ekycpro"
 DEFAULT_BASE_URL = "https://api.ekycpro.com"
 
 
+class _Factory:
+    """EkycproProvider, its module (and httpx with it, 0.05 s) imported when the
+    first provider is built or asked about, not at every start: a check whose
+    answers are all stored makes no HTTP call."""
+
+    def __call__(self, *args, **kwargs):
+        return _client().EkycproProvider(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(_client().EkycproProvider, name)
+
+
+def _client():
+    from . import client
+
+    return client
+
+
+def __getattr__(name: str):
+    # EkycproProvider and parse_task, for `from tgcheck.default_plugins.ekycpro import ...`
+    if name in ("EkycproProvider", "parse_task"):
+        return getattr(_client(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @hookimpl
 def tgcheck_register_providers(register):
-    register(NAME, EkycproProvider)
+    register(NAME, _Factory())
 
 
 @hookimpl

@@ -12,9 +12,8 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-import httpx
-
 from ... import bounded_http, connect, redact, result_hosts
+from ..._lean_httpx import httpx
 from ...bounded_http import BodyTooLarge, PeerRefused
 from ...connect import ConnectBudget
 from ...errors import (

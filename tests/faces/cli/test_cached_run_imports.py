@@ -1,0 +1,51 @@
+"""A check whose answers are all stored makes no HTTP call, so its process never
+imports httpx (0.05 s of a cached 200,000-number run, docs/performance.md)."""
+
+import subprocess
+import sys
+
+from conftest import numbers
+from paths import ROOT
+from processes import cli_env, run
+
+CHECK_AND_LIST_IMPORTS = (
+    "import sys\n"
+    "from tgcheck.cli import main\n"
+    "sys.argv = ['tgcheck', *sys.argv[1:]]\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as e:\n"
+    "    assert not e.code, e.code\n"
+    "print('httpx' in sys.modules, file=sys.stderr)\n")
+
+
+def test_a_cached_check_imports_no_httpx(sandbox, tmp_path):
+    env = cli_env(sandbox, tmp_path)
+    source = tmp_path / "numbers.txt"
+    source.write_text("\n".join(numbers(20)) + "\n", encoding="utf-8")
+    args = [str(source), "-o", str(tmp_path / "out.csv"), "--progress", "none", "-q"]
+
+    def imports_httpx() -> str:
+        done = subprocess.run([sys.executable, "-c", CHECK_AND_LIST_IMPORTS, "check", *args],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr.split()[-1]
+
+    assert imports_httpx() == "True"  # the first run asks the provider
+    assert imports_httpx() == "False"  # the second finds every answer stored
+    assert run("check", *args, env=env).returncode == 0
+
+
+def test_httpx_comes_without_its_command_line_client():
+    # httpx's own CLI (click, pygments, rich) is skipped when tgcheck imports
+    # httpx; a later explicit import of it still works, as does httpx itself.
+    done = subprocess.run([sys.executable, "-c", (
+        "import sys, tgcheck.cli\n"
+        "print('httpx' in sys.modules)\n"
+        "from tgcheck.default_plugins.ekycpro import EkycproProvider\n"
+        "print(*[m for m in ('httpx._main', 'pygments', 'rich', 'rich.console')"
+        " if m in sys.modules] or ['none'])\n"
+        "import httpx, httpx._main\n"
+        "print(httpx._main.main.name, httpx.URL('http://127.0.0.1:9/x').path)\n")],
+        capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "none", "main", "/x"]
