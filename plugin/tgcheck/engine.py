@@ -19,6 +19,7 @@ from .create_gate import CreateGate
 from .errors import (
     ApiError,
     BelowMinimum,
+    ConfigError,
     DeadlineExceeded,
     JobStalled,
     ResultFileError,
@@ -42,7 +43,7 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
-from .provider import FAILED, LOST, READY, Provider
+from .provider import FAILED, LOST, READY, STATES, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
@@ -242,7 +243,15 @@ class Engine:
         with self._provider_lock:
             if self._provider is None:
                 factory = plugins.get_provider_factory(self.settings.provider)
-                self._provider = factory(self.settings)
+                made = factory(self.settings)
+                # The engine reads states, rates and billing through the contract: a
+                # provider outside it would never be seen to finish and be polled to
+                # the status-call cap, paying for every call. Refused before any call.
+                if not isinstance(made, Provider):
+                    raise ConfigError(
+                        f"the provider {self.settings.provider!r} does not subclass "
+                        "tgcheck.Provider (see docs/plugins.md); update or uninstall its plugin")
+                self._provider = made
             return self._provider
 
     def close(self) -> None:
@@ -725,11 +734,9 @@ class Engine:
             billed_calls=self._billed_calls(job),
         ))
 
-    def _billed_calls(self, job: Job) -> int | None:
-        """The job's billed calls by its provider's rule (None: a provider that does
-        not subclass Provider says nothing; the faces count by the base rule)."""
-        rule = getattr(self.provider, "billed_calls", None)
-        return rule(job.status_calls, bool(job.task_id)) if callable(rule) else None
+    def _billed_calls(self, job: Job) -> int:
+        """The job's billed calls by its provider's rule."""
+        return self.provider.billed_calls(job.status_calls, bool(job.task_id))
 
 
 def _on_main_thread() -> bool:
@@ -798,13 +805,6 @@ def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> N
             time.sleep(left)
     if time.monotonic() >= deadline:
         raise DeadlineExceeded("waited longer than the timeout")
-
-
-def _state_of(provider, word: str | None) -> str | None:
-    """A provider's word as a normalised state (None: a word it does not know, or a
-    provider that does not subclass Provider: polled as queued, with backoff)."""
-    state_of = getattr(provider, "state_of", None)
-    return state_of(word) if state_of is not None else None
 
 
 def _await_change(store, deadline: float, cancel: threading.Event | None) -> None:
@@ -989,7 +989,7 @@ class _Driver:
         # The set's size gives the schedule a prior for the task's length.
         schedule = PollSchedule(self.settings.poll_min, self.settings.poll_max, started,
                                 numbers=len(self.numbers),
-                                typical_rate=getattr(self.provider, "typical_rate", None))
+                                typical_rate=self.provider.typical_rate)
         bad_files = 0
         limit = self.settings.max_status_calls
         _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
@@ -1075,7 +1075,7 @@ class _Driver:
         if job.polled_at is None:
             return self.settings.poll_min
         moved = job.moved_at if job.moved_at is not None else job.created_at
-        state = _state_of(self.provider, job.status)
+        state = self.provider.state_of(job.status)
         schedule.restore(state, processed_of(job.success, job.failure),
                          started + (moved - job.created_at))
         still = job.polled_at - moved
@@ -1096,9 +1096,11 @@ class _Driver:
                                               on_billed=on_billed)
         else:
             status = self.provider.get_status(task_id, deadline=self.deadline)
-        if status.state is None:
-            status = dataclasses.replace(status,
-                                         state=_state_of(self.provider, status.status))
+        # A record without a state, or with one outside the contract's (a provider's
+        # own word or a typo there), is read by its word: a state the engine does not
+        # know would never finish and be polled to the cap.
+        if status.state not in STATES:
+            status = dataclasses.replace(status, state=self.provider.state_of(status.status))
         return status
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:

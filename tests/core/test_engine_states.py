@@ -6,12 +6,13 @@ under test is the engine and the journal (real SQLite)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import pytest
 
 from conftest import numbers
-from tgcheck import Engine, Settings
-from tgcheck.errors import TaskFailed, TaskLost
+from tgcheck import Engine, Settings, hookimpl, plugins
+from tgcheck.errors import ConfigError, TaskFailed, TaskLost
 from tgcheck.models import TaskStatus
 from tgcheck.provider import FAILED, LOST, QUEUED, READY, RUNNING, Provider
 
@@ -114,3 +115,57 @@ def test_an_unknown_word_is_polled_like_a_task_that_does_not_move(run):
     provider = Scripted(["on_hold", "on_hold", "ok"])
     answers, _, _ = run(provider, numbers(2))
     assert all(a.value == "yes" for a in answers) and provider.creates == 1
+
+
+class _OwnStateWord(Scripted):
+    """Puts its own word in `state` where the contract wants READY (a typo, a case)."""
+
+    def _record(self, word):
+        record = super()._record(word)
+        return dataclasses.replace(record, state="Ready") if word == "ok" else record
+
+
+def test_a_state_outside_the_contract_is_read_by_the_word(run):
+    # Taken on trust, "Ready" would never finish: polled to the cap, every call billed.
+    provider = _OwnStateWord(["busy", "ok"])
+    answers, _, engine = run(provider, numbers(2))
+    assert [a.value for a in answers] == ["yes", "yes"]
+    assert provider.status_calls == 2 and engine.store.jobs()[0].state == "done"
+
+
+class _NotAProvider:
+    """The old duck-typed shape: create/status/download, no contract."""
+
+    name, identity = "duck", "duck:test"
+    creates = 0
+
+    def __init__(self, settings):
+        pass
+
+    def create_task(self, numbers, task_type, *, deadline=None):
+        type(self).creates += 1
+        return TaskStatus("d1", "exported", total=len(numbers), result_url="mem://x")
+
+    def get_status(self, task_id, *, deadline=None):
+        return TaskStatus(task_id, "exported", result_url="mem://x")
+
+    def close(self):
+        pass
+
+
+def test_a_provider_outside_the_contract_is_refused_before_any_call(tmp_path):
+    class Plugin:
+        @hookimpl
+        def tgcheck_register_providers(self, register):
+            register("duck", _NotAProvider)
+
+    plugins.pm.register(Plugin(), "test-duck")
+    engine = Engine(Settings(api_key="k", base_url="http://127.0.0.1:9",
+                             home=tmp_path / "home", provider="duck"))
+    try:
+        with pytest.raises(ConfigError, match="does not subclass tgcheck.Provider"):
+            engine.check(numbers(2))
+    finally:
+        plugins.pm.unregister(name="test-duck")
+        engine.close()
+    assert _NotAProvider.creates == 0
