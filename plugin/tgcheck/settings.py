@@ -7,7 +7,7 @@ import ipaddress
 import math
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -75,30 +75,6 @@ def check_url_scheme(url: str, what: str = "URL") -> None:
         f"{what} must use https:// (plain http:// is allowed only for 127.0.0.1/localhost): "
         f"{parts.scheme}://{host}"
     )
-
-
-STORE_SCHEMES = ("postgresql", "postgres")
-
-
-def check_store_url(url: str) -> None:
-    """TGCHECK_STORE_URL must be a postgresql:// URL. Its password, and PGPASSWORD,
-    are secrets like the API key: from now on masked in every message, log and
-    traceback (a message never quotes the URL itself, only store.describe_url's)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number
-    except ValueError:
-        raise ConfigError("TGCHECK_STORE_URL cannot be read as a URL; write it as "
-                          "postgresql://USER@HOST[:PORT]/DATABASE") from None
-    if parts.scheme.lower() not in STORE_SCHEMES:
-        raise ConfigError("TGCHECK_STORE_URL must be a postgresql://USER@HOST[:PORT]/DATABASE "
-                          f"URL, not {parts.scheme or 'one without a scheme'}://...")
-    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
-    for password in (parts.password, *query.get("password", ()),
-                     *query.get("sslpassword", ()), os.environ.get("PGPASSWORD")):
-        if password:
-            redact.register_secret(password)
-            redact.register_secret(unquote(password))
 
 
 def _env_float(name: str, default: float) -> float:
@@ -211,6 +187,8 @@ class Settings:
         object.__setattr__(self, "base_url", str(base_url).rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
         if self.store_url:
+            from .store.open import check_store_url  # the store's rule; imported only when used
+
             check_store_url(self.store_url)
         # A NaN or negative freshness would make every answer stale and every run
         # pay again; a timeout of 0 would create (and pay for) a task it cannot

@@ -97,12 +97,11 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
     if not (target or settings.store_url):
         raise ConfigError("no shared store to copy into: give --to postgresql://USER@HOST/DB "
                           "(or set TGCHECK_STORE_URL)")
-    try:
-        # Checked as TGCHECK_STORE_URL is: a postgresql:// URL, its password masked.
-        shared = dataclasses.replace(settings, store_url=target or settings.store_url)
-    except ConfigError as e:
-        raise ConfigError(str(e).replace("TGCHECK_STORE_URL", "--to", 1) if target else str(e)
-                          ) from None
+    from .store.open import check_store_url
+
+    if target:  # checked as TGCHECK_STORE_URL is: a postgresql:// URL, its password masked
+        check_store_url(target, "--to")
+    shared = dataclasses.replace(settings, store_url=target or settings.store_url)
     path = Path(source) if source else settings.store_path
     if not path.is_file():
         raise InputError(f"no local store at {path}: nothing to copy (--from names another)")

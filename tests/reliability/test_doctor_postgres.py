@@ -60,3 +60,19 @@ def test_the_doctor_refuses_a_url_that_is_not_postgresql_without_its_password():
         result = CliRunner().invoke(doctor_command, ["--store", url])
         assert result.exit_code == 2, result.output
         assert "ana:***@db/x" in result.output and "PW5ecret" not in result.output
+
+
+def test_the_doctor_masks_a_password_libpq_quotes_back(postgres_cluster):
+    # libpq quotes a password it cannot decode ("invalid percent-encoded token");
+    # given only as --store (no Settings), it must be masked all the same.
+    for url in (f"postgresql://ana:Ab%zzTopSecretX@127.0.0.1:{postgres_cluster.port}/team",
+                f"postgresql://ana@127.0.0.1:{postgres_cluster.port}/team?password=Ab%zzTopSecretX"):
+        result = CliRunner().invoke(doctor_command, ["--store", url])
+        assert result.exit_code != 0, result.output
+        assert "TopSecret" not in result.output, result.output
+
+
+def test_the_doctor_says_an_unreadable_store_url_is_one(postgres_cluster):
+    result = CliRunner().invoke(doctor_command, ["--store", "postgresql://ana:Pw9x@[::1/team"])
+    assert result.exit_code == 2, result.output
+    assert "cannot be read as a URL" in result.output and "Pw9x" not in result.output

@@ -173,8 +173,8 @@ def test_a_login_in_the_base_url_is_absent_from_reprs(tmp_path):
 
 def test_an_sslpassword_in_the_store_url_is_masked_and_redacted():
     from tgcheck import redact
-    from tgcheck.settings import check_store_url
     from tgcheck.store import describe_url
+    from tgcheck.store.open import check_store_url
 
     url = "postgresql://ana@db/team?sslmode=require&sslpassword=Ssl5ecretKey"
     assert "Ssl5ecretKey" not in describe_url(url)

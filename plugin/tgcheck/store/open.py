@@ -8,10 +8,12 @@ it shares answers and does not would pay twice, so that is an error.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from .. import redact
 from ..errors import ConfigError
 from .base import BaseStore, account_of
 
@@ -24,7 +26,10 @@ SANDBOX_SCHEMA = "tgcheck_sandbox"
 
 def is_store_url(text: str | None) -> bool:
     """Whether text names a PostgreSQL store (rather than a file)."""
-    return bool(text) and urlsplit(str(text)).scheme.lower() in SCHEMES
+    # By its scheme alone: a URL too broken to parse is still the store's to refuse
+    # with a clear message (check_store_url), not a file name or a crash.
+    scheme, sep, _ = str(text or "").partition("://")
+    return bool(sep) and scheme.lower() in SCHEMES
 
 
 def describe_url(url: str) -> str:
@@ -33,7 +38,10 @@ def describe_url(url: str) -> str:
 
     postgresql://ana:secret@db.example.com/team -> postgresql://ana:***@db.example.com/team
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unreadable (e.g. "[::1" unclosed): show none of it but the scheme
+        return f"{url.partition('://')[0]}://***"
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")
@@ -42,6 +50,28 @@ def describe_url(url: str) -> str:
         netloc = f"{userinfo}@{hostinfo}"
     query = re.sub(r"(?i)(^|&)((?:ssl)?password=)[^&]*", r"\1\2***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_store_url(url: str, name: str = "TGCHECK_STORE_URL") -> None:
+    """A store URL (name: where it was given) must be a postgresql:// URL. Its
+    password, and PGPASSWORD, are secrets like the API key: from now on masked in
+    every message, log and traceback (a message never quotes the URL itself, only
+    describe_url's)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ConfigError(f"{name} cannot be read as a URL; write it as "
+                          "postgresql://USER@HOST[:PORT]/DATABASE") from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise ConfigError(f"{name} must be a postgresql://USER@HOST[:PORT]/DATABASE "
+                          f"URL, not {parts.scheme or 'one without a scheme'}://...")
+    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
+    for password in (parts.password, *query.get("password", ()),
+                     *query.get("sslpassword", ()), os.environ.get("PGPASSWORD")):
+        if password:
+            redact.register_secret(password)
+            redact.register_secret(unquote(password))
 
 
 def open_store(target, *, schema: str | None = None) -> BaseStore:
@@ -67,6 +97,9 @@ def open_store(target, *, schema: str | None = None) -> BaseStore:
     if is_store_url(text):
         from .postgres import PostgresStore
 
+        # Whoever opens it (settings, doctor --store, store migrate --to): its
+        # password is masked from here on, and an unreadable URL is a clear error.
+        check_store_url(text, "the store URL")
         return PostgresStore(text, schema=schema or SCHEMA)
     from .sqlite import Store
 
