@@ -1063,7 +1063,8 @@ def config_show():
     sandbox_settings = make_settings(sandbox_store=True, key=False)
     path = config_file.config_path()
     lines = {
-        "base URL": settings.base_url + (" (simulated: loopback)" if settings.simulated else ""),
+        "base URL": redact.url_without_userinfo(settings.base_url)
+        + (" (simulated: loopback)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
         **store_commands.store_lines(settings, sandbox_settings),

@@ -186,6 +186,10 @@ class Settings:
                               "set TGCHECK_BASE_URL")
         object.__setattr__(self, "base_url", str(base_url).rstrip("/"))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
+        # A login in the base URL is a secret like the key: masked wherever it is quoted.
+        login = urlsplit(self.base_url)
+        if login.password:
+            redact.register_secret(login.password)
         if self.store_url:
             from .store.open import check_store_url  # the store's rule; imported only when used
 

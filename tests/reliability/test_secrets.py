@@ -181,3 +181,18 @@ def test_an_sslpassword_in_the_store_url_is_masked_and_redacted():
     assert "sslpassword=***" in describe_url(url)
     check_store_url(url)
     assert "Ssl5ecretKey" not in redact.message("the key Ssl5ecretKey failed")
+
+
+def test_a_login_in_the_base_url_never_shows_in_config_or_messages(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from tgcheck import redact
+    from tgcheck.cli import cli
+
+    monkeypatch.setenv("TGCHECK_BASE_URL", "https://bob:BaseUrl5ecret1@api.example.com")
+    result = CliRunner().invoke(cli, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "api.example.com" in result.output and "BaseUrl5ecret1" not in result.output
+    # Registered like the key: a message that quotes the URL is masked too.
+    assert "BaseUrl5ecret1" not in redact.message(
+        "failed: https://bob:BaseUrl5ecret1@api.example.com/v1/tasks")

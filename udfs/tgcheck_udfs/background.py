@@ -18,6 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 
 from tgcheck import JobEvent, Settings
+from tgcheck.redact import url_without_userinfo
 from tgcheck.store import describe_url
 
 from .checking import check_cells
@@ -38,9 +39,11 @@ def range_check_key(values: Sequence[object], region: object, settings: Settings
     """Short and stable: the same range and region give the same key after a restart."""
     h = hashlib.sha256()
     # The store: its file, or the shared store's URL with the password masked (the
-    # key is shown in a cell; it must not carry a hash of a password).
+    # key is shown in a cell; it must not carry a hash of a password), and the
+    # base URL without any login, for the same reason.
     store = describe_url(settings.store_url) if settings.store_url else str(settings.store_path)
-    h.update(json.dumps([settings.base_url, store, region], default=str).encode())
+    h.update(json.dumps([url_without_userinfo(settings.base_url), store, region],
+                          default=str).encode())
     h.update(json.dumps(list(values), default=repr).encode())
     return "tgjob-" + h.hexdigest()[:16]
 
