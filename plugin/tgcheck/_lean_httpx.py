@@ -20,7 +20,13 @@ if "httpx" not in sys.modules:
     sys.modules["httpx._main"] = None  # type: ignore[assignment]  # import fails
     try:
         import httpx
-    finally:
+    except ImportError:
+        # An httpx that imports its client without guarding it: drop the half-made
+        # modules and import it whole (slower to start, never broken).
+        for name in [n for n in sys.modules if n == "httpx" or n.startswith("httpx.")]:
+            del sys.modules[name]
+        import httpx
+    else:
         del sys.modules["httpx._main"]
 else:
     import httpx

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 from tgcheck.hookspecs import hookimpl
 
+# From the checkout, as the README installs it: tgcheck is not on PyPI, and a
+# `pip install tgcheck[...]` would fetch whatever owns that name there.
 NEEDS_DUCKDB = ('`tgcheck sql` needs DuckDB, the [duckdb] extra: python -m pip install -e '
-                '".[duckdb]" in the tgcheck checkout (or pip install "tgcheck[duckdb]")')
+                '".[duckdb]" in the tgcheck checkout')
+# What the extra brings; any other ImportError is a fault in the face itself.
+EXTRA_MODULES = frozenset({"duckdb", "pyarrow", "numpy"})
 
 
 @hookimpl
 def tgcheck_register_commands(cli):
     try:
         from .cli import sql_command
-    except ImportError as e:  # duckdb, pyarrow or numpy is not installed
+    except ImportError as e:
+        if (e.name or "").partition(".")[0] not in EXTRA_MODULES:
+            raise  # not a missing extra: say what really broke
         cli.add_command(_needs_duckdb(f"{NEEDS_DUCKDB}; missing: {e.name or e}"))
         return
     cli.add_command(sql_command)

@@ -3,6 +3,7 @@
 before can hide an import."""
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,17 @@ def test_the_cli_loads_country_names_only_when_a_region_is_read():
         "print('pycountry' in sys.modules, fixed_region(None), 'pycountry' in sys.modules)\n"
         "print(fixed_region('Switzerland'), 'pycountry' in sys.modules)\n")
     assert out == ["False", "None", "False", "CH", "True"]
+
+
+def test_an_httpx_that_needs_its_client_is_imported_whole(tmp_path):
+    # A future httpx might import its command-line client unguarded: tgcheck must
+    # then import httpx as it is, not fail every HTTP path with ImportError.
+    fake = tmp_path / "httpx"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("from ._main import main\nVERSION = 'fake'\n")
+    (fake / "_main.py").write_text("def main():\n    return 'client'\n")
+    code = ("from tgcheck._lean_httpx import httpx; "
+            "assert httpx.VERSION == 'fake' and httpx.main() == 'client'; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -44,4 +44,7 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__getattr__("__all__")})
+    try:
+        return sorted({*globals(), *__getattr__("__all__")})
+    except ImportError:  # without xlwings: the pure parts only (tab completion, hasattr)
+        return sorted(globals())

@@ -34,3 +34,15 @@ def test_the_package_lists_its_functions_for_xlwings():
     assert {"tg_check", "check_selection"} <= set(dir(tgcheck_udfs))
     assert set(tgcheck_udfs.__all__) == {"tg_check", "check_selection"}
     assert callable(tgcheck_udfs.tg_check) and callable(tgcheck_udfs.check_selection)
+
+
+def test_dir_of_the_package_works_without_xlwings():
+    # dir() serves tab completion: it must not raise where the functions cannot load.
+    code = ("import sys; sys.modules['xlwings'] = None\n"
+            "import tgcheck_udfs\n"
+            "names = dir(tgcheck_udfs)\n"
+            "assert 'tg_check' not in names and '__name__' in names\n"
+            "print('listed')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.stdout == "listed\n", done.stderr

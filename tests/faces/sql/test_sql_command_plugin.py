@@ -34,6 +34,18 @@ def test_without_duckdb_sql_says_what_to_install(tmp_path):
     assert done.returncode == 2
     assert "needs DuckDB" in done.stderr and "[duckdb]" in done.stderr
     assert "Traceback" not in done.stderr
+    # From the checkout: tgcheck is not on PyPI, so no `pip install "tgcheck[...]"`.
+    assert '-e ".[duckdb]"' in done.stderr and 'install "tgcheck' not in done.stderr
+
+
+def test_a_fault_inside_the_sql_face_is_not_called_a_missing_extra(tmp_path):
+    code = ("import sys; sys.modules['tgcheck_duckdb.registration'] = None; "
+            "from tgcheck.cli import main; main()")
+    env = dict(os.environ, TGCHECK_HOME=str(tmp_path), TGCHECK_LOAD_PLUGINS="")
+    done = subprocess.run([sys.executable, "-c", code, "sql", "SELECT 1"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "needs DuckDB" not in done.stderr and "tgcheck_duckdb.registration" in done.stderr
 
 
 def test_the_sql_package_imports_without_duckdb(tmp_path):
