@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime
 import gc
 import importlib
@@ -26,7 +27,9 @@ from .engine import Engine, lost_message
 from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .output_style import style_for
+from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, make_display
+from .provider import QUEUED, STATES
 from .settings import Settings
 from .simulated import simulated_settings
 from .store import LIVE_STATES, MISSING
@@ -806,8 +809,13 @@ def _record_status(engine: Engine, job, record) -> None:
     # Kept like a poll's: a later run's first wait counts from this call, and
     # progress seen here (the task moved, or is exported) ends the backoff.
     now = time.time()
-    seen = (job.status, job.success, job.failure)
-    if (record.status, record.success, record.failure) != seen:
+    provider = engine.provider
+    if record.state not in STATES:
+        record = dataclasses.replace(record, state=provider.state_of(record.status))
+    # What was seen, as the engine's schedule restores it (a word without a state
+    # counts as queued): only a live state or count beyond it is progress.
+    seen = (provider.state_of(job.status) or QUEUED, processed_of(job.success, job.failure) or 0)
+    if shows_progress(seen, record):
         fields["moved_at"] = now
     engine.store.update_job(job.id, status_call=True, polled_at=now,
                             **{k: v for k, v in fields.items() if v is not None})

@@ -66,6 +66,14 @@ LIVE_STATES = frozenset({QUEUED, RUNNING, READY})
 STUCK_EXPORT = 60.0
 
 
+def shows_progress(seen: tuple[str | None, int], status: TaskStatus) -> bool:
+    """Whether a record shows progress over seen (a state and a processed count):
+    a live state with another state or count. status.state, not the word: a word
+    without a state is never progress, so a task that does not move keeps its
+    backoff, also across runs (the journal's moved_at)."""
+    return status.state in LIVE_STATES and (status.state, status.processed or 0) != seen
+
+
 class PollSchedule:
     """`delay = schedule.next_delay(status, now)` after each status call.
 
@@ -123,10 +131,8 @@ class PollSchedule:
     # -- the schedule --------------------------------------------------------
     def idle(self, status: TaskStatus, now: float) -> float:
         """Seconds the task has shown no progress (0 when this poll shows some)."""
-        # status.state, not _state(): a word without a state is never progress.
-        seen = (status.state, status.processed or 0)
-        if status.state in LIVE_STATES and seen != self._seen:
-            self._seen, self._moved_at = seen, now
+        if shows_progress(self._seen, status):
+            self._seen, self._moved_at = (status.state, status.processed or 0), now
         return max(now - self._moved_at, 0.0)
 
     def next_delay(self, status: TaskStatus, now: float) -> float:
