@@ -19,8 +19,15 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tgcheck.default_plugins.ekycpro.words import STATUS_WORDS, TYPICAL_RATE
 from tgcheck.models import TaskStatus
-from tgcheck.polling import TYPICAL_RATE, PollSchedule
+from tgcheck.polling import PollSchedule
+
+
+def _record(word: str, **counts) -> TaskStatus:
+    """A record as ekycpro's client makes it: the word with its normalised state
+    (the policy reads only the state; a word without one stays None)."""
+    return TaskStatus("sim", word, state=STATUS_WORDS.get(word), **counts)
 
 LENGTHS_MIN = (1, 2, 5, 10, 15, 20, 30, 45, 60)
 JITTER = 0.30
@@ -54,15 +61,15 @@ class SimTask:
     def status(self, t: float) -> TaskStatus:
         if t < self.queue:
             # The full record of a queued task reads total 0, as the vendor's does.
-            return TaskStatus("sim", "pending", total=0, success=0, failure=0)
+            return _record("pending", total=0, success=0, failure=0)
         if t < self.processing_end:
-            return TaskStatus("sim", "processing", total=self.numbers,
-                              success=min(self._done(t), self.numbers - 1), failure=0)
+            return _record("processing", total=self.numbers,
+                           success=min(self._done(t), self.numbers - 1), failure=0)
         if t < self.ready:
-            return TaskStatus("sim", "completed", total=self.numbers,
-                              success=self.numbers, failure=0)
-        return TaskStatus("sim", "exported", total=self.numbers, success=self.numbers,
-                          failure=0, result_url="sim://file")
+            return _record("completed", total=self.numbers,
+                           success=self.numbers, failure=0)
+        return _record("exported", total=self.numbers, success=self.numbers, failure=0,
+                       result_url="sim://file")
 
 
 def make_task(length_s: float, rng: random.Random, *, jitter: float = JITTER,
@@ -106,7 +113,8 @@ def run(task: SimTask, policy: Policy, poll_min: float, trace=None) -> tuple[int
 
 
 def tgcheck_policy(task: SimTask, poll_min=2.0, poll_max=300.0, prior=True) -> Policy:
-    schedule = PollSchedule(poll_min, poll_max, 0.0, task.numbers if prior else None)
+    schedule = PollSchedule(poll_min, poll_max, 0.0, task.numbers if prior else None,
+                            typical_rate=TYPICAL_RATE)
     return schedule.next_delay
 
 
@@ -130,8 +138,7 @@ def stuck_calls(policy: Policy, horizon: float, poll_min: float = 2.0,
                 word: str = "pending", numbers: int = 19) -> int:
     """Status calls a policy makes within horizon seconds on a task that never moves
     (always `word`, nothing processed; an unknown word such as "on_hold" too)."""
-    status = TaskStatus("sim", word, total=numbers if word != "pending" else 0,
-                        success=0, failure=0)
+    status = _record(word, total=numbers if word != "pending" else 0, success=0, failure=0)
     t, calls = poll_min, 0
     while t <= horizon:
         calls += 1
@@ -142,7 +149,7 @@ def stuck_calls(policy: Policy, horizon: float, poll_min: float = 2.0,
 
 
 def stuck_policy(numbers: int = 19, poll_min: float = 2.0, poll_max: float = 1800.0) -> Policy:
-    return PollSchedule(poll_min, poll_max, 0.0, numbers).next_delay
+    return PollSchedule(poll_min, poll_max, 0.0, numbers, typical_rate=TYPICAL_RATE).next_delay
 
 
 @dataclass

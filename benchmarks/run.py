@@ -157,18 +157,22 @@ def _polling_end_to_end(quick: bool) -> list[Row]:
     """
     import tgcheck
     from tgcheck import polling
+    from tgcheck.default_plugins.ekycpro.client import EkycproProvider
     from tgcheck.sandbox import Sandbox
 
     # (minutes, queue seconds, time scale)
     tasks = ((5, 40.0, 60.0), (30, 90.0, 120.0)) if quick else \
         ((1, 10.0, 10.0), (5, 40.0, 30.0), (30, 90.0, 60.0), (60, 120.0, 120.0))
-    saved = {k: getattr(polling, k) for k in ("LAG_CAP", "EXPORT_GUESS", "TYPICAL_RATE")}
+    saved = {k: getattr(polling, k) for k in ("LAG_CAP", "EXPORT_GUESS")}
+    # The schedule's prior is the provider's rate (the contract's typical_rate), so
+    # that is what the clock scales, not the core's fallback.
+    saved_rate = EkycproProvider.typical_rate
     rows = []
     try:
         for minutes, queue, scale in tasks:
             polling.LAG_CAP = saved["LAG_CAP"] / scale
             polling.EXPORT_GUESS = saved["EXPORT_GUESS"] / scale
-            polling.TYPICAL_RATE = saved["TYPICAL_RATE"] * scale
+            EkycproProvider.typical_rate = saved_rate * scale
             export = 6.0
             count = int(11 * (minutes * 60 - queue - export))
             with Sandbox(speed=11.0, queue_seconds=queue, export_seconds=export,
@@ -206,6 +210,7 @@ def _polling_end_to_end(quick: bool) -> list[Row]:
     finally:
         for k, v in saved.items():
             setattr(polling, k, v)
+        EkycproProvider.typical_rate = saved_rate
     return rows
 
 
