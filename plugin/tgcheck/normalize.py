@@ -360,7 +360,9 @@ def _slow(value: object, kind: type, region: str | None, cache: dict):
         hit = None
     if hit is None:
         found = _normalise(value, region)
-        hit = found.number if found.status == OK and found.reason is None else found
+        # str(): a str subclass (numpy.str_) must come back a plain str, which is how
+        # the engine tells a number from an answer object.
+        hit = str(found.number) if found.status == OK and found.reason is None else found
         with contextlib.suppress(TypeError):
             cache[key] = hit
     return hit

@@ -268,3 +268,19 @@ def test_a_slash_inside_one_number_is_not_two_numbers():
     assert normalise("0090532/1234567").number == "+905321234567"
     assert normalise("07911 123456 / 07922 123456", "GB").reason == (
         "several_numbers: more than one number in the cell")
+
+
+def test_a_numpy_column_gives_plain_strings(sandbox_env):
+    # numpy.str_ is a str subclass: it must come back a plain str (the engine tells
+    # numbers from answer objects by type), so a numpy column checks like a list.
+    import numpy as np
+
+    import tgcheck
+    from tgcheck.normalize import resolve_all
+
+    column = np.array(["+41798284651", "+41 79 828 46 52", "nonsense"])
+    found = resolve_all(column)
+    assert [type(x) for x in found[:2]] == [str, str]
+    answers = tgcheck.check(column)
+    assert [a.number for a in answers] == ["+41798284651", "+41798284652", None]
+    assert [a.status for a in answers][:2] == ["ok", "ok"] and answers[2].status == "invalid"
