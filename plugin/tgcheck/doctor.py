@@ -424,7 +424,9 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
     The damaged file is kept next to the new one (*.damaged-DATE). Open jobs are
     copied into a fresh store so `tgcheck resume` collects them without paying
     again; answers that cannot be read are fetched again by the next check. A
-    shared store in PostgreSQL (TGCHECK_STORE_URL) is checked, never changed.
+    shared store in PostgreSQL (TGCHECK_STORE_URL) is checked, never repaired or
+    deleted; on a database that has none yet, tgcheck's schema is created, as on
+    any first use.
 
     \b
     Examples:

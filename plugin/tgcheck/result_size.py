@@ -41,11 +41,6 @@ def budget(count: int):
         _budget.reset(token)
 
 
-def current_budget() -> int:
-    """The bytes the file being read may take unpacked (the whole limit outside budget())."""
-    return _budget.get()
-
-
 def check_size(size: int, what: str) -> None:
     """ResultFileError when `size` (bytes, unpacked) is more than the budget allows."""
     limit = _budget.get()

@@ -3,10 +3,11 @@
 Inputs are read twice, row by row: once for the numbers (what the engine needs)
 and once while writing the output (the CLI checks on that read that each row's
 number cell is still what was checked; for stdout it reads once more to compare
-before writing anything). No pass holds the whole table: memory follows the number
-column (the engine holds one value per row), not the table's width, so a wide
-million-row CSV costs little more than its numbers. An xlsx sheet is the exception:
-calamine parses it whole, once per open table (a sheet holds ~1M rows at most).
+before writing anything). A CSV pass holds no whole table: memory follows the
+number column (the engine holds one value per row), not the table's width, so a
+wide million-row CSV costs little more than its numbers. Two exceptions: an xlsx
+sheet, which calamine parses whole once per open table (~1M rows at most), and a
+.txt, read whole in each pass (one number a line: the table is its number column).
 """
 
 from __future__ import annotations

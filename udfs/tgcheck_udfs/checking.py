@@ -11,7 +11,7 @@ from tgcheck import InputError, JobEvent, Settings
 from tgcheck.errors import describe
 
 # RegionError: the core's, re-exported for callers of this module's older name.
-from tgcheck.regions import RegionError, fixed_region, is_empty, per_row  # noqa: F401
+from tgcheck.regions import RegionError, fixed_region, per_row  # noqa: F401
 
 from .grid import as_grid, cell_text, flatten, fold, fold_beside, reason_text
 

@@ -2,7 +2,8 @@
 
 - client.py: the HTTP protocol (create, status, download, balance) as a Provider;
 - words.py: its status words as normalised states, its typical rate, its billing;
-- readers.py: its result files (xlsx, zip of CSV or xlsx, CSV);
+- its result files (xlsx, zip of CSV or xlsx, CSV) are read by the core's
+  generic readers (tgcheck.readers), named in EkycproProvider.readers;
 - sandbox.py: a local server speaking its protocol (`--sandbox`, the tests);
 - here: the hooks that register them, and its settings (its default base URL).
 """
