@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import click
 
@@ -52,7 +52,9 @@ def store_lines(settings: Settings, sandbox_settings: Settings) -> dict[str, str
 
 def password_source(url: str) -> str:
     """Where libpq takes the database's password from (never the password)."""
-    if urlsplit(url).password is not None or "password=" in urlsplit(url).query.lower():
+    parts = urlsplit(url)
+    # password= only: sslpassword= unlocks a client key, not the database login.
+    if parts.password is not None or "password" in {k.lower() for k in parse_qs(parts.query)}:
         return "in TGCHECK_STORE_URL (better: PGPASSWORD or ~/.pgpass, kept out of the URL)"
     if os.environ.get("PGPASSWORD"):
         return "environment variable PGPASSWORD"

@@ -69,6 +69,11 @@ def test_config_says_where_the_database_password_comes_from(monkeypatch, tmp_pat
     done = run("config")
     assert "database password: environment variable PGPASSWORD" in done.output
     assert "env-secret-22" not in done.output and "pgpass-secret-1" not in done.output
+    # sslpassword= unlocks a client key: it is not the database's password.
+    monkeypatch.setenv("TGCHECK_STORE_URL", "postgresql://alice@db.example/tg?sslpassword=k3y")
+    done = run("config")
+    assert "database password: environment variable PGPASSWORD" in done.output
+    assert "k3y" not in done.output
 
 
 def test_doctor_checks_the_shared_store(postgres_url, monkeypatch, sandbox_env, tmp_path):
