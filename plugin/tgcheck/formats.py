@@ -41,7 +41,8 @@ class OutputFormat:
     write_text: Callable[[TextIO, Sequence[str], Rows, OutputStyle], int] | None = None
     write_file: Callable[[str, Sequence[str], Rows, OutputStyle], int] | None = None
     encoding: Callable[[OutputStyle], str] = lambda style: "utf-8"
-    needs: str | None = None  # an optional module (an extra) the writer imports
+    needs: str | None = None  # an optional module the writer imports
+    needs_hint: str = ""  # what to install for it: 'DuckDB ... ".[duckdb]" ...'
     duckdb_copy: str | None = None  # COPY ... TO options for the SQL face
 
     @property
@@ -55,8 +56,8 @@ class OutputFormat:
         try:
             __import__(self.needs)
         except ImportError:
-            raise ConfigError(f'writing .{self.name} needs DuckDB: python -m pip install -e '
-                              '".[duckdb]" in the tgcheck checkout') from None
+            raise ConfigError(f"writing .{self.name} needs {self.needs_hint or self.needs}"
+                              ) from None
 
 
 FORMATS: dict[str, OutputFormat] = {}
@@ -212,4 +213,6 @@ register(OutputFormat("json", (".json", ".jsonl", ".ndjson"), ".json (JSON lines
                       # `tgcheck sql -o x.json` has written one JSON array since it began.
                       duckdb_copy="FORMAT json, ARRAY true"))
 register(OutputFormat("parquet", (".parquet",), ".parquet", write_file=_write_parquet,
-                      needs="duckdb", duckdb_copy="FORMAT parquet"))
+                      needs="duckdb", duckdb_copy="FORMAT parquet",
+                      needs_hint='DuckDB: python -m pip install -e ".[duckdb]" in the tgcheck '
+                                 "checkout"))

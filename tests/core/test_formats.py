@@ -46,3 +46,16 @@ def test_both_faces_take_their_formats_from_the_registry():
     assert {f.suffixes[0]: f.duckdb_copy
                             for f in formats.FORMATS.values() if f.duckdb_copy} == COPY_FORMATS
     assert set(COPY_FORMATS) == {".csv", ".json", ".parquet"}
+
+
+def test_a_format_says_what_its_own_missing_module_needs():
+    import pytest
+
+    from tgcheck.errors import ConfigError
+    from tgcheck.formats import OutputFormat
+
+    fmt = OutputFormat("arrowipc", (".arrow",), ".arrow", needs="no_such_module_tgcheck",
+                       needs_hint="pyarrow: pip install pyarrow")
+    with pytest.raises(ConfigError, match="needs pyarrow: pip install pyarrow") as e:
+        fmt.check_installed()
+    assert "DuckDB" not in str(e.value)
