@@ -19,6 +19,9 @@ MASK = "***"
 # A "key" shorter than this is no real key, and masking it would wreck ordinary
 # text (every "a" in a message); such keys are still never written on purpose.
 MIN_SECRET = 6
+# A vendor may echo part of the key ("invalid key rtKEY-9f3c2a7b..."): any run of
+# this many characters of a key is masked too, wherever it stands in the text.
+MIN_FRAGMENT = 8
 # Provider text shown in one line: a message, a status word, an error body.
 TEXT_LIMIT = 300
 
@@ -38,7 +41,8 @@ _CONTROL_KEEP_NEWLINE = re.compile(
 
 
 def register_secret(value: str) -> None:
-    """Mask this value (in any letter case) everywhere from now on."""
+    """Mask this value (in any letter case), and any run of MIN_FRAGMENT or more of
+    its characters, everywhere from now on."""
     if not isinstance(value, str) or len(value) < MIN_SECRET:
         return
     global _pattern
@@ -48,8 +52,29 @@ def register_secret(value: str) -> None:
         _secrets.add(value)
         # Longest first: a key that contains another is masked whole. Any case:
         # status words are lowercased before they are stored.
-        alternatives = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+        alternatives = [_fragments(s) for s in sorted(_secrets, key=len, reverse=True)]
+        _pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def _fragments(secret: str) -> str:
+    """A pattern for every run of MIN_FRAGMENT or more characters of secret (the whole
+    of a shorter one), each match as long as the text allows.
+
+    One alternative per starting character: its first MIN_FRAGMENT characters, then
+    the rest of the secret as nested optional groups, so the match extends greedily
+    to the longest run. Built once per secret: quadratic in its length (a key of 64
+    characters gives some 4,000 pattern characters); re's literal-prefix check keeps
+    the search over ordinary text fast."""
+    if len(secret) <= MIN_FRAGMENT:
+        return re.escape(secret)
+    starts = []
+    for start in range(len(secret) - MIN_FRAGMENT + 1):
+        rest = secret[start + MIN_FRAGMENT:]
+        tail = ""
+        for char in reversed(rest):
+            tail = f"(?:{re.escape(char)}{tail})?"
+        starts.append(re.escape(secret[start:start + MIN_FRAGMENT]) + tail)
+    return "|".join(starts)
 
 
 def url_without_userinfo(url: str) -> str:
@@ -68,7 +93,8 @@ def url_without_userinfo(url: str) -> str:
 
 
 def mask(text: str) -> str:
-    """text with every registered key (any case) replaced by ***."""
+    """text with every registered key (any case), and every run of MIN_FRAGMENT or
+    more of its characters, replaced by ***."""
     pattern = _pattern
     if pattern is None or not text:
         return text

@@ -196,3 +196,82 @@ def test_a_login_in_the_base_url_never_shows_in_config_or_messages(monkeypatch, 
     # Registered like the key: a message that quotes the URL is masked too.
     assert "BaseUrl5ecret1" not in redact.message(
         "failed: https://bob:BaseUrl5ecret1@api.example.com/v1/tasks")
+
+
+# -- a fragment of the key (issue 20 item 5) --------------------------------------------
+
+FRAGMENT_KEY = "rtKEY-9f3c2a7b41d0e5c8a6f2"  # 26 characters
+TRUNCATED = FRAGMENT_KEY[:14] + "..."  # what a vendor's "invalid key ..." shows
+
+
+def _grams(text: str, size: int = 8) -> set[str]:
+    return {text[i:i + size].lower() for i in range(len(text) - size + 1)}
+
+
+def test_any_run_of_eight_characters_of_a_key_is_masked():
+    from tgcheck import redact
+
+    redact.register_secret(FRAGMENT_KEY)
+    assert redact.mask(f"invalid key {TRUNCATED}") == "invalid key ***..."
+    middle = FRAGMENT_KEY[9:21]
+    assert redact.mask(f"a {middle.upper()} b") == "a *** b"  # any case, any position
+    assert redact.mask(FRAGMENT_KEY[-8:]) == "***"
+    assert redact.mask(FRAGMENT_KEY[:7]) == FRAGMENT_KEY[:7]  # seven characters stay
+    assert redact.mask(f"x{FRAGMENT_KEY}y") == "x***y"
+    assert redact.holds_secret(f"task-{FRAGMENT_KEY[3:11]}")
+
+
+def _echo_fragment(h, code=200, **fields):
+    from hostile import record, reply
+
+    reply(h, code, record(**fields))
+
+
+FRAGMENT_ECHOES = {
+    "failed message": dict(status=lambda h: _echo_fragment(
+        h, status="failed", message=f"invalid key {TRUNCATED}")),
+    "status word and fields": dict(status=lambda h: _echo_fragment(
+        h, status=f"Pending {FRAGMENT_KEY[4:16]}", created_at=FRAGMENT_KEY[10:],
+        message=FRAGMENT_KEY[2:12].upper())),
+    "400 body": dict(create=lambda h: _echo_fragment(
+        h, 400, status="error", message=f"invalid key {TRUNCATED}")),
+    "task id": dict(create=lambda h: _echo_fragment(h, task_id=f"t-{FRAGMENT_KEY[:9]}")),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", list(FRAGMENT_ECHOES))
+def test_a_truncated_key_echoed_back_reaches_no_stream_or_file(case, tmp_path, monkeypatch,
+                                                               caplog):
+    from hostile import HostileServer
+    from tgcheck.cli import cli
+
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "home"
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(3)) + "\n")
+    with HostileServer(**FRAGMENT_ECHOES[case]) as server:
+        for name, value in (("TGCHECK_API_KEY", FRAGMENT_KEY), ("TGCHECK_BASE_URL", server.url),
+                            ("TGCHECK_HOME", str(home)), ("TGCHECK_POLL_MIN", "0.01"),
+                            ("TGCHECK_POLL_MAX", "0.05"), ("TGCHECK_RETRY_BASE", "0.01"),
+                            ("TGCHECK_TIMEOUT", "2")):
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        outputs = []
+        for args in (["check", str(listing), "--progress", "json"],
+                     ["check", str(listing), "--progress", "plain", "--resubmit", "--debug"],
+                     ["jobs", "--all"], ["jobs", "--all", "--json"],
+                     ["status", "t1"], ["status", "t1", "--json", "--debug"], ["resume"],
+                     ["export", "1", "--format", "csv"]):
+            result = runner.invoke(cli, args, prog_name="tgcheck")
+            outputs += [result.stdout, result.stderr, repr(result.exception)]
+        outputs.append(caplog.text)
+    assert server.calls["create"] >= 1
+    files = list(_files_under(home))
+    assert files  # the store was written: the search below looked at something
+    grams = _grams(FRAGMENT_KEY)
+    for f in files:
+        blob = Path(f).read_bytes().lower()
+        assert not [g for g in grams if g.encode() in blob], (case, f)
+    for text in outputs:
+        assert not [g for g in grams if g in text.lower()], (case, text)
