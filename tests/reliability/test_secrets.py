@@ -275,3 +275,41 @@ def test_a_truncated_key_echoed_back_reaches_no_stream_or_file(case, tmp_path, m
         assert not [g for g in grams if g.encode() in blob], (case, f)
     for text in outputs:
         assert not [g for g in grams if g in text.lower()], (case, text)
+
+
+# -- an unencoded @ in the store URL's password (issue 20 item 5) ------------------------
+
+STORE_COMMANDS = (["check", "{listing}"], ["jobs"], ["jobs", "--json"], ["resume"],
+                  ["status", "t1"], ["export", "1"], ["cache", "stats"], ["config", "show"],
+                  ["doctor"])
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:Ow@nerSECRET@127.0.0.1:1/db",
+    "postgresql://u:Ow@ner@SECRET@127.0.0.1:1/db?sslmode=disable",
+    "postgres://u@home:OwnerSECRET@127.0.0.1/db",
+])
+def test_a_store_url_with_an_unencoded_at_is_refused_before_connecting(url, tmp_path,
+                                                                       monkeypatch):
+    from tgcheck.cli import cli
+
+    listing = tmp_path / "in.txt"
+    listing.write_text("+41790000000\n")
+    monkeypatch.setenv("TGCHECK_API_KEY", "k-store-url-1")
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TGCHECK_STORE_URL", url)
+    password = url.split("://u", 1)[1].rpartition("@")[0].lstrip(":@")
+    for args in STORE_COMMANDS:
+        args = [a.format(listing=listing) for a in args]
+        result = CliRunner().invoke(cli, args, prog_name="tgcheck")
+        shown = result.output + repr(result.exception)
+        assert result.exit_code == 2, (args, shown)
+        assert "percent-encode" in shown and "PGPASSWORD" in shown, (args, shown)
+        assert not [g for g in _grams(password, 4) if g.lower() in shown.lower()], (args, shown)
+    assert not (tmp_path / "home").exists() or not list(_files_under(tmp_path / "home"))
+
+
+def test_a_percent_encoded_at_in_the_store_url_is_accepted():
+    from tgcheck.store.open import check_store_url
+
+    check_store_url("postgresql://u:Ow%40nerSECRET@127.0.0.1:1/db")
