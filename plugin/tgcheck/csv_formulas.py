@@ -23,8 +23,11 @@ from collections.abc import Iterator, Sequence
 # OWASP: = + - @ tab CR; and the full-width = + - @.
 TRIGGERS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 # Digits, spaces, separators and signs only: a number or a phone number as people
-# write them; or a number with an exponent.
-_NUMBER_LIKE = re.compile(r"[0-9 \u00a0.,()/+\-]*|[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+# write them; or a number with an exponent. Written for Python's re and for RE2
+# (Arrow's compute functions, tgcheck sql's CSV) alike: [0-9], not \d.
+NUMBER_LIKE = ("[0-9 \u00a0.,()/+-]*"
+               "|[+-]?(?:[0-9]+[.]?[0-9]*|[.][0-9]+)[eE][+-]?[0-9]+")
+_NUMBER_LIKE = re.compile(NUMBER_LIKE)
 
 
 def neutralise(cell: object) -> object:
