@@ -221,6 +221,18 @@ def test_any_run_of_eight_characters_of_a_key_is_masked():
     assert redact.holds_secret(f"task-{FRAGMENT_KEY[3:11]}")
 
 
+def test_fragments_of_long_and_short_secrets_are_masked():
+    from tgcheck import redact
+
+    long_key = "".join(f"{i:03d}Zq" for i in range(60))  # 300 characters
+    redact.register_secret(long_key)
+    redact.register_secret("Pw6chr")  # shorter than a fragment: masked whole only
+    assert redact.mask(f"<{long_key[101:250].lower()}>") == "<***>"
+    assert redact.mask(f"a {long_key} b {long_key[:8]}") == "a *** b ***"
+    assert redact.mask("x PW6CHR y Pw6ch") == "x *** y Pw6ch"
+    assert redact.mask(FRAGMENT_KEY[:8] + long_key[-8:]) == "******"
+
+
 def _echo_fragment(h, code=200, **fields):
     from hostile import record, reply
 
