@@ -321,6 +321,18 @@ def test_a_store_url_with_an_unencoded_at_is_refused_before_connecting(url, tmp_
     assert not (tmp_path / "home").exists() or not list(_files_under(tmp_path / "home"))
 
 
+def test_a_store_url_with_an_unencoded_at_is_refused_as_an_argument_too(tmp_path, monkeypatch):
+    from tgcheck.cli import cli
+
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TGCHECK_STORE_URL", raising=False)
+    url = "postgresql://u:Ow@nerSECRET@127.0.0.1:1/db"
+    for args in (["doctor", "--store", url], ["store", "migrate", "--to", url]):
+        result = CliRunner().invoke(cli, args, prog_name="tgcheck")
+        assert result.exit_code == 2, (args, result.output)
+        assert "percent-encode" in result.output and "SECRET" not in result.output
+
+
 def test_a_percent_encoded_at_in_the_store_url_is_accepted():
     from tgcheck.store.open import check_store_url
 
