@@ -37,6 +37,15 @@ def neutralise(cell: object) -> object:
     return cell
 
 
-def neutralised(rows: Iterator[Sequence[object]]) -> Iterator[list[object]]:
+def neutralised(rows: Iterator[Sequence[object]]) -> Iterator[Sequence[object]]:
+    """rows, a row copied only when one of its cells needs the quote (most have
+    none: this runs on every row of a large output)."""
+    triggers, number_like = TRIGGERS, _NUMBER_LIKE.fullmatch
     for row in rows:
-        yield [neutralise(cell) for cell in row]
+        for cell in row:
+            if (isinstance(cell, str) and cell[:1] in triggers
+                    and not cell[1:].isdecimal() and not number_like(cell)):
+                yield [neutralise(c) for c in row]
+                break
+        else:
+            yield row

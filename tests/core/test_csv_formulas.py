@@ -57,3 +57,13 @@ def test_a_lone_sign_is_left_alone():
 @pytest.mark.parametrize("value", [5, -5, 1.5, None, True])
 def test_values_that_are_not_text_are_never_touched(value):
     assert neutralise(value) is value
+
+
+def test_rows_are_copied_only_when_a_cell_needs_the_quote():
+    from tgcheck.csv_formulas import neutralised
+
+    plain = ["1", "+41791234567", "-5", None, 7]
+    risky = ["2", "+41791234567", "=1+1", 7]
+    got = list(neutralised(iter([plain, risky])))
+    assert got[0] is plain
+    assert got[1] == ["2", "+41791234567", "'=1+1", 7]
