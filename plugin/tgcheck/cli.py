@@ -26,7 +26,7 @@ from .doctor import doctor_command
 from .engine import Engine, lost_message
 from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
-from .output_style import style_for
+from .output_style import OutputStyle, style_for
 from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, make_display
 from .provider import QUEUED, STATES
@@ -168,6 +168,10 @@ def _output_options(output_help: str | None = None):
         output_help = f"Write here ({suffixes}); default: CSV on stdout."
 
     def decorate(fn):
+        fn = click.option("--raw-csv", is_flag=True,
+                          help="CSV output: write cells as they are. Default: a text cell "
+                               "Excel would run as a formula (=, +, -, @, tab, CR first; not "
+                               "a number or phone number) gets a leading '.")(fn)
         fn = click.option("-f", "--format", "out_format", type=click.Choice(formats.names()),
                           help="Output format, whatever -o's extension.")(fn)
         return click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -290,7 +294,7 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
           task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
-          provider, base_url, progress, bom, quiet):
+          provider, base_url, progress, bom, quiet, raw_csv):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -363,7 +367,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
 
             with _writing(output, then):
                 write_table(output, fmt, header, answer_rows(table, values, answers, tally),
-                            style_for(table, bom=bom))
+                            style_for(table, bom=bom, csv_safe=not raw_csv))
         summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"
         cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
@@ -869,7 +873,7 @@ def _find_job(engine: Engine, ref: str):
 @_output_options()
 @_sandbox_store_option
 @handle_errors
-def export(job_ref, output, out_format, sandbox):
+def export(job_ref, output, out_format, raw_csv, sandbox):
     """Write a finished job's answers (number, answer, status), from the store.
 
     JOB is the job number from `tgcheck jobs` or the provider's task id. No API
@@ -894,7 +898,8 @@ def export(job_ref, output, out_format, sandbox):
         engine.close()
     missing = sum(status == MISSING for _, _, status in answers)
     with _writing(output):
-        count = write_table(output, fmt, ["number", ttype.column, "status"], answers)
+        count = write_table(output, fmt, ["number", ttype.column, "status"], answers,
+                            OutputStyle(csv_safe=not raw_csv))
     note = f"; {missing} no longer in the store (cache cleared)" if missing else ""
     click.echo(f"tgcheck: job {job.id}: {count} answers{note}", err=True)
 
@@ -947,7 +952,7 @@ def cache_stats(sandbox):
               help="Only answers checked more than DAYS ago.")
 @_sandbox_store_option
 @handle_errors
-def cache_export(output, out_format, task_type, older_than, sandbox):
+def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
     """Write every stored answer: task_type, number, value, status, checked_at, task_id.
 
     \b
@@ -963,7 +968,8 @@ def cache_export(output, out_format, task_type, older_than, sandbox):
         with contextlib.closing(stored), _writing(output):
             rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
-                                              "checked_at", "task_id"], rows)
+                                              "checked_at", "task_id"], rows,
+                                OutputStyle(csv_safe=not raw_csv))
     finally:
         engine.close()
     click.echo(f"tgcheck: {count} answers exported", err=True)

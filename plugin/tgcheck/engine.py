@@ -221,6 +221,14 @@ def sent_numbers(found: list) -> list[str]:
             if type(f) is str or f.status == OK]
 
 
+def _equal_parts(numbers: list, size: int) -> list[list]:
+    """numbers in the fewest parts of at most size, equal in size (they differ by one
+    at most)."""
+    count = -(-len(numbers) // size)
+    return [numbers[i * len(numbers) // count:(i + 1) * len(numbers) // count]
+            for i in range(count)]
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, *, provider=None,
                  store: BaseStore | None = None):
@@ -412,9 +420,7 @@ class Engine:
         # Equal chunks (sizes differ by one at most), not full ones and a remainder:
         # 100,020 numbers are two tasks of 50,010, not 100,000 and a 20 below the
         # minimum task size.
-        count = -(-len(missing) // size)
-        chunks = [missing[i * len(missing) // count:(i + 1) * len(missing) // count]
-                  for i in range(count)]
+        chunks = _equal_parts(missing, size)
         if len(chunks) == 1 and not _on_main_thread():
             # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
             # the job runs here, its waits woken by the caller's cancel at once.
@@ -464,6 +470,15 @@ class Engine:
         nothing created), the set split in halves, each its own task, as often as
         needed. The count of tasks is told (an event) before they are created.
         With fill, a task below the minimum size is topped up or refused first."""
+        cap = self._size_cap
+        if cap and len(numbers) > cap:
+            # A 413 taught a smaller size since this set was cut (the other half
+            # of a refused set, a chunk cut before): split now, not after a 413.
+            parts = _equal_parts(numbers, cap)
+            self._notify(request, len(numbers),
+                         f"sending {len(numbers):,} numbers as {len(parts)} tasks of up to "
+                         f"{cap:,}: the provider refused larger ones as too large")
+            return self._sized_parts(parts, request)
         ttype, fill = request.ttype, request.fill
         least = self.minimum(ttype)
         if fill is not None and least and len(numbers) < least:
@@ -481,11 +496,14 @@ class Engine:
             if len(numbers) < 2:
                 raise
             half = (len(numbers) + 1) // 2
-            parts = [numbers[:half], numbers[half:]]
-            self._size_cap = min(self._size_cap or half, half)
+            self._size_cap = size = min(self._size_cap or half, half)
+            parts = _equal_parts(numbers, size)
             self._notify(request, len(numbers),
                          f"the provider refused {len(numbers)} numbers as too large ({e}); "
-                         f"sending them as {len(parts)} tasks of up to {half:,}")
+                         f"sending them as {len(parts)} tasks of up to {size:,}")
+        return self._sized_parts(parts, request)
+
+    def _sized_parts(self, parts, request: CheckRequest) -> dict[str, tuple]:
         found: dict[str, tuple] = {}
         for part in parts:
             found.update(self._sized_job(part, request))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .csv_formulas import neutralise, neutralised
 from .errors import ConfigError, InputError
 from .output_style import OutputStyle, sheet_rows, xlsx_sheet_name
 
@@ -106,6 +107,8 @@ def too_many_rows() -> InputError:
 # -- the writers ----------------------------------------------------------------
 def _write_csv(f: TextIO, header, rows, style: OutputStyle) -> int:
     writer = csv.writer(f, delimiter=style.delimiter, lineterminator="\n")
+    if style.csv_safe:
+        header, rows = [neutralise(name) for name in header], neutralised(rows)
     writer.writerow(header)
     # The csv module writes None as an empty cell itself: no copy of each row.
     count = 0
@@ -185,7 +188,8 @@ def _write_parquet(path: str, header, rows, style: OutputStyle) -> int:
                                    dir=Path(path).parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            count = _write_csv(f, header, rows, OutputStyle())
+            # Parquet keeps every cell as it came: no spreadsheet runs it.
+            count = _write_csv(f, header, rows, OutputStyle(csv_safe=False))
         columns = "{" + ", ".join(
             "'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header) + "}"
         con = duckdb.connect()

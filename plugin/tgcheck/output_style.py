@@ -27,9 +27,12 @@ class OutputStyle:
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
     workbook: Path | None = None
+    # CSV cells Excel would run as a formula get a leading ' (tgcheck.csv_formulas);
+    # False (--raw-csv) writes them as they came.
+    csv_safe: bool = True
 
 
-def style_for(table, *, bom: bool = False) -> OutputStyle:
+def style_for(table, *, bom: bool = False, csv_safe: bool = True) -> OutputStyle:
     """The output style that matches the input table (an InputTable)."""
     encoding = getattr(table, "encoding", None) or "utf-8"
     if bom or encoding == "utf-8-sig":
@@ -38,7 +41,8 @@ def style_for(table, *, bom: bool = False) -> OutputStyle:
         encoding = "utf-16"  # Excel's "Unicode text": written with its BOM
     elif encoding not in ("cp1252", "latin-1"):
         encoding = "utf-8"
-    style = OutputStyle(delimiter=getattr(table, "delimiter", None) or ",", encoding=encoding)
+    style = OutputStyle(delimiter=getattr(table, "delimiter", None) or ",", encoding=encoding,
+                        csv_safe=csv_safe)
     sheet, sheets = getattr(table, "sheet", None), getattr(table, "sheets", None) or []
     if sheet is not None and sheet in sheets:
         at = sheets.index(sheet)

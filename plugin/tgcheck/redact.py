@@ -19,12 +19,56 @@ MASK = "***"
 # A "key" shorter than this is no real key, and masking it would wreck ordinary
 # text (every "a" in a message); such keys are still never written on purpose.
 MIN_SECRET = 6
+# A vendor may echo part of the key ("invalid key rtKEY-9f3c2a7b..."): any run of
+# this many characters of a key is masked too, wherever it stands in the text.
+MIN_FRAGMENT = 8
 # Provider text shown in one line: a message, a status word, an error body.
 TEXT_LIMIT = 300
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_pattern: re.Pattern | None = None
+
+
+class _Index:
+    """Every registered secret's runs of MIN_FRAGMENT characters (a shorter secret
+    whole), case-folded: one regex over them all (a trie, so its cost grows little
+    with the secrets' length or number), and where each run sits in which secret,
+    to extend a match to the longest run the text holds."""
+
+    def __init__(self, secrets: set[str]):
+        self.where: dict[str, list[tuple[str, int]]] = {}
+        for secret in secrets:
+            folded = secret.casefold()
+            size = min(MIN_FRAGMENT, len(folded))
+            for at in range(len(folded) - size + 1):
+                self.where.setdefault(folded[at:at + size], []).append((folded, at))
+        self.pattern = re.compile(_trie(self.where))
+
+
+def _trie(words) -> str:
+    """A regex matching any of words, as a prefix tree: a literal per branch, so the
+    engine rejects a position at its first character (an alternation of every word
+    tries each in turn: 60 times slower for a 500-character key)."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(c) + emit(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # A word that ends here, and longer ones go on: the longer tried first.
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
+_index: _Index | None = None
+
 
 # ANSI escape sequences (CSI ... final byte, OSC ... BEL/ST, and ESC with its
 # intermediates and final byte: ESC c, ESC ( B) first, then what is left of the
@@ -38,18 +82,26 @@ _CONTROL_KEEP_NEWLINE = re.compile(
 
 
 def register_secret(value: str) -> None:
-    """Mask this value (in any letter case) everywhere from now on."""
+    """Mask this value (in any letter case), and any run of MIN_FRAGMENT or more of
+    its characters, everywhere from now on."""
     if not isinstance(value, str) or len(value) < MIN_SECRET:
         return
-    global _pattern
+    global _index
     with _lock:
         if value in _secrets:
             return
         _secrets.add(value)
-        # Longest first: a key that contains another is masked whole. Any case:
-        # status words are lowercased before they are stored.
-        alternatives = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+        # Any case: status words are lowercased before they are stored.
+        _index = _Index(_secrets)
+
+
+def _folded(text: str) -> str:
+    """text case-folded, character for character (positions stay where they were):
+    a character whose folding is longer (ß -> ss) is kept as it is."""
+    folded = text.casefold()
+    if len(folded) == len(text):
+        return folded
+    return "".join(c if len(c.casefold()) != 1 else c.casefold() for c in text)
 
 
 def url_without_userinfo(url: str) -> str:
@@ -68,11 +120,30 @@ def url_without_userinfo(url: str) -> str:
 
 
 def mask(text: str) -> str:
-    """text with every registered key (any case) replaced by ***."""
-    pattern = _pattern
-    if pattern is None or not text:
+    """text with every registered key (any case), and every run of MIN_FRAGMENT or
+    more of its characters, replaced by ***."""
+    index = _index
+    if index is None or not text:
         return text
-    return pattern.sub(MASK, text)
+    folded = _folded(text)
+    found = index.pattern.search(folded)
+    if found is None:
+        return text
+    pieces, done = [], 0
+    while found is not None:
+        start, end = found.span()
+        # The longest run of a secret that starts here: the match, extended.
+        for secret, at in index.where.get(found.group(), ()):
+            length = found.end() - start
+            while (start + length < len(folded) and at + length < len(secret)
+                   and folded[start + length] == secret[at + length]):
+                length += 1
+            end = max(end, start + length)
+        pieces += [text[done:start], MASK]
+        done = end
+        found = index.pattern.search(folded, end)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
@@ -109,5 +180,5 @@ def message(text: str) -> str:
 
 
 def holds_secret(text: str) -> bool:
-    pattern = _pattern
-    return bool(pattern is not None and text and pattern.search(text))
+    index = _index
+    return bool(index is not None and text and index.pattern.search(_folded(text)))

@@ -23,7 +23,7 @@ from tgcheck import errors, formats
 from tgcheck.command_errors import handle_errors
 from tgcheck.simulated import simulated_settings
 
-from . import waiting
+from . import csv_cells, waiting
 from .registration import register
 
 # -o FILE: the format follows the extension (tgcheck.formats); DuckDB's COPY writes it.
@@ -42,6 +42,9 @@ _UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Write the result to FILE ({', '.join(COPY_FORMATS)}) instead of stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option("--raw-csv", is_flag=True,
+              help="CSV output (--csv, -o FILE.csv): write cells as they are. Default: a text "
+                   "cell Excel would run as a formula gets a leading '.")
 @click.option("-d", "--database", default=":memory:", show_default=True,
               help="DuckDB database file to open.")
 @click.option("--sandbox", is_flag=True,
@@ -56,7 +59,7 @@ _UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w
                    "(for scripts and cron; without it, errors are shown and it goes on).")
 @handle_errors(no_key=NO_KEY_SQL)
 def sql_command(query, output, as_csv, database, sandbox, task_type, provider, region,
-                bail):
+                bail, raw_csv):
     """Run QUERY in DuckDB with telegram_enrich, telegram_check and tg_normalize.
 
     \b
@@ -78,7 +81,8 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, provider, r
             raise click.UsageError(str(e)) from None
     _progress_to_stderr()
     try:
-        _sql(query, output, as_csv, database, sandbox, task_type, region, bail, provider)
+        _sql(query, output, as_csv, database, sandbox, task_type, region, bail, provider,
+             csv_safe=not raw_csv)
     except Exception as e:
         if not _interruption(e):
             raise
@@ -143,7 +147,7 @@ def _progress_to_stderr() -> None:
 
 
 def _sql(query, output, as_csv, database, sandbox, task_type, region, bail,
-         provider=None) -> None:
+         provider=None, csv_safe=True) -> None:
     with contextlib.ExitStack() as stack:
         settings = _settings(stack, sandbox, provider)
         con = stack.enter_context(duckdb.connect(database))
@@ -156,13 +160,13 @@ def _sql(query, output, as_csv, database, sandbox, task_type, region, bail,
             raise click.BadParameter(str(e), param_hint="--region") from None
         if query is not None:
             try:
-                run_sql(con, query, output=output, as_csv=as_csv)
+                run_sql(con, query, output=output, as_csv=as_csv, csv_safe=csv_safe)
             except (duckdb.Error, tgcheck.TgcheckError) as e:
                 if _interruption(e):
                     raise
                 raise _query_error(e) from None
         else:
-            repl(con, output=output, as_csv=as_csv, bail=bail)
+            repl(con, output=output, as_csv=as_csv, bail=bail, csv_safe=csv_safe)
 
 
 def _settings(stack: contextlib.ExitStack, sandbox: bool,
@@ -179,8 +183,9 @@ SHOWN = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "EXECUTE", "RELATION"}
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, output: Path | None = None,
-            as_csv: bool = False) -> None:
-    """Run every statement; show (or write) the result of the last one."""
+            as_csv: bool = False, csv_safe: bool = True) -> None:
+    """Run every statement; show (or write) the result of the last one. csv_safe:
+    CSV cells Excel would run as a formula get a leading ' (tgcheck.csv_formulas)."""
     statements = [(s.query.strip().rstrip(";").strip(), s.type.name)
                   for s in con.extract_statements(text)]
     statements = [(sql, kind) for sql, kind in statements if sql]
@@ -191,6 +196,10 @@ def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, output: Path | None = 
     last, kind = statements[-1]
     if output is not None:
         options = COPY_FORMATS[output.suffix.lower()]
+        if csv_safe and output.suffix.lower() == ".csv":
+            csv_cells.write_csv(con, last, str(output))
+            click.echo(f"wrote {output}", err=True)
+            return
         path = str(output).replace("'", "''")
         con.execute(f"COPY ({last}) TO '{path}' ({options})")
         click.echo(f"wrote {output}", err=True)
@@ -200,7 +209,10 @@ def run_sql(con: duckdb.DuckDBPyConnection, text: str, *, output: Path | None = 
         return
     # Fetch once: printing a lazy relation, then writing it, would run it (and
     # call the UDF) twice.
-    rows = con.from_arrow(con.sql(last).to_arrow_table())
+    table = con.sql(last).to_arrow_table()
+    if as_csv and csv_safe:
+        table = csv_cells.neutralised_table(table)
+    rows = con.from_arrow(table)
     click.echo(_csv(rows) if as_csv else str(rows), nl=not as_csv)
 
 
@@ -213,7 +225,7 @@ def _csv(rows: duckdb.DuckDBPyRelation) -> str:
 
 
 def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
-         bail: bool = False) -> None:
+         bail: bool = False, csv_safe: bool = True) -> None:
     """Statements from stdin, each run when a line ends with ';'. Ctrl-D ends.
     bail: the first failing statement ends it, with exit status 1."""
     stdin = sys.stdin
@@ -236,7 +248,7 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
         text = "".join(pending)
         pending.clear()
         try:
-            run_sql(con, text, output=output, as_csv=as_csv)
+            run_sql(con, text, output=output, as_csv=as_csv, csv_safe=csv_safe)
         except (duckdb.Error, tgcheck.TgcheckError, RuntimeError, KeyboardInterrupt) as e:
             if _interruption(e) or isinstance(e, KeyboardInterrupt):
                 if not interactive:
@@ -250,7 +262,7 @@ def repl(con: duckdb.DuckDBPyConnection, *, output: Path | None, as_csv: bool,
                 sys.exit(errors.exit_code(_query_error(e)))  # the one rule, as an argument
     if pending and "".join(pending).strip():
         try:
-            run_sql(con, "".join(pending), output=output, as_csv=as_csv)
+            run_sql(con, "".join(pending), output=output, as_csv=as_csv, csv_safe=csv_safe)
         except (duckdb.Error, tgcheck.TgcheckError) as e:
             click.echo(f"Error: {_shown(e)}", err=True)
             sys.exit(errors.exit_code(_query_error(e)))

@@ -400,13 +400,16 @@ def test_a_413_splits_the_set_and_says_how_many_tasks_first(run_engine):
         values = numbers(10)
         answers = engine.check(values, on_event=events.append)
         assert all(a.status == "ok" for a in answers)
-        assert sb.creates == 4  # 10 -> 5 + 5 -> 3 + 2 + 3 + 2
+        assert sb.creates == 4  # 10 -> 5 + 5 -> 2 + 3 + 2 + 3
         assert all(len(t.numbers) <= 4 for t in sb.tasks.values())
         notes = [e.message for e in events if e.message and "sending them as" in e.message]
         assert notes[0].endswith("sending them as 2 tasks of up to 5")
         assert "refused 10 numbers as too large" in notes[0]
         states = sorted(j.state for j in engine.store.jobs())
         assert states.count("done") == 4 and "open" not in states
+        # 10 -> 413 -> 5 + 5; the first 5 -> 413 -> 3 + 2; the other 5 is split to 3 + 2
+        # up front, at the size just learned, with no 413 of its own.
+        assert sb.calls["create"] - sb.creates == 2
         # The engine remembers: the next set is split up front, no 413 again.
         refused = sb.calls["create"] - sb.creates
         engine.check(numbers(6, start=100))

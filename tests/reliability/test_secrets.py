@@ -196,3 +196,144 @@ def test_a_login_in_the_base_url_never_shows_in_config_or_messages(monkeypatch, 
     # Registered like the key: a message that quotes the URL is masked too.
     assert "BaseUrl5ecret1" not in redact.message(
         "failed: https://bob:BaseUrl5ecret1@api.example.com/v1/tasks")
+
+
+# -- a fragment of the key (issue 20 item 5) --------------------------------------------
+
+FRAGMENT_KEY = "rtKEY-9f3c2a7b41d0e5c8a6f2"  # 26 characters
+TRUNCATED = FRAGMENT_KEY[:14] + "..."  # what a vendor's "invalid key ..." shows
+
+
+def _grams(text: str, size: int = 8) -> set[str]:
+    return {text[i:i + size].lower() for i in range(len(text) - size + 1)}
+
+
+def test_any_run_of_eight_characters_of_a_key_is_masked():
+    from tgcheck import redact
+
+    redact.register_secret(FRAGMENT_KEY)
+    assert redact.mask(f"invalid key {TRUNCATED}") == "invalid key ***..."
+    middle = FRAGMENT_KEY[9:21]
+    assert redact.mask(f"a {middle.upper()} b") == "a *** b"  # any case, any position
+    assert redact.mask(FRAGMENT_KEY[-8:]) == "***"
+    assert redact.mask(FRAGMENT_KEY[:7]) == FRAGMENT_KEY[:7]  # seven characters stay
+    assert redact.mask(f"x{FRAGMENT_KEY}y") == "x***y"
+    assert redact.holds_secret(f"task-{FRAGMENT_KEY[3:11]}")
+
+
+def test_fragments_of_long_and_short_secrets_are_masked():
+    from tgcheck import redact
+
+    long_key = "".join(f"{i:03d}Zq" for i in range(60))  # 300 characters
+    redact.register_secret(long_key)
+    redact.register_secret("Pw6chr")  # shorter than a fragment: masked whole only
+    assert redact.mask(f"<{long_key[101:250].lower()}>") == "<***>"
+    assert redact.mask(f"a {long_key} b {long_key[:8]}") == "a *** b ***"
+    assert redact.mask("x PW6CHR y Pw6ch") == "x *** y Pw6ch"
+    assert redact.mask(FRAGMENT_KEY[:8] + long_key[-8:]) == "******"
+
+
+def _echo_fragment(h, code=200, **fields):
+    from hostile import record, reply
+
+    reply(h, code, record(**fields))
+
+
+FRAGMENT_ECHOES = {
+    "failed message": dict(status=lambda h: _echo_fragment(
+        h, status="failed", message=f"invalid key {TRUNCATED}")),
+    "status word and fields": dict(status=lambda h: _echo_fragment(
+        h, status=f"Pending {FRAGMENT_KEY[4:16]}", created_at=FRAGMENT_KEY[10:],
+        message=FRAGMENT_KEY[2:12].upper())),
+    "400 body": dict(create=lambda h: _echo_fragment(
+        h, 400, status="error", message=f"invalid key {TRUNCATED}")),
+    "task id": dict(create=lambda h: _echo_fragment(h, task_id=f"t-{FRAGMENT_KEY[:9]}")),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", list(FRAGMENT_ECHOES))
+def test_a_truncated_key_echoed_back_reaches_no_stream_or_file(case, tmp_path, monkeypatch,
+                                                               caplog):
+    from hostile import HostileServer
+    from tgcheck.cli import cli
+
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "home"
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(3)) + "\n")
+    with HostileServer(**FRAGMENT_ECHOES[case]) as server:
+        for name, value in (("TGCHECK_API_KEY", FRAGMENT_KEY), ("TGCHECK_BASE_URL", server.url),
+                            ("TGCHECK_HOME", str(home)), ("TGCHECK_POLL_MIN", "0.01"),
+                            ("TGCHECK_POLL_MAX", "0.05"), ("TGCHECK_RETRY_BASE", "0.01"),
+                            ("TGCHECK_TIMEOUT", "2")):
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        outputs = []
+        for args in (["check", str(listing), "--progress", "json"],
+                     ["check", str(listing), "--progress", "plain", "--resubmit", "--debug"],
+                     ["jobs", "--all"], ["jobs", "--all", "--json"],
+                     ["status", "t1"], ["status", "t1", "--json", "--debug"], ["resume"],
+                     ["export", "1", "--format", "csv"]):
+            result = runner.invoke(cli, args, prog_name="tgcheck")
+            outputs += [result.stdout, result.stderr, repr(result.exception)]
+        outputs.append(caplog.text)
+    assert server.calls["create"] >= 1
+    files = list(_files_under(home))
+    assert files  # the store was written: the search below looked at something
+    grams = _grams(FRAGMENT_KEY)
+    for f in files:
+        blob = Path(f).read_bytes().lower()
+        assert not [g for g in grams if g.encode() in blob], (case, f)
+    for text in outputs:
+        assert not [g for g in grams if g in text.lower()], (case, text)
+
+
+# -- an unencoded @ in the store URL's password (issue 20 item 5) ------------------------
+
+STORE_COMMANDS = (["check", "{listing}"], ["jobs"], ["jobs", "--json"], ["resume"],
+                  ["status", "t1"], ["export", "1"], ["cache", "stats"], ["config", "show"],
+                  ["doctor"])
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:Ow@nerSECRET@127.0.0.1:1/db",
+    "postgresql://u:Ow@ner@SECRET@127.0.0.1:1/db?sslmode=disable",
+    "postgres://u@home:OwnerSECRET@127.0.0.1/db",
+])
+def test_a_store_url_with_an_unencoded_at_is_refused_before_connecting(url, tmp_path,
+                                                                       monkeypatch):
+    from tgcheck.cli import cli
+
+    listing = tmp_path / "in.txt"
+    listing.write_text("+41790000000\n")
+    monkeypatch.setenv("TGCHECK_API_KEY", "k-store-url-1")
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TGCHECK_STORE_URL", url)
+    password = url.split("://u", 1)[1].rpartition("@")[0].lstrip(":@")
+    for args in STORE_COMMANDS:
+        args = [a.format(listing=listing) for a in args]
+        result = CliRunner().invoke(cli, args, prog_name="tgcheck")
+        shown = result.output + repr(result.exception)
+        assert result.exit_code == 2, (args, shown)
+        assert "percent-encode" in shown and "PGPASSWORD" in shown, (args, shown)
+        assert not [g for g in _grams(password, 4) if g.lower() in shown.lower()], (args, shown)
+    assert not (tmp_path / "home").exists() or not list(_files_under(tmp_path / "home"))
+
+
+def test_a_store_url_with_an_unencoded_at_is_refused_as_an_argument_too(tmp_path, monkeypatch):
+    from tgcheck.cli import cli
+
+    monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TGCHECK_STORE_URL", raising=False)
+    url = "postgresql://u:Ow@nerSECRET@127.0.0.1:1/db"
+    for args in (["doctor", "--store", url], ["store", "migrate", "--to", url]):
+        result = CliRunner().invoke(cli, args, prog_name="tgcheck")
+        assert result.exit_code == 2, (args, result.output)
+        assert "percent-encode" in result.output and "SECRET" not in result.output
+
+
+def test_a_percent_encoded_at_in_the_store_url_is_accepted():
+    from tgcheck.store.open import check_store_url
+
+    check_store_url("postgresql://u:Ow%40nerSECRET@127.0.0.1:1/db")

@@ -66,6 +66,19 @@ def check_store_url(url: str, name: str = "TGCHECK_STORE_URL") -> None:
     if parts.scheme.lower() not in SCHEMES:
         raise ConfigError(f"{name} must be a postgresql://USER@HOST[:PORT]/DATABASE "
                           f"URL, not {parts.scheme or 'one without a scheme'}://...")
+    if parts.netloc.count("@") > 1:
+        # An unencoded @ in the password: Python splits the login at the last @,
+        # libpq at the first, and then quotes the rest of the password back as a
+        # host name in every connection error. Refused before connecting, quoting
+        # none of it; both readings of the password are masked from now on.
+        first_login = parts.netloc.partition("@")[0]
+        for password in (first_login.partition(":")[2], parts.password):
+            if password:
+                redact.register_secret(password)
+        raise ConfigError(f"{name} holds more than one '@' before the host: a password "
+                          "with an '@' (or another reserved character) must be "
+                          "percent-encoded ('@' as %40), or given in PGPASSWORD or "
+                          "~/.pgpass instead of the URL")
     query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
     for password in (parts.password, *query.get("password", ()),
                      *query.get("sslpassword", ()), os.environ.get("PGPASSWORD")):

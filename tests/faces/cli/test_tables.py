@@ -319,3 +319,65 @@ def test_output_files_honour_the_umask(env, tmp_path, umask, mode, suffix):
         preexec_fn=lambda: os.umask(umask))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == mode
+
+
+# -- formulas in pass-through cells (issue 20 item 8) ----------------------------------
+
+FORMULA_CELLS = ['=HYPERLINK("http://evil.example","click")', "@SUM(A1:A9)",
+                 "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1"]
+
+
+@pytest.fixture
+def formula_csv(tmp_path):
+    src = tmp_path / "crm.csv"
+    phones = numbers(len(FORMULA_CELLS))
+    lines = ["note,=cmd|x,phone,amount"]
+    for cell, phone in zip(FORMULA_CELLS, phones, strict=True):
+        quoted = '"' + cell.replace('"', '""') + '"'
+        # The phone written the way people do: +41 79 ... with spaces.
+        spaced = f"{phone[:3]} {phone[3:5]} {phone[5:]}"
+        lines.append(f"{quoted},x,{spaced},-5")
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return src
+
+
+def test_csv_output_neutralises_formulas_but_not_numbers(env, formula_csv, tmp_path):
+    result = run("check", str(formula_csv), "--column", "phone", env=env)
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    assert list(got[0])[:4] == ["note", "'=cmd|x", "phone", "amount"]
+    assert [r["note"] for r in got] == ["'" + cell for cell in FORMULA_CELLS]
+    assert all(r["phone"].startswith("+41 ") for r in got)  # phone numbers untouched
+    assert all(r["amount"] == "-5" and r["number"].startswith("+") for r in got)
+    # Written to a file (and by export, cache export) the same way.
+    out = tmp_path / "out.csv"
+    assert run("check", str(formula_csv), "--column", "phone", "-o", str(out), "-q",
+               env=env).returncode == 0
+    assert [r["note"] for r in rows(out.read_text())] == ["'" + c for c in FORMULA_CELLS]
+
+
+def test_raw_csv_writes_cells_as_they_came(env, formula_csv):
+    result = run("check", str(formula_csv), "--column", "phone", "--raw-csv", env=env)
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    assert list(got[0])[1] == "=cmd|x"
+    assert [r["note"] for r in got] == FORMULA_CELLS
+
+
+def test_xlsx_and_parquet_keep_formula_text_as_text(env, formula_csv, tmp_path):
+    """xlsx cells are written as strings, which Excel never runs: no quote is added
+    there, and no cell of the sheet is a formula. Parquet keeps the text as it came."""
+    import zipfile
+
+    out_xlsx, out_parquet = tmp_path / "a.xlsx", tmp_path / "a.parquet"
+    for out in (out_xlsx, out_parquet):
+        result = run("check", str(formula_csv), "--column", "phone", "-o", str(out), "-q",
+                     env=env)
+        assert result.returncode == 0, result.stderr
+    sheet = read_xlsx(out_xlsx)
+    assert [r[0] for r in sheet[1:]] == FORMULA_CELLS and sheet[0][1] == "=cmd|x"
+    with zipfile.ZipFile(out_xlsx) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml and "<f " not in xml
+    got = duckdb.sql(f"SELECT note FROM '{out_parquet}'").fetchall()
+    assert [g[0] for g in got] == FORMULA_CELLS

@@ -397,6 +397,23 @@ def test_a_table_with_a_telegram_column_gets_telegram_1(con, sandbox):
     assert result.fetchall() == [(number, "old", sandbox.expected(number))]
 
 
+@pytest.mark.parametrize("columns, names", [
+    ("'old' AS Telegram", ["phone", "Telegram", "telegram_1"]),  # any letter case
+    ("'old' AS telegram, 'x' AS telegram_1", ["phone", "telegram", "telegram_1", "telegram_2"]),
+])
+def test_the_answer_column_takes_the_first_free_suffix(con, sandbox, columns, names):
+    number = numbers(1, start=910)[0]
+    con.execute(f"CREATE TABLE t AS SELECT '{number}' AS phone, {columns}")
+    for query in ("FROM telegram_enrich('t', 'phone')",
+                  "FROM telegram_enrich('t', 'phone', region := 'CH')"):
+        result = con.execute(query)
+        assert [d[0] for d in result.description] == names
+        assert result.fetchall()[0][-1] == sandbox.expected(number)
+    # The names hold in a table made from it, too.
+    con.execute("CREATE TABLE e AS FROM telegram_enrich('t', 'phone')")
+    assert [r[0] for r in con.execute("DESCRIBE e").fetchall()] == names
+
+
 def test_another_task_type_names_the_answer_column_after_the_type(settings, sandbox):
     con = tgcheck_duckdb.register(duckdb.connect(), settings, task_type="ws")
     con.execute("CREATE TABLE t AS SELECT '+41790000901' AS phone")

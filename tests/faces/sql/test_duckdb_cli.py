@@ -180,3 +180,50 @@ def test_statements_from_stdin_exit_by_the_one_rule(tmp_path, monkeypatch):
     assert run("--bail", input=query + ";\n").exit_code == 2
     assert run(input=query + "\n").exit_code == 2
     assert run(input="SELECT * FROM nowhere").exit_code == 1
+
+
+# -- formulas in CSV output (issue 20 item 8) ---------------------------------------------
+
+@pytest.fixture
+def formula_table(tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text('note,phone\n"=HYPERLINK(""http://evil.example"",""x"")",+41790000031\n'
+                    '@SUM(A1),+41 79 000 00 32\n"+cmd|\' /C calc\'!A0",\n-5,-1.5e3\n')
+    return path
+
+
+FORMULA_NOTES = ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "+cmd|' /C calc'!A0",
+                 "-5"]
+
+
+def _notes_and_phones(text: str) -> tuple[list, list]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [r["note"] for r in rows], [r["phone"] for r in rows]
+
+
+def test_sql_csv_output_neutralises_formulas_but_not_numbers(sandbox_env, formula_table,
+                                                              tmp_path):
+    query = f"SELECT * FROM read_csv('{formula_table}', all_varchar = true)"
+    quoted = ["'" + n for n in FORMULA_NOTES[:3]] + ["-5"]
+    phones = ["+41790000031", "+41 79 000 00 32", "", "-1.5e3"]
+    shown = run(query, "--csv")
+    assert shown.exit_code == 0, shown.output
+    assert _notes_and_phones(shown.stdout) == (quoted, phones)
+    out = tmp_path / "o.csv"
+    written = run(query, "-o", str(out))
+    assert written.exit_code == 0, written.output
+    assert _notes_and_phones(out.read_text()) == (quoted, phones)
+    # --raw-csv: as they came, on stdout and in a file.
+    assert _notes_and_phones(run(query, "--csv", "--raw-csv").stdout) == (FORMULA_NOTES, phones)
+    assert run(query, "-o", str(out), "--raw-csv").exit_code == 0
+    assert _notes_and_phones(out.read_text()) == (FORMULA_NOTES, phones)
+
+
+def test_sql_csv_output_keeps_other_types_and_streams_large_results(sandbox_env, tmp_path):
+    out = tmp_path / "big.csv"
+    query = ("SELECT range AS n, '=' || range AS f, range * 1.5 AS x, NULL::VARCHAR AS e "
+             "FROM range(150000)")
+    assert run(query, "-o", str(out)).exit_code == 0
+    got = duckdb.connect().execute(
+        f"SELECT count(*), min(n), max(f), sum(x), count(e) FROM read_csv('{out}')").fetchone()
+    assert got == (150000, 0, "'=99999", sum(i * 1.5 for i in range(150000)), 0)

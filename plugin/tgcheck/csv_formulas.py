@@ -1,0 +1,51 @@
+"""CSV cells Excel would run as a formula, made inert (OWASP's CSV injection rule).
+
+A pass-through cell such as `=HYPERLINK("http://x","click")`, `@SUM(A1)` or
+`+cmd|' /C calc'!A0` is a formula when the CSV file is opened in Excel (or
+LibreOffice, Google Sheets). A cell that starts with = + - @ , tab or CR (or their
+full-width forms, which some Excel locales read as the same) gets a leading `'`,
+which Excel shows as text and does not display.
+
+Numbers and phone numbers are left as they are: `+41 79 123 45 67`, `-5`, `+1.5`,
+`(044) 123-45-67`, `-1.5e3` hold no letter or other character a formula needs to do
+harm (no function, no reference, no DDE `|`), so at worst Excel reads them as a number,
+as it always did. Only strings are looked at; an int or float cell is written as is.
+
+xlsx output needs none of this: its cells are written as strings, never as formulas
+(tgcheck.formats._write_xlsx).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+# OWASP: = + - @ tab CR; and the full-width = + - @.
+TRIGGERS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+# Digits, spaces, separators and signs only: a number or a phone number as people
+# write them; or a number with an exponent. Written for Python's re and for RE2
+# (Arrow's compute functions, tgcheck sql's CSV) alike: [0-9], not \d.
+NUMBER_LIKE = ("[0-9 \u00a0.,()/+-]*"
+               "|[+-]?(?:[0-9]+[.]?[0-9]*|[.][0-9]+)[eE][+-]?[0-9]+")
+_NUMBER_LIKE = re.compile(NUMBER_LIKE)
+
+
+def neutralise(cell: object) -> object:
+    """cell with a leading ' if Excel would take it for a formula; else cell itself."""
+    if isinstance(cell, str) and cell[:1] in TRIGGERS and not _NUMBER_LIKE.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def neutralised(rows: Iterator[Sequence[object]]) -> Iterator[Sequence[object]]:
+    """rows, a row copied only when one of its cells needs the quote (most have
+    none: this runs on every row of a large output)."""
+    triggers, number_like = TRIGGERS, _NUMBER_LIKE.fullmatch
+    for row in rows:
+        for cell in row:
+            if (isinstance(cell, str) and cell[:1] in triggers
+                    and not cell[1:].isdecimal() and not number_like(cell)):
+                yield [neutralise(c) for c in row]
+                break
+        else:
+            yield row

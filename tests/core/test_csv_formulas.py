@@ -1,0 +1,69 @@
+"""CSV cells Excel would run as a formula get a leading ' (OWASP's rule); numbers and
+phone numbers are left as they are (issue 20 item 8)."""
+
+import pytest
+
+from tgcheck.csv_formulas import neutralise
+
+NEUTRALISED = [
+    '=HYPERLINK("http://evil.example","click")',
+    "=1+1",
+    "@SUM(A1:A9)",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "+41 79 123 45 67 =cmd|x",  # a phone number with a formula after it
+    "\t=1+1",
+    "\r=1+1",
+    "=",
+    "@",
+    "\uff1dHYPERLINK(\"x\")",  # full-width =
+    "+A1",
+    "-1e5x",
+]
+UNTOUCHED = [
+    "+41 79 123 45 67",
+    "+41791234567",
+    "+1 (555) 123-4567",
+    "-5",
+    "+1.5",
+    "-1,5",
+    "-1.5e3",
+    "+2E-7",
+    "0041 79 123 45 67",
+    "Meier, Anna",
+    "a=b",
+    "mail@example.com",
+    "",
+    "yes",
+    " =1+1",  # a leading space: Excel takes it for text
+]
+
+
+@pytest.mark.parametrize("cell", NEUTRALISED)
+def test_a_cell_excel_would_run_gets_a_leading_quote(cell):
+    assert neutralise(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", UNTOUCHED)
+def test_numbers_phone_numbers_and_text_stay_as_they_are(cell):
+    assert neutralise(cell) == cell
+
+
+def test_a_lone_sign_is_left_alone():
+    # "-" (a common "none" in a sheet) holds nothing a formula could run.
+    assert neutralise("-") == "-" and neutralise("+") == "+"
+
+
+@pytest.mark.parametrize("value", [5, -5, 1.5, None, True])
+def test_values_that_are_not_text_are_never_touched(value):
+    assert neutralise(value) is value
+
+
+def test_rows_are_copied_only_when_a_cell_needs_the_quote():
+    from tgcheck.csv_formulas import neutralised
+
+    plain = ["1", "+41791234567", "-5", None, 7]
+    risky = ["2", "+41791234567", "=1+1", 7]
+    got = list(neutralised(iter([plain, risky])))
+    assert got[0] is plain
+    assert got[1] == ["2", "+41791234567", "'=1+1", 7]
