@@ -60,8 +60,9 @@ _TRUNK_ZERO = re.compile(r"^([+]|00)([1-9]\d{0,2})\(0\)")
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
 _DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _SCIENTIFIC = re.compile(r"^([0-9.,]+)[eE]([+-]?\d+)$")
-# "-41797000001" (a negative number that went through text), also with a real minus.
-_NEGATIVE = re.compile(r"^[-\u2212]\s*\d")
+# "-41797000001" (a negative number that went through text), also with a real minus;
+# not "- 079 828 46 51", a list's bullet.
+_NEGATIVE = re.compile(r"^[-\u2212]\d")
 # A float that went through text: "41798284651.0" (CSV exports of Excel cells).
 _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
 # "tel:+1-415-598-1332;ext=12" (RFC 3966), as CRMs and web pages export links.

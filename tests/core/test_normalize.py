@@ -481,6 +481,7 @@ def test_a_negative_number_is_invalid_with_a_reason(value):
 def test_a_dash_that_is_a_separator_is_not_a_minus():
     assert normalise("+41-79-828-46-51").number == "+41798284651"
     assert normalise("079-828-46-51", "CH").number == "+41798284651"
+    assert normalise("- 079 828 46 51", "CH").number == "+41798284651"  # a bullet
     assert normalise("-").status == "blank"
 
 
