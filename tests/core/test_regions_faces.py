@@ -4,10 +4,12 @@ Excel's TG_CHECK with a regions range read numbers as tgcheck.normalize does."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
 
+from paths import DATA
 from processes import cli_env, rows, run
 
 
@@ -95,3 +97,43 @@ def test_excel_regions_range_reads_a_dropped_plus_and_refuses_negatives(sandbox_
     assert spilled[2][1] in ("", "left_out: left out of the result file")
     sent = {n for t in sandbox_env.tasks.values() for n in t.numbers}
     assert sent == {"+4915123456789", "+5511961234243"}
+
+
+DROPPED_PLUS = DATA / "dropped_plus.csv"
+
+
+def _dropped_plus_rows() -> list[dict]:
+    with DROPPED_PLUS.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_dropped_plus_corpus_reads_as_expected_in_process():
+    from tgcheck.normalize import resolve_all
+
+    rows = _dropped_plus_rows()
+    got = resolve_all([r["phone"] for r in rows], [r["country"] for r in rows])
+    for row, found in zip(rows, got, strict=True):
+        number = found if isinstance(found, str) else found.number
+        reason = None if isinstance(found, str) else found.reason
+        assert number == row["expected"], row
+        assert (reason or "").startswith("ambiguous: ") == (
+            row["expected_reason"] == "ambiguous"), (row, reason)
+
+
+def test_the_dropped_plus_corpus_through_the_cli(env, sandbox, tmp_path):
+    """288 CRM rows in 16 countries whose "+" was dropped, the country column in
+    codes, English and the countries' own languages: each row gets its number, the
+    rows readable both ways say so, and only those numbers are sent."""
+    src = tmp_path / "crm.csv"
+    src.write_bytes(DROPPED_PLUS.read_bytes())
+    result = run("check", str(src), "--column", "phone", "--region-column", "country", "-q",
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    expected = _dropped_plus_rows()
+    assert [g["number"] for g in got] == [e["expected"] for e in expected]
+    for g, e in zip(got, expected, strict=True):
+        if g["status"] == "ok":
+            assert g["reason"].startswith("ambiguous: ") == (e["expected_reason"] == "ambiguous")
+    sent = {n for task in sandbox.tasks.values() for n in task.numbers}
+    assert sent == {e["expected"] for e in expected}
