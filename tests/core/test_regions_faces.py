@@ -137,3 +137,23 @@ def test_the_dropped_plus_corpus_through_the_cli(env, sandbox, tmp_path):
             assert g["reason"].startswith("ambiguous: ") == (e["expected_reason"] == "ambiguous")
     sent = {n for task in sandbox.tasks.values() for n in task.numbers}
     assert sent == {e["expected"] for e in expected}
+
+
+def test_python_api_with_pandas_columns(sandbox_env):
+    # pandas hands over float64/int64 columns; a region column in the country's
+    # own language; a negative number is invalid, never its absolute value.
+    pd = pytest.importorskip("pandas")
+    import tgcheck
+
+    df = pd.DataFrame({"phone": [4915123456789.0, -41797000001.0, 41798284651.0],
+                       "country": ["Deutschland", None, "Schweiz"]})
+    answers = tgcheck.check(df["phone"], region=df["country"])
+    assert [a.number for a in answers] == ["+4915123456789", None, "+41798284651"]
+    assert answers[0].reason.startswith("ambiguous: read as +4915123456789")
+    assert (answers[1].status, answers[1].reason) == ("invalid",
+                                                      "not_a_number: a negative number")
+    ints = tgcheck.check(pd.Series([-41797000001, 41798284651], dtype="int64"))
+    assert [a.number for a in ints] == [None, "+41798284651"]
+    assert ints[0].reason == "not_a_number: a negative number"
+    sent = {n for t in sandbox_env.tasks.values() for n in t.numbers}
+    assert "+41797000001" not in sent and "+4915123456789" in sent
