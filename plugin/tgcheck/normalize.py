@@ -529,6 +529,8 @@ def _scientific(text: str) -> str | Normalised:
     # units, digits were rounded away; "4.41234567890E+11" ends at the units.
     if value.as_tuple().exponent > 0:
         return _invalid(R.SCIENTIFIC, "scientific notation lost digits")
+    if value.adjusted() >= 20:  # before int(): a 5,000-digit mantissa is no number
+        return _invalid(R.TOO_LONG, "too long")
     if value != value.to_integral_value():
         return _invalid(R.NOT_A_NUMBER, "not a whole number")
     return str(int(value))

@@ -448,6 +448,7 @@ def test_scientific_notation_with_every_digit_is_the_number(value, expected):
     ("4.47E+11", "scientific_notation: scientific notation lost digits"),
     ("4.474001273261E+11", "not_a_number: not a whole number"),
     ("4.4.7E+11", "scientific_notation: scientific notation lost digits"),
+    ("9" * 5000 + "E+0", "too_long: too long"),  # int() of it would raise
 ])
 def test_scientific_notation_that_lost_digits_is_refused(value, reason):
     assert normalise(value).reason == reason
