@@ -496,3 +496,17 @@ def test_digits_with_no_calling_code_are_a_national_number_needing_a_region(valu
 def test_a_written_unknown_calling_code_stays_unknown_country_code():
     assert normalise("+89123456754").reason == "unknown_country_code: unknown country code"
     assert normalise("0089123456754").reason == "unknown_country_code: unknown country code"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"[0-9]{1,3}[.,][0-9]{0,16}[eE][+-]?[0-9]{1,3}", fullmatch=True))
+def test_scientific_notation_is_read_only_when_its_value_is_exactly_the_digits(text):
+    from decimal import Decimal
+
+    result = normalise(text)  # never raises
+    exact = Decimal(text.replace(",", "."))
+    if result.status == "ok":
+        # Every digit was written down to the units, and the number is that value.
+        assert exact.as_tuple().exponent <= 0 and exact == int(result.number[1:])
+    else:
+        assert result.status in ("invalid", "blank") and result.number is None
