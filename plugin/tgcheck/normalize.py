@@ -18,6 +18,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 import phonenumbers
@@ -58,7 +59,10 @@ _TRUNK_ZERO = re.compile(r"^([+]|00)([1-9]\d{0,2})\(0\)")
 # "41,798,284,651": Excel's thousands separators.
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
 _DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
-_SCIENTIFIC = re.compile(r"^[0-9.,]+[eE][+-]?\d+$")
+_SCIENTIFIC = re.compile(r"^([0-9.,]+)[eE]([+-]?\d+)$")
+# "-41797000001" (a negative number that went through text), also with a real minus;
+# not "- 079 828 46 51", a list's bullet.
+_NEGATIVE = re.compile(r"^[-\u2212]\d")
 # A float that went through text: "41798284651.0" (CSV exports of Excel cells).
 _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
 # "tel:+1-415-598-1332;ext=12" (RFC 3966), as CRMs and web pages export links.
@@ -388,15 +392,44 @@ def _resolve_per_row(values: Iterable[object], per_row: Iterable[object]) -> lis
             code = _row_region(raw)
         kind = type(value)
         if code is _UNKNOWN:
-            found = _normalise(value, None)
-            append(found if found.status == BLANK else
-                   _invalid(R.UNKNOWN_REGION, regions.unknown_text(raw)))
+            append(_unknown_row_region(value, raw))
             continue
         if kind is str and table[value[1:3]](value):
             append(value)
             continue
         append(_slow(value, kind, code, cache))
     return out
+
+
+def _unknown_row_region(value: object, raw: object) -> Normalised:
+    """A row whose region cell names no region. A number written internationally
+    needs none: it is read as it is, the region noted; any other number is invalid
+    (its national reading is unknown, and guessing a dropped "+" could pay for
+    another number)."""
+    found = _normalise(value, None)
+    if found.status == BLANK:
+        return found
+    if not _written_international(value):
+        return _invalid(R.UNKNOWN_REGION, regions.unknown_text(raw))
+    if found.status != OK:
+        return found  # the number's own fault; no region would have helped
+    shown = str(raw).strip()
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    note = f"region {shown!r} names no region; not needed: the number is international"
+    if found.reason is not None:  # an extension removed: say both
+        return Normalised(found.number, OK, f"{found.reason}; {note}")
+    return Normalised(found.number, OK, R.reason(R.REGION_IGNORED, note))
+
+
+def _written_international(value: object) -> bool:
+    """The cell's text starts with "+" or "00" (after spaces, separators, "tel:")."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if _TEL.match(text):
+        text = text[4:]
+    text = text.translate(_SEPARATORS)
+    return text.startswith(("+", "00"))
 
 
 def _row_region(raw: object):
@@ -434,7 +467,9 @@ def _normalise(value: object, region: str | None) -> Normalised:
     elif isinstance(value, bool):
         return _invalid(R.NOT_A_NUMBER, "not a phone number (boolean)")
     elif isinstance(value, int):
-        if not -(10**20) < value < 10**20:
+        if value < 0:
+            return _negative()
+        if value >= 10**20:
             return _invalid(R.TOO_LONG, "too long")
         text = str(value)
     elif isinstance(value, float):
@@ -443,6 +478,8 @@ def _normalise(value: object, region: str | None) -> Normalised:
             return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))
         if math.isinf(value) or value != int(value):
             return _invalid(R.NOT_A_NUMBER, "not a whole number")
+        if value < 0:
+            return _negative()
         text = str(int(value))
     else:
         text = str(value)
@@ -450,6 +487,8 @@ def _normalise(value: object, region: str | None) -> Normalised:
     stripped = text.strip()
     if not stripped.translate(_SEPARATORS):
         return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))
+    if _NEGATIVE.match(stripped):  # a numpy/Decimal value, or text from a number column
+        return _negative()
     if _TEL.match(stripped):
         stripped, _, params = stripped[4:].partition(";")
         ext = re.search(r"(?:^|;)\s*ext\s*=\s*(\d{1,7})", params, re.IGNORECASE)
@@ -472,9 +511,37 @@ def _normalise(value: object, region: str | None) -> Normalised:
     return result
 
 
+def _negative() -> Normalised:
+    # A phone number has no sign: -41797000001 is a sum or a sign error, and
+    # dropping the "-" could pay for a number nobody gave.
+    return _invalid(R.NOT_A_NUMBER, "a negative number")
+
+
+def _scientific(text: str) -> str | Normalised:
+    """4.41234567890E+11 -> "441234567890" when the mantissa holds every digit;
+    4.17983E+10 lost the last ones (Excel rounded them away): invalid."""
+    mantissa, exponent = _SCIENTIFIC.match(text).groups()
+    try:
+        value = Decimal(f"{mantissa.replace(',', '.')}E{exponent}")
+    except InvalidOperation:  # "4.1.2E+10"
+        return _invalid(R.SCIENTIFIC, "scientific notation lost digits")
+    # The tuple's exponent is the place of the last digit written: above the
+    # units, digits were rounded away; "4.41234567890E+11" ends at the units.
+    if value.as_tuple().exponent > 0:
+        return _invalid(R.SCIENTIFIC, "scientific notation lost digits")
+    if value.adjusted() >= 20:  # before int(): a 5,000-digit mantissa is no number
+        return _invalid(R.TOO_LONG, "too long")
+    if value != value.to_integral_value():
+        return _invalid(R.NOT_A_NUMBER, "not a whole number")
+    return str(int(value))
+
+
 def _read(stripped: str, region: str | None) -> Normalised:
     if _SCIENTIFIC.match(stripped.replace(" ", "")):
-        return _invalid(R.SCIENTIFIC, "scientific notation lost digits")
+        digits = _scientific(stripped.replace(" ", ""))
+        if not isinstance(digits, str):
+            return digits
+        stripped = digits
     whole = _FLOAT_TEXT.match(stripped)
     if whole:
         stripped = whole.group(1)
@@ -494,7 +561,7 @@ def _read(stripped: str, region: str | None) -> Normalised:
     if region:
         national = _from_national(compact, region)
         if national:
-            return _ok(national)
+            return _national_or_dropped_plus(compact, stripped, national, region)
     # A bare digit string: E.164 whose "+" Excel dropped. Not a national layout with
     # parentheses, nor a dotted date: those are no lost "+".
     if stripped.startswith("(") or _DATE.match(stripped):
@@ -504,9 +571,34 @@ def _read(stripped: str, region: str | None) -> Normalised:
         return result
     if region:
         return _too_short_for(compact, region) or _not_national(region)
-    if compact.startswith("0"):
+    # "8 (912) 345-67-54": digits that start with no calling code are a national
+    # number, not an unknown country's.
+    if compact.startswith("0") or R.code_of(result.reason) == R.UNKNOWN_COUNTRY_CODE:
         return _not_national(region)
     return result
+
+
+def _national_or_dropped_plus(compact: str, stripped: str, national: str,
+                              region: str) -> Normalised:
+    """Digits with a valid national reading in region: is it one, or an
+    international number whose "+" was dropped (Excel keeps 0049... and +49...
+    as the number 49...)? Digits that begin with the region's own calling code
+    and read validly as international are that number (+49 151..., not the
+    Leer number 0491 51...); otherwise the national reading, libphonenumber's.
+    When both readings are valid numbers and differ, the reason says so."""
+    if compact[0] == "0" or stripped.startswith("(") or _DATE.match(stripped):
+        return _ok(national)  # a trunk 0, an area code in parentheses: national
+    dropped = _check_international(compact)
+    if dropped.status != OK or dropped.number == national:
+        return _ok(national)
+    own = str(phonenumbers.country_code_for_region(region))
+    if compact.startswith(own):
+        return Normalised(dropped.number, OK, R.reason(R.AMBIGUOUS, (
+            f"read as {dropped.number} ({own} is {region}'s calling code and the + "
+            f"was dropped); as a national number of {region} it is {national}")))
+    return Normalised(national, OK, R.reason(R.AMBIGUOUS, (
+        f"read as {national}, a national number of {region}; with a dropped + it is "
+        f"{dropped.number}")))
 
 
 def _too_short_for(compact: str, region: str) -> Normalised | None:

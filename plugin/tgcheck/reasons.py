@@ -20,15 +20,17 @@ INVALID_NUMBER = "invalid_number"  # a calling code and a length, but no such nu
 NO_REGION = "no_region"  # a national number and no region to read it with
 UNKNOWN_REGION = "unknown_region"  # the row's region names no country
 INVALID_FOR_REGION = "invalid_for_region"  # not a number of the row's region
-# Noted on ok rows: the number was sent without it.
-EXTENSION_REMOVED = "extension_removed"
+# Noted on ok rows: the number was sent, and this is worth knowing.
+EXTENSION_REMOVED = "extension_removed"  # sent without its extension
+AMBIGUOUS = "ambiguous"  # national and dropped-"+" readings both valid (docs/numbers.md)
+REGION_IGNORED = "region_ignored"  # an unknown region cell beside an international number
 # Unknown: sent, no answer.
 LEFT_OUT = "left_out"  # the result file left the number out
 NO_ANSWER = "no_answer"
 
 CODES = (BLANK, NOT_A_NUMBER, SCIENTIFIC, SEVERAL, TOO_SHORT, TOO_LONG, NO_COUNTRY_CODE,
          UNKNOWN_COUNTRY_CODE, INVALID_NUMBER, NO_REGION, UNKNOWN_REGION, INVALID_FOR_REGION,
-         EXTENSION_REMOVED, LEFT_OUT, NO_ANSWER)
+         EXTENSION_REMOVED, AMBIGUOUS, REGION_IGNORED, LEFT_OUT, NO_ANSWER)
 
 
 def reason(code: str, text: str) -> str:

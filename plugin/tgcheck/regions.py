@@ -2,15 +2,18 @@
 
 One check for every face (CLI, Python, SQL, Excel). Accepted: ISO 3166 alpha-2 and
 alpha-3 codes (`GB`, `GBR`), English country names (`United Kingdom`, `Côte
-d'Ivoire`, `Cote d'Ivoire`), common aliases (`UK`, `England`, `USA`), and calling
-codes (`44`, `+44`, `0044`; a shared code gives its main country: `1` is US).
+d'Ivoire`, `Cote d'Ivoire`), common aliases (`UK`, `England`, `USA`), country names
+in the languages of the countries themselves (`Brasil`, `Deutschland`, `España`,
+`Österreich`, `Frankreich`, `Россия`: CLDR's, as Babel ships them), and calling codes
+(`44`, `+44`, `0044`; a shared code gives its main country: `1` is US).
 
 A fixed region (`--region`, `region=`, the Excel argument) that is unknown is a
 usage error with a suggestion (RegionError); a per-row value that is unknown makes
 that row invalid (the caller decides: lookup() returns None).
 
-Country data comes from pycountry (ISO 3166) and phonenumbers (which regions have a
-numbering plan, calling codes); only aliases ISO does not list are kept here.
+Country data comes from pycountry (ISO 3166: codes, English and official names),
+Babel (CLDR's names in other languages) and phonenumbers (which regions have a
+numbering plan, calling codes); only English aliases neither lists are kept here.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ ALIASES = {
     "micronesia": "FM", "south korea": "KR", "korea": "KR", "north korea": "KP",
     "ascension": "AC", "ascension island": "AC", "tristan da cunha": "TA",
     "hong kong": "HK", "macau": "MO", "macao": "MO", "the philippines": "PH",
-    "ksa": "SA", "saudi": "SA", "deutschland": "DE", "schweiz": "CH", "suisse": "CH",
-    "espana": "ES", "españa": "ES", "italia": "IT", "türkiye": "TR",
+    "ksa": "SA", "saudi": "SA",
 }
 
 
@@ -59,7 +61,8 @@ def _key(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = text.replace("&", " and ").replace(".", "").replace("'", "").replace("\u2019", "")
-    return " ".join(re.split(r"[^0-9a-z]+", text)).strip()
+    # Letters of any script stay ("Россия", "日本"); everything else separates words.
+    return " ".join(re.split(r"[\W_]+", text)).strip()
 
 
 @functools.cache
@@ -103,6 +106,28 @@ def _table() -> dict[str, str]:
 
 
 @functools.cache
+def _other_languages() -> dict[str, str]:
+    """key -> two-letter region for the country names of CLDR (through Babel) in
+    every language that is official somewhere: "Brasil", "Deutschland", "Suisse",
+    "Frankreich". Consulted only when _table() has no match: loading 100-odd
+    languages takes most of a second. A name two languages give to different
+    countries ("Kongo") names neither."""
+    from babel import languages, localedata  # here: most checks never need it
+
+    supported = phonenumbers.SUPPORTED_REGIONS
+    spoken = {lang for region in supported
+              for lang in languages.get_official_languages(region, de_facto=True)}
+    found: dict[str, set[str]] = {}
+    for lang in sorted(spoken):
+        if not localedata.exists(lang):
+            continue
+        for code, name in localedata.load(lang).get("territories", {}).items():
+            if code in supported and (key := _key(name)):
+                found.setdefault(key, set()).add(code)
+    return {key: next(iter(codes)) for key, codes in found.items() if len(codes) == 1}
+
+
+@functools.cache
 def _names() -> dict[str, str]:
     """two-letter region -> a display name."""
     import pycountry
@@ -126,7 +151,10 @@ def _lookup_text(text: str) -> str | None:
     if calling:
         region = phonenumbers.region_code_for_country_code(int(calling.group(1)))
         return region if region in phonenumbers.SUPPORTED_REGIONS else None
-    code = _table().get(_key(text))
+    key = _key(text)
+    code = _table().get(key)
+    if code is None and key:
+        code = _other_languages().get(key)
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
@@ -189,7 +217,7 @@ def unknown_text(value: object) -> str:
         return f"region {shown!r} ({name_of(code)}) has no phone numbering plan of its own"
     close = suggestions(value)
     hint = f"did you mean {' or '.join(close)}?" if close else (
-        "use an ISO code (GB, GBR), an English country name or a calling code (44)")
+        "use an ISO code (GB, GBR), a country name or a calling code (44)")
     return f"unknown region {shown!r}: {hint}"
 
 

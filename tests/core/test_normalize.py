@@ -248,7 +248,7 @@ def test_national_parse_never_exceeds_fifteen_digits():
     [None, "", "CH", "United Kingdom", "44", "TUR", "Narnia", float("nan"), "AR"])),
     max_size=8))
 def test_a_region_per_value_agrees_with_normalise_value_by_value(pairs):
-    from tgcheck.normalize import resolve_all
+    from tgcheck.normalize import _written_international, resolve_all
     from tgcheck.regions import is_empty, lookup
 
     values = [v for v, _ in pairs]
@@ -256,9 +256,16 @@ def test_a_region_per_value_agrees_with_normalise_value_by_value(pairs):
     for (value, region), got in zip(pairs, resolve_all(values, regions), strict=True):
         if not is_empty(region) and lookup(region) is None:  # a row's unknown region
             full = normalise(value)
-            if full.status != "blank":
+            if full.status == "blank":
+                assert got == full
+            elif not _written_international(value):
                 assert got.status == "invalid" and got.reason.startswith("unknown_region: ")
-                continue
+            elif full.status != "ok":  # the number's own fault: its own reason
+                assert got == full
+            else:  # an international number needs no region: kept, the region noted
+                assert (got.number, got.status) == (full.number, "ok")
+                assert "names no region; not needed" in got.reason
+            continue
         else:
             full = normalise(value, None if is_empty(region) else region)
         assert got == (full.number if full.status == "ok" and full.reason is None else full)
@@ -284,3 +291,222 @@ def test_a_numpy_column_gives_plain_strings(sandbox_env):
     answers = tgcheck.check(column)
     assert [a.number for a in answers] == ["+41798284651", "+41798284652", None]
     assert [a.status for a in answers][:2] == ["ok", "ok"] and answers[2].status == "invalid"
+
+
+# -- issue 22 item 1: a dropped "+" must not become another number ------------------
+@pytest.mark.parametrize("value, region, expected, reason", [
+    # Excel keeps +49 151... and 0049 151... as the number 49151...: DE's own code
+    # leads and the international reading is valid, so it wins; the German national
+    # reading (0491 51234567, Leer) is valid too, and the reason says so.
+    ("4915123456789", "DE", "+4915123456789", "ambiguous: read as +4915123456789"),
+    (4915123456789.0, "DE", "+4915123456789", "ambiguous: read as +4915123456789"),
+    (4915123456789, "Germany", "+4915123456789", "ambiguous: read as +4915123456789"),
+    ("62812345678", "ID", "+62812345678", "ambiguous: read as +62812345678"),
+    (62812345678.0, "ID", "+62812345678", "ambiguous: read as +62812345678"),
+    # Another country's code: the national reading, libphonenumber's, flagged.
+    ("62812345678", "DE", "+4962812345678",
+     "ambiguous: read as +4962812345678, a national number of DE; with a dropped + it "
+     "is +62812345678"),
+    # Only one reading valid: no ambiguity.
+    ("41798284651", "CH", "+41798284651", None),
+    ("0491 51234567", "DE", "+4949151234567", None),  # a trunk 0: national
+    ("015123456789", "DE", "+4915123456789", None),
+])
+def test_a_dropped_plus_with_the_regions_own_calling_code_is_read_as_international(
+        value, region, expected, reason):
+    from tgcheck.normalize import resolve_all
+
+    result = normalise(value, region)
+    assert (result.number, result.status) == (expected, "ok")
+    if reason is None:
+        assert result.reason is None
+    else:
+        assert result.reason.startswith(reason)
+    # The same through the engine's paths: one region, and a region per row.
+    for got in (resolve_all([value], region)[0], resolve_all([value], [region])[0]):
+        assert got == (expected if reason is None else result)
+
+
+def test_the_issue_rows_say_both_readings():
+    result = normalise("4915123456789", "DE")
+    assert result.reason == (
+        "ambiguous: read as +4915123456789 (49 is DE's calling code and the + was "
+        "dropped); as a national number of DE it is +494915123456789")
+
+
+def _corpus_numbers() -> list[str]:
+    """Valid E.164 numbers of the corpora in tests/data, and libphonenumber's example
+    numbers of every region and type."""
+    import csv
+
+    import phonenumbers
+
+    from paths import DATA
+
+    found = set()
+    with (DATA / "input_corpus.csv").open(encoding="utf-8") as f:
+        found |= {r["expected"] for r in csv.DictReader(f) if r["expected"]}
+    with (DATA / "crm_mixed.csv").open(encoding="utf-8") as f:
+        found |= {r["expected"] for r in csv.DictReader(f) if r["expected"].startswith("+")}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.add(phonenumbers.format_number(example, 0))
+    return sorted(n for n in found if E164.match(n))
+
+
+def _expected_with_region(digits: str, region: str):
+    """The rule of docs/numbers.md, from phonenumbers alone: (number, ambiguous)."""
+    import phonenumbers
+
+    def valid(text, default):
+        try:
+            parsed = phonenumbers.parse(text, default)
+        except phonenumbers.NumberParseException:
+            return None
+        e164 = phonenumbers.format_number(parsed, 0)
+        return e164 if phonenumbers.is_valid_number(parsed) and E164.match(e164) else None
+
+    international = valid("+" + digits, None)
+    national = valid(digits, region)  # libphonenumber's parse with a default region
+    both = bool(international and national and international != national)
+    own = str(phonenumbers.country_code_for_region(region))
+    if international and digits.startswith(own):
+        return international, both
+    return national or international, both
+
+
+@settings(max_examples=700, deadline=None)
+@given(st.sampled_from(_corpus_numbers()),
+       st.sampled_from(["own", "DE", "ID", "CH", "US", "GB", "RU", "IT", "NO", "BR"]),
+       st.sampled_from([str, int, float]))
+def test_dropped_plus_readings_match_phonenumbers_parse_over_the_corpus(number, region,
+                                                                      form):
+    """The fast path (resolve_all) and normalise() read a number whose "+" was dropped
+    as phonenumbers.parse does, except that the region's own calling code wins when
+    the international reading is valid, and flag both-valid rows as ambiguous."""
+    import phonenumbers
+
+    from tgcheck.normalize import resolve_all
+
+    digits = number[1:]
+    if region == "own":
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+        if region in ("001", "ZZ"):
+            return
+    if form is float and len(digits) > 15:
+        return
+    value = form(digits)
+    expected, ambiguous = _expected_with_region(digits, region)
+    full = normalise(value, region)
+    assert full.number == expected, (value, region, full)
+    assert (full.reason or "").startswith("ambiguous: ") == ambiguous, (value, region, full)
+    for got in (resolve_all([value], region)[0], resolve_all([value], [region])[0]):
+        assert got == (full.number if full.status == "ok" and full.reason is None else full)
+
+
+# -- issue 22 item 2: a region only matters for national numbers ----------------------
+@pytest.mark.parametrize("value", ["+55 11 96123-4243", "0055 11 96123 4243",
+                                   "tel:+55-11-96123-4243"])
+def test_an_unknown_region_cell_beside_an_international_number_keeps_it(value):
+    from tgcheck.normalize import resolve_all
+
+    [got] = resolve_all([value], ["Narnia"])
+    assert (got.number, got.status) == ("+5511961234243", "ok")
+    assert got.reason == ("region_ignored: region 'Narnia' names no region; not needed: "
+                          "the number is international")
+
+
+def test_an_unknown_region_cell_still_invalidates_a_number_that_needs_it():
+    from tgcheck.normalize import resolve_all
+
+    got = resolve_all(["011 96123 4243", "5511961234243", "+55 11 9612"],
+                      ["Narnia", "Narnia", "Narnia"])
+    assert [g.status for g in got] == ["invalid", "invalid", "invalid"]
+    assert got[0].reason.startswith("unknown_region: unknown region 'Narnia'")
+    # Bare digits: a national number or a dropped "+"; without the region, unknown.
+    assert got[1].reason.startswith("unknown_region: ")
+    # Written internationally but wrong on its own: the number's reason.
+    assert got[2].reason.startswith("too_short: ")
+
+
+# -- issue 22 item 3: scientific notation that kept every digit ------------------------
+@pytest.mark.parametrize("value, expected", [
+    ("4.41234567890E+11", "+441234567890"),
+    ("4.47400127326E+11", "+447400127326"),
+    ("4,47400127326E+11", "+447400127326"),
+    ("4.47400127326e11", "+447400127326"),
+    (" 4.47400127326E+11 ", "+447400127326"),
+])
+def test_scientific_notation_with_every_digit_is_the_number(value, expected):
+    assert normalise(value) == (expected, "ok", None)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("4.4740012732E+11", "scientific_notation: scientific notation lost digits"),
+    ("4.47E+11", "scientific_notation: scientific notation lost digits"),
+    ("4.474001273261E+11", "not_a_number: not a whole number"),
+    ("4.4.7E+11", "scientific_notation: scientific notation lost digits"),
+    ("9" * 5000 + "E+0", "too_long: too long"),  # int() of it would raise
+])
+def test_scientific_notation_that_lost_digits_is_refused(value, reason):
+    assert normalise(value).reason == reason
+
+
+def test_scientific_notation_with_a_region_reads_like_its_digits():
+    assert normalise("4.915123456789E+12", "DE").number == "+4915123456789"
+
+
+# -- issue 20 item 8: negative numbers --------------------------------------------------
+def _negatives():
+    from decimal import Decimal
+
+    import numpy as np
+
+    return [-41797000001.0, -41797000001, "-41797000001", " -41 797 000 001",
+            "\u221241797000001", np.float64(-41797000001), np.int64(-41797000001),
+            Decimal("-41797000001")]
+
+
+@pytest.mark.parametrize("value", _negatives(), ids=lambda v: f"{type(v).__name__}")
+def test_a_negative_number_is_invalid_with_a_reason(value):
+    from tgcheck.normalize import resolve_all
+
+    result = normalise(value)
+    assert result == (None, "invalid", "not_a_number: a negative number")
+    for region in (None, "CH", ["CH"]):
+        assert resolve_all([value], region) == [result]
+
+
+def test_a_dash_that_is_a_separator_is_not_a_minus():
+    assert normalise("+41-79-828-46-51").number == "+41798284651"
+    assert normalise("079-828-46-51", "CH").number == "+41798284651"
+    assert normalise("- 079 828 46 51", "CH").number == "+41798284651"  # a bullet
+    assert normalise("-").status == "blank"
+
+
+# -- issue 22 item 6: a national number without a region ------------------------------
+@pytest.mark.parametrize("value", ["8 (912) 345-67-54", "89123456754", 89123456754.0])
+def test_digits_with_no_calling_code_are_a_national_number_needing_a_region(value):
+    assert normalise(value).reason == "no_region: national number: give a region"
+    assert normalise(value, "RU").number == "+79123456754"
+
+
+def test_a_written_unknown_calling_code_stays_unknown_country_code():
+    assert normalise("+89123456754").reason == "unknown_country_code: unknown country code"
+    assert normalise("0089123456754").reason == "unknown_country_code: unknown country code"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"[0-9]{1,3}[.,][0-9]{0,16}[eE][+-]?[0-9]{1,3}", fullmatch=True))
+def test_scientific_notation_is_read_only_when_its_value_is_exactly_the_digits(text):
+    from decimal import Decimal
+
+    result = normalise(text)  # never raises
+    exact = Decimal(text.replace(",", "."))
+    if result.status == "ok":
+        # Every digit was written down to the units, and the number is that value.
+        assert exact.as_tuple().exponent <= 0 and exact == int(result.number[1:])
+    else:
+        assert result.status in ("invalid", "blank") and result.number is None

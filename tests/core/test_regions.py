@@ -61,3 +61,32 @@ def test_per_row_is_the_one_rule_of_region_columns():
     assert per_row([None, " ", float("nan")], "CH") == "CH"
     assert per_row(["", None]) is None
     assert per_row(["GB", "", "Narnia"], "CH") == ["GB", "CH", "Narnia"]
+
+
+@pytest.mark.parametrize("value, code", [
+    # Issue 22 item 2: CRM exports name countries in their own language (CLDR's
+    # names, through Babel), with or without accents, in any script.
+    ("Brasil", "BR"), ("Deutschland", "DE"), ("España", "ES"), ("Espana", "ES"),
+    ("Italia", "IT"), ("Österreich", "AT"), ("Osterreich", "AT"), ("Schweiz", "CH"),
+    ("Suisse", "CH"), ("Svizzera", "CH"), ("Frankreich", "FR"), ("Polska", "PL"),
+    ("Россия", "RU"), ("日本", "JP"), ("Nederland", "NL"), ("België", "BE"),
+    ("México", "MX"), ("Türkiye", "TR"), ("BRASIL", "BR"),
+])
+def test_country_names_in_other_languages(value, code):
+    assert lookup(value) == code
+    assert fixed_region(value) == code
+
+
+def test_a_name_two_languages_give_to_different_countries_names_neither():
+    # "Kongo" is Congo-Brazzaville and Congo-Kinshasa alike: no guess.
+    assert lookup("Kongo") is None
+    with pytest.raises(RegionError):
+        fixed_region("Kongo")
+
+
+def test_an_international_number_with_a_local_language_region_cell():
+    from tgcheck.normalize import resolve_all
+
+    got = resolve_all(["+55 11 96123-4243", "(11) 96123-4243", "030 123456"],
+                      ["Brasil", "Brasil", "Deutschland"])
+    assert got == ["+5511961234243", "+5511961234243", "+4930123456"]

@@ -48,6 +48,17 @@ def test_the_cli_loads_country_names_only_when_a_region_is_read():
     assert out == ["False", "None", "False", "CH", "True"]
 
 
+def test_names_in_other_languages_load_only_when_an_english_one_fails():
+    # Babel's CLDR tables take most of a second: only a name no English table
+    # knows ("Brasil") loads them.
+    out = _run(
+        "import sys, tgcheck\n"
+        "from tgcheck.regions import fixed_region\n"
+        "print('babel' in sys.modules, fixed_region('Brazil'), 'babel' in sys.modules)\n"
+        "print(fixed_region('Brasil'), 'babel' in sys.modules)\n")
+    assert out == ["False", "BR", "False", "BR", "True"]
+
+
 def test_an_httpx_that_needs_its_client_is_imported_whole(tmp_path):
     # A future httpx might import its command-line client unguarded: tgcheck must
     # then import httpx as it is, not fail every HTTP path with ImportError.
