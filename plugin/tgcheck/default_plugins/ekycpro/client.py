@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-from ... import bounded_http, connect, redact, result_hosts
+from ... import billed_calls, bounded_http, connect, redact, result_hosts, server_errors
 from ..._lean_httpx import httpx
 from ...bounded_http import BodyTooLarge, PeerRefused
 from ...connect import ConnectBudget
@@ -164,6 +164,10 @@ def parse_task(data: object) -> TaskStatus:
     )
 
 
+class _BilledUnusable(Exception):  # noqa: N818 (what happened, as get_status reads it)
+    """A billed (2xx) reply whose body never arrived whole."""
+
+
 class EkycproProvider(Provider):
     name = "ekycpro"
     status_words = STATUS_WORDS
@@ -225,7 +229,8 @@ class EkycproProvider(Provider):
         return time.monotonic() + self.settings.timeout if deadline is None else deadline
 
     def _backoff(self, deadline: float | None) -> Backoff:
-        return Backoff(self._deadline(deadline), base=self.settings.retry_base)
+        # Every retry told to the listening caller (stderr, JSON progress).
+        return connect.backoff(self._deadline(deadline), base=self.settings.retry_base)
 
     def _request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
                  span: float = API_SPAN, max_bytes: int = MAX_REPLY_BYTES,
@@ -274,6 +279,13 @@ class EkycproProvider(Provider):
                                f"(HTTP {code}): {text}")
             raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
 
+    def _not_a_status_endpoint(self, response: httpx.Response,
+                               what: str) -> server_errors.WrongEndpoint | None:
+        # 404 on gettasks is the vendor's "task not found" (TaskLost): not here.
+        if response.status_code in (405, 501):
+            return server_errors.not_this_endpoint(response, what, self.base_url)
+        return None
+
     @staticmethod
     def _transient(response: httpx.Response) -> bool:
         return response.status_code in (408, 425, 429) or response.status_code >= 500
@@ -297,8 +309,11 @@ class EkycproProvider(Provider):
         deadline = self._deadline(deadline)
         # A stop asked for while waiting to retry (429, 5xx: nothing created)
         # sends nothing more: a create is started again only by the next run.
-        backoff = Backoff(deadline, base=self.settings.retry_base, sleep=connect.pause)
+        backoff = connect.backoff(deadline, base=self.settings.retry_base)
         connecting = self._connect_budget(deadline)
+        failing = server_errors.ServerErrorBudget(
+            self.settings.server_error_budget, deadline, base=self.settings.retry_base,
+            base_url=self.base_url)
 
         def trace(name: str, info) -> None:  # httpcore's trace extension
             if name.endswith("send_request_headers.started"):
@@ -332,14 +347,30 @@ class EkycproProvider(Provider):
                 raise UncertainCreate(
                     f"creating the task: HTTP {response.status_code} from a gateway; the "
                     "provider behind it may have created the task, and billed it")
+            wrong = server_errors.not_this_endpoint(response, "creating the task",
+                                                    self.base_url)
+            if wrong is not None:
+                raise wrong  # 404/405/501: no retry changes it; nothing was created
             if self._transient(response):
-                # 429 and the provider's own 5xx are free and create nothing: retry.
+                # 429 and the provider's own 5xx are free and create nothing: retry,
+                # 5xx only within the server-error budget, not for hours.
                 sending["sent"] = False
-                backoff.wait("creating the task",
-                             retry_after_seconds(response.headers.get("Retry-After")),
-                             f"HTTP {response.status_code}")
+                if response.status_code >= 500:
+                    failing.failed(response, "creating the task")
+                else:
+                    backoff.wait("creating the task",
+                                 retry_after_seconds(response.headers.get("Retry-After")),
+                                 f"HTTP {response.status_code}")
                 continue
             self._raise_for_final(response, "creating the task")
+            if 200 <= response.status_code < 300 and server_errors.is_html(response):
+                # A web page, not the API; kept uncertain all the same: a 2xx is
+                # what the vendor bills.
+                raise UncertainCreate(
+                    f"creating the task: {redact.url_without_userinfo(self.base_url)} "
+                    f"answered HTTP {response.status_code} with a web page, not the API's "
+                    "reply: check the base URL (TGCHECK_BASE_URL or --base-url); if it is "
+                    "right, the task may exist and be billed")
             # 200 (older deployments) and 202 (newer) alike: a 2xx with a task id
             # is a created, charged task.
             if not 200 <= response.status_code < 300:
@@ -354,17 +385,25 @@ class EkycproProvider(Provider):
 
     # -- status and download: idempotent, retried until the deadline ----------
     def _try_api(self, what: str, method: str, path: str, deadline: float, backoff: Backoff,
-                 connecting: ConnectBudget, **kwargs) -> httpx.Response | None:
+                 connecting: ConnectBudget, meter: billed_calls.Meter,
+                 **kwargs) -> httpx.Response | None:
         """One try of an API call that may be repeated (status, balance): the reply,
         or None after waiting out what left nothing billed (a failed connect, a
-        dropped connection, 429 or 5xx); the caller then tries again. Unreadable
-        bodies (BodyTooLarge, httpx.DecodingError) are the caller's to judge."""
+        dropped connection, 429 or 5xx); the caller then tries again. A reply whose
+        status line was 2xx is billed (counted by the meter as it arrives); if its
+        body then fails (cut short, past the deadline), BilledUnusable is raised for
+        the caller to count against its unreadable replies. Unreadable bodies
+        (BodyTooLarge, httpx.DecodingError) are the caller's to judge."""
+        meter.start()  # BudgetSpent: a billed reply came back and the budget is used up
         try:
-            response = self._request(self._api, method, path, deadline, **kwargs)
+            response = self._request(self._api, method, path, deadline,
+                                     on_status=meter.heard, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             connecting.failed(e, self.base_url, what)
             return None
         except httpx.TransportError as e:
+            if meter.last_billed:
+                raise _BilledUnusable(f"the reply was cut off ({type(e).__name__})") from None
             backoff.wait(what, last_error=type(e).__name__)
             return None
         if self._transient(response):
@@ -380,23 +419,29 @@ class EkycproProvider(Provider):
         what = f"asking for task {task_id}"
         unreadable = 0
         connecting = self._connect_budget(deadline)
+        # Each paid reply counts from its status line, whatever its body does next.
+        meter = billed_calls.Meter(on_billed, what)
         while True:
             try:
                 # multipart/form-data, as the vendor's curl --form example sends it
                 response = self._try_api(what, "POST", "/v1/gettasks", deadline, backoff,
-                                         connecting, files={"task_id": (None, task_id)})
+                                         connecting, meter, files={"task_id": (None, task_id)})
             except BodyTooLarge as e:
-                raise ApiError(f"{what}: the provider's reply is {e} (a status reply is a "
-                               "few hundred bytes); the job stays open: run the same check "
-                               "again later") from None
+                # Paid, but no status reply is a megabyte: like any unreadable reply.
+                response = httpx.Response(200, text=f"(a reply {e}; a status reply is a "
+                                                    "few hundred bytes)")
             except httpx.DecodingError:
                 # Paid, but a body whose gzip is broken: like any unreadable reply.
                 response = httpx.Response(200, text="(a body with a broken Content-Encoding)")
+            except _BilledUnusable as e:
+                # Paid, but cut short or trickling past its deadline.
+                response = httpx.Response(200, text=f"({e})")
             if response is None:
                 continue  # nothing billed happened: try again
+            wrong = self._not_a_status_endpoint(response, what)
+            if wrong is not None:
+                raise wrong
             self._raise_for_final(response, what, task_query=True)
-            if 200 <= response.status_code < 300 and on_billed is not None:
-                on_billed()  # the caller's budget counts every paid reply
             try:
                 record = parse_task(response.json())
             except (ValueError, UnicodeDecodeError):
@@ -424,11 +469,12 @@ class EkycproProvider(Provider):
         backoff = self._backoff(deadline)
         what = "asking for the balance"
         connecting = self._connect_budget(deadline)
+        meter = billed_calls.Meter(None, what)
         while True:
             try:
                 response = self._try_api(what, "GET", "/v1/balance", deadline, backoff,
-                                         connecting)
-            except (BodyTooLarge, httpx.DecodingError) as e:
+                                         connecting, meter)
+            except (BodyTooLarge, httpx.DecodingError, _BilledUnusable) as e:
                 raise ApiError(f"{what}: the reply could not be read ({e})") from None
             if response is None:
                 continue  # nothing billed happened: try again
