@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-from ... import billed_calls, bounded_http, connect, redact, result_hosts, server_errors
+from ... import billed_calls, bounded_http, connect, proxies, redact, result_hosts, server_errors
 from ..._lean_httpx import httpx
 from ...bounded_http import BodyTooLarge, PeerRefused
 from ...connect import ConnectBudget
@@ -180,8 +180,10 @@ class EkycproProvider(Provider):
         self.settings = settings
         # Result hosts are checked after resolution. A transport of the caller's
         # (tests) opens no socket: by default only IP literals are resolved then.
-        self._resolve = resolver or (result_hosts.literal_resolver if transport is not None
-                                     else result_hosts.system_resolver)
+        self._hosts = result_hosts.Guard(
+            api_is_loopback=is_loopback(settings.base_url),
+            resolve=resolver or (result_hosts.literal_resolver if transport is not None
+                                 else result_hosts.system_resolver))
         self.base_url = settings.base_url
         # The journal keys jobs by this: the embedded sandbox's URL changes each run;
         # otherwise canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host`
@@ -204,6 +206,8 @@ class EkycproProvider(Provider):
             limits=limits,
             verify=tls,
             transport=transport,
+            # HTTP(S)_PROXY and NO_PROXY as httpx reads them; loopback always direct.
+            mounts=None if transport is not None else proxies.direct_mounts(),
             follow_redirects=False,  # never carry the key to another host
         )
         # Downloads go to presigned URLs on other hosts: no key travels there.
@@ -213,6 +217,7 @@ class EkycproProvider(Provider):
             limits=limits,
             verify=tls,
             transport=transport,
+            mounts=None if transport is not None else proxies.direct_mounts(),
             follow_redirects=True,
             max_redirects=5,
             event_hooks={"request": [self._check_download_request]},
@@ -497,15 +502,12 @@ class EkycproProvider(Provider):
     def _check_download_request(self, request: httpx.Request) -> None:
         # Every hop, redirects included, before a byte is sent to it.
         try:
-            result_hosts.check_url(str(request.url), api_is_loopback=is_loopback(self.base_url),
-                                   resolve=self._resolve)
+            self._hosts.check_request(self._files, request)
         except result_hosts.HostRefused as e:
             raise ResultFileError(
                 f"refusing to download results from {request.url.scheme}://{request.url.host} "
                 f"({e}): result URLs must be https:// on a public host") from None
 
-    def _check_peer(self, address: str) -> str | None:
-        return result_hosts.refusal(address, allow_loopback=is_loopback(self.base_url))
 
     def download(self, url: str, *, deadline: float | None = None,
                  max_bytes: int | None = None) -> bytes:
@@ -527,7 +529,7 @@ class EkycproProvider(Provider):
             try:
                 response = self._request(self._files, "GET", url, deadline,
                                          span=DOWNLOAD_SPAN, max_bytes=limit,
-                                         peer_check=self._check_peer)
+                                         peer_check=self._hosts.check_peer)
             except PeerRefused as e:
                 raise ResultFileError(
                     f"refusing to download results from {httpx.URL(url).host}: it connected "
