@@ -125,3 +125,16 @@ def test_every_retry_of_a_status_call_is_a_json_event_and_a_stderr_line(tmp_path
         plain = tg("check", str(listing), "--progress", "plain",
                    env=_env(tmp_path, s.url, TGCHECK_HOME=str(tmp_path / "home2")))
     assert "HTTP 500" in plain.stderr and "retry in" in plain.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "-1"])
+def test_the_server_error_budget_refuses_nonsense(monkeypatch, value):
+    monkeypatch.setenv("TGCHECK_SERVER_ERROR_BUDGET", value)
+    with pytest.raises(tgcheck.ConfigError, match="TGCHECK_SERVER_ERROR_BUDGET"):
+        Settings.from_env()
+
+
+def test_the_server_error_budget_is_read(monkeypatch):
+    monkeypatch.setenv("TGCHECK_SERVER_ERROR_BUDGET", "7")
+    assert Settings.from_env().server_error_budget == 7.0
+    assert Settings().server_error_budget == 300.0
