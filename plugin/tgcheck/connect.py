@@ -73,6 +73,8 @@ def cause_of(error: BaseException) -> str:
 
     from ._lean_httpx import httpx
 
+    if isinstance(error, httpx.ProxyError):
+        return f"the proxy refused the tunnel ({error}; check HTTPS_PROXY and its credentials)"
     seen = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:

@@ -190,6 +190,8 @@ class Wire:
 
         def trace(name: str, info) -> None:  # httpcore's trace extension
             if name.endswith("send_request_headers.started"):
+                if getattr(info.get("request"), "method", None) == b"CONNECT":
+                    return  # to a proxy, asking for a tunnel: nothing reaches the provider
                 sending["sent"] = True  # from here on, the request may reach the provider
 
         while True:
@@ -202,11 +204,18 @@ class Wire:
                 raise UncertainCreate(
                     f"{what}: the reply could not be read ({e}); "
                     "the task may exist and be billed") from None
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-                # Nothing reached the server: safe to try again, for a short while.
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                    httpx.ProxyError) as e:
+                # Nothing reached the server (a proxy that refuses the tunnel, 407 or
+                # 403, is asked before): safe to try again, for a short while.
                 connecting.failed(e, self.base_url, what)
                 continue
             except httpx.TransportError as e:
+                if not sending["sent"]:
+                    # Failed before any byte of the request left (a TLS handshake,
+                    # a proxy that never answers the CONNECT): nothing was created.
+                    connecting.failed(e, self.base_url, what)
+                    continue
                 raise UncertainCreate(
                     f"{what}: the connection failed after the request was sent "
                     f"({type(e).__name__}); the task may exist and be billed"
@@ -306,7 +315,7 @@ class Wire:
             response = self.request(self.api, call.method, call.path, deadline,
                                     max_bytes=call.max_bytes, files=call.files,
                                     data=call.data, on_status=meter.heard)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError) as e:
             connecting.failed(e, self.base_url, call.what)
             return None
         except httpx.TransportError as e:

@@ -151,8 +151,10 @@ def self_signed(folder: Path, *names: str) -> tuple[Path, Path]:
 
 
 class ConnectProxy:
-    def __init__(self, target_port: int):
+    def __init__(self, target_port: int, refuse: bytes | None = None):
         self.target_port = target_port
+        self.refuse = refuse  # e.g. b"407 Proxy Authentication Required": no tunnel
+        self.hold = False  # True: a CONNECT is never answered (a proxy that hangs)
         self.connects: list[str] = []  # "host:port" of each tunnel asked for
         self.from_client = bytearray()  # every byte the clients sent through it
         self._lock = threading.Lock()
@@ -201,6 +203,12 @@ class ConnectProxy:
                 return
             with self._lock:
                 self.connects.append(line[1])
+            if self.hold:
+                self._stop.wait()
+                return
+            if self.refuse:
+                client.sendall(b"HTTP/1.1 " + self.refuse + b"\r\nContent-Length: 0\r\n\r\n")
+                return
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:

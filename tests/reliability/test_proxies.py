@@ -11,13 +11,15 @@ itself relays every tunnel to the stand-in, so nothing leaves this machine."""
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import pytest
 
 import tgcheck
-from conftest import numbers
+from conftest import numbers, wait_for
 from hostile import ConnectProxy, HostileServer, record, reply, self_signed
+from processes import interrupt, journal, run, started
 from tgcheck import Settings, result_hosts
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.errors import ResultFileError
@@ -133,3 +135,47 @@ def test_loopback_is_never_sent_to_the_proxy(tmp_path, behind_proxy, sandbox, mo
         engine.close()
     assert all(a.status in ("ok", "unknown") for a in answers)
     assert proxy.connects == [] and proxy.from_client == b""
+
+
+@pytest.mark.timeout(60)
+def test_a_proxy_that_refuses_the_tunnel_is_unreachable_not_an_uncertain_create(
+        tmp_path, behind_proxy, monkeypatch):
+    """407 from the proxy: nothing reached the vendor, so nothing can be created."""
+    stand_in = TlsStandIn(tmp_path, "results.example.test")
+    with stand_in.server, behind_proxy(stand_in) as proxy:
+        proxy.refuse = b"407 Proxy Authentication Required"
+        settings = Settings(api_key=KEY, base_url=f"https://{API}", home=tmp_path / "home",
+                            retry_base=0.01, connect_budget=0.5)
+        engine = tgcheck.Engine(settings, provider=EkycproProvider(settings, resolver=resolver))
+        with pytest.raises(tgcheck.TgcheckError, match="the proxy refused the tunnel") as e:
+            engine.check(numbers(3))
+        [job] = engine.store.jobs(states=None)
+        engine.close()
+    assert not isinstance(e.value, tgcheck.UncertainCreate)
+    assert job.state == "failed" and "407" in job.error
+    assert len(proxy.connects) >= 2 and stand_in.server.calls["create"] == 0
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_c_while_the_proxy_holds_the_tunnel_leaves_no_uncertain_job(tmp_path, behind_proxy):
+    """The CONNECT goes to the proxy, not the vendor: stopped there, nothing was sent."""
+    stand_in = TlsStandIn(tmp_path, "results.example.test")
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(stand_in.values) + "\n")
+    with stand_in.server, behind_proxy(stand_in) as proxy:
+        proxy.hold = True
+        env = dict(os.environ, TGCHECK_API_KEY=KEY, TGCHECK_BASE_URL=f"https://{API}",
+                   TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="",
+                   TGCHECK_TIMEOUT="4")  # the held CONNECT ends at the request's deadline
+        with started("check", str(listing), "--progress", "json", env=env) as proc:
+            wait_for(lambda: proxy.connects, "the CONNECT at the proxy")
+            interrupt(proc)
+        assert proc.returncode == 130
+        [job] = journal(env)
+        assert job["state"] in ("new", "failed")  # never uncertain: nothing was sent
+        assert stand_in.server.calls["create"] == 0
+        # Once the proxy answers, the same numbers are created, no --resubmit needed.
+        proxy.hold = False
+        again = run("check", str(listing), "--progress", "none", env=env)
+        assert again.returncode == 0, again.stderr
+    assert stand_in.server.calls["create"] == 1
