@@ -138,3 +138,19 @@ def test_the_server_error_budget_is_read(monkeypatch):
     monkeypatch.setenv("TGCHECK_SERVER_ERROR_BUDGET", "7")
     assert Settings.from_env().server_error_budget == 7.0
     assert Settings().server_error_budget == 300.0
+
+
+@pytest.mark.timeout(60)
+def test_a_web_page_answering_a_create_with_200_names_the_base_url_and_stays_uncertain(
+        tmp_path):
+    """A 2xx is what the vendor bills: kept uncertain, but said to be a web page."""
+    page = "<html><body>Welcome</body></html>"
+    with HostileServer(create=lambda h: reply(h, 200, page, "text/html")) as s:
+        engine = tgcheck.Engine(Settings(api_key="k-wait-1", base_url=s.url,
+                                         home=tmp_path / "home", retry_base=0.01))
+        with pytest.raises(tgcheck.UncertainCreate, match="with a web page") as e:
+            engine.check(numbers(3))
+        [job] = engine.store.jobs(states=None)
+        engine.close()
+    assert s.url in str(e.value) and "TGCHECK_BASE_URL" in str(e.value)
+    assert job.state == "uncertain" and s.calls["create"] == 1
