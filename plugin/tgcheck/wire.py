@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 from . import billed_calls, bounded_http, connect, proxies, redact, result_hosts, server_errors
 from ._lean_httpx import httpx
@@ -56,6 +57,8 @@ MAX_UNREADABLE_REPLIES = 5
 
 # refuse(response, what): raise the provider's own error for a final non-2xx reply.
 Refuse = Callable[[httpx.Response, str], None]
+# read(response): the provider's value from a 2xx reply; ValueError: unreadable.
+Read = Callable[[httpx.Response], Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +164,7 @@ class Wire:
             return "(unreadable body)"
 
     # -- a create: never sent again once it may have reached the vendor ----------
-    def create(self, call: Call, *, deadline: float | None, refuse: Refuse, read):
+    def create(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read):
         """read(response) of the create's 2xx reply. Sent again only after what
         provably created nothing (no connection, 429, the provider's own 5xx within
         the server-error budget); UncertainCreate when the request may have reached
@@ -178,7 +181,8 @@ class Wire:
                 e.request_sent = False
             raise
 
-    def _create(self, call: Call, deadline: float, refuse: Refuse, read, sending: dict):
+    def _create(self, call: Call, deadline: float, refuse: Refuse, read: Read,
+                sending: dict):
         what = call.what
         # A stop asked for while waiting to retry (429, 5xx: nothing created)
         # sends nothing more: a create is started again only by the next run.
@@ -260,7 +264,7 @@ class Wire:
                     "the task may exist and be billed") from None
 
     # -- a query: repeated freely, each billed reply counted ---------------------
-    def query(self, call: Call, *, deadline: float | None, refuse: Refuse, read,
+    def query(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read,
               on_billed=None, max_unreadable: int = MAX_UNREADABLE_REPLIES):
         """read(response) of a call that may be repeated (a status, a balance).
 
