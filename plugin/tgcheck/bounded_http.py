@@ -98,7 +98,7 @@ def _shut(sock: socket.socket) -> None:
 
 
 def request(client: httpx.Client, method: str, url: str, *, total: float, read: float,
-            max_bytes: int, peer_check=None, **kwargs) -> httpx.Response:
+            max_bytes: int, peer_check=None, on_status=None, **kwargs) -> httpx.Response:
     """One request, its body read whole: done within `total` seconds (each read
     within `read`), its decoded body at most max_bytes, or an exception:
     TotalTimeout (an httpx.TimeoutException), BodyTooLarge, any httpx error
@@ -108,6 +108,9 @@ def request(client: httpx.Client, method: str, url: str, *, total: float, read: 
     Redirects are not followed here (the caller's client decides per hop).
     peer_check(address) -> reason or None is asked about every address connected
     to, before anything is sent; a reason raises PeerRefused.
+    on_status(code) hears the status line as soon as it arrives, before the body:
+    a vendor that bills "every 200" bills one whose body is then cut short, trickles
+    past the deadline or is over the cap (billed_calls counts it from there).
     """
     total = max(total, 0.001)
     read = max(min(read, total), 0.001)
@@ -130,6 +133,8 @@ def request(client: httpx.Client, method: str, url: str, *, total: float, read: 
         try:
             response = client.send(req, stream=True)
             try:
+                if on_status is not None:
+                    on_status(response.status_code)
                 declared = response.headers.get("Content-Length", "")
                 if (declared.isdigit() and int(declared) > max_bytes
                         and not response.headers.get("Content-Encoding")):

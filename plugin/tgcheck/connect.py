@@ -54,12 +54,27 @@ def pause(delay: float) -> None:
         raise NotSent("stopped before sending again")
 
 
+def tell(message: str) -> None:
+    """Say a retry to whoever listens on this thread (nobody: nothing said)."""
+    notify, _cancel = getattr(_local, "state", None) or (None, None)
+    if notify is not None:
+        notify(message)
+
+
+def backoff(deadline: float, *, base: float) -> Backoff:
+    """A retry loop whose every retry is told (tell) and whose waits the listening
+    caller's cancel ends (pause): no retry is silent, none outlives a stop."""
+    return Backoff(deadline, base=base, sleep=pause, tell=tell)
+
+
 def cause_of(error: BaseException) -> str:
     """What went wrong, in words, from the exception chain httpx wraps."""
     import ssl  # with httpx: only once a call has failed (the engine imports this module)
 
     from ._lean_httpx import httpx
 
+    if isinstance(error, httpx.ProxyError):
+        return f"the proxy refused the tunnel ({error}; check HTTPS_PROXY and its credentials)"
     seen = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import connect, plugins, redact
+from . import billed_calls, connect, plugins, redact
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -1039,8 +1039,14 @@ class _Driver:
                 billed[0] += 1
                 store.update_job(job.id, status_call=True, polled_at=time.time())
 
+            # spent(): asked by the provider before it retries a paid reply it
+            # could not use (cut short, trickling, oversize): the cap holds there too.
+            on_billed = billed_calls.BilledCalls(
+                count_billed, lambda: store.job(job.id).budget_used >= limit)
             try:
-                status = self._get_status(job.task_id, count_billed)
+                status = self._get_status(job.task_id, on_billed)
+            except billed_calls.BudgetSpent:
+                continue  # stalled at the top of the loop, as any spent budget
             except TaskLost as e:
                 store.update_job(job.id, state="lost", owner=None, error=str(e))
                 message = lost_message(store.job(job.id))

@@ -187,7 +187,7 @@ class ProgressDisplay:
                     print(line, file=self.stream, flush=True)
             return
         if event.kind == "retry":
-            # The provider cannot be reached: said every time, in its own words.
+            # A call is retried (unreachable, 5xx, 429, ...): said every time, in its own words.
             line = (f"[{time.strftime('%H:%M:%S')}] {label}: "
                     f"{redact.clean(event.message or '', None)}")
             if self._progress is not None:

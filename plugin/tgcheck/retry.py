@@ -31,12 +31,14 @@ class Backoff:
     DeadlineExceeded when the next attempt could not start before the deadline."""
 
     def __init__(self, deadline: float, *, base: float = 0.5, cap: float = 60.0,
-                 sleep=time.sleep, rng: random.Random | None = None):
+                 sleep=time.sleep, rng: random.Random | None = None, tell=None):
         self.deadline = deadline
         self.base = base
         self.cap = cap
         self.attempt = 0
         self._sleep = sleep
+        # tell(message): each retry said before its wait (a stderr line, a JSON event).
+        self._tell = tell
         self._rng = rng or random.Random()
 
     def wait(self, what: str, retry_after: float | None = None, last_error: str = "") -> None:
@@ -51,4 +53,7 @@ class Backoff:
                 f"{what}: gave up after {self.attempt} attempts, the deadline was reached"
                 + (f" (last error: {last_error})" if last_error else "")
             )
+        if self._tell is not None:
+            self._tell(f"{what}: {last_error or 'failed'}; retry in {delay:.1f}s "
+                       f"(attempt {self.attempt + 1})")
         self._sleep(delay)

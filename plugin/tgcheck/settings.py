@@ -101,6 +101,7 @@ _LIMITS = (
     ("max_status_calls", "TGCHECK_MAX_STATUS_CALLS", 1, False),
     ("min_task_size", "TGCHECK_MIN_TASK_SIZE", 0, False),
     ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
+    ("server_error_budget", "TGCHECK_SERVER_ERROR_BUDGET", 0, False),
     ("progress_every", "TGCHECK_PROGRESS_EVERY", 0, True),
 )
 
@@ -144,6 +145,9 @@ class Settings:
     # How long a provider that cannot be reached at all (DNS, refused, TLS) is
     # retried before one clear error: nothing was sent, so waiting hours helps no one.
     connect_budget: float = 60.0
+    # How long a create answered only with server errors (5xx, free: nothing is
+    # created) is retried before one clear error, instead of the whole timeout.
+    server_error_budget: float = 300.0
     # Off a terminal, the longest silence of the progress output while waiting.
     progress_every: float = 60.0
     # The built-in sandbox started for this run (--sandbox): its port changes from
@@ -247,6 +251,8 @@ class Settings:
             raise ConfigError(f"TGCHECK_TOP_UP must be 1 or 0, not {top_up!r}")
         values["top_up"] = top_up in ("1", "yes", "true", "on")
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
+        values["server_error_budget"] = _env_float("TGCHECK_SERVER_ERROR_BUDGET",
+                                                   cls.server_error_budget)
         values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
         provider = overrides.get("provider") or values.get("provider") or DEFAULT_PROVIDER
         fields = {f.name for f in dataclasses.fields(cls)}

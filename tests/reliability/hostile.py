@@ -1,14 +1,27 @@
 """A small misbehaving vendor stand-in on 127.0.0.1, for tricks the sandbox should
 not learn (echoing the key, dripping bytes, bombs). Each endpoint is a function
-given the request handler; `reply` and `drip` write the usual answers."""
+given the request handler; `reply` and `drip` write the usual answers.
+
+Also a tiny real CONNECT proxy on 127.0.0.1 (a threaded socket relay) and a
+self-signed certificate made at test time, for the proxy tests. The proxy
+resolves nothing: every tunnel, whatever host it names, is relayed to one target
+on 127.0.0.1 (a TLS stand-in), so names like api.example.test never leave this
+machine. It keeps what it was asked (CONNECT host:port) and every byte it relayed
+from the client, to show what a proxy could read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import select
+import shutil
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 
@@ -120,3 +133,108 @@ def elapsed(action: Callable[[], object]) -> tuple[float, BaseException | None]:
     except BaseException as e:  # noqa: BLE001 - the caller asserts on it
         return time.monotonic() - t0, e
     return time.monotonic() - t0, None
+
+def self_signed(folder: Path, *names: str) -> tuple[Path, Path]:
+    """(certificate, key) for these DNS names, made by the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        import pytest
+
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    san = ",".join(f"DNS:{n}" for n in names)
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={names[0]}",
+                    "-addext", f"subjectAltName={san}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class ConnectProxy:
+    def __init__(self, target_port: int, refuse: bytes | None = None):
+        self.target_port = target_port
+        self.refuse = refuse  # e.g. b"407 Proxy Authentication Required": no tunnel
+        self.hold = False  # True: a CONNECT is never answered (a proxy that hangs)
+        self.connects: list[str] = []  # "host:port" of each tunnel asked for
+        self.from_client = bytearray()  # every byte the clients sent through it
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> ConnectProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _seen(self, data: bytes) -> None:
+        with self._lock:
+            self.from_client += data
+
+    def _tunnel(self, client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            self._seen(head)
+            line = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+            if len(line) < 2 or line[0] != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Only CONNECT\r\nContent-Length: 0\r\n\r\n")
+                return
+            with self._lock:
+                self.connects.append(line[1])
+            if self.hold:
+                self._stop.wait()
+                return
+            if self.refuse:
+                client.sendall(b"HTTP/1.1 " + self.refuse + b"\r\nContent-Length: 0\r\n\r\n")
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            with upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                rest = head.split(b"\r\n\r\n", 1)[1]
+                if rest:
+                    upstream.sendall(rest)
+                self._relay(client, upstream)
+
+    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        pair = {client: upstream, upstream: client}
+        while not self._stop.is_set():
+            ready, _, _ = select.select(list(pair), [], [], 0.5)
+            for sock in ready:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                if sock is client:
+                    self._seen(data)
+                try:
+                    pair[sock].sendall(data)
+                except OSError:
+                    return

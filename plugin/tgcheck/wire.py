@@ -1,0 +1,394 @@
+"""The core's one HTTP layer: a provider describes a call, the wire makes it.
+
+A provider says what to send (a Call: method, path, form fields, size cap) and
+how to read and refuse what comes back (its parse, its error words); the wire
+owns everything else that every vendor needs alike, so no provider writes its own
+retry loop to get it right:
+
+- two clients: the API's carries the key and never follows a redirect (the key
+  would travel along); the downloads' carries no key, follows at most 5
+  redirects and checks every hop's host (result_hosts.Guard);
+- HTTP(S)_PROXY / NO_PROXY as httpx reads them, loopback always direct (proxies);
+- one TLS context for both (the CA bundle is loaded once);
+- each request bounded in total time and body size (bounded_http);
+- retries with backoff and Retry-After, each told as a `retry` event and ended by
+  a stop (connect.backoff); failed connects within TGCHECK_CONNECT_BUDGET
+  (connect); 5xx on a create within TGCHECK_SERVER_ERROR_BUDGET, and 404/405/501
+  ("not this endpoint") at once (server_errors);
+- "may have reached the vendor": a create is sent again only when it provably
+  created nothing; otherwise UncertainCreate;
+- billed replies counted from their status line, the caller's budget held
+  between retries (billed_calls);
+- what the server says passes the redaction point, the key cut out (reply_text).
+
+Models: httpx's transport contract below, botocore's waiters and Airbyte's
+declarative requesters above (a request description, an error handler).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import billed_calls, bounded_http, connect, proxies, redact, result_hosts, server_errors
+from ._lean_httpx import httpx
+from .bounded_http import BodyTooLarge, PeerRefused
+from .connect import ConnectBudget
+from .errors import ApiError, ResultFileError, UncertainCreate
+from .retry import Backoff, retry_after_seconds
+from .settings import Settings, is_loopback
+
+# A create or status reply is a few hundred bytes: a megabyte is a broken server.
+MAX_REPLY_BYTES = 1024 * 1024
+# A request never gets less than this, even at its job's deadline: the next
+# backoff step then says the deadline has passed.
+MIN_REQUEST_SECONDS = 1.0
+# A create or status call may take this many http_timeouts in total: its connect
+# and its reply each get one, as httpx's own per-phase timeouts allow.
+API_SPAN = 2
+# A download may take this many http_timeouts in total (large files, slow links).
+DOWNLOAD_SPAN = 10
+# On create, these come from a gateway that gave up waiting: the task may exist.
+GATEWAY_TIMEOUTS = (502, 504)
+# Billed replies that could not be used, in a row, before a query gives up.
+MAX_UNREADABLE_REPLIES = 5
+
+# refuse(response, what): raise the provider's own error for a final non-2xx reply.
+Refuse = Callable[[httpx.Response, str], None]
+# read(response): the provider's value from a 2xx reply; ValueError: unreadable.
+Read = Callable[[httpx.Response], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One API call, as a provider describes it."""
+
+    what: str  # for messages: "creating the task"
+    method: str
+    path: str  # relative to the base URL
+    files: dict | None = None
+    data: dict | None = None
+    max_bytes: int = MAX_REPLY_BYTES
+
+
+class _BilledUnusable(Exception):  # noqa: N818 (what happened, as query reads it)
+    """A billed (2xx) reply whose body never arrived whole."""
+
+
+def transient(response: httpx.Response) -> bool:
+    """A reply worth trying again: timeouts, rate limits, the server's own errors."""
+    return response.status_code in (408, 425, 429) or response.status_code >= 500
+
+
+class Wire:
+    def __init__(self, settings: Settings, *, base_url: str, secret: str,
+                 secret_headers: dict[str, str], user_agent: str,
+                 transport: httpx.BaseTransport | None = None,
+                 resolver: result_hosts.Resolver | None = None):
+        self.settings, self.base_url, self._secret = settings, base_url, secret
+        # Result hosts are checked after resolution. A transport of the caller's
+        # (tests) opens no socket: by default only IP literals are resolved then.
+        self._hosts = result_hosts.Guard(
+            api_is_loopback=is_loopback(base_url),
+            resolve=resolver or (result_hosts.literal_resolver if transport is not None
+                                 else result_hosts.system_resolver))
+        timeout = httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout))
+        # A connection per request: the total deadline (bounded_http) holds by shutting
+        # the request's own socket down, which it learns of when it is connected. Calls
+        # are seconds apart (polling), so reusing connections would save little.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        # One TLS context for both clients: each one built loads the CA bundle
+        # again (0.02 s of CPU).
+        tls = httpx.create_ssl_context()
+        # HTTP(S)_PROXY and NO_PROXY as httpx reads them; loopback always direct.
+        mounts = None if transport is not None else proxies.direct_mounts()
+        self.api = httpx.Client(
+            base_url=base_url,
+            headers={**secret_headers, "User-Agent": user_agent},
+            timeout=timeout, limits=limits, verify=tls, transport=transport, mounts=mounts,
+            follow_redirects=False,  # never carry the key to another host
+        )
+        # Downloads go to presigned URLs on other hosts: no key travels there.
+        self.files = httpx.Client(
+            headers={"User-Agent": user_agent},
+            timeout=timeout, limits=limits, verify=tls, transport=transport, mounts=mounts,
+            follow_redirects=True,
+            max_redirects=5,
+            event_hooks={"request": [self._check_download_request]},
+        )
+
+    def close(self) -> None:
+        self.api.close()
+        self.files.close()
+
+    # -- the parts ---------------------------------------------------------------
+    def deadline(self, deadline: float | None) -> float:
+        return time.monotonic() + self.settings.timeout if deadline is None else deadline
+
+    def backoff(self, deadline: float | None) -> Backoff:
+        # Every retry told to the listening caller (stderr, JSON progress).
+        return connect.backoff(self.deadline(deadline), base=self.settings.retry_base)
+
+    def connect_budget(self, deadline: float | None) -> ConnectBudget:
+        return ConnectBudget(self.settings.connect_budget, self.deadline(deadline),
+                             base=self.settings.retry_base)
+
+    def request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
+                span: float = API_SPAN, max_bytes: int = MAX_REPLY_BYTES,
+                **kwargs) -> httpx.Response:
+        """One request bounded in total time (never far past the job's deadline) and
+        in body size, also while a body streams in a byte at a time."""
+        remaining = deadline - time.monotonic()
+        floor = min(MIN_REQUEST_SECONDS, self.settings.http_timeout)
+        total = max(min(self.settings.http_timeout * span, remaining), floor)
+        return bounded_http.request(client, method, url, total=total,
+                                    read=self.settings.http_timeout, max_bytes=max_bytes,
+                                    **kwargs)
+
+    def reply_text(self, response: httpx.Response, limit: int = 300) -> str:
+        """The server's explanation of a reply, through the redaction point, the key
+        cut out should the server echo it."""
+        try:
+            data = response.json()
+            if isinstance(data, dict):
+                for field in ("message", "error", "detail", "msg"):
+                    if isinstance(data.get(field), str):
+                        return redact.clean(data[field], limit).replace(self._secret, "***")
+        except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
+            pass
+        try:
+            return redact.clean(response.text, limit).replace(self._secret, "***")
+        except (UnicodeDecodeError, httpx.ResponseNotRead):
+            return "(unreadable body)"
+
+    # -- a create: never sent again once it may have reached the vendor ----------
+    def create(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read):
+        """read(response) of the create's 2xx reply. Sent again only after what
+        provably created nothing (no connection, 429, the provider's own 5xx within
+        the server-error budget); UncertainCreate when the request may have reached
+        the vendor and its outcome is unknown. read's ValueError or ApiError: the
+        reply could not be read, so the task may exist: UncertainCreate too."""
+        sending = {"sent": False}
+        try:
+            return self._create(call, self.deadline(deadline), refuse, read, sending)
+        except KeyboardInterrupt as e:
+            # Ctrl-C: whether the create may have landed is the engine's to know.
+            # Before any byte of this attempt left (connecting, between retries),
+            # nothing can have been created.
+            if not sending["sent"]:
+                e.request_sent = False
+            raise
+
+    def _create(self, call: Call, deadline: float, refuse: Refuse, read: Read,
+                sending: dict):
+        what = call.what
+        # A stop asked for while waiting to retry (429, 5xx: nothing created)
+        # sends nothing more: a create is started again only by the next run.
+        backoff = connect.backoff(deadline, base=self.settings.retry_base)
+        connecting = self.connect_budget(deadline)
+        failing = server_errors.ServerErrorBudget(
+            self.settings.server_error_budget, deadline, base=self.settings.retry_base,
+            base_url=self.base_url)
+
+        def trace(name: str, info) -> None:  # httpcore's trace extension
+            if name.endswith("send_request_headers.started"):
+                if getattr(info.get("request"), "method", None) == b"CONNECT":
+                    return  # to a proxy, asking for a tunnel: nothing reaches the provider
+                sending["sent"] = True  # from here on, the request may reach the provider
+
+        while True:
+            sending["sent"] = False
+            try:
+                response = self.request(self.api, call.method, call.path, deadline,
+                                        max_bytes=call.max_bytes, files=call.files,
+                                        data=call.data, extensions={"trace": trace})
+            except (BodyTooLarge, httpx.DecodingError) as e:
+                raise UncertainCreate(
+                    f"{what}: the reply could not be read ({e}); "
+                    "the task may exist and be billed") from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                    httpx.ProxyError) as e:
+                # Nothing reached the server (a proxy that refuses the tunnel, 407 or
+                # 403, is asked before): safe to try again, for a short while.
+                connecting.failed(e, self.base_url, what)
+                continue
+            except httpx.TransportError as e:
+                if not sending["sent"]:
+                    # Failed before any byte of the request left (a TLS handshake,
+                    # a proxy that never answers the CONNECT): nothing was created.
+                    connecting.failed(e, self.base_url, what)
+                    continue
+                raise UncertainCreate(
+                    f"{what}: the connection failed after the request was sent "
+                    f"({type(e).__name__}); the task may exist and be billed"
+                ) from None
+            if response.status_code in GATEWAY_TIMEOUTS:
+                # From a proxy in front of the provider, which may have received
+                # the file and created the task after the proxy gave up.
+                raise UncertainCreate(
+                    f"{what}: HTTP {response.status_code} from a gateway; the "
+                    "provider behind it may have created the task, and billed it")
+            wrong = server_errors.not_this_endpoint(response, what, self.base_url)
+            if wrong is not None:
+                raise wrong  # 404/405/501: no retry changes it; nothing was created
+            if transient(response):
+                # 429 and the provider's own 5xx are free and create nothing: retry,
+                # 5xx only within the server-error budget, not for hours.
+                sending["sent"] = False
+                if response.status_code >= 500:
+                    failing.failed(response, what)
+                else:
+                    backoff.wait(what, retry_after_seconds(response.headers.get("Retry-After")),
+                                 f"HTTP {response.status_code}")
+                continue
+            refuse(response, what)
+            if 200 <= response.status_code < 300 and server_errors.is_html(response):
+                # A web page, not the API; kept uncertain all the same: a 2xx is
+                # what the vendor bills.
+                raise UncertainCreate(
+                    f"{what}: {redact.url_without_userinfo(self.base_url)} "
+                    f"answered HTTP {response.status_code} with a web page, not the API's "
+                    "reply: check the base URL (TGCHECK_BASE_URL or --base-url); if it is "
+                    "right, the task may exist and be billed")
+            # 200 (older deployments) and 202 (newer) alike: a 2xx is a created,
+            # charged task.
+            if not 200 <= response.status_code < 300:
+                raise UncertainCreate(f"{what}: unexpected HTTP {response.status_code}")
+            try:
+                return read(response)
+            except (ValueError, ApiError) as e:
+                raise UncertainCreate(
+                    f"{what}: the reply could not be read ({e}); "
+                    "the task may exist and be billed") from None
+
+    # -- a query: repeated freely, each billed reply counted ---------------------
+    def query(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read,
+              on_billed=None, max_unreadable: int = MAX_UNREADABLE_REPLIES):
+        """read(response) of a call that may be repeated (a status, a balance).
+
+        Retried until the deadline after what left nothing billed (a failed connect
+        within the connect budget, a dropped connection, 429, 5xx). A 2xx is billed
+        from its status line (on_billed, at once); if its body cannot be used (cut
+        short, late, over the cap, a broken encoding, or read raises ValueError or
+        UnicodeDecodeError), it is retried too, at most max_unreadable in a row and
+        never once on_billed.spent() (BudgetSpent). 405/501 mean "not this
+        endpoint" (WrongEndpoint, at once); other final replies go to refuse."""
+        deadline = self.deadline(deadline)
+        what = call.what
+        backoff = self.backoff(deadline)
+        connecting = self.connect_budget(deadline)
+        # Each paid reply counts from its status line, whatever its body does next.
+        meter = billed_calls.Meter(on_billed, what)
+        unreadable = 0
+        while True:
+            try:
+                response = self._try(call, deadline, backoff, connecting, meter)
+            except (BodyTooLarge, httpx.DecodingError, _BilledUnusable) as e:
+                if isinstance(e, BodyTooLarge):
+                    detail = f"a reply {e}; a reply here is a few hundred bytes"
+                elif isinstance(e, httpx.DecodingError):
+                    detail = "a body with a broken Content-Encoding"
+                else:
+                    detail = str(e)
+                response = httpx.Response(200, text=f"({detail})")
+            if response is None:
+                continue  # nothing billed happened: try again
+            if response.status_code in (405, 501):
+                raise server_errors.not_this_endpoint(response, what, self.base_url)
+            refuse(response, what)
+            try:
+                return read(response)
+            except (ValueError, UnicodeDecodeError):
+                # A broken body (truncated, an HTML error page): paid, but retry,
+                # a few times only: a maintenance page could answer for hours.
+                unreadable += 1
+                if unreadable >= max_unreadable:
+                    raise ApiError(
+                        f"{what}: {unreadable} replies in a row could not be read "
+                        f"(HTTP {response.status_code}: {self.reply_text(response, 80)!r}); "
+                        "the job stays open: run the same check again later") from None
+                backoff.wait(what, last_error="unreadable reply")
+
+    def _try(self, call: Call, deadline: float, backoff: Backoff, connecting: ConnectBudget,
+             meter: billed_calls.Meter) -> httpx.Response | None:
+        """One try: the reply, or None after waiting out what left nothing billed."""
+        meter.start()  # BudgetSpent: a billed reply came back and the budget is used up
+        try:
+            response = self.request(self.api, call.method, call.path, deadline,
+                                    max_bytes=call.max_bytes, files=call.files,
+                                    data=call.data, on_status=meter.heard)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError) as e:
+            connecting.failed(e, self.base_url, call.what)
+            return None
+        except httpx.TransportError as e:
+            if meter.last_billed:
+                # Paid, but cut short or trickling past its deadline.
+                raise _BilledUnusable(f"the reply was cut off ({type(e).__name__})") from None
+            backoff.wait(call.what, last_error=type(e).__name__)
+            return None
+        if transient(response):
+            backoff.wait(call.what, retry_after_seconds(response.headers.get("Retry-After")),
+                         f"HTTP {response.status_code}")
+            return None
+        return response
+
+    # -- a download: no key, every hop's host checked -----------------------------
+    def _check_download_request(self, request: httpx.Request) -> None:
+        # Every hop, redirects included, before a byte is sent to it.
+        try:
+            self._hosts.check_request(self.files, request)
+        except result_hosts.HostRefused as e:
+            raise ResultFileError(
+                f"refusing to download results from {request.url.scheme}://{request.url.host} "
+                f"({e}): result URLs must be https:// on a public host") from None
+
+    def download(self, url: str, *, deadline: float | None, max_bytes: int) -> bytes:
+        """The file at url, decoded, at most max_bytes; ResultFileError for what a new
+        link may fix."""
+        if redact.holds_secret(url):
+            # A link that carries the key would hand it to whichever host it names.
+            raise ResultFileError("the provider's result URL holds the API key; refusing "
+                                  "to send it anywhere")
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise ResultFileError(f"the provider's result URL is not a valid URL ({e}); the "
+                                  "next run asks for a new one") from None
+        deadline = self.deadline(deadline)
+        backoff = self.backoff(deadline)
+        while True:
+            try:
+                response = self.request(self.files, "GET", url, deadline, span=DOWNLOAD_SPAN,
+                                        max_bytes=max_bytes, peer_check=self._hosts.check_peer)
+            except PeerRefused as e:
+                raise ResultFileError(
+                    f"refusing to download results from {httpx.URL(url).host}: it connected "
+                    f"to {e}; result URLs must be https:// on a public host") from None
+            except BodyTooLarge as e:
+                raise ResultFileError(
+                    f"the result file is larger than the size limit ({e.limit:,} bytes "
+                    "decoded, what the numbers sent can take); the job stays open") from None
+            except httpx.DecodingError:
+                raise ResultFileError(
+                    "the result file's Content-Encoding is damaged (a broken gzip body?); "
+                    "the next run asks for a new link") from None
+            except httpx.TooManyRedirects:
+                raise ResultFileError("downloading the results: too many redirects") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+                raise ResultFileError(
+                    f"the provider's result URL cannot be fetched ({e})") from None
+            except httpx.TransportError as e:
+                backoff.wait("downloading the results", last_error=type(e).__name__)
+                continue
+            if transient(response):
+                backoff.wait("downloading the results",
+                             retry_after_seconds(response.headers.get("Retry-After")),
+                             f"HTTP {response.status_code}")
+                continue
+            if response.status_code != 200:
+                raise ResultFileError(
+                    f"downloading the results: HTTP {response.status_code} "
+                    "(a presigned link may have expired; the next run asks for a new one)")
+            return response.content
