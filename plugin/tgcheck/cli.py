@@ -683,6 +683,8 @@ def jobs_attach(job_ref, task_id, sandbox):
     try:
         job = _find_job(engine, job_ref)
         was = engine.store.attach_task(job.id, task_id)
+        if engine.recovery is not None:  # settled there too: no run attaches it again
+            engine.recovery.attached(task_id)
     finally:
         engine.close()
     click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "

@@ -8,6 +8,8 @@ import gc
 import hashlib
 import inspect
 import itertools
+import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -49,6 +51,7 @@ from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
+from .store.recovery import RecoveryFile, recovery_path
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -66,6 +69,8 @@ RECORD_TRIES = 3
 RECORD_STEP = 0.5
 
 EventListener = Callable[[JobEvent], None]
+
+log = logging.getLogger("tgcheck.engine")
 
 
 class Cancelled(TgcheckError):
@@ -228,6 +233,10 @@ class Engine:
         self._provider = provider
         self._provider_lock = threading.Lock()
         self.store = store or open_store(self.settings)
+        # Where a paid task's id goes when the journal cannot take it (a full
+        # disk, a stopped server); the next check attaches what it holds.
+        where = recovery_path(self.store, getattr(self.settings, "home", None))
+        self.recovery = RecoveryFile(where, str(self.store.path)) if where else None
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
@@ -303,6 +312,7 @@ class Engine:
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(request.task_type)
+        self.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
         wanted = set(sent_numbers(found))
         since = self._answered_since(time.time(), request.retry_unknown)
@@ -511,6 +521,7 @@ class Engine:
 
         skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
+        self.attach_recovered()
         for job in self.store.jobs(states=("new", "submitting", "open", "stalled",
                                            "uncertain")):
             why = self._resume_skip_reason(job)
@@ -537,6 +548,37 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def attach_recovered(self) -> int:
+        """Attach the paid tasks the journal could not record (kept in the recovery
+        file) to their jobs, now that the store may be writable again: they are
+        collected, never paid for again. Returns how many were attached."""
+        if self.recovery is None:
+            return 0
+        attached = 0
+        for entry in self.recovery.pending():
+            job_id, task_id = entry.get("job"), entry.get("task")
+            job = self.store.job(job_id) if isinstance(job_id, int) else None
+            if job is not None and job.task_id == task_id:
+                self.recovery.attached(task_id)  # recorded meanwhile (jobs attach)
+                continue
+            if job is None or job.state not in self.store.ATTACHABLE:
+                # Abandoned (a deliberate resubmit) or gone: it can never be
+                # attached; said once, in the log, with its id.
+                log.warning("paid task %s of job %s cannot be attached (the job is %s); "
+                            "`tgcheck status %s` shows it", task_id, job_id,
+                            job.state if job else "gone", task_id)
+                self.recovery.attached(task_id)
+                continue
+            try:
+                self.store.attach_task(job.id, task_id)
+            except StoreError as e:
+                # Not writable yet, or its job is driven elsewhere: left for later.
+                log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
+                break
+            self.recovery.attached(task_id)
+            attached += 1
+        return attached
 
     def _on_worker(self, cancel, fn):
         """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
@@ -670,7 +712,8 @@ class Engine:
                     "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
                 return _Driver(self.store, self.provider, self.settings, self._emit,
-                               self.creates, job, numbers, request).run()
+                               self.creates, job, numbers, request,
+                               recovery=self.recovery).run()
             if self._watch(job, numbers, request):
                 return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
@@ -837,8 +880,10 @@ class _Driver:
     """
 
     def __init__(self, store: BaseStore, provider: Provider, settings: Settings, emit,
-                 creates: CreateGate, job: Job, numbers, request: CheckRequest):
+                 creates: CreateGate, job: Job, numbers, request: CheckRequest,
+                 recovery: RecoveryFile | None = None):
         self.store, self.provider, self.settings = store, provider, settings
+        self.recovery = recovery
         self._emit, self.creates = emit, creates
         self.job, self.numbers, self.request = job, numbers, request
         self.ttype, self.deadline, self.cancel = request.ttype, request.deadline, request.cancel
@@ -893,7 +938,7 @@ class _Driver:
             raise
         except (DeadlineExceeded, Cancelled, KeyboardInterrupt, connect.NotSent) as e:
             # The task runs on at the provider: leave the job open for the next run.
-            self.store.release(self.job.id)
+            self._release()
             if isinstance(e, DeadlineExceeded) and self.job.task_id:
                 self.emit("failed", message="timeout; the job stays open")
                 raise DeadlineExceeded(
@@ -903,10 +948,28 @@ class _Driver:
                 ) from None
             raise
         except BaseException as e:
-            self.store.release(self.job.id)
+            self._release()
             if isinstance(e, TaskFailed):
                 self.emit("failed", message=str(e))
             raise
+
+    def _release(self) -> None:
+        """Let go of the job on the way out of an error. A store that cannot be
+        written now (the very failure being raised, often) must not replace that
+        error, which may name a paid task: the lease runs out by itself."""
+        try:
+            self.store.release(self.job.id)
+        except TgcheckError as e:
+            log.warning("job %s not released: %s", self.job.id, e)
+
+    def _journal(self, **fields) -> None:
+        """update_job on a path that is raising already: as _release, a store
+        failure here must not hide the error on its way (a job left submitting
+        by a gone process is taken for uncertain by the next claim)."""
+        try:
+            self.store.update_job(self.job.id, **fields)
+        except TgcheckError as e:
+            log.warning("job %s not updated (%s): %s", self.job.id, fields.get("state"), e)
 
     def _create(self) -> None:
         gate = self.creates
@@ -922,16 +985,18 @@ class _Driver:
     def _create_recorded(self) -> None:
         store, job = self.store, self.job
         store.update_job(job.id, state="submitting")
+        if self.recovery is not None:
+            self.recovery.prepare()  # room for the task id, should the disk fill up
         try:
             record = self.provider.create_task(self.numbers, self.ttype.name,
                                                deadline=self.deadline)
         except UncertainCreate as e:
-            store.update_job(job.id, state="uncertain", error=str(e), owner=None)
+            self._journal(state="uncertain", error=str(e), owner=None)
             self.emit("failed", message=str(e))
             raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
-            store.update_job(job.id, state="failed", error=str(e), owner=None)
+            self._journal(state="failed", error=str(e), owner=None)
             if not isinstance(e, TaskTooLarge):  # not a failure: the set is split and sent
                 self.emit("failed", message=str(e))
             raise
@@ -939,11 +1004,11 @@ class _Driver:
             if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
                 # Stopped before any byte of the create left: nothing can exist.
                 # The job is as new; the next run (or `tgcheck resume`) creates it.
-                store.update_job(job.id, state="new", owner=None)
+                self._journal(state="new", owner=None)
                 raise
             # Interrupted mid-request: the create may have landed.
-            store.update_job(job.id, state="uncertain", owner=None,
-                             error=f"interrupted while creating ({type(e).__name__})")
+            self._journal(state="uncertain", owner=None,
+                          error=f"interrupted while creating ({type(e).__name__})")
             raise
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
@@ -963,24 +1028,53 @@ class _Driver:
         """Journal a created task's id, retried: the task is paid for, and a store
         that is full or locked for a moment must not throw its id away. Uncertain
         too: another run may have taken this create for cut off meanwhile (only a
-        deliberate resubmit, which abandons the job, makes it not ours)."""
+        deliberate resubmit, which abandons the job, makes it not ours).
+
+        At the first failure the id goes to the recovery file as well, which a
+        store failure cannot take: the next run attaches it by itself."""
         job = self.job
+        kept: bool | None = None  # whether the recovery file holds it (None: not tried)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                return self.store.update_job(
+                recorded = self.store.update_job(
                     job.id, expect_state=("submitting", "uncertain"), state="open",
                     task_id=record.task_id, owner=this_owner(), status=record.status,
                     total=record.total, success=record.success, failure=record.failure,
                     error=None, **_amounts(record))
             except StoreError as e:
+                if kept is None:
+                    kept = self._keep(record.task_id)
                 if attempt == RECORD_TRIES:
-                    raise type(e)(  # the same kind (full, read-only...), naming the task
-                        f"task {record.task_id} was created (and is paid for), but the "
-                        f"journal could not record it: {e}. Note the task id; once the "
-                        f"store is writable, `tgcheck jobs attach {job.id} {record.task_id}` "
-                        "records it and `tgcheck resume` collects its answers") from None
+                    raise type(e)(self._unrecorded(record.task_id, e, kept)) from None
                 time.sleep(RECORD_STEP * attempt)
+                continue
+            if kept:
+                self.recovery.attached(record.task_id)  # in the journal after all
+            return recorded
         raise AssertionError("unreachable")
+
+    def _keep(self, task_id: str) -> bool:
+        """The task id in the recovery file; else, as a last resort, on stderr
+        (a face's message may be a cell, a log no one reads)."""
+        if self.recovery is not None and self.recovery.note(
+                self.job.id, task_id, self.provider.identity):
+            return True
+        with contextlib.suppress(Exception):
+            print(f"tgcheck: paid task {task_id} of job {self.job.id} is not in the journal: "
+                  f"`tgcheck jobs attach {self.job.id} {task_id}` records it", file=sys.stderr)
+        return False
+
+    def _unrecorded(self, task_id: str, error: StoreError, kept: bool) -> str:
+        """The message of a paid task the journal could not record: its id, where
+        it is kept, and the command that attaches it."""
+        attach = f"`tgcheck jobs attach {self.job.id} {task_id}`"
+        where = (f"Its id is kept in {self.recovery.path}: the next run that can write the "
+                 "store attaches it by itself and collects its answers, with no new task; "
+                 f"or, once the store is writable, {attach} records it"
+                 if kept else
+                 f"Note the task id; once the store is writable, {attach} records it")
+        return (f"task {task_id} was created (and is paid for), but the journal could not "
+                f"record it: {error}. {where}, and `tgcheck resume` collects its answers")
 
     def _follow(self) -> dict[str, tuple]:
         store, job = self.store, self.job

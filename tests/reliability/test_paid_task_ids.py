@@ -1,0 +1,150 @@
+"""A paid task's id is never lost (issue 20, item 3).
+
+The store cannot be written while a create is in flight (the disk holding it
+fills up; the PostgreSQL server stops): the vendor creates and bills the task
+anyway. Its id must reach the user (the message names it and the command that
+attaches it) and the next run (the recovery file beside the store, which that
+run attaches by itself, with no new create).
+
+Real parts: a real tmpfs filled to the last byte while the sandbox holds the
+create, a real PostgreSQL cluster stopped with `pg_ctl stop -m immediate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import json
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+import tgcheck
+from conftest import numbers, wait_for
+from tgcheck import engine as engine_module
+from tgcheck.errors import StoreError, StoreFull
+
+# The store, its WAL and the recovery file fit many times over; the filler takes the rest.
+DISK_SIZE = "8m"
+
+
+@contextlib.contextmanager
+def _mounted_tmpfs():
+    """A tmpfs of DISK_SIZE on a temporary folder (root only: skipped loudly otherwise)."""
+    where = Path(tempfile.mkdtemp(prefix="tgcheck-small-disk-"))
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs",
+                           str(where)], capture_output=True, text=True, check=False)
+    if done.returncode:
+        where.rmdir()
+        # A loop-mounted image needs the same right to mount: there is no other
+        # real small filesystem to fill without it.
+        pytest.skip("CANNOT MOUNT A TMPFS HERE (not root, or mount not permitted in this "
+                    f"container: {done.stderr.strip()}): the full-disk test is SKIPPED")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+        with contextlib.suppress(OSError):
+            where.rmdir()
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the filesystem holding folder to its last byte; the filler file."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (1 << 20, 4096, 1):  # big steps, then what is left
+            with contextlib.suppress(OSError):
+                while f.write(b"\1" * size):
+                    pass
+    with pytest.raises(OSError) as full:
+        (folder / "one-more-byte").write_bytes(b"\1")
+    assert full.value.errno == errno.ENOSPC
+    return filler
+
+
+def _check_in_thread(engine, values):
+    """engine.check(values) on a thread; (thread, outcome) where outcome gets
+    "answers" or "error" when it ends."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["answers"] = engine.check(values)
+        except BaseException as e:  # noqa: BLE001 - handed to the test as it is
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _entries(path: Path) -> list[dict]:
+    text = path.read_bytes().split(b"\0", 1)[0].decode()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_disk_filled_during_the_create_keeps_the_task_id_and_the_next_run_attaches_it(
+        sandbox, settings, monkeypatch):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    with _mounted_tmpfs() as disk:
+        home = disk / "home"
+        mine = dataclasses.replace(settings, home=home)
+        engine = tgcheck.Engine(mine)
+        engine.check(numbers(3, start=900))  # the store exists, with room then
+        before = set(sandbox.tasks)
+        values = numbers(5)
+        sandbox.hold_creates = threading.Event()
+        thread, outcome = _check_in_thread(engine, values)
+        wait_for(lambda: sandbox.calls["create"] >= 2, "the create to reach the sandbox")
+        filler = _fill(disk)
+        sandbox.hold_creates.set()  # the vendor creates (and bills) the task
+        thread.join(60)
+        assert not thread.is_alive()
+        error = outcome.get("error")
+        assert isinstance(error, StoreFull), outcome
+        [task_id] = set(sandbox.tasks) - before
+        message = str(error)
+        assert task_id in message
+        assert "tgcheck jobs attach " in message and f" {task_id}`" in message
+        recovery = engine.recovery.path
+        assert str(recovery) in message and "attaches it by itself" in message
+        [entry] = _entries(recovery)
+        assert entry["task"] == task_id
+        assert sandbox.api_key not in recovery.read_text(errors="replace")
+        engine.close()
+
+        filler.unlink()  # the disk has room again
+        again = tgcheck.Engine(mine)
+        answers = again.check(values)
+        assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+        assert sandbox.creates == 2  # the first check's task and this one: none twice
+        assert again.recovery.pending() == []
+        again.close()
+
+
+def test_a_store_error_while_releasing_does_not_replace_the_one_naming_the_task(
+        sandbox, settings, monkeypatch):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    store = engine.store
+    real_update = store.update_job
+
+    def full(job_id, **fields):
+        if "task_id" in fields:
+            raise StoreFull("database or disk is full")
+        return real_update(job_id, **fields)
+
+    def release(job_id):
+        raise StoreError("cannot release: the disk is still full")
+
+    monkeypatch.setattr(store, "update_job", full)
+    monkeypatch.setattr(store, "release", release)
+    with pytest.raises(StoreFull) as e:
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    assert task_id in str(e.value) and "cannot release" not in str(e.value)
+    engine.close()
