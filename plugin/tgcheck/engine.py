@@ -564,11 +564,11 @@ class Engine:
                 continue
             if job is None or job.state not in self.store.ATTACHABLE:
                 # Abandoned (a deliberate resubmit) or gone: it can never be
-                # attached; said once, in the log, with its id.
-                log.warning("paid task %s of job %s cannot be attached (the job is %s); "
-                            "`tgcheck status %s` shows it", task_id, job_id,
-                            job.state if job else "gone", task_id)
-                self.recovery.attached(task_id)
+                # attached; said once, in the log, and kept in the file, with its id.
+                why = f"job {job_id} is {job.state if job else 'not in the journal'}"
+                log.warning("paid task %s cannot be attached (%s); `tgcheck status %s` "
+                            "shows it", task_id, why, task_id)
+                self.recovery.unattachable(task_id, why)
                 continue
             try:
                 self.store.attach_task(job.id, task_id)

@@ -148,3 +148,112 @@ def test_a_store_error_while_releasing_does_not_replace_the_one_naming_the_task(
     [task_id] = sandbox.tasks
     assert task_id in str(e.value) and "cannot release" not in str(e.value)
     engine.close()
+
+
+@pytest.fixture
+def own_cluster():
+    """A PostgreSQL cluster of this test's own (it is stopped mid-test; the
+    session's cluster must not be). Skipped, loudly, without PostgreSQL."""
+    from postgres_cluster import find_bindir, running_cluster
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL IS NOT INSTALLED: the stopped-server test is SKIPPED")
+    with running_cluster(bindir) as cluster:
+        yield cluster
+
+
+def test_a_postgres_server_stopped_during_the_create_keeps_the_task_id_and_the_next_run_attaches_it(  # noqa: E501
+        sandbox, settings, own_cluster, monkeypatch):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    url = own_cluster.create_database("team")
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        # The test clusters acknowledge commits before writing them (fast); a
+        # server stopped at once would then lose the journal's rows as well,
+        # which a real one, with the default, does not.
+        conn.execute("ALTER DATABASE team SET synchronous_commit = on")
+    team = dataclasses.replace(settings, store_url=url)
+    engine = tgcheck.Engine(team)
+    values = numbers(6)
+    sandbox.hold_creates = threading.Event()
+    thread, outcome = _check_in_thread(engine, values)
+    wait_for(lambda: sandbox.calls["create"] >= 1, "the create to reach the sandbox")
+    own_cluster.halt()
+    sandbox.hold_creates.set()  # the vendor creates (and bills) the task
+    thread.join(60)
+    assert not thread.is_alive()
+    error = outcome.get("error")
+    assert isinstance(error, StoreError), outcome
+    [task_id] = sandbox.tasks
+    message = str(error)
+    assert f"tgcheck jobs attach 1 {task_id}" in message, message
+    # Under TGCHECK_HOME: the database is where the failure is.
+    recovery = engine.recovery.path
+    assert recovery.parent == team.home and str(recovery) in message
+    [entry] = _entries(recovery)
+    assert (entry["job"], entry["task"]) == (1, task_id)
+    assert sandbox.api_key not in recovery.read_text(errors="replace")
+    engine.close()
+
+    own_cluster.restart()
+    again = tgcheck.Engine(team)
+    answers = again.check(values)
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    assert sandbox.creates == 1  # attached and collected: not paid twice
+    assert again.store.job(1).state == "done" and again.store.job(1).task_id == task_id
+    assert again.recovery.pending() == []
+    again.close()
+
+
+def test_jobs_attach_settles_the_recovery_entry(sandbox, settings, monkeypatch):
+    from click.testing import CliRunner
+
+    from tgcheck.cli import cli
+
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    store = engine.store
+    real_update = store.update_job
+
+    def full(job_id, **fields):
+        if "task_id" in fields:
+            raise StoreFull("database or disk is full")
+        return real_update(job_id, **fields)
+
+    monkeypatch.setattr(store, "update_job", full)
+    with pytest.raises(StoreFull):
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    assert [e["task"] for e in engine.recovery.pending()] == [task_id]
+    engine.close()
+    env = {"TGCHECK_HOME": str(settings.home), "TGCHECK_BASE_URL": sandbox.url}
+    done = CliRunner().invoke(cli, ["jobs", "attach", "1", task_id, "--sandbox"], env=env)
+    assert done.exit_code == 0, done.output
+    assert engine.recovery.pending() == []
+
+
+def test_a_task_whose_job_was_abandoned_meanwhile_stays_named_in_the_file(
+        sandbox, settings, monkeypatch, caplog):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    store = engine.store
+    real_update = store.update_job
+    monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
+        _raise(StoreFull("database or disk is full")) if "task_id" in fields
+        else real_update(job_id, **fields)))
+    with pytest.raises(StoreFull):
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    monkeypatch.undo()
+    store.abandon_job(1, "given up by the user")
+    assert engine.attach_recovered() == 0
+    assert engine.recovery.pending() == []  # not tried again by every run...
+    assert task_id in engine.recovery.path.read_text(errors="replace")  # ...but kept
+    assert f"paid task {task_id} cannot be attached (job 1 is abandoned)" in caplog.text
+    engine.close()
+
+
+def _raise(error):
+    raise error

@@ -9,8 +9,10 @@ is collected instead of paid for again.
 Where: beside the SQLite file (`tgcheck.db.paid-tasks`), or under TGCHECK_HOME
 for a PostgreSQL store (one file per database and schema). The file is a few
 JSON lines: `{"job": 3, "task": "...", "store": "...", "at": ...}` when a task is
-noted, `{"attached": "..."}` once it is in the journal. It never holds the API
-key (nor the store's password: the store is named as `describe_url` shows it).
+noted, `{"attached": "..."}` once it is in the journal, `{"unattachable": "...",
+"why": ...}` when its job can never take it (the line stays, naming the paid
+task). It never holds the API key (nor the store's password: the store is named
+as `describe_url` shows it).
 
 A full disk must not take the entry too: the file keeps RESERVE bytes of zeros
 after its last line, written while the disk had room (`prepare`, before each
@@ -98,6 +100,8 @@ class RecoveryFile:
         self._idle_at: tuple[int, int] | None = None
 
     def _open(self):
+        # TGCHECK_HOME holds no SQLite file when the store is PostgreSQL: it may not exist yet.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         return os.fdopen(fd, "r+b")
 
@@ -151,15 +155,20 @@ class RecoveryFile:
             entries, _ = _lines(self.path.read_bytes())
         except OSError:
             return []
-        attached = {e.get("attached") for e in entries}
-        found = [e for e in entries if "task" in e and e["task"] not in attached]
+        settled = {e.get("attached") for e in entries} | {e.get("unattachable") for e in entries}
+        found = [e for e in entries if "task" in e and e["task"] not in settled]
         if not found:
             self._idle_at = seen
         return found
 
+    def unattachable(self, task_id: str, why: str) -> None:
+        """The task's job can never take it (abandoned, gone): no run tries again,
+        and its line stays in the file, for the user to find the paid task by."""
+        self._append({"unattachable": task_id, "why": why})
+
     def attached(self, task_id: str) -> None:
         """The task is in the journal now: its entry is settled. When no entry is
-        pending any more, the file is emptied back to its reserve."""
+        pending (nor unattachable) any more, the file is emptied back to its reserve."""
         if not self.path.exists():
             return
         self._append({"attached": task_id})
