@@ -663,6 +663,9 @@ class Engine:
     def _run_job(self, key, numbers, request: CheckRequest) -> dict[str, tuple]:
         request = request.with_(deadline=time.monotonic() + self.settings.timeout)
         ttype = request.ttype
+        # Before the claim and any paid call: a store that cannot keep the answers
+        # would make every run pay for them again.
+        self.store.require_grants()
         settled: set[int] = set()
         for attempt in itertools.count():
             if attempt:

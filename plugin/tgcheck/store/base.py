@@ -307,6 +307,14 @@ class BaseStore:
         """backend: "ok", or what is wrong with the store (the doctor's question)."""
         raise NotImplementedError
 
+    #: The GRANT statements this store's role lacks for a check (PostgreSQL; a
+    #: SQLite file that cannot be written is StoreReadOnly instead).
+    missing_grants: list[str] = []
+
+    def require_grants(self) -> None:
+        """backend: raise StoreUnreachable (exit 2) naming each missing grant when
+        this store cannot keep what a check pays for; called before a paid call."""
+
     def wait_for_change(self, timeout: float) -> bool:
         """Block until a job of this store changes state, progress or owner, at
         most timeout seconds; whether a change woke it.
