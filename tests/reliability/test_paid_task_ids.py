@@ -257,3 +257,36 @@ def test_a_task_whose_job_was_abandoned_meanwhile_stays_named_in_the_file(
 
 def _raise(error):
     raise error
+
+
+def test_the_command_says_the_task_and_its_attach_command_and_the_rerun_pays_nothing(
+        sandbox, tmp_path):
+    # The user's path: `tgcheck check` in its own process, the disk filled while
+    # the create is held; what reaches the terminal, then a plain re-run.
+    from conftest import child_env
+    from processes import finished, run, started
+
+    with _mounted_tmpfs() as disk:
+        env = child_env(sandbox, disk / "home", TGCHECK_RETRY_BASE="0.01")
+        listing = tmp_path / "in.txt"
+        values = numbers(5)
+        listing.write_text("\n".join(values) + "\n")
+        warm = tmp_path / "warm.txt"
+        warm.write_text("\n".join(numbers(3, start=900)) + "\n")
+        assert run("check", str(warm), "-q", env=env).returncode == 0  # the store exists
+        before = set(sandbox.tasks)
+        sandbox.hold_creates = threading.Event()
+        with started("check", str(listing), "-q", env=env) as proc:
+            wait_for(lambda: sandbox.calls["create"] >= 2, "the create to reach the sandbox")
+            filler = _fill(disk)
+            sandbox.hold_creates.set()
+            err = finished(proc, timeout=60)
+        assert proc.returncode == 1, err
+        [task_id] = set(sandbox.tasks) - before
+        assert f"tgcheck jobs attach 2 {task_id}" in err
+        assert "paid-tasks" in err and "Traceback" not in err and "unexpected" not in err
+        filler.unlink()
+        again = run("check", str(listing), env=env)
+        assert again.returncode == 0, again.stderr
+        assert sandbox.creates == 2  # the warm-up's task and the recovered one
+        assert len(again.stdout.strip().splitlines()) == 6  # header + 5 answers
