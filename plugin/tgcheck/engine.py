@@ -571,7 +571,7 @@ class Engine:
                 self.recovery.unattachable(task_id, why)
                 continue
             try:
-                self.store.attach_task(job.id, task_id)
+                self.store.attach_task(job.id, task_id, given_up_by=entry.get("owner"))
             except StoreError as e:
                 # Not writable yet, or its job is driven elsewhere: left for later.
                 log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
@@ -1033,34 +1033,29 @@ class _Driver:
         too: another run may have taken this create for cut off meanwhile (only a
         deliberate resubmit, which abandons the job, makes it not ours).
 
-        At the first failure the id goes to the recovery file as well, which a
-        store failure cannot take: the next run attaches it by itself."""
+        When the tries are used up, the id goes to the recovery file, which a
+        store failure cannot take: the next run attaches it by itself. Only then
+        (this driver has given the job up: no run attaches it while it retries)."""
         job = self.job
-        kept: bool | None = None  # whether the recovery file holds it (None: not tried)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                recorded = self.store.update_job(
+                return self.store.update_job(
                     job.id, expect_state=("submitting", "uncertain"), state="open",
                     task_id=record.task_id, owner=this_owner(), status=record.status,
                     total=record.total, success=record.success, failure=record.failure,
                     error=None, **_amounts(record))
             except StoreError as e:
-                if kept is None:
-                    kept = self._keep(record.task_id)
                 if attempt == RECORD_TRIES:
+                    kept = self._keep(record.task_id)
                     raise type(e)(self._unrecorded(record.task_id, e, kept)) from None
                 time.sleep(RECORD_STEP * attempt)
-                continue
-            if kept:
-                self.recovery.attached(record.task_id)  # in the journal after all
-            return recorded
         raise AssertionError("unreachable")
 
     def _keep(self, task_id: str) -> bool:
         """The task id in the recovery file; else, as a last resort, on stderr
         (a face's message may be a cell, a log no one reads)."""
         if self.recovery is not None and self.recovery.note(
-                self.job.id, task_id, self.provider.identity):
+                self.job.id, task_id, self.provider.identity, this_owner()):
             return True
         with contextlib.suppress(Exception):
             print(f"tgcheck: paid task {task_id} of job {self.job.id} is not in the journal: "

@@ -290,3 +290,33 @@ def test_the_command_says_the_task_and_its_attach_command_and_the_rerun_pays_not
         assert again.returncode == 0, again.stderr
         assert sandbox.creates == 2  # the warm-up's task and the recovered one
         assert len(again.stdout.strip().splitlines()) == 6  # header + 5 answers
+
+
+def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
+        sandbox, settings, monkeypatch):
+    # Excel's process met the store failure and is still running; a run of
+    # another process attaches the task it wrote down, without waiting for it.
+    import tgcheck.store as store_package
+
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    store = engine.store
+    real_update = store.update_job
+    monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
+        _raise(StoreFull("database or disk is full")) if "task_id" in fields
+        else real_update(job_id, **fields)))
+    monkeypatch.setattr(store, "release", lambda job_id: _raise(StoreFull("still full")))
+    values = numbers(4)
+    with pytest.raises(StoreFull):
+        engine.check(values)
+    [task_id] = sandbox.tasks
+    assert store.job(1).owner == store_package.this_owner()  # not released: still "ours"
+    monkeypatch.undo()
+    host = store_package.HOST
+    monkeypatch.setattr(store_package, "this_owner", lambda: f"{host}:999999999")  # another
+    other = tgcheck.Engine(dataclasses.replace(settings, timeout=10))
+    answers = other.check(values)
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    assert sandbox.creates == 1
+    other.close()
+    engine.close()

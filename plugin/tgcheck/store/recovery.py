@@ -123,10 +123,10 @@ class RecoveryFile:
         except OSError as e:
             log.warning("could not prepare the recovery file %s: %s", self.path, e)
 
-    def note(self, job_id: int, task_id: str, provider: str) -> bool:
-        """Write down a paid task the journal could not record; whether it was
-        written (and synced to disk)."""
-        entry = {"job": job_id, "task": task_id, "provider": provider,
+    def note(self, job_id: int, task_id: str, provider: str, owner: str) -> bool:
+        """Write down a paid task the journal could not record (owner: the
+        driver giving the job up); whether it was written (and synced to disk)."""
+        entry = {"job": job_id, "task": task_id, "provider": provider, "owner": owner,
                  "store": self.store_name, "at": round(time.time(), 3)}
         return self._append(entry)
 
