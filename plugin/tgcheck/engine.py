@@ -558,7 +558,11 @@ class Engine:
         attached = 0
         for entry in self.recovery.pending():
             job_id, task_id = entry.get("job"), entry.get("task")
-            job = self.store.job(job_id) if isinstance(job_id, int) else None
+            try:
+                job = self.store.job(job_id) if isinstance(job_id, int) else None
+            except StoreError as e:  # the check itself says what is wrong with the store
+                log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
+                break
             if job is not None and job.task_id == task_id:
                 self.recovery.attached(task_id)  # recorded meanwhile (jobs attach)
                 continue
