@@ -320,3 +320,23 @@ def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
     assert sandbox.creates == 1
     other.close()
     engine.close()
+
+
+def test_when_the_recovery_file_cannot_be_written_either_stderr_has_the_id(
+        sandbox, settings, monkeypatch, capfd):
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    engine.recovery.path.mkdir(parents=True)  # a folder where the file should be
+    store = engine.store
+    real_update = store.update_job
+    monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
+        _raise(StoreFull("database or disk is full")) if "task_id" in fields
+        else real_update(job_id, **fields)))
+    with pytest.raises(StoreFull) as e:
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    assert "Note the task id" in str(e.value) and f"jobs attach 1 {task_id}" in str(e.value)
+    err = capfd.readouterr().err
+    assert f"paid task {task_id} of job 1 is not in the journal" in err
+    assert f"tgcheck jobs attach 1 {task_id}" in err
+    engine.close()
