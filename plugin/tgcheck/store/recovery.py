@@ -161,6 +161,10 @@ class RecoveryFile:
             self._idle_at = seen
         return found
 
+    def given_up_by(self, task_id: str) -> str | None:
+        """The owner that wrote task_id down (and so gave its job up), if pending."""
+        return next((e.get("owner") for e in self.pending() if e["task"] == task_id), None)
+
     def unattachable(self, task_id: str, why: str) -> None:
         """The task's job can never take it (abandoned, gone): no run tries again,
         and its line stays in the file, for the user to find the paid task by."""
