@@ -566,10 +566,14 @@ class Engine:
             if job is not None and job.task_id == task_id:
                 self.recovery.attached(task_id)  # recorded meanwhile (jobs attach)
                 continue
-            if job is None or job.state not in self.store.ATTACHABLE:
-                # Abandoned (a deliberate resubmit) or gone: it can never be
-                # attached; said once, in the log, and kept in the file, with its id.
-                why = f"job {job_id} is {job.state if job else 'not in the journal'}"
+            if job is None or job.state not in self.store.ATTACHABLE or \
+                    job.key != entry.get("key", job.key):
+                # Abandoned (a deliberate resubmit), gone, or another set's job (a
+                # store made anew): never attached; said once, in the log, and
+                # kept in the file, with its id.
+                why = (f"job {job_id} is " + ("not in the journal" if job is None else
+                       job.state if job.key == entry.get("key", job.key) else
+                       "another set's now"))
                 log.warning("paid task %s cannot be attached (%s); `tgcheck status %s` "
                             "shows it", task_id, why, task_id)
                 self.recovery.unattachable(task_id, why)
@@ -1059,7 +1063,7 @@ class _Driver:
         """The task id in the recovery file; else, as a last resort, on stderr
         (a face's message may be a cell, a log no one reads)."""
         if self.recovery is not None and self.recovery.note(
-                self.job.id, task_id, self.provider.identity, this_owner()):
+                self.job.id, self.job.key, task_id, self.provider.identity, this_owner()):
             return True
         with contextlib.suppress(Exception):
             print(f"tgcheck: paid task {task_id} of job {self.job.id} is not in the journal: "

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import tgcheck
-from conftest import numbers, wait_for
+from conftest import let_go_of, numbers, wait_for
 from tgcheck import engine as engine_module
 from tgcheck.errors import StoreError, StoreFull
 
@@ -346,3 +346,33 @@ def test_when_the_recovery_file_cannot_be_written_either_stderr_has_the_id(
     assert f"paid task {task_id} of job 1 is not in the journal" in err
     assert f"tgcheck jobs attach 1 {task_id}" in err
     engine.close()
+
+
+def test_a_store_made_anew_never_gets_the_task_on_another_sets_job(
+        sandbox, settings, monkeypatch):
+    # The job's id in the recovery file names another set's job in a store made
+    # anew (the old file deleted or set aside): the key tells them apart.
+    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    engine = tgcheck.Engine(settings)
+    store = engine.store
+    real_update = store.update_job
+    monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
+        _raise(StoreFull("database or disk is full")) if "task_id" in fields
+        else real_update(job_id, **fields)))
+    with pytest.raises(StoreFull):
+        engine.check(numbers(4))
+    [task_id] = sandbox.tasks
+    engine.close()
+    monkeypatch.undo()
+    let_go_of(settings.store_path)
+    for leftover in settings.home.glob(settings.store_path.name + "-*"):
+        leftover.unlink()
+    settings.store_path.unlink()  # a store made anew; the recovery file stays
+    fresh = tgcheck.Engine(settings)
+    role, job = fresh.store.claim("another-set", "p", "tg", numbers(2, start=500))
+    assert (role, job.id, job.state) == ("drive", 1, "new")
+    assert fresh.attach_recovered() == 0
+    assert fresh.store.job(1).task_id is None and fresh.store.job(1).state == "new"
+    assert fresh.recovery.pending() == []
+    assert task_id in fresh.recovery.path.read_text(errors="replace")  # still named there
+    fresh.close()

@@ -8,7 +8,7 @@ is collected instead of paid for again.
 
 Where: beside the SQLite file (`tgcheck.db.paid-tasks`), or under TGCHECK_HOME
 for a PostgreSQL store (one file per database and schema). The file is a few
-JSON lines: `{"job": 3, "task": "...", "store": "...", "at": ...}` when a task is
+JSON lines: `{"job": 3, "key": ..., "task": "...", "store": "...", ...}` when a task is
 noted, `{"attached": "..."}` once it is in the journal, `{"unattachable": "...",
 "why": ...}` when its job can never take it (the line stays, naming the paid
 task). It never holds the API key (nor the store's password: the store is named
@@ -123,11 +123,12 @@ class RecoveryFile:
         except OSError as e:
             log.warning("could not prepare the recovery file %s: %s", self.path, e)
 
-    def note(self, job_id: int, task_id: str, provider: str, owner: str) -> bool:
-        """Write down a paid task the journal could not record (owner: the
-        driver giving the job up); whether it was written (and synced to disk)."""
-        entry = {"job": job_id, "task": task_id, "provider": provider, "owner": owner,
-                 "store": self.store_name, "at": round(time.time(), 3)}
+    def note(self, job_id: int, key: str, task_id: str, provider: str, owner: str) -> bool:
+        """Write down a paid task the journal could not record (key: its job's
+        number set's, so it is never attached to another job; owner: the driver
+        giving the job up); whether it was written (and synced to disk)."""
+        entry = {"job": job_id, "key": key, "task": task_id, "provider": provider,
+                 "owner": owner, "store": self.store_name, "at": round(time.time(), 3)}
         return self._append(entry)
 
     def _append(self, entry: dict) -> bool:
