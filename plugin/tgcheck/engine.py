@@ -529,6 +529,9 @@ class Engine:
                 if skipped is not None:
                     skipped.append((job, why))
                 continue
+            # Before its first paid call, as a check (outside the per-job errors: a
+            # setting to fix, exit 2, the same for every job).
+            self.store.require_grants()
             if job.state == "stalled":
                 self.store.reopen(job.id)
             request = CheckRequest(job.task_type, on_event=on_event,

@@ -128,3 +128,25 @@ def test_a_sqlite_store_needs_no_grants(settings):
     assert store.missing_grants == []
     store.require_grants()
     store.close()
+
+
+def test_resume_without_the_grants_stops_before_polling_with_exit_2(
+        sandbox, settings, postgres_url, monkeypatch):
+    import dataclasses
+
+    owner = _team_store(settings, postgres_url)
+    tgcheck.Engine(owner).check(numbers(3))  # the owner's job, done
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        # An open job left by a crash, for `resume` to finish.
+        conn.execute(f"UPDATE {SCHEMA}.jobs SET state = 'open', owner = NULL")
+    calls = sum(sandbox.calls.values())
+    url, role = _member(postgres_url, FULL[0], FULL[2],
+                        f"GRANT SELECT, INSERT, UPDATE ON {SCHEMA}.jobs TO member",
+                        f"GRANT SELECT ON {SCHEMA}.meta, {SCHEMA}.answers TO member")
+    engine = tgcheck.Engine(dataclasses.replace(settings, store_url=url))
+    with pytest.raises(StoreUnreachable) as e:
+        engine.resume()
+    assert f"GRANT INSERT, UPDATE ON {SCHEMA}.answers TO {role};" in str(e.value)
+    assert tgcheck.errors.exit_code(e.value) == 2
+    assert sum(sandbox.calls.values()) == calls  # no status call, no download
+    engine.close()
