@@ -376,3 +376,23 @@ def test_a_store_made_anew_never_gets_the_task_on_another_sets_job(
     assert fresh.recovery.pending() == []
     assert task_id in fresh.recovery.path.read_text(errors="replace")  # still named there
     fresh.close()
+
+
+def test_processes_writing_the_recovery_file_at_once_lose_no_entry(tmp_path):
+    # Excel, a cron job and the CLI may all meet the same full disk: each entry
+    # is written whole, none over another's (an OS file lock around each write).
+    import sys
+
+    path = tmp_path / "store.sqlite3.paid-tasks"
+    script = ("import sys; from tgcheck.store.recovery import RecoveryFile\n"
+              "r = RecoveryFile(sys.argv[1], 's'); r.prepare()\n"
+              "for i in range(40): assert r.note(i, 'k', f'{sys.argv[2]}-{i}', 'p', 'o')\n")
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(path), f"w{n}"])
+               for n in range(4)]
+    assert [w.wait(60) for w in writers] == [0] * 4
+    from tgcheck.store.recovery import RecoveryFile
+
+    pending = RecoveryFile(path, "s").pending()
+    assert sorted(e["task"] for e in pending) == sorted(
+        f"w{n}-{i}" for n in range(4) for i in range(40))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
