@@ -113,7 +113,7 @@ def test_a_disk_filled_during_the_create_keeps_the_task_id_and_the_next_run_atta
         [task_id] = set(sandbox.tasks) - before
         message = str(error)
         assert task_id in message
-        assert "tgcheck jobs attach " in message and f" {task_id}`" in message
+        assert f"`tgcheck jobs attach 2 {task_id}`" in message  # job 1 was the warm-up's
         recovery = engine.recovery.path
         assert str(recovery) in message and "attaches it by itself" in message
         [entry] = _entries(recovery)
