@@ -75,13 +75,25 @@ class Cluster:
         self.root.chmod(0o755)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-sync")
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
                    f"-c unix_socket_directories={self.root} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "log"), "-w", "-t", "60", "start")
         self.started = True
-        return self
+
+    def halt(self) -> None:
+        """The server stops at once (as a crash or a power cut would); its data stays."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self.started = False
+
+    def restart(self) -> None:
+        """The halted server starts again on the same port, with its data."""
+        self._serve()
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"

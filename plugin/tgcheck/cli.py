@@ -686,7 +686,12 @@ def jobs_attach(job_ref, task_id, sandbox):
     engine = store_engine(sandbox)
     try:
         job = _find_job(engine, job_ref)
-        was = engine.store.attach_task(job.id, task_id)
+        recovery = engine.recovery
+        # A process that wrote this id down gave the job up, though it may live on.
+        was = engine.store.attach_task(job.id, task_id, given_up_by=recovery and
+                                       recovery.given_up_by(task_id))
+        if recovery is not None:  # settled there too: no run attaches it again
+            recovery.attached(task_id)
     finally:
         engine.close()
     click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "

@@ -218,9 +218,18 @@ def _doctor_shared(url: str, sandbox: bool) -> DoctorReport:
             report.problem = _NotDamage(problem)
             report.say(f"{store.path}: {problem}")
             return report
+        try:
+            store.require_grants()
+        except StoreError as e:
+            # Readable, but a check would pay for answers it cannot keep: not "ok".
+            report.problem = _NotDamage(str(e))
+            report.error = e
+            report.say(f"{store.path}: this role lacks grants a check needs, so checks "
+                       "stop before paying. Missing: " + " ".join(store.missing_grants))
+            return report
         report.healthy = True
         report.say(f"{store.path}: ok (PostgreSQL, schema {store.schema} at version "
-                   f"{store.schema_version()})")
+                   f"{store.schema_version()}); this role has every grant a check needs")
         _describe(report, store.count_answers(), store.job_state_counts(), flag)
     finally:
         store.close()

@@ -8,6 +8,8 @@ import gc
 import hashlib
 import inspect
 import itertools
+import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -49,6 +51,7 @@ from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
 from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
+from .store.recovery import RecoveryFile, recovery_path
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -66,6 +69,8 @@ RECORD_TRIES = 3
 RECORD_STEP = 0.5
 
 EventListener = Callable[[JobEvent], None]
+
+log = logging.getLogger("tgcheck.engine")
 
 
 class Cancelled(TgcheckError):
@@ -236,6 +241,10 @@ class Engine:
         self._provider = provider
         self._provider_lock = threading.Lock()
         self.store = store or open_store(self.settings)
+        # Where a paid task's id goes when the journal cannot take it (a full
+        # disk, a stopped server); the next check attaches what it holds.
+        where = recovery_path(self.store, getattr(self.settings, "home", None))
+        self.recovery = RecoveryFile(where, str(self.store.path)) if where else None
         # The largest task the provider has accepted after refusing a larger one
         # as too large (413): later sets are split to it up front.
         self._size_cap: int | None = None
@@ -311,6 +320,7 @@ class Engine:
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(request.task_type)
+        self.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
         wanted = set(sent_numbers(found))
         since = self._answered_since(time.time(), request.retry_unknown)
@@ -529,6 +539,7 @@ class Engine:
 
         skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
+        self.attach_recovered()
         for job in self.store.jobs(states=("new", "submitting", "open", "stalled",
                                            "uncertain")):
             why = self._resume_skip_reason(job)
@@ -536,6 +547,9 @@ class Engine:
                 if skipped is not None:
                     skipped.append((job, why))
                 continue
+            # Before its first paid call, as a check (outside the per-job errors: a
+            # setting to fix, exit 2, the same for every job).
+            self.store.require_grants()
             if job.state == "stalled":
                 self.store.reopen(job.id)
             request = CheckRequest(job.task_type, on_event=on_event,
@@ -555,6 +569,45 @@ class Engine:
             raise TgcheckError(f"{finished} open job(s) finished, {len(errors)} not: "
                                + "; ".join(errors))
         return finished
+
+    def attach_recovered(self) -> int:
+        """Attach the paid tasks the journal could not record (kept in the recovery
+        file) to their jobs, now that the store may be writable again: they are
+        collected, never paid for again. Returns how many were attached."""
+        if self.recovery is None:
+            return 0
+        attached = 0
+        for entry in self.recovery.pending():
+            job_id, task_id = entry.get("job"), entry.get("task")
+            try:
+                job = self.store.job(job_id) if isinstance(job_id, int) else None
+            except StoreError as e:  # the check itself says what is wrong with the store
+                log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
+                break
+            if job is not None and job.task_id == task_id:
+                self.recovery.attached(task_id)  # recorded meanwhile (jobs attach)
+                continue
+            if job is None or job.state not in self.store.ATTACHABLE or \
+                    job.key != entry.get("key", job.key):
+                # Abandoned (a deliberate resubmit), gone, or another set's job (a
+                # store made anew): never attached; said once, in the log, and
+                # kept in the file, with its id.
+                why = (f"job {job_id} is " + ("not in the journal" if job is None else
+                       job.state if job.key == entry.get("key", job.key) else
+                       "another set's now"))
+                log.warning("paid task %s cannot be attached (%s); `tgcheck status %s` "
+                            "shows it", task_id, why, task_id)
+                self.recovery.unattachable(task_id, why)
+                continue
+            try:
+                self.store.attach_task(job.id, task_id, given_up_by=entry.get("owner"))
+            except StoreError as e:
+                # Not writable yet, or its job is driven elsewhere: left for later.
+                log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
+                break
+            self.recovery.attached(task_id)
+            attached += 1
+        return attached
 
     def _on_worker(self, cancel, fn):
         """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
@@ -639,6 +692,9 @@ class Engine:
     def _run_job(self, key, numbers, request: CheckRequest) -> dict[str, tuple]:
         request = request.with_(deadline=time.monotonic() + self.settings.timeout)
         ttype = request.ttype
+        # Before the claim and any paid call: a store that cannot keep the answers
+        # would make every run pay for them again.
+        self.store.require_grants()
         settled: set[int] = set()
         for attempt in itertools.count():
             if attempt:
@@ -688,7 +744,8 @@ class Engine:
                     "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
                 return _Driver(self.store, self.provider, self.settings, self._emit,
-                               self.creates, job, numbers, request).run()
+                               self.creates, job, numbers, request,
+                               recovery=self.recovery).run()
             if self._watch(job, numbers, request):
                 return self.store.stored(ttype.name, numbers)
             # The other driver died: claim again, and maybe take over.
@@ -855,8 +912,10 @@ class _Driver:
     """
 
     def __init__(self, store: BaseStore, provider: Provider, settings: Settings, emit,
-                 creates: CreateGate, job: Job, numbers, request: CheckRequest):
+                 creates: CreateGate, job: Job, numbers, request: CheckRequest,
+                 recovery: RecoveryFile | None = None):
         self.store, self.provider, self.settings = store, provider, settings
+        self.recovery = recovery
         self._emit, self.creates = emit, creates
         self.job, self.numbers, self.request = job, numbers, request
         self.ttype, self.deadline, self.cancel = request.ttype, request.deadline, request.cancel
@@ -911,7 +970,7 @@ class _Driver:
             raise
         except (DeadlineExceeded, Cancelled, KeyboardInterrupt, connect.NotSent) as e:
             # The task runs on at the provider: leave the job open for the next run.
-            self.store.release(self.job.id)
+            self._release()
             if isinstance(e, DeadlineExceeded) and self.job.task_id:
                 self.emit("failed", message="timeout; the job stays open")
                 raise DeadlineExceeded(
@@ -921,10 +980,28 @@ class _Driver:
                 ) from None
             raise
         except BaseException as e:
-            self.store.release(self.job.id)
+            self._release()
             if isinstance(e, TaskFailed):
                 self.emit("failed", message=str(e))
             raise
+
+    def _release(self) -> None:
+        """Let go of the job on the way out of an error. A store that cannot be
+        written now (the very failure being raised, often) must not replace that
+        error, which may name a paid task: the lease runs out by itself."""
+        try:
+            self.store.release(self.job.id)
+        except TgcheckError as e:
+            log.warning("job %s not released: %s", self.job.id, e)
+
+    def _journal(self, **fields) -> None:
+        """update_job on a path that is raising already: as _release, a store
+        failure here must not hide the error on its way (a job left submitting
+        by a gone process is taken for uncertain by the next claim)."""
+        try:
+            self.store.update_job(self.job.id, **fields)
+        except TgcheckError as e:
+            log.warning("job %s not updated (%s): %s", self.job.id, fields.get("state"), e)
 
     def _create(self) -> None:
         gate = self.creates
@@ -940,16 +1017,18 @@ class _Driver:
     def _create_recorded(self) -> None:
         store, job = self.store, self.job
         store.update_job(job.id, state="submitting")
+        if self.recovery is not None:
+            self.recovery.prepare()  # room for the task id, should the disk fill up
         try:
             record = self.provider.create_task(self.numbers, self.ttype.name,
                                                deadline=self.deadline)
         except UncertainCreate as e:
-            store.update_job(job.id, state="uncertain", error=str(e), owner=None)
+            self._journal(state="uncertain", error=str(e), owner=None)
             self.emit("failed", message=str(e))
             raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
-            store.update_job(job.id, state="failed", error=str(e), owner=None)
+            self._journal(state="failed", error=str(e), owner=None)
             if not isinstance(e, TaskTooLarge):  # not a failure: the set is split and sent
                 self.emit("failed", message=str(e))
             raise
@@ -957,11 +1036,11 @@ class _Driver:
             if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
                 # Stopped before any byte of the create left: nothing can exist.
                 # The job is as new; the next run (or `tgcheck resume`) creates it.
-                store.update_job(job.id, state="new", owner=None)
+                self._journal(state="new", owner=None)
                 raise
             # Interrupted mid-request: the create may have landed.
-            store.update_job(job.id, state="uncertain", owner=None,
-                             error=f"interrupted while creating ({type(e).__name__})")
+            self._journal(state="uncertain", owner=None,
+                          error=f"interrupted while creating ({type(e).__name__})")
             raise
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
@@ -981,7 +1060,11 @@ class _Driver:
         """Journal a created task's id, retried: the task is paid for, and a store
         that is full or locked for a moment must not throw its id away. Uncertain
         too: another run may have taken this create for cut off meanwhile (only a
-        deliberate resubmit, which abandons the job, makes it not ours)."""
+        deliberate resubmit, which abandons the job, makes it not ours).
+
+        When the tries are used up, the id goes to the recovery file, which a
+        store failure cannot take: the next run attaches it by itself. Only then
+        (this driver has given the job up: no run attaches it while it retries)."""
         job = self.job
         for attempt in range(1, RECORD_TRIES + 1):
             try:
@@ -992,13 +1075,33 @@ class _Driver:
                     error=None, **_amounts(record))
             except StoreError as e:
                 if attempt == RECORD_TRIES:
-                    raise type(e)(  # the same kind (full, read-only...), naming the task
-                        f"task {record.task_id} was created (and is paid for), but the "
-                        f"journal could not record it: {e}. Note the task id; once the "
-                        f"store is writable, `tgcheck jobs attach {job.id} {record.task_id}` "
-                        "records it and `tgcheck resume` collects its answers") from None
+                    kept = self._keep(record.task_id)
+                    raise type(e)(self._unrecorded(record.task_id, e, kept)) from None
                 time.sleep(RECORD_STEP * attempt)
         raise AssertionError("unreachable")
+
+    def _keep(self, task_id: str) -> bool:
+        """The task id in the recovery file; else, as a last resort, on stderr
+        (a face's message may be a cell, a log no one reads)."""
+        if self.recovery is not None and self.recovery.note(
+                self.job.id, self.job.key, task_id, self.provider.identity, this_owner()):
+            return True
+        with contextlib.suppress(Exception):
+            print(f"tgcheck: paid task {task_id} of job {self.job.id} is not in the journal: "
+                  f"`tgcheck jobs attach {self.job.id} {task_id}` records it", file=sys.stderr)
+        return False
+
+    def _unrecorded(self, task_id: str, error: StoreError, kept: bool) -> str:
+        """The message of a paid task the journal could not record: its id, where
+        it is kept, and the command that attaches it."""
+        attach = f"`tgcheck jobs attach {self.job.id} {task_id}`"
+        where = (f"Its id is kept in {self.recovery.path}: the next run that can write the "
+                 "store attaches it by itself and collects its answers, with no new task; "
+                 f"or, once the store is writable, {attach} records it"
+                 if kept else
+                 f"Note the task id; once the store is writable, {attach} records it")
+        return (f"task {task_id} was created (and is paid for), but the journal could not "
+                f"record it: {error}. {where}, and `tgcheck resume` collects its answers")
 
     def _follow(self) -> dict[str, tuple]:
         store, job = self.store, self.job

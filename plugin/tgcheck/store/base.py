@@ -307,6 +307,14 @@ class BaseStore:
         """backend: "ok", or what is wrong with the store (the doctor's question)."""
         raise NotImplementedError
 
+    #: The GRANT statements this store's role lacks for a check (PostgreSQL; a
+    #: SQLite file that cannot be written is StoreReadOnly instead).
+    missing_grants: list[str] = []
+
+    def require_grants(self) -> None:
+        """backend: raise StoreUnreachable (exit 2) naming each missing grant when
+        this store cannot keep what a check pays for; called before a paid call."""
+
     def wait_for_change(self, timeout: float) -> bool:
         """Block until a job of this store changes state, progress or owner, at
         most timeout seconds; whether a change woke it.
@@ -715,10 +723,12 @@ class BaseStore:
     ATTACHABLE = ("new", "submitting", "uncertain")
 
     @_translating
-    def attach_task(self, job_id: int, task_id: str) -> Job:
+    def attach_task(self, job_id: int, task_id: str, *, given_up_by: str | None = None) -> Job:
         """Record a task created for this job whose id the journal lost (a full
         disk right after the create, a cut-off reply): the job becomes open, and
         the next run or `tgcheck resume` polls the task instead of paying again.
+        given_up_by: the owner that wrote the id to the recovery file, and so
+        stopped driving the job (its process may live on: Excel).
         Returns the job as it was; raises StoreError when it cannot take one."""
         with self._tx(exclusive=True) as db:
             job = self._one_job("id = ?", (job_id,), db)
@@ -729,7 +739,7 @@ class BaseStore:
                     f"job {job_id} is {job.state}"
                     + (f" with task {job.task_id}" if job.task_id else "")
                     + f": only {', '.join(self.ATTACHABLE)} jobs take a task id")
-            if job.owner and job.owner != this_owner() and \
+            if job.owner and job.owner not in (this_owner(), given_up_by) and \
                     owner_alive(job.owner, job.heartbeat, time.time()):
                 raise StoreError(f"job {job_id} is being driven by {job.owner}; wait for it")
             other = db.execute("SELECT id FROM jobs WHERE task_id = ? AND id != ?",

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
-from . import migrations
+from . import grants, migrations
 from .base import AnswerGroup, BaseStore, StoredAnswer, _translating
 from .open import describe_url
 
@@ -115,6 +115,8 @@ class PostgresStore(BaseStore):
         self._opened = False
         with self._errors():
             migrations.bring_forward(self._conn(), schema)
+            # Once per open (one query): a check refuses to pay without them.
+            self.missing_grants = grants.missing_grants(self._conn(), schema)
         self._opened = True
 
     def __repr__(self) -> str:
@@ -212,6 +214,14 @@ class PostgresStore(BaseStore):
 
     def _from_store_time(self, t):
         return None if t is None else t - self._skew
+
+    def require_grants(self) -> None:
+        if self.missing_grants:
+            raise StoreUnreachable(
+                f"the shared store {self.path} does not let this role keep answers; a check "
+                "would pay for answers it cannot store, so nothing was sent to the provider. "
+                "Missing: " + " ".join(self.missing_grants) + " (run by the schema's owner; "
+                "see docs/team.md)")
 
     def schema_version(self) -> int:
         with self._errors():
