@@ -20,7 +20,7 @@ import time
 
 import click
 
-from . import command_errors, config_file, formats, plugins, redact, regions, store_commands
+from . import command_errors, config_file, formats, hints, plugins, redact, regions, store_commands
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
 from .engine import Engine, lost_message
@@ -685,8 +685,9 @@ def jobs_attach(job_ref, task_id, sandbox):
         was = engine.store.attach_task(job.id, task_id)
     finally:
         engine.close()
-    click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "
-               "`tgcheck resume` or the same check collects its answers", err=True)
+    click.echo(hints.for_store(f"tgcheck: task {task_id} attached to job {was.id} (it was "
+                               f"{was.state}); `tgcheck resume` or the same check collects "
+                               "its answers", sandbox), err=True)
 
 
 @cli.command()
@@ -725,8 +726,8 @@ def resume(progress, quiet, sandbox, provider):
                 + _uncertain_note(cut_off)) from None
         finally:
             for job, why in skipped:
-                _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",
-                      progress, False)
+                _note(hints.for_store(f"skipped job {job.id} ({job.state}, {job.count} "
+                                      f"numbers): {why}", sandbox), progress, False)
     click.echo(f"tgcheck: {done} open job(s) finished"
                + (f", {len(skipped)} skipped (see above)" if skipped else ""), err=True)
 
@@ -794,11 +795,20 @@ def status(task_id, as_json, base_url, sandbox, provider):
         for key, value in fields.items():
             if value is not None:
                 click.echo(f"{key + ':':<12} {value}")
-    click.echo("tgcheck: that was one billed status call", err=True)
+    click.echo(_status_call_note(engine.settings.simulated,
+                                 engine.provider.billed_calls(1, False)), err=True)
     if reopened:
-        click.echo(f"tgcheck: job {job.id} was stalled; it is open again with a new budget "
-                   "of status calls: the same check, or `tgcheck resume`, collects it",
-                   err=True)
+        click.echo(hints.for_store(f"tgcheck: job {job.id} was stalled; it is open again "
+                                   "with a new budget of status calls: the same check, or "
+                                   "`tgcheck resume`, collects it", sandbox), err=True)
+
+
+def _status_call_note(simulated: bool, billed: int) -> str:
+    """What the one status call cost: nothing at a sandbox, else the provider's rule."""
+    if simulated:
+        return "tgcheck: that was one status call to the sandbox (simulated: nothing is billed)"
+    return ("tgcheck: that was one billed status call" if billed
+            else "tgcheck: that was one status call (not billed by this provider)")
 
 
 def _record_status(engine: Engine, job, record) -> None:

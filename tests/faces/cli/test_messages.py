@@ -60,3 +60,43 @@ def test_quiet_means_no_simulated_banner(tmp_path):
     assert result.stderr == ""
     loud = run("check", ROOT_EXAMPLE, "--sandbox", env=keyless_env(tmp_path))
     assert "SIMULATED" in loud.stderr
+
+
+def test_hints_repeat_sandbox_when_it_chose_the_store(tmp_path):
+    """Issue 22: `export 3 --sandbox` said "`tgcheck jobs --all` lists them", and a
+    damaged sandbox store said "`tgcheck doctor`", which looks at the real store."""
+    env = keyless_env(tmp_path)
+    missing = run("export", "3", "--sandbox", env=env)
+    assert missing.returncode == 2
+    assert "`tgcheck jobs --all --sandbox` lists them" in missing.stderr
+
+    store = tmp_path / "home" / "tgcheck-sandbox.sqlite3"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(b"not a database, " * 512)
+    damaged = run("jobs", "--sandbox", env=env)
+    assert damaged.returncode != 0
+    assert "`tgcheck doctor --sandbox`" in damaged.stderr, damaged.stderr
+    # Without --sandbox the hints stay as they were.
+    assert "`tgcheck jobs --all` lists them" in run("export", "3", env=env).stderr
+
+
+def test_hints_gain_sandbox_only_for_commands_that_take_it():
+    from tgcheck.hints import with_sandbox
+
+    assert with_sandbox("run `tgcheck resume`; `tgcheck config set-key`; "
+                        "`tgcheck jobs abandon 3`") == (
+        "run `tgcheck resume --sandbox`; `tgcheck config set-key`; "
+        "`tgcheck jobs abandon 3 --sandbox`")
+
+
+def test_status_in_the_sandbox_says_nothing_is_billed(tmp_path):
+    """Issue 22: `status TASK --sandbox` said "that was one billed status call"."""
+    from processes import journal
+
+    env = keyless_env(tmp_path, TGCHECK_POLL_MIN="0.05", TGCHECK_POLL_MAX="0.2")
+    assert run("check", ROOT_EXAMPLE, "--sandbox", "-q", env=env).returncode == 0
+    [job] = journal(env, "--sandbox")
+    status = run("status", job["task_id"], "--sandbox", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "nothing is billed" in status.stderr
+    assert "billed status call" not in status.stderr
