@@ -696,10 +696,15 @@ class Engine:
         seen = None
         while True:
             current = self.store.job(job.id)
+            if current is None:  # its create reached no one: the row was removed
+                return False
             if current.state == "done":
                 return True
             if current.state == "failed":
-                raise TaskFailed(f"task {current.task_id} failed: {current.error}")
+                # A create the provider refused has no task id: name the job then.
+                what = (f"task {current.task_id}" if current.task_id
+                        else f"job {current.id} (no task was created)")
+                raise TaskFailed(f"{what} failed: {current.error}")
             if current.state == "stalled":
                 raise JobStalled(stalled_message(current, self.settings.max_status_calls))
             if current.state in ("uncertain", "abandoned", "lost"):
@@ -929,6 +934,13 @@ class _Driver:
             store.update_job(job.id, state="uncertain", error=str(e), owner=None)
             self.emit("failed", message=str(e))
             raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
+        except connect.Unreachable as e:
+            # The create reached no one (DNS, refused, TLS): no task can exist, and
+            # the journal keeps no job of it (`jobs --all` lists none per attempt).
+            self.emit("failed", message=str(e))
+            if not store.forget_unsent(job.id):
+                store.update_job(job.id, state="failed", error=str(e), owner=None)
+            raise
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
             store.update_job(job.id, state="failed", error=str(e), owner=None)

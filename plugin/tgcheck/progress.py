@@ -144,20 +144,36 @@ class ProgressDisplay:
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
+                ProgressColumn,
                 TextColumn,
                 TimeRemainingColumn,
             )
+            from rich.table import Column
+            from rich.text import Text
+
+            class Description(ProgressColumn):
+                """The task's label on one line, cut with an ellipsis on a narrow
+                terminal (its column is the one rich shrinks); plain text, so the
+                provider's words and "[simulated]" are never read as markup."""
+
+                def render(self, task):
+                    return Text(task.description, no_wrap=True, overflow="ellipsis")
+
+            def kept(**options) -> dict:
+                # Counts are never cut: on a narrow terminal (80 columns) rich
+                # shortens the description (with an ellipsis) and the bar instead.
+                return {"table_column": Column(no_wrap=True, **options)}
 
             self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                Description(table_column=Column(min_width=12)),
+                BarColumn(bar_width=None, table_column=Column(min_width=5, ratio=1)),
+                MofNCompleteColumn(**kept()),
                 # rich measures the rate from the task's own processed counts, and
                 # the ETA from that rate: both follow the provider, not our clock.
-                TextColumn("{task.fields[rate]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[billed]} billed calls"),
+                TextColumn("{task.fields[rate]}", **kept()),
+                TextColumn("ETA", **kept()),
+                TimeRemainingColumn(**kept()),
+                TextColumn("{task.fields[billed]} billed calls", **kept()),
                 console=Console(file=self.stream),
                 transient=False,
             )
@@ -171,7 +187,9 @@ class ProgressDisplay:
 
     @staticmethod
     def _label(event: JobEvent) -> str:
-        label = f"task {redact.clean(event.task_id or '(creating)', 200)}"
+        # No task id: being created, or (failed) none was created.
+        waiting = "(none created)" if event.kind == "failed" else "(creating)"
+        label = f"task {redact.clean(event.task_id or waiting, 200)}"
         return label + " [simulated]" if event.simulated else label
 
     def __call__(self, event: JobEvent) -> None:
@@ -209,7 +227,9 @@ class ProgressDisplay:
             self._last_line[event.job_key] = key
             self._ticker.touch()
             # The provider's words pass the redaction point: no escape reaches a terminal.
-            self._print(event, label, f"{event.kind} {redact.clean(event.status or '', 40)}",
+            # No status word yet (a create that failed): the kind alone, no dangling space.
+            what = f"{event.kind} {redact.clean(event.status or '', 40)}".rstrip()
+            self._print(event, label, what,
                         f" ({redact.clean(event.message, None)})" if event.message else "")
 
     def _print(self, event: JobEvent, label: str, what: str, note: str) -> None:
@@ -271,8 +291,11 @@ class JsonProgress:
 
     @staticmethod
     def _record(kind: str, event: JobEvent) -> dict:
-        return {"event": kind, "time": round(time.time(), 3), **event.progress,
-                "billed_calls": billed_calls(event)}
+        record = {"event": kind, "time": round(time.time(), 3), **event.progress,
+                  "billed_calls": billed_calls(event)}
+        if event.total and (event.processed or 0) > event.total:
+            record["processed"] = event.total  # success can exceed total: not shown so
+        return record
 
     def _still_waiting(self, quiet_for: float) -> None:
         # "waiting": the job's last known state again, so a reader sees it is alive.

@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # progress.py itself uses count()
 
 
 def count(done: int, total: int) -> str:
-    """"6,724/20,000"."""
-    return f"{done:,}/{total:,}"
+    """"6,724/20,000". A provider may report more processed than its total (ekycpro's
+    success can exceed it, as the sandbox's quirks do): never shown past the total."""
+    return f"{min(done, total) if total else done:,}/{total:,}"
 
 
 def check_line(event: JobEvent, check: CheckProgress) -> str:
