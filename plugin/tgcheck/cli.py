@@ -20,7 +20,17 @@ import time
 
 import click
 
-from . import command_errors, config_file, formats, hints, plugins, redact, regions, store_commands
+from . import (
+    command_errors,
+    config_file,
+    formats,
+    hints,
+    plugins,
+    progress_text,
+    redact,
+    regions,
+    store_commands,
+)
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
 from .engine import Engine, lost_message
@@ -28,7 +38,7 @@ from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .output_style import style_for
 from .polling import shows_progress
-from .progress import JsonProgress, billed_calls, make_display
+from .progress import JsonProgress, billed_calls, billed_here, make_display
 from .provider import QUEUED, STATES
 from .settings import Settings
 from .simulated import simulated_settings
@@ -231,7 +241,14 @@ class _Recorder:
 
     @property
     def billed(self) -> int:
-        return sum(billed_calls(e) for e in self.last.values())
+        """Calls billed to this run: not those of a job another process drove."""
+        return sum(billed_here(e) for e in self.last.values())
+
+    def waited_notes(self) -> str:
+        """'; waited for host-b's task; 0 calls here (6 billed to that run)' per job
+        this run only waited for."""
+        return "".join(f"; {progress_text.waited_note(e, billed_calls(e))}"
+                       for e in self.last.values() if e.driven_by)
 
 
 def _job_ids(engine: Engine, keys) -> list[int]:
@@ -366,9 +383,12 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                             style_for(table, bom=bom))
         summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"
-        cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
+        # The cost of tasks this run paid for (not of those it only waited for).
+        cost = _cost_note(engine.store.job_by_key(k) for k, e in recorder.last.items()
+                          if not e.driven_by)
         _note(f"wrote {len(values)} rows {where} ({summary}; {recorder.billed} billed "
-              f"calls{cost})", progress, quiet or (not output and progress != "json"))
+              f"calls{cost}{recorder.waited_notes()})", progress,
+              quiet or (not output and progress != "json"))
     finally:
         table.close()
 

@@ -715,7 +715,7 @@ class Engine:
             if progress != seen:
                 seen = progress
                 self._emit(request, current, "progress", len(numbers),
-                           message="driven by another process")
+                           message="driven by another process", driven_by=current.owner)
             try:
                 _await_change(self.store, request.deadline, request.cancel)
             except DeadlineExceeded:
@@ -726,7 +726,7 @@ class Engine:
                 ) from None
 
     def _emit(self, request: CheckRequest, job: Job, kind, count, *, processed=None,
-              message=None) -> None:
+              message=None, driven_by=None) -> None:
         """A JobEvent of this job (as the journal has it now) to the plugins and
         the caller's listener. Billed calls are counted by the provider's rule."""
         self._tell(request, JobEvent(
@@ -736,7 +736,7 @@ class Engine:
                                                                             job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
-            billed_calls=self._billed_calls(job),
+            billed_calls=self._billed_calls(job), driven_by=driven_by,
         ))
 
     def _billed_calls(self, job: Job) -> int:

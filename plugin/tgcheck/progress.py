@@ -32,6 +32,12 @@ def billed_calls(event: JobEvent) -> int:
     return event.status_calls + (1 if event.task_id else 0)
 
 
+def billed_here(event: JobEvent) -> int:
+    """Calls this process was billed for: none for a job another process (maybe on
+    another machine) drives; this one only waited for it, through the journal."""
+    return 0 if event.driven_by else billed_calls(event)
+
+
 @dataclasses.dataclass
 class CheckProgress:
     """One check's progress summed over its tasks: a set above the provider's
@@ -72,7 +78,8 @@ class CheckProgress:
 
     @property
     def status_calls(self) -> int:
-        return sum(e.status_calls for e in self._last.values())
+        """Status calls made here (a job another process drives made none here)."""
+        return sum(e.status_calls for e in self._last.values() if not e.driven_by)
 
 
 def _total(event: JobEvent) -> int:
@@ -119,6 +126,14 @@ class Ticker:
 def _waiting(events: dict[str, JobEvent]) -> list[JobEvent]:
     """The jobs still waited for (their last event is not an end)."""
     return [e for e in events.values() if e.kind not in ("done", "failed")]
+
+
+def _calls(event: JobEvent) -> str:
+    """Who paid: "3 billed calls", or for a job another process drives "waited for
+    host-b's task; 0 calls here (6 billed to that run)"."""
+    if event.driven_by:
+        return progress_text.waited_note(event, billed_calls(event))
+    return f"{billed_calls(event)} billed calls"
 
 
 class ProgressDisplay:
@@ -173,7 +188,7 @@ class ProgressDisplay:
                 TextColumn("{task.fields[rate]}", **kept()),
                 TextColumn("ETA", **kept()),
                 TimeRemainingColumn(**kept()),
-                TextColumn("{task.fields[billed]} billed calls", **kept()),
+                TextColumn("{task.fields[billed]}", **kept()),
                 console=Console(file=self.stream),
                 transient=False,
             )
@@ -236,7 +251,7 @@ class ProgressDisplay:
         stamp = time.strftime("%H:%M:%S")
         counts = f" {progress_text.count(event.processed or 0, event.total)}" \
             if event.total else ""
-        print(f"[{stamp}] {label}: {what}{counts}, {billed_calls(event)} billed calls{note}",
+        print(f"[{stamp}] {label}: {what}{counts}, {_calls(event)}{note}",
               file=self.stream, flush=True)
 
     def _still_waiting(self, quiet_for: float) -> None:
@@ -254,14 +269,16 @@ class ProgressDisplay:
         bar = self._bars.get(event.job_key)
         if bar is None:
             bar = self._bars[event.job_key] = self._progress.add_task(
-                label, total=total, rate="", billed=0)
+                label, total=total, rate="", billed="0 billed calls")
         done = total if event.kind == "done" else (event.processed or 0)
         self._progress.update(bar, total=total, completed=min(done, total))
         speed = self._progress.tasks[self._bars[event.job_key]].speed
         state = redact.clean(event.status or event.kind, 40)
         self._progress.update(
             bar, description=f"{label} {state}",
-            rate=f"{speed:,.0f}/s" if speed else "-/s", billed=billed_calls(event))
+            rate=f"{speed:,.0f}/s" if speed else "-/s",
+            billed=(f"0 calls here ({progress_text.whose_task(event.driven_by)})"
+                    if event.driven_by else f"{billed_calls(event)} billed calls"))
 
 
 class JsonProgress:
@@ -291,8 +308,12 @@ class JsonProgress:
 
     @staticmethod
     def _record(kind: str, event: JobEvent) -> dict:
+        # billed_calls: made here; a job another process drives (driven_by) made
+        # none here, its own count is billed_calls_there.
         record = {"event": kind, "time": round(time.time(), 3), **event.progress,
-                  "billed_calls": billed_calls(event)}
+                  "billed_calls": billed_here(event)}
+        if event.driven_by:
+            record["billed_calls_there"] = billed_calls(event)
         if event.total and (event.processed or 0) > event.total:
             record["processed"] = event.total  # success can exceed total: not shown so
         return record

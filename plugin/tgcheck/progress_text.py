@@ -21,6 +21,27 @@ def count(done: int, total: int) -> str:
     return f"{min(done, total) if total else done:,}/{total:,}"
 
 
+def whose_task(owner: str | None) -> str:
+    """The process that drives (and pays for) a job another one waits for, from its
+    journal owner (host:pid): "host-b's task", or on this machine "another
+    process's task (pid 4242)"."""
+    from .store import HOST  # the store's idea of this machine (TGCHECK_HOST_NAME)
+
+    host, _, pid = (owner or "").rpartition(":")
+    if not host:
+        return "another process's task"
+    if host == HOST:
+        return f"another process's task (pid {pid})"
+    return f"{host}'s task"
+
+
+def waited_note(event: JobEvent, billed_there: int) -> str:
+    """What a process that only waited paid: "waited for host-b's task; 0 calls here
+    (6 billed to host-b's run)"."""
+    return (f"waited for {whose_task(event.driven_by)}; 0 calls here "
+            f"({billed_there} billed to that run)")
+
+
 def check_line(event: JobEvent, check: CheckProgress) -> str:
     """One check's line; event is the latest, check sums all its tasks:
     "tgcheck: 20,000 numbers, task t1, running, 6,724/20,000 (34%), 3 status calls"."""
@@ -36,7 +57,10 @@ def check_line(event: JobEvent, check: CheckProgress) -> str:
     if check.counted:
         done, total = check.processed, check.total
         parts.append(f"{count(done, total)} ({100 * done / total:.0f}%)")
-    parts.append(f"{check.status_calls} status calls")
+    if event.driven_by and check.tasks == 1:
+        parts.append(f"waited for {whose_task(event.driven_by)}; 0 calls here")
+    else:
+        parts.append(f"{check.status_calls} status calls")
     if event.simulated:
         parts.append("SIMULATED")
     if event.message:

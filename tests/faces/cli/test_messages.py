@@ -100,3 +100,34 @@ def test_status_in_the_sandbox_says_nothing_is_billed(tmp_path):
     assert status.returncode == 0, status.stderr
     assert "nothing is billed" in status.stderr
     assert "billed status call" not in status.stderr
+
+
+def test_a_run_that_waited_for_another_hosts_task_says_who_paid(sandbox, tmp_path):
+    """Issue 22: a process that waited for another machine's task printed that task's
+    billed calls as if it had paid them. It says whose task it waited for, and 0
+    calls here (the two "machines" share one store, as through PostgreSQL)."""
+    from conftest import child_env, numbers
+    from processes import read_until, started
+
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(numbers(20, start=700)) + "\n")
+    home = tmp_path / "home"
+    sandbox.speed = 1  # the task runs until the watcher is watching
+    driver_env = child_env(sandbox, home, TGCHECK_HOST_NAME="host-b")
+    waiter_env = child_env(sandbox, home, TGCHECK_HOST_NAME="host-a")
+    with started("check", str(listing), "-o", str(tmp_path / "b.csv"), "--progress", "json",
+                 env=driver_env) as driver:
+        read_until(driver, '"event": "submitted"')
+        with started("check", str(listing), "-o", str(tmp_path / "a.csv"), "--progress",
+                     "plain", env=waiter_env) as waiter:
+            seen = read_until(waiter, "driven by another process")
+            sandbox.speed = 1_000_000  # now let the task finish
+            _, rest = waiter.communicate(timeout=60)
+        driver.communicate(timeout=60)
+    said = "".join(seen) + rest
+    assert waiter.returncode == 0, said
+    assert "waited for host-b's task; 0 calls here" in said, said
+    summary = [line for line in said.splitlines() if "wrote 20 rows" in line]
+    assert summary and "; 0 billed calls" in summary[0], said
+    assert "waited for host-b's task; 0 calls here" in summary[0], said
+    assert sandbox.creates == 1
