@@ -143,6 +143,8 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     """
     if not key:
         overrides["api_key"] = None  # given, even as None: from_env skips the file
+    if sandbox_store:
+        overrides["simulated"] = True  # the sandbox's store, whatever the base URL
     return Settings.from_env(base_url=SANDBOX_STORE_URL if sandbox_store else base_url,
                              base_url_name="--base-url", **overrides)
 
@@ -531,7 +533,7 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
     Examples:
       tgcheck sandbox --port 8765 &
       TGCHECK_BASE_URL=http://127.0.0.1:8765 TGCHECK_API_KEY=sandbox-demo-key \\
-        tgcheck check examples/numbers.txt
+        TGCHECK_SANDBOX=1 tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
       tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
       tgcheck sandbox --stuck pending
@@ -568,6 +570,9 @@ def _serve(sb, provider: str | None = None) -> None:
         click.echo(f"  export TGCHECK_PROVIDER={provider}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
+    # A loopback URL alone is taken for a real vendor (a relay, a tunnel): this says
+    # the answers are simulated, kept apart in the sandbox's store.
+    click.echo("  export TGCHECK_SANDBOX=1")
     sys.stdout.flush()
     with sb:
         try:
@@ -1102,7 +1107,7 @@ def config_show():
     path = config_file.config_path()
     lines = {
         "base URL": redact.url_without_userinfo(settings.base_url)
-        + (" (simulated: loopback)" if settings.simulated else ""),
+        + (" (simulated: a sandbox)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
         **store_commands.store_lines(settings, sandbox_settings),

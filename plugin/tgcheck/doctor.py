@@ -480,9 +480,9 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
     if store_path is None:
         # api_key given (None): the doctor needs no key, so the key file is not read.
         settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
-                                     api_key=None)
+                                     api_key=None, simulated=True if sandbox else None)
         store_path = settings.store_url or str(settings.store_path)
-        # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
+        # The sandbox's store (--sandbox, TGCHECK_SANDBOX=1): in PostgreSQL, its schema.
         sandbox = sandbox or bool(settings.store_url and settings.simulated)
     elif "://" in store_path and not is_store_url(store_path):
         # The rule open_store follows: a URL that is not PostgreSQL's is refused,
