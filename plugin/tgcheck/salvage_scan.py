@@ -10,6 +10,7 @@ its command-line tool, which may not be installed).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -133,9 +134,14 @@ def _between(low: tuple | None, high: tuple | None, width: int) -> tuple | None:
 
 
 def keys_in_gaps(keys: Iterator[tuple], gaps) -> int:
-    """How many of keys fall strictly inside one of the gaps."""
-    def inside(key, gap):
-        low, high = gap
-        return (low is None or key > tuple(low)) and (high is None or key < tuple(high))
-
-    return sum(1 for key in keys if any(inside(key, gap) for gap in gaps))
+    """How many of keys fall strictly inside one of the gaps (found by bisection:
+    the gaps come in key order and do not overlap)."""
+    lows = [tuple(low) if low is not None else () for low, _ in gaps]
+    count = 0
+    for key in keys:
+        i = bisect.bisect_left(lows, key) - 1  # the last gap starting below key
+        if i >= 0:
+            low, high = gaps[i]
+            if (low is None or key > tuple(low)) and (high is None or key < tuple(high)):
+                count += 1
+    return count
