@@ -68,7 +68,7 @@ def test_resume_names_the_jobs_it_leaves_alone_and_why(sandbox, tmp_path):
     import tgcheck
 
     env = child_env(sandbox, tmp_path / "home")
-    settings = tgcheck.Settings(home=tmp_path / "home", base_url=sandbox.url)
+    settings = tgcheck.Settings(home=tmp_path / "home", base_url=sandbox.url, simulated=True)
     store = tgcheck.Engine(settings, provider=object()).store
     try:
         # A job of another server, and one whose create may have landed.
