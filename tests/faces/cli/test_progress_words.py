@@ -60,3 +60,19 @@ def test_a_create_that_failed_says_so_without_task_none():
     line = out.getvalue()
     assert "task (none created): failed, 0 billed calls (creating the task" in line, line
     assert "None" not in line and "failed ," not in line
+
+
+def test_the_log_line_of_a_failed_create_says_no_task(caplog):
+    """The job log (--debug, a caller's logging) said "task=None status=None
+    None/None" for a create that failed before any task existed."""
+    import logging
+
+    from tgcheck import plugins
+
+    caplog.set_level(logging.INFO, logger="tgcheck.jobs")
+    plugins.emit(JobEvent("failed", "k" * 16, "tg", 5, message="creating the task: HTTP 400"))
+    plugins.emit(JobEvent("progress", "j" * 16, "tg", 5, task_id="t9", status="processing",
+                          total=5, processed=2, status_calls=1, driven_by="host-b:7"))
+    failed, watched = caplog.messages[-2:]
+    assert "None" not in failed and "no task" in failed and "HTTP 400" in failed
+    assert "task=t9 status=processing 2/5 status_calls=1 driven by host-b:7" in watched
