@@ -561,8 +561,9 @@ class Engine:
             if server == "sandbox":
                 return "made by `check --sandbox`: run `tgcheck resume --sandbox`"
             if is_loopback(server):
-                return (f"made against a sandbox at {server}: while it runs, `tgcheck resume` "
-                        "with TGCHECK_BASE_URL set to it collects it")
+                # A sandbox, a relay or a tunnel: the address alone cannot tell.
+                return (f"made against the local server at {server}: while it runs, `tgcheck "
+                        "resume` with TGCHECK_BASE_URL set to it collects it")
             return f"made for another server ({server})"
         if job.state == "uncertain":
             return ("its create may have reached the provider (uncertain): check the "
