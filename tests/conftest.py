@@ -26,6 +26,7 @@ def _isolated_env(monkeypatch, tmp_path):
                  "TGCHECK_MAX_TASK_SIZE", "TGCHECK_UNKNOWN_RETRY_HOURS", "TGCHECK_RETRY_BASE",
                  "TGCHECK_MAX_STATUS_CALLS", "TGCHECK_MIN_TASK_SIZE", "TGCHECK_TOP_UP",
                  "TGCHECK_CONNECT_BUDGET", "TGCHECK_PROGRESS_EVERY", "TGCHECK_STORE_URL",
+                 "TGCHECK_SANDBOX",
                  "PGPASSWORD", "PGPASSFILE", "PGSERVICE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
@@ -55,10 +56,11 @@ def sandbox():
 
 @pytest.fixture
 def settings(sandbox, tmp_path):
-    """Settings aimed at the sandbox, polling fast (the sandbox's tasks are short)."""
+    """Settings aimed at the sandbox, polling fast (the sandbox's tasks are short).
+    simulated: it is a sandbox (its store, its label); a loopback URL alone is not."""
     return Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home",
                     poll_min=0.02, poll_max=0.5, timeout=60, http_timeout=5,
-                    retry_base=0.01)
+                    retry_base=0.01, simulated=True)
 
 
 @pytest.fixture
@@ -66,6 +68,7 @@ def sandbox_env(sandbox, monkeypatch, tmp_path):
     """The same, through the environment, for the CLI and tgcheck.check()."""
     monkeypatch.setenv("TGCHECK_API_KEY", sandbox.api_key)
     monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    monkeypatch.setenv("TGCHECK_SANDBOX", "1")  # a sandbox: its store, its label
     monkeypatch.setenv("TGCHECK_POLL_MIN", "0.02")
     monkeypatch.setenv("TGCHECK_POLL_MAX", "0.5")
     monkeypatch.setenv("TGCHECK_TIMEOUT", "60")
@@ -88,8 +91,8 @@ def numbers(n: int, start: int = 0, prefix: str = "+4179") -> list[str]:
 def child_env(sandbox, home, **extra: str) -> dict:
     """The environment of a tgcheck child process aimed at the sandbox, own store."""
     env = dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,
-               TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02", TGCHECK_POLL_MAX="0.2",
-               TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
+               TGCHECK_SANDBOX="1", TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.02",
+               TGCHECK_POLL_MAX="0.2", TGCHECK_LOAD_PLUGINS="", TGCHECK_RETRY_BASE="0.01")
     env.update(extra)
     return env
 

@@ -20,7 +20,17 @@ import time
 
 import click
 
-from . import command_errors, config_file, formats, plugins, redact, regions, store_commands
+from . import (
+    command_errors,
+    config_file,
+    formats,
+    hints,
+    plugins,
+    progress_text,
+    redact,
+    regions,
+    store_commands,
+)
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
 from .engine import Engine, lost_message
@@ -28,7 +38,7 @@ from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .output_style import OutputStyle, style_for
 from .polling import shows_progress
-from .progress import JsonProgress, billed_calls, make_display
+from .progress import JsonProgress, billed_calls, billed_here, make_display
 from .provider import QUEUED, STATES
 from .settings import Settings
 from .simulated import simulated_settings
@@ -133,6 +143,8 @@ def make_settings(*, sandbox_store: bool = False, base_url: str | None = None,
     """
     if not key:
         overrides["api_key"] = None  # given, even as None: from_env skips the file
+    if sandbox_store:
+        overrides["simulated"] = True  # the sandbox's store, whatever the base URL
     return Settings.from_env(base_url=SANDBOX_STORE_URL if sandbox_store else base_url,
                              base_url_name="--base-url", **overrides)
 
@@ -235,7 +247,14 @@ class _Recorder:
 
     @property
     def billed(self) -> int:
-        return sum(billed_calls(e) for e in self.last.values())
+        """Calls billed to this run: not those of a job another process drove."""
+        return sum(billed_here(e) for e in self.last.values())
+
+    def waited_notes(self) -> str:
+        """'; waited for host-b's task; 0 calls here (6 billed to that run)' per job
+        this run only waited for."""
+        return "".join(f"; {progress_text.waited_note(e, billed_calls(e))}"
+                       for e in self.last.values() if e.driven_by)
 
 
 def _job_ids(engine: Engine, keys) -> list[int]:
@@ -370,9 +389,12 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                             style_for(table, bom=bom, csv_safe=not raw_csv))
         summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"
-        cost = _cost_note(engine.store.job_by_key(k) for k in recorder.last)
+        # The cost of tasks this run paid for (not of those it only waited for).
+        cost = _cost_note(engine.store.job_by_key(k) for k, e in recorder.last.items()
+                          if not e.driven_by)
         _note(f"wrote {len(values)} rows {where} ({summary}; {recorder.billed} billed "
-              f"calls{cost})", progress, quiet or (not output and progress != "json"))
+              f"calls{cost}{recorder.waited_notes()})", progress,
+              quiet or (not output and progress != "json"))
     finally:
         table.close()
 
@@ -515,7 +537,7 @@ def sandbox_command(port, speed, result_format, faults, create_code, price, bala
     Examples:
       tgcheck sandbox --port 8765 &
       TGCHECK_BASE_URL=http://127.0.0.1:8765 TGCHECK_API_KEY=sandbox-demo-key \\
-        tgcheck check examples/numbers.txt
+        TGCHECK_SANDBOX=1 tgcheck check examples/numbers.txt
       tgcheck sandbox --speed 20 --format zip --faults 0.3
       tgcheck sandbox --create-code 202 --price 0.002 --balance 5 --min-rows tg=50
       tgcheck sandbox --stuck pending
@@ -552,6 +574,9 @@ def _serve(sb, provider: str | None = None) -> None:
         click.echo(f"  export TGCHECK_PROVIDER={provider}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
+    # A loopback URL alone is taken for a real vendor (a relay, a tunnel): this says
+    # the answers are simulated, kept apart in the sandbox's store.
+    click.echo("  export TGCHECK_SANDBOX=1")
     sys.stdout.flush()
     with sb:
         try:
@@ -694,8 +719,9 @@ def jobs_attach(job_ref, task_id, sandbox):
             recovery.attached(task_id)
     finally:
         engine.close()
-    click.echo(f"tgcheck: task {task_id} attached to job {was.id} (it was {was.state}); "
-               "`tgcheck resume` or the same check collects its answers", err=True)
+    click.echo(hints.for_store(f"tgcheck: task {task_id} attached to job {was.id} (it was "
+                               f"{was.state}); `tgcheck resume` or the same check collects "
+                               "its answers", sandbox), err=True)
 
 
 @cli.command()
@@ -734,8 +760,8 @@ def resume(progress, quiet, sandbox, provider):
                 + _uncertain_note(cut_off)) from None
         finally:
             for job, why in skipped:
-                _note(f"skipped job {job.id} ({job.state}, {job.count} numbers): {why}",
-                      progress, False)
+                _note(hints.for_store(f"skipped job {job.id} ({job.state}, {job.count} "
+                                      f"numbers): {why}", sandbox), progress, False)
     click.echo(f"tgcheck: {done} open job(s) finished"
                + (f", {len(skipped)} skipped (see above)" if skipped else ""), err=True)
 
@@ -803,11 +829,20 @@ def status(task_id, as_json, base_url, sandbox, provider):
         for key, value in fields.items():
             if value is not None:
                 click.echo(f"{key + ':':<12} {value}")
-    click.echo("tgcheck: that was one billed status call", err=True)
+    click.echo(_status_call_note(engine.settings.simulated,
+                                 engine.provider.billed_calls(1, False)), err=True)
     if reopened:
-        click.echo(f"tgcheck: job {job.id} was stalled; it is open again with a new budget "
-                   "of status calls: the same check, or `tgcheck resume`, collects it",
-                   err=True)
+        click.echo(hints.for_store(f"tgcheck: job {job.id} was stalled; it is open again "
+                                   "with a new budget of status calls: the same check, or "
+                                   "`tgcheck resume`, collects it", sandbox), err=True)
+
+
+def _status_call_note(simulated: bool, billed: int) -> str:
+    """What the one status call cost: nothing at a sandbox, else the provider's rule."""
+    if simulated:
+        return "tgcheck: that was one status call to the sandbox (simulated: nothing is billed)"
+    return ("tgcheck: that was one billed status call" if billed
+            else "tgcheck: that was one status call (not billed by this provider)")
 
 
 def _record_status(engine: Engine, job, record) -> None:
@@ -1083,7 +1118,7 @@ def config_show():
     path = config_file.config_path()
     lines = {
         "base URL": redact.url_without_userinfo(settings.base_url)
-        + (" (simulated: loopback)" if settings.simulated else ""),
+        + (" (simulated: a sandbox)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
         **store_commands.store_lines(settings, sandbox_settings),

@@ -17,7 +17,7 @@ import time
 
 import click
 
-from . import redact
+from . import hints, redact
 from .errors import TgcheckError, describe, exit_code
 
 NO_KEY_CLI = (
@@ -99,7 +99,9 @@ def handle_errors(fn=None, *, no_key: str = NO_KEY_CLI):
         except TgcheckError as e:
             if debug:
                 _traceback(e, exit_code(e))
-            fail(describe(e, no_key=no_key), exit_code(e))
+            # A hint repeats --sandbox when it chose the store (hints.py).
+            fail(hints.for_store(describe(e, no_key=no_key), kwargs.get("sandbox") is True),
+                 exit_code(e))
         except KeyboardInterrupt:
             if debug:
                 raise

@@ -9,7 +9,6 @@ that can still be read, live jobs first.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
@@ -25,6 +24,7 @@ import click
 
 from .command_errors import handle_errors
 from .errors import StoreDamaged, StoreError, TgcheckError, exit_code
+from .salvage_scan import keys_in_gaps, scan_by_key
 from .settings import Settings
 from .store import (
     ADDED_COLUMNS,
@@ -46,8 +46,6 @@ from .store.open import SANDBOX_SCHEMA
 
 # Rows are read in rowid windows: a damaged page loses one window, not the rest.
 _WINDOW = 256
-# Answers have no rowid: they are read by number prefix, split further on damage.
-_MAX_PREFIX = 4
 
 
 @dataclasses.dataclass
@@ -63,6 +61,11 @@ class DoctorReport:
     jobs_salvaged: int = 0
     live_jobs_salvaged: int = 0
     answers_salvaged: int = 0
+    # What could not be read: answers the journal's finished jobs name inside the
+    # unreadable key ranges (None: the journal could not say), and journal rows.
+    answers_lost: int | None = 0
+    jobs_lost: int = 0
+    answer_gaps: list = dataclasses.field(default_factory=list)
     damaged_tables: set[str] = dataclasses.field(default_factory=set)
     lines: list[str] = dataclasses.field(default_factory=list)
 
@@ -118,14 +121,30 @@ def doctor(store_path: Path | str, *, sandbox: bool = False) -> DoctorReport:
         f"({report.live_jobs_salvaged} live) and {report.answers_salvaged} answers"
     )
     if report.damaged_tables:
-        report.say(
-            f"parts of {', '.join(sorted(report.damaged_tables))} could not be read; answers "
-            "lost with them are fetched again by the next check (that is billed)"
-        )
+        report.say(_lost_line(report))
     if report.live_jobs_salvaged:
         report.say(f"run `tgcheck resume{flag}` to collect the open jobs without creating new "
                    "tasks")
     return report
+
+
+def _lost_line(report: DoctorReport) -> str:
+    """What could not be read, counted where the store can tell."""
+    lost = []
+    if "answers" in report.damaged_tables:
+        if report.answers_lost is None:
+            lost.append("an unknown number of answers (the journal could not say)")
+        else:
+            # The journal's finished jobs name the numbers they answered: those in the
+            # unreadable key ranges are the lost ones (a damaged journal: at least).
+            least = "at least " if "jobs" in report.damaged_tables else ""
+            lost.append(f"{least}{report.answers_lost} answers" if report.answers_lost or
+                        not least else "an unknown number of answers (the journal is "
+                        "damaged too)")
+    if "jobs" in report.damaged_tables:
+        lost.append(f"{report.jobs_lost} journal rows")
+    return (f"lost (unreadable): {' and '.join(lost)}; answers lost are fetched again by "
+            "the next check that asks for them (that is billed)")
 
 
 class _NotDamage(str):
@@ -291,11 +310,16 @@ def _salvage(damaged: Path, fresh: Store, report: DoctorReport) -> None:
             except sqlite3.DatabaseError:
                 continue
             readable = True
+            # What `.recover` rebuilt is an extra source: a table it could not
+            # rebuild is missing there, which is no damage of the store's.
+            extra = source is not damaged
             try:
-                for job in _read_jobs(src, report):
-                    jobs.setdefault(job["id"], job)
-                for row in _answer_rows(src, report, "+", 0):
-                    answers.setdefault((row[0], row[1]), row)
+                if not extra or _has_table(src, "jobs"):
+                    for job in _read_jobs(src, report):
+                        jobs.setdefault(job["id"], job)
+                if not extra or _has_table(src, "answers"):
+                    for row in _answer_rows(src, report):
+                        answers.setdefault((row[0], row[1]), row)
             finally:
                 src.close()
     if not readable:
@@ -303,6 +327,29 @@ def _salvage(damaged: Path, fresh: Store, report: DoctorReport) -> None:
         report.damaged_tables.update(("answers", "jobs"))
     _write_jobs(jobs, fresh, report)
     _write_answers(answers, fresh, report)
+    report.answers_lost = _answers_lost(jobs, answers, report)
+
+
+def _answers_lost(jobs: dict[int, dict], answers: dict, report: DoctorReport) -> int | None:
+    """Answers lost with the damaged pages: the numbers finished jobs answered whose
+    keys fall in the ranges that could not be read (an answer cleared since is not
+    counted: it lies outside them, or was read). None when nothing could be read."""
+    if not report.answer_gaps:
+        return 0
+    if not jobs:
+        return None
+    answered = sorted({(job["task_type"], number) for job in jobs.values()
+                       if job["state"] == "done" for number in unpack_numbers(job["numbers"])}
+                      - answers.keys())
+    return keys_in_gaps(iter(answered), report.answer_gaps)
+
+
+def _has_table(src: sqlite3.Connection, name: str) -> bool:
+    try:
+        return src.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (name,)).fetchone() is not None
+    except sqlite3.DatabaseError:
+        return False
 
 
 def _recover_with_cli(damaged: Path, target: Path) -> Path | None:
@@ -356,6 +403,8 @@ def _job_rows(src: sqlite3.Connection, report: DoctorReport) -> Iterator[tuple]:
                     row = src.execute(f"SELECT {columns} FROM jobs WHERE id = ?",
                                       (job_id,)).fetchone()
                 except sqlite3.DatabaseError:
+                    # An id on a damaged page (below the last id: above it, none).
+                    report.jobs_lost += top is not None and job_id <= top
                     continue
                 if row is not None:
                     rows.append(row)
@@ -375,9 +424,11 @@ def _read_jobs(src: sqlite3.Connection, report: DoctorReport) -> Iterator[dict]:
             numbers = unpack_numbers(job["numbers"])
         except Exception:  # a damaged blob: this row cannot be resumed
             report.damaged_tables.add("jobs")
+            report.jobs_lost += 1
             continue
         if len(numbers) != job["count"] or not job["key"] or not job["state"]:
             report.damaged_tables.add("jobs")
+            report.jobs_lost += 1
             continue
         yield job
 
@@ -391,23 +442,14 @@ def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> No
         for job in jobs.values())
 
 
-def _answer_rows(src, report: DoctorReport, prefix: str, depth: int) -> Iterator[tuple]:
-    """Answers whose number starts with prefix; on damage, narrowed digit by digit so
-    that a damaged page costs the numbers it held, not the rest."""
-    sql = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number >= ? AND number < ?"
-    try:
-        rows = src.execute(sql, (prefix, prefix + "\x7f")).fetchall()
-    except sqlite3.DatabaseError:
-        if depth >= _MAX_PREFIX:
-            report.damaged_tables.add("answers")
-            return
-        with contextlib.suppress(sqlite3.DatabaseError):
-            exact = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers WHERE number = ?"
-            yield from src.execute(exact, (prefix,)).fetchall()
-        for digit in "0123456789":
-            yield from _answer_rows(src, report, prefix + digit, depth + 1)
-        return
-    yield from rows
+def _answer_rows(src, report: DoctorReport) -> list[tuple]:
+    """Every answer that can still be read, by key ranges around damaged pages;
+    the key intervals that could not be read are kept to count what was lost."""
+    scan = scan_by_key(src, "answers", ("task_type", "number"), ANSWER_COLUMNS)
+    if scan.damaged:
+        report.damaged_tables.add("answers")
+        report.answer_gaps.extend(scan.gaps)
+    return scan.rows
 
 
 def _write_answers(answers: dict, fresh: Store, report: DoctorReport) -> None:
@@ -447,9 +489,9 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
     if store_path is None:
         # api_key given (None): the doctor needs no key, so the key file is not read.
         settings = Settings.from_env(base_url="http://127.0.0.1:1" if sandbox else None,
-                                     api_key=None)
+                                     api_key=None, simulated=True if sandbox else None)
         store_path = settings.store_url or str(settings.store_path)
-        # A loopback base URL means the sandbox's store: in PostgreSQL, its schema.
+        # The sandbox's store (--sandbox, TGCHECK_SANDBOX=1): in PostgreSQL, its schema.
         sandbox = sandbox or bool(settings.store_url and settings.simulated)
     elif "://" in store_path and not is_store_url(store_path):
         # The rule open_store follows: a URL that is not PostgreSQL's is refused,

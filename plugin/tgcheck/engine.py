@@ -632,8 +632,9 @@ class Engine:
             if server == "sandbox":
                 return "made by `check --sandbox`: run `tgcheck resume --sandbox`"
             if is_loopback(server):
-                return (f"made against a sandbox at {server}: while it runs, `tgcheck resume` "
-                        "with TGCHECK_BASE_URL set to it collects it")
+                # A sandbox, a relay or a tunnel: the address alone cannot tell.
+                return (f"made against the local server at {server}: while it runs, `tgcheck "
+                        "resume` with TGCHECK_BASE_URL set to it collects it")
             return f"made for another server ({server})"
         if job.state == "uncertain":
             return ("its create may have reached the provider (uncertain): check the "
@@ -771,10 +772,15 @@ class Engine:
         seen = None
         while True:
             current = self.store.job(job.id)
+            if current is None:  # its create reached no one: the row was removed
+                return False
             if current.state == "done":
                 return True
             if current.state == "failed":
-                raise TaskFailed(f"task {current.task_id} failed: {current.error}")
+                # A create the provider refused has no task id: name the job then.
+                what = (f"task {current.task_id}" if current.task_id
+                        else f"job {current.id} (no task was created)")
+                raise TaskFailed(f"{what} failed: {current.error}")
             if current.state == "stalled":
                 raise JobStalled(stalled_message(current, self.settings.max_status_calls))
             if current.state in ("uncertain", "abandoned", "lost"):
@@ -785,7 +791,7 @@ class Engine:
             if progress != seen:
                 seen = progress
                 self._emit(request, current, "progress", len(numbers),
-                           message="driven by another process")
+                           message="driven by another process", driven_by=current.owner)
             try:
                 _await_change(self.store, request.deadline, request.cancel)
             except DeadlineExceeded:
@@ -796,7 +802,7 @@ class Engine:
                 ) from None
 
     def _emit(self, request: CheckRequest, job: Job, kind, count, *, processed=None,
-              message=None) -> None:
+              message=None, driven_by=None) -> None:
         """A JobEvent of this job (as the journal has it now) to the plugins and
         the caller's listener. Billed calls are counted by the provider's rule."""
         self._tell(request, JobEvent(
@@ -806,7 +812,7 @@ class Engine:
                                                                             job.failure),
             status_calls=job.status_calls, message=message,
             simulated=self.settings.simulated,
-            billed_calls=self._billed_calls(job),
+            billed_calls=self._billed_calls(job), driven_by=driven_by,
         ))
 
     def _billed_calls(self, job: Job) -> int:
@@ -1026,6 +1032,13 @@ class _Driver:
             self._journal(state="uncertain", error=str(e), owner=None)
             self.emit("failed", message=str(e))
             raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
+        except connect.Unreachable as e:
+            # The create reached no one (DNS, refused, TLS): no task can exist, and
+            # the journal keeps no job of it (`jobs --all` lists none per attempt).
+            self.emit("failed", message=str(e))
+            if not store.forget_unsent(job.id):
+                store.update_job(job.id, state="failed", error=str(e), owner=None)
+            raise
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
             self._journal(state="failed", error=str(e), owner=None)

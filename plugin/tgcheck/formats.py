@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -91,11 +92,23 @@ def for_output(path: str | None, forced: str | None) -> OutputFormat:
     if path is None or path == "-":
         return FORMATS["csv"]
     found = by_suffix(path)
+    if found is None and is_special_file(path):
+        return FORMATS["csv"]  # -o /dev/null, a FIFO: written like stdout
     if found is None:
         suffix = Path(path).suffix.lower()
         raise InputError(f"-o {path}: unknown extension {suffix or '(none)'!r}; use "
                          f"{listing()}, or choose with --format")
     return found
+
+
+def is_special_file(path: str | os.PathLike) -> bool:
+    """-o names something that exists and is no regular file or folder (/dev/null,
+    /dev/stdout, a FIFO): it is written in place, never replaced by a new file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def too_many_rows() -> InputError:

@@ -128,6 +128,9 @@ class JobEvent:
     # Billed calls of the job so far, by its provider's rule (Provider.billed_calls);
     # None: not counted (an event built outside the engine).
     billed_calls: int | None = None
+    # The process (host:pid) that drives the job and pays its calls, when this one
+    # only waits for it; None: this process drives it.
+    driven_by: str | None = None
 
     @property
     def progress(self) -> Mapping[str, object]:

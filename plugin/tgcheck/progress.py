@@ -32,6 +32,12 @@ def billed_calls(event: JobEvent) -> int:
     return event.status_calls + (1 if event.task_id else 0)
 
 
+def billed_here(event: JobEvent) -> int:
+    """Calls this process was billed for: none for a job another process (maybe on
+    another machine) drives; this one only waited for it, through the journal."""
+    return 0 if event.driven_by else billed_calls(event)
+
+
 @dataclasses.dataclass
 class CheckProgress:
     """One check's progress summed over its tasks: a set above the provider's
@@ -72,7 +78,8 @@ class CheckProgress:
 
     @property
     def status_calls(self) -> int:
-        return sum(e.status_calls for e in self._last.values())
+        """Status calls made here (a job another process drives made none here)."""
+        return sum(e.status_calls for e in self._last.values() if not e.driven_by)
 
 
 def _total(event: JobEvent) -> int:
@@ -121,6 +128,14 @@ def _waiting(events: dict[str, JobEvent]) -> list[JobEvent]:
     return [e for e in events.values() if e.kind not in ("done", "failed")]
 
 
+def _calls(event: JobEvent) -> str:
+    """Who paid: "3 billed calls", or for a job another process drives "waited for
+    host-b's task; 0 calls here (6 billed to that run)"."""
+    if event.driven_by:
+        return progress_text.waited_note(event, billed_calls(event))
+    return f"{billed_calls(event)} billed calls"
+
+
 class ProgressDisplay:
     """An on_event listener for the CLI."""
 
@@ -144,20 +159,36 @@ class ProgressDisplay:
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
+                ProgressColumn,
                 TextColumn,
                 TimeRemainingColumn,
             )
+            from rich.table import Column
+            from rich.text import Text
+
+            class Description(ProgressColumn):
+                """The task's label on one line, cut with an ellipsis on a narrow
+                terminal (its column is the one rich shrinks); plain text, so the
+                provider's words and "[simulated]" are never read as markup."""
+
+                def render(self, task):
+                    return Text(task.description, no_wrap=True, overflow="ellipsis")
+
+            def kept(**options) -> dict:
+                # Counts are never cut: on a narrow terminal (80 columns) rich
+                # shortens the description (with an ellipsis) and the bar instead.
+                return {"table_column": Column(no_wrap=True, **options)}
 
             self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                Description(table_column=Column(min_width=12)),
+                BarColumn(bar_width=None, table_column=Column(min_width=5, ratio=1)),
+                MofNCompleteColumn(**kept()),
                 # rich measures the rate from the task's own processed counts, and
                 # the ETA from that rate: both follow the provider, not our clock.
-                TextColumn("{task.fields[rate]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[billed]} billed calls"),
+                TextColumn("{task.fields[rate]}", **kept()),
+                TextColumn("ETA", **kept()),
+                TimeRemainingColumn(**kept()),
+                TextColumn("{task.fields[billed]}", **kept()),
                 console=Console(file=self.stream),
                 transient=False,
             )
@@ -171,7 +202,9 @@ class ProgressDisplay:
 
     @staticmethod
     def _label(event: JobEvent) -> str:
-        label = f"task {redact.clean(event.task_id or '(creating)', 200)}"
+        # No task id: being created, or (failed) none was created.
+        waiting = "(none created)" if event.kind == "failed" else "(creating)"
+        label = f"task {redact.clean(event.task_id or waiting, 200)}"
         return label + " [simulated]" if event.simulated else label
 
     def __call__(self, event: JobEvent) -> None:
@@ -209,14 +242,16 @@ class ProgressDisplay:
             self._last_line[event.job_key] = key
             self._ticker.touch()
             # The provider's words pass the redaction point: no escape reaches a terminal.
-            self._print(event, label, f"{event.kind} {redact.clean(event.status or '', 40)}",
+            # No status word yet (a create that failed): the kind alone, no dangling space.
+            what = f"{event.kind} {redact.clean(event.status or '', 40)}".rstrip()
+            self._print(event, label, what,
                         f" ({redact.clean(event.message, None)})" if event.message else "")
 
     def _print(self, event: JobEvent, label: str, what: str, note: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         counts = f" {progress_text.count(event.processed or 0, event.total)}" \
             if event.total else ""
-        print(f"[{stamp}] {label}: {what}{counts}, {billed_calls(event)} billed calls{note}",
+        print(f"[{stamp}] {label}: {what}{counts}, {_calls(event)}{note}",
               file=self.stream, flush=True)
 
     def _still_waiting(self, quiet_for: float) -> None:
@@ -234,14 +269,16 @@ class ProgressDisplay:
         bar = self._bars.get(event.job_key)
         if bar is None:
             bar = self._bars[event.job_key] = self._progress.add_task(
-                label, total=total, rate="", billed=0)
+                label, total=total, rate="", billed="0 billed calls")
         done = total if event.kind == "done" else (event.processed or 0)
         self._progress.update(bar, total=total, completed=min(done, total))
         speed = self._progress.tasks[self._bars[event.job_key]].speed
         state = redact.clean(event.status or event.kind, 40)
         self._progress.update(
             bar, description=f"{label} {state}",
-            rate=f"{speed:,.0f}/s" if speed else "-/s", billed=billed_calls(event))
+            rate=f"{speed:,.0f}/s" if speed else "-/s",
+            billed=(f"0 calls here ({progress_text.whose_task(event.driven_by)})"
+                    if event.driven_by else f"{billed_calls(event)} billed calls"))
 
 
 class JsonProgress:
@@ -271,8 +308,15 @@ class JsonProgress:
 
     @staticmethod
     def _record(kind: str, event: JobEvent) -> dict:
-        return {"event": kind, "time": round(time.time(), 3), **event.progress,
-                "billed_calls": billed_calls(event)}
+        # billed_calls: made here; a job another process drives (driven_by) made
+        # none here, its own count is billed_calls_there.
+        record = {"event": kind, "time": round(time.time(), 3), **event.progress,
+                  "billed_calls": billed_here(event)}
+        if event.driven_by:
+            record["billed_calls_there"] = billed_calls(event)
+        if event.total and (event.processed or 0) > event.total:
+            record["processed"] = event.total  # success can exceed total: not shown so
+        return record
 
     def _still_waiting(self, quiet_for: float) -> None:
         # "waiting": the job's last known state again, so a reader sees it is alive.

@@ -16,8 +16,30 @@ if TYPE_CHECKING:  # progress.py itself uses count()
 
 
 def count(done: int, total: int) -> str:
-    """"6,724/20,000"."""
-    return f"{done:,}/{total:,}"
+    """"6,724/20,000". A provider may report more processed than its total (ekycpro's
+    success can exceed it, as the sandbox's quirks do): never shown past the total."""
+    return f"{min(done, total) if total else done:,}/{total:,}"
+
+
+def whose_task(owner: str | None) -> str:
+    """The process that drives (and pays for) a job another one waits for, from its
+    journal owner (host:pid): "host-b's task", or on this machine "another
+    process's task (pid 4242)"."""
+    from .store import HOST  # the store's idea of this machine (TGCHECK_HOST_NAME)
+
+    host, _, pid = (owner or "").rpartition(":")
+    if not host:
+        return "another process's task"
+    if host == HOST:
+        return f"another process's task (pid {pid})"
+    return f"{host}'s task"
+
+
+def waited_note(event: JobEvent, billed_there: int) -> str:
+    """What a process that only waited paid: "waited for host-b's task; 0 calls here
+    (6 billed to host-b's run)"."""
+    return (f"waited for {whose_task(event.driven_by)}; 0 calls here "
+            f"({billed_there} billed to that run)")
 
 
 def check_line(event: JobEvent, check: CheckProgress) -> str:
@@ -35,7 +57,10 @@ def check_line(event: JobEvent, check: CheckProgress) -> str:
     if check.counted:
         done, total = check.processed, check.total
         parts.append(f"{count(done, total)} ({100 * done / total:.0f}%)")
-    parts.append(f"{check.status_calls} status calls")
+    if event.driven_by and check.tasks == 1:
+        parts.append(f"waited for {whose_task(event.driven_by)}; 0 calls here")
+    else:
+        parts.append(f"{check.status_calls} status calls")
     if event.simulated:
         parts.append("SIMULATED")
     if event.message:

@@ -154,6 +154,11 @@ class Settings:
     # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
     # re-run or `tgcheck resume --sandbox` finds them.
     sandbox: bool = False
+    # The base URL is a sandbox (--sandbox, an embedded sandbox, TGCHECK_SANDBOX=1):
+    # its answers are simulated, kept in the sandbox's own store and labelled so.
+    # Never inferred from the URL: a loopback URL may be a local relay, an SSH
+    # tunnel or a stand-in for the real vendor, whose answers are real.
+    simulated: bool = False
     # TGCHECK_STORE_URL: a postgresql:// URL puts the answers and the journal in a
     # database a team shares; None, the SQLite file under home (store_path).
     # It may hold a password: show it only through tgcheck.store.describe_url.
@@ -180,6 +185,8 @@ class Settings:
                                   "characters; copy it again from the provider")
             object.__setattr__(self, "api_key", Secret(key) if key else None)
         object.__setattr__(self, "home", Path(self.home))
+        if self.sandbox:  # the built-in sandbox started for this run: simulated
+            object.__setattr__(self, "simulated", True)
         object.__setattr__(self, "extra", plugin_settings.Options(self.extra or {}))
         base_url = self.base_url or plugin_settings.default(self.provider, "base_url")
         if not base_url:
@@ -250,6 +257,11 @@ class Settings:
         if top_up not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
             raise ConfigError(f"TGCHECK_TOP_UP must be 1 or 0, not {top_up!r}")
         values["top_up"] = top_up in ("1", "yes", "true", "on")
+        sandbox = env.get("TGCHECK_SANDBOX", "").strip().lower()
+        if sandbox not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
+            raise ConfigError(f"TGCHECK_SANDBOX must be 1 or 0, not {sandbox!r}")
+        if sandbox in ("1", "yes", "true", "on"):
+            values["simulated"] = True
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
         values["server_error_budget"] = _env_float("TGCHECK_SERVER_ERROR_BUDGET",
                                                    cls.server_error_budget)
@@ -279,15 +291,10 @@ class Settings:
             # that have --sandbox say so themselves (cli.py, tgcheck_duckdb.cli).
             raise NoApiKey(
                 "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key` (to try "
-                "without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
-                "TGCHECK_API_KEY it prints)"
+                "without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL, "
+                "TGCHECK_API_KEY and TGCHECK_SANDBOX it prints)"
             )
         return self.api_key.reveal()
-
-    @property
-    def simulated(self) -> bool:
-        """Answers from a loopback server are the sandbox's: simulated, never real."""
-        return is_loopback(self.base_url)
 
     @property
     def store_path(self) -> Path:

@@ -93,9 +93,10 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
     """
     from .store import copy_store, describe_url, open_store
 
-    # No key: nothing is sent to the provider. A loopback base URL picks the sandbox's
+    # No key: nothing is sent to the provider. simulated picks the sandbox's
     # store (and, in PostgreSQL, the sandbox's schema), as for every other command.
-    settings = Settings.from_env(api_key=None, base_url="http://127.0.0.1" if sandbox else None)
+    settings = Settings.from_env(api_key=None, base_url="http://127.0.0.1" if sandbox else None,
+                                 simulated=True if sandbox else None)
     if not (target or settings.store_url):
         raise ConfigError("no shared store to copy into: give --to postgresql://USER@HOST/DB "
                           "(or set TGCHECK_STORE_URL)")

@@ -491,7 +491,7 @@ def check_output(path: str | None, fmt: str, rows: int | None = None, *,
     form = formats.FORMATS[fmt]
     if (path is None or path == "-") and not form.stdout:
         raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
-    if folder and path is not None and path != "-":
+    if folder and path is not None and path != "-" and not formats.is_special_file(path):
         check_output_path(path)
     form.check_installed()
     if fmt == "xlsx" and rows is not None and rows >= formats.XLSX_MAX_ROWS:
@@ -530,6 +530,13 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     style = style or OutputStyle()
     if path is None or path == "-":
         return form.write_text(sys.stdout, header, rows, style)
+    if formats.is_special_file(path):
+        # /dev/null or a FIFO: written in place (a temporary file renamed over a
+        # device would replace it).
+        if form.write_text is None:
+            return form.write_file(path, header, rows, style)
+        with open(path, "w", encoding=form.encoding(style), newline="") as f:
+            return form.write_text(f, header, rows, style)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

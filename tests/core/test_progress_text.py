@@ -27,3 +27,13 @@ def test_the_faces_count_alike():
     with ProgressDisplay(stream, live=False) as display:
         display(_event())
     assert " 6,724/20,000, " in stream.getvalue()
+
+
+def test_the_sql_line_of_a_check_that_waits_for_another_hosts_task():
+    # Issue 22: the waiter's line counted the driver's status calls as its own.
+    check = CheckProgress()
+    event = _event(driven_by="host-b:4242")
+    check.update(event)
+    line = check_line(event, check)
+    assert "waited for host-b's task; 0 calls here" in line
+    assert "3 status calls" not in line and check.status_calls == 0

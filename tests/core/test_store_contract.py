@@ -165,6 +165,17 @@ def test_attach_reopen_abandon_release(any_store):
     assert any_store.abandon_job(job.id, "again") is None
 
 
+def test_a_create_that_reached_no_one_leaves_no_job(any_store):
+    """forget_unsent: only this process's job still being created, without a task id."""
+    _, job = any_store.claim("k", "p", "tg", numbers(2))
+    any_store.update_job(job.id, state="submitting")
+    assert any_store.forget_unsent(job.id) and any_store.job(job.id) is None
+    _, paid = any_store.claim("k2", "p", "tg", numbers(2, start=5))
+    any_store.update_job(paid.id, state="open", task_id="T1")
+    assert not any_store.forget_unsent(paid.id)  # a task exists: kept
+    assert any_store.job(paid.id).task_id == "T1"
+
+
 def test_copy_store_twice_does_no_harm(any_store, tmp_path):
     src = open_store(str(tmp_path / "src.sqlite3"))
     finish(src, "k", "tg", [(n, "yes", "ok") for n in numbers(3)])

@@ -51,7 +51,8 @@ def test_processes_and_threads_through_every_face_share_tasks(tmp_path, monkeypa
     with Sandbox(speed=400, omit_rate=0.0) as sb:  # a task takes about a second
         env = child_env(sb, home, TGCHECK_TIMEOUT="60")
         for name in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL", "TGCHECK_HOME", "TGCHECK_POLL_MIN",
-                     "TGCHECK_POLL_MAX", "TGCHECK_TIMEOUT", "TGCHECK_RETRY_BASE"):
+                     "TGCHECK_POLL_MAX", "TGCHECK_TIMEOUT", "TGCHECK_RETRY_BASE",
+                     "TGCHECK_SANDBOX"):
             monkeypatch.setenv(name, env[name])
         plan = [("api", set_a), ("duckdb", set_a), ("excel", set_b), ("api", set_b),
                 ("duckdb", set_b), ("excel", set_a)]

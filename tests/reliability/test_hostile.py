@@ -468,7 +468,8 @@ def test_an_owner_resumed_after_being_taken_for_dead_still_records_its_task(tmp_
 
     def create(h):
         # Meanwhile, another process took this create for cut off.
-        db = sqlite3.connect(home / "tgcheck-sandbox.sqlite3", timeout=10)
+        # A stand-in vendor on loopback is a real server: the real store.
+        db = sqlite3.connect(home / "tgcheck.sqlite3", timeout=10)
         with db:
             db.execute("UPDATE jobs SET state = 'uncertain', owner = NULL")
         db.close()
@@ -605,7 +606,7 @@ def test_known_failures_get_clear_messages_and_leave_the_job_to_resume(case, tmp
     assert expected in result.stderr, result.stderr
     assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
     assert "t1" in result.stderr  # the paid task is named
-    [job] = Store(home / "tgcheck-sandbox.sqlite3").jobs(states=None)
+    [job] = Store(home / "tgcheck.sqlite3").jobs(states=None)  # loopback: a real server
     assert job.task_id == "t1" and job.state == "open"  # the next run collects it
     assert server.calls["create"] == 1
 

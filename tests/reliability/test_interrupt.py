@@ -159,7 +159,8 @@ def test_ctrl_c_during_a_resume_create_lets_it_be_journaled(sandbox, tmp_path):
     from tgcheck.settings import Settings
 
     values = numbers(5, start=7400)
-    settings = Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home")
+    settings = Settings(api_key=sandbox.api_key, base_url=sandbox.url, home=tmp_path / "home",
+                        simulated=True)  # the store `resume` (child_env) uses
     engine = Engine(settings)
     try:
         identity = engine.provider.identity

@@ -52,8 +52,11 @@ def test_an_unreachable_provider_fails_within_the_budget_naming_host_and_cause(
     assert error.startswith("tgcheck: error: ") and f"cannot reach {host}" in error
     assert "refused" in error and "Nothing was sent" in error
     assert "task=None" not in result.stderr + result.stdout
-    [job] = journal(env)
-    assert job["state"] == "failed"  # never uncertain: nothing reached anyone
+    # Never uncertain, and no failed job either: the create reached no one (issue 22:
+    # each failed DNS attempt left a failed job in `jobs --all`).
+    assert journal(env) == []
+    again = tg("check", str(listing), "--progress", "json", env=env)
+    assert again.returncode == 1 and journal(env) == []
 
 
 def test_plain_progress_shows_each_retry_and_no_log_line(sandbox, tmp_path, listing):

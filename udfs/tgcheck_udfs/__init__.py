@@ -19,8 +19,21 @@ the module, or a caller uses one), not by the package: the pure parts (.grid,
 _SERVER = ("check_selection", "tg_check", "tg_check_live", "tg_submit", "tg_watch")
 
 
+# As the other faces say it (tgcheck sql, an output format): from the checkout, as
+# the README installs it; tgcheck is not on PyPI.
+NEEDS_XLWINGS = ('the Excel functions need xlwings, the [excel] extra: python -m pip install '
+                 '-e ".[excel]" in the tgcheck checkout')
+
+
 def _functions() -> dict:
-    import xlwings as xw
+    try:
+        import xlwings as xw
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] != "xlwings":
+            raise  # not the missing extra: say what really broke
+        # Still a ModuleNotFoundError (hasattr, dir and callers catching it work).
+        raise ModuleNotFoundError(f"{NEEDS_XLWINGS}; missing: {e.name}",
+                                  name="xlwings") from None
 
     if getattr(xw, "on_server", False):
         from . import server

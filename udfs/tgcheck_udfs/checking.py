@@ -21,8 +21,8 @@ ERROR_PREFIX = "error: "
 NO_KEY_HINT = (
     "no API key: run `tgcheck config set-key` (as the user Excel runs as; no restart "
     "needed), or set TGCHECK_API_KEY for the Python that runs Excel's functions "
-    "(to try without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL and "
-    "TGCHECK_API_KEY it prints)"
+    "(to try without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL, "
+    "TGCHECK_API_KEY and TGCHECK_SANDBOX it prints)"
 )
 
 NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."

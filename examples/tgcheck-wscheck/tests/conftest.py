@@ -37,7 +37,7 @@ def platform():
 def settings(platform, tmp_path):
     return Settings(provider="wscheck", api_key=platform.api_key, base_url=platform.url,
                     home=tmp_path / "home", poll_min=0.01, poll_max=0.05, timeout=30,
-                    http_timeout=5, retry_base=0.01)
+                    http_timeout=5, retry_base=0.01, simulated=True)  # a sandbox
 
 
 def numbers(n: int, start: int = 0) -> list[str]:

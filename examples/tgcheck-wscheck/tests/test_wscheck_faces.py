@@ -31,7 +31,8 @@ def activated(nums):
 def platform_env(platform, monkeypatch):
     """The platform's sandbox, through the environment as users set it."""
     for name, value in (("TGCHECK_PROVIDER", "wscheck"), ("TGCHECK_API_KEY", platform.api_key),
-                        ("TGCHECK_BASE_URL", platform.url), ("TGCHECK_POLL_MIN", "0.01"),
+                        ("TGCHECK_BASE_URL", platform.url), ("TGCHECK_SANDBOX", "1"),
+                        ("TGCHECK_POLL_MIN", "0.01"),
                         ("TGCHECK_POLL_MAX", "0.05"), ("TGCHECK_RETRY_BASE", "0.01")):
         monkeypatch.setenv(name, value)
     return platform

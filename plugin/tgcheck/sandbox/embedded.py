@@ -13,13 +13,15 @@ from .. import plugins
 from ..errors import ConfigError
 from ..settings import Settings
 
-# Any loopback URL selects the sandbox's own store (Settings.store_path).
+# A loopback URL for settings that make no call; simulated=True selects the
+# sandbox's own store (Settings.store_path).
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
 def _sandbox_env_settings(**overrides) -> Settings:
     # No key is read: the sandbox has its own.
-    return Settings.from_env(api_key=None, base_url=SANDBOX_STORE_URL, **overrides)
+    return Settings.from_env(api_key=None, base_url=SANDBOX_STORE_URL, simulated=True,
+                             **overrides)
 
 
 def sandbox_home() -> Path:

@@ -775,6 +775,16 @@ class BaseStore:
             return job
 
     @_translating
+    def forget_unsent(self, job_id: int) -> bool:
+        """Remove a job whose create never reached anyone (the provider could not be
+        connected to): no task can exist, so there is nothing to journal. Only a
+        job without a task id, still being created by this process, is removed."""
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM jobs WHERE id = ? AND task_id IS NULL AND owner = ? "
+                "AND state IN ('new', 'submitting')", (job_id, this_owner())).rowcount > 0
+
+    @_translating
     def heartbeat(self, job_id: int) -> None:
         """The driver is alive: its lease runs LEASE_SECONDS from now (store's clock)."""
         with self._tx() as db:

@@ -52,3 +52,21 @@ def test_ci_smoke_tests_each_face_alone_before_the_suite():
         assert face in smoke
     assert "python -m venv" in smoke
     assert "telegram_enrich" in smoke and "tg_check" in smoke and "--sandbox" in smoke
+
+
+def test_the_example_plugin_installs_after_tgcheck_from_the_checkout_and_ci_proves_it():
+    """Issue 22: `pip install -e examples/tgcheck-wscheck` alone fails in a clean venv
+    (No matching distribution found for tgcheck>=0.1). Its README installs tgcheck
+    from the checkout first, and .ci/smoke runs those same lines, then a check."""
+    readme = (ROOT / "examples" / "tgcheck-wscheck" / "README.md").read_text()
+    lines = PIP_LINE.findall(readme)
+    first = lines.index("pip install -e .")
+    assert lines[first + 1] == "pip install -e examples/tgcheck-wscheck", lines
+    assert all(i > first for i, line in enumerate(lines) if "tgcheck-wscheck" in line)
+    smoke = (ROOT / ".ci" / "smoke").read_text()
+    core = smoke[smoke.index("        core)"):smoke.index("        duckdb)")]
+    assert "pip install -q --disable-pip-version-check -e examples/tgcheck-wscheck" in core
+    assert "--provider wscheck --task-type ws --sandbox" in core
+    # tgcheck itself from the checkout (spec "." for core) comes before the plugin.
+    assert smoke.index('core) spec="."') < smoke.index('-e "$spec"') < smoke.index(
+        "-e examples/tgcheck-wscheck")

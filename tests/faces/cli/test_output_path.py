@@ -64,3 +64,14 @@ def test_sql_checks_its_output_folder_before_the_query(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "does not exist" in result.stderr
     assert not (tmp_path / "home" / "sandbox-tasks").exists()  # no task was created
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "csv"], ["--format", "json"]])
+def test_dev_null_is_an_output(env, sandbox, listing, extra):
+    """Issue 22: `-o /dev/null` was refused (unknown extension). It takes CSV, or
+    the --format given, and is written in place: /dev/null stays the device."""
+    result = run("check", str(listing), "-o", os.devnull, *extra, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote 3 rows to {os.devnull}" in result.stderr
+    assert sandbox.creates == 1
+    assert os.path.exists(os.devnull) and not os.path.isfile(os.devnull)

@@ -68,7 +68,7 @@ def test_resume_names_the_jobs_it_leaves_alone_and_why(sandbox, tmp_path):
     import tgcheck
 
     env = child_env(sandbox, tmp_path / "home")
-    settings = tgcheck.Settings(home=tmp_path / "home", base_url=sandbox.url)
+    settings = tgcheck.Settings(home=tmp_path / "home", base_url=sandbox.url, simulated=True)
     store = tgcheck.Engine(settings, provider=object()).store
     try:
         # A job of another server, and one whose create may have landed.
@@ -88,6 +88,6 @@ def test_resume_names_the_jobs_it_leaves_alone_and_why(sandbox, tmp_path):
     assert f"skipped job {other.id}" in result.stderr and "other.example" in result.stderr
     assert f"skipped job {unsure.id}" in result.stderr and "--resubmit" in result.stderr
     assert f"skipped job {local.id}" in result.stderr
-    assert "made against a sandbox at http://127.0.0.1:1" in result.stderr
+    assert "made against the local server at http://127.0.0.1:1" in result.stderr
     assert "0 open job(s) finished, 3 skipped" in result.stderr
     assert sandbox.creates == 0

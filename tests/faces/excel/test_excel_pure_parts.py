@@ -46,3 +46,17 @@ def test_dir_of_the_package_works_without_xlwings():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.stdout == "listed\n", done.stderr
+
+
+def test_the_functions_without_xlwings_name_the_excel_extra():
+    """Issue 22: `tgcheck_udfs.tg_check` without xlwings was a bare
+    ModuleNotFoundError; it names the [excel] extra, as the other faces do."""
+    code = ("import sys; sys.modules['xlwings'] = None\n"
+            "import tgcheck_udfs\n"
+            "try:\n"
+            "    tgcheck_udfs.tg_check\n"
+            "except ModuleNotFoundError as e:\n"
+            "    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert '[excel] extra: python -m pip install -e ".[excel]"' in done.stdout, done.stderr

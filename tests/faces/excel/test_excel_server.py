@@ -25,6 +25,7 @@ def run_driver(sandbox, home, scenario: str, args: list) -> dict:
         XLWINGS_LICENSE_KEY="noncommercial",
         TGCHECK_API_KEY=sandbox.api_key,
         TGCHECK_BASE_URL=sandbox.url,
+        TGCHECK_SANDBOX="1",
         TGCHECK_HOME=str(home),
         TGCHECK_POLL_MIN="0.02",
         TGCHECK_POLL_MAX="0.5",
