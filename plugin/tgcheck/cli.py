@@ -475,8 +475,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
              if least and 0 < billed < least else "")
     filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
               f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
+    fast = (f"; all {counts['fast_path']:,} asked one by one first (the fast path, "
+            "TGCHECK_SYNC_MAX): those answered are billed one call each, the rest go to "
+            "that task" if counts.get("fast_path") else "")
     click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}", err=True)
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}",
+               err=True)
 
 
 # -- sandbox --------------------------------------------------------------------
@@ -850,8 +854,9 @@ def balance(base_url, as_json, provider):
         click.echo(json.dumps({"balance": amount, "currency": currency}))
     else:
         click.echo(f"{amount} {currency or ''}".strip())
-    click.echo(f"tgcheck: that was one call to {name} for the balance (possibly billed)",
-               err=True)
+    billed = {True: "billed", False: "free"}.get(getattr(engine.provider, "balance_is_billed",
+                                                         None), "possibly billed")
+    click.echo(f"tgcheck: that was one call to {name} for the balance ({billed})", err=True)
 
 
 def _find_job(engine: Engine, ref: str):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import connect, plugins, redact
+from . import connect, fast_path, plugins, redact
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -140,6 +140,8 @@ class CheckRequest:
     fill: _Fill | None = None
     # time.monotonic() by which the job gives up (set by _run_job, per job).
     deadline: float | None = None
+    # Journal jobs this check has taken its answers from (its fast path's).
+    settled: frozenset = frozenset()
 
     def with_(self, **changes) -> CheckRequest:
         return dataclasses.replace(self, **changes)
@@ -165,6 +167,14 @@ def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
         known.update(dict.fromkeys(wanted.intersection(group) if extra else group,
                                    (value, status)))
     return known
+
+
+def _groups_of(answers: dict[str, tuple]) -> list[AnswerGroup]:
+    """number -> (value, status) as answer groups, one per distinct answer."""
+    by_answer: dict[tuple, list[str]] = {}
+    for number, pair in answers.items():
+        by_answer.setdefault(pair, []).append(number)
+    return [(value, status, group) for (value, status), group in by_answer.items()]
 
 
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
@@ -310,6 +320,15 @@ class Engine:
                                           **self._freshness(request.retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
+                self.settings, self.provider, ttype, missing):
+            # A few new numbers: asked one by one first; the rest go to one task.
+            key = number_set_key(f"{self.provider.identity}#sync", ttype.name, missing)
+            answered, missing, job_id = fast_path.run(
+                self, missing, request.with_(ttype=ttype, since=since), key)
+            groups.extend(_groups_of(answered))
+            if job_id is not None:
+                request = request.with_(settled=frozenset({job_id}))
         sent = self._at_least_minimum(ttype, missing, wanted, request.top_up)
         if len(sent) > len(missing):
             # Topped up: the stored answers added are to be checked again, even those a
@@ -320,10 +339,7 @@ class Engine:
         fill = _Fill(request.top_up, wanted, set(sent).difference(wanted))
         request = request.with_(ttype=ttype, since=since, fill=fill)
         for result in self._send(sent, request):
-            by_answer: dict[tuple, list[str]] = {}
-            for number, pair in result.items():
-                by_answer.setdefault(pair, []).append(number)
-            groups.extend((value, status, group) for (value, status), group in by_answer.items())
+            groups.extend(_groups_of(result))
         return found, wanted, groups
 
     def minimum(self, ttype: TaskType) -> int | None:
@@ -387,9 +403,23 @@ class Engine:
             "already_answered": len(known),
             "to_send": to_send,
             **topped,
+            **self._fast_path_plan(ttype, distinct.difference(known)),
             # code -> (count, a few examples): the rows not sent, and the noted ones.
             "reasons": reason_breakdown(values, found),
         }
+
+    def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
+        """plan()'s "fast_path": how many of the numbers to send would be asked one
+        by one first (their misses then go to the task); none said without a
+        provider to ask (a dry run without a key)."""
+        if not 0 < len(new) <= self.settings.sync_max:
+            return {}
+        try:
+            provider = self.provider
+        except ConfigError:
+            return {}
+        return {"fast_path": len(new)} if fast_path.applies(
+            self.settings, provider, ttype, new) else {}
 
     def _freshness(self, retry_unknown: bool) -> dict:
         return {"max_age_days": self.settings.max_age_days,
@@ -621,7 +651,7 @@ class Engine:
     def _run_job(self, key, numbers, request: CheckRequest) -> dict[str, tuple]:
         request = request.with_(deadline=time.monotonic() + self.settings.timeout)
         ttype = request.ttype
-        settled: set[int] = set()
+        settled: set[int] = set(request.settled)
         for attempt in itertools.count():
             if attempt:
                 # Never spin: each new claim takes the store's write lock.
@@ -1006,9 +1036,10 @@ class _Driver:
                            "from it")
                 self.emit("failed", message=message)
                 raise TgcheckError(message)
-            if current.budget_used >= limit:
+            if current.budget_used >= limit and self.provider.status_is_billed:
                 # The hard cap: whatever the schedule says, no more billed calls
-                # until the user asks for them.
+                # until the user asks for them. (Free status calls have none: the
+                # widening schedule and TGCHECK_TIMEOUT bound them.)
                 store.update_job(job.id, expect_state="open", state="stalled", owner=None)
                 message = stalled_message(store.job(job.id), limit)
                 self.emit("failed", message=message)
@@ -1028,8 +1059,10 @@ class _Driver:
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
-            # A provider that reports no billed reply: its answer is one.
-            store.update_job(job.id, status_call=not billed[0], polled_at=time.time(),
+            # A provider that reports no billed reply: its answer is one (unless it
+            # declares its status calls free).
+            store.update_job(job.id, status_call=self.provider.status_is_billed and not billed[0],
+                             polled_at=time.time(),
                              status=status.status,
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))

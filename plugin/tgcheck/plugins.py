@@ -9,7 +9,7 @@ import threading
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, sandbox_contract
 from .errors import ConfigError, InputError
 from .models import Reader, TaskType
 from .plugin_settings import DEFAULT_PROVIDER
@@ -120,13 +120,18 @@ def registered_settings() -> list:
 
 
 def sandboxes() -> dict:
-    """provider name -> its sandbox factory (factory(**options) -> a server)."""
+    """provider name -> its sandbox factory (factory(**options) -> a server),
+    checked against the sandbox contract (docs/plugins.md): a plugin that breaks
+    it is named in a ConfigError, here or when its sandbox is made."""
     found: dict = {}
+    # Called one plugin at a time, in pluggy's order (third-party ones first),
+    # so that a broken factory is told with its plugin's name.
+    for impl in reversed(load().hook.tgcheck_register_sandboxes.get_hookimpls()):
+        def register(name, factory, plugin=impl.plugin_name):
+            # The first registered (a third-party plugin's) wins.
+            found.setdefault(name, sandbox_contract.checked(plugin, name, factory))
 
-    def register(name, factory):
-        found.setdefault(name, factory)  # a third-party plugin (called first) wins
-
-    load().hook.tgcheck_register_sandboxes(register=register)
+        impl.function(register=register)
     return found
 
 
