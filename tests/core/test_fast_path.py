@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 
 import duckdb
 import pytest
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 
 import tgcheck
 import tgcheck_duckdb
-from conftest import numbers
+from conftest import child_env, numbers, wait_for
+from processes import journal, read_until, rows, run, started
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import sync
 from tgcheck.errors import ConfigError, InsufficientBalance, KeyRefused
@@ -223,3 +225,26 @@ def test_embedded_sandbox_answers_check_at_its_own_url(tmp_path):
     with Sandbox(state_dir=tmp_path / "tasks") as sb:
         settings = sandbox_settings(sb, sync_max=20)
         assert sync.sync_url(settings) == sb.url
+
+
+def test_killed_during_the_fast_path_the_next_run_answers_every_number(sandbox, tmp_path):
+    nums = numbers(6, start=7000)
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(nums) + "\n")
+    env = child_env(sandbox, tmp_path / "home", TGCHECK_SYNC_MAX="20",
+                    TGCHECK_SYNC_URL=sandbox.url)
+    sandbox.faults.slow_seconds = 30
+    sandbox.fail_next("check", "slow", times=4)  # the first 4 calls hang
+    with started("check", str(path), "--progress", "json", env=env) as child:
+        read_until(child, '"status": "sync"')
+        wait_for(lambda: sandbox.calls["check"] >= 4, "4 sync calls on their way")
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert [j["state"] for j in journal(env)] == ["new"]  # the claim, before any call
+    done = run("check", str(path), "--progress", "none", env=env)
+    assert done.returncode == 0, done.stderr
+    answered = {r["number"]: r["status"] for r in rows(done.stdout)}
+    assert set(answered) == set(nums) and set(answered.values()) <= {"ok", "unknown"}
+    assert sandbox.creates <= 1  # the misses' one task
+    assert run("check", str(path), "--progress", "none", env=env).returncode == 0
+    assert sandbox.creates <= 1
