@@ -552,6 +552,8 @@ def _serve(sb, provider: str | None = None) -> None:
         click.echo(f"  export TGCHECK_PROVIDER={provider}")
     click.echo(f"  export TGCHECK_BASE_URL={sb.url}")
     click.echo(f"  export TGCHECK_API_KEY={sb.api_key}   # the sandbox's demo key")
+    if provider is None:  # ekycpro's sandbox answers /v1/check too: the fast path
+        click.echo(f"  export TGCHECK_SYNC_URL={sb.url}   # a few numbers answered at once")
     sys.stdout.flush()
     with sb:
         try:
