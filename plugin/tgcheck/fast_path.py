@@ -48,10 +48,12 @@ def run(engine, numbers: list[str], request, key: str) -> tuple[dict[str, tuple]
     """(answers by number, the numbers left for the task, the journal job's id or
     None when the set is not ours to ask: another job holds some of it)."""
     store, provider, ttype = engine.store, engine.provider, request.ttype
+    checker = provider.sync()  # made before the claim: a bad setting leaves no job
     role, job = store.claim(key, provider.identity, ttype.name, numbers, since=request.since)
     if role != "drive":
+        checker.close()
         return {}, numbers, None
-    asked = _Asking(provider.sync(), ttype, request.cancel,
+    asked = _Asking(checker, ttype, request.cancel,
                     on_billed=lambda: store.update_job(job.id, status_call=True))
     engine._tell(request, _event(engine, job, request, "submitted", len(numbers),
                                  message=f"asking {len(numbers)} numbers one by one"))

@@ -188,7 +188,7 @@ def test_sandbox_check_answers_hits_misses_and_undetermined(sandbox):
     assert sandbox.billed["check"] == sum(o == HIT for o in outcome.values())
 
 
-def test_python_and_duckdb_take_the_fast_path(sandbox_env, monkeypatch):
+def test_python_duckdb_and_excel_take_the_fast_path(sandbox_env, monkeypatch):
     monkeypatch.setenv("TGCHECK_SYNC_MAX", "20")
     monkeypatch.setenv("TGCHECK_SYNC_URL", sandbox_env.url)
     nums = numbers(10, start=4000)
@@ -199,6 +199,13 @@ def test_python_and_duckdb_take_the_fast_path(sandbox_env, monkeypatch):
     assert len(con.sql(f"FROM telegram_check({more!r})").fetchall()) == 10
     assert sandbox_env.calls["check"] == 20
     assert sandbox_env.creates == 2  # each check's misses: one task
+    # Excel's TG_CHECK, its whole path but xlwings itself.
+    from tgcheck_udfs.checking import check_range
+
+    cells = numbers(10, start=4200)
+    out = check_range([[n] for n in cells])
+    assert len(out) == 10 and all(row[0] in ("yes", "no", "unknown") for row in out), out
+    assert sandbox_env.calls["check"] == 30
 
 
 def test_cli_dry_run_says_the_path_and_the_closing_line_counts_sync_calls(
