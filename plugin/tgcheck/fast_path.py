@@ -35,6 +35,10 @@ FAST_PATH_SECONDS = 60.0
 # 429s for one number before it goes to the task instead.
 MAX_RATE_LIMITED = 5
 
+# The fast paths running in this process, by (store, set key).
+_running: dict[tuple[str, str], threading.Event] = {}
+_running_lock = threading.Lock()
+
 
 def applies(settings, provider, ttype, missing) -> bool:
     """Whether this check's new numbers take the fast path."""
@@ -47,6 +51,37 @@ def run(engine, numbers: list[str], request, key: str) -> tuple[dict[str, tuple]
                                                                  int | None]:
     """(answers by number, the numbers left for the task, the journal job's id or
     None when the set is not ours to ask: another job holds some of it)."""
+    store, ttype = engine.store, request.ttype
+    # Threads of one process share the journal's owner (its claim says "drive" to
+    # each): they meet here instead, and the later ones take what the first stored.
+    slot = (str(store.path), key)
+    with _running_lock:
+        first = _running.get(slot)
+        if first is None:
+            mine = _running[slot] = threading.Event()
+    if first is not None:
+        _wait(first, request.cancel)
+        found = store.stored_since(ttype.name, numbers, request.since)
+        answered = {n: pair for n, pair in found.items() if pair[1] == OK}
+        return answered, [n for n in numbers if n not in answered], None
+    try:
+        return _run(engine, numbers, request, key)
+    finally:
+        with _running_lock:
+            _running.pop(slot, None)
+        mine.set()
+
+
+def _wait(event: threading.Event, cancel) -> None:
+    """Until another thread's fast path of this set has ended (or the caller stops)."""
+    while not event.wait(0.1):
+        if cancel is not None and cancel.is_set():
+            from .engine import Cancelled  # the engine's own: every face knows it
+
+            raise Cancelled("stopped waiting; the numbers asked meanwhile are stored")
+
+
+def _run(engine, numbers: list[str], request, key: str):
     store, provider, ttype = engine.store, engine.provider, request.ttype
     checker = provider.sync()  # made before the claim: a bad setting leaves no job
     role, job = store.claim(key, provider.identity, ttype.name, numbers, since=request.since)

@@ -255,3 +255,45 @@ def test_killed_during_the_fast_path_the_next_run_answers_every_number(sandbox, 
     assert sandbox.creates <= 1  # the misses' one task
     assert run("check", str(path), "--progress", "none", env=env).returncode == 0
     assert sandbox.creates <= 1
+
+
+def test_threads_with_the_same_small_check_ask_each_number_once(fast, sandbox):
+    import threading
+
+    nums = numbers(8, start=8000)
+    engine = _engine(fast)
+    results, start = [], threading.Barrier(6)
+
+    def one():
+        start.wait()
+        results.append(engine.check(nums))
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        engine.close()
+    assert len(results) == 6 and all(r == results[0] for r in results)
+    assert dict(sandbox.checked) == dict.fromkeys(nums, 1)  # never asked twice
+    assert sandbox.creates <= 1
+
+
+def test_two_processes_with_the_same_small_check_ask_each_number_once(sandbox, tmp_path):
+    nums = numbers(6, start=8500)
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(nums) + "\n")
+    env = child_env(sandbox, tmp_path / "home", TGCHECK_SYNC_MAX="20",
+                    TGCHECK_SYNC_URL=sandbox.url)
+    sandbox.faults.slow_seconds = 1.0
+    sandbox.fail_next("check", "slow", times=4)  # the first process's calls take a while
+    with started("check", str(path), "--progress", "none", env=env) as first:
+        wait_for(lambda: sandbox.calls["check"] >= 1, "the first process asking")
+        second = run("check", str(path), "--progress", "none", env=env)
+        out = first.communicate(timeout=60)[0]
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert rows(out) == rows(second.stdout)
+    assert dict(sandbox.checked) == dict.fromkeys(nums, 1)
+    assert sandbox.creates <= 1
