@@ -297,3 +297,20 @@ def test_two_processes_with_the_same_small_check_ask_each_number_once(sandbox, t
     assert rows(out) == rows(second.stdout)
     assert dict(sandbox.checked) == dict.fromkeys(nums, 1)
     assert sandbox.creates <= 1
+
+
+@pytest.mark.parametrize("body, value, billed", [
+    ({"success": True, "data": {"identifier": "+41790000001", "registered": True,
+                                "billed": True}}, "yes", True),
+    ({"success": True, "data": {"registered": False}}, "no", True),  # billed: not said
+    ({"success": True, "data": {"registered": False, "billed": False}}, "no", False),
+    ({"success": False, "error": "identifier not found in cache"}, None, False),
+    ({"success": False, "data": {"billed": False}}, None, False),  # undetermined
+    ({"success": True, "data": {"identifier": "+41790000002", "registered": True}},
+     None, True),  # another number's answer: none for ours, the call still paid
+    ({"success": True, "data": {"registered": None}}, None, True),  # determined? not said
+    (["not", "an", "object"], None, True),  # a paid 200 that says nothing readable
+])
+def test_a_check_reply_is_read_as_documented(body, value, billed):
+    reply = sync._reply(body, "+41790000001")
+    assert (reply.value, reply.billed, reply.retry_after) == (value, billed, None)
