@@ -323,7 +323,9 @@ class Engine:
         if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
                 self.settings, self.provider, ttype, missing):
             # A few new numbers: asked one by one first; the rest go to one task.
-            key = number_set_key(f"{self.provider.identity}#sync", ttype.name, missing)
+            # The set's own journal key: a fast path cut off by a crash is a job
+            # like any other, which `resume` or the next check finishes as a task.
+            key = number_set_key(self.provider.identity, ttype.name, missing)
             answered, missing, job_id = fast_path.run(
                 self, missing, request.with_(ttype=ttype, since=since), key)
             groups.extend(_groups_of(answered))

@@ -82,10 +82,19 @@ def _wait(event: threading.Event, cancel) -> None:
 
 
 def _run(engine, numbers: list[str], request, key: str):
+    from .engine import _inflight, _inflight_lock  # the bulk jobs this process drives
+
     store, provider, ttype = engine.store, engine.provider, request.ttype
+    with _inflight_lock:
+        if (str(store.path), key) in _inflight:  # this set's task, on another thread
+            return {}, numbers, None
     checker = provider.sync()  # made before the claim: a bad setting leaves no job
     role, job = store.claim(key, provider.identity, ttype.name, numbers, since=request.since)
-    if role != "drive":
+    if role != "drive" or job.state != "new" or job.task_id:
+        # Another job holds some of these, or this set already has a task (one a
+        # timeout left open): the bulk path waits for it or polls it.
+        if role == "drive":
+            store.release(job.id)
         checker.close()
         return {}, numbers, None
     asked = _Asking(checker, ttype, request.cancel,

@@ -234,7 +234,9 @@ def test_embedded_sandbox_answers_check_at_its_own_url(tmp_path):
         assert sync.sync_url(settings) == sb.url
 
 
-def test_killed_during_the_fast_path_the_next_run_answers_every_number(sandbox, tmp_path):
+@pytest.mark.parametrize("then", ["check", "resume"])
+def test_killed_during_the_fast_path_the_next_run_answers_every_number(sandbox, tmp_path,
+                                                                        then):
     nums = numbers(6, start=7000)
     path = tmp_path / "in.txt"
     path.write_text("\n".join(nums) + "\n")
@@ -248,11 +250,18 @@ def test_killed_during_the_fast_path_the_next_run_answers_every_number(sandbox, 
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert [j["state"] for j in journal(env)] == ["new"]  # the claim, before any call
+    if then == "resume":  # the cut-off fast path is a job like any other: sent as a task
+        resumed = run("resume", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert sandbox.creates == 1
+        calls = sum(sandbox.calls.values())
     done = run("check", str(path), "--progress", "none", env=env)
     assert done.returncode == 0, done.stderr
     answered = {r["number"]: r["status"] for r in rows(done.stdout)}
     assert set(answered) == set(nums) and set(answered.values()) <= {"ok", "unknown"}
     assert sandbox.creates <= 1  # the misses' one task
+    if then == "resume":
+        assert sum(sandbox.calls.values()) == calls  # all answered by the task
     assert run("check", str(path), "--progress", "none", env=env).returncode == 0
     assert sandbox.creates <= 1
 
