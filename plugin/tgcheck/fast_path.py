@@ -120,7 +120,10 @@ def _run(engine, numbers: list[str], request, key: str):
 
 def _event(engine, job, request, kind, count, *, message) -> JobEvent:
     current = engine.store.job(job.id)
-    return JobEvent(kind=kind, job_key=job.key, task_type=request.ttype.name, numbers=count,
+    # Its own key in events: the task for what it leaves may hold the same set,
+    # and a face that keeps each job's last event (the closing line) counts both.
+    return JobEvent(kind=kind, job_key=f"{job.key}:sync", task_type=request.ttype.name,
+                    numbers=count,
                     status="sync", total=current.total, processed=current.success,
                     status_calls=current.status_calls, message=message,
                     simulated=engine.settings.simulated,
