@@ -323,3 +323,20 @@ def test_two_processes_with_the_same_small_check_ask_each_number_once(sandbox, t
 def test_a_check_reply_is_read_as_documented(body, value, billed):
     reply = sync._reply(body, "+41790000001")
     assert (reply.value, reply.billed, reply.retry_after) == (value, billed, None)
+
+
+def test_bad_sync_settings_are_clear_errors(monkeypatch):
+    for raw in ("-1", "many"):
+        monkeypatch.setenv("TGCHECK_SYNC_MAX", raw)
+        with pytest.raises(ConfigError, match="TGCHECK_SYNC_MAX"):
+            tgcheck.Settings.from_env()
+    monkeypatch.setenv("TGCHECK_SYNC_MAX", "20")
+    monkeypatch.setenv("TGCHECK_SYNC_URL", "http://api.ekycpro.ai")  # no TLS, not loopback
+    settings = tgcheck.Settings.from_env(api_key="k")
+    assert settings.sync_max == 20 and settings.extra["sync_url"] == "http://api.ekycpro.ai"
+    engine = tgcheck.Engine(settings)
+    try:
+        with pytest.raises(ConfigError, match="TGCHECK_SYNC_URL must use https://"):
+            engine.provider  # noqa: B018 (made on first use: the error comes here)
+    finally:
+        engine.close()
