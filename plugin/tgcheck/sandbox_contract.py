@@ -32,8 +32,18 @@ def _broken(plugin: str, provider: str, why: str) -> ConfigError:
 
 
 def checked(plugin: str, provider: str, factory):
-    """factory, checked now (callable, takes the keywords) and wrapped so that
-    each sandbox it makes is checked before anyone uses it."""
+    """factory, checked now (check_factory) and wrapped so that each sandbox it
+    makes is checked (check_server) before anyone uses it."""
+    check_factory(plugin, provider, factory)
+
+    def make(**options):
+        return check_server(plugin, provider, factory(**options))
+
+    return make
+
+
+def check_factory(plugin: str, provider: str, factory) -> None:
+    """A factory that is callable and takes the keywords, or a ConfigError."""
     if not callable(factory):
         raise _broken(plugin, provider, f"its factory is not callable ({type(factory).__name__})")
     try:
@@ -46,12 +56,6 @@ def checked(plugin: str, provider: str, factory):
         if missing:
             raise _broken(plugin, provider, "its factory takes no "
                           + " and no ".join(f"{k}=" for k in missing))
-
-    def make(**options):
-        return check_server(plugin, provider, factory(**options))
-
-    make.plugin, make.provider, make.factory = plugin, provider, factory
-    return make
 
 
 def check_server(plugin: str, provider: str, server):
