@@ -77,7 +77,9 @@ class EkycproSync(SyncCheck):
         self._client = httpx.Client(
             base_url=url, transport=transport, follow_redirects=False,  # the key stays
             headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_keepalive_connections=4))
+            # A connection per call, as the bulk client: bounded_http's deadline
+            # shuts a request's own socket, which it learns of only on connect.
+            limits=httpx.Limits(max_keepalive_connections=0))
 
     def __repr__(self) -> str:
         return f"<EkycproSync {redact.url_without_userinfo(self.url)}>"
