@@ -31,6 +31,11 @@ def _isolated_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TGCHECK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TGCHECK_LOAD_PLUGINS", "")
+    # The sync fast path is off unless a test turns it on (tests/core/test_fast_path.py):
+    # the other tests count a task's calls. (Settings(...) aimed at a sandbox has none
+    # without a sync_url anyway.)
+    monkeypatch.setenv("TGCHECK_SYNC_MAX", "0")
+    monkeypatch.delenv("TGCHECK_SYNC_URL", raising=False)
 
 
 @pytest.fixture(autouse=True)

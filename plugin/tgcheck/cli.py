@@ -501,8 +501,12 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
              if least and 0 < billed < least else "")
     filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
               f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
+    fast = (f"; all {counts['fast_path']:,} asked one by one first (the fast path, "
+            "TGCHECK_SYNC_MAX): those answered are billed one call each, the rest go to "
+            "that task" if counts.get("fast_path") else "")
     click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}", err=True)
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}",
+               err=True)
 
 
 # -- sandbox --------------------------------------------------------------------
@@ -577,6 +581,8 @@ def _serve(sb, provider: str | None = None) -> None:
     # A loopback URL alone is taken for a real vendor (a relay, a tunnel): this says
     # the answers are simulated, kept apart in the sandbox's store.
     click.echo("  export TGCHECK_SANDBOX=1")
+    if provider is None:  # ekycpro's sandbox answers /v1/check too: the fast path
+        click.echo(f"  export TGCHECK_SYNC_URL={sb.url}   # a few numbers answered at once")
     sys.stdout.flush()
     with sb:
         try:
@@ -894,8 +900,9 @@ def balance(base_url, as_json, provider):
         click.echo(json.dumps({"balance": amount, "currency": currency}))
     else:
         click.echo(f"{amount} {currency or ''}".strip())
-    click.echo(f"tgcheck: that was one call to {name} for the balance (possibly billed)",
-               err=True)
+    billed = {True: "billed", False: "free"}.get(getattr(engine.provider, "balance_is_billed",
+                                                         None), "possibly billed")
+    click.echo(f"tgcheck: that was one call to {name} for the balance ({billed})", err=True)
 
 
 def _find_job(engine: Engine, ref: str):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import billed_calls, connect, plugins, redact
+from . import billed_calls, connect, fast_path, plugins, redact
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -145,6 +145,8 @@ class CheckRequest:
     fill: _Fill | None = None
     # time.monotonic() by which the job gives up (set by _run_job, per job).
     deadline: float | None = None
+    # Journal jobs this check has taken its answers from (its fast path's).
+    settled: frozenset = frozenset()
 
     def with_(self, **changes) -> CheckRequest:
         return dataclasses.replace(self, **changes)
@@ -170,6 +172,14 @@ def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
         known.update(dict.fromkeys(wanted.intersection(group) if extra else group,
                                    (value, status)))
     return known
+
+
+def _groups_of(answers: dict[str, tuple]) -> list[AnswerGroup]:
+    """number -> (value, status) as answer groups, one per distinct answer."""
+    by_answer: dict[tuple, list[str]] = {}
+    for number, pair in answers.items():
+        by_answer.setdefault(pair, []).append(number)
+    return [(value, status, group) for (value, status), group in by_answer.items()]
 
 
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
@@ -328,6 +338,17 @@ class Engine:
                                           **self._freshness(request.retry_unknown))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
+                self.settings, self.provider, ttype, missing):
+            # A few new numbers: asked one by one first; the rest go to one task.
+            # The set's own journal key: a fast path cut off by a crash is a job
+            # like any other, which `resume` or the next check finishes as a task.
+            key = number_set_key(self.provider.identity, ttype.name, missing)
+            answered, missing, job_id = fast_path.run(
+                self, missing, request.with_(ttype=ttype, since=since), key)
+            groups.extend(_groups_of(answered))
+            if job_id is not None:
+                request = request.with_(settled=frozenset({job_id}))
         sent = self._at_least_minimum(ttype, missing, wanted, request.top_up)
         if len(sent) > len(missing):
             # Topped up: the stored answers added are to be checked again, even those a
@@ -338,10 +359,7 @@ class Engine:
         fill = _Fill(request.top_up, wanted, set(sent).difference(wanted))
         request = request.with_(ttype=ttype, since=since, fill=fill)
         for result in self._send(sent, request):
-            by_answer: dict[tuple, list[str]] = {}
-            for number, pair in result.items():
-                by_answer.setdefault(pair, []).append(number)
-            groups.extend((value, status, group) for (value, status), group in by_answer.items())
+            groups.extend(_groups_of(result))
         return found, wanted, groups
 
     def minimum(self, ttype: TaskType) -> int | None:
@@ -405,9 +423,23 @@ class Engine:
             "already_answered": len(known),
             "to_send": to_send,
             **topped,
+            **self._fast_path_plan(ttype, distinct.difference(known)),
             # code -> (count, a few examples): the rows not sent, and the noted ones.
             "reasons": reason_breakdown(values, found),
         }
+
+    def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
+        """plan()'s "fast_path": how many of the numbers to send would be asked one
+        by one first (their misses then go to the task); none said without a
+        provider to ask (a dry run without a key)."""
+        if not 0 < len(new) <= self.settings.sync_max:
+            return {}
+        try:
+            provider = self.provider
+        except ConfigError:
+            return {}
+        return {"fast_path": len(new)} if fast_path.applies(
+            self.settings, provider, ttype, new) else {}
 
     def _freshness(self, retry_unknown: bool) -> dict:
         return {"max_age_days": self.settings.max_age_days,
@@ -696,7 +728,7 @@ class Engine:
         # Before the claim and any paid call: a store that cannot keep the answers
         # would make every run pay for them again.
         self.store.require_grants()
-        settled: set[int] = set()
+        settled: set[int] = set(request.settled)
         for attempt in itertools.count():
             if attempt:
                 # Never spin: each new claim takes the store's write lock.
@@ -748,7 +780,14 @@ class Engine:
                                self.creates, job, numbers, request,
                                recovery=self.recovery).run()
             if self._watch(job, numbers, request):
-                return self.store.stored(ttype.name, numbers)
+                found = self.store.stored(ttype.name, numbers)
+                rest = [n for n in numbers if n not in found]
+                if rest:
+                    # A fast path's job (tgcheck.fast_path) stores only what it
+                    # answered; what it left went to a task of its own: find it.
+                    found.update(self._sized_job(rest, request.with_(
+                        settled=request.settled | {job.id})))
+                return found
             # The other driver died: claim again, and maybe take over.
         raise AssertionError("unreachable")
 
@@ -1140,9 +1179,10 @@ class _Driver:
                            "from it")
                 self.emit("failed", message=message)
                 raise TgcheckError(message)
-            if current.budget_used >= limit:
+            if current.budget_used >= limit and self.provider.status_is_billed:
                 # The hard cap: whatever the schedule says, no more billed calls
-                # until the user asks for them.
+                # until the user asks for them. (Free status calls have none: the
+                # widening schedule and TGCHECK_TIMEOUT bound them.)
                 store.update_job(job.id, expect_state="open", state="stalled", owner=None)
                 message = stalled_message(store.job(job.id), limit)
                 self.emit("failed", message=message)
@@ -1168,8 +1208,10 @@ class _Driver:
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
-            # A provider that reports no billed reply: its answer is one.
-            store.update_job(job.id, status_call=not billed[0], polled_at=time.time(),
+            # A provider that reports no billed reply: its answer is one (unless it
+            # declares its status calls free).
+            store.update_job(job.id, status_call=self.provider.status_is_billed and not billed[0],
+                             polled_at=time.time(),
                              status=status.status,
                              total=status.total, success=status.success, failure=status.failure,
                              **_amounts(status))

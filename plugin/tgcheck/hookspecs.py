@@ -26,9 +26,11 @@ def tgcheck_register_settings(register):
 @hookspec
 def tgcheck_register_sandboxes(register):
     """Register a provider's sandbox: register(provider_name, factory), where
-    factory(state_dir=folder, **options) -> a local server on 127.0.0.1 speaking the
-    provider's protocol, started by `with` (.url and .api_key while it runs) and
-    keeping its tasks in state_dir; `--sandbox` starts the selected provider's."""
+    factory(state_dir=folder, port=0, **options) -> a local server on 127.0.0.1
+    speaking the provider's protocol, its port bound already (.url readable before
+    it starts), with .api_key and .billed, started by `with`, keeping its tasks in
+    state_dir; checked at load (tgcheck.sandbox_contract); `--sandbox` starts the
+    selected provider's, `tgcheck sandbox --provider NAME` serves it."""
 
 
 @hookspec

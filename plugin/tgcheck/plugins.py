@@ -9,7 +9,7 @@ import threading
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, sandbox_contract
 from .errors import ConfigError, InputError
 from .models import Reader, TaskType
 from .plugin_settings import DEFAULT_PROVIDER
@@ -119,15 +119,26 @@ def registered_settings() -> list:
     return _collect("tgcheck_register_settings")
 
 
+def sandbox_plugins() -> dict:
+    """provider name -> (the plugin's name, its sandbox factory), each factory
+    checked against the sandbox contract (tgcheck.sandbox_contract): one that breaks
+    it is a ConfigError naming its plugin."""
+    found: dict = {}
+    # Called one plugin at a time, in pluggy's order (third-party ones first),
+    # so that a broken factory is told with its plugin's name.
+    for impl in reversed(load().hook.tgcheck_register_sandboxes.get_hookimpls()):
+        def register(name, factory, plugin=impl.plugin_name):
+            if name not in found:  # the first registered (a third-party plugin's) wins
+                sandbox_contract.check_factory(plugin, name, factory)
+                found[name] = (plugin, factory)
+
+        impl.function(register=register)
+    return found
+
+
 def sandboxes() -> dict:
     """provider name -> its sandbox factory (factory(**options) -> a server)."""
-    found: dict = {}
-
-    def register(name, factory):
-        found.setdefault(name, factory)  # a third-party plugin (called first) wins
-
-    load().hook.tgcheck_register_sandboxes(register=register)
-    return found
+    return {name: factory for name, (_, factory) in sandbox_plugins().items()}
 
 
 def emit(event) -> None:

@@ -14,6 +14,7 @@ the journal's `status` column, progress lines).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 
@@ -77,6 +78,21 @@ class Provider:
     #: Whether creating a task is a billed call (status calls tell their billing
     #: through get_status's on_billed; downloads are never counted).
     create_is_billed: bool = True
+    #: Whether a status call may be billed. False (a vendor whose status calls are
+    #: free): they are not counted as billed calls, TGCHECK_MAX_STATUS_CALLS does not
+    #: stall the job, and a task that does not move is polled on the widening
+    #: schedule until TGCHECK_TIMEOUT.
+    status_is_billed: bool = True
+    #: Whether asking for the balance is billed: True, False, or None (not
+    #: documented: `tgcheck balance` says "possibly billed").
+    balance_is_billed: bool | None = None
+    #: Optional: sync() -> a new SyncCheck, which answers a few numbers one call
+    #: each before any task (ekycpro's /v1/check): the engine's fast path
+    #: (tgcheck.fast_path, TGCHECK_SYNC_MAX), closed when that ends. sync.task_types
+    #: says which task types it answers, before any is made (a SyncCheck subclass,
+    #: or a functools.partial of one given that attribute). None: every number
+    #: goes to a task.
+    sync: Callable[[], SyncCheck] | None = None
 
     # -- the calls the engine makes ------------------------------------------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
@@ -138,7 +154,8 @@ class Provider:
     def billed_calls(self, status_calls: int, created: bool) -> int:
         """Billed calls of a job so far: its billed status calls and, when the
         provider bills creates, its create. Shown to users and in progress events."""
-        return status_calls + (1 if created and self.create_is_billed else 0)
+        return ((status_calls if self.status_is_billed else 0)
+                + (1 if created and self.create_is_billed else 0))
 
     def __enter__(self):
         return self
@@ -152,8 +169,47 @@ class Provider:
         return f"<{type(self).__name__} {self.identity or self.name}>"
 
 
+@dataclasses.dataclass(frozen=True)
+class SyncReply:
+    """What one synchronous check of one number said.
+
+    value: the answer (the task type's value, e.g. "yes"/"no"), or None when
+    there is none: a miss in the provider's cache, an undetermined answer, a fault
+    (5xx, timeout). A number without a value goes into the check's bulk task.
+    billed: whether this call was billed (the provider's word, else its rule).
+    retry_after: rate limited (429): ask this number again after so many seconds
+    (0: at once); nothing was answered or billed.
+    """
+
+    value: str | None = None
+    billed: bool = False
+    retry_after: float | None = None
+
+
+class SyncCheck:
+    """A provider's synchronous per-number check (Provider.sync).
+
+    check() asks about ONE number and returns a SyncReply; it is called from a
+    few threads at once (the engine bounds them) and never retries by itself:
+    the engine honours retry_after, and sends a number without a value to the
+    bulk task. Raise KeyRefused (401) and InsufficientBalance (402): the check
+    stops. Every string from the server passes tgcheck.redact.clean first.
+    """
+
+    #: The task types it can answer (others always go to a task).
+    task_types: frozenset[str] = frozenset()
+    #: Identifies where the answers come from, like Provider.identity.
+    identity: str = ""
+
+    def check(self, number: str, task_type: str, *, deadline: float) -> SyncReply:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections. Called when the fast path of one check ends."""
+
+
 # Both names, as httpx says BaseTransport: either reads well in a plugin.
 BaseProvider = Provider
 
 __all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
-           "BaseProvider", "Provider", "TaskStatus"]
+           "BaseProvider", "Provider", "SyncCheck", "SyncReply", "TaskStatus"]

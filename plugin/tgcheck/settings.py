@@ -27,6 +27,9 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+# Most numbers in one task when neither TGCHECK_MAX_TASK_SIZE nor the provider says.
+DEFAULT_MAX_TASK_SIZE = 100_000
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -94,6 +97,7 @@ _LIMITS = (
     ("max_age_days", "TGCHECK_MAX_AGE_DAYS", 0, False),
     ("unknown_retry_hours", "TGCHECK_UNKNOWN_RETRY_HOURS", 0, False),
     ("max_task_size", "TGCHECK_MAX_TASK_SIZE", 1, False),
+    ("sync_max", "TGCHECK_SYNC_MAX", 0, False),
     ("max_parallel_tasks", "max_parallel_tasks", 1, False),
     ("timeout", "TGCHECK_TIMEOUT", 0, True),
     ("http_timeout", "http_timeout", 0, True),
@@ -123,8 +127,9 @@ class Settings:
     # A number the result file left out is "unknown"; it is not resubmitted on its
     # own before this many hours, or every Excel recalculation would pay for it.
     unknown_retry_hours: float = 24.0
-    # Above this many numbers a set is split into several tasks.
-    max_task_size: int = 100_000
+    # Above this many numbers a set is split into several tasks. None: the
+    # provider's registered default (a Setting named max_task_size), else 100,000.
+    max_task_size: int | None = None
     max_parallel_tasks: int = 4
     # The whole wait for one job (create, poll, download) before DeadlineExceeded.
     timeout: float = 4 * 3600.0
@@ -150,6 +155,9 @@ class Settings:
     server_error_budget: float = 300.0
     # Off a terminal, the longest silence of the progress output while waiting.
     progress_every: float = 60.0
+    # A check with at most this many new numbers asks them one by one first, where
+    # the provider has a synchronous check (tgcheck.fast_path); 0 turns that off.
+    sync_max: int = 20
     # The built-in sandbox started for this run (--sandbox): its port changes from
     # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
     # re-run or `tgcheck resume --sandbox` finds them.
@@ -196,6 +204,11 @@ class Settings:
             raise ConfigError(f"the provider {self.provider!r} names no default base URL: "
                               "set TGCHECK_BASE_URL")
         object.__setattr__(self, "base_url", str(base_url).rstrip("/"))
+        if self.max_task_size is None:
+            # A provider knows its largest task: its Setting gives the default.
+            largest = plugin_settings.default(self.provider, "max_task_size")
+            object.__setattr__(self, "max_task_size",
+                               DEFAULT_MAX_TASK_SIZE if largest is None else int(largest))
         check_url_scheme(self.base_url, "TGCHECK_BASE_URL")
         # A login in the base URL is a secret like the key: masked wherever it is quoted.
         login = urlsplit(self.base_url)
@@ -246,7 +259,9 @@ class Settings:
         values["unknown_retry_hours"] = _env_float(
             "TGCHECK_UNKNOWN_RETRY_HOURS", cls.unknown_retry_hours
         )
-        values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", cls.max_task_size))
+        if env.get("TGCHECK_MAX_TASK_SIZE"):  # else the provider's default, or ours
+            values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", 0))
+        values["sync_max"] = int(_env_float("TGCHECK_SYNC_MAX", cls.sync_max))
         values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
         values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
         values["max_status_calls"] = int(_env_float("TGCHECK_MAX_STATUS_CALLS",

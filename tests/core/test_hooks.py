@@ -222,20 +222,32 @@ def test_hook_tgcheck_register_settings(monkeypatch):
         _with_plugin(lambda p: tgcheck.Settings(provider="echo"))  # echo without settings
 
 
+class _EchoServer:
+    """What the sandbox contract asks of a server (docs/plugins.md), and no more."""
+
+    url, api_key, billed = "http://127.0.0.1:9", "echo-key", {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
 class _EchoSandbox:
     def __init__(self):
         self.options = []
 
     @hookimpl
     def tgcheck_register_sandboxes(self, register):
-        register("echo", lambda **options: self.options.append(options) or "echo-sandbox")
+        register("echo", lambda **options: self.options.append(options) or _EchoServer())
 
 
 def test_hook_tgcheck_register_sandboxes(monkeypatch, tmp_path):
     plugin = _EchoSandbox()
     # The selected provider's sandbox is started, its tasks kept apart under TGCHECK_HOME.
     monkeypatch.setenv("TGCHECK_PROVIDER", "echo")
-    assert _registered(plugin, lambda: embedded_sandbox(speed=3)) == "echo-sandbox"
+    assert isinstance(_registered(plugin, lambda: embedded_sandbox(speed=3)), _EchoServer)
     assert plugin.options == [{"state_dir": tmp_path / "home" / "sandbox-tasks" / "echo",
                                "speed": 3}]
     with pytest.raises(ConfigError, match="brings no sandbox"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import plugins
+from .. import plugins, sandbox_contract
 from ..errors import ConfigError
 from ..settings import Settings
 
@@ -32,11 +32,13 @@ def sandbox_factory(provider: str | None = None):
     """factory(**options) -> an unstarted sandbox of this provider (None: the one the
     settings select, TGCHECK_PROVIDER); ConfigError when it brings none."""
     name = provider or _sandbox_env_settings().provider
-    found = plugins.sandboxes()
+    found = plugins.sandbox_plugins()
     if name not in found:
         raise ConfigError(f"the provider {name!r} brings no sandbox; providers with one: "
                           f"{', '.join(sorted(found)) or 'none'}")
-    return found[name]
+    plugin, factory = found[name]
+    # Each server it makes is checked against the contract before it is used.
+    return sandbox_contract.checked(plugin, name, factory)
 
 
 def embedded_sandbox(provider: str | None = None, **options):

@@ -1,6 +1,7 @@
 """The ekycpro provider: everything vendor-specific, in one package.
 
 - client.py: the HTTP protocol (create, status, download, balance) as a Provider;
+- sync.py: its synchronous /v1/check, the engine's fast path for a few numbers;
 - words.py: its status words as normalised states, its typical rate, its billing;
 - its result files (xlsx, zip of CSV or xlsx, CSV) are read by the core's
   generic readers (tgcheck.readers), named in EkycproProvider.readers;
@@ -23,8 +24,12 @@ class _Factory:
     first provider is built or asked about, not at every start: a check whose
     answers are all stored makes no HTTP call."""
 
-    def __call__(self, *args, **kwargs):
-        return _client().EkycproProvider(*args, **kwargs)
+    def __call__(self, settings, *args, **kwargs):
+        from . import sync
+
+        provider = _client().EkycproProvider(settings, *args, **kwargs)
+        provider.sync = sync.factory(settings)  # None: no fast path
+        return provider
 
     def __getattr__(self, name: str):
         return getattr(_client().EkycproProvider, name)
@@ -52,6 +57,11 @@ def tgcheck_register_providers(register):
 def tgcheck_register_settings(register):
     register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider=NAME,
                      help="the ekycpro API's base URL"))
+    # No default here: unset, it is the vendor's /v1/check host, or none while
+    # the base URL is a sandbox (ekycpro.sync.sync_url).
+    register(Setting("sync_url", "TGCHECK_SYNC_URL", None, provider=NAME,
+                     help="where the synchronous /v1/check is asked (default "
+                          "https://api.ekycpro.ai)"))
 
 
 @hookimpl

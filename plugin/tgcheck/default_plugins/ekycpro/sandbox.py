@@ -52,6 +52,22 @@ def simulated_answer(number: str, task_type: str = "tg", omit_rate: float = 0.0)
     return "yes" if h % 100 < 55 else "no"
 
 
+# POST /v1/check, the synchronous check (api notes, section 8): a share of numbers
+# is in the vendor's cache (answered and billed), some are undetermined (free),
+# the rest are misses (free): each a pure function of the number.
+HIT, MISS, UNDETERMINED = "hit", "miss", "undetermined"
+CACHE_MISS = "identifier not found in cache"
+
+
+def cache_outcome(number: str, hit_rate: float = 0.7, undetermined_rate: float = 0.1) -> str:
+    """Whether the sandbox's /v1/check answers this number (hit), not (miss), or
+    cannot tell (undetermined)."""
+    share = (_digest(number, "cache") % 10_000) / 10_000
+    if share < hit_rate:
+        return HIT
+    return UNDETERMINED if share < hit_rate + undetermined_rate else MISS
+
+
 @dataclasses.dataclass
 class Faults:
     """Random faults on a share of calls. Creates only ever get the free, harmless
@@ -104,6 +120,9 @@ class Sandbox:
         stuck: str | None = None,  # every new task shows this status word for ever
         failed_message: str = "simulated failure",
         state_dir: str | os.PathLike | None = None,
+        # POST /v1/check: shares of numbers in the cache and undetermined (cache_outcome)
+        hit_rate: float = 0.7,
+        undetermined_rate: float = 0.1,
     ):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox only listens on loopback")
@@ -118,6 +137,9 @@ class Sandbox:
         self.balance = decimal.Decimal(balance) if balance is not None else None
         self.min_rows = dict(min_rows or {})
         self.failed_message = failed_message
+        self.hit_rate, self.undetermined_rate = hit_rate, undetermined_rate
+        # /v1/check: how often each number was asked (tests prove "never twice").
+        self.checked: Counter = Counter()
         # With a state folder, tasks outlive this server: the next sandbox on this
         # folder (another run of `tgcheck check --sandbox`, on another port) still
         # answers for them, as the real provider would.
@@ -196,6 +218,10 @@ class Sandbox:
 
     def expected(self, number: str, task_type: str = "tg") -> str | None:
         return simulated_answer(number, task_type, self.omit_rate)
+
+    def cached(self, number: str) -> str:
+        """/v1/check's outcome for this number: HIT, MISS or UNDETERMINED."""
+        return cache_outcome(number, self.hit_rate, self.undetermined_rate)
 
     # -- behaviour -----------------------------------------------------------
     def _now(self) -> float:
@@ -462,7 +488,8 @@ def _make_handler(sandbox: Sandbox):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?")[0]
-            endpoint = {"/v1/tasks": "create", "/v1/gettasks": "status"}.get(path)
+            endpoint = {"/v1/tasks": "create", "/v1/gettasks": "status",
+                        "/v1/check": "check"}.get(path)
             if endpoint is None:
                 return self._json(404, {"message": "not found"})
             with sandbox._lock:
@@ -472,6 +499,8 @@ def _make_handler(sandbox: Sandbox):
             fault = sandbox.pick_fault(endpoint)
             if self._fault(endpoint, fault):
                 return None
+            if endpoint == "check":
+                return self._check(body)
             hold = sandbox.hold_creates
             if endpoint == "create" and hold is not None:
                 hold.wait(HOLD_LIMIT)
@@ -517,6 +546,49 @@ def _make_handler(sandbox: Sandbox):
                     sandbox.billed["create"] += 1
                 return self._drop()
             return self._json(sandbox.create_code, sandbox.record(task, created=True), "create")
+
+        def _check(self, body: bytes):
+            """POST /v1/check: one number from the cache; billed only when answered."""
+            try:
+                asked = json.loads(body)
+            except ValueError:
+                asked = None
+            if not isinstance(asked, dict):
+                return self._json(400, {"success": False, "error": "expected a JSON object"})
+            number, service = asked.get("identifier"), asked.get("service_type")
+            if service != "tg":
+                return self._json(400, {"success": False,
+                                        "error": f"unsupported service_type {service!r}"})
+            if not isinstance(number, str) or not E164.match(number):
+                return self._json(400, {"success": False, "error": "invalid identifier"})
+            with sandbox._lock:
+                sandbox.checked[number] += 1
+            outcome = sandbox.cached(number)
+            if outcome == MISS:
+                return self._json(200, {"success": False, "error": CACHE_MISS})
+            if outcome == UNDETERMINED:
+                return self._json(200, {"success": False, "pricingStrategy": "FREE",
+                                        "error": "result undetermined",
+                                        "data": {"identifier": number, "billed": False,
+                                                 "cost": 0}})
+            cost = sandbox.cost(1)
+            with sandbox._lock:
+                if sandbox.balance is not None and cost is not None:
+                    if cost > sandbox.balance:
+                        short = True
+                    else:
+                        short, sandbox.balance = False, sandbox.balance - cost
+                else:
+                    short = False
+            if short:
+                return self._json(402, {"success": False, "error": "insufficient balance"})
+            registered = simulated_answer(number, "tg") == "yes"
+            return self._json(200, {
+                "success": True, "pricingStrategy": "PAY",
+                "transactionId": "tx" + uuid.uuid4().hex[:16],
+                "data": {"id": "chk_" + uuid.uuid4().hex[:12], "identifier": number,
+                         "registered": registered, "billed": True, "cost": 1,
+                         "cost_usd": float(cost) if cost is not None else None}}, "check")
 
         def _status(self, form):
             task_id = form.get("task_id", b"").decode().strip()
