@@ -95,7 +95,7 @@ def test_the_dataclass_fields_are_the_tables_rows(tmp_path):
     """Settings has no second list: its fields, in order, and their defaults are CORE's."""
     fields = dataclasses.fields(Settings)
     assert [f.name for f in fields] == [s.name for s in CORE]
-    for field, setting in zip(fields, CORE):
+    for field, setting in zip(fields, CORE, strict=True):
         if setting.factory is None:
             assert field.default == setting.default, setting.name
         else:
