@@ -1,4 +1,6 @@
-"""Settings from the environment, overridable per call (the CLI's flags do that)."""
+"""Settings: what one check uses, its fields made from the one table
+(tgcheck.settings_registry); read from the environment and the key file by
+Settings.from_env, overridable per call (the CLI's flags do that)."""
 
 from __future__ import annotations
 
