@@ -56,8 +56,8 @@ from .tables import (
     write_table,
 )
 
-# The sandbox's store is chosen by a loopback base URL (Settings.store_path);
-# store-only commands use this to read it without starting a server.
+# Store-only commands open the sandbox's store (Settings.simulated, set by
+# make_settings) without starting a server: a base URL is needed, never called.
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
