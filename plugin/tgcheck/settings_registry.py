@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -97,6 +98,8 @@ class Setting:
         low, strict = (self.above, True) if self.above is not None else (self.at_least, False)
         if low is None:
             return
+        if not isinstance(value, numbers.Real):  # Settings(timeout="60") from Python
+            raise ConfigError(f"{self.label} must be a number, not {value!r}")
         if not math.isfinite(value) or value < low or (strict and value == low):
             bound = "above" if strict else "of at least"
             raise ConfigError(f"{self.label} must be a number {bound} {low:g}, not {value!r}")

@@ -135,6 +135,8 @@ def test_bounds_hold_for_settings_made_in_python_too(tmp_path):
         Settings(home=tmp_path, max_parallel_tasks=0)
     with pytest.raises(tgcheck.ConfigError, match="TGCHECK_POLL_MAX must be a number above 0"):
         Settings(home=tmp_path, poll_max=0)
+    with pytest.raises(tgcheck.ConfigError, match="TGCHECK_TIMEOUT must be a number, not '60'"):
+        Settings(home=tmp_path, timeout="60")
 
 
 class _BoundedPlugin:
