@@ -13,7 +13,6 @@ import gc
 import importlib
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from . import (
     progress_text,
     redact,
     regions,
+    settings_registry,
     store_commands,
 )
 from .command_errors import Interrupted, handle_errors
@@ -40,7 +40,7 @@ from .output_style import OutputStyle, style_for
 from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, billed_here, make_display
 from .provider import QUEUED, STATES
-from .settings import Settings
+from .settings import Settings, shown_settings
 from .simulated import simulated_settings
 from .store import LIVE_STATES, MISSING
 from .tables import (
@@ -56,8 +56,8 @@ from .tables import (
     write_table,
 )
 
-# The sandbox's store is chosen by a loopback base URL (Settings.store_path);
-# store-only commands use this to read it without starting a server.
+# Store-only commands open the sandbox's store (Settings.simulated, set by
+# make_settings) without starting a server: a base URL is needed, never called.
 SANDBOX_STORE_URL = "http://127.0.0.1"
 
 
@@ -1137,6 +1137,12 @@ def config_show():
     width = max(map(len, lines))
     for key, value in lines.items():
         click.echo(f"{key + ':':<{width + 1}} {value}")
+    # Every setting of the one table (tgcheck.settings_registry), with its source.
+    rows = shown_settings(settings)
+    width = max(len(variable) for variable, _, _ in rows)
+    click.echo("settings:")
+    for variable, value, source in rows:
+        click.echo(f"  {variable:<{width}} {value}  ({source})")
 
 
 @config.command("set-key")
@@ -1159,7 +1165,7 @@ def config_set_key():
         key = sys.stdin.readline()
     path = config_file.set_key(key)
     click.echo(f"tgcheck: key saved to {path} (readable by you only)", err=True)
-    if os.environ.get("TGCHECK_API_KEY"):
+    if settings_registry.is_set("api_key"):
         click.echo("tgcheck: note: TGCHECK_API_KEY is set and wins over the file", err=True)
 
 

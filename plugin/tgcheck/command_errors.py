@@ -17,7 +17,7 @@ import time
 
 import click
 
-from . import hints, redact
+from . import hints, redact, settings_registry
 from .errors import TgcheckError, describe, exit_code
 
 NO_KEY_CLI = (
@@ -91,7 +91,7 @@ def handle_errors(fn=None, *, no_key: str = NO_KEY_CLI):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        debug = kwargs.pop("debug", False) or os.environ.get("TGCHECK_DEBUG")
+        debug = kwargs.pop("debug", False) or settings_registry.value("debug")
         if debug:
             _log_to_stderr()
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
+from . import settings_registry
 from .errors import ConfigError
 from .secret import Secret
 
@@ -23,8 +24,8 @@ FILE_NAME = "config.json"
 
 def config_path() -> Path:
     """TGCHECK_HOME/config.json (tests, portable setups), else the platform's config dir."""
-    home = os.environ.get("TGCHECK_HOME")
-    base = Path(home) if home else Path(platformdirs.user_config_dir("tgcheck", appauthor=False))
+    home = settings_registry.read([settings_registry.FIELDS["home"]]).get("home")
+    base = home or Path(platformdirs.user_config_dir("tgcheck", appauthor=False))
     return base / FILE_NAME
 
 
@@ -53,7 +54,7 @@ def stored_key() -> Secret | None:
 
 def key_source() -> str:
     """Where the key comes from, for `tgcheck config` (never the key itself)."""
-    if os.environ.get("TGCHECK_API_KEY"):
+    if settings_registry.is_set("api_key"):
         return "environment variable TGCHECK_API_KEY"
     try:
         if stored_key() is not None:

@@ -18,40 +18,11 @@ with `settings.option(name)`.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
+# The Setting type and the core's table live in tgcheck.settings_registry; the
+# names stay importable from here, where plugin authors found them.
+from .settings_registry import CORE, DEFAULT_PROVIDER, Options, Setting
 
-from .errors import ConfigError
-
-# The provider a Settings selects when nothing says otherwise (TGCHECK_PROVIDER).
-DEFAULT_PROVIDER = "ekycpro"
-
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One setting: its name, the environment variable users set, its default.
-
-    parse turns the variable's text into the value (ValueError: the user is told
-    the variable's name and the text). provider: the setting applies only while
-    that provider is selected (None: always).
-    """
-
-    name: str
-    env: str
-    default: object = None
-    parse: Callable[[str], object] = str
-    provider: str | None = None
-    help: str = ""
-
-    def applies_to(self, provider: str) -> bool:
-        return self.provider is None or self.provider == provider
-
-    def read(self, raw: str) -> object:
-        """The value of the environment variable's text, or a ConfigError naming it."""
-        try:
-            return self.parse(raw.strip())
-        except ValueError as e:
-            raise ConfigError(f"{self.env} is not valid ({e}): {raw[:80]!r}") from None
+__all__ = ["DEFAULT_PROVIDER", "Options", "Setting", "default", "registered", "table"]
 
 
 def registered(provider: str) -> dict[str, Setting]:
@@ -66,11 +37,9 @@ def registered(provider: str) -> dict[str, Setting]:
     return found
 
 
-class Options(dict):
-    """Settings.extra: a dict that hashes (Settings are cached by value), by its items."""
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self.items()))
+def table(provider: str) -> list[Setting]:
+    """The one table for this provider: the core's settings, then its plugins'."""
+    return [*CORE, *registered(provider).values()]
 
 
 def default(provider: str, name: str) -> object:
@@ -78,22 +47,3 @@ def default(provider: str, name: str) -> object:
     setting = registered(provider).get(name)
     return None if setting is None else setting.default
 
-
-def from_env(provider: str, env: Mapping[str, str], fields: set[str],
-             core: Mapping[str, object]) -> dict:
-    """Settings keywords from the plugins' environment variables: a field of
-    Settings (fields) the core has not read (core), and the rest under "extra"."""
-    values: dict = {}
-    extra: dict = {}
-    for setting in registered(provider).values():
-        raw = env.get(setting.env)
-        if raw is None or raw == "":
-            continue
-        if setting.name in fields:
-            if setting.name not in core:
-                values[setting.name] = setting.read(raw)
-        else:
-            extra[setting.name] = setting.read(raw)
-    if extra:
-        values["extra"] = extra
-    return values

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import threading
 
 import pluggy
 
-from . import hookspecs, sandbox_contract
+from . import hookspecs, sandbox_contract, settings_registry
 from .errors import ConfigError, InputError
 from .models import Reader, TaskType
 from .plugin_settings import DEFAULT_PROVIDER
@@ -44,13 +43,12 @@ def load() -> pluggy.PluginManager:
             # registered, first called) lets their readers and providers go first.
             # TGCHECK_LOAD_PLUGINS="" loads none (tests, reproducible runs); a
             # comma-separated list loads only those entry points.
-            wanted = os.environ.get("TGCHECK_LOAD_PLUGINS")
+            wanted = settings_registry.value("load_plugins")
             if not hasattr(sys, "_called_from_test") and wanted is None:
                 _pm.load_setuptools_entrypoints("tgcheck")
-            elif wanted:
-                for name in (n.strip() for n in wanted.split(",")):
-                    if name:
-                        _pm.load_setuptools_entrypoints("tgcheck", name=name)
+            else:
+                for name in wanted or ():
+                    _pm.load_setuptools_entrypoints("tgcheck", name=name)
             # A misspelled hook implementation fails here, on first use, not
             # silently later.
             try:

@@ -1,17 +1,16 @@
-"""Settings from the environment, overridable per call (the CLI's flags do that)."""
+"""Settings: what one check uses, its fields made from the one table
+(tgcheck.settings_registry); read from the environment and the key file by
+Settings.from_env, overridable per call (the CLI's flags do that)."""
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import platformdirs
-
-from . import config_file, plugin_settings, redact
+from . import config_file, plugin_settings, redact, settings_registry
 from .errors import ConfigError, NoApiKey
 from .plugin_settings import DEFAULT_PROVIDER
 from .secret import Secret
@@ -80,100 +79,38 @@ def check_url_scheme(url: str, what: str = "URL") -> None:
     )
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+def _annotation(setting: settings_registry.Setting) -> str:
+    """The field's type, as help() and IDEs show it, from the setting's parser."""
+    kind = _KINDS.get(setting.parse) or getattr(setting.parse, "__name__", "object")
+    if setting.factory is not None and kind == "str":  # extra: what its factory makes
+        kind = setting.factory.__name__
+    return f"{kind} | None" if setting.default is None and setting.factory is None else kind
 
 
-# (field, its name for users, lowest value, lowest value excluded)
-_LIMITS = (
-    ("poll_min", "TGCHECK_POLL_MIN", 0, True),
-    ("poll_max", "TGCHECK_POLL_MAX", 0, True),
-    ("max_age_days", "TGCHECK_MAX_AGE_DAYS", 0, False),
-    ("unknown_retry_hours", "TGCHECK_UNKNOWN_RETRY_HOURS", 0, False),
-    ("max_task_size", "TGCHECK_MAX_TASK_SIZE", 1, False),
-    ("sync_max", "TGCHECK_SYNC_MAX", 0, False),
-    ("max_parallel_tasks", "max_parallel_tasks", 1, False),
-    ("timeout", "TGCHECK_TIMEOUT", 0, True),
-    ("http_timeout", "http_timeout", 0, True),
-    ("retry_base", "TGCHECK_RETRY_BASE", 0, False),
-    ("max_status_calls", "TGCHECK_MAX_STATUS_CALLS", 1, False),
-    ("min_task_size", "TGCHECK_MIN_TASK_SIZE", 0, False),
-    ("connect_budget", "TGCHECK_CONNECT_BUDGET", 0, False),
-    ("server_error_budget", "TGCHECK_SERVER_ERROR_BUDGET", 0, False),
-    ("progress_every", "TGCHECK_PROGRESS_EVERY", 0, True),
-)
+_KINDS = {settings_registry.number: "float", settings_registry.whole_number: "int",
+          settings_registry.flag: "bool"}
 
 
-@dataclasses.dataclass(frozen=True)
+def _fields_from_table(cls):
+    """Make cls a frozen dataclass whose fields, in order, and defaults are the
+    registry's CORE rows: the table is the one list of settings."""
+    annotations = {}
+    for setting in settings_registry.CORE:
+        annotations[setting.name] = _annotation(setting)
+        if setting.factory is not None:
+            field = dataclasses.field(default_factory=setting.factory, repr=not setting.secret)
+        else:
+            field = dataclasses.field(default=setting.default, repr=not setting.secret)
+        setattr(cls, setting.name, field)
+    cls.__annotations__ = annotations
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+@_fields_from_table
 class Settings:
-    api_key: Secret | None = dataclasses.field(default=None, repr=False)
-    # "": the provider's own default (its registered base_url Setting).
-    base_url: str = ""
-    home: Path = dataclasses.field(
-        default_factory=lambda: Path(platformdirs.user_data_dir("tgcheck", appauthor=False))
-    )
-    provider: str = DEFAULT_PROVIDER
-    # Bounds of the poll interval. The engine polls as rarely as the task's own
-    # progress allows; these only clamp it. Every status call is billed.
-    poll_min: float = 2.0
-    poll_max: float = 1800.0
-    max_age_days: float = 30.0
-    # A number the result file left out is "unknown"; it is not resubmitted on its
-    # own before this many hours, or every Excel recalculation would pay for it.
-    unknown_retry_hours: float = 24.0
-    # Above this many numbers a set is split into several tasks. None: the
-    # provider's registered default (a Setting named max_task_size), else 100,000.
-    max_task_size: int | None = None
-    max_parallel_tasks: int = 4
-    # The whole wait for one job (create, poll, download) before DeadlineExceeded.
-    timeout: float = 4 * 3600.0
-    http_timeout: float = 60.0
-    # First backoff step after a transient fault; doubles per attempt (with jitter).
-    retry_base: float = 0.5
-    # Billed status calls one job may make before it is `stalled` and no longer
-    # polled until the user asks (`tgcheck resume`, `tgcheck status`). A task that
-    # never moves costs 17 calls over the 4-hour timeout (the schedule doubles its
-    # interval while nothing moves, across runs too); a normal task of up to 100,000
-    # numbers, under 20 (measured in benchmarks/: at most 16 for a 60-minute task).
-    # 20: the issue's goal for a stuck task over 4 hours, re-run from cron or Excel.
-    max_status_calls: int = 20
-    # Fewest numbers a task may hold; None: the task type's own minimum (none for tg).
-    min_task_size: int | None = None
-    # Fill a task below the minimum with the stalest stored answers (refreshed).
-    top_up: bool = False
-    # How long a provider that cannot be reached at all (DNS, refused, TLS) is
-    # retried before one clear error: nothing was sent, so waiting hours helps no one.
-    connect_budget: float = 60.0
-    # How long a create answered only with server errors (5xx, free: nothing is
-    # created) is retried before one clear error, instead of the whole timeout.
-    server_error_budget: float = 300.0
-    # Off a terminal, the longest silence of the progress output while waiting.
-    progress_every: float = 60.0
-    # A check with at most this many new numbers asks them one by one first, where
-    # the provider has a synchronous check (tgcheck.fast_path); 0 turns that off.
-    sync_max: int = 20
-    # The built-in sandbox started for this run (--sandbox): its port changes from
-    # run to run, so its jobs are keyed by "the sandbox", not by its URL, and a
-    # re-run or `tgcheck resume --sandbox` finds them.
-    sandbox: bool = False
-    # The base URL is a sandbox (--sandbox, an embedded sandbox, TGCHECK_SANDBOX=1):
-    # its answers are simulated, kept in the sandbox's own store and labelled so.
-    # Never inferred from the URL: a loopback URL may be a local relay, an SSH
-    # tunnel or a stand-in for the real vendor, whose answers are real.
-    simulated: bool = False
-    # TGCHECK_STORE_URL: a postgresql:// URL puts the answers and the journal in a
-    # database a team shares; None, the SQLite file under home (store_path).
-    # It may hold a password: show it only through tgcheck.store.describe_url.
-    store_url: str | None = dataclasses.field(default=None, repr=False)
-    # The selected provider's own settings (tgcheck_register_settings), by name:
-    # read them with option(name).
-    extra: dict = dataclasses.field(default_factory=plugin_settings.Options)
+    """What one check needs: the fields are tgcheck.settings_registry.CORE's
+    settings (name, variable, default, bounds), e.g. Settings(poll_min=0.1).
+    Settings.from_env() reads them from the environment."""
 
     def __repr__(self) -> str:
         # The generated repr, but the base URL without any user:password@ in it.
@@ -220,70 +157,31 @@ class Settings:
             check_store_url(self.store_url)
         # A NaN or negative freshness would make every answer stale and every run
         # pay again; a timeout of 0 would create (and pay for) a task it cannot
-        # wait for. Refused here, for every face.
-        for field, name, low, strict in _LIMITS:
-            value = getattr(self, field)
-            if value is None and field == "min_task_size":
-                continue
-            if not math.isfinite(value) or value < low or (strict and value == low):
-                raise ConfigError(f"{name} must be a number {'above' if strict else 'of at least'}"
-                                  f" {low}, not {value!r}")
+        # wait for. Refused here, for every face, by the table's bounds.
+        for setting in settings_registry.CORE:
+            setting.check(getattr(self, setting.name))
         if self.poll_min > self.poll_max:
             raise ConfigError("poll bounds must satisfy TGCHECK_POLL_MIN <= TGCHECK_POLL_MAX")
 
     @classmethod
     def from_env(cls, *, base_url_name: str = "base_url", **overrides) -> Settings:
-        """base_url_name: what an error calls a base_url given here (the CLI:
+        """The one reading of the settings: the CLI's overrides (None: not given),
+        else the environment (the core's and the selected provider's settings,
+        one table), else the config file's key, else the defaults.
+
+        base_url_name: what an error calls a base_url given here (the CLI:
         --base-url); one from the environment is TGCHECK_BASE_URL."""
         env = os.environ
-        values: dict = {}
-        if env.get("TGCHECK_API_KEY"):
-            values["api_key"] = Secret(env["TGCHECK_API_KEY"])
-        elif "api_key" not in overrides:
+        provider = (overrides.get("provider")
+                    or (settings_registry.read([settings_registry.FIELDS["provider"]], env)
+                        .get("provider")) or DEFAULT_PROVIDER)
+        values = settings_registry.read(plugin_settings.table(provider), env)
+        if "api_key" not in values and "api_key" not in overrides:
             # The key `tgcheck config set-key` stored (mode 0600), for every face:
             # CLI, Python, Excel and DuckDB.
             key = config_file.stored_key()
             if key is not None:
                 values["api_key"] = key
-        if env.get("TGCHECK_BASE_URL"):
-            values["base_url"] = env["TGCHECK_BASE_URL"]
-        if env.get("TGCHECK_HOME"):
-            values["home"] = Path(env["TGCHECK_HOME"])
-        if env.get("TGCHECK_STORE_URL", "").strip():
-            values["store_url"] = env["TGCHECK_STORE_URL"].strip()
-        if env.get("TGCHECK_PROVIDER"):
-            values["provider"] = env["TGCHECK_PROVIDER"]
-        values["poll_min"] = _env_float("TGCHECK_POLL_MIN", cls.poll_min)
-        values["poll_max"] = _env_float("TGCHECK_POLL_MAX", cls.poll_max)
-        values["max_age_days"] = _env_float("TGCHECK_MAX_AGE_DAYS", cls.max_age_days)
-        values["unknown_retry_hours"] = _env_float(
-            "TGCHECK_UNKNOWN_RETRY_HOURS", cls.unknown_retry_hours
-        )
-        if env.get("TGCHECK_MAX_TASK_SIZE"):  # else the provider's default, or ours
-            values["max_task_size"] = int(_env_float("TGCHECK_MAX_TASK_SIZE", 0))
-        values["sync_max"] = int(_env_float("TGCHECK_SYNC_MAX", cls.sync_max))
-        values["timeout"] = _env_float("TGCHECK_TIMEOUT", cls.timeout)
-        values["retry_base"] = _env_float("TGCHECK_RETRY_BASE", cls.retry_base)
-        values["max_status_calls"] = int(_env_float("TGCHECK_MAX_STATUS_CALLS",
-                                                    cls.max_status_calls))
-        if env.get("TGCHECK_MIN_TASK_SIZE"):
-            values["min_task_size"] = int(_env_float("TGCHECK_MIN_TASK_SIZE", 0))
-        top_up = env.get("TGCHECK_TOP_UP", "").strip().lower()
-        if top_up not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
-            raise ConfigError(f"TGCHECK_TOP_UP must be 1 or 0, not {top_up!r}")
-        values["top_up"] = top_up in ("1", "yes", "true", "on")
-        sandbox = env.get("TGCHECK_SANDBOX", "").strip().lower()
-        if sandbox not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
-            raise ConfigError(f"TGCHECK_SANDBOX must be 1 or 0, not {sandbox!r}")
-        if sandbox in ("1", "yes", "true", "on"):
-            values["simulated"] = True
-        values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
-        values["server_error_budget"] = _env_float("TGCHECK_SERVER_ERROR_BUDGET",
-                                                   cls.server_error_budget)
-        values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
-        provider = overrides.get("provider") or values.get("provider") or DEFAULT_PROVIDER
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values.update(plugin_settings.from_env(provider, env, fields, values))
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)
@@ -317,3 +215,30 @@ class Settings:
         # later as real ones.
         name = "tgcheck-sandbox.sqlite3" if self.simulated else "tgcheck.sqlite3"
         return self.home / name
+
+
+def shown_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value, where it comes from) of every setting in the table for
+    settings' provider, for `tgcheck config`; secrets (the key, the store URL) are
+    left out: `tgcheck config` says where they come from instead."""
+    rows = []
+    for setting in settings_registry.everything(
+            plugin_settings.registered(settings.provider).values()):
+        if setting.secret:
+            continue
+        if setting.process:
+            value = settings_registry.value(setting.name)
+        elif setting.name in settings_registry.FIELDS:
+            value = getattr(settings, setting.name)
+        else:
+            value = settings.option(setting.name)
+        if setting.name == "base_url":
+            value = redact.url_without_userinfo(value)
+        if isinstance(value, float):
+            value = f"{value:g}"
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        text = "(none)" if value is None else str(value)
+        source = "environment" if settings_registry.given(setting) else "default"
+        rows.append((setting.env, text, source))
+    return rows

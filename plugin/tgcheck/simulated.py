@@ -9,9 +9,9 @@ at it. The sandbox stops when the block ends.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 
+from . import settings_registry
 from .settings import Settings
 
 SIMULATED_BANNER = (
@@ -28,7 +28,7 @@ def simulated_settings(say: Callable[[str], None] | None = None,
     TGCHECK_POLL_MIN says otherwise."""
     from .sandbox.embedded import embedded_sandbox, sandbox_settings
 
-    if not os.environ.get("TGCHECK_POLL_MIN"):
+    if not settings_registry.is_set("poll_min"):
         overrides = {"poll_min": 0.2, "poll_max": 2.0, **overrides}
     with embedded_sandbox(overrides.get("provider")) as sb:
         settings = sandbox_settings(sb, **overrides)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 
 import tgcheck
-from tgcheck import InputError, JobEvent, Settings
+from tgcheck import InputError, JobEvent, Settings, settings_registry
 from tgcheck.errors import describe
 
 # RegionError: the core's, re-exported for callers of this module's older name.
@@ -99,7 +98,7 @@ def load_settings() -> Settings:
 def task_type() -> str:
     """What TG_CHECK and check_selection ask: TGCHECK_TASK_TYPE, else tg. With
     TGCHECK_PROVIDER it selects another provider's question (e.g. wscheck's ws)."""
-    return os.environ.get("TGCHECK_TASK_TYPE", "").strip() or "tg"
+    return settings_registry.value("task_type").strip() or "tg"
 
 
 def call_inputs(numbers: object, region: object):

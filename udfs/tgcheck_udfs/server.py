@@ -27,7 +27,7 @@ from pathlib import Path
 
 import xlwings as xw
 
-from tgcheck import Cancelled, Settings
+from tgcheck import Cancelled, Settings, settings_registry
 
 from . import macro
 from .background import BackgroundCheck, Snapshot, range_check_key, start_check
@@ -43,7 +43,7 @@ from .grid import flatten, fold, fold_beside, json_size, pending_cells
 
 # How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
 # below the usual 30-100 s timeouts of proxies and of Excel's add-in runtime.
-HTTP_WAIT = float(os.environ.get("TGCHECK_EXCEL_WAIT", "20"))
+HTTP_WAIT = settings_registry.value("excel_wait")
 # A streamed result must stay under socket.io's ~1 MB message limit.
 STREAM_BUDGET = 900_000
 JOB_KEY = re.compile(r"tgjob-[0-9a-f]{16}")

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
-from .. import redact
+from .. import redact, settings_registry
 from ..errors import StoreError
 
 # Live jobs hold their numbers: no other task is created for them. A stalled
@@ -43,7 +43,7 @@ ERROR_LIMIT = 2000
 
 # The host part of a job's owner. TGCHECK_HOST_NAME overrides it: tests pose as
 # two machines with it, and containers that share a name can tell themselves apart.
-HOST = os.environ.get("TGCHECK_HOST_NAME") or socket.gethostname()
+HOST = settings_registry.value("host_name") or socket.gethostname()
 
 
 def this_owner() -> str:
