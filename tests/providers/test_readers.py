@@ -20,12 +20,15 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from python_calamine import CalamineWorkbook
 
 import tgcheck
 from conftest import numbers
 from paths import ROOT
-from tgcheck import plugins
+from tgcheck import plugins, xlsx_rows
+from tgcheck import readers as generic
 from tgcheck.default_plugins.ekycpro import client as ekycpro
+from tgcheck.input_limits import MAX_CELL_CHARS
 
 TG = plugins.get_task_type("tg")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -119,6 +122,39 @@ def test_numbers_stored_as_floats_and_formulas_parse_correctly():
                 formula_rows=[(2, 0, f'="{b}"', b), (3, 0, f'="{c}"', c),
                               (3, 1, '=IF(TRUE,"no","yes")', "no")])
     assert read(data) == {a: "yes", b: "no", c: "no"}
+
+
+def test_the_streamed_xlsx_reader_reads_what_calamine_reads():
+    """A sparse sheet is streamed (xlsx_rows), a dense one goes to calamine: both
+    give the same rows for shared and inline strings, numbers, formulas, booleans,
+    gaps, rich text and a header wider than its rows."""
+    a, b, c = numbers(3)
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["id", "Number", "telegram", "note"])
+    sheet.write_row(1, 0, [1.0, a, "yes"])
+    sheet.write_number(2, 1, float(b[1:]))
+    sheet.write_boolean(2, 2, True)
+    sheet.write_formula(4, 1, f'="{c}"', None, c)
+    sheet.write_rich_string(4, 2, book.add_format({"bold": True}), "n", "o")
+    sheet.write_string(5, 3, "x" * 3000)
+    book.close()
+    data = buf.getvalue()
+    z = zipfile.ZipFile(io.BytesIO(data))
+    streamed = list(xlsx_rows.first_sheet_rows(z, generic._member_chunks))
+    dense = [row for row in CalamineWorkbook.from_filelike(io.BytesIO(data))
+             .get_sheet_by_index(0).iter_rows() if any(cell != "" for cell in row)]
+    assert len(streamed) == len(dense) == 5  # the empty row 4 is not made up
+
+    def same(cell):
+        return None if cell in ("", None) else cell
+
+    long_note = "x" * (MAX_CELL_CHARS + 1)  # kept cut, still over the limit
+    assert [[same(v) for v in row] for row in dense] == [
+        [same(v) for v in row] for row in streamed[:4]] + [[None, None, None, "x" * 3000]]
+    assert streamed[4] == [None, None, None, long_note]
+    assert read(data) == {a: "yes", b: None, c: "no"}
 
 
 def test_formula_text_in_csv_is_never_an_answer():
@@ -251,10 +287,12 @@ def test_an_xlsx_whose_inner_sheet_is_a_deflate_bomb_is_refused(tmp_path):
     assert "clear:" in done.stdout, done.stdout
 
 
-def sparse_xlsx(last_cell: str) -> bytes:
-    """A few-KB xlsx with one real row and one far-away cell: calamine sizes a dense
-    grid from the corners, so A1:XFD1048576 asks for 17 billion cells."""
-    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"], [numbers(1)[0], "yes"]])))
+def sparse_xlsx(last_cell: str, dimension: str | None = "keep") -> tuple[str, bytes]:
+    """A few-KB xlsx with one real row and one far-away cell: a dense reader sizes
+    its grid from the corners, so A1:XFD1048576 asks for 17 billion cells.
+    dimension: "keep" (xlsxwriter's A1:B2), None (no <dimension>), or a range."""
+    number = numbers(1)[0]
+    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"], [number, "yes"]])))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for info in src.infolist():
@@ -265,16 +303,34 @@ def sparse_xlsx(last_cell: str) -> bytes:
                     b"</sheetData>",
                     f'<row r="{row}"><c r="{last_cell}" t="inlineStr"><is><t>x</t></is></c>'
                     f"</row></sheetData>".encode())
+                if dimension != "keep":
+                    new = b"" if dimension is None else f'<dimension ref="{dimension}"/>'.encode()
+                    data = re.sub(rb"<dimension [^>]*/>", new, data)
             z.writestr(info.filename, data)
-    return buf.getvalue()
+    return number, buf.getvalue()
 
 
-def test_an_xlsx_cell_bomb_is_a_clear_error_not_an_abort(tmp_path):
-    data = sparse_xlsx("XFD1048576")
+@pytest.mark.parametrize("dimension", ["keep", None, "A1:I1999999"])
+def test_a_sparse_xlsx_is_read_in_memory_proportional_to_its_cells(tmp_path, dimension):
+    """Issue 20: one cell at I1999999 made a dense reader hold 18 million cells
+    (634 MB); the file holds three."""
+    number, data = sparse_xlsx("I1999999", dimension)
     assert len(data) < 10_000
     done = run_bounded(tmp_path, data)
     assert done.returncode == 0, done.stderr[-300:]
-    assert "clear:" in done.stdout
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 100
+    assert read(data) == {number: "yes"}
+
+
+def test_an_xlsx_cell_bomb_is_read_without_its_grid(tmp_path):
+    number, data = sparse_xlsx("XFD1048576")
+    assert len(data) < 10_000
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 100
+    assert read(data) == {number: "yes"}
 
 
 # -- malformed files the readers must turn into ResultFileError --------------------

@@ -1,0 +1,233 @@
+"""An xlsx's first sheet as rows, streamed: memory follows the cells it holds.
+
+calamine sizes a dense grid from a sheet's far corner: a 5 KB result file with
+one cell at I1999999 cost 634 MB. Here the sheet's XML is fed to expat (stdlib)
+a megabyte at a time and each row is yielded as it ends, as wide as the first
+row (the header: cells beyond it are no column a reader looks at), rows the
+sheet skips are not made up, and a cell's text is kept to
+input_limits.MAX_CELL_CHARS + 1 characters. What is held is the shared strings
+(each cut the same way) and one row.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from collections.abc import Callable, Iterator
+from xml.parsers import expat
+
+from .errors import ResultFileError
+from .input_limits import MAX_CELL_CHARS
+
+CHUNK = 1 << 20
+_MAX_COLUMN = 16384  # XFD, Excel's last column
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def _feed(z: zipfile.ZipFile, name: str, open_member: Callable, start=None, end=None,
+          text=None) -> None:
+    """Parse member `name` with expat, in chunks, calling the handlers."""
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    if start is not None:
+        parser.StartElementHandler = start
+    if end is not None:
+        parser.EndElementHandler = end
+    if text is not None:
+        parser.CharacterDataHandler = text
+    try:
+        for chunk in open_member(z, z.getinfo(name)):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as e:
+        raise ResultFileError(f"the xlsx file's {name} is not well-formed XML ({e})") from None
+    except _Stop:
+        pass
+
+
+class _Stop(Exception):
+    """Found what was looked for: stop parsing."""
+
+
+def _texts(into: list[str]):
+    """A CharacterDataHandler that keeps at most MAX_CELL_CHARS + 1 characters."""
+    def handler(data: str) -> None:
+        room = MAX_CELL_CHARS + 1 - sum(map(len, into))
+        if room > 0:
+            into.append(data[:room])
+    return handler
+
+
+def _relationships(z: zipfile.ZipFile, open_member) -> dict[str, tuple[str, str]]:
+    """xl/workbook.xml's relationships: id -> (type, member name)."""
+    found: dict[str, tuple[str, str]] = {}
+    name = "xl/_rels/workbook.xml.rels"
+    if name not in z.NameToInfo:
+        return found
+
+    def start(tag, attrs):
+        if _local(tag) == "Relationship" and "Id" in attrs and "Target" in attrs:
+            target = attrs["Target"]
+            target = target[1:] if target.startswith("/") else posixpath.normpath(
+                posixpath.join("xl", target))
+            found[attrs["Id"]] = (attrs.get("Type", ""), target)
+
+    _feed(z, name, open_member, start=start)
+    return found
+
+
+def _first_sheet(z: zipfile.ZipFile, open_member, rels) -> str:
+    """The first sheet's member name (workbook order), as calamine picks it."""
+    ids: list[str] = []
+
+    def start(tag, attrs):
+        if _local(tag) == "sheet":
+            ids.extend(v for k, v in attrs.items() if _local(k) == "id" and ":" in k)
+            raise _Stop
+
+    _feed(z, "xl/workbook.xml", open_member, start=start)
+    if ids and ids[0] in rels and rels[ids[0]][1] in z.NameToInfo:
+        return rels[ids[0]][1]
+    sheets = sorted(n for n in z.NameToInfo if n.startswith("xl/worksheets/")
+                    and n.endswith(".xml"))
+    if not sheets:
+        raise ResultFileError("the xlsx result file has no sheet")
+    return sheets[0]
+
+
+def _shared_strings(z: zipfile.ZipFile, open_member, rels) -> list[str]:
+    names = [t for kind, t in rels.values() if kind.endswith("/sharedStrings")]
+    name = next((n for n in names if n in z.NameToInfo),
+                "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in z.NameToInfo else None)
+    strings: list[str] = []
+    if name is None:
+        return strings
+    parts: list[str] = []
+    state = {"in_t": False, "phonetic": 0}
+    keep = _texts(parts)
+
+    def start(tag, attrs):
+        local = _local(tag)
+        if local == "si":
+            parts.clear()
+        elif local == "rPh":  # a phonetic reading, not the cell's text
+            state["phonetic"] += 1
+        elif local == "t" and not state["phonetic"]:
+            state["in_t"] = True
+
+    def end(tag):
+        local = _local(tag)
+        if local == "si":
+            strings.append("".join(parts))
+        elif local == "rPh":
+            state["phonetic"] -= 1
+        elif local == "t":
+            state["in_t"] = False
+
+    def text(data):
+        if state["in_t"]:
+            keep(data)
+
+    _feed(z, name, open_member, start=start, end=end, text=text)
+    return strings
+
+
+def _column(ref: str) -> int | None:
+    """A cell reference's 0-based column ("C7" -> 2), None when it has none."""
+    n = 0
+    for ch in ref:
+        if "A" <= ch <= "Z":
+            n = n * 26 + ord(ch) - 64
+        else:
+            break
+    return n - 1 if 0 < n <= _MAX_COLUMN else None
+
+
+def first_sheet(z: zipfile.ZipFile, open_member: Callable) -> str:
+    """The member name of the workbook's first sheet (the one calamine reads first)."""
+    return _first_sheet(z, open_member, _relationships(z, open_member))
+
+
+def first_sheet_rows(z: zipfile.ZipFile, open_member: Callable) -> Iterator[list]:
+    """The first sheet's rows, in file order; open_member(z, info) yields a member's
+    bytes in chunks (the caller bounds them)."""
+    rels = _relationships(z, open_member)
+    sheet = _first_sheet(z, open_member, rels)
+    strings = _shared_strings(z, open_member, rels)
+    rows: list[list] = []
+    width: list[int | None] = [None]  # the header's width, once known
+    row: dict[int, object] = {}
+    cell = {"col": -1, "type": "n", "collect": False}
+    parts: list[str] = []
+    keep = _texts(parts)
+
+    def start(tag, attrs):
+        local = _local(tag)
+        if local == "c":
+            col = _column(attrs.get("r", "")) if "r" in attrs else cell["col"] + 1
+            cell["col"] = -2 if col is None else col
+            cell["type"] = attrs.get("t", "n")
+            parts.clear()
+        elif local in ("v", "t") and cell["col"] >= 0:
+            cell["collect"] = True
+        elif local == "row":
+            row.clear()
+            cell["col"] = -1
+
+    def end(tag):
+        local = _local(tag)
+        if local in ("v", "t"):
+            cell["collect"] = False
+        elif local == "c":
+            col = cell["col"]
+            if col >= 0 and (width[0] is None or col < width[0]) and parts:
+                row[col] = _value(cell["type"], "".join(parts), strings)
+        elif local == "row":
+            if width[0] is None:
+                if not row:
+                    return  # calamine starts at the first row that holds a cell
+                width[0] = max(row) + 1
+            out = [None] * width[0]
+            for col, value in row.items():
+                out[col] = value
+            rows.append(out)
+
+    def text(data):
+        if cell["collect"]:
+            keep(data)
+
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.CharacterDataHandler = text
+    try:
+        for chunk in open_member(z, z.getinfo(sheet)):
+            parser.Parse(chunk, False)
+            yield from rows
+            rows.clear()
+        parser.Parse(b"", True)
+    except expat.ExpatError as e:
+        raise ResultFileError(f"the xlsx file's {sheet} is not well-formed XML ({e})") from None
+    yield from rows
+
+
+def _value(kind: str, text: str, strings: list[str]) -> object:
+    if kind == "s":
+        try:
+            return strings[int(text)]
+        except (ValueError, IndexError):
+            raise ResultFileError(f"the xlsx result file names shared string {text[:20]!r}, "
+                                  f"which it does not hold ({len(strings)} strings)") from None
+    if kind in ("str", "inlineStr", "d"):
+        return text
+    if kind == "b":
+        return text.strip() == "1"
+    if kind == "e":
+        return None  # #N/A and the like: no value
+    try:
+        return float(text)
+    except ValueError:
+        return text
