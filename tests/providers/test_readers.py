@@ -29,6 +29,7 @@ from tgcheck import plugins, xlsx_rows
 from tgcheck import readers as generic
 from tgcheck.default_plugins.ekycpro import client as ekycpro
 from tgcheck.input_limits import MAX_CELL_CHARS
+from tgcheck.result_size import result_budget
 
 TG = plugins.get_task_type("tg")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -331,6 +332,32 @@ def test_an_xlsx_cell_bomb_is_read_without_its_grid(tmp_path):
     assert "parsed" in done.stdout, done.stdout
     assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 100
     assert read(data) == {number: "yes"}
+
+
+def _big_csv(rows: int = 100_000, note: int = 1000) -> bytes:
+    """A CSV result as large as the budget of 100,000 numbers allows (~110 MB)."""
+    filler = "x" * note
+    return ("Number,telegram,note\n" + "".join(
+        f"+4179{i:07d},{'yes' if i % 3 else 'no'},{filler}\n" for i in range(rows))).encode()
+
+
+@pytest.mark.parametrize("shape", ["csv", "zip of csv", "one huge line"])
+def test_a_result_within_the_budget_is_read_under_400_mb(tmp_path, shape):
+    """Issue 20: the CSV reader held the file's text and a StringIO of it (four
+    bytes a character) beside the bytes: 110 MB read at ~600 MB."""
+    data = _big_csv()
+    assert result_budget(100_000) >= len(data) > 100_000_000
+    if shape == "zip of csv":
+        data = zipped("r.csv", data)
+    elif shape == "one huge line":
+        data = b"Number,telegram\n+41790000000,yes," + b"x" * 100_000_000 + b"\n"
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-2000:]
+    if shape == "one huge line":
+        assert "clear: the CSV result file's line 2 is longer than" in done.stdout
+    else:
+        assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 400
 
 
 # -- malformed files the readers must turn into ResultFileError --------------------
