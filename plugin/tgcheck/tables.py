@@ -27,7 +27,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import formats, headers, regions, text_encoding
+from . import formats, headers, input_limits, regions, text_encoding
 from .errors import InputError
 from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
@@ -188,10 +188,11 @@ def _kind_of(p: Path | None, head: bytes) -> str:
 
 def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
     def column() -> list[str]:
-        # Whole, not line by line: the engine holds every value anyway, and one
-        # split costs a tenth of a Python loop over the lines.
+        # Whole or in blocks, each split at once (a tenth of a Python loop over
+        # the lines); a large file's over-long line kept cut: memory follows the
+        # lines, not the longest one (input_limits).
         with p.open(encoding=encoding, newline=None) as f:
-            lines = f.read().split("\n")
+            lines = input_limits.text_lines(f, os.fstat(f.fileno()).st_size)
         while lines and not lines[-1].strip():
             lines.pop()  # trailing blank lines are not inputs; blank lines between are
         if any(map(str.isspace, lines)):  # rare: the test alone stays in C
@@ -199,7 +200,7 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
         return lines
 
     with p.open(encoding=encoding, newline=None) as f:
-        if not any(line.strip() for line in f):
+        if not input_limits.has_text(f):
             raise InputError(f"{shown}: is empty")
     return InputTable(shown, "txt", ["input"], 0, False,
                       lambda: ([line] for line in column()), _column=column)
@@ -207,12 +208,20 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:
     with p.open(encoding=encoding, newline="") as f:
-        first_line = f.readline()
+        first_line = f.readline(input_limits.MAX_LINE_CHARS + 1)
     delimiter = "\t" if p.suffix.lower() == ".tsv" else _sniff_delimiter(first_line)
+
+    def too_long(line_num: int) -> None:
+        raise InputError(f"{shown}, line {line_num}: longer than "
+                         f"{input_limits.MAX_LINE_CHARS:,} characters; no row of a table of "
+                         "numbers is (is the file a table?)")
 
     def raw_rows() -> Iterator[tuple[int, list[str]]]:
         with p.open(encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            # Lines read at most MAX_LINE_CHARS at a time: a file's one huge line
+            # is refused before it is held (csv would hold it whole, twice).
+            reader = csv.reader(input_limits.bounded_lines(f, too_long),
+                                delimiter=delimiter)
             try:
                 for row in reader:
                     yield reader.line_num, row
