@@ -21,16 +21,18 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import formats, headers, input_limits, regions, text_encoding
-from .errors import InputError
+from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
+from .errors import InputError, ResultFileError
 from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
+from .readers import ZIP_ERRORS
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
 
@@ -285,16 +287,21 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
             raise InputError(f"{shown}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
         sheet = lowered[0]
 
-    # Parsed once for every pass over the table (first row, numbers, output): the
-    # parse is most of a pass's time. calamine holds the sheet in memory; xlsx
-    # caps a sheet at ~1M rows anyway.
-    try:
-        ws = book.get_sheet_by_name(sheet)
-    except Exception as e:  # calamine's own types, as for the workbook
-        raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
+    streamed = _sparse_sheet(p, shown, sheet)
+    if streamed is not None:
+        raw_rows = streamed
+    else:
+        # Parsed once for every pass over the table (first row, numbers, output):
+        # the parse is most of a pass's time. calamine holds the sheet in memory
+        # as a dense grid, here no larger than a few times its cells (xlsx caps a
+        # sheet at ~1M rows anyway).
+        try:
+            ws = book.get_sheet_by_name(sheet)
+        except Exception as e:  # calamine's own types, as for the workbook
+            raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
 
-    def raw_rows() -> Iterator[list]:
-        return ws.iter_rows()  # a new iterator from the first row, each call
+        def raw_rows() -> Iterator[list]:
+            return ws.iter_rows()  # a new iterator from the first row, each call
 
     first = next(raw_rows(), None)
     if first is None or not any(c not in (None, "") for c in first):
@@ -320,6 +327,43 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
         notes.append(f"{shown}: no header row (the first row holds a number)")
     return InputTable(shown, "xlsx", columns, index, has_header, rows, notes, path=p,
                       sheet=sheet, sheets=names)
+
+
+# Excel's own limit on a cell's text: a streamed sheet's cells are never cut.
+_EXCEL_CELL_CHARS = 32_767
+
+
+def _sparse_sheet(p: Path, shown: str, sheet: str) -> Callable[[], Iterator[list]] | None:
+    """For an xlsx (or xlsm) sheet whose far corner is out of proportion to the
+    cells it holds (one cell at XFD1048576 would make calamine allocate 17
+    billion), its rows streamed anew each call (tgcheck.xlsx_rows): memory
+    follows its cells. None for every other sheet (calamine reads it faster)."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            if "xl/workbook.xml" not in z.NameToInfo:
+                return None  # ods: calamine's
+            member = xlsx_rows.sheet_member(z, _member_chunks, sheet)
+            if member is None or not xlsx_rows.is_sparse(z, _member_chunks, member):
+                return None
+    except zipfile.BadZipFile:
+        return None  # xls and the like: calamine's
+    except (ResultFileError, *ZIP_ERRORS) as e:
+        raise InputError(f"{shown}: not a readable spreadsheet ({e})") from None
+
+    def rows() -> Iterator[list]:
+        try:
+            with zipfile.ZipFile(p) as z:
+                yield from xlsx_rows.sheet_rows(z, _member_chunks, member, _EXCEL_CELL_CHARS)
+        except (ResultFileError, *ZIP_ERRORS) as e:
+            raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
+
+    return rows
+
+
+def _member_chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    with z.open(info) as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
 
 
 def choose_column(columns: list[str], column: str | None, shown: str, notes: list[str],

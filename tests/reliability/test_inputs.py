@@ -19,6 +19,7 @@ import textwrap
 from unittest import mock
 
 import pytest
+import xlsxwriter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,7 +159,9 @@ def run_measured(args: list, env: dict, tmp_path) -> tuple[int, int, str]:
     peak = tmp_path / "peak"
     done = subprocess.run([sys.executable, "-c", PEAK, str(peak), *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=300)
-    return done.returncode, int(peak.read_text()), done.stdout + done.stderr
+    text = done.stdout + done.stderr
+    assert peak.exists(), f"the child died (exit {done.returncode}): {text[-2000:]}"
+    return done.returncode, int(peak.read_text()), text
 
 
 def write_long_line(path, before: str, middle: bytes, after: str, size: int) -> None:
@@ -226,3 +229,28 @@ def test_a_large_txt_read_in_blocks_is_its_lines_with_long_ones_cut(parts, block
         if want and want[-1] == "":
             want.pop()  # a final newline ends the last line (whole: a "" the reader drops)
         assert got == [line[:5] for line in want]
+
+
+@pytest.mark.parametrize("far", [(3, 5), (1_048_575, 8), (1_048_575, 16_383)])
+def test_an_xlsx_input_with_a_far_cell_is_read_in_bounded_memory(tmp_path, sandbox, far):
+    """One cell at I1048576 (or XFD1048576) made calamine allocate the whole grid
+    (~330 MB, or 17 billion cells): such a sheet is streamed, memory follows its
+    cells; a dense one (F4) is calamine's, with the same rows."""
+    a, b = numbers(2)
+    source, out = tmp_path / "numbers.xlsx", tmp_path / "out.csv"
+    book = xlsxwriter.Workbook(str(source))
+    sheet = book.add_worksheet("Leads")
+    sheet.write_row(0, 0, ["phone", "name"])
+    sheet.write_row(1, 0, [a, "x" * 20_000])  # kept whole: Excel's own cell limit is 32,767
+    sheet.write_number(2, 0, float(b[1:]))
+    sheet.write_string(*far, "far away")
+    book.close()
+    env = child_env(sandbox, tmp_path / "home")
+    code, peak_mb, text = run_measured(["check", source, "-o", out], env, tmp_path)
+    assert code == 0, text[-2000:]
+    assert peak_mb < 100, peak_mb
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["number"], r["status"]) for r in rows] == [(a, "ok"), (b, "ok"), ("", "blank")]
+    assert rows[0]["name"] == "x" * 20_000
+    assert {n for task in sandbox.tasks.values() for n in task.numbers} == {a, b}
