@@ -6,8 +6,11 @@ number cell is still what was checked; for stdout it reads once more to compare
 before writing anything). A CSV pass holds no whole table: memory follows the
 number column (the engine holds one value per row), not the table's width, so a
 wide million-row CSV costs little more than its numbers. Two exceptions: an xlsx
-sheet, which calamine parses whole once per open table (~1M rows at most), and a
-.txt, read whole in each pass (one number a line: the table is its number column).
+sheet, which calamine parses whole once per open table (~1M rows at most; a sheet
+whose far corner is out of proportion to its cells is streamed instead), and a
+.txt, read in each pass whole (up to 16 MB) or in blocks (one number a line: the
+table is its number column). A cell or line over input_limits' limits costs no
+more than one within them.
 """
 
 from __future__ import annotations
