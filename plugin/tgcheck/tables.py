@@ -35,7 +35,7 @@ from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
 from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
-from .readers import ZIP_ERRORS
+from .readers import MAX_RATIO, ZIP_ERRORS
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
 
@@ -274,6 +274,7 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
                       sheet: str | None) -> InputTable:
     from python_calamine import CalamineWorkbook
 
+    _check_unpacked_size(p, shown)
     try:
         book = CalamineWorkbook.from_path(str(p))
     except Exception as e:  # calamine raises its own types for every broken file
@@ -330,6 +331,22 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
         notes.append(f"{shown}: no header row (the first row holds a number)")
     return InputTable(shown, "xlsx", columns, index, has_header, rows, notes, path=p,
                       sheet=sheet, sheets=names)
+
+
+def _check_unpacked_size(p: Path, shown: str) -> None:
+    """Refuse a zip-based spreadsheet that unpacks to an implausible multiple of
+    its size (readers.MAX_RATIO, as for result files): calamine holds its shared
+    strings whole, and a 300 KB file with one 300 MB string peaked at 888 MB."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # xls and the like, or unreadable: calamine says so
+    size = p.stat().st_size
+    if total > size * MAX_RATIO + 10_000_000:
+        raise InputError(f"{shown}: unpacks to {total:,} bytes, {total // max(size, 1):,} "
+                         "times its size (a zip bomb?); a real spreadsheet packs about "
+                         "ten times")
 
 
 # Excel's own limit on a cell's text: a streamed sheet's cells are never cut.

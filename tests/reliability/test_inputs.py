@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 from unittest import mock
 
 import pytest
@@ -254,3 +255,25 @@ def test_an_xlsx_input_with_a_far_cell_is_read_in_bounded_memory(tmp_path, sandb
     assert [(r["number"], r["status"]) for r in rows] == [(a, "ok"), (b, "ok"), ("", "blank")]
     assert rows[0]["name"] == "x" * 20_000
     assert {n for task in sandbox.tasks.values() for n in task.numbers} == {a, b}
+
+
+def test_an_xlsx_input_that_unpacks_to_a_bomb_is_refused_in_bounded_memory(tmp_path):
+    """A 300 KB xlsx whose one shared string is 300 MB was read at 888 MB: refused
+    from its zip directory (exit 2), before calamine holds the string."""
+    plain, source = tmp_path / "plain.xlsx", tmp_path / "numbers.xlsx"
+    book = xlsxwriter.Workbook(str(plain))
+    book.add_worksheet().write_row(0, 0, ["phone", "LONGNOTE"])
+    book.close()
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = data.replace(b"LONGNOTE", b"x" * 300_000_000)
+            z.writestr(info.filename, data)
+    assert source.stat().st_size < 1_000_000
+    env = dict(os.environ, TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="")
+    env.pop("TGCHECK_API_KEY", None)
+    code, peak_mb, text = run_measured(["check", source, "--dry-run"], env, tmp_path)
+    assert code == 2, text[-2000:]
+    assert "times its size (a zip bomb?)" in text
+    assert peak_mb < 100, peak_mb
