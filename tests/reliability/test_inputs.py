@@ -217,6 +217,18 @@ def test_a_csv_number_cell_over_the_limit_is_invalid_too_long(tmp_path):
     assert found[1].status == "invalid" and found[1].reason.startswith("too_long: ")
 
 
+@pytest.mark.parametrize("cell", ["+41798284651" + " " * 2000, "x" * 5000,
+                                  "+41 79 828 46 51" + "\u00a0" * 1100])
+def test_a_cell_over_the_limit_is_invalid_on_every_path(cell):
+    """The fast path's second chance (spaces taken out) must not read a valid
+    number out of a padded cell over the limit: every face gets too_long."""
+    assert len(cell) > MAX_CELL_CHARS
+    single = normalise(cell)
+    (many,) = resolve_all([cell])
+    for found in (single, many):
+        assert found.status == "invalid" and found.reason.startswith("too_long: "), found
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet="ab \r", max_size=12), st.just("")), max_size=12),
        st.integers(1, 9), st.sampled_from(["", "\n"]))
