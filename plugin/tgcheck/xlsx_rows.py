@@ -1,12 +1,13 @@
-"""An xlsx's first sheet as rows, streamed: memory follows the cells it holds.
+"""An xlsx sheet as rows, streamed: memory follows the cells it holds.
 
 calamine sizes a dense grid from a sheet's far corner: a 5 KB result file with
-one cell at I1999999 cost 634 MB. Here the sheet's XML is fed to expat (stdlib)
-a megabyte at a time and each row is yielded as it ends, as wide as the first
-row (the header: cells beyond it are no column a reader looks at), rows the
-sheet skips are not made up, and a cell's text is kept to
-input_limits.MAX_CELL_CHARS + 1 characters. What is held is the shared strings
-(each cut the same way) and one row.
+one cell at I1999999 cost 634 MB. is_sparse() tells such a sheet from an honest
+one (which calamine reads faster); sheet_rows() then feeds its XML to expat
+(stdlib) a megabyte at a time and yields each row as it ends, as wide as the
+first row (the header: cells beyond it are no column a reader looks at); rows
+the sheet skips are not made up, and a cell's text is kept to `cell_chars`
+characters (a result: MAX_CELL_CHARS + 1; an input: Excel's own 32,767). What is
+held is the shared strings (each cut the same way) and one row.
 """
 
 from __future__ import annotations
