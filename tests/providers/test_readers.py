@@ -334,6 +334,59 @@ def test_an_xlsx_cell_bomb_is_read_without_its_grid(tmp_path):
     assert read(data) == {number: "yes"}
 
 
+def xlsx_with_sheet_data(rows_xml: bytes) -> bytes:
+    """An xlsx whose sheet holds exactly rows_xml (inline strings, no shared ones)."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"]])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<sheetData>.*</sheetData>",
+                              lambda _: b"<sheetData>" + rows_xml + b"</sheetData>", data,
+                              flags=re.S)
+                data = re.sub(rb"<dimension [^>]*/>", b"", data)
+            z.writestr(info.filename, data)
+    return buf.getvalue()
+
+
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+@pytest.mark.parametrize("shape", ["many empty cells, then a far row",
+                                   "a far cell out of order"])
+def test_a_sheet_whose_grid_is_out_of_proportion_is_streamed(tmp_path, shape):
+    """The far corner is judged against the rows the sheet lists, not only its
+    count of cells: 1.1 million empty cells do not buy a grid of 90 million (one
+    at I9999999), and a cell at I999999 inside row 2 of a 100,001-row sheet is
+    found although its row number has no more digits than the last row's."""
+    a, b = numbers(2)
+    head = ("<row r=\"1\">" + _inline("A1", "Number") + _inline("B1", "telegram") + "</row>"
+            + f"<row r=\"2\">{_inline('A2', a)}{_inline('B2', 'yes')}")
+    if shape.startswith("many"):
+        body = head + "</row>" + "".join(f'<row r="{i}"><c r="A{i}"/></row>'
+                                         for i in range(3, 1_100_003))
+        body += f'<row r="9999999">{_inline("I9999999", "x")}</row>'
+        last = None
+    else:
+        body = head + _inline("I999999", "x") + "</row>" + "".join(
+            f'<row r="{i}">{_inline(f"A{i}", f"+4179{i:07d}")}{_inline(f"B{i}", "no")}</row>'
+            for i in range(3, 100_002))
+        last = "+4179" + f"{100_001:07d}"
+    data = xlsx_with_sheet_data(body.encode())
+    with zipfile.ZipFile(io.BytesIO(data)) as z:  # not left to calamine's grid
+        assert xlsx_rows.is_sparse(z, generic._member_chunks, "xl/worksheets/sheet1.xml")
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 200
+    found = read(data)
+    assert found[a] == "yes"
+    if last is not None:
+        assert found[last] == "no" and len(found) == 100_000
+
+
 def _big_csv(rows: int = 100_000, note: int = 1000) -> bytes:
     """A CSV result as large as the budget of 100,000 numbers allows (~110 MB)."""
     filler = "x" * note
