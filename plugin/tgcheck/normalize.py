@@ -28,6 +28,7 @@ from phonenumbers.phonenumberutil import ValidationResult
 from . import reasons as R
 from . import regions
 from .errors import InputError
+from .input_limits import MAX_CELL_CHARS
 from .models import BLANK, INVALID, OK
 
 # One region for all values, or one per value (see resolve_all).
@@ -318,7 +319,7 @@ def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
             # Second chance, still cheap: only spaces around and inside, then a
             # "+", a "00" or (without a region) a lost "+". Anything with other
             # separators, "(0)", ".0" or dates takes the full path below.
-            spaced = value.translate(_SPACES)
+            spaced = value.translate(_SPACES) if len(value) <= MAX_CELL_CHARS else ""
             if spaced:
                 if spaced[0] == "+":
                     candidate = spaced if spaced != value else None
@@ -484,6 +485,8 @@ def _normalise(value: object, region: str | None) -> Normalised:
     else:
         text = str(value)
 
+    if len(text) > MAX_CELL_CHARS:  # no phone number is; reading it on would cost its size
+        return _invalid(R.TOO_LONG, f"the cell holds more than {MAX_CELL_CHARS:,} characters")
     stripped = text.strip()
     if not stripped.translate(_SEPARATORS):
         return Normalised(None, BLANK, R.reason(R.BLANK, "empty cell"))

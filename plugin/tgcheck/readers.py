@@ -1,5 +1,5 @@
-"""Result-file readers any provider may list: xlsx (python-calamine), zip holding
-CSV or xlsx, and bare CSV (a provider's `readers`; reader plugins come first).
+"""Result-file readers any provider may list: xlsx (python-calamine; streamed when
+sparse), zip holding CSV or xlsx, and bare CSV (a provider's `readers`; reader plugins come first).
 ekycpro's files are read by these; a provider whose files look alike uses them
 too (`from tgcheck.readers import readers`).
 
@@ -14,36 +14,27 @@ import codecs
 import csv
 import io
 import lzma
-import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from .errors import ResultFileError
 from .headers import header_key
+from .input_limits import MAX_LINE_CHARS
 from .models import TaskType
 from .normalize import resolve_all
 from .result_size import MAX_UNPACKED_BYTES, check_size
-from .text_encoding import decode
+from .text_encoding import decode, memory_chunks, sniff, valid_utf8
+from .xlsx_rows import first_sheet, first_sheet_rows, is_sparse
 
 # Zip-bomb guard: no member packs more than this ratio (a result file of
 # 1,000,000 rows is ~30 MB uncompressed).
 MAX_RATIO = 200
-# calamine allocates a dense grid from a sheet's far corner: bound rows x columns.
-MAX_SHEET_CELLS = 20_000_000
 # Everything zipfile and zlib raise on a damaged, encrypted or exotic archive.
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError,
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError,
                lzma.LZMAError, ValueError, EOFError, OSError, IndexError, KeyError)
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
-# A cell or row reference to column J (the 10th) or beyond, or to row 2,000,000
-# or beyond: 9 columns x 2,000,000 rows stays under MAX_SHEET_CELLS. No \b before
-# r=": a pattern that starts with a literal is scanned for much faster (0.08 s to
-# 0.03 s per 100,000-row sheet), and matching more (xr="J1") only means the
-# exact scan below.
-_FAR_REF = re.compile(rb'r="(?:(?:[J-Z]|[A-Z]{2,3})[0-9]|[A-Z]{0,3}(?:[2-9][0-9]{6}|[0-9]{8}))')
-_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "telephone"}
 
 
@@ -132,15 +123,19 @@ class XlsxReader:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 return "xl/workbook.xml" in z.namelist()
-        except _ZIP_ERRORS:
+        except ZIP_ERRORS:
             return False
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
-        _check_sheet_extent(_check_zip(data))
+        z = _check_zip(data)
         try:
-            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            sheet = book.get_sheet_by_index(0)
-            return rows_to_answers(sheet.iter_rows(), task_type)
+            if not is_sparse(z, _member_chunks, first_sheet(z, _member_chunks)):
+                book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+                return rows_to_answers(book.get_sheet_by_index(0).iter_rows(), task_type)
+            # calamine's dense grid is sized by the sheet's far corner: one cell at
+            # I1999999 in a 5 KB file cost 634 MB. Streamed, memory follows the
+            # cells the sheet holds (xlsx_rows), at about four times calamine's time.
+            return rows_to_answers(first_sheet_rows(z, _member_chunks), task_type)
         except (CalamineError, ValueError, OSError) as e:
             raise ResultFileError(f"the xlsx result file is damaged: {e}") from None
 
@@ -156,22 +151,49 @@ class CsvReader:
 
     def read(self, data: bytes, task_type: TaskType) -> Mapping[str, str | None]:
         check_size(len(data), "is")
-        text = _text(data)
-        sample = text[:4096]
+        sample = _text(data[:4096])
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
+        _check_line_lengths(data)
         try:
-            return rows_to_answers(csv.reader(io.StringIO(text), dialect), task_type)
+            return rows_to_answers(csv.reader(_text_stream(data), dialect), task_type)
         except csv.Error as e:
             raise ResultFileError(f"the CSV result file is malformed: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ResultFileError(f"the CSV result file is not text: {e}") from None
+
+
+def _text_stream(data: bytes) -> io.TextIOWrapper:
+    """A result file's text, decoded as it is read (never a whole copy; a str of
+    the file would take up to four times its bytes): the sniffed encoding
+    (tgcheck.text_encoding), Latin-1 when a UTF-8 BOM's promise is broken."""
+    encoding = sniff(data[:4], memory_chunks(data))
+    if encoding == "utf-8-sig" and not valid_utf8(memory_chunks(data)):
+        encoding = "latin-1"
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="",
+                            errors="replace" if encoding == "utf-16" else "strict")
+
+
+def _check_line_lengths(data: bytes) -> None:
+    """Refuse a file with a line of more than 2 x MAX_LINE_CHARS bytes before it
+    is decoded: such a line holds a whole aligned window of MAX_LINE_CHARS bytes
+    without a line break. Found in C (a find per window, no copy); what passes
+    holds no line longer than a few times MAX_LINE_CHARS, which csv then bounds
+    by field (131,072 characters)."""
+    for start in range(0, len(data) - MAX_LINE_CHARS + 1, MAX_LINE_CHARS):
+        end = start + MAX_LINE_CHARS
+        if data.find(b"\n", start, end) < 0 and data.find(b"\r", start, end) < 0:
+            raise ResultFileError(
+                f"the CSV result file has a line longer than {MAX_LINE_CHARS:,} bytes "
+                f"(at byte {start:,}): no result row is")
 
 
 def _check_zip(data: bytes) -> zipfile.ZipFile:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except _ZIP_ERRORS:
+    except ZIP_ERRORS:
         raise ResultFileError("the result file is not a valid zip archive") from None
     total = sum(i.file_size for i in z.infolist())
     check_size(len(data), "is")
@@ -182,51 +204,25 @@ def _check_zip(data: bytes) -> zipfile.ZipFile:
     return z
 
 
-def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """A member's bytes, never more than its header declares: in bounded steps, so
+def _member_chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's bytes a megabyte at a time, never more than its header declares:
     a member that lies about its size cannot inflate in memory first."""
     limit = min(info.file_size, MAX_UNPACKED_BYTES)
-    chunks, size = [], 0
+    size = 0
     try:
         with z.open(info) as f:
             while chunk := f.read(1 << 20):
                 size += len(chunk)
                 if size > limit:
                     raise ResultFileError("the result archive unpacks to more than it declares")
-                chunks.append(chunk)
-    except _ZIP_ERRORS as e:
+                yield chunk
+    except ZIP_ERRORS as e:
         raise ResultFileError(f"the result archive is damaged or encrypted: {e}") from None
-    return b"".join(chunks)
 
 
-def _check_sheet_extent(z: zipfile.ZipFile) -> None:
-    """Refuse a sheet whose far corner would make calamine allocate a huge grid."""
-    for info in z.infolist():
-        if not info.filename.startswith("xl/worksheets/"):
-            continue
-        xml = _read_member(z, info)
-        # The common case in one regex search: no reference to column J or
-        # beyond and none to row 2,000,000 or beyond, so under 9 x 2,000,000
-        # cells. Only a wide or tall sheet pays for the cell-by-cell scan.
-        if not _FAR_REF.search(xml):
-            continue
-        rows = max((int(r) for r in _ROW_REF.findall(xml)), default=0)
-        cols = 0
-        for col, row in _CELL_REF.findall(xml):
-            rows = max(rows, int(row))
-            cols = max(cols, _column_number(col))
-        if rows * max(cols, 1) > MAX_SHEET_CELLS:
-            raise ResultFileError(
-                f"the xlsx result file's sheet {info.filename} spans {rows} rows x {cols} "
-                "columns: implausible for a result file"
-            )
-
-
-def _column_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes (_member_chunks, joined)."""
+    return b"".join(_member_chunks(z, info))
 
 
 class ZipReader:
@@ -245,7 +241,7 @@ class ZipReader:
                 if not i.is_dir() and not i.filename.startswith(("__MACOSX/", "."))
                 and i.filename.lower().endswith((".csv", ".txt", ".xlsx"))
             ]
-        except _ZIP_ERRORS as e:
+        except ZIP_ERRORS as e:
             raise ResultFileError(f"the result archive is damaged: {e}") from None
         if not members:
             raise ResultFileError("the result archive holds no CSV or xlsx file")

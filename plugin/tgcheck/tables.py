@@ -6,8 +6,11 @@ number cell is still what was checked; for stdout it reads once more to compare
 before writing anything). A CSV pass holds no whole table: memory follows the
 number column (the engine holds one value per row), not the table's width, so a
 wide million-row CSV costs little more than its numbers. Two exceptions: an xlsx
-sheet, which calamine parses whole once per open table (~1M rows at most), and a
-.txt, read whole in each pass (one number a line: the table is its number column).
+sheet, which calamine parses whole once per open table (~1M rows at most; a sheet
+whose far corner is out of proportion to its cells is streamed instead), and a
+.txt, read in each pass whole (up to 16 MB) or in blocks (one number a line: the
+table is its number column). A cell or line over input_limits' limits costs no
+more than one within them.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import formats, headers, regions, text_encoding
-from .errors import InputError
+from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
+from .errors import InputError, ResultFileError
 from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
+from .readers import MAX_RATIO, ZIP_ERRORS
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
 
@@ -188,10 +193,11 @@ def _kind_of(p: Path | None, head: bytes) -> str:
 
 def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
     def column() -> list[str]:
-        # Whole, not line by line: the engine holds every value anyway, and one
-        # split costs a tenth of a Python loop over the lines.
+        # Whole or in blocks, each split at once (a tenth of a Python loop over
+        # the lines); a large file's over-long line kept cut: memory follows the
+        # lines, not the longest one (input_limits).
         with p.open(encoding=encoding, newline=None) as f:
-            lines = f.read().split("\n")
+            lines = input_limits.text_lines(f, os.fstat(f.fileno()).st_size)
         while lines and not lines[-1].strip():
             lines.pop()  # trailing blank lines are not inputs; blank lines between are
         if any(map(str.isspace, lines)):  # rare: the test alone stays in C
@@ -199,7 +205,7 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
         return lines
 
     with p.open(encoding=encoding, newline=None) as f:
-        if not any(line.strip() for line in f):
+        if not input_limits.has_text(f):
             raise InputError(f"{shown}: is empty")
     return InputTable(shown, "txt", ["input"], 0, False,
                       lambda: ([line] for line in column()), _column=column)
@@ -207,12 +213,20 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:
     with p.open(encoding=encoding, newline="") as f:
-        first_line = f.readline()
+        first_line = f.readline(input_limits.MAX_LINE_CHARS + 1)
     delimiter = "\t" if p.suffix.lower() == ".tsv" else _sniff_delimiter(first_line)
+
+    def too_long(line_num: int) -> None:
+        raise InputError(f"{shown}, line {line_num}: longer than "
+                         f"{input_limits.MAX_LINE_CHARS:,} characters; no row of a table of "
+                         "numbers is (is the file a table?)")
 
     def raw_rows() -> Iterator[tuple[int, list[str]]]:
         with p.open(encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            # Lines read at most MAX_LINE_CHARS at a time: a file's one huge line
+            # is refused before it is held (csv would hold it whole, twice).
+            reader = csv.reader(input_limits.bounded_lines(f, too_long),
+                                delimiter=delimiter)
             try:
                 for row in reader:
                     yield reader.line_num, row
@@ -260,6 +274,7 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
                       sheet: str | None) -> InputTable:
     from python_calamine import CalamineWorkbook
 
+    _check_unpacked_size(p, shown)
     try:
         book = CalamineWorkbook.from_path(str(p))
     except Exception as e:  # calamine raises its own types for every broken file
@@ -276,16 +291,21 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
             raise InputError(f"{shown}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
         sheet = lowered[0]
 
-    # Parsed once for every pass over the table (first row, numbers, output): the
-    # parse is most of a pass's time. calamine holds the sheet in memory; xlsx
-    # caps a sheet at ~1M rows anyway.
-    try:
-        ws = book.get_sheet_by_name(sheet)
-    except Exception as e:  # calamine's own types, as for the workbook
-        raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
+    streamed = _sparse_sheet(p, shown, sheet)
+    if streamed is not None:
+        raw_rows = streamed
+    else:
+        # Parsed once for every pass over the table (first row, numbers, output):
+        # the parse is most of a pass's time. calamine holds the sheet in memory
+        # as a dense grid, here no larger than a few times its cells (xlsx caps a
+        # sheet at ~1M rows anyway).
+        try:
+            ws = book.get_sheet_by_name(sheet)
+        except Exception as e:  # calamine's own types, as for the workbook
+            raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
 
-    def raw_rows() -> Iterator[list]:
-        return ws.iter_rows()  # a new iterator from the first row, each call
+        def raw_rows() -> Iterator[list]:
+            return ws.iter_rows()  # a new iterator from the first row, each call
 
     first = next(raw_rows(), None)
     if first is None or not any(c not in (None, "") for c in first):
@@ -311,6 +331,59 @@ def _open_spreadsheet(p: Path, shown: str, column: str | None,
         notes.append(f"{shown}: no header row (the first row holds a number)")
     return InputTable(shown, "xlsx", columns, index, has_header, rows, notes, path=p,
                       sheet=sheet, sheets=names)
+
+
+def _check_unpacked_size(p: Path, shown: str) -> None:
+    """Refuse a zip-based spreadsheet that unpacks to an implausible multiple of
+    its size (readers.MAX_RATIO, as for result files): calamine holds its shared
+    strings whole, and a 300 KB file with one 300 MB string peaked at 888 MB."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # xls and the like, or unreadable: calamine says so
+    size = p.stat().st_size
+    if total > size * MAX_RATIO + 10_000_000:
+        raise InputError(f"{shown}: unpacks to {total:,} bytes, {total // max(size, 1):,} "
+                         "times its size (a zip bomb?); a real spreadsheet packs about "
+                         "ten times")
+
+
+# Excel's own limit on a cell's text: a streamed sheet's cells are never cut.
+_EXCEL_CELL_CHARS = 32_767
+
+
+def _sparse_sheet(p: Path, shown: str, sheet: str) -> Callable[[], Iterator[list]] | None:
+    """For an xlsx (or xlsm) sheet whose far corner is out of proportion to the
+    cells it holds (one cell at XFD1048576 would make calamine allocate 17
+    billion), its rows streamed anew each call (tgcheck.xlsx_rows): memory
+    follows its cells. None for every other sheet (calamine reads it faster)."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            if "xl/workbook.xml" not in z.NameToInfo:
+                return None  # ods: calamine's
+            member = xlsx_rows.sheet_member(z, _member_chunks, sheet)
+            if member is None or not xlsx_rows.is_sparse(z, _member_chunks, member):
+                return None
+    except zipfile.BadZipFile:
+        return None  # xls and the like: calamine's
+    except (ResultFileError, *ZIP_ERRORS) as e:
+        raise InputError(f"{shown}: not a readable spreadsheet ({e})") from None
+
+    def rows() -> Iterator[list]:
+        try:
+            with zipfile.ZipFile(p) as z:
+                yield from xlsx_rows.sheet_rows(z, _member_chunks, member, _EXCEL_CELL_CHARS)
+        except (ResultFileError, *ZIP_ERRORS) as e:
+            raise InputError(f"{shown}: sheet {sheet!r} is not readable ({e})") from None
+
+    return rows
+
+
+def _member_chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    with z.open(info) as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
 
 
 def choose_column(columns: list[str], column: str | None, shown: str, notes: list[str],

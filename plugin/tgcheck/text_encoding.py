@@ -24,20 +24,26 @@ def sniff(head: bytes, chunks: Iterable[bytes]) -> str:
         return "utf-8-sig"
     if head.startswith(UTF16_BOMS):
         return "utf-16"
+    if valid_utf8(chunks):
+        return "utf-8"
+    try:
+        for chunk in chunks:
+            str(chunk, "cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def valid_utf8(chunks: Iterable[bytes]) -> bool:
+    """Whether the bytes chunks gives are UTF-8 (a BOM is UTF-8 too)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for chunk in chunks:
             decoder.decode(chunk)
         decoder.decode(b"", final=True)
-        return "utf-8"
+        return True
     except UnicodeDecodeError:
-        pass
-    try:
-        for chunk in chunks:
-            chunk.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
+        return False
 
 
 def sniff_file(path: Path, head: bytes) -> str:
@@ -47,8 +53,20 @@ def sniff_file(path: Path, head: bytes) -> str:
 
 def decode(data: bytes) -> str:
     """data as text in its sniffed encoding (UTF-16 with undecodable pairs replaced)."""
-    encoding = sniff(data[:4], (data,))
+    encoding = sniff(data[:4], memory_chunks(data))
     return data.decode(encoding, errors="replace" if encoding == "utf-16" else "strict")
+
+
+class memory_chunks:  # noqa: N801 - used like a function, as sniff_file's chunks
+    """Bytes in memory, a megabyte at a time (views, not copies), each time it is
+    iterated: sniff() then decodes a megabyte at a time, not a copy of the whole."""
+
+    def __init__(self, data: bytes):
+        self.data = memoryview(data)
+
+    def __iter__(self):
+        for start in range(0, len(self.data), CHUNK):
+            yield self.data[start:start + CHUNK]
 
 
 class _Chunks:

@@ -20,12 +20,16 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from python_calamine import CalamineWorkbook
 
 import tgcheck
 from conftest import numbers
 from paths import ROOT
-from tgcheck import plugins
+from tgcheck import plugins, xlsx_rows
+from tgcheck import readers as generic
 from tgcheck.default_plugins.ekycpro import client as ekycpro
+from tgcheck.input_limits import MAX_CELL_CHARS
+from tgcheck.result_size import result_budget
 
 TG = plugins.get_task_type("tg")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -119,6 +123,39 @@ def test_numbers_stored_as_floats_and_formulas_parse_correctly():
                 formula_rows=[(2, 0, f'="{b}"', b), (3, 0, f'="{c}"', c),
                               (3, 1, '=IF(TRUE,"no","yes")', "no")])
     assert read(data) == {a: "yes", b: "no", c: "no"}
+
+
+def test_the_streamed_xlsx_reader_reads_what_calamine_reads():
+    """A sparse sheet is streamed (xlsx_rows), a dense one goes to calamine: both
+    give the same rows for shared and inline strings, numbers, formulas, booleans,
+    gaps, rich text and a header wider than its rows."""
+    a, b, c = numbers(3)
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["id", "Number", "telegram", "note"])
+    sheet.write_row(1, 0, [1.0, a, "yes"])
+    sheet.write_number(2, 1, float(b[1:]))
+    sheet.write_boolean(2, 2, True)
+    sheet.write_formula(4, 1, f'="{c}"', None, c)
+    sheet.write_rich_string(4, 2, book.add_format({"bold": True}), "n", "o")
+    sheet.write_string(5, 3, "x" * 3000)
+    book.close()
+    data = buf.getvalue()
+    z = zipfile.ZipFile(io.BytesIO(data))
+    streamed = list(xlsx_rows.first_sheet_rows(z, generic._member_chunks))
+    dense = [row for row in CalamineWorkbook.from_filelike(io.BytesIO(data))
+             .get_sheet_by_index(0).iter_rows() if any(cell != "" for cell in row)]
+    assert len(streamed) == len(dense) == 5  # the empty row 4 is not made up
+
+    def same(cell):
+        return None if cell in ("", None) else cell
+
+    long_note = "x" * (MAX_CELL_CHARS + 1)  # kept cut, still over the limit
+    assert [[same(v) for v in row] for row in dense] == [
+        [same(v) for v in row] for row in streamed[:4]] + [[None, None, None, "x" * 3000]]
+    assert streamed[4] == [None, None, None, long_note]
+    assert read(data) == {a: "yes", b: None, c: "no"}
 
 
 def test_formula_text_in_csv_is_never_an_answer():
@@ -251,10 +288,12 @@ def test_an_xlsx_whose_inner_sheet_is_a_deflate_bomb_is_refused(tmp_path):
     assert "clear:" in done.stdout, done.stdout
 
 
-def sparse_xlsx(last_cell: str) -> bytes:
-    """A few-KB xlsx with one real row and one far-away cell: calamine sizes a dense
-    grid from the corners, so A1:XFD1048576 asks for 17 billion cells."""
-    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"], [numbers(1)[0], "yes"]])))
+def sparse_xlsx(last_cell: str, dimension: str | None = "keep") -> tuple[str, bytes]:
+    """A few-KB xlsx with one real row and one far-away cell: a dense reader sizes
+    its grid from the corners, so A1:XFD1048576 asks for 17 billion cells.
+    dimension: "keep" (xlsxwriter's A1:B2), None (no <dimension>), or a range."""
+    number = numbers(1)[0]
+    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"], [number, "yes"]])))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for info in src.infolist():
@@ -265,16 +304,113 @@ def sparse_xlsx(last_cell: str) -> bytes:
                     b"</sheetData>",
                     f'<row r="{row}"><c r="{last_cell}" t="inlineStr"><is><t>x</t></is></c>'
                     f"</row></sheetData>".encode())
+                if dimension != "keep":
+                    new = b"" if dimension is None else f'<dimension ref="{dimension}"/>'.encode()
+                    data = re.sub(rb"<dimension [^>]*/>", new, data)
+            z.writestr(info.filename, data)
+    return number, buf.getvalue()
+
+
+@pytest.mark.parametrize("dimension", ["keep", None, "A1:I1999999"])
+def test_a_sparse_xlsx_is_read_in_memory_proportional_to_its_cells(tmp_path, dimension):
+    """Issue 20: one cell at I1999999 made a dense reader hold 18 million cells
+    (634 MB); the file holds three."""
+    number, data = sparse_xlsx("I1999999", dimension)
+    assert len(data) < 10_000
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 100
+    assert read(data) == {number: "yes"}
+
+
+def test_an_xlsx_cell_bomb_is_read_without_its_grid(tmp_path):
+    number, data = sparse_xlsx("XFD1048576")
+    assert len(data) < 10_000
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 100
+    assert read(data) == {number: "yes"}
+
+
+def xlsx_with_sheet_data(rows_xml: bytes) -> bytes:
+    """An xlsx whose sheet holds exactly rows_xml (inline strings, no shared ones)."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"]])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<sheetData>.*</sheetData>",
+                              lambda _: b"<sheetData>" + rows_xml + b"</sheetData>", data,
+                              flags=re.S)
+                data = re.sub(rb"<dimension [^>]*/>", b"", data)
             z.writestr(info.filename, data)
     return buf.getvalue()
 
 
-def test_an_xlsx_cell_bomb_is_a_clear_error_not_an_abort(tmp_path):
-    data = sparse_xlsx("XFD1048576")
-    assert len(data) < 10_000
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+@pytest.mark.parametrize("shape", ["many empty cells, then a far row",
+                                   "a far cell out of order"])
+def test_a_sheet_whose_grid_is_out_of_proportion_is_streamed(tmp_path, shape):
+    """The far corner is judged against the rows the sheet lists, not only its
+    count of cells: 1.1 million empty cells do not buy a grid of 90 million (one
+    at I9999999), and a cell at I999999 inside row 2 of a 100,001-row sheet is
+    found although its row number has no more digits than the last row's."""
+    a, b = numbers(2)
+    head = ("<row r=\"1\">" + _inline("A1", "Number") + _inline("B1", "telegram") + "</row>"
+            + f"<row r=\"2\">{_inline('A2', a)}{_inline('B2', 'yes')}")
+    if shape.startswith("many"):
+        body = head + "</row>" + "".join(f'<row r="{i}"><c r="A{i}"/></row>'
+                                         for i in range(3, 1_100_003))
+        body += f'<row r="9999999">{_inline("I9999999", "x")}</row>'
+        last = None
+    else:
+        body = head + _inline("I999999", "x") + "</row>" + "".join(
+            f'<row r="{i}">{_inline(f"A{i}", f"+4179{i:07d}")}{_inline(f"B{i}", "no")}</row>'
+            for i in range(3, 100_002))
+        last = "+4179" + f"{100_001:07d}"
+    data = xlsx_with_sheet_data(body.encode())
+    with zipfile.ZipFile(io.BytesIO(data)) as z:  # not left to calamine's grid
+        assert xlsx_rows.is_sparse(z, generic._member_chunks, "xl/worksheets/sheet1.xml")
     done = run_bounded(tmp_path, data)
     assert done.returncode == 0, done.stderr[-300:]
-    assert "clear:" in done.stdout
+    assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 200
+    found = read(data)
+    assert found[a] == "yes"
+    if last is not None:
+        assert found[last] == "no" and len(found) == 100_000
+
+
+def _big_csv(rows: int = 100_000, note: int = 1000) -> bytes:
+    """A CSV result as large as the budget of 100,000 numbers allows (~110 MB)."""
+    filler = "x" * note
+    return ("Number,telegram,note\n" + "".join(
+        f"+4179{i:07d},{'yes' if i % 3 else 'no'},{filler}\n" for i in range(rows))).encode()
+
+
+@pytest.mark.parametrize("shape", ["csv", "zip of csv", "one huge line"])
+def test_a_result_within_the_budget_is_read_under_400_mb(tmp_path, shape):
+    """Issue 20: the CSV reader held the file's text and a StringIO of it (four
+    bytes a character) beside the bytes: 110 MB read at ~600 MB."""
+    data = _big_csv()
+    assert result_budget(100_000) >= len(data) > 100_000_000
+    if shape == "zip of csv":
+        data = zipped("r.csv", data)
+    elif shape == "one huge line":
+        data = b"Number,telegram\n+41790000000,yes," + b"x" * 100_000_000 + b"\n"
+    done = run_bounded(tmp_path, data)
+    assert done.returncode == 0, done.stderr[-2000:]
+    if shape == "one huge line":
+        assert "clear: the CSV result file has a line longer than 4,194,304 bytes" in done.stdout
+    else:
+        assert "parsed" in done.stdout, done.stdout
+    assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 400
 
 
 # -- malformed files the readers must turn into ResultFileError --------------------
