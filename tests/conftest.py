@@ -39,6 +39,22 @@ def _isolated_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _own_secrets():
+    """Secrets registered by a test are forgotten after it: the redaction registry is
+    process-wide, and one test's password (any 8 characters of it are masked) must
+    not mask words in another test's messages."""
+    from tgcheck import redact
+
+    with redact._lock:
+        saved = (set(redact._secrets), redact._index)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(saved[0])
+        redact._index = saved[1]
+
+
+@pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
     """Network traffic goes to loopback only: any other address fails the test."""
     real_connect = socket.socket.connect

@@ -73,6 +73,7 @@ def test_a_role_that_may_write_jobs_but_not_answers_pays_nothing(
     monkeypatch.setenv("TGCHECK_API_KEY", sandbox.api_key)
     monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
     monkeypatch.setenv("TGCHECK_STORE_URL", url)
+    monkeypatch.setenv("TGCHECK_SANDBOX", "1")  # the sandbox's schema, as the engine's above
     done = CliRunner().invoke(cli, ["check", "-", "--progress", "none"],
                               input="\n".join(numbers(5)) + "\n")
     assert done.exit_code == 2, done.output

@@ -226,6 +226,7 @@ def test_fragments_of_long_and_short_secrets_are_masked():
 
     long_key = "".join(f"{i:03d}Zq" for i in range(60))  # 300 characters
     redact.register_secret(long_key)
+    redact.register_secret(FRAGMENT_KEY)
     redact.register_secret("Pw6chr")  # shorter than a fragment: masked whole only
     assert redact.mask(f"<{long_key[101:250].lower()}>") == "<***>"
     assert redact.mask(f"a {long_key} b {long_key[:8]}") == "a *** b ***"
