@@ -91,7 +91,8 @@ class Provider:
     provider never creates a task it was not asked to create, never retries a
     create whose request may have reached the server (it raises UncertainCreate
     instead), and retries status calls and downloads freely on transient faults
-    until `deadline` (a `time.monotonic()` value; None: the settings' timeout).
+    until context.deadline. tgcheck.wire.Wire does all of this for a provider that
+    describes its calls (tgcheck.plugin; docs/plugins.md's tutorial).
 
     Errors are the project's own (`tgcheck.errors`): KeyRefused, BadRequest,
     InsufficientBalance, TaskTooLarge (nothing created: the engine splits the set),
@@ -122,7 +123,7 @@ class Provider:
     #: cannot tell one, and the faces say so.
     balance: Callable[..., tuple[str, str | None]] | None = None
     #: Whether creating a task is a billed call (status calls tell their billing
-    #: through get_status's on_billed; downloads are never counted).
+    #: through context.on_billed; downloads and result pages are never counted).
     create_is_billed: bool = True
     #: Whether a status call may be billed. False (a vendor whose status calls are
     #: free): they are not counted as billed calls, TGCHECK_MAX_STATUS_CALLS does not
