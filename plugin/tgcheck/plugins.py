@@ -79,17 +79,17 @@ def _collect(hook_name: str) -> list:
 
 def _provider_plugins() -> dict:
     """provider name -> (plugin name, factory, its settings, sandbox, readers), as
-    tgcheck_register_providers registered them, the first registered (a
-    third-party plugin's) winning."""
+    tgcheck_register_providers registered them, in hook-call order: of two of one
+    name, the one registered last wins, as ever."""
     found: dict = {}
     for impl in reversed(load().hook.tgcheck_register_providers.get_hookimpls()):
         def register(name, factory, *, settings=(), sandbox=None, readers=(),
                      plugin=impl.plugin_name):
             # One call brings all a provider has: its settings apply while it is
             # selected, its sandbox is what --sandbox starts, its readers read its files.
-            found.setdefault(name, (plugin, factory, tuple(
+            found[name] = (plugin, factory, tuple(
                 s if s.provider is not None else dataclasses.replace(s, provider=name)
-                for s in settings), sandbox, tuple(readers)))
+                for s in settings), sandbox, tuple(readers))
 
         impl.function(register=register)
     return found
