@@ -134,6 +134,28 @@ def test_the_cli_checks_and_rechecks_with_no_call(jsonbatch, tmp_path, monkeypat
         assert f"{n},{value}" in done.output and f"{n},{value}" in again.output
 
 
+def test_the_cli_polls_a_stuck_batch_until_the_timeout_and_says_unknowns(
+        jsonbatch, tmp_path, monkeypatch):
+    nums = [f"+4179{i:06d}0" for i in range(3)]  # answered null: explicit unknowns
+    (tmp_path / "in.txt").write_text("\n".join(nums) + "\n")
+    args = ["check", str(tmp_path / "in.txt"), "--provider", "jsonbatch",
+            "--progress", "none"]
+    for name, value in (("HOME", str(tmp_path / "home")), ("POLL_MIN", "0.02"),
+                        ("POLL_MAX", "0.1"), ("MAX_STATUS_CALLS", "3"), ("TIMEOUT", "1.5"),
+                        ("API_KEY", KEY)):
+        monkeypatch.setenv(f"TGCHECK_{name}", value)
+    with JsonBatchServer(stuck=True) as server:
+        monkeypatch.setenv("TGCHECK_BASE_URL", server.url)
+        stuck = CliRunner().invoke(cli, args)
+        server.stuck = False
+        done = CliRunner().invoke(cli, args)
+    assert stuck.exit_code == 1 and "stays open" in stuck.output, stuck.output
+    assert server.calls["status"] > 3 and server.billed == {"create": 1}
+    assert done.exit_code == 0, done.output  # the open batch collected, not created again
+    assert server.calls["create"] == 1
+    assert all(f"{n}," in done.output for n in nums)
+
+
 def test_one_hook_brings_the_sandbox_and_settings(jsonbatch, tmp_path, monkeypatch):
     assert plugins.sandboxes()["jsonbatch"] is JsonBatchServer
     assert tgcheck.Settings(provider="jsonbatch").max_task_size == 25_000
