@@ -7,11 +7,9 @@ told to whoever is listening, then one clear error naming the host and the cause
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .errors import TgcheckError
@@ -20,8 +18,7 @@ from .retry import Backoff
 if TYPE_CHECKING:
     import httpx
 
-# Set per thread by the engine around a job's calls: (notify, cancel).
-_local = threading.local()
+    from .provider import CallContext
 
 
 class Unreachable(TgcheckError):
@@ -32,39 +29,27 @@ class NotSent(Exception):  # noqa: N818 (what happened, as the engine reads it)
     """The caller stopped during connect retries: nothing reached the provider."""
 
 
-@contextlib.contextmanager
-def listening(notify: Callable[[str], None], cancel=None) -> Iterator[None]:
-    """Retries on this thread are told to notify(message); cancel (an Event) stops
-    the wait between them."""
-    before = getattr(_local, "state", None)
-    _local.state = (notify, cancel)
-    try:
-        yield
-    finally:
-        _local.state = before
-
-
-def pause(delay: float) -> None:
-    """A wait before sending again that the listening caller's cancel ends, with
+def pause(delay: float, context: CallContext | None = None) -> None:
+    """A wait before sending again that the call context's cancel ends, with
     NotSent: nothing of the next attempt has left (a create's retry after a 429)."""
-    _notify, cancel = getattr(_local, "state", None) or (None, None)
+    cancel = context.cancel if context is not None else None
     if cancel is None:
         time.sleep(delay)
     elif cancel.is_set() or cancel.wait(delay):
         raise NotSent("stopped before sending again")
 
 
-def tell(message: str) -> None:
-    """Say a retry to whoever listens on this thread (nobody: nothing said)."""
-    notify, _cancel = getattr(_local, "state", None) or (None, None)
-    if notify is not None:
-        notify(message)
+def tell(message: str, context: CallContext | None = None) -> None:
+    """Say a retry to the call context's listener (none: nothing said)."""
+    if context is not None:
+        context.tell(message)
 
 
-def backoff(deadline: float, *, base: float) -> Backoff:
-    """A retry loop whose every retry is told (tell) and whose waits the listening
-    caller's cancel ends (pause): no retry is silent, none outlives a stop."""
-    return Backoff(deadline, base=base, sleep=pause, tell=tell)
+def backoff(deadline: float, *, base: float, context: CallContext | None = None) -> Backoff:
+    """A retry loop whose every retry is told to the call context (tell) and whose
+    waits its cancel ends (pause): no retry is silent, none outlives a stop."""
+    return Backoff(deadline, base=base, sleep=functools.partial(pause, context=context),
+                   tell=functools.partial(tell, context=context))
 
 
 def cause_of(error: BaseException) -> str:
@@ -112,8 +97,10 @@ class ConnectBudget:
     """One call's retries of connect failures: at most `budget` seconds from the
     first failure (and never past the call's deadline)."""
 
-    def __init__(self, budget: float, deadline: float, *, base: float = 0.5):
+    def __init__(self, budget: float, deadline: float, *, base: float = 0.5,
+                 context: CallContext | None = None):
         self.budget, self.deadline, self.base = budget, deadline, base
+        self.context = context
         self.started: float | None = None
         self._backoff: Backoff | None = None
         self._last = ""
@@ -140,11 +127,10 @@ class ConnectBudget:
                 "firewall, then run the same command again") from None
 
     def _sleep(self, delay: float) -> None:
-        notify, cancel = getattr(_local, "state", None) or (None, None)
-        if notify is not None:
-            # Said before the wait, so a person sees it at once, not after it.
-            notify(f"cannot reach {self._last}; nothing sent; retry in {delay:.1f}s "
-                   f"(attempt {self._backoff.attempt + 1})")
+        # Said before the wait, so a person sees it at once, not after it.
+        tell(f"cannot reach {self._last}; nothing sent; retry in {delay:.1f}s "
+             f"(attempt {self._backoff.attempt + 1})", self.context)
+        cancel = self.context.cancel if self.context is not None else None
         if cancel is not None:
             if cancel.wait(delay):
                 raise NotSent("stopped while waiting to reconnect")

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
-import inspect
 import itertools
 import logging
 import sys
@@ -45,7 +44,7 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule
-from .provider import FAILED, LOST, READY, STATES, Provider
+from .provider import FAILED, LOST, READY, STATES, CallContext, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
@@ -59,6 +58,8 @@ HEARTBEAT_EVERY = 10.0
 CLOCK_MARGIN = 60.0
 # Result files that could not be fetched or read before the job is left open.
 MAX_BAD_FILES = 3
+# Records a provider's result pages may hold per number sent (repeats allowed).
+MAX_RECORDS_PER_NUMBER = 4
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
 # The same with a store that announces changes: the wait ends at once on a change.
@@ -986,10 +987,7 @@ class _Driver:
                                    name="tgcheck-heartbeat")
         beating.start()
         try:
-            # Connect retries are told as job events (stderr, JSON progress), and
-            # a caller that stops is heard between them.
-            with connect.listening(self._retrying, self.cancel):
-                return self._run()
+            return self._run()
         except connect.NotSent:
             raise Cancelled("stopped waiting; the next call attaches") from None
         finally:
@@ -997,6 +995,13 @@ class _Driver:
 
     def _retrying(self, message: str) -> None:
         self.emit("retry", message=message)
+
+    def _context(self, on_billed=None) -> CallContext:
+        """One provider call's context: the job's deadline, the caller's stop
+        (heard between retries), its billed replies counted, its retries told as
+        job events (stderr, JSON progress)."""
+        return CallContext(deadline=self.deadline, cancel=self.cancel, on_billed=on_billed,
+                           on_retry=self._retrying)
 
     def _run(self) -> dict[str, tuple]:
         try:
@@ -1064,9 +1069,10 @@ class _Driver:
         store.update_job(job.id, state="submitting")
         if self.recovery is not None:
             self.recovery.prepare()  # room for the task id, should the disk fill up
+        context = self._context()
         try:
             record = self.provider.create_task(self.numbers, self.ttype.name,
-                                               deadline=self.deadline)
+                                               context=context)
         except UncertainCreate as e:
             self._journal(state="uncertain", error=str(e), owner=None)
             self.emit("failed", message=str(e))
@@ -1085,7 +1091,7 @@ class _Driver:
                 self.emit("failed", message=str(e))
             raise
         except BaseException as e:
-            if isinstance(e, connect.NotSent) or getattr(e, "request_sent", True) is False:
+            if isinstance(e, connect.NotSent) or not context.request_sent:
                 # Stopped before any byte of the create left: nothing can exist.
                 # The job is as new; the next run (or `tgcheck resume`) creates it.
                 self._journal(state="new", owner=None)
@@ -1199,6 +1205,8 @@ class _Driver:
             # could not use (cut short, trickling, oversize): the cap holds there too.
             on_billed = billed_calls.BilledCalls(
                 count_billed, lambda: store.job(job.id).budget_used >= limit)
+            if not self.provider.status_is_billed:
+                on_billed = None  # free: nothing to count, no budget to hold
             try:
                 status = self._get_status(job.task_id, on_billed)
             except billed_calls.BudgetSpent:
@@ -1230,7 +1238,8 @@ class _Driver:
                     + (f": {status.message}" if status.message else "")
                     + "; its numbers have no answers (a new check creates a new, paid task)"
                 )
-            if status.result_url and status.state == READY:
+            if status.state == READY and (status.result_url
+                                          or self.provider.results is not None):
                 try:
                     return self._collect(status)
                 except ResultFileError as e:
@@ -1267,17 +1276,9 @@ class _Driver:
         return max(self.settings.poll_min, due - time.time())
 
     def _get_status(self, task_id: str, on_billed) -> TaskStatus:
-        """The provider's get_status, told of each billed reply where it can be,
-        its record in a normalised state."""
-        try:
-            takes = "on_billed" in inspect.signature(self.provider.get_status).parameters
-        except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
-            takes = False
-        if takes:
-            status = self.provider.get_status(task_id, deadline=self.deadline,
-                                              on_billed=on_billed)
-        else:
-            status = self.provider.get_status(task_id, deadline=self.deadline)
+        """The provider's get_status, told of each billed reply through its call
+        context, its record in a normalised state."""
+        status = self.provider.get_status(task_id, context=self._context(on_billed))
         # A record without a state, or with one outside the contract's (a provider's
         # own word or a typo there), is read by its word: a state the engine does not
         # know would never finish and be polled to the cap.
@@ -1286,8 +1287,40 @@ class _Driver:
         return status
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
+        if self.provider.results is not None:
+            found = self._paged(status)
+            self._sane(found, explicit=True)
+        else:
+            found = self._read_file(status)
+            self._sane(found)
+        return self._store_found(status, found)
+
+    def _paged(self, status: TaskStatus):
+        """number -> cleaned answer from the provider's pages of records (None: the
+        vendor said it cannot tell), read as a file's rows are (tgcheck.readers), at
+        most MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
+        forever is a bad result, not a full memory."""
+        from .readers import rows_to_answers  # with the first result, not at start
+
+        limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
+        pages = self.provider.results(status, context=self._context())
+
+        def records():
+            yield ["number", self.ttype.column]
+            for count, (number, value) in enumerate(
+                    (pair for page in pages for pair in page), 1):
+                if count > limit:
+                    raise ResultFileError(
+                        f"the results of task {self.job.task_id} hold more than {limit:,} "
+                        f"records for {len(self.numbers):,} numbers; the job stays open")
+                yield [number, value]
+
+        with result_size_budget(len(self.numbers)):
+            return rows_to_answers(records(), self.ttype)
+
+    def _read_file(self, status: TaskStatus):
         # Bounded by what the numbers sent can take: a bomb stops at the download.
-        data = self.provider.download(status.result_url, deadline=self.deadline,
+        data = self.provider.download(status.result_url, context=self._context(),
                                       max_bytes=result_budget(len(self.numbers)))
         reader = next((r for r in plugins.readers(self.provider) if r.accepts(data)), None)
         if reader is None:
@@ -1299,7 +1332,9 @@ class _Driver:
         with result_size_budget(len(self.numbers)):
             found = reader.read(data, self.ttype)
         del data  # the file is parsed: its bytes need not outlive the parse
-        self._sane(found)
+        return found
+
+    def _store_found(self, status: TaskStatus, found) -> dict[str, tuple]:
         # Two different answers for one number are none: the reader sets them to None.
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
@@ -1322,10 +1357,14 @@ class _Driver:
             "different values: not stored, unknown" if twice else None))
         return answered
 
-    def _sane(self, found) -> None:
+    def _sane(self, found, *, explicit: bool = False) -> None:
         """A file that answers none of the task's numbers is a bad file, not a set
-        of unknowns: believing it would make the answers cost a new task."""
+        of unknowns: believing it would make the answers cost a new task. explicit:
+        records (Provider.results) that name a number answer it, an explicit unknown
+        too."""
         if any(found.get(n) is not None for n in self.numbers):
+            return
+        if explicit and any(n in found for n in self.numbers):
             return
         if not getattr(found, "conflicts", set()).isdisjoint(self.numbers):
             return  # it did answer, only twice over: counted, not a bad file

@@ -13,8 +13,11 @@ def tgcheck_register_commands(cli):
 
 @hookspec
 def tgcheck_register_providers(register):
-    """Register providers: register(name, factory), factory(settings) -> Provider
-    (a subclass of tgcheck.provider.Provider: its docstrings are the contract)."""
+    """Register providers: register(name, factory, *, settings=(), sandbox=None,
+    readers=()), factory(settings) -> Provider (a subclass of tgcheck.plugin.Provider:
+    its docstrings are the contract). One call brings all the provider has: its
+    Settings (applying while it is selected), its sandbox factory (the contract of
+    tgcheck_register_sandboxes, checked at load) and readers of its result files."""
 
 
 @hookspec

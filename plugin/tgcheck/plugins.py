@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import threading
@@ -74,14 +75,27 @@ def _collect(hook_name: str) -> list:
     return items
 
 
-def providers() -> dict:
+def _provider_plugins() -> dict:
+    """provider name -> (plugin name, factory, its settings, sandbox, readers), as
+    tgcheck_register_providers registered them, in hook-call order: of two of one
+    name, the one registered last wins, as ever."""
     found: dict = {}
+    for impl in reversed(load().hook.tgcheck_register_providers.get_hookimpls()):
+        def register(name, factory, *, settings=(), sandbox=None, readers=(),
+                     plugin=impl.plugin_name):
+            # One call brings all a provider has: its settings apply while it is
+            # selected, its sandbox is what --sandbox starts, its readers read its files.
+            found[name] = (plugin, factory, tuple(
+                s if s.provider is not None else dataclasses.replace(s, provider=name)
+                for s in settings), sandbox, tuple(readers))
 
-    def register(name, factory):
-        found[name] = factory
-
-    load().hook.tgcheck_register_providers(register=register)
+        impl.function(register=register)
     return found
+
+
+def providers() -> dict:
+    """provider name -> its factory (factory(settings) -> a Provider)."""
+    return {name: entry[1] for name, entry in _provider_plugins().items()}
 
 
 def get_provider_factory(name: str):
@@ -109,12 +123,17 @@ def readers(provider=None) -> list[Reader]:
     default provider)."""
     if provider is None or isinstance(provider, str):
         provider = get_provider_factory(provider or DEFAULT_PROVIDER)
-    return [*_collect("tgcheck_register_readers"), *getattr(provider, "readers", ())]
+    entry = _provider_plugins().get(getattr(provider, "name", None) or "")
+    registered = entry[4] if entry is not None else ()
+    return [*_collect("tgcheck_register_readers"), *registered,
+            *getattr(provider, "readers", ())]
 
 
 def registered_settings() -> list:
-    """Every plugin's Setting (tgcheck.plugin_settings), third-party ones first."""
-    return _collect("tgcheck_register_settings")
+    """Every plugin's Setting (tgcheck.plugin_settings), third-party ones first:
+    tgcheck_register_settings', then those registered with a provider."""
+    return [*_collect("tgcheck_register_settings"),
+            *(s for entry in _provider_plugins().values() for s in entry[2])]
 
 
 def sandbox_plugins() -> dict:
@@ -131,6 +150,12 @@ def sandbox_plugins() -> dict:
                 found[name] = (plugin, factory)
 
         impl.function(register=register)
+    # A provider registered with its sandbox (tgcheck_register_providers' sandbox=):
+    # after the sandbox hook's, checked alike.
+    for name, (plugin, _factory, _settings, sandbox, _readers) in _provider_plugins().items():
+        if sandbox is not None and name not in found:
+            sandbox_contract.check_factory(plugin, name, sandbox)
+            found[name] = (plugin, sandbox)
     return found
 
 

@@ -15,7 +15,12 @@ the journal's `status` column, progress lines).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import functools
+import inspect
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 
 from .models import TaskStatus
@@ -37,15 +42,57 @@ LOST = "lost"
 STATES = frozenset({QUEUED, RUNNING, READY, FAILED, LOST})
 
 
+@dataclasses.dataclass
+class CallContext:
+    """What the engine hands each call of a provider, explicitly (no thread-locals,
+    no attributes set on exceptions): pass it on to the wire (tgcheck.plugin.Wire),
+    which honours every part of it.
+
+    deadline: a time.monotonic() value the call must not outlive.
+    cancel: an Event; set, waits between retries end (connect.NotSent) and nothing
+    more is sent.
+    on_billed: called once per billed reply (also one then retried or refused); it
+    may have a spent() method, asked before a billed retry (billed_calls.BilledCalls).
+    on_retry: told each retry in words (a `retry` job event).
+    request_sent: whether the call's request may have reached the vendor; the wire
+    keeps it (mark_sent). A create interrupted while it is False created nothing:
+    its job is new again, not uncertain. True until someone says otherwise.
+    """
+
+    deadline: float
+    cancel: threading.Event | None = None
+    on_billed: Callable[[], None] | None = None
+    on_retry: Callable[[str], None] | None = None
+    request_sent: bool = True
+
+    @classmethod
+    def within(cls, seconds: float, **parts) -> CallContext:
+        """A context whose deadline is `seconds` from now (a call made outside the
+        engine: a test, `tgcheck status`)."""
+        return cls(deadline=time.monotonic() + seconds, **parts)
+
+    def mark_sent(self, may_have_reached: bool) -> None:
+        """The sent-request callback: True once a byte of the request may have left,
+        False when it provably reached no one (before a retry of what created nothing)."""
+        self.request_sent = may_have_reached
+
+    def tell(self, message: str) -> None:
+        if self.on_retry is not None:
+            self.on_retry(message)
+
+
 class Provider:
     """Base class of every provider. Subclasses implement create_task, get_status
-    and download, and close when they hold connections; balance is optional.
+    and download (or results), and close when they hold connections; balance is
+    optional. Each call gets the engine's CallContext (`context=`; None when called
+    outside the engine: use the settings' timeout).
 
     Money is the rule behind every method: every billed call costs the user. A
     provider never creates a task it was not asked to create, never retries a
     create whose request may have reached the server (it raises UncertainCreate
     instead), and retries status calls and downloads freely on transient faults
-    until `deadline` (a `time.monotonic()` value; None: the settings' timeout).
+    until context.deadline. tgcheck.wire.Wire does all of this for a provider that
+    describes its calls (tgcheck.plugin; docs/plugins.md's tutorial).
 
     Errors are the project's own (`tgcheck.errors`): KeyRefused, BadRequest,
     InsufficientBalance, TaskTooLarge (nothing created: the engine splits the set),
@@ -76,7 +123,7 @@ class Provider:
     #: cannot tell one, and the faces say so.
     balance: Callable[..., tuple[str, str | None]] | None = None
     #: Whether creating a task is a billed call (status calls tell their billing
-    #: through get_status's on_billed; downloads are never counted).
+    #: through context.on_billed; downloads and result pages are never counted).
     create_is_billed: bool = True
     #: Whether a status call may be billed. False (a vendor whose status calls are
     #: free): they are not counted as billed calls, TGCHECK_MAX_STATUS_CALLS does not
@@ -86,6 +133,13 @@ class Provider:
     #: Whether asking for the balance is billed: True, False, or None (not
     #: documented: `tgcheck balance` says "possibly billed").
     balance_is_billed: bool | None = None
+    #: Optional: a method results(self, status, *, context=None) -> an iterable of
+    #: pages, each an iterable of (number, answer) pairs, for a vendor that serves
+    #: answers as records rather than a file. answer: the vendor's text (cleaned by
+    #: the task type, e.g. "yes"/"no") or None: an explicit unknown, stored as
+    #: unknown, distinct from a number no page names (left out). When set, a READY
+    #: record needs no result_url and download()/readers are not used.
+    results: Callable[..., Iterable[Iterable[tuple[str, str | None]]]] | None = None
     #: Optional: sync() -> a new SyncCheck, which answers a few numbers one call
     #: each before any task (ekycpro's /v1/check): the engine's fast path
     #: (tgcheck.fast_path, TGCHECK_SYNC_MAX), closed when that ends. sync.task_types
@@ -96,39 +150,39 @@ class Provider:
 
     # -- the calls the engine makes ------------------------------------------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
-                    deadline: float | None = None) -> TaskStatus:
+                    context: CallContext | None = None) -> TaskStatus:
         """Create ONE task for these numbers (E.164, distinct, sorted) and return
         its first record (state QUEUED or later, with its `task_id`).
 
         Must not be retried once its request may have reached the server: raise
         UncertainCreate (the engine journals the job as uncertain and never creates
         it again on its own). Retry only what provably created nothing (connection
-        refused, 429, the provider's own 5xx). On Ctrl-C before any byte of the
-        request left, set `request_sent = False` on the KeyboardInterrupt: the job
-        is then new again rather than uncertain. TaskTooLarge when the provider
-        refuses the set's size and created nothing.
+        refused, 429, the provider's own 5xx): Wire.create does all this. A create
+        interrupted (Ctrl-C) while context.request_sent is False is new again
+        rather than uncertain. TaskTooLarge when the provider refuses the set's
+        size and created nothing.
         """
         raise NotImplementedError
 
-    def get_status(self, task_id: str, *, deadline: float | None = None,
-                   on_billed: Callable[[], None] | None = None) -> TaskStatus:
+    def get_status(self, task_id: str, *, context: CallContext | None = None) -> TaskStatus:
         """The task's current record: its normalised `state` (None: a word the
         provider does not know, see state_of), the provider's word
         (`status`, for people), progress (`total`, `success` + `failure` =
         `processed`), cost (`estimated_amount` / `actual_amount`, `currency`), and
         for a READY task the `result_url` to download.
 
-        Call `on_billed()` once per billed reply, also for one then retried or
-        refused (unreadable, another task's): the engine's cap on status calls
-        (TGCHECK_MAX_STATUS_CALLS) counts them. A provider that never calls it has
-        each returned record counted as one billed call.
+        Call `context.on_billed()` once per billed reply, also for one then retried
+        or refused (unreadable, another task's; Wire.query does): the engine's cap
+        on status calls (TGCHECK_MAX_STATUS_CALLS) counts them. A provider that
+        never calls it has each returned record counted as one billed call (unless
+        status_is_billed is False).
 
         Raise TaskLost when the provider answers that it does not know the task
         (or return a record in state LOST): the job is journaled as lost.
         """
         raise NotImplementedError
 
-    def download(self, url: str, *, deadline: float | None = None,
+    def download(self, url: str, *, context: CallContext | None = None,
                  max_bytes: int | None = None) -> bytes:
         """The result file at `url` (a READY record's result_url), decoded, at most
         max_bytes long (ResultFileError past it). Never send the API key to a host
@@ -139,6 +193,19 @@ class Provider:
 
     def close(self) -> None:
         """Release connections. Called once, when the engine is closed."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The calling convention before CallContext (deadline=, on_billed=, and
+        # request_sent set on a KeyboardInterrupt), kept for installed providers:
+        # adapted once, here, when the class is made; deprecated.
+        for name in ("create_task", "get_status", "download"):
+            method = cls.__dict__.get(name)
+            if method is not None and not _takes_context(method):
+                warnings.warn(f"{cls.__qualname__}.{name} takes no context=: the calling "
+                              "convention before tgcheck.plugin.CallContext is deprecated",
+                              DeprecationWarning, stacklevel=2)
+                setattr(cls, name, _old_convention(name, method))
 
     # -- helpers for subclasses and the engine ----------------------------------
     def state_of(self, word: str | None) -> str | None:
@@ -167,6 +234,51 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.identity or self.name}>"
+
+
+def identity_of(name: str, settings) -> str:
+    """Provider.identity for a provider named `name` under these settings:
+    "name:sandbox" for the embedded sandbox (its port changes from run to run),
+    else "name:" and the base URL in one canonical spelling."""
+    from .settings import canonical_url
+
+    return f"{name}:sandbox" if settings.sandbox else f"{name}:{canonical_url(settings.base_url)}"
+
+
+def progress_of(fraction: float | None, total: int | None) -> dict:
+    """TaskStatus keywords (total, success) for a vendor that tells its progress
+    as a fraction done (0 to 1) of `total` numbers rather than as counts."""
+    if fraction is None or total is None:
+        return {"total": total}
+    return {"total": total, "success": round(min(max(float(fraction), 0.0), 1.0) * total)}
+
+
+def _takes_context(method) -> bool:
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin
+        return True
+    return "context" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _old_convention(name: str, method):
+    """method(…, deadline=, [on_billed=]) called with context= instead."""
+    takes_billed = "on_billed" in inspect.signature(method).parameters
+
+    @functools.wraps(method)
+    def adapted(self, *args, context: CallContext | None = None, **kwargs):
+        if context is not None:
+            kwargs.setdefault("deadline", context.deadline)
+            if takes_billed and context.on_billed is not None:
+                kwargs.setdefault("on_billed", context.on_billed)
+        try:
+            return method(self, *args, **kwargs)
+        except KeyboardInterrupt as e:
+            if context is not None and getattr(e, "request_sent", True) is False:
+                context.mark_sent(False)
+            raise
+
+    return adapted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,4 +324,5 @@ class SyncCheck:
 BaseProvider = Provider
 
 __all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
-           "BaseProvider", "Provider", "SyncCheck", "SyncReply", "TaskStatus"]
+           "BaseProvider", "CallContext", "Provider", "SyncCheck", "SyncReply", "TaskStatus",
+           "identity_of", "progress_of"]

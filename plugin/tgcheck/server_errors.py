@@ -15,6 +15,7 @@ saying only "still waiting". Instead:
 
 from __future__ import annotations
 
+import functools
 import time
 
 from . import connect, redact
@@ -55,8 +56,10 @@ class ServerErrorBudget:
     """One call's retries of 5xx replies: at most `budget` seconds from the first
     (never past the call's deadline), each retry told and honouring Retry-After."""
 
-    def __init__(self, budget: float, deadline: float, *, base: float, base_url: str):
+    def __init__(self, budget: float, deadline: float, *, base: float, base_url: str,
+                 context=None):
         self.budget, self.deadline, self.base = budget, deadline, base
+        self.context = context  # a CallContext: retries told to it, its cancel heard
         self.base_url = base_url
         self.started: float | None = None
         self._backoff: Backoff | None = None
@@ -67,7 +70,8 @@ class ServerErrorBudget:
         if self.started is None:
             self.started = now
             self._backoff = Backoff(min(self.deadline, now + self.budget), base=self.base,
-                                    sleep=connect.pause, tell=connect.tell)
+                                    sleep=functools.partial(connect.pause, context=self.context),
+                                    tell=functools.partial(connect.tell, context=self.context))
         code = response.status_code
         attempt = self._backoff.attempt + 1
         try:

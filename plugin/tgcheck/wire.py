@@ -28,6 +28,7 @@ declarative requesters above (a request description, an error handler).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,17 @@ from . import billed_calls, bounded_http, connect, proxies, redact, result_hosts
 from ._lean_httpx import httpx
 from .bounded_http import BodyTooLarge, PeerRefused
 from .connect import ConnectBudget
-from .errors import ApiError, ResultFileError, UncertainCreate
+from .errors import (
+    ApiError,
+    BadRequest,
+    InsufficientBalance,
+    KeyRefused,
+    ResultFileError,
+    TaskLost,
+    TaskTooLarge,
+    UncertainCreate,
+)
+from .provider import CallContext
 from .retry import Backoff, retry_after_seconds
 from .settings import Settings, is_loopback
 
@@ -55,6 +66,9 @@ GATEWAY_TIMEOUTS = (502, 504)
 # Billed replies that could not be used, in a row, before a query gives up.
 MAX_UNREADABLE_REPLIES = 5
 
+# What a read of a reply of the wrong shape raises: the reply is unreadable.
+UNREADABLE = (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError)
+
 # refuse(response, what): raise the provider's own error for a final non-2xx reply.
 Refuse = Callable[[httpx.Response, str], None]
 # read(response): the provider's value from a 2xx reply; ValueError: unreadable.
@@ -68,9 +82,33 @@ class Call:
     what: str  # for messages: "creating the task"
     method: str
     path: str  # relative to the base URL
-    files: dict | None = None
-    data: dict | None = None
+    files: dict | None = None  # multipart/form-data parts
+    data: dict | None = None  # form fields
+    json: object = None  # a JSON body
+    params: dict | None = None  # query parameters
     max_bytes: int = MAX_REPLY_BYTES
+
+    def send(self) -> dict:
+        """The request keywords of this call's body and query."""
+        parts = {"files": self.files, "data": self.data, "json": self.json,
+                 "params": self.params}
+        return {k: v for k, v in parts.items() if v is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Errors:
+    """A provider's error table: which final replies (not retried: 408, 425, 429,
+    5xx are the wire's) mean which of tgcheck's errors. Wire.refuse applies it; any
+    other 4xx is BadRequest (free, nothing created), a redirect an ApiError.
+
+    lost: codes of a task's status call that mean the vendor does not know the task
+    (TaskLost); lost_words: refusal text saying so under another code."""
+
+    key_refused: frozenset[int] = frozenset({401, 403})
+    no_balance: frozenset[int] = frozenset({402})
+    too_large: frozenset[int] = frozenset({413})
+    lost: frozenset[int] = frozenset({404})
+    lost_words: re.Pattern | None = None
 
 
 class _BilledUnusable(Exception):  # noqa: N818 (what happened, as query reads it)
@@ -84,10 +122,12 @@ def transient(response: httpx.Response) -> bool:
 
 class Wire:
     def __init__(self, settings: Settings, *, base_url: str, secret: str,
-                 secret_headers: dict[str, str], user_agent: str,
+                 secret_headers: dict[str, str], user_agent: str = "tgcheck",
+                 errors: Errors = Errors(),  # noqa: B008 (frozen: shared safely)
                  transport: httpx.BaseTransport | None = None,
                  resolver: result_hosts.Resolver | None = None):
         self.settings, self.base_url, self._secret = settings, base_url, secret
+        self.errors = errors
         # Result hosts are checked after resolution. A transport of the caller's
         # (tests) opens no socket: by default only IP literals are resolved then.
         self._hosts = result_hosts.Guard(
@@ -127,13 +167,23 @@ class Wire:
     def deadline(self, deadline: float | None) -> float:
         return time.monotonic() + self.settings.timeout if deadline is None else deadline
 
-    def backoff(self, deadline: float | None) -> Backoff:
-        # Every retry told to the listening caller (stderr, JSON progress).
-        return connect.backoff(self.deadline(deadline), base=self.settings.retry_base)
+    def context(self, context: CallContext | None, deadline: float | None = None,
+                on_billed=None) -> CallContext:
+        """The call's context: the engine's, or one made of the older keywords
+        (deadline=, on_billed=; the settings' timeout when none)."""
+        if context is not None:
+            return context
+        return CallContext(deadline=self.deadline(deadline), on_billed=on_billed)
 
-    def connect_budget(self, deadline: float | None) -> ConnectBudget:
+    def backoff(self, deadline: float | None, context: CallContext | None = None) -> Backoff:
+        # Every retry told to the call's listener (stderr, JSON progress).
+        return connect.backoff(self.deadline(deadline), base=self.settings.retry_base,
+                               context=context)
+
+    def connect_budget(self, deadline: float | None,
+                       context: CallContext | None = None) -> ConnectBudget:
         return ConnectBudget(self.settings.connect_budget, self.deadline(deadline),
-                             base=self.settings.retry_base)
+                             base=self.settings.retry_base, context=context)
 
     def request(self, client: httpx.Client, method: str, url: str, deadline: float, *,
                 span: float = API_SPAN, max_bytes: int = MAX_REPLY_BYTES,
@@ -163,47 +213,77 @@ class Wire:
         except (UnicodeDecodeError, httpx.ResponseNotRead):
             return "(unreadable body)"
 
+    def refuse(self, response: httpx.Response, what: str, *, lost: bool = False) -> None:
+        """The error table (Errors) applied to a final reply: a 2xx passes. lost: a
+        task's status call, whose "no such task" is TaskLost."""
+        code, table = response.status_code, self.errors
+        if 300 <= code < 400:
+            # Not followed (the key would travel along), and not retried: a redirect
+            # answers every retry the same way. Nothing was created by it.
+            target = httpx.URL(response.headers.get("Location", ""))
+            raise ApiError(f"{what}: the provider redirects (HTTP {code}) to "
+                           f"{target.scheme}://{target.host}; check TGCHECK_BASE_URL")
+        if code in table.key_refused:
+            raise KeyRefused(
+                f"{what}: the provider refused the API key (HTTP {code}); check TGCHECK_API_KEY"
+            )
+        if 400 <= code < 500 and code not in (408, 425, 429):
+            text = self.reply_text(response)
+            if code in table.no_balance:
+                raise InsufficientBalance(
+                    f"{what}: insufficient balance at the provider (HTTP {code}): {text}; "
+                    "top up the account (`tgcheck balance` shows it); nothing was created "
+                    "or billed")
+            if code in table.too_large:
+                raise TaskTooLarge(f"{what}: the provider refused the file as too large "
+                                   f"(HTTP {code}): {text}")
+            if lost and (code in table.lost
+                         or (table.lost_words is not None and table.lost_words.search(text))):
+                raise TaskLost(f"{what}: the provider does not know this task "
+                               f"(HTTP {code}): {text}")
+            raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
+
+    def _refuse_lost(self, response: httpx.Response, what: str) -> None:
+        self.refuse(response, what, lost=True)
+
     # -- a create: never sent again once it may have reached the vendor ----------
-    def create(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read):
+    def create(self, call: Call, *, read: Read, refuse: Refuse | None = None,
+               context: CallContext | None = None, deadline: float | None = None):
         """read(response) of the create's 2xx reply. Sent again only after what
         provably created nothing (no connection, 429, the provider's own 5xx within
         the server-error budget); UncertainCreate when the request may have reached
         the vendor and its outcome is unknown. read's ValueError or ApiError: the
-        reply could not be read, so the task may exist: UncertainCreate too."""
-        sending = {"sent": False}
-        try:
-            return self._create(call, self.deadline(deadline), refuse, read, sending)
-        except KeyboardInterrupt as e:
-            # Ctrl-C: whether the create may have landed is the engine's to know.
-            # Before any byte of this attempt left (connecting, between retries),
-            # nothing can have been created.
-            if not sending["sent"]:
-                e.request_sent = False
-            raise
+        reply could not be read, so the task may exist: UncertainCreate too (as
+        any of UNREADABLE: a reply of the wrong shape). refuse: the error table's
+        (Wire.refuse) unless given.
 
-    def _create(self, call: Call, deadline: float, refuse: Refuse, read: Read,
-                sending: dict):
+        context.request_sent is kept up to date (mark_sent): False while nothing of
+        the current attempt has left (connecting, waiting to retry), so a Ctrl-C
+        there leaves the job new rather than uncertain."""
+        context = self.context(context, deadline)
+        deadline = context.deadline
+        refuse = refuse or self.refuse
         what = call.what
         # A stop asked for while waiting to retry (429, 5xx: nothing created)
         # sends nothing more: a create is started again only by the next run.
-        backoff = connect.backoff(deadline, base=self.settings.retry_base)
-        connecting = self.connect_budget(deadline)
+        backoff = self.backoff(deadline, context)
+        connecting = self.connect_budget(deadline, context)
         failing = server_errors.ServerErrorBudget(
             self.settings.server_error_budget, deadline, base=self.settings.retry_base,
-            base_url=self.base_url)
+            base_url=self.base_url, context=context)
 
         def trace(name: str, info) -> None:  # httpcore's trace extension
             if name.endswith("send_request_headers.started"):
                 if getattr(info.get("request"), "method", None) == b"CONNECT":
                     return  # to a proxy, asking for a tunnel: nothing reaches the provider
-                sending["sent"] = True  # from here on, the request may reach the provider
+                context.mark_sent(True)  # from here on, the request may reach the provider
 
         while True:
-            sending["sent"] = False
+            context.mark_sent(False)
             try:
                 response = self.request(self.api, call.method, call.path, deadline,
-                                        max_bytes=call.max_bytes, files=call.files,
-                                        data=call.data, extensions={"trace": trace})
+                                        max_bytes=call.max_bytes, extensions={"trace": trace},
+                                        **call.send())
             except (BodyTooLarge, httpx.DecodingError) as e:
                 raise UncertainCreate(
                     f"{what}: the reply could not be read ({e}); "
@@ -215,7 +295,7 @@ class Wire:
                 connecting.failed(e, self.base_url, what)
                 continue
             except httpx.TransportError as e:
-                if not sending["sent"]:
+                if not context.request_sent:
                     # Failed before any byte of the request left (a TLS handshake,
                     # a proxy that never answers the CONNECT): nothing was created.
                     connecting.failed(e, self.base_url, what)
@@ -236,7 +316,7 @@ class Wire:
             if transient(response):
                 # 429 and the provider's own 5xx are free and create nothing: retry,
                 # 5xx only within the server-error budget, not for hours.
-                sending["sent"] = False
+                context.mark_sent(False)
                 if response.status_code >= 500:
                     failing.failed(response, what)
                 else:
@@ -258,14 +338,16 @@ class Wire:
                 raise UncertainCreate(f"{what}: unexpected HTTP {response.status_code}")
             try:
                 return read(response)
-            except (ValueError, ApiError) as e:
+            except (*UNREADABLE, ApiError) as e:
                 raise UncertainCreate(
                     f"{what}: the reply could not be read ({e}); "
                     "the task may exist and be billed") from None
 
     # -- a query: repeated freely, each billed reply counted ---------------------
-    def query(self, call: Call, *, deadline: float | None, refuse: Refuse, read: Read,
-              on_billed=None, max_unreadable: int = MAX_UNREADABLE_REPLIES):
+    def query(self, call: Call, *, read: Read, refuse: Refuse | None = None,
+              lost: bool = False, context: CallContext | None = None,
+              deadline: float | None = None, on_billed=None,
+              max_unreadable: int = MAX_UNREADABLE_REPLIES):
         """read(response) of a call that may be repeated (a status, a balance).
 
         Retried until the deadline after what left nothing billed (a failed connect
@@ -274,13 +356,18 @@ class Wire:
         short, late, over the cap, a broken encoding, or read raises ValueError or
         UnicodeDecodeError), it is retried too, at most max_unreadable in a row and
         never once on_billed.spent() (BudgetSpent). 405/501 mean "not this
-        endpoint" (WrongEndpoint, at once); other final replies go to refuse."""
-        deadline = self.deadline(deadline)
+        endpoint" (WrongEndpoint, at once); other final replies go to refuse.
+        context: the engine's (its on_billed, deadline, cancel), or one made of
+        deadline= and on_billed=. refuse: the error table's (Wire.refuse; lost: a
+        task's status call, "no such task" is TaskLost) unless given."""
+        context = self.context(context, deadline, on_billed)
+        refuse = refuse or (self._refuse_lost if lost else self.refuse)
+        deadline = context.deadline
         what = call.what
-        backoff = self.backoff(deadline)
-        connecting = self.connect_budget(deadline)
+        backoff = self.backoff(deadline, context)
+        connecting = self.connect_budget(deadline, context)
         # Each paid reply counts from its status line, whatever its body does next.
-        meter = billed_calls.Meter(on_billed, what)
+        meter = billed_calls.Meter(context.on_billed, what)
         unreadable = 0
         while True:
             try:
@@ -300,7 +387,7 @@ class Wire:
             refuse(response, what)
             try:
                 return read(response)
-            except (ValueError, UnicodeDecodeError):
+            except UNREADABLE:
                 # A broken body (truncated, an HTML error page): paid, but retry,
                 # a few times only: a maintenance page could answer for hours.
                 unreadable += 1
@@ -317,8 +404,8 @@ class Wire:
         meter.start()  # BudgetSpent: a billed reply came back and the budget is used up
         try:
             response = self.request(self.api, call.method, call.path, deadline,
-                                    max_bytes=call.max_bytes, files=call.files,
-                                    data=call.data, on_status=meter.heard)
+                                    max_bytes=call.max_bytes, on_status=meter.heard,
+                                    **call.send())
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError) as e:
             connecting.failed(e, self.base_url, call.what)
             return None
@@ -344,9 +431,11 @@ class Wire:
                 f"refusing to download results from {request.url.scheme}://{request.url.host} "
                 f"({e}): result URLs must be https:// on a public host") from None
 
-    def download(self, url: str, *, deadline: float | None, max_bytes: int) -> bytes:
+    def download(self, url: str, *, max_bytes: int, context: CallContext | None = None,
+                 deadline: float | None = None) -> bytes:
         """The file at url, decoded, at most max_bytes; ResultFileError for what a new
         link may fix."""
+        context = self.context(context, deadline)
         if redact.holds_secret(url):
             # A link that carries the key would hand it to whichever host it names.
             raise ResultFileError("the provider's result URL holds the API key; refusing "
@@ -356,8 +445,8 @@ class Wire:
         except (httpx.InvalidURL, TypeError) as e:
             raise ResultFileError(f"the provider's result URL is not a valid URL ({e}); the "
                                   "next run asks for a new one") from None
-        deadline = self.deadline(deadline)
-        backoff = self.backoff(deadline)
+        deadline = context.deadline
+        backoff = self.backoff(deadline, context)
         while True:
             try:
                 response = self.request(self.files, "GET", url, deadline, span=DOWNLOAD_SPAN,

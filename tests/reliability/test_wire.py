@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from hostile import HostileServer, reply
-from tgcheck import Settings, connect
+from tgcheck import Settings
 from tgcheck.billed_calls import BilledCalls, BudgetSpent
 from tgcheck.errors import UncertainCreate
+from tgcheck.provider import CallContext
 from tgcheck.server_errors import ServerErrors, WrongEndpoint
 from tgcheck.wire import Call, Wire
 
@@ -62,9 +63,9 @@ def test_a_query_retries_told_and_then_read():
 
     with HostileServer(status=status) as server:
         wire = _wire(server)
-        with connect.listening(told.append):
-            data = wire.query(Call("polling", "POST", "/status"), deadline=None,
-                              refuse=_refuse, read=lambda r: r.json())
+        context = CallContext.within(30, on_retry=told.append)
+        data = wire.query(Call("polling", "POST", "/status"), context=context,
+                          refuse=_refuse, read=lambda r: r.json())
         wire.close()
     assert data == {"status": "ok"}
     assert [m.split("HTTP ")[1][:3] for m in told] == ["503", "429"]

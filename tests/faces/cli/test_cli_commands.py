@@ -216,10 +216,10 @@ def test_plugins_lists_builtins_with_their_hooks(env):
     result = run("plugins", "--json", env=env)
     assert result.returncode == 0, result.stderr
     found = {p["name"]: p for p in json.loads(result.stdout)}
-    # One package for the provider: its client, settings and sandbox (its readers
+    # One package for the provider, one hook: its client, settings and sandbox (its readers
     # are the provider's own, not a plugin of their own).
     assert found["tgcheck.default_plugins.ekycpro"]["hooks"] == [
-        "tgcheck_register_providers", "tgcheck_register_sandboxes", "tgcheck_register_settings"]
+        "tgcheck_register_providers"]
     assert found["tgcheck.default_plugins.task_types"]["version"] == "0.1.0"
     text = run("plugins", env=env)
     assert "tgcheck_job_event" in text.stdout

@@ -6,7 +6,8 @@
 - its result files (xlsx, zip of CSV or xlsx, CSV) are read by the core's
   generic readers (tgcheck.readers), named in EkycproProvider.readers;
 - sandbox.py: a local server speaking its protocol (`--sandbox`, the tests);
-- here: the hooks that register them, and its settings (its default base URL).
+- here: the one hook that registers the provider with its settings (its default
+  base URL) and its sandbox.
 """
 
 from __future__ import annotations
@@ -48,30 +49,25 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _start_sandbox(**options):
+    from .sandbox import Sandbox  # the server loads only when a sandbox is asked for
+
+    return Sandbox(**options)
+
+
 @hookimpl
 def tgcheck_register_providers(register):
-    register(NAME, _Factory())
-
-
-@hookimpl
-def tgcheck_register_settings(register):
-    register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider=NAME,
-                     help="the ekycpro API's base URL"))
-    # No default here: unset, it is the vendor's /v1/check host, or none while
-    # the base URL is a sandbox (ekycpro.sync.sync_url).
-    register(Setting("sync_url", "TGCHECK_SYNC_URL", None, provider=NAME,
-                     help="where the synchronous /v1/check is asked (default "
-                          "https://api.ekycpro.ai)"))
-
-
-@hookimpl
-def tgcheck_register_sandboxes(register):
-    def start(**options):
-        from .sandbox import Sandbox  # the server loads only when a sandbox is asked for
-
-        return Sandbox(**options)
-
-    register(NAME, start)
+    # One call: the provider with its settings and its sandbox (its readers are
+    # EkycproProvider.readers, the core's generic ones).
+    register(NAME, _Factory(), sandbox=_start_sandbox, settings=[
+        Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL,
+                help="the ekycpro API's base URL"),
+        # No default here: unset, it is the vendor's /v1/check host, or none while
+        # the base URL is a sandbox (ekycpro.sync.sync_url).
+        Setting("sync_url", "TGCHECK_SYNC_URL", None,
+                help="where the synchronous /v1/check is asked (default "
+                     "https://api.ekycpro.ai)"),
+    ])
 
 
 __all__ = ["DEFAULT_BASE_URL", "STATUS_WORDS", "TYPICAL_RATE", "EkycproProvider", "parse_task"]

@@ -17,17 +17,12 @@ from ... import redact, result_hosts
 from ..._lean_httpx import httpx
 from ...errors import (
     ApiError,
-    BadRequest,
-    InsufficientBalance,
-    KeyRefused,
-    TaskLost,
-    TaskTooLarge,
 )
 from ...models import TaskStatus
-from ...provider import Provider
+from ...provider import CallContext, Provider
 from ...readers import readers
 from ...settings import Settings, canonical_url
-from ...wire import Call, Wire
+from ...wire import Call, Errors, Wire
 from .words import CREATE_IS_BILLED, STATUS_WORDS, TYPICAL_RATE
 
 # A result file larger than this is refused rather than held in memory (the
@@ -150,6 +145,7 @@ class EkycproProvider(Provider):
         self._key = settings.require_key()
         self._wire = Wire(settings, base_url=self.base_url, secret=self._key,
                           secret_headers={"X-API-Key": self._key}, user_agent=USER_AGENT,
+                          errors=Errors(lost_words=TASK_UNKNOWN),
                           transport=transport, resolver=resolver)
 
     def __repr__(self) -> str:
@@ -158,59 +154,25 @@ class EkycproProvider(Provider):
     def close(self) -> None:
         self._wire.close()
 
-    def _refuse(self, response: httpx.Response, what: str, *,
-                task_query: bool = False) -> None:
-        """ekycpro's final replies, as errors (a 2xx passes)."""
-        code = response.status_code
-        if 300 <= code < 400:
-            # Not followed (the key would travel along), and not retried: a redirect
-            # answers every retry the same way. Nothing was created by it.
-            target = httpx.URL(response.headers.get("Location", ""))
-            raise ApiError(f"{what}: the provider redirects (HTTP {code}) to "
-                           f"{target.scheme}://{target.host}; check TGCHECK_BASE_URL")
-        if code in (401, 403):
-            raise KeyRefused(
-                f"{what}: the provider refused the API key (HTTP {code}); check TGCHECK_API_KEY"
-            )
-        if 400 <= code < 500 and code not in (408, 425, 429):
-            text = self._wire.reply_text(response)
-            if code == 402:
-                raise InsufficientBalance(
-                    f"{what}: insufficient balance at the provider (HTTP 402): {text}; "
-                    "top up the account (`tgcheck balance` shows it); nothing was created "
-                    "or billed")
-            if code == 413:
-                raise TaskTooLarge(f"{what}: the provider refused the file as too large "
-                                   f"(HTTP 413): {text}")
-            if task_query and (code == 404 or TASK_UNKNOWN.search(text)):
-                raise TaskLost(f"{what}: the provider does not know this task "
-                               f"(HTTP {code}): {text}")
-            raise BadRequest(f"{what}: the provider refused the request (HTTP {code}): {text}")
-
-    def _refuse_task_query(self, response: httpx.Response, what: str) -> None:
-        self._refuse(response, what, task_query=True)
-
     # -- create: never retried once the request may have been received --------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
-                    deadline: float | None = None) -> TaskStatus:
+                    context: CallContext | None = None) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
         call = Call("creating the task", "POST", "/v1/tasks",
                     files={"file": ("numbers.txt", body, "text/plain")},
                     data={"task_type": task_type})
         # 200 (older deployments) and 202 (newer) alike: a 2xx with a task id is a
         # created, charged task.
-        return self._wire.create(call, deadline=deadline, refuse=self._refuse,
+        return self._wire.create(call, context=context,
                                  read=lambda response: parse_task(response.json()))
 
     # -- status and download: idempotent, retried until the deadline ----------
-    def get_status(self, task_id: str, *, deadline: float | None = None,
-                   on_billed=None) -> TaskStatus:
+    def get_status(self, task_id: str, *, context: CallContext | None = None) -> TaskStatus:
         what = f"asking for task {task_id}"
         # multipart/form-data, as the vendor's curl --form example sends it
         call = Call(what, "POST", "/v1/gettasks", files={"task_id": (None, task_id)})
-        record = self._wire.query(call, deadline=deadline, refuse=self._refuse_task_query,
-                                  read=lambda response: parse_task(response.json()),
-                                  on_billed=on_billed)
+        record = self._wire.query(call, context=context, lost=True,
+                                  read=lambda response: parse_task(response.json()))
         if record.task_id != task_id:
             raise ApiError(f"{what}: the provider answered for another task")
         return record
@@ -226,7 +188,7 @@ class EkycproProvider(Provider):
         def refuse(response: httpx.Response, what: str) -> None:
             if response.status_code == 404:
                 raise ApiError(f"{what}: this provider has no /v1/balance (HTTP 404)")
-            self._refuse(response, what)
+            self._wire.refuse(response, what)
 
         def read(response: httpx.Response) -> tuple[str, str | None]:
             try:
@@ -245,9 +207,9 @@ class EkycproProvider(Provider):
         return self._wire.query(Call(what, "GET", "/v1/balance"), deadline=deadline,
                                 refuse=refuse, read=read, max_unreadable=1)
 
-    def download(self, url: str, *, deadline: float | None = None,
+    def download(self, url: str, *, context: CallContext | None = None,
                  max_bytes: int | None = None) -> bytes:
         """The result file at url, decoded; max_bytes (if given) bounds it below
         MAX_DOWNLOAD_BYTES."""
         limit = MAX_DOWNLOAD_BYTES if max_bytes is None else min(max_bytes, MAX_DOWNLOAD_BYTES)
-        return self._wire.download(url, deadline=deadline, max_bytes=limit)
+        return self._wire.download(url, context=context, max_bytes=limit)

@@ -1,0 +1,87 @@
+"""tgcheck.plugin: everything a provider or plugin author may use, in one place.
+
+docs/plugins.md imports only from here. What is not named here is tgcheck's own
+and may change without notice. The HTTP layer (Wire, Call, Errors) loads httpx
+and is imported on first use, so a plugin module that imports this at start
+costs nothing until a provider is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import (
+    ApiError,
+    BadRequest,
+    ConfigError,
+    DeadlineExceeded,
+    InsufficientBalance,
+    KeyRefused,
+    ResultFileError,
+    TaskLost,
+    TaskTooLarge,
+    TgcheckError,
+    UncertainCreate,
+)
+from .hookspecs import hookimpl
+from .models import JobEvent, Reader, TaskStatus, TaskType
+from .plugin_settings import Setting
+from .provider import (
+    FAILED,
+    LOST,
+    QUEUED,
+    READY,
+    RUNNING,
+    STATES,
+    CallContext,
+    Provider,
+    SyncCheck,
+    SyncReply,
+    identity_of,
+    progress_of,
+)
+from .redact import clean
+from .settings import Settings, canonical_url
+
+if TYPE_CHECKING:
+    from . import plugins
+    from .api import check
+    from .cli import cli
+    from .command_errors import handle_errors
+    from .normalize import normalise
+    from .readers import CsvReader, XlsxReader, ZipReader, readers, rows_to_answers
+    from .wire import Call, Errors, Wire, transient
+
+# name -> module: imported when first asked for (httpx with the wire).
+_LAZY = {"Wire": "wire", "Call": "wire", "Errors": "wire", "transient": "wire",
+         "readers": "readers", "CsvReader": "readers", "XlsxReader": "readers",
+         "ZipReader": "readers", "rows_to_answers": "readers",
+         "handle_errors": "command_errors", "check": "api", "normalise": "normalize",
+         "cli": "cli", "plugins": None}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module = _LAZY[name]
+    if module is None:  # the module itself (plugins: the plugin manager)
+        return importlib.import_module(f"tgcheck.{name}")
+    return getattr(importlib.import_module(f"tgcheck.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
+    "ApiError", "BadRequest", "Call", "CallContext", "ConfigError", "CsvReader",
+    "DeadlineExceeded", "Errors", "InsufficientBalance", "JobEvent", "KeyRefused",
+    "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
+    "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
+    "UncertainCreate", "Wire", "XlsxReader", "ZipReader", "canonical_url", "clean",
+    "handle_errors", "hookimpl", "identity_of", "progress_of", "readers",
+    "rows_to_answers", "transient", "check", "cli", "normalise", "plugins",
+]

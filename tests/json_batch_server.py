@@ -1,0 +1,120 @@
+"""A loopback stand-in for a JSON batch API unlike ekycpro's (issue 21 item 3):
+Bearer auth, JSON bodies, free status calls, progress as a fraction, results as
+cursor-paged JSON records with an explicit `"registered": null` (unknown), at most
+MAX_BATCH numbers a batch. tests/json_batch_provider.py speaks it; it is also that
+provider's sandbox (the sandbox factory's contract, docs/plugins.md).
+
+POST /v1/batches {"numbers": [...]}        -> 201 {"id", "state", "size"}; 413 past MAX_BATCH
+GET  /v1/batches/ID                        -> {"id", "state", "size", "progress"} (free)
+GET  /v1/batches/ID/results?cursor=C       -> {"results": [{"number", "registered"}], "next"}
+
+Answers are a pure function of the number: its last digit even is registered,
+odd is not, and a number ending in 0 is an explicit unknown (null)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+KEY = "jsonbatch-demo-key"
+MAX_BATCH = 25_000
+PAGE = 1_000
+
+
+def registered(number: str) -> bool | None:
+    """The stand-in's answer for a number: None (unknown) for a final 0."""
+    return None if number.endswith("0") else int(number[-1]) % 2 == 0
+
+
+class JsonBatchServer:
+    """stuck: batches never finish. together: a batch finishes only once this many
+    batches exist (so only batches run side by side get answers)."""
+
+    def __init__(self, *, stuck: bool = False, together: int = 1, port: int = 0,
+                 **_options):
+        self.stuck, self.together = stuck, together
+        self.api_key = KEY
+        self.batches: dict[str, list[str]] = {}
+        self.billed: Counter = Counter()  # what the vendor bills: creates only
+        self.calls: Counter = Counter()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def state(self, batch: str) -> dict:
+        done = not self.stuck and len(self.batches) >= self.together
+        size = len(self.batches[batch])
+        return {"id": batch, "state": "done" if done else "running", "size": size,
+                "progress": 1.0 if done else 0.0}
+
+
+def _handler(srv: JsonBatchServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, code: int, data: dict) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _authorised(self) -> bool:
+            if self.headers.get("Authorization") == f"Bearer {srv.api_key}":
+                return True
+            self._reply(401, {"error": "invalid bearer token"})
+            return False
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self._authorised():
+                return
+            numbers = json.loads(body)["numbers"]
+            if len(numbers) > MAX_BATCH:
+                return self._reply(413, {"error": f"at most {MAX_BATCH} numbers a batch"})
+            with srv._lock:
+                batch = f"b{len(srv.batches) + 1}"
+                srv.batches[batch] = list(numbers)
+                srv.calls["create"] += 1
+                srv.billed["create"] += 1
+            self._reply(201, srv.state(batch))
+
+        def do_GET(self):
+            if not self._authorised():
+                return
+            url = urlsplit(self.path)
+            parts = url.path.strip("/").split("/")  # v1, batches, ID[, results]
+            batch = parts[2] if len(parts) > 2 else ""
+            if batch not in srv.batches:
+                return self._reply(404, {"error": "no such batch"})
+            if len(parts) == 3:
+                srv.calls["status"] += 1  # free: never billed
+                return self._reply(200, srv.state(batch))
+            srv.calls["results"] += 1
+            start = int(parse_qs(url.query).get("cursor", ["0"])[0] or 0)
+            numbers = srv.batches[batch][start:start + PAGE]
+            after = start + PAGE
+            self._reply(200, {
+                "results": [{"number": n, "registered": registered(n)} for n in numbers],
+                "next": str(after) if after < len(srv.batches[batch]) else None})
+
+    return Handler
