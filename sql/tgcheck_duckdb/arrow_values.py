@@ -42,12 +42,14 @@ def checked_array(found: list) -> pa.StructArray:
                                       names=["number", "status", "reason"])
 
 
-def answer_table(groups: list) -> pa.StructArray:
+def answer_table(groups: list, asked: pa.Array | None = None) -> pa.StructArray:
     """(number, value, status) per answered number, from the engine's answer groups.
 
-    Each asked number is in one group at most; a group may also hold numbers not
+    Each asked number is in one group at most. A group may also hold numbers not
     asked for (a lookup that scanned the store, a task topped up with stored
-    ones): no input joins to those. Built per group in C, no object per number.
+    ones): when there are more than `asked` (the numbers read from the inputs)
+    they are dropped here, so DuckDB never holds a whole large store to join
+    against a smaller column. Built per group in C, no object per number.
     """
     if not groups:
         return pa.StructArray.from_arrays(
@@ -55,6 +57,9 @@ def answer_table(groups: list) -> pa.StructArray:
     numbers = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
     which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
                               for i, (_, _, group) in enumerate(groups)])
+    if asked is not None and len(numbers) > len(asked):
+        keep = pc.is_in(numbers, value_set=asked)
+        numbers, which = numbers.filter(keep), which.filter(keep)
     values = pa.array([value if status == OK else None for value, status, _ in groups],
                       pa.string()).take(which)
     statuses = pa.array([status for _, status, _ in groups], pa.string()).take(which)

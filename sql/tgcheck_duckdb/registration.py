@@ -66,7 +66,9 @@ def register(
             if row_regions.null_count < len(row_regions):
                 default = per_row(row_regions.to_pylist(), default)
             found, groups = _check(values, default)
-            out.append({"checked": checked_array(found), "answers": answer_table(groups)})
+            checked = checked_array(found)
+            out.append({"checked": checked,
+                        "answers": answer_table(groups, checked.field("number"))})
         return _checks_of(out)
 
     def _check(values: list, region) -> tgcheck.ColumnAnswers:

@@ -192,6 +192,29 @@ def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
     assert sorted(rows[3][4]) == sorted([status(b), status(c)])
 
 
+def test_the_udf_hands_duckdb_only_the_answers_of_the_column(con, settings, sandbox):
+    # A column that is a large part of the store is looked up by scanning it:
+    # the store's other answers must not go to DuckDB to be joined against.
+    from tgcheck.store import StoredAnswer
+    from tgcheck.store.sqlite import SCAN_MIN, SCAN_SHARE
+    from tgcheck_duckdb import macros
+
+    stored = [f"+4179{i:07d}" for i in range(SCAN_MIN * 3 // 2)]
+    assert len(stored) <= SCAN_MIN * SCAN_SHARE  # so the lookup scans
+    tgcheck.get_engine(settings).store.import_answers(
+        StoredAnswer("tg", n, "yes", "ok", time.time(), "t") for n in stored)
+    asked = stored[:SCAN_MIN]
+    con.execute("CREATE TABLE asked AS SELECT unnest(?::VARCHAR[]) AS phone", [asked])
+    answered, numbers = con.execute(f"""
+        SELECT len(r.answers), list_sort([x.number FOR x IN r.answers])
+        FROM (SELECT {macros.ANSWER_UDF}(list({{'input': phone, 'region': NULL::VARCHAR}}),
+                                         NULL) AS r FROM asked)""").fetchone()
+    assert answered == SCAN_MIN and numbers == sorted(asked)
+    assert con.execute("SELECT count(*) FILTER (telegram = 'yes'), count(*) "
+                       "FROM telegram_enrich('asked', 'phone')").fetchone() == (SCAN_MIN,) * 2
+    assert sandbox.calls == {}
+
+
 # -- tg_normalize --------------------------------------------------------------
 
 def test_tg_normalize_makes_no_api_call(con, sandbox):
