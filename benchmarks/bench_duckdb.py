@@ -106,6 +106,9 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
     # kernels and DuckDB's first plan: shown, but the figure is the median.
     first_seconds = timed(enrich)
     tgcheck_seconds, tgcheck_cpu = _median(enrich, repeat)
+    check_seconds, check_cpu = _median(lambda: con.execute(
+        "CREATE OR REPLACE TABLE checked AS SELECT * FROM telegram_check('customers', 'phone')"),
+        repeat)
 
     # The same answers, in memory before the clock starts: a dict and an Arrow table.
     phones = numbers(rows)
@@ -131,6 +134,10 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
                              WHERE e.telegram IS DISTINCT FROM b.telegram""").fetchone()[0]
         if differ:
             raise SystemExit(f"telegram_enrich and {other} disagree on {differ} rows")
+    checked = con.execute("SELECT count(*), count(*) FILTER (status = 'ok') FROM checked"
+                          ).fetchone()
+    if checked != (rows, rows):
+        raise SystemExit(f"telegram_check answered {checked[1]:,} of {rows:,} rows")
     in_order = con.execute("SELECT bool_and(id = rn - 1) FROM (SELECT id, row_number() "
                            "OVER () AS rn FROM enriched)").fetchone()[0]
     if rows and not in_order:
@@ -150,6 +157,8 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
             note="LEFT JOIN against the answers as a registered Arrow table, built untimed; "
                  f"CPU s {tgcheck_cpu:.2f} vs {join_cpu:.2f}"),
         Row("5   first query of the process (s)", first_seconds),
+        Row(f"5 DuckDB telegram_check, {rows:,} rows (s)", check_seconds,
+            note=f"one row per distinct input; CPU s {check_cpu:.2f}"),
     ]
 
 
