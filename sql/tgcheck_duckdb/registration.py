@@ -110,19 +110,17 @@ def register(
 
 
 def _checks_of(items: list) -> pa.StructArray:
-    """Per input row: NULL, or {checked: [...], answers: [...]} (macros.check_type)."""
-    def lists(field: str) -> pa.ListArray:
+    """Per input row: NULL, or {checked: [...], answers: [...]} (macros.CHECK_TYPE)."""
+    def lists(field: str, empty: pa.StructArray) -> pa.ListArray:
         offsets, pieces = [0], []
         for item in items:
             if item is not None:
                 pieces.append(item[field])
             offsets.append(offsets[-1] + (len(item[field]) if item is not None else 0))
-        values = pa.concat_arrays(pieces) if pieces else None
-        if values is None:
-            empty = checked_array([]) if field == "checked" else answer_table([])
-            values = empty
+        values = pa.concat_arrays(pieces) if pieces else empty
         return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
     mask = pa.array([item is None for item in items], pa.bool_())
-    return pa.StructArray.from_arrays([lists("checked"), lists("answers")],
-                                      names=["checked", "answers"], mask=mask)
+    return pa.StructArray.from_arrays(
+        [lists("checked", checked_array([])), lists("answers", answer_table([]))],
+        names=["checked", "answers"], mask=mask)
