@@ -5,11 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import tgcheck
-from tgcheck.models import OK, UNKNOWN
+from tgcheck.models import OK
 from tgcheck.normalize import resolve_all
-from tgcheck.reasons import LEFT_OUT_REASON as LEFT_OUT
-from tgcheck.reasons import NO_ANSWER_REASON as NO_ANSWER
 
 
 def python_values(array: pa.Array) -> list:
@@ -24,41 +21,50 @@ def python_values(array: pa.Array) -> list:
     return array.to_pylist()
 
 
-def answers_array(answers: tgcheck.ColumnAnswers, value_column: str) -> pa.StructArray:
-    """(number, value, status, reason) per input, joined by number in Arrow.
+def checked_array(found: list) -> pa.StructArray:
+    """(number, status, reason) per input, as the engine's normaliser found it.
 
-    value is set only when status is ok; a valid number in no group has no
-    answer (unknown); invalid and blank inputs keep their local status. reason
-    is filled as Engine.check fills Answer.reason.
+    number: E.164, or NULL when the input is answered locally (invalid, blank);
+    status: that local answer, NULL for a number to be looked up; reason: the
+    local answer's, or a note on a number that was changed (an extension
+    removed). Clean input, every value an E.164 string, costs one C pass.
     """
-    found, groups = answers
+    if set(map(type, found)) <= {str}:
+        blank = pa.nulls(len(found), pa.string())
+        return pa.StructArray.from_arrays([pa.array(found, pa.string()), blank, blank],
+                                          names=["number", "status", "reason"])
     numbers = pa.array([f if type(f) is str else (f.number if f.status == OK else None)
                         for f in found], pa.string())
-    if groups:
-        keys = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
-        group_of_key = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
-                                         for i, (_, _, group) in enumerate(groups)])
-        # Each input's group, or null: a hash join of the inputs against the keys.
-        which = group_of_key.take(pc.index_in(numbers, value_set=keys))
-    else:
-        which = pa.nulls(len(numbers), pa.int32())
+    statuses = pa.array([None if type(f) is str or f.status == OK else f.status
+                         for f in found], pa.string())
+    reasons = pa.array([None if type(f) is str else f.reason for f in found], pa.string())
+    return pa.StructArray.from_arrays([numbers, statuses, reasons],
+                                      names=["number", "status", "reason"])
+
+
+def answer_table(groups: list, asked: pa.Array | None = None) -> pa.StructArray:
+    """(number, value, status) per answered number, from the engine's answer groups.
+
+    Each asked number is in one group at most. A group may also hold numbers not
+    asked for (a lookup that scanned the store, a task topped up with stored
+    ones): when there are more than `asked` (the numbers read from the inputs)
+    they are dropped here, so DuckDB never holds a whole large store to join
+    against a smaller column. Built per group in C, no object per number.
+    """
+    if not groups:
+        return pa.StructArray.from_arrays(
+            [pa.array([], pa.string())] * 3, names=["number", "value", "status"])
+    numbers = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
+    which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
+                              for i, (_, _, group) in enumerate(groups)])
+    if asked is not None and len(numbers) > len(asked):
+        keep = pc.is_in(numbers, value_set=asked)
+        numbers, which = numbers.filter(keep), which.filter(keep)
     values = pa.array([value if status == OK else None for value, status, _ in groups],
                       pa.string()).take(which)
     statuses = pa.array([status for _, status, _ in groups], pa.string()).take(which)
-    reasons = pa.array([None if status == OK else LEFT_OUT for _, status, _ in groups],
-                       pa.string()).take(which)
-    if len(numbers) and any(type(f) is not str for f in found):
-        local = pa.array([None if type(f) is str or f.status == OK else f.status
-                          for f in found], pa.string())
-        statuses = pc.coalesce(local, statuses)
-        notes = pa.array([None if type(f) is str else f.reason for f in found], pa.string())
-        reasons = pc.coalesce(reasons, notes)
-    # A valid number no group answered: unknown, no answer.
-    unanswered = pc.and_(pc.is_null(which), pc.is_valid(numbers))
-    reasons = pc.if_else(unanswered, pa.scalar(NO_ANSWER, pa.string()), reasons)
-    statuses = pc.fill_null(statuses, UNKNOWN)
-    return pa.StructArray.from_arrays([numbers, values, statuses, reasons],
-                                      names=["number", value_column, "status", "reason"])
+    return pa.StructArray.from_arrays([numbers, values, statuses],
+                                      names=["number", "value", "status"])
 
 
 def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> pa.Array:

@@ -1,11 +1,17 @@
-"""The SQL side: table macros over one arrow UDF that answers a whole list at once.
+"""The SQL side: table macros over one arrow UDF that checks a whole list at once.
 
 DuckDB's Python API has no table functions, so each macro hands the full
 column to the UDF as ONE list value: the UDF then runs once per query, and the
-engine sees the whole set (one task, not one per chunk of 2,048 rows).
+engine sees the whole set (one task, not one per chunk of 2,048 rows). The UDF
+does the part only Python can (normalise, look up, pay for what is missing,
+store) and hands back two lists, the reading of each input and the answers by
+number; DuckDB joins them to the rows itself, in parallel, as a hash join.
 """
 
 from __future__ import annotations
+
+from tgcheck.models import OK, UNKNOWN
+from tgcheck.reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 
 # Internal names: double underscore so they sort out of the user's way.
 ANSWER_UDF = "__tgcheck_answers"
@@ -20,10 +26,10 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def answer_type(column: str) -> str:
-    """The UDF's return type: one struct per list element, in the list's order."""
-    return (f"STRUCT(number VARCHAR, {quote_identifier(column)} VARCHAR, status VARCHAR, "
-            "reason VARCHAR)[]")
+# The UDF's return type, per list it is given: `checked` in that list's order
+# (arrow_values.checked_array), `answers` one per answered number (answer_table).
+CHECK_TYPE = ("STRUCT(checked STRUCT(number VARCHAR, status VARCHAR, reason VARCHAR)[], "
+              "answers STRUCT(number VARCHAR, value VARCHAR, status VARCHAR)[])")
 
 
 # Each row's region, as text (a calling code may be an INTEGER column), or NULL
@@ -36,13 +42,14 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
 def macro_sql(column: str) -> str:
     col = quote_identifier(column)
     shown = ", ".join(quote_literal(c) for c in ("number", column, "status", "reason"))
+    no_answer, left_out = quote_literal(NO_ANSWER_REASON), quote_literal(LEFT_OUT_REASON)
     # A macro parameter is pasted in as text wherever it appears: `pairs` used
     # twice would run its subquery twice, and two list(DISTINCT ...) need not
     # come in the same order (DuckDB's parallel hash aggregate does not keep
     # one), so numbers would be read with another row's region and answers
     # zipped to the wrong inputs. Hence `pairs` appears exactly once: the
     # (number, region) structs go to the UDF as ONE list, the UDF splits them
-    # itself, and its answers are zipped to that very list (two unnests of one
+    # itself, and its readings are zipped to that very list (two unnests of one
     # row walk their lists in step). MATERIALIZED also keeps an inlined second
     # reference from calling the UDF (and the engine) again.
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
@@ -52,14 +59,27 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     WITH inputs AS MATERIALIZED (
         SELECT pairs AS __tgcheck_pairs
     ),
-    answered AS MATERIALIZED (
+    checked AS MATERIALIZED (
         SELECT __tgcheck_pairs,
-               {ANSWER_UDF}(__tgcheck_pairs, CAST(fixed AS VARCHAR)) AS __tgcheck_answers
+               {ANSWER_UDF}(__tgcheck_pairs, CAST(fixed AS VARCHAR)) AS __tgcheck_checked
         FROM inputs
+    ),
+    readings AS (
+        SELECT unnest(__tgcheck_pairs, recursive := true),
+               unnest(__tgcheck_checked.checked, recursive := true)
+        FROM checked
+    ),
+    answers AS (
+        SELECT unnest(__tgcheck_checked.answers, recursive := true) FROM checked
     )
-    SELECT unnest(__tgcheck_pairs, recursive := true),
-           unnest(__tgcheck_answers, recursive := true)
-    FROM answered;
+    -- A number with no answer is unknown, never "no"; a value only for "{OK}".
+    SELECT r.input, r.region, r.number,
+           CASE WHEN a.status = '{OK}' THEN a.value END AS {col},
+           coalesce(r.status, a.status, '{UNKNOWN}') AS status,
+           CASE WHEN r.number IS NOT NULL AND a.number IS NULL THEN {no_answer}
+                WHEN a.status <> '{OK}' THEN {left_out}
+                ELSE r.reason END AS reason
+    FROM readings r LEFT JOIN answers a ON r.number = a.number;
 
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL) AS TABLE (

@@ -13,7 +13,7 @@ from tgcheck import plugins
 from tgcheck.regions import fixed_region, is_empty, per_row
 
 from . import macros, waiting
-from .arrow_values import answers_array, normalised_array, python_values
+from .arrow_values import answer_table, checked_array, normalised_array, python_values
 from .progress import ProgressReporter
 
 
@@ -47,8 +47,9 @@ def register(
         # One row per query in practice: the macros pass the whole column as one
         # list of {input, region} structs (region NULL: none), and the macro's
         # `region :=` (NULL: the registered one). Numbers and regions are split
-        # here, from the one list, so they cannot come apart; the answers are
-        # in that list's order.
+        # here, from the one list, so they cannot come apart. Per row it returns
+        # the normaliser's reading of each input, in that list's order, and the
+        # answers by number: DuckDB joins the two (macros.py), not Python.
         lists = lists.combine_chunks()
         fixed = fixed.to_pylist()
         out = []
@@ -60,10 +61,15 @@ def register(
             default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
             pairs = lists[i].values
             values = python_values(pc.struct_field(pairs, "input"))
-            row_regions = pc.struct_field(pairs, "region").to_pylist()
-            answers = _check(values, per_row(row_regions, default))
-            out.append(answers_array(answers, column))
-        return _list_of(out, column)
+            row_regions = pc.struct_field(pairs, "region")
+            # No region column: every region NULL, known without a Python pass.
+            if row_regions.null_count < len(row_regions):
+                default = per_row(row_regions.to_pylist(), default)
+            found, groups = _check(values, default)
+            checked = checked_array(found)
+            out.append({"checked": checked,
+                        "answers": answer_table(groups, checked.field("number"))})
+        return _checks_of(out)
 
     def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:
@@ -93,7 +99,7 @@ def register(
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
     # PREPARE, constant folding): a call can create a billed task.
     # null_handling="special": a NULL region list means "no regions", not a NULL answer.
-    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.answer_type(column),
+    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.CHECK_TYPE,
                         type="arrow", null_handling="special", side_effects=True)
     # No API call here, but the same rule keeps it out of surprises in plans.
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
@@ -103,18 +109,18 @@ def register(
     return con
 
 
-def _list_of(structs: list, column: str) -> pa.Array:
-    """Answer structs (or None) -> one list value per input row."""
-    struct_type = pa.struct([("number", pa.string()), (column, pa.string()),
-                             ("status", pa.string()), ("reason", pa.string())])
-    offsets, pieces, valid = [0], [], []
-    for item in structs:
-        valid.append(item is not None)
-        if item is not None:
-            pieces.append(item)
-            offsets.append(offsets[-1] + len(item))
-        else:
-            offsets.append(offsets[-1])
-    values = pa.concat_arrays(pieces) if pieces else pa.array([], struct_type)
-    mask = pa.array([not v for v in valid], pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+def _checks_of(items: list) -> pa.StructArray:
+    """Per input row: NULL, or {checked: [...], answers: [...]} (macros.CHECK_TYPE)."""
+    def lists(field: str, empty: pa.StructArray) -> pa.ListArray:
+        offsets, pieces = [0], []
+        for item in items:
+            if item is not None:
+                pieces.append(item[field])
+            offsets.append(offsets[-1] + (len(item[field]) if item is not None else 0))
+        values = pa.concat_arrays(pieces) if pieces else empty
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+    mask = pa.array([item is None for item in items], pa.bool_())
+    return pa.StructArray.from_arrays(
+        [lists("checked", checked_array([])), lists("answers", answer_table([]))],
+        names=["checked", "answers"], mask=mask)
