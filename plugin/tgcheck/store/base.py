@@ -103,6 +103,14 @@ def unpack_numbers(blob: bytes) -> list[str]:
     return text.split("\n") if text else []
 
 
+def number_range(numbers: Collection[str]) -> tuple[str | None, str | None]:
+    """A set's first and last number (code point order, as SQLite's BINARY and
+    PostgreSQL's "C" collation compare): kept with each job, so a claim unpacks
+    only jobs whose range meets its own. A run's chunks are slices of one sorted
+    set, so they never meet each other's, and another run's meet a few."""
+    return (min(numbers), max(numbers)) if numbers else (None, None)
+
+
 @dataclasses.dataclass
 class Job:
     """One row of the journal: a task for one number set, from claim to its end."""
@@ -525,6 +533,7 @@ class BaseStore:
                 if live:
                     values["owner"], values["heartbeat"] = None, None
                 values["numbers"] = pack_numbers(numbers)
+                values["first_number"], values["last_number"] = number_range(numbers)
                 db.execute(f"INSERT INTO jobs ({', '.join(values)}) "
                            f"VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
                 added += 1
@@ -555,6 +564,9 @@ class BaseStore:
         has run out.
         """
         me = this_owner()
+        # Outside the exclusive section: what costs in proportion to the set.
+        packed = pack_numbers(numbers)
+        bounds = number_range(numbers)
         with self._tx(exclusive=True) as db:
             now = self._now()
             job = self._one_job(f"key = ? AND state IN {LIVE_STATES}", (key,), db)
@@ -590,16 +602,17 @@ class BaseStore:
                                (me, now, now, job.id))
                     job.owner, job.heartbeat = me, self._from_store_time(now)
                     return "drive", job
-            found = self._overlapping(db, provider, task_type, numbers,
+            found = self._overlapping(db, provider, task_type, numbers, bounds,
                                       self._to_store_time(since), resubmit, now, settled)
             if found is not None:
                 return found
             job_id = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
-                                     owner, heartbeat, created_at, updated_at, account)
-                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?) RETURNING id""",
-                (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now,
-                 now, self.account),
+                                     owner, heartbeat, created_at, updated_at, account,
+                                     first_number, last_number)
+                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (key, provider, task_type, len(numbers), packed, me, now, now,
+                 now, self.account, *bounds),
             ).fetchone()[0]
             return "drive", self._one_job("id = ?", (job_id,), db)
 
@@ -613,7 +626,8 @@ class BaseStore:
                 "process is gone: only that key can collect it, with `tgcheck resume`; "
                 f"or `tgcheck jobs abandon {job.id}` frees the numbers (a new task is paid)")
 
-    def _overlapping(self, db, provider, task_type, numbers, since, resubmit, now, settled):
+    def _overlapping(self, db, provider, task_type, numbers, bounds, since, resubmit, now,
+                     settled):
         """(role, job) for a job sharing a number with ours, else None.
 
         A live job, or one done since the caller's lookup: paying for those
@@ -622,13 +636,21 @@ class BaseStore:
         ("uncertain", "stalled"), a resubmit too: it gives up only the job of exactly
         its set. With resubmit, a stalled one is opened again with a new status-call
         budget ("reopened": wait for it, as for an overlap, then send the rest).
+
+        Only jobs whose number range (bounds: our first and last) meets ours can
+        share a number, and only those are read and unpacked (jobs_overlap covers
+        the test): a run's own earlier chunks never are, so a claim costs the same
+        whatever the run's size. A job without a range (journaled by an older
+        tgcheck) may hold anything: it is always looked into.
         """
+        first, last = bounds
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
                 WHERE provider = ? AND task_type = ?
                   AND (state IN {LIVE_STATES} OR (state = 'done' AND updated_at >= ?))
+                  AND (first_number IS NULL OR (first_number <= ? AND last_number >= ?))
                 ORDER BY id""",
-            (provider, task_type, since),
+            (provider, task_type, since, last, first),
         ).fetchall()
         if not rows:
             return None

@@ -88,10 +88,18 @@ ADDED_COLUMNS = (
     ("polled_at", "REAL"),
     ("moved_at", "REAL"),
     ("account", "TEXT"),   # version 2: the account (key fingerprint) of the job's task
+    # version 3: the set's first and last number (base.number_range), for claims
+    ("first_number", "TEXT"),
+    ("last_number", "TEXT"),
 )
+# Version 3: a claim's overlap test read from the index alone. The columns after
+# the numbers blob are costly to reach in the table (its overflow pages are a
+# chain), and only the jobs whose range meets the claim's are read there.
+OVERLAP_INDEX = """CREATE INDEX IF NOT EXISTS jobs_overlap ON jobs(provider, task_type,
+    state, updated_at, first_number, last_number)"""
 
 # The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _IMPORT_ANSWER = """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
@@ -278,8 +286,11 @@ class Store(BaseStore):
         have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
         index = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
                            "name = 'jobs_live_key'").fetchone()
+        overlap = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
+                             "name = 'jobs_overlap'").fetchone()
         if all(name in have for name, _ in ADDED_COLUMNS) and index is not None \
-                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()):
+                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()) \
+                and overlap is not None:
             return
         with self._tx() as tx:
             have = {row[1] for row in tx.execute("PRAGMA table_info(jobs)")}
@@ -288,6 +299,7 @@ class Store(BaseStore):
                     tx.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
             tx.execute("DROP INDEX IF EXISTS jobs_live_key")
             tx.execute(LIVE_INDEX)
+            tx.execute(OVERLAP_INDEX)
 
     # -- connections -----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
