@@ -948,7 +948,9 @@ def cache_stats(sandbox):
 @_sandbox_store_option
 @handle_errors
 def cache_export(output, out_format, task_type, older_than, sandbox):
-    """Write every stored answer: task_type, number, value, status, checked_at, task_id.
+    """Write every stored answer with where it came from: task_type, number,
+    value, status, checked_at, task_id, provider (empty: stored before tgcheck
+    recorded it).
 
     \b
     Examples:
@@ -961,9 +963,10 @@ def cache_export(output, out_format, task_type, older_than, sandbox):
         stored = engine.store.iter_answers(task_type=task_type, older_than_days=older_than)
         # Closed here, on any error too: its cursor must close before the store does.
         with contextlib.closing(stored), _writing(output):
-            rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
+            rows = ((t, n, v, s, _stamp(c), task, provider)
+                    for t, n, v, s, c, task, provider in stored)
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
-                                              "checked_at", "task_id"], rows)
+                                              "checked_at", "task_id", "provider"], rows)
     finally:
         engine.close()
     click.echo(f"tgcheck: {count} answers exported", err=True)

@@ -87,6 +87,13 @@ def _env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _env_flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
+        raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
+    return raw in ("1", "yes", "true", "on")
+
+
 # (field, its name for users, lowest value, lowest value excluded)
 _LIMITS = (
     ("poll_min", "TGCHECK_POLL_MIN", 0, True),
@@ -141,6 +148,9 @@ class Settings:
     min_task_size: int | None = None
     # Fill a task below the minimum with the stalest stored answers (refreshed).
     top_up: bool = False
+    # Reuse only stored answers the selected provider gave (by default any
+    # provider's answer of the task type counts: a fact about the number).
+    same_provider_only: bool = False
     # How long a provider that cannot be reached at all (DNS, refused, TLS) is
     # retried before one clear error: nothing was sent, so waiting hours helps no one.
     connect_budget: float = 60.0
@@ -242,10 +252,8 @@ class Settings:
                                                     cls.max_status_calls))
         if env.get("TGCHECK_MIN_TASK_SIZE"):
             values["min_task_size"] = int(_env_float("TGCHECK_MIN_TASK_SIZE", 0))
-        top_up = env.get("TGCHECK_TOP_UP", "").strip().lower()
-        if top_up not in ("", "0", "1", "yes", "no", "true", "false", "on", "off"):
-            raise ConfigError(f"TGCHECK_TOP_UP must be 1 or 0, not {top_up!r}")
-        values["top_up"] = top_up in ("1", "yes", "true", "on")
+        values["top_up"] = _env_flag("TGCHECK_TOP_UP")
+        values["same_provider_only"] = _env_flag("TGCHECK_SAME_PROVIDER_ONLY")
         values["connect_budget"] = _env_float("TGCHECK_CONNECT_BUDGET", cls.connect_budget)
         values["progress_every"] = _env_float("TGCHECK_PROGRESS_EVERY", cls.progress_every)
         provider = overrides.get("provider") or values.get("provider") or DEFAULT_PROVIDER

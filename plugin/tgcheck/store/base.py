@@ -179,6 +179,9 @@ class StoredAnswer(NamedTuple):
     status: str
     checked_at: float
     task_id: str | None
+    # The provider that answered (its name, e.g. "ekycpro"); None: stored by a
+    # tgcheck that did not record it (schema version 3 and before).
+    provider: str | None = None
 
 
 class StoredJob(NamedTuple):
@@ -285,9 +288,10 @@ class BaseStore:
         raise NotImplementedError
 
     def _save_answers(self, db, task_type: str, rows: Iterable[tuple[str, str | None, str]],
-                      task_id: str | None, now: float) -> None:
-        """backend: store answers inside the transaction db, in a few round trips.
-        A stored "ok" is kept over an "unknown" (checked_at too)."""
+                      task_id: str | None, now: float, provider: str | None) -> None:
+        """backend: store answers inside the transaction db, in a few round trips,
+        each with where it came from (provider, task_id, checked_at = now).
+        A stored "ok" is kept over an "unknown" (its origin too)."""
         raise NotImplementedError
 
     def import_answers(self, rows: Iterable[StoredAnswer]) -> int:
@@ -341,15 +345,19 @@ class BaseStore:
     @_translating
     def lookup(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                unknown_retry_hours: float, retry_unknown: bool = False,
-               now: float | None = None) -> dict[str, tuple[str | None, str]]:
-        """Fresh answers among numbers: number -> (value, status)."""
+               now: float | None = None,
+               provider: str | None = None) -> dict[str, tuple[str | None, str]]:
+        """Fresh answers among numbers: number -> (value, status). An answer is a
+        fact about the number, whoever gave it; with provider, only that
+        provider's answers count (TGCHECK_SAME_PROVIDER_ONLY)."""
         return self._answers_of(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now))
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider))
 
     @_translating
     def lookup_groups(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                       unknown_retry_hours: float, retry_unknown: bool = False,
-                      now: float | None = None) -> list[AnswerGroup]:
+                      now: float | None = None,
+                      provider: str | None = None) -> list[AnswerGroup]:
         """lookup() without a per-number dict: (value, status, numbers) groups.
 
         Each fresh answer among numbers is in one group; a group may also hold
@@ -357,11 +365,16 @@ class BaseStore:
         table). For callers that join by number themselves, e.g. with Arrow.
         """
         return self._answer_groups(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now))[0]
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider))[0]
 
-    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now):
+    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now, provider):
         now = self._now() if now is None else self._to_store_time(now)
-        return _fresh(max_age_days, unknown_retry_hours, retry_unknown, now)
+        condition, args = _fresh(max_age_days, unknown_retry_hours, retry_unknown, now)
+        if provider is None:
+            return condition, args
+        # An answer of unknown origin (stored before answers recorded it) is not
+        # known to be this provider's: not reused under this limit.
+        return f"{condition} AND provider = ?", (*args, provider)
 
     @_translating
     def stored(self, task_type: str, numbers: Collection[str]) -> dict[str, tuple]:
@@ -794,13 +807,17 @@ class BaseStore:
 
     @_translating
     def finish_job(
-        self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]]
+        self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]], *,
+        provider: str | None = None,
     ) -> None:
         """Store the answers and close the job in one transaction: a crash here
-        leaves the job open, to be finished by the next run, never half-stored."""
+        leaves the job open, to be finished by the next run, never half-stored.
+        Each answer records provider (the provider's name; by default the name
+        part of the job's "name:server" identity), the job's task id and when."""
+        provider = provider or job.provider.partition(":")[0] or None
         with self._tx() as db:
             now = self._now()  # inside the transaction: as close to the commit as can be
-            self._save_answers(db, task_type, rows, job.task_id, now)
+            self._save_answers(db, task_type, rows, job.task_id, now, provider)
             db.execute(
                 "UPDATE jobs SET state='done', owner=NULL, error=NULL, updated_at=? WHERE id=?",
                 (now, job.id),

@@ -81,6 +81,11 @@ STEPS = (
     CREATE INDEX jobs_overlap ON {schema}.jobs (provider, task_type, state, updated_at,
                                                 first_number, last_number);
     """,
+    # 4: where each answer came from: its provider (task_id and checked_at were
+    # kept from the start). NULL: stored before answers recorded it.
+    """
+    ALTER TABLE {schema}.answers ADD COLUMN provider text;
+    """,
 )
 CURRENT = len(STEPS)
 
