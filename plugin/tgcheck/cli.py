@@ -23,9 +23,10 @@ import click
 from . import command_errors, config_file, formats, plugins, redact, regions, store_commands
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
-from .engine import Engine, lost_message
+from .engine import Engine, lost_message, sent_numbers
 from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
+from .normalize import resolve_all
 from .output_style import style_for
 from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, make_display
@@ -902,11 +903,12 @@ def export(job_ref, output, out_format, sandbox):
 # -- the store ----------------------------------------------------------------------
 @cli.group()
 def cache():
-    """The local store of answers: stats, export, clear.
+    """The local store of answers: stats, show, export, clear.
 
     \b
     Examples:
       tgcheck cache stats
+      tgcheck cache show +41798284651
       tgcheck cache export -o all-answers.csv
       tgcheck cache clear --older-than 90 --yes
     """
@@ -938,6 +940,43 @@ def cache_stats(sandbox):
         click.echo(f"{task_type}\t{status_word}\t{count}\t{fresh or 0}\t{_stamp(oldest)}\t"
                    f"{_stamp(newest)}")
     click.echo("jobs:    " + (", ".join(f"{n} {s}" for s, n in states.items()) or "none"))
+
+
+@cache.command("show")
+@click.argument("numbers", nargs=-1, required=True)
+@click.option("--task-type", default="tg", show_default=True, help="Which answers.")
+@click.option("--region", help="Region for national numbers (CH, Switzerland, 41).")
+@_sandbox_store_option
+@handle_errors
+def cache_show(numbers, task_type, region, sandbox):
+    """Show NUMBERS' stored answers and where each came from: the provider, its
+    task id and when it was checked. No API call.
+
+    \b
+    Examples:
+      tgcheck cache show +41798284651
+      tgcheck cache show "079 828 46 51" --region CH
+    """
+    engine = store_engine(sandbox)
+    try:
+        found = resolve_all(numbers, region)
+        stored = engine.store.origins(task_type, sent_numbers(found))
+    finally:
+        engine.close()
+    click.echo("input\tnumber\tvalue\tstatus\tchecked_at\ttask_id\tprovider")
+    for given, resolved in zip(numbers, found, strict=True):
+        number = sent_numbers([resolved])
+        if not number:  # invalid or blank: answered locally, never sent, never stored
+            click.echo(f"{given}\t\t\t{resolved.status}\t\t\t")
+            continue
+        number = number[0]
+        answer = stored.get(number)
+        if answer is None:
+            click.echo(f"{given}\t{number}\t\tnot stored\t\t\t")
+            continue
+        click.echo(f"{given}\t{number}\t{answer.value or ''}\t{answer.status}\t"
+                   f"{_stamp(answer.checked_at)}\t{answer.task_id or ''}\t"
+                   f"{answer.provider or ''}")
 
 
 @cache.command("export")

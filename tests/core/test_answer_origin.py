@@ -138,3 +138,14 @@ def test_a_version_3_postgresql_schema_gains_the_provider_column(postgres_url):
     [answer] = store.iter_answers()
     assert (answer.value, answer.task_id, answer.provider) == ("no", "T1", "ekycpro")
     store.close()
+
+
+def test_origins_finds_each_number_s_answer_whatever_its_age(store):
+    finish(store, "ekycpro:s", [("+41790000001", "yes", "ok")], "T1")
+    store.import_answers([StoredAnswer("tg", "+41790000002", "no", "ok", 1.0, "T0")])
+    asked = [f"+4179{i:07d}" for i in range(1200)]  # more than one query's worth
+    found = store.origins("tg", asked)
+    assert sorted(found) == ["+41790000001", "+41790000002"]
+    assert (found["+41790000001"].provider, found["+41790000001"].task_id) == ("ekycpro", "T1")
+    assert found["+41790000002"][4:] == (1.0, "T0", None)
+    assert store.origins("ws", asked) == {}

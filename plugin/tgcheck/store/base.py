@@ -387,6 +387,24 @@ class BaseStore:
         return self._answers_of(task_type, numbers, "checked_at >= ?",
                                 (self._to_store_time(since),))
 
+    @_translating
+    def origins(self, task_type: str, numbers: Collection[str]) -> dict[str, StoredAnswer]:
+        """number -> its stored answer whatever its age, with where it came from
+        (provider, task id, checked_at): for `tgcheck cache show`."""
+        found: dict[str, StoredAnswer] = {}
+        asked = sorted(set(numbers))
+        for start in range(0, len(asked), 500):  # within any backend's parameter limit
+            part = asked[start:start + 500]
+            rows = self._read().execute(
+                f"SELECT {', '.join(ANSWER_COLUMNS)}, provider FROM answers WHERE "
+                f"task_type = ? AND number IN ({', '.join('?' * len(part))})",
+                (task_type, *part)).fetchall()
+            for row in rows:
+                answer = StoredAnswer(*row)
+                found[answer.number] = answer._replace(
+                    checked_at=self._from_store_time(answer.checked_at))
+        return found
+
     def _answers_of(self, task_type: str, numbers: Collection[str], condition: str,
                     args: tuple) -> dict[str, tuple[str | None, str]]:
         """number -> (value, status) for the numbers with a stored answer meeting condition."""
