@@ -300,7 +300,8 @@ def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
 
 @pytest.mark.parametrize("command", [
     ["check"], ["jobs"], ["resume"], ["status"], ["export"], ["cache"], ["cache", "stats"],
-    ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"], ["config"],
+    ["cache", "show"], ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"],
+    ["config"],
     ["config", "set-key"], ["config", "show"], ["config", "remove-key"], ["config", "path"],
     ["sql"], ["balance"], ["jobs", "abandon"], [],
 ])
