@@ -33,9 +33,10 @@ from . import (
 )
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
-from .engine import Engine, lost_message
+from .engine import Engine, lost_message, sent_numbers
 from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
 from .models import processed as processed_of
+from .normalize import resolve_all
 from .output_style import OutputStyle, style_for
 from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, billed_here, make_display
@@ -954,11 +955,12 @@ def export(job_ref, output, out_format, raw_csv, sandbox):
 # -- the store ----------------------------------------------------------------------
 @cli.group()
 def cache():
-    """The local store of answers: stats, export, clear.
+    """The local store of answers: stats, show, export, clear.
 
     \b
     Examples:
       tgcheck cache stats
+      tgcheck cache show +41798284651
       tgcheck cache export -o all-answers.csv
       tgcheck cache clear --older-than 90 --yes
     """
@@ -992,6 +994,43 @@ def cache_stats(sandbox):
     click.echo("jobs:    " + (", ".join(f"{n} {s}" for s, n in states.items()) or "none"))
 
 
+@cache.command("show")
+@click.argument("numbers", nargs=-1, required=True)
+@click.option("--task-type", default="tg", show_default=True, help="Which answers.")
+@click.option("--region", help="Region for national numbers (CH, Switzerland, 41).")
+@_sandbox_store_option
+@handle_errors
+def cache_show(numbers, task_type, region, sandbox):
+    """Show NUMBERS' stored answers and where each came from: the provider, its
+    task id and when it was checked. No API call.
+
+    \b
+    Examples:
+      tgcheck cache show +41798284651
+      tgcheck cache show "079 828 46 51" --region CH
+    """
+    engine = store_engine(sandbox)
+    try:
+        found = resolve_all(numbers, region)
+        stored = engine.store.origins(task_type, sent_numbers(found))
+    finally:
+        engine.close()
+    click.echo("input\tnumber\tvalue\tstatus\tchecked_at\ttask_id\tprovider")
+    for given, resolved in zip(numbers, found, strict=True):
+        number = sent_numbers([resolved])
+        if not number:  # invalid or blank: answered locally, never sent, never stored
+            click.echo(f"{given}\t\t\t{resolved.status}\t\t\t")
+            continue
+        number = number[0]
+        answer = stored.get(number)
+        if answer is None:
+            click.echo(f"{given}\t{number}\t\tnot stored\t\t\t")
+            continue
+        click.echo(f"{given}\t{number}\t{answer.value or ''}\t{answer.status}\t"
+                   f"{_stamp(answer.checked_at)}\t{answer.task_id or ''}\t"
+                   f"{answer.provider or ''}")
+
+
 @cache.command("export")
 @_output_options()
 @click.option("--task-type", help="Only this task type's answers.")
@@ -1000,7 +1039,9 @@ def cache_stats(sandbox):
 @_sandbox_store_option
 @handle_errors
 def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
-    """Write every stored answer: task_type, number, value, status, checked_at, task_id.
+    """Write every stored answer with where it came from: task_type, number,
+    value, status, checked_at, task_id, provider (empty: stored before tgcheck
+    recorded it).
 
     \b
     Examples:
@@ -1013,9 +1054,10 @@ def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
         stored = engine.store.iter_answers(task_type=task_type, older_than_days=older_than)
         # Closed here, on any error too: its cursor must close before the store does.
         with contextlib.closing(stored), _writing(output):
-            rows = ((t, n, v, s, _stamp(c), task) for t, n, v, s, c, task in stored)
+            rows = ((t, n, v, s, _stamp(c), task, provider)
+                    for t, n, v, s, c, task, provider in stored)
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
-                                              "checked_at", "task_id"], rows,
+                                              "checked_at", "task_id", "provider"], rows,
                                 OutputStyle(csv_safe=not raw_csv))
     finally:
         engine.close()

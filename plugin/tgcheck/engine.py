@@ -445,7 +445,11 @@ class Engine:
     def _freshness(self, retry_unknown: bool) -> dict:
         return {"max_age_days": self.settings.max_age_days,
                 "unknown_retry_hours": self.settings.unknown_retry_hours,
-                "retry_unknown": retry_unknown}
+                "retry_unknown": retry_unknown,
+                # An answer is a fact about the number, whoever gave it; this
+                # setting reuses only the selected provider's.
+                "provider": self.settings.provider if self.settings.same_provider_only
+                else None}
 
     def _send(self, missing: list[str], request: CheckRequest
               ) -> Iterator[dict[str, tuple]]:
@@ -1351,7 +1355,7 @@ class _Driver:
                 pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
             rows.append((number, *pair))
             answered[number] = pair
-        self.store.finish_job(self.job, self.ttype.name, rows)
+        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name)
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
             "different values: not stored, unknown" if twice else None))

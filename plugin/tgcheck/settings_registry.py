@@ -206,6 +206,10 @@ CORE: tuple[Setting, ...] = (
     # Fill a task below the minimum with the stalest stored answers (refreshed).
     Setting("top_up", "TGCHECK_TOP_UP", False, flag,
             help="fill a task below the minimum with the stalest stored answers"),
+    # Reuse only stored answers the selected provider gave (by default any
+    # provider's answer of the task type counts: a fact about the number).
+    Setting("same_provider_only", "TGCHECK_SAME_PROVIDER_ONLY", False, flag,
+            help="reuse only answers the selected provider gave"),
     # How long a provider that cannot be reached at all (DNS, refused, TLS) is
     # retried before one clear error: nothing was sent, so waiting hours helps no one.
     Setting("connect_budget", "TGCHECK_CONNECT_BUDGET", 60.0, number, at_least=0,

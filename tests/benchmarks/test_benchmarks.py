@@ -71,3 +71,16 @@ def test_the_polling_simulator_speaks_in_states_like_the_provider():
     # polled as stuck: 212 s of lag on this 600 s task).
     calls, lag = polling_sim.run(task, polling_sim.tgcheck_policy(task), 2.0)
     assert lag < 0.05 * 600 and calls <= 10
+
+
+def test_the_scale_benchmark_runs_whole_processes_at_two_sizes():
+    # run_sizes() raises when a run fails or any number is answered locally.
+    from benchmarks import bench_scale
+
+    cpu = bench_scale.run_sizes([200, 400], task_size=100)
+    assert sorted(cpu) == [200, 400]
+    assert all(cold > 0 and cached > 0 for cold, cached in cpu.values())
+    rows = bench_scale.rows_of(cpu, task_size=100)
+    assert [r.met for r in rows] == [None, rows[1].met, None, rows[3].met]
+    assert "400 (4 tasks of 100), cold" in rows[1].figure and "cached" in rows[3].figure
+    assert isinstance(rows[1].met, bool) and isinstance(rows[3].met, bool)

@@ -517,7 +517,7 @@ def test_a_number_left_out_of_a_new_file_keeps_its_stored_ok_answer(run_engine):
         old = numbers(8, start=100)
         store_answers(engine.store, "tg", [(n, "old", "ok") for n in old], "old-task")
         engine.store.db.execute("UPDATE answers SET checked_at = checked_at - 86400")
-        before = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
+        before = {a.number: a.checked_at for a in engine.store.iter_answers()}
         left_out = [n for n in old if simulated_answer(n, "tg", 0.5) is None]
         answered = [n for n in old if n not in left_out]
         assert left_out and answered
@@ -525,7 +525,7 @@ def test_a_number_left_out_of_a_new_file_keeps_its_stored_ok_answer(run_engine):
         stored = engine.store.stored("tg", old)
         assert all(stored[n] == ("old", "ok") for n in left_out)
         assert all(stored[n] == (sb.expected(n), "ok") for n in answered)
-        after = {n: c for _, n, _, _, c, _ in engine.store.iter_answers()}
+        after = {a.number: a.checked_at for a in engine.store.iter_answers()}
         assert all(after[n] == before[n] for n in left_out)
         # An unknown over an unknown, or an ok over anything, is stored as ever.
         store_answers(engine.store, "tg", [(numbers(1, start=900)[0], None, "unknown")], "t")

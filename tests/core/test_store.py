@@ -109,8 +109,8 @@ def test_iter_answers_in_task_type_and_number_order(filled):
         StoredAnswer("ws", "+41790000001", "yes", "ok", NOW - 100 * DAY, "c"),
     ]
     # Plain tuples to unpack, as a table writer does.
-    t, n, v, s, c, task = rows[0]
-    assert (t, n, task) == ("tg", "+41790000001", "a")
+    t, n, v, s, c, task, provider = rows[0]
+    assert (t, n, task, provider) == ("tg", "+41790000001", "a", None)
 
 
 def test_iter_answers_filters(filled):
@@ -299,8 +299,8 @@ def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path, monkeypatch):
             groups = store.lookup_groups("tg", {"+41790000001"}, max_age_days=30,
                                          unknown_retry_hours=24)
             assert db.in_transaction
-            db.execute("INSERT OR REPLACE INTO answers VALUES "
-                       "('tg', '+41790000002', 'no', 'ok', 0, NULL)")
+            db.execute("INSERT OR REPLACE INTO answers (task_type, number, value, status, "
+                       "checked_at, task_id) VALUES ('tg', '+41790000002', 'no', 'ok', 0, NULL)")
         assert groups == [("yes", "ok", ["+41790000001"])]
     assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 2
 

@@ -103,6 +103,14 @@ def unpack_numbers(blob: bytes) -> list[str]:
     return text.split("\n") if text else []
 
 
+def number_range(numbers: Collection[str]) -> tuple[str | None, str | None]:
+    """A set's first and last number (code point order, as SQLite's BINARY and
+    PostgreSQL's "C" collation compare): kept with each job, so a claim unpacks
+    only jobs whose range meets its own. A run's chunks are slices of one sorted
+    set, so they never meet each other's, and another run's meet a few."""
+    return (min(numbers), max(numbers)) if numbers else (None, None)
+
+
 @dataclasses.dataclass
 class Job:
     """One row of the journal: a task for one number set, from claim to its end."""
@@ -171,6 +179,9 @@ class StoredAnswer(NamedTuple):
     status: str
     checked_at: float
     task_id: str | None
+    # The provider that answered (its name, e.g. "ekycpro"); None: stored by a
+    # tgcheck that did not record it (schema version 3 and before).
+    provider: str | None = None
 
 
 class StoredJob(NamedTuple):
@@ -277,9 +288,10 @@ class BaseStore:
         raise NotImplementedError
 
     def _save_answers(self, db, task_type: str, rows: Iterable[tuple[str, str | None, str]],
-                      task_id: str | None, now: float) -> None:
-        """backend: store answers inside the transaction db, in a few round trips.
-        A stored "ok" is kept over an "unknown" (checked_at too)."""
+                      task_id: str | None, now: float, provider: str | None) -> None:
+        """backend: store answers inside the transaction db, in a few round trips,
+        each with where it came from (provider, task_id, checked_at = now).
+        A stored "ok" is kept over an "unknown" (its origin too)."""
         raise NotImplementedError
 
     def import_answers(self, rows: Iterable[StoredAnswer]) -> int:
@@ -341,15 +353,19 @@ class BaseStore:
     @_translating
     def lookup(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                unknown_retry_hours: float, retry_unknown: bool = False,
-               now: float | None = None) -> dict[str, tuple[str | None, str]]:
-        """Fresh answers among numbers: number -> (value, status)."""
+               now: float | None = None,
+               provider: str | None = None) -> dict[str, tuple[str | None, str]]:
+        """Fresh answers among numbers: number -> (value, status). An answer is a
+        fact about the number, whoever gave it; with provider, only that
+        provider's answers count (TGCHECK_SAME_PROVIDER_ONLY)."""
         return self._answers_of(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now))
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider))
 
     @_translating
     def lookup_groups(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                       unknown_retry_hours: float, retry_unknown: bool = False,
-                      now: float | None = None) -> list[AnswerGroup]:
+                      now: float | None = None,
+                      provider: str | None = None) -> list[AnswerGroup]:
         """lookup() without a per-number dict: (value, status, numbers) groups.
 
         Each fresh answer among numbers is in one group; a group may also hold
@@ -357,11 +373,16 @@ class BaseStore:
         table). For callers that join by number themselves, e.g. with Arrow.
         """
         return self._answer_groups(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now))[0]
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider))[0]
 
-    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now):
+    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now, provider):
         now = self._now() if now is None else self._to_store_time(now)
-        return _fresh(max_age_days, unknown_retry_hours, retry_unknown, now)
+        condition, args = _fresh(max_age_days, unknown_retry_hours, retry_unknown, now)
+        if provider is None:
+            return condition, args
+        # An answer of unknown origin (stored before answers recorded it) is not
+        # known to be this provider's: not reused under this limit.
+        return f"{condition} AND provider = ?", (*args, provider)
 
     @_translating
     def stored(self, task_type: str, numbers: Collection[str]) -> dict[str, tuple]:
@@ -373,6 +394,24 @@ class BaseStore:
         """Answers stored at or after `since` (by a job that finished meanwhile)."""
         return self._answers_of(task_type, numbers, "checked_at >= ?",
                                 (self._to_store_time(since),))
+
+    @_translating
+    def origins(self, task_type: str, numbers: Collection[str]) -> dict[str, StoredAnswer]:
+        """number -> its stored answer whatever its age, with where it came from
+        (provider, task id, checked_at): for `tgcheck cache show`."""
+        found: dict[str, StoredAnswer] = {}
+        asked = sorted(set(numbers))
+        for start in range(0, len(asked), 500):  # within any backend's parameter limit
+            part = asked[start:start + 500]
+            rows = self._read().execute(
+                f"SELECT {', '.join(ANSWER_COLUMNS)}, provider FROM answers WHERE "
+                f"task_type = ? AND number IN ({', '.join('?' * len(part))})",
+                (task_type, *part)).fetchall()
+            for row in rows:
+                answer = StoredAnswer(*row)
+                found[answer.number] = answer._replace(
+                    checked_at=self._from_store_time(answer.checked_at))
+        return found
 
     def _answers_of(self, task_type: str, numbers: Collection[str], condition: str,
                     args: tuple) -> dict[str, tuple[str | None, str]]:
@@ -533,6 +572,7 @@ class BaseStore:
                 if live:
                     values["owner"], values["heartbeat"] = None, None
                 values["numbers"] = pack_numbers(numbers)
+                values["first_number"], values["last_number"] = number_range(numbers)
                 db.execute(f"INSERT INTO jobs ({', '.join(values)}) "
                            f"VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
                 added += 1
@@ -563,6 +603,9 @@ class BaseStore:
         has run out.
         """
         me = this_owner()
+        # Outside the exclusive section: what costs in proportion to the set.
+        packed = pack_numbers(numbers)
+        bounds = number_range(numbers)
         with self._tx(exclusive=True) as db:
             now = self._now()
             job = self._one_job(f"key = ? AND state IN {LIVE_STATES}", (key,), db)
@@ -598,16 +641,17 @@ class BaseStore:
                                (me, now, now, job.id))
                     job.owner, job.heartbeat = me, self._from_store_time(now)
                     return "drive", job
-            found = self._overlapping(db, provider, task_type, numbers,
+            found = self._overlapping(db, provider, task_type, numbers, bounds,
                                       self._to_store_time(since), resubmit, now, settled)
             if found is not None:
                 return found
             job_id = db.execute(
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
-                                     owner, heartbeat, created_at, updated_at, account)
-                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?) RETURNING id""",
-                (key, provider, task_type, len(numbers), pack_numbers(numbers), me, now, now,
-                 now, self.account),
+                                     owner, heartbeat, created_at, updated_at, account,
+                                     first_number, last_number)
+                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (key, provider, task_type, len(numbers), packed, me, now, now,
+                 now, self.account, *bounds),
             ).fetchone()[0]
             return "drive", self._one_job("id = ?", (job_id,), db)
 
@@ -621,7 +665,8 @@ class BaseStore:
                 "process is gone: only that key can collect it, with `tgcheck resume`; "
                 f"or `tgcheck jobs abandon {job.id}` frees the numbers (a new task is paid)")
 
-    def _overlapping(self, db, provider, task_type, numbers, since, resubmit, now, settled):
+    def _overlapping(self, db, provider, task_type, numbers, bounds, since, resubmit, now,
+                     settled):
         """(role, job) for a job sharing a number with ours, else None.
 
         A live job, or one done since the caller's lookup: paying for those
@@ -630,13 +675,21 @@ class BaseStore:
         ("uncertain", "stalled"), a resubmit too: it gives up only the job of exactly
         its set. With resubmit, a stalled one is opened again with a new status-call
         budget ("reopened": wait for it, as for an overlap, then send the rest).
+
+        Only jobs whose number range (bounds: our first and last) meets ours can
+        share a number, and only those are read and unpacked (jobs_overlap covers
+        the test): a run's own earlier chunks never are, so a claim costs the same
+        whatever the run's size. A job without a range (journaled by an older
+        tgcheck) may hold anything: it is always looked into.
         """
+        first, last = bounds
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
                 WHERE provider = ? AND task_type = ?
                   AND (state IN {LIVE_STATES} OR (state = 'done' AND updated_at >= ?))
+                  AND (first_number IS NULL OR (first_number <= ? AND last_number >= ?))
                 ORDER BY id""",
-            (provider, task_type, since),
+            (provider, task_type, since, last, first),
         ).fetchall()
         if not rows:
             return None
@@ -792,13 +845,17 @@ class BaseStore:
 
     @_translating
     def finish_job(
-        self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]]
+        self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]], *,
+        provider: str | None = None,
     ) -> None:
         """Store the answers and close the job in one transaction: a crash here
-        leaves the job open, to be finished by the next run, never half-stored."""
+        leaves the job open, to be finished by the next run, never half-stored.
+        Each answer records provider (the provider's name; by default the name
+        part of the job's "name:server" identity), the job's task id and when."""
+        provider = provider or job.provider.partition(":")[0] or None
         with self._tx() as db:
             now = self._now()  # inside the transaction: as close to the commit as can be
-            self._save_answers(db, task_type, rows, job.task_id, now)
+            self._save_answers(db, task_type, rows, job.task_id, now, provider)
             db.execute(
                 "UPDATE jobs SET state='done', owner=NULL, error=NULL, updated_at=? WHERE id=?",
                 (now, job.id),

@@ -72,6 +72,20 @@ STEPS = (
     """
     ALTER TABLE {schema}.jobs ADD COLUMN account text;
     """,
+    # 3: each job's first and last number (base.number_range), compared byte-wise
+    # as Python compares them, and an index a claim's overlap test is read from:
+    # a claim looks only into jobs whose range meets its own.
+    """
+    ALTER TABLE {schema}.jobs ADD COLUMN first_number text COLLATE "C",
+                              ADD COLUMN last_number text COLLATE "C";
+    CREATE INDEX jobs_overlap ON {schema}.jobs (provider, task_type, state, updated_at,
+                                                first_number, last_number);
+    """,
+    # 4: where each answer came from: its provider (task_id and checked_at were
+    # kept from the start). NULL: stored before answers recorded it.
+    """
+    ALTER TABLE {schema}.answers ADD COLUMN provider text;
+    """,
 )
 CURRENT = len(STEPS)
 

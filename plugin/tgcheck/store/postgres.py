@@ -277,15 +277,16 @@ class PostgresStore(BaseStore):
                 count += 1
         return count
 
-    def _save_answers(self, db, task_type, rows, task_id, now) -> None:
+    def _save_answers(self, db, task_type, rows, task_id, now, provider) -> None:
         self._copy_in(db, "number text, value text, status text", rows)
         db.conn.execute(
-            "INSERT INTO answers (task_type, number, value, status, checked_at, task_id) "
-            "SELECT DISTINCT ON (number) %s, number, value, status, %s, %s FROM incoming "
-            "ORDER BY number ON CONFLICT (task_type, number) DO UPDATE SET "
+            "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
+            "provider) SELECT DISTINCT ON (number) %s, number, value, status, %s, %s, %s "
+            "FROM incoming ORDER BY number ON CONFLICT (task_type, number) DO UPDATE SET "
             "value = excluded.value, status = excluded.status, "
-            "checked_at = excluded.checked_at, task_id = excluded.task_id "
-            + _NOT_OK_BY_UNKNOWN, (task_type, now, task_id))
+            "checked_at = excluded.checked_at, task_id = excluded.task_id, "
+            "provider = excluded.provider " + _NOT_OK_BY_UNKNOWN,
+            (task_type, now, task_id, provider))
 
     @_translating
     def import_answers(self, rows: Iterable[StoredAnswer]) -> int:
@@ -293,13 +294,17 @@ class PostgresStore(BaseStore):
         with self._tx() as db:
             offered = self._copy_in(
                 db, "task_type text, number text, value text, status text, "
-                "checked_at float8, task_id text",
-                ((t, n, v, s, c + skew, i) for t, n, v, s, c, i in rows))
+                "checked_at float8, task_id text, provider text",
+                # A 6-tuple (a copy from an older tgcheck) has no provider.
+                ((t, n, v, s, c + skew, i, rest[0] if rest else None)
+                 for t, n, v, s, c, i, *rest in rows))
             db.conn.execute(
-                "INSERT INTO answers SELECT DISTINCT ON (task_type, number) * FROM incoming "
+                "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
+                "provider) SELECT DISTINCT ON (task_type, number) * FROM incoming "
                 "ORDER BY task_type, number, checked_at DESC ON CONFLICT (task_type, number) "
                 "DO UPDATE SET value = excluded.value, status = excluded.status, "
-                "checked_at = excluded.checked_at, task_id = excluded.task_id " + _NEWER)
+                "checked_at = excluded.checked_at, task_id = excluded.task_id, "
+                "provider = excluded.provider " + _NEWER)
         return offered
 
     @_translating
@@ -323,8 +328,8 @@ class PostgresStore(BaseStore):
             conn.autocommit = False
             cur = conn.cursor(name="tgcheck_answers", row_factory=tuple_row)
             cur.itersize = 10_000
-            cur.execute(_pg("SELECT task_type, number, value, status, checked_at, task_id "
-                            f"FROM answers{where} ORDER BY task_type, number"), args)
+            cur.execute(_pg("SELECT task_type, number, value, status, checked_at, task_id, "
+                            f"provider FROM answers{where} ORDER BY task_type, number"), args)
         except BaseException:
             conn.close()
             raise
@@ -334,7 +339,7 @@ class PostgresStore(BaseStore):
     def _streamed(self, conn, cur) -> Iterator[StoredAnswer]:
         skew = self._skew
         try:
-            for t, n, v, s, c, i in cur:
-                yield StoredAnswer(t, n, v, s, c - skew, i)
+            for t, n, v, s, c, i, p in cur:
+                yield StoredAnswer(t, n, v, s, c - skew, i, p)
         finally:
             conn.close()

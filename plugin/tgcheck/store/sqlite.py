@@ -88,14 +88,28 @@ ADDED_COLUMNS = (
     ("polled_at", "REAL"),
     ("moved_at", "REAL"),
     ("account", "TEXT"),   # version 2: the account (key fingerprint) of the job's task
+    # version 3: the set's first and last number (base.number_range), for claims
+    ("first_number", "TEXT"),
+    ("last_number", "TEXT"),
 )
+# Version 3: a claim's overlap test read from the index alone. The columns after
+# the numbers blob are costly to reach in the table (its overflow pages are a
+# chain), and only the jobs whose range meets the claim's are read there.
+OVERLAP_INDEX = """CREATE INDEX IF NOT EXISTS jobs_overlap ON jobs(provider, task_type,
+    state, updated_at, first_number, last_number)"""
+
+# Columns added to the answers table since, on open (version 4: where an answer
+# came from; its task_id and checked_at were there from the start).
+ADDED_ANSWER_COLUMNS = (("provider", "TEXT"),)
 
 # The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
-_IMPORT_ANSWER = """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
+_IMPORT_ANSWER = """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
+                                    provider) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
-        status = excluded.status, checked_at = excluded.checked_at, task_id = excluded.task_id
+        status = excluded.status, checked_at = excluded.checked_at, task_id = excluded.task_id,
+        provider = excluded.provider
     WHERE excluded.checked_at > answers.checked_at
        OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
            AND answers.status <> 'ok')"""
@@ -276,18 +290,28 @@ class Store(BaseStore):
         and the live-set index with today's live states. Idempotent; one transaction."""
         db = self.db
         have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        have_answers = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
         index = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
                            "name = 'jobs_live_key'").fetchone()
+        overlap = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
+                             "name = 'jobs_overlap'").fetchone()
         if all(name in have for name, _ in ADDED_COLUMNS) and index is not None \
-                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()):
+                and all(name in have_answers for name, _ in ADDED_ANSWER_COLUMNS) \
+                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()) \
+                and overlap is not None:
             return
         with self._tx() as tx:
             have = {row[1] for row in tx.execute("PRAGMA table_info(jobs)")}
             for name, decl in ADDED_COLUMNS:
                 if name not in have:
                     tx.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+            have = {row[1] for row in tx.execute("PRAGMA table_info(answers)")}
+            for name, decl in ADDED_ANSWER_COLUMNS:
+                if name not in have:
+                    tx.execute(f"ALTER TABLE answers ADD COLUMN {name} {decl}")
             tx.execute("DROP INDEX IF EXISTS jobs_live_key")
             tx.execute(LIVE_INDEX)
+            tx.execute(OVERLAP_INDEX)
 
     # -- connections -----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -396,7 +420,7 @@ class Store(BaseStore):
         return [(value, status, text.split("\n")) for value, status, text in rows
                 if text is not None], not scan
 
-    def _save_answers(self, db, task_type, rows, task_id, now) -> None:
+    def _save_answers(self, db, task_type, rows, task_id, now, provider) -> None:
         # A number a newer file left out (unknown) keeps a stored "ok": that answer
         # was paid for, and being left out contradicts nothing. It is kept as it
         # was, checked_at too (nothing confirmed it), so it ages out as before.
@@ -409,13 +433,15 @@ class Store(BaseStore):
             by_answer.setdefault((value, status), []).append(number)
         for (value, status), numbers in by_answer.items():
             db.execute(
-                """INSERT INTO answers SELECT ?, j.value, ?, ?, ?, ? FROM json_each(?) AS j
+                """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
+                                       provider)
+                   SELECT ?, j.value, ?, ?, ?, ?, ? FROM json_each(?) AS j
                    WHERE true
                    ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
                        status = excluded.status, checked_at = excluded.checked_at,
-                       task_id = excluded.task_id
+                       task_id = excluded.task_id, provider = excluded.provider
                    WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')""",
-                (task_type, value, status, now, task_id, json.dumps(numbers)),
+                (task_type, value, status, now, task_id, provider, json.dumps(numbers)),
             )
 
     @_translating
@@ -426,7 +452,8 @@ class Store(BaseStore):
             nonlocal offered
             for row in rows:
                 offered += 1
-                yield tuple(row)
+                # A 6-tuple (a copy from an older tgcheck) has no provider.
+                yield tuple(row) if len(row) == 7 else (*row, None)
 
         with self._tx() as db:
             db.executemany(_IMPORT_ANSWER, counted())
@@ -463,7 +490,7 @@ class Store(BaseStore):
         cursor = self.db.cursor()
         cursor.row_factory = None
         cursor.execute(
-            "SELECT task_type, number, value, status, checked_at, task_id FROM answers"
+            "SELECT task_type, number, value, status, checked_at, task_id, provider FROM answers"
             f"{where} ORDER BY task_type, number", args)
         return self._stored_answers(cursor)
 

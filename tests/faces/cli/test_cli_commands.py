@@ -201,6 +201,9 @@ def test_cache_stats_export_clear(env, sandbox, tmp_path):
     records = [json.loads(x) for x in (tmp_path / "all.json").read_text().splitlines()]
     assert sorted(r["number"] for r in records) == numbers(6)
     assert {r["task_id"] for r in records} == set(sandbox.tasks)
+    # where each answer came from: its provider, its task, when it was checked
+    assert {r["provider"] for r in records} == {"ekycpro"}
+    assert all(r["checked_at"] for r in records)
     # nothing is older than a day; without --yes and without a terminal, nothing goes
     old = run("cache", "clear", "--older-than", "1", "--yes", env=env)
     assert old.returncode == 0 and "deleted 0 answers" in old.stderr
@@ -297,7 +300,8 @@ def test_resume_finishes_a_job_left_open_by_a_timeout(tmp_path):
 
 @pytest.mark.parametrize("command", [
     ["check"], ["jobs"], ["resume"], ["status"], ["export"], ["cache"], ["cache", "stats"],
-    ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"], ["config"],
+    ["cache", "show"], ["cache", "export"], ["cache", "clear"], ["plugins"], ["sandbox"],
+    ["config"],
     ["config", "set-key"], ["config", "show"], ["config", "remove-key"], ["config", "path"],
     ["sql"], ["balance"], ["jobs", "abandon"], [],
 ])
