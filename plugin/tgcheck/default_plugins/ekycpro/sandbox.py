@@ -212,6 +212,18 @@ class Sandbox:
     def cost(self, count: int) -> decimal.Decimal | None:
         return None if self.price is None else self.price * count
 
+    def charge(self, count: int) -> bool:
+        """Take count numbers' price from the balance; False (nothing taken) when it
+        is short. Without a price or a balance every charge goes through."""
+        cost = self.cost(count)
+        with self._lock:
+            if self.balance is None or cost is None:
+                return True
+            if cost > self.balance:
+                return False
+            self.balance -= cost
+            return True
+
     @property
     def creates(self) -> int:
         return self.billed["create"]
@@ -528,16 +540,7 @@ def _make_handler(sandbox: Sandbox):
                                         f"minimum of {least} for task type {task_type}"})
             if sandbox.max_rows is not None and len(numbers) > sandbox.max_rows:
                 return self._json(413, {"message": "uploaded file too large"})
-            cost = sandbox.cost(len(numbers))
-            with sandbox._lock:
-                if sandbox.balance is not None and cost is not None:
-                    if cost > sandbox.balance:
-                        short = True
-                    else:
-                        short, sandbox.balance = False, sandbox.balance - cost
-                else:
-                    short = False
-            if short:
+            if not sandbox.charge(len(numbers)):
                 return self._json(402, {"message": "insufficient balance"})
             task = sandbox.create(numbers, task_type,
                                   "failed" if fault == "task_failed" else "exported")
@@ -571,16 +574,7 @@ def _make_handler(sandbox: Sandbox):
                                         "error": "result undetermined",
                                         "data": {"identifier": number, "billed": False,
                                                  "cost": 0}})
-            cost = sandbox.cost(1)
-            with sandbox._lock:
-                if sandbox.balance is not None and cost is not None:
-                    if cost > sandbox.balance:
-                        short = True
-                    else:
-                        short, sandbox.balance = False, sandbox.balance - cost
-                else:
-                    short = False
-            if short:
+            if not sandbox.charge(1):
                 return self._json(402, {"success": False, "error": "insufficient balance"})
             registered = simulated_answer(number, "tg") == "yes"
             return self._json(200, {
@@ -588,7 +582,8 @@ def _make_handler(sandbox: Sandbox):
                 "transactionId": "tx" + uuid.uuid4().hex[:16],
                 "data": {"id": "chk_" + uuid.uuid4().hex[:12], "identifier": number,
                          "registered": registered, "billed": True, "cost": 1,
-                         "cost_usd": float(cost) if cost is not None else None}}, "check")
+                         "cost_usd": float(cost) if (cost := sandbox.cost(1)) is not None
+                         else None}}, "check")
 
         def _status(self, form):
             task_id = form.get("task_id", b"").decode().strip()
