@@ -12,9 +12,9 @@ import pytest
 
 import tgcheck
 from conftest import numbers
+from shapes import FAULTS
 from tgcheck import Settings
 from tgcheck.default_plugins.ekycpro import EkycproProvider
-from shapes import FAULTS
 from tgcheck.sandbox import Faults, Sandbox
 
 ALL_KINDS = ("500", "429", "drop", "slow", "truncated", "nonjson")
