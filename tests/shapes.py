@@ -115,7 +115,9 @@ class ProviderShape:
         env.update(TGCHECK_API_KEY=self.api_key, TGCHECK_BASE_URL=self.url,
                    TGCHECK_SANDBOX="1", TGCHECK_HOME=str(home), TGCHECK_POLL_MIN="0.01",
                    TGCHECK_POLL_MAX="0.1", TGCHECK_RETRY_BASE="0.01", TGCHECK_SYNC_MAX="0",
-                   TGCHECK_LOAD_PLUGINS="", **self.shape.env_for(self.url), **self.plugin_env)
+                   TGCHECK_LOAD_PLUGINS="")
+        env.update(self.shape.env_for(self.url))
+        env.update(self.plugin_env)
         if "PYTHONPATH" in self.plugin_env and os.environ.get("PYTHONPATH"):
             env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
         env.update(extra)
