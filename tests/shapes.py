@@ -160,6 +160,12 @@ class ProviderShape:
         else:
             self.server.fail_next(endpoint, kind, times)
 
+    def clear_faults(self) -> None:
+        """Forget the faults switched on and not yet served (both sandboxes keep
+        them in one list under their lock)."""
+        with self.server._lock:
+            self.server._forced.clear()
+
     def slow_seconds(self, seconds: float) -> None:
         """How long a `slow` fault holds its reply."""
         if self.shape.provider == "wscheck":

@@ -229,3 +229,31 @@ def test_a_create_that_may_have_arrived_is_never_sent_again(provider_shape, tmp_
         assert shape.calls["create"] == 1
     finally:
         engine.close()
+
+
+def test_past_the_deadline_the_job_stays_open_and_a_later_run_collects_it(provider_shape,
+                                                                          tmp_path):
+    """Status calls that fail until the deadline, on every shape: a clear error,
+    the paid task kept open in the journal, and a later run collects it without a
+    second create."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home", timeout=1.0, http_timeout=0.3)
+    values = numbers(10)
+    shape.fault("status", "500", times=10_000)
+    engine = tgcheck.Engine(settings)
+    try:
+        with pytest.raises(tgcheck.DeadlineExceeded, match="stays open"):
+            engine.check(values, task_type=shape.task_type)
+        [job] = [j for j in engine.store.jobs() if j.status != "sync"]
+        assert job.state == "open" and job.task_id and job.owner is None
+    finally:
+        engine.close()
+    shape.clear_faults()
+    later = tgcheck.Engine(dataclasses.replace(settings, timeout=30))
+    try:
+        assert later.resume() == 1
+        answers = later.check(values, task_type=shape.task_type)
+    finally:
+        later.close()
+    assert shape.creates == 1
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
