@@ -21,6 +21,9 @@ and a child's environment aimed at it, its `creates` and `billed` counts (what
 the vendor would charge: creates, status replies, determined checks), `fault()`
 to switch a fault on, `expected()` answers. `shape` alone (a `Shape`) aims a
 provider of that shape at another server (the hostile stand-in).
+
+A new shape is one entry in SHAPES and, for a new sandbox, one Controls class
+(how to start it, switch its faults on, hold its tasks, read its answers).
 """
 
 from __future__ import annotations
@@ -51,15 +54,18 @@ class Shape:
     name: str
     provider: str  # TGCHECK_PROVIDER
     task_type: str  # the task type its sandbox speaks
+    controls: type  # its sandbox's Controls
     sync: bool = False  # the fast path on
+    plugin: str | None = None  # a plugin outside tgcheck: registered while a test runs
+    min_task_size: int | None = None  # overrides the task type's (a test checks few)
 
     def env_for(self, url: str) -> dict[str, str]:
         """The variables, beyond key and base URL, that select this shape."""
         env = {"TGCHECK_PROVIDER": self.provider}
         if self.sync:
             env.update(TGCHECK_SYNC_MAX=str(SYNC_MAX), TGCHECK_SYNC_URL=url)
-        if self.provider == "wscheck":
-            env["TGCHECK_MIN_TASK_SIZE"] = "1"  # the platform's minimum is 500 rows
+        if self.min_task_size is not None:
+            env["TGCHECK_MIN_TASK_SIZE"] = str(self.min_task_size)
         return env
 
     def settings_for(self, url: str, api_key: str, home, **overrides) -> Settings:
@@ -68,16 +74,63 @@ class Shape:
                       retry_base=0.01)
         if self.sync:
             values.update(sync_max=SYNC_MAX, extra={"sync_url": url})
-        if self.provider == "wscheck":
-            values["min_task_size"] = 1
+        if self.min_task_size is not None:
+            values["min_task_size"] = self.min_task_size
         values.update(overrides)
         return Settings(**values)
 
 
+class EkycproControls:
+    """tgcheck's own sandbox (ekycpro's protocol, /v1/check included)."""
+
+    def __init__(self):
+        from tgcheck.sandbox import Faults, Sandbox
+
+        self.server = Sandbox(omit_rate=0.0, queue_seconds=0.01, export_seconds=0.01,
+                              speed=1_000_000, faults=Faults(retry_after=RETRY_AFTER))
+
+    def fault(self, endpoint: str, kind: str, times: int) -> None:
+        self.server.fail_next(endpoint, kind, times)
+
+    def slow_seconds(self, seconds: float) -> None:
+        self.server.faults.slow_seconds = seconds
+
+    def hold_tasks(self, held: bool) -> None:
+        self.server.speed = 1 if held else 1_000_000  # numbers per second
+
+    def expected(self, number: str, task_type: str) -> str | None:
+        return self.server.expected(number, task_type)
+
+
+class WscheckControls:
+    """The example plugin's own sandbox (WsSandbox)."""
+
+    def __init__(self):
+        from tgcheck_wscheck import WsSandbox
+
+        self.server = WsSandbox(min_rows={}, steps=2, retry_after=RETRY_AFTER)
+
+    def fault(self, endpoint: str, kind: str, times: int) -> None:
+        self.server.fail_next(endpoint, int(kind) if kind.isdigit() else kind, times)
+
+    def slow_seconds(self, seconds: float) -> None:
+        self.server.slow_seconds = seconds
+
+    def hold_tasks(self, held: bool) -> None:
+        self.server.steps = 10**9 if held else 1  # status calls a task takes
+
+    def expected(self, number: str, task_type: str) -> str | None:
+        from tgcheck_wscheck.sandbox import simulated_row
+
+        return simulated_row(number, task_type)["activated"]
+
+
 SHAPES = {
-    "ekycpro": Shape("ekycpro", "ekycpro", "tg"),
-    "ekycpro-sync": Shape("ekycpro-sync", "ekycpro", "tg", sync=True),
-    "wscheck": Shape("wscheck", "wscheck", "ws"),
+    "ekycpro": Shape("ekycpro", "ekycpro", "tg", EkycproControls),
+    "ekycpro-sync": Shape("ekycpro-sync", "ekycpro", "tg", EkycproControls, sync=True),
+    # The platform's minimum is 500 rows a task.
+    "wscheck": Shape("wscheck", "wscheck", "ws", WscheckControls, plugin="wscheck",
+                     min_task_size=1),
 }
 
 
@@ -86,8 +139,12 @@ class ProviderShape:
     """A shape and its running sandbox."""
 
     shape: Shape
-    server: object
+    controls: object  # the shape's Controls, holding its running sandbox
     plugin_env: dict[str, str]  # what a child process needs to load the shape's plugin
+
+    @property
+    def server(self):
+        return self.controls.server
 
     @property
     def name(self) -> str:
@@ -144,54 +201,28 @@ class ProviderShape:
         return self.server.calls
 
     def expected(self, number: str) -> str | None:
-        if self.shape.provider == "wscheck":
-            from tgcheck_wscheck.sandbox import simulated_row
-
-            return simulated_row(number, self.task_type)["activated"]
-        return self.server.expected(number)
+        return self.controls.expected(number, self.task_type)
 
     # -- faults -------------------------------------------------------------------
     def fault(self, endpoint: str, kind: str, times: int = 1) -> None:
         """The next `times` calls to endpoint (create, status, download; check for
         the fast path) answer with this fault (one of FAULTS)."""
         assert kind in FAULTS, kind
-        if self.shape.provider == "wscheck":
-            self.server.fail_next(endpoint, int(kind) if kind.isdigit() else kind, times)
-        else:
-            self.server.fail_next(endpoint, kind, times)
+        self.controls.fault(endpoint, kind, times)
 
     def clear_faults(self) -> None:
-        """Forget the faults switched on and not yet served (both sandboxes keep
+        """Forget the faults switched on and not yet served (the sandboxes keep
         them in one list under their lock)."""
         with self.server._lock:
             self.server._forced.clear()
 
     def slow_seconds(self, seconds: float) -> None:
         """How long a `slow` fault holds its reply."""
-        if self.shape.provider == "wscheck":
-            self.server.slow_seconds = seconds
-        else:
-            self.server.faults.slow_seconds = seconds
+        self.controls.slow_seconds(seconds)
 
     def hold_tasks(self, held: bool) -> None:
         """Tasks that do not finish while held (a child killed while polling)."""
-        if self.shape.provider == "wscheck":
-            self.server.steps = 10**9 if held else 1
-        else:
-            self.server.speed = 1 if held else 1_000_000
-
-
-def _ekycpro_sandbox():
-    from tgcheck.sandbox import Faults, Sandbox
-
-    return Sandbox(omit_rate=0.0, queue_seconds=0.01, export_seconds=0.01, speed=1_000_000,
-                   faults=Faults(retry_after=RETRY_AFTER))
-
-
-def _wscheck_sandbox():
-    from tgcheck_wscheck import WsSandbox
-
-    return WsSandbox(min_rows={}, steps=2, retry_after=RETRY_AFTER)
+        self.controls.hold_tasks(held)
 
 
 def _wscheck_dist_info(folder: Path) -> Path:
@@ -215,11 +246,9 @@ def wscheck_plugin(monkeypatch, tmp_path_factory):
     from tgcheck import plugins
 
     manager = plugins.load()
-    if not manager.is_registered(tgcheck_wscheck):
+    registered = not manager.is_registered(tgcheck_wscheck)
+    if registered:
         manager.register(tgcheck_wscheck, "wscheck")
-        registered = True
-    else:
-        registered = False
     site = _wscheck_dist_info(tmp_path_factory.mktemp("wscheck-site"))
     yield {"PYTHONPATH": os.pathsep.join([str(site), str(WSCHECK_SRC)]),
            "TGCHECK_LOAD_PLUGINS": "wscheck"}
@@ -229,20 +258,18 @@ def wscheck_plugin(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(params=list(SHAPES))
 def shape(request) -> Shape:
-    """Each shape in turn, to aim at a server of the test's own (the wscheck plugin
-    registered while it runs)."""
+    """Each shape in turn, to aim at a server of the test's own (its plugin
+    registered while the test runs)."""
     found = SHAPES[request.param]
-    if found.provider == "wscheck":
-        request.getfixturevalue("wscheck_plugin")
+    if found.plugin is not None:
+        request.getfixturevalue(f"{found.plugin}_plugin")
     return found
 
 
 @pytest.fixture
 def provider_shape(shape, request):
     """Each shape in turn, with its sandbox running on 127.0.0.1."""
-    plugin_env = request.getfixturevalue("wscheck_plugin") if shape.provider == "wscheck" \
-        else {}
-    server = _wscheck_sandbox() if shape.provider == "wscheck" else _ekycpro_sandbox()
-    with server:
-        yield ProviderShape(shape, server, plugin_env)
-
+    plugin_env = request.getfixturevalue(f"{shape.plugin}_plugin") if shape.plugin else {}
+    controls = shape.controls()
+    with controls.server:
+        yield ProviderShape(shape, controls, plugin_env)
