@@ -161,24 +161,35 @@ def finish_and_check(settings, sandbox, values, store_path):
     assert [j.state for j in store.jobs()] == ["done"]
 
 
-def test_killed_while_downloading(settings, sandbox):
-    sandbox.faults.slow_seconds = 30  # the download hangs until the child is killed
-    sandbox.fail_next("download", "slow")
+def test_killed_while_downloading(provider_shape, tmp_path):
+    """On every provider shape: the paid task stays open, nothing of it stored, and
+    the next run downloads it again without a second create."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    shape.slow_seconds(30)  # the download hangs until the child is killed
+    shape.fault("download", "slow")
     values = numbers(300)
-    child = subprocess.Popen([sys.executable, "-c", "import sys, tgcheck; "
-                              "tgcheck.check(sys.argv[1:])", *values],
-                             env=child_env(sandbox, settings.home))
+    child = subprocess.Popen([sys.executable, "-c", CHILD, shape.task_type, *values],
+                             env=shape.env(settings.home))
     try:
-        wait_for(lambda: sandbox.calls["download"] == 1, "the download to start")
+        wait_for(lambda: shape.calls["download"] == 1, "the download to start")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
     store = Store(settings.store_path)
-    [job] = store.jobs()
+    [job] = _task_jobs(store)
     assert job.state == "open" and job.task_id
-    assert store.lookup("tg", values, max_age_days=30, unknown_retry_hours=24) == {}
-    finish_and_check(settings, sandbox, values, settings.store_path)
-    assert sandbox.calls["download"] == 2
+    [task] = shape.tasks
+    assert store.lookup(shape.task_type, task, max_age_days=30, unknown_retry_hours=24) == {}
+    engine = tgcheck.Engine(settings)
+    try:
+        answers = engine.check(values, task_type=shape.task_type)
+    finally:
+        engine.close()
+    assert shape.creates == 1 and shape.calls["download"] == 2
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
+    assert store.integrity_check() == "ok"
+    assert {j.state for j in store.jobs(states=None)} == {"done"}
 
 
 STORING_CHILD = """
