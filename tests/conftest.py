@@ -14,6 +14,9 @@ import tgcheck
 
 # PostgreSQL for the store contract suite: a throwaway cluster per session.
 from postgres_cluster import any_store, postgres_cluster, postgres_url, store_target  # noqa: F401
+
+# Every in-tree provider shape, for the guarantee suites (tests/shapes.py).
+from shapes import provider_shape, shape, wscheck_plugin  # noqa: F401
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 

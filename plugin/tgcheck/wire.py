@@ -87,6 +87,18 @@ class Call:
     json: object = None  # a JSON body
     params: dict | None = None  # query parameters
     max_bytes: int = MAX_REPLY_BYTES
+    json: object = None  # a JSON body (a synchronous check's)
+
+
+class NoAnswer(Exception):  # noqa: N818 (what happened, as Wire.once's caller reads it)
+    """Wire.once: nothing usable came back (no connection, a drop, a timeout, a body
+    cut short or over the cap, 429 or 5xx); status: the reply's status line, if one
+    came; retry_after: its Retry-After, if it gave one."""
+
+    def __init__(self, detail: str, status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(detail)
+        self.status, self.retry_after = status, retry_after
 
     def send(self) -> dict:
         """The request keywords of this call's body and query."""
@@ -420,6 +432,32 @@ class Wire:
                          f"HTTP {response.status_code}")
             return None
         return response
+
+    # -- one try: a call the caller never repeats itself ------------------------
+    def once(self, call: Call, *, deadline: float, refuse: Refuse, read: Read,
+             span: float = 1):
+        """read(response) of one try's 2xx reply, for a call whose caller does not
+        wait for it to succeed (a synchronous check: a number it cannot answer goes
+        to a task instead). NoAnswer when nothing usable came back, with the status
+        line if one came (a 200 cut short is billed by a vendor that bills "every
+        200") and the server's Retry-After; other replies go to refuse first (the
+        provider's error table, redirects included), NoAnswer if it lets a non-2xx
+        pass. Nothing is counted here: such a call is billed as its body says."""
+        heard: list[int] = []  # the status line, which may come before a broken body
+        try:
+            response = self.request(self.api, call.method, call.path, deadline, span=span,
+                                    max_bytes=call.max_bytes, files=call.files,
+                                    data=call.data, json=call.json, on_status=heard.append)
+        except (httpx.TransportError, BodyTooLarge, httpx.DecodingError) as e:
+            raise NoAnswer(type(e).__name__, heard[-1] if heard else None) from None
+        code = response.status_code
+        if transient(response):
+            raise NoAnswer(f"HTTP {code}", code,
+                           retry_after_seconds(response.headers.get("Retry-After")))
+        refuse(response, call.what)
+        if not 200 <= code < 300:
+            raise NoAnswer(f"HTTP {code}", code)
+        return read(response)
 
     # -- a download: no key, every hop's host checked -----------------------------
     def _check_download_request(self, request: httpx.Request) -> None:

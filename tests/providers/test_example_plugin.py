@@ -59,3 +59,13 @@ def test_the_example_plugins_own_suite_passes(installed):
     # Every file collected: the sandbox's protocol, the provider, each face.
     assert passed and int(passed.group(1)) >= 40 and " failed" not in done.stdout
     assert " skipped" not in done.stdout
+
+
+def test_the_example_leaves_the_wire_to_the_core():
+    """Issue 21: a provider describes its vendor; the core's wire makes the calls.
+    The example has no retry loop, no trace hook and no HTTP client of its own."""
+    source = (PLUGIN / "src" / "tgcheck_wscheck" / "provider.py").read_text()
+    assert "from tgcheck.wire import" in source
+    for own in ("while True", "Backoff", "bounded_http", '"trace"', "retry_after_seconds",
+                "httpx.Client(", "ConnectBudget"):
+        assert own not in source, own

@@ -107,3 +107,65 @@ def test_processes_and_threads_through_every_face_share_tasks(tmp_path, monkeypa
         # No number paid twice: the tasks are disjoint and cover A and B once.
         assert sum(len(s) for s in task_sets) == len(set(set_a) | set(set_b))
         print(f"measured: {len(plan) * 3} callers, {sb.creates} creates")
+
+
+SHAPE_CALLER = textwrap.dedent("""
+    import json, os, sys, time
+    go, task_type = sys.argv[1], sys.argv[2]
+    import tgcheck
+    print("ready", flush=True)
+    while not os.path.exists(go):  # every caller starts at the same moment
+        time.sleep(0.005)
+    print(json.dumps({a.number: a.value for a in tgcheck.check(sys.argv[3:],
+                                                               task_type=task_type)}))
+""")
+
+
+def test_processes_and_threads_on_every_provider_shape_pay_each_number_once(provider_shape,
+                                                                           tmp_path):
+    """Two processes and four threads on overlapping sets, one store, on every
+    provider shape (tests/shapes.py): one task per distinct set, no number in two
+    tasks nor asked twice by the fast path, every answer the vendor's."""
+    import tgcheck
+
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    set_a, set_b = numbers(16), numbers(16, start=8)  # half of B is in A
+    go = tmp_path / "go"
+    plan = [set_a, set_b, set_a, set_b, set_a, set_b]
+    children = [subprocess.Popen([sys.executable, "-c", SHAPE_CALLER, str(go), shape.task_type,
+                                  *wanted], env=shape.env(settings.home), text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for wanted in plan[:2]]
+    for child in children:  # wait for observable readiness, not for time
+        assert child.stdout.readline().strip() == "ready"
+    results, errors = [], []
+
+    def in_process(wanted):
+        while not go.exists():
+            time.sleep(0.005)
+        try:
+            results.append({a.number: a.value for a in tgcheck.check(
+                wanted, task_type=shape.task_type, settings=settings)})
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=in_process, args=(wanted,)) for wanted in plan[2:]]
+    for t in threads:
+        t.start()
+    go.touch()
+    outputs = [c.communicate(timeout=60) for c in children]
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    for child, (out, err) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for got in results:
+        assert got == {n: shape.expected(n) for n in got}
+    task_sets = [frozenset(t) for t in shape.tasks]
+    assert shape.creates == len(task_sets) <= 4  # at most {A, B, A-B, B-A}
+    # No number paid twice: the tasks are disjoint, the fast path asked each once.
+    assert sum(len(s) for s in task_sets) == len(frozenset().union(*task_sets))
+    if shape.shape.sync:
+        assert max(shape.server.checked.values()) == 1

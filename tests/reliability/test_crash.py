@@ -14,36 +14,50 @@ from tgcheck.store import Store
 
 CHILD = """
 import sys, tgcheck
-tgcheck.check(sys.argv[1:])
+tgcheck.check(sys.argv[2:], task_type=sys.argv[1])
 """
 
 
-def test_killed_while_waiting_then_finished_by_the_next_run(settings, sandbox):
-    sandbox.speed = 5  # the task outlives the child
-    values = numbers(200)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, *values],
-                             env=child_env(sandbox, settings.home))
-    store = Store(settings.store_path) if settings.store_path.parent.exists() else None
+def _open_task_polled(store_path):
+    """A condition: the store shows an open task that was asked about at least once."""
+    store = None
 
-    def polling():
+    def polled():
         nonlocal store
         if store is None:
-            if not settings.store_path.exists():
+            if not store_path.exists():
                 return None
-            store = Store(settings.store_path)
-        jobs = store.jobs()
-        return jobs and jobs[0].state == "open" and jobs[0].status_calls >= 1
+            store = Store(store_path)
+        return any(j.state == "open" and j.task_id and j.status_calls >= 1
+                   for j in store.jobs(states=None))
 
-    wait_for(polling, "the child to be polling an open task")
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    assert sandbox.creates == 1
+    return polled
 
-    sandbox.speed = 1_000_000
-    answers = tgcheck.Engine(settings).check(values)
-    assert sandbox.creates == 1
-    assert all(a.value == sandbox.expected(a.number) for a in answers)
-    assert store.integrity_check() == "ok"
+
+def test_killed_while_waiting_then_finished_by_the_next_run(provider_shape, tmp_path):
+    """On every provider shape (tests/shapes.py)."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    shape.hold_tasks(True)  # the task outlives the child
+    values = numbers(200)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, shape.task_type, *values],
+                             env=shape.env(settings.home))
+    try:
+        wait_for(_open_task_polled(settings.store_path), "the child to be polling an open task")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert shape.creates == 1
+
+    shape.hold_tasks(False)
+    engine = tgcheck.Engine(settings)
+    try:
+        answers = engine.check(values, task_type=shape.task_type)
+    finally:
+        engine.close()
+    assert shape.creates == 1
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
+    assert Store(settings.store_path).integrity_check() == "ok"
 
 
 def test_killed_after_the_journal_row_before_the_create(settings, sandbox):
@@ -76,45 +90,66 @@ def update_job(self, job_id, **fields):
         os.kill(os.getpid(), signal.SIGKILL)
     return real(self, job_id, **fields)
 Store.update_job = update_job
-tgcheck.check(sys.argv[1:])
+tgcheck.check(sys.argv[2:], task_type=sys.argv[1])
 """
 
 
-def test_the_real_engine_killed_between_its_journal_row_and_the_create(settings, sandbox):
-    """The same crash as above, in the engine's own path: the next run creates once."""
+def _task_jobs(store):
+    """The journal's task jobs (a fast path's own job aside)."""
+    return [j for j in store.jobs(states=None) if j.status != "sync"]
+
+
+def test_the_real_engine_killed_between_its_journal_row_and_the_create(provider_shape,
+                                                                        tmp_path):
+    """The same crash as above, in the engine's own path, on every provider shape:
+    the next run creates once."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
     values = numbers(30)
-    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_CREATE, *values],
-                           env=child_env(sandbox, settings.home), timeout=60)
+    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_CREATE, shape.task_type,
+                            *values], env=shape.env(settings.home), timeout=60)
     assert child.returncode == -signal.SIGKILL
-    assert sandbox.calls["create"] == 0
+    assert shape.calls["create"] == 0
     store = Store(settings.store_path)
-    [job] = store.jobs()
+    [job] = _task_jobs(store)
     assert job.state == "new"
-    answers = tgcheck.Engine(settings).check(values)
-    assert sandbox.creates == 1
-    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    engine = tgcheck.Engine(settings)
+    try:
+        answers = engine.check(values, task_type=shape.task_type)
+    finally:
+        engine.close()
+    assert shape.creates == 1
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
     assert store.integrity_check() == "ok"
 
 
-def test_killed_during_the_create_is_uncertain_not_resubmitted(settings, sandbox):
-    """Crash after the create was sent, before its task id was recorded."""
-    sandbox.fail_next("create", "slow")
-    sandbox.faults.slow_seconds = 30  # the child is killed while waiting for the reply
+def test_killed_during_the_create_is_uncertain_not_resubmitted(provider_shape, tmp_path):
+    """Crash after the create was sent, before its task id was recorded, on every
+    provider shape."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    shape.fault("create", "slow")
+    shape.slow_seconds(30)  # the child is killed while waiting for the reply
     values = numbers(30)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, *values],
-                             env=child_env(sandbox, settings.home))
-    wait_for(lambda: sandbox.calls["create"] == 1, "the create request to arrive")
-    wait_for(lambda: settings.store_path.exists(), "the store")
-    store = Store(settings.store_path)
-    wait_for(lambda: store.jobs() and store.jobs()[0].state == "submitting",
-              "the journal to say submitting")
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    with pytest.raises(tgcheck.UncertainCreate, match="resubmit"):
-        tgcheck.Engine(settings).check(values)
-    assert sandbox.calls["create"] == 1
+    child = subprocess.Popen([sys.executable, "-c", CHILD, shape.task_type, *values],
+                             env=shape.env(settings.home))
+    try:
+        wait_for(lambda: shape.calls["create"] == 1, "the create request to arrive")
+        wait_for(lambda: settings.store_path.exists(), "the store")
+        store = Store(settings.store_path)
+        wait_for(lambda: [j.state for j in _task_jobs(store)] == ["submitting"],
+                 "the journal to say submitting")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    engine = tgcheck.Engine(settings)
+    try:
+        with pytest.raises(tgcheck.UncertainCreate, match="resubmit"):
+            engine.check(values, task_type=shape.task_type)
+    finally:
+        engine.close()
+    assert shape.calls["create"] == 1
     assert store.integrity_check() == "ok"
-
 
 
 def finish_and_check(settings, sandbox, values, store_path):
@@ -126,24 +161,35 @@ def finish_and_check(settings, sandbox, values, store_path):
     assert [j.state for j in store.jobs()] == ["done"]
 
 
-def test_killed_while_downloading(settings, sandbox):
-    sandbox.faults.slow_seconds = 30  # the download hangs until the child is killed
-    sandbox.fail_next("download", "slow")
+def test_killed_while_downloading(provider_shape, tmp_path):
+    """On every provider shape: the paid task stays open, nothing of it stored, and
+    the next run downloads it again without a second create."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    shape.slow_seconds(30)  # the download hangs until the child is killed
+    shape.fault("download", "slow")
     values = numbers(300)
-    child = subprocess.Popen([sys.executable, "-c", "import sys, tgcheck; "
-                              "tgcheck.check(sys.argv[1:])", *values],
-                             env=child_env(sandbox, settings.home))
+    child = subprocess.Popen([sys.executable, "-c", CHILD, shape.task_type, *values],
+                             env=shape.env(settings.home))
     try:
-        wait_for(lambda: sandbox.calls["download"] == 1, "the download to start")
+        wait_for(lambda: shape.calls["download"] == 1, "the download to start")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
     store = Store(settings.store_path)
-    [job] = store.jobs()
+    [job] = _task_jobs(store)
     assert job.state == "open" and job.task_id
-    assert store.lookup("tg", values, max_age_days=30, unknown_retry_hours=24) == {}
-    finish_and_check(settings, sandbox, values, settings.store_path)
-    assert sandbox.calls["download"] == 2
+    [task] = shape.tasks
+    assert store.lookup(shape.task_type, task, max_age_days=30, unknown_retry_hours=24) == {}
+    engine = tgcheck.Engine(settings)
+    try:
+        answers = engine.check(values, task_type=shape.task_type)
+    finally:
+        engine.close()
+    assert shape.creates == 1 and shape.calls["download"] == 2
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
+    assert store.integrity_check() == "ok"
+    assert {j.state for j in store.jobs(states=None)} == {"done"}
 
 
 STORING_CHILD = """

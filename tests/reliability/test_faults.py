@@ -12,6 +12,7 @@ import pytest
 
 import tgcheck
 from conftest import numbers
+from shapes import FAULTS
 from tgcheck import Settings
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.sandbox import Faults, Sandbox
@@ -169,3 +170,90 @@ def test_a_create_reply_of_the_wrong_shape_is_uncertain_not_retried(tmp_path, bo
     with pytest.raises(tgcheck.UncertainCreate):
         engine.check(numbers(3))
     assert len(creates) == 1
+
+
+# -- every provider shape (tests/shapes.py): the same money rules under every fault ----
+
+
+def _journal_billed(engine) -> int:
+    """The billed replies the journal counted: status calls and determined checks."""
+    return sum(job.status_calls for job in engine.store.jobs(states=None))
+
+
+def test_every_fault_kind_one_create_right_answers_and_the_vendors_billed_count(
+        provider_shape, tmp_path):
+    """Free refusals on the create; every fault kind on the status calls, the
+    download and (fast path) the checks: one create per set, the vendor's answers
+    joined by number, a re-run free, and the journal counts exactly what the vendor
+    billed, cut-short 200s included. (A reply slower than the client's deadline is
+    billed by a vendor that answers it anyway, and no client can hear it: the
+    `slow` kind is checked for the answers and the create only.)"""
+    shape = provider_shape
+    shape.slow_seconds(1.0)
+    engine = tgcheck.Engine(shape.settings(tmp_path / "home", http_timeout=0.5))
+    try:
+        for start, kinds in ((0, [k for k in FAULTS if k != "slow"]), (100, ["slow"])):
+            billed_before = shape.billed - shape.creates - _journal_billed(engine)
+            for kind in ("500", "429"):
+                shape.fault("create", kind)
+            for kind in kinds:
+                shape.fault("status", kind)
+                if kind != "truncated":  # a result file cut short is retried, free
+                    shape.fault("download", kind)
+                if shape.shape.sync:
+                    shape.fault("check", kind)
+            values = numbers(12, start=start)
+            creates = shape.creates
+            answers = engine.check(values, task_type=shape.task_type)
+            assert [a.value for a in answers] == [shape.expected(n) for n in values], kinds
+            assert shape.creates == creates + 1, kinds
+            if kinds != ["slow"]:
+                assert shape.billed - shape.creates - _journal_billed(engine) == billed_before
+            calls = sum(shape.calls.values())
+            engine.check(values, task_type=shape.task_type)
+            assert sum(shape.calls.values()) == calls  # a re-run pays nothing
+    finally:
+        engine.close()
+
+
+def test_a_create_that_may_have_arrived_is_never_sent_again(provider_shape, tmp_path):
+    """A create whose connection drops after it was sent, on every shape: uncertain,
+    and neither that run nor the next sends it again."""
+    shape = provider_shape
+    shape.fault("create", "drop")
+    engine = tgcheck.Engine(shape.settings(tmp_path / "home"))
+    try:
+        for _ in range(2):
+            with pytest.raises(tgcheck.UncertainCreate):
+                engine.check(numbers(12), task_type=shape.task_type)
+        assert shape.calls["create"] == 1
+    finally:
+        engine.close()
+
+
+def test_past_the_deadline_the_job_stays_open_and_a_later_run_collects_it(provider_shape,
+                                                                          tmp_path):
+    """Status calls that fail until the deadline, on every shape: a clear error,
+    the paid task kept open in the journal, and a later run collects it without a
+    second create."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home", timeout=1.0, http_timeout=0.3)
+    values = numbers(10)
+    shape.fault("status", "500", times=10_000)
+    engine = tgcheck.Engine(settings)
+    try:
+        with pytest.raises(tgcheck.DeadlineExceeded, match="stays open"):
+            engine.check(values, task_type=shape.task_type)
+        [job] = [j for j in engine.store.jobs() if j.status != "sync"]
+        assert job.state == "open" and job.task_id and job.owner is None
+    finally:
+        engine.close()
+    shape.clear_faults()
+    later = tgcheck.Engine(dataclasses.replace(settings, timeout=30))
+    try:
+        assert later.resume() == 1
+        answers = later.check(values, task_type=shape.task_type)
+    finally:
+        later.close()
+    assert shape.creates == 1
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]

@@ -189,3 +189,17 @@ def test_a_file_too_large_for_the_platform_is_sent_again_in_parts(settings):
         assert sb.calls["create"] == 3 and sb.creates == 2
         assert sorted(len(t.numbers) for t in sb.tasks.values()) == [500, 500]
     assert [a.value for a in answers] == [simulated_row(n, "ws")["activated"] for n in nums]
+
+
+def test_a_charged_status_reply_cut_short_is_counted_and_retried(settings, platform):
+    """The core's wire counts a 200 from its status line, whatever its body does."""
+    platform.fail_next("status", "truncated")
+    platform.fail_next("status", "drop")
+    engine = tgcheck.Engine(settings)
+    try:
+        answers = engine.check(numbers(500), task_type="ws")
+        [job] = engine.store.jobs()
+    finally:
+        engine.close()
+    assert {a.status for a in answers} == {"ok"} and platform.creates == 1
+    assert job.status_calls == platform.billed["status"] == 3  # 2 whole, 1 cut short

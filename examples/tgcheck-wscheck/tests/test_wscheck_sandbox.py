@@ -78,3 +78,23 @@ def test_tasks_outlive_the_server_in_its_state_folder(tmp_path):
         status(first, task_id)
     with WsSandbox(state_dir=tmp_path) as second:
         assert status(second, task_id).json()["status"] == "exported"
+
+
+def test_faults_on_demand_for_tests(platform):
+    task_id = create(platform, "ws", numbers(500)).json()["task_id"]
+    platform.fail_next("status", 429)
+    limited = status(platform, task_id)
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "0.05")
+    platform.fail_next("status", "drop")
+    with pytest.raises(httpx.RemoteProtocolError):
+        status(platform, task_id)
+    platform.fail_next("status", "truncated")  # a 200 cut short: charged all the same
+    with pytest.raises(httpx.RemoteProtocolError):
+        status(platform, task_id)
+    platform.slow_seconds = 0.5
+    platform.fail_next("status", "slow")
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{platform.url}/v1/gettasks", headers={"X-API-Key": platform.api_key},
+                   files={"task_id": (None, task_id)}, timeout=0.1)
+    assert platform.billed == {"create": 1, "status": 1}  # the truncated 200
+    assert status(platform, task_id).status_code == 200

@@ -14,6 +14,7 @@ sleeps and read exactly how many calls were billed (`billed`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import decimal
@@ -21,7 +22,9 @@ import hashlib
 import io
 import json
 import re
+import socket
 import threading
+import time
 import uuid
 import zipfile
 from collections import Counter
@@ -91,13 +94,16 @@ class WsSandbox:
     def __init__(self, *, api_key: str = DEMO_KEY, steps: int = 2, price: str = "0.002",
                  balance: str = "100", min_rows: dict[str, int] | None = None,
                  max_rows: int = MAX_ROWS, omit: frozenset[str] = frozenset(),
-                 state_dir: str | Path | None = None, port: int = 0):
+                 state_dir: str | Path | None = None, port: int = 0,
+                 retry_after: float = 0.05, slow_seconds: float = 2.0):
         self.api_key, self.steps = api_key, max(1, steps)
         self.price, self.balance = decimal.Decimal(price), decimal.Decimal(balance)
         self.min_rows = dict(MIN_ROWS if min_rows is None else min_rows)
         self.max_rows = max_rows
         self.omit = omit  # numbers the result file leaves out
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.retry_after = retry_after  # a forced 429's Retry-After, seconds
+        self.slow_seconds = slow_seconds  # how long a forced "slow" reply waits
         self.tasks: dict[str, _Task] = {}
         self.billed: Counter = Counter()  # replies the platform charges for
         self.calls: Counter = Counter()  # every request, by endpoint
@@ -130,9 +136,11 @@ class WsSandbox:
     def __repr__(self) -> str:
         return f"<WsSandbox {self.url} tasks={len(self.tasks)} billed={dict(self.billed)}>"
 
-    def fail_next(self, endpoint: str, code: int, times: int = 1) -> None:
+    def fail_next(self, endpoint: str, code: int | str, times: int = 1) -> None:
         """Answer the next calls to endpoint (create, status, download) with this
-        code; 'failed' as code makes the next created task end `failed`."""
+        code (a 429 with Retry-After), or: 'drop' (the connection closed unanswered),
+        'truncated' (a 200, charged, cut short), 'slow' (the reply after
+        slow_seconds); 'failed' makes the next created task end `failed`."""
         with self._lock:
             self._forced.extend([(endpoint, code)] * times)
 
@@ -251,7 +259,8 @@ def _handler(sb: WsSandbox):
         def log_message(self, format, *args):  # tests read counters, not logs
             pass
 
-        def _reply(self, endpoint: str, code: int, data: dict | bytes) -> None:
+        def _reply(self, endpoint: str, code: int, data: dict | bytes,
+                   headers: dict | None = None) -> None:
             body = data if isinstance(data, bytes) else json.dumps(data).encode()
             if 200 <= code < 300 and endpoint in ("create", "status"):
                 with sb._lock:
@@ -260,15 +269,44 @@ def _handler(sb: WsSandbox):
             self.send_header("Content-Type", "application/zip" if isinstance(data, bytes)
                              else "application/json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _truncated(self, endpoint: str) -> None:
+            """A 200 whose body stops short of its Content-Length: charged all the same."""
+            if endpoint in ("create", "status"):
+                with sb._lock:
+                    sb.billed[endpoint] += 1
+            body = b'{"task_id": "' + b"x" * 40
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) * 2))
+            self.end_headers()
+            self.wfile.write(body)
+            self._drop()
 
         def _answer(self, endpoint: str, handle) -> None:
             with sb._lock:
                 sb.calls[endpoint] += 1
             forced = sb._forced_code(endpoint)
+            if forced == "slow":
+                time.sleep(sb.slow_seconds)  # then answered, too late for the client
             if endpoint != "download" and self.headers.get("X-API-Key") != sb.api_key:
                 self._reply(endpoint, 401, {"message": "missing or invalid API key"})
+            elif forced == "drop":
+                self._drop()
+            elif forced == "truncated":
+                self._truncated(endpoint)
+            elif forced == 429:
+                self._reply(endpoint, 429, {"message": "slow down"},
+                            {"Retry-After": str(sb.retry_after)})
             elif isinstance(forced, int):
                 self._reply(endpoint, forced, {"message": f"simulated HTTP {forced}"})
             else:

@@ -1,8 +1,10 @@
 """ekycpro's synchronous check, POST {TGCHECK_SYNC_URL}/v1/check (api notes, section 8):
 one number a call, answered from the vendor's cache, billed only when determined.
 
-A description of the call and its replies; the fast path (tgcheck.fast_path) owns
-the concurrency, the rate limit and what becomes of a number without an answer.
+A description of the call and its replies: the core's wire (tgcheck.wire) makes
+the call, the bulk client's error table reads refusals, and the fast path
+(tgcheck.fast_path) owns the concurrency, the rate limit and what becomes of a
+number without an answer.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 import functools
 import time
 
-from ... import bounded_http, redact
+from ... import redact
 from ..._lean_httpx import httpx
-from ...bounded_http import BodyTooLarge
-from ...errors import ConfigError, InsufficientBalance, KeyRefused
+from ...errors import ApiError, ConfigError, InsufficientBalance, KeyRefused
 from ...provider import SyncCheck, SyncReply
-from ...retry import retry_after_seconds
 from ...settings import Settings, canonical_url, check_url_scheme, is_loopback
+from ...wire import Call, NoAnswer, Wire
+from .client import USER_AGENT, EkycproProvider
 
 # The host the vendor's Telegram page documents for /v1/check.
 DEFAULT_SYNC_URL = "https://api.ekycpro.ai"
@@ -25,7 +27,6 @@ MAX_REPLY_BYTES = 64 * 1024
 # One call may take this long at most: a slow answer is not worth more than a
 # task's place for that number.
 CALL_SECONDS = 15.0
-USER_AGENT = "tgcheck (+https://pypi.org/project/tgcheck/)"
 TASK_TYPES = frozenset({"tg"})
 
 
@@ -73,57 +74,51 @@ class EkycproSync(SyncCheck):
         self.settings, self.url = settings, url
         self.identity = ("ekycpro-sync:sandbox" if settings.sandbox
                          else f"ekycpro-sync:{canonical_url(url)}")
-        self._key = settings.require_key()
-        self._client = httpx.Client(
-            base_url=url, transport=transport, follow_redirects=False,  # the key stays
-            headers={"X-API-Key": self._key, "User-Agent": USER_AGENT},
-            # A connection per call, as the bulk client: bounded_http's deadline
-            # shuts a request's own socket, which it learns of only on connect.
-            limits=httpx.Limits(max_keepalive_connections=0))
+        key = settings.require_key()
+        self._wire = Wire(settings, base_url=url, secret=key,
+                          secret_headers={"X-API-Key": key}, user_agent=USER_AGENT,
+                          transport=transport)
 
     def __repr__(self) -> str:
         return f"<EkycproSync {redact.url_without_userinfo(self.url)}>"
 
     def close(self) -> None:
-        self._client.close()
+        self._wire.close()
+
+    def _refuse(self, response: httpx.Response, what: str) -> None:
+        """The bulk client's error table; of it, only a refused key and an empty
+        balance stop the check: anything else (a redirect, 400, 404) is free and
+        leaves the number to the task."""
+        try:
+            EkycproProvider._refuse(self, response, what)  # reads self._wire only
+        except (KeyRefused, InsufficientBalance):
+            raise
+        except ApiError:
+            pass
 
     def check(self, number: str, task_type: str, *, deadline: float) -> SyncReply:
-        total = max(0.5, min(CALL_SECONDS, self.settings.http_timeout, deadline - time.monotonic()))
+        call = Call(f"checking a number at {redact.url_without_userinfo(self.url)}",
+                    "POST", "/v1/check", max_bytes=MAX_REPLY_BYTES,
+                    json={"service_type": task_type, "identifier": number})
         try:
-            response = bounded_http.request(
-                self._client, "POST", "/v1/check", total=total, read=total,
-                max_bytes=MAX_REPLY_BYTES,
-                json={"service_type": task_type, "identifier": number})
-        except (httpx.TransportError, BodyTooLarge):
-            # A timeout or a dropped reply: maybe billed, maybe not; the number goes
-            # to the task (never asked here twice).
-            return SyncReply()
-        code = response.status_code
-        if code in (401, 403):
-            raise KeyRefused(f"checking a number at {self.url}: the provider refused the API "
-                             f"key (HTTP {code}); check TGCHECK_API_KEY")
-        if code == 402:
-            raise InsufficientBalance(
-                f"checking a number at {self.url}: insufficient balance at the provider "
-                f"(HTTP 402): {self._text(response)}; top up the account")
-        if code == 429:
-            return SyncReply(retry_after=retry_after_seconds(
-                response.headers.get("Retry-After")) or 1.0)
-        if code != 200:
-            return SyncReply()  # 400, 5xx, anything else: free; the task answers it
-        try:
-            body = response.json()
-        except (ValueError, UnicodeDecodeError):
-            return SyncReply(billed=True)  # a paid 200 we cannot read: counted
-        return _reply(body, number)
+            return self._wire.once(call, deadline=min(deadline, time.monotonic() + CALL_SECONDS),
+                                   refuse=self._refuse, read=lambda r: _read(r, number))
+        except NoAnswer as e:
+            # A timeout, a drop, a 5xx: nothing billed; the number goes to the task
+            # (never asked here twice). A 429 is asked again after its wait. A 200
+            # cut short may have been a determined, billed answer: counted, as a 200
+            # that cannot be read is (the journal never counts less than was paid).
+            if e.status == 429:
+                return SyncReply(retry_after=e.retry_after or 1.0)
+            return SyncReply(billed=e.status is not None and 200 <= e.status < 300)
 
-    def _text(self, response: httpx.Response) -> str:
-        try:
-            data = response.json()
-            text = data.get("error") or data.get("message") if isinstance(data, dict) else None
-        except (ValueError, UnicodeDecodeError):
-            text = None
-        return redact.clean(text or response.text, 120).replace(self._key, "***")
+
+def _read(response: httpx.Response, number: str) -> SyncReply:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return SyncReply(billed=True)  # a paid 200 we cannot read: counted
+    return _reply(body, number)
 
 
 def _reply(body: object, number: str) -> SyncReply:
