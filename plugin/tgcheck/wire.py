@@ -87,7 +87,12 @@ class Call:
     json: object = None  # a JSON body
     params: dict | None = None  # query parameters
     max_bytes: int = MAX_REPLY_BYTES
-    json: object = None  # a JSON body (a synchronous check's)
+
+    def send(self) -> dict:
+        """The request keywords of this call's body and query."""
+        parts = {"files": self.files, "data": self.data, "json": self.json,
+                 "params": self.params}
+        return {k: v for k, v in parts.items() if v is not None}
 
 
 class NoAnswer(Exception):  # noqa: N818 (what happened, as Wire.once's caller reads it)
@@ -99,12 +104,6 @@ class NoAnswer(Exception):  # noqa: N818 (what happened, as Wire.once's caller r
                  retry_after: float | None = None):
         super().__init__(detail)
         self.status, self.retry_after = status, retry_after
-
-    def send(self) -> dict:
-        """The request keywords of this call's body and query."""
-        parts = {"files": self.files, "data": self.data, "json": self.json,
-                 "params": self.params}
-        return {k: v for k, v in parts.items() if v is not None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -446,8 +445,8 @@ class Wire:
         heard: list[int] = []  # the status line, which may come before a broken body
         try:
             response = self.request(self.api, call.method, call.path, deadline, span=span,
-                                    max_bytes=call.max_bytes, files=call.files,
-                                    data=call.data, json=call.json, on_status=heard.append)
+                                    max_bytes=call.max_bytes, on_status=heard.append,
+                                    **call.send())
         except (httpx.TransportError, BodyTooLarge, httpx.DecodingError) as e:
             raise NoAnswer(type(e).__name__, heard[-1] if heard else None) from None
         code = response.status_code

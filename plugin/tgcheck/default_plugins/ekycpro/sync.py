@@ -18,7 +18,7 @@ from ...errors import ApiError, ConfigError, InsufficientBalance, KeyRefused
 from ...provider import SyncCheck, SyncReply
 from ...settings import Settings, canonical_url, check_url_scheme, is_loopback
 from ...wire import Call, NoAnswer, Wire
-from .client import USER_AGENT, EkycproProvider
+from .client import USER_AGENT
 
 # The host the vendor's Telegram page documents for /v1/check.
 DEFAULT_SYNC_URL = "https://api.ekycpro.ai"
@@ -86,11 +86,11 @@ class EkycproSync(SyncCheck):
         self._wire.close()
 
     def _refuse(self, response: httpx.Response, what: str) -> None:
-        """The bulk client's error table; of it, only a refused key and an empty
+        """The wire's error table (the bulk client's codes); of it, only a refused key and an empty
         balance stop the check: anything else (a redirect, 400, 404) is free and
         leaves the number to the task."""
         try:
-            EkycproProvider._refuse(self, response, what)  # reads self._wire only
+            self._wire.refuse(response, what)
         except (KeyRefused, InsufficientBalance):
             raise
         except ApiError:
