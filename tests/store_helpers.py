@@ -9,7 +9,8 @@ import time
 _jobs = itertools.count(1)
 
 
-def store_answers(store, task_type: str, rows, task_id: str | None = "t1") -> None:
+def store_answers(store, task_type: str, rows, task_id: str | None = "t1", *,
+                  provider: str | None = None) -> None:
     """rows: (number, value, status). A job of a provider of its own ("test"), so
     the engine's own jobs never wait for it or overlap with it."""
     rows = list(rows)
@@ -17,4 +18,4 @@ def store_answers(store, task_type: str, rows, task_id: str | None = "t1") -> No
                             sorted({n for n, _, _ in rows}), since=time.time() + 1)
     assert role == "drive", role
     store.update_job(job.id, state="open", task_id=task_id)
-    store.finish_job(store.job(job.id), task_type, rows)
+    store.finish_job(store.job(job.id), task_type, rows, provider=provider)

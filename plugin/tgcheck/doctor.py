@@ -445,7 +445,12 @@ def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> No
 def _answer_rows(src, report: DoctorReport) -> list[tuple]:
     """Every answer that can still be read, by key ranges around damaged pages;
     the key intervals that could not be read are kept to count what was lost."""
-    scan = scan_by_key(src, "answers", ("task_type", "number"), ANSWER_COLUMNS)
+    try:  # a store of schema 4 or later says which provider gave each answer
+        have = {row[1] for row in src.execute("PRAGMA table_info(answers)")}
+    except sqlite3.DatabaseError:
+        have = set()
+    columns = (*ANSWER_COLUMNS, "provider") if "provider" in have else ANSWER_COLUMNS
+    scan = scan_by_key(src, "answers", ("task_type", "number"), columns)
     if scan.damaged:
         report.damaged_tables.add("answers")
         report.answer_gaps.extend(scan.gaps)

@@ -167,7 +167,8 @@ def test_the_doctor_reads_around_one_damaged_page_and_counts_the_lost(tmp_path, 
     store = Store(path)
     stored = numbers(60_000)
     for start in range(0, len(stored), 20_000):
-        store_answers(store, "tg", [(n, "yes", "ok") for n in stored[start:start + 20_000]])
+        store_answers(store, "tg", [(n, "yes", "ok") for n in stored[start:start + 20_000]],
+                      provider="ekycpro")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     let_go_of(path)
@@ -178,6 +179,9 @@ def test_the_doctor_reads_around_one_damaged_page_and_counts_the_lost(tmp_path, 
     assert result.exit_code == 0, result.output
     fresh = Store(path)
     kept = {row[0] for row in fresh.db.execute("SELECT number FROM answers")}
+    # Where each answer came from is salvaged with it.
+    assert {row[0] for row in fresh.db.execute("SELECT DISTINCT provider FROM answers")} \
+        == {"ekycpro"}
     fresh.close()
     lost = len(stored) - len(kept)
     assert 0 < lost < 500, result.output  # one page holds about a hundred answers
