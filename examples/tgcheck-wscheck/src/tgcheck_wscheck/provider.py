@@ -10,13 +10,14 @@ redaction, result-link checks and proxies.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 import httpx
 
 from tgcheck import errors, redact
 from tgcheck.models import TaskStatus
+from tgcheck.plugin import CallContext
 from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
 from tgcheck.readers import readers as generic_readers
 from tgcheck.settings import canonical_url
@@ -113,19 +114,18 @@ class WscheckProvider(Provider):
 
     # -- the calls ---------------------------------------------------------
     def create_task(self, numbers: Sequence[str], task_type: str, *,
-                    deadline: float | None = None) -> TaskStatus:
+                    context: CallContext | None = None) -> TaskStatus:
         body = ("\n".join(numbers) + "\n").encode()
         call = Call("creating the task", "POST", "/v1/tasks", data={"task_type": task_type},
                     files={"file": ("numbers.txt", body, "text/plain")})
         # 202 (or 200 on older deployments): created and charged.
-        return self._wire.create(call, deadline=deadline, refuse=self._refuse,
+        return self._wire.create(call, context=context, refuse=self._refuse,
                                  read=lambda reply: parse_task(reply.json()))
 
-    def get_status(self, task_id: str, *, deadline: float | None = None,
-                   on_billed: Callable[[], None] | None = None) -> TaskStatus:
+    def get_status(self, task_id: str, *, context: CallContext | None = None) -> TaskStatus:
         what = f"asking for task {task_id}"
         call = Call(what, "POST", "/v1/gettasks", files={"task_id": (None, task_id)})
-        record = self._wire.query(call, deadline=deadline, on_billed=on_billed,
+        record = self._wire.query(call, context=context,
                                   refuse=lambda reply, what: self._refuse(reply, what,
                                                                           task=True),
                                   read=lambda reply: parse_task(reply.json()))
@@ -146,9 +146,9 @@ class WscheckProvider(Provider):
                                 deadline=deadline, refuse=self._refuse, read=read,
                                 max_unreadable=1)
 
-    def download(self, url: str, *, deadline: float | None = None,
+    def download(self, url: str, *, context: CallContext | None = None,
                  max_bytes: int | None = None) -> bytes:
-        return self._wire.download(url, deadline=deadline,
+        return self._wire.download(url, context=context,
                                    max_bytes=min(max_bytes or MAX_FILE_BYTES, MAX_FILE_BYTES))
 
     # -- its refusals ------------------------------------------------------
