@@ -448,7 +448,10 @@ def test_scientific_notation_with_every_digit_is_the_number(value, expected):
     ("4.47E+11", "scientific_notation: scientific notation lost digits"),
     ("4.474001273261E+11", "not_a_number: not a whole number"),
     ("4.4.7E+11", "scientific_notation: scientific notation lost digits"),
-    ("9" * 5000 + "E+0", "too_long: too long"),  # int() of it would raise
+    # int() of it would raise: under the cell limit, too long for a number ...
+    ("9" * 1000 + "E+0", "too_long: too long"),
+    # ... over it, too long for a cell (input_limits), never parsed at all
+    ("9" * 5000 + "E+0", "too_long: the cell holds more than 1,024 characters"),
 ])
 def test_scientific_notation_that_lost_digits_is_refused(value, reason):
     assert normalise(value).reason == reason
