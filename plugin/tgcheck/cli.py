@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import datetime
 import gc
 import importlib
@@ -33,17 +32,16 @@ from . import (
 )
 from .command_errors import Interrupted, handle_errors
 from .doctor import doctor_command
-from .engine import Engine, lost_message, sent_numbers
-from .errors import InputError, TaskLost, TgcheckError, describe, exit_code
+from .engine import Engine, sent_numbers
+from .errors import InputError, TgcheckError, describe, exit_code
 from .models import processed as processed_of
 from .normalize import resolve_all
 from .output_style import OutputStyle, style_for
-from .polling import shows_progress
 from .progress import JsonProgress, billed_calls, billed_here, make_display
-from .provider import QUEUED, STATES
 from .settings import Settings, shown_settings
 from .simulated import simulated_settings
-from .store import LIVE_STATES, MISSING
+from .store import LIVE_STATES, MISSING, journal
+from .store.journal import JobState
 from .tables import (
     INPUT_FORMATS,
     answer_names,
@@ -447,9 +445,8 @@ def _let_creates_land(engine) -> int:
         # A worker that lands its create now still records it (its write expects
         # submitting or uncertain); one cut off by the exit leaves this behind.
         with contextlib.suppress(TgcheckError, KeyboardInterrupt):
-            engine.store.update_job(job_id, expect_state="submitting", state="uncertain",
-                                    owner=None,
-                                    error="left by Ctrl-C while its create was on its way")
+            journal.settled_after_interrupt(
+                engine.store, (job_id,), "left by Ctrl-C while its create was on its way")
     return len(left)
 
 
@@ -652,14 +649,15 @@ def _money(amount: str | None, currency: str | None) -> str:
 
 
 ABANDON_MEANS = {
-    "new": "its create was never sent: nothing was paid",
-    "submitting": "its create may be on its way: a task may exist and be paid",
-    "open": "its task was created and paid and may still finish at the provider; its "
-            "answers will not be collected",
-    "stalled": "its task was created and paid and may still finish at the provider; its "
-               "answers will not be collected",
-    "uncertain": "a task may exist at the provider and be paid; tgcheck will not look for it",
-    "lost": "its task is gone at the provider",
+    JobState.NEW: "its create was never sent: nothing was paid",
+    JobState.SUBMITTING: "its create may be on its way: a task may exist and be paid",
+    JobState.OPEN: "its task was created and paid and may still finish at the provider; its "
+                   "answers will not be collected",
+    JobState.STALLED: "its task was created and paid and may still finish at the provider; "
+                      "its answers will not be collected",
+    JobState.UNCERTAIN: "a task may exist at the provider and be paid; tgcheck will not look "
+                        "for it",
+    JobState.LOST: "its task is gone at the provider",
 }
 
 
@@ -683,7 +681,8 @@ def jobs_abandon(job_ref, sandbox):
     engine = store_engine(sandbox)
     try:
         job = _find_job(engine, job_ref)
-        was = engine.store.abandon_job(job.id, "abandoned by the user (tgcheck jobs abandon)")
+        was = journal.abandoned(engine.store, job.id,
+                                "abandoned by the user (tgcheck jobs abandon)")
     finally:
         engine.close()
     if was is None:
@@ -795,31 +794,15 @@ def status(task_id, as_json, base_url, sandbox, provider):
       tgcheck status 6f1c2a9e --json
       tgcheck status cs1234abcd --sandbox
     """
-    reopened = False
     with engine_for(sandbox, base_url, quiet=True, provider=provider) as engine:
-        job = engine.store.job_by_task_id(task_id)
-        if job is not None and job.provider != engine.provider.identity:
-            # Another server's task id: what this server says (a 404) is not
-            # about that job, which is left as it is.
-            server = job.provider.partition(":")[2] or job.provider
-            click.echo(f"tgcheck: job {job.id} with task {task_id} was made for another "
+        other = engine.store.job_by_task_id(task_id)
+        if other is not None and other.provider != engine.provider.identity:
+            server = other.provider.partition(":")[2] or other.provider
+            click.echo(f"tgcheck: job {other.id} with task {task_id} was made for another "
                        f"server ({redact.clean(server, None)}); asking this one leaves "
                        "that job as it is", err=True)
-            job = None
-        try:
-            record = engine.provider.get_status(task_id)
-        except TaskLost:
-            if job is not None and job.state in LIVE_STATES:
-                engine.store.update_job(job.id, state="lost", owner=None,
-                                        error="the provider does not know the task (status)")
-                raise TaskLost(lost_message(engine.store.job(job.id))) from None
-            raise
-        if job is not None:
-            _record_status(engine, job, record)
-            # The user asked: a stalled job gets a new budget; the next check or
-            # `tgcheck resume` polls it again.
-            reopened = job.state == "stalled" and engine.store.reopen(job.id)
-            job = engine.store.job(job.id)
+        # One status call, kept in the journal by the engine like its own polls.
+        record, job, reopened, _ = engine.poll_once(task_id)
     fields = {"task_id": record.task_id, "status": record.status, "total": record.total,
               "success": record.success, "failure": record.failure,
               "processed": record.processed, "created_at": record.created_at,
@@ -850,26 +833,6 @@ def _status_call_note(simulated: bool, billed: int) -> str:
         return "tgcheck: that was one status call to the sandbox (simulated: nothing is billed)"
     return ("tgcheck: that was one billed status call" if billed
             else "tgcheck: that was one status call (not billed by this provider)")
-
-
-def _record_status(engine: Engine, job, record) -> None:
-    """A status the user asked for, in the journal like the engine's own polls."""
-    fields = {"status": record.status, "total": record.total, "success": record.success,
-              "failure": record.failure, "estimated_amount": record.estimated_amount,
-              "actual_amount": record.actual_amount, "currency": record.currency}
-    # Kept like a poll's: a later run's first wait counts from this call, and
-    # progress seen here (the task moved, or is exported) ends the backoff.
-    now = time.time()
-    provider = engine.provider
-    if record.state not in STATES:
-        record = dataclasses.replace(record, state=provider.state_of(record.status))
-    # What was seen, as the engine's schedule restores it (a word without a state
-    # counts as queued): only a live state or count beyond it is progress.
-    seen = (provider.state_of(job.status) or QUEUED, processed_of(job.success, job.failure) or 0)
-    if shows_progress(seen, record):
-        fields["moved_at"] = now
-    engine.store.update_job(job.id, status_call=True, polled_at=now,
-                            **{k: v for k, v in fields.items() if v is not None})
 
 
 @cli.command()
@@ -936,8 +899,9 @@ def export(job_ref, output, out_format, raw_csv, sandbox):
     engine = store_engine(sandbox)
     try:
         job = _find_job(engine, job_ref)
-        if job.state != "done":
-            hint = ("`tgcheck resume` collects it" if job.state in ("new", "open", "stalled")
+        if job.state != JobState.DONE:
+            hint = ("`tgcheck resume` collects it"
+                    if job.state in (JobState.NEW, JobState.OPEN, JobState.STALLED)
                     else "it has no answers")
             raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
         ttype = plugins.get_task_type(job.task_type)
