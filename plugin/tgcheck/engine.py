@@ -639,7 +639,7 @@ class Engine:
                 self.recovery.unattachable(task_id, why)
                 continue
             try:
-                self.store.attach_task(job.id, task_id, given_up_by=entry.get("owner"))
+                journal.attached(self.store, job.id, task_id, entry.get("owner"))
             except StoreError as e:
                 # Not writable yet, or its job is driven elsewhere: left for later.
                 log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)

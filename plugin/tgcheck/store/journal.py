@@ -186,6 +186,12 @@ def abandoned(store: BaseStore, job_id: int, reason: str):
     return store.abandon_job(job_id, reason)
 
 
+def attached(store: BaseStore, job_id: int, task_id: str, given_up_by: str | None = None):
+    """A task id the journal lost, given back (`tgcheck jobs attach`, the recovery
+    file): the job is open again; see BaseStore.attach_task."""
+    return store.attach_task(job_id, task_id, given_up_by=given_up_by)
+
+
 def reopened(store: BaseStore, job_id: int) -> bool:
     """A stalled job open again with a new status-call budget (the user asked)."""
     return store.reopen(job_id)
