@@ -92,3 +92,31 @@ def test_a_lost_stalled_job_and_a_reopened_one(any_store):
     assert (polled.state, polled.status_calls, polled.status) == ("open", 1, "processing")
     assert journal.stalled(any_store, job.id)
     assert journal.lost(any_store, job.id, "gone") and any_store.job(job.id).state == "lost"
+
+
+def test_status_asks_the_engine_to_poll_once_and_reopen_a_stalled_job(tmp_path):
+    # `tgcheck status` calls Engine.poll_once: one status call, journaled like the
+    # driver's own polls; a stalled job gets a new budget (the user asked).
+    import tgcheck
+    from tgcheck import Settings
+    from tgcheck.errors import JobStalled
+    from tgcheck.sandbox import Sandbox
+
+    with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
+        engine = tgcheck.Engine(Settings(
+            api_key=sb.api_key, base_url=sb.url, home=tmp_path / "home", poll_min=0.01,
+            poll_max=0.05, timeout=30, http_timeout=5, retry_base=0.01, max_status_calls=2))
+        try:
+            with pytest.raises(JobStalled):
+                engine.check(numbers(5))
+            (job,) = engine.store.jobs()
+            assert (job.state, job.status_calls, sb.billed["status"]) == ("stalled", 2, 2)
+            polled = engine.poll_once(job.task_id)
+            assert sb.billed["status"] == 3 and sb.creates == 1
+            assert polled.record.status == "pending" and polled.reopened
+            assert polled.other is None
+            assert (polled.job.state, polled.job.status_calls) == ("open", 3)
+            # Reopened: its first poll is at once (reopen clears polled_at).
+            assert polled.job.polled_at is None
+        finally:
+            engine.close()
