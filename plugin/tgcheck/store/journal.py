@@ -48,7 +48,8 @@ NEW, SUBMITTING, OPEN, STALLED, UNCERTAIN, DONE, FAILED, LOST, ABANDONED = JobSt
 # job's task exists but has used its status-call budget: it is not polled until
 # the user asks (`tgcheck resume`, `tgcheck status`), and still holds its numbers.
 LIVE_STATES = (NEW, SUBMITTING, OPEN, STALLED, UNCERTAIN)
-# Over for good: nothing moves such a job again.
+# Over: no task of these will answer (a lost job may still be abandoned, which
+# frees its set for a new, paid task).
 ENDED = (DONE, FAILED, LOST, ABANDONED)
 # Jobs a known task id may be attached to: its create's outcome is unknown
 # or was never recorded (new: cut off before the create was journaled).
