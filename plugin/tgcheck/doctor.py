@@ -42,6 +42,7 @@ from .store import (
     store_error,
     unpack_numbers,
 )
+from .store.journal import JobState
 from .store.open import SANDBOX_SCHEMA
 
 # Rows are read in rowid windows: a damaged page loses one window, not the rest.
@@ -339,7 +340,8 @@ def _answers_lost(jobs: dict[int, dict], answers: dict, report: DoctorReport) ->
     if not jobs:
         return None
     answered = sorted({(job["task_type"], number) for job in jobs.values()
-                       if job["state"] == "done" for number in unpack_numbers(job["numbers"])}
+                       if job["state"] == JobState.DONE
+                       for number in unpack_numbers(job["numbers"])}
                       - answers.keys())
     return keys_in_gaps(iter(answered), report.answer_gaps)
 

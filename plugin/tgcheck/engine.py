@@ -43,13 +43,16 @@ from .models import (
 )
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
-from .polling import STUCK_EXPORT, PollSchedule
-from .provider import FAILED, LOST, READY, STATES, CallContext, Provider
+from .polling import STUCK_EXPORT, PollSchedule, shows_progress
+from .provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, BaseStore, Job, open_store, owner_alive, this_owner
+from .store import AnswerGroup, BaseStore, Job, journal, open_store, owner_alive, this_owner
+from .store.journal import DONE, ENDED, LIVE_STATES, NEW, OPEN, STALLED, SUBMITTING, UNCERTAIN
+from .store.journal import FAILED as JOB_FAILED
+from .store.journal import LOST as JOB_LOST
 from .store.recovery import RecoveryFile, recovery_path
 
 # While a job is driven, a thread refreshes its lease this often.
@@ -577,8 +580,7 @@ class Engine:
         skipped, when given, receives (job, why) for each live job left alone."""
         finished, errors = 0, []
         self.attach_recovered()
-        for job in self.store.jobs(states=("new", "submitting", "open", "stalled",
-                                           "uncertain")):
+        for job in self.store.jobs(states=LIVE_STATES):
             why = self._resume_skip_reason(job)
             if why is not None:
                 if skipped is not None:
@@ -587,8 +589,8 @@ class Engine:
             # Before its first paid call, as a check (outside the per-job errors: a
             # setting to fix, exit 2, the same for every job).
             self.store.require_grants()
-            if job.state == "stalled":
-                self.store.reopen(job.id)
+            if job.state == STALLED:
+                journal.reopened(self.store, job.id)
             request = CheckRequest(job.task_type, on_event=on_event,
                                    ttype=plugins.get_task_type(job.task_type))
             numbers = self.store.job_numbers(job.id)
@@ -637,7 +639,7 @@ class Engine:
                 self.recovery.unattachable(task_id, why)
                 continue
             try:
-                self.store.attach_task(job.id, task_id, given_up_by=entry.get("owner"))
+                journal.attached(self.store, job.id, task_id, entry.get("owner"))
             except StoreError as e:
                 # Not writable yet, or its job is driven elsewhere: left for later.
                 log.warning("paid task %s not attached to job %s yet: %s", task_id, job_id, e)
@@ -662,6 +664,52 @@ class Engine:
         finally:
             pool.shutdown(wait=False)
 
+    def poll_once(self, task_id: str) -> PolledTask:
+        """Ask the provider once for a task's record (`tgcheck status`), and keep it in
+        the journal like the driver's own polls: a task the provider no longer knows
+        makes its live job lost (TaskLost is raised); a stalled job is opened again
+        with a new status-call budget (the user asked). Only a job made against this
+        server is touched.
+
+        Returns the record, the job as it is now, whether it was reopened, and a
+        job of another server holding this task id (left alone)."""
+        job = self.store.job_by_task_id(task_id)
+        other = None
+        if job is not None and job.provider != self.provider.identity:
+            # Another server's task id: what this server says (a 404) is not
+            # about that job, which is left as it is.
+            other, job = job, None
+        try:
+            record = self.provider.get_status(task_id)
+        except TaskLost:
+            if job is not None and job.state in LIVE_STATES:
+                journal.lost(self.store, job.id, "the provider does not know the task (status)")
+                raise TaskLost(lost_message(self.store.job(job.id))) from None
+            raise
+        if job is None:
+            return PolledTask(record, None, False, other)
+        self.record_status(job, record)
+        reopened = job.state == STALLED and journal.reopened(self.store, job.id)
+        return PolledTask(record, self.store.job(job.id), reopened, None)
+
+    def record_status(self, job: Job, record: TaskStatus) -> None:
+        """A status seen outside the driver (asked by hand), kept like a poll's: a
+        later run's first wait counts from this call, and only progress seen here
+        (the task moved, or is exported) ends the backoff."""
+        now = time.time()
+        if record.state not in STATES:
+            record = dataclasses.replace(record, state=self.provider.state_of(record.status))
+        fields = {"status": record.status, "total": record.total, "success": record.success,
+                  "failure": record.failure, **_amounts(record)}
+        # What was seen, as the driver's schedule restores it (a word without a state
+        # counts as queued): only a live state or count beyond it is progress.
+        seen = (self.provider.state_of(job.status) or QUEUED,
+                processed_of(job.success, job.failure) or 0)
+        if shows_progress(seen, record):
+            fields["moved_at"] = now
+        journal.polled(self.store, job.id, billed=True, polled_at=now,
+                       **{k: v for k, v in fields.items() if v is not None})
+
     def _resume_skip_reason(self, job: Job) -> str | None:
         """Why resume leaves this live job alone, or None to finish it."""
         if job.provider != self.provider.identity:
@@ -673,12 +721,12 @@ class Engine:
                 return (f"made against the local server at {server}: while it runs, `tgcheck "
                         "resume` with TGCHECK_BASE_URL set to it collects it")
             return f"made for another server ({server})"
-        if job.state == "uncertain":
+        if job.state == UNCERTAIN:
             return ("its create may have reached the provider (uncertain): check the "
                     "dashboard, then `tgcheck check ... --resubmit` to create it again")
-        if job.state == "submitting" and owner_alive(job.owner, job.heartbeat, time.time()):
+        if job.state == SUBMITTING and owner_alive(job.owner, job.heartbeat, time.time()):
             return "another process is creating its task now"
-        if job.state == "submitting":
+        if job.state == SUBMITTING:
             return ("its create was cut off (its outcome is unknown): the next check of "
                     "these numbers says how to resubmit")
         return None
@@ -760,14 +808,14 @@ class Engine:
                     return found
                 # It answered none of ours (it failed, or its answers were
                 # cleared since): claim again, past it once it is over.
-                if self.store.job(job.id).state in ("done", "failed", "lost", "abandoned"):
+                if self.store.job(job.id).state in ENDED:
                     settled.add(job.id)
                 continue
-            if role == "stalled":
+            if role == STALLED:
                 raise JobStalled(stalled_message(job, self.settings.max_status_calls))
-            if role == "lost":
+            if role == JOB_LOST:
                 raise TaskLost(lost_message(job))
-            if role == "uncertain":
+            if role == UNCERTAIN:
                 if job.key == key:
                     raise UncertainCreate(
                         f"a task for these may already exist (job {job.id}): "
@@ -798,12 +846,12 @@ class Engine:
 
     def _after_overlap(self, other: Job, numbers, request: CheckRequest) -> dict[str, tuple]:
         """Let the job holding some of our numbers finish; what it answered of ours."""
-        if other.state != "done":
+        if other.state != DONE:
             try:
                 finished = self._watch(other, numbers, request)
             except TaskFailed:
                 finished = True  # nothing of ours was answered: the caller sends it all
-            if not finished and self.store.job(other.id).state in ("new", "open"):
+            if not finished and self.store.job(other.id).state in (NEW, OPEN):
                 # Its driver is gone: finish it here rather than pay for its numbers.
                 self._shared_job(self.store.job_numbers(other.id), request.with_(
                     resubmit=False, since=self._answered_since(time.time()), fill=None))
@@ -818,16 +866,16 @@ class Engine:
             current = self.store.job(job.id)
             if current is None:  # its create reached no one: the row was removed
                 return False
-            if current.state == "done":
+            if current.state == DONE:
                 return True
-            if current.state == "failed":
+            if current.state == JOB_FAILED:
                 # A create the provider refused has no task id: name the job then.
                 what = (f"task {current.task_id}" if current.task_id
                         else f"job {current.id} (no task was created)")
                 raise TaskFailed(f"{what} failed: {current.error}")
-            if current.state == "stalled":
+            if current.state == STALLED:
                 raise JobStalled(stalled_message(current, self.settings.max_status_calls))
-            if current.state in ("uncertain", "abandoned", "lost"):
+            if current.state in (UNCERTAIN, journal.ABANDONED, JOB_LOST):
                 return False
             if not owner_alive(current.owner, current.heartbeat, time.time()):
                 return False
@@ -945,6 +993,15 @@ def _await_change(store, deadline: float, cancel: threading.Event | None) -> Non
         raise DeadlineExceeded("waited longer than the timeout")
 
 
+class PolledTask(NamedTuple):
+    """What Engine.poll_once saw and kept."""
+
+    record: TaskStatus
+    job: Job | None  # this server's job of the task, as it is now
+    reopened: bool  # a stalled job, opened again with a new status-call budget
+    other: Job | None  # another server's job with this task id: left as it is
+
+
 def _amounts(status: TaskStatus) -> dict:
     """The journal's amount columns a status reports (none: leave them as they are)."""
     fields = {"estimated_amount": status.estimated_amount,
@@ -1010,7 +1067,7 @@ class _Driver:
     def _run(self) -> dict[str, tuple]:
         try:
             try:
-                if self.job.state == "new":
+                if self.job.state == NEW:
                     self._create()
                 return self._follow()
             except TgcheckError as e:
@@ -1048,14 +1105,14 @@ class _Driver:
         except TgcheckError as e:
             log.warning("job %s not released: %s", self.job.id, e)
 
-    def _journal(self, **fields) -> None:
-        """update_job on a path that is raising already: as _release, a store
+    def _journal(self, step, *args) -> None:
+        """A journal step on a path that is raising already: as _release, a store
         failure here must not hide the error on its way (a job left submitting
         by a gone process is taken for uncertain by the next claim)."""
         try:
-            self.store.update_job(self.job.id, **fields)
+            step(self.store, self.job.id, *args)
         except TgcheckError as e:
-            log.warning("job %s not updated (%s): %s", self.job.id, fields.get("state"), e)
+            log.warning("job %s not updated (%s): %s", self.job.id, step.__name__, e)
 
     def _create(self) -> None:
         gate = self.creates
@@ -1070,7 +1127,7 @@ class _Driver:
 
     def _create_recorded(self) -> None:
         store, job = self.store, self.job
-        store.update_job(job.id, state="submitting")
+        journal.submitting(store, job.id)
         if self.recovery is not None:
             self.recovery.prepare()  # room for the task id, should the disk fill up
         context = self._context()
@@ -1078,7 +1135,7 @@ class _Driver:
             record = self.provider.create_task(self.numbers, self.ttype.name,
                                                context=context)
         except UncertainCreate as e:
-            self._journal(state="uncertain", error=str(e), owner=None)
+            self._journal(journal.create_uncertain, str(e))
             self.emit("failed", message=str(e))
             raise UncertainCreate(f"{e}. {RESUBMIT_HINT}") from None
         except connect.Unreachable as e:
@@ -1086,11 +1143,11 @@ class _Driver:
             # the journal keeps no job of it (`jobs --all` lists none per attempt).
             self.emit("failed", message=str(e))
             if not store.forget_unsent(job.id):
-                store.update_job(job.id, state="failed", error=str(e), owner=None)
+                journal.create_refused(store, job.id, str(e))
             raise
         except TgcheckError as e:
             # Refused or never reached the server: nothing was created.
-            self._journal(state="failed", error=str(e), owner=None)
+            self._journal(journal.create_refused, str(e))
             if not isinstance(e, TaskTooLarge):  # not a failure: the set is split and sent
                 self.emit("failed", message=str(e))
             raise
@@ -1098,11 +1155,11 @@ class _Driver:
             if isinstance(e, connect.NotSent) or not context.request_sent:
                 # Stopped before any byte of the create left: nothing can exist.
                 # The job is as new; the next run (or `tgcheck resume`) creates it.
-                self._journal(state="new", owner=None)
+                self._journal(journal.create_unsent)
                 raise
             # Interrupted mid-request: the create may have landed.
-            self._journal(state="uncertain", owner=None,
-                          error=f"interrupted while creating ({type(e).__name__})")
+            self._journal(journal.create_uncertain,
+                          f"interrupted while creating ({type(e).__name__})")
             raise
         self.created = record.task_id  # kept before anything else can fail
         recorded = self._record(record)
@@ -1130,11 +1187,10 @@ class _Driver:
         job = self.job
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                return self.store.update_job(
-                    job.id, expect_state=("submitting", "uncertain"), state="open",
-                    task_id=record.task_id, owner=this_owner(), status=record.status,
+                return journal.created(
+                    self.store, job.id, record.task_id, this_owner(), status=record.status,
                     total=record.total, success=record.success, failure=record.failure,
-                    error=None, **_amounts(record))
+                    **_amounts(record))
             except StoreError as e:
                 if attempt == RECORD_TRIES:
                     kept = self._keep(record.task_id)
@@ -1178,9 +1234,9 @@ class _Driver:
         _sleep(self._first_wait(schedule, started), self.deadline, self.cancel)
         while True:
             current = store.job(job.id)
-            if current.state == "done":  # finished by another run meanwhile: take it
+            if current.state == DONE:  # finished by another run meanwhile: take it
                 return self.store.stored(self.ttype.name, self.numbers)
-            if current.state != "open":
+            if current.state != OPEN:
                 # Abandoned (or ended) by the user while we waited: no more billed
                 # calls for it.
                 message = (f"job {job.id} (task {job.task_id}) is {current.state} now"
@@ -1193,7 +1249,7 @@ class _Driver:
                 # The hard cap: whatever the schedule says, no more billed calls
                 # until the user asks for them. (Free status calls have none: the
                 # widening schedule and TGCHECK_TIMEOUT bound them.)
-                store.update_job(job.id, expect_state="open", state="stalled", owner=None)
+                journal.stalled(store, job.id)
                 message = stalled_message(store.job(job.id), limit)
                 self.emit("failed", message=message)
                 raise JobStalled(message)
@@ -1203,7 +1259,7 @@ class _Driver:
                 # Each paid reply counts at once, also those the provider then
                 # retries or refuses (unreadable, another task's): the cap holds.
                 billed[0] += 1
-                store.update_job(job.id, status_call=True, polled_at=time.time())
+                journal.polled(store, job.id, billed=True, polled_at=time.time())
 
             # spent(): asked by the provider before it retries a paid reply it
             # could not use (cut short, trickling, oversize): the cap holds there too.
@@ -1216,27 +1272,25 @@ class _Driver:
             except billed_calls.BudgetSpent:
                 continue  # stalled at the top of the loop, as any spent budget
             except TaskLost as e:
-                store.update_job(job.id, state="lost", owner=None, error=str(e))
+                journal.lost(store, job.id, str(e))
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message) from None
             # A provider that reports no billed reply: its answer is one (unless it
             # declares its status calls free).
-            store.update_job(job.id, status_call=self.provider.status_is_billed and not billed[0],
-                             polled_at=time.time(),
-                             status=status.status,
-                             total=status.total, success=status.success, failure=status.failure,
-                             **_amounts(status))
+            journal.polled(store, job.id, billed=self.provider.status_is_billed and not billed[0],
+                           polled_at=time.time(), status=status.status, total=status.total,
+                           success=status.success, failure=status.failure, **_amounts(status))
             self.emit("progress", status)
             if status.state == LOST:  # said in a record rather than by TaskLost
-                store.update_job(job.id, state="lost", owner=None,
-                                 error=status.message or f"the provider reported {status.status}")
+                journal.lost(store, job.id,
+                             status.message or f"the provider reported {status.status}")
                 message = lost_message(store.job(job.id))
                 self.emit("failed", message=message)
                 raise TaskLost(message)
             if status.state == FAILED:
-                store.update_job(job.id, state="failed", owner=None,
-                                 error=status.message or f"the provider reported {status.status}")
+                journal.failed(store, job.id,
+                               status.message or f"the provider reported {status.status}")
                 raise TaskFailed(
                     f"task {job.task_id} failed at the provider ({status.status!r})"
                     + (f": {status.message}" if status.message else "")

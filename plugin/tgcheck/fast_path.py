@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .models import OK, JobEvent
 from .provider import SyncReply
+from .store.journal import NEW
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
 WORKERS = 4
@@ -90,7 +91,7 @@ def _run(engine, numbers: list[str], request, key: str):
             return {}, numbers, None
     checker = provider.sync()  # made before the claim: a bad setting leaves no job
     role, job = store.claim(key, provider.identity, ttype.name, numbers, since=request.since)
-    if role != "drive" or job.state != "new" or job.task_id:
+    if role != "drive" or job.state != NEW or job.task_id:
         # Another job holds some of these, or this set already has a task (one a
         # timeout left open): the bulk path waits for it or polls it.
         if role == "drive":

@@ -201,7 +201,7 @@ class Settings:
     def require_key(self) -> str:
         if self.api_key is None or not self.api_key.reveal():
             # Said in words that fit Python, DuckDB and Excel too; the commands
-            # that have --sandbox say so themselves (cli.py, tgcheck_duckdb.cli).
+            # that have --sandbox say so themselves (tgcheck.cli, tgcheck_duckdb.cli).
             raise NoApiKey(
                 "no API key: set TGCHECK_API_KEY or run `tgcheck config set-key` (to try "
                 "without a key: run `tgcheck sandbox` and set the TGCHECK_BASE_URL, "

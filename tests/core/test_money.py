@@ -627,7 +627,6 @@ def test_a_task_the_provider_does_not_know_is_lost_not_a_bad_request(code, body)
 def test_a_status_asked_by_hand_keeps_the_backoff_of_a_task_that_does_not_move(run_engine):
     # `tgcheck status` journals what it sees like a poll: two words without a state
     # (or the same word again) are no progress, so the next run keeps doubling.
-    from tgcheck.cli import _record_status
     from tgcheck.models import TaskStatus
 
     with Sandbox(stuck="pending") as sb:
@@ -636,8 +635,8 @@ def test_a_status_asked_by_hand_keeps_the_backoff_of_a_task_that_does_not_move(r
             engine.check(numbers(3))
         (job,) = engine.store.jobs()
         for word in ("on_hold", "paused", "pending"):
-            _record_status(engine, engine.store.job(job.id), TaskStatus(job.task_id, word))
+            engine.record_status(engine.store.job(job.id), TaskStatus(job.task_id, word))
             assert engine.store.job(job.id).moved_at is None, word
-        _record_status(engine, engine.store.job(job.id),
-                       TaskStatus(job.task_id, "processing", total=3, success=1, failure=0))
+        engine.record_status(engine.store.job(job.id),
+                             TaskStatus(job.task_id, "processing", total=3, success=1, failure=0))
         assert engine.store.job(job.id).moved_at is not None  # real progress still counts

@@ -56,6 +56,7 @@ def test_job_by_key_is_the_newest_job_for_the_key_in_any_state(store):
     new_job(store, "other", ["+41790000009"])
     assert second.id > first.id
     assert store.job_by_key("k").id == second.id
+    store.update_job(second.id, state="submitting")
     assert store.update_job(second.id, state="failed")
     found = store.job_by_key("k")  # not live any more: still found
     assert found.id == second.id and found.state == "failed"
@@ -78,6 +79,7 @@ def test_job_state_counts_are_ordered_by_state(store):
     assert store.job_state_counts() == {}
     for i, state in enumerate(["open", "done", "done", "failed"]):
         job = new_job(store, f"k{i}", [f"+4179000000{i}"])
+        store.update_job(job.id, state="open")  # a task exists, then it ends
         store.update_job(job.id, state=state)
     counts = store.job_state_counts()
     assert counts == {"done": 2, "failed": 1, "open": 1}
@@ -379,6 +381,7 @@ def test_resubmit_leaves_an_uncertain_job_that_overlaps_alone(store):
     resubmit's too: it gives up only the job of exactly its set (the other may
     hold a paid task); once that job is abandoned on purpose, the claim drives."""
     first = new_job(store, "a", ["+41790000001", "+41790000002"])
+    store.update_job(first.id, state="submitting")
     assert store.update_job(first.id, state="uncertain")
     role, job = store.claim("b", "ekycpro", "tg", ["+41790000002", "+41790000003"])
     assert role == "uncertain" and job.id == first.id

@@ -152,6 +152,7 @@ def test_update_job_redacts_and_checks_its_state(any_store):
 
 def test_attach_reopen_abandon_release(any_store):
     role, job = any_store.claim("k", "p", "tg", numbers(1))
+    any_store.update_job(job.id, state="submitting")
     any_store.update_job(job.id, state="uncertain", owner=None)
     any_store.attach_task(job.id, "T9")
     assert any_store.job_by_task_id("T9").state == "open"

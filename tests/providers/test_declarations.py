@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 import tgcheck
 from conftest import numbers
-from tgcheck import cli as cli_module
 from tgcheck import hookimpl, plugins
 from tgcheck.cli import cli
+from tgcheck.cli import sandbox as cli_module  # where `tgcheck sandbox` waits
 from tgcheck.errors import ConfigError, DeadlineExceeded
 from tgcheck.models import TaskStatus
 from tgcheck.plugin_settings import Setting

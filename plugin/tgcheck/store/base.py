@@ -28,11 +28,21 @@ from typing import NamedTuple
 
 from .. import redact, settings_registry
 from ..errors import StoreError
+from . import journal
+from .journal import (
+    ABANDONED,
+    DONE,
+    LIVE_STATES,
+    LOST,
+    NEW,
+    OPEN,
+    STALLED,
+    SUBMITTING,
+    UNCERTAIN,
+)
 
-# Live jobs hold their numbers: no other task is created for them. A stalled
-# job's task exists but has used its status-call budget: it is not polled until
-# the user asks (`tgcheck resume`, `tgcheck status`), and still holds its numbers.
-LIVE_STATES = ("new", "submitting", "open", "stalled", "uncertain")
+# The journal's states as SQL list literals (journal.py's own words).
+_LIVE_SQL = journal.sql_list(LIVE_STATES)
 # job_answers' status for a job's number whose answer was deleted since (cache clear).
 MISSING = "missing"
 # A driving process that stops heart-beating for this long is taken for dead
@@ -502,7 +512,7 @@ class BaseStore:
 
     @_translating
     def live_job(self, key: str) -> Job | None:
-        return self._one_job(f"key = ? AND state IN {LIVE_STATES}", (key,))
+        return self._one_job(f"key = ? AND state IN {_LIVE_SQL}", (key,))
 
     @_translating
     def jobs(self, *, states: Sequence[str] | None = None, limit: int = 1000) -> list[Job]:
@@ -511,7 +521,7 @@ class BaseStore:
         args: list = []
         if states:
             sql += f" WHERE state IN ({', '.join('?' * len(states))})"
-            args.extend(states)
+            args.extend(str(s) for s in states)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [self._job(r) for r in self._read().execute(sql, args).fetchall()]
@@ -567,8 +577,8 @@ class BaseStore:
                     values[name] = self._to_store_time(values[name])
                 live = job.state in LIVE_STATES
                 if live and db.execute(f"SELECT 1 FROM jobs WHERE key = ? AND state IN "
-                                       f"{LIVE_STATES}", (job.key,)).fetchone():
-                    values["state"], live = "abandoned", False
+                                       f"{_LIVE_SQL}", (job.key,)).fetchone():
+                    values["state"], live = ABANDONED.value, False
                 if live:
                     values["owner"], values["heartbeat"] = None, None
                 values["numbers"] = pack_numbers(numbers)
@@ -608,27 +618,27 @@ class BaseStore:
         bounds = number_range(numbers)
         with self._tx(exclusive=True) as db:
             now = self._now()
-            job = self._one_job(f"key = ? AND state IN {LIVE_STATES}", (key,), db)
-            if job is not None and job.state == "stalled":
+            job = self._one_job(f"key = ? AND state IN {_LIVE_SQL}", (key,), db)
+            if job is not None and job.state == STALLED:
                 # Its task exists but used its status-call budget: polled again only
                 # when the user asks; a resubmit gives it up and creates anew.
                 if not resubmit:
-                    return "stalled", job
+                    return STALLED, job
                 self._abandon(db, job, now)
                 job = None
             if job is None and not resubmit:
                 # The set's last task is gone at the provider: a new one is paid
                 # again, so only a deliberate resubmit creates it.
                 last = self._one_job("key = ? ORDER BY id DESC LIMIT 1", (key,), db)
-                if last is not None and last.state == "lost":
-                    return "lost", last
+                if last is not None and last.state == LOST:
+                    return LOST, last
             if job is not None:
                 alive = job.owner != me and owner_alive(job.owner, job.heartbeat, time.time())
-                if job.state == "uncertain" or (job.state == "submitting" and not alive):
+                if job.state == UNCERTAIN or (job.state == SUBMITTING and not alive):
                     if not resubmit:
-                        if job.state != "uncertain":
+                        if job.state != UNCERTAIN:
                             self._mark_uncertain(db, job, now)
-                        return "uncertain", job
+                        return UNCERTAIN, job
                     self._abandon(db, job, now)
                     job = None
                 elif alive:
@@ -649,8 +659,8 @@ class BaseStore:
                 """INSERT INTO jobs (key, provider, task_type, count, numbers, state,
                                      owner, heartbeat, created_at, updated_at, account,
                                      first_number, last_number)
-                   VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-                (key, provider, task_type, len(numbers), packed, me, now, now,
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (key, provider, task_type, len(numbers), packed, NEW.value, me, now, now,
                  now, self.account, *bounds),
             ).fetchone()[0]
             return "drive", self._one_job("id = ?", (job_id,), db)
@@ -686,7 +696,7 @@ class BaseStore:
         rows = db.execute(
             f"""SELECT {_JOB_COLUMNS}, numbers AS packed FROM jobs
                 WHERE provider = ? AND task_type = ?
-                  AND (state IN {LIVE_STATES} OR (state = 'done' AND updated_at >= ?))
+                  AND (state IN {_LIVE_SQL} OR (state = '{DONE}' AND updated_at >= ?))
                   AND (first_number IS NULL OR (first_number <= ? AND last_number >= ?))
                 ORDER BY id""",
             (provider, task_type, since, last, first),
@@ -699,39 +709,39 @@ class BaseStore:
             if row["id"] in settled or ours.isdisjoint(unpack_numbers(row["packed"])):
                 continue
             job = self._job(row)
-            if job.state == "submitting" and not owner_alive(job.owner, job.heartbeat,
-                                                             time.time()):
+            if job.state == SUBMITTING and not owner_alive(job.owner, job.heartbeat,
+                                                           time.time()):
                 self._mark_uncertain(db, job, now)
-            if job.state == "stalled" and resubmit:
+            if job.state == STALLED and resubmit:
                 # Its task exists and is known: a resubmit of another set must not
                 # throw it (and what it cost) away. Polled again with a new budget.
-                db.execute("UPDATE jobs SET state='open', budget_from=status_calls, "
+                db.execute(f"UPDATE jobs SET state='{OPEN}', budget_from=status_calls, "
                            "error=NULL, owner=NULL, polled_at=NULL, updated_at=? WHERE id=?",
                            (now, job.id))
-                job.state, job.owner = "open", None
+                job.state, job.owner = OPEN, None
                 return "reopened", job
-            if job.state in ("uncertain", "stalled"):
+            if job.state in (UNCERTAIN, STALLED):
                 # Left alone even by a resubmit, which gives up only a job for
                 # exactly the caller's set: this one may hold a paid task.
-                return job.state, job
+                return journal.state_of(job.state), job
             return "overlap", job
         return None
 
     @staticmethod
     def _mark_uncertain(db, job: Job, now: float) -> None:
         db.execute(
-            "UPDATE jobs SET state='uncertain', owner=NULL, updated_at=?, error=? WHERE id=?",
+            f"UPDATE jobs SET state='{UNCERTAIN}', owner=NULL, updated_at=?, error=? WHERE id=?",
             (now, "the process creating this task stopped before the task id was recorded",
              job.id),
         )
-        job.state = "uncertain"
+        job.state = UNCERTAIN
 
     @staticmethod
     def _abandon(db, job: Job, now: float) -> None:
         # resubmit: the uncertain create is given up, a new one may be made.
-        db.execute("UPDATE jobs SET state='abandoned', owner=NULL, updated_at=? WHERE id=?",
+        db.execute(f"UPDATE jobs SET state='{ABANDONED}', owner=NULL, updated_at=? WHERE id=?",
                    (now, job.id))
-        job.state = "abandoned"
+        job.state = ABANDONED
 
     _UPDATABLE = frozenset(
         {"state", "task_id", "status", "total", "success", "failure", "error", "owner",
@@ -744,10 +754,25 @@ class BaseStore:
                    expect_state: str | tuple[str, ...] | None = None, **fields) -> bool:
         """Update a job; with expect_state, only while it is still in that state
         (or one of those states). Returns whether a row changed. Also beats the
-        job's heartbeat (the caller drives it)."""
+        job's heartbeat (the caller drives it).
+
+        A new state must be a step of the journal's transition table
+        (journal.TRANSITIONS): an expected state that cannot go there raises
+        IllegalTransition at once; without expect_state, a job found in a state
+        that cannot go there raises it too (nothing is written).
+        Callers use journal.py's named steps rather than this."""
         bad = set(fields) - self._UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {bad}")
+        target, guarded = None, expect_state is not None
+        if "state" in fields:
+            target = journal.state_of(fields["state"])
+            fields["state"] = target.value  # the stored word, for either driver
+            if expect_state is not None:
+                for old in (expect_state,) if isinstance(expect_state, str) else expect_state:
+                    journal.check(old, target, job_id)
+            else:
+                expect_state = journal.sources(target)
         # The journal is a file the key must never reach, and `tgcheck jobs` prints
         # these: provider text passes the redaction point on its way in.
         for name, limit in (("error", ERROR_LIMIT), ("status", 40), ("currency", 16),
@@ -761,7 +786,7 @@ class BaseStore:
         if expect_state is not None:
             states = (expect_state,) if isinstance(expect_state, str) else tuple(expect_state)
             where += f" AND state IN ({', '.join('?' * len(states))})"
-            where_args.extend(states)
+            where_args.extend(str(s) for s in states)
         with self._tx() as db:
             now = self._now()
             sets = [f"{k} = ?" for k in fields] + ["updated_at = ?", "heartbeat = ?"]
@@ -769,11 +794,17 @@ class BaseStore:
                 sets.append("status_calls = status_calls + 1")
             cur = db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE {where}",
                              (*fields.values(), now, now, *where_args))
-            return cur.rowcount > 0
+            if cur.rowcount > 0:
+                return True
+            if target is not None and not guarded:
+                job = self._one_job("id = ?", (job_id,), db)
+                if job is not None:
+                    journal.check(job.state, target, job_id)
+            return False
 
     # Jobs a known task id may be attached to: its create's outcome is unknown
     # or was never recorded (new: cut off before the create was journaled).
-    ATTACHABLE = ("new", "submitting", "uncertain")
+    ATTACHABLE = journal.ATTACHABLE
 
     @_translating
     def attach_task(self, job_id: int, task_id: str, *, given_up_by: str | None = None) -> Job:
@@ -799,7 +830,7 @@ class BaseStore:
                                (task_id, job_id)).fetchone()
             if other is not None:
                 raise StoreError(f"task {task_id} already belongs to job {other[0]}")
-            db.execute("UPDATE jobs SET state='open', task_id=?, owner=NULL, heartbeat=NULL, "
+            db.execute(f"UPDATE jobs SET state='{OPEN}', task_id=?, owner=NULL, heartbeat=NULL, "
                        "error=NULL, updated_at=? WHERE id=?", (task_id, self._now(), job_id))
             return job
 
@@ -810,8 +841,8 @@ class BaseStore:
             return db.execute(
                 # polled_at cleared: the user asked, so the first poll is at once
                 # (then the backoff goes on from how long the task has been still).
-                "UPDATE jobs SET state='open', budget_from=status_calls, error=NULL, "
-                "polled_at=NULL, updated_at=? WHERE id=? AND state='stalled'",
+                f"UPDATE jobs SET state='{OPEN}', budget_from=status_calls, error=NULL, "
+                f"polled_at=NULL, updated_at=? WHERE id=? AND state='{STALLED}'",
                 (self._now(), job_id)
             ).rowcount > 0
 
@@ -821,9 +852,9 @@ class BaseStore:
         to be sent again. Returns the job as it was, or None when it is not live."""
         with self._tx() as db:
             job = self._one_job("id = ?", (job_id,), db)
-            if job is None or job.state not in (*LIVE_STATES, "lost"):
+            if job is None or job.state not in journal.ABANDONABLE:
                 return None
-            db.execute("UPDATE jobs SET state='abandoned', owner=NULL, error=?, updated_at=? "
+            db.execute(f"UPDATE jobs SET state='{ABANDONED}', owner=NULL, error=?, updated_at=? "
                        "WHERE id=?", (reason, self._now(), job_id))
             return job
 
@@ -835,7 +866,8 @@ class BaseStore:
         with self._tx() as db:
             return db.execute(
                 "DELETE FROM jobs WHERE id = ? AND task_id IS NULL AND owner = ? "
-                "AND state IN ('new', 'submitting')", (job_id, this_owner())).rowcount > 0
+                f"AND state IN {journal.sql_list((NEW, SUBMITTING))}",
+                (job_id, this_owner())).rowcount > 0
 
     @_translating
     def heartbeat(self, job_id: int) -> None:
@@ -857,7 +889,7 @@ class BaseStore:
             now = self._now()  # inside the transaction: as close to the commit as can be
             self._save_answers(db, task_type, rows, job.task_id, now, provider)
             db.execute(
-                "UPDATE jobs SET state='done', owner=NULL, error=NULL, updated_at=? WHERE id=?",
+                f"UPDATE jobs SET state='{DONE}', owner=NULL, error=NULL, updated_at=? WHERE id=?",
                 (now, job.id),
             )
 

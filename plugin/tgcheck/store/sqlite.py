@@ -25,6 +25,7 @@ from ..errors import (
     StoreLocked,
     StoreReadOnly,
 )
+from . import journal
 from .base import (
     AnswerGroup,
     BaseStore,
@@ -77,8 +78,8 @@ CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key);
 # At most one live job per set: the heart of "never create the same task twice".
 # Kept apart from SCHEMA: a store made before `stalled` existed has this index
 # with the old state list, and _migrate() replaces it.
-LIVE_INDEX = """CREATE UNIQUE INDEX jobs_live_key ON jobs(key)
-    WHERE state IN ('new', 'submitting', 'open', 'stalled', 'uncertain')"""
+LIVE_INDEX = f"""CREATE UNIQUE INDEX jobs_live_key ON jobs(key)
+    WHERE state IN {journal.sql_list(journal.LIVE_STATES)}"""
 # Columns added since the first release, added to older store files on open.
 ADDED_COLUMNS = (
     ("budget_from", "INTEGER NOT NULL DEFAULT 0"),

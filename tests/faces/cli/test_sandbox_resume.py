@@ -76,6 +76,7 @@ def test_resume_names_the_jobs_it_leaves_alone_and_why(sandbox, tmp_path):
                                numbers(3, start=600))
         store.release(other.id)
         _, unsure = store.claim("k2", f"ekycpro:{sandbox.url}", "tg", numbers(3, start=700))
+        store.update_job(unsure.id, state="submitting")
         store.update_job(unsure.id, state="uncertain", owner=None)
         # One made against another sandbox server (`tgcheck sandbox --port ...`).
         _, local = store.claim("k3", "ekycpro:http://127.0.0.1:1", "tg",

@@ -1,0 +1,284 @@
+"""`tgcheck check`: read a table, check its numbers, write it back with answers."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+
+import click
+
+from .. import (
+    formats,
+    plugins,
+    progress_text,
+    regions,
+)
+from ..command_errors import Interrupted, handle_errors
+from ..engine import Engine
+from ..output_style import style_for
+from ..progress import billed_calls, billed_here, make_display
+from ..tables import (
+    INPUT_FORMATS,
+    answer_names,
+    answer_rows,
+    check_output,
+    check_unchanged,
+    open_input,
+    output_format,
+    row_regions,
+    short,
+    write_table,
+)
+from .app import cli
+from .interrupt import let_creates_land, uncertain_note
+from .options import (
+    PROGRESS_CHOICES,
+    base_url_option,
+    engine_for,
+    note,
+    output_options,
+    provider_option,
+    writing,
+)
+
+
+# -- check ----------------------------------------------------------------------
+class _Recorder:
+    """Passes events on to the display and remembers each job's last one, for the
+    summary (billed calls) and for naming the job when the output cannot be written."""
+
+    def __init__(self, display):
+        self.display = display
+        self.last: dict = {}
+
+    def __call__(self, event) -> None:
+        if event.job_key:  # not a note about no one task
+            self.last[event.job_key] = event
+        self.display(event)
+
+    @property
+    def billed(self) -> int:
+        """Calls billed to this run: not those of a job another process drove."""
+        return sum(billed_here(e) for e in self.last.values())
+
+    def waited_notes(self) -> str:
+        """'; waited for host-b's task; 0 calls here (6 billed to that run)' per job
+        this run only waited for."""
+        return "".join(f"; {progress_text.waited_note(e, billed_calls(e))}"
+                       for e in self.last.values() if e.driven_by)
+
+
+def _job_ids(engine: Engine, keys) -> list[int]:
+    jobs = (engine.store.job_by_key(key) for key in keys)
+    return [job.id for job in jobs if job is not None]
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT")
+@output_options("Write here; the format follows the extension: "
+                 + ", ".join(f.help for f in formats.FORMATS.values())
+                 + ". Default: CSV on stdout.")
+@click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
+@click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
+                               "first).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS),
+              help="Read INPUT as this, whatever its extension (stdin: txt unless a spreadsheet).")
+@click.option("--region", help="Read national numbers as this country's: a code (GB, GBR), an "
+                                "English name or alias (UK) or a calling code (44). With "
+                                "--region-column: for rows whose region cell is empty.")
+@click.option("--region-column", metavar="COL",
+              help="The column with each row's country (any form --region takes); a row "
+                   "whose value names no country is invalid (reason unknown_region).")
+@click.option("--task-type", default="tg", show_default=True, help="What to check.")
+@click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Answers older than this are checked again (default: TGCHECK_MAX_AGE_DAYS "
+                   "or 30).")
+@click.option("--retry-unknown", is_flag=True,
+              help="Resubmit numbers a result file left out, even within "
+                   "TGCHECK_UNKNOWN_RETRY_HOURS (default 24) hours.")
+@click.option("--resubmit", is_flag=True,
+              help="Create a new (paid) task for numbers whose earlier task has an unknown "
+                   "outcome (uncertain), is stalled, or is gone at the provider (lost); "
+                   "only a job of exactly these numbers is given up.")
+@click.option("--top-up", is_flag=True, default=None,
+              help="Below the task type's minimum task size, fill the task with the stalest "
+                   "stored answers, checked again (default: TGCHECK_TOP_UP).")
+@click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="The longest wait for one job; it stays open to `tgcheck resume` "
+                   "(default: TGCHECK_TIMEOUT or 4 hours).")
+@click.option("--dry-run", is_flag=True,
+              help="Count valid, invalid, blank, duplicate and known numbers and what would "
+                   "be sent; no API call.")
+@click.option("--sandbox", is_flag=True, help="Use the built-in simulated server (no key).")
+@provider_option
+@base_url_option
+@click.option("--progress", type=click.Choice(PROGRESS_CHOICES),
+              default="auto", show_default=True,
+              help="Progress on stderr: auto is a live bar on a terminal, plain lines "
+                   "otherwise; json is one object a line.")
+@click.option("--bom", is_flag=True,
+              help="CSV output in UTF-8 with a byte-order mark (Excel then reads it as "
+                   "UTF-8). Default: the input's encoding and delimiter.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress, no notes and no SIMULATED banner on stderr.")
+@handle_errors
+def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
+          task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
+          provider, base_url, progress, bom, quiet, raw_csv):
+    """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
+
+    A table keeps every column, in input order, with `number` (E.164), the task
+    type's column (`telegram`), `status` and `reason` appended (renamed with a
+    _tgcheck suffix if INPUT has such columns). A .txt gives
+    input,number,telegram,status,reason.
+    Without --column, the only column or the one named like phone, number,
+    msisdn, mobile or tel is taken, and stderr says which.
+
+    status is ok, invalid, blank (answered locally, never sent) or unknown (the
+    result file left the number out). reason is "code: text" for every row not
+    ok and for changed ones (extension_removed); docs/numbers.md lists the codes.
+    Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
+
+    \b
+    Examples:
+      tgcheck check examples/numbers.txt --sandbox
+      tgcheck check numbers.txt --region CH -o answers.csv
+      tgcheck check crm.csv --column phone --region-column country -o answers.csv
+      tgcheck check customers.xlsx --sheet Leads --column Mobile -o answers.xlsx
+      tgcheck check export.csv --dry-run
+      cat numbers.txt | tgcheck check - --progress json > answers.csv
+    """
+    fmt = output_format(output, out_format)
+    ttype = plugins.get_task_type(task_type)
+    region = regions.fixed_region(region)  # a typo is exit 2, before anything is read
+    table = open_input(input_path, column=column, sheet=sheet, input_format=input_format)
+    try:
+        for message in table.notes:
+            note(message, progress, quiet)
+        if region_column is not None:
+            region = row_regions(table, region_column, region)
+        values = None
+        if not dry_run:
+            # The engine lists the values anyway; listed here, their count lets an
+            # output that cannot be written fail before a task is paid for.
+            values = list(table.numbers())
+            check_output(output, fmt, rows=len(values), folder=True)
+        overrides = {"max_age_days": max_age, "timeout": timeout, "provider": provider}
+        with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
+                        **overrides) as engine:
+            if dry_run:
+                _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up)
+                return
+            tally = collections.Counter()  # rows per status, counted as they are written
+            recorder = _Recorder(make_display(progress, quiet,
+                                              engine.settings.progress_every))
+            with recorder.display:
+                try:
+                    answers = engine.check_column(
+                        values, task_type=ttype.name, region=region,
+                        retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
+                        top_up=top_up,
+                    )
+                except KeyboardInterrupt:
+                    cut_off = let_creates_land(engine)
+                    raise _interrupted(recorder, engine.creates.recorded, cut_off) from None
+            # A .txt table's one column is "input".
+            header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
+                                                                    "status", "reason"])]
+            if output is None or output == "-":
+                check_unchanged(table, values)
+
+            def then() -> str:
+                ids = _job_ids(engine, recorder.last)
+                how = (f"`tgcheck export {ids[0]} -o FILE` writes them, or run "
+                       if len(ids) == 1 else "run ")
+                return (f"; the answers are stored: {how}the same command again with "
+                        "another -o, and nothing is paid again")
+
+            with writing(output, then):
+                write_table(output, fmt, header, answer_rows(table, values, answers, tally),
+                            style_for(table, bom=bom, csv_safe=not raw_csv))
+        summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
+        where = f"to {output}" if output else "to stdout"
+        # The cost of tasks this run paid for (not of those it only waited for).
+        cost = _cost_note(engine.store.job_by_key(k) for k, e in recorder.last.items()
+                          if not e.driven_by)
+        note(f"wrote {len(values)} rows {where} ({summary}; {recorder.billed} billed "
+              f"calls{cost}{recorder.waited_notes()})", progress,
+              quiet or (not output and progress != "json"))
+    finally:
+        table.close()
+
+
+def _cost_note(jobs) -> str:
+    """'; cost 0.0200 USD' summed over the jobs whose provider reported an amount
+    (the actual one, else the estimate), per currency; '' when none did."""
+    from decimal import Decimal
+
+    sums: dict[str, Decimal] = {}
+    estimated = False
+    for job in jobs:
+        if job is None:
+            continue
+        amount = job.actual_amount or job.estimated_amount
+        if amount is None:
+            continue
+        estimated |= job.actual_amount is None
+        currency = job.currency or ""
+        sums[currency] = sums.get(currency, Decimal(0)) + Decimal(amount)
+    if not sums:
+        return ""
+    what = "estimated cost" if estimated else "cost"
+    return f"; {what} " + ", ".join(f"{v} {c}".strip() for c, v in sorted(sums.items()))
+
+
+def _interrupted(recorder: _Recorder, created: int = 0, cut_off: int = 0) -> Interrupted:
+    """What Ctrl-C leaves: the answers of finished tasks are stored, the others
+    run on at the provider and their jobs stay open for the next run."""
+    events = list(recorder.last.values())
+    done = [e for e in events if e.kind == "done"]
+    stored = sum(e.numbers for e in done)
+    uncertain = uncertain_note(cut_off)
+    if not events and not created:
+        return Interrupted("interrupted before any task was created; run the same command "
+                           "again to check" + uncertain)
+    return Interrupted(
+        f"interrupted: {created} task(s) created by this run, {stored:,} answers are stored "
+        f"({len(done)} of {len(events)} task(s) finished); tasks still running go on at the "
+        "provider and their jobs stay open: run the same command again and it attaches to "
+        "them (no --resubmit needed; nothing is paid twice)" + uncertain)
+
+
+def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=None) -> None:
+    counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
+                         retry_unknown=retry_unknown, top_up=top_up)
+    reasons = counts.pop("reasons", {})
+    # A top-up's fillers are checked again, billed like the new numbers.
+    billed = counts["to_send"] + counts.get("topped_up", 0)
+    counts["tasks"] = math.ceil(billed / engine.settings.max_task_size)
+    if out_format == "json":
+        click.echo(json.dumps({**counts, "reasons": reasons}, default=str))
+    else:
+        width = max(len(k) for k in counts)
+        for key, value in counts.items():
+            click.echo(f"{key.replace('_', ' '):<{width}}  {value:>10,}")
+        if reasons:
+            click.echo("\nby reason (rows not sent, and rows changed on the way):")
+            code_width = max(len(code) for code in reasons)
+            for code, entry in reasons.items():
+                examples = ", ".join(short(x) for x in entry["examples"])
+                click.echo(f"  {code:<{code_width}}  {entry['count']:>10,}  e.g. {examples}")
+    tasks = counts["tasks"]
+    least = engine.minimum(ttype)
+    below = (f"; below the minimum of {least} for {ttype.name} tasks: a check needs "
+             "--top-up (with enough stored answers) or more numbers"
+             if least and 0 < billed < least else "")
+    filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
+              f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
+    fast = (f"; all {counts['fast_path']:,} asked one by one first (the fast path, "
+            "TGCHECK_SYNC_MAX): those answered are billed one call each, the rest go to "
+            "that task" if counts.get("fast_path") else "")
+    click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}",
+               err=True)
