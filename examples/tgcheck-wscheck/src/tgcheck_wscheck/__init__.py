@@ -8,6 +8,7 @@ TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 import click
 
 from tgcheck import TaskType, hookimpl
+from tgcheck.plugin import Field
 from tgcheck.plugin_settings import Setting
 
 from .provider import DEFAULT_BASE_URL, WscheckProvider
@@ -18,7 +19,9 @@ TASK_TYPES = (
     # name, the result column tgcheck answers with, its values, the platform's minimum
     TaskType("ws", "activated", YES_NO, "has a WhatsApp account", min_task_size=500),
     TaskType("ws_active", "activedays", None,
-             "days since last active on WhatsApp (N/A: no account)", min_task_size=1000),
+             "days since last active on WhatsApp (N/A: no account)", min_task_size=1000,
+             fields=(Field("activetime", "date/time"), Field("activedays", "integer"),
+                     Field("business", "yes/no"))),
     TaskType("ws_avatar", "avatar", None,
              "WhatsApp profile picture URL (N/A: no account)", min_task_size=500),
 )
