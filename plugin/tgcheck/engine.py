@@ -336,7 +336,7 @@ class Engine:
         wanted = set(sent_numbers(found))
         since = self._answered_since(time.time(), request.retry_unknown)
         groups = self.store.lookup_groups(ttype.name, wanted,
-                                          **self._freshness(request.retry_unknown))
+                                          **self._freshness(request.retry_unknown, ttype))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
         if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
@@ -405,7 +405,7 @@ class Engine:
         found = resolve_all(values, region)
         numbers = sent_numbers(found)
         distinct = set(numbers)
-        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
+        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown, ttype))
         problems = [f.status for f in found if type(f) is not str and f.status != OK]
         to_send = len(distinct) - len(known)
         least = self.minimum(ttype)
@@ -442,8 +442,11 @@ class Engine:
         return {"fast_path": len(new)} if fast_path.applies(
             self.settings, provider, ttype, new) else {}
 
-    def _freshness(self, retry_unknown: bool) -> dict:
+    def _freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
         return {"max_age_days": self.settings.max_age_days,
+                # An answer stored without the fields its task type declares
+                # (before they were kept) is no answer to it.
+                "needs_fields": bool(ttype.fields),
                 "unknown_retry_hours": self.settings.unknown_retry_hours,
                 "retry_unknown": retry_unknown,
                 # An answer is a fact about the number, whoever gave it; this
@@ -1355,11 +1358,24 @@ class _Driver:
                 pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
             rows.append((number, *pair))
             answered[number] = pair
-        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name)
+        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,
+                              fields=self._fields_of(found, answered))
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
             "different values: not stored, unknown" if twice else None))
         return answered
+
+    def _fields_of(self, found, answered: dict[str, tuple]) -> dict[str, dict] | None:
+        """number -> the typed fields of each "ok" answer, for a task type that
+        declares fields (None: it declares none). A reader that kept no fields (a
+        plain mapping) answered them unknown: all None, so the paid answer is
+        not asked again for want of them."""
+        if not self.ttype.fields:
+            return None
+        kept = getattr(found, "fields", None) or {}
+        empty = dict.fromkeys(self.ttype.field_names)
+        return {number: kept.get(number) or empty
+                for number, (_, status) in answered.items() if status == OK}
 
     def _sane(self, found, *, explicit: bool = False) -> None:
         """A file that answers none of the task's numbers is a bad file, not a set

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+from collections.abc import Mapping
 from urllib.parse import urlsplit
+
+from . import redact
 
 # Field kinds: the one word a face needs to pick a typed column (DuckDB, xlsx).
 YES_NO = "yes/no"
@@ -77,8 +81,10 @@ def _yes_no(raw: object) -> bool | None:
 
 
 def _text(raw: object) -> str | None:
-    text = str(raw).strip()
-    return text[:MAX_TEXT] if text else None
+    # The provider's text: through the redaction point (controls out, the key
+    # masked) like a headline answer, before any store or face sees it.
+    text = redact.clean(raw, None)[:MAX_TEXT]
+    return text or None
 
 
 def _integer(raw: object) -> int | None:
@@ -129,9 +135,25 @@ def _url(raw: object) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    if len(text) > MAX_TEXT or any(ch.isspace() for ch in text):
-        return None
+    if len(text) > MAX_TEXT or text != redact.clean(text, None):
+        return None  # spaces or control characters: no URL a face should show
     return text
 
 
 _CLEAN = {YES_NO: _yes_no, TEXT: _text, INTEGER: _integer, DATETIME: _datetime, URL: _url}
+
+
+def fields_json(fields: Mapping[str, object]) -> str:
+    """An answer's typed fields as the JSON object the store keeps (a date/time as
+    ISO 8601 text; Field.clean reads it back)."""
+    return json.dumps({name: value.isoformat() if isinstance(value, datetime.datetime)
+                       else value for name, value in fields.items()},
+                      separators=(",", ":"), sort_keys=True)
+
+
+def typed(declared: tuple[Field, ...], stored: Mapping[str, object] | None) -> dict | None:
+    """Stored fields (fields_json, read back) typed by their declaration: every
+    declared name, None where the store has no value (None: no fields stored)."""
+    if stored is None:
+        return None
+    return {f.name: f.clean(stored.get(f.name)) for f in declared}

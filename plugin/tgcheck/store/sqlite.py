@@ -100,10 +100,12 @@ OVERLAP_INDEX = """CREATE INDEX IF NOT EXISTS jobs_overlap ON jobs(provider, tas
 
 # Columns added to the answers table since, on open (version 4: where an answer
 # came from; its task_id and checked_at were there from the start).
-ADDED_ANSWER_COLUMNS = (("provider", "TEXT"),)
+# Version 5: an answer's typed fields (tgcheck.fields), one JSON object; NULL for
+# a task type without fields, and for an answer stored before fields were kept.
+ADDED_ANSWER_COLUMNS = (("provider", "TEXT"), ("fields", "TEXT"))
 
 # The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _IMPORT_ANSWER = """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
                                     provider) VALUES (?, ?, ?, ?, ?, ?, ?)
