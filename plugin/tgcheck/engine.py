@@ -31,6 +31,7 @@ from .errors import (
     TgcheckError,
     UncertainCreate,
 )
+from .fields import typed
 from .models import (
     BLANK,
     INVALID,
@@ -206,28 +207,33 @@ def _collector_paused():
             gc.enable()
 
 
-def _answers(values: list, found: list, known: dict) -> list[Answer]:
+def _answers(values: list, found: list, known: dict,
+             fields: dict | None = None) -> list[Answer]:
     with _collector_paused():
-        return _build_answers(values, found, known)
+        return _build_answers(values, found, known, fields)
 
 
-def _build_answers(values: list, found: list, known: dict) -> list[Answer]:
+def _build_answers(values: list, found: list, known: dict,
+                   fields: dict | None = None) -> list[Answer]:
+    """fields: number -> typed fields of each ok answer, for a task type that
+    declares fields (None: it declares none, and every Answer.fields is None)."""
     out = []
     append = out.append
     for value, f in zip(values, found, strict=True):
         note = None
         if type(f) is not str:
             if f.status != OK:
-                append(_new(Answer, (value, None, None, f.status, f.reason)))
+                append(_new(Answer, (value, None, None, f.status, f.reason, None)))
                 continue
             f, note = f.number, f.reason  # ok, with a note (an extension removed)
         pair = known.get(f)
         if pair is None:
-            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER)))
+            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER, None)))
         elif pair[1] == OK:
-            append(_new(Answer, (value, f, pair[0], OK, note)))
+            append(_new(Answer, (value, f, pair[0], OK, note,
+                                 None if fields is None else fields.get(f))))
         else:
-            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT)))
+            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT, None)))
     return out
 
 
@@ -303,7 +309,20 @@ class Engine:
         values = values if isinstance(values, list) else list(values)
         found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        return _answers(values, found, _by_number(groups, wanted))
+        known = _by_number(groups, wanted)
+        return _answers(values, found, known, self.fields_of(task_type, known))
+
+    def fields_of(self, task_type: str, known: dict[str, tuple]) -> dict[str, dict] | None:
+        """number -> the typed fields of each ok answer among known (number ->
+        (value, status)), for a task type that declares fields; None when it
+        declares none. An ok answer whose fields were not kept (a synchronous
+        check's) has every field None: unknown, never a guess."""
+        ttype = plugins.get_task_type(task_type)
+        if not ttype.fields:
+            return None
+        ok = [n for n, (_, status) in known.items() if status == OK]
+        stored = self.store.fields_of(ttype.name, ok)
+        return {n: typed(ttype.fields, stored.get(n, {})) for n in ok}
 
     def check_column(
         self,

@@ -20,6 +20,9 @@ class Answer(NamedTuple):
     """One input's answer, in the caller's order.
 
     value is the task type's answer (`yes`/`no` for `tg`) when status is ok, else None.
+    fields: the typed fields its task type declares (tgcheck.fields; every declared
+    name, None where unknown) when status is ok and the task type declares some,
+    else None.
     A NamedTuple, not a dataclass: a million of them are built per large check.
     """
 
@@ -28,6 +31,7 @@ class Answer(NamedTuple):
     value: str | None
     status: str
     reason: str | None = None
+    fields: Mapping[str, object] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

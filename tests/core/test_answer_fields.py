@@ -4,6 +4,7 @@ type that declares fields. Store tests run on a SQLite file and on PostgreSQL.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import sqlite3
 import time
@@ -124,3 +125,65 @@ def test_a_version_4_postgresql_schema_gains_the_fields_column(postgres_url):
     assert store.fields_of("tg_active", ["+41790000001"]) == {
         "+41790000001": {"seen_within_days": 30}}
     store.close()
+
+
+# -- the engine and the sandbox: tg_active and tg_avatar end to end -----------------
+
+def _expected_days(sandbox, number):
+    value = sandbox.expected(number, "tg_active")
+    return None if value in (None, "N/A") else int(value)
+
+
+def test_a_tg_active_check_gives_typed_fields_and_a_rerun_costs_nothing(settings, sandbox):
+    import tgcheck
+    from conftest import numbers
+
+    asked = numbers(40)
+    with contextlib.closing(tgcheck.Engine(settings)) as engine:
+        answers = engine.check(asked, task_type="tg_active")
+    assert sandbox.creates == 1
+    for a in answers:
+        if a.status == "ok":
+            assert a.value == sandbox.expected(a.number, "tg_active")
+            assert a.fields == {"seen_within_days": _expected_days(sandbox, a.number)}
+        else:
+            assert a.fields is None
+    assert {type(a.fields["seen_within_days"]) for a in answers if a.status == "ok"} == {
+        int, type(None)}
+    calls = dict(sandbox.calls)
+    with contextlib.closing(tgcheck.Engine(settings)) as engine:
+        again = engine.check(asked, task_type="tg_active")
+    assert again == answers and dict(sandbox.calls) == calls  # 0 calls, same typed fields
+
+
+def test_a_tg_avatar_check_gives_the_picture_s_url(settings, sandbox):
+    import tgcheck
+    from conftest import numbers
+
+    asked = numbers(40)
+    with contextlib.closing(tgcheck.Engine(settings)) as engine:
+        answers = engine.check(asked, task_type="tg_avatar")
+    urls = [a.fields["avatar_url"] for a in answers if a.status == "ok"]
+    assert any(u and u.startswith("https://avatars.invalid/tg/") for u in urls)
+    assert None in urls  # N/A: the headline says so, the URL field is empty
+    assert all(a.value == sandbox.expected(a.number, "tg_avatar") for a in answers
+               if a.status == "ok")
+
+
+def test_a_tg_answer_or_an_old_tg_active_row_without_fields_is_never_taken(settings, sandbox):
+    import tgcheck
+    from conftest import numbers
+    from store_helpers import store_answers
+
+    asked = numbers(6)
+    with contextlib.closing(tgcheck.Engine(settings)) as engine:
+        store_answers(engine.store, "tg", [(n, "yes", "ok") for n in asked])
+        # An ok tg_active row stored without fields, as before schema v5.
+        store_answers(engine.store, "tg_active", [(n, "7", "ok") for n in asked[:3]])
+        answers = engine.check(asked, task_type="tg_active")
+    assert sandbox.creates == 1
+    [task] = sandbox.tasks.values()
+    assert task.task_type == "tg_active" and sorted(task.numbers) == sorted(asked)
+    assert all(a.value == sandbox.expected(a.number, "tg_active") for a in answers
+               if a.status == "ok")
+    assert all(a.fields is not None for a in answers if a.status == "ok")
