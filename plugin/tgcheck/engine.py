@@ -162,6 +162,9 @@ class ColumnAnswers(NamedTuple):
     # in none has no answer (unknown). A group may hold numbers not asked for:
     # a lookup of a large part of the store scans it all.
     groups: list[AnswerGroup]
+    # number -> the typed fields of each ok answer, for a task type that declares
+    # fields (Engine.fields_of); None when it declares none.
+    fields: dict[str, dict] | None = None
 
 
 def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
@@ -340,9 +343,12 @@ class Engine:
         in Arrow). Same calls, same guarantees; only no Answer is built per value,
         which is most of check()'s time on a million stored answers.
         """
-        found, _, groups = self._grouped(values, CheckRequest(
+        found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        return ColumnAnswers(found, groups)
+        if not plugins.get_task_type(task_type).fields:
+            return ColumnAnswers(found, groups)
+        return ColumnAnswers(found, groups,
+                             self.fields_of(task_type, _by_number(groups, wanted)))
 
     def _grouped(self, values, request: CheckRequest
                  ) -> tuple[list, set[str], list[AnswerGroup]]:

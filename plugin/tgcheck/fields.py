@@ -157,3 +157,38 @@ def typed(declared: tuple[Field, ...], stored: Mapping[str, object] | None) -> d
     if stored is None:
         return None
     return {f.name: f.clean(stored.get(f.name)) for f in declared}
+
+
+def as_text(value: object) -> str | None:
+    """A typed field as text for CSV and the terminal: yes/no, ISO 8601 UTC with Z."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).replace(tzinfo=None).isoformat() + "Z"
+    return None if value is None else str(value)
+
+
+def as_cell(value: object) -> object:
+    """A typed field as a spreadsheet cell: a bool, a number, a date/time in UTC
+    without its zone (a spreadsheet cell has none), or text."""
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
+
+
+def choose(declared: tuple[Field, ...], wanted: str | None) -> tuple[str, ...]:
+    """The field names a face shows: all declared (wanted None), none (wanted
+    "" or "none"), or the comma-separated names given, in their order. An unknown
+    name is a ValueError naming the declared ones."""
+    names = tuple(f.name for f in declared)
+    if wanted is None:
+        return names
+    if wanted.strip().lower() in ("", "none"):
+        return ()
+    chosen = tuple(dict.fromkeys(w.strip() for w in wanted.split(",") if w.strip()))
+    unknown = [w for w in chosen if w not in names]
+    if unknown:
+        have = ", ".join(names) if names else "none"
+        raise ValueError(f"no field {', '.join(map(repr, unknown))} (this task type's "
+                         f"fields: {have})")
+    return chosen

@@ -65,7 +65,8 @@ def register(
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
                 default = per_row(row_regions.to_pylist(), default)
-            found, groups = _check(values, default)
+            answered = _check(values, default)
+            found, groups = answered.found, answered.groups
             checked = checked_array(found)
             out.append({"checked": checked,
                         "answers": answer_table(groups, checked.field("number"))})
