@@ -345,7 +345,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
       cat numbers.txt | tgcheck check - --progress json > answers.csv
     """
     fmt = output_format(output, out_format)
-    ttype = plugins.get_task_type(task_type)
+    ttype = plugins.get_task_type(task_type, provider)
     try:
         field_names = fields.choose(ttype.fields, chosen_fields)
     except ValueError as e:

@@ -320,7 +320,7 @@ class Engine:
         (value, status)), for a task type that declares fields; None when it
         declares none. An ok answer whose fields were not kept (a synchronous
         check's) has every field None: unknown, never a guess."""
-        ttype = plugins.get_task_type(task_type)
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
         if not ttype.fields:
             return None
         ok = [n for n, (_, status) in known.items() if status == OK]
@@ -345,7 +345,7 @@ class Engine:
         """
         found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        if not plugins.get_task_type(task_type).fields:
+        if not plugins.get_task_type(task_type, self.settings.provider).fields:
             return ColumnAnswers(found, groups)
         return ColumnAnswers(found, groups,
                              self.fields_of(task_type, _by_number(groups, wanted)))
@@ -355,7 +355,7 @@ class Engine:
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
-        ttype = plugins.get_task_type(request.task_type)
+        ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
         wanted = set(sent_numbers(found))
@@ -425,7 +425,7 @@ class Engine:
         and under "reasons" each reason code's count and a few example inputs. With
         top-up (top_up, else the settings'), "topped_up": the stored answers a task
         below the minimum would be filled with (checked again, so billed too)."""
-        ttype = plugins.get_task_type(task_type)
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
         values = values if isinstance(values, list) else list(values)
         found = resolve_all(values, region)
         numbers = sent_numbers(found)
@@ -617,8 +617,10 @@ class Engine:
             self.store.require_grants()
             if job.state == "stalled":
                 self.store.reopen(job.id)
-            request = CheckRequest(job.task_type, on_event=on_event,
-                                   ttype=plugins.get_task_type(job.task_type))
+            # The task type as the job's own provider reads it ("name:server").
+            ttype = plugins.get_task_type(
+                job.task_type, job.provider.partition(":")[0] or self.settings.provider)
+            request = CheckRequest(job.task_type, on_event=on_event, ttype=ttype)
             numbers = self.store.job_numbers(job.id)
             try:
                 self._on_worker(cancel, lambda stop, request=request, numbers=numbers:

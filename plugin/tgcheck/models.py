@@ -52,6 +52,10 @@ class TaskType:
     # minimum known); TGCHECK_MIN_TASK_SIZE overrides it.
     min_task_size: int | None = None
     fields: tuple[Field, ...] = ()
+    # The provider whose task type this is (its registered name, e.g. "ekycpro"):
+    # two providers may both declare `ws`; the selected provider decides what a
+    # bare name means (plugins.get_task_type). None: any provider's.
+    provider: str | None = None
 
     def __post_init__(self):
         names = [f.name for f in self.fields]

@@ -37,7 +37,8 @@ def register(
     """
     region = fixed_region(region)  # a typo fails here, not as silently unread rows
     settings = settings or tgcheck.Settings.from_env(provider=provider)
-    ttype = plugins.get_task_type(task_type)  # fails now on a misspelled type
+    # Fails now on a misspelled type; a bare name as the selected provider reads it.
+    ttype = plugins.get_task_type(task_type, settings.provider)
     column, declared = ttype.column, ttype.fields
     plugins.get_provider_factory(settings.provider)  # and on a misspelled provider
     connection_key = id(con)

@@ -185,7 +185,7 @@ def check_range(numbers: object, region: object = None,
     its task type's fields, then its reasons when asked), or one error cell."""
     try:
         settings, grid, regions = call_inputs(numbers, region)
-        ttype = plugins.get_task_type(task_type(kind))
+        ttype = plugins.get_task_type(task_type(kind), settings.provider)
         answers = check_answers(flatten(grid), regions, settings, kind=ttype.name)
         out = fold([cell_text(a) for a in answers], grid)
         # One block per field beside the answers (issue 24), each the range's shape.
