@@ -187,3 +187,17 @@ def test_a_tg_answer_or_an_old_tg_active_row_without_fields_is_never_taken(setti
     assert all(a.value == sandbox.expected(a.number, "tg_active") for a in answers
                if a.status == "ok")
     assert all(a.fields is not None for a in answers if a.status == "ok")
+
+
+def test_a_copy_of_the_store_keeps_the_fields(store, tmp_path):
+    from tgcheck.store import copy_store
+
+    src = open_store(str(tmp_path / "src.sqlite3"))
+    finish(src, "tg_active", [("+41790000001", "7", "ok")], "T1",
+           fields={"+41790000001": {"seen_within_days": 7}})
+    copy_store(src, store)
+    src.close()
+    assert store.fields_of("tg_active", ["+41790000001"]) == {
+        "+41790000001": {"seen_within_days": 7}}
+    # Copied with its fields: still the answer to tg_active, nothing to pay again.
+    assert store.lookup("tg_active", ["+41790000001"], needs_fields=True, **FRESH)

@@ -185,6 +185,9 @@ class StoredAnswer(NamedTuple):
     # The provider that answered (its name, e.g. "ekycpro"); None: stored by a
     # tgcheck that did not record it (schema version 3 and before).
     provider: str | None = None
+    # Its typed fields as the store keeps them (JSON text, tgcheck.fields.fields_json);
+    # None: its task type has none, or stored before schema version 5.
+    fields: str | None = None
 
 
 class StoredJob(NamedTuple):
