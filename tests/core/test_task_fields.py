@@ -130,3 +130,13 @@ def test_the_example_plugins_ws_active_keeps_activetime_activedays_and_business(
             assert fields["activetime"] == datetime.datetime(2026, 11, 29, 10, tzinfo=UTC)
         else:
             assert fields["activedays"] is None and fields["activetime"] is None
+
+
+def test_a_text_field_passes_the_redaction_point_and_a_url_holding_the_key_is_none():
+    from tgcheck import redact
+
+    key = "fields-test-secret-key-0123456789"
+    redact.register_secret(key)
+    assert key not in Field("note", TEXT).clean(f"hello {key}\x1b[31m there")
+    assert Field("avatar", URL).clean(f"https://cdn.example/{key}.jpg") is None
+    assert Field("avatar", URL).clean("https://cdn.example/a\nb.jpg") is None
