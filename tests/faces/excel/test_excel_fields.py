@@ -49,3 +49,25 @@ def test_an_unknown_task_type_is_an_error_cell(sandbox_env):
     [[cell]] = tgcheck_udfs.tg_check([[numbers(1, start=660)[0]]], None, None, "tg_nope")
     assert cell.startswith("error: ") and "tg_nope" in cell
     assert sandbox_env.creates == 0
+
+
+def test_the_macro_writes_the_fields_beside_the_answers(settings, sandbox, monkeypatch):
+    from test_excel_macro import MemorySheet
+
+    from tgcheck_udfs.macro import run_check_selection
+    from tgcheck_udfs.selection import Selection
+
+    monkeypatch.setenv("TGCHECK_TASK_TYPE", "tg_active")
+    nums = numbers(20, start=700)
+    cells = {(1, 1): "Numbers"} | {(i + 2, 1): n for i, n in enumerate(nums)}
+    cells[(5, 3)] = "keep me"  # where the field would go: a column is inserted instead
+    sheet = MemorySheet(cells)
+    outcome = run_check_selection(sheet, Selection(1, 21, 1), settings=settings)
+    assert "B:C" in outcome.message, outcome.message
+    assert sheet.cells[(1, 3)] == "seen_within_days"
+    for i, n in enumerate(nums):
+        assert sheet.cells.get((i + 2, 2)) == answer(sandbox, n)
+        assert sheet.cells.get((i + 2, 3), "") == (days(sandbox, n)
+                                                   if answer(sandbox, n) != "unknown" else "")
+    assert sheet.cells[(5, 4)] == "keep me"  # shifted right, not overwritten
+    assert sandbox.creates == 1  # the fields came from the store
