@@ -201,3 +201,42 @@ def test_a_copy_of_the_store_keeps_the_fields(store, tmp_path):
         "+41790000001": {"seen_within_days": 7}}
     # Copied with its fields: still the answer to tg_active, nothing to pay again.
     assert store.lookup("tg_active", ["+41790000001"], needs_fields=True, **FRESH)
+
+
+def test_a_fast_path_answer_of_a_task_type_with_fields_is_not_paid_again(settings, sandbox):
+    import dataclasses
+
+    import tgcheck
+    from conftest import numbers
+    from tgcheck import plugins
+    from tgcheck.fields import YES_NO, Field
+    from tgcheck.models import TaskType
+
+    class RichTg:  # `tg` as if ekycpro's answers carried a field
+        @tgcheck.hookimpl(trylast=True)  # called last: its `tg` replaces the built-in one
+        def tgcheck_register_task_types(self, register):
+            register(TaskType("tg", "telegram", frozenset({"yes", "no"}), provider="ekycpro",
+                              fields=(Field("premium", YES_NO),)))
+
+    plugins.pm.register(RichTg(), "test-rich-tg")
+    try:
+        fast = dataclasses.replace(settings, sync_max=20, extra={"sync_url": sandbox.url})
+        asked = numbers(10, start=800)
+        with contextlib.closing(tgcheck.Engine(fast)) as engine:
+            first = engine.check(asked)
+            # Every ok answer, the synchronous ones too, is an answer with its fields
+            # (all unknown): a later check (once the journal's recent set is past)
+            # does not pay for it again.
+            fresh = engine.store.lookup("tg", asked, needs_fields=True, **FRESH)
+        assert set(fresh) == set(asked)
+        assert plugins.get_task_type("tg").field_names == ("premium",)
+        assert sandbox.calls.get("check"), "the fast path was not taken"
+        calls = dict(sandbox.calls)
+        # Another set (not the same journal entry): each answer comes from the store.
+        with contextlib.closing(tgcheck.Engine(fast)) as engine:
+            again = engine.check(asked[:7])
+        assert dict(sandbox.calls) == calls  # 0 calls: no sync check, no task
+        assert again == first[:7]
+        assert all(a.fields == {"premium": None} for a in again if a.status == "ok")
+    finally:
+        plugins.pm.unregister(name="test-rich-tg")
