@@ -154,7 +154,7 @@ class CheckRequest:
         return dataclasses.replace(self, **changes)
 
 
-class ColumnAnswers(NamedTuple):
+class _Column(NamedTuple):
     """What check_column() returns: answers grouped to be joined by number."""
 
     found: list  # per value: its E.164 str, or its Normalised (invalid or blank)
@@ -162,9 +162,18 @@ class ColumnAnswers(NamedTuple):
     # in none has no answer (unknown). A group may hold numbers not asked for:
     # a lookup of a large part of the store scans it all.
     groups: list[AnswerGroup]
-    # number -> the typed fields of each ok answer, for a task type that declares
-    # fields (Engine.fields_of); None when it declares none.
-    fields: dict[str, dict] | None = None
+
+
+class ColumnAnswers(_Column):
+    """(found, groups), and `fields`: number -> the typed fields of each ok answer,
+    for a task type that declares fields (Engine.fields_of); None when it declares
+    none. An attribute, not a third item: callers unpack `found, groups = ...`."""
+
+    def __new__(cls, found: list, groups: list[AnswerGroup],
+                fields: dict[str, dict] | None = None):
+        self = super().__new__(cls, found, groups)
+        self.fields = fields
+        return self
 
 
 def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
