@@ -240,3 +240,14 @@ def test_a_fast_path_answer_of_a_task_type_with_fields_is_not_paid_again(setting
         assert all(a.fields == {"premium": None} for a in again if a.status == "ok")
     finally:
         plugins.pm.unregister(name="test-rich-tg")
+
+
+def test_tgcheck_check_gives_answer_fields(sandbox_env):
+    import tgcheck
+    from conftest import numbers
+
+    asked = numbers(8, start=880)
+    answers = tgcheck.check(asked, task_type="tg_active")
+    assert [a.fields for a in answers if a.status == "ok"] == [
+        {"seen_within_days": _expected_days(sandbox_env, a.number)}
+        for a in answers if a.status == "ok"]
