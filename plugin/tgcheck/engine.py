@@ -31,6 +31,7 @@ from .errors import (
     TgcheckError,
     UncertainCreate,
 )
+from .fields import typed
 from .models import (
     BLANK,
     INVALID,
@@ -156,7 +157,7 @@ class CheckRequest:
         return dataclasses.replace(self, **changes)
 
 
-class ColumnAnswers(NamedTuple):
+class _Column(NamedTuple):
     """What check_column() returns: answers grouped to be joined by number."""
 
     found: list  # per value: its E.164 str, or its Normalised (invalid or blank)
@@ -164,6 +165,18 @@ class ColumnAnswers(NamedTuple):
     # in none has no answer (unknown). A group may hold numbers not asked for:
     # a lookup of a large part of the store scans it all.
     groups: list[AnswerGroup]
+
+
+class ColumnAnswers(_Column):
+    """(found, groups), and `fields`: number -> the typed fields of each ok answer,
+    for a task type that declares fields (Engine.fields_of); None when it declares
+    none. An attribute, not a third item: callers unpack `found, groups = ...`."""
+
+    def __new__(cls, found: list, groups: list[AnswerGroup],
+                fields: dict[str, dict] | None = None):
+        self = super().__new__(cls, found, groups)
+        self.fields = fields
+        return self
 
 
 def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
@@ -209,28 +222,33 @@ def _collector_paused():
             gc.enable()
 
 
-def _answers(values: list, found: list, known: dict) -> list[Answer]:
+def _answers(values: list, found: list, known: dict,
+             fields: dict | None = None) -> list[Answer]:
     with _collector_paused():
-        return _build_answers(values, found, known)
+        return _build_answers(values, found, known, fields)
 
 
-def _build_answers(values: list, found: list, known: dict) -> list[Answer]:
+def _build_answers(values: list, found: list, known: dict,
+                   fields: dict | None = None) -> list[Answer]:
+    """fields: number -> typed fields of each ok answer, for a task type that
+    declares fields (None: it declares none, and every Answer.fields is None)."""
     out = []
     append = out.append
     for value, f in zip(values, found, strict=True):
         note = None
         if type(f) is not str:
             if f.status != OK:
-                append(_new(Answer, (value, None, None, f.status, f.reason)))
+                append(_new(Answer, (value, None, None, f.status, f.reason, None)))
                 continue
             f, note = f.number, f.reason  # ok, with a note (an extension removed)
         pair = known.get(f)
         if pair is None:
-            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER)))
+            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER, None)))
         elif pair[1] == OK:
-            append(_new(Answer, (value, f, pair[0], OK, note)))
+            append(_new(Answer, (value, f, pair[0], OK, note,
+                                 None if fields is None else fields.get(f))))
         else:
-            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT)))
+            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT, None)))
     return out
 
 
@@ -306,7 +324,20 @@ class Engine:
         values = values if isinstance(values, list) else list(values)
         found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        return _answers(values, found, _by_number(groups, wanted))
+        known = _by_number(groups, wanted)
+        return _answers(values, found, known, self.fields_of(task_type, known))
+
+    def fields_of(self, task_type: str, known: dict[str, tuple]) -> dict[str, dict] | None:
+        """number -> the typed fields of each ok answer among known (number ->
+        (value, status)), for a task type that declares fields; None when it
+        declares none. An ok answer whose fields were not kept (a synchronous
+        check's) has every field None: unknown, never a guess."""
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
+        if not ttype.fields:
+            return None
+        ok = [n for n, (_, status) in known.items() if status == OK]
+        stored = self.store.fields_of(ttype.name, ok)
+        return {n: typed(ttype.fields, stored.get(n, {})) for n in ok}
 
     def check_column(
         self,
@@ -324,22 +355,25 @@ class Engine:
         in Arrow). Same calls, same guarantees; only no Answer is built per value,
         which is most of check()'s time on a million stored answers.
         """
-        found, _, groups = self._grouped(values, CheckRequest(
+        found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        return ColumnAnswers(found, groups)
+        if not plugins.get_task_type(task_type, self.settings.provider).fields:
+            return ColumnAnswers(found, groups)
+        return ColumnAnswers(found, groups,
+                             self.fields_of(task_type, _by_number(groups, wanted)))
 
     def _grouped(self, values, request: CheckRequest
                  ) -> tuple[list, set[str], list[AnswerGroup]]:
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
-        ttype = plugins.get_task_type(request.task_type)
+        ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
         wanted = set(sent_numbers(found))
         since = self._answered_since(time.time(), request.retry_unknown)
         groups = self.store.lookup_groups(ttype.name, wanted,
-                                          **self._freshness(request.retry_unknown))
+                                          **self._freshness(request.retry_unknown, ttype))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
         if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
@@ -403,12 +437,12 @@ class Engine:
         and under "reasons" each reason code's count and a few example inputs. With
         top-up (top_up, else the settings'), "topped_up": the stored answers a task
         below the minimum would be filled with (checked again, so billed too)."""
-        ttype = plugins.get_task_type(task_type)
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
         values = values if isinstance(values, list) else list(values)
         found = resolve_all(values, region)
         numbers = sent_numbers(found)
         distinct = set(numbers)
-        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown))
+        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown, ttype))
         problems = [f.status for f in found if type(f) is not str and f.status != OK]
         to_send = len(distinct) - len(known)
         least = self.minimum(ttype)
@@ -445,8 +479,11 @@ class Engine:
         return {"fast_path": len(new)} if fast_path.applies(
             self.settings, provider, ttype, new) else {}
 
-    def _freshness(self, retry_unknown: bool) -> dict:
+    def _freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
         return {"max_age_days": self.settings.max_age_days,
+                # An answer stored without the fields its task type declares
+                # (before they were kept) is no answer to it.
+                "needs_fields": bool(ttype.fields),
                 "unknown_retry_hours": self.settings.unknown_retry_hours,
                 "retry_unknown": retry_unknown,
                 # An answer is a fact about the number, whoever gave it; this
@@ -591,8 +628,10 @@ class Engine:
             self.store.require_grants()
             if job.state == STALLED:
                 journal.reopened(self.store, job.id)
-            request = CheckRequest(job.task_type, on_event=on_event,
-                                   ttype=plugins.get_task_type(job.task_type))
+            # The task type as the job's own provider reads it ("name:server").
+            ttype = plugins.get_task_type(
+                job.task_type, job.provider.partition(":")[0] or self.settings.provider)
+            request = CheckRequest(job.task_type, on_event=on_event, ttype=ttype)
             numbers = self.store.job_numbers(job.id)
             try:
                 self._on_worker(cancel, lambda stop, request=request, numbers=numbers:
@@ -1409,11 +1448,24 @@ class _Driver:
                 pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
             rows.append((number, *pair))
             answered[number] = pair
-        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name)
+        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,
+                              fields=self._fields_of(found, answered))
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
             "different values: not stored, unknown" if twice else None))
         return answered
+
+    def _fields_of(self, found, answered: dict[str, tuple]) -> dict[str, dict] | None:
+        """number -> the typed fields of each "ok" answer, for a task type that
+        declares fields (None: it declares none). A reader that kept no fields (a
+        plain mapping) answered them unknown: all None, so the paid answer is
+        not asked again for want of them."""
+        if not self.ttype.fields:
+            return None
+        kept = getattr(found, "fields", None) or {}
+        empty = dict.fromkeys(self.ttype.field_names)
+        return {number: kept.get(number) or empty
+                for number, (_, status) in answered.items() if status == OK}
 
     def _sane(self, found, *, explicit: bool = False) -> None:
         """A file that answers none of the task's numbers is a bad file, not a set

@@ -109,8 +109,12 @@ def _run(engine, numbers: list[str], request, key: str):
         answered = asked.answered
         store.update_job(job.id, status="sync", total=len(numbers), success=len(answered),
                          failure=len(numbers) - len(answered))
+        # A task type with fields: a synchronous answer brings none, so each is
+        # unknown (all None) rather than missing, which would pay for it again.
         store.finish_job(store.job(job.id), ttype.name,
-                         [(n, value, OK) for n, value in answered.items()])
+                         [(n, value, OK) for n, value in answered.items()],
+                         fields={n: dict.fromkeys(ttype.field_names) for n in answered}
+                         if ttype.fields else None)
     rest = [n for n in numbers if n not in answered]
     engine._tell(request, _event(engine, job, request, "done", len(numbers), message=(
         f"{len(answered)} answered at once, {asked.billed} billed; "

@@ -7,6 +7,8 @@ import functools
 from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
+from .fields import Field
+
 # Answer.status values
 OK = "ok"
 INVALID = "invalid"
@@ -18,6 +20,9 @@ class Answer(NamedTuple):
     """One input's answer, in the caller's order.
 
     value is the task type's answer (`yes`/`no` for `tg`) when status is ok, else None.
+    fields: the typed fields its task type declares (tgcheck.fields; every declared
+    name, None where unknown) when status is ok and the task type declares some,
+    else None.
     A NamedTuple, not a dataclass: a million of them are built per large check.
     """
 
@@ -26,6 +31,7 @@ class Answer(NamedTuple):
     value: str | None
     status: str
     reason: str | None = None
+    fields: Mapping[str, object] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +39,9 @@ class TaskType:
     """A kind of check the provider runs: its name, result column and allowed values.
 
     values=None accepts any non-empty cell (e.g. a profile-picture URL).
+    `column` is the headline: the one answer every face shows (`telegram` for `tg`);
+    `fields` are the typed values kept beside it (tgcheck.fields), each read from
+    its own result column (an undeclared column is ignored).
     """
 
     name: str
@@ -42,11 +51,32 @@ class TaskType:
     # Fewest numbers the provider accepts in one task of this type (None: no
     # minimum known); TGCHECK_MIN_TASK_SIZE overrides it.
     min_task_size: int | None = None
+    fields: tuple[Field, ...] = ()
+    # The provider whose task type this is (its registered name, e.g. "ekycpro"):
+    # two providers may both declare `ws`; the selected provider decides what a
+    # bare name means (plugins.get_task_type). None: any provider's.
+    provider: str | None = None
+
+    def __post_init__(self):
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task type {self.name!r} declares a field twice: {names}")
+
+    @property
+    def headline(self) -> str:
+        """The headline answer's name: its result column (`telegram` for `tg`)."""
+        return self.column
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
 
     def clean(self, raw: object) -> str | None:
         """The canonical value for a result cell, or None when it is no answer."""
         if raw is None:
             return None
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)  # a spreadsheet's number cell: 7.0 is the vendor's "7"
         text = str(raw).strip()
         if not text:
             return None

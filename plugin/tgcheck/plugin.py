@@ -23,6 +23,7 @@ from .errors import (
     TgcheckError,
     UncertainCreate,
 )
+from .fields import Field
 from .hookspecs import hookimpl
 from .models import JobEvent, Reader, TaskStatus, TaskType
 from .plugin_settings import Setting
@@ -78,7 +79,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
     "ApiError", "BadRequest", "Call", "CallContext", "ConfigError", "CsvReader",
-    "DeadlineExceeded", "Errors", "InsufficientBalance", "JobEvent", "KeyRefused",
+    "DeadlineExceeded", "Errors", "Field", "InsufficientBalance", "JobEvent", "KeyRefused",
     "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
     "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
     "UncertainCreate", "Wire", "XlsxReader", "ZipReader", "canonical_url", "clean",

@@ -105,15 +105,48 @@ def get_provider_factory(name: str):
     return found[name]
 
 
-def task_types() -> dict[str, TaskType]:
-    return {t.name: t for t in _collect("tgcheck_register_task_types")}
+def _selected_provider(provider: str | None) -> str:
+    """provider, else TGCHECK_PROVIDER's, else the default provider."""
+    if provider:
+        return provider
+    return settings_registry.read([settings_registry.FIELDS["provider"]]).get(
+        "provider") or DEFAULT_PROVIDER
 
 
-def get_task_type(name: str) -> TaskType:
-    found = task_types()
-    if name not in found:
-        raise InputError(f"unknown task type {name!r}; known: {', '.join(sorted(found))}")
-    return found[name]
+def registered_task_types() -> dict[str, TaskType]:
+    """Every registered task type by its qualified name, "provider:name" (just the
+    name for one registered without a provider); of two of one qualified name,
+    the one registered last wins."""
+    return {f"{t.provider}:{t.name}" if t.provider else t.name: t
+            for t in _collect("tgcheck_register_task_types")}
+
+
+def task_types(provider: str | None = None) -> dict[str, TaskType]:
+    """bare name -> task type, as the provider (None: the selected one,
+    TGCHECK_PROVIDER, else ekycpro) reads a bare name: its own first, then one
+    registered without a provider, then another provider's (the last registered)."""
+    provider = _selected_provider(provider)
+    ranked: dict[str, tuple[int, TaskType]] = {}
+    for t in _collect("tgcheck_register_task_types"):
+        rank = 2 if t.provider == provider else 1 if t.provider is None else 0
+        if t.name not in ranked or rank >= ranked[t.name][0]:
+            ranked[t.name] = (rank, t)
+    return {name: t for name, (_, t) in ranked.items()}
+
+
+def get_task_type(name: str, provider: str | None = None) -> TaskType:
+    """A task type by its bare name, as provider reads it (task_types), or by its
+    qualified name "provider:name" (e.g. wscheck:ws, whichever provider is selected)."""
+    if ":" in name:
+        found = registered_task_types()
+        if name in found:
+            return found[name]
+    else:
+        found = task_types(provider)
+        if name in found:
+            return found[name]
+    known = sorted({*task_types(provider), *registered_task_types()})
+    raise InputError(f"unknown task type {name!r}; known: {', '.join(known)}")
 
 
 def readers(provider=None) -> list[Reader]:

@@ -40,11 +40,13 @@ NUMBER_HEADERS = {"number", "phone", "phonenumber", "mobile", "msisdn", "tel", "
 
 class Answers(dict):
     """number -> cleaned value, and `conflicts`: the numbers the file answered twice
-    with different values (their value is None: no answer)."""
+    with different values (their value is None: no answer); `fields`: number -> the
+    typed fields its task type declares (tgcheck.fields), for the numbers answered."""
 
     def __init__(self):
         super().__init__()
         self.conflicts: set[str] = set()
+        self.fields: dict[str, dict[str, object]] = {}
 
 
 def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
@@ -64,10 +66,15 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
             f"the result file has no {'Number' if number_col is None else task_type.column!r} "
             f"column (header: {shown})"
         )
+    # The declared fields' columns; a declared column the file lacks is a field
+    # the provider did not answer (None), an undeclared one is ignored.
+    field_cols = [(f, next((i for i, k in enumerate(keys) if k == header_key(f.source)), None))
+                  for f in task_type.fields]
+    field_cols = [(f, i) for f, i in field_cols if i is not None]
     # Two passes: collect the columns, then normalise them in one call (the
     # engine's fast path) and clean each distinct answer text once.
     width = max(number_col, value_col)
-    cells, raws = [], []
+    cells, raws, extras = [], [], []
     for row in it:
         if len(row) > width:
             cells.append(row[number_col])
@@ -75,9 +82,11 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
         else:
             cells.append(row[number_col] if len(row) > number_col else None)
             raws.append(None)
+        if field_cols:
+            extras.append(tuple(row[i] if len(row) > i else None for _, i in field_cols))
     answers = Answers()
     cleaned: dict = {}
-    for number, raw in zip(resolve_all(cells), raws, strict=True):
+    for at, (number, raw) in enumerate(zip(resolve_all(cells), raws, strict=True)):
         if type(number) is not str:
             continue  # an invalid or empty number cell: no answer to anyone
         try:
@@ -93,9 +102,24 @@ def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
             answers.conflicts.add(number)
         if value is not None or number not in answers:
             answers[number] = value
+            if value is None:
+                answers.fields.pop(number, None)
+            elif task_type.fields:
+                answers.fields[number] = _typed(task_type, field_cols,
+                                                extras[at] if field_cols else ())
     for number in answers.conflicts:
         answers[number] = None
+        answers.fields.pop(number, None)
     return answers
+
+
+def _typed(task_type: TaskType, field_cols: list, cells: tuple) -> dict[str, object]:
+    """A row's declared fields, typed (tgcheck.fields): every declared name, None
+    where the file has no such column or the cell is no value of its field's kind."""
+    typed = dict.fromkeys(task_type.field_names)
+    for (field, _), cell in zip(field_cols, cells, strict=True):
+        typed[field.name] = field.clean(cell)
+    return typed
 
 
 def _text(data: bytes) -> str:

@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
+from .fields import as_cell, as_text
 from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
 from .readers import MAX_RATIO, ZIP_ERRORS
@@ -481,7 +482,7 @@ def _answer_cells(answers: ColumnAnswers) -> dict[str, tuple[str, str, str]]:
     Engine.check's Answer, as cells: the value only when ok; a stored answer
     that is not ok was left out of its result file.
     """
-    found, groups = answers
+    found, groups = answers.found, answers.groups
     wanted = None
     if sum(len(group) for _, _, group in groups) > len(found):
         # A lookup that scanned the store brings numbers not asked for: keep the
@@ -627,3 +628,18 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
             os.unlink(tmp)
         raise
     return count
+
+
+def with_fields(rows: Iterator[Sequence], at: int, fields: Mapping[str, Mapping] | None,
+                names: Sequence[str], *, cells: bool) -> Iterator[list]:
+    """answer_rows' rows with one column per chosen field inserted after the
+    headline (at: the index of the appended `number` column): typed cells for a
+    spreadsheet (cells=True), text otherwise (tgcheck.fields). A row without an
+    ok answer has the fields empty."""
+    render = as_cell if cells else as_text
+    blank = [None] * len(names)
+    fields = fields or {}
+    for row in rows:
+        got = fields.get(row[at]) if len(row) > at else None
+        tail = blank if got is None else [render(got.get(n)) for n in names]
+        yield [*row[:at + 2], *tail, *row[at + 2:]]

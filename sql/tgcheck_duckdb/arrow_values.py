@@ -5,8 +5,16 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
 from tgcheck.models import OK
 from tgcheck.normalize import resolve_all
+
+# Each field kind's Arrow type (its SQL type: macros.SQL_TYPES).
+ARROW_TYPES = {YES_NO: pa.bool_(), TEXT: pa.string(), INTEGER: pa.int64(),
+               DATETIME: pa.timestamp("us", tz="UTC"), URL: pa.string()}
+# A field's member of the answers struct: prefixed, so that a field called
+# `value` or `status` meets no member of the answer itself.
+FIELD_PREFIX = "field_"
 
 
 def python_values(array: pa.Array) -> list:
@@ -42,8 +50,12 @@ def checked_array(found: list) -> pa.StructArray:
                                       names=["number", "status", "reason"])
 
 
-def answer_table(groups: list, asked: pa.Array | None = None) -> pa.StructArray:
-    """(number, value, status) per answered number, from the engine's answer groups.
+def answer_table(groups: list, asked: pa.Array | None = None,
+                 declared: tuple[Field, ...] = (), fields: dict | None = None
+                 ) -> pa.StructArray:
+    """(number, value, status) per answered number, from the engine's answer groups,
+    and one typed member per declared field (FIELD_PREFIX + its name) from
+    fields (number -> typed fields: ColumnAnswers.fields).
 
     Each asked number is in one group at most. A group may also hold numbers not
     asked for (a lookup that scanned the store, a task topped up with stored
@@ -51,9 +63,11 @@ def answer_table(groups: list, asked: pa.Array | None = None) -> pa.StructArray:
     they are dropped here, so DuckDB never holds a whole large store to join
     against a smaller column. Built per group in C, no object per number.
     """
+    names = ["number", "value", "status", *(FIELD_PREFIX + f.name for f in declared)]
     if not groups:
         return pa.StructArray.from_arrays(
-            [pa.array([], pa.string())] * 3, names=["number", "value", "status"])
+            [pa.array([], pa.string())] * 3 + [pa.array([], ARROW_TYPES[f.kind])
+                                               for f in declared], names=names)
     numbers = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
     which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
                               for i, (_, _, group) in enumerate(groups)])
@@ -63,8 +77,14 @@ def answer_table(groups: list, asked: pa.Array | None = None) -> pa.StructArray:
     values = pa.array([value if status == OK else None for value, status, _ in groups],
                       pa.string()).take(which)
     statuses = pa.array([status for _, status, _ in groups], pa.string()).take(which)
-    return pa.StructArray.from_arrays([numbers, values, statuses],
-                                      names=["number", "value", "status"])
+    columns = [numbers, values, statuses]
+    if declared:
+        # Only task types with fields come here: a pass per number is their cost.
+        found = fields or {}
+        rows = [found.get(n) or {} for n in numbers.to_pylist()]
+        columns += [pa.array([row.get(f.name) for row in rows], ARROW_TYPES[f.kind])
+                    for f in declared]
+    return pa.StructArray.from_arrays(columns, names=names)
 
 
 def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> pa.Array:

@@ -10,8 +10,11 @@ number; DuckDB joins them to the rows itself, in parallel, as a hash join.
 
 from __future__ import annotations
 
+from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
 from tgcheck.models import OK, UNKNOWN
 from tgcheck.reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
+
+from .arrow_values import FIELD_PREFIX
 
 # Internal names: double underscore so they sort out of the user's way.
 ANSWER_UDF = "__tgcheck_answers"
@@ -30,6 +33,18 @@ def quote_literal(text: str) -> str:
 # (arrow_values.checked_array), `answers` one per answered number (answer_table).
 CHECK_TYPE = ("STRUCT(checked STRUCT(number VARCHAR, status VARCHAR, reason VARCHAR)[], "
               "answers STRUCT(number VARCHAR, value VARCHAR, status VARCHAR)[])")
+# Each field kind's SQL type (its Arrow type: arrow_values.ARROW_TYPES).
+SQL_TYPES = {YES_NO: "BOOLEAN", TEXT: "VARCHAR", INTEGER: "BIGINT",
+             DATETIME: "TIMESTAMPTZ", URL: "VARCHAR"}
+
+
+def check_type(declared: tuple[Field, ...] = ()) -> str:
+    """CHECK_TYPE with one typed answers member per declared field."""
+    if not declared:
+        return CHECK_TYPE
+    extra = "".join(f", {quote_identifier(FIELD_PREFIX + f.name)} {SQL_TYPES[f.kind]}"
+                    for f in declared)
+    return CHECK_TYPE.replace("status VARCHAR)[])", f"status VARCHAR{extra})[])")
 
 
 # Each row's region, as text (a calling code may be an INTEGER column), or NULL
@@ -39,9 +54,16 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
                   "ELSE CAST(COLUMNS([coalesce(region_column, col)]) AS VARCHAR) END")
 
 
-def macro_sql(column: str) -> str:
+def macro_sql(column: str, declared: tuple[Field, ...] = ()) -> str:
     col = quote_identifier(column)
-    shown = ", ".join(quote_literal(c) for c in ("number", column, "status", "reason"))
+    names = [f.name for f in declared]
+    shown = ", ".join(quote_literal(c) for c in ("number", column, *names, "status", "reason"))
+    # One typed column per field, after the headline; NULL unless the answer is ok.
+    picked = "".join(
+        f"CASE WHEN a.status = '{OK}' THEN a.{quote_identifier(FIELD_PREFIX + n)} END "
+        f"AS {quote_identifier(n)}, " for n in names)
+    enriched = "".join(f", answers.{quote_identifier(n)} AS {quote_identifier(n)}"
+                       for n in names)
     no_answer, left_out = quote_literal(NO_ANSWER_REASON), quote_literal(LEFT_OUT_REASON)
     # A macro parameter is pasted in as text wherever it appears: `pairs` used
     # twice would run its subquery twice, and two list(DISTINCT ...) need not
@@ -74,7 +96,7 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     )
     -- A number with no answer is unknown, never "no"; a value only for "{OK}".
     SELECT r.input, r.region, r.number,
-           CASE WHEN a.status = '{OK}' THEN a.value END AS {col},
+           CASE WHEN a.status = '{OK}' THEN a.value END AS {col}, {picked}
            coalesce(r.status, a.status, '{UNKNOWN}') AS status,
            CASE WHEN r.number IS NOT NULL AND a.number IS NULL THEN {no_answer}
                 WHEN a.status <> '{OK}' THEN {left_out}
@@ -114,7 +136,7 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
         ), region)
     )
     SELECT src.* EXCLUDE (__tgcheck_key, __tgcheck_region, __tgcheck_row),
-           answers.{col} AS {col}
+           answers.{col} AS {col}{enriched}
     FROM src LEFT JOIN answers ON src.__tgcheck_key = answers.input
         AND src.__tgcheck_region IS NOT DISTINCT FROM answers.region
     ORDER BY src.__tgcheck_row;

@@ -37,7 +37,9 @@ def register(
     """
     region = fixed_region(region)  # a typo fails here, not as silently unread rows
     settings = settings or tgcheck.Settings.from_env(provider=provider)
-    column = plugins.get_task_type(task_type).column  # fails now on a misspelled type
+    # Fails now on a misspelled type; a bare name as the selected provider reads it.
+    ttype = plugins.get_task_type(task_type, settings.provider)
+    column, declared = ttype.column, ttype.fields
     plugins.get_provider_factory(settings.provider)  # and on a misspelled provider
     connection_key = id(con)
     waiting.install_interrupt_hook()
@@ -65,11 +67,13 @@ def register(
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
                 default = per_row(row_regions.to_pylist(), default)
-            found, groups = _check(values, default)
+            answered = _check(values, default)
+            found, groups = answered.found, answered.groups
             checked = checked_array(found)
             out.append({"checked": checked,
-                        "answers": answer_table(groups, checked.field("number"))})
-        return _checks_of(out)
+                        "answers": answer_table(groups, checked.field("number"), declared,
+                                                answered.fields)})
+        return _checks_of(out, declared)
 
     def _check(values: list, region) -> tgcheck.ColumnAnswers:
         if not values:
@@ -99,17 +103,17 @@ def register(
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
     # PREPARE, constant folding): a call can create a billed task.
     # null_handling="special": a NULL region list means "no regions", not a NULL answer.
-    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.CHECK_TYPE,
+    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.check_type(declared),
                         type="arrow", null_handling="special", side_effects=True)
     # No API call here, but the same rule keeps it out of surprises in plans.
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    con.execute(macros.macro_sql(column))
+    con.execute(macros.macro_sql(column, declared))
     return con
 
 
-def _checks_of(items: list) -> pa.StructArray:
+def _checks_of(items: list, declared: tuple = ()) -> pa.StructArray:
     """Per input row: NULL, or {checked: [...], answers: [...]} (macros.CHECK_TYPE)."""
     def lists(field: str, empty: pa.StructArray) -> pa.ListArray:
         offsets, pieces = [0], []
@@ -122,5 +126,6 @@ def _checks_of(items: list) -> pa.StructArray:
 
     mask = pa.array([item is None for item in items], pa.bool_())
     return pa.StructArray.from_arrays(
-        [lists("checked", checked_array([])), lists("answers", answer_table([]))],
+        [lists("checked", checked_array([])),
+         lists("answers", answer_table([], None, declared))],
         names=["checked", "answers"], mask=mask)

@@ -111,8 +111,8 @@ def test_iter_answers_in_task_type_and_number_order(filled):
         StoredAnswer("ws", "+41790000001", "yes", "ok", NOW - 100 * DAY, "c"),
     ]
     # Plain tuples to unpack, as a table writer does.
-    t, n, v, s, c, task, provider = rows[0]
-    assert (t, n, task, provider) == ("tg", "+41790000001", "a", None)
+    t, n, v, s, c, task, provider, fields = rows[0]
+    assert (t, n, task, provider, fields) == ("tg", "+41790000001", "a", None, None)
 
 
 def test_iter_answers_filters(filled):

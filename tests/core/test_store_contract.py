@@ -273,7 +273,7 @@ def test_a_version_1_sqlite_store_is_brought_forward(tmp_path):
     old.commit()
     old.close()
     store = open_store(str(path))
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     assert store.job_by_key("k").account is None  # kept, with the new column
     store.close()
 

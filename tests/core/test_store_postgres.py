@@ -187,7 +187,7 @@ def test_a_version_1_schema_is_brought_forward(postgres_url):
                      "state, created_at, updated_at) VALUES ('k', 'p', 'tg', 0, '', 'open', "
                      "1, 1)")
     store = PostgresStore(postgres_url)
-    assert store.schema_version() == migrations.CURRENT == 4
+    assert store.schema_version() == migrations.CURRENT == 5
     assert store.job_by_key("k").account is None
     assert store.check() == "ok"
     store.close()

@@ -18,7 +18,7 @@ def test_the_doctor_describes_a_healthy_shared_store(postgres_url):
     report = doctor(postgres_url)
     assert report.healthy and not report.repaired
     text = str(report)
-    assert "ok (PostgreSQL, schema tgcheck at version 4)" in text
+    assert "ok (PostgreSQL, schema tgcheck at version 5)" in text
     assert "0 answers stored; jobs: 1 new" in text
     assert "tgcheck resume" in text
 

@@ -21,7 +21,8 @@ from tgcheck import JobEvent, Settings
 from tgcheck.redact import url_without_userinfo
 from tgcheck.store import describe_url
 
-from .checking import check_cells
+from .checking import check_answers, field_cells
+from .grid import cell_text, reason_text
 from .progress import Progress
 
 
@@ -33,11 +34,18 @@ class Snapshot:
     texts: list[str] | None  # the answers, once finished without error
     error: BaseException | None
     reasons: list[str] | None = None  # each answer's reason ("" for none), with texts
+    # Per field of the task type, its cell for each answer (checking.field_cells),
+    # with texts; empty for a task type without fields.
+    fields: list[list[object]] | None = None
 
 
-def range_check_key(values: Sequence[object], region: object, settings: Settings) -> str:
-    """Short and stable: the same range and region give the same key after a restart."""
+def range_check_key(values: Sequence[object], region: object, settings: Settings,
+                    kind: str | None = None) -> str:
+    """Short and stable: the same range and region (and task type, when one is
+    given) give the same key after a restart."""
     h = hashlib.sha256()
+    if kind is not None:  # absent: the key of a check of the default task type as ever
+        h.update(json.dumps(["task_type", kind]).encode())
     # The store: its file, or the shared store's URL with the password masked (the
     # key is shown in a cell; it must not carry a hash of a password), and the
     # base URL without any login, for the same reason.
@@ -50,8 +58,10 @@ def range_check_key(values: Sequence[object], region: object, settings: Settings
 
 class BackgroundCheck:
     def __init__(self, key: str, values: Sequence[object], region: object,
-                 settings: Settings):
+                 settings: Settings, kind: str | None = None, field_names: tuple = ()):
         self.key, self.values, self.region, self.settings = key, list(values), region, settings
+        self.kind, self.field_names = kind, tuple(field_names)
+        self._fields: list[list[object]] | None = None
         self._lock = threading.Lock()
         self._progress = Progress()
         self._version = 0
@@ -70,14 +80,17 @@ class BackgroundCheck:
     # -- the thread ----------------------------------------------------------
     def _run(self) -> None:
         try:
-            texts, reasons = check_cells(self.values, self.region, self.settings,
-                                         on_event=self._on_event)
+            answers = check_answers(self.values, self.region, self.settings, kind=self.kind,
+                                    on_event=self._on_event)
+            texts = [cell_text(a) for a in answers]
+            reasons = [reason_text(a) for a in answers]
+            fields = field_cells(answers, self.field_names)
         except BaseException as e:  # handed to every waiter, never lost
             with self._lock:
                 self._error = e
         else:
             with self._lock:
-                self._texts, self._reasons = texts, reasons
+                self._texts, self._reasons, self._fields = texts, reasons, fields
         finally:
             _forget(self)
             self._finished.set()
@@ -101,7 +114,7 @@ class BackgroundCheck:
     def snapshot(self) -> Snapshot:
         with self._lock:
             return Snapshot(self._version, self._progress.text(), self._finished.is_set(),
-                            self._texts, self._error, self._reasons)
+                            self._texts, self._error, self._reasons, self._fields)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
@@ -133,13 +146,17 @@ _running_lock = threading.Lock()
 
 
 def start_check(values: Sequence[object], region: object,
-                settings: Settings) -> BackgroundCheck:
-    """The running check for these values, or a new one."""
-    key = range_check_key(values, region, settings)
+                settings: Settings, kind: str | None = None,
+                field_names: tuple = ()) -> BackgroundCheck:
+    """The running check for these values, or a new one. kind: the task type a
+    function's argument named (None: TGCHECK_TASK_TYPE's); field_names: its
+    fields, kept as cells with the answers."""
+    key = range_check_key(values, region, settings, kind)
     with _running_lock:
         check = _running.get(key)
         if check is None:
-            check = _running[key] = BackgroundCheck(key, values, region, settings)
+            check = _running[key] = BackgroundCheck(key, values, region, settings, kind,
+                                                    field_names)
             check.start()
         return check
 

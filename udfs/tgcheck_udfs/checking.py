@@ -6,13 +6,14 @@ import threading
 from collections.abc import Callable, Sequence
 
 import tgcheck
-from tgcheck import InputError, JobEvent, Settings, settings_registry
+from tgcheck import Answer, InputError, JobEvent, Settings, plugins, settings_registry
 from tgcheck.errors import describe
+from tgcheck.fields import as_cell
 
 # RegionError: the core's, re-exported for callers of this module's older name.
 from tgcheck.regions import RegionError, fixed_region, per_row  # noqa: F401
 
-from .grid import as_grid, cell_text, flatten, fold, fold_beside, reason_text
+from .grid import as_grid, cell_text, flatten, fold, reason_text
 
 ERROR_PREFIX = "error: "
 # set-key first: every face reads the stored key at each call, so it works at the
@@ -28,9 +29,11 @@ NUMBERS_DOC = "Range of phone numbers, any shape (E.164 or national)."
 REGION_DOC = ('Optional: country for national numbers ("TR", "Turkey", 90), or a range of '
               "the same shape with each number's country.")
 REASONS_DOC = "Optional: TRUE spills each answer's reason (e.g. too_short: ...) beside it."
+TASK_TYPE_DOC = ('Optional: what to check ("tg_active"; default TGCHECK_TASK_TYPE or tg); '
+                 "its fields spill as columns beside the answers.")
 
 
-def range_function(*, reasons: bool = False, **options):
+def range_function(*, reasons: bool = False, task_types: bool = False, **options):
     """xw.func(**options) over f(numbers, region=None[, reasons=False]): one place for
     the argument docs and converters that TG_CHECK and its server siblings share.
 
@@ -43,6 +46,8 @@ def range_function(*, reasons: bool = False, **options):
     def decorate(f):
         # The order of the stacked decorators it replaces: the args first, region
         # innermost, then func. region as 2-D too: one cell or a range alike.
+        if task_types:
+            f = xw.arg("task_type", doc=TASK_TYPE_DOC)(f)
         if reasons:
             f = xw.arg("reasons", doc=REASONS_DOC)(f)
         f = xw.arg("region", ndim=2, doc=REGION_DOC)(f)
@@ -95,10 +100,29 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
-def task_type() -> str:
-    """What TG_CHECK and check_selection ask: TGCHECK_TASK_TYPE, else tg. With
+def task_type(given: object = None) -> str:
+    """What TG_CHECK and check_selection ask: the function's own argument (a
+    cell or text; empty: none), else TGCHECK_TASK_TYPE, else tg. With
     TGCHECK_PROVIDER it selects another provider's question (e.g. wscheck's ws)."""
+    if isinstance(given, (list, tuple)):  # a one-cell range
+        flat = flatten(as_grid(given))
+        given = flat[0] if len(flat) == 1 else None
+    if isinstance(given, str) and given.strip():
+        return given.strip()
     return settings_registry.value("task_type").strip() or "tg"
+
+
+def field_cells(answers: Sequence[Answer], names: Sequence[str]) -> list[list[object]]:
+    """Per field, its cell for each answer: typed (a number, TRUE/FALSE, a date in
+    UTC; tgcheck.fields.as_cell), "" where there is none."""
+    out = []
+    for name in names:
+        column = []
+        for a in answers:
+            value = None if a.fields is None else a.fields.get(name)
+            column.append("" if value is None else as_cell(value))
+        out.append(column)
+    return out
 
 
 def call_inputs(numbers: object, region: object):
@@ -106,6 +130,23 @@ def call_inputs(numbers: object, region: object):
     reads first. Raises what the cell then shows (safe_text)."""
     grid = as_grid(numbers)
     return load_settings(), grid, regions_for(region, grid)
+
+
+def check_answers(
+    flat: Sequence[object],
+    region: str | Sequence[object] | None,
+    settings: Settings,
+    *,
+    kind: str | None = None,
+    on_event: Callable[[JobEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[Answer]:
+    """The engine's answers for flat cell values, same order. Raises the engine's
+    errors. region: one for all, or one per value; kind: the task type (None:
+    task_type())."""
+    engine = tgcheck.get_engine(settings)
+    return engine.check(flat, task_type=kind or task_type(), region=region,
+                        on_event=on_event, cancel=cancel)
 
 
 def check_cells(
@@ -118,9 +159,7 @@ def check_cells(
 ) -> tuple[list[str], list[str]]:
     """(cell texts, reason texts) for flat cell values, same order. Raises the
     engine's errors. region: one for all, or one per value."""
-    engine = tgcheck.get_engine(settings)
-    answers = engine.check(flat, task_type=task_type(), region=region, on_event=on_event,
-                           cancel=cancel)
+    answers = check_answers(flat, region, settings, on_event=on_event, cancel=cancel)
     return [cell_text(a) for a in answers], [reason_text(a) for a in answers]
 
 
@@ -141,14 +180,20 @@ def wants_reasons(reasons: object) -> bool:
 
 
 def check_range(numbers: object, region: object = None,
-                reasons: object = None) -> list[list[str]]:
+                reasons: object = None, kind: object = None) -> list[list[object]]:
     """The whole of TG_CHECK: a range in, the same shape out (each row followed by
-    its reasons when asked), or one error cell."""
+    its task type's fields, then its reasons when asked), or one error cell."""
     try:
         settings, grid, regions = call_inputs(numbers, region)
-        texts, why = check_cells(flatten(grid), regions, settings)
+        ttype = plugins.get_task_type(task_type(kind), settings.provider)
+        answers = check_answers(flatten(grid), regions, settings, kind=ttype.name)
+        out = fold([cell_text(a) for a in answers], grid)
+        # One block per field beside the answers (issue 24), each the range's shape.
+        for column in field_cells(answers, ttype.field_names):
+            out = [a + b for a, b in zip(out, fold(column, grid), strict=True)]
         if wants_reasons(reasons):
-            return fold_beside(texts, why, grid)
-        return fold(texts, grid)
+            out = [a + b for a, b in zip(out, fold([reason_text(a) for a in answers], grid),
+                                         strict=True)]
+        return out
     except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback
         return [[safe_text(e)]]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from .checking import check_range, range_function
 
 
-@range_function(reasons=True, async_mode="threading")
-def tg_check(numbers, region=None, reasons=None):
-    """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
-    return check_range(numbers, region, reasons)
+@range_function(reasons=True, task_types=True, async_mode="threading")
+def tg_check(numbers, region=None, reasons=None, task_type=None):
+    """Telegram account? yes / no, invalid, unknown; blank cells stay blank. A task
+    type with fields (tg_active) spills them beside the answers."""
+    return check_range(numbers, region, reasons, task_type)

@@ -12,10 +12,18 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from tgcheck import Cancelled, Settings
+from tgcheck import Cancelled, Settings, plugins
 from tgcheck.unchanged import unchanged
 
-from .checking import check_values, clean_region, load_settings, safe_text
+from .checking import (
+    check_answers,
+    check_values,
+    clean_region,
+    field_cells,
+    load_settings,
+    safe_text,
+    task_type,
+)
 from .progress import Progress
 from .selection import (
     HEADER,
@@ -66,8 +74,28 @@ def apply_plan(sheet: SheetLike, plan: WritePlan) -> None:
         sheet.insert_column(plan.column, last)
     if plan.header_row:
         sheet.write(plan.header_row, plan.column, [plan.header])
-    # A blank input gets a truly empty cell, not an empty string.
-    sheet.write(plan.first_row, plan.column, [v if v else None for v in plan.values])
+    # A blank input gets a truly empty cell, not an empty string (a field's 0 or
+    # FALSE is a value).
+    sheet.write(plan.first_row, plan.column,
+                [None if v is None or v == "" else v for v in plan.values])
+
+
+def write_fields(sheet: SheetLike, selection: Selection, plan: WritePlan, first_row: int,
+                 columns: list[list[object]], names: tuple[str, ...]) -> int:
+    """Each field's cells in its own column after the answers (issue 24), headed by
+    its name, by the answer column's rule: never over a non-empty cell (a new
+    column is inserted instead). Returns the last column written."""
+    at = plan.column
+    for name, cells in zip(names, columns, strict=True):
+        low, high = rows_to_read(first_row, len(cells))
+        right = sheet.read_column(at + 1, low, high)
+        beside = Selection(selection.first_row, selection.last_row, at)
+        field_plan = plan_write(beside, first_row, cells,
+                                dict(zip(range(low, high + 1), right, strict=False)),
+                                header=name)
+        apply_plan(sheet, field_plan)
+        at = field_plan.column
+    return at
 
 
 def run_check_selection(
@@ -123,6 +151,17 @@ def run_check_selection(
     apply_plan(sheet, plan)
     where = column_letters(plan.column)
     inserted = " (a new column, to keep existing cells)" if plan.insert_column else ""
+    try:
+        ttype = plugins.get_task_type(task_type(), settings.provider)
+        if ttype.fields:
+            # The answers are stored now: their fields come from the store, no call.
+            answers = check_answers(data, region, settings, kind=ttype.name)
+            last = write_fields(sheet, selection, plan, first_row,
+                                field_cells(answers, ttype.field_names), ttype.field_names)
+            where = f"{where}:{column_letters(last)}"
+    except Exception as e:
+        return Outcome(plan, f"tgcheck: {len(texts):,} answers written to column {where}; "
+                             f"their fields not: {safe_text(e)}")
     return Outcome(plan, f"tgcheck: {len(texts):,} answers written to column {where}{inserted}")
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import xlwings as xw
 
-from tgcheck import Cancelled, Settings, settings_registry
+from tgcheck import Cancelled, Settings, plugins, settings_registry
 
-from . import macro
+from . import checking, macro
 from .background import BackgroundCheck, Snapshot, range_check_key, start_check
 from .checking import (
     ERROR_PREFIX,
@@ -39,7 +39,7 @@ from .checking import (
     safe_text,
     wants_reasons,
 )
-from .grid import flatten, fold, fold_beside, json_size, pending_cells
+from .grid import flatten, fold, json_size, pending_cells
 
 # How long an HTTP call (TG_CHECK, the script) waits before answering "pending":
 # below the usual 30-100 s timeouts of proxies and of Excel's add-in runtime.
@@ -62,24 +62,32 @@ async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
         return check.snapshot()
 
 
-@range_function(reasons=True)
-async def tg_check(numbers, region=None, reasons=None):
-    """Telegram account? yes / no, invalid, unknown; blank cells stay blank."""
+@range_function(reasons=True, task_types=True)
+async def tg_check(numbers, region=None, reasons=None, task_type=None):
+    """Telegram account? yes / no, invalid, unknown; blank cells stay blank. A task
+    type with fields (tg_active) spills them beside the answers."""
     try:
         settings, grid, region = call_inputs(numbers, region)
         flat = flatten(grid)
-        snap = await _wait(start_check(flat, region, settings), HTTP_WAIT)
+        kind = None if task_type is None else checking.task_type(task_type)
+        names = plugins.get_task_type(checking.task_type(task_type),
+                                      settings.provider).field_names
+        snap = await _wait(start_check(flat, region, settings, kind, names), HTTP_WAIT)
     except Exception as e:
         return [[safe_text(e)]]
     if not snap.finished:
-        pending = pending_cells(flat, region)
-        return fold_beside(pending, [""] * len(flat), grid) if wants_reasons(reasons) \
-            else fold(pending, grid)
-    if snap.error is not None:
+        texts, beside = pending_cells(flat, region), [[""] * len(flat) for _ in names]
+        why = [""] * len(flat)
+    elif snap.error is not None:
         return [[safe_text(snap.error, settings)]]
+    else:
+        texts, beside, why = snap.texts, snap.fields or [], snap.reasons
+    out = fold(texts, grid)
+    for column in beside:  # each field as a block of the range's shape (issue 24)
+        out = [a + b for a, b in zip(out, fold(column, grid), strict=True)]
     if wants_reasons(reasons):
-        return fold_beside(snap.texts, snap.reasons, grid)
-    return fold(snap.texts, grid)
+        out = [a + b for a, b in zip(out, fold(why, grid), strict=True)]
+    return out
 
 
 async def _stream(grid: list[list[object]], region: object,

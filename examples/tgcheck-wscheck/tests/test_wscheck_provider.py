@@ -25,7 +25,9 @@ def test_the_plugin_is_loaded_by_its_entry_point():
     pm = plugins.load()
     assert pm.get_plugin("wscheck") is not None  # the entry point's name
     assert plugins.get_provider_factory("wscheck") is WscheckProvider
-    assert plugins.get_task_type("ws").column == "activated"
+    # Its `ws` and ekycpro's coexist: the selected provider decides (issue 24).
+    assert plugins.get_task_type("ws", "wscheck").column == "activated"
+    assert plugins.get_task_type("ws", "ekycpro").column == "whatsapp"
     assert plugins.get_task_type("ws_active").min_task_size == 1000
     assert plugins.sandboxes()["wscheck"] is WsSandbox
 

@@ -130,7 +130,7 @@ def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
         # Closed here, on any error too: its cursor must close before the store does.
         with contextlib.closing(stored), writing(output):
             rows = ((t, n, v, s, stamp(c), task, provider)
-                    for t, n, v, s, c, task, provider in stored)
+                    for t, n, v, s, c, task, provider, *_ in stored)
             count = write_table(output, fmt, ["task_type", "number", "value", "status",
                                               "checked_at", "task_id", "provider"], rows,
                                 OutputStyle(csv_safe=not raw_csv))

@@ -9,6 +9,7 @@ import math
 import click
 
 from .. import (
+    fields,
     formats,
     plugins,
     progress_text,
@@ -16,6 +17,7 @@ from .. import (
 )
 from ..command_errors import Interrupted, handle_errors
 from ..engine import Engine
+from ..errors import InputError
 from ..output_style import style_for
 from ..progress import billed_calls, billed_here, make_display
 from ..tables import (
@@ -28,6 +30,7 @@ from ..tables import (
     output_format,
     row_regions,
     short,
+    with_fields,
     write_table,
 )
 from .app import cli
@@ -91,6 +94,10 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="The column with each row's country (any form --region takes); a row "
                    "whose value names no country is invalid (reason unknown_region).")
 @click.option("--task-type", default="tg", show_default=True, help="What to check.")
+@click.option("--fields", "chosen_fields", metavar="NAMES",
+              help="The task type's fields to write after its answer, comma-separated "
+                   "(default: all it declares; none: only the answer). "
+                   "docs/task-types.md lists them.")
 @click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
               help="Answers older than this are checked again (default: TGCHECK_MAX_AGE_DAYS "
                    "or 30).")
@@ -124,8 +131,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
               help="No progress, no notes and no SIMULATED banner on stderr.")
 @handle_errors
 def check(input_path, output, out_format, column, sheet, input_format, region, region_column,
-          task_type, max_age, retry_unknown, resubmit, top_up, timeout, dry_run, sandbox,
-          provider, base_url, progress, bom, quiet, raw_csv):
+          task_type, chosen_fields, max_age, retry_unknown, resubmit, top_up, timeout, dry_run,
+          sandbox, provider, base_url, progress, bom, quiet, raw_csv):
     """Check the numbers in INPUT: a .txt (one number a line), .csv, .xlsx, or - for stdin.
 
     A table keeps every column, in input order, with `number` (E.164), the task
@@ -150,7 +157,11 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
       cat numbers.txt | tgcheck check - --progress json > answers.csv
     """
     fmt = output_format(output, out_format)
-    ttype = plugins.get_task_type(task_type)
+    ttype = plugins.get_task_type(task_type, provider)
+    try:
+        field_names = fields.choose(ttype.fields, chosen_fields)
+    except ValueError as e:
+        raise InputError(f"--fields: {e}") from None
     region = regions.fixed_region(region)  # a typo is exit 2, before anything is read
     table = open_input(input_path, column=column, sheet=sheet, input_format=input_format)
     try:
@@ -184,8 +195,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                     cut_off = let_creates_land(engine)
                     raise _interrupted(recorder, engine.creates.recorded, cut_off) from None
             # A .txt table's one column is "input".
-            header = [*table.columns, *answer_names(table.columns, ["number", ttype.column,
-                                                                    "status", "reason"])]
+            header = [*table.columns, *answer_names(table.columns, [
+                "number", ttype.column, *field_names, "status", "reason"])]
             if output is None or output == "-":
                 check_unchanged(table, values)
 
@@ -197,7 +208,11 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         "another -o, and nothing is paid again")
 
             with writing(output, then):
-                write_table(output, fmt, header, answer_rows(table, values, answers, tally),
+                rows = answer_rows(table, values, answers, tally)
+                if field_names:  # one column per field after the answer (issue 24)
+                    rows = with_fields(rows, len(table.columns), answers.fields, field_names,
+                                       cells=fmt not in ("csv", "json"))
+                write_table(output, fmt, header, rows,
                             style_for(table, bom=bom, csv_safe=not raw_csv))
         summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"

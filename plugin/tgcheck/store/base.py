@@ -19,15 +19,18 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import json
 import os
 import socket
 import time
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from .. import redact, settings_registry
 from ..errors import StoreError
+from ..fields import fields_json
+from ..models import OK
 from . import journal
 from .journal import (
     ABANDONED,
@@ -192,6 +195,9 @@ class StoredAnswer(NamedTuple):
     # The provider that answered (its name, e.g. "ekycpro"); None: stored by a
     # tgcheck that did not record it (schema version 3 and before).
     provider: str | None = None
+    # Its typed fields as the store keeps them (JSON text, tgcheck.fields.fields_json);
+    # None: its task type has none, or stored before schema version 5.
+    fields: str | None = None
 
 
 class StoredJob(NamedTuple):
@@ -304,6 +310,14 @@ class BaseStore:
         A stored "ok" is kept over an "unknown" (its origin too)."""
         raise NotImplementedError
 
+    def _save_fields(self, db, task_type: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Store each (number, fields as JSON text) on its "ok" answer of task_type,
+        inside the transaction db (after _save_answers). A backend may do it in
+        fewer round trips."""
+        for number, text in pairs:
+            db.execute("UPDATE answers SET fields = ? WHERE task_type = ? AND number = ? "
+                       "AND status = 'ok'", (text, task_type, number))
+
     def import_answers(self, rows: Iterable[StoredAnswer]) -> int:
         """backend: store answers as they were (checked_at kept), keeping for each
         number the newer one (an "ok" over an "unknown" of the same age): a copy
@@ -363,19 +377,20 @@ class BaseStore:
     @_translating
     def lookup(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                unknown_retry_hours: float, retry_unknown: bool = False,
-               now: float | None = None,
-               provider: str | None = None) -> dict[str, tuple[str | None, str]]:
+               now: float | None = None, provider: str | None = None,
+               needs_fields: bool = False) -> dict[str, tuple[str | None, str]]:
         """Fresh answers among numbers: number -> (value, status). An answer is a
         fact about the number, whoever gave it; with provider, only that
-        provider's answers count (TGCHECK_SAME_PROVIDER_ONLY)."""
+        provider's answers count (TGCHECK_SAME_PROVIDER_ONLY). needs_fields: the
+        task type declares fields; an "ok" stored without them does not count."""
         return self._answers_of(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now, provider))
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider, needs_fields))
 
     @_translating
     def lookup_groups(self, task_type: str, numbers: Collection[str], *, max_age_days: float,
                       unknown_retry_hours: float, retry_unknown: bool = False,
-                      now: float | None = None,
-                      provider: str | None = None) -> list[AnswerGroup]:
+                      now: float | None = None, provider: str | None = None,
+                      needs_fields: bool = False) -> list[AnswerGroup]:
         """lookup() without a per-number dict: (value, status, numbers) groups.
 
         Each fresh answer among numbers is in one group; a group may also hold
@@ -383,11 +398,16 @@ class BaseStore:
         table). For callers that join by number themselves, e.g. with Arrow.
         """
         return self._answer_groups(task_type, numbers, *self._freshness(
-            max_age_days, unknown_retry_hours, retry_unknown, now, provider))[0]
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider, needs_fields))[0]
 
-    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now, provider):
+    def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now, provider,
+                   needs_fields=False):
         now = self._now() if now is None else self._to_store_time(now)
         condition, args = _fresh(max_age_days, unknown_retry_hours, retry_unknown, now)
+        if needs_fields:
+            # An "ok" stored without fields (before they were kept) does not answer
+            # a task type that declares them: it is asked again.
+            condition = f"{condition} AND (status <> 'ok' OR fields IS NOT NULL)"
         if provider is None:
             return condition, args
         # An answer of unknown origin (stored before answers recorded it) is not
@@ -421,6 +441,22 @@ class BaseStore:
                 answer = StoredAnswer(*row)
                 found[answer.number] = answer._replace(
                     checked_at=self._from_store_time(answer.checked_at))
+        return found
+
+    @_translating
+    def fields_of(self, task_type: str, numbers: Collection[str]) -> dict[str, dict]:
+        """number -> its stored fields (the JSON object as stored; a face types them
+        with the task type's Field.clean), for the numbers whose "ok" answer has them."""
+        found: dict[str, dict] = {}
+        asked = sorted(set(numbers))
+        for start in range(0, len(asked), 500):  # within any backend's parameter limit
+            part = asked[start:start + 500]
+            rows = self._read().execute(
+                "SELECT number, fields FROM answers WHERE task_type = ? AND status = 'ok' "
+                f"AND fields IS NOT NULL AND number IN ({', '.join('?' * len(part))})",
+                (task_type, *part)).fetchall()
+            for number, text in rows:
+                found[number] = json.loads(text)
         return found
 
     def _answers_of(self, task_type: str, numbers: Collection[str], condition: str,
@@ -878,16 +914,21 @@ class BaseStore:
     @_translating
     def finish_job(
         self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]], *,
-        provider: str | None = None,
+        provider: str | None = None, fields: Mapping[str, Mapping] | None = None,
     ) -> None:
         """Store the answers and close the job in one transaction: a crash here
         leaves the job open, to be finished by the next run, never half-stored.
         Each answer records provider (the provider's name; by default the name
-        part of the job's "name:server" identity), the job's task id and when."""
+        part of the job's "name:server" identity), the job's task id and when;
+        fields: number -> its typed fields, kept with each "ok" answer."""
         provider = provider or job.provider.partition(":")[0] or None
         with self._tx() as db:
             now = self._now()  # inside the transaction: as close to the commit as can be
             self._save_answers(db, task_type, rows, job.task_id, now, provider)
+            if fields:
+                self._save_fields(db, task_type, (
+                    (number, fields_json(fields[number])) for number, _, status in rows
+                    if status == OK and number in fields))
             db.execute(
                 f"UPDATE jobs SET state='{DONE}', owner=NULL, error=NULL, updated_at=? WHERE id=?",
                 (now, job.id),

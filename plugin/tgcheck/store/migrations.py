@@ -86,6 +86,12 @@ STEPS = (
     """
     ALTER TABLE {schema}.answers ADD COLUMN provider text;
     """,
+    # 5: an answer's typed fields (tgcheck.fields) as one JSON object. NULL: a task
+    # type without fields, or stored before fields were kept (not taken as the
+    # answer to a task type that declares fields).
+    """
+    ALTER TABLE {schema}.answers ADD COLUMN fields text;
+    """,
 )
 CURRENT = len(STEPS)
 

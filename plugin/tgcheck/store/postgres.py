@@ -288,23 +288,36 @@ class PostgresStore(BaseStore):
             "provider = excluded.provider " + _NOT_OK_BY_UNKNOWN,
             (task_type, now, task_id, provider))
 
+    def _save_fields(self, db, task_type, pairs) -> None:
+        # COPY and one UPDATE: a round trip per answer would cost seconds per 100,000.
+        conn = db.conn
+        conn.execute("CREATE TEMP TABLE incoming_fields (number text, fields text) "
+                     "ON COMMIT DROP")
+        with conn.cursor().copy("COPY incoming_fields (number, fields) FROM STDIN") as copy:
+            for pair in pairs:
+                copy.write_row(pair)
+        conn.execute("UPDATE answers SET fields = f.fields FROM incoming_fields f "
+                     "WHERE answers.task_type = %s AND answers.number = f.number "
+                     "AND answers.status = 'ok'", (task_type,))
+
     @_translating
     def import_answers(self, rows: Iterable[StoredAnswer]) -> int:
         skew = self._skew
         with self._tx() as db:
             offered = self._copy_in(
                 db, "task_type text, number text, value text, status text, "
-                "checked_at float8, task_id text, provider text",
-                # A 6-tuple (a copy from an older tgcheck) has no provider.
-                ((t, n, v, s, c + skew, i, rest[0] if rest else None)
+                "checked_at float8, task_id text, provider text, fields text",
+                # A 6- or 7-tuple (a copy from an older tgcheck) has no provider
+                # or no fields.
+                ((t, n, v, s, c + skew, i, *rest, *(None,) * (2 - len(rest)))
                  for t, n, v, s, c, i, *rest in rows))
             db.conn.execute(
                 "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
-                "provider) SELECT DISTINCT ON (task_type, number) * FROM incoming "
+                "provider, fields) SELECT DISTINCT ON (task_type, number) * FROM incoming "
                 "ORDER BY task_type, number, checked_at DESC ON CONFLICT (task_type, number) "
                 "DO UPDATE SET value = excluded.value, status = excluded.status, "
                 "checked_at = excluded.checked_at, task_id = excluded.task_id, "
-                "provider = excluded.provider " + _NEWER)
+                "provider = excluded.provider, fields = excluded.fields " + _NEWER)
         return offered
 
     @_translating
@@ -329,7 +342,8 @@ class PostgresStore(BaseStore):
             cur = conn.cursor(name="tgcheck_answers", row_factory=tuple_row)
             cur.itersize = 10_000
             cur.execute(_pg("SELECT task_type, number, value, status, checked_at, task_id, "
-                            f"provider FROM answers{where} ORDER BY task_type, number"), args)
+                            f"provider, fields FROM answers{where} ORDER BY task_type, number"),
+                        args)
         except BaseException:
             conn.close()
             raise
@@ -339,7 +353,7 @@ class PostgresStore(BaseStore):
     def _streamed(self, conn, cur) -> Iterator[StoredAnswer]:
         skew = self._skew
         try:
-            for t, n, v, s, c, i, p in cur:
-                yield StoredAnswer(t, n, v, s, c - skew, i, p)
+            for t, n, v, s, c, i, p, f in cur:
+                yield StoredAnswer(t, n, v, s, c - skew, i, p, f)
         finally:
             conn.close()

@@ -101,16 +101,18 @@ OVERLAP_INDEX = """CREATE INDEX IF NOT EXISTS jobs_overlap ON jobs(provider, tas
 
 # Columns added to the answers table since, on open (version 4: where an answer
 # came from; its task_id and checked_at were there from the start).
-ADDED_ANSWER_COLUMNS = (("provider", "TEXT"),)
+# Version 5: an answer's typed fields (tgcheck.fields), one JSON object; NULL for
+# a task type without fields, and for an answer stored before fields were kept.
+ADDED_ANSWER_COLUMNS = (("provider", "TEXT"), ("fields", "TEXT"))
 
 # The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _IMPORT_ANSWER = """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
-                                    provider) VALUES (?, ?, ?, ?, ?, ?, ?)
+                                    provider, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
         status = excluded.status, checked_at = excluded.checked_at, task_id = excluded.task_id,
-        provider = excluded.provider
+        provider = excluded.provider, fields = excluded.fields
     WHERE excluded.checked_at > answers.checked_at
        OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
            AND answers.status <> 'ok')"""
@@ -453,8 +455,9 @@ class Store(BaseStore):
             nonlocal offered
             for row in rows:
                 offered += 1
-                # A 6-tuple (a copy from an older tgcheck) has no provider.
-                yield tuple(row) if len(row) == 7 else (*row, None)
+                # A 6- or 7-tuple (a copy from an older tgcheck) has no provider
+                # or no fields.
+                yield (*row, *(None,) * (8 - len(row)))
 
         with self._tx() as db:
             db.executemany(_IMPORT_ANSWER, counted())
@@ -491,8 +494,8 @@ class Store(BaseStore):
         cursor = self.db.cursor()
         cursor.row_factory = None
         cursor.execute(
-            "SELECT task_type, number, value, status, checked_at, task_id, provider FROM answers"
-            f"{where} ORDER BY task_type, number", args)
+            "SELECT task_type, number, value, status, checked_at, task_id, provider, fields "
+            f"FROM answers{where} ORDER BY task_type, number", args)
         return self._stored_answers(cursor)
 
     @_translating

@@ -62,7 +62,7 @@ def test_meta_lists_the_functions_and_the_script(sandbox, tmp_path):
     assert functions["TG_CHECK_LIVE"]["options"] == {"stream": True}
     assert functions["TG_WATCH"]["options"] == {"stream": True}
     assert [p["name"] for p in functions["TG_CHECK"]["parameters"]] == [
-        "numbers", "region", "reasons"]
+        "numbers", "region", "reasons", "task_type"]
     assert functions["TG_CHECK"]["parameters"][1]["optional"] is True
     assert functions["TG_CHECK"]["parameters"][2]["optional"] is True
     assert [p["name"] for p in functions["TG_CHECK_LIVE"]["parameters"]] == ["numbers", "region"]
@@ -92,6 +92,17 @@ def test_custom_functions_call_with_a_region_per_cell_and_reasons(sandbox, tmp_p
         expected(sandbox, "+41798284651")]
     assert out["result"][2][1].startswith("unknown_region: unknown region 'Narnia'")
     assert len(out["result"][0]) == 2
+
+
+def test_custom_functions_call_with_a_task_type_spills_its_fields(sandbox, tmp_path):
+    nums = numbers(6, start=260)
+    out = run_driver(sandbox, tmp_path, "call", [office_js_column(nums), None, None,
+                                                 "tg_active"])
+    for n, row in zip(nums, out["result"], strict=True):
+        value = sandbox.expected(n, "tg_active")
+        days = "" if value in (None, "N/A") else int(value)
+        assert row == ["unknown" if value is None else value, days]
+    assert [t.task_type for t in sandbox.tasks.values()] == ["tg_active"]
 
 
 def test_stream_shows_progress_then_the_answers(slow_sandbox, tmp_path):

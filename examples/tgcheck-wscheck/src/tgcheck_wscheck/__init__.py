@@ -8,6 +8,7 @@ TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 import click
 
 from tgcheck import TaskType, hookimpl
+from tgcheck.plugin import Field
 from tgcheck.plugin_settings import Setting
 
 from .provider import DEFAULT_BASE_URL, WscheckProvider
@@ -16,11 +17,15 @@ from .sandbox import COLUMNS, WsSandbox
 YES_NO = frozenset({"yes", "no"})
 TASK_TYPES = (
     # name, the result column tgcheck answers with, its values, the platform's minimum
-    TaskType("ws", "activated", YES_NO, "has a WhatsApp account", min_task_size=500),
+    TaskType("ws", "activated", YES_NO, "has a WhatsApp account", min_task_size=500,
+             provider="wscheck"),
     TaskType("ws_active", "activedays", None,
-             "days since last active on WhatsApp (N/A: no account)", min_task_size=1000),
+             "days since last active on WhatsApp (N/A: no account)", min_task_size=1000,
+             fields=(Field("activetime", "date/time"), Field("activedays", "integer"),
+                     Field("business", "yes/no")), provider="wscheck"),
     TaskType("ws_avatar", "avatar", None,
-             "WhatsApp profile picture URL (N/A: no account)", min_task_size=500),
+             "WhatsApp profile picture URL (N/A: no account)", min_task_size=500,
+             provider="wscheck"),
 )
 
 __all__ = ["TASK_TYPES", "WsSandbox", "WscheckProvider"]
@@ -31,8 +36,8 @@ def tgcheck_register_providers(register):
     register("wscheck", WscheckProvider)
 
 
-# trylast: tgcheck's built-in `ws` (column `whatsapp`, ekycpro's) is registered
-# too; task types are one list for all providers, and the last registered wins.
+# Each task type names its provider: tgcheck's built-in `ws` (ekycpro's, column
+# `whatsapp`) and this one coexist; the selected provider decides what `ws` means.
 @hookimpl(trylast=True)
 def tgcheck_register_task_types(register):
     for task_type in TASK_TYPES:

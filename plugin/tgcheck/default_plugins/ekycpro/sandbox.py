@@ -49,7 +49,17 @@ def simulated_answer(number: str, task_type: str = "tg", omit_rate: float = 0.0)
     h = _digest(number, task_type)
     if task_type == "tg_active":
         return ("1", "7", "30", "N/A")[h % 4]
+    if task_type == "tg_avatar":
+        # A profile picture's URL (a reserved .invalid host: never fetched), or
+        # N/A for a number without an account or without a picture.
+        return f"https://avatars.invalid/tg/{h:016x}.jpg" if h % 100 < 45 else "N/A"
     return "yes" if h % 100 < 55 else "no"
+
+
+# The result column of each task type the sandbox answers (its headline, which
+# the rich types' typed fields are read from too: docs/task-types.md).
+COLUMNS = {"tg": "telegram", "ws": "whatsapp", "tg_active": "telegram_days",
+           "tg_avatar": "avatar"}
 
 
 # POST /v1/check, the synchronous check (api notes, section 8): a share of numbers
@@ -344,15 +354,15 @@ class Sandbox:
         for number in task.numbers:
             value = simulated_answer(number, task.task_type, self.omit_rate)
             if value is not None:
-                if self.quirks and _digest(number, "case") % 5 == 0:
+                if self.quirks and _digest(number, "case") % 5 == 0 \
+                        and task.task_type != "tg_avatar":  # a URL's path is case-sensitive
                     value = f" {value.upper()} "
                 rows.append((number, value))
         rng = random.Random(task.task_id)
         rng.shuffle(rows)  # results are not in input order
         if self.quirks:
             rows.append(("+41000000000" if task.numbers else "+41000000001", "yes"))  # an extra
-        column = {"tg": "telegram", "ws": "whatsapp", "tg_active": "telegram_days"}.get(
-            task.task_type, task.task_type)
+        column = COLUMNS.get(task.task_type, task.task_type)
         header = (" Number ", column.capitalize()) if self.quirks else ("Number", column)
         if self.result_format == "xlsx":
             return _xlsx(header, rows)
@@ -528,7 +538,7 @@ def _make_handler(sandbox: Sandbox):
 
         def _create(self, form, fault):
             task_type = form.get("task_type", b"").decode().strip()
-            if task_type not in ("tg", "ws", "tg_active"):
+            if task_type not in COLUMNS:
                 return self._json(400, {"message": f"unsupported task_type {task_type!r}"})
             if "file" not in form:
                 return self._json(400, {"message": "missing file"})
