@@ -75,11 +75,23 @@ class Cluster:
         self.root.chmod(0o755)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "log"), "-w", "-t", "60", "start")
+        # Under pytest-xdist every worker starts its own cluster: a port found free
+        # may be taken by another worker before PostgreSQL binds it. Then another one.
+        for attempt in range(3):
+            options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                       f"-c unix_socket_directories={self.root} -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off "
+                       "-c max_connections=200")
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                          str(self.root / "log"), "-w", "-t", "60", "start")
+                break
+            except RuntimeError:
+                log = self.root / "log"
+                taken = log.exists() and "could not bind" in log.read_text(errors="replace")
+                if attempt == 2 or not taken:
+                    raise
+                self.port = _free_port()
         self.started = True
         return self
 

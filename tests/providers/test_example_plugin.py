@@ -17,6 +17,9 @@ import pytest
 from paths import EXAMPLES
 
 PLUGIN = EXAMPLES / "tgcheck-wscheck"
+# pip builds the plugin in its source folder (build/, *.egg-info): one worker at a
+# time under pytest-xdist (--dist loadgroup), and the module's install only once.
+pytestmark = pytest.mark.xdist_group("example_plugin")
 
 
 @pytest.fixture(scope="module")
