@@ -120,3 +120,19 @@ def test_the_check_itself_catches_what_is_missing():
     assert documented("name", "a `Provider.name` here", owners=("Provider",))
     assert documented("check", "call `tgcheck.check(numbers)`", owners=("tgcheck",))
     assert not documented("check", "`tgcheck.checker`", owners=("tgcheck",))
+
+
+# -- the test suite's own commands (README, tests/README.md, pyproject.toml) ------------
+
+def test_the_suite_runs_in_parallel_and_its_slow_marker_is_registered_and_documented():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pytest_config = project["tool"]["pytest"]["ini_options"]
+    # The README's plain `python -m pytest` is the parallel run CI makes.
+    assert re.search(r"(^|\s)-n\s*\S+", pytest_config["addopts"])
+    assert any(d.startswith("pytest-xdist>=") for d in
+               project["project"]["optional-dependencies"]["test"])
+    assert any(m.startswith("slow:") for m in pytest_config["markers"])
+    for page in (README, ROOT / "tests" / "README.md"):
+        assert '-m "not slow"' in page.read_text(encoding="utf-8"), page.name

@@ -99,6 +99,7 @@ def test_only_missing_numbers_are_sent(engine, sandbox):
     assert task_sizes == [50, 100]
 
 
+@pytest.mark.slow
 def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, sandbox):
     values = numbers(300)
     first = engine.check(values)

@@ -19,6 +19,7 @@ from tgcheck.sandbox import Faults, Sandbox
 ALL_KINDS = ("500", "429", "drop", "slow", "truncated", "nonjson")
 
 
+@pytest.mark.slow
 def test_fifty_tasks_through_thirty_percent_faults(tmp_path):
     faults = Faults(rate=0.3, kinds=ALL_KINDS, slow_seconds=0.5, retry_after=0.01, seed=11)
     with Sandbox(faults=faults, omit_rate=0.0, queue_seconds=0.01, export_seconds=0.01,

@@ -270,6 +270,7 @@ BOMBS = ("endless status reply", "gzip bomb as a status reply", "gzip bomb as a 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", BOMBS)
+@pytest.mark.slow
 def test_every_bomb_is_refused_under_400_mb_of_peak_memory(case, bombs, tmp_path):
     with HostileServer(**bombs[case]) as server:
         child = subprocess.run([sys.executable, "-c", CHILD, server.url, str(tmp_path)],

@@ -157,6 +157,7 @@ def test_a_proxy_that_refuses_the_tunnel_is_unreachable_not_an_uncertain_create(
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.slow
 def test_ctrl_c_while_the_proxy_holds_the_tunnel_leaves_no_uncertain_job(tmp_path, behind_proxy):
     """The CONNECT goes to the proxy, not the vendor: stopped there, nothing was sent."""
     stand_in = TlsStandIn(tmp_path, "results.example.test")

@@ -103,6 +103,7 @@ def test_settings_with_different_keys_are_different(tmp_path):
     assert tgcheck.get_engine(a) is not tgcheck.get_engine(b)
 
 
+@pytest.mark.slow
 def test_the_key_never_leaks_through_any_failure(tmp_path, caplog):
     """Across the hostile cases: faults, deadlines, a bad file, a dropped create, a
     refused key, a damaged store and its doctor; in logs at every level, exceptions,

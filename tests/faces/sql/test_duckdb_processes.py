@@ -36,6 +36,7 @@ CHECK_CSV = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_querying_the_same_column_make_one_task(tmp_path):
     wanted = numbers(3_000)
     csv_path = tmp_path / "phones.csv"
