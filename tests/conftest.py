@@ -33,6 +33,19 @@ def _isolated_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _own_secrets(monkeypatch):
+    """The secrets a test registers for masking (tgcheck.redact: a key, a database
+    password) are masked for that test only. The registry lives as long as the
+    process: a password "not-the-password" one test registered masked "PASSWORD" in
+    PGPASSWORD in a later test's message. Which tests share a process varies from
+    run to run under pytest-xdist, so such a leak would fail at random."""
+    from tgcheck import redact
+
+    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_index", redact._index)
+
+
+@pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
     """Network traffic goes to loopback only: any other address fails the test."""
     real_connect = socket.socket.connect
