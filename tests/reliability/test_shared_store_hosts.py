@@ -54,7 +54,11 @@ def start(env: dict, go: str, wanted: list[str]) -> subprocess.Popen:
 
 
 def answers_of(child: subprocess.Popen) -> dict:
-    out, err = child.communicate(timeout=120)
+    # stdout.read() first: communicate() reads the pipe itself and misses what start()'s
+    # readline() buffered past "ready" (a child answering from the store prints both
+    # lines at once: on a loaded machine the answers were lost).
+    out = child.stdout.read()
+    _, err = child.communicate(timeout=120)
     assert child.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
 
