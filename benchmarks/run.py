@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from benchmarks import bench_scale, polling_sim
+from benchmarks.bench_deadlines import fig_deadlines
 from benchmarks.bench_interrupt import fig_interrupt
 from benchmarks.common import Row, SandboxProcess, median_of
 
@@ -418,7 +419,8 @@ def fig_memory(quick: bool) -> list[Row]:
 
 FIGURES = {
     "1": fig_polling, "2": fig_client, "3": fig_normalise, "4": fig_readers,
-    "5": fig_cached, "6": fig_memory, "7": fig_interrupt, "scale": bench_scale.measure,
+    "5": fig_cached, "6": fig_memory, "7": fig_interrupt, "8": fig_deadlines,
+    "scale": bench_scale.measure,
 }
 
 

@@ -58,6 +58,19 @@ def _own_secrets():
 
 
 @pytest.fixture(autouse=True)
+def _own_secrets(monkeypatch):
+    """The secrets a test registers for masking (tgcheck.redact: a key, a database
+    password) are masked for that test only. The registry lives as long as the
+    process: a password "not-the-password" one test registered masked "PASSWORD" in
+    PGPASSWORD in a later test's message. Which tests share a process varies from
+    run to run under pytest-xdist, so such a leak would fail at random."""
+    from tgcheck import redact
+
+    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_index", redact._index)
+
+
+@pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
     """Network traffic goes to loopback only: any other address fails the test."""
     real_connect = socket.socket.connect
@@ -142,7 +155,15 @@ def let_go_of(store_path) -> None:
     each other). Whenever that happens, the last one to close checkpoints its WAL
     into the file: written after the damage, it makes the file sound again, and
     the test then checks a store that is not damaged. Collected here, the WAL is
-    folded in and removed first; a connection still in use fails the test."""
-    gc.collect()
+    folded in and removed first; a connection still in use fails the test.
+
+    A job or heartbeat thread of an engine that gave up (DeadlineExceeded) may still
+    be ending: on a loaded machine (the suite in parallel) a moment later. Waited
+    for, collecting again, rather than failed at the first look."""
     wal = Path(f"{store_path}-wal")
-    assert not wal.exists(), f"a connection still holds {store_path} open"
+
+    def released() -> bool:
+        gc.collect()
+        return not wal.exists()
+
+    wait_for(released, f"every connection to {store_path} to close")

@@ -79,11 +79,23 @@ class Cluster:
         return self
 
     def _serve(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "log"), "-w", "-t", "60", "start")
+        # Under pytest-xdist every worker starts its own cluster: a port found free
+        # may be taken by another worker before PostgreSQL binds it. Then another one.
+        for attempt in range(3):
+            options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                       f"-c unix_socket_directories={self.root} -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off "
+                       "-c max_connections=200")
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                          str(self.root / "log"), "-w", "-t", "60", "start")
+                break
+            except RuntimeError:
+                log = self.root / "log"
+                taken = log.exists() and "could not bind" in log.read_text(errors="replace")
+                if attempt == 2 or not taken:
+                    raise
+                self.port = _free_port()
         self.started = True
 
     def halt(self) -> None:
@@ -111,7 +123,16 @@ class Cluster:
             with contextlib.suppress(RuntimeError, subprocess.SubprocessError):
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
             self.started = False
-        shutil.rmtree(self.root, ignore_errors=True)
+        # A whole session leaves a database per test (about 8 MB each): removing them
+        # took over a minute on a loaded machine, and pytest-timeout counts a session
+        # fixture's teardown against the last test of the session (of each worker).
+        # A detached rm removes them while the run goes on or ends.
+        try:
+            subprocess.Popen(["rm", "-rf", str(self.root)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        except OSError:  # no rm
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ def test_the_table_shows_every_row_and_its_verdict():
     assert lines[-1] == "- b: why"
 
 
+@pytest.mark.slow
 def test_the_process_benchmark_runs_both_programs_and_their_answers_agree():
     # measure() raises when either program fails or their telegram columns differ.
     from benchmarks import bench_process

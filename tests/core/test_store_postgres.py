@@ -204,6 +204,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_url,
                                                                       monkeypatch):
     import os

@@ -17,6 +17,9 @@ import pytest
 from paths import EXAMPLES
 
 PLUGIN = EXAMPLES / "tgcheck-wscheck"
+# pip builds the plugin in its source folder (build/, *.egg-info): one worker at a
+# time under pytest-xdist (--dist loadgroup), and the module's install only once.
+pytestmark = pytest.mark.xdist_group("example_plugin")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,7 @@ def _python(site, *args, **env):
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_installed_plugin_is_found_by_its_entry_point(installed, tmp_path):
     code = ("from tgcheck import plugins; import tgcheck_wscheck as w; "
             "print(plugins.get_provider_factory('wscheck').__module__, w.__file__)")
@@ -50,6 +54,7 @@ def test_the_installed_plugin_is_found_by_its_entry_point(installed, tmp_path):
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.slow
 def test_the_example_plugins_own_suite_passes(installed):
     done = _python(installed, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                    "-c", str(PLUGIN / "pyproject.toml"), "--rootdir", str(PLUGIN),

@@ -252,6 +252,7 @@ def run_bounded(tmp_path, data: bytes) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_within_bounded_memory(tmp_path):
     bomb = zipped("r.csv", b"Number,telegram\n" + b"0" * 300_000_000)
     assert len(bomb) < 400_000
@@ -261,6 +262,7 @@ def test_a_zip_bomb_is_refused_within_bounded_memory(tmp_path):
     assert int(re.search(r"peak MB (\d+)", done.stdout).group(1)) < 200
 
 
+@pytest.mark.slow
 def test_a_zip_that_lies_about_its_size_is_refused_within_bounded_memory(tmp_path):
     bomb = bytearray(zipped("r.csv", b"Number,telegram\n" + b"0" * 300_000_000))
     # Declare 100 bytes in both headers: the ratio check cannot see the truth.
@@ -273,6 +275,7 @@ def test_a_zip_that_lies_about_its_size_is_refused_within_bounded_memory(tmp_pat
     assert "clear:" in done.stdout, done.stdout
 
 
+@pytest.mark.slow
 def test_an_xlsx_whose_inner_sheet_is_a_deflate_bomb_is_refused(tmp_path):
     src = zipfile.ZipFile(io.BytesIO(xlsx([["Number", "telegram"]])))
     buf = io.BytesIO()

@@ -42,9 +42,10 @@ def reply(h: BaseHTTPRequestHandler, code: int, body: bytes | dict | list | str,
 
 
 def drip(h: BaseHTTPRequestHandler, body: bytes, stop: threading.Event,
-         every: float = 1.0, code: int = 200, length: int | None = None) -> None:
+         every: float = 1.0, code: int = 200, length: int | None = None) -> bool:
     """Headers at once, then the body one byte per `every` seconds (a declared
-    length the body never reaches keeps the client reading)."""
+    length the body never reaches keeps the client reading). True when the whole
+    body went out: the client waited it out (HostileServer.waited_out counts it)."""
     h.send_response(code)
     h.send_header("Content-Type", "application/json")
     h.send_header("Content-Length", str(length or len(body) * 1000))
@@ -52,12 +53,13 @@ def drip(h: BaseHTTPRequestHandler, body: bytes, stop: threading.Event,
     h.wfile.flush()
     for byte in body:
         if stop.wait(every):
-            return
+            return False
         try:
             h.wfile.write(bytes([byte]))
             h.wfile.flush()
         except OSError:
-            return  # the client gave up: what the test wants
+            return False  # the client gave up: what the test wants
+    return True
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -74,6 +76,8 @@ class HostileServer:
         self.stop = threading.Event()
         self.calls: dict[str, int] = {"create": 0, "status": 0, "files": 0}
         self.paths: list[str] = []
+        # Replies whose behaviour returned True: sent in full, however slowly.
+        self.waited_out: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,12 +99,14 @@ class HostileServer:
                 self.rfile.read(length)
                 kind = "create" if self.path.startswith("/v1/tasks") else "status"
                 server.calls[kind] += 1
-                getattr(server, kind)(self)
+                if getattr(server, kind)(self) is True:
+                    server.waited_out.append(kind)
 
             def do_GET(self):
                 server.calls["files"] += 1
                 server.paths.append(self.path)
-                server.files(self)
+                if server.files(self) is True:
+                    server.waited_out.append("files")
 
         self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

@@ -40,6 +40,7 @@ CALLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_processes_and_threads_through_every_face_share_tasks(tmp_path, monkeypatch):
     import tgcheck
     import tgcheck_duckdb

@@ -64,6 +64,7 @@ def test_an_unreadable_store_is_a_clear_error_that_names_the_doctor(how, engine,
 
 
 @pytest.mark.parametrize("how", ["truncated", "garbage", "cut to its header", "zeroed page"])
+@pytest.mark.slow
 def test_the_doctor_recovers_a_damaged_store(how, engine, sandbox, settings):
     open_job_and_answers(engine, sandbox)
     path = settings.store_path

@@ -93,6 +93,7 @@ def face_excel_server(values: list[str], tmp_path) -> dict:
 FACES = [face_cli, face_python, face_duckdb, face_excel_classic, face_excel_server]
 
 
+@pytest.mark.slow
 def test_every_face_reads_and_writes_the_shared_store(postgres_url, sandbox_env, monkeypatch,
                                                       tmp_path):
     sb = sandbox_env
@@ -145,6 +146,7 @@ def test_every_face_stops_before_any_call_when_the_store_cannot_be_reached(
     assert not list((tmp_path / "home").glob("*.sqlite3"))  # no private fall-back store
 
 
+@pytest.mark.slow
 def test_xlwings_server_workers_share_ranges_and_the_store(postgres_url, sandbox_env,
                                                           monkeypatch, tmp_path):
     """Two workers of one server (one TGCHECK_HOME, docs/team.md): TG_SUBMIT on one,

@@ -4,6 +4,8 @@ imports httpx (0.05 s of a cached 200,000-number run, docs/performance.md)."""
 import subprocess
 import sys
 
+import pytest
+
 from conftest import numbers
 from paths import ROOT
 from processes import cli_env, run
@@ -19,6 +21,7 @@ CHECK_AND_LIST_IMPORTS = (
     "print('httpx' in sys.modules, file=sys.stderr)\n")
 
 
+@pytest.mark.slow
 def test_a_cached_check_imports_no_httpx(sandbox, tmp_path):
     env = cli_env(sandbox, tmp_path)
     source = tmp_path / "numbers.txt"

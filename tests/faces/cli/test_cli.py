@@ -148,6 +148,7 @@ def test_jobs_lists_the_journal(env, sandbox, tmp_path):
     assert next(iter(sandbox.tasks)) in line and "\tdone\t" in line
 
 
+@pytest.mark.slow
 def test_sandbox_command_prints_url_and_demo_key(tmp_path):
     with started("sandbox", "--port", "0") as proc:
         first = proc.stdout.readline()

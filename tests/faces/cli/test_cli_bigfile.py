@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from paths import ROOT
 
 
@@ -27,6 +29,7 @@ def write_csv(path, rows: int) -> None:
         f.writelines(f"{i},{notes},+4179{i % 5000:07d}\n" for i in range(rows))
 
 
+@pytest.mark.slow
 def test_million_row_csv_dry_run_stays_bounded(tmp_path):
     env = dict(os.environ, TGCHECK_HOME=str(tmp_path / "home"), TGCHECK_LOAD_PLUGINS="")
     env.pop("TGCHECK_API_KEY", None)  # a dry run needs no key

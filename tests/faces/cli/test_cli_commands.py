@@ -32,6 +32,7 @@ def no_key(env):
     return {k: v for k, v in env.items() if k not in ("TGCHECK_API_KEY", "TGCHECK_BASE_URL")}
 
 
+@pytest.mark.slow
 def test_dry_run_counts_without_a_key_or_a_call(env, sandbox, tmp_path):
     values = [*numbers(4), numbers(1)[0], "", "junk", "12"]
     path = listing(tmp_path, values)
@@ -391,6 +392,7 @@ def test_retry_unknown_resends_only_the_left_out_numbers(env, sandbox, tmp_path)
     assert set(list(sandbox.tasks.values())[-1].numbers) == left_out
 
 
+@pytest.mark.slow
 def test_cache_clear_older_than_deletes_only_old_answers(env, sandbox, tmp_path):
     import sqlite3
     import time

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from conftest import numbers
 from processes import cli_env, interrupt, run, started
 from tgcheck.sandbox import Sandbox
@@ -18,6 +20,7 @@ def listing(tmp_path, values, name="in.txt"):
     return path
 
 
+@pytest.mark.slow
 def test_a_stalled_job_is_told_then_status_reopens_and_resume_collects(tmp_path):
     with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
         env = cli_env(sb, tmp_path) | {"TGCHECK_MAX_STATUS_CALLS": "3"}
@@ -40,6 +43,7 @@ def test_a_stalled_job_is_told_then_status_reopens_and_resume_collects(tmp_path)
         assert sb.creates == 1
 
 
+@pytest.mark.slow
 def test_jobs_abandon_says_what_it_means_and_frees_the_numbers(tmp_path):
     with Sandbox(stuck="pending", queue_seconds=0, export_seconds=0) as sb:
         env = cli_env(sb, tmp_path) | {"TGCHECK_MAX_STATUS_CALLS": "1"}

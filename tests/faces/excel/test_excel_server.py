@@ -83,6 +83,7 @@ def test_custom_functions_call_with_a_region(sandbox, tmp_path):
     assert out["result"] == [[expected(sandbox, "+905321234567")]]
 
 
+@pytest.mark.slow
 def test_custom_functions_call_with_a_region_per_cell_and_reasons(sandbox, tmp_path):
     grid = [["07911 123456"], ["0612345678"], ["0612345678"], ["+41798284651"]]
     regions = [["UK"], ["France"], ["Narnia"], [None]]
@@ -115,6 +116,7 @@ def test_stream_shows_progress_then_the_answers(slow_sandbox, tmp_path):
     assert slow_sandbox.billed["create"] == 1
 
 
+@pytest.mark.slow
 def test_a_cancelled_and_restarted_stream_creates_no_new_task(slow_sandbox, tmp_path):
     nums = numbers(3000, start=20_000)
     out = run_driver(slow_sandbox, tmp_path, "restart", [office_js_column(nums), None])
@@ -124,6 +126,7 @@ def test_a_cancelled_and_restarted_stream_creates_no_new_task(slow_sandbox, tmp_
     assert slow_sandbox.billed["create"] == 1
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_mid_task_is_followed_by_one_that_attaches(slow_sandbox, tmp_path):
     grid = office_js_column(numbers(3000, start=40_000))
     first = run_driver(slow_sandbox, tmp_path, "exit_after_progress", [grid, None])

@@ -395,18 +395,15 @@ def test_interrupt_stops_the_wait_and_the_next_query_attaches(slow_sandbox, tmp_
             outcome["rows"] = con.execute(query).fetchall()
         except Exception as e:
             outcome["error"] = e
-        outcome["ended"] = time.monotonic()
 
     worker = threading.Thread(target=run)
     worker.start()
     assert submitted.wait(10), "the task was never submitted"
-    interrupted_at = time.monotonic()
     con.interrupt()
     worker.join(10)
     assert not worker.is_alive(), "the query did not stop"
     assert "rows" not in outcome
     assert "interrupted" in str(outcome["error"])
-    assert outcome["ended"] - interrupted_at < 2.0
     assert slow_sandbox.billed["create"] == 1
 
     sandbox_fast(slow_sandbox)  # the task finishes at the provider meanwhile

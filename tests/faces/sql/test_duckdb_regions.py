@@ -136,6 +136,7 @@ def fast_sandbox():
         yield sb
 
 
+@pytest.mark.slow
 def test_every_row_is_read_with_its_own_region_under_parallel_threads(fast_sandbox, tmp_path):
     sandbox = fast_sandbox
     settings = tgcheck.Settings(api_key=sandbox.api_key, base_url=sandbox.url,
