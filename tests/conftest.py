@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 import tgcheck
@@ -19,6 +20,12 @@ from postgres_cluster import any_store, postgres_cluster, postgres_url, store_ta
 from shapes import provider_shape, shape, wscheck_plugin  # noqa: F401
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
+
+# CI (CI=true) draws Hypothesis' examples from a fixed seed: a run there is the run
+# a developer can repeat with CI=true; elsewhere each run explores new examples.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

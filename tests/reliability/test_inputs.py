@@ -21,7 +21,7 @@ from unittest import mock
 
 import pytest
 import xlsxwriter
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import child_env, numbers
@@ -131,6 +131,9 @@ def test_every_common_formatting_of_a_number_reads_back_the_same(number, seps, c
     text = "".join(d + (s if cut else "") for d, s, cut in zip(digits, seps, cuts,
                                                                  strict=False))
     text += digits[len(seps):]
+    # Digits with one "." before nothing but zeros are a decimal, as Excel writes a
+    # float as text ("16502530.000" is 16,502,530): read as one, on purpose.
+    assume(not re.fullmatch(r"\d+\.0+", text))
     assert normalise(prefix + text).number == number
     assert normalise(float(digits)).number == number  # how Excel hands it over
     assert normalise(int(digits)).number == number
