@@ -265,6 +265,12 @@ class ProviderShape:
         with self.server._lock:
             self.server._forced.clear()
 
+    def pending_faults(self) -> list:
+        """The faults switched on and not yet served: none once a test's calls ran
+        (a fault never served tested nothing)."""
+        with self.server._lock:
+            return list(self.server._forced)
+
     def slow_seconds(self, seconds: float) -> None:
         """How long a `slow` fault holds its reply."""
         self.controls.slow_seconds(seconds)
