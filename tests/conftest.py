@@ -17,7 +17,7 @@ import tgcheck
 from postgres_cluster import any_store, postgres_cluster, postgres_url, store_target  # noqa: F401
 
 # Every in-tree provider shape, for the guarantee suites (tests/shapes.py).
-from shapes import provider_shape, shape, wscheck_plugin  # noqa: F401
+from shapes import jsonbatch_plugin, provider_shape, shape, wscheck_plugin  # noqa: F401
 from tgcheck import Settings
 from tgcheck.sandbox import Sandbox
 

@@ -9,12 +9,18 @@ GET  /v1/batches/ID                        -> {"id", "state", "size", "progress"
 GET  /v1/batches/ID/results?cursor=C       -> {"results": [{"number", "registered"}], "next"}
 
 Answers are a pure function of the number: its last digit even is registered,
-odd is not, and a number ending in 0 is an explicit unknown (null)."""
+odd is not, and a number ending in 0 is an explicit unknown (null).
+
+fail_next() makes the next calls to an endpoint (create, status, results) answer
+with a fault, for the guarantee suites (tests/shapes.py): 500, 429 with
+Retry-After, a dropped connection, a 200 cut short, or a reply held slow_seconds."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -34,8 +40,10 @@ class JsonBatchServer:
     batches exist (so only batches run side by side get answers)."""
 
     def __init__(self, *, stuck: bool = False, together: int = 1, port: int = 0,
-                 **_options):
+                 retry_after: float = 0.05, slow_seconds: float = 2.0, **_options):
         self.stuck, self.together = stuck, together
+        self.retry_after, self.slow_seconds = retry_after, slow_seconds
+        self._forced: list[tuple[str, str]] = []  # (endpoint, fault), served in order
         self.api_key = KEY
         self.batches: dict[str, list[str]] = {}
         self.billed: Counter = Counter()  # what the vendor bills: creates only
@@ -56,6 +64,20 @@ class JsonBatchServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def fail_next(self, endpoint: str, kind: str, times: int = 1) -> None:
+        """The next `times` calls to endpoint answer with kind: "500", "429",
+        "drop", "truncated" or "slow"."""
+        with self._lock:
+            self._forced.extend([(endpoint, kind)] * times)
+
+    def _take_fault(self, endpoint: str) -> str | None:
+        with self._lock:
+            for i, (name, kind) in enumerate(self._forced):
+                if name == endpoint:
+                    del self._forced[i]
+                    return kind
+        return None
+
     def state(self, batch: str) -> dict:
         done = not self.stuck and len(self.batches) >= self.together
         size = len(self.batches[batch])
@@ -70,13 +92,41 @@ def _handler(srv: JsonBatchServer):
         def log_message(self, *args):
             pass
 
-        def _reply(self, code: int, data: dict) -> None:
+        def _reply(self, code: int, data: dict, headers: dict | None = None) -> None:
             body = json.dumps(data).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _faulted(self, endpoint: str) -> bool:
+            """Counts the call; serves a forced fault (True: nothing more to send)."""
+            with srv._lock:
+                srv.calls[endpoint] += 1
+            kind = srv._take_fault(endpoint)
+            if kind == "slow":
+                time.sleep(srv.slow_seconds)  # then answered, too late for the client
+            elif kind == "drop":
+                self._drop()
+            elif kind == "truncated":  # a 200 whose body stops half way
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "64")
+                self.end_headers()
+                self.wfile.write(b'{"id": "b')
+                self._drop()
+            elif kind == "429":
+                self._reply(429, {"error": "slow down"}, {"Retry-After": str(srv.retry_after)})
+            elif kind is not None:
+                self._reply(int(kind), {"error": f"simulated HTTP {kind}"})
+            return kind not in (None, "slow")
 
         def _authorised(self) -> bool:
             if self.headers.get("Authorization") == f"Bearer {srv.api_key}":
@@ -88,13 +138,14 @@ def _handler(srv: JsonBatchServer):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self._authorised():
                 return
+            if self._faulted("create"):
+                return
             numbers = json.loads(body)["numbers"]
             if len(numbers) > MAX_BATCH:
                 return self._reply(413, {"error": f"at most {MAX_BATCH} numbers a batch"})
             with srv._lock:
                 batch = f"b{len(srv.batches) + 1}"
                 srv.batches[batch] = list(numbers)
-                srv.calls["create"] += 1
                 srv.billed["create"] += 1
             self._reply(201, srv.state(batch))
 
@@ -106,10 +157,11 @@ def _handler(srv: JsonBatchServer):
             batch = parts[2] if len(parts) > 2 else ""
             if batch not in srv.batches:
                 return self._reply(404, {"error": "no such batch"})
-            if len(parts) == 3:
-                srv.calls["status"] += 1  # free: never billed
+            endpoint = "status" if len(parts) == 3 else "results"
+            if self._faulted(endpoint):
+                return
+            if endpoint == "status":  # free: never billed
                 return self._reply(200, srv.state(batch))
-            srv.calls["results"] += 1
             start = int(parse_qs(url.query).get("cursor", ["0"])[0] or 0)
             numbers = srv.batches[batch][start:start + PAGE]
             after = start + PAGE

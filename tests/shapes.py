@@ -14,7 +14,12 @@ SHAPES inherits them, and a regression in one shape shows under its name.
   imported from its source folder, its own sandbox. In this process the plugin
   is registered with the plugin manager for the test's length; a child process
   finds it by its entry point, from a dist-info folder written next to the test
-  (no install, no network).
+  (no install, no network);
+- `jsonbatch`: the test-only JSON batch provider (tests/json_batch_provider.py:
+  Bearer auth, free status calls, cursor-paged JSON results), its loopback
+  server (tests/json_batch_server.py), loaded the same way as wscheck. Its
+  status calls are free, so the billed counts hold creates only; its results
+  pages are the `download` endpoint.
 
 `ProviderShape` is what a test needs: the running sandbox (`server`), Settings
 and a child's environment aimed at it, its `creates` and `billed` counts (what
@@ -30,11 +35,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from paths import EXAMPLES
+from paths import EXAMPLES, TESTS
 from tgcheck import Settings
 
 WSCHECK_SRC = EXAMPLES / "tgcheck-wscheck" / "src"
@@ -128,12 +134,49 @@ class WscheckControls:
         return simulated_row(number, task_type)["activated"]
 
 
+class JsonBatchControls:
+    """The JSON batch stand-in (tests/json_batch_server.py); its results pages
+    are the suites' `download`."""
+
+    ENDPOINTS = {"download": "results"}
+
+    def __init__(self):
+        from json_batch_server import JsonBatchServer
+
+        self.server = JsonBatchServer(retry_after=RETRY_AFTER)
+
+    def fault(self, endpoint: str, kind: str, times: int) -> None:
+        self.server.fail_next(self.ENDPOINTS.get(endpoint, endpoint), kind, times)
+
+    def slow_seconds(self, seconds: float) -> None:
+        self.server.slow_seconds = seconds
+
+    def hold_tasks(self, held: bool) -> None:
+        self.server.stuck = held
+
+    def expected(self, number: str, task_type: str) -> str | None:
+        from json_batch_provider import ANSWERS
+        from json_batch_server import registered
+
+        return ANSWERS[registered(number)]
+
+    @property
+    def calls(self) -> Counter:
+        named = {v: k for k, v in self.ENDPOINTS.items()}
+        return Counter({named.get(k, k): n for k, n in self.server.calls.items()})
+
+    @property
+    def tasks(self) -> list[list[str]]:
+        return [list(numbers) for numbers in self.server.batches.values()]
+
+
 SHAPES = {
     "ekycpro": Shape("ekycpro", "ekycpro", "tg", EkycproControls),
     "ekycpro-sync": Shape("ekycpro-sync", "ekycpro", "tg", EkycproControls, sync=True),
     # The platform's minimum is 500 rows a task.
     "wscheck": Shape("wscheck", "wscheck", "ws", WscheckControls, plugin="wscheck",
                      min_task_size=1),
+    "jsonbatch": Shape("jsonbatch", "jsonbatch", "tg", JsonBatchControls, plugin="jsonbatch"),
 }
 
 
@@ -191,6 +234,8 @@ class ProviderShape:
     @property
     def tasks(self) -> list[list[str]]:
         """Each task's numbers, as the vendor received them."""
+        if hasattr(self.controls, "tasks"):
+            return self.controls.tasks
         return [list(t.numbers) for t in self.server.tasks.values()]
 
     @property
@@ -201,7 +246,8 @@ class ProviderShape:
 
     @property
     def calls(self):
-        return self.server.calls
+        """Calls by endpoint, under the suites' names (a Controls may rename)."""
+        return getattr(self.controls, "calls", self.server.calls)
 
     def expected(self, number: str) -> str | None:
         return self.controls.expected(number, self.task_type)
@@ -219,6 +265,12 @@ class ProviderShape:
         with self.server._lock:
             self.server._forced.clear()
 
+    def pending_faults(self) -> list:
+        """The faults switched on and not yet served: none once a test's calls ran
+        (a fault never served tested nothing)."""
+        with self.server._lock:
+            return list(self.server._forced)
+
     def slow_seconds(self, seconds: float) -> None:
         """How long a `slow` fault holds its reply."""
         self.controls.slow_seconds(seconds)
@@ -228,14 +280,15 @@ class ProviderShape:
         self.controls.hold_tasks(held)
 
 
-def _wscheck_dist_info(folder: Path) -> Path:
-    """A dist-info naming the plugin's entry point, so that a child process finds
-    it as an installed plugin (TGCHECK_LOAD_PLUGINS=wscheck), from the source folder."""
-    info = folder / "tgcheck_wscheck-0.0.0.dist-info"
+def _dist_info(folder: Path, dist: str, entry: str) -> Path:
+    """A dist-info naming a plugin's entry point (`name = module[:object]`), so that
+    a child process finds it as an installed plugin (TGCHECK_LOAD_PLUGINS=name),
+    from its source folder."""
+    info = folder / f"{dist.replace('-', '_')}-0.0.0.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tgcheck-wscheck\n"
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
                                    "Version: 0.0.0\n")
-    (info / "entry_points.txt").write_text("[tgcheck]\nwscheck = tgcheck_wscheck\n")
+    (info / "entry_points.txt").write_text(f"[tgcheck]\n{entry}\n")
     return folder
 
 
@@ -252,11 +305,31 @@ def wscheck_plugin(monkeypatch, tmp_path_factory):
     registered = not manager.is_registered(tgcheck_wscheck)
     if registered:
         manager.register(tgcheck_wscheck, "wscheck")
-    site = _wscheck_dist_info(tmp_path_factory.mktemp("wscheck-site"))
+    site = _dist_info(tmp_path_factory.mktemp("wscheck-site"), "tgcheck-wscheck",
+                      "wscheck = tgcheck_wscheck")
     yield {"PYTHONPATH": os.pathsep.join([str(site), str(WSCHECK_SRC)]),
            "TGCHECK_LOAD_PLUGINS": "wscheck"}
     if registered:
         manager.unregister(tgcheck_wscheck)
+
+
+@pytest.fixture
+def jsonbatch_plugin(tmp_path_factory):
+    """The JSON batch provider, registered in this process for the test's length;
+    the environment a child needs to load it (an entry point naming an instance)."""
+    from json_batch_provider import JsonBatchPlugin
+
+    from tgcheck import plugins
+
+    manager = plugins.load()
+    manager.register(JsonBatchPlugin(), "jsonbatch")
+    site = _dist_info(tmp_path_factory.mktemp("jsonbatch-site"), "tgcheck-jsonbatch",
+                      "jsonbatch = jsonbatch_entry:plugin")
+    (site / "jsonbatch_entry.py").write_text(
+        "from json_batch_provider import JsonBatchPlugin\n\nplugin = JsonBatchPlugin()\n")
+    yield {"PYTHONPATH": os.pathsep.join([str(site), str(TESTS)]),
+           "TGCHECK_LOAD_PLUGINS": "jsonbatch"}
+    manager.unregister(name="jsonbatch")
 
 
 @pytest.fixture(params=list(SHAPES))

@@ -206,6 +206,7 @@ def test_every_fault_kind_one_create_right_answers_and_the_vendors_billed_count(
             answers = engine.check(values, task_type=shape.task_type)
             assert [a.value for a in answers] == [shape.expected(n) for n in values], kinds
             assert shape.creates == creates + 1, kinds
+            assert shape.pending_faults() == [], kinds  # every fault was served
             if kinds != ["slow"]:
                 assert shape.billed - shape.creates - _journal_billed(engine) == billed_before
             calls = sum(shape.calls.values())

@@ -165,7 +165,10 @@ def test_xlwings_server_workers_share_ranges_and_the_store(postgres_url, sandbox
     key = json.loads(first.stdout.readline())["key"]
     assert str(key[0][0]).startswith("tgjob-")
     watched = run_server_driver("watch", [key])
-    out, err = first.communicate(timeout=120)
+    # stdout.read() first: communicate() reads the pipe itself and misses what the
+    # readline() above buffered past the key line (as in test_shared_store_hosts.py).
+    out = first.stdout.read()
+    _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err[-3000:]
     answers = [[sb.expected(n)] for n in values]
     assert watched["final"] == answers
