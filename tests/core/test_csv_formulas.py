@@ -67,3 +67,23 @@ def test_rows_are_copied_only_when_a_cell_needs_the_quote():
     got = list(neutralised(iter([plain, risky])))
     assert got[0] is plain
     assert got[1] == ["2", "+41791234567", "'=1+1", 7]
+
+
+def test_a_formula_among_thousands_of_safe_rows_is_found_in_any_batch():
+    """Rows are searched a batch at a time: the one row that needs the quote gets it,
+    wherever it falls, and every other row is handed on as it came."""
+    from tgcheck.csv_formulas import BATCH, neutralised
+
+    safe = [["+41 79 828 46 51", "+41798284651", "yes", "ok", None, 7]] * (2 * BATCH + 10)
+    for at, cell in ((0, "=HYPERLINK(1)"), (BATCH + 3, "@SUM(A1)"),
+                     (2 * BATCH + 9, "+cmd|' /C calc'!A0"),
+                     (BATCH - 1, "a\n=cmd|x"), (5, "+41 79\n=cmd|x")):
+        rows = [list(r) for r in safe]
+        rows[at][4] = cell
+        out = list(neutralised(rows))
+        changed = [i for i, (a, b) in enumerate(zip(rows, out, strict=True)) if a != b]
+        if cell.startswith("a"):  # no trigger first: nothing to quote
+            assert changed == [], cell
+        else:
+            assert changed == [at] and out[at][4] == "'" + cell, cell
+        assert all(out[i] is rows[i] for i in range(len(rows)) if i != at)
