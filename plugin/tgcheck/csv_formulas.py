@@ -18,6 +18,7 @@ xlsx output needs none of this: its cells are written as strings, never as formu
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterator, Sequence
 
@@ -45,17 +46,29 @@ _DANGER = re.compile("^(?!(?:" + NUMBER_LIKE + ")$)[" + re.escape("".join(sorted
 BATCH = 4096
 
 
-def neutralised(rows: Iterator[Sequence[object]]) -> Iterator[Sequence[object]]:
-    """rows, a row copied only when one of its cells needs the quote.
+def neutralised(rows: Iterator[Sequence[object]],
+                columns: Sequence[int] | None = None) -> Iterator[Sequence[object]]:
+    """rows, a row copied only when one of its cells needs the quote; columns: the
+    only ones that can need it (None: all).
 
     This runs on every row of a large output, and most rows need nothing (a phone
     number written with + starts with a trigger, and is number-like): rows are looked
-    at in batches, all their cells joined one a line and searched by one regex in C.
-    Only a batch in which it finds something, or whose cells hold a line break (one
-    cell would then span lines), is looked at row by row."""
+    at in batches, the cells of those columns joined one a line and searched by one
+    regex in C. Only a batch in which it finds something, or whose cells hold a line
+    break (one cell would then span lines), is looked at row by row."""
     rows = iter(rows)
+    if columns is not None and not columns:
+        yield from rows
+        return
+    pick = None if columns is None else operator.itemgetter(*columns)
     while batch := list(itertools.islice(rows, BATCH)):
-        cells = list(map(str, itertools.chain.from_iterable(batch)))
+        if pick is None:
+            cells = itertools.chain.from_iterable(batch)
+        elif len(columns) == 1:
+            cells = map(pick, batch)
+        else:
+            cells = itertools.chain.from_iterable(map(pick, batch))
+        cells = list(map(str, cells))
         text = "\n".join(cells)
         if text.count("\n") == len(cells) - 1 and not _DANGER.search(text):
             yield from batch

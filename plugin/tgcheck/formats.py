@@ -121,7 +121,8 @@ def too_many_rows() -> InputError:
 def _write_csv(f: TextIO, header, rows, style: OutputStyle) -> int:
     writer = csv.writer(f, delimiter=style.delimiter, lineterminator="\n")
     if style.csv_safe:
-        header, rows = [neutralise(name) for name in header], neutralised(rows)
+        header = [neutralise(name) for name in header]
+        rows = neutralised(rows, style.csv_text_columns)
     writer.writerow(header)
     # The csv module writes None as an empty cell itself: no copy of each row.
     count = 0

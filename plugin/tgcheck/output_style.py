@@ -30,6 +30,10 @@ class OutputStyle:
     # CSV cells Excel would run as a formula get a leading ' (tgcheck.csv_formulas);
     # False (--raw-csv) writes them as they came.
     csv_safe: bool = True
+    # The columns whose cells can hold someone else's text (the input's own, a
+    # provider's text fields); None: every column. tgcheck's own columns (E.164
+    # numbers, yes/no, statuses, reasons) never start a formula.
+    csv_text_columns: tuple[int, ...] | None = None
 
 
 def style_for(table, *, bom: bool = False, csv_safe: bool = True) -> OutputStyle:

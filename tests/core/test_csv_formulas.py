@@ -87,3 +87,17 @@ def test_a_formula_among_thousands_of_safe_rows_is_found_in_any_batch():
         else:
             assert changed == [at] and out[at][4] == "'" + cell, cell
         assert all(out[i] is rows[i] for i in range(len(rows)) if i != at)
+
+
+def test_only_the_columns_named_are_looked_at():
+    """The CLI names the columns that can hold someone else's text (the input's own,
+    a provider's text fields): a formula there is found, and a column of tgcheck's
+    own is never searched."""
+    from tgcheck.csv_formulas import neutralised
+
+    rows = [["=cmd|x", "+41798284651", "yes", "@own"]] + [["ok", "+4179", "no", ""]] * 10
+    out = list(neutralised(rows, (0,)))
+    assert out[0] == ["'=cmd|x", "+41798284651", "yes", "'@own"]  # its row, by the rule
+    assert list(neutralised([["a", "=x"]], (0,))) == [["a", "=x"]]  # not a text column
+    assert list(neutralised([["a", "=x"]], ())) == [["a", "=x"]]
+    assert list(neutralised([["a", "=x"]], (0, 1))) == [["a", "'=x"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import math
 
@@ -212,8 +213,13 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                 if field_names:  # one column per field after the answer (issue 24)
                     rows = with_fields(rows, len(table.columns), answers.fields, field_names,
                                        cells=fmt not in ("csv", "json"))
-                write_table(output, fmt, header, rows,
-                            style_for(table, bom=bom, csv_safe=not raw_csv))
+                # Formulas can hide in the input's own columns and in a provider's
+                # text fields; tgcheck's number, answer, status and reason cannot.
+                own = len(table.columns)
+                text_columns = (*range(own), *range(own + 2, own + 2 + len(field_names)))
+                write_table(output, fmt, header, rows, dataclasses.replace(
+                    style_for(table, bom=bom, csv_safe=not raw_csv),
+                    csv_text_columns=text_columns))
         summary = ", ".join(f"{tally[k]} {k}" for k in ("ok", "unknown", "invalid", "blank"))
         where = f"to {output}" if output else "to stdout"
         # The cost of tasks this run paid for (not of those it only waited for).
