@@ -35,21 +35,12 @@ def registered(number: str) -> bool | None:
     return None if number.endswith("0") else int(number[-1]) % 2 == 0
 
 
-class JsonBatchServer:
-    """stuck: batches never finish. together: a batch finishes only once this many
-    batches exist (so only batches run side by side get answers)."""
+class LoopbackServer:
+    """A threaded HTTP stand-in on 127.0.0.1 (port 0: a free one), served while
+    used as a context manager; handler(server) makes its request handler class."""
 
-    def __init__(self, *, stuck: bool = False, together: int = 1, port: int = 0,
-                 retry_after: float = 0.05, slow_seconds: float = 2.0, **_options):
-        self.stuck, self.together = stuck, together
-        self.retry_after, self.slow_seconds = retry_after, slow_seconds
-        self._forced: list[tuple[str, str]] = []  # (endpoint, fault), served in order
-        self.api_key = KEY
-        self.batches: dict[str, list[str]] = {}
-        self.billed: Counter = Counter()  # what the vendor bills: creates only
-        self.calls: Counter = Counter()
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+    def __init__(self, handler, port: int = 0):
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler(self))
         self._server.daemon_threads = True
 
     @property
@@ -63,6 +54,23 @@ class JsonBatchServer:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+
+class JsonBatchServer(LoopbackServer):
+    """stuck: batches never finish. together: a batch finishes only once this many
+    batches exist (so only batches run side by side get answers)."""
+
+    def __init__(self, *, stuck: bool = False, together: int = 1, port: int = 0,
+                 retry_after: float = 0.05, slow_seconds: float = 2.0, **_options):
+        self.stuck, self.together = stuck, together
+        self.retry_after, self.slow_seconds = retry_after, slow_seconds
+        self._forced: list[tuple[str, str]] = []  # (endpoint, fault), served in order
+        self.api_key = KEY
+        self.batches: dict[str, list[str]] = {}
+        self.billed: Counter = Counter()  # what the vendor bills: creates only
+        self.calls: Counter = Counter()
+        self._lock = threading.Lock()
+        super().__init__(_handler, port)
 
     def fail_next(self, endpoint: str, kind: str, times: int = 1) -> None:
         """The next `times` calls to endpoint answer with kind: "500", "429",

@@ -8,14 +8,14 @@ The provider here ("freebatch") speaks a small JSON batch API of its own, served
 from __future__ import annotations
 
 import json
-import threading
 import types
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from json_batch_server import LoopbackServer
 
 import tgcheck
 from conftest import numbers
@@ -32,7 +32,7 @@ from tgcheck.sandbox.embedded import embedded_sandbox
 KEY = "freebatch-test-key"
 
 
-class FreeBatchServer:
+class FreeBatchServer(LoopbackServer):
     """POST /batches {"numbers": [...]} -> {"id"}; GET /batches/ID -> {"state", "result"};
     GET /results/ID -> CSV; GET /balance. A batch is done once `together` batches
     exist (never, with stuck): tasks that must run side by side to finish."""
@@ -43,20 +43,7 @@ class FreeBatchServer:
         self.batches: dict[str, list[str]] = {}
         self.billed: Counter = Counter()
         self.calls: Counter = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler, port)
 
 
 def _handler(srv: FreeBatchServer):
