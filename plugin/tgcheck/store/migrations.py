@@ -10,7 +10,7 @@ user_version; its steps are in sqlite.py.)
 from __future__ import annotations
 
 from ..errors import StoreError, StoreForeign
-from .base import LIVE_STATES
+from .journal import LIVE_STATES
 
 STEPS = (
     # 1: answers, the journal, and the NOTIFY that wakes processes following a job.

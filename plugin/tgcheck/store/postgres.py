@@ -26,8 +26,11 @@ from collections.abc import Collection, Iterable, Iterator
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
 from . import grants, migrations
-from .base import AnswerGroup, BaseStore, StoredAnswer, _translating
+from .base import BaseStore
 from .open import describe_url
+from .rows import AnswerGroup, StoredAnswer
+from .translating import _translating
+from .tuning import DEFAULT_TUNING, StoreTuning
 
 try:
     import psycopg
@@ -35,8 +38,6 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None
 
-# A connection idle this long is pinged before use (and made anew if dead).
-IDLE_CHECK_SECONDS = 30.0
 # A copied answer replaces a stored one only when newer ("ok" wins a tie).
 _NEWER = """WHERE excluded.checked_at > answers.checked_at
        OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
@@ -99,7 +100,8 @@ class PostgresStore(BaseStore):
     backend = "postgresql"
     notifies = True
 
-    def __init__(self, url: str, *, schema: str = "tgcheck"):
+    def __init__(self, url: str, *, schema: str = "tgcheck",
+                 tuning: StoreTuning | None = None):
         if psycopg is None:
             raise StoreUnreachable("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is "
                                    "not installed: install tgcheck's extra [postgres] (in the "
@@ -108,6 +110,7 @@ class PostgresStore(BaseStore):
             raise StoreError(f"not a schema name tgcheck uses: {schema!r}")
         self.url = url
         self.schema = schema
+        self.tuning = tuning or DEFAULT_TUNING
         self.channel = f"{schema}_jobs"
         self.path = describe_url(url) + ("" if schema == "tgcheck" else f" (schema {schema})")
         self._local = threading.local()
@@ -139,7 +142,7 @@ class PostgresStore(BaseStore):
         conn = getattr(self._local, "conn", None)
         now = time.monotonic()
         if conn is not None and not conn.closed and not conn.broken \
-                and now - self._local.used_at > IDLE_CHECK_SECONDS \
+                and now - self._local.used_at > self.tuning.idle_check_seconds \
                 and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             # Idle a while (Excel left open overnight): the server may have
             # restarted or dropped it. One ping; a dead one is made anew.

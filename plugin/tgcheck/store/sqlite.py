@@ -26,12 +26,10 @@ from ..errors import (
     StoreReadOnly,
 )
 from . import journal
-from .base import (
-    AnswerGroup,
-    BaseStore,
-    StoredAnswer,
-    _translating,
-)
+from .base import BaseStore
+from .rows import AnswerGroup, StoredAnswer
+from .translating import _translating
+from .tuning import DEFAULT_TUNING, StoreTuning
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -116,13 +114,6 @@ _IMPORT_ANSWER = """INSERT INTO answers (task_type, number, value, status, check
     WHERE excluded.checked_at > answers.checked_at
        OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
            AND answers.status <> 'ok')"""
-# A lookup of at least 1/SCAN_SHARE of a task type's answers scans them rather
-# than probing the index number by number (measured: ~2x faster at 1,000,000).
-SCAN_SHARE = 4
-SCAN_MIN = 20_000
-# A scan aggregates one column per distinct (value, status) when there are at
-# most this many (yes/no types); free-form values (URLs) are grouped instead.
-FILTER_PAIRS_MAX = 16
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _FULL = 13  # SQLITE_FULL
 _READONLY = (8, 14, 23)  # SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
@@ -251,7 +242,8 @@ class Store(BaseStore):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, tuning: StoreTuning | None = None):
+        self.tuning = tuning or DEFAULT_TUNING
         # Resolved: the engine keys the jobs this process drives by str(store.path),
         # so two spellings of one file (relative, absolute, via a symlink) must agree.
         self.path = Path(path).resolve()
@@ -387,22 +379,24 @@ class Store(BaseStore):
             return [], True
         cursor = self.db.cursor()
         cursor.row_factory = None
+        tuning = self.tuning
+        big = len(numbers) >= tuning.scan_min
         # Several queries below see one snapshot; a small set makes just one.
-        with _reading(self.db) if len(numbers) >= SCAN_MIN else contextlib.nullcontext():
+        with _reading(self.db) if big else contextlib.nullcontext():
             # Counting the table costs a pass over its index: only worth it when
             # the set is big enough for a scan to pay off.
-            scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
+            scan = big and len(numbers) * tuning.scan_share >= cursor.execute(
                 "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
             if scan:
                 where, params = "task_type = ?", (task_type,)
                 pairs = cursor.execute(
                     "SELECT DISTINCT value, status FROM answers WHERE task_type = ? LIMIT ?",
-                    (task_type, FILTER_PAIRS_MAX + 1)).fetchall()
+                    (task_type, tuning.filter_pairs_max + 1)).fetchall()
             else:
                 ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
                 where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
                 params = (task_type, json.dumps(ordered))
-            if scan and len(pairs) <= FILTER_PAIRS_MAX:
+            if scan and len(pairs) <= tuning.filter_pairs_max:
                 if not pairs:
                     return [], False
                 # One pass, one column per answer: no sort of every row.
