@@ -265,19 +265,19 @@ def test_a_store_opened_from_settings_carries_the_key_s_account(settings, engine
 def test_a_version_1_sqlite_store_is_brought_forward(tmp_path):
     import sqlite3
 
-    from tgcheck.store.sqlite import SCHEMA, SCHEMA_VERSION
+    from old_stores import sqlite_store_at
+    from tgcheck.store import migrations
 
     path = tmp_path / "v1.sqlite3"
+    sqlite_store_at(path, 1)  # version 1's tables: no `account` column
     old = sqlite3.connect(path)
-    old.executescript(SCHEMA)  # version 1's tables: no `account` column
     assert "account" not in {r[1] for r in old.execute("PRAGMA table_info(jobs)")}
     old.execute("INSERT INTO jobs (key, provider, task_type, count, numbers, state, "
                 "created_at, updated_at) VALUES ('k', 'p', 'tg', 0, x'', 'open', 1, 1)")
-    old.execute("PRAGMA user_version = 1")
     old.commit()
     old.close()
     store = open_store(str(path))
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == migrations.CURRENT == 5
     assert store.job_by_key("k").account is None  # kept, with the new column
     store.close()
 

@@ -174,13 +174,11 @@ def test_a_follower_wakes_when_the_job_changes(postgres_url):
 
 
 def test_a_version_1_schema_is_brought_forward(postgres_url):
+    from old_stores import postgres_store_at
     from tgcheck.store import migrations
 
+    postgres_store_at(postgres_url, 1)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tgcheck")
-        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
-        conn.execute(migrations.STEPS[0].format(schema="tgcheck", live=live))
-        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '1')")
         conn.execute("INSERT INTO tgcheck.jobs (key, provider, task_type, count, numbers, "
                      "state, created_at, updated_at) VALUES ('k', 'p', 'tg', 0, '', 'open', "
                      "1, 1)")

@@ -25,13 +25,14 @@ from .rows import (
     StoredAnswer,
     StoredJob,
 )
-from .sqlite import ADDED_COLUMNS, SCHEMA, Store, foreign_schema, store_error
+from .sqlite import Store, store_error
+from .sqlite_schema import ADDED_COLUMNS, foreign_schema
 from .translating import _translating
 from .tuning import StoreTuning
 
 __all__ = [
     "ADDED_COLUMNS", "ANSWER_COLUMNS", "_started_at", "HOST", "JOB_COLUMNS", "LIVE_STATES",
-    "MISSING", "SCHEMA", "AnswerGroup", "AnswerStats", "BaseStore", "CopyReport", "Job", "Store",
+    "MISSING", "AnswerGroup", "AnswerStats", "BaseStore", "CopyReport", "Job", "Store",
     "StoredAnswer", "StoredJob", "StoreTuning", "_translating", "account_of", "copy_store",
     "describe_url", "foreign_schema", "is_store_url", "number_range", "open_store",
     "owner_alive", "pack_numbers", "store_error", "this_owner", "unpack_numbers",

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
-from . import grants, migrations
+from . import grants, migrations, postgres_schema
 from .base import BaseStore
 from .open import describe_url
 from .rows import AnswerGroup, StoredAnswer
@@ -117,7 +117,7 @@ class PostgresStore(BaseStore):
         self._skew = 0.0  # the database's clock minus this host's
         self._opened = False
         with self._errors():
-            migrations.bring_forward(self._conn(), schema)
+            migrations.bring_forward(postgres_schema.PostgresSchema(self._conn(), schema))
             # Once per open (one query): a check refuses to pay without them.
             self.missing_grants = grants.missing_grants(self._conn(), schema)
         self._opened = True
@@ -228,11 +228,11 @@ class PostgresStore(BaseStore):
 
     def schema_version(self) -> int:
         with self._errors():
-            return migrations.version(self._conn(), self.schema)
+            return postgres_schema.version(self._conn(), self.schema)
 
     def check(self) -> str:
         with self._errors():
-            problem = migrations.problem(self._conn(), self.schema)
+            problem = postgres_schema.problem(self._conn(), self.schema)
         return problem or "ok"
 
     @_translating
