@@ -10,6 +10,27 @@ from collections.abc import Collection
 from .rows import ANSWER_COLUMNS, AnswerGroup, AnswerStats, StoredAnswer
 from .translating import _translating
 
+# -- the answers' SQL both backends run (each brings its own bulk source) ------
+# A stored answer as StoredAnswer has it, from `FROM answers{where}`.
+SELECT_STORED = ("SELECT task_type, number, value, status, checked_at, task_id, provider, "
+                 "fields FROM answers{where} ORDER BY task_type, number")
+# A job's answers replace the stored ones, except that a number a newer file
+# left out (unknown) keeps a stored "ok": that answer was paid for, and being
+# left out contradicts nothing. It is kept as it was, checked_at and origin too
+# (nothing confirmed it), so it ages out as before.
+SAVE_ON_CONFLICT = """ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
+        status = excluded.status, checked_at = excluded.checked_at,
+        task_id = excluded.task_id, provider = excluded.provider
+    WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')"""
+# A copied answer (a copy of another store, what the doctor salvaged) replaces a
+# stored one only when newer ("ok" wins a tie), with all it carries.
+IMPORT_ON_CONFLICT = """ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
+        status = excluded.status, checked_at = excluded.checked_at,
+        task_id = excluded.task_id, provider = excluded.provider, fields = excluded.fields
+    WHERE excluded.checked_at > answers.checked_at
+       OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
+           AND answers.status <> 'ok')"""
+
 
 def _fresh(max_age_days: float, unknown_retry_hours: float, retry_unknown: bool,
            now: float) -> tuple[str, tuple]:

@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Iterator
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
 from . import grants, migrations, postgres_schema
+from .answers import IMPORT_ON_CONFLICT, SAVE_ON_CONFLICT, SELECT_STORED
 from .base import BaseStore
 from .open import describe_url
 from .rows import AnswerGroup, StoredAnswer
@@ -38,12 +39,6 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None
 
-# A copied answer replaces a stored one only when newer ("ok" wins a tie).
-_NEWER = """WHERE excluded.checked_at > answers.checked_at
-       OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
-           AND answers.status <> 'ok')"""
-# A number a newer file left out (unknown) keeps a stored "ok" (see SQLite's twin).
-_NOT_OK_BY_UNKNOWN = "WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')"
 
 
 class _Row(tuple):
@@ -285,10 +280,7 @@ class PostgresStore(BaseStore):
         db.conn.execute(
             "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
             "provider) SELECT DISTINCT ON (number) %s, number, value, status, %s, %s, %s "
-            "FROM incoming ORDER BY number ON CONFLICT (task_type, number) DO UPDATE SET "
-            "value = excluded.value, status = excluded.status, "
-            "checked_at = excluded.checked_at, task_id = excluded.task_id, "
-            "provider = excluded.provider " + _NOT_OK_BY_UNKNOWN,
+            "FROM incoming ORDER BY number " + SAVE_ON_CONFLICT,
             (task_type, now, task_id, provider))
 
     def _save_fields(self, db, task_type, pairs) -> None:
@@ -317,10 +309,7 @@ class PostgresStore(BaseStore):
             db.conn.execute(
                 "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
                 "provider, fields) SELECT DISTINCT ON (task_type, number) * FROM incoming "
-                "ORDER BY task_type, number, checked_at DESC ON CONFLICT (task_type, number) "
-                "DO UPDATE SET value = excluded.value, status = excluded.status, "
-                "checked_at = excluded.checked_at, task_id = excluded.task_id, "
-                "provider = excluded.provider, fields = excluded.fields " + _NEWER)
+                "ORDER BY task_type, number, checked_at DESC " + IMPORT_ON_CONFLICT)
         return offered
 
     @_translating
@@ -344,9 +333,7 @@ class PostgresStore(BaseStore):
             conn.autocommit = False
             cur = conn.cursor(name="tgcheck_answers", row_factory=tuple_row)
             cur.itersize = 10_000
-            cur.execute(_pg("SELECT task_type, number, value, status, checked_at, task_id, "
-                            f"provider, fields FROM answers{where} ORDER BY task_type, number"),
-                        args)
+            cur.execute(_pg(SELECT_STORED.format(where=where)), args)
         except BaseException:
             conn.close()
             raise
