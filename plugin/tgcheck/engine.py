@@ -50,7 +50,7 @@ from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
-from .store import AnswerGroup, BaseStore, Job, journal, open_store, owner_alive, this_owner
+from .store import AnswerGroup, BaseStore, Job, journal, open_store
 from .store.journal import DONE, ENDED, LIVE_STATES, NEW, OPEN, STALLED, SUBMITTING, UNCERTAIN
 from .store.journal import FAILED as JOB_FAILED
 from .store.journal import LOST as JOB_LOST
@@ -763,7 +763,8 @@ class Engine:
         if job.state == UNCERTAIN:
             return ("its create may have reached the provider (uncertain): check the "
                     "dashboard, then `tgcheck check ... --resubmit` to create it again")
-        if job.state == SUBMITTING and owner_alive(job.owner, job.heartbeat, time.time()):
+        if job.state == SUBMITTING and self.store.owner_alive(job.owner, job.heartbeat,
+                                                              time.time()):
             return "another process is creating its task now"
         if job.state == SUBMITTING:
             return ("its create was cut off (its outcome is unknown): the next check of "
@@ -916,7 +917,7 @@ class Engine:
                 raise JobStalled(stalled_message(current, self.settings.max_status_calls))
             if current.state in (UNCERTAIN, journal.ABANDONED, JOB_LOST):
                 return False
-            if not owner_alive(current.owner, current.heartbeat, time.time()):
+            if not self.store.owner_alive(current.owner, current.heartbeat, time.time()):
                 return False
             progress = (current.status, current.success, current.total)
             if progress != seen:
@@ -1227,7 +1228,7 @@ class _Driver:
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 return journal.created(
-                    self.store, job.id, record.task_id, this_owner(), status=record.status,
+                    self.store, job.id, record.task_id, self.store.owner, status=record.status,
                     total=record.total, success=record.success, failure=record.failure,
                     **_amounts(record))
             except StoreError as e:
@@ -1241,7 +1242,7 @@ class _Driver:
         """The task id in the recovery file; else, as a last resort, on stderr
         (a face's message may be a cell, a log no one reads)."""
         if self.recovery is not None and self.recovery.note(
-                self.job.id, self.job.key, task_id, self.provider.identity, this_owner()):
+                self.job.id, self.job.key, task_id, self.provider.identity, self.store.owner):
             return True
         with contextlib.suppress(Exception):
             print(f"tgcheck: paid task {task_id} of job {self.job.id} is not in the journal: "

@@ -78,19 +78,18 @@ def test_fields_json_writes_times_as_iso_text():
 
 
 def test_a_version_4_sqlite_store_gains_the_fields_column(tmp_path):
-    from tgcheck.store.sqlite import SCHEMA, SCHEMA_VERSION
+    from old_stores import sqlite_store_at
+    from tgcheck.store import migrations
 
     path = tmp_path / "v4.sqlite3"
+    sqlite_store_at(path, 4)
     old = sqlite3.connect(path)
-    old.executescript(SCHEMA)
-    old.execute("ALTER TABLE answers ADD COLUMN provider TEXT")  # version 4's answers
     old.execute("INSERT INTO answers VALUES ('tg_active', '+41790000001', '7', 'ok', ?, 'T0', "
                 "'ekycpro')", (time.time(),))
-    old.execute("PRAGMA user_version = 4")
     old.commit()
     old.close()
     store = open_store(str(path))
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == migrations.CURRENT == 5
     # The old row stays, is reused where no fields are needed, and is asked again
     # where they are.
     assert store.lookup("tg_active", ["+41790000001"], **FRESH)
@@ -104,14 +103,11 @@ def test_a_version_4_sqlite_store_gains_the_fields_column(tmp_path):
 
 def test_a_version_4_postgresql_schema_gains_the_fields_column(postgres_url):
     psycopg = pytest.importorskip("psycopg")
+    from old_stores import postgres_store_at
     from tgcheck.store import migrations
 
+    postgres_store_at(postgres_url, 4)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tgcheck")
-        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
-        for step in migrations.STEPS[:4]:
-            conn.execute(step.format(schema="tgcheck", live=live))
-        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '4')")
         conn.execute("INSERT INTO tgcheck.answers VALUES ('tg_active', '+41790000001', '7', "
                      "'ok', %s, 'T0', 'ekycpro')", (time.time(),))
     store = open_store(postgres_url)

@@ -69,18 +69,18 @@ def test_a_copy_keeps_where_answers_came_from(store, tmp_path):
 
 
 def test_a_version_3_sqlite_store_gains_the_provider_column(tmp_path):
-    from tgcheck.store.sqlite import SCHEMA, SCHEMA_VERSION
+    from old_stores import sqlite_store_at
+    from tgcheck.store import migrations
 
     path = tmp_path / "v3.sqlite3"
+    sqlite_store_at(path, 3)  # the answers table without `provider`
     old = sqlite3.connect(path)
-    old.executescript(SCHEMA)  # the answers table without `provider`
     old.execute("INSERT INTO answers VALUES ('tg', '+41790000001', 'yes', 'ok', ?, 'T0')",
                 (time.time(),))
-    old.execute("PRAGMA user_version = 3")
     old.commit()
     old.close()
     store = open_store(str(path))
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == migrations.CURRENT == 5
     [answer] = store.iter_answers()
     assert (answer.value, answer.task_id, answer.provider) == ("yes", "T0", None)
     # Of unknown origin: reused by default, not under a one-provider limit.
@@ -118,14 +118,11 @@ def test_the_setting_is_read_from_the_environment(monkeypatch):
 
 def test_a_version_3_postgresql_schema_gains_the_provider_column(postgres_url):
     psycopg = pytest.importorskip("psycopg")
+    from old_stores import postgres_store_at
     from tgcheck.store import migrations
 
+    postgres_store_at(postgres_url, 3)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tgcheck")
-        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
-        for step in migrations.STEPS[:3]:
-            conn.execute(step.format(schema="tgcheck", live=live))
-        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '3')")
         conn.execute("INSERT INTO tgcheck.answers VALUES ('tg', '+41790000001', 'yes', 'ok', "
                      "%s, 'T0')", (time.time(),))
     store = open_store(postgres_url)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tgcheck.store import base
+from tgcheck.store import claims
 
 
 def numbers(n: int, start: int = 0) -> list[str]:
@@ -19,13 +19,13 @@ def numbers(n: int, start: int = 0) -> list[str]:
 def unpacked(monkeypatch):
     """How many journal rows claims unpacked (each costs the job's whole set)."""
     calls = []
-    real = base.unpack_numbers
+    real = claims.unpack_numbers
 
     def counting(blob):
         calls.append(1)
         return real(blob)
 
-    monkeypatch.setattr(base, "unpack_numbers", counting)
+    monkeypatch.setattr(claims, "unpack_numbers", counting)
     return calls
 
 

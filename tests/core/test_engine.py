@@ -435,14 +435,14 @@ def test_one_callers_cancel_does_not_fail_the_others(settings, sandbox):
 def test_the_lease_is_kept_alive_during_a_long_create(settings, sandbox, monkeypatch):
     """A create retried for longer than the lease must not look dead to others."""
     import tgcheck.engine as engine_module
-    import tgcheck.store as store_module
+    from tgcheck.store import Store, StoreTuning, open_store
 
-    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.5)
+    lease = StoreTuning(lease_seconds=0.5)
     monkeypatch.setattr(engine_module, "HEARTBEAT_EVERY", 0.05)
     sandbox.faults.retry_after = 0.3
     sandbox.fail_next("create", "429", times=4)  # about 1.2 s of retries
     values = numbers(20)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, store=open_store(settings, tuning=lease))
     first = threading.Thread(target=engine.check, args=(values,))
     first.start()
     key = number_set_key(engine.provider.identity, "tg", values)
@@ -450,11 +450,11 @@ def test_the_lease_is_kept_alive_during_a_long_create(settings, sandbox, monkeyp
     while engine.store.live_job(key) is None and time.monotonic() < deadline:
         time.sleep(0.01)
     # Another "process": a claim now must see a live driver, not an uncertain job.
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        role, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+    with Store(settings.store_path,
+               tuning=dataclasses.replace(lease, owner="elsewhere:1")) as other:
+        role, _ = other.claim(key, engine.provider.identity, "tg", values)
         time.sleep(0.8)  # longer than the lease: only a heartbeat keeps it alive
-        role_later, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+        role_later, _ = other.claim(key, engine.provider.identity, "tg", values)
     first.join()
     assert (role, role_later) == ("wait", "wait")
     assert sandbox.creates == 1

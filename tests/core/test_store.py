@@ -12,7 +12,15 @@ import pytest
 
 from store_helpers import store_answers
 from tgcheck.errors import StoreError, StoreLocked
-from tgcheck.store import MISSING, AnswerStats, Store, StoredAnswer, _translating, open_store
+from tgcheck.store import (
+    MISSING,
+    AnswerStats,
+    Store,
+    StoredAnswer,
+    StoreTuning,
+    _translating,
+    open_store,
+)
 
 DAY = 86400.0
 NOW = 1_700_000_000.0
@@ -221,10 +229,8 @@ def test_damage_met_while_a_generator_reads_is_a_store_error(tmp_path):
     store.close()
 
 
-def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
+def test_lookup_scans_or_probes_with_the_same_answers(tmp_path):
     """Large sets scan the table, small ones probe the index: same answers either way."""
-    import tgcheck.store as store_module
-
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
             for i in range(300)]
@@ -232,29 +238,25 @@ def test_lookup_scans_or_probes_with_the_same_answers(tmp_path, monkeypatch):
     wanted = [r[0] for r in rows[::2]] + ["+41000000000"]  # one never answered
     expected = {n: (v, s) for n, v, s in rows[::2]}
     kw = dict(max_age_days=30, unknown_retry_hours=24)
-    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for share in (1_000_000, 1):  # scan, then probe
-        monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+        store.tuning = StoreTuning(scan_min=1, scan_share=share)
         assert store.lookup("tg", wanted, **kw) == expected
         assert store.lookup("tg", set(wanted), **kw) == expected
     assert store.lookup("ws", wanted, **kw) == {}
 
 
-def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path, monkeypatch):
+def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path):
     """The column-shaped lookup: each fresh answer of the set in exactly one group;
     a scan may add numbers not asked for, a probe never does."""
-    import tgcheck.store as store_module
-
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", ("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
             for i in range(300)]
     store_answers(store, "tg", rows, "t1")
     wanted = {r[0] for r in rows[::2]} | {"+41000000000"}  # one never answered
-    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for retry_hours in (24, 0):  # with unknowns still fresh, then all of them stale
         kw = dict(max_age_days=30, unknown_retry_hours=retry_hours)
         for share, exact in ((1_000_000, False), (1, True)):  # scan, then probe
-            monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+            store.tuning = StoreTuning(scan_min=1, scan_share=share)
             groups = store.lookup_groups("tg", wanted, **kw)
             assert not store.db.in_transaction  # the read snapshot was closed
             flat = [(n, (v, s)) for v, s, group in groups for n in group]
@@ -271,32 +273,26 @@ def test_lookup_groups_hold_what_lookup_finds_each_number_once(tmp_path, monkeyp
     assert store.lookup_groups("tg", set(), max_age_days=30, unknown_retry_hours=24) == []
 
 
-def test_a_scan_over_free_form_values_groups_them(tmp_path, monkeypatch):
+def test_a_scan_over_free_form_values_groups_them(tmp_path):
     """A task type whose values are free-form (URLs): more distinct answers than
     SQLite allows result columns, so the scan groups instead of one column each."""
-    import tgcheck.store as store_module
-
     store = Store(tmp_path / "s.sqlite3")
     rows = [(f"+4179{i:07d}", f"https://t.me/i/{i}.jpg", "ok") for i in range(2_100)]
     store_answers(store, "photo", rows, "t1")
     wanted = [r[0] for r in rows]
     expected = {n: (v, s) for n, v, s in rows}
     kw = dict(max_age_days=30, unknown_retry_hours=24)
-    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
-    monkeypatch.setattr(store_module, "SCAN_SHARE", 1_000_000)  # scan
+    store.tuning = StoreTuning(scan_min=1, scan_share=1_000_000)  # scan
     assert store.lookup("photo", wanted, **kw) == expected
     groups = store.lookup_groups("photo", wanted, **kw)
     assert {n: (v, s) for v, s, group in groups for n in group} == expected
 
 
-def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path, monkeypatch):
-    import tgcheck.store as store_module
-
+def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path):
     store = Store(tmp_path / "s.sqlite3")
     store_answers(store, "tg", [("+41790000001", "yes", "ok")], "t1")
-    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
     for share in (1_000_000, 1):  # scan, then probe
-        monkeypatch.setattr(store_module, "SCAN_SHARE", share)
+        store.tuning = StoreTuning(scan_min=1, scan_share=share)
         with store._tx() as db:
             groups = store.lookup_groups("tg", {"+41790000001"}, max_age_days=30,
                                          unknown_retry_hours=24)
@@ -395,3 +391,15 @@ def test_resubmit_leaves_an_uncertain_job_that_overlaps_alone(store):
                             resubmit=True)
     assert role == "drive" and job.id != first.id
     assert store.job(first.id).owner is None
+
+
+def test_importing_the_store_swaps_no_module_class():
+    """Tuning values are parameters (StoreTuning), not module names set in place:
+    importing the package changes nothing outside it (no module class swapped)."""
+    import types
+
+    import tgcheck.store
+
+    assert type(tgcheck.store) is types.ModuleType
+    with pytest.raises(ValueError, match="lease_seconds"):
+        StoreTuning(lease_seconds=-1)

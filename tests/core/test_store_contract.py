@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-import tgcheck.store as store_module
 from tgcheck.errors import ConfigError, StoreError
 from tgcheck.store import (
     MISSING,
     StoredAnswer,
+    StoreTuning,
     account_of,
     copy_store,
     describe_url,
@@ -65,32 +65,38 @@ def test_claim_roles_for_one_set(any_store):
     assert any_store.jobs(states=("new",))[0].id == job.id
 
 
-def test_an_owner_on_another_host_is_taken_over_only_after_its_lease(any_store, monkeypatch):
+def elsewhere(store_target, owner="elsewhere:1"):
+    """The same store as a process on another host sees it."""
+    return open_store(store_target, tuning=StoreTuning(owner=owner))
+
+
+def test_an_owner_on_another_host_is_taken_over_only_after_its_lease(any_store, store_target):
     role, job = any_store.claim("k", "p", "tg", numbers(2))
     any_store.update_job(job.id, state="open", task_id="T")
     any_store.release(job.id)  # left for anyone: a process on another host picks it up
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        role, job = any_store.claim("k", "p", "tg", numbers(2))
+    with elsewhere(store_target) as other:
+        role, job = other.claim("k", "p", "tg", numbers(2))
         assert role == "drive" and job.owner == "elsewhere:1"
     # That other host beats its heartbeat: within the lease it is alive.
     role, seen = any_store.claim("k", "p", "tg", numbers(2))
     assert (role, seen.owner) == ("wait", "elsewhere:1")
     assert owner_alive(seen.owner, seen.heartbeat, time.time())
-    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)  # the lease has run out
-    role, taken = any_store.claim("k", "p", "tg", numbers(2))
-    assert role == "drive" and taken.owner == store_module.this_owner()
+    assert any_store.owner_alive(seen.owner, seen.heartbeat, time.time())
+    # The lease has run out (for a store that grants none).
+    with open_store(store_target, tuning=StoreTuning(lease_seconds=0.0)) as expired:
+        assert not expired.owner_alive(seen.owner, seen.heartbeat, time.time())
+        role, taken = expired.claim("k", "p", "tg", numbers(2))
+        assert role == "drive" and taken.owner == expired.owner == any_store.owner
     assert taken.task_id == "T"  # taken over where it stood: polled, not created again
 
 
-def test_a_create_cut_off_on_a_dead_host_is_uncertain_not_recreated(any_store, monkeypatch):
+def test_a_create_cut_off_on_a_dead_host_is_uncertain_not_recreated(any_store, store_target):
     role, job = any_store.claim("k", "p", "tg", numbers(2))
     any_store.release(job.id)
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        assert any_store.claim("k", "p", "tg", numbers(2))[0] == "drive"
-        any_store.update_job(job.id, state="submitting")
-    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)
+    with elsewhere(store_target) as other:
+        assert other.claim("k", "p", "tg", numbers(2))[0] == "drive"
+        other.update_job(job.id, state="submitting")
+    any_store.tuning = StoreTuning(lease_seconds=0.0)  # the lease has run out
     role, job = any_store.claim("k", "p", "tg", numbers(2))
     assert (role, job.state) == ("uncertain", "uncertain")
     role, fresh = any_store.claim("k", "p", "tg", numbers(2), resubmit=True)
@@ -216,7 +222,7 @@ def test_a_url_that_is_not_postgresql_is_refused():
         open_store("mysql://ana:s3cret@db/team")
 
 
-def test_a_task_of_another_account_is_not_taken_over(any_store, store_target, monkeypatch):
+def test_a_task_of_another_account_is_not_taken_over(any_store, store_target):
     """Members with different API keys share answers and jobs (one task per set
     for the team); a dead member's task is left for its own key to collect."""
     any_store.account = account_of("ana-key")
@@ -224,17 +230,15 @@ def test_a_task_of_another_account_is_not_taken_over(any_store, store_target, mo
     assert any_store.job(job.id).account == any_store.account
     any_store.update_job(job.id, state="open", task_id="T")
     any_store.release(job.id)  # ana's process is gone
-    ben = open_store(store_target)
+    ben = elsewhere(store_target)
     ben.account = account_of("ben-key")
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        with pytest.raises(StoreError, match="another API key") as e:
-            ben.claim("k", "p", "tg", numbers(2))
+    with pytest.raises(StoreError, match="another API key") as e:
+        ben.claim("k", "p", "tg", numbers(2))
     assert "ana-key" not in str(e.value) and "ben-key" not in str(e.value)
     assert any_store.live_job("k").task_id == "T"  # still held: nobody pays again
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:2")
-        assert any_store.claim("k", "p", "tg", numbers(2))[0] == "drive"  # ana's key: yes
+    with elsewhere(store_target, "elsewhere:2") as ana_again:
+        ana_again.account = any_store.account
+        assert ana_again.claim("k", "p", "tg", numbers(2))[0] == "drive"  # ana's key: yes
     ben.close()
 
 
@@ -261,19 +265,19 @@ def test_a_store_opened_from_settings_carries_the_key_s_account(settings, engine
 def test_a_version_1_sqlite_store_is_brought_forward(tmp_path):
     import sqlite3
 
-    from tgcheck.store.sqlite import SCHEMA, SCHEMA_VERSION
+    from old_stores import sqlite_store_at
+    from tgcheck.store import migrations
 
     path = tmp_path / "v1.sqlite3"
+    sqlite_store_at(path, 1)  # version 1's tables: no `account` column
     old = sqlite3.connect(path)
-    old.executescript(SCHEMA)  # version 1's tables: no `account` column
     assert "account" not in {r[1] for r in old.execute("PRAGMA table_info(jobs)")}
     old.execute("INSERT INTO jobs (key, provider, task_type, count, numbers, state, "
                 "created_at, updated_at) VALUES ('k', 'p', 'tg', 0, x'', 'open', 1, 1)")
-    old.execute("PRAGMA user_version = 1")
     old.commit()
     old.close()
     store = open_store(str(path))
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == migrations.CURRENT == 5
     assert store.job_by_key("k").account is None  # kept, with the new column
     store.close()
 

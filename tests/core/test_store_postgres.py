@@ -13,10 +13,9 @@ import psycopg
 import pytest
 
 import tgcheck
-import tgcheck.store as store_module
 from conftest import numbers
 from tgcheck.errors import StoreError, StoreForeign
-from tgcheck.store import open_store
+from tgcheck.store import StoreTuning, open_store
 from tgcheck.store.postgres import PostgresStore
 
 
@@ -127,9 +126,8 @@ def test_leases_run_on_the_database_s_clock(postgres_url, monkeypatch):
     store = PostgresStore(postgres_url)
     role, job = store.claim("k", "p", "tg", numbers(2))
     store.release(job.id)
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        assert store.claim("k", "p", "tg", numbers(2))[0] == "drive"
+    with PostgresStore(postgres_url, tuning=StoreTuning(owner="elsewhere:1")) as other:
+        assert other.claim("k", "p", "tg", numbers(2))[0] == "drive"
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # this host runs ahead
     skewed = PostgresStore(postgres_url)
@@ -176,13 +174,11 @@ def test_a_follower_wakes_when_the_job_changes(postgres_url):
 
 
 def test_a_version_1_schema_is_brought_forward(postgres_url):
+    from old_stores import postgres_store_at
     from tgcheck.store import migrations
 
+    postgres_store_at(postgres_url, 1)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tgcheck")
-        live = "('new', 'submitting', 'open', 'stalled', 'uncertain')"
-        conn.execute(migrations.STEPS[0].format(schema="tgcheck", live=live))
-        conn.execute("INSERT INTO tgcheck.meta VALUES ('schema_version', '1')")
         conn.execute("INSERT INTO tgcheck.jobs (key, provider, task_type, count, numbers, "
                      "state, created_at, updated_at) VALUES ('k', 'p', 'tg', 0, '', 'open', "
                      "1, 1)")
@@ -195,7 +191,7 @@ def test_a_version_1_schema_is_brought_forward(postgres_url):
 
 OTHER_HOST = """
 import sys, time
-from tgcheck.store import open_store
+from tgcheck.store import StoreTuning, open_store
 store = open_store(sys.argv[1])
 role, job = store.claim("k", "p", "tg", ["+41790000000", "+41790000001"])
 store.update_job(job.id, state="open", task_id="T")
@@ -205,8 +201,7 @@ time.sleep(600)
 
 
 @pytest.mark.slow
-def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_url,
-                                                                      monkeypatch):
+def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_url):
     import os
     import signal
     import subprocess
@@ -224,7 +219,7 @@ def test_an_owner_killed_on_another_host_is_taken_over_after_its_lease(postgres_
     # Its pid means nothing here (another host): only the lease says it is dead.
     role, job = store.claim("k", "p", "tg", numbers(2))
     assert (role, job.owner) == ("wait", f"host-b:{child.pid}")
-    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)
+    store.tuning = StoreTuning(lease_seconds=0.0)
     role, job = store.claim("k", "p", "tg", numbers(2))
     assert (role, job.task_id) == ("drive", "T")  # polled where it stood, not created
     assert store.job_state_counts() == {"open": 1}
@@ -305,15 +300,13 @@ def test_large_sets_move_in_a_few_round_trips(postgres_url, monkeypatch):
     store.close()
 
 
-def test_a_connection_the_server_dropped_while_idle_is_made_anew(postgres_url, monkeypatch):
-    from tgcheck.store import postgres as postgres_module
-
+def test_a_connection_the_server_dropped_while_idle_is_made_anew(postgres_url):
     store = PostgresStore(postgres_url)
     assert store.count_answers() == 0
     pid = store._conn().info.backend_pid
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
-    monkeypatch.setattr(postgres_module, "IDLE_CHECK_SECONDS", 0.0)  # it has been idle
+    store.tuning = StoreTuning(idle_check_seconds=0.0)  # it has been idle
     role, job = store.claim("k", "p", "tg", numbers(2))  # no error: a new connection
     assert role == "drive" and store._conn().info.backend_pid != pid
     store.close()

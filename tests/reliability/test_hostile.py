@@ -33,7 +33,7 @@ from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.doctor import doctor
 from tgcheck.engine import number_set_key
-from tgcheck.store import Store
+from tgcheck.store import Store, StoreTuning
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
 KEY = "sk-Hostile-Key-0451BEEF"
@@ -453,13 +453,14 @@ def test_an_uncertain_create_attached_by_hand_is_collected_without_a_new_task(
     assert sandbox.creates == 1
 
 
-def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkeypatch):
+def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine):
     """Ctrl-Z or a laptop asleep during a create: its pid exists on this host, so
     another run waits rather than calling the create cut off."""
     values = numbers(3)
     key = number_set_key(engine.provider.identity, "tg", values)
     engine.store.claim(key, engine.provider.identity, "tg", values)
     job = engine.store.live_job(key)
+    other_process = StoreTuning(owner="elsewhere:1", lease_seconds=0.0)
     paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         wait_for(lambda: store_module._started_at(paused.pid), "the child to start")
@@ -467,19 +468,17 @@ def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkey
         with engine.store._tx() as db:
             db.execute("UPDATE jobs SET owner = ? WHERE id = ?",
                        (f"{store_module.HOST}:{paused.pid}", job.id))
-        monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.0)  # every heartbeat is old
-        with monkeypatch.context() as m:
-            m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-            role, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+        # Another process, for which every heartbeat is old (no lease at all).
+        with Store(engine.store.path, tuning=other_process) as other:
+            role, _ = other.claim(key, engine.provider.identity, "tg", values)
         assert role == "wait"
         assert engine.store.job(job.id).state == "submitting"
     finally:
         paused.kill()
         paused.wait()
     # Its pid gone, the same job is taken for dead at once: uncertain, not waited on.
-    with monkeypatch.context() as m:
-        m.setattr(store_module, "this_owner", lambda: "elsewhere:1")
-        role, _ = engine.store.claim(key, engine.provider.identity, "tg", values)
+    with Store(engine.store.path, tuning=other_process) as other:
+        role, _ = other.claim(key, engine.provider.identity, "tg", values)
     assert role == "uncertain"
 
 

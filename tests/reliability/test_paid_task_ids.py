@@ -212,9 +212,8 @@ def test_a_postgres_server_stopped_during_the_create_keeps_the_task_id_and_the_n
 
 
 def test_jobs_attach_settles_the_recovery_entry(sandbox, settings, monkeypatch):
-    from click.testing import CliRunner
-
-    from tgcheck.cli import cli
+    from conftest import child_env
+    from processes import run
 
     monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
     engine = tgcheck.Engine(settings)
@@ -233,14 +232,11 @@ def test_jobs_attach_settles_the_recovery_entry(sandbox, settings, monkeypatch):
     [task_id] = sandbox.tasks
     assert [e["task"] for e in engine.recovery.pending()] == [task_id]
     engine.close()
-    # The command runs as another process would, while this one lives on (Excel)
-    # still named as the job's owner: the id it wrote down says it gave the job up.
-    import tgcheck.store as store_package
-
-    monkeypatch.setattr(store_package, "this_owner", lambda: f"{store_package.HOST}:999999999")
-    env = {"TGCHECK_HOME": str(settings.home), "TGCHECK_BASE_URL": sandbox.url}
-    done = CliRunner().invoke(cli, ["jobs", "attach", "1", task_id, "--sandbox"], env=env)
-    assert done.exit_code == 0, done.output
+    # The command runs in another process, while this one lives on (Excel) still
+    # named as the job's owner: the id it wrote down says it gave the job up.
+    done = run("jobs", "attach", "1", task_id, "--sandbox",
+               env=child_env(sandbox, settings.home))
+    assert done.returncode == 0, done.stderr
     assert engine.recovery.pending() == []
 
 
@@ -306,7 +302,7 @@ def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
         sandbox, settings, monkeypatch):
     # Excel's process met the store failure and is still running; a run of
     # another process attaches the task it wrote down, without waiting for it.
-    import tgcheck.store as store_package
+    from tgcheck.store import HOST, StoreTuning, open_store
 
     monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
     engine = tgcheck.Engine(settings)
@@ -320,11 +316,11 @@ def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
     with pytest.raises(StoreFull):
         engine.check(values)
     [task_id] = sandbox.tasks
-    assert store.job(1).owner == store_package.this_owner()  # not released: still "ours"
+    assert store.job(1).owner == store.owner  # not released: still "ours"
     monkeypatch.undo()
-    host = store_package.HOST
-    monkeypatch.setattr(store_package, "this_owner", lambda: f"{host}:999999999")  # another
-    other = tgcheck.Engine(dataclasses.replace(settings, timeout=10))
+    later = dataclasses.replace(settings, timeout=10)
+    another = StoreTuning(owner=f"{HOST}:999999999")  # another process on this host
+    other = tgcheck.Engine(later, store=open_store(later, tuning=another))
     answers = other.check(values)
     assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
     assert sandbox.creates == 1

@@ -15,7 +15,9 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .. import redact
 from ..errors import ConfigError
-from .base import BaseStore, account_of
+from .base import BaseStore
+from .owners import account_of
+from .tuning import StoreTuning
 
 SCHEMES = ("postgresql", "postgres")
 # The schema holding the answers and journal in PostgreSQL; simulated (sandbox)
@@ -87,9 +89,11 @@ def check_store_url(url: str, name: str = "TGCHECK_STORE_URL") -> None:
             redact.register_secret(unquote(password))
 
 
-def open_store(target, *, schema: str | None = None) -> BaseStore:
+def open_store(target, *, schema: str | None = None,
+               tuning: StoreTuning | None = None) -> BaseStore:
     """The store for target: a Settings (its store_url, else its store_path), a
-    PostgreSQL URL, or a SQLite file path.
+    PostgreSQL URL, or a SQLite file path; tuning: the values it decides by
+    (tgcheck's defaults when None).
 
     With settings of a sandbox run (simulated answers), PostgreSQL uses the
     schema `tgcheck_sandbox` instead of `tgcheck`. Raises StoreError when the
@@ -99,7 +103,7 @@ def open_store(target, *, schema: str | None = None) -> BaseStore:
         url = getattr(target, "store_url", None)
         if url:
             schema = schema or (SANDBOX_SCHEMA if target.simulated else SCHEMA)
-        store = open_store(url or target.store_path, schema=schema)
+        store = open_store(url or target.store_path, schema=schema, tuning=tuning)
         key = target.api_key.reveal() if target.api_key is not None else None
         store.account = account_of(key) if key else None
         return store
@@ -113,7 +117,7 @@ def open_store(target, *, schema: str | None = None) -> BaseStore:
         # Whoever opens it (settings, doctor --store, store migrate --to): its
         # password is masked from here on, and an unreadable URL is a clear error.
         check_store_url(text, "the store URL")
-        return PostgresStore(text, schema=schema or SCHEMA)
+        return PostgresStore(text, schema=schema or SCHEMA, tuning=tuning)
     from .sqlite import Store
 
-    return Store(Path(text))
+    return Store(Path(text), tuning=tuning)

@@ -25,9 +25,13 @@ from collections.abc import Collection, Iterable, Iterator
 
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
-from . import grants, migrations
-from .base import AnswerGroup, BaseStore, StoredAnswer, _translating
+from . import grants, migrations, postgres_schema
+from .answers import IMPORT_ON_CONFLICT, SAVE_ON_CONFLICT, SELECT_STORED
+from .base import BaseStore
 from .open import describe_url
+from .rows import AnswerGroup, StoredAnswer
+from .translating import _translating
+from .tuning import DEFAULT_TUNING, StoreTuning
 
 try:
     import psycopg
@@ -35,14 +39,6 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None
 
-# A connection idle this long is pinged before use (and made anew if dead).
-IDLE_CHECK_SECONDS = 30.0
-# A copied answer replaces a stored one only when newer ("ok" wins a tie).
-_NEWER = """WHERE excluded.checked_at > answers.checked_at
-       OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
-           AND answers.status <> 'ok')"""
-# A number a newer file left out (unknown) keeps a stored "ok" (see SQLite's twin).
-_NOT_OK_BY_UNKNOWN = "WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')"
 
 
 class _Row(tuple):
@@ -99,7 +95,8 @@ class PostgresStore(BaseStore):
     backend = "postgresql"
     notifies = True
 
-    def __init__(self, url: str, *, schema: str = "tgcheck"):
+    def __init__(self, url: str, *, schema: str = "tgcheck",
+                 tuning: StoreTuning | None = None):
         if psycopg is None:
             raise StoreUnreachable("TGCHECK_STORE_URL names a PostgreSQL store, but psycopg is "
                                    "not installed: install tgcheck's extra [postgres] (in the "
@@ -108,13 +105,14 @@ class PostgresStore(BaseStore):
             raise StoreError(f"not a schema name tgcheck uses: {schema!r}")
         self.url = url
         self.schema = schema
+        self.tuning = tuning or DEFAULT_TUNING
         self.channel = f"{schema}_jobs"
         self.path = describe_url(url) + ("" if schema == "tgcheck" else f" (schema {schema})")
         self._local = threading.local()
         self._skew = 0.0  # the database's clock minus this host's
         self._opened = False
         with self._errors():
-            migrations.bring_forward(self._conn(), schema)
+            migrations.bring_forward(postgres_schema.PostgresSchema(self._conn(), schema))
             # Once per open (one query): a check refuses to pay without them.
             self.missing_grants = grants.missing_grants(self._conn(), schema)
         self._opened = True
@@ -139,7 +137,7 @@ class PostgresStore(BaseStore):
         conn = getattr(self._local, "conn", None)
         now = time.monotonic()
         if conn is not None and not conn.closed and not conn.broken \
-                and now - self._local.used_at > IDLE_CHECK_SECONDS \
+                and now - self._local.used_at > self.tuning.idle_check_seconds \
                 and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             # Idle a while (Excel left open overnight): the server may have
             # restarted or dropped it. One ping; a dead one is made anew.
@@ -225,11 +223,11 @@ class PostgresStore(BaseStore):
 
     def schema_version(self) -> int:
         with self._errors():
-            return migrations.version(self._conn(), self.schema)
+            return postgres_schema.version(self._conn(), self.schema)
 
     def check(self) -> str:
         with self._errors():
-            problem = migrations.problem(self._conn(), self.schema)
+            problem = postgres_schema.problem(self._conn(), self.schema)
         return problem or "ok"
 
     @_translating
@@ -282,10 +280,7 @@ class PostgresStore(BaseStore):
         db.conn.execute(
             "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
             "provider) SELECT DISTINCT ON (number) %s, number, value, status, %s, %s, %s "
-            "FROM incoming ORDER BY number ON CONFLICT (task_type, number) DO UPDATE SET "
-            "value = excluded.value, status = excluded.status, "
-            "checked_at = excluded.checked_at, task_id = excluded.task_id, "
-            "provider = excluded.provider " + _NOT_OK_BY_UNKNOWN,
+            "FROM incoming ORDER BY number " + SAVE_ON_CONFLICT,
             (task_type, now, task_id, provider))
 
     def _save_fields(self, db, task_type, pairs) -> None:
@@ -314,10 +309,7 @@ class PostgresStore(BaseStore):
             db.conn.execute(
                 "INSERT INTO answers (task_type, number, value, status, checked_at, task_id, "
                 "provider, fields) SELECT DISTINCT ON (task_type, number) * FROM incoming "
-                "ORDER BY task_type, number, checked_at DESC ON CONFLICT (task_type, number) "
-                "DO UPDATE SET value = excluded.value, status = excluded.status, "
-                "checked_at = excluded.checked_at, task_id = excluded.task_id, "
-                "provider = excluded.provider, fields = excluded.fields " + _NEWER)
+                "ORDER BY task_type, number, checked_at DESC " + IMPORT_ON_CONFLICT)
         return offered
 
     @_translating
@@ -341,9 +333,7 @@ class PostgresStore(BaseStore):
             conn.autocommit = False
             cur = conn.cursor(name="tgcheck_answers", row_factory=tuple_row)
             cur.itersize = 10_000
-            cur.execute(_pg("SELECT task_type, number, value, status, checked_at, task_id, "
-                            f"provider, fields FROM answers{where} ORDER BY task_type, number"),
-                        args)
+            cur.execute(_pg(SELECT_STORED.format(where=where)), args)
         except BaseException:
             conn.close()
             raise

@@ -25,104 +25,23 @@ from ..errors import (
     StoreLocked,
     StoreReadOnly,
 )
-from . import journal
-from .base import (
-    AnswerGroup,
-    BaseStore,
-    StoredAnswer,
-    _translating,
-)
+from . import migrations
+from .answers import IMPORT_ON_CONFLICT, SAVE_ON_CONFLICT, SELECT_STORED
+from .base import BaseStore
+from .rows import AnswerGroup, StoredAnswer
+from .sqlite_schema import SqliteSchema, foreign_schema
+from .translating import _translating
+from .tuning import DEFAULT_TUNING, StoreTuning
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    task_type  TEXT NOT NULL,
-    number     TEXT NOT NULL,
-    value      TEXT,
-    status     TEXT NOT NULL,          -- ok | unknown (left out of the result file)
-    checked_at REAL NOT NULL,
-    task_id    TEXT,
-    PRIMARY KEY (task_type, number)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS jobs (
-    id           INTEGER PRIMARY KEY,
-    key          TEXT NOT NULL,        -- hash of provider identity, task type, number set
-    provider     TEXT NOT NULL,
-    task_type    TEXT NOT NULL,
-    count        INTEGER NOT NULL,
-    numbers      BLOB NOT NULL,        -- zlib of the sorted numbers, so `resume` needs no input
-    -- new | submitting | open | stalled | done | failed | lost | uncertain | abandoned
-    state        TEXT NOT NULL,
-    task_id      TEXT,
-    status       TEXT,                 -- the provider's last status word
-    total        INTEGER,
-    success      INTEGER,
-    failure      INTEGER,
-    status_calls INTEGER NOT NULL DEFAULT 0,
-    error        TEXT,
-    owner        TEXT,                 -- host:pid of the process driving it
-    heartbeat    REAL,
-    created_at   REAL NOT NULL,
-    updated_at   REAL NOT NULL,
-    budget_from  INTEGER NOT NULL DEFAULT 0,  -- status_calls when the poll budget began
-    estimated_amount TEXT,             -- the provider's estimated charge (decimal text)
-    actual_amount    TEXT,             -- and the charge it reported at the end
-    currency     TEXT,                 -- of both amounts, e.g. USD
-    polled_at    REAL,                 -- the last billed status call
-    moved_at     REAL                  -- the last poll that showed progress (NULL: none)
-);
-CREATE INDEX IF NOT EXISTS jobs_task_id ON jobs(task_id);
--- A set's newest job in any state (a claim asks whether its last task was lost).
-CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key);
-"""
-# At most one live job per set: the heart of "never create the same task twice".
-# Kept apart from SCHEMA: a store made before `stalled` existed has this index
-# with the old state list, and _migrate() replaces it.
-LIVE_INDEX = f"""CREATE UNIQUE INDEX jobs_live_key ON jobs(key)
-    WHERE state IN {journal.sql_list(journal.LIVE_STATES)}"""
-# Columns added since the first release, added to older store files on open.
-ADDED_COLUMNS = (
-    ("budget_from", "INTEGER NOT NULL DEFAULT 0"),
-    ("estimated_amount", "TEXT"),
-    ("actual_amount", "TEXT"),
-    ("currency", "TEXT"),
-    ("polled_at", "REAL"),
-    ("moved_at", "REAL"),
-    ("account", "TEXT"),   # version 2: the account (key fingerprint) of the job's task
-    # version 3: the set's first and last number (base.number_range), for claims
-    ("first_number", "TEXT"),
-    ("last_number", "TEXT"),
-)
-# Version 3: a claim's overlap test read from the index alone. The columns after
-# the numbers blob are costly to reach in the table (its overflow pages are a
-# chain), and only the jobs whose range meets the claim's are read there.
-OVERLAP_INDEX = """CREATE INDEX IF NOT EXISTS jobs_overlap ON jobs(provider, task_type,
-    state, updated_at, first_number, last_number)"""
-
-# Columns added to the answers table since, on open (version 4: where an answer
-# came from; its task_id and checked_at were there from the start).
-# Version 5: an answer's typed fields (tgcheck.fields), one JSON object; NULL for
-# a task type without fields, and for an answer stored before fields were kept.
-ADDED_ANSWER_COLUMNS = (("provider", "TEXT"), ("fields", "TEXT"))
-
-# The schema's version (PRAGMA user_version), for forward migrations.
-SCHEMA_VERSION = 5
-# A copied answer replaces a stored one only when newer ("ok" wins a tie).
-_IMPORT_ANSWER = """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
+_IMPORT_ANSWER = f"""INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
                                     provider, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
-        status = excluded.status, checked_at = excluded.checked_at, task_id = excluded.task_id,
-        provider = excluded.provider, fields = excluded.fields
-    WHERE excluded.checked_at > answers.checked_at
-       OR (excluded.checked_at = answers.checked_at AND excluded.status = 'ok'
-           AND answers.status <> 'ok')"""
-# A lookup of at least 1/SCAN_SHARE of a task type's answers scans them rather
-# than probing the index number by number (measured: ~2x faster at 1,000,000).
-SCAN_SHARE = 4
-SCAN_MIN = 20_000
-# A scan aggregates one column per distinct (value, status) when there are at
-# most this many (yes/no types); free-form values (URLs) are grouped instead.
-FILTER_PAIRS_MAX = 16
+    {IMPORT_ON_CONFLICT}"""
+# A job's answers of one (value, status), their numbers one JSON array. (WHERE
+# true: an upsert's SELECT needs one.)
+_SAVE_ANSWERS = f"""INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
+                                    provider)
+    SELECT ?, j.value, ?, ?, ?, ?, ? FROM json_each(?) AS j WHERE true
+    {SAVE_ON_CONFLICT}"""
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _FULL = 13  # SQLITE_FULL
 _READONLY = (8, 14, 23)  # SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
@@ -222,36 +141,13 @@ def _reading(db: sqlite3.Connection):
     db.execute("COMMIT")
 
 
-# The columns a tgcheck store's tables have had from the start: a file whose
-# tables lack them belongs to another program (newer columns are added as needed).
-_CORE_COLUMNS = {
-    "answers": {"task_type", "number", "value", "status", "checked_at"},
-    "jobs": {"id", "key", "provider", "task_type", "count", "numbers", "state", "task_id"},
-}
-
-
-def foreign_schema(db: sqlite3.Connection) -> str | None:
-    """Why the database on db is not a tgcheck store, or None (a store, or empty).
-    Reads only: the doctor asks it of a file it must not change."""
-    tables = {name: {c[1] for c in db.execute(f"PRAGMA table_info('{name}')")}
-              for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                        "AND name NOT LIKE 'sqlite_%'").fetchall()}
-    if not tables:
-        return None  # a new store
-    odd = [name for name, columns in _CORE_COLUMNS.items()
-           if name in tables and not columns <= tables[name]]
-    if odd or not set(_CORE_COLUMNS) & set(tables):
-        return (f"its tables: {', '.join(sorted(tables)[:6])}"
-                + (f"; {', '.join(odd)} without tgcheck's columns" if odd else ""))
-    return None
-
-
 class Store(BaseStore):
     """The SQLite store at path (created with its folder on first use)."""
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, tuning: StoreTuning | None = None):
+        self.tuning = tuning or DEFAULT_TUNING
         # Resolved: the engine keys the jobs this process drives by str(store.path),
         # so two spellings of one file (relative, absolute, via a symlink) must agree.
         self.path = Path(path).resolve()
@@ -261,10 +157,7 @@ class Store(BaseStore):
             self._check_schema()
             # A store at today's version gets no DDL at all; an older one is
             # brought forward (a file from before versions counts as version 0).
-            if self.schema_version() < SCHEMA_VERSION:
-                self.db.executescript(SCHEMA)
-                self._migrate()
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            migrations.bring_forward(SqliteSchema(self))
 
     def _check_schema(self) -> None:
         """Refuse a database of another program (or another tgcheck schema) before
@@ -287,34 +180,6 @@ class Store(BaseStore):
                 f"{self.path} is a SQLite database but not a tgcheck store ({problem}); "
                 "tgcheck leaves it untouched: set TGCHECK_HOME to another folder, or move "
                 "that file away yourself")
-
-    def _migrate(self) -> None:
-        """Bring a store file made by an older tgcheck forward: new journal columns,
-        and the live-set index with today's live states. Idempotent; one transaction."""
-        db = self.db
-        have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-        have_answers = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
-        index = db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
-                           "name = 'jobs_live_key'").fetchone()
-        overlap = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
-                             "name = 'jobs_overlap'").fetchone()
-        if all(name in have for name, _ in ADDED_COLUMNS) and index is not None \
-                and all(name in have_answers for name, _ in ADDED_ANSWER_COLUMNS) \
-                and " ".join(index[0].split()) == " ".join(LIVE_INDEX.split()) \
-                and overlap is not None:
-            return
-        with self._tx() as tx:
-            have = {row[1] for row in tx.execute("PRAGMA table_info(jobs)")}
-            for name, decl in ADDED_COLUMNS:
-                if name not in have:
-                    tx.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
-            have = {row[1] for row in tx.execute("PRAGMA table_info(answers)")}
-            for name, decl in ADDED_ANSWER_COLUMNS:
-                if name not in have:
-                    tx.execute(f"ALTER TABLE answers ADD COLUMN {name} {decl}")
-            tx.execute("DROP INDEX IF EXISTS jobs_live_key")
-            tx.execute(LIVE_INDEX)
-            tx.execute(OVERLAP_INDEX)
 
     # -- connections -----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -387,22 +252,24 @@ class Store(BaseStore):
             return [], True
         cursor = self.db.cursor()
         cursor.row_factory = None
+        tuning = self.tuning
+        big = len(numbers) >= tuning.scan_min
         # Several queries below see one snapshot; a small set makes just one.
-        with _reading(self.db) if len(numbers) >= SCAN_MIN else contextlib.nullcontext():
+        with _reading(self.db) if big else contextlib.nullcontext():
             # Counting the table costs a pass over its index: only worth it when
             # the set is big enough for a scan to pay off.
-            scan = len(numbers) >= SCAN_MIN and len(numbers) * SCAN_SHARE >= cursor.execute(
+            scan = big and len(numbers) * tuning.scan_share >= cursor.execute(
                 "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
             if scan:
                 where, params = "task_type = ?", (task_type,)
                 pairs = cursor.execute(
                     "SELECT DISTINCT value, status FROM answers WHERE task_type = ? LIMIT ?",
-                    (task_type, FILTER_PAIRS_MAX + 1)).fetchall()
+                    (task_type, tuning.filter_pairs_max + 1)).fetchall()
             else:
                 ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
                 where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
                 params = (task_type, json.dumps(ordered))
-            if scan and len(pairs) <= FILTER_PAIRS_MAX:
+            if scan and len(pairs) <= tuning.filter_pairs_max:
                 if not pairs:
                     return [], False
                 # One pass, one column per answer: no sort of every row.
@@ -424,26 +291,16 @@ class Store(BaseStore):
                 if text is not None], not scan
 
     def _save_answers(self, db, task_type, rows, task_id, now, provider) -> None:
-        # A number a newer file left out (unknown) keeps a stored "ok": that answer
-        # was paid for, and being left out contradicts nothing. It is kept as it
-        # was, checked_at too (nothing confirmed it), so it ages out as before.
-        # One statement per distinct answer, its numbers one JSON array SQLite
+        # The upsert is answers.SAVE_ON_CONFLICT (a stored "ok" is kept over an
+        # "unknown"). One statement per distinct answer, its numbers one JSON array SQLite
         # unpacks itself: a third less CPU than binding each row (executemany),
-        # 0.14 s to 0.09 s for 100,000 answers. (WHERE true: an upsert's SELECT
-        # needs one.)
+        # 0.14 s to 0.09 s for 100,000 answers.
         by_answer: dict[tuple[str | None, str], list[str]] = {}
         for number, value, status in rows:
             by_answer.setdefault((value, status), []).append(number)
         for (value, status), numbers in by_answer.items():
             db.execute(
-                """INSERT INTO answers (task_type, number, value, status, checked_at, task_id,
-                                       provider)
-                   SELECT ?, j.value, ?, ?, ?, ?, ? FROM json_each(?) AS j
-                   WHERE true
-                   ON CONFLICT (task_type, number) DO UPDATE SET value = excluded.value,
-                       status = excluded.status, checked_at = excluded.checked_at,
-                       task_id = excluded.task_id, provider = excluded.provider
-                   WHERE NOT (answers.status = 'ok' AND excluded.status = 'unknown')""",
+                _SAVE_ANSWERS,
                 (task_type, value, status, now, task_id, provider, json.dumps(numbers)),
             )
 
@@ -493,9 +350,7 @@ class Store(BaseStore):
         where, args = self._answer_filter(task_type, older_than_days, now)
         cursor = self.db.cursor()
         cursor.row_factory = None
-        cursor.execute(
-            "SELECT task_type, number, value, status, checked_at, task_id, provider, fields "
-            f"FROM answers{where} ORDER BY task_type, number", args)
+        cursor.execute(SELECT_STORED.format(where=where), args)
         return self._stored_answers(cursor)
 
     @_translating

@@ -195,10 +195,10 @@ def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
 def test_the_udf_hands_duckdb_only_the_answers_of_the_column(con, settings, sandbox):
     # A column that is a large part of the store is looked up by scanning it:
     # the store's other answers must not go to DuckDB to be joined against.
-    from tgcheck.store import StoredAnswer
-    from tgcheck.store.sqlite import SCAN_MIN, SCAN_SHARE
+    from tgcheck.store import StoredAnswer, StoreTuning
     from tgcheck_duckdb import macros
 
+    SCAN_MIN, SCAN_SHARE = StoreTuning().scan_min, StoreTuning().scan_share
     stored = [f"+4179{i:07d}" for i in range(SCAN_MIN * 3 // 2)]
     assert len(stored) <= SCAN_MIN * SCAN_SHARE  # so the lookup scans
     tgcheck.get_engine(settings).store.import_answers(
@@ -321,13 +321,14 @@ def test_answers_from_a_scan_of_a_bigger_store_add_no_rows(con, sandbox, setting
                                                             monkeypatch):
     """A large lookup scans the store and brings back numbers the query did not
     ask for: they must neither add rows nor change answers."""
-    import tgcheck.store as store_module
+    from tgcheck.store import StoreTuning
 
     stored = numbers(300)
-    tgcheck.get_engine(settings).check(stored)
+    engine = tgcheck.get_engine(settings)
+    engine.check(stored)
     creates = sandbox.billed["create"]
-    monkeypatch.setattr(store_module, "SCAN_MIN", 1)
-    monkeypatch.setattr(store_module, "SCAN_SHARE", 1_000_000)
+    # Every lookup scans (the engine's store, which the DuckDB face uses).
+    monkeypatch.setattr(engine.store, "tuning", StoreTuning(scan_min=1, scan_share=1_000_000))
     asked = stored[::3]
     con.execute("CREATE TABLE few AS SELECT * FROM (SELECT unnest($1) AS phone)", [asked])
     rows = con.execute("SELECT phone, telegram FROM telegram_enrich('few', 'phone')").fetchall()

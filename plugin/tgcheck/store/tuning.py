@@ -1,0 +1,49 @@
+"""The values a store runs by that a deployment or a test may set: one object,
+passed to the store (`open_store(target, tuning=...)`, `Store(path, tuning=...)`,
+`PostgresStore(url, tuning=...)`), never a module constant changed in place.
+
+A store reads `store.tuning` at each use, so a store made with other values (a
+second store on the same file or database) poses as another process or host:
+its own owner name, its own idea of how long a lease runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .owners import HOST, LEASE_SECONDS
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreTuning:
+    """How a store decides; the defaults are tgcheck's."""
+
+    #: A driver on another host that stops heart-beating for this long is taken
+    #: for dead, and its job taken over (on this host the process table decides).
+    lease_seconds: float = LEASE_SECONDS
+    #: This machine's name in job owners (TGCHECK_HOST_NAME, else the host name):
+    #: an owner on this host is alive while its process is.
+    host: str = HOST
+    #: The owner this store writes into the jobs it drives; None: this process,
+    #: "host:pid" (read at each claim: a forked child is another process).
+    owner: str | None = None
+    #: SQLite: a lookup of at least scan_min numbers that are at least
+    #: 1/scan_share of a task type's answers scans them rather than probing the
+    #: index number by number (measured: ~2x faster at 1,000,000).
+    scan_min: int = 20_000
+    scan_share: int = 4
+    #: SQLite: a scan aggregates one column per distinct (value, status) when
+    #: there are at most this many (yes/no types); free-form values are grouped.
+    filter_pairs_max: int = 16
+    #: PostgreSQL: a connection idle this long is pinged before use (and made
+    #: anew if the server dropped it).
+    idle_check_seconds: float = 30.0
+
+    def __post_init__(self):
+        for name in ("lease_seconds", "scan_min", "scan_share", "filter_pairs_max",
+                     "idle_check_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"StoreTuning.{name} must not be negative")
+
+
+DEFAULT_TUNING = StoreTuning()
