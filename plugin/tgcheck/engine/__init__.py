@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
-from . import billed_calls, connect, fast_path, plugins, redact
-from .create_gate import CreateGate
-from .errors import (
+from .. import billed_calls, connect, fast_path, plugins, redact
+from ..create_gate import CreateGate
+from ..errors import (
     ApiError,
     BelowMinimum,
     ConfigError,
@@ -31,8 +31,8 @@ from .errors import (
     TgcheckError,
     UncertainCreate,
 )
-from .fields import typed
-from .models import (
+from ..fields import typed
+from ..models import (
     BLANK,
     INVALID,
     OK,
@@ -42,19 +42,19 @@ from .models import (
     TaskStatus,
     TaskType,
 )
-from .models import processed as processed_of
-from .normalize import Region, resolve_all
-from .polling import STUCK_EXPORT, PollSchedule, shows_progress
-from .provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider
-from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
-from .result_size import budget as result_size_budget
-from .result_size import result_budget
-from .settings import Settings, is_loopback
-from .store import AnswerGroup, BaseStore, Job, journal, open_store, owner_alive, this_owner
-from .store.journal import DONE, ENDED, LIVE_STATES, NEW, OPEN, STALLED, SUBMITTING, UNCERTAIN
-from .store.journal import FAILED as JOB_FAILED
-from .store.journal import LOST as JOB_LOST
-from .store.recovery import RecoveryFile, recovery_path
+from ..models import processed as processed_of
+from ..normalize import Region, resolve_all
+from ..polling import STUCK_EXPORT, PollSchedule, shows_progress
+from ..provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider
+from ..reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
+from ..result_size import budget as result_size_budget
+from ..result_size import result_budget
+from ..settings import Settings, is_loopback
+from ..store import AnswerGroup, BaseStore, Job, journal, open_store, owner_alive, this_owner
+from ..store.journal import DONE, ENDED, LIVE_STATES, NEW, OPEN, STALLED, SUBMITTING, UNCERTAIN
+from ..store.journal import FAILED as JOB_FAILED
+from ..store.journal import LOST as JOB_LOST
+from ..store.recovery import RecoveryFile, recovery_path
 
 # While a job is driven, a thread refreshes its lease this often.
 HEARTBEAT_EVERY = 10.0
@@ -1397,7 +1397,7 @@ class _Driver:
         vendor said it cannot tell), read as a file's rows are (tgcheck.readers), at
         most MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
-        from .readers import rows_to_answers  # with the first result, not at start
+        from ..readers import rows_to_answers  # with the first result, not at start
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context())
