@@ -27,15 +27,18 @@ pytestmark = skip_without_postgres
 CHECKER = """
 import json, os, sys, time
 go, wanted = sys.argv[1], sys.argv[2:]
-import tgcheck, tgcheck.engine, tgcheck.store
+import tgcheck, tgcheck.store
+from tgcheck.engine import Tuning
+tuning = Tuning()
 if os.environ.get("TEST_LEASE_SECONDS"):  # a lease a test can wait out
     tgcheck.store.LEASE_SECONDS = float(os.environ["TEST_LEASE_SECONDS"])
-    tgcheck.engine.HEARTBEAT_EVERY = float(os.environ["TEST_HEARTBEAT_EVERY"])
-tgcheck.get_engine()  # the shared store is open before the start line
+    tuning = Tuning(heartbeat_every=float(os.environ["TEST_HEARTBEAT_EVERY"]))
+# What tgcheck.check() uses (Engine(Settings.from_env())), with the test's tuning.
+engine = tgcheck.Engine(tuning=tuning)  # the shared store is open before the start line
 print("ready", flush=True)
 while go != "-" and not os.path.exists(go):  # every process starts at the same moment
     time.sleep(0.005)
-print(json.dumps({a.number: a.value for a in tgcheck.check(wanted)}), flush=True)
+print(json.dumps({a.number: a.value for a in engine.check(wanted)}), flush=True)
 """
 
 
