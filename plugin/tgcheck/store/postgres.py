@@ -25,9 +25,9 @@ from collections.abc import Collection, Iterable, Iterator
 
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
+from ..redact import describe_url
 from . import grants, migrations
 from .base import AnswerGroup, BaseStore, StoredAnswer, _translating
-from .open import describe_url
 
 try:
     import psycopg
