@@ -1,9 +1,9 @@
 """What every part of the engine shares: the engine it belongs to.
 
 A part (planning, jobs, open jobs) reads the engine's settings, store,
-provider (made on first use), create gate, recovery file and tuning through
+provider (made on first use), create gate and recovery file through
 it, so that the facade alone builds and owns them, and a part is handed one
-object instead of six.
+object instead of five.
 """
 
 from __future__ import annotations
