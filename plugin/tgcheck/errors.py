@@ -62,6 +62,10 @@ class TaskFailed(ApiError):
     """The provider reported the task as failed."""
 
 
+class Cancelled(TgcheckError):
+    """The caller stopped waiting; the task runs on and the next call attaches to it."""
+
+
 class DeadlineExceeded(TgcheckError):
     """Waiting took longer than the configured timeout; the job stays open to resume."""
 

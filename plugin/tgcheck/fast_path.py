@@ -25,6 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .errors import Cancelled
 from .models import OK, JobEvent
 from .provider import SyncReply
 from .store.journal import NEW
@@ -77,18 +78,13 @@ def _wait(event: threading.Event, cancel) -> None:
     """Until another thread's fast path of this set has ended (or the caller stops)."""
     while not event.wait(0.1):
         if cancel is not None and cancel.is_set():
-            from .engine import Cancelled  # the engine's own: every face knows it
-
             raise Cancelled("stopped waiting; the numbers asked meanwhile are stored")
 
 
 def _run(engine, numbers: list[str], request, key: str):
-    from .engine import _inflight, _inflight_lock  # the bulk jobs this process drives
-
     store, provider, ttype = engine.store, engine.provider, request.ttype
-    with _inflight_lock:
-        if (str(store.path), key) in _inflight:  # this set's task, on another thread
-            return {}, numbers, None
+    if engine.driving(key):  # this set's task, on another thread
+        return {}, numbers, None
     checker = provider.sync()  # made before the claim: a bad setting leaves no job
     role, job = store.claim(key, provider.identity, ttype.name, numbers, since=request.since)
     if role != "drive" or job.state != NEW or job.task_id:

@@ -12,7 +12,7 @@ import pluggy
 from . import hookspecs, sandbox_contract, settings_registry
 from .errors import ConfigError, InputError
 from .models import Reader, TaskType
-from .plugin_settings import DEFAULT_PROVIDER
+from .settings_registry import DEFAULT_PROVIDER
 
 DEFAULT_PLUGINS = (
     "tgcheck.default_plugins.ekycpro",

@@ -119,6 +119,28 @@ def url_without_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def describe_url(url: str) -> str:
+    """A store's URL fit to show (store.open, store.postgres): its password (and
+    any password= or sslpassword= parameter) masked.
+
+    postgresql://ana:secret@db.example.com/team -> postgresql://ana:***@db.example.com/team
+    """
+    from urllib.parse import urlsplit, urlunsplit  # only shown store URLs need it
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unreadable (e.g. "[::1" unclosed): show none of it but the scheme
+        return f"{url.partition('://')[0]}://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = re.sub(r"(?i)(^|&)((?:ssl)?password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def mask(text: str) -> str:
     """text with every registered key (any case), and every run of MIN_FRAGMENT or
     more of its characters, replaced by ***."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .settings import is_loopback
+from .loopback import is_loopback
 
 # Keywords every factory is given: the embedded sandbox's folder, the CLI's port.
 KEYWORDS = ("state_dir", "port")

@@ -12,19 +12,9 @@ from urllib.parse import urlsplit
 
 from . import config_file, plugin_settings, redact, settings_registry
 from .errors import ConfigError, NoApiKey
+from .loopback import is_loopback  # here too: settings.is_loopback, as before
 from .plugin_settings import DEFAULT_PROVIDER
 from .secret import Secret
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 # Most numbers in one task when neither TGCHECK_MAX_TASK_SIZE nor the provider says.
 DEFAULT_MAX_TASK_SIZE = 100_000

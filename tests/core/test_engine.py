@@ -10,7 +10,7 @@ import pytest
 import tgcheck
 from conftest import numbers
 from tgcheck import Settings
-from tgcheck.engine import number_set_key
+from tgcheck.engine import Tuning, number_set_key
 from tgcheck.sandbox import Sandbox
 
 
@@ -434,15 +434,14 @@ def test_one_callers_cancel_does_not_fail_the_others(settings, sandbox):
 
 def test_the_lease_is_kept_alive_during_a_long_create(settings, sandbox, monkeypatch):
     """A create retried for longer than the lease must not look dead to others."""
-    import tgcheck.engine as engine_module
     from tgcheck.store import Store, StoreTuning, open_store
 
     lease = StoreTuning(lease_seconds=0.5)
-    monkeypatch.setattr(engine_module, "HEARTBEAT_EVERY", 0.05)
     sandbox.faults.retry_after = 0.3
     sandbox.fail_next("create", "429", times=4)  # about 1.2 s of retries
     values = numbers(20)
-    engine = tgcheck.Engine(settings, store=open_store(settings, tuning=lease))
+    engine = tgcheck.Engine(settings, store=open_store(settings, tuning=lease),
+                            tuning=Tuning(heartbeat_every=0.05))
     first = threading.Thread(target=engine.check, args=(values,))
     first.start()
     key = number_set_key(engine.provider.identity, "tg", values)

@@ -501,7 +501,7 @@ def test_the_rest_after_an_overlap_is_held_to_the_minimum(run_engine):
         engine.check(numbers(18))
         other = run_engine(sb, min_task_size=10)
         tg = plugins.get_task_type("tg")
-        sending = other._send(numbers(20), CheckRequest(
+        sending = other.planning._send(numbers(20), CheckRequest(
             ttype=tg, since=looked_up, fill=_Fill(False, set(numbers(20)), set())))
         with pytest.raises(BelowMinimum, match="2 new numbers"):
             list(sending)

@@ -22,7 +22,6 @@ import pytest
 from click.testing import CliRunner
 
 import tgcheck
-import tgcheck.engine as engine_module
 import tgcheck.errors
 import tgcheck.store as store_module
 from conftest import numbers, wait_for
@@ -32,7 +31,7 @@ from tgcheck import Settings, redact, result_hosts
 from tgcheck.cli import cli
 from tgcheck.default_plugins.ekycpro import EkycproProvider
 from tgcheck.doctor import doctor
-from tgcheck.engine import number_set_key
+from tgcheck.engine import Tuning, number_set_key
 from tgcheck.store import Store, StoreTuning
 
 # Mixed case: status words are stored lowercased, and must be masked in any case.
@@ -404,9 +403,9 @@ class _FullAfterCreate(Store):
 
 def test_a_full_disk_right_after_the_create_names_the_task_and_attach_recovers_it(
         sandbox, settings, monkeypatch):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
     store = _FullAfterCreate(settings.store_path)
-    engine = tgcheck.Engine(settings, store=store)
+    tuning = Tuning(record_step=0.01)
+    engine = tgcheck.Engine(settings, store=store, tuning=tuning)
     values = numbers(5)
     with pytest.raises(tgcheck.StoreError) as e:
         engine.check(values)
@@ -415,7 +414,7 @@ def test_a_full_disk_right_after_the_create_names_the_task_and_attach_recovers_i
     assert isinstance(e.value, tgcheck.errors.StoreFull)
     assert task_id in message and f"tgcheck jobs attach 1 {task_id}" in message
     assert "unexpected" not in message and "move" not in message
-    assert store.fail == 10 - engine_module.RECORD_TRIES  # retried before giving up
+    assert store.fail == 10 - tuning.record_tries  # retried before giving up
     store.fail = 0  # the disk has room again
     [job] = store.jobs()
     runner = CliRunner()

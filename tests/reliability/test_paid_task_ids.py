@@ -25,9 +25,11 @@ import pytest
 
 import tgcheck
 from conftest import let_go_of, numbers, wait_for
-from tgcheck import engine as engine_module
+from tgcheck.engine import Tuning
 from tgcheck.errors import StoreError, StoreFull
 
+# A created task's id is journaled in quick tries here: the tests fail them all.
+QUICK = Tuning(record_step=0.01)
 # The store, its WAL and the recovery file fit many times over; the filler takes the rest.
 DISK_SIZE = "8m"
 
@@ -93,11 +95,10 @@ def _entries(path: Path) -> list[dict]:
 
 def test_a_disk_filled_during_the_create_keeps_the_task_id_and_the_next_run_attaches_it(
         sandbox, settings, monkeypatch):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
     with _mounted_tmpfs() as disk:
         home = disk / "home"
         mine = dataclasses.replace(settings, home=home)
-        engine = tgcheck.Engine(mine)
+        engine = tgcheck.Engine(mine, tuning=QUICK)
         engine.check(numbers(3, start=900))  # the store exists, with room then
         before = set(sandbox.tasks)
         values = numbers(5)
@@ -122,7 +123,7 @@ def test_a_disk_filled_during_the_create_keeps_the_task_id_and_the_next_run_atta
         engine.close()
 
         filler.unlink()  # the disk has room again
-        again = tgcheck.Engine(mine)
+        again = tgcheck.Engine(mine, tuning=QUICK)
         answers = again.check(values)
         assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
         assert sandbox.creates == 2  # the first check's task and this one: none twice
@@ -132,8 +133,7 @@ def test_a_disk_filled_during_the_create_keeps_the_task_id_and_the_next_run_atta
 
 def test_a_store_error_while_releasing_does_not_replace_the_one_naming_the_task(
         sandbox, settings, monkeypatch):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     store = engine.store
     real_update = store.update_job
 
@@ -169,7 +169,6 @@ def own_cluster():
 
 def test_a_postgres_server_stopped_during_the_create_keeps_the_task_id_and_the_next_run_attaches_it(  # noqa: E501
         sandbox, settings, own_cluster, monkeypatch):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
     url = own_cluster.create_database("team")
     import psycopg
 
@@ -179,7 +178,7 @@ def test_a_postgres_server_stopped_during_the_create_keeps_the_task_id_and_the_n
         # which a real one, with the default, does not.
         conn.execute("ALTER DATABASE team SET synchronous_commit = on")
     team = dataclasses.replace(settings, store_url=url)
-    engine = tgcheck.Engine(team)
+    engine = tgcheck.Engine(team, tuning=QUICK)
     values = numbers(6)
     sandbox.hold_creates = threading.Event()
     thread, outcome = _check_in_thread(engine, values)
@@ -202,7 +201,7 @@ def test_a_postgres_server_stopped_during_the_create_keeps_the_task_id_and_the_n
     engine.close()
 
     own_cluster.restart()
-    again = tgcheck.Engine(team)
+    again = tgcheck.Engine(team, tuning=QUICK)
     answers = again.check(values)
     assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
     assert sandbox.creates == 1  # attached and collected: not paid twice
@@ -215,8 +214,7 @@ def test_jobs_attach_settles_the_recovery_entry(sandbox, settings, monkeypatch):
     from conftest import child_env
     from processes import run
 
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     store = engine.store
     real_update = store.update_job
 
@@ -242,8 +240,7 @@ def test_jobs_attach_settles_the_recovery_entry(sandbox, settings, monkeypatch):
 
 def test_a_task_whose_job_was_abandoned_meanwhile_stays_named_in_the_file(
         sandbox, settings, monkeypatch, caplog):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     store = engine.store
     real_update = store.update_job
     monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
@@ -304,8 +301,7 @@ def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
     # another process attaches the task it wrote down, without waiting for it.
     from tgcheck.store import HOST, StoreTuning, open_store
 
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     store = engine.store
     real_update = store.update_job
     monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (
@@ -330,8 +326,7 @@ def test_a_process_that_gave_its_job_up_and_lives_on_does_not_hold_the_next_run(
 
 def test_when_the_recovery_file_cannot_be_written_either_stderr_has_the_id(
         sandbox, settings, monkeypatch, capfd):
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     engine.recovery.path.mkdir(parents=True)  # a folder where the file should be
     store = engine.store
     real_update = store.update_job
@@ -352,8 +347,7 @@ def test_a_store_made_anew_never_gets_the_task_on_another_sets_job(
         sandbox, settings, monkeypatch):
     # The job's id in the recovery file names another set's job in a store made
     # anew (the old file deleted or set aside): the key tells them apart.
-    monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
-    engine = tgcheck.Engine(settings)
+    engine = tgcheck.Engine(settings, tuning=QUICK)
     store = engine.store
     real_update = store.update_job
     monkeypatch.setattr(store, "update_job", lambda job_id, **fields: (

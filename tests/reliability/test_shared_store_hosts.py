@@ -27,15 +27,18 @@ pytestmark = skip_without_postgres
 CHECKER = """
 import json, os, sys, time
 go, wanted = sys.argv[1], sys.argv[2:]
-import tgcheck, tgcheck.engine
+import tgcheck
+from tgcheck.engine import Tuning
 from tgcheck.store import StoreTuning, open_store
 settings = tgcheck.Settings.from_env()
-tuning = None
+store_tuning = None
+tuning = Tuning()
 if os.environ.get("TEST_LEASE_SECONDS"):  # a lease a test can wait out
-    tuning = StoreTuning(lease_seconds=float(os.environ["TEST_LEASE_SECONDS"]))
-    tgcheck.engine.HEARTBEAT_EVERY = float(os.environ["TEST_HEARTBEAT_EVERY"])
+    store_tuning = StoreTuning(lease_seconds=float(os.environ["TEST_LEASE_SECONDS"]))
+    tuning = Tuning(heartbeat_every=float(os.environ["TEST_HEARTBEAT_EVERY"]))
 # The shared store is open before the start line.
-engine = tgcheck.Engine(settings, store=open_store(settings, tuning=tuning))
+engine = tgcheck.Engine(settings, store=open_store(settings, tuning=store_tuning),
+                        tuning=tuning)
 print("ready", flush=True)
 while go != "-" and not os.path.exists(go):  # every process starts at the same moment
     time.sleep(0.005)

@@ -9,12 +9,12 @@ it shares answers and does not would pay twice, so that is an error.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import redact
 from ..errors import ConfigError
+from ..redact import describe_url  # here too: store.describe_url, as before
 from .base import BaseStore
 from .owners import account_of
 from .tuning import StoreTuning
@@ -32,26 +32,6 @@ def is_store_url(text: str | None) -> bool:
     # with a clear message (check_store_url), not a file name or a crash.
     scheme, sep, _ = str(text or "").partition("://")
     return bool(sep) and scheme.lower() in SCHEMES
-
-
-def describe_url(url: str) -> str:
-    """The URL fit to show: its password (and any password= or sslpassword=
-    parameter) masked.
-
-    postgresql://ana:secret@db.example.com/team -> postgresql://ana:***@db.example.com/team
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # unreadable (e.g. "[::1" unclosed): show none of it but the scheme
-        return f"{url.partition('://')[0]}://***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = re.sub(r"(?i)(^|&)((?:ssl)?password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def check_store_url(url: str, name: str = "TGCHECK_STORE_URL") -> None:

@@ -25,10 +25,10 @@ from collections.abc import Collection, Iterable, Iterator
 
 from .. import redact
 from ..errors import StoreError, StoreUnreachable
+from ..redact import describe_url
 from . import grants, migrations, postgres_schema
 from .answers import IMPORT_ON_CONFLICT, SAVE_ON_CONFLICT, SELECT_STORED
 from .base import BaseStore
-from .open import describe_url
 from .rows import AnswerGroup, StoredAnswer
 from .translating import _translating
 from .tuning import DEFAULT_TUNING, StoreTuning

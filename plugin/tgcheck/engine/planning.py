@@ -1,0 +1,300 @@
+"""Planning a check: normalise, look up, the fast path, the minimum, the chunks.
+
+From the caller's values to the sets of numbers that become tasks: what is
+invalid is answered here, what the store knows is taken from it, a few new
+numbers may be asked one by one (fast_path), a set below the minimum task size
+is refused or topped up, and the rest is cut into chunks, run in parallel, each
+handed to the jobs part (one job per set). A 413 splits a chunk here too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from .. import fast_path, plugins
+from ..errors import BelowMinimum, Cancelled, ConfigError, TaskTooLarge
+from ..models import BLANK, INVALID, OK, JobEvent, TaskType
+from ..normalize import Region, resolve_all
+from ..reasons import reason_breakdown
+from ..store import AnswerGroup
+from .answers import _groups_of, sent_numbers
+from .cancel import _on_main_thread, _Stop
+from .part import EnginePart
+from .request import CheckRequest, _Fill, number_set_key, tell
+
+# Seconds by which "stored since my lookup" reaches back (see _answered_since).
+CLOCK_MARGIN = 60.0
+
+
+def _equal_parts(numbers: list, size: int) -> list[list]:
+    """numbers in the fewest parts of at most size, equal in size (they differ by one
+    at most)."""
+    count = -(-len(numbers) // size)
+    return [numbers[i * len(numbers) // count:(i + 1) * len(numbers) // count]
+            for i in range(count)]
+
+
+class Planning(EnginePart):
+    """From values to tasks (see the module's docstring); one per Engine."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        # The largest task the provider has accepted after refusing a larger one
+        # as too large (413): later sets are split to it up front.
+        self._size_cap: int | None = None
+
+    def _grouped(self, values, request: CheckRequest
+                 ) -> tuple[list, set[str], list[AnswerGroup]]:
+        """The path of check() and check_column(): per value its E.164 string or
+        its problem, the distinct numbers, and their answers as groups (stored
+        ones, then those of the tasks sent for the rest)."""
+        ttype = plugins.get_task_type(request.task_type, self.settings.provider)
+        self.engine.attach_recovered()
+        found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
+        wanted = set(sent_numbers(found))
+        since = self._answered_since(time.time(), request.retry_unknown)
+        groups = self.store.lookup_groups(ttype.name, wanted,
+                                          **self._freshness(request.retry_unknown, ttype))
+        # Sorted: a set's journal key and its task file must not depend on order.
+        missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
+                self.settings, self.provider, ttype, missing):
+            # A few new numbers: asked one by one first; the rest go to one task.
+            # The set's own journal key: a fast path cut off by a crash is a job
+            # like any other, which `resume` or the next check finishes as a task.
+            key = number_set_key(self.provider.identity, ttype.name, missing)
+            answered, missing, job_id = fast_path.run(
+                self.engine, missing, request.with_(ttype=ttype, since=since), key)
+            groups.extend(_groups_of(answered))
+            if job_id is not None:
+                request = request.with_(settled=frozenset({job_id}))
+        sent = self._at_least_minimum(ttype, missing, wanted, request.top_up)
+        if len(sent) > len(missing):
+            # Topped up: the stored answers added are to be checked again, even those a
+            # job stored moments ago (which would otherwise count as "just answered").
+            since = time.time()
+        # Each task (a chunk, a 413 half, the rest after an overlap) is checked
+        # against the minimum again before its create; fillers are taken once.
+        fill = _Fill(request.top_up, wanted, set(sent).difference(wanted))
+        request = request.with_(ttype=ttype, since=since, fill=fill)
+        for result in self._send(sent, request):
+            groups.extend(_groups_of(result))
+        return found, wanted, groups
+
+    def minimum(self, ttype: TaskType) -> int | None:
+        """Fewest numbers a task of this type may hold (TGCHECK_MIN_TASK_SIZE, else the
+        task type's own), None when there is no minimum."""
+        least = self.settings.min_task_size
+        if least is None:
+            least = ttype.min_task_size
+        return least or None
+
+    def _at_least_minimum(self, ttype, missing: list[str], wanted: set[str],
+                          top_up: bool | None) -> list[str]:
+        """The numbers to send, refused before any call when they are fewer than the
+        minimum task size, or filled up to it with the stalest stored answers of the
+        type (top-up: those are checked again and their answers refreshed)."""
+        least = self.minimum(ttype)
+        if not least or not missing or len(missing) >= least:
+            return missing
+        short = least - len(missing)
+        top_up = self.settings.top_up if top_up is None else top_up
+        filler = self.store.stalest(ttype.name, short, exclude=wanted) if top_up else []
+        if len(filler) >= short:
+            return sorted(missing + filler)
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        how = (f"--top-up found only {len(filler)} stored {ttype.name} answers to check "
+               "again" if top_up else
+               "or use --top-up (Python: top_up=True; SQL and Excel: TGCHECK_TOP_UP=1) to "
+               f"fill the task with the {short} stalest stored answers, checked again")
+        raise BelowMinimum(
+            f"{len(missing)} new number{'s' if len(missing) != 1 else ''}; {ttype.name} tasks "
+            f"take at least {least}: add {short}, {how}. New: {shown}")
+
+    def plan(self, values: Iterable[object], *, task_type: str = "tg",
+             region: Region = None, retry_unknown: bool = False,
+             top_up: bool | None = None) -> dict[str, object]:
+        """What a check would do, without any API call (the CLI's --dry-run): counts,
+        and under "reasons" each reason code's count and a few example inputs. With
+        top-up (top_up, else the settings'), "topped_up": the stored answers a task
+        below the minimum would be filled with (checked again, so billed too)."""
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
+        values = values if isinstance(values, list) else list(values)
+        found = resolve_all(values, region)
+        numbers = sent_numbers(found)
+        distinct = set(numbers)
+        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown, ttype))
+        problems = [f.status for f in found if type(f) is not str and f.status != OK]
+        to_send = len(distinct) - len(known)
+        least = self.minimum(ttype)
+        top_up = self.settings.top_up if top_up is None else top_up
+        topped = {}
+        if top_up and least and 0 < to_send < least:
+            filler = self.store.stalest(ttype.name, least - to_send, exclude=distinct)
+            if len(filler) >= least - to_send:  # else the check refuses, as it would
+                topped = {"topped_up": len(filler)}
+        return {
+            "inputs": len(found),
+            "valid": len(numbers),
+            "invalid": problems.count(INVALID),
+            "blank": problems.count(BLANK),
+            "duplicates": len(numbers) - len(distinct),
+            "already_answered": len(known),
+            "to_send": to_send,
+            **topped,
+            **self._fast_path_plan(ttype, distinct.difference(known)),
+            # code -> (count, a few examples): the rows not sent, and the noted ones.
+            "reasons": reason_breakdown(values, found),
+        }
+
+    def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
+        """plan()'s "fast_path": how many of the numbers to send would be asked one
+        by one first (their misses then go to the task); none said without a
+        provider to ask (a dry run without a key)."""
+        if not 0 < len(new) <= self.settings.sync_max:
+            return {}
+        try:
+            provider = self.provider
+        except ConfigError:
+            return {}
+        return {"fast_path": len(new)} if fast_path.applies(
+            self.settings, provider, ttype, new) else {}
+
+    def _freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
+        return {"max_age_days": self.settings.max_age_days,
+                # An answer stored without the fields its task type declares
+                # (before they were kept) is no answer to it.
+                "needs_fields": bool(ttype.fields),
+                "unknown_retry_hours": self.settings.unknown_retry_hours,
+                "retry_unknown": retry_unknown,
+                # An answer is a fact about the number, whoever gave it; this
+                # setting reuses only the selected provider's.
+                "provider": self.settings.provider if self.settings.same_provider_only
+                else None}
+
+    def _send(self, missing: list[str], request: CheckRequest
+              ) -> Iterator[dict[str, tuple]]:
+        """Answers for the numbers the store lacks (sorted): one job per chunk, run
+        in parallel; each chunk's answers are handed over as soon as its job is
+        done, not all held until the last one is.
+
+        After a chunk fails, chunks not yet started are not sent: the caller
+        gets the error without paying for more tasks first. Chunks already
+        running finish, and their answers are stored for the next run.
+        """
+        if not missing:
+            return
+        size = min(self.settings.max_task_size, self._size_cap or self.settings.max_task_size)
+        # Equal chunks (sizes differ by one at most), not full ones and a remainder:
+        # 100,020 numbers are two tasks of 50,010, not 100,000 and a 20 below the
+        # minimum task size.
+        chunks = _equal_parts(missing, size)
+        if len(chunks) == 1 and not _on_main_thread():
+            # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
+            # the job runs here, its waits woken by the caller's cancel at once.
+            yield self._sized_job(chunks[0], request)
+            return
+        failed = threading.Event()
+
+        def run(chunk):
+            if failed.is_set():
+                return None  # another chunk failed: the caller gets its error
+            if stop.interrupted():
+                raise Cancelled("stopped before the task was created; the next call creates it")
+            try:
+                return self._sized_job(chunk, request.with_(cancel=stop))
+            except BaseException:
+                failed.set()  # set before this future completes: no later chunk starts
+                raise
+
+        workers = min(self.settings.max_parallel_tasks, len(chunks))
+        # Ctrl-C reaches only the main thread, so there even one chunk's job runs
+        # on a worker: an interrupt never cuts a create mid-request. The workers
+        # are told through `stop`, and not waited for, so that an interrupt ends
+        # the check at once however many tasks are in flight: each releases its
+        # job (it stays open: the next run attaches) at its next wait, and none
+        # starts a create after the stop. A create already on its way finishes and
+        # is journaled: the caller waits for those (self.creates) before it exits.
+        stop = _Stop(request.cancel)
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
+        interrupted = False
+        futures = [pool.submit(run, chunk) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                if result is not None:
+                    yield result
+        except KeyboardInterrupt:
+            interrupted = True
+            self.creates.in_flight(stop)  # stop set under the gate's lock
+            raise
+        finally:
+            for future in futures:
+                future.cancel()  # those not started yet, if the caller stops early
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+
+    def _sized_job(self, numbers, request: CheckRequest) -> dict[str, tuple]:
+        """_shared_job, and when the provider refuses the file as too large (413,
+        nothing created), the set split in halves, each its own task, as often as
+        needed. The count of tasks is told (an event) before they are created.
+        With fill, a task below the minimum size is topped up or refused first."""
+        cap = self._size_cap
+        if cap and len(numbers) > cap:
+            # A 413 taught a smaller size since this set was cut (the other half
+            # of a refused set, a chunk cut before): split now, not after a 413.
+            parts = _equal_parts(numbers, cap)
+            self._notify(request, len(numbers),
+                         f"sending {len(numbers):,} numbers as {len(parts)} tasks of up to "
+                         f"{cap:,}: the provider refused larger ones as too large")
+            return self._sized_parts(parts, request)
+        ttype, fill = request.ttype, request.fill
+        least = self.minimum(ttype)
+        if fill is not None and least and len(numbers) < least:
+            with fill.lock:
+                sent = self._at_least_minimum(ttype, numbers, fill.wanted | fill.taken,
+                                              fill.top_up)
+                fill.taken.update(sent)  # two tasks never top up with the same numbers
+            if len(sent) > len(numbers):
+                # The fillers are to be checked again (see _grouped).
+                request = request.with_(since=time.time())
+            numbers = sent
+        try:
+            return self.engine.jobs._shared_job(numbers, request)
+        except TaskTooLarge as e:
+            if len(numbers) < 2:
+                raise
+            half = (len(numbers) + 1) // 2
+            self._size_cap = size = min(self._size_cap or half, half)
+            parts = _equal_parts(numbers, size)
+            self._notify(request, len(numbers),
+                         f"the provider refused {len(numbers)} numbers as too large ({e}); "
+                         f"sending them as {len(parts)} tasks of up to {size:,}")
+        return self._sized_parts(parts, request)
+
+    def _sized_parts(self, parts, request: CheckRequest) -> dict[str, tuple]:
+        found: dict[str, tuple] = {}
+        for part in parts:
+            found.update(self._sized_job(part, request))
+        return found
+
+    def _notify(self, request: CheckRequest, count: int, message: str) -> None:
+        """A note about no one job (a split): a progress event without a task."""
+        tell(request, JobEvent(kind="progress", job_key="",
+                                     task_type=request.ttype.name, numbers=count,
+                                     message=message, simulated=self.settings.simulated))
+
+    def _answered_since(self, looked_up_at: float, retry_unknown: bool = False) -> float:
+        """Answers stored after this were not seen by a lookup at looked_up_at.
+
+        A margin for the writer whose clock read came a little before its
+        commit (it waited for the lock, wrote many rows); never older than
+        the freshness limit, so `--max-age 0` still checks again, and none
+        when the caller asked to resend what a recent job left unknown.
+        """
+        if retry_unknown:
+            return looked_up_at
+        return max(looked_up_at - CLOCK_MARGIN,
+                   looked_up_at - self.settings.max_age_days * 86400)
