@@ -173,3 +173,19 @@ def test_live_and_submit_take_a_task_type_and_spill_its_fields(sandbox, tmp_path
     key = watched["key"][0][0]
     saved = json.loads((tmp_path / "excel-jobs" / f"{key}.json").read_text())
     assert saved["task_type"] == "tg_active"
+
+
+def test_the_check_selection_script_writes_the_fields_beside_the_answers(sandbox, tmp_path,
+                                                                         monkeypatch):
+    """The script's checker (it stops waiting on a server) and then the fields from
+    the store, each in its own column after the answers, headed by its name."""
+    monkeypatch.setenv("TGCHECK_TASK_TYPE", "tg_active")
+    nums = numbers(6, start=290)
+    out = run_driver(sandbox, tmp_path, "macro_fields", [nums])
+    assert "B:C" in out["message"], out["message"]
+    assert out["cells"][0][1] == "seen_within_days"
+    for n, (value, days) in zip(nums, out["cells"][1:], strict=True):
+        answer = sandbox.expected(n, "tg_active")
+        assert value == ("unknown" if answer is None else answer)
+        assert days == ("" if answer in (None, "N/A") else int(answer))
+    assert sandbox.billed["create"] == 1  # the fields came from the store
