@@ -10,9 +10,11 @@ from tgcheck.plugin import (
     READY,
     RUNNING,
     Call,
+    Field,
     Provider,
     Setting,
     TaskStatus,
+    TaskType,
     Wire,
     hookimpl,
     identity_of,
@@ -63,14 +65,24 @@ class JsonBatch(Provider):
 
 
 def _page(reply):
-    """(number, answer) records and the next page's cursor (None: the last page).
-    A reply of another shape (KeyError, TypeError...) is unreadable: asked again."""
+    """(number, answer, fields) records and the next page's cursor (None: the last
+    page); fields: the record itself, from which the core keeps what the task type
+    declares (tg_seen's last_seen). A reply of another shape (KeyError,
+    TypeError...) is unreadable: asked again."""
     page = reply.json()
-    return [(r["number"], ANSWERS[r["registered"]]) for r in page["results"]], page["next"]
+    return ([(r["number"], ANSWERS[r["registered"]], r) for r in page["results"]],
+            page["next"])
 
 
 class JsonBatchPlugin:
-    """One hook brings the provider with its settings and its sandbox."""
+    """One hook brings the provider with its settings and its sandbox, another its
+    task type with a field."""
+
+    @hookimpl
+    def tgcheck_register_task_types(self, register):
+        register(TaskType("tg_seen", "registered", frozenset({"yes", "no"}),
+                          "has a Telegram account, and when it was last seen",
+                          fields=(Field("last_seen", "date/time"),), provider="jsonbatch"))
 
     @hookimpl
     def tgcheck_register_providers(self, register):

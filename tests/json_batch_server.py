@@ -6,10 +6,12 @@ provider's sandbox (the sandbox factory's contract, docs/plugins.md).
 
 POST /v1/batches {"numbers": [...]}        -> 201 {"id", "state", "size"}; 413 past MAX_BATCH
 GET  /v1/batches/ID                        -> {"id", "state", "size", "progress"} (free)
-GET  /v1/batches/ID/results?cursor=C       -> {"results": [{"number", "registered"}], "next"}
+GET  /v1/batches/ID/results?cursor=C       -> {"results": [{"number", "registered",
+                                                "last_seen"}], "next"}
 
 Answers are a pure function of the number: its last digit even is registered,
-odd is not, and a number ending in 0 is an explicit unknown (null).
+odd is not, and a number ending in 0 is an explicit unknown (null); a registered
+one was last seen on a day of November 2026 (last_seen), the others null.
 
 fail_next() makes the next calls to an endpoint (create, status, results) answer
 with a fault, for the guarantee suites (tests/shapes.py): 500, 429 with
@@ -33,6 +35,12 @@ PAGE = 1_000
 def registered(number: str) -> bool | None:
     """The stand-in's answer for a number: None (unknown) for a final 0."""
     return None if number.endswith("0") else int(number[-1]) % 2 == 0
+
+
+def last_seen(number: str) -> str | None:
+    """When a registered number was last seen (ISO 8601, UTC); None otherwise."""
+    return f"2026-11-{1 + int(number[-3:-1]) % 28:02d}T10:00:00Z" if registered(number) \
+        else None
 
 
 class LoopbackServer:
@@ -174,7 +182,8 @@ def _handler(srv: JsonBatchServer):
             numbers = srv.batches[batch][start:start + PAGE]
             after = start + PAGE
             self._reply(200, {
-                "results": [{"number": n, "registered": registered(n)} for n in numbers],
+                "results": [{"number": n, "registered": registered(n),
+                             "last_seen": last_seen(n)} for n in numbers],
                 "next": str(after) if after < len(srv.batches[batch]) else None})
 
     return Handler

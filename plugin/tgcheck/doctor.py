@@ -445,13 +445,20 @@ def _write_jobs(jobs: dict[int, dict], fresh: Store, report: DoctorReport) -> No
 
 
 def _answer_rows(src, report: DoctorReport) -> list[tuple]:
-    """Every answer that can still be read, by key ranges around damaged pages;
-    the key intervals that could not be read are kept to count what was lost."""
+    """Every answer that can still be read (with its provider and fields when the
+    store has them), by key ranges around damaged pages; the key intervals that
+    could not be read are kept to count what was lost."""
     try:  # a store of schema 4 or later says which provider gave each answer
         have = {row[1] for row in src.execute("PRAGMA table_info(answers)")}
     except sqlite3.DatabaseError:
         have = set()
-    columns = (*ANSWER_COLUMNS, "provider") if "provider" in have else ANSWER_COLUMNS
+    columns = ANSWER_COLUMNS
+    if "provider" in have:
+        columns = (*columns, "provider")
+        # Schema 5 on: an answer's typed fields (a paid tg_active answer without
+        # them would not be taken again, and so be paid twice).
+        if "fields" in have:
+            columns = (*columns, "fields")
     scan = scan_by_key(src, "answers", ("task_type", "number"), columns)
     if scan.damaged:
         report.damaged_tables.add("answers")

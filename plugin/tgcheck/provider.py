@@ -137,9 +137,12 @@ class Provider:
     #: pages, each an iterable of (number, answer) pairs, for a vendor that serves
     #: answers as records rather than a file. answer: the vendor's text (cleaned by
     #: the task type, e.g. "yes"/"no") or None: an explicit unknown, stored as
-    #: unknown, distinct from a number no page names (left out). When set, a READY
-    #: record needs no result_url and download()/readers are not used.
-    results: Callable[..., Iterable[Iterable[tuple[str, str | None]]]] | None = None
+    #: unknown, distinct from a number no page names (left out). A record may be
+    #: (number, answer, fields): fields a mapping (e.g. the JSON record itself)
+    #: whose entries the task type declares are kept as its typed fields, read as
+    #: a file's columns are. When set, a READY record needs no result_url and
+    #: download()/readers are not used.
+    results: Callable[..., Iterable[Iterable[tuple]]] | None = None
     #: Optional: sync() -> a new SyncCheck, which answers a few numbers one call
     #: each before any task (ekycpro's /v1/check): the engine's fast path
     #: (tgcheck.fast_path, TGCHECK_SYNC_MAX), closed when that ends. sync.task_types

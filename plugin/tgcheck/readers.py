@@ -49,6 +49,24 @@ class Answers(dict):
         self.fields: dict[str, dict[str, object]] = {}
 
 
+def record_rows(pages: Iterable[Iterable[tuple]], task_type: TaskType) -> Iterator[list]:
+    """A provider's pages of records (Provider.results) as a file's rows, header
+    first, for rows_to_answers: a record is (number, answer) or (number, answer,
+    fields), fields a mapping of the vendor's names to its values (a JSON record),
+    read as a file's columns are: a declared field's column matched ignoring case,
+    spaces and punctuation, an undeclared one ignored."""
+    declared = task_type.fields
+    yield ["number", task_type.column, *(f.source for f in declared)]
+    wanted = [header_key(f.source) for f in declared]
+    for record in (record for page in pages for record in page):
+        if not declared:
+            yield [record[0], record[1]]
+            continue
+        extra = record[2] if len(record) > 2 else None
+        keyed = {header_key(k): v for k, v in extra.items()} if extra else {}
+        yield [record[0], record[1], *(keyed.get(k) for k in wanted)]
+
+
 def rows_to_answers(rows: Iterable[list], task_type: TaskType) -> Answers:
     """Rows (header first) -> number -> cleaned value."""
     it = iter(rows)

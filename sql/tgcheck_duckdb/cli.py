@@ -49,7 +49,8 @@ _UDF_ERROR = re.compile(r"Python exception occurred while executing the UDF: (\w
               help="DuckDB database file to open.")
 @click.option("--sandbox", is_flag=True,
               help="Run against the built-in sandbox: SIMULATED answers, no key, no cost.")
-@click.option("--task-type", default="tg", show_default=True, help="Task type to check.")
+@click.option("--task-type", default="tg", show_default=True,
+              help="Task type to check (a query's task_type := overrides it).")
 @click.option("--provider", metavar="NAME", help="Who checks: ekycpro or an installed provider "
                                                  "plugin (default: TGCHECK_PROVIDER or ekycpro).")
 @click.option("--region", help="Region for national numbers (CH, Switzerland, 41); with a "

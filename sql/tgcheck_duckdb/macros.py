@@ -6,12 +6,22 @@ engine sees the whole set (one task, not one per chunk of 2,048 rows). The UDF
 does the part only Python can (normalise, look up, pay for what is missing,
 store) and hands back two lists, the reading of each input and the answers by
 number; DuckDB joins them to the rows itself, in parallel, as a hash join.
+
+`task_type :=` chooses the check per query, and with it the output's columns
+(the headline's name, one typed column per field). A macro's columns are fixed
+when DuckDB binds it, so every registered task type is a numbered block of
+columns (`__tgcheck_t<i>__<name>`) in the answers, and the macros pick one
+block by a regex `COLUMNS(...) AS '\\1'`, whose pattern is a constant folded
+from the `task_type :=` argument while binding: the block's own names come out.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
+
 from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-from tgcheck.models import OK, UNKNOWN
+from tgcheck.models import OK, UNKNOWN, TaskType
 from tgcheck.reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 
 from .arrow_values import FIELD_PREFIX
@@ -47,6 +57,34 @@ def check_type(declared: tuple[Field, ...] = ()) -> str:
     return CHECK_TYPE.replace("status VARCHAR)[])", f"status VARCHAR{extra})[])")
 
 
+def block_fields(types: Sequence[TaskType]) -> tuple[Field, ...]:
+    """Every block's fields as members of the one answers struct: block i's field
+    `x` is `t<i>_x` (two task types may declare one name with other kinds)."""
+    return tuple(dataclasses.replace(f, name=f"t{i}_{f.name}")
+                 for i, t in enumerate(types) for f in t.fields)
+
+
+def _block_columns(types: Sequence[TaskType]) -> str:
+    """Per block: its headline and its fields, each NULL unless the answer is ok."""
+    out = []
+    for i, t in enumerate(types):
+        out.append(f"CASE WHEN a.status = '{OK}' THEN a.value END AS "
+                   f"{quote_identifier(f'__tgcheck_t{i}__{t.column}')}, ")
+        out += [f"CASE WHEN a.status = '{OK}' THEN "
+                f"a.{quote_identifier(f'{FIELD_PREFIX}t{i}_{f.name}')} END AS "
+                f"{quote_identifier(f'__tgcheck_t{i}__{f.name}')}, " for f in t.fields]
+    return "".join(out)
+
+
+def _block_pattern(names: Mapping[str, int], default: int) -> str:
+    """The regex of the block `task_type :=` names (NULL: the registered one); a
+    name no block has picks the registered one's columns, and the UDF, given the
+    name, fails the query with the known task types before any call."""
+    cases = " ".join(f"WHEN {quote_literal(name)} THEN '{i}'" for name, i in names.items())
+    return (f"'^__tgcheck_t' || CASE task_type {cases} ELSE '{default}' END "
+            "|| '__(.*)$'")
+
+
 # Each row's region, as text (a calling code may be an INTEGER column), or NULL
 # without a region column. COLUMNS([coalesce(...)]) always names a real column,
 # so the expression binds either way; CASE then drops it when there is none.
@@ -54,36 +92,24 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
                   "ELSE CAST(COLUMNS([coalesce(region_column, col)]) AS VARCHAR) END")
 
 
-def macro_sql(column: str, declared: tuple[Field, ...] = ()) -> str:
-    col = quote_identifier(column)
-    names = [f.name for f in declared]
-    shown = ", ".join(quote_literal(c) for c in ("number", column, *names, "status", "reason"))
-    # One typed column per field, after the headline; NULL unless the answer is ok.
-    picked = "".join(
-        f"CASE WHEN a.status = '{OK}' THEN a.{quote_identifier(FIELD_PREFIX + n)} END "
-        f"AS {quote_identifier(n)}, " for n in names)
-    enriched = "".join(f", answers.{quote_identifier(n)} AS {quote_identifier(n)}"
-                       for n in names)
+def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int) -> str:
+    """The macros over the UDF. types: the blocks, in the UDF's order (block_fields);
+    names: each name `task_type :=` may be given -> its block; default: the block
+    of the task type given to register()."""
+    blocks = _block_columns(types)
+    # COLUMNS(<pattern>) AS '\1': the chosen block, its prefix cut off.
+    chosen = f"COLUMNS({_block_pattern(names, default)}) AS '\\1'"
+    registered = f"COLUMNS('^__tgcheck_t{default}__(.*)$') AS '\\1'"
     no_answer, left_out = quote_literal(NO_ANSWER_REASON), quote_literal(LEFT_OUT_REASON)
-    # A macro parameter is pasted in as text wherever it appears: `pairs` used
-    # twice would run its subquery twice, and two list(DISTINCT ...) need not
-    # come in the same order (DuckDB's parallel hash aggregate does not keep
-    # one), so numbers would be read with another row's region and answers
-    # zipped to the wrong inputs. Hence `pairs` appears exactly once: the
-    # (number, region) structs go to the UDF as ONE list, the UDF splits them
-    # itself, and its readings are zipped to that very list (two unnests of one
-    # row walk their lists in step). MATERIALIZED also keeps an inlined second
-    # reference from calling the UDF (and the engine) again.
-    # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
-    # the next overload as a cross join.
     return f"""
-CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
+CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed, task_type) AS TABLE
     WITH inputs AS MATERIALIZED (
         SELECT pairs AS __tgcheck_pairs
     ),
     checked AS MATERIALIZED (
         SELECT __tgcheck_pairs,
-               {ANSWER_UDF}(__tgcheck_pairs, CAST(fixed AS VARCHAR)) AS __tgcheck_checked
+               {ANSWER_UDF}(__tgcheck_pairs, CAST(fixed AS VARCHAR),
+                             CAST(task_type AS VARCHAR)) AS __tgcheck_checked
         FROM inputs
     ),
     readings AS (
@@ -95,8 +121,7 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
         SELECT unnest(__tgcheck_checked.answers, recursive := true) FROM checked
     )
     -- A number with no answer is unknown, never "no"; a value only for "{OK}".
-    SELECT r.input, r.region, r.number,
-           CASE WHEN a.status = '{OK}' THEN a.value END AS {col}, {picked}
+    SELECT r.input, r.region, r.number, {blocks}
            coalesce(r.status, a.status, '{UNKNOWN}') AS status,
            CASE WHEN r.number IS NOT NULL AND a.number IS NULL THEN {no_answer}
                 WHEN a.status <> '{OK}' THEN {left_out}
@@ -104,24 +129,28 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     FROM readings r LEFT JOIN answers a ON r.number = a.number;
 
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
-                                             region := NULL) AS TABLE (
-    SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', {shown}]
-                        ELSE ['input', 'region', {shown}] END)
+                                             region := NULL, task_type := NULL) AS TABLE (
+    SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', 'number']
+                        ELSE ['input', 'region', 'number'] END),
+           {chosen}, status, reason
     FROM {ANSWERS_OF}((
         SELECT list({{'input': __tgcheck_key, 'region': __tgcheck_region}})
         FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region
               FROM (SELECT COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region
                     FROM query_table(tbl))
               WHERE __tgcheck_key IS NOT NULL)
-    ), region)
+    ), region, task_type)
 ),
+-- The list form takes no task_type := (DuckDB would bind telegram_check(t, col)
+-- to it as well, a named parameter being positional too): the registered one.
 (xs) AS TABLE (
-    SELECT COLUMNS(['input', {shown}])
-    FROM {ANSWERS_OF}([{{'input': x, 'region': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL)
+    SELECT input, number, {registered}, status, reason
+    FROM {ANSWERS_OF}([{{'input': x, 'region': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL,
+                      NULL)
 );
 
 CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
-                                              region := NULL) AS TABLE
+                                              region := NULL, task_type := NULL) AS TABLE
     WITH src AS MATERIALIZED (
         -- row_number() OVER () numbers rows in scan order: the output keeps it.
         SELECT *, COLUMNS([col]) AS __tgcheck_key, {_REGION_OF_ROW} AS __tgcheck_region,
@@ -129,15 +158,17 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
         FROM query_table(tbl)
     ),
     answers AS MATERIALIZED (
-        SELECT * FROM {ANSWERS_OF}((
+        -- Qualified: a bare `region` here would be the macro's parameter.
+        SELECT a.input AS __tgcheck_input, a.region AS __tgcheck_in_region, {chosen}
+        FROM {ANSWERS_OF}((
             SELECT list({{'input': __tgcheck_key, 'region': __tgcheck_region}})
             FROM (SELECT DISTINCT __tgcheck_key, __tgcheck_region FROM src
                   WHERE __tgcheck_key IS NOT NULL)
-        ), region)
+        ), region, task_type) AS a
     )
     SELECT src.* EXCLUDE (__tgcheck_key, __tgcheck_region, __tgcheck_row),
-           answers.{col} AS {col}{enriched}
-    FROM src LEFT JOIN answers ON src.__tgcheck_key = answers.input
-        AND src.__tgcheck_region IS NOT DISTINCT FROM answers.region
+           answers.* EXCLUDE (__tgcheck_input, __tgcheck_in_region)
+    FROM src LEFT JOIN answers ON src.__tgcheck_key = answers.__tgcheck_input
+        AND src.__tgcheck_region IS NOT DISTINCT FROM answers.__tgcheck_in_region
     ORDER BY src.__tgcheck_row;
 """

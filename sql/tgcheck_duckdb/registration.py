@@ -13,7 +13,14 @@ from tgcheck import plugins
 from tgcheck.regions import fixed_region, is_empty, per_row
 
 from . import macros, waiting
-from .arrow_values import answer_table, checked_array, normalised_array, python_values
+from .arrow_values import (
+    ARROW_TYPES,
+    FIELD_PREFIX,
+    answer_table,
+    checked_array,
+    normalised_array,
+    python_values,
+)
 from .progress import ProgressReporter
 
 
@@ -39,21 +46,27 @@ def register(
     settings = settings or tgcheck.Settings.from_env(provider=provider)
     # Fails now on a misspelled type; a bare name as the selected provider reads it.
     ttype = plugins.get_task_type(task_type, settings.provider)
-    column, declared = ttype.column, ttype.fields
+    # Every task type a query may name (task_type :=) is a block of the UDF's answers.
+    blocks, names = _blocks(settings.provider)
+    members = macros.block_fields(blocks)
     plugins.get_provider_factory(settings.provider)  # and on a misspelled provider
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
 
-    def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray) -> pa.Array:
+    def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray,
+                     types: pa.ChunkedArray) -> pa.Array:
         # One row per query in practice: the macros pass the whole column as one
-        # list of {input, region} structs (region NULL: none), and the macro's
-        # `region :=` (NULL: the registered one). Numbers and regions are split
+        # list of {input, region} structs (region NULL: none), the macro's
+        # `region :=` and its `task_type :=` (NULL: the registered ones). An
+        # unknown task type raises InputError here, before any call, and the
+        # query fails with it. Numbers and regions are split
         # here, from the one list, so they cannot come apart. Per row it returns
         # the normaliser's reading of each input, in that list's order, and the
         # answers by number: DuckDB joins the two (macros.py), not Python.
         lists = lists.combine_chunks()
         fixed = fixed.to_pylist()
+        types = types.to_pylist()
         out = []
         for i in range(len(lists)):
             if not lists[i].is_valid:
@@ -67,15 +80,19 @@ def register(
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
                 default = per_row(row_regions.to_pylist(), default)
-            answered = _check(values, default)
+            asked = types[i] or task_type
+            chosen = plugins.get_task_type(asked, settings.provider)
+            answered = _check(values, default, asked)
             found, groups = answered.found, answered.groups
             checked = checked_array(found)
+            answers = answer_table(groups, checked.field("number"), chosen.fields,
+                                   answered.fields)
             out.append({"checked": checked,
-                        "answers": answer_table(groups, checked.field("number"), declared,
-                                                answered.fields)})
-        return _checks_of(out, declared)
+                        "answers": _in_blocks(answers, names[_qualified(chosen)],
+                                              chosen, members)})
+        return _checks_of(out, members)
 
-    def _check(values: list, region) -> tgcheck.ColumnAnswers:
+    def _check(values: list, region, asked: str) -> tgcheck.ColumnAnswers:
         if not values:
             return tgcheck.ColumnAnswers([], [])
         reporter = ProgressReporter(every=settings.progress_every)
@@ -87,7 +104,7 @@ def register(
 
         def run(cancel):
             return tgcheck.get_engine(settings).check_column(
-                values, task_type=task_type, region=region, on_event=listen, cancel=cancel)
+                values, task_type=asked, region=region, on_event=listen, cancel=cancel)
 
         try:
             return waiting.check_interruptibly(run, connection_key)
@@ -103,14 +120,43 @@ def register(
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
     # PREPARE, constant folding): a call can create a billed task.
     # null_handling="special": a NULL region list means "no regions", not a NULL answer.
-    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.check_type(declared),
+    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.check_type(members),
                         type="arrow", null_handling="special", side_effects=True)
     # No API call here, but the same rule keeps it out of surprises in plans.
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    con.execute(macros.macro_sql(column, declared))
+    con.execute(macros.macro_sql(blocks, names, names[_qualified(ttype)]))
     return con
+
+
+def _qualified(ttype) -> str:
+    return f"{ttype.provider}:{ttype.name}" if ttype.provider else ttype.name
+
+
+def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
+    """Every registered task type (the UDF's blocks, in a fixed order), and each name
+    a query may give it -> its block: "provider:name", and a bare name as provider
+    reads it (plugins.get_task_type)."""
+    qualified = plugins.registered_task_types()
+    blocks = [qualified[key] for key in sorted(qualified)]
+    names = {key: i for i, key in enumerate(sorted(qualified))}
+    for bare, ttype in plugins.task_types(provider).items():
+        names.setdefault(bare, names[_qualified(ttype)])
+    return blocks, names
+
+
+def _in_blocks(answers: pa.StructArray, block: int, ttype, members) -> pa.StructArray:
+    """answer_table's struct (the chosen task type's fields as FIELD_PREFIX + name)
+    with every block's members (macros.block_fields): the chosen block's fields
+    renamed to its own, the other blocks' NULL."""
+    own = {FIELD_PREFIX + f"t{block}_" + f.name: answers.field(FIELD_PREFIX + f.name)
+           for f in ttype.fields}
+    columns = [answers.field(name) for name in ("number", "value", "status")]
+    columns += [own[FIELD_PREFIX + m.name] if FIELD_PREFIX + m.name in own
+                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
+    return pa.StructArray.from_arrays(
+        columns, names=["number", "value", "status", *(FIELD_PREFIX + m.name for m in members)])
 
 
 def _checks_of(items: list, declared: tuple = ()) -> pa.StructArray:

@@ -10,7 +10,7 @@ import warnings
 import pytest
 from click.testing import CliRunner
 from json_batch_provider import JsonBatch, JsonBatchPlugin
-from json_batch_server import KEY, PAGE, JsonBatchServer, registered
+from json_batch_server import KEY, PAGE, JsonBatchServer, last_seen, registered
 
 import tgcheck
 from conftest import numbers
@@ -203,3 +203,31 @@ def test_the_old_calling_convention_still_works_with_a_warning():
 
 def test_json_batch_is_a_provider():
     assert issubclass(JsonBatch, Provider)
+
+
+def test_records_carry_the_fields_their_task_type_declares(jsonbatch, tmp_path):
+    """Issue 24: a provider whose results are pages of records passes each record's
+    fields; the engine keeps the declared ones typed (tg_seen's last_seen), like a
+    file's columns, and a re-run answers them from the store with no call."""
+    import datetime
+
+    nums = numbers(PAGE + 20, start=500)  # two pages of records
+    with JsonBatchServer() as server:
+        engine = tgcheck.Engine(_settings(server, tmp_path))
+        try:
+            answers = engine.check(nums, task_type="tg_seen")
+            before = sum(server.calls.values())
+            again = engine.check(nums, task_type="tg_seen")
+            assert sum(server.calls.values()) == before  # a re-run: 0 calls
+        finally:
+            engine.close()
+
+    def seen(number):
+        text = last_seen(number)
+        return text and datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    assert [(a.value, a.status) for a in answers] == [_want(n) for n in nums]
+    assert [a.fields for a in answers] == [
+        {"last_seen": seen(n)} if registered(n) is not None else None for n in nums]
+    assert any(a.fields and a.fields["last_seen"] for a in answers)
+    assert [a.fields for a in again] == [a.fields for a in answers]

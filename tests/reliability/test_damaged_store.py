@@ -189,3 +189,25 @@ def test_the_doctor_reads_around_one_damaged_page_and_counts_the_lost(tmp_path, 
     assert f"and {len(kept)} answers" in result.output
     assert f"lost (unreadable): {lost} answers" in result.output
     print(f"measured: {len(kept)} of {len(stored)} answers salvaged, {lost} lost")
+
+
+def test_the_doctor_keeps_each_answer_s_fields(engine, sandbox, settings):
+    """Issue 24: a salvaged tg_active answer keeps its typed fields. Without them it
+    is no answer to tg_active (an older row), so the doctor would cost a new task."""
+    asked = numbers(40, start=70_000)
+    before = [a.fields for a in engine.check(asked, task_type="tg_active")]
+    assert any(f["seen_within_days"] is not None for f in before)
+    engine.close()
+    let_go_of(settings.store_path)
+    damage_table(settings.store_path, "jobs")
+
+    report = doctor(settings.store_path)
+    assert report.repaired and report.answers_salvaged == len(asked), str(report)
+    calls = sum(sandbox.calls.values())
+    again = tgcheck.Engine(settings)
+    try:
+        after = [a.fields for a in again.check(asked, task_type="tg_active")]
+    finally:
+        again.close()
+    assert sum(sandbox.calls.values()) == calls  # not paid again
+    assert after == before

@@ -75,7 +75,9 @@ def pending_cells(flat: Sequence[object], region: object) -> list[str]:
             for found in resolve_all(flat, region)]
 
 
-def json_size(grid: Sequence[Sequence[str]]) -> int:
+def json_size(grid: Sequence[Sequence[object]]) -> int:
     """Bytes the grid takes as JSON, closely enough to stay under a message limit."""
-    # ["yes"], per cell: the text, two quotes, a comma; two brackets per row.
-    return sum(len(cell) + 3 for row in grid for cell in row) + 3 * len(grid) + 2
+    # ["yes"], per cell: the text, two quotes, a comma; two brackets per row. A
+    # field's cell may be a number, a boolean or a date: its text, quoted or not.
+    return sum(len(cell if isinstance(cell, str) else str(cell)) + 3
+               for row in grid for cell in row) + 3 * len(grid) + 2

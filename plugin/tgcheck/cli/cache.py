@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 
 import click
 
+from .. import plugins
 from ..command_errors import handle_errors
 from ..engine import sent_numbers
 from ..errors import InputError
+from ..fields import as_cell, as_text, typed
 from ..normalize import resolve_all
 from ..output_style import OutputStyle
 from ..tables import (
@@ -115,8 +118,9 @@ def cache_show(numbers, task_type, region, sandbox):
 @handle_errors
 def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
     """Write every stored answer with where it came from: task_type, number,
-    value, status, checked_at, task_id, provider (empty: stored before tgcheck
-    recorded it).
+    value, its task type's fields (one column each, empty for another task
+    type's rows), status, checked_at, task_id, provider (empty: stored before
+    tgcheck recorded it).
 
     \b
     Examples:
@@ -126,17 +130,61 @@ def cache_export(output, out_format, raw_csv, task_type, older_than, sandbox):
     fmt = output_format(output, out_format)
     engine = store_engine(sandbox)
     try:
+        declared = _Declared()
+        names = _field_columns(engine, task_type, declared)
+        render = as_cell if fmt not in ("csv", "json") else as_text
         stored = engine.store.iter_answers(task_type=task_type, older_than_days=older_than)
         # Closed here, on any error too: its cursor must close before the store does.
         with contextlib.closing(stored), writing(output):
-            rows = ((t, n, v, s, stamp(c), task, provider)
-                    for t, n, v, s, c, task, provider, *_ in stored)
-            count = write_table(output, fmt, ["task_type", "number", "value", "status",
+            rows = ((t, n, v, *_field_cells(declared(t, provider), found, names, render), s,
+                     stamp(c), task, provider)
+                    for t, n, v, s, c, task, provider, found in stored)
+            count = write_table(output, fmt, ["task_type", "number", "value", *names, "status",
                                               "checked_at", "task_id", "provider"], rows,
                                 OutputStyle(csv_safe=not raw_csv))
     finally:
         engine.close()
     click.echo(f"tgcheck: {count} answers exported", err=True)
+
+
+def _field_columns(engine, task_type: str | None, declared) -> list[str]:
+    """The field columns of an export: each field of the task types it holds (the
+    one asked for, else those the store has answers of), in their declared order,
+    a name two task types declare once. Only tg answers: none, as before fields."""
+    held = [task_type] if task_type else sorted(
+        {s.task_type for s in engine.store.answer_stats(max_age_days=0)})
+    names: dict[str, None] = {}
+    for name in held:
+        ttype = declared(name, None)
+        names.update(dict.fromkeys(ttype.field_names if ttype else ()))
+    return list(names)
+
+
+class _Declared:
+    """The task type of a stored answer, looked up once per (name, provider): its
+    provider's when the store says which, else the selected provider's; None for
+    one no installed plugin declares now (its fields stay unread)."""
+
+    def __init__(self):
+        self._found: dict = {}
+
+    def __call__(self, task_type: str, provider: str | None):
+        key = (task_type, provider)
+        if key not in self._found:
+            try:
+                self._found[key] = plugins.get_task_type(task_type, provider)
+            except InputError:
+                self._found[key] = None if provider is None else self(task_type, None)
+        return self._found[key]
+
+
+def _field_cells(ttype, stored: str | None, names: list[str], render) -> list:
+    """A stored answer's fields (JSON, or None) typed as `check` writes them: one
+    cell per export column, empty where its task type has no such field."""
+    if not names:
+        return []
+    values = typed(ttype.fields, json.loads(stored)) if stored and ttype else {}
+    return [render(values.get(name)) for name in names]
 
 
 @cache.command("clear")

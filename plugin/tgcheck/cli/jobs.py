@@ -7,6 +7,7 @@ import json
 import click
 
 from .. import (
+    fields,
     hints,
     plugins,
     redact,
@@ -20,6 +21,7 @@ from ..store import LIVE_STATES, MISSING, journal
 from ..store.journal import JobState
 from ..tables import (
     output_format,
+    with_fields,
     write_table,
 )
 from .app import cli
@@ -220,10 +222,14 @@ def resume(progress, quiet, sandbox, provider):
 @cli.command()
 @click.argument("job_ref", metavar="JOB")
 @output_options()
+@click.option("--fields", "chosen_fields", metavar="NAMES",
+              help="The task type's fields to write after its answer, comma-separated "
+                   "(default: all; `none`: only the answer).")
 @sandbox_store_option
 @handle_errors
-def export(job_ref, output, out_format, raw_csv, sandbox):
-    """Write a finished job's answers (number, answer, status), from the store.
+def export(job_ref, output, out_format, raw_csv, chosen_fields, sandbox):
+    """Write a finished job's answers (number, answer, its task type's fields,
+    status), from the store.
 
     JOB is the job number from `tgcheck jobs` or the provider's task id. No API
     call is made.
@@ -243,12 +249,21 @@ def export(job_ref, output, out_format, raw_csv, sandbox):
                     else "it has no answers")
             raise TgcheckError(f"job {job.id} is {job.state}, not done: {hint}")
         ttype = plugins.get_task_type(job.task_type)
+        try:
+            field_names = fields.choose(ttype.fields, chosen_fields)
+        except ValueError as e:
+            raise InputError(f"--fields: {e}") from None
         answers = engine.store.job_answers(job.id)
+        # Typed as `check` types them: one column each after the answer.
+        found = engine.fields_of(job.task_type, {n: (v, s) for n, v, s in answers}) \
+            if field_names else None
     finally:
         engine.close()
     missing = sum(status == MISSING for _, _, status in answers)
+    rows = with_fields(iter(answers), 0, found, field_names,
+                       cells=fmt not in ("csv", "json")) if field_names else answers
     with writing(output):
-        count = write_table(output, fmt, ["number", ttype.column, "status"], answers,
-                            OutputStyle(csv_safe=not raw_csv))
+        count = write_table(output, fmt, ["number", ttype.column, *field_names, "status"],
+                            rows, OutputStyle(csv_safe=not raw_csv))
     note = f"; {missing} no longer in the store (cache cleared)" if missing else ""
     click.echo(f"tgcheck: job {job.id}: {count} answers{note}", err=True)

@@ -408,20 +408,19 @@ class _Driver:
         vendor said it cannot tell), read as a file's rows are (tgcheck.readers), at
         most MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
-        from ..readers import rows_to_answers  # with the first result, not at start
+        from ..readers import record_rows, rows_to_answers  # with the first result
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context())
 
         def records():
-            yield ["number", self.ttype.column]
-            for count, (number, value) in enumerate(
-                    (pair for page in pages for pair in page), 1):
+            # Header first (count 0); a record may carry its fields (record_rows).
+            for count, row in enumerate(record_rows(pages, self.ttype)):
                 if count > limit:
                     raise ResultFileError(
                         f"the results of task {self.job.task_id} hold more than {limit:,} "
                         f"records for {len(self.numbers):,} numbers; the job stays open")
-                yield [number, value]
+                yield row
 
         with result_size_budget(len(self.numbers)):
             return rows_to_answers(records(), self.ttype)

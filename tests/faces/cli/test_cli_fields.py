@@ -80,3 +80,52 @@ def test_a_date_time_field_is_iso_text_in_csv_and_a_date_cell_in_xlsx():
     assert as_text(moment) == "2026-11-29T10:00:00Z"
     assert as_cell(moment) == datetime.datetime(2026, 11, 29, 10)
     assert (as_text(True), as_text(False), as_text(7), as_text(None)) == ("yes", "no", "7", None)
+
+
+def test_export_and_cache_export_write_the_fields_as_check_does(env, sandbox, tmp_path):
+    """Issue 24: `tgcheck export JOB` and `tgcheck cache export` write one column per
+    field after the answer, typed as `check` writes them (text in CSV, number cells
+    in xlsx); answers of a task type without fields leave them empty. No call."""
+    values = numbers(30, start=1_200)
+    path = listing(tmp_path, values)
+    checked = run("check", str(path), "--task-type", "tg_active", "-q", env=env)
+    assert checked.returncode == 0, checked.stderr
+    by_number = {r["number"]: r["seen_within_days"] for r in rows(checked.stdout)}
+    assert any(by_number.values())
+    assert run("check", str(listing(tmp_path, numbers(2, start=1_300))), "-q",
+               env=env).returncode == 0  # tg answers beside them
+    calls = dict(sandbox.calls)
+
+    job = run("export", "1", env=env)
+    assert job.returncode == 0, job.stderr
+    assert job.stdout.splitlines()[0] == "number,telegram_days,seen_within_days,status"
+    assert {r["number"]: r["seen_within_days"] for r in rows(job.stdout)} == by_number
+    xlsx = tmp_path / "job.xlsx"
+    assert run("export", "1", "-o", str(xlsx), env=env).returncode == 0
+    sheet = CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_index(0).to_python()
+    assert sheet[0] == ["number", "telegram_days", "seen_within_days", "status"]
+    assert {r[0]: r[2] for r in sheet[1:]} == {
+        n: float(v) if v else "" for n, v in by_number.items()}
+    chosen = run("export", "1", "--fields", "none", env=env)
+    assert chosen.stdout.splitlines()[0] == "number,telegram_days,status"
+    bad = run("export", "1", "--fields", "last_seen", env=env)
+    assert bad.returncode == 2 and "no field 'last_seen'" in bad.stderr
+
+    cache = run("cache", "export", env=env)
+    assert cache.returncode == 0, cache.stderr
+    assert cache.stdout.splitlines()[0] == (
+        "task_type,number,value,seen_within_days,status,checked_at,task_id,provider")
+    exported = rows(cache.stdout)
+    assert {r["number"]: r["seen_within_days"] for r in exported
+            if r["task_type"] == "tg_active"} == by_number
+    assert {r["seen_within_days"] for r in exported if r["task_type"] == "tg"} == {""}
+    only_tg = run("cache", "export", "--task-type", "tg", env=env)
+    assert only_tg.stdout.splitlines()[0] == (
+        "task_type,number,value,status,checked_at,task_id,provider")
+    xlsx = tmp_path / "cache.xlsx"
+    assert run("cache", "export", "--task-type", "tg_active", "-o", str(xlsx),
+               env=env).returncode == 0
+    sheet = CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_index(0).to_python()
+    assert {r[1]: r[3] for r in sheet[1:]} == {
+        n: float(v) if v else "" for n, v in by_number.items()}
+    assert dict(sandbox.calls) == calls

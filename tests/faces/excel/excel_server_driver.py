@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+from pathlib import Path
 
 import xlwings as xw
 from xlwings import server
@@ -115,6 +116,22 @@ async def main(scenario: str, args: list) -> dict:
         key = await server.custom_functions_call(payload("tg_submit", args), tgcheck_udfs)
         watched = await stream("tg_watch", [key])
         return {"key": key, **watched}
+    if scenario == "macro_fields":  # the check_selection script: its checker, on a sheet
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/
+        from test_excel_macro import MemorySheet
+
+        from tgcheck_udfs import server as face
+        from tgcheck_udfs.macro import run_check_selection
+        from tgcheck_udfs.selection import Selection
+
+        nums = args[0]
+        sheet = MemorySheet({(1, 1): "Numbers"} | {(i + 2, 1): n for i, n in enumerate(nums)})
+        outcome = await asyncio.to_thread(run_check_selection, sheet,
+                                          Selection(1, len(nums) + 1, 1),
+                                          checker=face._checker_that_waits(30))
+        return {"message": outcome.message,
+                "cells": [[sheet.cells.get((r, c), "") for c in (2, 3)]
+                          for r in range(1, len(nums) + 2)]}
     raise SystemExit(f"unknown scenario {scenario}")
 
 

@@ -65,7 +65,9 @@ def test_meta_lists_the_functions_and_the_script(sandbox, tmp_path):
         "numbers", "region", "reasons", "task_type"]
     assert functions["TG_CHECK"]["parameters"][1]["optional"] is True
     assert functions["TG_CHECK"]["parameters"][2]["optional"] is True
-    assert [p["name"] for p in functions["TG_CHECK_LIVE"]["parameters"]] == ["numbers", "region"]
+    for name in ("TG_CHECK_LIVE", "TG_SUBMIT"):
+        assert [p["name"] for p in functions[name]["parameters"]] == [
+            "numbers", "region", "task_type"]
     assert [s["function_name"] for s in out["scripts"]] == ["check_selection"]
 
 
@@ -147,3 +149,43 @@ def test_submit_over_http_then_watch_streams_only_the_key(slow_sandbox, tmp_path
     # The range is kept on disk for a restarted server, without the key.
     saved = (tmp_path / "excel-jobs" / f"{key}.json").read_text()
     assert slow_sandbox.api_key not in saved
+
+
+def test_live_and_submit_take_a_task_type_and_spill_its_fields(sandbox, tmp_path):
+    """Issue 24: TG_CHECK_LIVE and TG_SUBMIT/TG_WATCH take the task type as TG_CHECK
+    does and spill its fields beside the answers; the second costs no call."""
+    nums = numbers(8, start=280)
+
+    def want(n):
+        value = sandbox.expected(n, "tg_active")
+        return ["unknown" if value is None else value,
+                "" if value in (None, "N/A") else int(value)]
+
+    live = run_driver(sandbox, tmp_path, "stream", [office_js_column(nums), None,
+                                                    "tg_active"])
+    assert live["final"] == [want(n) for n in nums]
+    creates = sandbox.billed["create"]
+    watched = run_driver(sandbox, tmp_path, "submit_watch", [office_js_column(nums), None,
+                                                             "tg_active"])
+    assert watched["final"] == [want(n) for n in nums]
+    assert sandbox.billed["create"] == creates == 1  # the second answered from the store
+    assert [t.task_type for t in sandbox.tasks.values()] == ["tg_active"]
+    key = watched["key"][0][0]
+    saved = json.loads((tmp_path / "excel-jobs" / f"{key}.json").read_text())
+    assert saved["task_type"] == "tg_active"
+
+
+def test_the_check_selection_script_writes_the_fields_beside_the_answers(sandbox, tmp_path,
+                                                                         monkeypatch):
+    """The script's checker (it stops waiting on a server) and then the fields from
+    the store, each in its own column after the answers, headed by its name."""
+    monkeypatch.setenv("TGCHECK_TASK_TYPE", "tg_active")
+    nums = numbers(6, start=290)
+    out = run_driver(sandbox, tmp_path, "macro_fields", [nums])
+    assert "B:C" in out["message"], out["message"]
+    assert out["cells"][0][1] == "seen_within_days"
+    for n, (value, days) in zip(nums, out["cells"][1:], strict=True):
+        answer = sandbox.expected(n, "tg_active")
+        assert value == ("unknown" if answer is None else answer)
+        assert days == ("" if answer in (None, "N/A") else int(answer))
+    assert sandbox.billed["create"] == 1  # the fields came from the store

@@ -173,7 +173,7 @@ def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
         SELECT i, [x.number FOR x IN r.checked], [x.status FOR x IN r.checked],
                list_sort([x.number FOR x IN r.answers]),
                [x.status FOR x IN r.answers]
-        FROM (SELECT i, {macros.ANSWER_UDF}(pairs, NULL) AS r
+        FROM (SELECT i, {macros.ANSWER_UDF}(pairs, NULL, NULL) AS r
               FROM (SELECT i, [{{'input': x, 'region': NULL::VARCHAR}} FOR x IN xs] AS pairs
                     FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []),
                                  (4, ['{c}', '{b}', NULL])) AS t(i, xs)))
@@ -208,7 +208,7 @@ def test_the_udf_hands_duckdb_only_the_answers_of_the_column(con, settings, sand
     answered, numbers = con.execute(f"""
         SELECT len(r.answers), list_sort([x.number FOR x IN r.answers])
         FROM (SELECT {macros.ANSWER_UDF}(list({{'input': phone, 'region': NULL::VARCHAR}}),
-                                         NULL) AS r FROM asked)""").fetchone()
+                                         NULL, NULL) AS r FROM asked)""").fetchone()
     assert answered == SCAN_MIN and numbers == sorted(asked)
     assert con.execute("SELECT count(*) FILTER (telegram = 'yes'), count(*) "
                        "FROM telegram_enrich('asked', 'phone')").fetchone() == (SCAN_MIN,) * 2
