@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import billed_calls, connect, fast_path, plugins, redact
+from .billing import billing_of
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -746,8 +747,8 @@ class Engine:
                 processed_of(job.success, job.failure) or 0)
         if shows_progress(seen, record):
             fields["moved_at"] = now
-        journal.polled(self.store, job.id, billed=True, polled_at=now,
-                       **{k: v for k, v in fields.items() if v is not None})
+        journal.polled(self.store, job.id, billed=billing_of(self.provider).status,
+                       polled_at=now, **{k: v for k, v in fields.items() if v is not None})
 
     def _resume_skip_reason(self, job: Job) -> str | None:
         """Why resume leaves this live job alone, or None to finish it."""
@@ -948,7 +949,7 @@ class Engine:
 
     def _billed_calls(self, job: Job) -> int:
         """The job's billed calls by its provider's rule."""
-        return self.provider.billed_calls(job.status_calls, bool(job.task_id))
+        return self.provider.billed_calls(job.status_calls, bool(job.task_id), job.count)
 
 
 def _on_main_thread() -> bool:
@@ -1284,7 +1285,8 @@ class _Driver:
                            "from it")
                 self.emit("failed", message=message)
                 raise TgcheckError(message)
-            if current.budget_used >= limit and self.provider.status_is_billed:
+            status_billed = billing_of(self.provider).status
+            if current.budget_used >= limit and status_billed:
                 # The hard cap: whatever the schedule says, no more billed calls
                 # until the user asks for them. (Free status calls have none: the
                 # widening schedule and TGCHECK_TIMEOUT bound them.)
@@ -1304,7 +1306,7 @@ class _Driver:
             # could not use (cut short, trickling, oversize): the cap holds there too.
             on_billed = billed_calls.BilledCalls(
                 count_billed, lambda: store.job(job.id).budget_used >= limit)
-            if not self.provider.status_is_billed:
+            if not status_billed:
                 on_billed = None  # free: nothing to count, no budget to hold
             try:
                 status = self._get_status(job.task_id, on_billed)
@@ -1317,7 +1319,7 @@ class _Driver:
                 raise TaskLost(message) from None
             # A provider that reports no billed reply: its answer is one (unless it
             # declares its status calls free).
-            journal.polled(store, job.id, billed=self.provider.status_is_billed and not billed[0],
+            journal.polled(store, job.id, billed=status_billed and not billed[0],
                            polled_at=time.time(), status=status.status, total=status.total,
                            success=status.success, failure=status.failure, **_amounts(status))
             self.emit("progress", status)
@@ -1383,6 +1385,14 @@ class _Driver:
             status = dataclasses.replace(status, state=self.provider.state_of(status.status))
         return status
 
+    def _results_billed(self):
+        """on_billed of a download or result page: each billed reply counted in the
+        journal, as a status reply is (Billing.results); None when they are free.
+        No budget is held mid-download: the pages already paid would be lost."""
+        if not billing_of(self.provider).results:
+            return None
+        return lambda: self.store.update_job(self.job.id, status_call=True)
+
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         if self.provider.results is not None:
             found = self._paged(status)
@@ -1400,7 +1410,7 @@ class _Driver:
         from .readers import rows_to_answers  # with the first result, not at start
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
-        pages = self.provider.results(status, context=self._context())
+        pages = self.provider.results(status, context=self._context(self._results_billed()))
 
         def records():
             yield ["number", self.ttype.column]
@@ -1417,7 +1427,8 @@ class _Driver:
 
     def _read_file(self, status: TaskStatus):
         # Bounded by what the numbers sent can take: a bomb stops at the download.
-        data = self.provider.download(status.result_url, context=self._context(),
+        data = self.provider.download(status.result_url,
+                                      context=self._context(self._results_billed()),
                                       max_bytes=result_budget(len(self.numbers)))
         reader = next((r for r in plugins.readers(self.provider) if r.accepts(data)), None)
         if reader is None:

@@ -11,7 +11,8 @@ task. The money rules hold as for a task:
 - the set is claimed in the journal first (one job, its numbers), so two
   processes with the same check never both pay for it; a set another job holds
   goes to the bulk path, which waits for that job;
-- each billed reply is counted in the job's status_calls (the journal), told
+- each billed reply (the reply's word, else the provider's Billing.sync: billed
+  only when determined) is counted in the job's status_calls (the journal), told
   as a job event (the closing line, --progress json) and the answers are
   stored with the job: a re-run costs nothing;
 - 401 and 402 stop the check (what was answered is stored first); 429 is
@@ -25,6 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .billing import billing_of
 from .models import OK, JobEvent
 from .provider import SyncReply
 from .store.journal import NEW
@@ -98,7 +100,7 @@ def _run(engine, numbers: list[str], request, key: str):
             store.release(job.id)
         checker.close()
         return {}, numbers, None
-    asked = _Asking(checker, ttype, request.cancel,
+    asked = _Asking(checker, ttype, request.cancel, billing_of(provider),
                     on_billed=lambda: store.update_job(job.id, status_call=True))
     engine._tell(request, _event(engine, job, request, "submitted", len(numbers),
                                  message=f"asking {len(numbers)} numbers one by one"))
@@ -138,8 +140,9 @@ def _event(engine, job, request, kind, count, *, message) -> JobEvent:
 class _Asking:
     """One fast path's calls: WORKERS threads take numbers off one queue."""
 
-    def __init__(self, sync, ttype, cancel, *, on_billed):
+    def __init__(self, sync, ttype, cancel, billing, *, on_billed):
         self.sync, self.ttype, self.cancel, self.on_billed = sync, ttype, cancel, on_billed
+        self.billing = billing
         self.answered: dict[str, str] = {}
         self.billed = 0
         self._queue: collections.deque = collections.deque()
@@ -191,7 +194,9 @@ class _Asking:
             self._take(number, reply)
 
     def _take(self, number: str, reply: SyncReply) -> None:
-        if reply.billed:
+        # The reply's own word, else the provider's rule: an undetermined answer
+        # (no value) is free under Billing.sync's "determined".
+        if self.billing.sync_billed(reply.value, reply.billed):
             with self._lock:
                 self.billed += 1
             self.on_billed()
