@@ -46,7 +46,7 @@ from .models import (
 from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule, shows_progress
-from .provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider
+from .provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider, created_record
 from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
@@ -1172,8 +1172,8 @@ class _Driver:
             self.recovery.prepare()  # room for the task id, should the disk fill up
         context = self._context()
         try:
-            record = self.provider.create_task(self.numbers, self.ttype.name,
-                                               context=context)
+            record = created_record(self.provider.create_task(self.numbers, self.ttype.name,
+                                                              context=context))
         except UncertainCreate as e:
             self._journal(journal.create_uncertain, str(e))
             self.emit("failed", message=str(e))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 import threading
 import time
 import warnings
@@ -245,6 +246,29 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.identity or self.name}>"
+
+
+# A task id is kept in the journal, shown in TSV tables and terminals, and sent
+# back to the vendor: printable ASCII without spaces, of a sane length.
+_TASK_ID = re.compile(r"[!-~]{1,200}")
+
+
+def created_record(record: TaskStatus) -> TaskStatus:
+    """A create's record, its task id checked before anything keeps it (the engine
+    does, for every provider): an id that is not plausible, or that holds the key
+    echoed back, is UncertainCreate (the task may exist and be billed; it is never
+    stored, shown or polled: a tab would break the journal's TSV, an escape the
+    terminal, the key would travel everywhere)."""
+    from . import redact
+    from .errors import UncertainCreate
+
+    task_id = getattr(record, "task_id", None)
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id) \
+            or redact.holds_secret(task_id):
+        shown = redact.clean(repr(task_id), 80)
+        raise UncertainCreate(f"creating the task: the provider's task id is not a plausible "
+                              f"id ({shown}); the task may exist and be billed")
+    return record
 
 
 def _billing_in_step(cls) -> None:

@@ -66,8 +66,10 @@ GATEWAY_TIMEOUTS = (502, 504)
 # Billed replies that could not be used, in a row, before a query gives up.
 MAX_UNREADABLE_REPLIES = 5
 
-# What a read of a reply of the wrong shape raises: the reply is unreadable.
-UNREADABLE = (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError)
+# What a read of a reply of the wrong shape raises: the reply is unreadable
+# (OverflowError: a count of 10**400 numbers, met by arithmetic on it).
+UNREADABLE = (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError,
+              OverflowError)
 
 # refuse(response, what): raise the provider's own error for a final non-2xx reply.
 Refuse = Callable[[httpx.Response, str], None]
