@@ -105,7 +105,9 @@ def _run(engine, numbers: list[str], request, key: str):
     engine._tell(request, _event(engine, job, request, "submitted", len(numbers),
                                  message=f"asking {len(numbers)} numbers one by one"))
     try:
-        asked.run(numbers)
+        # Within the check's TGCHECK_TIMEOUT too: a vendor that never answers holds
+        # a 3-second check for no longer than that (then the numbers go to the task).
+        asked.run(numbers, min(FAST_PATH_SECONDS, engine.settings.timeout))
     finally:
         # Stored whatever happened (a 402 after some answers, Ctrl-C): they are paid.
         answered = asked.answered
@@ -152,9 +154,9 @@ class _Asking:
         self._error: BaseException | None = None
         self._stop = threading.Event()
 
-    def run(self, numbers: list[str]) -> None:
+    def run(self, numbers: list[str], seconds: float = FAST_PATH_SECONDS) -> None:
         self._queue.extend(numbers)
-        self._deadline = time.monotonic() + FAST_PATH_SECONDS
+        self._deadline = time.monotonic() + seconds
         workers = min(WORKERS, len(numbers))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-sync")
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import time
 
 import duckdb
 import pytest
@@ -307,6 +308,26 @@ def test_two_processes_with_the_same_small_check_ask_each_number_once(sandbox, t
     assert rows(out) == rows(second.stdout)
     assert dict(sandbox.checked) == dict.fromkeys(nums, 1)
     assert sandbox.creates <= 1
+
+
+def test_the_fast_path_keeps_within_the_checks_timeout(fast, sandbox, monkeypatch):
+    """A /v1/check that never answers holds a check no longer than TGCHECK_TIMEOUT
+    (found by the hostile suite on the fast path's shape: it was the fast path's
+    own 60 seconds): each call's deadline is within it."""
+    left = []
+    check = sync.EkycproSync.check
+
+    def recorded(self, number, task_type, *, deadline):
+        left.append(deadline - time.monotonic())
+        return check(self, number, task_type, deadline=deadline)
+
+    monkeypatch.setattr(sync.EkycproSync, "check", recorded)
+    engine = _engine(dataclasses.replace(fast, timeout=5))
+    try:
+        engine.check(numbers(3))
+    finally:
+        engine.close()
+    assert len(left) == 3 and max(left) <= 5
 
 
 @pytest.mark.parametrize("body, value, billed", [
