@@ -196,15 +196,16 @@ def test_a_dripping_or_silent_reply_ends_within_the_timeout_plus_ten_seconds(cas
 # -- size caps: every bomb stays under 400 MB of peak memory ---------------------------
 
 PEAK_MB = 400
+# The shape's provider, key and base URL come from the environment (its plugin
+# loaded by its entry point, tests/shapes.py).
 CHILD = r"""
 import json, resource, sys
 import tgcheck
-settings = tgcheck.Settings(api_key="k-hostile-1", base_url=sys.argv[1], home=sys.argv[2],
-                            poll_min=0.01, poll_max=0.05, timeout=20, http_timeout=10,
-                            retry_base=0.01)
+settings = tgcheck.Settings.from_env(home=sys.argv[1], poll_min=0.01, poll_max=0.05,
+                                     timeout=20, http_timeout=10, retry_base=0.01)
 engine = tgcheck.Engine(settings)
 try:
-    engine.check(["+41790000000", "+41790000001", "+41790000002"])
+    engine.check(["+41790000000", "+41790000001", "+41790000002"], task_type=sys.argv[2])
     error = None
 except tgcheck.TgcheckError as e:
     error = f"{type(e).__name__}: {e}"
@@ -289,16 +290,27 @@ BOMBS = ("endless status reply", "gzip bomb as a status reply", "gzip bomb as a 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", BOMBS)
 @pytest.mark.slow
-def test_every_bomb_is_refused_under_400_mb_of_peak_memory(case, bombs, tmp_path):
-    with HostileServer(**bombs[case]) as server:
-        child = subprocess.run([sys.executable, "-c", CHILD, server.url, str(tmp_path)],
-                               capture_output=True, text=True, timeout=100)
+def test_every_bomb_is_refused_under_400_mb_of_peak_memory(case, bombs, shape, request,
+                                                            tmp_path):
+    """On every provider shape, in its wire (a result page of the JSON batch API is
+    its result file), in a child process of its own (its peak memory)."""
+    plugin_env = request.getfixturevalue(f"{shape.plugin}_plugin") if shape.plugin else {}
+    with HostileServer(wire=shape.wire, **bombs[case]) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TGCHECK_")}
+        env.update(TGCHECK_API_KEY="k-hostile-1", TGCHECK_BASE_URL=server.url,
+                   TGCHECK_LOAD_PLUGINS="")
+        env.update({**shape.env_for(server.url), **plugin_env})
+        if "PYTHONPATH" in plugin_env and os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
+        child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), shape.task_type],
+                               capture_output=True, text=True, timeout=100, env=env)
     assert child.returncode == 0, child.stderr
     outcome = json.loads(child.stdout.strip().splitlines()[-1])
     assert outcome["error"] is not None, outcome  # refused, never "all unknown, exit 0"
     assert "unexpected" not in outcome["error"]
     assert outcome["peak_mb"] < PEAK_MB, (case, outcome)
-    print(f"measured: {case}: peak {outcome['peak_mb']:.0f} MB; {outcome['error'][:100]}")
+    print(f"measured: {shape.name}: {case}: peak {outcome['peak_mb']:.0f} MB; "
+          f"{outcome['error'][:100]}")
 
 
 # -- result hosts checked after resolution ------------------------------------------------
