@@ -86,8 +86,9 @@ class Dialect:
         return {"task_id": "t1", "status": status, **fields}
 
     def results(self, server_url: str, rows) -> tuple[bytes, str]:
-        """The result file of (number, answer) rows, and its content type."""
-        text = "number,telegram\n" + "".join(f"{n},{v}\n" for n, v in rows)
+        """The result file of (number, answer) rows, and its content type: the
+        answer under `tg`'s column and under `ws`'s (the wscheck example's)."""
+        text = "number,telegram,activated\n" + "".join(f"{n},{v},{v}\n" for n, v in rows)
         return text.encode(), "text/csv"
 
     def done(self, server_url: str) -> dict:
@@ -118,7 +119,10 @@ class JsonBatchDialect(Dialect):
         return {**batch, **fields}
 
     def results(self, server_url: str, rows) -> tuple[bytes, str]:
-        page = {"results": [{"number": n, "registered": v} for n, v in rows], "next": None}
+        # yes and no as the API says them; anything else as it is.
+        said = {"yes": True, "no": False}
+        page = {"results": [{"number": n, "registered": said.get(v, v)} for n, v in rows],
+                "next": None}
         return json.dumps(page).encode(), "application/json"
 
     def done(self, server_url: str) -> dict:

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -417,30 +418,38 @@ class _FullAfterCreate(Store):
 
 
 def test_a_full_disk_right_after_the_create_names_the_task_and_attach_recovers_it(
-        sandbox, settings, monkeypatch):
+        provider_shape, tmp_path, monkeypatch):
+    """On every shape (its sandbox; for the fast path's, numbers its cache misses)."""
+    shape = provider_shape
     monkeypatch.setattr(engine_module, "RECORD_STEP", 0.01)
+    settings = shape.settings(tmp_path / "home")
     store = _FullAfterCreate(settings.store_path)
     engine = tgcheck.Engine(settings, store=store)
     values = numbers(5)
+    if shape.shape.sync:  # none answered at once: all five go to the task
+        values = [n for n in numbers(200) if shape.server.cached(n) != "hit"][:5]
     with pytest.raises(tgcheck.StoreError) as e:
-        engine.check(values)
-    [task_id] = sandbox.tasks
+        engine.check(values, task_type=shape.task_type)
+    [task] = shape.tasks
+    assert sorted(task) == sorted(values)
     message = str(e.value)
+    job_number, task_id = re.search(r"tgcheck jobs attach (\d+) (\S+)`", message).groups()
     assert isinstance(e.value, tgcheck.errors.StoreFull)
-    assert task_id in message and f"tgcheck jobs attach 1 {task_id}" in message
+    assert task_id in message and f"tgcheck jobs attach {job_number} {task_id}" in message
     assert "unexpected" not in message and "move" not in message
     assert store.fail == 10 - engine_module.RECORD_TRIES  # retried before giving up
     store.fail = 0  # the disk has room again
-    [job] = store.jobs()
+    [job] = [j for j in store.jobs() if j.status != "sync"]
+    assert job_number == str(job.id)
     runner = CliRunner()
-    env = {"TGCHECK_HOME": str(settings.home), "TGCHECK_BASE_URL": sandbox.url}
+    env = {**shape.env(settings.home), "TGCHECK_HOME": str(settings.home)}
     attached = runner.invoke(cli, ["jobs", "attach", str(job.id), task_id, "--sandbox"],
                              env=env)
     assert attached.exit_code == 0, attached.output
     assert store.job(job.id).state == "open" and store.job(job.id).task_id == task_id
-    answers = tgcheck.Engine(settings).check(values)
-    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
-    assert sandbox.creates == 1  # collected, never paid again
+    answers = tgcheck.Engine(settings).check(values, task_type=shape.task_type)
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
+    assert shape.creates == 1  # collected, never paid again
 
 
 def test_attach_refuses_a_job_that_has_a_task_and_an_id_that_is_not_one(engine, sandbox,
@@ -497,9 +506,10 @@ def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkey
     assert role == "uncertain"
 
 
-def test_an_owner_resumed_after_being_taken_for_dead_still_records_its_task(tmp_path):
+def test_an_owner_resumed_after_being_taken_for_dead_still_records_its_task(shape, tmp_path):
     """The create answers after another run marked the job uncertain: the owner
-    records the task it paid for (only a deliberate resubmit takes the job away)."""
+    records the task it paid for (only a deliberate resubmit takes the job away).
+    On every shape, in its wire."""
     home = tmp_path / "home"
 
     def create(h):
@@ -507,20 +517,21 @@ def test_an_owner_resumed_after_being_taken_for_dead_still_records_its_task(tmp_
         # A stand-in vendor on loopback is a real server: the real store.
         db = sqlite3.connect(home / "tgcheck.sqlite3", timeout=10)
         with db:
-            db.execute("UPDATE jobs SET state = 'uncertain', owner = NULL")
+            db.execute("UPDATE jobs SET state = 'uncertain', owner = NULL "
+                       "WHERE state = 'submitting'")
         db.close()
-        reply(h, 200, record())
+        reply(h, 200, h.record())
 
     def status(h):
-        _echo(h, status="exported", result_url=h.server_url + "/r.csv")
+        reply(h, 200, h.done())
 
     def files(h):
-        reply(h, 200, "number,telegram\n" + "".join(f"{n},yes\n" for n in numbers(3)),
-              "text/csv")
+        _result_rows(h, [(n, "yes") for n in numbers(3)])
 
-    with HostileServer(create=create, status=status, files=files) as server:
-        engine = _engine(server, home, timeout=20)
-        answers = engine.check(numbers(3))
+    with HostileServer(create=create, status=status, files=files, wire=shape.wire) as server:
+        engine = tgcheck.Engine(shape.settings_for(server.url, "k-hostile-1", home,
+                                                   timeout=20))
+        answers = engine.check(numbers(3), task_type=shape.task_type)
         engine.close()
     assert [a.value for a in answers] == ["yes"] * 3
     assert server.calls["create"] == 1
