@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -464,16 +465,38 @@ def test_attach_refuses_a_job_that_has_a_task_and_an_id_that_is_not_one(engine, 
     assert tab.exit_code == 2 and "not a task id" in tab.stderr
 
 
-def test_an_uncertain_create_attached_by_hand_is_collected_without_a_new_task(
-        engine, sandbox, settings):
-    sandbox.fail_next("create", "drop_after")  # the task is made, its reply lost
-    with pytest.raises(tgcheck.UncertainCreate):
-        engine.check(numbers(4))
-    [task_id] = sandbox.tasks
-    [job] = engine.store.jobs()
-    engine.store.attach_task(job.id, task_id)
-    assert engine.resume() == 1
-    assert sandbox.creates == 1
+def _created_then_cut_off(h):
+    """The task is made; its reply's status line and a part of its body come, then
+    the connection drops."""
+    body = json.dumps(h.record()).encode()
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(body) * 2))
+    h.end_headers()
+    h.wfile.write(body[: len(body) // 2])
+    h.wfile.flush()
+    h.connection.shutdown(socket.SHUT_RDWR)
+
+
+def test_an_uncertain_create_attached_by_hand_is_collected_without_a_new_task(shape,
+                                                                              tmp_path):
+    """On every shape, in its wire."""
+    values = numbers(4)
+    with HostileServer(wire=shape.wire, create=_created_then_cut_off,
+                       status=lambda h: reply(h, 200, h.done()),
+                       files=lambda h: _result_rows(h, [(n, "yes") for n in values])) as server:
+        engine = tgcheck.Engine(shape.settings_for(server.url, "k-hostile-1", tmp_path / "home"))
+        try:
+            with pytest.raises(tgcheck.UncertainCreate):
+                engine.check(values, task_type=shape.task_type)
+            [job] = engine.store.jobs(states=("uncertain",))
+            engine.store.attach_task(job.id, "t1")  # the id the vendor shows its user
+            assert engine.resume() == 1
+            assert [a.value for a in engine.check(values, task_type=shape.task_type)] == \
+                ["yes"] * 4
+        finally:
+            engine.close()
+    assert server.calls["create"] == 1
 
 
 def test_a_live_owner_with_an_old_heartbeat_is_not_taken_for_dead(engine, monkeypatch):
