@@ -723,16 +723,24 @@ def test_other_servers_keep_their_own_identity(tmp_path):
     assert len(identities) == len(urls)
 
 
-def test_one_set_on_one_store_through_two_spellings_is_one_create(settings, sandbox):
-    sandbox.speed = 1  # the first run gives up before the task is done
+def test_one_set_on_one_store_through_two_spellings_is_one_create(provider_shape, tmp_path):
+    """On every shape (each provider's identity is its server's canonical URL)."""
+    shape = provider_shape
+    settings = shape.settings(tmp_path / "home")
+    shape.hold_tasks(True)  # the first run gives up before the task is done
     values = numbers(20)
     with pytest.raises(tgcheck.DeadlineExceeded):
-        tgcheck.Engine(dataclasses.replace(settings, timeout=0.5)).check(values)
-    sandbox.speed = 1_000_000
-    other = sandbox.url.replace("127.0.0.1", "localhost") + "/"
-    answers = tgcheck.Engine(dataclasses.replace(settings, base_url=other)).check(values)
-    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
-    assert sandbox.creates == 1
+        tgcheck.Engine(dataclasses.replace(settings, timeout=0.5)).check(
+            values, task_type=shape.task_type)
+    shape.hold_tasks(False)
+    other = shape.url.replace("127.0.0.1", "localhost") + "/"
+    changes = {"base_url": other}
+    if shape.shape.sync:
+        changes["extra"] = {"sync_url": other}
+    answers = tgcheck.Engine(dataclasses.replace(settings, **changes)).check(
+        values, task_type=shape.task_type)
+    assert [a.value for a in answers] == [shape.expected(n) for n in values]
+    assert shape.creates == 1
 
 
 def test_escapes_in_provider_text_never_reach_the_terminal(tmp_path):
