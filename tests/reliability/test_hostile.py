@@ -1,7 +1,15 @@
 """Hostile or broken vendor replies (issue 12), against a misbehaving server on
 127.0.0.1 (tests/reliability/hostile.py): the key echoed back through every reply field,
 replies that drip or never end, bombs, result URLs aimed at private hosts,
-orphaned paid tasks, and store errors told apart."""
+orphaned paid tasks, and store errors told apart.
+
+Every test that meets the vendor runs on every in-tree provider shape (the `shape`
+or `provider_shape` fixture, tests/shapes.py; the hostile server speaks the
+shape's wire), so a new shape inherits them (issue 21 item 4). Skips name why a
+shape cannot meet a case. Not parametrised: the result-host checks (a result file
+at a URL, driven through ekycpro's provider on a MockTransport: the wire's
+download, which a paged result such as the JSON batch API's never uses), the
+store's and the doctor's errors, and the journal's own rules."""
 
 from __future__ import annotations
 
