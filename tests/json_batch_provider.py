@@ -9,6 +9,7 @@ from tgcheck.plugin import (
     QUEUED,
     READY,
     RUNNING,
+    Billing,
     Call,
     Field,
     Provider,
@@ -28,7 +29,7 @@ ANSWERS = {True: "yes", False: "no", None: None}
 class JsonBatch(Provider):
     name = "jsonbatch"
     status_words = {"queued": QUEUED, "running": RUNNING, "done": READY, "failed": FAILED}
-    status_is_billed = False  # status calls are free: polled until TGCHECK_TIMEOUT
+    billing = Billing(status=False)  # status calls are free: polled until TGCHECK_TIMEOUT
     typical_rate = 2_000.0  # numbers a second
 
     def __init__(self, settings):

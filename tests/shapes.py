@@ -64,6 +64,7 @@ class Shape:
     sync: bool = False  # the fast path on
     plugin: str | None = None  # a plugin outside tgcheck: registered while a test runs
     min_task_size: int | None = None  # overrides the task type's (a test checks few)
+    wire: str = "ekycpro"  # the dialect a hostile stand-in speaks to it (hostile.DIALECTS)
 
     def env_for(self, url: str) -> dict[str, str]:
         """The variables, beyond key and base URL, that select this shape."""
@@ -176,7 +177,8 @@ SHAPES = {
     # The platform's minimum is 500 rows a task.
     "wscheck": Shape("wscheck", "wscheck", "ws", WscheckControls, plugin="wscheck",
                      min_task_size=1),
-    "jsonbatch": Shape("jsonbatch", "jsonbatch", "tg", JsonBatchControls, plugin="jsonbatch"),
+    "jsonbatch": Shape("jsonbatch", "jsonbatch", "tg", JsonBatchControls, plugin="jsonbatch",
+                       wire="jsonbatch"),
 }
 
 

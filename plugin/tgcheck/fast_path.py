@@ -11,7 +11,8 @@ task. The money rules hold as for a task:
 - the set is claimed in the journal first (one job, its numbers), so two
   processes with the same check never both pay for it; a set another job holds
   goes to the bulk path, which waits for that job;
-- each billed reply is counted in the job's status_calls (the journal), told
+- each billed reply (the reply's word, else the provider's Billing.sync: billed
+  only when determined) is counted in the job's status_calls (the journal), told
   as a job event (the closing line, --progress json) and the answers are
   stored with the job: a re-run costs nothing;
 - 401 and 402 stop the check (what was answered is stored first); 429 is
@@ -25,6 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .billing import billing_of
 from .errors import Cancelled
 from .models import OK, JobEvent
 from .provider import SyncReply
@@ -94,12 +96,14 @@ def _run(engine, numbers: list[str], request, key: str):
             store.release(job.id)
         checker.close()
         return {}, numbers, None
-    asked = _Asking(checker, ttype, request.cancel,
+    asked = _Asking(checker, ttype, request.cancel, billing_of(provider),
                     on_billed=lambda: store.update_job(job.id, status_call=True))
     engine._tell(request, _event(engine, job, request, "submitted", len(numbers),
                                  message=f"asking {len(numbers)} numbers one by one"))
     try:
-        asked.run(numbers)
+        # Within the check's TGCHECK_TIMEOUT too: a vendor that never answers holds
+        # a 3-second check for no longer than that (then the numbers go to the task).
+        asked.run(numbers, min(FAST_PATH_SECONDS, engine.settings.timeout))
     finally:
         # Stored whatever happened (a 402 after some answers, Ctrl-C): they are paid.
         answered = asked.answered
@@ -134,8 +138,9 @@ def _event(engine, job, request, kind, count, *, message) -> JobEvent:
 class _Asking:
     """One fast path's calls: WORKERS threads take numbers off one queue."""
 
-    def __init__(self, sync, ttype, cancel, *, on_billed):
+    def __init__(self, sync, ttype, cancel, billing, *, on_billed):
         self.sync, self.ttype, self.cancel, self.on_billed = sync, ttype, cancel, on_billed
+        self.billing = billing
         self.answered: dict[str, str] = {}
         self.billed = 0
         self._queue: collections.deque = collections.deque()
@@ -145,9 +150,9 @@ class _Asking:
         self._error: BaseException | None = None
         self._stop = threading.Event()
 
-    def run(self, numbers: list[str]) -> None:
+    def run(self, numbers: list[str], seconds: float = FAST_PATH_SECONDS) -> None:
         self._queue.extend(numbers)
-        self._deadline = time.monotonic() + FAST_PATH_SECONDS
+        self._deadline = time.monotonic() + seconds
         workers = min(WORKERS, len(numbers))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-sync")
         try:
@@ -187,7 +192,9 @@ class _Asking:
             self._take(number, reply)
 
     def _take(self, number: str, reply: SyncReply) -> None:
-        if reply.billed:
+        # The reply's own word, else the provider's rule: an undetermined answer
+        # (no value) is free under Billing.sync's "determined".
+        if self.billing.sync_billed(reply.value, reply.billed):
             with self._lock:
                 self.billed += 1
             self.on_billed()

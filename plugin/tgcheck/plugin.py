@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .billing import DETERMINED, FREE, PER_NUMBER, PER_TASK, Billing
 from .errors import (
     ApiError,
     BadRequest,
@@ -78,6 +79,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
+    "DETERMINED", "FREE", "PER_NUMBER", "PER_TASK", "Billing",
     "ApiError", "BadRequest", "Call", "CallContext", "ConfigError", "CsvReader",
     "DeadlineExceeded", "Errors", "Field", "InsufficientBalance", "JobEvent", "KeyRefused",
     "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",

@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 
+from .billing import FREE, Billing, billing_of, in_step
 from .models import TaskStatus
 
 # -- normalised task states -------------------------------------------------
@@ -122,15 +124,21 @@ class Provider:
     #: currency or None) of the account (`tgcheck balance`). None: the provider
     #: cannot tell one, and the faces say so.
     balance: Callable[..., tuple[str, str | None]] | None = None
-    #: Whether creating a task is a billed call (status calls tell their billing
-    #: through context.on_billed; downloads and result pages are never counted).
+    #: What the vendor bills, per call kind (tgcheck.billing.Billing): creates per
+    #: task, per number or free; status replies billed or free; downloads and
+    #: result pages billed or free; a synchronous check billed only when
+    #: determined; the balance billed, free or not documented. The engine counts,
+    #: caps and shows billed calls by it.
+    billing: Billing = Billing()
+    #: The older spelling of billing.create (True: billed per task; False: free),
+    #: kept in step with `billing` (either may be declared on a subclass).
     create_is_billed: bool = True
-    #: Whether a status call may be billed. False (a vendor whose status calls are
+    #: The older spelling of billing.status. False (a vendor whose status calls are
     #: free): they are not counted as billed calls, TGCHECK_MAX_STATUS_CALLS does not
     #: stall the job, and a task that does not move is polled on the widening
     #: schedule until TGCHECK_TIMEOUT.
     status_is_billed: bool = True
-    #: Whether asking for the balance is billed: True, False, or None (not
+    #: The older spelling of billing.balance: True, False, or None (not
     #: documented: `tgcheck balance` says "possibly billed").
     balance_is_billed: bool | None = None
     #: Optional: a method results(self, status, *, context=None) -> an iterable of
@@ -191,6 +199,8 @@ class Provider:
         max_bytes long (ResultFileError past it). Never send the API key to a host
         other than the API's; ResultFileError for a link that cannot be fetched
         (the engine asks for a fresh link a few times, then leaves the job open).
+        When billing.results, the engine's context.on_billed counts each billed
+        reply (Wire.download does, from its status line).
         """
         raise NotImplementedError
 
@@ -199,6 +209,7 @@ class Provider:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        _billing_in_step(cls)
         # The calling convention before CallContext (deadline=, on_billed=, and
         # request_sent set on a KeyboardInterrupt), kept for installed providers:
         # adapted once, here, when the class is made; deprecated.
@@ -221,11 +232,12 @@ class Provider:
             return QUEUED
         return self.status_words.get(word.lower())
 
-    def billed_calls(self, status_calls: int, created: bool) -> int:
-        """Billed calls of a job so far: its billed status calls and, when the
-        provider bills creates, its create. Shown to users and in progress events."""
-        return ((status_calls if self.status_is_billed else 0)
-                + (1 if created and self.create_is_billed else 0))
+    def billed_calls(self, status_calls: int, created: bool, numbers: int = 1) -> int:
+        """Billed calls of a job so far, by `billing`: its billed replies (the
+        journal's status_calls: status replies, billed downloads or pages, counted
+        only when billed) and, once created, its create (one, one per number of
+        its `numbers`, or none). Shown to users and in progress events."""
+        return billing_of(self).billed(status_calls, created, numbers)
 
     def __enter__(self):
         return self
@@ -237,6 +249,43 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.identity or self.name}>"
+
+
+# A task id is kept in the journal, shown in TSV tables and terminals, and sent
+# back to the vendor: printable ASCII without spaces, of a sane length.
+_TASK_ID = re.compile(r"[!-~]{1,200}")
+
+
+def created_record(record: TaskStatus) -> TaskStatus:
+    """A create's record, its task id checked before anything keeps it (the engine
+    does, for every provider): an id that is not plausible, or that holds the key
+    echoed back, is UncertainCreate (the task may exist and be billed; it is never
+    stored, shown or polled: a tab would break the journal's TSV, an escape the
+    terminal, the key would travel everywhere)."""
+    from . import redact
+    from .errors import UncertainCreate
+
+    task_id = getattr(record, "task_id", None)
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id) \
+            or redact.holds_secret(task_id):
+        shown = redact.clean(repr(task_id), 80)
+        raise UncertainCreate(f"creating the task: the provider's task id is not a plausible "
+                              f"id ({shown}); the task may exist and be billed")
+    return record
+
+
+def _billing_in_step(cls) -> None:
+    """A subclass's `billing` and the older booleans, kept in step: the one it
+    declares sets the other."""
+    own = cls.__dict__
+    if "billing" in own:
+        billing = own["billing"]
+        cls.create_is_billed = billing.create != FREE
+        cls.status_is_billed = billing.status
+        cls.balance_is_billed = billing.balance
+    elif {"create_is_billed", "status_is_billed", "balance_is_billed"} & own.keys():
+        cls.billing = in_step(cls.billing, cls.create_is_billed, cls.status_is_billed,
+                              cls.balance_is_billed)
 
 
 def identity_of(name: str, settings) -> str:
@@ -291,13 +340,16 @@ class SyncReply:
     value: the answer (the task type's value, e.g. "yes"/"no"), or None when
     there is none: a miss in the provider's cache, an undetermined answer, a fault
     (5xx, timeout). A number without a value goes into the check's bulk task.
-    billed: whether this call was billed (the provider's word, else its rule).
+    billed: whether this call was billed: True or False when the vendor's reply
+    says (or a provider knows, e.g. a 200 cut short: possibly a determined,
+    billed answer); None: by the provider's declared rule (Billing.sync: billed
+    only when determined, i.e. when it has a value).
     retry_after: rate limited (429): ask this number again after so many seconds
     (0: at once); nothing was answered or billed.
     """
 
     value: str | None = None
-    billed: bool = False
+    billed: bool | None = None
     retry_after: float | None = None
 
 

@@ -66,8 +66,10 @@ GATEWAY_TIMEOUTS = (502, 504)
 # Billed replies that could not be used, in a row, before a query gives up.
 MAX_UNREADABLE_REPLIES = 5
 
-# What a read of a reply of the wrong shape raises: the reply is unreadable.
-UNREADABLE = (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError)
+# What a read of a reply of the wrong shape raises: the reply is unreadable
+# (OverflowError: a count of 10**400 numbers, met by arithmetic on it).
+UNREADABLE = (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError,
+              OverflowError)
 
 # refuse(response, what): raise the provider's own error for a final non-2xx reply.
 Refuse = Callable[[httpx.Response, str], None]
@@ -471,7 +473,9 @@ class Wire:
     def download(self, url: str, *, max_bytes: int, context: CallContext | None = None,
                  deadline: float | None = None) -> bytes:
         """The file at url, decoded, at most max_bytes; ResultFileError for what a new
-        link may fix."""
+        link may fix. context.on_billed (given for a vendor that bills downloads,
+        Billing.results) hears each billed reply from its status line, as a
+        query's: one cut short and fetched again is billed twice."""
         context = self.context(context, deadline)
         if redact.holds_secret(url):
             # A link that carries the key would hand it to whichever host it names.
@@ -484,10 +488,12 @@ class Wire:
                                   "next run asks for a new one") from None
         deadline = context.deadline
         backoff = self.backoff(deadline, context)
+        meter = billed_calls.Meter(context.on_billed, "downloading the results")
         while True:
             try:
                 response = self.request(self.files, "GET", url, deadline, span=DOWNLOAD_SPAN,
-                                        max_bytes=max_bytes, peer_check=self._hosts.check_peer)
+                                        max_bytes=max_bytes, peer_check=self._hosts.check_peer,
+                                        on_status=meter.heard)
             except PeerRefused as e:
                 raise ResultFileError(
                     f"refusing to download results from {httpx.URL(url).host}: it connected "

@@ -2,6 +2,14 @@
 not learn (echoing the key, dripping bytes, bombs). Each endpoint is a function
 given the request handler; `reply` and `drip` write the usual answers.
 
+It speaks each in-tree provider shape's wire (tests/shapes.py, Shape.wire): a
+Dialect routes a request to one of the three endpoints (create, status, files)
+and writes a task record (`h.record(...)`) and result rows (`h.results(...)`) in
+that wire's words, so one hostile behaviour meets every shape where it is meant:
+ekycpro's bulk protocol (shared by the wscheck example, and the fast path's
+/v1/check gets the status behaviour), and the JSON batch API (a status is GET
+/v1/batches/ID, the result file its pages of records).
+
 Also a tiny real CONNECT proxy on 127.0.0.1 (a threaded socket relay) and a
 self-signed certificate made at test time, for the proxy tests. The proxy
 resolves nothing: every tunnel, whatever host it names, is relayed to one target
@@ -62,6 +70,68 @@ def drip(h: BaseHTTPRequestHandler, body: bytes, stop: threading.Event,
     return True
 
 
+class Dialect:
+    """ekycpro's wire: POST /v1/tasks creates, any other POST asks a status (or a
+    /v1/check), a GET fetches the result file at a record's result_url."""
+
+    name = "ekycpro"
+
+    def endpoint(self, method: str, path: str) -> str:
+        if method == "POST":
+            return "create" if path.startswith("/v1/tasks") else "status"
+        return "files"
+
+    def record(self, server_url: str, status: str = "pending", **fields) -> dict:
+        """A task record in this wire's words: ekycpro's, as the sister platform's."""
+        return {"task_id": "t1", "status": status, **fields}
+
+    def results(self, server_url: str, rows) -> tuple[bytes, str]:
+        """The result file of (number, answer) rows, and its content type: the
+        answer under `tg`'s column and under `ws`'s (the wscheck example's)."""
+        text = "number,telegram,activated\n" + "".join(f"{n},{v},{v}\n" for n, v in rows)
+        return text.encode(), "text/csv"
+
+    def done(self, server_url: str) -> dict:
+        """A finished task's record whose results are fetched from the files endpoint."""
+        return self.record(server_url, "exported", result_url=server_url + "/r.csv")
+
+
+class JsonBatchDialect(Dialect):
+    """tests/json_batch_server.py's wire: POST /v1/batches creates, GET
+    /v1/batches/ID is a status, GET /v1/batches/ID/results a page of records (the
+    files endpoint: a paged result has no URL of its own)."""
+
+    name = "jsonbatch"
+    WORDS = {"pending": "queued", "processing": "running", "exported": "done",
+             "completed": "done"}
+
+    def endpoint(self, method: str, path: str) -> str:
+        if method == "POST":
+            return "create"
+        return "files" if path.split("?")[0].rstrip("/").endswith("/results") else "status"
+
+    def record(self, server_url: str, status: str = "pending", **fields) -> dict:
+        # ekycpro's field names, said in this wire's: id, state, size, progress; a
+        # field it does not have (message, created_at, result_url) is sent as is.
+        batch = {"id": fields.pop("task_id", "t1"), "state": self.WORDS.get(status, status),
+                 "size": fields.pop("total", 3),
+                 "progress": 1.0 if self.WORDS.get(status) == "done" else 0.0}
+        return {**batch, **fields}
+
+    def results(self, server_url: str, rows) -> tuple[bytes, str]:
+        # yes and no as the API says them; anything else as it is.
+        said = {"yes": True, "no": False}
+        page = {"results": [{"number": n, "registered": said.get(v, v)} for n, v in rows],
+                "next": None}
+        return json.dumps(page).encode(), "application/json"
+
+    def done(self, server_url: str) -> dict:
+        return self.record(server_url, "exported")
+
+
+DIALECTS = {"ekycpro": Dialect(), "jsonbatch": JsonBatchDialect()}
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         pass  # a client that hangs up mid-bomb is what the tests want
@@ -69,9 +139,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 class HostileServer:
     def __init__(self, *, create: Behaviour | None = None, status: Behaviour | None = None,
-                 files: Behaviour | None = None):
-        self.create = create or (lambda h: reply(h, 200, {"task_id": "t1", "status": "pending"}))
-        self.status = status or (lambda h: reply(h, 200, {"task_id": "t1", "status": "pending"}))
+                 files: Behaviour | None = None, wire: str = "ekycpro"):
+        self.dialect = DIALECTS[wire]
+        self.create = create or (lambda h: reply(h, 200, h.record()))
+        self.status = status or (lambda h: reply(h, 200, h.record()))
         self.files = files or (lambda h: reply(h, 404, b"", "text/plain"))
         self.stop = threading.Event()
         self.calls: dict[str, int] = {"create": 0, "status": 0, "files": 0}
@@ -94,19 +165,34 @@ class HostileServer:
             def server_stop(self) -> threading.Event:  # set when the test is over
                 return server.stop
 
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                kind = "create" if self.path.startswith("/v1/tasks") else "status"
+            def record(self, status: str = "pending", **fields) -> dict:
+                """A task record in the server's wire (Dialect.record)."""
+                return server.dialect.record(server.url, status, **fields)
+
+            def done(self) -> dict:
+                """A finished task whose results the files endpoint serves."""
+                return server.dialect.done(server.url)
+
+            def results(self, rows) -> tuple[bytes, str]:
+                """(body, content type) of these (number, answer) rows."""
+                return server.dialect.results(server.url, rows)
+
+            def _serve(self, method: str) -> None:
+                if method == "POST":
+                    length = int(self.headers.get("Content-Length") or 0)
+                    self.rfile.read(length)
+                kind = server.dialect.endpoint(method, self.path)
                 server.calls[kind] += 1
+                if kind == "files":
+                    server.paths.append(self.path)
                 if getattr(server, kind)(self) is True:
                     server.waited_out.append(kind)
 
+            def do_POST(self):
+                self._serve("POST")
+
             def do_GET(self):
-                server.calls["files"] += 1
-                server.paths.append(self.path)
-                if server.files(self) is True:
-                    server.waited_out.append("files")
+                self._serve("GET")
 
         self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

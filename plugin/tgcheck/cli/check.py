@@ -16,6 +16,7 @@ from .. import (
     progress_text,
     regions,
 )
+from ..billing import FREE, PER_NUMBER, PER_TASK, billing_of
 from ..command_errors import Interrupted, handle_errors
 from ..engine import Engine
 from ..errors import InputError
@@ -301,5 +302,19 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
             "TGCHECK_SYNC_MAX): those answered are billed one call each, the rest go to "
             "that task" if counts.get("fast_path") else "")
     click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}",
-               err=True)
+               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}"
+               f"{_billing_note(engine, tasks, billed)}", err=True)
+
+
+def _billing_note(engine, tasks: int, numbers: int) -> str:
+    """What the tasks' calls cost by the provider's declared billing (its class:
+    a dry run needs no key, so no provider is built)."""
+    if not tasks:
+        return ""
+    billing = billing_of(plugins.get_provider_factory(engine.settings.provider))
+    per = {PER_TASK: "one a task", PER_NUMBER: "one a number", FREE: "free"}[billing.create]
+    creates = billing.create_units(numbers) if billing.create == PER_NUMBER else (
+        tasks if billing.create == PER_TASK else 0)
+    return (f"; billed calls: {creates:,} for the create{'s' if tasks != 1 else ''} ({per}), "
+            f"then each status call ({'billed' if billing.status else 'free'})"
+            + (" and each result download or page (billed)" if billing.results else ""))

@@ -12,6 +12,7 @@ from .. import (
     plugins,
     redact,
 )
+from ..billing import billing_of
 from ..command_errors import Interrupted, handle_errors
 from ..errors import InputError, TgcheckError
 from ..models import processed as processed_of
@@ -50,7 +51,7 @@ from .options import (
 @click.pass_context
 @handle_errors
 def jobs(ctx, show_all, as_json, sandbox):
-    """List the journal: job, task id, state, counts, cost, created, updated.
+    """List the journal: job, task id, state, counts, billed calls, cost, created, updated.
 
     Live jobs by default (new, submitting, open, stalled, uncertain: they hold
     their numbers). Tab-separated, with a header line. estimated and actual are
@@ -72,8 +73,9 @@ def jobs(ctx, show_all, as_json, sandbox):
         engine.close()
     if not as_json:
         click.echo("job\ttask_id\tstate\tstatus\tnumbers\tprocessed\tstatus_calls\t"
-                   "created\tupdated\testimated\tactual")
+                   "billed\tcreated\tupdated\testimated\tactual")
     for j in rows:
+        billed = _billed(j)
         processed = processed_of(j.success, j.failure)
         # A journal written by an older tgcheck may hold raw provider text: every
         # field passes the redaction point (no tab, line break or escape in a cell).
@@ -86,13 +88,24 @@ def jobs(ctx, show_all, as_json, sandbox):
                 "error": redact.clean_optional(j.error, None),
                 "created": stamp(j.created_at), "updated": stamp(j.updated_at),
                 "estimated_amount": j.estimated_amount, "actual_amount": j.actual_amount,
-                "currency": j.currency}))
+                "currency": j.currency, "billed_calls": billed}))
             continue
         click.echo(f"{j.id}\t{task_id}\t{j.state}\t{status_word}\t{j.count}\t"
                    f"{'' if processed is None else processed}\t{j.status_calls}\t"
+                   f"{'' if billed is None else billed}\t"
                    f"{stamp(j.created_at)}\t{stamp(j.updated_at)}\t"
                    f"{money(j.estimated_amount, j.currency)}\t"
                    f"{money(j.actual_amount, j.currency)}")
+
+
+def _billed(job) -> int | None:
+    """The job's billed calls by its provider's declared billing (a per-number
+    create counts its numbers); None for a provider not installed here."""
+    try:
+        factory = plugins.get_provider_factory(job.provider.partition(":")[0])
+    except TgcheckError:
+        return None
+    return billing_of(factory).billed(job.status_calls, bool(job.task_id), job.count)
 
 
 ABANDON_MEANS = {

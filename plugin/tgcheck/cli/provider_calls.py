@@ -10,6 +10,7 @@ from .. import (
     hints,
     redact,
 )
+from ..billing import billing_of
 from ..command_errors import handle_errors
 from ..engine import Engine
 from ..errors import TgcheckError
@@ -71,14 +72,14 @@ def status(task_id, as_json, base_url, sandbox, provider):
             if value is not None:
                 click.echo(f"{key + ':':<12} {value}")
     click.echo(_status_call_note(engine.settings.simulated,
-                                 engine.provider.billed_calls(1, False)), err=True)
+                                 billing_of(engine.provider).status), err=True)
     if reopened:
         click.echo(hints.for_store(f"tgcheck: job {job.id} was stalled; it is open again "
                                    "with a new budget of status calls: the same check, or "
                                    "`tgcheck resume`, collects it", sandbox), err=True)
 
 
-def _status_call_note(simulated: bool, billed: int) -> str:
+def _status_call_note(simulated: bool, billed: bool) -> str:
     """What the one status call cost: nothing at a sandbox, else the provider's rule."""
     if simulated:
         return "tgcheck: that was one status call to the sandbox (simulated: nothing is billed)"
@@ -115,6 +116,6 @@ def balance(base_url, as_json, provider):
         click.echo(json.dumps({"balance": amount, "currency": currency}))
     else:
         click.echo(f"{amount} {currency or ''}".strip())
-    billed = {True: "billed", False: "free"}.get(getattr(engine.provider, "balance_is_billed",
-                                                         None), "possibly billed")
+    billed = {True: "billed", False: "free"}.get(billing_of(engine.provider).balance,
+                                                 "possibly billed")
     click.echo(f"tgcheck: that was one call to {name} for the balance ({billed})", err=True)

@@ -16,6 +16,7 @@ import threading
 import time
 
 from .. import billed_calls, connect, plugins, redact
+from ..billing import billing_of
 from ..create_gate import CreateGate
 from ..errors import (
     ApiError,
@@ -32,7 +33,7 @@ from ..errors import (
 from ..models import OK, UNKNOWN, TaskStatus
 from ..models import processed as processed_of
 from ..polling import STUCK_EXPORT, PollSchedule
-from ..provider import FAILED, LOST, READY, STATES, CallContext, Provider
+from ..provider import FAILED, LOST, READY, STATES, CallContext, Provider, created_record
 from ..result_size import budget as result_size_budget
 from ..result_size import result_budget
 from ..settings import Settings
@@ -182,8 +183,8 @@ class _Driver:
             self.recovery.prepare()  # room for the task id, should the disk fill up
         context = self._context()
         try:
-            record = self.provider.create_task(self.numbers, self.ttype.name,
-                                               context=context)
+            record = created_record(self.provider.create_task(self.numbers, self.ttype.name,
+                                                              context=context))
         except UncertainCreate as e:
             self._journal(journal.create_uncertain, str(e))
             self.emit("failed", message=str(e))
@@ -295,7 +296,8 @@ class _Driver:
                            "from it")
                 self.emit("failed", message=message)
                 raise TgcheckError(message)
-            if current.budget_used >= limit and self.provider.status_is_billed:
+            status_billed = billing_of(self.provider).status
+            if current.budget_used >= limit and status_billed:
                 # The hard cap: whatever the schedule says, no more billed calls
                 # until the user asks for them. (Free status calls have none: the
                 # widening schedule and TGCHECK_TIMEOUT bound them.)
@@ -315,7 +317,7 @@ class _Driver:
             # could not use (cut short, trickling, oversize): the cap holds there too.
             on_billed = billed_calls.BilledCalls(
                 count_billed, lambda: store.job(job.id).budget_used >= limit)
-            if not self.provider.status_is_billed:
+            if not status_billed:
                 on_billed = None  # free: nothing to count, no budget to hold
             try:
                 status = self._get_status(job.task_id, on_billed)
@@ -328,7 +330,7 @@ class _Driver:
                 raise TaskLost(message) from None
             # A provider that reports no billed reply: its answer is one (unless it
             # declares its status calls free).
-            journal.polled(store, job.id, billed=self.provider.status_is_billed and not billed[0],
+            journal.polled(store, job.id, billed=status_billed and not billed[0],
                            polled_at=time.time(), status=status.status, total=status.total,
                            success=status.success, failure=status.failure, **_amounts(status))
             self.emit("progress", status)
@@ -394,6 +396,14 @@ class _Driver:
             status = dataclasses.replace(status, state=self.provider.state_of(status.status))
         return status
 
+    def _results_billed(self):
+        """on_billed of a download or result page: each billed reply counted in the
+        journal, as a status reply is (Billing.results); None when they are free.
+        No budget is held mid-download: the pages already paid would be lost."""
+        if not billing_of(self.provider).results:
+            return None
+        return lambda: self.store.update_job(self.job.id, status_call=True)
+
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         if self.provider.results is not None:
             found = self._paged(status)
@@ -411,7 +421,7 @@ class _Driver:
         from ..readers import record_rows, rows_to_answers  # with the first result
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
-        pages = self.provider.results(status, context=self._context())
+        pages = self.provider.results(status, context=self._context(self._results_billed()))
 
         def records():
             # Header first (count 0); a record may carry its fields (record_rows).
@@ -427,7 +437,8 @@ class _Driver:
 
     def _read_file(self, status: TaskStatus):
         # Bounded by what the numbers sent can take: a bomb stops at the download.
-        data = self.provider.download(status.result_url, context=self._context(),
+        data = self.provider.download(status.result_url,
+                                      context=self._context(self._results_billed()),
                                       max_bytes=result_budget(len(self.numbers)))
         reader = next((r for r in plugins.readers(self.provider) if r.accepts(data)), None)
         if reader is None:

@@ -207,4 +207,4 @@ class Jobs(EnginePart):
 
     def _billed_calls(self, job: Job) -> int:
         """The job's billed calls by its provider's rule."""
-        return self.provider.billed_calls(job.status_calls, bool(job.task_id))
+        return self.provider.billed_calls(job.status_calls, bool(job.task_id), job.count)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from .. import plugins
+from ..billing import billing_of
 from ..errors import StoreError, TaskLost, TgcheckError
 from ..models import TaskStatus
 from ..models import processed as processed_of
@@ -182,8 +183,8 @@ class OpenJobs(EnginePart):
                 processed_of(job.success, job.failure) or 0)
         if shows_progress(seen, record):
             fields["moved_at"] = now
-        journal.polled(self.store, job.id, billed=True, polled_at=now,
-                       **{k: v for k, v in fields.items() if v is not None})
+        journal.polled(self.store, job.id, billed=billing_of(self.provider).status,
+                       polled_at=now, **{k: v for k, v in fields.items() if v is not None})
 
     def _resume_skip_reason(self, job: Job) -> str | None:
         """Why resume leaves this live job alone, or None to finish it."""

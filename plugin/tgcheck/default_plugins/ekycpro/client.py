@@ -23,7 +23,7 @@ from ...provider import CallContext, Provider
 from ...readers import readers
 from ...settings import Settings, canonical_url
 from ...wire import Call, Errors, Wire
-from .words import CREATE_IS_BILLED, STATUS_WORDS, TYPICAL_RATE
+from .words import BILLING, STATUS_WORDS, TYPICAL_RATE
 
 # A result file larger than this is refused rather than held in memory (the
 # engine asks for less: what the numbers sent can plausibly take).
@@ -130,7 +130,7 @@ class EkycproProvider(Provider):
     name = "ekycpro"
     status_words = STATUS_WORDS
     typical_rate = TYPICAL_RATE
-    create_is_billed = CREATE_IS_BILLED
+    billing = BILLING
     readers = readers()
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,

@@ -122,17 +122,18 @@ def _read(response: httpx.Response, number: str) -> SyncReply:
 
 
 def _reply(body: object, number: str) -> SyncReply:
-    """A 200's body: registered true/false is an answer (billed as it says,
-    billed when it says nothing); success false (a miss, undetermined) is free."""
+    """A 200's body: registered true/false is an answer, success false (a miss,
+    undetermined) none; each billed as it says, else by the declared rule
+    (billing.DETERMINED: only an answer is billed)."""
     if not isinstance(body, dict):
         return SyncReply(billed=True)
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    said = data.get("billed")
+    said = data.get("billed") if isinstance(data.get("billed"), bool) else None
     if body.get("success") is not True:
-        return SyncReply(billed=said is True)
+        return SyncReply(billed=said)
     if data.get("identifier") not in (None, number):
         return SyncReply(billed=said is not False)  # another number's answer: none for ours
     registered = data.get("registered")
     if not isinstance(registered, bool):
         return SyncReply(billed=said is not False)  # determined, but not said: unknown
-    return SyncReply(value="yes" if registered else "no", billed=said is not False)
+    return SyncReply(value="yes" if registered else "no", billed=said)
