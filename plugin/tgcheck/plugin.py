@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .connect import Unreachable
 from .errors import (
     ApiError,
     BadRequest,
+    BelowMinimum,
     ConfigError,
     DeadlineExceeded,
     InsufficientBalance,
@@ -41,7 +43,7 @@ from .provider import (
     identity_of,
     progress_of,
 )
-from .redact import clean
+from .redact import clean, holds_secret
 from .settings import Settings, canonical_url
 
 if TYPE_CHECKING:
@@ -78,11 +80,11 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
-    "ApiError", "BadRequest", "Call", "CallContext", "ConfigError", "CsvReader",
+    "ApiError", "BadRequest", "BelowMinimum", "Call", "CallContext", "ConfigError", "CsvReader",
     "DeadlineExceeded", "Errors", "Field", "InsufficientBalance", "JobEvent", "KeyRefused",
     "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
     "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
-    "UncertainCreate", "Wire", "XlsxReader", "ZipReader", "canonical_url", "clean",
-    "handle_errors", "hookimpl", "identity_of", "progress_of", "readers",
+    "UncertainCreate", "Unreachable", "Wire", "XlsxReader", "ZipReader", "canonical_url",
+    "clean", "handle_errors", "holds_secret", "hookimpl", "identity_of", "progress_of", "readers",
     "rows_to_answers", "transient", "check", "cli", "normalise", "plugins",
 ]
