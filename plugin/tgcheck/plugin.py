@@ -26,6 +26,7 @@ from .errors import (
     UncertainCreate,
 )
 from .fields import Field
+from .formats import OutputFormat
 from .hookspecs import hookimpl
 from .models import JobEvent, Reader, TaskStatus, TaskType
 from .plugin_settings import Setting
@@ -82,7 +83,7 @@ __all__ = [
     "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
     "ApiError", "BadRequest", "BelowMinimum", "Call", "CallContext", "ConfigError", "CsvReader",
     "DeadlineExceeded", "Errors", "Field", "InsufficientBalance", "JobEvent", "KeyRefused",
-    "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
+    "OutputFormat", "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
     "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
     "UncertainCreate", "Unreachable", "Wire", "XlsxReader", "ZipReader", "canonical_url",
     "clean", "handle_errors", "holds_secret", "hookimpl", "identity_of", "progress_of", "readers",
