@@ -5,7 +5,7 @@ optional module it needs, how the CLI writes it (rows streamed, never held) and
 how DuckDB writes it for `tgcheck sql -o` (COPY options; None: not there).
 Formats come from plugins, through tgcheck_register_output_formats: the built-in
 four (csv, xlsx, json, parquet) from default_plugins/output_formats.py, exactly
-as a plugin's (docs/plugins.md, "Output formats").
+as a plugin's (docs/plugins.md, "An output format").
 """
 
 from __future__ import annotations
