@@ -50,22 +50,6 @@ def _isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _own_secrets():
-    """Secrets registered by a test are forgotten after it: the redaction registry is
-    process-wide, and one test's password (any 8 characters of it are masked) must
-    not mask words in another test's messages."""
-    from tgcheck import redact
-
-    with redact._lock:
-        saved = (set(redact._secrets), redact._index)
-    yield
-    with redact._lock:
-        redact._secrets.clear()
-        redact._secrets.update(saved[0])
-        redact._index = saved[1]
-
-
-@pytest.fixture(autouse=True)
-def _own_secrets(monkeypatch):
     """The secrets a test registers for masking (tgcheck.redact: a key, a database
     password) are masked for that test only. The registry lives as long as the
     process: a password "not-the-password" one test registered masked "PASSWORD" in
@@ -73,8 +57,8 @@ def _own_secrets(monkeypatch):
     run to run under pytest-xdist, so such a leak would fail at random."""
     from tgcheck import redact
 
-    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
-    monkeypatch.setattr(redact, "_index", redact._index)
+    with redact.secrets_scope():
+        yield
 
 
 @pytest.fixture(autouse=True)

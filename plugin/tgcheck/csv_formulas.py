@@ -12,7 +12,7 @@ harm (no function, no reference, no DDE `|`), so at worst Excel reads them as a 
 as it always did. Only strings are looked at; an int or float cell is written as is.
 
 xlsx output needs none of this: its cells are written as strings, never as formulas
-(tgcheck.formats._write_xlsx).
+(tgcheck.default_plugins.output_formats._write_xlsx).
 """
 
 from __future__ import annotations

@@ -2,27 +2,23 @@
 
 A format says which -o extensions choose it, whether it can go to stdout, which
 optional module it needs, how the CLI writes it (rows streamed, never held) and
-how DuckDB writes it for `tgcheck sql -o` (COPY options; None: not there). A
-new format is one more `register(OutputFormat(...))` here.
+how DuckDB writes it for `tgcheck sql -o` (COPY options; None: not there).
+Formats come from plugins, through tgcheck_register_output_formats: the built-in
+four (csv, xlsx, json, parquet) from default_plugins/output_formats.py, exactly
+as a plugin's (docs/plugins.md, "An output format").
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
-import datetime
-import json
 import os
 import stat
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .csv_formulas import neutralise, neutralised
 from .errors import ConfigError, InputError
-from .output_style import OutputStyle, sheet_rows, xlsx_sheet_name
+from .output_style import OutputStyle
 
 XLSX_MAX_ROWS = 1_048_576
 Rows = Iterator[Sequence[object]]
@@ -62,12 +58,66 @@ class OutputFormat:
                               ) from None
 
 
-FORMATS: dict[str, OutputFormat] = {}
+class _Registered(Mapping):
+    """name -> OutputFormat, as the plugins register them: the built-ins first,
+    then installed plugins' in the order they were loaded. Asked of the plugin
+    manager on use, not at import (the CLI builds its options at import, before
+    any plugin is loaded), and again when a plugin is registered or removed."""
+
+    def __init__(self) -> None:
+        self._key: tuple = ()
+        self._found: dict[str, OutputFormat] = {}
+
+    def _current(self) -> dict[str, OutputFormat]:
+        from . import plugins
+
+        impls = plugins.load().hook.tgcheck_register_output_formats.get_hookimpls()
+        key = tuple((impl.plugin_name, impl.function) for impl in impls)
+        if key != self._key:
+            self._found, self._key = _collect(impls), key
+        return self._found
+
+    def __getitem__(self, name: str) -> OutputFormat:
+        return self._current()[name]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
-def register(fmt: OutputFormat) -> OutputFormat:
-    FORMATS[fmt.name] = fmt
-    return fmt
+def _collect(impls) -> dict[str, OutputFormat]:
+    """Each plugin's formats, in registration order (pluggy lists its hook
+    implementations so); a name or extension taken already is the later
+    plugin's error: `-o out.csv` always means the format that first claimed it."""
+    found: dict[str, OutputFormat] = {}
+    owners: dict[str, str] = {}  # a name or an extension -> the plugin that has it
+    for impl in impls:
+        def register(fmt, plugin=impl.plugin_name):
+            if not isinstance(fmt, OutputFormat):
+                raise ConfigError(f"the plugin {plugin!r} registers an output format that "
+                                  f"is not a tgcheck.plugin.OutputFormat: {fmt!r}")
+            if (fmt.write_text is None) == (fmt.write_file is None):
+                raise ConfigError(f"the plugin {plugin!r}: the output format {fmt.name!r} "
+                                  "needs one writer, write_text or write_file")
+            for claim in (fmt.name, *fmt.suffixes):
+                if claim in owners:
+                    raise ConfigError(f"the plugin {plugin!r} registers the output format "
+                                      f"{fmt.name!r}, but {claim!r} is the plugin "
+                                      f"{owners[claim]!r}'s already")
+            bad = [s for s in fmt.suffixes if not s.startswith(".") or s != s.lower()]
+            if not fmt.suffixes or bad:
+                raise ConfigError(f"the plugin {plugin!r}: the output format {fmt.name!r} "
+                                  "needs extensions like '.csv' (a dot, lower case)")
+            owners.update(dict.fromkeys((fmt.name, *fmt.suffixes), plugin))
+            found[fmt.name] = fmt
+
+        impl.function(register=register)
+    return found
+
+
+FORMATS: Mapping[str, OutputFormat] = _Registered()
 
 
 def names() -> tuple[str, ...]:
@@ -117,120 +167,3 @@ def too_many_rows() -> InputError:
                       "write .csv or .parquet")
 
 
-# -- the writers ----------------------------------------------------------------
-def _write_csv(f: TextIO, header, rows, style: OutputStyle) -> int:
-    writer = csv.writer(f, delimiter=style.delimiter, lineterminator="\n")
-    if style.csv_safe:
-        header = [neutralise(name) for name in header]
-        rows = neutralised(rows, style.csv_text_columns)
-    writer.writerow(header)
-    # The csv module writes None as an empty cell itself: no copy of each row.
-    count = 0
-    writerow = writer.writerow
-    for row in rows:
-        writerow(row)
-        count += 1
-    return count
-
-
-def _write_json(f: TextIO, header, rows, style: OutputStyle) -> int:
-    count = 0
-    for row in rows:
-        record = {k: (None if v == "" else v) for k, v in zip(header, row, strict=False)}
-        # default=str: dates and times (xlsx cells) as text
-        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        count += 1
-    return count
-
-
-def _write_xlsx(path: str, header, rows, style: OutputStyle) -> int:
-    import xlsxwriter
-
-    # constant_memory streams rows to disk; strings stay strings (no formulas
-    # from "=..." cells, no URLs, no numbers from "+41...").
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
-                                      "strings_to_urls": False, "strings_to_numbers": False})
-    try:
-        dates = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        # The input's other sheets, in their places, values only.
-        for name in style.before:
-            _copy_sheet(book, style.workbook, name, dates)
-        sheet = book.add_worksheet(xlsx_sheet_name(style.sheet))
-        if style.before:
-            sheet.activate()  # opens on the answers, as the input opened on its sheet
-        bold = book.add_format({"bold": True})
-        sheet.write_row(0, 0, list(header), bold)
-        sheet.freeze_panes(1, 0)
-        count = 0
-        for r, row in enumerate(rows, 1):
-            if r >= XLSX_MAX_ROWS:
-                raise too_many_rows()
-            _write_cells(sheet, r, row, dates)
-            count += 1
-        for name in style.after:
-            _copy_sheet(book, style.workbook, name, dates)
-    finally:
-        book.close()
-    return count
-
-
-def _write_cells(sheet, r: int, row, dates) -> None:
-    for c, value in enumerate(row):
-        if value is None or value == "":
-            continue
-        if isinstance(value, (datetime.datetime, datetime.date)):
-            sheet.write_datetime(r, c, value, dates)
-        elif isinstance(value, bool):
-            sheet.write_boolean(r, c, value)
-        elif isinstance(value, (int, float)):
-            sheet.write_number(r, c, value)
-        else:
-            sheet.write_string(r, c, str(value))
-
-
-def _copy_sheet(book, workbook: Path, name: str, dates) -> None:
-    sheet = book.add_worksheet(xlsx_sheet_name(name))
-    for r, row in enumerate(sheet_rows(workbook, name)):
-        _write_cells(sheet, r, row, dates)
-
-
-def _write_parquet(path: str, header, rows, style: OutputStyle) -> int:
-    import duckdb  # there: write_table checked with check_installed
-    # Rows go to a temporary CSV first, so no row list is ever held; DuckDB
-    # then streams it into Parquet with every column as text (numbers keep +).
-    fd, tmp_csv = tempfile.mkstemp(prefix="tgcheck-", suffix=".csv",
-                                   dir=Path(path).parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            # Parquet keeps every cell as it came: no spreadsheet runs it.
-            count = _write_csv(f, header, rows, OutputStyle(csv_safe=False))
-        columns = "{" + ", ".join(
-            "'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header) + "}"
-        con = duckdb.connect()
-        try:
-            con.execute(
-                f"COPY (SELECT * FROM read_csv(?, header=true, delim=',', quote='\"', "
-                f"escape='\"', auto_detect=false, columns={columns})) "
-                "TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
-                [tmp_csv],
-            )
-        finally:
-            con.close()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_csv)
-    return count
-
-
-register(OutputFormat("csv", (".csv", ".txt", ".tsv"), ".csv", write_text=_write_csv,
-                      encoding=lambda style: style.encoding,
-                      duckdb_copy="FORMAT csv, HEADER true"))
-register(OutputFormat("xlsx", (".xlsx",), ".xlsx", write_file=_write_xlsx))
-register(OutputFormat("json", (".json", ".jsonl", ".ndjson"), ".json (JSON lines)",
-                      write_text=_write_json,
-                      # `tgcheck sql -o x.json` has written one JSON array since it began.
-                      duckdb_copy="FORMAT json, ARRAY true"))
-register(OutputFormat("parquet", (".parquet",), ".parquet", write_file=_write_parquet,
-                      needs="duckdb", duckdb_copy="FORMAT parquet",
-                      needs_hint='DuckDB: python -m pip install -e ".[duckdb]" in the tgcheck '
-                                 "checkout"))

@@ -48,5 +48,12 @@ def tgcheck_register_readers(register):
 
 
 @hookspec
+def tgcheck_register_output_formats(register):
+    """Register output formats: register(OutputFormat(name, suffixes, help, write_text=
+    or write_file=, ...)) (tgcheck.plugin.OutputFormat); `-o FILE.EXT` chooses one by
+    its extension, `-f NAME` by its name. A name or extension taken is an error."""
+
+
+@hookspec
 def tgcheck_job_event(event):
     """Observe a JobEvent (submitted, progress, done, failed) of any job."""

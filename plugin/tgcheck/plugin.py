@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .billing import DETERMINED, FREE, PER_NUMBER, PER_TASK, Billing
+from .connect import Unreachable
 from .errors import (
     ApiError,
     BadRequest,
+    BelowMinimum,
     ConfigError,
     DeadlineExceeded,
     InsufficientBalance,
@@ -25,6 +27,7 @@ from .errors import (
     UncertainCreate,
 )
 from .fields import Field
+from .formats import OutputFormat
 from .hookspecs import hookimpl
 from .models import JobEvent, Reader, TaskStatus, TaskType
 from .plugin_settings import Setting
@@ -42,7 +45,7 @@ from .provider import (
     identity_of,
     progress_of,
 )
-from .redact import clean
+from .redact import clean, holds_secret
 from .settings import Settings, canonical_url
 
 if TYPE_CHECKING:
@@ -80,11 +83,11 @@ def __dir__() -> list[str]:
 __all__ = [
     "FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
     "DETERMINED", "FREE", "PER_NUMBER", "PER_TASK", "Billing",
-    "ApiError", "BadRequest", "Call", "CallContext", "ConfigError", "CsvReader",
+    "ApiError", "BadRequest", "BelowMinimum", "Call", "CallContext", "ConfigError", "CsvReader",
     "DeadlineExceeded", "Errors", "Field", "InsufficientBalance", "JobEvent", "KeyRefused",
-    "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
+    "OutputFormat", "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
     "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
-    "UncertainCreate", "Wire", "XlsxReader", "ZipReader", "canonical_url", "clean",
-    "handle_errors", "hookimpl", "identity_of", "progress_of", "readers",
+    "UncertainCreate", "Unreachable", "Wire", "XlsxReader", "ZipReader", "canonical_url",
+    "clean", "handle_errors", "holds_secret", "hookimpl", "identity_of", "progress_of", "readers",
     "rows_to_answers", "transient", "check", "cli", "normalise", "plugins",
 ]

@@ -18,6 +18,7 @@ DEFAULT_PLUGINS = (
     "tgcheck.default_plugins.ekycpro",
     "tgcheck.default_plugins.task_types",
     "tgcheck.default_plugins.log_events",
+    "tgcheck.default_plugins.output_formats",
 )
 
 

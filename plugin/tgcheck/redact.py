@@ -12,8 +12,10 @@ Keys are registered here when a Secret is made (tgcheck.secret.Secret), so every
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 
 MASK = "***"
 # A "key" shorter than this is no real key, and masking it would wreck ordinary
@@ -93,6 +95,25 @@ def register_secret(value: str) -> None:
         _secrets.add(value)
         # Any case: status words are lowercased before they are stored.
         _index = _Index(_secrets)
+
+
+@contextlib.contextmanager
+def secrets_scope() -> Iterator[None]:
+    """Secrets registered inside are forgotten when it ends, those from before kept.
+
+    The registry lives as long as the process, as a key does; a test suite gives
+    each test its own scope, so that one test's password does not mask words in
+    another's messages."""
+    global _index
+    with _lock:
+        saved = (set(_secrets), _index)
+    try:
+        yield
+    finally:
+        with _lock:
+            _secrets.clear()
+            _secrets.update(saved[0])
+            _index = saved[1]
 
 
 def _folded(text: str) -> str:

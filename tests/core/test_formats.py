@@ -1,12 +1,14 @@
-"""The output-format registry (tgcheck.formats): one entry per format, read by the
-CLI's -o/-f and by `tgcheck sql -o`."""
+"""The output-format registry (tgcheck.formats): one entry per format, registered
+through tgcheck_register_output_formats, read by the CLI's -o/-f and by
+`tgcheck sql -o`. A plugin's format end to end: tests/core/test_hooks.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tgcheck import formats
-from tgcheck.errors import InputError
+from tgcheck import formats, hookimpl, plugins
+from tgcheck.errors import ConfigError, InputError
+from tgcheck.formats import OutputFormat
 from tgcheck.tables import check_output
 
 
@@ -59,3 +61,55 @@ def test_a_format_says_what_its_own_missing_module_needs():
     with pytest.raises(ConfigError, match="needs pyarrow: pip install pyarrow") as e:
         fmt.check_installed()
     assert "DuckDB" not in str(e.value)
+
+
+class _Claims:
+    """A plugin whose format takes a name or an extension of a built-in one."""
+
+    def __init__(self, fmt):
+        self.fmt = fmt
+
+    @hookimpl
+    def tgcheck_register_output_formats(self, register):
+        register(self.fmt)
+
+
+@pytest.mark.parametrize("fmt, taken", [
+    (OutputFormat("csv", (".csvx",), ".csvx", write_text=lambda *a: 0), "'csv'"),
+    (OutputFormat("mycsv", (".tsv",), ".tsv", write_text=lambda *a: 0), "'.tsv'"),
+])
+def test_a_plugin_cannot_take_a_format_or_extension_already_registered(fmt, taken, tmp_path):
+    from click.testing import CliRunner
+
+    from tgcheck.cli import cli
+
+    plugins.pm.register(_Claims(fmt), "test-claims")
+    try:
+        with pytest.raises(ConfigError, match=f"'test-claims'.*{taken} is the plugin "
+                                              "'tgcheck.default_plugins.output_formats'"):
+            formats.for_output("out.csv", None)
+        # In the CLI: one line, exit 2, before anything is read or sent.
+        (tmp_path / "in.txt").write_text("+41798284651\n")
+        done = CliRunner().invoke(cli, ["check", str(tmp_path / "in.txt"), "-o",
+                                        str(tmp_path / "out.csv"), "--sandbox"])
+        assert done.exit_code == 2 and "test-claims" in done.output, done.output
+        assert not (tmp_path / "out.csv").exists()
+    finally:
+        plugins.pm.unregister(name="test-claims")
+    assert formats.for_output("out.tsv", None).name == "csv"
+
+
+@pytest.mark.parametrize("fmt, says", [
+    (OutputFormat("two", (".two",), ".two", write_text=lambda *a: 0,
+                  write_file=lambda *a: 0), "one writer"),
+    (OutputFormat("none", (".none",), ".none"), "one writer"),
+    (OutputFormat("upper", (".MD",), ".MD", write_text=lambda *a: 0), "a dot, lower case"),
+    ("not a format", "not a tgcheck.plugin.OutputFormat"),
+])
+def test_a_malformed_plugin_format_is_a_clear_error(fmt, says):
+    plugins.pm.register(_Claims(fmt), "test-claims")
+    try:
+        with pytest.raises(ConfigError, match=says):
+            formats.names()
+    finally:
+        plugins.pm.unregister(name="test-claims")

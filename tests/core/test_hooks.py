@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import tgcheck
+from conftest import numbers
 from tgcheck import hookimpl, hookspecs, plugins
 from tgcheck.errors import ConfigError
 from tgcheck.models import JobEvent, TaskType
@@ -148,6 +149,59 @@ def test_hook_tgcheck_register_commands():
         plugins.pm.unregister(name="test-commands")
         cli.commands.pop("hello", None)
         del cli._plugins_asked
+
+
+class _MarkdownFormat:
+    """A plugin's output format: a Markdown table, one line a row."""
+
+    @staticmethod
+    def write(stream, header, rows, style):
+        count = 0
+        stream.write("| " + " | ".join(header) + " |\n")
+        for row in rows:
+            stream.write("| " + " | ".join("" if c is None else str(c) for c in row) + " |\n")
+            count += 1
+        return count
+
+    @hookimpl
+    def tgcheck_register_output_formats(self, register):
+        from tgcheck.plugin import OutputFormat
+
+        register(OutputFormat("markdown", (".md", ".markdown"), ".md (Markdown)",
+                              write_text=self.write))
+
+
+def test_hook_tgcheck_register_output_formats(sandbox, sandbox_env, tmp_path):
+    """A plugin's format is written by `tgcheck check -o file.EXT`, chosen by -f,
+    and listed in --help; the built-in four come through the same hook."""
+    from click.testing import CliRunner
+
+    from tgcheck import formats
+    from tgcheck.cli import cli
+
+    assert list(formats.FORMATS) == ["csv", "xlsx", "json", "parquet"]
+    nums = numbers(2)
+    (tmp_path / "in.txt").write_text("\n".join(nums) + "\n")
+    plugins.pm.register(_MarkdownFormat(), "test-markdown")
+    try:
+        assert list(formats.FORMATS) == ["csv", "xlsx", "json", "parquet", "markdown"]
+        out = tmp_path / "answers.md"
+        done = CliRunner().invoke(cli, ["check", str(tmp_path / "in.txt"), "-o", str(out),
+                                        "--progress", "none"])
+        assert done.exit_code == 0, done.output
+        lines = out.read_text().splitlines()
+        assert lines[0] == "| input | number | telegram | status | reason |"
+        assert lines[1:] == [f"| {n} | {n} | {sandbox.expected(n)} | ok |  |" for n in nums]
+        assert sandbox.creates == 1
+        forced = CliRunner().invoke(cli, ["check", str(tmp_path / "in.txt"), "-f", "markdown",
+                                          "--progress", "none"])
+        assert forced.exit_code == 0 and forced.output.startswith("| input |"), forced.output
+        assert sandbox.creates == 1  # the second run's answers were stored
+        help_text = CliRunner().invoke(cli, ["check", "--help"]).output
+        assert ".md (Markdown)" in help_text and "markdown]" in help_text
+    finally:
+        plugins.pm.unregister(name="test-markdown")
+    assert "markdown" not in formats.FORMATS
 
 
 def test_hook_tgcheck_register_providers():

@@ -25,7 +25,8 @@ def expected_output(code: str) -> list[str]:
 def test_the_page_has_an_example_per_hook():
     hooks = ("tgcheck_register_providers", "tgcheck_register_task_types",
              "tgcheck_register_readers", "tgcheck_register_settings",
-             "tgcheck_register_sandboxes", "tgcheck_register_commands", "tgcheck_job_event")
+             "tgcheck_register_sandboxes", "tgcheck_register_commands", "tgcheck_job_event",
+             "tgcheck_register_output_formats")
     assert all(any(f"def {hook}(" in code for code in BLOCKS) for hook in hooks)
 
 

@@ -66,7 +66,8 @@ def test_an_httpx_that_needs_its_client_is_imported_whole(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("from ._main import main\nVERSION = 'fake'\n")
     (fake / "_main.py").write_text("def main():\n    return 'client'\n")
-    code = ("from tgcheck._lean_httpx import httpx; "
+    code = ("from tgcheck import _lean_httpx; _lean_httpx.skip_cli_client(); "
+            "from tgcheck._lean_httpx import httpx; "
             "assert httpx.VERSION == 'fake' and httpx.main() == 'client'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)

@@ -8,7 +8,7 @@ The provider here ("freebatch") speaks a small JSON batch API of its own, served
 from __future__ import annotations
 
 import json
-import types
+import os
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
 
@@ -19,9 +19,9 @@ from json_batch_server import LoopbackServer
 
 import tgcheck
 from conftest import numbers
+from processes import finished, interrupt, started
 from tgcheck import hookimpl, plugins
 from tgcheck.cli import cli
-from tgcheck.cli import sandbox as cli_module  # where `tgcheck sandbox` waits
 from tgcheck.errors import ConfigError, DeadlineExceeded
 from tgcheck.models import TaskStatus
 from tgcheck.plugin_settings import Setting
@@ -192,8 +192,8 @@ def test_balance_says_free_when_the_provider_declares_it(freebatch, monkeypatch)
     assert "(free)" in done.output and "possibly" not in done.output
 
 
-def test_a_plugin_sandbox_works_with_sandbox_and_tgcheck_sandbox(freebatch, tmp_path,
-                                                                  monkeypatch):
+def test_a_plugin_sandbox_works_with_sandbox_and_tgcheck_sandbox(freebatch, jsonbatch_plugin,
+                                                                  tmp_path):
     nums = numbers(3)
     (tmp_path / "in.txt").write_text("\n".join(nums) + "\n")
     done = CliRunner().invoke(cli, ["check", str(tmp_path / "in.txt"), "--provider",
@@ -201,15 +201,17 @@ def test_a_plugin_sandbox_works_with_sandbox_and_tgcheck_sandbox(freebatch, tmp_
     assert done.exit_code == 0, done.output
     assert all(f"{n},yes" in done.output for n in nums)
 
-    class Interrupted:  # Ctrl-C at once, as a user would after reading the URL
-        def wait(self):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli_module, "threading", types.SimpleNamespace(Event=Interrupted))
-    served = CliRunner().invoke(cli, ["sandbox", "--provider", "freebatch", "--port", "0"])
-    assert served.exit_code == 0, served.output
-    assert "listening on http://127.0.0.1:" in served.output
-    assert "stopped; billed calls: {}" in served.output
+    # `tgcheck sandbox --provider`: a plugin's sandbox served by the command as a user
+    # runs it (the JSON batch provider, loaded from its entry point), stopped by Ctrl-C.
+    env = {**os.environ, "TGCHECK_HOME": str(tmp_path / "served"), **jsonbatch_plugin}
+    with started("sandbox", "--provider", "jsonbatch", "--port", "0", env=env) as proc:
+        listening = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in listening, listening + finished(proc)
+        url = listening.rsplit(" ", 1)[-1].strip()
+        assert httpx.get(url + "/batches").status_code == 401  # it serves: no key, refused
+        said = interrupt(proc)
+    assert proc.returncode == 0, said
+    assert "stopped; billed calls: {}" in said
 
 
 class _LateServer(FreeBatchServer):

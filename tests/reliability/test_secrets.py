@@ -340,3 +340,14 @@ def test_a_percent_encoded_at_in_the_store_url_is_accepted():
     from tgcheck.store.open import check_store_url
 
     check_store_url("postgresql://u:Ow%40nerSECRET@127.0.0.1:1/db")
+
+
+def test_a_secrets_scope_forgets_what_was_registered_inside_it_only():
+    from tgcheck import redact
+
+    redact.register_secret("KEPT-qwertyuiop")
+    with redact.secrets_scope():
+        redact.register_secret("GONE-zxcvbnm123")
+        assert redact.mask("a GONE-zxcvbnm123 b") == "a *** b"
+    assert redact.mask("a GONE-zxcvbnm123 b") == "a GONE-zxcvbnm123 b"
+    assert redact.mask("a KEPT-qwertyuiop b") == "a *** b"

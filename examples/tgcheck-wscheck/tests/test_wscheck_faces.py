@@ -20,7 +20,7 @@ import tgcheck
 import tgcheck_duckdb
 import tgcheck_udfs
 from conftest import numbers
-from tgcheck.cli import cli
+from tgcheck.plugin import cli
 
 
 def activated(nums):

@@ -10,14 +10,14 @@ from tgcheck_wscheck.sandbox import simulated_row
 
 import tgcheck
 from conftest import numbers
-from tgcheck import plugins
-from tgcheck.connect import Unreachable
-from tgcheck.errors import (
+from tgcheck.plugin import (
     BelowMinimum,
     InsufficientBalance,
     KeyRefused,
     ResultFileError,
     TaskLost,
+    Unreachable,
+    plugins,
 )
 
 

@@ -81,9 +81,8 @@ def _job_ids(engine: Engine, keys) -> list[int]:
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@output_options("Write here; the format follows the extension: "
-                 + ", ".join(f.help for f in formats.FORMATS.values())
-                 + ". Default: CSV on stdout.")
+@output_options(lambda: "Write here; the format follows the extension: "
+                + formats.listing() + ". Default: CSV on stdout.")
 @click.option("--column", help="The column of numbers (name, any case, or 1-based number).")
 @click.option("--sheet", help="The sheet of a spreadsheet (name, any case; default: the "
                                "first).")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import time
+from collections.abc import Callable
 
 import click
 
@@ -65,22 +66,59 @@ def store_engine(sandbox: bool) -> Engine:
     return Engine(make_settings(sandbox_store=sandbox, key=False))
 
 
-def output_options(output_help: str | None = None):
-    """-o/--output and -f/--format, as every command that writes a table has them."""
+class _FormatChoice(click.Choice):
+    """-f's choices: the output formats registered when it is read, not when the
+    command was built (a plugin's formats are known once plugins are loaded)."""
 
-    if output_help is None:
-        suffixes = ", ".join(f.suffixes[0] for f in formats.FORMATS.values())
-        output_help = f"Write here ({suffixes}); default: CSV on stdout."
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):
+        return formats.names()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it: asked instead
+        pass
+
+
+class _FormatsHelpOption(click.Option):
+    """An option whose help lists the output formats when help is shown."""
+
+    def __init__(self, *args, help_of: Callable[[], str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._help_of = help_of
+
+    def get_help_record(self, ctx):
+        try:
+            self.help = self._help_of()
+        except TgcheckError:  # a broken plugin: the help without the list
+            self.help = "Write here; default: CSV on stdout."
+        return super().get_help_record(ctx)
+
+
+def _suffixes() -> str:
+    return ", ".join(f.suffixes[0] for f in formats.FORMATS.values())
+
+
+def output_options(output_help: Callable[[], str] | None = None):
+    """-o/--output and -f/--format, as every command that writes a table has them.
+    output_help() says what -o does (asked when help is shown: formats come from
+    plugins)."""
+
+    def default_help() -> str:
+        return f"Write here ({_suffixes()}); default: CSV on stdout."
 
     def decorate(fn):
         fn = click.option("--raw-csv", is_flag=True,
                           help="CSV output: write cells as they are. Default: a text cell "
                                "Excel would run as a formula (=, +, -, @, tab, CR first; not "
                                "a number or phone number) gets a leading '.")(fn)
-        fn = click.option("-f", "--format", "out_format", type=click.Choice(formats.names()),
+        fn = click.option("-f", "--format", "out_format", type=_FormatChoice(),
                           help="Output format, whatever -o's extension.")(fn)
         return click.option("-o", "--output", type=click.Path(dir_okay=False),
-                            help=output_help)(fn)
+                            cls=_FormatsHelpOption,
+                            help_of=output_help or default_help)(fn)
 
     return decorate
 

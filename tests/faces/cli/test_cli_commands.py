@@ -225,6 +225,9 @@ def test_plugins_lists_builtins_with_their_hooks(env):
     assert found["tgcheck.default_plugins.ekycpro"]["hooks"] == [
         "tgcheck_register_providers"]
     assert found["tgcheck.default_plugins.task_types"]["version"] == "0.1.0"
+    # The built-in output formats come through the hook a plugin's format uses.
+    assert found["tgcheck.default_plugins.output_formats"]["hooks"] == [
+        "tgcheck_register_output_formats"]
     text = run("plugins", env=env)
     assert "tgcheck_job_event" in text.stdout
 

@@ -7,9 +7,7 @@ TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 
 import click
 
-from tgcheck import TaskType, hookimpl
-from tgcheck.plugin import Field
-from tgcheck.plugin_settings import Setting
+from tgcheck.plugin import Field, Setting, TaskType, hookimpl
 
 from .provider import DEFAULT_BASE_URL, WscheckProvider
 from .sandbox import COLUMNS, WsSandbox

@@ -1,7 +1,7 @@
 """The sister platform's HTTP protocol, described for tgcheck's wire.
 
 What to send and how to read the platform's replies and refusals is here; the
-core's wire (tgcheck.wire) makes every call: deadlines, body caps, retries with
+core's wire (tgcheck.plugin.Wire) makes every call: deadlines, body caps, retries with
 Retry-After, the connect budget, whether a create may have reached the platform
 (it is then never sent again), billed replies counted from their status line,
 redaction, result-link checks and proxies.
@@ -15,13 +15,27 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from tgcheck import errors, redact
-from tgcheck.models import TaskStatus
-from tgcheck.plugin import CallContext
-from tgcheck.provider import FAILED, QUEUED, READY, RUNNING, Provider
-from tgcheck.readers import readers as generic_readers
-from tgcheck.settings import canonical_url
-from tgcheck.wire import Call, Wire
+from tgcheck.plugin import (
+    FAILED,
+    QUEUED,
+    READY,
+    RUNNING,
+    ApiError,
+    BadRequest,
+    Call,
+    CallContext,
+    InsufficientBalance,
+    KeyRefused,
+    Provider,
+    TaskLost,
+    TaskStatus,
+    TaskTooLarge,
+    Wire,
+    canonical_url,
+    clean,
+    holds_secret,
+)
+from tgcheck.plugin import readers as generic_readers
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
 USER_AGENT = "tgcheck-wscheck"
@@ -34,9 +48,9 @@ _TASK_ID = re.compile(r"[!-~]{1,200}")
 STATUS_WORDS = {"pending": QUEUED, "processing": RUNNING, "exported": READY, "failed": FAILED}
 # Its refusals (the wire retries 429 and 5xx itself): what each means.
 REFUSALS = {
-    401: (errors.KeyRefused, "the platform refused the API key"),
-    402: (errors.InsufficientBalance, "insufficient balance; nothing was created or charged"),
-    413: (errors.TaskTooLarge, "the file is too large for the platform"),
+    401: (KeyRefused, "the platform refused the API key"),
+    402: (InsufficientBalance, "insufficient balance; nothing was created or charged"),
+    413: (TaskTooLarge, "the file is too large for the platform"),
 }
 
 
@@ -56,10 +70,10 @@ def _money(value: object) -> tuple[str | None, str | None]:
 def parse_task(data: object) -> TaskStatus:
     """The platform's task object (openapi.yaml `Task`) as tgcheck's TaskStatus."""
     if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
-        raise errors.ApiError("the platform's reply is not a task object")
-    if not _TASK_ID.fullmatch(data["task_id"]) or redact.holds_secret(data["task_id"]):
+        raise ApiError("the platform's reply is not a task object")
+    if not _TASK_ID.fullmatch(data["task_id"]) or holds_secret(data["task_id"]):
         # It goes into forms, the journal and commands users type: printable, sane.
-        raise errors.ApiError("the platform's task_id is not a plausible id")
+        raise ApiError("the platform's task_id is not a plausible id")
 
     def count(name: str) -> int | None:
         value = data.get(name)
@@ -70,14 +84,14 @@ def parse_task(data: object) -> TaskStatus:
     actual, actual_currency = _money(data.get("actual_amount"))
     status, url, message = data.get("status"), data.get("result_url"), data.get("message")
     # Server text passes the redaction point: a key echoed back goes no further.
-    word = redact.clean(status, 40).lower() if isinstance(status, str) else "pending"
+    word = clean(status, 40).lower() if isinstance(status, str) else "pending"
     return TaskStatus(
         task_id=data["task_id"],
         status=word,
         state=STATUS_WORDS.get(word),  # None: a word it does not document (polled as queued)
         total=count("total"), success=count("success"), failure=count("failure"),
         result_url=url if isinstance(url, str) and url else None,
-        message=redact.clean(message, 300) if isinstance(message, str) else None,
+        message=clean(message, 300) if isinstance(message, str) else None,
         estimated_amount=estimated, actual_amount=actual,
         currency=actual_currency or currency,
     )
@@ -130,7 +144,7 @@ class WscheckProvider(Provider):
                                                                           task=True),
                                   read=lambda reply: parse_task(reply.json()))
         if record.task_id != task_id:
-            raise errors.ApiError(f"{what}: the platform answered for another task")
+            raise ApiError(f"{what}: the platform answered for another task")
         return record
 
     def balance(self, *, deadline: float | None = None) -> tuple[str, str | None]:
@@ -139,7 +153,7 @@ class WscheckProvider(Provider):
             amount, _ = _money({"amount": data.get("balance")} if isinstance(data, dict)
                                else None)
             if amount is None:
-                raise errors.ApiError("asking for the balance: the reply holds no balance")
+                raise ApiError("asking for the balance: the reply holds no balance")
             return amount, "USD"
 
         return self._wire.query(Call("asking for the balance", "GET", "/v1/balance"),
@@ -162,5 +176,5 @@ class WscheckProvider(Provider):
             error, meaning = REFUSALS[code]
             raise error(f"{what}: {meaning}{said}")
         if code == 404 and task:
-            raise errors.TaskLost(f"{what}: the platform does not know this task{said}")
-        raise errors.BadRequest(f"{what}: the platform refused the request{said}")
+            raise TaskLost(f"{what}: the platform does not know this task{said}")
+        raise BadRequest(f"{what}: the platform refused the request{said}")

@@ -134,8 +134,12 @@ class EkycproProvider(Provider):
     readers = readers()
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
-                 resolver: result_hosts.Resolver | None = None):
+                 resolver: result_hosts.Resolver | None = None, *,
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES):
+        """max_download_bytes: the largest result file taken (a tuning value: a
+        parameter, so a test passes a smaller one instead of patching the module)."""
         self.settings = settings
+        self.max_download_bytes = max_download_bytes
         self.base_url = settings.base_url
         # The journal keys jobs by this: the embedded sandbox's URL changes each run;
         # otherwise canonical: `localhost` and `127.0.0.1`, `HOST:443` and `host`
@@ -210,6 +214,7 @@ class EkycproProvider(Provider):
     def download(self, url: str, *, context: CallContext | None = None,
                  max_bytes: int | None = None) -> bytes:
         """The result file at url, decoded; max_bytes (if given) bounds it below
-        MAX_DOWNLOAD_BYTES."""
-        limit = MAX_DOWNLOAD_BYTES if max_bytes is None else min(max_bytes, MAX_DOWNLOAD_BYTES)
+        max_download_bytes."""
+        most = self.max_download_bytes
+        limit = most if max_bytes is None else min(max_bytes, most)
         return self._wire.download(url, context=context, max_bytes=limit)
