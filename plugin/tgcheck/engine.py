@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import itertools
 import logging
@@ -16,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import billed_calls, connect, fast_path, plugins, redact
+from .answer_column import ANSWERED_UNKNOWN, AnswerColumn, sent_numbers
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -46,7 +46,7 @@ from .models import processed as processed_of
 from .normalize import Region, resolve_all
 from .polling import STUCK_EXPORT, PollSchedule, shows_progress
 from .provider import FAILED, LOST, QUEUED, READY, STATES, CallContext, Provider
-from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON, reason_breakdown
+from .reasons import reason_breakdown
 from .result_size import budget as result_size_budget
 from .result_size import result_budget
 from .settings import Settings, is_loopback
@@ -157,38 +157,10 @@ class CheckRequest:
         return dataclasses.replace(self, **changes)
 
 
-class _Column(NamedTuple):
-    """What check_column() returns: answers grouped to be joined by number."""
-
-    found: list  # per value: its E.164 str, or its Normalised (invalid or blank)
-    # (value, status, numbers): each answered number is in one group. A number
-    # in none has no answer (unknown). A group may hold numbers not asked for:
-    # a lookup of a large part of the store scans it all.
-    groups: list[AnswerGroup]
-
-
-class ColumnAnswers(_Column):
-    """(found, groups), and `fields`: number -> the typed fields of each ok answer,
-    for a task type that declares fields (Engine.fields_of); None when it declares
-    none. An attribute, not a third item: callers unpack `found, groups = ...`."""
-
-    def __new__(cls, found: list, groups: list[AnswerGroup],
-                fields: dict[str, dict] | None = None):
-        self = super().__new__(cls, found, groups)
-        self.fields = fields
-        return self
-
-
-def _by_number(groups: list[AnswerGroup], wanted: set[str]) -> dict[str, tuple]:
-    """number -> (value, status) of the wanted numbers, from answer groups."""
-    # A lookup that scanned the store brings numbers not asked for: leave them out
-    # rather than hold a dict up to SCAN_SHARE times larger than needed.
-    extra = sum(len(group) for _, _, group in groups) > len(wanted)
-    known: dict[str, tuple] = {}
-    for value, status, group in groups:
-        known.update(dict.fromkeys(wanted.intersection(group) if extra else group,
-                                   (value, status)))
-    return known
+# _store_found's key of an explicit unknown (a real answer may be any text).
+_SAID_UNKNOWN = object()
+# What check_column() returns (tgcheck.answer_column); its former name, kept.
+ColumnAnswers = AnswerColumn
 
 
 def _groups_of(answers: dict[str, tuple]) -> list[AnswerGroup]:
@@ -197,65 +169,6 @@ def _groups_of(answers: dict[str, tuple]) -> list[AnswerGroup]:
     for number, pair in answers.items():
         by_answer.setdefault(pair, []).append(number)
     return [(value, status, group) for (value, status), group in by_answer.items()]
-
-
-_new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
-_LEFT_OUT = LEFT_OUT_REASON
-_NO_ANSWER = NO_ANSWER_REASON
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic collector paused while a million Answers are built.
-
-    Each allocation of a tuple counts towards a collection, and the older
-    generations' passes walk every object made so far: about half the time of
-    building the answers. Building tuples of existing objects makes no cycle
-    for it to find. The pause is process-wide, for well under a second.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _answers(values: list, found: list, known: dict,
-             fields: dict | None = None) -> list[Answer]:
-    with _collector_paused():
-        return _build_answers(values, found, known, fields)
-
-
-def _build_answers(values: list, found: list, known: dict,
-                   fields: dict | None = None) -> list[Answer]:
-    """fields: number -> typed fields of each ok answer, for a task type that
-    declares fields (None: it declares none, and every Answer.fields is None)."""
-    out = []
-    append = out.append
-    for value, f in zip(values, found, strict=True):
-        note = None
-        if type(f) is not str:
-            if f.status != OK:
-                append(_new(Answer, (value, None, None, f.status, f.reason, None)))
-                continue
-            f, note = f.number, f.reason  # ok, with a note (an extension removed)
-        pair = known.get(f)
-        if pair is None:
-            append(_new(Answer, (value, f, None, UNKNOWN, _NO_ANSWER, None)))
-        elif pair[1] == OK:
-            append(_new(Answer, (value, f, pair[0], OK, note,
-                                 None if fields is None else fields.get(f))))
-        else:
-            append(_new(Answer, (value, f, None, pair[1], _LEFT_OUT, None)))
-    return out
-
-
-def sent_numbers(found: list) -> list[str]:
-    """The E.164 numbers of resolve_all's answer (ok values, noted ones too), in order."""
-    return [f if type(f) is str else f.number for f in found
-            if type(f) is str or f.status == OK]
 
 
 def _equal_parts(numbers: list, size: int) -> list[list]:
@@ -322,10 +235,9 @@ class Engine:
         top_up: bool | None = None,
     ) -> list[Answer]:
         values = values if isinstance(values, list) else list(values)
-        found, wanted, groups = self._grouped(values, CheckRequest(
-            task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        known = _by_number(groups, wanted)
-        return _answers(values, found, known, self.fields_of(task_type, known))
+        return self.check_column(values, task_type=task_type, region=region,
+                                 retry_unknown=retry_unknown, resubmit=resubmit,
+                                 on_event=on_event, cancel=cancel, top_up=top_up).rows()
 
     def fields_of(self, task_type: str, known: dict[str, tuple]) -> dict[str, dict] | None:
         """number -> the typed fields of each ok answer among known (number ->
@@ -350,22 +262,24 @@ class Engine:
         on_event: EventListener | None = None,
         cancel: threading.Event | None = None,
         top_up: bool | None = None,
-    ) -> ColumnAnswers:
-        """check() for faces that build the answer column themselves (the SQL face,
-        in Arrow). Same calls, same guarantees; only no Answer is built per value,
-        which is most of check()'s time on a million stored answers.
+    ) -> AnswerColumn:
+        """check()'s answers as one AnswerColumn (tgcheck.answer_column), for faces
+        that read them as columns (the CLI's tables, SQL in Arrow, Excel's cells).
+        Same calls, same guarantees; no Answer is built per value unless asked
+        (AnswerColumn.rows), which is most of check()'s time on a million stored
+        answers.
         """
-        found, wanted, groups = self._grouped(values, CheckRequest(
+        values = values if isinstance(values, list) else list(values)
+        found, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        if not plugins.get_task_type(task_type, self.settings.provider).fields:
-            return ColumnAnswers(found, groups)
-        return ColumnAnswers(found, groups,
-                             self.fields_of(task_type, _by_number(groups, wanted)))
+        column = AnswerColumn(values, found, groups)
+        if plugins.get_task_type(task_type, self.settings.provider).fields:
+            column.fields_by_number = self.fields_of(task_type, column.answered())
+        return column
 
-    def _grouped(self, values, request: CheckRequest
-                 ) -> tuple[list, set[str], list[AnswerGroup]]:
+    def _grouped(self, values, request: CheckRequest) -> tuple[list, list[AnswerGroup]]:
         """The path of check() and check_column(): per value its E.164 string or
-        its problem, the distinct numbers, and their answers as groups (stored
+        its problem, and the answers of the distinct numbers as groups (stored
         ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.attach_recovered()
@@ -398,7 +312,7 @@ class Engine:
         request = request.with_(ttype=ttype, since=since, fill=fill)
         for result in self._send(sent, request):
             groups.extend(_groups_of(result))
-        return found, wanted, groups
+        return found, groups
 
     def minimum(self, ttype: TaskType) -> int | None:
         """Fewest numbers a task of this type may hold (TGCHECK_MIN_TASK_SIZE, else the
@@ -1385,22 +1299,24 @@ class _Driver:
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         if self.provider.results is not None:
-            found = self._paged(status)
+            found, unknowns = self._paged(status)
             self._sane(found, explicit=True)
-        else:
-            found = self._read_file(status)
-            self._sane(found)
+            return self._store_found(status, found, unknowns)
+        found = self._read_file(status)
+        self._sane(found)
         return self._store_found(status, found)
 
     def _paged(self, status: TaskStatus):
-        """number -> cleaned answer from the provider's pages of records (None: the
-        vendor said it cannot tell), read as a file's rows are (tgcheck.readers), at
-        most MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
+        """(number -> cleaned answer, the numbers the vendor answered as unknown)
+        from the provider's pages of records (None: the vendor said it cannot
+        tell), read as a file's rows are (tgcheck.readers), at most
+        MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
         from .readers import rows_to_answers  # with the first result, not at start
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context())
+        said_unknown = []  # the records' numbers as the vendor wrote them
 
         def records():
             yield ["number", self.ttype.column]
@@ -1410,10 +1326,18 @@ class _Driver:
                     raise ResultFileError(
                         f"the results of task {self.job.task_id} hold more than {limit:,} "
                         f"records for {len(self.numbers):,} numbers; the job stays open")
+                if value is None:
+                    said_unknown.append(number)
                 yield [number, value]
 
         with result_size_budget(len(self.numbers)):
-            return rows_to_answers(records(), self.ttype)
+            found = rows_to_answers(records(), self.ttype)
+        # An explicit unknown, unlike a number left out, is stored as one (the
+        # answer column's answered_unknown); a number also answered, or answered
+        # twice differently, is not one.
+        unknowns = {n for n in resolve_all(said_unknown) if type(n) is str
+                    and n in found and found[n] is None and n not in found.conflicts}
+        return found, unknowns
 
     def _read_file(self, status: TaskStatus):
         # Bounded by what the numbers sent can take: a bomb stops at the download.
@@ -1431,7 +1355,8 @@ class _Driver:
         del data  # the file is parsed: its bytes need not outlive the parse
         return found
 
-    def _store_found(self, status: TaskStatus, found) -> dict[str, tuple]:
+    def _store_found(self, status: TaskStatus, found,
+                     unknowns: set[str] = frozenset()) -> dict[str, tuple]:
         # Two different answers for one number are none: the reader sets them to None.
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
@@ -1440,12 +1365,16 @@ class _Driver:
         rows, answered, pairs = [], {}, {}
         for number in self.numbers:
             value = found.get(number)
+            if value is None and number in unknowns:
+                value = _SAID_UNKNOWN
             pair = pairs.get(value)
             if pair is None:  # one (value, status) tuple per answer, not per number
                 # A free-form answer is the provider's text: it passes the
                 # redaction point before the store (once per distinct answer).
                 shown = value if value is None else redact.clean(value, None)
-                pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
+                pair = pairs[value] = (
+                    (ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
+                    (shown, OK if value is not None else UNKNOWN))
             rows.append((number, *pair))
             answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,

@@ -4,15 +4,13 @@ DuckDB's Python API has no table functions, so each macro hands the full
 column to the UDF as ONE list value: the UDF then runs once per query, and the
 engine sees the whole set (one task, not one per chunk of 2,048 rows). The UDF
 does the part only Python can (normalise, look up, pay for what is missing,
-store) and hands back two lists, the reading of each input and the answers by
-number; DuckDB joins them to the rows itself, in parallel, as a hash join.
+store) and hands back one list, each input's answer in the list's order (the
+core's answer column joined them, in Arrow); the macros zip it to the inputs.
 """
 
 from __future__ import annotations
 
 from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-from tgcheck.models import OK, UNKNOWN
-from tgcheck.reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 
 from .arrow_values import FIELD_PREFIX
 
@@ -29,10 +27,9 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-# The UDF's return type, per list it is given: `checked` in that list's order
-# (arrow_values.checked_array), `answers` one per answered number (answer_table).
-CHECK_TYPE = ("STRUCT(checked STRUCT(number VARCHAR, status VARCHAR, reason VARCHAR)[], "
-              "answers STRUCT(number VARCHAR, value VARCHAR, status VARCHAR)[])")
+# The UDF's return type, per list it is given: each input's answer, in that
+# list's order (arrow_values.answers_array: the core's answer column).
+CHECK_TYPE = "STRUCT(number VARCHAR, value VARCHAR, status VARCHAR, reason VARCHAR)[]"
 # Each field kind's SQL type (its Arrow type: arrow_values.ARROW_TYPES).
 SQL_TYPES = {YES_NO: "BOOLEAN", TEXT: "VARCHAR", INTEGER: "BIGINT",
              DATETIME: "TIMESTAMPTZ", URL: "VARCHAR"}
@@ -44,7 +41,7 @@ def check_type(declared: tuple[Field, ...] = ()) -> str:
         return CHECK_TYPE
     extra = "".join(f", {quote_identifier(FIELD_PREFIX + f.name)} {SQL_TYPES[f.kind]}"
                     for f in declared)
-    return CHECK_TYPE.replace("status VARCHAR)[])", f"status VARCHAR{extra})[])")
+    return CHECK_TYPE.replace("reason VARCHAR)[]", f"reason VARCHAR{extra})[]")
 
 
 # Each row's region, as text (a calling code may be an INTEGER column), or NULL
@@ -58,13 +55,11 @@ def macro_sql(column: str, declared: tuple[Field, ...] = ()) -> str:
     col = quote_identifier(column)
     names = [f.name for f in declared]
     shown = ", ".join(quote_literal(c) for c in ("number", column, *names, "status", "reason"))
-    # One typed column per field, after the headline; NULL unless the answer is ok.
-    picked = "".join(
-        f"CASE WHEN a.status = '{OK}' THEN a.{quote_identifier(FIELD_PREFIX + n)} END "
-        f"AS {quote_identifier(n)}, " for n in names)
+    # One typed column per field, after the headline (NULL unless the answer is ok).
+    picked = "".join(f"r.{quote_identifier(FIELD_PREFIX + n)} AS {quote_identifier(n)}, "
+                     for n in names)
     enriched = "".join(f", answers.{quote_identifier(n)} AS {quote_identifier(n)}"
                        for n in names)
-    no_answer, left_out = quote_literal(NO_ANSWER_REASON), quote_literal(LEFT_OUT_REASON)
     # A macro parameter is pasted in as text wherever it appears: `pairs` used
     # twice would run its subquery twice, and two list(DISTINCT ...) need not
     # come in the same order (DuckDB's parallel hash aggregate does not keep
@@ -88,20 +83,12 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed) AS TABLE
     ),
     readings AS (
         SELECT unnest(__tgcheck_pairs, recursive := true),
-               unnest(__tgcheck_checked.checked, recursive := true)
+               unnest(__tgcheck_checked, recursive := true)
         FROM checked
-    ),
-    answers AS (
-        SELECT unnest(__tgcheck_checked.answers, recursive := true) FROM checked
     )
-    -- A number with no answer is unknown, never "no"; a value only for "{OK}".
-    SELECT r.input, r.region, r.number,
-           CASE WHEN a.status = '{OK}' THEN a.value END AS {col}, {picked}
-           coalesce(r.status, a.status, '{UNKNOWN}') AS status,
-           CASE WHEN r.number IS NOT NULL AND a.number IS NULL THEN {no_answer}
-                WHEN a.status <> '{OK}' THEN {left_out}
-                ELSE r.reason END AS reason
-    FROM readings r LEFT JOIN answers a ON r.number = a.number;
+    -- Each input beside its answer; the UDF joined them (tgcheck.answer_column).
+    SELECT r.input, r.region, r.number, r.value AS {col}, {picked}r.status, r.reason
+    FROM readings r;
 
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL) AS TABLE (

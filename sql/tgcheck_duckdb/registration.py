@@ -13,7 +13,7 @@ from tgcheck import plugins
 from tgcheck.regions import fixed_region, is_empty, per_row
 
 from . import macros, waiting
-from .arrow_values import answer_table, checked_array, normalised_array, python_values
+from .arrow_values import answers_array, normalised_array, python_values
 from .progress import ProgressReporter
 
 
@@ -50,8 +50,8 @@ def register(
         # list of {input, region} structs (region NULL: none), and the macro's
         # `region :=` (NULL: the registered one). Numbers and regions are split
         # here, from the one list, so they cannot come apart. Per row it returns
-        # the normaliser's reading of each input, in that list's order, and the
-        # answers by number: DuckDB joins the two (macros.py), not Python.
+        # each input's answer, in that list's order (the core's answer column
+        # joins them); the macros zip them to the list (macros.py).
         lists = lists.combine_chunks()
         fixed = fixed.to_pylist()
         out = []
@@ -67,17 +67,12 @@ def register(
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
                 default = per_row(row_regions.to_pylist(), default)
-            answered = _check(values, default)
-            found, groups = answered.found, answered.groups
-            checked = checked_array(found)
-            out.append({"checked": checked,
-                        "answers": answer_table(groups, checked.field("number"), declared,
-                                                answered.fields)})
+            out.append(answers_array(_check(values, default), declared))
         return _checks_of(out, declared)
 
-    def _check(values: list, region) -> tgcheck.ColumnAnswers:
+    def _check(values: list, region) -> tgcheck.AnswerColumn:
         if not values:
-            return tgcheck.ColumnAnswers([], [])
+            return tgcheck.AnswerColumn([], [], [])
         reporter = ProgressReporter(every=settings.progress_every)
 
         def listen(event: tgcheck.JobEvent) -> None:
@@ -113,19 +108,14 @@ def register(
     return con
 
 
-def _checks_of(items: list, declared: tuple = ()) -> pa.StructArray:
-    """Per input row: NULL, or {checked: [...], answers: [...]} (macros.CHECK_TYPE)."""
-    def lists(field: str, empty: pa.StructArray) -> pa.ListArray:
-        offsets, pieces = [0], []
-        for item in items:
-            if item is not None:
-                pieces.append(item[field])
-            offsets.append(offsets[-1] + (len(item[field]) if item is not None else 0))
-        values = pa.concat_arrays(pieces) if pieces else empty
-        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
-
+def _checks_of(items: list, declared: tuple = ()) -> pa.ListArray:
+    """Per input row: NULL, or the answers of its list (macros.check_type)."""
+    offsets, pieces = [0], []
+    for item in items:
+        if item is not None:
+            pieces.append(item)
+        offsets.append(offsets[-1] + (len(item) if item is not None else 0))
+    values = (pa.concat_arrays(pieces) if pieces
+              else answers_array(tgcheck.AnswerColumn([], [], []), declared))
     mask = pa.array([item is None for item in items], pa.bool_())
-    return pa.StructArray.from_arrays(
-        [lists("checked", checked_array([])),
-         lists("answers", answer_table([], None, declared))],
-        names=["checked", "answers"], mask=mask)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
