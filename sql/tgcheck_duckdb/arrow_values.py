@@ -5,9 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tgcheck.answer_column import AnswerColumn
+from tgcheck.answer_column import AnswerColumn, number_of
 from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-from tgcheck.models import OK
 from tgcheck.normalize import resolve_all
 
 # Each field kind's Arrow type (its SQL type: macros.SQL_TYPES).
@@ -48,6 +47,5 @@ def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> p
     if pa.types.is_null(array.type) or len(array) == 0:
         return pa.nulls(len(array), pa.string())
     encoded = pc.dictionary_encode(array)
-    numbers = [found if type(found) is str else (found.number if found.status == OK else None)
-               for found in resolve_all(python_values(encoded.dictionary), region)]
+    numbers = list(map(number_of, resolve_all(python_values(encoded.dictionary), region)))
     return pa.array(numbers, pa.string()).take(encoded.indices)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tgcheck import AnswerColumn
+from tgcheck.answer_column import number_of
 from tgcheck.normalize import resolve_all
 
 # What a cell shows for each Answer.status other than "ok" (ok shows the value).
@@ -69,7 +70,7 @@ def pending_cells(flat: Sequence[object], region: object) -> list[str]:
     resolve_all is the engine's own reading (E.164 str, else a Normalised problem),
     so a cell shown pending here is exactly one the engine will send.
     """
-    return [PENDING if type(found) is str or found.status == "ok"
+    return [PENDING if number_of(found) is not None
             else CELL_FOR_STATUS.get(found.status, "")
             for found in resolve_all(flat, region)]
 
