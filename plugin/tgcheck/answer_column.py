@@ -96,10 +96,11 @@ class AnswerColumn:
     __slots__ = ("inputs", "found", "groups", "fields_by_number", "_wanted", "_known")
 
     def __init__(self, inputs: Sequence[object], found: list, groups: list[AnswerGroup],
-                 fields_by_number: Mapping[str, Mapping] | None = None):
+                 fields_by_number: Mapping[str, Mapping] | None = None, *,
+                 wanted: set[str] | None = None):
         self.inputs, self.found, self.groups = inputs, found, groups
         self.fields_by_number = fields_by_number
-        self._wanted: set[str] | None = None
+        self._wanted = wanted  # the distinct numbers sent, when the caller has them
         self._known: dict = {}
 
     def __len__(self) -> int:

@@ -270,16 +270,17 @@ class Engine:
         answers.
         """
         values = values if isinstance(values, list) else list(values)
-        found, groups = self._grouped(values, CheckRequest(
+        found, wanted, groups = self._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        column = AnswerColumn(values, found, groups)
+        column = AnswerColumn(values, found, groups, wanted=wanted)
         if plugins.get_task_type(task_type, self.settings.provider).fields:
             column.fields_by_number = self.fields_of(task_type, column.answered())
         return column
 
-    def _grouped(self, values, request: CheckRequest) -> tuple[list, list[AnswerGroup]]:
+    def _grouped(self, values, request: CheckRequest
+                 ) -> tuple[list, set[str], list[AnswerGroup]]:
         """The path of check() and check_column(): per value its E.164 string or
-        its problem, and the answers of the distinct numbers as groups (stored
+        its problem, the distinct numbers, and their answers as groups (stored
         ones, then those of the tasks sent for the rest)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.attach_recovered()
@@ -312,7 +313,7 @@ class Engine:
         request = request.with_(ttype=ttype, since=since, fill=fill)
         for result in self._send(sent, request):
             groups.extend(_groups_of(result))
-        return found, groups
+        return found, wanted, groups
 
     def minimum(self, ttype: TaskType) -> int | None:
         """Fewest numbers a task of this type may hold (TGCHECK_MIN_TASK_SIZE, else the
