@@ -35,10 +35,13 @@ def jsonbatch():
     plugins.pm.unregister(name=NAME)
 
 
+def _settings(server, tmp_path, **changes):
+    return tgcheck.Settings(provider="jsonbatch", api_key=KEY, base_url=server.url,
+                            home=tmp_path / "home", poll_min=0.02, poll_max=0.1, **changes)
+
+
 def _engine(server, tmp_path, **changes):
-    return tgcheck.Engine(tgcheck.Settings(
-        provider="jsonbatch", api_key=KEY, base_url=server.url, home=tmp_path / "home",
-        poll_min=0.02, poll_max=0.1, **changes))
+    return tgcheck.Engine(_settings(server, tmp_path, **changes))
 
 
 def _outcomes(answers):
@@ -115,3 +118,26 @@ def test_the_cli_says_answered_unknown_and_left_out_apart(jsonbatch, tmp_path, m
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert [(r["number"], r["telegram"] or None, r["status"], code_of(r["reason"] or None))
                 for r in rows] == EXPECTED
+
+
+def test_sql_and_excel_say_them_apart_too(jsonbatch, tmp_path, monkeypatch):
+    import duckdb
+
+    import tgcheck_duckdb
+    from tgcheck_udfs.checking import check_range
+
+    with JsonBatchServer(leave_out=frozenset({LEFT_OUT})) as server:
+        for name, value in (("HOME", str(tmp_path / "home")), ("POLL_MIN", "0.02"),
+                            ("API_KEY", KEY), ("PROVIDER", "jsonbatch"),
+                            ("BASE_URL", server.url)):
+            monkeypatch.setenv(f"TGCHECK_{name}", value)
+        cells = check_range([[n] for n in NUMBERS], None, True)
+        calls = sum(server.calls.values())
+        con = tgcheck_duckdb.register(duckdb.connect(), _settings(server, tmp_path))
+        rows = con.execute("SELECT number, telegram, status, reason FROM telegram_check(?)",
+                           [NUMBERS]).fetchall()
+        assert sum(server.calls.values()) == calls  # stored by Excel's check: no call
+    assert [(text, code_of(reason or None)) for text, reason in cells] == [
+        ("unknown", "answered_unknown"), ("unknown", "left_out"), ("yes", None),
+        ("no", None)]
+    assert sorted((n, v, s, code_of(r)) for n, v, s, r in rows) == sorted(EXPECTED)
