@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 
@@ -146,28 +147,49 @@ class AnswerColumn:
         return known
 
     # -- per input -------------------------------------------------------------
-    def cells(self, empty: object = "") -> list[tuple]:
+    def cells(self, empty: object = "", counts: Counter | None = None) -> Iterator[tuple]:
         """Per input (number, value, status, reason), `empty` where there is none
-        (text cells: ""): what the CLI and Excel put beside each input."""
+        (text cells: ""): what the CLI and Excel put beside each input. An
+        iterator, made as it is read (a million rows are never all held); counts,
+        when given, gets each status's number of rows."""
+        return self._cells(empty, None, counts)
+
+    def input_cells(self, empty: object = "", counts: Counter | None = None
+                    ) -> Iterator[tuple]:
+        """cells() with each input first: (input, number, value, status, reason),
+        the CLI's row for a table that is its column of numbers (a .txt)."""
+        return self._cells(empty, self.inputs, counts)
+
+    def _cells(self, empty: object, inputs: Sequence | None,
+               counts: Counter | None) -> Iterator[tuple]:
         known = self._by_number(empty)
         unanswered = (empty, UNKNOWN, NO_ANSWER_REASON)
         found = self.found
         if set(map(type, found)) <= {str}:
-            # Every input a valid E.164 string: each row put together in C.
-            return list(map(tuple.__add__, zip(found),
-                            map(known.get, found, repeat(unanswered))))
-        out = []
-        append = out.append
-        for f in found:
+            # Every input a valid E.164 string: each row put together in C, its
+            # tail shared by every number of its group.
+            tails = list(map(known.get, found, repeat(unanswered)))
+            if counts is not None:
+                counts.update(map(itemgetter(1), tails))
+            heads = zip(found) if inputs is None else zip(inputs, found, strict=True)
+            return map(tuple.__add__, heads, tails)
+        rows = self._mixed(empty, known, unanswered, counts)
+        return rows if inputs is None else map(tuple.__add__, zip(inputs), rows)
+
+    def _mixed(self, empty: object, known: dict, unanswered: tuple,
+               counts: Counter | None) -> Iterator[tuple]:
+        counted = counts if counts is not None else Counter()
+        for f in self.found:
             if type(f) is str:
-                append((f, *known.get(f, unanswered)))
+                row = (f, *known.get(f, unanswered))
             elif f.status == OK:  # ok, with a note (an extension removed)
                 value, status, reason = known.get(f.number, unanswered)
-                append((f.number, value, status,
-                        (empty if f.reason is None else f.reason) if status == OK else reason))
+                row = (f.number, value, status,
+                       (empty if f.reason is None else f.reason) if status == OK else reason)
             else:  # invalid or blank: answered here, never sent
-                append((empty, empty, f.status, empty if f.reason is None else f.reason))
-        return out
+                row = (empty, empty, f.status, empty if f.reason is None else f.reason)
+            counted[row[2]] += 1
+            yield row
 
     def numbers(self) -> list[str | None]:
         return [number_of(f) for f in self.found]

@@ -479,14 +479,11 @@ def answer_rows(table: InputTable, checked: Sequence[object], answers: AnswerCol
     rows. No Answer per row: for a CLI run that is most of its time once the
     answers are stored.
     """
-    tails = answers.cells("")
-    counts.update(map(itemgetter(2), tails))
-    as_checked = _is_column(table, checked)
-    if as_checked:
-        # A column (a .txt): each row put together in C.
-        return map(tuple.__add__, zip(checked), tails)
-    return ([*row, *tail] for row, tail in
-            zip(_matched_rows(table, checked, as_checked), tails, strict=True))
+    if _is_column(table, checked):
+        # A column (a .txt): its rows are the values checked, nothing to pair.
+        return answers.input_cells("", counts)
+    return ([*row, *tail] for row, tail in zip(
+        _matched_rows(table, checked, False), answers.cells("", counts), strict=True))
 
 
 def row_regions(table: InputTable, region_column: str, default: str | None):

@@ -81,7 +81,7 @@ def test_a_column_of_valid_numbers_and_an_empty_one():
     assert [code_of(r) for r in column.reasons()] == ["no_answer", "no_answer"]
     assert column.to_arrow().to_pylist()[0]["status"] == "unknown"
     empty = AnswerColumn([], [], [])
-    assert empty.rows() == [] and empty.cells() == [] and len(empty.to_arrow()) == 0
+    assert empty.rows() == [] and list(empty.cells()) == [] and len(empty.to_arrow()) == 0
 
 
 def _int64():
