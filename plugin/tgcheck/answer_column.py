@@ -129,7 +129,8 @@ class AnswerColumn:
             return known
         groups = self.groups
         wanted = None
-        if sum(len(group) for _, _, group in groups) > len(self.found):
+        asked = len(self.found) if self._wanted is None else len(self._wanted)
+        if sum(len(group) for _, _, group in groups) > asked:
             # A lookup that scanned the store brings numbers not asked for: keep
             # the dict as small as the input, not up to the store's size.
             wanted = self.wanted()
@@ -178,7 +179,6 @@ class AnswerColumn:
 
     def _mixed(self, empty: object, known: dict, unanswered: tuple,
                counts: Counter | None) -> Iterator[tuple]:
-        counted = counts if counts is not None else Counter()
         for f in self.found:
             if type(f) is str:
                 row = (f, *known.get(f, unanswered))
@@ -188,7 +188,8 @@ class AnswerColumn:
                        (empty if f.reason is None else f.reason) if status == OK else reason)
             else:  # invalid or blank: answered here, never sent
                 row = (empty, empty, f.status, empty if f.reason is None else f.reason)
-            counted[row[2]] += 1
+            if counts is not None:
+                counts[row[2]] += 1
             yield row
 
     def numbers(self) -> list[str | None]:
