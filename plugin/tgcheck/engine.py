@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import NamedTuple
 
 from . import billed_calls, connect, fast_path, plugins, redact
-from .answer_column import ANSWERED_UNKNOWN, AnswerColumn, sent_numbers
+from .answer_column import ANSWERED_UNKNOWN, AnswerColumn, number_of, sent_numbers
 from .create_gate import CreateGate
 from .errors import (
     ApiError,
@@ -1336,8 +1336,8 @@ class _Driver:
         # An explicit unknown, unlike a number left out, is stored as one (the
         # answer column's answered_unknown); a number also answered, or answered
         # twice differently, is not one.
-        unknowns = {n for n in resolve_all(said_unknown) if type(n) is str
-                    and n in found and found[n] is None and n not in found.conflicts}
+        unknowns = {n for n in map(number_of, resolve_all(said_unknown))
+                    if n in found and found[n] is None and n not in found.conflicts}
         return found, unknowns
 
     def _read_file(self, status: TaskStatus):
