@@ -66,11 +66,14 @@ class LoopbackServer:
 
 class JsonBatchServer(LoopbackServer):
     """stuck: batches never finish. together: a batch finishes only once this many
-    batches exist (so only batches run side by side get answers)."""
+    batches exist (so only batches run side by side get answers). leave_out: numbers
+    its results have no record of (unlike an explicit null)."""
 
     def __init__(self, *, stuck: bool = False, together: int = 1, port: int = 0,
-                 retry_after: float = 0.05, slow_seconds: float = 2.0, **_options):
+                 retry_after: float = 0.05, slow_seconds: float = 2.0,
+                 leave_out: frozenset = frozenset(), **_options):
         self.stuck, self.together = stuck, together
+        self.leave_out = leave_out  # numbers the results leave out (no record at all)
         self.retry_after, self.slow_seconds = retry_after, slow_seconds
         self._forced: list[tuple[str, str]] = []  # (endpoint, fault), served in order
         self.api_key = KEY
@@ -183,7 +186,8 @@ def _handler(srv: JsonBatchServer):
             after = start + PAGE
             self._reply(200, {
                 "results": [{"number": n, "registered": registered(n),
-                             "last_seen": last_seen(n)} for n in numbers],
+                             "last_seen": last_seen(n)} for n in numbers
+                            if n not in srv.leave_out],
                 "next": str(after) if after < len(srv.batches[batch]) else None})
 
     return Handler

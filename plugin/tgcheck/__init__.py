@@ -2,6 +2,7 @@
 
 import logging
 
+from .answer_column import AnswerColumn
 from .api import check, get_engine
 from .engine import Cancelled, ColumnAnswers, Engine
 from .errors import (
@@ -35,6 +36,7 @@ logging.getLogger("tgcheck").addHandler(logging.NullHandler())
 
 __all__ = [
     "Answer",
+    "AnswerColumn",
     "ApiError",
     "BadRequest",
     "Cancelled",

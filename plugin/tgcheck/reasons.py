@@ -26,11 +26,12 @@ AMBIGUOUS = "ambiguous"  # national and dropped-"+" readings both valid (docs/nu
 REGION_IGNORED = "region_ignored"  # an unknown region cell beside an international number
 # Unknown: sent, no answer.
 LEFT_OUT = "left_out"  # the result file left the number out
+ANSWERED_UNKNOWN = "answered_unknown"  # the provider answered that it cannot tell
 NO_ANSWER = "no_answer"
 
 CODES = (BLANK, NOT_A_NUMBER, SCIENTIFIC, SEVERAL, TOO_SHORT, TOO_LONG, NO_COUNTRY_CODE,
          UNKNOWN_COUNTRY_CODE, INVALID_NUMBER, NO_REGION, UNKNOWN_REGION, INVALID_FOR_REGION,
-         EXTENSION_REMOVED, AMBIGUOUS, REGION_IGNORED, LEFT_OUT, NO_ANSWER)
+         EXTENSION_REMOVED, AMBIGUOUS, REGION_IGNORED, LEFT_OUT, ANSWERED_UNKNOWN, NO_ANSWER)
 
 
 def reason(code: str, text: str) -> str:
@@ -40,6 +41,7 @@ def reason(code: str, text: str) -> str:
 # The full reasons of the unknown rows, built once (they are set per row).
 LEFT_OUT_REASON = reason(LEFT_OUT, "left out of the result file")
 NO_ANSWER_REASON = reason(NO_ANSWER, "no answer")
+ANSWERED_UNKNOWN_REASON = reason(ANSWERED_UNKNOWN, "the provider answered that it cannot tell")
 
 
 def code_of(text: str | None) -> str | None:

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,14 +33,12 @@ from typing import TYPE_CHECKING
 from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
 from .fields import as_cell, as_text
-from .models import OK, UNKNOWN
 from .output_style import OutputStyle, umask_mode
 from .readers import MAX_RATIO, ZIP_ERRORS
-from .reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
 from .unchanged import NO_ROW, Changed, paired
 
 if TYPE_CHECKING:
-    from .engine import ColumnAnswers
+    from .answer_column import AnswerColumn
 
 # Files that are spreadsheets whatever their name says (zip: xlsx/xlsm/ods; OLE: xls).
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -473,70 +470,20 @@ def check_unchanged(table: InputTable, checked: Sequence[object]) -> None:
         pass
 
 
-_UNANSWERED = ("", UNKNOWN, NO_ANSWER_REASON)  # a valid number no group answered
-
-
-def _answer_cells(answers: ColumnAnswers) -> dict[str, tuple[str, str, str]]:
-    """number -> its (value, status, reason) cells, one tuple per answer group.
-
-    Engine.check's Answer, as cells: the value only when ok; a stored answer
-    that is not ok was left out of its result file.
-    """
-    found, groups = answers.found, answers.groups
-    wanted = None
-    if sum(len(group) for _, _, group in groups) > len(found):
-        # A lookup that scanned the store brings numbers not asked for: keep the
-        # dict as small as the input rather than up to the store's size.
-        wanted = {f if type(f) is str else f.number for f in found
-                  if type(f) is str or f.status == OK}
-    parts = [dict.fromkeys(group if wanted is None else wanted.intersection(group),
-                           (value or "", OK, "") if status == OK else
-                           ("", status, LEFT_OUT_REASON))
-             for value, status, group in groups]
-    # Each number is in one group: the others go into the largest, not all into a
-    # new dict.
-    cells = max(parts, key=len, default={})
-    for part in parts:
-        if part is not cells:
-            cells.update(part)
-    return cells
-
-
-def answer_rows(table: InputTable, checked: Sequence[object], answers: ColumnAnswers,
+def answer_rows(table: InputTable, checked: Sequence[object], answers: AnswerColumn,
                 counts: collections.Counter) -> Iterator[Sequence]:
     """Input rows (as wide as table.columns) with number, value, status and reason
     appended, in input order: a new read of the input, checked row by row against
-    what the engine was given (checked), joined by number with check_column's
-    answers. counts gets each status's number of rows.
-
-    Straight from the groups, without an Answer per row: for a CLI run that is
-    most of its time once the answers are stored.
+    what the engine was given (checked), beside the answer column's cells
+    (tgcheck.answer_column, which joins them). counts gets each status's number of
+    rows. No Answer per row: for a CLI run that is most of its time once the
+    answers are stored.
     """
-    cells = _answer_cells(answers)
-    found = answers.found
-    as_checked = _is_column(table, checked)
-    if as_checked and set(map(type, found)) <= {str}:
-        # A column of valid numbers (a .txt of them): each row put together in C.
-        tails = list(map(cells.get, found, repeat(_UNANSWERED)))
-        counts.update(map(itemgetter(1), tails))
-        return map(tuple.__add__, zip(checked, found, strict=True), tails)
-    return _joined_rows(_matched_rows(table, checked, as_checked), found, cells, counts)
-
-
-def _joined_rows(rows: Iterator[Sequence], found: list, cells: dict,
-                 counts: collections.Counter) -> Iterator[list]:
-    for row, f in zip(rows, found, strict=True):
-        if type(f) is str:
-            tail = cells.get(f, _UNANSWERED)
-            counts[tail[1]] += 1
-            yield [*row, f, *tail]
-        elif f.status == OK:  # ok, with a note (an extension removed)
-            value, status, reason = cells.get(f.number, _UNANSWERED)
-            counts[status] += 1
-            yield [*row, f.number, value, status, (f.reason or "") if status == OK else reason]
-        else:  # invalid or blank: answered here, never sent
-            counts[f.status] += 1
-            yield [*row, "", "", f.status, f.reason or ""]
+    if _is_column(table, checked):
+        # A column (a .txt): its rows are the values checked, nothing to pair.
+        return answers.input_cells("", counts)
+    return ([*row, *tail] for row, tail in zip(
+        _matched_rows(table, checked, False), answers.cells("", counts), strict=True))
 
 
 def row_regions(table: InputTable, region_column: str, default: str | None):

@@ -4,8 +4,8 @@ DuckDB's Python API has no table functions, so each macro hands the full
 column to the UDF as ONE list value: the UDF then runs once per query, and the
 engine sees the whole set (one task, not one per chunk of 2,048 rows). The UDF
 does the part only Python can (normalise, look up, pay for what is missing,
-store) and hands back two lists, the reading of each input and the answers by
-number; DuckDB joins them to the rows itself, in parallel, as a hash join.
+store) and hands back one list, each input's answer in the list's order (the
+core's answer column joined them, in Arrow); the macros zip it to the inputs.
 
 `task_type :=` chooses the check per query, and with it the output's columns
 (the headline's name, one typed column per field). A macro's columns are fixed
@@ -21,8 +21,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-from tgcheck.models import OK, UNKNOWN, TaskType
-from tgcheck.reasons import LEFT_OUT_REASON, NO_ANSWER_REASON
+from tgcheck.models import TaskType
 
 from .arrow_values import FIELD_PREFIX
 
@@ -39,10 +38,9 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-# The UDF's return type, per list it is given: `checked` in that list's order
-# (arrow_values.checked_array), `answers` one per answered number (answer_table).
-CHECK_TYPE = ("STRUCT(checked STRUCT(number VARCHAR, status VARCHAR, reason VARCHAR)[], "
-              "answers STRUCT(number VARCHAR, value VARCHAR, status VARCHAR)[])")
+# The UDF's return type, per list it is given: each input's answer, in that
+# list's order (arrow_values.answers_array: the core's answer column).
+CHECK_TYPE = "STRUCT(number VARCHAR, value VARCHAR, status VARCHAR, reason VARCHAR)[]"
 # Each field kind's SQL type (its Arrow type: arrow_values.ARROW_TYPES).
 SQL_TYPES = {YES_NO: "BOOLEAN", TEXT: "VARCHAR", INTEGER: "BIGINT",
              DATETIME: "TIMESTAMPTZ", URL: "VARCHAR"}
@@ -54,7 +52,7 @@ def check_type(declared: tuple[Field, ...] = ()) -> str:
         return CHECK_TYPE
     extra = "".join(f", {quote_identifier(FIELD_PREFIX + f.name)} {SQL_TYPES[f.kind]}"
                     for f in declared)
-    return CHECK_TYPE.replace("status VARCHAR)[])", f"status VARCHAR{extra})[])")
+    return CHECK_TYPE.replace("reason VARCHAR)[]", f"reason VARCHAR{extra})[]")
 
 
 def block_fields(types: Sequence[TaskType]) -> tuple[Field, ...]:
@@ -65,13 +63,12 @@ def block_fields(types: Sequence[TaskType]) -> tuple[Field, ...]:
 
 
 def _block_columns(types: Sequence[TaskType]) -> str:
-    """Per block: its headline and its fields, each NULL unless the answer is ok."""
+    """Per block: its headline and its fields (the answer column leaves each NULL
+    unless the answer is ok)."""
     out = []
     for i, t in enumerate(types):
-        out.append(f"CASE WHEN a.status = '{OK}' THEN a.value END AS "
-                   f"{quote_identifier(f'__tgcheck_t{i}__{t.column}')}, ")
-        out += [f"CASE WHEN a.status = '{OK}' THEN "
-                f"a.{quote_identifier(f'{FIELD_PREFIX}t{i}_{f.name}')} END AS "
+        out.append(f"r.value AS {quote_identifier(f'__tgcheck_t{i}__{t.column}')}, ")
+        out += [f"r.{quote_identifier(f'{FIELD_PREFIX}t{i}_{f.name}')} AS "
                 f"{quote_identifier(f'__tgcheck_t{i}__{f.name}')}, " for f in t.fields]
     return "".join(out)
 
@@ -100,7 +97,17 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     # COLUMNS(<pattern>) AS '\1': the chosen block, its prefix cut off.
     chosen = f"COLUMNS({_block_pattern(names, default)}) AS '\\1'"
     registered = f"COLUMNS('^__tgcheck_t{default}__(.*)$') AS '\\1'"
-    no_answer, left_out = quote_literal(NO_ANSWER_REASON), quote_literal(LEFT_OUT_REASON)
+    # A macro parameter is pasted in as text wherever it appears: `pairs` used
+    # twice would run its subquery twice, and two list(DISTINCT ...) need not
+    # come in the same order (DuckDB's parallel hash aggregate does not keep
+    # one), so numbers would be read with another row's region and answers
+    # zipped to the wrong inputs. Hence `pairs` appears exactly once: the
+    # (number, region) structs go to the UDF as ONE list, the UDF splits them
+    # itself, and its answers are zipped to that very list (two unnests of one
+    # row walk their lists in step). MATERIALIZED also keeps an inlined second
+    # reference from calling the UDF (and the engine) again.
+    # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
+    # the next overload as a cross join.
     return f"""
 CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed, task_type) AS TABLE
     WITH inputs AS MATERIALIZED (
@@ -114,19 +121,12 @@ CREATE OR REPLACE TEMP MACRO {ANSWERS_OF}(pairs, fixed, task_type) AS TABLE
     ),
     readings AS (
         SELECT unnest(__tgcheck_pairs, recursive := true),
-               unnest(__tgcheck_checked.checked, recursive := true)
+               unnest(__tgcheck_checked, recursive := true)
         FROM checked
-    ),
-    answers AS (
-        SELECT unnest(__tgcheck_checked.answers, recursive := true) FROM checked
     )
-    -- A number with no answer is unknown, never "no"; a value only for "{OK}".
-    SELECT r.input, r.region, r.number, {blocks}
-           coalesce(r.status, a.status, '{UNKNOWN}') AS status,
-           CASE WHEN r.number IS NOT NULL AND a.number IS NULL THEN {no_answer}
-                WHEN a.status <> '{OK}' THEN {left_out}
-                ELSE r.reason END AS reason
-    FROM readings r LEFT JOIN answers a ON r.number = a.number;
+    -- Each input beside its answer; the UDF joined them (tgcheck.answer_column).
+    SELECT r.input, r.region, r.number, {blocks}r.status, r.reason
+    FROM readings r;
 
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL, task_type := NULL) AS TABLE (

@@ -16,8 +16,7 @@ from . import macros, waiting
 from .arrow_values import (
     ARROW_TYPES,
     FIELD_PREFIX,
-    answer_table,
-    checked_array,
+    answers_array,
     normalised_array,
     python_values,
 )
@@ -62,8 +61,8 @@ def register(
         # unknown task type raises InputError here, before any call, and the
         # query fails with it. Numbers and regions are split
         # here, from the one list, so they cannot come apart. Per row it returns
-        # the normaliser's reading of each input, in that list's order, and the
-        # answers by number: DuckDB joins the two (macros.py), not Python.
+        # each input's answer, in that list's order (the core's answer column
+        # joins them); the macros zip them to the list (macros.py).
         lists = lists.combine_chunks()
         fixed = fixed.to_pylist()
         types = types.to_pylist()
@@ -82,19 +81,13 @@ def register(
                 default = per_row(row_regions.to_pylist(), default)
             asked = types[i] or task_type
             chosen = plugins.get_task_type(asked, settings.provider)
-            answered = _check(values, default, asked)
-            found, groups = answered.found, answered.groups
-            checked = checked_array(found)
-            answers = answer_table(groups, checked.field("number"), chosen.fields,
-                                   answered.fields)
-            out.append({"checked": checked,
-                        "answers": _in_blocks(answers, names[_qualified(chosen)],
-                                              chosen, members)})
+            answers = answers_array(_check(values, default, asked), chosen.fields)
+            out.append(_in_blocks(answers, names[_qualified(chosen)], chosen, members))
         return _checks_of(out, members)
 
-    def _check(values: list, region, asked: str) -> tgcheck.ColumnAnswers:
+    def _check(values: list, region, asked: str) -> tgcheck.AnswerColumn:
         if not values:
-            return tgcheck.ColumnAnswers([], [])
+            return tgcheck.AnswerColumn([], [], [])
         reporter = ProgressReporter(every=settings.progress_every)
 
         def listen(event: tgcheck.JobEvent) -> None:
@@ -147,31 +140,27 @@ def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
 
 
 def _in_blocks(answers: pa.StructArray, block: int, ttype, members) -> pa.StructArray:
-    """answer_table's struct (the chosen task type's fields as FIELD_PREFIX + name)
+    """answers_array's struct (the chosen task type's fields as FIELD_PREFIX + name)
     with every block's members (macros.block_fields): the chosen block's fields
     renamed to its own, the other blocks' NULL."""
     own = {FIELD_PREFIX + f"t{block}_" + f.name: answers.field(FIELD_PREFIX + f.name)
            for f in ttype.fields}
-    columns = [answers.field(name) for name in ("number", "value", "status")]
+    base = ("number", "value", "status", "reason")
+    columns = [answers.field(name) for name in base]
     columns += [own[FIELD_PREFIX + m.name] if FIELD_PREFIX + m.name in own
                 else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
     return pa.StructArray.from_arrays(
-        columns, names=["number", "value", "status", *(FIELD_PREFIX + m.name for m in members)])
+        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
 
 
-def _checks_of(items: list, declared: tuple = ()) -> pa.StructArray:
-    """Per input row: NULL, or {checked: [...], answers: [...]} (macros.CHECK_TYPE)."""
-    def lists(field: str, empty: pa.StructArray) -> pa.ListArray:
-        offsets, pieces = [0], []
-        for item in items:
-            if item is not None:
-                pieces.append(item[field])
-            offsets.append(offsets[-1] + (len(item[field]) if item is not None else 0))
-        values = pa.concat_arrays(pieces) if pieces else empty
-        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
-
+def _checks_of(items: list, declared: tuple = ()) -> pa.ListArray:
+    """Per input row: NULL, or the answers of its list (macros.check_type)."""
+    offsets, pieces = [0], []
+    for item in items:
+        if item is not None:
+            pieces.append(item)
+        offsets.append(offsets[-1] + (len(item) if item is not None else 0))
+    values = (pa.concat_arrays(pieces) if pieces
+              else answers_array(tgcheck.AnswerColumn([], [], []), declared))
     mask = pa.array([item is None for item in items], pa.bool_())
-    return pa.StructArray.from_arrays(
-        [lists("checked", checked_array([])),
-         lists("answers", answer_table([], None, declared))],
-        names=["checked", "answers"], mask=mask)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)

@@ -89,8 +89,8 @@ def install_sigint_watch() -> None:
 
 
 def check_interruptibly(
-    run: Callable[[threading.Event], tgcheck.ColumnAnswers], connection_key: int
-) -> tgcheck.ColumnAnswers:
+    run: Callable[[threading.Event], tgcheck.AnswerColumn], connection_key: int
+) -> tgcheck.AnswerColumn:
     """run(cancel) on a helper thread; stop waiting when the connection is interrupted."""
     cancel = threading.Event()
     future: Future = Future()

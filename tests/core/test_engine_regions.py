@@ -51,5 +51,5 @@ def test_plan_counts_reasons_with_examples(settings):
 
 def test_check_column_reads_per_row_regions(settings, sandbox):
     engine = tgcheck.Engine(settings)
-    found, _ = engine.check_column(["07911 123456", "07911 123456"], region=["GB", None])
+    found = engine.check_column(["07911 123456", "07911 123456"], region=["GB", None]).found
     assert found[0] == "+447911123456" and found[1].status == "invalid"

@@ -16,10 +16,12 @@ import tgcheck
 from conftest import numbers
 from paths import ROOT
 from tgcheck import plugins
+from tgcheck.answer_column import ANSWERED_UNKNOWN
 from tgcheck.cli import cli
 from tgcheck.errors import DeadlineExceeded, KeyRefused
 from tgcheck.models import OK, UNKNOWN
 from tgcheck.plugin import CallContext, Provider, TaskStatus
+from tgcheck.reasons import code_of
 
 NAME = "test-jsonbatch"
 
@@ -78,7 +80,9 @@ def test_an_explicit_unknown_is_an_answer_not_a_broken_file(jsonbatch, tmp_path)
             engine.close()
     assert job.state == "done"
     assert {a.status for a in answers} == {UNKNOWN}
-    assert stored == {n: (None, UNKNOWN) for n in nums}
+    # Stored as the vendor's unknown, not as a number left out (tgcheck.answer_column).
+    assert stored == {n: (ANSWERED_UNKNOWN, UNKNOWN) for n in nums}
+    assert {code_of(a.reason) for a in answers} == {"answered_unknown"}
 
 
 def test_a_stuck_batch_is_polled_for_free_until_the_timeout_not_stalled(jsonbatch, tmp_path):

@@ -22,7 +22,7 @@ from tgcheck.redact import url_without_userinfo
 from tgcheck.store import describe_url
 
 from .checking import check_answers, field_cells
-from .grid import cell_text, reason_text
+from .grid import cell_texts, reason_texts
 from .progress import Progress
 
 
@@ -82,8 +82,7 @@ class BackgroundCheck:
         try:
             answers = check_answers(self.values, self.region, self.settings, kind=self.kind,
                                     on_event=self._on_event)
-            texts = [cell_text(a) for a in answers]
-            reasons = [reason_text(a) for a in answers]
+            texts, reasons = cell_texts(answers), reason_texts(answers)
             fields = field_cells(answers, self.field_names)
         except BaseException as e:  # handed to every waiter, never lost
             with self._lock:

@@ -6,14 +6,14 @@ import threading
 from collections.abc import Callable, Sequence
 
 import tgcheck
-from tgcheck import Answer, InputError, JobEvent, Settings, plugins, settings_registry
+from tgcheck import AnswerColumn, InputError, JobEvent, Settings, plugins, settings_registry
 from tgcheck.errors import describe
 from tgcheck.fields import as_cell
 
 # RegionError: the core's, re-exported for callers of this module's older name.
 from tgcheck.regions import RegionError, fixed_region, per_row  # noqa: F401
 
-from .grid import as_grid, cell_text, flatten, fold, reason_text
+from .grid import as_grid, cell_texts, flatten, fold, reason_texts
 
 ERROR_PREFIX = "error: "
 # set-key first: every face reads the stored key at each call, so it works at the
@@ -112,14 +112,15 @@ def task_type(given: object = None) -> str:
     return settings_registry.value("task_type").strip() or "tg"
 
 
-def field_cells(answers: Sequence[Answer], names: Sequence[str]) -> list[list[object]]:
+def field_cells(answers: AnswerColumn, names: Sequence[str]) -> list[list[object]]:
     """Per field, its cell for each answer: typed (a number, TRUE/FALSE, a date in
     UTC; tgcheck.fields.as_cell), "" where there is none."""
+    per_input = answers.fields() if names else []
     out = []
     for name in names:
         column = []
-        for a in answers:
-            value = None if a.fields is None else a.fields.get(name)
+        for fields in per_input:
+            value = None if fields is None else fields.get(name)
             column.append("" if value is None else as_cell(value))
         out.append(column)
     return out
@@ -140,13 +141,13 @@ def check_answers(
     kind: str | None = None,
     on_event: Callable[[JobEvent], None] | None = None,
     cancel: threading.Event | None = None,
-) -> list[Answer]:
-    """The engine's answers for flat cell values, same order. Raises the engine's
-    errors. region: one for all, or one per value; kind: the task type (None:
-    task_type())."""
+) -> AnswerColumn:
+    """The engine's answers for flat cell values, same order (the core's answer
+    column). Raises the engine's errors. region: one for all, or one per value;
+    kind: the task type (None: task_type())."""
     engine = tgcheck.get_engine(settings)
-    return engine.check(flat, task_type=kind or task_type(), region=region,
-                        on_event=on_event, cancel=cancel)
+    return engine.check_column(flat, task_type=kind or task_type(), region=region,
+                               on_event=on_event, cancel=cancel)
 
 
 def check_cells(
@@ -160,7 +161,7 @@ def check_cells(
     """(cell texts, reason texts) for flat cell values, same order. Raises the
     engine's errors. region: one for all, or one per value."""
     answers = check_answers(flat, region, settings, on_event=on_event, cancel=cancel)
-    return [cell_text(a) for a in answers], [reason_text(a) for a in answers]
+    return cell_texts(answers), reason_texts(answers)
 
 
 def check_values(flat: Sequence[object], region: str | Sequence[object] | None,
@@ -187,12 +188,12 @@ def check_range(numbers: object, region: object = None,
         settings, grid, regions = call_inputs(numbers, region)
         ttype = plugins.get_task_type(task_type(kind), settings.provider)
         answers = check_answers(flatten(grid), regions, settings, kind=ttype.name)
-        out = fold([cell_text(a) for a in answers], grid)
+        out = fold(cell_texts(answers), grid)
         # One block per field beside the answers (issue 24), each the range's shape.
         for column in field_cells(answers, ttype.field_names):
             out = [a + b for a, b in zip(out, fold(column, grid), strict=True)]
         if wants_reasons(reasons):
-            out = [a + b for a, b in zip(out, fold([reason_text(a) for a in answers], grid),
+            out = [a + b for a, b in zip(out, fold(reason_texts(answers), grid),
                                          strict=True)]
         return out
     except Exception as e:  # a cell shows the error; xlwings' own popup would show a traceback

@@ -1,14 +1,16 @@
 """Excel ranges <-> flat lists, and answers -> cell texts. Pure: no xlwings, no engine.
 
 Excel hands a range over as a 2-D list (rows of cells); the engine wants one flat
-list and answers in the same order, so the face flattens, checks, and folds back.
+list and answers in the same order (an AnswerColumn), so the face flattens,
+checks, and folds back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tgcheck import Answer
+from tgcheck import AnswerColumn
+from tgcheck.answer_column import number_of
 from tgcheck.normalize import resolve_all
 
 # What a cell shows for each Answer.status other than "ok" (ok shows the value).
@@ -50,17 +52,15 @@ def fold_beside(flat: Sequence[object], beside: Sequence[object],
     return [a + b for a, b in zip(fold(flat, grid), fold(beside, grid), strict=True)]
 
 
-def reason_text(answer: Answer) -> str:
-    """The reason a cell spills beside its answer: "" for ok and blank cells."""
-    if answer.status == "blank" or answer.reason is None:
-        return ""
-    return answer.reason
+def reason_texts(answers: AnswerColumn) -> list[str]:
+    """The reasons cells spill beside their answers: "" for ok and blank cells."""
+    return ["" if status == "blank" else reason for _, _, status, reason in answers.cells("")]
 
 
-def cell_text(answer: Answer) -> str:
-    if answer.status == "ok":
-        return answer.value or ""
-    return CELL_FOR_STATUS.get(answer.status, answer.status)
+def cell_texts(answers: AnswerColumn) -> list[str]:
+    """What each cell shows: the value when ok, else its status's word."""
+    return [value if status == "ok" else CELL_FOR_STATUS.get(status, status)
+            for _, value, status, _ in answers.cells("")]
 
 
 def pending_cells(flat: Sequence[object], region: object) -> list[str]:
@@ -70,7 +70,7 @@ def pending_cells(flat: Sequence[object], region: object) -> list[str]:
     resolve_all is the engine's own reading (E.164 str, else a Normalised problem),
     so a cell shown pending here is exactly one the engine will send.
     """
-    return [PENDING if type(found) is str or found.status == "ok"
+    return [PENDING if number_of(found) is not None
             else CELL_FOR_STATUS.get(found.status, "")
             for found in resolve_all(flat, region)]
 

@@ -211,8 +211,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             with writing(output, then):
                 rows = answer_rows(table, values, answers, tally)
                 if field_names:  # one column per field after the answer (issue 24)
-                    rows = with_fields(rows, len(table.columns), answers.fields, field_names,
-                                       cells=fmt not in ("csv", "json"))
+                    rows = with_fields(rows, len(table.columns), answers.fields_by_number,
+                                       field_names, cells=fmt not in ("csv", "json"))
                 # Formulas can hide in the input's own columns and in a provider's
                 # text fields; tgcheck's number, answer, status and reason cannot.
                 own = len(table.columns)

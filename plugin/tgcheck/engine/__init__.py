@@ -7,7 +7,7 @@ Engine is a small facade over the parts, each a module along the flow:
     driver.py     one job's task: create, poll, collect, store
     open_jobs.py  resume, recovered task ids, one status asked by hand
     cancel.py     the caller's cancel, Ctrl-C and deadlines in every wait
-    answers.py    one Answer per input, joined by number
+    answers.py    the answer column (tgcheck.answer_column) a check returns
     request.py    CheckRequest, the one object passed between the parts
     messages.py   the way out of a stalled, lost or uncertain job, in words
     tuning.py     Tuning: how often and how long, passed to an Engine
@@ -31,10 +31,9 @@ from ..settings import Settings
 from ..store import BaseStore, Job, open_store
 from ..store.recovery import RecoveryFile, recovery_path
 
-# Private names some tests import from here (the answer join, the top-up state):
-# re-exported as they were before the split.
-from .answers import ColumnAnswers, _answers, sent_numbers
-from .answers import _by_number as _by_number
+# Private names some tests import from here (the top-up state): re-exported as
+# they were before the split.
+from .answers import AnswerColumn, ColumnAnswers, sent_numbers
 from .jobs import Jobs, driving
 from .messages import RESUBMIT_HINT, lost_message, stalled_message
 from .open_jobs import OpenJobs, PolledTask
@@ -118,11 +117,9 @@ class Engine:
         cancel: threading.Event | None = None,
         top_up: bool | None = None,
     ) -> list[Answer]:
-        values = values if isinstance(values, list) else list(values)
-        found, wanted, groups = self.planning._grouped(values, CheckRequest(
-            task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        known = _by_number(groups, wanted)
-        return _answers(values, found, known, self.fields_of(task_type, known))
+        return self.check_column(values, task_type=task_type, region=region,
+                                 retry_unknown=retry_unknown, resubmit=resubmit,
+                                 on_event=on_event, cancel=cancel, top_up=top_up).rows()
 
     def fields_of(self, task_type: str, known: dict[str, tuple]) -> dict[str, dict] | None:
         """number -> the typed fields of each ok answer among known (number ->
@@ -147,17 +144,20 @@ class Engine:
         on_event: EventListener | None = None,
         cancel: threading.Event | None = None,
         top_up: bool | None = None,
-    ) -> ColumnAnswers:
-        """check() for faces that build the answer column themselves (the SQL face,
-        in Arrow). Same calls, same guarantees; only no Answer is built per value,
-        which is most of check()'s time on a million stored answers.
+    ) -> AnswerColumn:
+        """check()'s answers as one AnswerColumn (tgcheck.answer_column), for faces
+        that read them as columns (the CLI's tables, SQL in Arrow, Excel's cells).
+        Same calls, same guarantees; no Answer is built per value unless asked
+        (AnswerColumn.rows), which is most of check()'s time on a million stored
+        answers.
         """
+        values = values if isinstance(values, list) else list(values)
         found, wanted, groups = self.planning._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        if not plugins.get_task_type(task_type, self.settings.provider).fields:
-            return ColumnAnswers(found, groups)
-        return ColumnAnswers(found, groups,
-                             self.fields_of(task_type, _by_number(groups, wanted)))
+        column = AnswerColumn(values, found, groups, wanted=wanted)
+        if plugins.get_task_type(task_type, self.settings.provider).fields:
+            column.fields_by_number = self.fields_of(task_type, column.answered())
+        return column
 
     def plan(self, values: Iterable[object], *, task_type: str = "tg",
              region: Region = None, retry_unknown: bool = False,

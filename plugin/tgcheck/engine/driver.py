@@ -16,6 +16,7 @@ import threading
 import time
 
 from .. import billed_calls, connect, plugins, redact
+from ..answer_column import ANSWERED_UNKNOWN, number_of
 from ..billing import billing_of
 from ..create_gate import CreateGate
 from ..errors import (
@@ -32,6 +33,7 @@ from ..errors import (
 )
 from ..models import OK, UNKNOWN, TaskStatus
 from ..models import processed as processed_of
+from ..normalize import resolve_all
 from ..polling import STUCK_EXPORT, PollSchedule
 from ..provider import FAILED, LOST, READY, STATES, CallContext, Provider, created_record
 from ..result_size import budget as result_size_budget
@@ -48,6 +50,8 @@ from .tuning import Tuning
 log = logging.getLogger("tgcheck.engine")
 
 # Result files that could not be fetched or read before the job is left open.
+# _store_found's key of an explicit unknown (a real answer may be any text).
+_SAID_UNKNOWN = object()
 MAX_BAD_FILES = 3
 # Records a provider's result pages may hold per number sent (repeats allowed).
 MAX_RECORDS_PER_NUMBER = 4
@@ -406,22 +410,24 @@ class _Driver:
 
     def _collect(self, status: TaskStatus) -> dict[str, tuple]:
         if self.provider.results is not None:
-            found = self._paged(status)
+            found, unknowns = self._paged(status)
             self._sane(found, explicit=True)
-        else:
-            found = self._read_file(status)
-            self._sane(found)
+            return self._store_found(status, found, unknowns)
+        found = self._read_file(status)
+        self._sane(found)
         return self._store_found(status, found)
 
     def _paged(self, status: TaskStatus):
-        """number -> cleaned answer from the provider's pages of records (None: the
-        vendor said it cannot tell), read as a file's rows are (tgcheck.readers), at
-        most MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
+        """(number -> cleaned answer, the numbers the vendor answered as unknown)
+        from the provider's pages of records (None: the vendor said it cannot
+        tell), read as a file's rows are (tgcheck.readers), at most
+        MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
         from ..readers import record_rows, rows_to_answers  # with the first result
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context(self._results_billed()))
+        said_unknown = []  # the records' numbers as the vendor wrote them
 
         def records():
             # Header first (count 0); a record may carry its fields (record_rows).
@@ -430,10 +436,18 @@ class _Driver:
                     raise ResultFileError(
                         f"the results of task {self.job.task_id} hold more than {limit:,} "
                         f"records for {len(self.numbers):,} numbers; the job stays open")
+                if count and row[1] is None:
+                    said_unknown.append(row[0])
                 yield row
 
         with result_size_budget(len(self.numbers)):
-            return rows_to_answers(records(), self.ttype)
+            found = rows_to_answers(records(), self.ttype)
+        # An explicit unknown, unlike a number left out, is stored as one (the
+        # answer column's answered_unknown); a number also answered, or answered
+        # twice differently, is not one.
+        unknowns = {n for n in map(number_of, resolve_all(said_unknown))
+                    if n in found and found[n] is None and n not in found.conflicts}
+        return found, unknowns
 
     def _read_file(self, status: TaskStatus):
         # Bounded by what the numbers sent can take: a bomb stops at the download.
@@ -452,7 +466,8 @@ class _Driver:
         del data  # the file is parsed: its bytes need not outlive the parse
         return found
 
-    def _store_found(self, status: TaskStatus, found) -> dict[str, tuple]:
+    def _store_found(self, status: TaskStatus, found,
+                     unknowns: set[str] = frozenset()) -> dict[str, tuple]:
         # Two different answers for one number are none: the reader sets them to None.
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
@@ -461,12 +476,16 @@ class _Driver:
         rows, answered, pairs = [], {}, {}
         for number in self.numbers:
             value = found.get(number)
+            if value is None and number in unknowns:
+                value = _SAID_UNKNOWN
             pair = pairs.get(value)
             if pair is None:  # one (value, status) tuple per answer, not per number
                 # A free-form answer is the provider's text: it passes the
                 # redaction point before the store (once per distinct answer).
                 shown = value if value is None else redact.clean(value, None)
-                pair = pairs[value] = (shown, OK if value is not None else UNKNOWN)
+                pair = pairs[value] = (
+                    (ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
+                    (shown, OK if value is not None else UNKNOWN))
             rows.append((number, *pair))
             answered[number] = pair
         self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,

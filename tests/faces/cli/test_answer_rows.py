@@ -1,11 +1,11 @@
-"""The CLI's output rows straight from check_column's answer groups (no Answer per
+"""The CLI's output rows straight from check_column's answer column (no Answer per
 row): each row holds what Engine.check's Answer for it holds, cell for cell."""
 
 import collections
 
 import pytest
 
-from tgcheck.engine import ColumnAnswers, _answers, _by_number, sent_numbers
+from tgcheck.answer_column import AnswerColumn
 from tgcheck.errors import InputError
 from tgcheck.normalize import resolve_all
 from tgcheck.tables import InputChanged, answer_rows, open_input
@@ -35,7 +35,7 @@ def _table(tmp_path, lines):
 
 def _engine_rows(values, found, groups):
     return [[a.input, a.number or "", a.value or "", a.status, a.reason or ""]
-            for a in _answers(values, found, _by_number(groups, set(sent_numbers(found))))]
+            for a in AnswerColumn(values, found, groups).rows()]
 
 
 @pytest.mark.parametrize("groups", [GROUPS, GROUPS[:2]], ids=["scan", "exact"])
@@ -44,7 +44,8 @@ def test_rows_hold_what_engine_check_answers(tmp_path, groups):
     values = list(table.numbers())
     found = resolve_all(values)
     counts = collections.Counter()
-    rows = list(answer_rows(table, values, ColumnAnswers(found, groups), counts))
+    rows = [list(r) for r in answer_rows(table, values, AnswerColumn(values, found, groups),
+                                         counts)]
     assert rows == _engine_rows(values, found, groups)
     assert rows[1][3:] == ["ok", "extension_removed: extension 5 removed; the main "
                                  "number is sent"]
@@ -62,7 +63,8 @@ def test_a_column_of_valid_numbers_gives_the_same_rows(tmp_path, groups):
     values = list(table.numbers())
     found = resolve_all(values)
     counts = collections.Counter()
-    rows = [list(r) for r in answer_rows(table, values, ColumnAnswers(found, groups), counts)]
+    column = AnswerColumn(values, found, groups)
+    rows = [list(r) for r in answer_rows(table, values, column, counts)]
     assert rows == _engine_rows(values, found, groups)
     assert counts == collections.Counter(r[3] for r in rows)
     table.close()
@@ -75,7 +77,7 @@ def test_rows_stop_at_a_changed_input(tmp_path):
     (tmp_path / "in.txt").write_text("\n".join(["+41791234567", "+41791234599"]) + "\n",
                                      encoding="utf-8")
     with pytest.raises(InputChanged, match="row 2 now holds '\\+41791234599'"):
-        list(answer_rows(table, values, ColumnAnswers(found, GROUPS), collections.Counter()))
+        list(answer_rows(table, values, AnswerColumn(values, found, GROUPS), collections.Counter()))
     table.close()
 
 
@@ -91,7 +93,8 @@ def test_a_text_file_is_read_whole_with_the_line_by_line_rules(tmp_path):
     assert list(table.numbers()) == expected
     assert list(table.rows()) == [[x] for x in expected]
     found = resolve_all(expected)
-    rows = list(answer_rows(table, expected, ColumnAnswers(found, []), collections.Counter()))
+    column = AnswerColumn(expected, found, [])
+    rows = list(answer_rows(table, expected, column, collections.Counter()))
     assert [r[0] for r in rows] == expected and rows[3][1] == "+41791234569"
     path.write_bytes(b"+41791234567\n\n\n")
     assert list(open_input(str(path)).numbers()) == ["+41791234567"]

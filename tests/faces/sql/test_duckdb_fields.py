@@ -57,8 +57,9 @@ def test_every_field_kind_reaches_duckdb_as_its_sql_type():
 
     import pyarrow as pa
 
+    from tgcheck.answer_column import AnswerColumn
     from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-    from tgcheck_duckdb.arrow_values import answer_table
+    from tgcheck_duckdb.arrow_values import answers_array
     from tgcheck_duckdb.macros import check_type
 
     declared = (Field("seen", DATETIME), Field("business", YES_NO), Field("days", INTEGER),
@@ -66,16 +67,17 @@ def test_every_field_kind_reaches_duckdb_as_its_sql_type():
     moment = datetime.datetime(2026, 11, 29, 10, tzinfo=datetime.UTC)
     fields = {"+41790000001": {"seen": moment, "business": True, "days": 7, "name": "A",
                                "avatar": "https://x.invalid/a.jpg"}}
-    answers = answer_table([("7", "ok", ["+41790000001", "+41790000002"])], None, declared,
-                           fields)
+    asked = ["+41790000001", "+41790000002"]
+    answers = answers_array(AnswerColumn(asked, asked, [("7", "ok", asked)], fields), declared)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register("answered", pa.table({"answers": answers}))
-    member = check_type(declared).split("answers ")[1].removesuffix("[])")
+    member = check_type(declared).removesuffix("[]")
     row = con.sql(f"SELECT CAST(answers AS {member}) AS a FROM answered").fetchall()
     assert row[0][0] == {"number": "+41790000001", "value": "7", "status": "ok",
-                         "field_seen": moment, "field_business": True, "field_days": 7,
-                         "field_name": "A", "field_avatar": "https://x.invalid/a.jpg"}
+                         "reason": None, "field_seen": moment, "field_business": True,
+                         "field_days": 7, "field_name": "A",
+                         "field_avatar": "https://x.invalid/a.jpg"}
     assert set(row[1][0].values()) == {"+41790000002", "7", "ok", None}
 
 

@@ -1,0 +1,287 @@
+"""One answer per input, joined by number: the core's output rule, written once.
+
+The engine hands every face an AnswerColumn: per input what the normaliser found
+(resolve_all: an E.164 string, or a Normalised that is a local answer or a noted
+number) and the answers of the numbers as groups, (value, status, numbers), stored
+or just paid for. Each face reads it in its own shape: Answer rows (Python's
+check), cells beside the input's rows (the CLI's tables, Excel) or Arrow (DuckDB).
+No face joins answers to inputs itself.
+
+The rules, here only:
+- an invalid or blank input is answered locally, with its reason; never sent;
+- a number no group holds has no answer: unknown (`no_answer`), never "no";
+- a group that is not ok is unknown: the provider's result left the number out
+  (`left_out`), or answered it explicitly as unknown (`answered_unknown`: stored
+  as status unknown with ANSWERED_UNKNOWN as its value);
+- an ok answer has its value, its fields, and the note of a number changed on
+  the way (an extension removed).
+A group may hold numbers not asked for (a lookup that scanned the store, a task
+topped up with stored answers): they are in no row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
+
+from .models import OK, UNKNOWN, Answer
+from .reasons import ANSWERED_UNKNOWN_REASON, LEFT_OUT_REASON, NO_ANSWER_REASON
+from .store.base import AnswerGroup
+
+# The stored value of an answer the provider gave as "cannot tell" (status unknown;
+# a number left out of the result has none): the store keeps its columns, and a
+# re-run shows the same reason without paying, retried as any unknown is.
+ANSWERED_UNKNOWN = "unknown"
+
+# AnswerColumn._by_number's key for (value, status) pairs rather than outcomes.
+_PAIRS = object()
+
+
+def outcome(value: str | None, status: str, empty: object = None) -> tuple:
+    """(value, status, reason) of a number answered (value, status), `empty` for none."""
+    if status == OK:
+        return (empty if value is None else value, OK, empty)
+    if status == UNKNOWN and value == ANSWERED_UNKNOWN:
+        return (empty, UNKNOWN, ANSWERED_UNKNOWN_REASON)
+    return (empty, status, LEFT_OUT_REASON)
+
+
+def number_of(found) -> str | None:
+    """The E.164 number sent for one input (a noted one too); None: answered locally."""
+    if type(found) is str:
+        return found
+    return found.number if found.status == OK else None
+
+
+def sent_numbers(found: Sequence) -> list[str]:
+    """The E.164 numbers of resolve_all's answer (ok values, noted ones too), in order."""
+    return [f if type(f) is str else f.number for f in found
+            if type(f) is str or f.status == OK]
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic collector paused while a million Answers are built.
+
+    Each allocation of a tuple counts towards a collection, and the older
+    generations' passes walk every object made so far: about half the time of
+    building the answers. Building tuples of existing objects makes no cycle
+    for it to find. The pause is process-wide, for well under a second.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
+
+
+class AnswerColumn:
+    """The answers of one check, one per input in input order.
+
+    inputs: the values checked; found: resolve_all's reading of each; groups:
+    (value, status, numbers) answer groups; fields_by_number: number -> the typed
+    fields of each ok answer for a task type that declares fields (None: it
+    declares none). Read through the accessors; `found` and `groups` are the
+    parts they are built from.
+    """
+
+    __slots__ = ("inputs", "found", "groups", "fields_by_number", "_wanted", "_known")
+
+    def __init__(self, inputs: Sequence[object], found: list, groups: list[AnswerGroup],
+                 fields_by_number: Mapping[str, Mapping] | None = None, *,
+                 wanted: set[str] | None = None):
+        self.inputs, self.found, self.groups = inputs, found, groups
+        self.fields_by_number = fields_by_number
+        self._wanted = wanted  # the distinct numbers sent, when the caller has them
+        self._known: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def __repr__(self) -> str:
+        return f"<AnswerColumn of {len(self.found)} inputs, {len(self.groups)} answer groups>"
+
+    # -- by number -------------------------------------------------------------
+    def wanted(self) -> set[str]:
+        """The distinct numbers sent (or looked up) for the inputs."""
+        if self._wanted is None:
+            self._wanted = set(sent_numbers(self.found))
+        return self._wanted
+
+    def answered(self) -> dict[str, tuple]:
+        """number -> (value, status) of each asked number a group answers."""
+        return self._by_number(_PAIRS)
+
+    def _by_number(self, empty: object) -> dict[str, tuple]:
+        """number -> its outcome (value, status, reason; `empty` for none), or its
+        (value, status) for empty=_PAIRS; built once per kind."""
+        known = self._known.get(empty)
+        if known is not None:
+            return known
+        groups = self.groups
+        wanted = None
+        asked = len(self.found) if self._wanted is None else len(self._wanted)
+        if sum(len(group) for _, _, group in groups) > asked:
+            # A lookup that scanned the store brings numbers not asked for: keep
+            # the dict as small as the input, not up to the store's size.
+            wanted = self.wanted()
+        parts = [dict.fromkeys(group if wanted is None else wanted.intersection(group),
+                               (value, status) if empty is _PAIRS else
+                               outcome(value, status, empty))
+                 for value, status, group in groups]
+        # Each number is in one group: the others go into the largest, not all
+        # into a new dict.
+        known = max(parts, key=len, default={})
+        for part in parts:
+            if part is not known:
+                known.update(part)
+        self._known[empty] = known
+        return known
+
+    # -- per input -------------------------------------------------------------
+    def cells(self, empty: object = "", counts: Counter | None = None) -> Iterator[tuple]:
+        """Per input (number, value, status, reason), `empty` where there is none
+        (text cells: ""): what the CLI and Excel put beside each input. An
+        iterator, made as it is read (a million rows are never all held); counts,
+        when given, gets each status's number of rows."""
+        return self._cells(empty, None, counts)
+
+    def input_cells(self, empty: object = "", counts: Counter | None = None
+                    ) -> Iterator[tuple]:
+        """cells() with each input first: (input, number, value, status, reason),
+        the CLI's row for a table that is its column of numbers (a .txt)."""
+        return self._cells(empty, self.inputs, counts)
+
+    def _cells(self, empty: object, inputs: Sequence | None,
+               counts: Counter | None) -> Iterator[tuple]:
+        known = self._by_number(empty)
+        unanswered = (empty, UNKNOWN, NO_ANSWER_REASON)
+        found = self.found
+        if set(map(type, found)) <= {str}:
+            # Every input a valid E.164 string: each row put together in C, its
+            # tail shared by every number of its group.
+            tails = list(map(known.get, found, repeat(unanswered)))
+            if counts is not None:
+                counts.update(map(itemgetter(1), tails))
+            heads = zip(found) if inputs is None else zip(inputs, found, strict=True)
+            return map(tuple.__add__, heads, tails)
+        rows = self._mixed(empty, known, unanswered, counts)
+        return rows if inputs is None else map(tuple.__add__, zip(inputs), rows)
+
+    def _mixed(self, empty: object, known: dict, unanswered: tuple,
+               counts: Counter | None) -> Iterator[tuple]:
+        for f in self.found:
+            if type(f) is str:
+                row = (f, *known.get(f, unanswered))
+            elif f.status == OK:  # ok, with a note (an extension removed)
+                value, status, reason = known.get(f.number, unanswered)
+                row = (f.number, value, status,
+                       (empty if f.reason is None else f.reason) if status == OK else reason)
+            else:  # invalid or blank: answered here, never sent
+                row = (empty, empty, f.status, empty if f.reason is None else f.reason)
+            if counts is not None:
+                counts[row[2]] += 1
+            yield row
+
+    def numbers(self) -> list[str | None]:
+        return [number_of(f) for f in self.found]
+
+    def values(self) -> list[str | None]:
+        return list(map(itemgetter(1), self.cells(None)))
+
+    def statuses(self) -> list[str]:
+        return list(map(itemgetter(2), self.cells(None)))
+
+    def reasons(self) -> list[str | None]:
+        return list(map(itemgetter(3), self.cells(None)))
+
+    def fields(self) -> list[Mapping | None]:
+        """Per input the typed fields of its ok answer; None for other statuses and
+        for a task type that declares no fields."""
+        by_number = self.fields_by_number
+        if by_number is None:
+            return [None] * len(self.found)
+        return [by_number.get(number) if status == OK else None
+                for number, _, status, _ in self.cells(None)]
+
+    def rows(self) -> list[Answer]:
+        """One Answer per input (Engine.check's answer)."""
+        with _collector_paused():
+            return self._rows()
+
+    def _rows(self) -> list[Answer]:
+        known = self.answered()
+        fields = self.fields_by_number
+        out = []
+        append = out.append
+        for value, f in zip(self.inputs, self.found, strict=True):
+            note = None
+            if type(f) is not str:
+                if f.status != OK:
+                    append(_new(Answer, (value, None, None, f.status, f.reason, None)))
+                    continue
+                f, note = f.number, f.reason  # ok, with a note (an extension removed)
+            pair = known.get(f)
+            if pair is None:
+                append(_new(Answer, (value, f, None, UNKNOWN, NO_ANSWER_REASON, None)))
+            elif pair[1] == OK:
+                append(_new(Answer, (value, f, pair[0], OK, note,
+                                     None if fields is None else fields.get(f))))
+            else:
+                append(_new(Answer, (value, f, None, *outcome(*pair)[1:], None)))
+        return out
+
+    def to_arrow(self, declared: Sequence = (), arrow_types: Mapping | None = None,
+                 prefix: str = "field_"):
+        """A pyarrow StructArray, one row per input: number, value, status, reason,
+        and one typed member per declared field (prefix + its name; arrow_types:
+        field kind -> Arrow type). Joined in Arrow (a hash lookup in C), no
+        object per input; the fields of a task type that declares some cost a pass."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = self.found
+        if set(map(type, found)) <= {str}:
+            numbers = pa.array(found, pa.string())
+            local_status = local_reason = pa.nulls(len(found), pa.string())
+        else:
+            numbers = pa.array([number_of(f) for f in found], pa.string())
+            local_status = pa.array([None if type(f) is str or f.status == OK else f.status
+                                     for f in found], pa.string())
+            local_reason = pa.array([None if type(f) is str else f.reason for f in found],
+                                    pa.string())
+        groups = self.groups
+        outcomes = [outcome(value, status) for value, status, _ in groups]
+        if groups:
+            members = pa.concat_arrays([pa.array(group, pa.string()) for _, _, group in groups])
+            which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), len(group))
+                                      for i, (_, _, group) in enumerate(groups)])
+            at = which.take(pc.index_in(numbers, value_set=members))
+        else:
+            at = pa.nulls(len(found), pa.int32())
+
+        def per_input(i: int) -> pa.Array:
+            return pa.array([o[i] for o in outcomes], pa.string()).take(at)
+
+        values, statuses, reasons = per_input(0), per_input(1), per_input(2)
+        unanswered = pc.and_(pc.is_valid(numbers), pc.is_null(at))
+        statuses = pc.coalesce(local_status, statuses, pa.scalar(UNKNOWN))
+        reasons = pc.if_else(unanswered, pa.scalar(NO_ANSWER_REASON),
+                             pc.coalesce(reasons, local_reason))
+        columns = [numbers, values, statuses, reasons]
+        names = ["number", "value", "status", "reason"]
+        if declared:
+            rows = [f or {} for f in self.fields()]
+            columns += [pa.array([row.get(f.name) for row in rows], arrow_types[f.kind])
+                        for f in declared]
+            names += [prefix + f.name for f in declared]
+        return pa.StructArray.from_arrays(columns, names=names)

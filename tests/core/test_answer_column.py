@@ -1,0 +1,90 @@
+"""The one answer join (tgcheck.answer_column): each accessor a face reads (Answer
+rows, text cells, columns, Arrow) says the same for every kind of input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn
+from tgcheck.fields import INTEGER, Field
+from tgcheck.normalize import resolve_all
+from tgcheck.reasons import code_of
+
+INPUTS = [
+    "+41791234567",  # ok
+    "+41 79 123 45 68 ext. 5",  # ok, with a note
+    "hello",  # invalid
+    "",  # blank
+    "+41791234569",  # left out of its result
+    "+41791234572",  # answered "cannot tell"
+    "+41791234570",  # in no group: no answer
+    "+41791234567",  # twice
+]
+GROUPS = [
+    ("yes", "ok", ["+41791234567", "+41791234568", "+41791230000"]),  # last: not asked
+    (None, "unknown", ["+41791234569", "+41791230001"]),
+    (ANSWERED_UNKNOWN, "unknown", ["+41791234572"]),
+    ("no", "ok", ["+41791230002", "+41791230003", "+41791230004", "+41791230005",
+                  "+41791230006", "+41791230007"]),  # more than asked: a store scan
+]
+EXPECTED = [  # number, value, status, reason's code
+    ("+41791234567", "yes", "ok", None),
+    ("+41791234568", "yes", "ok", "extension_removed"),
+    (None, None, "invalid", "not_a_number"),
+    (None, None, "blank", "blank"),
+    ("+41791234569", None, "unknown", "left_out"),
+    ("+41791234572", None, "unknown", "answered_unknown"),
+    ("+41791234570", None, "unknown", "no_answer"),
+    ("+41791234567", "yes", "ok", None),
+]
+
+
+@pytest.fixture(params=["scan", "exact"])
+def column(request):
+    groups = GROUPS if request.param == "scan" else GROUPS[:3]
+    return AnswerColumn(INPUTS, resolve_all(INPUTS), groups)
+
+
+def test_every_accessor_gives_the_same_answers(column):
+    rows = [(a.number, a.value, a.status, code_of(a.reason)) for a in column.rows()]
+    assert rows == EXPECTED
+    assert [a.input for a in column.rows()] == INPUTS
+    assert list(zip(column.numbers(), column.values(), column.statuses(),
+                    map(code_of, column.reasons()), strict=True)) == EXPECTED
+    assert [(n, v, s, code_of(r)) for n, v, s, r in column.cells(None)] == EXPECTED
+    # Text cells: "" where there is none, the rest as they are.
+    assert [tuple(c or None for c in cell[:3]) + (code_of(cell[3] or None),)
+            for cell in column.cells("")] == EXPECTED
+    assert all(c is not None for cell in column.cells("") for c in cell)
+    arrow = column.to_arrow().to_pylist()
+    assert [(r["number"], r["value"], r["status"], code_of(r["reason"]))
+            for r in arrow] == EXPECTED
+    assert [r["reason"] for r in arrow] == column.reasons()
+
+
+def test_fields_belong_to_ok_answers_only():
+    field = Field("days", INTEGER)
+    values = ["+41791234567", "+41791234569", "x"]
+    column = AnswerColumn(values, resolve_all(values), GROUPS[:2],
+                          {"+41791234567": {"days": 7}})
+    assert column.fields() == [{"days": 7}, None, None]
+    assert [a.fields for a in column.rows()] == [{"days": 7}, None, None]
+    assert [r["field_days"] for r in column.to_arrow((field,), {INTEGER: _int64()}
+                                                     ).to_pylist()] == [7, None, None]
+    assert AnswerColumn(values, resolve_all(values), GROUPS[:2]).fields() == [None] * 3
+
+
+def test_a_column_of_valid_numbers_and_an_empty_one():
+    values = ["+41791234567", "+41791234570"]
+    column = AnswerColumn(values, resolve_all(values), [])
+    assert column.statuses() == ["unknown", "unknown"]
+    assert [code_of(r) for r in column.reasons()] == ["no_answer", "no_answer"]
+    assert column.to_arrow().to_pylist()[0]["status"] == "unknown"
+    empty = AnswerColumn([], [], [])
+    assert empty.rows() == [] and list(empty.cells()) == [] and len(empty.to_arrow()) == 0
+
+
+def _int64():
+    import pyarrow as pa
+
+    return pa.int64()
