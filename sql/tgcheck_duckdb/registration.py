@@ -12,7 +12,8 @@ import tgcheck
 from tgcheck import plugins
 from tgcheck.regions import fixed_region, is_empty, per_row
 
-from . import macros, waiting
+from . import macros, memo_macros, waiting
+from .answer_memo import AnswerMemo, canonical_numbers
 from .arrow_values import answer_table, checked_array, normalised_array, python_values
 from .progress import ProgressReporter
 
@@ -44,6 +45,8 @@ def register(
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
+    # Answers this connection has read, for the macros to join to cells directly.
+    memo = AnswerMemo()
 
     def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray) -> pa.Array:
         # One row per query in practice: the macros pass the whole column as one
@@ -62,7 +65,8 @@ def register(
             # An unknown `region :=` raises RegionError: the query fails with it.
             default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
             pairs = lists[i].values
-            values = python_values(pc.struct_field(pairs, "input"))
+            inputs = pc.struct_field(pairs, "input")
+            values = python_values(inputs)
             row_regions = pc.struct_field(pairs, "region")
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
@@ -70,6 +74,9 @@ def register(
             answered = _check(values, default)
             found, groups = answered.found, answered.groups
             checked = checked_array(found)
+            # The cells read as themselves: the next query answers them by cell.
+            memo.remember(tgcheck.get_engine(settings), task_type,
+                          canonical_numbers(inputs, checked, row_regions))
             out.append({"checked": checked,
                         "answers": answer_table(groups, checked.field("number"), declared,
                                                 answered.fields)})
@@ -94,10 +101,22 @@ def register(
         finally:
             reporter.finish()
 
+    def memo_answers(fixed: pa.ChunkedArray) -> pa.Array:
+        # Checked here too: with every cell answered by the memo, ANSWERS_OF's UDF
+        # gets no list and cannot say that `region :=` names no region.
+        for given in fixed.to_pylist():
+            if not is_empty(given):
+                fixed_region(given)
+        entries = memo.answers(tgcheck.get_engine(settings), task_type)
+        rows = len(fixed)  # one per query: the macros call it without a FROM
+        return pa.ListArray.from_arrays(
+            pa.array([i * len(entries) for i in range(rows + 1)], pa.int32()),
+            pa.concat_arrays([entries] * rows) if rows != 1 else entries)
+
     def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
         return normalised_array(values, region)
 
-    for name in (macros.ANSWER_UDF, "tg_normalize"):
+    for name in (macros.ANSWER_UDF, memo_macros.MEMO_UDF, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
@@ -109,7 +128,13 @@ def register(
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
+    # side_effects=True: run once per query, at its start, never while planning.
+    con.create_function(memo_macros.MEMO_UDF, memo_answers, None, memo_macros.MEMO_TYPE,
+                        type="arrow", null_handling="special", side_effects=True)
     con.execute(macros.macro_sql(column, declared))
+    if not declared:
+        # The same two macros with the memo in front (fields are not memoised).
+        con.execute(memo_macros.macro_sql(column))
     return con
 
 

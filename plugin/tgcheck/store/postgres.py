@@ -349,6 +349,37 @@ class PostgresStore(BaseStore):
             raise
         return self._streamed(conn, cur)
 
+    # -- for a memo of answers already read (the SQL face's answer_memo) ----
+    @_translating
+    def change_token(self) -> str:
+        """A value that differs whenever anything was committed since it was last
+        taken, by anyone: the server's current snapshot (xmin:xmax:in-progress).
+        A commit of a transaction with a transaction id (every write has one) moves
+        xmax past it or takes it out of the in-progress list, so no write goes
+        unseen; writes elsewhere on the server change it too (a needless re-read,
+        never a stale answer)."""
+        return self._conn().execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+
+    @_translating
+    def answer_columns(self, task_type: str, numbers: Collection[str]
+                       ) -> tuple[list[tuple[str | None, str, str | None, str, str]], bool]:
+        """Every stored answer among numbers, whatever its age, as (value, status,
+        provider, numbers, checked_at) groups, numbers and checked_at (the store's
+        clock) each one string joined by newlines, in the same order; and True: the
+        groups hold asked numbers only (see the SQLite store's)."""
+        if not numbers:
+            return [], True
+        cur = self._conn().cursor(row_factory=tuple_row)
+        # One ORDER BY for both aggregates: their items are aligned. float8's text
+        # form is exact (extra_float_digits >= 1, the default since PostgreSQL 12).
+        rows = cur.execute(
+            "SELECT value, status, provider, string_agg(number, E'\\n' ORDER BY number), "
+            "string_agg(checked_at::text, E'\\n' ORDER BY number) FROM answers "
+            "WHERE task_type = %s AND number = ANY(string_to_array(%s, E'\\n')) "
+            "GROUP BY value, status, provider",
+            (task_type, "\n".join(numbers))).fetchall()
+        return rows, True
+
     @_translating
     def _streamed(self, conn, cur) -> Iterator[StoredAnswer]:
         skew = self._skew

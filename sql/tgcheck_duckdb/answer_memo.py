@@ -1,0 +1,190 @@
+"""A per-process memo of stored answers already read, valid while the store has not changed.
+
+Over a million rows already answered, the engine's path (normalise every distinct
+cell, build the set, look it up in the store, diff it) costs more CPU than a
+per-row dict lookup does in all. The memo lets the macros skip it: it holds, as
+Arrow columns, the stored answers of the E.164 numbers this process has already
+checked, and DuckDB joins a table's cells to it directly. A cell that misses it
+(not canonical E.164, a number never read, a row with its own region, an answer
+no longer fresh) takes the engine's path, which looks it up and pays for it as
+before; the numbers that path read are then remembered.
+
+Why it never serves an answer the store would not:
+  * validity: every use takes the store's change token first (SQLite's
+    `PRAGMA data_version` plus the file's identity, PostgreSQL's current
+    snapshot); any commit since the memo was filled, by this process or another,
+    empties it, and the next query reads the store again;
+  * freshness: each entry keeps its checked_at (the store's clock) and is served
+    only while the engine's own rule (TGCHECK_MAX_AGE_DAYS for "ok",
+    TGCHECK_UNKNOWN_RETRY_HOURS otherwise) keeps it fresh at the moment of use;
+    TGCHECK_SAME_PROVIDER_ONLY serves only the selected provider's answers;
+  * only canonical cells: a number enters the memo only when a cell holding
+    exactly it was read as itself (no note, no per-row region), so a cell that
+    matches an entry is read the same way by the normaliser;
+  * task types that declare fields are never memoised (their answers carry more
+    than a value).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tgcheck import plugins
+from tgcheck.models import OK
+
+# The memo's Arrow type (macros: number, value, status per entry).
+ENTRY_TYPE = pa.struct([("number", pa.string()), ("value", pa.string()),
+                        ("status", pa.string())])
+# checked_at read back from SQLite's text may be rounded in its last digits: an
+# entry is treated as that much older, never younger, than stored.
+CLOCK_MARGIN = 0.01
+
+
+def empty() -> pa.StructArray:
+    return pa.array([], ENTRY_TYPE)
+
+
+class AnswerMemo:
+    """The answers of one engine's store for the task types a connection checks.
+
+    Numbers are remembered when a query has checked them, and read from the store
+    at the next query that asks the memo (not at once: a process that runs one
+    query, as `tgcheck sql` does, never pays for the read).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._store = None
+        self._token = None
+        # task type -> Arrow table (number, value, status, provider, checked_at),
+        # read while the store's change token was _token; numbers unique.
+        self._tables: dict[str, pa.Table] = {}
+        # task type -> numbers checked since, not read yet
+        self._pending: dict[str, list[pa.Array]] = {}
+
+    def usable(self, engine, task_type: str) -> bool:
+        store = engine.store
+        return (hasattr(store, "change_token") and hasattr(store, "answer_columns")
+                and not plugins.get_task_type(task_type, engine.settings.provider).fields)
+
+    def _same_store(self, store) -> None:
+        if store is not self._store:  # another engine's store: nothing of it holds
+            self._store, self._token, self._tables, self._pending = store, None, {}, {}
+
+    def answers(self, engine, task_type: str) -> pa.StructArray:
+        """The fresh remembered answers of task_type: (number, value, status), each
+        number once."""
+        if not self.usable(engine, task_type):
+            return empty()
+        # A paid task kept in the recovery file is attached as a check would
+        # (engine path); attaching writes, which the token below then sees.
+        engine.attach_recovered()
+        store = engine.store
+        with self._lock:
+            self._same_store(store)
+            # Taken before any read: a commit during the read changes the token
+            # again, and the next query drops what this one reads.
+            token = store.change_token()
+            if token != self._token:
+                self._token, self._tables = token, {}  # read before a commit: stale
+            pending = self._pending.pop(task_type, None)
+            table = self._tables.get(task_type)
+            if pending:
+                table = self._tables[task_type] = _merged(
+                    table, _read(store, task_type, pending, table))
+        if table is None or not len(table):
+            return empty()
+        fresh = self._fresh(engine, table)
+        kept = table if fresh is None else table.filter(fresh)
+        return pa.StructArray.from_arrays(
+            [kept["number"].combine_chunks(), kept["value"].combine_chunks(),
+             kept["status"].combine_chunks()], fields=list(ENTRY_TYPE))
+
+    def _fresh(self, engine, table: pa.Table) -> pa.Array | None:
+        """Which entries the engine's freshness rule keeps now (None: all of them);
+        the same rule as the store's lookup (store.base._fresh), with retry_unknown
+        off as the SQL face asks."""
+        settings = engine.settings
+        now = engine.store._now()
+        ok_after = now - settings.max_age_days * 86400 + CLOCK_MARGIN
+        other_after = now - settings.unknown_retry_hours * 3600 + CLOCK_MARGIN
+        status = table["status"]
+        after = pc.if_else(pc.equal(status, OK), ok_after, other_after)
+        keep = pc.greater(table["checked_at"], after)
+        if settings.same_provider_only:
+            # An answer of unknown origin is not known to be this provider's.
+            keep = pc.and_kleene(keep, pc.fill_null(
+                pc.equal(table["provider"], settings.provider), False))
+        keep = pc.fill_null(keep, False)
+        return None if pc.all(keep).as_py() else keep
+
+    def remember(self, engine, task_type: str, numbers: pa.Array) -> None:
+        """Numbers (canonical E.164, each a cell read as itself) whose stored answers
+        the next use of the memo reads."""
+        if not len(numbers) or not self.usable(engine, task_type):
+            return
+        with self._lock:
+            self._same_store(engine.store)
+            self._pending.setdefault(task_type, []).append(numbers)
+
+
+def _read(store, task_type: str, pending: list[pa.Array], table: pa.Table | None
+          ) -> pa.Table | None:
+    """The stored answers of the pending numbers not in table already (read under
+    the same token, so still as stored), each number once."""
+    numbers = pc.unique(pa.chunked_array(pending, pa.string()).combine_chunks())
+    if table is not None and len(table):
+        numbers = numbers.filter(pc.invert(pc.is_in(numbers, value_set=table["number"])))
+    if not len(numbers):
+        return None
+    groups, exact = store.answer_columns(task_type, numbers.to_pylist())
+    if not groups:
+        return None
+    # Each group's numbers and times arrive as one string each: split in C.
+    split = [(_lines(g[3]), _lines(g[4]).cast(pa.float64())) for g in groups]
+    counts = [len(n) for n, _ in split]
+    read = pa.table({
+        "number": pa.concat_arrays([n for n, _ in split]),
+        "value": _repeated([g[0] for g in groups], counts),
+        "status": _repeated([g[1] for g in groups], counts),
+        "provider": _repeated([g[2] for g in groups], counts),
+        "checked_at": pa.concat_arrays([t for _, t in split]),
+    })
+    if not exact:
+        # A scan of the table brought numbers not asked for: only cells read as
+        # themselves may be answered by cell.
+        read = read.filter(pc.is_in(read["number"], value_set=numbers))
+    return read
+
+
+def _lines(text: str) -> pa.Array:
+    return pc.split_pattern(pa.array([text], pa.string()), "\n").flatten()
+
+
+def _merged(table: pa.Table | None, read: pa.Table | None) -> pa.Table | None:
+    if table is None or read is None:
+        return read if table is None else table
+    return pa.concat_tables([table, read])
+
+
+def _repeated(items: list, counts: list[int]) -> pa.Array:
+    """items[i] repeated counts[i] times, as one string array, in C."""
+    which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), n)
+                              for i, n in enumerate(counts)])
+    return pa.array(items, pa.string()).take(which)
+
+
+def canonical_numbers(values: pa.Array, checked: pa.StructArray,
+                      row_regions: pa.Array) -> pa.Array:
+    """The cells read as themselves: a string equal to its E.164 reading, with no
+    note (reason) and no region of its own; those the memo may answer by cell."""
+    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        return pa.array([], pa.string())
+    number = checked.field("number")
+    same = pc.and_kleene(pc.equal(values.cast(pa.string()), number),
+                         pc.is_null(checked.field("reason")))
+    same = pc.and_kleene(same, pc.is_null(row_regions))
+    return number.filter(pc.fill_null(same, False))

@@ -1,0 +1,213 @@
+"""The SQL face's memo of answers already read (sql/tgcheck_duckdb/answer_memo.py):
+the same answers as the engine's path, and never one the store would not give now.
+
+Each test fills the memo with a first query and shows what a later query must see
+on both store backends: another connection's write, an answer grown stale, a row
+with a region of its own, a misspelled `region :=`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import tgcheck
+import tgcheck_duckdb
+from tests.conftest import numbers
+from tgcheck.reasons import LEFT_OUT_REASON
+from tgcheck.store import StoredAnswer, open_store
+from tgcheck_duckdb.answer_memo import AnswerMemo
+
+ENRICH = "SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
+CHECK = "SELECT * FROM telegram_check('t', 'phone') ORDER BY input"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, settings):
+    """Settings on each backend, and a second store object on the same store: its
+    own connections, as another process has."""
+    if request.param == "postgresql":
+        settings = dataclasses.replace(settings, store_url=request.getfixturevalue(
+            "postgres_url"))
+    other = tgcheck.Engine(settings)
+    yield settings, other.store
+    other.close()
+
+
+def connect(settings, phones):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
+    return con
+
+
+def memoised(con, sandbox) -> dict:
+    """Two queries: the first pays for the numbers and fills the memo, the second is
+    answered from it (no call) and must agree."""
+    first = con.execute(CHECK).fetchall()
+    enriched = dict(con.execute(ENRICH).fetchall())
+    assert con.execute(CHECK).fetchall() == first
+    assert dict(con.execute(ENRICH).fetchall()) == enriched
+    assert sandbox.billed["create"] == 1
+    return enriched
+
+
+def test_the_memo_answers_as_the_engine_does(backend, sandbox):
+    settings, _ = backend
+    phones = numbers(300)  # the sandbox leaves ~2% out: stored as unknown
+    con = connect(settings, phones)
+    got = memoised(con, sandbox)
+    assert got == {n: sandbox.expected(n) for n in phones}
+    rows = {r[0]: r for r in con.execute(CHECK).fetchall()}
+    left_out = [n for n in phones if sandbox.expected(n) is None]
+    assert left_out and all(rows[n][3:] == ("unknown", LEFT_OUT_REASON)
+                            for n in left_out)
+    assert sandbox.billed["create"] == 1
+
+
+def test_another_connections_write_is_seen_at_the_next_query(backend, sandbox):
+    settings, other = backend
+    phones = numbers(30)
+    con = connect(settings, phones)
+    before = memoised(con, sandbox)
+    flip = next(n for n in phones if before[n] is not None)
+    other.import_answers([StoredAnswer("tg", flip, "no" if before[flip] == "yes" else "yes",
+                                       "ok", time.time() + 1, "elsewhere")])
+    after = dict(con.execute(ENRICH).fetchall())
+    assert after[flip] != before[flip]
+    assert {n: v for n, v in after.items() if n != flip} == \
+        {n: v for n, v in before.items() if n != flip}
+    assert sandbox.billed["create"] == 1
+
+
+def test_answers_deleted_elsewhere_are_paid_for_again(backend, sandbox):
+    settings, other = backend
+    phones = numbers(30)
+    con = connect(settings, phones)
+    memoised(con, sandbox)
+    other.delete_answers(task_type="tg")
+    assert dict(con.execute(ENRICH).fetchall()) == {n: sandbox.expected(n) for n in phones}
+    assert sandbox.billed["create"] == 2
+
+
+def test_another_process_write_is_seen(settings, sandbox):
+    # SQLite's data_version counts another process's commit like another connection's.
+    phones = numbers(30)
+    con = connect(settings, phones)
+    before = memoised(con, sandbox)
+    flip = next(n for n in phones if before[n] is not None)
+    value = "no" if before[flip] == "yes" else "yes"
+    path = tgcheck.Engine(settings).store.path
+    subprocess.run([sys.executable, "-c", (
+        "import sys, time; from tgcheck.store import open_store, StoredAnswer; "
+        "s = open_store(sys.argv[1]); "
+        "s.import_answers([StoredAnswer('tg', sys.argv[2], sys.argv[3], 'ok', "
+        "time.time() + 1, 'child')]); s.close()"), str(path), flip, value],
+        check=True, timeout=120)
+    assert dict(con.execute(ENRICH).fetchall())[flip] == value
+
+
+@pytest.mark.parametrize("days, kept", [(0, "all"), (1.1, "ok"), (31, "none")])
+def test_answers_that_grew_stale_are_not_served(backend, monkeypatch, days, kept):
+    # No commit, only time: the store's clock moves on. Past
+    # TGCHECK_UNKNOWN_RETRY_HOURS (24) an unknown answer is stale, past
+    # TGCHECK_MAX_AGE_DAYS (30) every answer; the engine then asks again.
+    settings, _ = backend
+    engine = tgcheck.get_engine(settings)
+    phones = numbers(4)
+    now = engine.store._now()
+    engine.store.import_answers(
+        [StoredAnswer("tg", phones[0], "yes", "ok", now - 3600, "t"),
+         StoredAnswer("tg", phones[1], "no", "ok", now - 3600, "t"),
+         StoredAnswer("tg", phones[2], None, "unknown", now - 3600, "t")])
+    memo = AnswerMemo()
+    memo.answers(engine, "tg")  # takes the store's token
+    memo.remember(engine, "tg", pa.array(phones))
+    clock = engine.store._now
+    monkeypatch.setattr(engine.store, "_now", lambda: clock() + days * 86400)
+    served = sorted(memo.answers(engine, "tg").field("number").to_pylist())
+    assert served == {"all": phones[:3], "ok": phones[:2], "none": []}[kept]
+    # What the engine's own lookup keeps at that moment: the same.
+    assert sorted(engine.store.lookup("tg", phones, **engine._freshness(
+        False, tgcheck.plugins.get_task_type("tg")))) == served
+
+
+def test_a_row_with_a_region_of_its_own_is_read_with_it(settings, sandbox):
+    phones = numbers(10)
+    con = connect(settings, phones)
+    memoised(con, sandbox)
+    con.execute("CREATE TABLE r AS SELECT phone, CASE WHEN phone = $1 THEN 'Narnia' "
+                "ELSE NULL END AS country FROM t", [phones[0]])
+    rows = {r[0]: r for r in con.execute(
+        "SELECT input, status, reason FROM telegram_check('r', 'phone', "
+        "region_column := 'country')").fetchall()}
+    # Read with its region (the engine's note says it was not needed), not as a
+    # cell the memo knows.
+    assert rows[phones[0]][1] == "ok" and rows[phones[0]][2].startswith("region_ignored")
+    assert all(rows[n][1] in ("ok", "unknown") for n in phones[1:])
+
+
+def test_a_misspelled_region_fails_on_a_table_already_answered(settings, sandbox):
+    con = connect(settings, numbers(10))
+    memoised(con, sandbox)
+    with pytest.raises(duckdb.Error, match="Narnia"):
+        con.execute("SELECT * FROM telegram_enrich('t', 'phone', region := 'Narnia')")
+    with pytest.raises(duckdb.Error, match="Narnia"):
+        con.execute("SELECT * FROM telegram_check('t', 'phone', region := 'Narnia')")
+
+
+def test_only_the_selected_providers_answers_when_asked(settings):
+    # TGCHECK_SAME_PROVIDER_ONLY: another provider's stored answer is not served.
+    engine = tgcheck.Engine(dataclasses.replace(settings, same_provider_only=True))
+    phones = numbers(4)
+    engine.store.import_answers(
+        [StoredAnswer("tg", n, "yes", "ok", time.time(), "t", "someone-else")
+         for n in phones[:2]]
+        + [StoredAnswer("tg", n, "no", "ok", time.time(), "t", settings.provider)
+           for n in phones[2:]])
+    memo = AnswerMemo()
+    memo.answers(engine, "tg")  # takes the store's token
+    memo.remember(engine, "tg", pa.array(phones))
+    assert sorted(memo.answers(engine, "tg").field("number").to_pylist()) == phones[2:]
+    engine.close()
+
+
+def test_a_memo_is_emptied_by_any_commit(settings):
+    engine = tgcheck.Engine(settings)
+    phones = numbers(3)
+    engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
+                                 for n in phones])
+    memo = AnswerMemo()
+    memo.remember(engine, "tg", pa.array(phones))
+    memo.remember(engine, "tg", pa.array(phones[1:]))  # twice: still one entry each
+    assert len(memo.answers(engine, "tg")) == 3
+    memo.remember(engine, "tg", pa.array(phones))
+    assert len(memo.answers(engine, "tg")) == 3
+    engine.store.import_answers([StoredAnswer("tg", "+41790009999", "no", "ok",
+                                              time.time(), "t")])
+    assert len(memo.answers(engine, "tg")) == 0
+    engine.close()
+
+
+def test_a_task_type_with_fields_is_not_memoised(settings):
+    assert not AnswerMemo().usable(tgcheck.Engine(settings), "tg_active")
+
+
+def test_each_store_tells_a_change(any_store):
+    # What the memo rests on: a commit by another connection changes the token.
+    before = any_store.change_token()
+    assert any_store.change_token() == before
+    other = open_store(str(any_store.path) if any_store.backend == "sqlite"
+                       else any_store.url)
+    try:
+        other.import_answers([StoredAnswer("tg", "+41790000001", "yes", "ok", time.time(),
+                                           "t")])
+    finally:
+        other.close()
+    assert any_store.change_token() != before
+
