@@ -41,6 +41,9 @@ ENTRY_TYPE = pa.struct([("number", pa.string()), ("value", pa.string()),
 # checked_at read back from SQLite's text may be rounded in its last digits: an
 # entry is treated as that much older, never younger, than stored.
 CLOCK_MARGIN = 0.01
+# At most this many numbers per task type (about 60 bytes each): a larger column
+# takes the engine's path every time rather than hold its answers twice.
+MAX_ENTRIES = 5_000_000
 
 
 def empty() -> pa.StructArray:
@@ -55,7 +58,8 @@ class AnswerMemo:
     query, as `tgcheck sql` does, never pays for the read).
     """
 
-    def __init__(self):
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
         self._lock = threading.Lock()
         self._store = None
         self._token = None
@@ -128,7 +132,12 @@ class AnswerMemo:
             return
         with self._lock:
             self._same_store(engine.store)
-            self._pending.setdefault(task_type, []).append(numbers)
+            pending = self._pending.setdefault(task_type, [])
+            held = self._tables.get(task_type)
+            if (0 if held is None else len(held)) + sum(map(len, pending)) + len(numbers) \
+                    > self.max_entries:
+                return
+            pending.append(numbers)
 
 
 def _read(store, task_type: str, pending: list[pa.Array], table: pa.Table | None

@@ -194,6 +194,18 @@ def test_a_memo_is_emptied_by_any_commit(settings):
     engine.close()
 
 
+def test_a_memo_holds_at_most_its_size(settings):
+    engine = tgcheck.Engine(settings)
+    phones = numbers(5)
+    engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
+                                 for n in phones])
+    memo = AnswerMemo(max_entries=4)
+    memo.remember(engine, "tg", pa.array(phones[:3]))
+    memo.remember(engine, "tg", pa.array(phones[3:]))  # would make 5: not remembered
+    assert sorted(memo.answers(engine, "tg").field("number").to_pylist()) == phones[:3]
+    engine.close()
+
+
 def test_a_task_type_with_fields_is_not_memoised(settings):
     assert not AnswerMemo().usable(tgcheck.Engine(settings), "tg_active")
 
