@@ -530,7 +530,10 @@ class Store(BaseStore):
                 watch = self._watch = sqlite3.connect(self.path, timeout=60,
                                                       isolation_level=None,
                                                       check_same_thread=False)
-            inode = os.stat(self.path).st_ino
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:  # removed meanwhile: a change, which the check then meets
+                inode = None
             return inode, watch.execute("PRAGMA data_version").fetchone()[0]
 
     @_translating

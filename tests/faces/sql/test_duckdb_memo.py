@@ -223,3 +223,18 @@ def test_each_store_tells_a_change(any_store):
         other.close()
     assert any_store.change_token() != before
 
+
+
+def test_a_sqlite_store_moved_or_replaced_is_a_change(tmp_path):
+    # Its connections keep reading the old file; the token follows the path.
+    from tgcheck.store.sqlite import Store
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    before = store.change_token()
+    path.rename(tmp_path / "moved.sqlite3")
+    gone = store.change_token()  # no file at the path: no error, a change
+    assert gone != before
+    Store(path).close()  # another file where it was
+    assert store.change_token() not in (before, gone)
+    store.close()
