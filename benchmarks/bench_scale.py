@@ -6,8 +6,9 @@ small and a large size with the same task size: the large run has proportionally
 more chunks (tasks), so any cost that grows with the chunks already claimed
 (each claim looking at every earlier job) shows as more CPU per number. Goals:
 the large size's CPU per number within 1.2x of the small one's; a cached run on
-the shared PostgreSQL store within 1.5x of the same run on SQLite (issue 25,
-item 5). Each run's wall time and peak RSS are in its row's note.
+the shared PostgreSQL store within 1.5x of the same run on SQLite from 1,000,000
+numbers (issue 25, item 5; smaller runs show the ratio only). Each run's wall
+time and peak RSS are in its row's note.
 
 PostgreSQL is a throwaway local cluster started for the figure (as the tests
 do: Debian's /usr/lib/postgresql/*/bin, or TGCHECK_PG_BIN), a new database per
@@ -34,6 +35,7 @@ from benchmarks.common import Row, SandboxProcess
 
 GOAL = 1.2
 POSTGRES_GOAL = 1.5  # a cached run on PostgreSQL at most 1.5x SQLite's wall time
+POSTGRES_GOAL_FROM = 1_000_000  # ... from this size up (issue 25 item 5)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -188,9 +190,13 @@ def rows_of(runs: dict[tuple[str, int], tuple[Run, Run]], task_size: int,
             if ("postgresql", n) not in runs or ("sqlite", n) not in runs:
                 continue
             pg, lite = runs["postgresql", n][1], runs["sqlite", n][1]
+            # The goal is the issue's, at a million: below, a run's fixed costs
+            # (the connection, the schema's check) weigh more than the lookup.
+            judged = n >= POSTGRES_GOAL_FROM
             rows.append(Row(
                 f"8 cached {n:,}: PostgreSQL vs SQLite, wall s", pg.wall, lite.wall,
-                goal=f"<= {POSTGRES_GOAL}x", met=pg.wall <= POSTGRES_GOAL * lite.wall,
+                goal=f"<= {POSTGRES_GOAL}x" if judged else "-",
+                met=pg.wall <= POSTGRES_GOAL * lite.wall if judged else None,
                 note=f"CPU of the tgcheck process {pg.cpu:.1f} s vs {lite.cpu:.1f} s "
                      "(PostgreSQL's server work is in the wall time only)"))
     return rows
