@@ -238,3 +238,20 @@ def test_a_sqlite_store_moved_or_replaced_is_a_change(tmp_path):
     Store(path).close()  # another file where it was
     assert store.change_token() not in (before, gone)
     store.close()
+
+
+def test_mixed_cells_give_the_same_rows_from_the_memo(settings, sandbox):
+    # Blank, invalid, spaced, 00-prefixed, duplicated and NULL cells beside clean
+    # ones: the second query (clean cells from the memo, the rest through the
+    # engine) gives the first one's rows, in the same order.
+    from test_duckdb import MIXED
+
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE people (id INTEGER, phone VARCHAR)")
+    con.executemany("INSERT INTO people VALUES (?, ?)", [(i, p) for i, p, _ in MIXED])
+    queries = ("SELECT * FROM telegram_enrich('people', 'phone')",
+               "SELECT * FROM telegram_check('people', 'phone') ORDER BY input")
+    first = [con.execute(q).fetchall() for q in queries]
+    assert [con.execute(q).fetchall() for q in queries] == first
+    assert [r[0] for r in first[0]] == [i for i, _, _ in MIXED]
+    assert sandbox.billed["create"] == 1
