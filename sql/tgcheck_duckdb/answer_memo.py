@@ -68,6 +68,10 @@ class AnswerMemo:
         self._tables: dict[str, pa.Table] = {}
         # task type -> numbers checked since, not read yet
         self._pending: dict[str, list[pa.Array]] = {}
+        # task type -> (the table it was made of, the entries served, the store's
+        # time until which all of them stay fresh): no pass over the entries per
+        # query while none can have grown stale
+        self._served: dict[str, tuple[pa.Table, pa.StructArray, float]] = {}
 
     def usable(self, engine, task_type: str) -> bool:
         store = engine.store
@@ -77,6 +81,7 @@ class AnswerMemo:
     def _same_store(self, store) -> None:
         if store is not self._store:  # another engine's store: nothing of it holds
             self._store, self._token, self._tables, self._pending = store, None, {}, {}
+            self._served = {}
 
     def answers(self, engine, task_type: str) -> pa.StructArray:
         """The fresh remembered answers of task_type: (number, value, status), each
@@ -99,31 +104,13 @@ class AnswerMemo:
             if pending:
                 table = self._tables[task_type] = _merged(
                     table, _read(store, task_type, pending, table))
-        if table is None or not len(table):
-            return empty()
-        fresh = self._fresh(engine, table)
-        kept = table if fresh is None else table.filter(fresh)
-        return pa.StructArray.from_arrays(
-            [kept["number"].combine_chunks(), kept["value"].combine_chunks(),
-             kept["status"].combine_chunks()], fields=list(ENTRY_TYPE))
-
-    def _fresh(self, engine, table: pa.Table) -> pa.Array | None:
-        """Which entries the engine's freshness rule keeps now (None: all of them);
-        the same rule as the store's lookup (store.base._fresh), with retry_unknown
-        off as the SQL face asks."""
-        settings = engine.settings
-        now = engine.store._now()
-        ok_after = now - settings.max_age_days * 86400 + CLOCK_MARGIN
-        other_after = now - settings.unknown_retry_hours * 3600 + CLOCK_MARGIN
-        status = table["status"]
-        after = pc.if_else(pc.equal(status, OK), ok_after, other_after)
-        keep = pc.greater(table["checked_at"], after)
-        if settings.same_provider_only:
-            # An answer of unknown origin is not known to be this provider's.
-            keep = pc.and_kleene(keep, pc.fill_null(
-                pc.equal(table["provider"], settings.provider), False))
-        keep = pc.fill_null(keep, False)
-        return None if pc.all(keep).as_py() else keep
+            if table is None or not len(table):
+                return empty()
+            now = store._now()
+            served = self._served.get(task_type)
+            if served is None or served[0] is not table or now >= served[2]:
+                served = self._served[task_type] = (table, *_fresh(engine.settings, table, now))
+            return served[1]
 
     def remember(self, engine, task_type: str, numbers: pa.Array) -> None:
         """Numbers (canonical E.164, each a cell read as itself) whose stored answers
@@ -138,6 +125,28 @@ class AnswerMemo:
                     > self.max_entries:
                 return
             pending.append(numbers)
+
+
+def _fresh(settings, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:
+    """The entries the engine's freshness rule keeps at now (the store's clock),
+    and until when all of those stay fresh: the same rule as the store's lookup
+    (store.base._fresh), with retry_unknown off as the SQL face asks."""
+    # An entry is fresh while checked_at > now - its window (+ the margin).
+    window = pc.if_else(pc.equal(table["status"], OK), settings.max_age_days * 86400.0,
+                        settings.unknown_retry_hours * 3600.0)
+    expires = pc.subtract(pc.add(table["checked_at"], window), CLOCK_MARGIN)
+    keep = pc.greater(expires, now)
+    if settings.same_provider_only:
+        # An answer of unknown origin is not known to be this provider's.
+        keep = pc.and_kleene(keep, pc.fill_null(
+            pc.equal(table["provider"], settings.provider), False))
+    keep = pc.fill_null(keep, False)
+    kept = table if pc.all(keep).as_py() else table.filter(keep)
+    until = pc.min(expires.filter(keep)).as_py() if len(kept) else None
+    entries = pa.StructArray.from_arrays(
+        [kept["number"].combine_chunks(), kept["value"].combine_chunks(),
+         kept["status"].combine_chunks()], fields=list(ENTRY_TYPE))
+    return entries, float("inf") if until is None else until
 
 
 def _read(store, task_type: str, pending: list[pa.Array], table: pa.Table | None

@@ -128,6 +128,8 @@ def test_answers_that_grew_stale_are_not_served(backend, monkeypatch, days, kept
     memo = AnswerMemo()
     memo.answers(engine, "tg")  # takes the store's token
     memo.remember(engine, "tg", pa.array(phones))
+    # Served at first (all fresh), then the same memo as time goes by.
+    assert sorted(memo.answers(engine, "tg").field("number").to_pylist()) == phones[:3]
     clock = engine.store._now
     monkeypatch.setattr(engine.store, "_now", lambda: clock() + days * 86400)
     served = sorted(memo.answers(engine, "tg").field("number").to_pylist())
