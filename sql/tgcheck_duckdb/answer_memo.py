@@ -13,7 +13,7 @@ Why it never serves an answer the store would not:
   * validity: every use takes the store's change token first (SQLite's
     `PRAGMA data_version` plus the file's identity, PostgreSQL's current
     snapshot); any commit since the memo was filled, by this process or another,
-    empties it, and the next query reads the store again;
+    empties it, and that query's cells take the engine's path;
   * freshness: each entry keeps its checked_at (the store's clock) and is served
     only while the engine's own rule (TGCHECK_MAX_AGE_DAYS for "ok",
     TGCHECK_UNKNOWN_RETRY_HOURS otherwise) keeps it fresh at the moment of use;
@@ -55,7 +55,7 @@ class AnswerMemo:
 
     Numbers are remembered when a query has checked them, and read from the store
     at the next query that asks the memo (not at once: a process that runs one
-    query, as `tgcheck sql` does, never pays for the read).
+    query, e.g. `tgcheck sql "SELECT ..."`, never pays for the read).
     """
 
     def __init__(self, max_entries: int = MAX_ENTRIES):
