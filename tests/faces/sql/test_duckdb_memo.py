@@ -3,7 +3,8 @@ the same answers as the engine's path, and never one the store would not give no
 
 Each test fills the memo with a first query and shows what a later query must see
 on both store backends: another connection's write, an answer grown stale, a row
-with a region of its own, a misspelled `region :=`.
+with a region of its own, a misspelled `region :=` or `task_type :=`, a query of
+another task type.
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ def engine_calls(monkeypatch):
 
 
 def test_task_type_argument_gives_the_same_columns_and_rows_from_the_memo(
-        settings, sandbox, engine_calls):
+        backend, sandbox, engine_calls):
+    settings, _ = backend
     phones = numbers(40, start=600)
     con = connect(settings, phones)
     query = {
@@ -306,13 +308,17 @@ def test_task_type_argument_gives_the_same_columns_and_rows_from_the_memo(
     enriched = con.sql("SELECT * FROM telegram_enrich('t', 'phone', task_type := 'tg')")
     assert enriched.columns == ["phone", "telegram"]
     assert dict(enriched.fetchall()) == {n: sandbox.expected(n) for n in phones}
+    # Every cell in memory: a misspelled task_type := still fails the query.
+    with pytest.raises(duckdb.Error, match="unknown task type 'tg_nope'"):
+        con.execute(query["enrich"].format(", task_type := 'tg_nope'")).fetchall()
 
 
-def test_the_memo_tells_an_explicit_unknown_from_a_number_left_out(settings, sandbox):
+def test_the_memo_tells_an_explicit_unknown_from_a_number_left_out(backend, sandbox):
     # Both stored as unknown: the reason says which, from the memo as from the engine.
     from tgcheck.answer_column import ANSWERED_UNKNOWN
     from tgcheck.reasons import ANSWERED_UNKNOWN_REASON
 
+    settings, _ = backend
     engine = tgcheck.get_engine(settings)
     phones = numbers(3, start=700)
     now = engine.store._now()
