@@ -62,14 +62,19 @@ def block_fields(types: Sequence[TaskType]) -> tuple[Field, ...]:
                  for i, t in enumerate(types) for f in t.fields)
 
 
+def block_column(block: int, name: str) -> str:
+    """The quoted name of block's column `name` (its headline or a field)."""
+    return quote_identifier(f"__tgcheck_t{block}__{name}")
+
+
 def _block_columns(types: Sequence[TaskType]) -> str:
     """Per block: its headline and its fields (the answer column leaves each NULL
     unless the answer is ok)."""
     out = []
     for i, t in enumerate(types):
-        out.append(f"r.value AS {quote_identifier(f'__tgcheck_t{i}__{t.column}')}, ")
+        out.append(f"r.value AS {block_column(i, t.column)}, ")
         out += [f"r.{quote_identifier(f'{FIELD_PREFIX}t{i}_{f.name}')} AS "
-                f"{quote_identifier(f'__tgcheck_t{i}__{f.name}')}, " for f in t.fields]
+                f"{block_column(i, f.name)}, " for f in t.fields]
     return "".join(out)
 
 
@@ -89,6 +94,18 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
                   "ELSE CAST(COLUMNS([coalesce(region_column, col)]) AS VARCHAR) END")
 
 
+def list_form_sql(default: int) -> str:
+    """telegram_check(xs)'s overload, default: the registered task type's block.
+    It takes no task_type := (DuckDB would bind telegram_check(t, col) to it as
+    well, a named parameter being positional too): the registered one."""
+    registered = f"COLUMNS('^__tgcheck_t{default}__(.*)$') AS '\\1'"
+    return f"""(xs) AS TABLE (
+    SELECT input, number, {registered}, status, reason
+    FROM {ANSWERS_OF}([{{'input': x, 'region': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL,
+                      NULL)
+)"""
+
+
 def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int) -> str:
     """The macros over the UDF. types: the blocks, in the UDF's order (block_fields);
     names: each name `task_type :=` may be given -> its block; default: the block
@@ -96,7 +113,6 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     blocks = _block_columns(types)
     # COLUMNS(<pattern>) AS '\1': the chosen block, its prefix cut off.
     chosen = f"COLUMNS({_block_pattern(names, default)}) AS '\\1'"
-    registered = f"COLUMNS('^__tgcheck_t{default}__(.*)$') AS '\\1'"
     # A macro parameter is pasted in as text wherever it appears: `pairs` used
     # twice would run its subquery twice, and two list(DISTINCT ...) need not
     # come in the same order (DuckDB's parallel hash aggregate does not keep
@@ -141,13 +157,7 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
               WHERE __tgcheck_key IS NOT NULL)
     ), region, task_type)
 ),
--- The list form takes no task_type := (DuckDB would bind telegram_check(t, col)
--- to it as well, a named parameter being positional too): the registered one.
-(xs) AS TABLE (
-    SELECT input, number, {registered}, status, reason
-    FROM {ANSWERS_OF}([{{'input': x, 'region': NULL::VARCHAR}} FOR x IN list_distinct(xs)], NULL,
-                      NULL)
-);
+{list_form_sql(default)};
 
 CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
                                               region := NULL, task_type := NULL) AS TABLE

@@ -12,7 +12,8 @@ import tgcheck
 from tgcheck import plugins
 from tgcheck.regions import fixed_region, is_empty, per_row
 
-from . import macros, waiting
+from . import answer_memo, macros, memo_macros, waiting
+from .answer_memo import AnswerMemo, canonical_numbers
 from .arrow_values import (
     ARROW_TYPES,
     FIELD_PREFIX,
@@ -52,6 +53,8 @@ def register(
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
+    # Answers this connection has read, for the macros to join to cells directly.
+    memo = AnswerMemo()
 
     def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray,
                      types: pa.ChunkedArray) -> pa.Array:
@@ -74,7 +77,8 @@ def register(
             # An unknown `region :=` raises RegionError: the query fails with it.
             default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
             pairs = lists[i].values
-            values = python_values(pc.struct_field(pairs, "input"))
+            inputs = pc.struct_field(pairs, "input")
+            values = python_values(inputs)
             row_regions = pc.struct_field(pairs, "region")
             # No region column: every region NULL, known without a Python pass.
             if row_regions.null_count < len(row_regions):
@@ -82,6 +86,11 @@ def register(
             asked = types[i] or task_type
             chosen = plugins.get_task_type(asked, settings.provider)
             answers = answers_array(_check(values, default, asked), chosen.fields)
+            if _qualified(chosen) == _qualified(ttype):
+                # The cells read as themselves: the next query answers them by
+                # cell (the memo serves the registered task type only).
+                memo.remember(tgcheck.get_engine(settings), ttype,
+                              canonical_numbers(inputs, answers, row_regions))
             out.append(_in_blocks(answers, names[_qualified(chosen)], chosen, members))
         return _checks_of(out, members)
 
@@ -104,10 +113,34 @@ def register(
         finally:
             reporter.finish()
 
+    def memo_answers(fixed: pa.ChunkedArray, types: pa.ChunkedArray) -> pa.Array:
+        # Checked here too: with every cell answered by the memo, ANSWERS_OF's UDF
+        # gets no list and cannot say that `region :=` or `task_type :=` names
+        # nothing known. The memo serves the registered task type only: a query
+        # naming another gets no entries, and all its cells take the engine's path.
+        for given in fixed.to_pylist():
+            if not is_empty(given):
+                fixed_region(given)
+        served = []
+        for asked in types.to_pylist():
+            named = asked is None or _qualified(
+                plugins.get_task_type(asked, settings.provider)) == _qualified(ttype)
+            served.append(named)
+        entries = (memo.answers(tgcheck.get_engine(settings), ttype) if any(served)
+                   else answer_memo.empty())
+        # One row per query: the macros call it without a FROM.
+        offsets = [0]
+        for named in served:
+            offsets.append(offsets[-1] + (len(entries) if named else 0))
+        pieces = [entries for named in served if named]
+        return pa.ListArray.from_arrays(
+            pa.array(offsets, pa.int32()),
+            pieces[0] if len(pieces) == 1 else pa.concat_arrays([answer_memo.empty(), *pieces]))
+
     def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
         return normalised_array(values, region)
 
-    for name in (macros.ANSWER_UDF, "tg_normalize"):
+    for name in (macros.ANSWER_UDF, memo_macros.MEMO_UDF, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
@@ -119,7 +152,14 @@ def register(
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    con.execute(macros.macro_sql(blocks, names, names[_qualified(ttype)]))
+    # side_effects=True: run once per query, at its start, never while planning.
+    con.create_function(memo_macros.MEMO_UDF, memo_answers, None, memo_macros.MEMO_TYPE,
+                        type="arrow", null_handling="special", side_effects=True)
+    default = names[_qualified(ttype)]
+    con.execute(macros.macro_sql(blocks, names, default))
+    if not ttype.fields:
+        # The same two macros with the memo in front (fields are not memoised).
+        con.execute(memo_macros.macro_sql(blocks, names, default))
     return con
 
 

@@ -78,10 +78,41 @@ def test_the_scale_benchmark_runs_whole_processes_at_two_sizes():
     # run_sizes() raises when a run fails or any number is answered locally.
     from benchmarks import bench_scale
 
-    cpu = bench_scale.run_sizes([200, 400], task_size=100)
-    assert sorted(cpu) == [200, 400]
-    assert all(cold > 0 and cached > 0 for cold, cached in cpu.values())
-    rows = bench_scale.rows_of(cpu, task_size=100)
+    runs = bench_scale.run_sizes([200, 400], task_size=100)
+    assert sorted(runs) == [("sqlite", 200), ("sqlite", 400)]
+    assert all(run.cpu > 0 and run.wall > 0 and run.rss_mb > 0
+               for pair in runs.values() for run in pair)
+    rows = bench_scale.rows_of(runs, task_size=100)
     assert [r.met for r in rows] == [None, rows[1].met, None, rows[3].met]
     assert "400 (4 tasks of 100), cold" in rows[1].figure and "cached" in rows[3].figure
     assert isinstance(rows[1].met, bool) and isinstance(rows[3].met, bool)
+    assert "peak RSS" in rows[1].note
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_compares_postgresql_with_sqlite(postgres_cluster):
+    # The fixture only skips without PostgreSQL: the figure starts a cluster of its
+    # own, as a user's run does. PostgreSQL rows beside SQLite's,
+    # and the cached run of each size compared (issue 25 item 5).
+    from benchmarks import bench_scale
+
+    backends = ("sqlite", "postgresql")
+    runs = bench_scale.run_sizes([200], task_size=100, backends=backends)
+    assert sorted(runs) == [("postgresql", 200), ("sqlite", 200)]
+    rows = bench_scale.rows_of(runs, task_size=100, backends=backends)
+    assert [r.figure.split(":")[0] for r in rows] == [
+        "8 SQLite", "8 SQLite", "8 PostgreSQL", "8 PostgreSQL",
+        "8 cached 200"]
+    assert rows[-1].met is None  # judged from 1,000,000 numbers
+    big = {(b, 1_000_000): pair for (b, _), pair in runs.items()}
+    assert isinstance(bench_scale.rows_of(big, 100, backends)[-1].met, bool)
+
+
+def test_the_scale_figure_says_when_postgresql_is_missing():
+    from benchmarks import bench_scale
+
+    run = bench_scale.Run(1.0, 1.0, 100.0)
+    rows = bench_scale.rows_of({("sqlite", 200): (run, run)}, task_size=100,
+                               backends=("sqlite", "postgresql"))
+    assert rows[-1].figure == "8 PostgreSQL: skipped"
+    assert "not installed" in rows[-1].note

@@ -165,6 +165,24 @@ class BaseStore(AnswerQueries, JobRecords, Claims):
         time.sleep(max(0.0, timeout))
         return False
 
+    # -- optional: for a memo of answers already read (the SQL face's) -------
+    def change_token(self) -> object | None:
+        """A value that differs whenever anything was committed to the store since
+        it was last taken, by any connection of any process (this one's included);
+        equal values: nothing was. The default, None, says the backend cannot
+        tell: nothing may then be served from a memo, and every query reads the
+        store (answer_columns is only called on a store with a token)."""
+        return None
+
+    def answer_columns(self, task_type: str, numbers: Collection[str]
+                       ) -> tuple[list[tuple[str | None, str, str | None, str, str]], bool]:
+        """backend (with change_token): every stored answer of task_type among
+        numbers, whatever its age, as (value, status, provider, numbers,
+        checked_at) groups, numbers and checked_at (the store's clock) each one
+        string joined by newlines, in the same order; and whether the groups hold
+        asked numbers only (False: a scan, they may hold more)."""
+        raise NotImplementedError
+
     def size_bytes(self) -> int:
         """backend: how much room the store takes (a file and its WAL; a schema's tables)."""
         raise NotImplementedError

@@ -152,6 +152,7 @@ class Store(BaseStore):
         # so two spellings of one file (relative, absolute, via a symlink) must agree.
         self.path = Path(path).resolve()
         self._local = threading.local()
+        self._watch_lock = threading.Lock()  # change_token's own connection
         with _damage_as_store_error(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._check_schema()
@@ -234,6 +235,10 @@ class Store(BaseStore):
         if db is not None:
             db.close()
             self._local.db = None
+        with self._watch_lock:
+            watch, self._watch = getattr(self, "_watch", None), None
+            if watch is not None:
+                watch.close()
 
     # -- answers ---------------------------------------------------------
     def _answer_groups(self, task_type: str, numbers: Collection[str], condition: str,
@@ -364,6 +369,73 @@ class Store(BaseStore):
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
+    # -- for a memo of answers already read (the SQL face's answer_memo) ----
+    @_translating
+    def change_token(self) -> tuple:
+        """A value that differs whenever anything was committed to the store since
+        it was last taken, by any connection of any process (this one's included).
+
+        PRAGMA data_version changes when another connection commits; it is read on
+        a connection of its own that never writes, so every commit is another's.
+        The file's identity is in it too: a store replaced by another file is changed.
+        """
+        with self._watch_lock:
+            watch = getattr(self, "_watch", None)
+            if watch is None:
+                watch = self._watch = sqlite3.connect(self.path, timeout=60,
+                                                      isolation_level=None,
+                                                      check_same_thread=False)
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:  # removed meanwhile: a change, which the check then meets
+                inode = None
+            return inode, watch.execute("PRAGMA data_version").fetchone()[0]
+
+    @_translating
+    def answer_columns(self, task_type: str, numbers: Collection[str]
+                       ) -> tuple[list[tuple[str | None, str, str | None, str, str]], bool]:
+        """Every stored answer among numbers, whatever its age, as (value, status,
+        provider, numbers, checked_at) groups, numbers and checked_at (the store's
+        clock) each one string joined by newlines, in the same order: what a memo
+        applying freshness itself needs, split by the caller in bulk. And whether
+        the groups hold asked numbers only (False: a large set scanned the table,
+        as _answer_groups does; they may hold more)."""
+        if not numbers:
+            return [], True
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        tuning = self.tuning
+        big = len(numbers) >= tuning.scan_min
+        with _reading(self.db) if big else contextlib.nullcontext():
+            scan = big and len(numbers) * tuning.scan_share >= cursor.execute(
+                "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
+            if scan:
+                where, params = "task_type = ?", (task_type,)
+                kinds = cursor.execute(
+                    "SELECT DISTINCT value, status, provider FROM answers WHERE task_type = ? "
+                    "LIMIT ?", (task_type, tuning.filter_pairs_max + 1)).fetchall()
+            else:
+                where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
+                params = (task_type, json.dumps(sorted(numbers)))
+            # Within one query every aggregate is fed a group's rows in the same
+            # order: a group's numbers and times are aligned.
+            if scan and len(kinds) <= tuning.filter_pairs_max:
+                if not kinds:
+                    return [], False
+                one = "FILTER (WHERE value IS ? AND status = ? AND provider IS ?)"
+                columns = ", ".join([f"group_concat(number, char(10)) {one}, "
+                                     f"group_concat(checked_at, char(10)) {one}"] * len(kinds))
+                joined = cursor.execute(
+                    f"SELECT {columns} FROM answers WHERE {where}",
+                    (*(x for kind in kinds for x in (*kind, *kind)), *params)).fetchone()
+                rows = [(*kind, joined[2 * i], joined[2 * i + 1])
+                        for i, kind in enumerate(kinds)]
+            else:
+                rows = cursor.execute(
+                    "SELECT value, status, provider, group_concat(number, char(10)), "
+                    f"group_concat(checked_at, char(10)) FROM answers WHERE {where} "
+                    "GROUP BY value, status, provider", params).fetchall()
+        return [row for row in rows if row[3] is not None], not scan
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so two processes

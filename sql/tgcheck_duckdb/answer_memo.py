@@ -1,0 +1,243 @@
+"""A per-process memo of stored answers already read, valid while the store has not changed.
+
+Over a million rows already answered, the engine's path (normalise every distinct
+cell, build the set, look it up in the store, diff it) costs more CPU than a
+per-row dict lookup does in all. The memo lets the macros skip it: it holds, as
+Arrow columns, the stored answers of the E.164 numbers this process has already
+checked, and DuckDB joins a table's cells to it directly. A cell that misses it
+(not canonical E.164, a number never read, a row with its own region, an answer
+no longer fresh) takes the engine's path, which looks it up and pays for it as
+before; the numbers that path read are then remembered.
+
+Why it never serves an answer the store would not:
+  * validity: every use takes the store's change token first (SQLite's
+    `PRAGMA data_version` plus the file's identity, PostgreSQL's current
+    snapshot); any commit since the memo was filled, by this process or another,
+    empties it, and that query's cells take the engine's path;
+  * freshness: each entry keeps its checked_at (the store's clock) and is served
+    only while the engine's own rule (TGCHECK_MAX_AGE_DAYS for "ok",
+    TGCHECK_UNKNOWN_RETRY_HOURS otherwise) keeps it fresh at the moment of use;
+    TGCHECK_SAME_PROVIDER_ONLY serves only the selected provider's answers;
+  * only canonical cells: a number enters the memo only when a cell holding
+    exactly it was read as itself (a string equal to its E.164 reading, which
+    carries no note; no per-row region), so a cell that matches an entry is
+    read the same way by the normaliser;
+  * task types that declare fields are never memoised (their answers carry more
+    than a value), nor is a store that cannot tell a change
+    (BaseStore.change_token's None);
+  * each entry is shown as the core shows a stored answer (answer_column.outcome:
+    an unknown's reason says whether it was left out or answered as unknown).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tgcheck.answer_column import outcome
+from tgcheck.models import OK, TaskType
+
+# The memo's Arrow type (memo_macros: number, and the answer as shown: value,
+# status, reason, per entry).
+ENTRY_TYPE = pa.struct([("number", pa.string()), ("value", pa.string()),
+                        ("status", pa.string()), ("reason", pa.string())])
+# checked_at read back from SQLite's text may be rounded in its last digits: an
+# entry is treated as that much older, never younger, than stored.
+CLOCK_MARGIN = 0.01
+# At most this many numbers per task type (about 60 bytes each): a larger column
+# takes the engine's path every time rather than hold its answers twice.
+MAX_ENTRIES = 5_000_000
+
+
+def empty() -> pa.StructArray:
+    return pa.array([], ENTRY_TYPE)
+
+
+class AnswerMemo:
+    """The answers of one engine's store for the task types a connection checks.
+
+    Numbers are remembered when a query has checked them, and read from the store
+    at the next query that asks the memo (not at once: a process that runs one
+    query, e.g. `tgcheck sql "SELECT ..."`, never pays for the read).
+    """
+
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._store = None
+        self._watchable = False
+        self._token = None
+        # task type -> Arrow table (number, value, status, provider, checked_at),
+        # read while the store's change token was _token; numbers unique.
+        self._tables: dict[str, pa.Table] = {}
+        # task type -> numbers checked since, not read yet
+        self._pending: dict[str, list[pa.Array]] = {}
+        # task type -> (the table it was made of, the entries served, the store's
+        # time until which all of them stay fresh): no pass over the entries per
+        # query while none can have grown stale
+        self._served: dict[str, tuple[pa.Table, pa.StructArray, float]] = {}
+
+    def usable(self, engine, ttype: TaskType) -> bool:
+        if ttype.fields:
+            return False
+        with self._lock:
+            self._same_store(engine.store)
+            return self._watchable
+
+    def _same_store(self, store) -> None:
+        if store is not self._store:  # another engine's store: nothing of it holds
+            self._store, self._token, self._tables, self._pending = store, None, {}, {}
+            self._served = {}
+            # A store that cannot tell a change (BaseStore.change_token's None)
+            # is never memoised: every query reads it.
+            self._watchable = store.change_token() is not None
+
+    def answers(self, engine, ttype: TaskType) -> pa.StructArray:
+        """The fresh remembered answers of ttype: (number, value, status, reason), each
+        number once."""
+        if not self.usable(engine, ttype):
+            return empty()
+        task_type = ttype.name  # as the store keys its answers
+        # A paid task kept in the recovery file is attached as a check would
+        # (engine path); attaching writes, which the token below then sees.
+        engine.attach_recovered()
+        store = engine.store
+        with self._lock:
+            self._same_store(store)
+            # Taken before any read: a commit during the read changes the token
+            # again, and the next query drops what this one reads.
+            token = store.change_token()
+            if token != self._token:
+                self._token, self._tables = token, {}  # read before a commit: stale
+            pending = self._pending.pop(task_type, None)
+            table = self._tables.get(task_type)
+            if pending:
+                table = self._tables[task_type] = _merged(
+                    table, _read(store, task_type, pending, table))
+            if table is None or not len(table):
+                return empty()
+            now = store._now()
+            served = self._served.get(task_type)
+            if served is None or served[0] is not table or now >= served[2]:
+                served = self._served[task_type] = (table, *_fresh(engine.settings, table, now))
+            return served[1]
+
+    def remember(self, engine, ttype: TaskType, numbers: pa.Array) -> None:
+        """Numbers (canonical E.164, each a cell read as itself) whose stored answers
+        the next use of the memo reads."""
+        if not len(numbers) or not self.usable(engine, ttype):
+            return
+        task_type = ttype.name
+        with self._lock:
+            self._same_store(engine.store)
+            pending = self._pending.setdefault(task_type, [])
+            held = self._tables.get(task_type)
+            if (0 if held is None else len(held)) + sum(map(len, pending)) + len(numbers) \
+                    > self.max_entries:
+                return
+            pending.append(numbers)
+
+
+def _fresh(settings, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:
+    """The entries the engine's freshness rule keeps at now (the store's clock),
+    and until when all of those stay fresh: the same rule as the store's lookup
+    (store.base._fresh), with retry_unknown off as the SQL face asks."""
+    # An entry is fresh while checked_at > now - its window (+ the margin).
+    window = pc.if_else(pc.equal(table["status"], OK), settings.max_age_days * 86400.0,
+                        settings.unknown_retry_hours * 3600.0)
+    expires = pc.subtract(pc.add(table["checked_at"], window), CLOCK_MARGIN)
+    keep = pc.greater(expires, now)
+    if settings.same_provider_only:
+        # An answer of unknown origin is not known to be this provider's.
+        keep = pc.and_kleene(keep, pc.fill_null(
+            pc.equal(table["provider"], settings.provider), False))
+    keep = pc.fill_null(keep, False)
+    kept = table if pc.all(keep).as_py() else table.filter(keep)
+    until = pc.min(expires.filter(keep)).as_py() if len(kept) else None
+    status = kept["status"].combine_chunks()
+    value, reason = _shown(kept["value"].combine_chunks(), status)
+    entries = pa.StructArray.from_arrays(
+        [kept["number"].combine_chunks(), value, status, reason], fields=list(ENTRY_TYPE))
+    return entries, float("inf") if until is None else until
+
+
+def _shown(value: pa.Array, status: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Each entry's value and reason as the core shows its stored answer
+    (answer_column.outcome, called once per distinct (value, status) of the
+    entries not ok: a few, e.g. left out or answered unknown). outcome() of an
+    ok answer is its value with no reason, which the entries keep as they are."""
+    shown, reason = value, pa.nulls(len(status), pa.string())
+    not_ok = pc.not_equal(status, OK)
+    if not pc.any(not_ok).as_py():
+        return shown, reason
+    for s in pc.unique(status.filter(not_ok)).to_pylist():
+        of_s = pc.equal(status, s)
+        for v in pc.unique(value.filter(of_s)).to_pylist():
+            same = pc.is_null(value) if v is None else pc.fill_null(pc.equal(value, v), False)
+            mask = pc.and_(of_s, same)
+            v_out, _, r_out = outcome(v, s)
+            shown = pc.if_else(mask, pa.scalar(v_out, pa.string()), shown)
+            reason = pc.if_else(mask, pa.scalar(r_out, pa.string()), reason)
+    return shown, reason
+
+
+def _read(store, task_type: str, pending: list[pa.Array], table: pa.Table | None
+          ) -> pa.Table | None:
+    """The stored answers of the pending numbers not in table already (read under
+    the same token, so still as stored), each number once."""
+    numbers = pc.unique(pa.chunked_array(pending, pa.string()).combine_chunks())
+    if table is not None and len(table):
+        numbers = numbers.filter(pc.invert(pc.is_in(numbers, value_set=table["number"])))
+    if not len(numbers):
+        return None
+    groups, exact = store.answer_columns(task_type, numbers.to_pylist())
+    if not groups:
+        return None
+    # Each group's numbers and times arrive as one string each: split in C.
+    split = [(_lines(g[3]), _lines(g[4]).cast(pa.float64())) for g in groups]
+    counts = [len(n) for n, _ in split]
+    read = pa.table({
+        "number": pa.concat_arrays([n for n, _ in split]),
+        "value": _repeated([g[0] for g in groups], counts),
+        "status": _repeated([g[1] for g in groups], counts),
+        "provider": _repeated([g[2] for g in groups], counts),
+        "checked_at": pa.concat_arrays([t for _, t in split]),
+    })
+    if not exact:
+        # A scan of the table brought numbers not asked for: only cells read as
+        # themselves may be answered by cell.
+        read = read.filter(pc.is_in(read["number"], value_set=numbers))
+    return read
+
+
+def _lines(text: str) -> pa.Array:
+    return pc.split_pattern(pa.array([text], pa.string()), "\n").flatten()
+
+
+def _merged(table: pa.Table | None, read: pa.Table | None) -> pa.Table | None:
+    if table is None or read is None:
+        return read if table is None else table
+    return pa.concat_tables([table, read])
+
+
+def _repeated(items: list, counts: list[int]) -> pa.Array:
+    """items[i] repeated counts[i] times, as one string array, in C."""
+    which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), n)
+                              for i, n in enumerate(counts)])
+    return pa.array(items, pa.string()).take(which)
+
+
+def canonical_numbers(values: pa.Array, answers: pa.StructArray,
+                      row_regions: pa.Array) -> pa.Array:
+    """The cells read as themselves: a string equal to its E.164 reading (answers:
+    arrow_values.answers_array of the cells; a note means the number was changed
+    on the way, so such a cell has none) and no region of its own; those the
+    memo may answer by cell."""
+    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        return pa.array([], pa.string())
+    number = answers.field("number")
+    same = pc.and_kleene(pc.equal(values.cast(pa.string()), number),
+                         pc.is_null(row_regions))
+    return number.filter(pc.fill_null(same, False))

@@ -1,0 +1,346 @@
+"""The SQL face's memo of answers already read (sql/tgcheck_duckdb/answer_memo.py):
+the same answers as the engine's path, and never one the store would not give now.
+
+Each test fills the memo with a first query and shows what a later query must see
+on both store backends: another connection's write, an answer grown stale, a row
+with a region of its own, a misspelled `region :=` or `task_type :=`, a query of
+another task type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import tgcheck
+import tgcheck_duckdb
+from tests.conftest import numbers
+from tgcheck.plugins import get_task_type
+from tgcheck.reasons import LEFT_OUT_REASON
+from tgcheck.store import StoredAnswer, open_store
+from tgcheck_duckdb.answer_memo import AnswerMemo
+
+TG = get_task_type("tg")
+
+ENRICH = "SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
+CHECK = "SELECT * FROM telegram_check('t', 'phone') ORDER BY input"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, settings):
+    """Settings on each backend, and a second store object on the same store: its
+    own connections, as another process has."""
+    if request.param == "postgresql":
+        settings = dataclasses.replace(settings, store_url=request.getfixturevalue(
+            "postgres_url"))
+    other = tgcheck.Engine(settings)
+    yield settings, other.store
+    other.close()
+
+
+def connect(settings, phones):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
+    return con
+
+
+def memoised(con, sandbox) -> dict:
+    """Two queries: the first pays for the numbers and fills the memo, the second is
+    answered from it (no call) and must agree."""
+    first = con.execute(CHECK).fetchall()
+    enriched = dict(con.execute(ENRICH).fetchall())
+    assert con.execute(CHECK).fetchall() == first
+    assert dict(con.execute(ENRICH).fetchall()) == enriched
+    assert sandbox.billed["create"] == 1
+    return enriched
+
+
+def test_the_memo_answers_as_the_engine_does(backend, sandbox):
+    settings, _ = backend
+    phones = numbers(300)  # the sandbox leaves ~2% out: stored as unknown
+    con = connect(settings, phones)
+    got = memoised(con, sandbox)
+    assert got == {n: sandbox.expected(n) for n in phones}
+    rows = {r[0]: r for r in con.execute(CHECK).fetchall()}
+    left_out = [n for n in phones if sandbox.expected(n) is None]
+    assert left_out and all(rows[n][3:] == ("unknown", LEFT_OUT_REASON)
+                            for n in left_out)
+    assert sandbox.billed["create"] == 1
+
+
+def test_another_connections_write_is_seen_at_the_next_query(backend, sandbox):
+    settings, other = backend
+    phones = numbers(30)
+    con = connect(settings, phones)
+    before = memoised(con, sandbox)
+    flip = next(n for n in phones if before[n] is not None)
+    other.import_answers([StoredAnswer("tg", flip, "no" if before[flip] == "yes" else "yes",
+                                       "ok", time.time() + 1, "elsewhere")])
+    after = dict(con.execute(ENRICH).fetchall())
+    assert after[flip] != before[flip]
+    assert {n: v for n, v in after.items() if n != flip} == \
+        {n: v for n, v in before.items() if n != flip}
+    assert sandbox.billed["create"] == 1
+
+
+def test_answers_deleted_elsewhere_are_paid_for_again(backend, sandbox):
+    settings, other = backend
+    phones = numbers(30)
+    con = connect(settings, phones)
+    memoised(con, sandbox)
+    other.delete_answers(task_type="tg")
+    assert dict(con.execute(ENRICH).fetchall()) == {n: sandbox.expected(n) for n in phones}
+    assert sandbox.billed["create"] == 2
+
+
+def test_another_process_write_is_seen(settings, sandbox):
+    # SQLite's data_version counts another process's commit like another connection's.
+    phones = numbers(30)
+    con = connect(settings, phones)
+    before = memoised(con, sandbox)
+    flip = next(n for n in phones if before[n] is not None)
+    value = "no" if before[flip] == "yes" else "yes"
+    path = tgcheck.Engine(settings).store.path
+    subprocess.run([sys.executable, "-c", (
+        "import sys, time; from tgcheck.store import open_store, StoredAnswer; "
+        "s = open_store(sys.argv[1]); "
+        "s.import_answers([StoredAnswer('tg', sys.argv[2], sys.argv[3], 'ok', "
+        "time.time() + 1, 'child')]); s.close()"), str(path), flip, value],
+        check=True, timeout=120)
+    assert dict(con.execute(ENRICH).fetchall())[flip] == value
+
+
+@pytest.mark.parametrize("days, kept", [(0, "all"), (1.1, "ok"), (31, "none")])
+def test_answers_that_grew_stale_are_not_served(backend, monkeypatch, days, kept):
+    # No commit, only time: the store's clock moves on. Past
+    # TGCHECK_UNKNOWN_RETRY_HOURS (24) an unknown answer is stale, past
+    # TGCHECK_MAX_AGE_DAYS (30) every answer; the engine then asks again.
+    settings, _ = backend
+    engine = tgcheck.get_engine(settings)
+    phones = numbers(4)
+    now = engine.store._now()
+    engine.store.import_answers(
+        [StoredAnswer("tg", phones[0], "yes", "ok", now - 3600, "t"),
+         StoredAnswer("tg", phones[1], "no", "ok", now - 3600, "t"),
+         StoredAnswer("tg", phones[2], None, "unknown", now - 3600, "t")])
+    memo = AnswerMemo()
+    memo.answers(engine, TG)  # takes the store's token
+    memo.remember(engine, TG, pa.array(phones))
+    # Served at first (all fresh), then the same memo as time goes by.
+    assert sorted(memo.answers(engine, TG).field("number").to_pylist()) == phones[:3]
+    clock = engine.store._now
+    monkeypatch.setattr(engine.store, "_now", lambda: clock() + days * 86400)
+    served = sorted(memo.answers(engine, TG).field("number").to_pylist())
+    assert served == {"all": phones[:3], "ok": phones[:2], "none": []}[kept]
+    # What the engine's own lookup keeps at that moment: the same.
+    assert sorted(engine.store.lookup("tg", phones, **engine.planning._freshness(
+        False, tgcheck.plugins.get_task_type("tg")))) == served
+
+
+def test_a_row_with_a_region_of_its_own_is_read_with_it(settings, sandbox):
+    phones = numbers(10)
+    con = connect(settings, phones)
+    memoised(con, sandbox)
+    con.execute("CREATE TABLE r AS SELECT phone, CASE WHEN phone = $1 THEN 'Narnia' "
+                "ELSE NULL END AS country FROM t", [phones[0]])
+    rows = {r[0]: r for r in con.execute(
+        "SELECT input, status, reason FROM telegram_check('r', 'phone', "
+        "region_column := 'country')").fetchall()}
+    # Read with its region (the engine's note says it was not needed), not as a
+    # cell the memo knows.
+    assert rows[phones[0]][1] == "ok" and rows[phones[0]][2].startswith("region_ignored")
+    assert all(rows[n][1] in ("ok", "unknown") for n in phones[1:])
+
+
+def test_a_misspelled_region_fails_on_a_table_already_answered(settings, sandbox):
+    con = connect(settings, numbers(10))
+    memoised(con, sandbox)
+    with pytest.raises(duckdb.Error, match="Narnia"):
+        con.execute("SELECT * FROM telegram_enrich('t', 'phone', region := 'Narnia')")
+    with pytest.raises(duckdb.Error, match="Narnia"):
+        con.execute("SELECT * FROM telegram_check('t', 'phone', region := 'Narnia')")
+
+
+def test_only_the_selected_providers_answers_when_asked(settings):
+    # TGCHECK_SAME_PROVIDER_ONLY: another provider's stored answer is not served.
+    engine = tgcheck.Engine(dataclasses.replace(settings, same_provider_only=True))
+    phones = numbers(4)
+    engine.store.import_answers(
+        [StoredAnswer("tg", n, "yes", "ok", time.time(), "t", "someone-else")
+         for n in phones[:2]]
+        + [StoredAnswer("tg", n, "no", "ok", time.time(), "t", settings.provider)
+           for n in phones[2:]])
+    memo = AnswerMemo()
+    memo.answers(engine, TG)  # takes the store's token
+    memo.remember(engine, TG, pa.array(phones))
+    assert sorted(memo.answers(engine, TG).field("number").to_pylist()) == phones[2:]
+    engine.close()
+
+
+def test_a_memo_is_emptied_by_any_commit(settings):
+    engine = tgcheck.Engine(settings)
+    phones = numbers(3)
+    engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
+                                 for n in phones])
+    memo = AnswerMemo()
+    memo.remember(engine, TG, pa.array(phones))
+    memo.remember(engine, TG, pa.array(phones[1:]))  # twice: still one entry each
+    assert len(memo.answers(engine, TG)) == 3
+    memo.remember(engine, TG, pa.array(phones))
+    assert len(memo.answers(engine, TG)) == 3
+    engine.store.import_answers([StoredAnswer("tg", "+41790009999", "no", "ok",
+                                              time.time(), "t")])
+    assert len(memo.answers(engine, TG)) == 0
+    engine.close()
+
+
+def test_a_memo_holds_at_most_its_size(settings):
+    engine = tgcheck.Engine(settings)
+    phones = numbers(5)
+    engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
+                                 for n in phones])
+    memo = AnswerMemo(max_entries=4)
+    memo.remember(engine, TG, pa.array(phones[:3]))
+    memo.remember(engine, TG, pa.array(phones[3:]))  # would make 5: not remembered
+    assert sorted(memo.answers(engine, TG).field("number").to_pylist()) == phones[:3]
+    engine.close()
+
+
+def test_a_task_type_with_fields_is_not_memoised(settings):
+    assert not AnswerMemo().usable(tgcheck.Engine(settings), get_task_type("tg_active"))
+
+
+def test_each_store_tells_a_change(any_store):
+    # What the memo rests on: a commit by another connection changes the token.
+    before = any_store.change_token()
+    assert any_store.change_token() == before
+    other = open_store(str(any_store.path) if any_store.backend == "sqlite"
+                       else any_store.url)
+    try:
+        other.import_answers([StoredAnswer("tg", "+41790000001", "yes", "ok", time.time(),
+                                           "t")])
+    finally:
+        other.close()
+    assert any_store.change_token() != before
+
+
+
+def test_a_sqlite_store_moved_or_replaced_is_a_change(tmp_path):
+    # Its connections keep reading the old file; the token follows the path.
+    from tgcheck.store.sqlite import Store
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    before = store.change_token()
+    path.rename(tmp_path / "moved.sqlite3")
+    gone = store.change_token()  # no file at the path: no error, a change
+    assert gone != before
+    Store(path).close()  # another file where it was
+    assert store.change_token() not in (before, gone)
+    store.close()
+
+
+def test_mixed_cells_give_the_same_rows_from_the_memo(settings, sandbox):
+    # Blank, invalid, spaced, 00-prefixed, duplicated and NULL cells beside clean
+    # ones: the second query (clean cells from the memo, the rest through the
+    # engine) gives the first one's rows, in the same order.
+    from test_duckdb import MIXED
+
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE people (id INTEGER, phone VARCHAR)")
+    con.executemany("INSERT INTO people VALUES (?, ?)", [(i, p) for i, p, _ in MIXED])
+    queries = ("SELECT * FROM telegram_enrich('people', 'phone')",
+               "SELECT * FROM telegram_check('people', 'phone') ORDER BY input")
+    first = [con.execute(q).fetchall() for q in queries]
+    assert [con.execute(q).fetchall() for q in queries] == first
+    assert [r[0] for r in first[0]] == [i for i, _, _ in MIXED]
+    assert sandbox.billed["create"] == 1
+
+
+# -- task_type := and the memo (the memo serves the registered type only) -------
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """How many times the SQL face ran the engine's check of a column."""
+    calls = []
+    check_column = tgcheck.Engine.check_column
+
+    def counted(self, values, **kwargs):
+        calls.append(kwargs.get("task_type"))
+        return check_column(self, values, **kwargs)
+
+    monkeypatch.setattr(tgcheck.Engine, "check_column", counted)
+    return calls
+
+
+def test_task_type_argument_gives_the_same_columns_and_rows_from_the_memo(
+        backend, sandbox, engine_calls):
+    settings, _ = backend
+    phones = numbers(40, start=600)
+    con = connect(settings, phones)
+    query = {
+        "enrich": "SELECT * FROM telegram_enrich('t', 'phone'{})",
+        "check": "SELECT * FROM telegram_check('t', 'phone'{}) ORDER BY input",
+        "regions": "SELECT * FROM telegram_check('t', 'phone', region_column := 'phone'{}) "
+                   "ORDER BY input",
+    }
+    for arg in ("", ", task_type := 'tg'", ", task_type := 'ekycpro:tg'",
+                ", task_type := 'tg_active'"):
+        for name, sql in query.items():
+            first = con.sql(sql.format(arg))
+            shape, rows = (first.columns, first.types), first.fetchall()
+            again = con.sql(sql.format(arg))
+            assert (again.columns, again.types) == shape, (arg, name)
+            assert again.fetchall() == rows, (arg, name)
+    # The registered type, named or not, from the memo once read: the engine ran
+    # for the first query only, and for each query of rows with a region of their
+    # own (never memoised). tg_active declares fields: never memoised, every query
+    # through the engine.
+    assert engine_calls == ["tg"] + ["tg"] * 2 + ["tg"] * 2 + ["ekycpro:tg"] * 2 \
+        + ["tg_active"] * 6
+    assert sandbox.creates == 2
+    enriched = con.sql("SELECT * FROM telegram_enrich('t', 'phone', task_type := 'tg')")
+    assert enriched.columns == ["phone", "telegram"]
+    assert dict(enriched.fetchall()) == {n: sandbox.expected(n) for n in phones}
+    # Every cell in memory: a misspelled task_type := still fails the query.
+    with pytest.raises(duckdb.Error, match="unknown task type 'tg_nope'"):
+        con.execute(query["enrich"].format(", task_type := 'tg_nope'")).fetchall()
+
+
+def test_the_memo_tells_an_explicit_unknown_from_a_number_left_out(backend, sandbox):
+    # Both stored as unknown: the reason says which, from the memo as from the engine.
+    from tgcheck.answer_column import ANSWERED_UNKNOWN
+    from tgcheck.reasons import ANSWERED_UNKNOWN_REASON
+
+    settings, _ = backend
+    engine = tgcheck.get_engine(settings)
+    phones = numbers(3, start=700)
+    now = engine.store._now()
+    engine.store.import_answers(
+        [StoredAnswer("tg", phones[0], ANSWERED_UNKNOWN, "unknown", now, "t"),
+         StoredAnswer("tg", phones[1], None, "unknown", now, "t"),
+         StoredAnswer("tg", phones[2], "yes", "ok", now, "t")])
+    con = connect(settings, phones)
+    first = con.execute(CHECK).fetchall()
+    assert [r[2:] for r in first] == [(None, "unknown", ANSWERED_UNKNOWN_REASON),
+                                      (None, "unknown", LEFT_OUT_REASON),
+                                      ("yes", "ok", None)]
+    assert con.execute(CHECK).fetchall() == first
+    assert sandbox.calls == {}
+
+
+def test_a_store_that_cannot_tell_a_change_is_not_memoised(settings, sandbox, monkeypatch,
+                                                           engine_calls):
+    # BaseStore.change_token's default (None): every query reads the store.
+    engine = tgcheck.get_engine(settings)
+    monkeypatch.setattr(engine.store, "change_token", lambda: None)
+    assert not AnswerMemo().usable(engine, TG)
+    con = connect(settings, numbers(5, start=720))
+    assert con.execute(ENRICH).fetchall() == con.execute(ENRICH).fetchall()
+    assert engine_calls == ["tg", "tg"]
