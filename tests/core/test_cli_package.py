@@ -1,12 +1,15 @@
 """The CLI package parses, displays and writes files; the engine does the work
 (issue 23 item 5, docs/architecture.md): no command writes the store or the
-journal itself, none joins inputs to answers. An AST scan of plugin/tgcheck/cli/, so a new command
+journal itself, none joins inputs to answers, and every built-in command is
+defined in the package. An AST scan of plugin/tgcheck/cli/, so a new command
 breaking a rule fails here before any review."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+
+import click
 
 from paths import ROOT
 from tgcheck.store import BaseStore, journal
@@ -94,3 +97,21 @@ def test_the_scan_finds_what_the_cli_did_before():
     assert [b.partition(":")[0] for b in breaches(before)] == [
         "line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7"]
 
+
+def test_every_built_in_command_is_defined_in_the_cli_package():
+    from tgcheck.cli import cli
+
+    def defined_in(command: click.Command) -> list[str]:
+        modules = [command.callback.__module__] if command.callback else []
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                modules += defined_in(sub)
+        return modules
+
+    # tgcheck's own modules only: a plugin's command (the SQL face's `sql`, once
+    # listed) is defined in its own package.
+    outside = {name: module for name, command in cli.commands.items()
+               for module in defined_in(command)
+               if module.startswith("tgcheck.") and not module.startswith("tgcheck.cli.")}
+    assert outside == {}
+    assert {"doctor", "store"} <= set(cli.commands)
