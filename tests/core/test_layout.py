@@ -216,3 +216,22 @@ def test_a_cli_check_reaches_the_create_through_at_most_6_modules(sandbox_env, t
     [path] = seen
     assert path == CHECK_PATH
     assert len(path) <= 6 and len(set(path)) == len(path)
+
+
+def test_tests_import_their_helpers_as_pytest_puts_them_on_the_path():
+    """pytest puts tests/ on the path (pythonpath in pyproject.toml), not the
+    checkout: `from tests.conftest import ...` collects only under `python -m
+    pytest` (which adds the working folder), never under bare `pytest`, and would
+    load conftest a second time. Helpers are imported by their own name."""
+    from paths import TESTS
+
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names]
+            if isinstance(node, ast.ImportFrom) and node.level:
+                continue
+            if any(name == "tests" or name.startswith("tests.") for name in names):
+                found.append(f"{path.relative_to(TESTS).as_posix()}:{node.lineno}")
+    assert not found, f"import tests.* (use `from conftest import ...`): {found}"

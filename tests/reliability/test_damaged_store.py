@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import tgcheck
 from conftest import let_go_of, numbers
 from store_helpers import store_answers
-from tgcheck.doctor import doctor, doctor_command
+from tgcheck.cli.doctor import doctor_command
+from tgcheck.doctor import doctor
 from tgcheck.store import Store
 
 

@@ -7,7 +7,8 @@ import psycopg
 from click.testing import CliRunner
 
 from conftest import numbers
-from tgcheck.doctor import doctor, doctor_command
+from tgcheck.cli.doctor import doctor_command
+from tgcheck.doctor import doctor
 from tgcheck.store import open_store
 
 

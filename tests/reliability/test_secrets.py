@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import tgcheck
 from conftest import child_env, let_go_of, numbers
 from tgcheck import Settings
-from tgcheck.doctor import doctor_command
+from tgcheck.cli.doctor import doctor_command
 from tgcheck.sandbox import Faults, Sandbox
 
 KEY = "sk-live-7f3a9c2e41b8d6"

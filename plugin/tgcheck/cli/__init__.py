@@ -2,9 +2,10 @@
 
 One module per command group: `app` (the group, main()), `check`, `jobs` (the
 journal: jobs, resume, export), `provider_calls` (status, balance), `cache`,
-`sandbox`, `config` (config, plugins); what several share is in `options`, and
-what Ctrl-C leaves in `interrupt`. No module here writes the journal: the engine
-and the store's journal steps (tgcheck.store.journal) do.
+`sandbox`, `config` (config, plugins), `doctor`, `store` (store migrate); what
+several share is in `options`, and what Ctrl-C leaves in `interrupt`. No module
+here writes the store or the journal, or joins answers to inputs: they call the
+engine's named operations (tests/core/test_cli_package.py).
 
 Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
 """
@@ -12,7 +13,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted.
 from __future__ import annotations
 
 # Each command module registers its commands on the group when imported.
-from . import cache, check, config, jobs, provider_calls, sandbox  # noqa: F401
+from . import cache, check, config, doctor, jobs, provider_calls, sandbox, store  # noqa: F401
 from .app import FACE_PLUGINS, cli, main, plugin_manager
 from .options import engine_for, make_settings, store_engine
 

@@ -14,9 +14,7 @@ from .. import (
     _lean_httpx,
     command_errors,
     plugins,
-    store_commands,
 )
-from ..doctor import doctor_command
 from ..errors import TgcheckError, describe, exit_code
 
 # Faces shipped with tgcheck that add commands through the same hook as any
@@ -85,9 +83,6 @@ def cli():
     Full reference: docs/cli.md.
     """
 
-
-cli.add_command(doctor_command, "doctor")
-cli.add_command(store_commands.store_group, "store")
 
 
 def main() -> None:

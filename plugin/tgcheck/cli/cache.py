@@ -11,10 +11,8 @@ import click
 
 from .. import plugins
 from ..command_errors import handle_errors
-from ..engine import sent_numbers
 from ..errors import InputError
 from ..fields import as_cell, as_text, typed
-from ..normalize import resolve_all
 from ..output_style import OutputStyle
 from ..tables import (
     output_format,
@@ -89,24 +87,20 @@ def cache_show(numbers, task_type, region, sandbox):
     """
     engine = store_engine(sandbox)
     try:
-        found = resolve_all(numbers, region)
-        stored = engine.store.origins(task_type, sent_numbers(found))
+        # Joined by the engine's answer column: this command joins nothing itself.
+        column = engine.stored_answers(list(numbers), task_type=task_type, region=region)
     finally:
         engine.close()
     click.echo("input\tnumber\tvalue\tstatus\tchecked_at\ttask_id\tprovider")
-    for given, resolved in zip(numbers, found, strict=True):
-        number = sent_numbers([resolved])
-        if not number:  # invalid or blank: answered locally, never sent, never stored
-            click.echo(f"{given}\t\t\t{resolved.status}\t\t\t")
-            continue
-        number = number[0]
-        answer = stored.get(number)
-        if answer is None:
+    for given, number, status, answer in column.origins():
+        if number is None:  # invalid or blank: answered locally, never sent, never stored
+            click.echo(f"{given}\t\t\t{status}\t\t\t")
+        elif answer is None:
             click.echo(f"{given}\t{number}\t\tnot stored\t\t\t")
-            continue
-        click.echo(f"{given}\t{number}\t{answer.value or ''}\t{answer.status}\t"
-                   f"{stamp(answer.checked_at)}\t{answer.task_id or ''}\t"
-                   f"{answer.provider or ''}")
+        else:
+            click.echo(f"{given}\t{number}\t{answer.value or ''}\t{answer.status}\t"
+                       f"{stamp(answer.checked_at)}\t{answer.task_id or ''}\t"
+                       f"{answer.provider or ''}")
 
 
 @cache.command("export")
@@ -214,7 +208,7 @@ def cache_clear(older_than, task_type, yes, sandbox):
                 raise InputError(f"would delete {count} answers; add --yes to confirm")
             click.confirm(f"Delete {count} stored answers? Checking them again is paid",
                           abort=True, err=True)
-        deleted = engine.store.delete_answers(**which)
+        deleted = engine.forget_answers(**which)
     finally:
         engine.close()
     click.echo(f"tgcheck: deleted {deleted} answers from {engine.store.path}", err=True)

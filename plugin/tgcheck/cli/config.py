@@ -11,7 +11,6 @@ from .. import (
     config_file,
     redact,
     settings_registry,
-    store_commands,
 )
 from ..command_errors import handle_errors
 from ..settings import shown_settings
@@ -19,6 +18,7 @@ from .app import cli, plugin_manager
 from .options import (
     make_settings,
 )
+from .store import store_lines
 
 
 # -- plugins and config ------------------------------------------------------------
@@ -90,7 +90,7 @@ def config_show():
         + (" (simulated: a sandbox)" if settings.simulated else ""),
         "API key": config_file.key_source(),
         "config file": f"{path}" + ("" if path.exists() else " (not written)"),
-        **store_commands.store_lines(settings, sandbox_settings),
+        **store_lines(settings, sandbox_settings),
         "provider": settings.provider,
         "max age": f"{settings.max_age_days:g} days",
         "timeout": f"{settings.timeout:g} s",

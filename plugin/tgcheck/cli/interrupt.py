@@ -7,7 +7,6 @@ import contextlib
 import click
 
 from ..errors import TgcheckError
-from ..store import journal
 
 # After Ctrl-C, past the HTTP timeout, for a created task's id to reach the journal.
 CREATE_RECORD_MARGIN = 5.0
@@ -38,8 +37,8 @@ def let_creates_land(engine) -> int:
         # A worker that lands its create now still records it (its write expects
         # submitting or uncertain); one cut off by the exit leaves this behind.
         with contextlib.suppress(TgcheckError, KeyboardInterrupt):
-            journal.settled_after_interrupt(
-                engine.store, (job_id,), "left by Ctrl-C while its create was on its way")
+            engine.settle_interrupted(
+                (job_id,), "left by Ctrl-C while its create was on its way")
     return len(left)
 
 

@@ -18,7 +18,7 @@ from ..errors import InputError, TgcheckError
 from ..models import processed as processed_of
 from ..output_style import OutputStyle
 from ..progress import make_display
-from ..store import LIVE_STATES, MISSING, journal
+from ..store import LIVE_STATES, MISSING
 from ..store.journal import JobState
 from ..tables import (
     output_format,
@@ -141,8 +141,7 @@ def jobs_abandon(job_ref, sandbox):
     engine = store_engine(sandbox)
     try:
         job = find_job(engine, job_ref)
-        was = journal.abandoned(engine.store, job.id,
-                                "abandoned by the user (tgcheck jobs abandon)")
+        was = engine.abandon(job.id, "abandoned by the user (tgcheck jobs abandon)")
     finally:
         engine.close()
     if was is None:
@@ -177,12 +176,7 @@ def jobs_attach(job_ref, task_id, sandbox):
     engine = store_engine(sandbox)
     try:
         job = find_job(engine, job_ref)
-        recovery = engine.recovery
-        # A process that wrote this id down gave the job up, though it may live on.
-        was = journal.attached(engine.store, job.id, task_id,
-                               recovery and recovery.given_up_by(task_id))
-        if recovery is not None:  # settled there too: no run attaches it again
-            recovery.attached(task_id)
+        was = engine.attach(job.id, task_id)  # the recovery file's copy settled too
     finally:
         engine.close()
     click.echo(hints.for_store(f"tgcheck: task {task_id} attached to job {was.id} (it was "

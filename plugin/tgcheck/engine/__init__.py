@@ -25,7 +25,7 @@ from ..create_gate import CreateGate
 from ..errors import Cancelled, ConfigError
 from ..fields import typed
 from ..models import OK, Answer, JobEvent, TaskStatus, TaskType
-from ..normalize import Region
+from ..normalize import Region, resolve_all
 from ..provider import Provider
 from ..settings import Settings
 from ..store import BaseStore, Job, open_store
@@ -33,7 +33,7 @@ from ..store.recovery import RecoveryFile, recovery_path
 
 # Private names some tests import from here (the top-up state): re-exported as
 # they were before the split.
-from .answers import AnswerColumn, ColumnAnswers, sent_numbers
+from .answers import AnswerColumn, ColumnAnswers, StoredColumn, sent_numbers
 from .jobs import Jobs, driving
 from .messages import RESUBMIT_HINT, lost_message, stalled_message
 from .open_jobs import OpenJobs, PolledTask
@@ -50,6 +50,7 @@ __all__ = [
     "Engine",
     "EventListener",
     "PolledTask",
+    "StoredColumn",
     "Tuning",
     "lost_message",
     "number_set_key",
@@ -191,6 +192,35 @@ class Engine:
         """A status seen outside the driver, kept like a poll's: see
         OpenJobs.record_status."""
         self.open_jobs.record_status(job, record)
+
+    def abandon(self, job_id: int, reason: str) -> Job | None:
+        """End a live or lost job on purpose: see OpenJobs.abandon."""
+        return self.open_jobs.abandon(job_id, reason)
+
+    def attach(self, job_id: int, task_id: str) -> Job:
+        """Give a job the task id the journal lost: see OpenJobs.attach."""
+        return self.open_jobs.attach(job_id, task_id)
+
+    def settle_interrupted(self, job_ids: Iterable[int], why: str) -> int:
+        """Creates cut off by Ctrl-C left uncertain: see OpenJobs.settle_interrupted."""
+        return self.open_jobs.settle_interrupted(job_ids, why)
+
+    # -- the store's answers outside a check -------------------------------------
+    def stored_answers(self, values: Iterable[object], *, task_type: str = "tg",
+                       region: Region = None) -> StoredColumn:
+        """The stored answers of values, whatever their age, each with where it came
+        from (`tgcheck cache show`): normalised as a check does, joined by the
+        answer column; no API call."""
+        values = values if isinstance(values, list) else list(values)
+        found = resolve_all(values, region)
+        return StoredColumn(values, found, self.store.origins(task_type, sent_numbers(found)))
+
+    def forget_answers(self, *, task_type: str | None = None,
+                       older_than_days: float | None = None, now: float | None = None) -> int:
+        """Delete stored answers (`tgcheck cache clear`): checking those numbers
+        again is paid again; the journal is kept. Returns how many."""
+        return self.store.delete_answers(task_type=task_type, older_than_days=older_than_days,
+                                         now=now)
 
     # -- for the fast path (tgcheck.fast_path), handed this engine ---------------
     @staticmethod

@@ -124,6 +124,29 @@ class OpenJobs(EnginePart):
             attached += 1
         return attached
 
+    def abandon(self, job_id: int, reason: str) -> Job | None:
+        """End a live or lost job on purpose (`tgcheck jobs abandon`): its numbers
+        are free again. Returns the job as it was, None when its state cannot be
+        abandoned."""
+        return journal.abandoned(self.store, job_id, reason)
+
+    def attach(self, job_id: int, task_id: str) -> Job:
+        """Give a job the task id the journal lost (`tgcheck jobs attach`): the job
+        is open again, and the id, if the recovery file holds it, is settled there
+        too, so no run attaches it again. Returns the job as it was."""
+        recovery = self.recovery
+        # A process that wrote this id down gave the job up, though it may live on.
+        was = journal.attached(self.store, job_id, task_id,
+                               recovery and recovery.given_up_by(task_id))
+        if recovery is not None:
+            recovery.attached(task_id)
+        return was
+
+    def settle_interrupted(self, job_ids, why: str) -> int:
+        """After Ctrl-C: jobs whose create was still on its way when the process
+        leaves are uncertain (a task may exist, and be paid). Returns how many."""
+        return journal.settled_after_interrupt(self.store, job_ids, why)
+
     def _on_worker(self, cancel, fn):
         """fn(stop) on a worker thread, waited for here: as in _send, Ctrl-C (this
         thread only) never cuts a create mid-request; on it, the stop is set and

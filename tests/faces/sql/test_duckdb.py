@@ -16,7 +16,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
-from tests.conftest import numbers
+from conftest import numbers
 from tgcheck.sandbox import Sandbox
 
 

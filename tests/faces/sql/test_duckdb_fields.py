@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 import tgcheck_duckdb
-from tests.conftest import numbers
+from conftest import numbers
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import numbers
+from conftest import numbers
 from tgcheck.sandbox import Sandbox
 
 

@@ -1,4 +1,5 @@
-"""`tgcheck store`: moving a local store to the team's shared one.
+"""`tgcheck store`: moving a local store to the team's shared one; and the lines
+`tgcheck config` shows about the store.
 
 `tgcheck store migrate --to postgresql://...` copies the answers and the journal of
 a local SQLite store into PostgreSQL, so that what one analyst already paid for is
@@ -16,12 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import click
 
-from .command_errors import handle_errors
-from .errors import ConfigError, InputError
-from .settings import Settings
+from ..command_errors import handle_errors
+from ..errors import ConfigError, InputError
+from ..settings import Settings
+from .app import cli
 
 
-@click.group("store")
+@cli.group("store")
 def store_group():
     """The store of answers and journal: local (SQLite) or shared (PostgreSQL).
 
@@ -36,8 +38,8 @@ def store_group():
 def store_lines(settings: Settings, sandbox_settings: Settings) -> dict[str, str]:
     """`tgcheck config`'s lines about the store: which backend, where (a URL with its
     password masked), and where the database's password comes from."""
-    from .store import describe_url
-    from .store.open import SANDBOX_SCHEMA, SCHEMA
+    from ..store import describe_url
+    from ..store.open import SANDBOX_SCHEMA, SCHEMA
 
     if not settings.store_url:
         return {"store": f"{settings.store_path} (SQLite, this machine; "
@@ -91,7 +93,7 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
       PGPASSWORD=... tgcheck store migrate --to postgresql://alice@db/tgcheck
       tgcheck store migrate --from ~/old/tgcheck.sqlite3 --to postgresql://alice@db/tgcheck
     """
-    from .store import copy_store, describe_url, open_store
+    from ..store import copy_store, describe_url, open_store
 
     # No key: nothing is sent to the provider. simulated picks the sandbox's
     # store (and, in PostgreSQL, the sandbox's schema), as for every other command.
@@ -100,7 +102,7 @@ def store_migrate(target: str | None, source: str | None, sandbox: bool) -> None
     if not (target or settings.store_url):
         raise ConfigError("no shared store to copy into: give --to postgresql://USER@HOST/DB "
                           "(or set TGCHECK_STORE_URL)")
-    from .store.open import check_store_url
+    from ..store.open import check_store_url
 
     if target:  # checked as TGCHECK_STORE_URL is: a postgresql:// URL, its password masked
         check_store_url(target, "--to")
