@@ -20,7 +20,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
-from tests.conftest import numbers
+from conftest import numbers
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
