@@ -22,12 +22,13 @@ task. The money rules hold as for a task:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .billing import billing_of
-from .errors import Cancelled
+from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
 from .provider import SyncReply
 from .store.journal import NEW
@@ -49,6 +50,41 @@ def applies(settings, provider, ttype, missing) -> bool:
     sync = getattr(provider, "sync", None)
     return bool(missing) and sync is not None and len(missing) <= settings.sync_max \
         and ttype.name in getattr(sync, "task_types", ())
+
+
+# The key a dry run's provider is built with when none is set: never sent (a
+# dry run makes no call), only there because a provider asks for one when built.
+_STAND_IN_KEY = "tgcheck-dry-run-stand-in-key"
+
+
+def planned(engine, ttype, new) -> bool:
+    """Whether a check would ask these new numbers one by one first (a dry run's
+    "fast path"), with no call and whether or not a key is set: the provider's
+    declaration decides (Provider.sync, its task_types, what its settings make of
+    it), never the key's value. Without a key, a provider is built for the
+    question with a stand-in key, asked and closed; a provider that cannot be
+    built so (it refuses the stand-in, another setting is wrong) takes no fast
+    path in the plan, as a check without a working provider would take none."""
+    settings = engine.settings
+    if not 0 < len(new) <= settings.sync_max:
+        return False
+    try:
+        return applies(settings, engine.provider, ttype, new)
+    except NoApiKey:
+        pass
+    except ConfigError:  # a check would stop on it before any call: no path to tell
+        return False
+    from . import plugins
+
+    try:
+        provider = plugins.get_provider_factory(settings.provider)(
+            dataclasses.replace(settings, api_key=_STAND_IN_KEY))
+    except ConfigError:
+        return False
+    try:
+        return applies(settings, provider, ttype, new)
+    finally:
+        provider.close()
 
 
 def run(engine, numbers: list[str], request, key: str) -> tuple[dict[str, tuple], list[str],
