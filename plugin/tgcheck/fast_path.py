@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .billing import billing_of
 from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
-from .provider import SyncReply
+from .provider import SyncReply, plausible_id
 from .store.journal import NEW
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
@@ -150,7 +150,10 @@ def _run(engine, numbers: list[str], request, key: str):
         store.finish_job(store.job(job.id), ttype.name,
                          [(n, value, OK) for n, value in answered.items()],
                          fields={n: dict.fromkeys(ttype.field_names) for n in answered}
-                         if ttype.fields else None)
+                         if ttype.fields else None,
+                         # Each answer's own id (the vendor's transaction), as a
+                         # task's answers keep the task's.
+                         task_ids={n: asked.ids[n] for n in answered if n in asked.ids})
     rest = [n for n in numbers if n not in answered]
     engine._tell(request, _event(engine, job, request, "done", len(numbers), message=(
         f"{len(answered)} answered at once, {asked.billed} billed; "
@@ -178,6 +181,7 @@ class _Asking:
         self.sync, self.ttype, self.cancel, self.on_billed = sync, ttype, cancel, on_billed
         self.billing = billing
         self.answered: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # number -> the vendor's id of its answer
         self.billed = 0
         self._queue: collections.deque = collections.deque()
         self._lock = threading.Lock()
@@ -246,3 +250,5 @@ class _Asking:
         if value is not None:
             with self._lock:
                 self.answered[number] = value
+                if plausible_id(reply.id):
+                    self.ids[number] = reply.id

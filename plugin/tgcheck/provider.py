@@ -266,12 +266,21 @@ def created_record(record: TaskStatus) -> TaskStatus:
     from .errors import UncertainCreate
 
     task_id = getattr(record, "task_id", None)
-    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id) \
-            or redact.holds_secret(task_id):
+    if not plausible_id(task_id):
         shown = redact.clean(repr(task_id), 80)
         raise UncertainCreate(f"creating the task: the provider's task id is not a plausible "
                               f"id ({shown}); the task may exist and be billed")
     return record
+
+
+def plausible_id(value: object) -> bool:
+    """Whether a provider's id (a task's, a synchronous check's transaction) may be
+    kept, shown and sent back: printable ASCII without spaces, 1 to 200 long, not
+    holding a secret (the key echoed back)."""
+    from . import redact
+
+    return isinstance(value, str) and bool(_TASK_ID.fullmatch(value)) \
+        and not redact.holds_secret(value)
 
 
 def _billing_in_step(cls) -> None:
@@ -346,11 +355,17 @@ class SyncReply:
     only when determined, i.e. when it has a value).
     retry_after: rate limited (429): ask this number again after so many seconds
     (0: at once); nothing was answered or billed.
+    id: the vendor's id of this check (ekycpro: data.id, "chk_...", else the
+    envelope's transactionId), or None: stored as the answer's task_id, where a
+    task's answers keep the task's id (`tgcheck cache export`, `cache show`). An id
+    that is not plausible (plausible_id below: spaces, control
+    characters, over 200 long, the key echoed) is dropped, the answer kept.
     """
 
     value: str | None = None
     billed: bool | None = None
     retry_after: float | None = None
+    id: str | None = None
 
 
 class SyncCheck:
@@ -380,4 +395,4 @@ BaseProvider = Provider
 
 __all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
            "BaseProvider", "CallContext", "Provider", "SyncCheck", "SyncReply", "TaskStatus",
-           "identity_of", "progress_of"]
+           "identity_of", "plausible_id", "progress_of"]

@@ -136,4 +136,8 @@ def _reply(body: object, number: str) -> SyncReply:
     registered = data.get("registered")
     if not isinstance(registered, bool):
         return SyncReply(billed=said is not False)  # determined, but not said: unknown
-    return SyncReply(value="yes" if registered else "no", billed=said)
+    # The check's id (data.id, "chk_..."; the envelope's transactionId on other
+    # pages): the answer's task_id. The engine drops one that is not plausible.
+    ident = next((x for x in (data.get("id"), body.get("transactionId"))
+                  if isinstance(x, str) and x), None)
+    return SyncReply(value="yes" if registered else "no", billed=said, id=ident)
