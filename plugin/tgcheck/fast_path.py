@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .billing import billing_of
 from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
-from .provider import SyncReply, plausible_id
+from .provider import CallContext, SyncReply, plausible_id
 from .store.journal import NEW
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
@@ -224,7 +224,8 @@ class _Asking:
             if time.monotonic() >= self._deadline:
                 continue  # out of time: left for the task
             try:
-                reply = self.sync.check(number, self.ttype.name, deadline=self._deadline)
+                reply = self.sync.check(number, self.ttype.name, context=CallContext(
+                    deadline=self._deadline, cancel=self.cancel))
             except BaseException as e:  # 401, 402: the check stops; so does any other
                 with self._lock:
                     self._error = self._error or e

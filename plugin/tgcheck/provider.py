@@ -383,8 +383,23 @@ class SyncCheck:
     #: Identifies where the answers come from, like Provider.identity.
     identity: str = ""
 
-    def check(self, number: str, task_type: str, *, deadline: float) -> SyncReply:
+    def check(self, number: str, task_type: str, *, context: CallContext) -> SyncReply:
+        """Ask about one number within context.deadline (the fast path's, never past
+        the check's TGCHECK_TIMEOUT) and stop on context.cancel, as the other
+        provider calls do. The reply's billing is SyncReply.billed (the engine
+        counts it), so context.on_billed is not called here."""
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # check(..., deadline=) before CallContext: adapted once, deprecated.
+        method = cls.__dict__.get("check")
+        if method is not None and not _takes_context(method):
+            warnings.warn(f"{cls.__qualname__}.check takes no context=: "
+                          "SyncCheck.check(number, task_type, *, deadline=) is deprecated; "
+                          "take context= (tgcheck.plugin.CallContext)",
+                          DeprecationWarning, stacklevel=2)
+            cls.check = _old_convention("check", method)
 
     def close(self) -> None:
         """Release connections. Called when the fast path of one check ends."""

@@ -358,9 +358,9 @@ def test_the_fast_path_keeps_within_the_checks_timeout(fast, sandbox, monkeypatc
     left = []
     check = sync.EkycproSync.check
 
-    def recorded(self, number, task_type, *, deadline):
-        left.append(deadline - time.monotonic())
-        return check(self, number, task_type, deadline=deadline)
+    def recorded(self, number, task_type, *, context):
+        left.append(context.deadline - time.monotonic())
+        return check(self, number, task_type, context=context)
 
     monkeypatch.setattr(sync.EkycproSync, "check", recorded)
     engine = _engine(dataclasses.replace(fast, timeout=5))
