@@ -22,14 +22,15 @@ task. The money rules hold as for a task:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .billing import billing_of
-from .errors import Cancelled
+from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
-from .provider import SyncReply
+from .provider import CallContext, SyncReply, plausible_id
 from .store.journal import NEW
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
@@ -49,6 +50,41 @@ def applies(settings, provider, ttype, missing) -> bool:
     sync = getattr(provider, "sync", None)
     return bool(missing) and sync is not None and len(missing) <= settings.sync_max \
         and ttype.name in getattr(sync, "task_types", ())
+
+
+# The key a dry run's provider is built with when none is set: never sent (a
+# dry run makes no call), only there because a provider asks for one when built.
+_STAND_IN_KEY = "tgcheck-dry-run-stand-in-key"
+
+
+def planned(engine, ttype, new) -> bool:
+    """Whether a check would ask these new numbers one by one first (a dry run's
+    "fast path"), with no call and whether or not a key is set: the provider's
+    declaration decides (Provider.sync, its task_types, what its settings make of
+    it), never the key's value. Without a key, a provider is built for the
+    question with a stand-in key, asked and closed; a provider that cannot be
+    built so (it refuses the stand-in, another setting is wrong) takes no fast
+    path in the plan, as a check without a working provider would take none."""
+    settings = engine.settings
+    if not 0 < len(new) <= settings.sync_max:
+        return False
+    try:
+        return applies(settings, engine.provider, ttype, new)
+    except NoApiKey:
+        pass
+    except ConfigError:  # a check would stop on it before any call: no path to tell
+        return False
+    from . import plugins
+
+    try:
+        provider = plugins.get_provider_factory(settings.provider)(
+            dataclasses.replace(settings, api_key=_STAND_IN_KEY))
+    except ConfigError:
+        return False
+    try:
+        return applies(settings, provider, ttype, new)
+    finally:
+        provider.close()
 
 
 def run(engine, numbers: list[str], request, key: str) -> tuple[dict[str, tuple], list[str],
@@ -114,7 +150,10 @@ def _run(engine, numbers: list[str], request, key: str):
         store.finish_job(store.job(job.id), ttype.name,
                          [(n, value, OK) for n, value in answered.items()],
                          fields={n: dict.fromkeys(ttype.field_names) for n in answered}
-                         if ttype.fields else None)
+                         if ttype.fields else None,
+                         # Each answer's own id (the vendor's transaction), as a
+                         # task's answers keep the task's.
+                         task_ids={n: asked.ids[n] for n in answered if n in asked.ids})
     rest = [n for n in numbers if n not in answered]
     engine._tell(request, _event(engine, job, request, "done", len(numbers), message=(
         f"{len(answered)} answered at once, {asked.billed} billed; "
@@ -142,6 +181,7 @@ class _Asking:
         self.sync, self.ttype, self.cancel, self.on_billed = sync, ttype, cancel, on_billed
         self.billing = billing
         self.answered: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # number -> the vendor's id of its answer
         self.billed = 0
         self._queue: collections.deque = collections.deque()
         self._lock = threading.Lock()
@@ -184,7 +224,8 @@ class _Asking:
             if time.monotonic() >= self._deadline:
                 continue  # out of time: left for the task
             try:
-                reply = self.sync.check(number, self.ttype.name, deadline=self._deadline)
+                reply = self.sync.check(number, self.ttype.name, context=CallContext(
+                    deadline=self._deadline, cancel=self.cancel))
             except BaseException as e:  # 401, 402: the check stops; so does any other
                 with self._lock:
                     self._error = self._error or e
@@ -210,3 +251,5 @@ class _Asking:
         if value is not None:
             with self._lock:
                 self.answered[number] = value
+                if plausible_id(reply.id):
+                    self.ids[number] = reply.id

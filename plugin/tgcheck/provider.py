@@ -266,12 +266,21 @@ def created_record(record: TaskStatus) -> TaskStatus:
     from .errors import UncertainCreate
 
     task_id = getattr(record, "task_id", None)
-    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id) \
-            or redact.holds_secret(task_id):
+    if not plausible_id(task_id):
         shown = redact.clean(repr(task_id), 80)
         raise UncertainCreate(f"creating the task: the provider's task id is not a plausible "
                               f"id ({shown}); the task may exist and be billed")
     return record
+
+
+def plausible_id(value: object) -> bool:
+    """Whether a provider's id (a task's, a synchronous check's transaction) may be
+    kept, shown and sent back: printable ASCII without spaces, 1 to 200 long, not
+    holding a secret (the key echoed back)."""
+    from . import redact
+
+    return isinstance(value, str) and bool(_TASK_ID.fullmatch(value)) \
+        and not redact.holds_secret(value)
 
 
 def _billing_in_step(cls) -> None:
@@ -346,11 +355,17 @@ class SyncReply:
     only when determined, i.e. when it has a value).
     retry_after: rate limited (429): ask this number again after so many seconds
     (0: at once); nothing was answered or billed.
+    id: the vendor's id of this check (ekycpro: data.id, "chk_...", else the
+    envelope's transactionId), or None: stored as the answer's task_id, where a
+    task's answers keep the task's id (`tgcheck cache export`, `cache show`). An id
+    that is not plausible (plausible_id below: spaces, control
+    characters, over 200 long, the key echoed) is dropped, the answer kept.
     """
 
     value: str | None = None
     billed: bool | None = None
     retry_after: float | None = None
+    id: str | None = None
 
 
 class SyncCheck:
@@ -368,8 +383,23 @@ class SyncCheck:
     #: Identifies where the answers come from, like Provider.identity.
     identity: str = ""
 
-    def check(self, number: str, task_type: str, *, deadline: float) -> SyncReply:
+    def check(self, number: str, task_type: str, *, context: CallContext) -> SyncReply:
+        """Ask about one number within context.deadline (the fast path's, never past
+        the check's TGCHECK_TIMEOUT) and stop on context.cancel, as the other
+        provider calls do. The reply's billing is SyncReply.billed (the engine
+        counts it), so context.on_billed is not called here."""
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # check(..., deadline=) before CallContext: adapted once, deprecated.
+        method = cls.__dict__.get("check")
+        if method is not None and not _takes_context(method):
+            warnings.warn(f"{cls.__qualname__}.check takes no context=: "
+                          "SyncCheck.check(number, task_type, *, deadline=) is deprecated; "
+                          "take context= (tgcheck.plugin.CallContext)",
+                          DeprecationWarning, stacklevel=2)
+            cls.check = _old_convention("check", method)
 
     def close(self) -> None:
         """Release connections. Called when the fast path of one check ends."""
@@ -380,4 +410,4 @@ BaseProvider = Provider
 
 __all__ = ["FAILED", "LOST", "QUEUED", "READY", "RUNNING", "STATES",
            "BaseProvider", "CallContext", "Provider", "SyncCheck", "SyncReply", "TaskStatus",
-           "identity_of", "progress_of"]
+           "identity_of", "plausible_id", "progress_of"]

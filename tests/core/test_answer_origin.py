@@ -6,6 +6,7 @@ Store tests run on both backends (a SQLite file, PostgreSQL)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import time
 
@@ -146,3 +147,54 @@ def test_origins_finds_each_number_s_answer_whatever_its_age(store):
     assert (found["+41790000001"].provider, found["+41790000001"].task_id) == ("ekycpro", "T1")
     assert found["+41790000002"][4:7] == (1.0, "T0", None)
     assert store.origins("ws", asked) == {}
+
+
+def test_a_job_s_answers_may_each_keep_their_own_id(store):
+    """finish_job(task_ids=): a synchronous check's answers each keep the vendor's
+    transaction id, not the job's (which has none)."""
+    finish(store, "ekycpro:s", [("+41790000001", "yes", "ok"), ("+41790000002", "no", "ok")],
+           None, task_ids={"+41790000001": "chk_1"})
+    got = {a.number: a.task_id for a in store.iter_answers()}
+    assert got == {"+41790000001": "chk_1", "+41790000002": None}
+
+
+def test_fast_path_answers_keep_the_check_s_id_in_cache_export(settings, sandbox, monkeypatch):
+    """An answer of the synchronous /v1/check records its transaction id (data.id,
+    "chk_..."), shown by `tgcheck cache export` as a task's answers show the task's."""
+    from click.testing import CliRunner
+
+    from tgcheck.cli import cli
+
+    fast = dataclasses.replace(settings, sync_max=20, extra={"sync_url": sandbox.url})
+    asked = numbers(8, start=6000)
+    hits = [n for n in asked if sandbox.cached(n) == "hit"]
+    assert hits and len(hits) < len(asked)  # some hits, some go to the task
+    engine = tgcheck.Engine(fast)
+    try:
+        engine.check(asked)
+        stored = {a.number: a for a in engine.store.iter_answers()}
+    finally:
+        engine.close()
+    ids = {stored[n].task_id for n in hits}
+    assert all(i and i.startswith("chk_") for i in ids) and len(ids) == len(hits)
+    task_ids = {stored[n].task_id for n in asked if n not in hits and n in stored}
+    assert task_ids and not any(i.startswith("chk_") for i in task_ids)  # the task's id
+    monkeypatch.setenv("TGCHECK_SANDBOX", "1")
+    out = CliRunner().invoke(cli, ["cache", "export", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    exported = {row["number"]: row for row in map(json.loads, out.stdout.splitlines())}
+    assert {exported[n]["task_id"] for n in hits} == ids
+    assert {exported[n]["provider"] for n in hits} == {"ekycpro"}
+
+
+@pytest.mark.parametrize("given", ["chk 1", "x" * 201, "\x1b[2J", None, 7])
+def test_an_implausible_check_id_is_dropped_the_answer_kept(given):
+    from tgcheck.billing import Billing
+    from tgcheck.fast_path import _Asking
+    from tgcheck.models import TaskType
+    from tgcheck.provider import SyncReply
+
+    asking = _Asking(None, TaskType("tg", "telegram"), None, Billing(),
+                     on_billed=lambda: None)
+    asking._take("+41790000001", SyncReply(value="yes", billed=True, id=given))
+    assert asking.answered == {"+41790000001": "yes"} and asking.ids == {}

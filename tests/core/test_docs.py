@@ -19,8 +19,10 @@ import pytest
 
 from paths import ROOT
 from tgcheck import hookspecs
-from tgcheck.provider import Provider
+from tgcheck.models import TaskStatus
+from tgcheck.provider import CallContext, Provider, SyncCheck, SyncReply
 from tgcheck.settings import Settings
+from tgcheck.wire import Wire
 
 README = ROOT / "README.md"
 PLUGINS = ROOT / "docs" / "plugins.md"
@@ -65,6 +67,30 @@ HOOKS = sorted(name for name, f in vars(hookspecs).items()
 PUBLIC_NAMES = sorted({("tgcheck", n) for n in exported("tgcheck")}
                       | {("tgcheck.plugin", n) for n in exported("tgcheck.plugin")})
 PROVIDER_MEMBERS = sorted(name for name in vars(Provider) if not name.startswith("_"))
+
+
+def _members(cls, *, methods_only: bool = False) -> list[str]:
+    """A class's public members: its dataclass fields, class attributes, methods and
+    properties (methods_only: methods alone, for a class whose attributes are its
+    own, such as Wire's clients)."""
+    names = set() if methods_only or not dataclasses.is_dataclass(cls) else {
+        f.name for f in dataclasses.fields(cls)}
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        method = isinstance(member, classmethod | staticmethod | property) \
+            or inspect.isfunction(member)
+        if method or not methods_only:
+            names.add(name)
+    return sorted(names)
+
+
+# The rest of the contract a provider is handed or builds: owner -> its members.
+CONTRACT_MEMBERS = sorted(
+    (cls.__name__, name)
+    for cls, kwargs in ((CallContext, {}), (SyncCheck, {}), (SyncReply, {}), (TaskStatus, {}),
+                        (Wire, {"methods_only": True}))
+    for name in _members(cls, **kwargs))
 # Its fields, and what a provider calls on it (option(), require_key(), properties);
 # from_env() is how a face builds one, not something a provider reads.
 SETTINGS_FIELDS = sorted({f.name for f in dataclasses.fields(Settings)}
@@ -78,6 +104,8 @@ def test_the_lists_checked_are_not_empty():
     assert len(HOOKS) >= 7 and "tgcheck_job_event" in HOOKS
     assert ("tgcheck", "Engine") in PUBLIC_NAMES and len(PUBLIC_NAMES) >= 20
     assert {"create_task", "get_status", "download", "identity"} <= set(PROVIDER_MEMBERS)
+    assert {("CallContext", "mark_sent"), ("SyncCheck", "check"), ("SyncReply", "id"),
+            ("TaskStatus", "result_url"), ("Wire", "query")} <= set(CONTRACT_MEMBERS)
     assert {"api_key", "base_url", "http_timeout", "option"} <= set(SETTINGS_FIELDS)
 
 
@@ -102,6 +130,15 @@ def test_each_public_name_is_documented(module, name):
 def test_each_provider_contract_member_is_in_the_plugins_page(member):
     assert documented(member, _text(PLUGINS), owners=("Provider",)), \
         f"Provider.{member} is part of the contract but docs/plugins.md does not document it"
+
+
+@pytest.mark.parametrize("owner, member", CONTRACT_MEMBERS,
+                         ids=[".".join(p) for p in CONTRACT_MEMBERS])
+def test_each_member_of_the_rest_of_the_contract_is_in_the_plugins_page(owner, member):
+    """CallContext, SyncCheck, SyncReply, TaskStatus and Wire's methods: what a
+    provider is handed or builds is documented as Provider's members are."""
+    assert documented(member, _text(PLUGINS), owners=(owner,)), \
+        f"{owner}.{member} is part of the contract but docs/plugins.md does not document it"
 
 
 @pytest.mark.parametrize("field", SETTINGS_FIELDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import signal
 import time
 
@@ -219,7 +220,7 @@ def test_cli_dry_run_says_the_path_and_the_closing_line_counts_sync_calls(
     path.write_text("\n".join(nums) + "\n")
     dry = CliRunner().invoke(cli, ["check", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "fast path" in dry.output and "asked one by one first" in dry.output
+    assert "fast path" in dry.output and "one by one first" in dry.output
     assert sum(sandbox_env.calls.values()) == 0
     done = CliRunner().invoke(cli, ["check", str(path), "--progress", "json"])
     assert done.exit_code == 0, done.output
@@ -228,6 +229,46 @@ def test_cli_dry_run_says_the_path_and_the_closing_line_counts_sync_calls(
     sync_done = [ln for ln in lines if ln.get("event") == "done" and ln.get("status") == "sync"]
     assert sync_done and sync_done[-1]["billed_calls"] == hits
     assert f"{hits + sandbox_env.creates + sandbox_env.billed['status']} billed" in done.output
+
+
+def test_sandbox_dry_run_says_the_fast_path_its_run_then_takes(tmp_path, monkeypatch):
+    """`--sandbox --dry-run` tells the path a `--sandbox` run takes: the dry run's
+    settings are the sandbox's (its /v1/check), no key and no server needed."""
+    monkeypatch.setenv("TGCHECK_SYNC_MAX", "20")
+    nums = numbers(2, start=5100)
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(nums) + "\n")
+    dry = CliRunner().invoke(cli, ["check", str(path), "--sandbox", "--dry-run", "-f", "json"])
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    assert plan["to_send"] == 2 and plan["fast_path"] == 2
+    assert "ask all 2 one by one first" in dry.stderr and "at most 1 task" in dry.stderr
+    done = CliRunner().invoke(cli, ["check", str(path), "--sandbox", "--progress", "json"])
+    assert done.exit_code == 0, done.output
+    events = [json.loads(ln) for ln in done.stderr.splitlines() if ln.startswith("{")]
+    assert [e["status"] for e in events if e.get("event") == "done"][0] == "sync"
+
+
+@pytest.mark.parametrize("key", ["config file", "none"])
+def test_dry_run_says_the_fast_path_with_a_stored_key_or_none(key, sandbox, monkeypatch,
+                                                               tmp_path):
+    """The plan is the provider's declaration, not the key's value: a key stored by
+    `tgcheck config set-key` (not read by a dry run), or no key at all, still
+    gives the fast path line; no call is made."""
+    monkeypatch.setenv("TGCHECK_SYNC_MAX", "20")
+    monkeypatch.setenv("TGCHECK_BASE_URL", sandbox.url)
+    monkeypatch.setenv("TGCHECK_SANDBOX", "1")
+    monkeypatch.setenv("TGCHECK_SYNC_URL", sandbox.url)
+    if key == "config file":
+        stored = CliRunner().invoke(cli, ["config", "set-key"], input=sandbox.api_key + "\n")
+        assert stored.exit_code == 0, stored.output
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(numbers(3, start=5200)) + "\n")
+    dry = CliRunner().invoke(cli, ["check", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert re.search(r"^fast path +3$", dry.stdout, re.MULTILINE), dry.stdout
+    assert sum(sandbox.calls.values()) == 0
+    assert sandbox.api_key not in dry.output
 
 
 def test_embedded_sandbox_answers_check_at_its_own_url(tmp_path):
@@ -317,9 +358,9 @@ def test_the_fast_path_keeps_within_the_checks_timeout(fast, sandbox, monkeypatc
     left = []
     check = sync.EkycproSync.check
 
-    def recorded(self, number, task_type, *, deadline):
-        left.append(deadline - time.monotonic())
-        return check(self, number, task_type, deadline=deadline)
+    def recorded(self, number, task_type, *, context):
+        left.append(context.deadline - time.monotonic())
+        return check(self, number, task_type, context=context)
 
     monkeypatch.setattr(sync.EkycproSync, "check", recorded)
     engine = _engine(dataclasses.replace(fast, timeout=5))

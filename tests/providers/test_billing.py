@@ -230,10 +230,10 @@ class Lookup(SyncCheck):
         self._wire = Wire(settings, base_url=settings.base_url, secret=KEY,
                           secret_headers={"Authorization": f"Bearer {KEY}"})
 
-    def check(self, number, task_type, *, deadline):
+    def check(self, number, task_type, *, context):
         call = Call("looking a number up", "GET", "/v1/lookup", params={"number": number})
         try:
-            value = self._wire.once(call, deadline=deadline, refuse=self._wire.refuse,
+            value = self._wire.once(call, deadline=context.deadline, refuse=self._wire.refuse,
                                     read=lambda r: ANSWERS[r.json()["registered"]])
         except NoAnswer:
             return SyncReply()

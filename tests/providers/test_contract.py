@@ -53,3 +53,49 @@ def test_ekycpro_is_a_provider_and_its_words_map_to_states():
                                       "failed": FAILED, "on_hold": None}
     # The word itself stays, for people.
     assert parse_task({"task_id": "t", "status": "Exported"}).status == "exported"
+
+
+def test_sync_check_gets_a_call_context_and_the_old_deadline_form_still_works(settings,
+                                                                              sandbox):
+    """SyncCheck.check takes context= (a CallContext: deadline, cancel) like the other
+    calls; one written with deadline= still answers, adapted with a DeprecationWarning."""
+    import dataclasses
+    import functools
+
+    import tgcheck
+    from conftest import numbers
+    from tgcheck.provider import CallContext, SyncCheck, SyncReply
+
+    got = []
+
+    class New(SyncCheck):
+        task_types = frozenset({"tg"})
+
+        def check(self, number, task_type, *, context):
+            got.append(context)
+            return SyncReply(value="yes", billed=True)
+
+    with pytest.warns(DeprecationWarning, match="Old.check takes no context="):
+        class Old(SyncCheck):
+            task_types = frozenset({"tg"})
+
+            def check(self, number, task_type, *, deadline):
+                got.append(deadline)
+                return SyncReply(value="no", billed=True)
+
+    assert Old().check("+41790000001", "tg", context=CallContext(deadline=12.5)).value == "no"
+    assert got.pop() == 12.5
+    fast = dataclasses.replace(settings, sync_max=20)
+    for kind, value, start in ((New, "yes", 7000), (Old, "no", 7100)):
+        provider = EkycproProvider(fast)
+        provider.sync = functools.partial(kind)
+        provider.sync.task_types = kind.task_types
+        engine = tgcheck.Engine(fast, provider=provider)
+        try:
+            assert [a.value for a in engine.check(numbers(3, start=start))] == [value] * 3
+        finally:
+            engine.close()
+    assert sandbox.creates == 0
+    contexts, deadlines = got[:3], got[3:]
+    assert all(isinstance(c, CallContext) and c.deadline > 0 for c in contexts)
+    assert len(deadlines) == 3 and all(isinstance(d, float) for d in deadlines)

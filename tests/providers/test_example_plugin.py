@@ -75,3 +75,19 @@ def test_the_example_leaves_the_wire_to_the_core():
     for own in ("while True", "Backoff", "bounded_http", '"trace"', "retry_after_seconds",
                 "httpx.Client(", "ConnectBudget"):
         assert own not in source, own
+
+
+def test_the_example_keeps_no_error_table_and_registers_in_one_call():
+    """Its refusals are the wire's default error table (no status-code mapping of its
+    own), and one register(name, factory, settings=, sandbox=, readers=) call brings
+    the provider with all it has, instead of a hook for each."""
+    source = (PLUGIN / "src" / "tgcheck_wscheck" / "provider.py").read_text()
+    for own in ("status_code", "refuse=", "REFUSALS", "KeyRefused", "InsufficientBalance",
+                "TaskTooLarge", "TaskLost", "BadRequest"):
+        assert own not in source, own
+    hooks = (PLUGIN / "src" / "tgcheck_wscheck" / "__init__.py").read_text()
+    assert "def tgcheck_register_settings" not in hooks
+    assert "def tgcheck_register_sandboxes" not in hooks
+    assert "def tgcheck_register_readers" not in hooks
+    assert re.search(r'register\("wscheck", WscheckProvider, sandbox=WsSandbox, '
+                     r'readers=readers\(\), settings=\[', hooks)

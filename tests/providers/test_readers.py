@@ -566,6 +566,10 @@ def test_the_generic_readers_are_public_in_the_core_and_used_by_providers():
     names = [type(r).__name__ for r in generic.readers()]
     assert names == ["XlsxReader", "ZipReader", "CsvReader"]
     assert [type(r).__name__ for r in EkycproProvider.readers] == names
-    source = (ROOT / "examples/tgcheck-wscheck/src/tgcheck_wscheck/provider.py").read_text()
-    assert "default_plugins" not in source
-    assert "from tgcheck.plugin import readers as generic_readers" in source
+    package = ROOT / "examples/tgcheck-wscheck/src/tgcheck_wscheck"
+    assert "default_plugins" not in (package / "provider.py").read_text()
+    hooks = (package / "__init__.py").read_text()
+    assert "default_plugins" not in hooks
+    # Registered with the provider, in its one register() call.
+    assert re.search(r"from tgcheck\.plugin import [^\n]*\breaders\b", hooks)
+    assert "readers=readers()" in hooks

@@ -47,6 +47,22 @@ def test_answers_are_joined_by_number_and_paid_once(settings, platform, task_typ
     assert sum(platform.calls.values()) == calls  # from the store: nothing paid again
 
 
+def test_ws_avatar_answers_carry_the_platforms_declared_fields(settings, platform):
+    """ws_avatar declares the platform's columns (age, avatar, category, gender,
+    hair_color, skin_color): each answer carries them, read from the sandbox's file."""
+    declared = plugins.get_task_type("ws_avatar", "wscheck").field_names
+    assert set(declared) == {"age", "avatar", "category", "gender", "hair_color", "skin_color"}
+    nums = numbers(500)
+    answers = tgcheck.check(nums, task_type="ws_avatar", settings=settings)
+    for answer in answers:
+        row = simulated_row(answer.number, "ws_avatar")
+        want = {name: row[name] or None for name in declared}
+        if want["avatar"] == "N/A":
+            want["avatar"] = None  # not a URL: unknown
+        assert answer.fields == want, answer
+    assert {a.fields["gender"] for a in answers} == {"female", "male", None}
+
+
 def test_a_number_missing_from_the_result_file_is_unknown_not_no(settings):
     nums = numbers(500)
     with WsSandbox(omit=frozenset(nums[:3])) as sb:

@@ -297,11 +297,13 @@ def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=Non
              if least and 0 < billed < least else "")
     filled = (f" ({counts['topped_up']:,} of them stored answers checked again to reach "
               f"the minimum of {least}: --top-up)" if counts.get("topped_up") else "")
-    fast = (f"; all {counts['fast_path']:,} asked one by one first (the fast path, "
-            "TGCHECK_SYNC_MAX): those answered are billed one call each, the rest go to "
-            "that task" if counts.get("fast_path") else "")
-    click.echo(f"tgcheck: dry run: no API call made; a check would bill {billed:,} "
-               f"numbers in {tasks} task{'s' if tasks != 1 else ''}{filled}{below}{fast}"
+    # The fast path's numbers may need no task at all: said first, the task as what
+    # takes those it does not answer.
+    fast = (f"ask all {counts['fast_path']:,} one by one first (the fast path, "
+            "TGCHECK_SYNC_MAX; each answered is billed one call) and bill those not "
+            "answered in at most " if counts.get("fast_path") else f"bill {billed:,} numbers in ")
+    click.echo(f"tgcheck: dry run: no API call made; a check would {fast}"
+               f"{tasks} task{'s' if tasks != 1 else ''}{filled}{below}"
                f"{_billing_note(engine, tasks, billed)}", err=True)
 
 

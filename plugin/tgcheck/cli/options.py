@@ -53,7 +53,10 @@ def engine_for(sandbox: bool, base_url: str | None, *, serve: bool = True, quiet
             settings = stack.enter_context(simulated_settings(say, **overrides))
         else:
             # Without serve (--dry-run) no call is made: no key, and for the
-            # sandbox its store is enough, no server needed.
+            # sandbox its store is enough, no server needed; its settings are
+            # still a --sandbox run's (its fast path, its jobs' identity).
+            if sandbox:
+                overrides["sandbox"] = True
             settings = make_settings(sandbox_store=sandbox, base_url=base_url, key=serve,
                                      **overrides)
         engine = Engine(settings)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from .. import fast_path, plugins
-from ..errors import BelowMinimum, Cancelled, ConfigError, TaskTooLarge
+from ..errors import BelowMinimum, Cancelled, TaskTooLarge
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
 from ..normalize import Region, resolve_all
 from ..reasons import reason_breakdown
@@ -152,16 +152,9 @@ class Planning(EnginePart):
 
     def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
         """plan()'s "fast_path": how many of the numbers to send would be asked one
-        by one first (their misses then go to the task); none said without a
-        provider to ask (a dry run without a key)."""
-        if not 0 < len(new) <= self.settings.sync_max:
-            return {}
-        try:
-            provider = self.provider
-        except ConfigError:
-            return {}
-        return {"fast_path": len(new)} if fast_path.applies(
-            self.settings, provider, ttype, new) else {}
+        by one first (their misses then go to the task), decided by the provider's
+        declaration with or without a key (fast_path.planned)."""
+        return {"fast_path": len(new)} if fast_path.planned(self.engine, ttype, new) else {}
 
     def _freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
         return {"max_age_days": self.settings.max_age_days,

@@ -277,12 +277,15 @@ class JobRecords:
     def finish_job(
         self, job: Job, task_type: str, rows: Sequence[tuple[str, str | None, str]], *,
         provider: str | None = None, fields: Mapping[str, Mapping] | None = None,
+        task_ids: Mapping[str, str] | None = None,
     ) -> None:
         """Store the answers and close the job in one transaction: a crash here
         leaves the job open, to be finished by the next run, never half-stored.
         Each answer records provider (the provider's name; by default the name
         part of the job's "name:server" identity), the job's task id and when;
-        fields: number -> its typed fields, kept with each "ok" answer."""
+        fields: number -> its typed fields, kept with each "ok" answer;
+        task_ids: number -> its own id instead of the job's (a synchronous
+        check's transaction: the fast path, a few numbers)."""
         provider = provider or job.provider.partition(":")[0] or None
         with self._tx() as db:
             now = self._now()  # inside the transaction: as close to the commit as can be
@@ -291,6 +294,9 @@ class JobRecords:
                 self._save_fields(db, task_type, (
                     (number, fields_json(fields[number])) for number, _, status in rows
                     if status == OK and number in fields))
+            for number, task_id in (task_ids or {}).items():
+                db.execute("UPDATE answers SET task_id = ? WHERE task_type = ? AND number = ? "
+                           "AND status = 'ok'", (task_id, task_type, number))
             db.execute(
                 f"UPDATE jobs SET state='{DONE}', owner=NULL, error=NULL, updated_at=? WHERE id=?",
                 (now, job.id),

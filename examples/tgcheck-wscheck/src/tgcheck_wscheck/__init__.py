@@ -7,7 +7,7 @@ TGCHECK_PROVIDER=wscheck, `--provider wscheck`, or Settings(provider="wscheck").
 
 import click
 
-from tgcheck.plugin import Field, Setting, TaskType, hookimpl
+from tgcheck.plugin import Field, Setting, TaskType, hookimpl, readers
 
 from .provider import DEFAULT_BASE_URL, WscheckProvider
 from .sandbox import COLUMNS, WsSandbox
@@ -23,6 +23,9 @@ TASK_TYPES = (
                      Field("business", "yes/no")), provider="wscheck"),
     TaskType("ws_avatar", "avatar", None,
              "WhatsApp profile picture URL (N/A: no account)", min_task_size=500,
+             # The platform's columns beside the picture (api notes, section 7).
+             fields=(Field("age"), Field("avatar", "url"), Field("category"),
+                     Field("gender"), Field("hair_color"), Field("skin_color")),
              provider="wscheck"),
 )
 
@@ -31,7 +34,15 @@ __all__ = ["TASK_TYPES", "WsSandbox", "WscheckProvider"]
 
 @hookimpl
 def tgcheck_register_providers(register):
-    register("wscheck", WscheckProvider)
+    # One call brings all the provider has. Its settings: while wscheck is selected,
+    # TGCHECK_BASE_URL defaults to the platform's host, so its key is never sent to
+    # another provider's. Its sandbox: what `--sandbox` and `tgcheck sandbox
+    # --provider wscheck` start. Its readers: the core's generic ones (its result
+    # file is a zip holding one CSV, `number` then the task type's columns), with
+    # their guards against zip bombs and broken files.
+    register("wscheck", WscheckProvider, sandbox=WsSandbox, readers=readers(), settings=[
+        Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL,
+                help="the platform's API (default: https://api.checknumber.ai)")])
 
 
 # Each task type names its provider: tgcheck's built-in `ws` (ekycpro's, column
@@ -40,19 +51,6 @@ def tgcheck_register_providers(register):
 def tgcheck_register_task_types(register):
     for task_type in TASK_TYPES:
         register(task_type)
-
-
-@hookimpl
-def tgcheck_register_settings(register):
-    # While wscheck is selected, TGCHECK_BASE_URL defaults to the platform's host:
-    # its key is never sent to another provider's.
-    register(Setting("base_url", "TGCHECK_BASE_URL", DEFAULT_BASE_URL, provider="wscheck",
-                     help="the platform's API (default: https://api.checknumber.ai)"))
-
-
-@hookimpl
-def tgcheck_register_sandboxes(register):
-    register("wscheck", WsSandbox)
 
 
 @hookimpl

@@ -1,10 +1,13 @@
 """The sister platform's HTTP protocol, described for tgcheck's wire.
 
-What to send and how to read the platform's replies and refusals is here; the
-core's wire (tgcheck.plugin.Wire) makes every call: deadlines, body caps, retries with
+What to send and how to read the platform's replies is here; the core's wire
+(tgcheck.plugin.Wire) makes every call: deadlines, body caps, retries with
 Retry-After, the connect budget, whether a create may have reached the platform
 (it is then never sent again), billed replies counted from their status line,
-redaction, result-link checks and proxies.
+redaction, result-link checks and proxies. Its refusals are the wire's default
+error table (tgcheck.plugin.Errors: 401/403 a refused key, 402 no balance, 413
+too large, 404 on a status call a lost task, any other 4xx a free refusal),
+which is what the platform's openapi.yaml documents.
 """
 
 from __future__ import annotations
@@ -21,21 +24,15 @@ from tgcheck.plugin import (
     READY,
     RUNNING,
     ApiError,
-    BadRequest,
     Call,
     CallContext,
-    InsufficientBalance,
-    KeyRefused,
     Provider,
-    TaskLost,
     TaskStatus,
-    TaskTooLarge,
     Wire,
     canonical_url,
     clean,
     holds_secret,
 )
-from tgcheck.plugin import readers as generic_readers
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
 USER_AGENT = "tgcheck-wscheck"
@@ -46,12 +43,6 @@ MAX_COUNT = 10**12
 _TASK_ID = re.compile(r"[!-~]{1,200}")
 # The platform's status words (openapi.yaml `Task.status`) as tgcheck's states.
 STATUS_WORDS = {"pending": QUEUED, "processing": RUNNING, "exported": READY, "failed": FAILED}
-# Its refusals (the wire retries 429 and 5xx itself): what each means.
-REFUSALS = {
-    401: (KeyRefused, "the platform refused the API key"),
-    402: (InsufficientBalance, "insufficient balance; nothing was created or charged"),
-    413: (TaskTooLarge, "the file is too large for the platform"),
-}
 
 
 def _money(value: object) -> tuple[str | None, str | None]:
@@ -106,10 +97,8 @@ class WscheckProvider(Provider):
 
     name = "wscheck"
     status_words = STATUS_WORDS
-    # Its result file is a zip holding one CSV, as ekycpro's newer deployments send
-    # (`number`, then the task type's columns): the core's generic readers read it, with
-    # their guards against zip bombs and broken files.
-    readers = generic_readers()
+    # Its result file (a zip holding one CSV) is read by the core's generic readers,
+    # registered with the provider (__init__.py).
 
     def __init__(self, settings):
         self.settings = settings
@@ -133,15 +122,13 @@ class WscheckProvider(Provider):
         call = Call("creating the task", "POST", "/v1/tasks", data={"task_type": task_type},
                     files={"file": ("numbers.txt", body, "text/plain")})
         # 202 (or 200 on older deployments): created and charged.
-        return self._wire.create(call, context=context, refuse=self._refuse,
+        return self._wire.create(call, context=context,
                                  read=lambda reply: parse_task(reply.json()))
 
     def get_status(self, task_id: str, *, context: CallContext | None = None) -> TaskStatus:
         what = f"asking for task {task_id}"
         call = Call(what, "POST", "/v1/gettasks", files={"task_id": (None, task_id)})
-        record = self._wire.query(call, context=context,
-                                  refuse=lambda reply, what: self._refuse(reply, what,
-                                                                          task=True),
+        record = self._wire.query(call, context=context, lost=True,  # 404: a lost task
                                   read=lambda reply: parse_task(reply.json()))
         if record.task_id != task_id:
             raise ApiError(f"{what}: the platform answered for another task")
@@ -157,24 +144,9 @@ class WscheckProvider(Provider):
             return amount, "USD"
 
         return self._wire.query(Call("asking for the balance", "GET", "/v1/balance"),
-                                deadline=deadline, refuse=self._refuse, read=read,
-                                max_unreadable=1)
+                                deadline=deadline, read=read, max_unreadable=1)
 
     def download(self, url: str, *, context: CallContext | None = None,
                  max_bytes: int | None = None) -> bytes:
         return self._wire.download(url, context=context,
                                    max_bytes=min(max_bytes or MAX_FILE_BYTES, MAX_FILE_BYTES))
-
-    # -- its refusals ------------------------------------------------------
-    def _refuse(self, reply: httpx.Response, what: str, *, task: bool = False) -> None:
-        """A final reply as the platform means it (a 2xx passes)."""
-        code = reply.status_code
-        if code < 300:
-            return
-        said = f" (HTTP {code}: {self._wire.reply_text(reply, 200)})"
-        if code in REFUSALS:
-            error, meaning = REFUSALS[code]
-            raise error(f"{what}: {meaning}{said}")
-        if code == 404 and task:
-            raise TaskLost(f"{what}: the platform does not know this task{said}")
-        raise BadRequest(f"{what}: the platform refused the request{said}")

@@ -15,7 +15,7 @@ import time
 from ... import redact
 from ..._lean_httpx import httpx
 from ...errors import ApiError, ConfigError, InsufficientBalance, KeyRefused
-from ...provider import SyncCheck, SyncReply
+from ...provider import CallContext, SyncCheck, SyncReply
 from ...settings import Settings, canonical_url, check_url_scheme, is_loopback
 from ...wire import Call, NoAnswer, Wire
 from .client import USER_AGENT
@@ -96,12 +96,13 @@ class EkycproSync(SyncCheck):
         except ApiError:
             pass
 
-    def check(self, number: str, task_type: str, *, deadline: float) -> SyncReply:
+    def check(self, number: str, task_type: str, *, context: CallContext) -> SyncReply:
         call = Call(f"checking a number at {redact.url_without_userinfo(self.url)}",
                     "POST", "/v1/check", max_bytes=MAX_REPLY_BYTES,
                     json={"service_type": task_type, "identifier": number})
+        deadline = min(context.deadline, time.monotonic() + CALL_SECONDS)
         try:
-            return self._wire.once(call, deadline=min(deadline, time.monotonic() + CALL_SECONDS),
+            return self._wire.once(call, deadline=deadline,
                                    refuse=self._refuse, read=lambda r: _read(r, number))
         except NoAnswer as e:
             # A timeout, a drop, a 5xx: nothing billed; the number goes to the task
@@ -136,4 +137,8 @@ def _reply(body: object, number: str) -> SyncReply:
     registered = data.get("registered")
     if not isinstance(registered, bool):
         return SyncReply(billed=said is not False)  # determined, but not said: unknown
-    return SyncReply(value="yes" if registered else "no", billed=said)
+    # The check's id (data.id, "chk_..."; the envelope's transactionId on other
+    # pages): the answer's task_id. The engine drops one that is not plausible.
+    ident = next((x for x in (data.get("id"), body.get("transactionId"))
+                  if isinstance(x, str) and x), None)
+    return SyncReply(value="yes" if registered else "no", billed=said, id=ident)
