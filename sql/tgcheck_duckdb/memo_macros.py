@@ -46,8 +46,11 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     """The two table macros with the memo in front; arguments as macros.macro_sql's
     (default: the registered task type's block, the only one the memo serves)."""
     headline = block_column(default, types[default].column)
-    every_block = ", ".join(block_column(i, name) for i, t in enumerate(types)
-                            for name in (t.column, *(f.name for f in t.fields)))
+    # dict.fromkeys: a task type's headline may share its name with one of its
+    # fields (the example's ws_active: `activedays`), and EXCLUDE refuses a repeat.
+    every_block = ", ".join(dict.fromkeys(
+        block_column(i, name) for i, t in enumerate(types)
+        for name in (t.column, *(f.name for f in t.fields))))
     chosen = f"COLUMNS({_block_pattern(names, default)}) AS '\\1'"
     # list() of no misses is NULL, which ANSWERS_OF's UDF skips; the memo's UDF
     # checks `region :=` and `task_type :=` instead, so a typo fails on a table
