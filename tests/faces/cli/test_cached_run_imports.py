@@ -61,25 +61,3 @@ def test_httpx_comes_without_its_command_line_client():
         capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split()[-4:] == ["False", "none", "main", "/x"]
 
-
-HEAVY = ("duckdb", "pyarrow", "numpy")
-
-
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["check", "--help"]])
-def test_help_and_version_import_no_duckdb_arrow_or_numpy(args):
-    # Issue 25: DuckDB, Arrow and numpy cost about 0.25 s of CPU to import; the
-    # SQL face's command plugin is listed by --help without loading its module.
-    done = subprocess.run([sys.executable, "-c", (
-        "import sys\n"
-        "from tgcheck.cli import main\n"
-        f"sys.argv = ['tgcheck', *{args!r}]\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        f"print(*[m for m in {HEAVY!r} if m in sys.modules] or ['none'], file=sys.stderr)\n")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.split()[-1:] == ["none"], done.stderr
-    if args == ["--help"]:
-        assert " sql " in done.stdout  # the face's command is listed all the same
