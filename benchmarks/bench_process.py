@@ -62,6 +62,35 @@ def answers_of(path: Path, n: int) -> list[str]:
     return found
 
 
+# The countries of the mixed column (issue 25: "a cached 200,000-number check of
+# mixed countries"): each one's example mobile number with its last five digits
+# varied, interleaved, so the column needs six calling codes' regexes (+1's is
+# the largest) and no run of one country.
+COUNTRIES = ("CH", "DE", "GB", "US", "FR", "BR")
+
+
+def mixed_numbers(n: int) -> list[str]:
+    """n distinct valid mobile numbers of COUNTRIES, in turn (deterministic)."""
+    import phonenumbers
+
+    from tgcheck.normalize import resolve_all
+
+    per_country = []
+    for region in COUNTRIES:
+        example = phonenumbers.format_number(
+            phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE),
+            phonenumbers.PhoneNumberFormat.E164)
+        candidates = [f"{example[:-5]}{i:05d}" for i in range(100_000)]
+        # Kept: those libphonenumber calls valid (the normaliser returns them as they are).
+        per_country.append([c for c, found in zip(candidates, resolve_all(candidates),
+                                                  strict=True) if found == c])
+    # Up to the country with the fewest (zip stops there).
+    column = [number for numbers in zip(*per_country, strict=False) for number in numbers]
+    if len(column) < n:
+        raise ValueError(f"at most {len(column)} mixed numbers")
+    return column[:n]
+
+
 def startup_cpu(env: dict) -> tuple[float, float]:
     """Start-up alone: `tgcheck --version` (imports the CLI and what it needs)
     against a program that imports httpx and openpyxl."""
@@ -78,7 +107,8 @@ def measure(n: int, repeat: int) -> list[Row]:
                         quirks=False) as sb, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         source = work / "numbers.txt"
-        source.write_text("".join(f"+4179{i:07d}\n" for i in range(n)), encoding="utf-8")
+        source.write_text("".join(f"{number}\n" for number in mixed_numbers(n)),
+                          encoding="utf-8")
         env = {**os.environ, "TGCHECK_API_KEY": sb.api_key, "TGCHECK_POLL_MIN": "0.05",
                "TGCHECK_POLL_MAX": "0.5", "PYTHONPYCACHEPREFIX": str(work / "pyc")}
         # What a user's run has: installed plugins loaded, bytecode cached, the
@@ -104,10 +134,11 @@ def measure(n: int, repeat: int) -> list[Row]:
             start_base.append(base)
     b = statistics.median(naive)
     rows = []
-    for label, runs, goal in (("cold", cold, 0.5), ("cached re-run", cached, 0.15)):
+    for label, runs, goal in (("cold", cold, 0.4), ("cached re-run", cached, 0.10)):
         med = statistics.median(runs)
         rows.append(Row(
-            f"2 CLI process CPU s, {n:,} numbers, {label} (vs naive httpx+openpyxl process)",
+            f"2 CLI process CPU s, {n:,} numbers of {len(COUNTRIES)} countries, {label} "
+            "(vs naive httpx+openpyxl process)",
             med, b, goal=f"<= {goal}x", met=med / b <= goal,
             note=f"min of {repeat}: {min(runs):.2f} s vs {min(naive):.2f} s "
                  f"({min(runs) / min(naive):.2f}x); median shown"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 # OWASP: = + - @ tab CR; and the full-width = + - @.
 TRIGGERS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
@@ -44,9 +44,13 @@ def neutralise(cell: object) -> object:
 _DANGER = re.compile("^(?!(?:" + NUMBER_LIKE + ")$)[" + re.escape("".join(sorted(TRIGGERS)))
                      + "]", re.MULTILINE)
 BATCH = 4096
+# A batch whose cells hold only the characters of NUMBER_LIKE's first branch is
+# number-like cell by cell: one pass over a character class, about 5x faster than
+# _DANGER's look-ahead at each line (the + of every phone number is a trigger).
+_ALL_NUMBER_CHARS = re.compile("[\n" + NUMBER_LIKE.split("|")[0][1:])
 
 
-def neutralised(rows: Iterator[Sequence[object]],
+def neutralised(rows: Iterable[Sequence[object]],
                 columns: Sequence[int] | None = None) -> Iterator[Sequence[object]]:
     """rows, a row copied only when one of its cells needs the quote; columns: the
     only ones that can need it (None: all).
@@ -55,11 +59,15 @@ def neutralised(rows: Iterator[Sequence[object]],
     number written with + starts with a trigger, and is number-like): rows are looked
     at in batches, the cells of those columns joined one a line and searched by one
     regex in C. Only a batch in which it finds something, or whose cells hold a line
-    break (one cell would then span lines), is looked at row by row."""
-    rows = iter(rows)
+    break (one cell would then span lines), is looked at row by row. The batches are
+    chained in C, so a clean row costs no Python step."""
     if columns is not None and not columns:
-        yield from rows
-        return
+        return iter(rows)
+    return itertools.chain.from_iterable(_batches(iter(rows), columns))
+
+
+def _batches(rows: Iterator[Sequence[object]],
+             columns: Sequence[int] | None) -> Iterator[Iterable[Sequence[object]]]:
     pick = None if columns is None else operator.itemgetter(*columns)
     while batch := list(itertools.islice(rows, BATCH)):
         if pick is None:
@@ -68,12 +76,16 @@ def neutralised(rows: Iterator[Sequence[object]],
             cells = map(pick, batch)
         else:
             cells = itertools.chain.from_iterable(map(pick, batch))
-        cells = list(map(str, cells))
-        text = "\n".join(cells)
-        if text.count("\n") == len(cells) - 1 and not _DANGER.search(text):
-            yield from batch
+        cells = list(cells)
+        try:
+            text = "\n".join(cells)  # all strings, as a phone column is: no copy each
+        except TypeError:
+            text = "\n".join(map(str, cells))
+        if text.count("\n") == len(cells) - 1 and (_ALL_NUMBER_CHARS.fullmatch(text)
+                                                    or not _DANGER.search(text)):
+            yield batch
         else:
-            yield from _row_by_row(batch)
+            yield _row_by_row(batch)
 
 
 def _row_by_row(rows: Sequence[Sequence[object]]) -> Iterator[Sequence[object]]:

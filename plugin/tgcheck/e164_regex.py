@@ -27,9 +27,27 @@ def _desc(desc) -> str | None:
     lengths = [n for n in desc.possible_length if n > 0]
     if desc.possible_length and not lengths:
         return None  # [-1]: no numbers of this type
-    length = "|".join(f"\\d{{{n}}}" for n in lengths)
+    length = "|".join(_digits(low, high) for low, high in _runs(sorted(set(lengths))))
     ahead = f"(?=(?:{length})\\Z)" if length else ""
     return f"{ahead}(?=(?:{desc.national_number_pattern})\\Z)"
+
+
+def _runs(lengths: list[int]) -> list[tuple[int, int]]:
+    """Sorted lengths as runs of consecutive ones: [4, 5, 6, 9] -> [(4, 6), (9, 9)]."""
+    runs: list[tuple[int, int]] = []
+    for n in lengths:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _digits(low: int, high: int) -> str:
+    r"""low to high digits: one greedy \d{4,15} instead of twelve alternatives
+    (\d{4}|\d{5}|..., each tried from the start): a German number's check
+    costs about a third less."""
+    return f"\\d{{{low}}}" if low == high else f"\\d{{{low},{high}}}"
 
 
 # Any type makes a number valid, so the order is free: the common ones first, where

@@ -35,7 +35,7 @@ def test_the_process_benchmark_runs_both_programs_and_their_answers_agree():
     from benchmarks import bench_process
 
     rows = bench_process.measure(300, repeat=1)
-    assert [r.figure.split(",")[1].strip() for r in rows[:2]] == ["300 numbers"] * 2
+    assert [r.figure.split(",")[1].strip() for r in rows[:2]] == ["300 numbers of 6 countries"] * 2
     assert "cold" in rows[0].figure and "cached" in rows[1].figure
     assert all(isinstance(r.tgcheck, float) and r.tgcheck > 0 for r in rows)
     assert all(isinstance(r.baseline, float) and r.baseline > 0 for r in rows)

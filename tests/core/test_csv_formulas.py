@@ -101,3 +101,18 @@ def test_only_the_columns_named_are_looked_at():
     assert list(neutralised([["a", "=x"]], (0,))) == [["a", "=x"]]  # not a text column
     assert list(neutralised([["a", "=x"]], ())) == [["a", "=x"]]
     assert list(neutralised([["a", "=x"]], (0, 1))) == [["a", "'=x"]]
+
+
+def test_a_column_of_phone_numbers_is_passed_through_and_a_formula_in_it_is_not():
+    """A batch whose cells hold only digits, spaces and separators is number-like as
+    a whole; one cell with anything else in it is looked at by the rule."""
+    from tgcheck.csv_formulas import BATCH, neutralised
+
+    rows = [["+41 79 828 46 51", "x"], ["-5", "x"], ["(044) 123-45-67", "x"], ["+", "x"],
+            ["", "x"]] * BATCH
+    out = list(neutralised(rows, (0,)))
+    assert all(a is b for a, b in zip(rows, out, strict=True))
+    for cell in ("+41 79\r=cmd|x", "\t=cmd|x", "-1+cmd|x", "+41798284651\u00a0=x"):
+        risky = [*rows[:7], [cell, "x"]]
+        got = list(neutralised(risky, (0,)))
+        assert got[:7] == risky[:7] and got[7] == [neutralise(cell), "x"], cell

@@ -113,3 +113,35 @@ def test_a_malformed_plugin_format_is_a_clear_error(fmt, says):
             formats.names()
     finally:
         plugins.pm.unregister(name="test-claims")
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", " ", "|"])
+def test_csv_output_is_what_the_csv_module_writes(delimiter):
+    """Batches of plain text are joined without csv.writer: every batch, plain or
+    not, comes out byte for byte as csv.writer writes it."""
+    import csv
+    import io
+
+    from tgcheck.default_plugins.output_formats import CSV_BATCH
+    from tgcheck.output_style import OutputStyle
+
+    class Text(str):
+        pass
+
+    plain = ("+41798284651", "+41798284651", "yes", "ok", "")
+    odd = [("a,b", "x"), ('say "hi"', "x"), ("a\nb", "x"), ("a\rb", "x"), ("a;b", "x"),
+           ("a\tb", "x"), ("a b", ""), ("a|b", "x"), ("",), ("x",), (), (None, "x"),
+           (7, 1.5), (Text("+41798284651"), "x"), ("", ""), (" lead", "trail ")]
+    rows = [plain] * (CSV_BATCH + 5)
+    for at, row in enumerate(odd):  # each in a batch of plain rows of its own
+        rows += [plain] * (at * 7 % CSV_BATCH) + [row]
+        rows += [plain] * (CSV_BATCH - len(rows) % CSV_BATCH)
+    rows += [plain] * 10 + [("",)]
+    style = OutputStyle(delimiter=delimiter, csv_safe=False)
+    got = io.StringIO()
+    count = formats.FORMATS["csv"].write_text(got, ["input", "number"], iter(rows), style)
+    want = io.StringIO()
+    csv.writer(want, delimiter=delimiter, lineterminator="\n").writerows(
+        [["input", "number"], *rows])
+    assert count == len(rows)
+    assert got.getvalue() == want.getvalue()

@@ -72,3 +72,21 @@ def test_an_httpx_that_needs_its_client_is_imported_whole(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_help_and_version_import_no_duckdb_arrow_or_numpy():
+    # Issue 25: DuckDB, Arrow and numpy cost about 0.3 s of CPU to import; the
+    # SQL face's command is listed by --help without loading its module.
+    for args in (["--help"], ["--version"], ["check", "--help"]):
+        out = _run(
+            "import sys\n"
+            "from tgcheck.cli import main\n"
+            f"sys.argv = ['tgcheck', *{args!r}]\n"
+            "try:\n"
+            "    main()\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('LOADED', *[m for m in ('duckdb', 'pyarrow', 'numpy') if m in sys.modules])\n")
+        assert out[out.index("LOADED"):] == ["LOADED"], (args, out)
+        if args == ["--help"]:
+            assert "sql" in out  # the face's command is listed all the same

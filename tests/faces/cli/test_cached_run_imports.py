@@ -60,3 +60,4 @@ def test_httpx_comes_without_its_command_line_client():
         "print(httpx._main.main.name, httpx.URL('http://127.0.0.1:9/x').path)\n")],
         capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split()[-4:] == ["False", "none", "main", "/x"]
+
