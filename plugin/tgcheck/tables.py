@@ -26,6 +26,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,6 +104,8 @@ class InputTable:
     sheets: list[str] = dataclasses.field(default_factory=list)
     # A table that is its column of numbers (.txt): that column as a list, read anew.
     _column: Callable[[], list] | None = None
+    # The same column read in blocks (lists of values), for a check in chunks.
+    _column_blocks: Callable[[], Iterator[list]] | None = None
 
     def rows(self) -> Iterator[list]:
         """Every data row, padded to the header's width, in file order."""
@@ -112,6 +115,20 @@ class InputTable:
         if self._column is not None:
             return iter(self._column())
         return map(itemgetter(self.number_index), self._rows())
+
+    def chunks(self, size: int) -> Iterator[list]:
+        """The data rows in lists of `size` (the last one shorter), in file order,
+        read as they are needed: a check in chunks holds one. A table that is its
+        column of numbers (a .txt) gives its values, not one-cell rows."""
+        if self._column_blocks is not None:
+            return _rechunked(self._column_blocks(), size)
+        return _sliced(self._rows(), size)
+
+    def chunk_numbers(self, chunk: list) -> list:
+        """The number cells of a list of rows chunks() gave."""
+        if self._column_blocks is not None:
+            return chunk
+        return list(map(itemgetter(self.number_index), chunk))
 
     def close(self) -> None:
         if self._cleanup is not None:
@@ -202,11 +219,52 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
             lines = [line if line.strip() else "" for line in lines]
         return lines
 
+    def blocks() -> Iterator[list[str]]:
+        # column()'s values, a block at a time: blank lines are held back until a
+        # number follows them (trailing ones are not inputs), whitespace-only
+        # lines are "" as there.
+        with p.open(encoding=encoding, newline=None) as f:
+            size = os.fstat(f.fileno()).st_size
+            read = ([f.read().split("\n")] if size <= input_limits.WHOLE_BYTES
+                    else input_limits.text_blocks(f))
+            held = 0  # blank lines not yet known to come before a number
+            for lines in read:
+                if any(map(str.isspace, lines)):
+                    lines = [line if line.strip() else "" for line in lines]
+                last = len(lines) - 1
+                while last >= 0 and not lines[last]:
+                    last -= 1
+                if last < 0:
+                    held += len(lines)
+                    continue
+                if held:
+                    yield [""] * held
+                yield lines if last == len(lines) - 1 else lines[:last + 1]
+                held = len(lines) - 1 - last
+
     with p.open(encoding=encoding, newline=None) as f:
         if not input_limits.has_text(f):
             raise InputError(f"{shown}: is empty")
     return InputTable(shown, "txt", ["input"], 0, False,
-                      lambda: ([line] for line in column()), _column=column)
+                      lambda: ([line] for line in column()), _column=column,
+                      _column_blocks=blocks)
+
+
+def _sliced(rows: Iterator[list], size: int) -> Iterator[list]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def _rechunked(blocks: Iterator[list], size: int) -> Iterator[list]:
+    """Lists of any length as lists of `size` items (the last one shorter)."""
+    held: list = []
+    for block in blocks:
+        held.extend(block)
+        while len(held) >= size:
+            yield held[:size]
+            del held[:size]
+    if held:
+        yield held
 
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:
@@ -488,10 +546,16 @@ def answer_rows(table: InputTable, checked: Sequence[object], answers: AnswerCol
 
 def row_regions(table: InputTable, region_column: str, default: str | None):
     """Each row's region cell (--region-column), the fixed --region where it is empty."""
+    index = region_index(table, region_column)
+    return regions.per_row([row[index] for row in table.rows()], default)
+
+
+def region_index(table: InputTable, region_column: str) -> int:
+    """The index of --region-column's column (never the column of numbers)."""
     index = choose_column(table.columns, region_column, table.name, [], table.has_header)
     if index == table.number_index:
         raise InputError(f"--region-column {region_column!r} is the column of numbers")
-    return regions.per_row([row[index] for row in table.rows()], default)
+    return index
 
 
 # -- output -------------------------------------------------------------------
