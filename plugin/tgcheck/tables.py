@@ -26,12 +26,11 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
+from . import chunked_input, formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
 from .fields import as_cell, as_text
 from .output_style import OutputStyle, umask_mode
@@ -104,8 +103,7 @@ class InputTable:
     sheets: list[str] = dataclasses.field(default_factory=list)
     # A table that is its column of numbers (.txt): that column as a list, read anew.
     _column: Callable[[], list] | None = None
-    # The same column read in blocks (lists of values), for a check in chunks.
-    _column_blocks: Callable[[], Iterator[list]] | None = None
+    _column_blocks: Callable[[], Iterator[list]] | None = None  # the same, in blocks
 
     def rows(self) -> Iterator[list]:
         """Every data row, padded to the header's width, in file order."""
@@ -115,20 +113,6 @@ class InputTable:
         if self._column is not None:
             return iter(self._column())
         return map(itemgetter(self.number_index), self._rows())
-
-    def chunks(self, size: int) -> Iterator[list]:
-        """The data rows in lists of `size` (the last one shorter), in file order,
-        read as they are needed: a check in chunks holds one. A table that is its
-        column of numbers (a .txt) gives its values, not one-cell rows."""
-        if self._column_blocks is not None:
-            return _rechunked(self._column_blocks(), size)
-        return _sliced(self._rows(), size)
-
-    def chunk_numbers(self, chunk: list) -> list:
-        """The number cells of a list of rows chunks() gave."""
-        if self._column_blocks is not None:
-            return chunk
-        return list(map(itemgetter(self.number_index), chunk))
 
     def close(self) -> None:
         if self._cleanup is not None:
@@ -219,52 +203,12 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
             lines = [line if line.strip() else "" for line in lines]
         return lines
 
-    def blocks() -> Iterator[list[str]]:
-        # column()'s values, a block at a time: blank lines are held back until a
-        # number follows them (trailing ones are not inputs), whitespace-only
-        # lines are "" as there.
-        with p.open(encoding=encoding, newline=None) as f:
-            size = os.fstat(f.fileno()).st_size
-            read = ([f.read().split("\n")] if size <= input_limits.WHOLE_BYTES
-                    else input_limits.text_blocks(f))
-            held = 0  # blank lines not yet known to come before a number
-            for lines in read:
-                if any(map(str.isspace, lines)):
-                    lines = [line if line.strip() else "" for line in lines]
-                last = len(lines) - 1
-                while last >= 0 and not lines[last]:
-                    last -= 1
-                if last < 0:
-                    held += len(lines)
-                    continue
-                if held:
-                    yield [""] * held
-                yield lines if last == len(lines) - 1 else lines[:last + 1]
-                held = len(lines) - 1 - last
-
     with p.open(encoding=encoding, newline=None) as f:
         if not input_limits.has_text(f):
             raise InputError(f"{shown}: is empty")
     return InputTable(shown, "txt", ["input"], 0, False,
                       lambda: ([line] for line in column()), _column=column,
-                      _column_blocks=blocks)
-
-
-def _sliced(rows: Iterator[list], size: int) -> Iterator[list]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
-
-
-def _rechunked(blocks: Iterator[list], size: int) -> Iterator[list]:
-    """Lists of any length as lists of `size` items (the last one shorter)."""
-    held: list = []
-    for block in blocks:
-        held.extend(block)
-        while len(held) >= size:
-            yield held[:size]
-            del held[:size]
-    if held:
-        yield held
+                      _column_blocks=lambda: chunked_input.text_column_blocks(p, encoding))
 
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterator
 
-from .. import regions
+from .. import chunked_input, regions
 from ..answer_column import AnswerColumn, sent_numbers
 from ..engine import CheckRequest, Engine
 from ..normalize import resolve_all
@@ -49,7 +49,7 @@ class ChunkedInput:
              ) -> ChunkedInput | None:
         """A ChunkedInput when the table has more rows than one chunk; None when it
         fits in one (the whole-column path is then as small)."""
-        chunks = table.chunks(size)
+        chunks = chunked_input.chunks(table, size)
         next(chunks, None)
         if next(chunks, None) is None:
             return None
@@ -57,7 +57,7 @@ class ChunkedInput:
 
     def _found(self, chunk: list) -> tuple[list, list]:
         """A chunk's number cells and resolve_all's reading of them."""
-        values = self.table.chunk_numbers(chunk)
+        values = chunked_input.numbers_of(self.table, chunk)
         region = self.region
         if self.region_at is not None:
             region = regions.per_row([row[self.region_at] for row in chunk], region)
@@ -69,7 +69,7 @@ class ChunkedInput:
         from ..compact_answers import CompactAnswers, as_array, distinct
 
         parts = []
-        for chunk in self.table.chunks(self.size):
+        for chunk in chunked_input.chunks(self.table, self.size):
             values, found = self._found(chunk)
             self.rows += len(chunk)
             self._prints.append(hash(tuple(values)))
@@ -87,7 +87,7 @@ class ChunkedInput:
         fingerprint: answers are never written beside rows that changed."""
         count = 0
         at = 0
-        for count, chunk in enumerate(self.table.chunks(self.size), 1):
+        for count, chunk in enumerate(chunked_input.chunks(self.table, self.size), 1):
             values, found = self._found(chunk)
             if count > len(self._prints) or hash(tuple(values)) != self._prints[count - 1]:
                 self._changed(f"rows {at + 1:,} to {at + len(chunk):,} differ")

@@ -11,6 +11,7 @@ from python_calamine import CalamineWorkbook
 
 from conftest import numbers
 from processes import cli_env, read_until, run, started
+from tgcheck import chunked_input
 from tgcheck.cli import check_chunks, cli
 from tgcheck.engine import planning
 from tgcheck.store import answers as store_answers
@@ -139,7 +140,7 @@ def test_a_large_text_file_reads_the_same_in_chunks(tmp_path):
     assert path.stat().st_size > 16 * 1024 * 1024
     table = open_input(str(path))
     whole = list(table.numbers())
-    chunked = [v for chunk in table.chunks(30_001) for v in chunk]
+    chunked = [v for chunk in chunked_input.chunks(table, 30_001) for v in chunk]
     assert chunked == whole and whole[-1] == numbers(40)[-1] and "" in whole[:60]
     table.close()
 
