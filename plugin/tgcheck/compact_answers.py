@@ -2,17 +2,18 @@
 millions, where a set of str numbers and dicts of answers would cost ~250
 bytes a number (issue 25, bounded memory).
 
-The numbers are one sorted numpy array of ASCII bytes (an E.164 number is at
-most 16 characters: 16 bytes each, no object per number), in the order
-sorted() gives their str form, so chunks cut from it are the chunks a list
-would give. Beside each number, the index of its answer among the run's
-distinct (value, status) pairs (int32; -1: no answer yet). A face reads the
-answers of a slice of its rows back as answer groups (groups_for), which
-tgcheck.answer_column joins by number as for any check.
+Each number is one int64 key: its digits in base 11 (a digit d as d + 1, an
+absent one as 0, up to DIGITS of them), so keys sort as the str numbers sort
+(sorted(): chunks cut from the keys are the chunks a list would give) and
+numpy sorts, dedupes and searches them in C. Beside each key, the index of its
+answer among the run's distinct (value, status) pairs (int32; -1: none yet).
+A face reads the answers of a slice of its rows back as answer groups
+(groups_for), which tgcheck.answer_column joins by number as for any check.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,26 +21,67 @@ import numpy as np
 from .store.base import AnswerGroup
 
 NO_ANSWER = -1
+# 11**18 < 2**63: eighteen digits fit (E.164 has at most fifteen).
+DIGITS = 18
+_PLUS, _ZERO, _NINE = ord("+"), ord("0"), ord("9")
+
+
+class NotCompact(ValueError):
+    """A number that is not "+" and at most DIGITS digits: no key for it."""
 
 
 def as_array(numbers: Iterable[str]) -> np.ndarray:
-    """E.164 str numbers as a numpy bytes array (its width the longest one's)."""
+    """E.164 str numbers as their int64 keys (NotCompact for any other)."""
     numbers = numbers if isinstance(numbers, list) else list(numbers)
     if not numbers:
-        return np.array([], dtype="S1")
-    return np.array(numbers, dtype="S")
+        return np.empty(0, np.int64)
+    if max(map(len, numbers)) > DIGITS + 1:
+        raise NotCompact("a number of more than 18 digits")
+    try:
+        raw = np.array(numbers, dtype=f"S{DIGITS + 1}")
+    except UnicodeEncodeError:
+        raise NotCompact("a number that is not ASCII") from None
+    cells = raw.view(np.uint8).reshape(len(raw), DIGITS + 1)
+    digit = (cells[:, 1:] >= _ZERO) & (cells[:, 1:] <= _NINE)
+    if ((cells[:, 0] != _PLUS).any() or (~digit & (cells[:, 1:] != 0)).any()
+            or (digit[:, 1:] & ~digit[:, :-1]).any()):  # a digit after the end
+        raise NotCompact("a number that is not + and digits")
+    keys = np.zeros(len(raw), np.int64)
+    for i in range(DIGITS):
+        column = cells[:, i + 1]
+        keys *= 11
+        keys += np.where(digit[:, i], column.astype(np.int64) - (_ZERO - 1), 0)
+    return keys
 
 
-def as_strs(array: np.ndarray) -> list[str]:
+def as_strs(keys: np.ndarray) -> list[str]:
     """as_array's inverse: the numbers as a list of str."""
-    return array.astype(str).tolist()
+    cells = np.zeros((len(keys), DIGITS + 1), np.uint8)
+    cells[:, 0] = _PLUS
+    rest = keys.copy()
+    for i in range(DIGITS, 0, -1):
+        digit = rest % 11
+        rest //= 11
+        cells[:, i] = np.where(digit > 0, digit + (_ZERO - 1), 0)
+    return cells.view(f"S{DIGITS + 1}").ravel().astype(str).tolist()
 
 
 def distinct(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """The sorted distinct numbers of several arrays (each may repeat numbers)."""
+    """The sorted distinct keys of several arrays (each may repeat numbers)."""
     if not parts:
-        return as_array([])
+        return np.empty(0, np.int64)
     return np.unique(np.concatenate(parts))
+
+
+def _keys_of_any(numbers: list[str]) -> np.ndarray:
+    """Keys of the numbers that have one: a store's scan may bring others."""
+    try:
+        return as_array(numbers)
+    except NotCompact:
+        return as_array([n for n in numbers if _COMPACT.fullmatch(n)])
+
+
+_COMPACT = re.compile(rf"\+[0-9]{{1,{DIGITS}}}")
 
 
 class Decoded:
@@ -90,7 +132,7 @@ class CompactAnswers:
             if code is None:
                 code = self._code_of[pair] = len(self.pairs)
                 self.pairs.append(pair)
-            at = self._positions(as_array(group))
+            at = self._positions(_keys_of_any(group))
             self.codes[at[at >= 0]] = code
 
     def missing(self, start: int, stop: int) -> np.ndarray:

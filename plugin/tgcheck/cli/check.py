@@ -176,12 +176,15 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             # (cli/check_chunks.py), memory bounded by the chunk, not the file.
             chunked = ChunkedInput.open(table, settings_registry.value("check_chunk_rows"), region,
                                         region_column)
+        if chunked is not None:
+            compact = chunked.distinct_numbers()
+            if compact is None:
+                chunked = None  # a number with no compact key: the whole column
         if region_column is not None and chunked is None:
             region = row_regions(table, region_column, region)
         if chunked is not None:
-            # Pass 1 counts the rows: an output that cannot take them fails before
+            # Pass 1 counted the rows: an output that cannot take them fails before
             # a task is paid for.
-            compact = chunked.distinct_numbers()
             check_output(output, fmt, rows=chunked.rows, folder=True)
         elif not dry_run:
             # The engine lists the values anyway; listed here, their count lets an

@@ -43,6 +43,9 @@ class ChunkedInput:
                           else region_index(table, region_column))
         self.rows = 0
         self._prints: list[int] = []  # per chunk: a fingerprint of its number cells
+        # Per chunk: every cell already a valid E.164 number (resolve_all gave the
+        # cells back): pass 2 need not normalise it again.
+        self._clean: list[bool] = []
 
     @classmethod
     def open(cls, table: InputTable, size: int, region, region_column: str | None
@@ -55,9 +58,12 @@ class ChunkedInput:
             return None
         return cls(table, size, region, region_column)
 
-    def _found(self, chunk: list) -> tuple[list, list]:
-        """A chunk's number cells and resolve_all's reading of them."""
+    def _found(self, chunk: list, clean: bool = False) -> tuple[list, list]:
+        """A chunk's number cells and resolve_all's reading of them (the cells
+        themselves for a chunk pass 1 found clean)."""
         values = chunked_input.numbers_of(self.table, chunk)
+        if clean:
+            return values, values
         region = self.region
         if self.region_at is not None:
             region = regions.per_row([row[self.region_at] for row in chunk], region)
@@ -65,15 +71,20 @@ class ChunkedInput:
 
     def distinct_numbers(self):
         """Pass 1: the input's distinct numbers (sorted, compact), each chunk's
-        fingerprint kept for pass 2."""
-        from ..compact_answers import CompactAnswers, as_array, distinct
+        fingerprint kept for pass 2. None for an input with a number that has
+        no compact key (compact_answers.NotCompact): the whole-column path's."""
+        from ..compact_answers import CompactAnswers, NotCompact, as_array, distinct
 
         parts = []
         for chunk in chunked_input.chunks(self.table, self.size):
             values, found = self._found(chunk)
             self.rows += len(chunk)
             self._prints.append(hash(tuple(values)))
-            parts.append(distinct([as_array(sent_numbers(found))]))
+            self._clean.append(found == values)
+            try:
+                parts.append(distinct([as_array(sent_numbers(found))]))
+            except NotCompact:
+                return None
             if len(parts) >= 16:  # merged now and then: repeats are held once
                 parts = [distinct(parts)]
         return CompactAnswers(distinct(parts))
@@ -88,9 +99,10 @@ class ChunkedInput:
         count = 0
         at = 0
         for count, chunk in enumerate(chunked_input.chunks(self.table, self.size), 1):
-            values, found = self._found(chunk)
+            values = chunked_input.numbers_of(self.table, chunk)
             if count > len(self._prints) or hash(tuple(values)) != self._prints[count - 1]:
                 self._changed(f"rows {at + 1:,} to {at + len(chunk):,} differ")
+            values, found = self._found(chunk, self._clean[count - 1])
             at += len(chunk)
             yield chunk, values, found
         if count < len(self._prints):
