@@ -263,7 +263,10 @@ class Planning(EnginePart):
             if stop.interrupted():
                 raise Cancelled("stopped before the task was created; the next call creates it")
             try:
-                return self._sized_job(missing[where[0]:where[1]], request.with_(cancel=stop))
+                # In a list the caller empties: a finished future keeps no answers
+                # (the futures are held until the last chunk is done).
+                return [self._sized_job(missing[where[0]:where[1]],
+                                        request.with_(cancel=stop))]
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
@@ -282,9 +285,9 @@ class Planning(EnginePart):
         futures = [pool.submit(run, where) for where in bounds]
         try:
             for future in as_completed(futures):
-                result = future.result()
-                if result is not None:
-                    yield result
+                box = future.result()
+                if box is not None:
+                    yield box.pop()
         except KeyboardInterrupt:
             interrupted = True
             self.creates.in_flight(stop)  # stop set under the gate's lock
