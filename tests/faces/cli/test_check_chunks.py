@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
 
 from conftest import numbers
-from processes import cli_env, read_until, run, started
+from processes import cli_env, interrupt, read_until, rows, run, started
 from tgcheck import chunked_input
 from tgcheck.cli import check_chunks, cli
 from tgcheck.engine import planning
@@ -162,3 +162,26 @@ def test_an_input_changed_between_the_passes_is_refused(sandbox, tmp_path):
     message = stderr.strip().splitlines()[-1]
     assert "changed while it was being checked (rows 5 to 6 differ)" in message
     assert not out.exists() and sandbox.creates == 1
+
+
+def test_ctrl_c_in_a_chunked_check_leaves_its_tasks_to_the_next_run(sandbox, tmp_path):
+    values = numbers(10, start=900)
+    listing = tmp_path / "in.txt"
+    listing.write_text("\n".join(values + values[::-1]) + "\n")  # 20 rows, 10 numbers
+    env = dict(cli_env(sandbox, tmp_path), TGCHECK_CHECK_CHUNK_ROWS="3",
+               TGCHECK_MAX_TASK_SIZE="4")
+    sandbox.time_scale = 0.0  # the tasks stay pending
+    with started("check", str(listing), "--progress", "json", "-o",
+                 str(tmp_path / "o.csv"), env=env) as proc:
+        read_until(proc, '"event": "submitted"', count=3)
+        stderr = interrupt(proc)
+    assert proc.returncode == 130, stderr
+    assert "3 task(s) created by this run" in stderr
+    assert sandbox.creates == 3 and not (tmp_path / "o.csv").exists()
+    sandbox.time_scale = 1.0
+    again = run("check", str(listing), env=env)
+    assert again.returncode == 0, again.stderr
+    assert sandbox.creates == 3  # attached to the open jobs: nothing paid twice
+    got = rows(again.stdout)
+    assert [r["input"] for r in got] == values + values[::-1]
+    assert all(r["status"] in ("ok", "unknown") for r in got)
