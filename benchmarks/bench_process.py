@@ -30,11 +30,6 @@ NAIVE = Path(__file__).with_name("naive_client.py")
 
 def child_cpu(argv: list[str], env: dict) -> float:
     """User + system CPU seconds of one child process, run to its end."""
-    return child_usage(argv, env)[0]
-
-
-def child_usage(argv: list[str], env: dict) -> tuple[float, float]:
-    """child_cpu, and the child's own peak RSS in MB (wait4: not other children's)."""
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = proc.stderr.read()
@@ -44,7 +39,7 @@ def child_usage(argv: list[str], env: dict) -> tuple[float, float]:
     if proc.returncode:
         raise RuntimeError(f"{argv[1:4]} exited {proc.returncode}: "
                            f"{stderr.decode(errors='replace')[-500:]}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KiB on Linux
+    return usage.ru_utime + usage.ru_stime
 
 
 def tgcheck_argv(source: Path, target: Path, url: str) -> list[str]:

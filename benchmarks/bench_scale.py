@@ -1,14 +1,11 @@
-"""Figure 8: CPU per number and peak RSS as a run grows (is a run's cost linear in
-its size, its memory bounded?).
+"""Figure 8: CPU per number as a run grows (is a run's cost linear in its size?).
 
 The whole `python -m tgcheck check` process against the sandbox (in a process of
 its own, as figure 2), cold (a new store) and cached (the same run again), at a
 small and a large size with the same task size: the large run has proportionally
 more chunks (tasks), so any cost that grows with the chunks already claimed
-(each claim looking at every earlier job) shows as more CPU per number. The goals:
-the large size's CPU per number within 1.2x of the small one's; each run's
-peak RSS (the whole process's, from wait4) under 1 GB, whatever its size
-(a check holds a chunk of rows, TGCHECK_CHECK_CHUNK_ROWS, not the file).
+(each claim looking at every earlier job) shows as more CPU per number. The goal:
+the large size's CPU per number within 1.2x of the small one's.
 
     python -m benchmarks --only scale            # 1,000,000 and 2,000,000
     TGCHECK_BENCH_SCALE=1000000,5000000 python -m benchmarks --only scale
@@ -21,11 +18,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_process import child_cpu, child_usage, tgcheck_argv
+from benchmarks.bench_process import child_cpu, tgcheck_argv
 from benchmarks.common import Row, SandboxProcess
 
 GOAL = 1.2
-RSS_GOAL_MB = 1000
 
 
 def write_numbers(path: Path, n: int) -> None:
@@ -46,9 +42,8 @@ def statuses_of(path: Path, n: int) -> list[str]:
     return found
 
 
-def run_sizes(sizes: list[int], task_size: int) -> dict[int, tuple[float, ...]]:
-    """size -> (cold CPU s, cached CPU s, cold peak RSS MB, cached peak RSS MB) of
-    whole tgcheck processes."""
+def run_sizes(sizes: list[int], task_size: int) -> dict[int, tuple[float, float]]:
+    """size -> (cold CPU s, cached CPU s) of whole tgcheck processes."""
     out = {}
     with SandboxProcess(speed=1e9, queue_seconds=0.02, export_seconds=0.02,
                         quirks=False) as sb, tempfile.TemporaryDirectory() as tmp:
@@ -67,14 +62,14 @@ def run_sizes(sizes: list[int], task_size: int) -> dict[int, tuple[float, ...]]:
             write_numbers(source, n)
             run_env = {**env, "TGCHECK_HOME": str(work / f"home{n}")}
             target = work / f"out{n}.csv"
-            cold, cold_mb = child_usage(tgcheck_argv(source, target, sb.url), run_env)
-            cached, cached_mb = child_usage(tgcheck_argv(source, target, sb.url), run_env)
+            cold = child_cpu(tgcheck_argv(source, target, sb.url), run_env)
+            cached = child_cpu(tgcheck_argv(source, target, sb.url), run_env)
             # Every number answered by the sandbox (ok, or a left-out unknown): none
             # answered locally as invalid, which would measure the wrong thing.
             statuses = set(statuses_of(target, n))
             if not statuses <= {"ok", "unknown"}:
                 raise RuntimeError(f"the scale benchmark's answers are {sorted(statuses)}")
-            out[n] = (cold, cached, cold_mb, cached_mb)
+            out[n] = (cold, cached)
             source.unlink()
             target.unlink()
     return out
@@ -91,7 +86,7 @@ def measure(quick: bool) -> list[Row]:
     return rows_of(run_sizes(sizes, task_size), task_size)
 
 
-def rows_of(cpu: dict[int, tuple[float, ...]], task_size: int) -> list[Row]:
+def rows_of(cpu: dict[int, tuple[float, float]], task_size: int) -> list[Row]:
     sizes = sorted(cpu)
     small = sizes[0]
     rows = []
@@ -106,11 +101,4 @@ def rows_of(cpu: dict[int, tuple[float, ...]], task_size: int) -> list[Row]:
                 goal=f"<= {GOAL}x of {small:,}" if n != small else "-",
                 met=per / base <= GOAL if n != small else None,
                 note=f"whole process {cpu[n][i]:.1f} s CPU"))
-    for i, label in enumerate(("cold", "cached")):
-        for n in sizes:
-            if len(cpu[n]) > 2:
-                peak = cpu[n][2 + i]
-                rows.append(Row(f"8 peak RSS MB, {n:,}-number check, {label}", peak, None,
-                                goal=f"< {RSS_GOAL_MB} MB", met=peak < RSS_GOAL_MB,
-                                note="whole process (wait4)"))
     return rows

@@ -80,13 +80,8 @@ def test_the_scale_benchmark_runs_whole_processes_at_two_sizes():
 
     cpu = bench_scale.run_sizes([200, 400], task_size=100)
     assert sorted(cpu) == [200, 400]
-    assert all(cold > 0 and cached > 0 for cold, cached, *_ in cpu.values())
+    assert all(cold > 0 and cached > 0 for cold, cached in cpu.values())
     rows = bench_scale.rows_of(cpu, task_size=100)
-    assert [r.met for r in rows[:4]] == [None, rows[1].met, None, rows[3].met]
-    # Each run's whole-process peak RSS, against the 1 GB bound.
-    assert [r.figure for r in rows[4:]] == [
-        f"8 peak RSS MB, {n}-number check, {label}"
-        for label in ("cold", "cached") for n in (200, 400)]
-    assert all(0 < r.tgcheck < 1000 and r.met for r in rows[4:])
+    assert [r.met for r in rows] == [None, rows[1].met, None, rows[3].met]
     assert "400 (4 tasks of 100), cold" in rows[1].figure and "cached" in rows[3].figure
     assert isinstance(rows[1].met, bool) and isinstance(rows[3].met, bool)
