@@ -89,9 +89,10 @@ class Planning(EnginePart):
         freshness = self._freshness(request.retry_unknown, ttype)
         missing_parts = []
         for start, stop in _part_bounds(len(answers), lookup_size) if len(answers) else ():
-            part = answers.numbers[start:stop]
-            answers.record(self.store.lookup_groups(ttype.name, set(as_strs(part)),
-                                                    **freshness))
+            # A sorted list, not a set: the store sorts what it probes the index
+            # with, and a sorted list costs it no sort (1 s of CPU per 1,000,000).
+            answers.record(self.store.lookup_groups(
+                ttype.name, as_strs(answers.numbers[start:stop]), **freshness))
             missing_parts.append(answers.missing(start, stop))
         missing = Decoded(distinct(missing_parts))  # sorted as a list of str sorts
         del missing_parts
