@@ -185,3 +185,21 @@ def test_ctrl_c_in_a_chunked_check_leaves_its_tasks_to_the_next_run(sandbox, tmp
     got = rows(again.stdout)
     assert [r["input"] for r in got] == values + values[::-1]
     assert all(r["status"] in ("ok", "unknown") for r in got)
+
+
+def test_a_chunked_check_on_a_shared_postgresql_store(sandbox, tmp_path, postgres_cluster):
+    """The same output as the whole column, cold and cached, each number sent once."""
+    lines = _lines()
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n")
+    got = {}
+    for name, chunk in (("whole", WHOLE), ("chunked", "7")):
+        env = dict(cli_env(sandbox, tmp_path / name), TGCHECK_CHECK_CHUNK_ROWS=chunk,
+                   TGCHECK_STORE_URL=postgres_cluster.create_database(f"chunks_{name}"))
+        before = sandbox.creates
+        for run_no in (1, 2):  # cold, then cached
+            result = run("check", str(source), env=env)
+            assert result.returncode == 0, result.stderr
+            got[name, run_no] = result.stdout
+        assert sandbox.creates == before + 1  # the cached run sent nothing
+    assert got["chunked", 1] == got["whole", 1] == got["chunked", 2] == got["whole", 2]
