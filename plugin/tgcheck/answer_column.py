@@ -59,6 +59,8 @@ def number_of(found) -> str | None:
 
 def sent_numbers(found: Sequence) -> list[str]:
     """The E.164 numbers of resolve_all's answer (ok values, noted ones too), in order."""
+    if type(found) is list and set(map(type, found)) <= {str}:
+        return found.copy()  # every input a valid number: no loop in Python
     return [f if type(f) is str else f.number for f in found
             if type(f) is str or f.status == OK]
 

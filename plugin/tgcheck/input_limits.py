@@ -42,6 +42,14 @@ def text_lines(f: TextIO, size: int) -> list[str]:
     if size <= WHOLE_BYTES:
         return f.read().split("\n")
     lines: list[str] = []
+    for block in text_blocks(f):
+        lines.extend(block)
+    return lines
+
+
+def text_blocks(f: TextIO) -> Iterator[list[str]]:
+    """text_lines of a large file as it reads them: a list of lines per block of
+    BLOCK_CHARS characters (a check in chunks holds one block, not the file)."""
     carry = ""  # the start of a line the last block cut in two
     skipping = False  # inside an over-long line already kept (cut)
     while block := f.read(BLOCK_CHARS):
@@ -58,13 +66,12 @@ def text_lines(f: TextIO, size: int) -> list[str]:
             del parts[0]
         if parts and max(map(len, parts)) > MAX_CELL_CHARS:
             parts = [cut(p) if len(p) > MAX_CELL_CHARS else p for p in parts]
-        lines.extend(parts)
         if len(carry) > MAX_CELL_CHARS:
-            lines.append(cut(carry))
+            parts.append(cut(carry))
             carry, skipping = "", True
+        yield parts
     if carry and not skipping:
-        lines.append(carry)
-    return lines
+        yield [carry]
 
 
 def has_text(f: TextIO) -> bool:

@@ -30,7 +30,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import formats, headers, input_limits, regions, text_encoding, xlsx_rows
+from . import chunked_input, formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
 from .fields import as_cell, as_text
 from .output_style import OutputStyle, umask_mode
@@ -103,6 +103,7 @@ class InputTable:
     sheets: list[str] = dataclasses.field(default_factory=list)
     # A table that is its column of numbers (.txt): that column as a list, read anew.
     _column: Callable[[], list] | None = None
+    _column_blocks: Callable[[], Iterator[list]] | None = None  # the same, in blocks
 
     def rows(self) -> Iterator[list]:
         """Every data row, padded to the header's width, in file order."""
@@ -206,7 +207,8 @@ def _open_text(p: Path, shown: str, encoding: str) -> InputTable:
         if not input_limits.has_text(f):
             raise InputError(f"{shown}: is empty")
     return InputTable(shown, "txt", ["input"], 0, False,
-                      lambda: ([line] for line in column()), _column=column)
+                      lambda: ([line] for line in column()), _column=column,
+                      _column_blocks=lambda: chunked_input.text_column_blocks(p, encoding))
 
 
 def _open_csv(p: Path, shown: str, encoding: str, column: str | None) -> InputTable:
@@ -488,10 +490,16 @@ def answer_rows(table: InputTable, checked: Sequence[object], answers: AnswerCol
 
 def row_regions(table: InputTable, region_column: str, default: str | None):
     """Each row's region cell (--region-column), the fixed --region where it is empty."""
+    index = region_index(table, region_column)
+    return regions.per_row([row[index] for row in table.rows()], default)
+
+
+def region_index(table: InputTable, region_column: str) -> int:
+    """The index of --region-column's column (never the column of numbers)."""
     index = choose_column(table.columns, region_column, table.name, [], table.has_header)
     if index == table.number_index:
         raise InputError(f"--region-column {region_column!r} is the column of numbers")
-    return regions.per_row([row[index] for row in table.rows()], default)
+    return index
 
 
 # -- output -------------------------------------------------------------------

@@ -15,10 +15,11 @@ from .. import (
     plugins,
     progress_text,
     regions,
+    settings_registry,
 )
 from ..billing import FREE, PER_NUMBER, PER_TASK, billing_of
 from ..command_errors import Interrupted, handle_errors
-from ..engine import Engine
+from ..engine import CheckRequest, Engine
 from ..errors import InputError
 from ..output_style import style_for
 from ..progress import billed_calls, billed_here, make_display
@@ -36,6 +37,7 @@ from ..tables import (
     write_table,
 )
 from .app import cli
+from .check_chunks import ChunkedInput
 from .interrupt import let_creates_land, uncertain_note
 from .options import (
     PROGRESS_CHOICES,
@@ -168,10 +170,23 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
     try:
         for message in table.notes:
             note(message, progress, quiet)
-        if region_column is not None:
-            region = row_regions(table, region_column, region)
-        values = None
+        values = chunked = None
         if not dry_run:
+            # More rows than a chunk: read, checked and written a chunk at a time
+            # (cli/check_chunks.py), memory bounded by the chunk, not the file.
+            chunked = ChunkedInput.open(table, settings_registry.value("check_chunk_rows"), region,
+                                        region_column)
+        if chunked is not None:
+            compact = chunked.distinct_numbers()
+            if compact is None:
+                chunked = None  # a number with no compact key: the whole column
+        if region_column is not None and chunked is None:
+            region = row_regions(table, region_column, region)
+        if chunked is not None:
+            # Pass 1 counted the rows: an output that cannot take them fails before
+            # a task is paid for.
+            check_output(output, fmt, rows=chunked.rows, folder=True)
+        elif not dry_run:
             # The engine lists the values anyway; listed here, their count lets an
             # output that cannot be written fail before a task is paid for.
             values = list(table.numbers())
@@ -187,11 +202,16 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                                               engine.settings.progress_every))
             with recorder.display:
                 try:
-                    answers = engine.check_column(
-                        values, task_type=ttype.name, region=region,
-                        retry_unknown=retry_unknown, resubmit=resubmit, on_event=recorder,
-                        top_up=top_up,
-                    )
+                    if chunked is not None:
+                        chunked.check(engine, compact, CheckRequest(
+                            ttype.name, None, retry_unknown, resubmit, recorder, None,
+                            top_up))
+                    else:
+                        answers = engine.check_column(
+                            values, task_type=ttype.name, region=region,
+                            retry_unknown=retry_unknown, resubmit=resubmit,
+                            on_event=recorder, top_up=top_up,
+                        )
                 except KeyboardInterrupt:
                     cut_off = let_creates_land(engine)
                     raise _interrupted(recorder, engine.creates.recorded, cut_off) from None
@@ -199,7 +219,10 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
             header = [*table.columns, *answer_names(table.columns, [
                 "number", ttype.column, *field_names, "status", "reason"])]
             if output is None or output == "-":
-                check_unchanged(table, values)
+                if chunked is not None:
+                    chunked.check_unchanged()
+                else:
+                    check_unchanged(table, values)
 
             def then() -> str:
                 ids = _job_ids(engine, recorder.last)
@@ -209,8 +232,13 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         "another -o, and nothing is paid again")
 
             with writing(output, then):
-                rows = answer_rows(table, values, answers, tally)
-                if field_names:  # one column per field after the answer (issue 24)
+                if chunked is not None:
+                    rows = chunked.output_rows(engine, ttype, compact, tally, field_names,
+                                               cells=fmt not in ("csv", "json"))
+                else:
+                    rows = answer_rows(table, values, answers, tally)
+                if field_names and chunked is None:
+                    # One column per field after the answer (issue 24).
                     rows = with_fields(rows, len(table.columns), answers.fields_by_number,
                                        field_names, cells=fmt not in ("csv", "json"))
                 # Formulas can hide in the input's own columns and in a provider's
@@ -225,7 +253,8 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         # The cost of tasks this run paid for (not of those it only waited for).
         cost = _cost_note(engine.store.job_by_key(k) for k, e in recorder.last.items()
                           if not e.driven_by)
-        note(f"wrote {len(values)} rows {where} ({summary}; {recorder.billed} billed "
+        written = chunked.rows if chunked is not None else len(values)
+        note(f"wrote {written} rows {where} ({summary}; {recorder.billed} billed "
               f"calls{cost}{recorder.waited_notes()})", progress,
               quiet or (not output and progress != "json"))
     finally:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING
 
 from .. import fast_path, plugins
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
@@ -25,16 +26,24 @@ from .cancel import _on_main_thread, _Stop
 from .part import EnginePart
 from .request import CheckRequest, _Fill, number_set_key, tell
 
+if TYPE_CHECKING:
+    from ..compact_answers import CompactAnswers
+
 # Seconds by which "stored since my lookup" reaches back (see _answered_since).
 CLOCK_MARGIN = 60.0
+
+
+def _part_bounds(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the fewest parts of at most size of total items, equal in
+    size (they differ by one at most)."""
+    count = -(-total // size)
+    return [(i * total // count, (i + 1) * total // count) for i in range(count)]
 
 
 def _equal_parts(numbers: list, size: int) -> list[list]:
     """numbers in the fewest parts of at most size, equal in size (they differ by one
     at most)."""
-    count = -(-len(numbers) // size)
-    return [numbers[i * len(numbers) // count:(i + 1) * len(numbers) // count]
-            for i in range(count)]
+    return [numbers[start:stop] for start, stop in _part_bounds(len(numbers), size)]
 
 
 class Planning(EnginePart):
@@ -60,6 +69,51 @@ class Planning(EnginePart):
                                           **self._freshness(request.retry_unknown, ttype))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        for fetched in self._fetch(ttype, missing, wanted, request, since):
+            groups.extend(fetched)
+        return found, wanted, groups
+
+    def check_compact(self, answers: CompactAnswers, request: CheckRequest,
+                      lookup_size: int) -> None:
+        """_grouped for a check of millions that holds its numbers compactly (the
+        CLI's chunked check): answers' numbers (sorted, distinct, already
+        normalised) are looked up lookup_size at a time and the rest sent as
+        _grouped sends them (the same tasks: the same sorted numbers cut the same
+        way); every answer is recorded in answers, none held here."""
+        # numpy, imported by the runs that hold millions: not by every engine.
+        from ..compact_answers import Decoded, as_strs, distinct
+
+        ttype = plugins.get_task_type(request.task_type, self.settings.provider)
+        self.engine.attach_recovered()
+        since = self._answered_since(time.time(), request.retry_unknown)
+        freshness = self._freshness(request.retry_unknown, ttype)
+        missing_parts = []
+        for start, stop in _part_bounds(len(answers), lookup_size) if len(answers) else ():
+            # A sorted list, not a set: the store sorts what it probes the index
+            # with, and a sorted list costs it no sort (1 s of CPU per 1,000,000).
+            answers.record(self.store.lookup_groups(
+                ttype.name, as_strs(answers.numbers[start:stop]), **freshness))
+            missing_parts.append(answers.missing(start, stop))
+        missing = Decoded(distinct(missing_parts))  # sorted as a list of str sorts
+        del missing_parts
+
+        def wanted() -> set[str]:
+            # Only a task below the minimum, topped up, needs the set (to leave it out).
+            return set(as_strs(answers.numbers))
+
+        for fetched in self._fetch(ttype, missing, wanted, request, since):
+            answers.record(fetched)
+
+    def _fetch(self, ttype, missing, wanted, request: CheckRequest, since: float
+               ) -> Iterator[list[AnswerGroup]]:
+        """The answers of the numbers the store lacks (missing: sorted, a list or a
+        compact_answers.Decoded) as groups, a job's at a time: a few asked one by
+        one first (the fast path), a set below the minimum refused or topped up,
+        the rest sent in chunks. wanted: the check's numbers (or a callable that
+        makes them), left out of a top-up."""
+        if not isinstance(missing, list) and len(missing) <= max(
+                self.settings.sync_max, self.minimum(ttype) or 0):
+            missing = missing[0:len(missing)]  # a few: as a list, as _grouped has them
         if 0 < len(missing) <= self.settings.sync_max and fast_path.applies(
                 self.settings, self.provider, ttype, missing):
             # A few new numbers: asked one by one first; the rest go to one task.
@@ -68,21 +122,22 @@ class Planning(EnginePart):
             key = number_set_key(self.provider.identity, ttype.name, missing)
             answered, missing, job_id = fast_path.run(
                 self.engine, missing, request.with_(ttype=ttype, since=since), key)
-            groups.extend(_groups_of(answered))
+            yield _groups_of(answered)
             if job_id is not None:
                 request = request.with_(settled=frozenset({job_id}))
         sent = self._at_least_minimum(ttype, missing, wanted, request.top_up)
+        taken: set[str] = set()
         if len(sent) > len(missing):
             # Topped up: the stored answers added are to be checked again, even those a
             # job stored moments ago (which would otherwise count as "just answered").
             since = time.time()
+            taken = set(sent).difference(missing)
         # Each task (a chunk, a 413 half, the rest after an overlap) is checked
         # against the minimum again before its create; fillers are taken once.
-        fill = _Fill(request.top_up, wanted, set(sent).difference(wanted))
+        fill = _Fill(request.top_up, wanted, taken)
         request = request.with_(ttype=ttype, since=since, fill=fill)
         for result in self._send(sent, request):
-            groups.extend(_groups_of(result))
-        return found, wanted, groups
+            yield _groups_of(result)
 
     def minimum(self, ttype: TaskType) -> int | None:
         """Fewest numbers a task of this type may hold (TGCHECK_MIN_TASK_SIZE, else the
@@ -102,6 +157,8 @@ class Planning(EnginePart):
             return missing
         short = least - len(missing)
         top_up = self.settings.top_up if top_up is None else top_up
+        if callable(wanted):
+            wanted = wanted()
         filler = self.store.stalest(ttype.name, short, exclude=wanted) if top_up else []
         if len(filler) >= short:
             return sorted(missing + filler)
@@ -184,26 +241,31 @@ class Planning(EnginePart):
         # Equal chunks (sizes differ by one at most), not full ones and a remainder:
         # 100,020 numbers are two tasks of 50,010, not 100,000 and a 20 below the
         # minimum task size.
-        chunks = _equal_parts(missing, size)
-        if len(chunks) == 1 and not _on_main_thread():
+        # Each chunk is cut from missing when its job starts: a run's millions of
+        # numbers (tgcheck.compact_answers.Decoded) are never all made str at once.
+        bounds = _part_bounds(len(missing), size)
+        if len(bounds) == 1 and not _on_main_thread():
             # No Ctrl-C can reach this thread (SQL's and Excel's helper threads):
             # the job runs here, its waits woken by the caller's cancel at once.
-            yield self._sized_job(chunks[0], request)
+            yield self._sized_job(missing[0:len(missing)], request)
             return
         failed = threading.Event()
 
-        def run(chunk):
+        def run(where):
             if failed.is_set():
                 return None  # another chunk failed: the caller gets its error
             if stop.interrupted():
                 raise Cancelled("stopped before the task was created; the next call creates it")
             try:
-                return self._sized_job(chunk, request.with_(cancel=stop))
+                # In a list the caller empties: a finished future keeps no answers
+                # (the futures are held until the last chunk is done).
+                return [self._sized_job(missing[where[0]:where[1]],
+                                        request.with_(cancel=stop))]
             except BaseException:
                 failed.set()  # set before this future completes: no later chunk starts
                 raise
 
-        workers = min(self.settings.max_parallel_tasks, len(chunks))
+        workers = min(self.settings.max_parallel_tasks, len(bounds))
         # Ctrl-C reaches only the main thread, so there even one chunk's job runs
         # on a worker: an interrupt never cuts a create mid-request. The workers
         # are told through `stop`, and not waited for, so that an interrupt ends
@@ -214,12 +276,12 @@ class Planning(EnginePart):
         stop = _Stop(request.cancel)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-job")
         interrupted = False
-        futures = [pool.submit(run, chunk) for chunk in chunks]
+        futures = [pool.submit(run, where) for where in bounds]
         try:
             for future in as_completed(futures):
-                result = future.result()
-                if result is not None:
-                    yield result
+                box = future.result()
+                if box is not None:
+                    yield box.pop()
         except KeyboardInterrupt:
             interrupted = True
             self.creates.in_flight(stop)  # stop set under the gate's lock
@@ -247,7 +309,8 @@ class Planning(EnginePart):
         least = self.minimum(ttype)
         if fill is not None and least and len(numbers) < least:
             with fill.lock:
-                sent = self._at_least_minimum(ttype, numbers, fill.wanted | fill.taken,
+                wanted = fill.wanted() if callable(fill.wanted) else fill.wanted
+                sent = self._at_least_minimum(ttype, numbers, wanted | fill.taken,
                                               fill.top_up)
                 fill.taken.update(sent)  # two tasks never top up with the same numbers
             if len(sent) > len(numbers):

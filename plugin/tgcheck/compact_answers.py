@@ -1,0 +1,157 @@
+"""A check's distinct numbers and their answers, held compactly: for a run of
+millions, where a set of str numbers and dicts of answers would cost ~250
+bytes a number (issue 25, bounded memory).
+
+Each number is one int64 key: its digits in base 11 (a digit d as d + 1, an
+absent one as 0, up to DIGITS of them), so keys sort as the str numbers sort
+(sorted(): chunks cut from the keys are the chunks a list would give) and
+numpy sorts, dedupes and searches them in C. Beside each key, the index of its
+answer among the run's distinct (value, status) pairs (int32; -1: none yet).
+A face reads the answers of a slice of its rows back as answer groups
+(groups_for), which tgcheck.answer_column joins by number as for any check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .store.base import AnswerGroup
+
+NO_ANSWER = -1
+# 11**18 < 2**63: eighteen digits fit (E.164 has at most fifteen).
+DIGITS = 18
+_PLUS, _ZERO, _NINE = ord("+"), ord("0"), ord("9")
+
+
+class NotCompact(ValueError):
+    """A number that is not "+" and at most DIGITS digits: no key for it."""
+
+
+def as_array(numbers: Iterable[str]) -> np.ndarray:
+    """E.164 str numbers as their int64 keys (NotCompact for any other)."""
+    numbers = numbers if isinstance(numbers, list) else list(numbers)
+    if not numbers:
+        return np.empty(0, np.int64)
+    if max(map(len, numbers)) > DIGITS + 1:
+        raise NotCompact("a number of more than 18 digits")
+    try:
+        raw = np.array(numbers, dtype=f"S{DIGITS + 1}")
+    except UnicodeEncodeError:
+        raise NotCompact("a number that is not ASCII") from None
+    cells = raw.view(np.uint8).reshape(len(raw), DIGITS + 1)
+    digit = (cells[:, 1:] >= _ZERO) & (cells[:, 1:] <= _NINE)
+    if ((cells[:, 0] != _PLUS).any() or (~digit & (cells[:, 1:] != 0)).any()
+            or (digit[:, 1:] & ~digit[:, :-1]).any()):  # a digit after the end
+        raise NotCompact("a number that is not + and digits")
+    keys = np.zeros(len(raw), np.int64)
+    for i in range(DIGITS):
+        column = cells[:, i + 1]
+        keys *= 11
+        keys += np.where(digit[:, i], column.astype(np.int64) - (_ZERO - 1), 0)
+    return keys
+
+
+def as_strs(keys: np.ndarray) -> list[str]:
+    """as_array's inverse: the numbers as a list of str."""
+    cells = np.zeros((len(keys), DIGITS + 1), np.uint8)
+    cells[:, 0] = _PLUS
+    rest = keys.copy()
+    for i in range(DIGITS, 0, -1):
+        digit = rest % 11
+        rest //= 11
+        cells[:, i] = np.where(digit > 0, digit + (_ZERO - 1), 0)
+    return cells.view(f"S{DIGITS + 1}").ravel().astype(str).tolist()
+
+
+def distinct(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The sorted distinct keys of several arrays (each may repeat numbers)."""
+    if not parts:
+        return np.empty(0, np.int64)
+    # Stable: a merge of the parts' sorted runs (3x faster than a quicksort of
+    # them). Not np.unique: numpy 2's hashes first, 30 times slower here.
+    keys = np.sort(np.concatenate(parts), kind="stable")
+    keep = np.empty(len(keys), bool)
+    keep[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
+
+
+def _keys_of_any(numbers: list[str]) -> np.ndarray:
+    """Keys of the numbers that have one: a store's scan may bring others."""
+    try:
+        return as_array(numbers)
+    except NotCompact:
+        return as_array([n for n in numbers if _COMPACT.fullmatch(n)])
+
+
+_COMPACT = re.compile(rf"\+[0-9]{{1,{DIGITS}}}")
+
+
+class Decoded:
+    """A sorted number array read as a sequence of str, one slice at a time: a
+    run's missing numbers are cut into tasks without all being made str at once."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, where: slice) -> list[str]:
+        return as_strs(self.array[where])
+
+
+class CompactAnswers:
+    """The distinct numbers of one check (sorted) and the answer each got."""
+
+    def __init__(self, numbers: np.ndarray):
+        self.numbers = numbers
+        self.codes = np.full(len(numbers), NO_ANSWER, dtype=np.int32)
+        self.pairs: list[tuple] = []  # code -> (value, status)
+        self._code_of: dict[tuple, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __repr__(self) -> str:
+        return f"<CompactAnswers of {len(self.numbers)} numbers, {len(self.pairs)} answers>"
+
+    def _positions(self, array: np.ndarray) -> np.ndarray:
+        """Where each of array's numbers is in self.numbers; -1 for one not there."""
+        if not len(self.numbers) or not len(array):
+            return np.full(len(array), -1, dtype=np.intp)
+        at = np.searchsorted(self.numbers, array)
+        clipped = np.minimum(at, len(self.numbers) - 1)
+        return np.where(self.numbers[clipped] == array, clipped, -1)
+
+    def record(self, groups: Iterable[AnswerGroup]) -> None:
+        """Keep the answers of (value, status, numbers) groups; a number not among
+        this check's (a scan's, a top-up's filler) is left out."""
+        for value, status, group in groups:
+            if not group:
+                continue
+            pair = (value, status)
+            code = self._code_of.get(pair)
+            if code is None:
+                code = self._code_of[pair] = len(self.pairs)
+                self.pairs.append(pair)
+            at = self._positions(_keys_of_any(group))
+            self.codes[at[at >= 0]] = code
+
+    def missing(self, start: int, stop: int) -> np.ndarray:
+        """The numbers in [start, stop) that have no answer yet."""
+        return self.numbers[start:stop][self.codes[start:stop] == NO_ANSWER]
+
+    def groups_for(self, numbers: list[str]) -> list[AnswerGroup]:
+        """The answers of these numbers (of this check) as groups; one without an
+        answer is in none (unknown: no answer)."""
+        if not numbers:
+            return []
+        at = self._positions(as_array(numbers))
+        codes = np.where(at >= 0, self.codes[np.maximum(at, 0)], NO_ANSWER)
+        held = np.array(numbers, dtype=object)
+        return [(*self.pairs[code], held[codes == code].tolist())
+                for code in set(codes.tolist()) if code != NO_ANSWER]
