@@ -1,5 +1,5 @@
 """An input read in chunks of rows (`tgcheck check` over more rows than
-TGCHECK_CHECK_CHUNK_ROWS, cli/check_chunks.py): a chunk is held, not the file."""
+TGCHECK_CHECK_CHUNK_ROWS, chunked_check.py): a chunk is held, not the file."""
 
 from __future__ import annotations
 

@@ -262,7 +262,7 @@ PROCESS: tuple[Setting, ...] = (
     Setting("excel_wait", "TGCHECK_EXCEL_WAIT", 20.0, number, above=0, process=True,
             help="how long an Excel call waits before answering pending, seconds"),
     # `tgcheck check` reads, checks and writes an input of more rows than this a
-    # chunk at a time (cli/check_chunks.py): its memory follows this, not the file.
+    # chunk at a time (chunked_check.py): its memory follows this, not the file.
     Setting("check_chunk_rows", "TGCHECK_CHECK_CHUNK_ROWS", 200_000, whole_number,
             at_least=1, process=True, help="rows `tgcheck check` holds at once"),
 )

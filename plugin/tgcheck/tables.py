@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -585,16 +585,15 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     return count
 
 
-def with_fields(rows: Iterator[Sequence], at: int, fields: Mapping[str, Mapping] | None,
+def with_fields(rows: Iterable[Sequence], at: int, fields: Iterable[Mapping | None],
                 names: Sequence[str], *, cells: bool) -> Iterator[list]:
     """answer_rows' rows with one column per chosen field inserted after the
     headline (at: the index of the appended `number` column): typed cells for a
-    spreadsheet (cells=True), text otherwise (tgcheck.fields). A row without an
-    ok answer has the fields empty."""
+    spreadsheet (cells=True), text otherwise (tgcheck.fields). fields: one per
+    row, in the rows' order (AnswerColumn.fields(): the answer column did the
+    join); None, as for a row without an ok answer, leaves them empty."""
     render = as_cell if cells else as_text
     blank = [None] * len(names)
-    fields = fields or {}
-    for row in rows:
-        got = fields.get(row[at]) if len(row) > at else None
+    for row, got in zip(rows, fields, strict=True):
         tail = blank if got is None else [render(got.get(n)) for n in names]
         yield [*row[:at + 2], *tail, *row[at + 2:]]

@@ -18,6 +18,7 @@ from .. import (
     settings_registry,
 )
 from ..billing import FREE, PER_NUMBER, PER_TASK, billing_of
+from ..chunked_check import ChunkedInput
 from ..command_errors import Interrupted, handle_errors
 from ..engine import CheckRequest, Engine
 from ..errors import InputError
@@ -37,7 +38,6 @@ from ..tables import (
     write_table,
 )
 from .app import cli
-from .check_chunks import ChunkedInput
 from .interrupt import let_creates_land, uncertain_note
 from .options import (
     PROGRESS_CHOICES,
@@ -173,7 +173,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         values = chunked = None
         if not dry_run:
             # More rows than a chunk: read, checked and written a chunk at a time
-            # (cli/check_chunks.py), memory bounded by the chunk, not the file.
+            # (chunked_check.py), memory bounded by the chunk, not the file.
             chunked = ChunkedInput.open(table, settings_registry.value("check_chunk_rows"), region,
                                         region_column)
         if chunked is not None:
@@ -239,7 +239,7 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                     rows = answer_rows(table, values, answers, tally)
                 if field_names and chunked is None:
                     # One column per field after the answer (issue 24).
-                    rows = with_fields(rows, len(table.columns), answers.fields_by_number,
+                    rows = with_fields(rows, len(table.columns), answers.fields(),
                                        field_names, cells=fmt not in ("csv", "json"))
                 # Formulas can hide in the input's own columns and in a provider's
                 # text fields; tgcheck's number, answer, status and reason cannot.

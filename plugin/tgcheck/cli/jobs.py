@@ -267,8 +267,9 @@ def export(job_ref, output, out_format, raw_csv, chosen_fields, sandbox):
     finally:
         engine.close()
     missing = sum(status == MISSING for _, _, status in answers)
-    rows = with_fields(iter(answers), 0, found, field_names,
-                       cells=fmt not in ("csv", "json")) if field_names else answers
+    # The job's own numbers and their stored fields, a row each (no input to join).
+    rows = with_fields(answers, 0, [found.get(number) for number, _, _ in answers],
+                       field_names, cells=fmt not in ("csv", "json")) if field_names else answers
     with writing(output):
         count = write_table(output, fmt, ["number", ttype.column, *field_names, "status"],
                             rows, OutputStyle(csv_safe=not raw_csv))

@@ -1,4 +1,4 @@
-"""`tgcheck check` in chunks (TGCHECK_CHECK_CHUNK_ROWS, cli/check_chunks.py): an input
+"""`tgcheck check` in chunks (TGCHECK_CHECK_CHUNK_ROWS, chunked_check.py): an input
 of more rows than a chunk is read, checked and written a chunk at a time. The output
 is the whole-column path's, byte for byte; every number is sent once whatever
 chunks it is in, in the same tasks; no part holds more rows than a chunk."""
@@ -11,8 +11,9 @@ from python_calamine import CalamineWorkbook
 
 from conftest import numbers
 from processes import cli_env, interrupt, read_until, rows, run, started
+from tgcheck import chunked_check as check_chunks
 from tgcheck import chunked_input
-from tgcheck.cli import check_chunks, cli
+from tgcheck.cli import cli
 from tgcheck.engine import planning
 from tgcheck.store import answers as store_answers
 from tgcheck.tables import open_input

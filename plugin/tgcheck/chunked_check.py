@@ -14,7 +14,8 @@ Two passes over the input, a chunk of rows at a time (TGCHECK_CHECK_CHUNK_ROWS):
 
 Peak memory follows the chunk and the count of distinct numbers, not the
 file's rows and width. An input of one chunk takes the whole-column path
-(cli/check.py), which gives the same output.
+(cli/check.py), which gives the same output. It lives in the core, not in the
+CLI package: normalising and joining answers are the core's (tests/core/test_cli_package.py).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterator
 
-from .. import chunked_input, regions
-from ..answer_column import AnswerColumn, sent_numbers
-from ..engine import CheckRequest, Engine
-from ..normalize import resolve_all
-from ..tables import InputChanged, InputTable, region_index, with_fields
+from . import chunked_input, regions
+from .answer_column import AnswerColumn, sent_numbers
+from .engine import CheckRequest, Engine
+from .normalize import resolve_all
+from .tables import InputChanged, InputTable, region_index, with_fields
 
 # Distinct numbers per store lookup, in chunks of rows: a lookup costs a query
 # however many it asks, and its groups are a few strings per answer.
@@ -73,7 +74,7 @@ class ChunkedInput:
         """Pass 1: the input's distinct numbers (sorted, compact), each chunk's
         fingerprint kept for pass 2. None for an input with a number that has
         no compact key (compact_answers.NotCompact): the whole-column path's."""
-        from ..compact_answers import CompactAnswers, NotCompact, as_array, distinct
+        from .compact_answers import CompactAnswers, NotCompact, as_array, distinct
 
         parts = []
         for chunk in chunked_input.chunks(self.table, self.size):
@@ -126,13 +127,13 @@ class ChunkedInput:
         own = len(self.table.columns)
         for chunk, values, found in self._chunks():
             column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
-            fields = (engine.fields_of(ttype.name, column.answered())
-                      if ttype.fields and field_names else None)
+            if ttype.fields and field_names:
+                column.fields_by_number = engine.fields_of(ttype.name, column.answered())
             if is_column:
                 rows = column.input_cells("", counts)
             else:
                 rows = ([*row, *tail] for row, tail in zip(chunk, column.cells("", counts),
                                                            strict=True))
             if field_names:
-                rows = with_fields(rows, own, fields, field_names, cells=cells)
+                rows = with_fields(rows, own, column.fields(), field_names, cells=cells)
             yield from rows
