@@ -32,6 +32,7 @@ from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
 from .provider import CallContext, SyncReply, plausible_id
 from .store.journal import NEW
+from .wire import NoAnswer
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
 WORKERS = 4
@@ -226,6 +227,8 @@ class _Asking:
             try:
                 reply = self.sync.check(number, self.ttype.name, context=CallContext(
                     deadline=self._deadline, cancel=self.cancel))
+            except NoAnswer as e:
+                reply = _no_answer(e)
             except BaseException as e:  # 401, 402: the check stops; so does any other
                 with self._lock:
                     self._error = self._error or e
@@ -253,3 +256,15 @@ class _Asking:
                 self.answered[number] = value
                 if plausible_id(reply.id):
                     self.ids[number] = reply.id
+
+
+def _no_answer(e: NoAnswer) -> SyncReply:
+    """A synchronous check the wire got no answer to (Wire.once's NoAnswer), as a
+    reply: a 429 is asked again after its wait; a timeout, a drop or a 5xx billed
+    nothing and leaves the number to the task (never asked here twice); a 2xx cut
+    short may have been a determined, billed answer: counted, as a 2xx that cannot
+    be read is (the journal never counts less than was paid). The core's rule, so
+    that a provider's SyncCheck maps no status code itself."""
+    if e.status == 429:
+        return SyncReply(retry_after=e.retry_after or 1.0)
+    return SyncReply(billed=e.status is not None and 200 <= e.status < 300)

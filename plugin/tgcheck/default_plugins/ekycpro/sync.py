@@ -17,7 +17,7 @@ from ..._lean_httpx import httpx
 from ...errors import ApiError, ConfigError, InsufficientBalance, KeyRefused
 from ...provider import CallContext, SyncCheck, SyncReply
 from ...settings import Settings, canonical_url, check_url_scheme, is_loopback
-from ...wire import Call, NoAnswer, Wire
+from ...wire import Call, Wire
 from .client import USER_AGENT
 
 # The host the vendor's Telegram page documents for /v1/check.
@@ -101,17 +101,10 @@ class EkycproSync(SyncCheck):
                     "POST", "/v1/check", max_bytes=MAX_REPLY_BYTES,
                     json={"service_type": task_type, "identifier": number})
         deadline = min(context.deadline, time.monotonic() + CALL_SECONDS)
-        try:
-            return self._wire.once(call, deadline=deadline,
-                                   refuse=self._refuse, read=lambda r: _read(r, number))
-        except NoAnswer as e:
-            # A timeout, a drop, a 5xx: nothing billed; the number goes to the task
-            # (never asked here twice). A 429 is asked again after its wait. A 200
-            # cut short may have been a determined, billed answer: counted, as a 200
-            # that cannot be read is (the journal never counts less than was paid).
-            if e.status == 429:
-                return SyncReply(retry_after=e.retry_after or 1.0)
-            return SyncReply(billed=e.status is not None and 200 <= e.status < 300)
+        # No answer at all (a timeout, a drop, a 5xx, a 429, a 200 cut short) is
+        # the wire's NoAnswer: the fast path reads it (tgcheck.fast_path).
+        return self._wire.once(call, deadline=deadline,
+                               refuse=self._refuse, read=lambda r: _read(r, number))
 
 
 def _read(response: httpx.Response, number: str) -> SyncReply:
