@@ -32,7 +32,6 @@ from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
 from .provider import CallContext, SyncReply, plausible_id
 from .store.journal import NEW
-from .wire import NoAnswer
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
 WORKERS = 4
@@ -218,6 +217,10 @@ class _Asking:
             return self._queue.popleft()
 
     def _work(self) -> None:
+        # Here, not at the top: the wire brings httpx, which `import tgcheck` and a
+        # cached run leave out (tests/faces/cli/test_cached_run_imports.py).
+        from .wire import NoAnswer
+
         while (number := self._next()) is not None:
             wait = self._not_before - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
@@ -258,7 +261,7 @@ class _Asking:
                     self.ids[number] = reply.id
 
 
-def _no_answer(e: NoAnswer) -> SyncReply:
+def _no_answer(e) -> SyncReply:
     """A synchronous check the wire got no answer to (Wire.once's NoAnswer), as a
     reply: a 429 is asked again after its wait; a timeout, a drop or a 5xx billed
     nothing and leaves the number to the task (never asked here twice); a 2xx cut
