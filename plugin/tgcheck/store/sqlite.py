@@ -261,10 +261,7 @@ class Store(BaseStore):
         big = len(numbers) >= tuning.scan_min
         # Several queries below see one snapshot; a small set makes just one.
         with _reading(self.db) if big else contextlib.nullcontext():
-            # Counting the table costs a pass over its index: only worth it when
-            # the set is big enough for a scan to pay off.
-            scan = big and len(numbers) * tuning.scan_share >= cursor.execute(
-                "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
+            scan = big and self._scans(cursor, task_type, len(numbers))
             if scan:
                 where, params = "task_type = ?", (task_type,)
                 pairs = cursor.execute(
@@ -392,6 +389,14 @@ class Store(BaseStore):
             return inode, watch.execute("PRAGMA data_version").fetchone()[0]
 
     @_translating
+    def _scans(self, cursor, task_type: str, count: int) -> bool:
+        """Whether a lookup of count numbers (at least tuning.scan_min) scans the
+        task type's answers rather than probing the index: when they are at most
+        scan_share times as many. Counting costs a pass over the index, which is
+        why only a big set asks (both lookups below decide alike)."""
+        return count * self.tuning.scan_share >= cursor.execute(
+            "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
+
     def answer_columns(self, task_type: str, numbers: Collection[str]
                        ) -> tuple[list[tuple[str | None, str, str | None, str, str]], bool]:
         """Every stored answer among numbers, whatever its age, as (value, status,
@@ -407,8 +412,7 @@ class Store(BaseStore):
         tuning = self.tuning
         big = len(numbers) >= tuning.scan_min
         with _reading(self.db) if big else contextlib.nullcontext():
-            scan = big and len(numbers) * tuning.scan_share >= cursor.execute(
-                "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
+            scan = big and self._scans(cursor, task_type, len(numbers))
             if scan:
                 where, params = "task_type = ?", (task_type,)
                 kinds = cursor.execute(
