@@ -27,11 +27,18 @@ Why it never serves an answer the store would not:
     (BaseStore.change_token's None);
   * each entry is shown as the core shows a stored answer (answer_column.outcome:
     an unknown's reason says whether it was left out or answered as unknown).
+
+DuckDB reads the memo as a table: MemoView, registered on the connection as a
+view (attach), hands DuckDB an Arrow stream of the entries each time a query
+scans it, i.e. once per query at its start, after the change-token check above.
+No Python function runs per row or per list, and DuckDB scans the columns as it
+scans any Arrow table.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,12 +50,15 @@ from tgcheck.models import OK, TaskType
 # status, reason, per entry).
 ENTRY_TYPE = pa.struct([("number", pa.string()), ("value", pa.string()),
                         ("status", pa.string()), ("reason", pa.string())])
+ENTRY_SCHEMA = pa.schema(list(ENTRY_TYPE))
 # checked_at read back from SQLite's text may be rounded in its last digits: an
 # entry is treated as that much older, never younger, than stored.
 CLOCK_MARGIN = 0.01
 # At most this many numbers per task type (about 60 bytes each): a larger column
 # takes the engine's path every time rather than hold its answers twice.
 MAX_ENTRIES = 5_000_000
+# Rows per Arrow batch handed to DuckDB: its threads convert batches in parallel.
+BATCH_ROWS = 1 << 17
 
 
 def empty() -> pa.StructArray:
@@ -138,6 +148,33 @@ class AnswerMemo:
                     > self.max_entries:
                 return
             pending.append(numbers)
+
+
+class MemoView:
+    """The memo's fresh entries of one task type as an object DuckDB scans as a
+    table (the Arrow PyCapsule stream protocol). DuckDB asks the schema while
+    binding a query (no store access: EXPLAIN and PREPARE read nothing) and the
+    stream when a scan starts; a query whose plan drops the scan (a constant
+    false filter: another task type) never asks. memo_macros scans it once per
+    query, so one query sees one set of entries."""
+
+    def __init__(self, memo: AnswerMemo, engine_of: Callable, ttype: TaskType):
+        self._memo, self._engine_of, self._ttype = memo, engine_of, ttype
+
+    def __arrow_c_schema__(self):
+        return ENTRY_SCHEMA.__arrow_c_schema__()
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        entries = pa.Table.from_struct_array(self._memo.answers(self._engine_of(), self._ttype))
+        reader = pa.RecordBatchReader.from_batches(
+            ENTRY_SCHEMA, entries.to_batches(max_chunksize=BATCH_ROWS))
+        return reader.__arrow_c_stream__(requested_schema)
+
+
+def attach(con, name: str, memo: AnswerMemo, engine_of: Callable, ttype: TaskType) -> None:
+    """Register the memo's entries of ttype on con as the view `name` (replacing
+    an earlier registration's). engine_of: the engine at query time."""
+    con.register(name, MemoView(memo, engine_of, ttype))
 
 
 def _fresh(settings, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:

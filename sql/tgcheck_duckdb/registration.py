@@ -113,34 +113,10 @@ def register(
         finally:
             reporter.finish()
 
-    def memo_answers(fixed: pa.ChunkedArray, types: pa.ChunkedArray) -> pa.Array:
-        # Checked here too: with every cell answered by the memo, ANSWERS_OF's UDF
-        # gets no list and cannot say that `region :=` or `task_type :=` names
-        # nothing known. The memo serves the registered task type only: a query
-        # naming another gets no entries, and all its cells take the engine's path.
-        for given in fixed.to_pylist():
-            if not is_empty(given):
-                fixed_region(given)
-        served = []
-        for asked in types.to_pylist():
-            named = asked is None or _qualified(
-                plugins.get_task_type(asked, settings.provider)) == _qualified(ttype)
-            served.append(named)
-        entries = (memo.answers(tgcheck.get_engine(settings), ttype) if any(served)
-                   else answer_memo.empty())
-        # One row per query: the macros call it without a FROM.
-        offsets = [0]
-        for named in served:
-            offsets.append(offsets[-1] + (len(entries) if named else 0))
-        pieces = [entries for named in served if named]
-        return pa.ListArray.from_arrays(
-            pa.array(offsets, pa.int32()),
-            pieces[0] if len(pieces) == 1 else pa.concat_arrays([answer_memo.empty(), *pieces]))
-
     def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
         return normalised_array(values, region)
 
-    for name in (macros.ANSWER_UDF, memo_macros.MEMO_UDF, "tg_normalize"):
+    for name in (macros.ANSWER_UDF, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
@@ -152,9 +128,9 @@ def register(
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    # side_effects=True: run once per query, at its start, never while planning.
-    con.create_function(memo_macros.MEMO_UDF, memo_answers, None, memo_macros.MEMO_TYPE,
-                        type="arrow", null_handling="special", side_effects=True)
+    # The memo as a view DuckDB scans once per query (answer_memo.MemoView).
+    answer_memo.attach(con, memo_macros.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
+                       ttype)
     default = names[_qualified(ttype)]
     con.execute(macros.macro_sql(blocks, names, default))
     if not ttype.fields:

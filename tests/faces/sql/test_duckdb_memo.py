@@ -24,6 +24,7 @@ from conftest import numbers
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
+from tgcheck_duckdb import memo_macros
 from tgcheck_duckdb.answer_memo import AnswerMemo
 
 TG = get_task_type("tg")
@@ -344,3 +345,75 @@ def test_a_store_that_cannot_tell_a_change_is_not_memoised(settings, sandbox, mo
     con = connect(settings, numbers(5, start=720))
     assert con.execute(ENRICH).fetchall() == con.execute(ENRICH).fetchall()
     assert engine_calls == ["tg", "tg"]
+
+
+# -- how DuckDB reads the memo (answer_memo.MemoView) ------------------------------
+
+@pytest.fixture
+def memo_reads(monkeypatch):
+    """How many times a query took the memo's entries (each time: a change-token check)."""
+    reads = []
+    answers = AnswerMemo.answers
+
+    def counted(self, engine, ttype):
+        reads.append(ttype.name)
+        return answers(self, engine, ttype)
+
+    monkeypatch.setattr(AnswerMemo, "answers", counted)
+    return reads
+
+
+def test_each_query_reads_the_memo_once_and_planning_never(backend, sandbox, memo_reads):
+    # One read per query: the rows that hit and the cells sent as misses come from
+    # one state of the store. EXPLAIN (planning only) reads nothing.
+    settings, _ = backend
+    con = connect(settings, numbers(20, start=740))
+    memoised(con, sandbox)
+    del memo_reads[:]
+    for sql in (ENRICH, CHECK, "SELECT * FROM telegram_enrich('t', 'phone', task_type := 'tg')"):
+        con.execute(sql).fetchall()
+        assert memo_reads == ["tg"], sql
+        del memo_reads[:]
+    con.execute(f"EXPLAIN {ENRICH}").fetchall()
+    con.execute(f"EXPLAIN {CHECK}").fetchall()
+    assert memo_reads == []
+
+
+def test_a_query_of_another_task_type_does_not_read_the_memo(settings, sandbox, memo_reads):
+    # Its plan drops the memo's scan (a filter folded to false while planning).
+    con = connect(settings, numbers(10, start=760))
+    memoised(con, sandbox)
+    del memo_reads[:]
+    for sql in ("SELECT * FROM telegram_enrich('t', 'phone', task_type := 'tg_active')",
+                "SELECT * FROM telegram_check('t', 'phone', task_type := 'tg_active')"):
+        con.execute(sql).fetchall()
+    assert memo_reads == []
+
+
+def test_a_failing_store_fails_the_query_without_the_key(settings, sandbox, monkeypatch):
+    # The memo's read raises inside DuckDB's scan: the query fails with the store's
+    # error, and the API key appears nowhere in it.
+    con = connect(settings, numbers(10, start=780))
+    memoised(con, sandbox)
+
+    def broken(self, engine, ttype):
+        raise tgcheck.StoreError("the store is gone")
+
+    monkeypatch.setattr(AnswerMemo, "answers", broken)
+    with pytest.raises(duckdb.Error, match="the store is gone") as failed:
+        con.execute(ENRICH).fetchall()
+    assert settings.api_key not in str(failed.value)
+
+
+def test_the_memo_is_a_view_of_the_connection(settings, sandbox):
+    # DuckDB scans it as an Arrow table: the fresh entries, each number once, as shown.
+    phones = numbers(30, start=800)
+    con = connect(settings, phones)
+    memoised(con, sandbox)
+    rows = {r[0]: r[1:] for r in con.execute(
+        f"SELECT * FROM {memo_macros.MEMO_VIEW}").fetchall()}
+    assert sorted(rows) == sorted(phones)
+    checked = {r[0]: r[2:] for r in con.execute(CHECK).fetchall()}
+    assert rows == checked
+    other = duckdb.connect()  # another connection has none
+    assert memo_macros.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
