@@ -1,0 +1,155 @@
+"""Issue 25 item 2 (DuckDB): the UDF's list reaches Python a batch at a time and the
+engine checks its numbers as compact keys (batched_check.py), with the same
+answers, columns, reasons and rows as the whole list checked at once.
+
+The batch is made small here so that a few hundred rows span several batches;
+memory figures belong in benchmarks/bench_duckdb.py (--peak-rss), not here.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import duckdb
+import pytest
+
+import tgcheck
+import tgcheck_duckdb
+from conftest import numbers
+from paths import DATA
+from tgcheck.compact_answers import NotCompact
+from tgcheck.engine.planning import Planning
+from tgcheck_duckdb import batched_check, registration
+
+CORPUS = DATA / "crm_mixed.csv"
+BATCH = 50
+CHECK = ("SELECT input, region, number, telegram, status, reason FROM "
+         "telegram_check('crm', 'phone', region_column := 'country', region := 'CH') "
+         "ORDER BY input, region")
+ENRICH = ("SELECT * FROM telegram_enrich('crm', 'phone', region_column := 'country', "
+          "region := 'CH')")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_settings(request, settings):
+    if request.param == "postgresql":
+        return dataclasses.replace(settings, store_url=request.getfixturevalue("postgres_url"))
+    return settings
+
+
+@pytest.fixture
+def watched(monkeypatch):
+    """The sizes of the cell lists made Python values, and the engine's checks."""
+    seen = {"values": [], "compact": [], "column": []}
+    for module in (batched_check, registration):
+        real_values = module.python_values
+
+        def values(array, real=real_values):
+            seen["values"].append(len(array))
+            return real(array)
+
+        monkeypatch.setattr(module, "python_values", values)
+    check_compact, check_column = Planning.check_compact, tgcheck.Engine.check_column
+
+    def compact(self, answers, request, lookup_size):
+        seen["compact"].append(len(answers))
+        return check_compact(self, answers, request, lookup_size)
+
+    def column(self, values, **kwargs):
+        seen["column"].append(len(values))
+        return check_column(self, values, **kwargs)
+
+    monkeypatch.setattr(Planning, "check_compact", compact)
+    monkeypatch.setattr(tgcheck.Engine, "check_column", column)
+    monkeypatch.setattr(batched_check, "BATCH_ROWS", BATCH)
+    return seen
+
+
+def corpus(settings) -> duckdb.DuckDBPyConnection:
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute(f"CREATE TABLE crm AS FROM read_csv('{CORPUS}', all_varchar := true)")
+    # Each row twice more, once as its E.164 number: repeats across batches.
+    con.execute("INSERT INTO crm SELECT * FROM crm WHERE id::INTEGER % 3 = 0")
+    con.execute("INSERT INTO crm SELECT * REPLACE (expected AS phone) FROM crm "
+                "WHERE expected_reason = 'ok' AND id::INTEGER % 2 = 0")
+    return con
+
+
+def test_the_list_reaches_python_in_batches_and_the_engine_as_keys(
+        backend_settings, sandbox, watched):
+    con = corpus(backend_settings)
+    cells = con.execute("SELECT count(DISTINCT (phone, country)) FROM crm "
+                        "WHERE phone IS NOT NULL").fetchone()[0]
+    assert cells > 10 * BATCH
+    checked = con.execute(CHECK).fetchall()
+    # No list of every cell: each batch's cells, twice (read, then joined).
+    assert watched["values"] and max(watched["values"]) <= BATCH
+    assert sum(watched["values"]) == 2 * cells
+    # One check of the distinct numbers as compact keys; the whole-list path unused.
+    sent = {r[2] for r in checked if r[2] is not None}
+    assert watched["compact"] == [len(sent)] and watched["column"] == []
+    # One task, holding exactly the valid numbers: invalid cells are never sent.
+    assert sandbox.billed["create"] == 1
+    task = next(iter(sandbox.tasks.values()))
+    assert sorted(task.numbers) == sorted(sent)
+    # Every row of the corpus read as the CLI's expectations say.
+    got = {(r[0], r[1]): r[2:] for r in checked}
+    for e in csv.DictReader(CORPUS.open(encoding="utf-8")):
+        if not e["phone"]:
+            continue
+        number, telegram, status, reason = got[(e["phone"], e["country"] or None)]
+        if e["expected_reason"] == "ok":
+            assert number == e["expected"] and telegram == sandbox.expected(number), e
+        else:
+            assert number is None and reason.startswith(e["expected_reason"] + ":"), e
+
+
+def test_batched_and_whole_list_answers_are_the_same(backend_settings, sandbox, watched,
+                                                       monkeypatch):
+    batched = corpus(backend_settings)
+    got = batched.execute(CHECK).fetchall(), batched.execute(ENRICH).fetchall()
+    shape = batched.sql(ENRICH).columns, batched.sql(ENRICH).types
+    creates = sandbox.billed["create"]
+    # The same table on a new connection (no memo), every list checked whole.
+    monkeypatch.setattr(batched_check.BatchedColumn, "distinct_numbers", lambda self: None)
+    whole = corpus(backend_settings)
+    assert (whole.execute(CHECK).fetchall(), whole.execute(ENRICH).fetchall()) == got
+    assert (whole.sql(ENRICH).columns, whole.sql(ENRICH).types) == shape
+    assert watched["column"] and sandbox.billed["create"] == creates  # stored: no call
+    # Rows in the table's order.
+    ids = [r[0] for r in got[1]]
+    assert ids == [r[0] for r in batched.execute("SELECT id FROM crm").fetchall()]
+
+
+def test_a_number_without_a_compact_key_checks_the_list_whole(settings, sandbox, watched,
+                                                               monkeypatch):
+    def no_key(numbers):
+        raise NotCompact("a number that is not + and digits")
+
+    monkeypatch.setattr(batched_check, "as_array", no_key)
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    phones = numbers(3 * BATCH, start=700)
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
+    got = dict(con.execute("SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
+                           ).fetchall())
+    assert watched["column"] == [len(phones)] and watched["compact"] == []
+    assert all(got[n] == sandbox.expected(n) for n in phones)
+    assert sandbox.billed["create"] == 1
+
+
+def test_fields_are_joined_in_every_batch(settings, sandbox, watched):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings, task_type="tg_active")
+    phones = numbers(3 * BATCH + 7, start=900)
+    con.execute("CREATE TABLE t AS SELECT range AS id, $1[range % $2 + 1] AS phone "
+                "FROM range(2 * $2)", [phones, len(phones)])
+    rel = con.sql("SELECT id, phone, telegram_days, seen_within_days "
+                  "FROM telegram_enrich('t', 'phone')")
+    rows = rel.fetchall()
+    assert [r[0] for r in rows] == list(range(2 * len(phones)))
+    for _, phone, value, seen in rows:
+        expected = sandbox.expected(phone, "tg_active")
+        assert value == expected
+        assert seen == (None if expected in (None, "N/A") else int(expected))
+    assert watched["compact"] == [len(phones)] and max(watched["values"]) <= BATCH
+    assert sandbox.billed["create"] == 1
