@@ -36,9 +36,11 @@ from .arrow_values import answers_array, python_values
 # Cells made Python values at once (about 20 MB of them, however long the column):
 # the CLI's chunk (TGCHECK_CHECK_CHUNK_ROWS's default).
 BATCH_ROWS = 200_000
-# Distinct numbers per store lookup, in batches (chunked_check.LOOKUP_CHUNKS'
-# reason: a lookup costs a query however many it asks).
-LOOKUP_BATCHES = 5
+# Distinct numbers per store lookup, in batches. One: a lookup's numbers as str and
+# the store's answer groups cost ~200 bytes a number while it runs, so five (the
+# CLI's chunked_check.LOOKUP_CHUNKS) added 190 MB to the peak at 2,000,000 rows for
+# about 0.5 s less CPU a million (fewer queries; measured, docs/performance.md).
+LOOKUP_BATCHES = 1
 # Key parts merged now and then: a number repeated across batches is held once.
 MERGE_EVERY = 16
 
@@ -91,4 +93,25 @@ class BatchedColumn:
                 column.fields_by_number = engine.fields_of(ttype.name, column.answered())
             pieces.append(answers_array(column, declared))
             del values, found, column
-        return pa.concat_arrays(pieces) if len(pieces) != 1 else pieces[0]
+        # Every cell read as itself (a column already in E.164): its number is the
+        # cell, and the input's own Arrow buffer serves as the number column.
+        same = all(self._clean) and pa.types.is_string(self.inputs.type)
+        return _joined(pieces, self.inputs if same else None)
+
+
+def _joined(pieces: list[pa.StructArray], numbers: pa.Array | None) -> pa.StructArray:
+    """The batches' answers as one struct array, a member at a time: each member's
+    batches are dropped once it is joined, so the answers are not held twice
+    (numbers, when given, is the number member already whole)."""
+    names = [field.name for field in pieces[0].type]
+    members = {name: [piece.field(name) for piece in pieces] for name in names}
+    del pieces[:]
+    columns = []
+    for name in names:
+        parts = members.pop(name)
+        if name == "number" and numbers is not None:
+            columns.append(numbers)
+        else:
+            columns.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+        del parts
+    return pa.StructArray.from_arrays(columns, names=names)

@@ -68,7 +68,9 @@ def register(
         # here, from the one list, so they cannot come apart. Per row it returns
         # each input's answer, in that list's order (the core's answer column
         # joins them); the macros zip them to the list (macros.py).
-        lists = lists.combine_chunks()
+        # One chunk in practice: taken as it is (combine_chunks would copy the
+        # whole column once more).
+        lists = lists.chunk(0) if lists.num_chunks == 1 else lists.combine_chunks()
         fixed = fixed.to_pylist()
         types = types.to_pylist()
         out = []
@@ -221,7 +223,8 @@ def _checks_of(items: list, declared: tuple = ()) -> pa.ListArray:
         if item is not None:
             pieces.append(item)
         offsets.append(offsets[-1] + (len(item) if item is not None else 0))
-    values = (pa.concat_arrays(pieces) if pieces
+    # One list (a query's column) is used as it is: a concat would copy every answer.
+    values = (pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces) if pieces
               else answers_array(tgcheck.AnswerColumn([], [], []), declared))
     mask = pa.array([item is None for item in items], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)

@@ -12,14 +12,16 @@ import csv
 import dataclasses
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
 from paths import DATA
-from tgcheck.compact_answers import NotCompact
+from tgcheck.compact_answers import NotCompact, as_strs
 from tgcheck.engine.planning import Planning
+from tgcheck.plugins import get_task_type
 from tgcheck_duckdb import batched_check, registration
 
 CORPUS = DATA / "crm_mixed.csv"
@@ -153,3 +155,35 @@ def test_fields_are_joined_in_every_batch(settings, sandbox, watched):
         assert seen == (None if expected in (None, "N/A") else int(expected))
     assert watched["compact"] == [len(phones)] and max(watched["values"]) <= BATCH
     assert sandbox.billed["create"] == 1
+
+
+# -- the answers in Arrow, without a copy of what DuckDB handed over ----------------
+
+def _answered(inputs: list, region=None) -> tuple[pa.Array, pa.StructArray]:
+    """BatchedColumn's answers for inputs, every number answered "yes"."""
+    array = pa.array(inputs, pa.string())
+    column = batched_check.BatchedColumn(array, None, region)
+    answers = column.distinct_numbers()
+    answers.record([("yes", "ok", as_strs(answers.numbers))])
+    return array, column.answers(None, get_task_type("tg"), answers, ())
+
+
+def test_a_column_in_e164_keeps_its_own_buffer_as_the_number(monkeypatch):
+    monkeypatch.setattr(batched_check, "BATCH_ROWS", 3)
+    array, answers = _answered(numbers(8, start=1000) + numbers(2, start=1000))
+    # The number member is the input itself (its offsets and characters), not a copy.
+    assert [b.address for b in answers.field("number").buffers()[1:]] == [
+        b.address for b in array.buffers()[1:]]
+    assert answers.field("value").to_pylist() == ["yes"] * 10
+    assert set(answers.field("status").to_pylist()) == {"ok"}
+
+
+def test_a_column_with_other_cells_gets_its_numbers_made(monkeypatch):
+    monkeypatch.setattr(batched_check, "BATCH_ROWS", 3)
+    phones = numbers(3, start=1100)
+    array, answers = _answered([phones[0], "079 000 11 01", "junk", None, phones[1],
+                                "+41 79 000 11 02"], region="CH")
+    assert answers.field("number").to_pylist() == [
+        phones[0], "+41790001101", None, None, phones[1], "+41790001102"]
+    assert answers.field("status").to_pylist() == ["ok", "ok", "invalid", "blank", "ok", "ok"]
+    assert answers.field("number").buffers()[2].address != array.buffers()[2].address
