@@ -36,11 +36,11 @@ from .arrow_values import answers_array, python_values
 # Cells made Python values at once (about 20 MB of them, however long the column):
 # the CLI's chunk (TGCHECK_CHECK_CHUNK_ROWS's default).
 BATCH_ROWS = 200_000
-# Distinct numbers per store lookup, in batches. One: a lookup's numbers as str and
-# the store's answer groups cost ~200 bytes a number while it runs, so five (the
-# CLI's chunked_check.LOOKUP_CHUNKS) added 190 MB to the peak at 2,000,000 rows for
-# about 0.5 s less CPU a million (fewer queries; measured, docs/performance.md).
-LOOKUP_BATCHES = 1
+# Distinct numbers per store lookup, in batches: the CLI's (chunked_check.LOOKUP_CHUNKS).
+# A lookup's numbers as str and the store's answer groups cost ~200 bytes a number
+# while it runs, bounded by this and not by the column; one batch a lookup saved
+# that but cost 0.65 s more CPU a million (more queries; docs/performance.md).
+LOOKUP_BATCHES = 5
 # Key parts merged now and then: a number repeated across batches is held once.
 MERGE_EVERY = 16
 

@@ -13,7 +13,7 @@ from tgcheck import plugins
 from tgcheck.engine import CheckRequest
 from tgcheck.regions import fixed_region, is_empty, per_row
 
-from . import answer_memo, macros, memo_macros, waiting
+from . import answer_memo, batched_check, macros, memo_macros, waiting
 from .answer_memo import AnswerMemo, canonical_numbers
 from .arrow_values import (
     ARROW_TYPES,
@@ -22,7 +22,7 @@ from .arrow_values import (
     normalised_array,
     python_values,
 )
-from .batched_check import BATCH_ROWS, LOOKUP_BATCHES, BatchedColumn
+from .batched_check import BatchedColumn
 from .progress import ProgressReporter
 
 
@@ -96,10 +96,11 @@ def register(
 
     def _answers(inputs: pa.Array, row_regions: pa.Array, default, asked: str,
                  chosen) -> pa.StructArray:
-        """Each input's answer (answers_array), in order. The cells reach Python a
-        batch at a time and the engine checks their numbers as compact keys
-        (batched_check: bounded memory for millions of rows); a list with a
-        number that has no key is checked whole, as one column."""
+        """Each input's answer (answers_array), in order. A list of more cells than
+        one batch reaches Python a batch at a time and the engine checks its
+        numbers as compact keys (batched_check: bounded memory for millions of
+        rows); a smaller one, or one with a number that has no key, is checked
+        whole, as one column (as small then, and less CPU)."""
         # No region column: every region NULL, known without a Python pass.
         if row_regions.null_count == len(row_regions):
             row_regions = None
@@ -107,10 +108,10 @@ def register(
             return answers_array(tgcheck.AnswerColumn([], [], []), chosen.fields)
         engine = tgcheck.get_engine(settings)
         column = BatchedColumn(inputs, row_regions, default)
-        compact = column.distinct_numbers()
+        compact = column.distinct_numbers() if len(inputs) > batched_check.BATCH_ROWS else None
         if compact is not None:
             _check(lambda request: engine.planning.check_compact(
-                compact, request, BATCH_ROWS * LOOKUP_BATCHES), asked)
+                compact, request, batched_check.BATCH_ROWS * batched_check.LOOKUP_BATCHES), asked)
             return column.answers(engine, chosen, compact, chosen.fields)
         values = python_values(inputs)
         region = default if row_regions is None else per_row(row_regions.to_pylist(), default)

@@ -17,7 +17,6 @@ import pytest
 import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
-from tgcheck.engine.planning import Planning
 from tgcheck.sandbox import Sandbox
 
 
@@ -294,13 +293,13 @@ def test_running_a_query_again_creates_no_task(mixed, sandbox, settings):
 
 def test_a_query_over_100k_rows_calls_the_udf_once(con, sandbox, monkeypatch):
     calls = []
-    real_check = Planning.check_compact
+    real_check = tgcheck.Engine.check_column
 
-    def counting_check(self, answers, request, lookup_size):
-        calls.append(len(answers))  # the distinct numbers, as compact keys
-        return real_check(self, answers, request, lookup_size)
+    def counting_check(self, values, **kwargs):
+        calls.append(len(values))
+        return real_check(self, values, **kwargs)
 
-    monkeypatch.setattr(Planning, "check_compact", counting_check)
+    monkeypatch.setattr(tgcheck.Engine, "check_column", counting_check)
     distinct = numbers(2_000)
     con.execute("""CREATE TABLE big AS SELECT i AS id,
                    CASE WHEN i % 10 = 0 THEN NULL ELSE $1[i % 2000 + 1] END AS phone
