@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import threading
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +23,7 @@ from paths import DATA
 from tgcheck.compact_answers import NotCompact, as_strs
 from tgcheck.engine.planning import Planning
 from tgcheck.plugins import get_task_type
+from tgcheck.sandbox import Sandbox
 from tgcheck_duckdb import batched_check, registration
 
 CORPUS = DATA / "crm_mixed.csv"
@@ -198,3 +200,55 @@ def test_a_list_of_one_batch_is_checked_whole(settings, sandbox, watched):
                            ).fetchall())
     assert watched["column"] == [BATCH] and watched["compact"] == []
     assert all(got[n] == sandbox.expected(n) for n in phones)
+
+
+def test_a_numeric_column_in_batches_is_read_as_numbers(settings, sandbox, watched):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    phones = numbers(2 * BATCH + 3, start=1300)
+    con.execute("CREATE TABLE n AS SELECT CAST(substr(p, 2) AS BIGINT) AS big, "
+                "CAST(substr(p, 2) AS DOUBLE) AS dbl FROM unnest($1) u(p)", [phones])
+    by_big = con.execute("SELECT telegram FROM telegram_enrich('n', 'big')").fetchall()
+    by_dbl = con.execute("SELECT telegram FROM telegram_enrich('n', 'dbl')").fetchall()
+    assert by_big == by_dbl == [(sandbox.expected(p),) for p in phones]
+    assert watched["compact"] == [len(phones)] * 2 and watched["column"] == []
+    assert sandbox.billed["create"] == 1
+
+
+def test_progress_and_interrupt_reach_the_batched_check(tmp_path, watched):
+    with Sandbox(speed=0.01) as slow:  # tasks take minutes until its clock speeds up
+        settings = tgcheck.Settings(api_key=slow.api_key, base_url=slow.url,
+                                    home=tmp_path / "home", poll_min=0.02, poll_max=0.5,
+                                    timeout=60, http_timeout=5)
+        events, submitted = [], threading.Event()
+
+        def listen(event):
+            events.append(event.kind)
+            if event.kind == "submitted":
+                submitted.set()
+
+        con = tgcheck_duckdb.register(duckdb.connect(), settings, on_event=listen)
+        phones = numbers(3 * BATCH, start=1400)
+        con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
+        query = "SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
+        outcome = {}
+
+        def run():
+            try:
+                outcome["rows"] = con.execute(query).fetchall()
+            except Exception as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert submitted.wait(10), "the task was never submitted"
+        con.interrupt()
+        worker.join(10)
+        assert not worker.is_alive(), "the query did not stop"
+        assert "interrupted" in str(outcome["error"]) and "rows" not in outcome
+        assert watched["compact"] == [len(phones)] and slow.billed["create"] == 1
+
+        slow.time_scale = 1e6  # the task finishes at the provider meanwhile
+        rows = dict(con.execute(query).fetchall())
+        assert rows == {n: slow.expected(n) for n in phones}
+        assert slow.billed["create"] == 1  # attached to the same task
+        assert events[-1] == "done"
