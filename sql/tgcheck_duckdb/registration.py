@@ -10,9 +10,10 @@ import pyarrow.compute as pc
 
 import tgcheck
 from tgcheck import plugins
+from tgcheck.engine import CheckRequest
 from tgcheck.regions import fixed_region, is_empty, per_row
 
-from . import answer_memo, macros, memo_macros, waiting
+from . import answer_memo, batched_check, macros, memo_macros, waiting
 from .answer_memo import AnswerMemo, canonical_numbers
 from .arrow_values import (
     ARROW_TYPES,
@@ -21,6 +22,7 @@ from .arrow_values import (
     normalised_array,
     python_values,
 )
+from .batched_check import BatchedColumn
 from .progress import ProgressReporter
 
 
@@ -66,7 +68,9 @@ def register(
         # here, from the one list, so they cannot come apart. Per row it returns
         # each input's answer, in that list's order (the core's answer column
         # joins them); the macros zip them to the list (macros.py).
-        lists = lists.combine_chunks()
+        # One chunk in practice: taken as it is (combine_chunks would copy the
+        # whole column once more).
+        lists = lists.chunk(0) if lists.num_chunks == 1 else lists.combine_chunks()
         fixed = fixed.to_pylist()
         types = types.to_pylist()
         out = []
@@ -78,14 +82,10 @@ def register(
             default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
             pairs = lists[i].values
             inputs = pc.struct_field(pairs, "input")
-            values = python_values(inputs)
             row_regions = pc.struct_field(pairs, "region")
-            # No region column: every region NULL, known without a Python pass.
-            if row_regions.null_count < len(row_regions):
-                default = per_row(row_regions.to_pylist(), default)
             asked = types[i] or task_type
             chosen = plugins.get_task_type(asked, settings.provider)
-            answers = answers_array(_check(values, default, asked), chosen.fields)
+            answers = _answers(inputs, row_regions, default, asked, chosen)
             if _qualified(chosen) == _qualified(ttype):
                 # The cells read as themselves: the next query answers them by
                 # cell (the memo serves the registered task type only).
@@ -94,9 +94,34 @@ def register(
             out.append(_in_blocks(answers, names[_qualified(chosen)], chosen, members))
         return _checks_of(out, members)
 
-    def _check(values: list, region, asked: str) -> tgcheck.AnswerColumn:
-        if not values:
-            return tgcheck.AnswerColumn([], [], [])
+    def _answers(inputs: pa.Array, row_regions: pa.Array, default, asked: str,
+                 chosen) -> pa.StructArray:
+        """Each input's answer (answers_array), in order. A list of more cells than
+        one batch reaches Python a batch at a time and the engine checks its
+        numbers as compact keys (batched_check: bounded memory for millions of
+        rows); a smaller one, or one with a number that has no key, is checked
+        whole, as one column (as small then, and less CPU)."""
+        # No region column: every region NULL, known without a Python pass.
+        if row_regions.null_count == len(row_regions):
+            row_regions = None
+        if not len(inputs):
+            return answers_array(tgcheck.AnswerColumn([], [], []), chosen.fields)
+        engine = tgcheck.get_engine(settings)
+        column = BatchedColumn(inputs, row_regions, default)
+        compact = column.distinct_numbers() if len(inputs) > batched_check.BATCH_ROWS else None
+        if compact is not None:
+            _check(lambda request: engine.planning.check_compact(
+                compact, request, batched_check.BATCH_ROWS * batched_check.LOOKUP_BATCHES), asked)
+            return column.answers(engine, chosen, compact, chosen.fields)
+        values = python_values(inputs)
+        region = default if row_regions is None else per_row(row_regions.to_pylist(), default)
+        return answers_array(_check(lambda request: engine.check_column(
+            values, task_type=asked, region=region, on_event=request.on_event,
+            cancel=request.cancel), asked), chosen.fields)
+
+    def _check(check, asked: str):
+        """check(request) on a helper thread the query's interrupt stops waiting for,
+        with the progress line (and on_event) as its listener."""
         reporter = ProgressReporter(every=settings.progress_every)
 
         def listen(event: tgcheck.JobEvent) -> None:
@@ -105,8 +130,7 @@ def register(
                 on_event(event)
 
         def run(cancel):
-            return tgcheck.get_engine(settings).check_column(
-                values, task_type=asked, region=region, on_event=listen, cancel=cancel)
+            return check(CheckRequest(asked, on_event=listen, cancel=cancel))
 
         try:
             return waiting.check_interruptibly(run, connection_key)
@@ -176,7 +200,8 @@ def _checks_of(items: list, declared: tuple = ()) -> pa.ListArray:
         if item is not None:
             pieces.append(item)
         offsets.append(offsets[-1] + (len(item) if item is not None else 0))
-    values = (pa.concat_arrays(pieces) if pieces
+    # One list (a query's column) is used as it is: a concat would copy every answer.
+    values = (pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces) if pieces
               else answers_array(tgcheck.AnswerColumn([], [], []), declared))
     mask = pa.array([item is None for item in items], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)

@@ -21,6 +21,7 @@ import pytest
 import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
+from tgcheck.engine.planning import Planning
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
@@ -271,12 +272,19 @@ def engine_calls(monkeypatch):
     """How many times the SQL face ran the engine's check of a column."""
     calls = []
     check_column = tgcheck.Engine.check_column
+    check_compact = Planning.check_compact
 
     def counted(self, values, **kwargs):
         calls.append(kwargs.get("task_type"))
         return check_column(self, values, **kwargs)
 
+    def counted_compact(self, answers, request, lookup_size):
+        # The face's usual path: the column's numbers as compact keys.
+        calls.append(request.task_type)
+        return check_compact(self, answers, request, lookup_size)
+
     monkeypatch.setattr(tgcheck.Engine, "check_column", counted)
+    monkeypatch.setattr(Planning, "check_compact", counted_compact)
     return calls
 
 

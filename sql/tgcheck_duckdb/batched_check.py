@@ -1,0 +1,117 @@
+"""The UDF's list of cells checked in batches: bounded Python memory (issue 25 item 2).
+
+The macros hand the whole column to the UDF as one Arrow list. Made into Python
+values at once, a million cells cost a list of str, the engine's set of them, its
+lookup's lists and the answer dicts: about 230 MB of Python objects a million.
+Here the cells become Python values a batch of BATCH_ROWS at a time, as the
+CLI's chunked check reads its input (tgcheck.chunked_check), and the engine sees
+the distinct numbers as sorted int64 keys (tgcheck.compact_answers):
+
+1. each batch is normalised (resolve_all, as the engine does) and its numbers
+   kept as keys; a batch whose cells all read as themselves is marked clean;
+2. the engine looks the keys up and sends the rest exactly as one check does
+   (Planning.check_compact: the same sorted numbers, the same tasks, one task
+   for the column when it fits one), recording every answer compactly;
+3. each batch is read again (a clean one is not normalised again), its answers
+   joined by the core's answer column (tgcheck.answer_column) into Arrow.
+
+The answers are the same, in the list's order: the core's answer column joins
+each batch, and invalid cells are answered locally and never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+import tgcheck
+from tgcheck.answer_column import AnswerColumn, sent_numbers
+from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, distinct
+from tgcheck.normalize import resolve_all
+from tgcheck.regions import per_row
+
+from .arrow_values import answers_array, python_values
+
+# Cells made Python values at once (about 20 MB of them, however long the column):
+# the CLI's chunk (TGCHECK_CHECK_CHUNK_ROWS's default).
+BATCH_ROWS = 200_000
+# Distinct numbers per store lookup, in batches: the CLI's (chunked_check.LOOKUP_CHUNKS).
+# A lookup's numbers as str and the store's answer groups cost ~200 bytes a number
+# while it runs, bounded by this and not by the column; one batch a lookup saved
+# that but cost 0.65 s more CPU a million (more queries; docs/performance.md).
+LOOKUP_BATCHES = 5
+# Key parts merged now and then: a number repeated across batches is held once.
+MERGE_EVERY = 16
+
+
+class BatchedColumn:
+    """One list's cells (an Arrow array), their regions, read BATCH_ROWS at a time."""
+
+    def __init__(self, inputs: pa.Array, row_regions: pa.Array | None, region):
+        self.inputs, self.row_regions, self.region = inputs, row_regions, region
+        self._clean: list[bool] = []  # per batch: every cell read as itself
+
+    def _bounds(self) -> Iterator[tuple[int, int]]:
+        n = len(self.inputs)
+        return ((start, min(n, start + BATCH_ROWS)) for start in range(0, n, BATCH_ROWS))
+
+    def _found(self, start: int, stop: int, clean: bool = False) -> tuple[list, list]:
+        """A batch's cells as Python values and resolve_all's reading of them (the
+        cells themselves for a batch pass 1 found clean)."""
+        values = python_values(self.inputs.slice(start, stop - start))
+        if clean:
+            return values, values
+        region = self.region
+        if self.row_regions is not None:
+            region = per_row(self.row_regions.slice(start, stop - start).to_pylist(), region)
+        return values, resolve_all(values, region)
+
+    def distinct_numbers(self) -> CompactAnswers | None:
+        """Pass 1: the distinct numbers (sorted keys); None when one has no key
+        (compact_answers.NotCompact): the caller takes the whole-list path."""
+        parts = []
+        for start, stop in self._bounds():
+            values, found = self._found(start, stop)
+            self._clean.append(found == values)
+            try:
+                parts.append(distinct([as_array(sent_numbers(found))]))
+            except NotCompact:
+                return None
+            if len(parts) >= MERGE_EVERY:
+                parts = [distinct(parts)]
+        return CompactAnswers(distinct(parts))
+
+    def answers(self, engine: tgcheck.Engine, ttype, answers: CompactAnswers,
+                declared: tuple) -> pa.StructArray:
+        """Pass 3: each cell's answer (arrow_values.answers_array), in order."""
+        pieces = []
+        for (start, stop), clean in zip(self._bounds(), self._clean, strict=True):
+            values, found = self._found(start, stop, clean)
+            column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
+            if ttype.fields:
+                column.fields_by_number = engine.fields_of(ttype.name, column.answered())
+            pieces.append(answers_array(column, declared))
+            del values, found, column
+        # Every cell read as itself (a column already in E.164): its number is the
+        # cell, and the input's own Arrow buffer serves as the number column.
+        same = all(self._clean) and pa.types.is_string(self.inputs.type)
+        return _joined(pieces, self.inputs if same else None)
+
+
+def _joined(pieces: list[pa.StructArray], numbers: pa.Array | None) -> pa.StructArray:
+    """The batches' answers as one struct array, a member at a time: each member's
+    batches are dropped once it is joined, so the answers are not held twice
+    (numbers, when given, is the number member already whole)."""
+    names = [field.name for field in pieces[0].type]
+    members = {name: [piece.field(name) for piece in pieces] for name in names}
+    del pieces[:]
+    columns = []
+    for name in names:
+        parts = members.pop(name)
+        if name == "number" and numbers is not None:
+            columns.append(numbers)
+        else:
+            columns.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+        del parts
+    return pa.StructArray.from_arrays(columns, names=names)
