@@ -3,7 +3,10 @@ the fast table or several) gives what the value-by-value loop gives, and falls b
 to it."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tgcheck.e164_regex import FAST
 from tgcheck.normalize import _all_clean, resolve_all
 
 SWISS = [f"+4179123{i:04d}" for i in range(50)]
@@ -53,3 +56,48 @@ def test_a_clean_list_of_several_countries_is_recognised_whole():
     assert resolve_all(MIXED) == MIXED
     for bad in ("+4179123", "+99912345678", "+", "41791234567", "+4179123456a"):
         assert not _all_clean([*MIXED, bad]), bad
+
+
+# Every region's example numbers, and what a slip makes of them: a digit lost, one
+# more, a national prefix kept ("+810..."), a newline inside one value.
+def _pool() -> list[str]:
+    import phonenumbers
+
+    found = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in (phonenumbers.PhoneNumberType.MOBILE,
+                     phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            cc = str(example.country_code)
+            found |= {number, number[:-1], number + "5", f"+{cc}0{number[1 + len(cc):]}"}
+    # Japan's national prefix rule ends in "$" (MULTILINE in the joined regex).
+    found |= {"+81000212345", "+810002123456", "+81312345678"}
+    return sorted(found)
+
+
+POOL = _pool()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(POOL), min_size=2, max_size=40))
+def test_the_joined_test_agrees_with_each_values_own_regex(values):
+    """The column test (one regex over the values joined by newlines) accepts a
+    list exactly when every value's own fast regex accepts it."""
+    expected = all(FAST[v[1:3]](v) for v in values)
+    assert _all_clean(values) == expected
+    if expected:
+        assert resolve_all(values) == values
+
+
+def test_a_value_with_a_newline_is_not_two_values():
+    assert not _all_clean(["+41791234567\n+41791234568", "+4915123456789"])
+    assert not _all_clean(["+41791234567", "+4915123456789\n"])
+
+
+def test_every_regions_examples_pass_the_joined_test_together():
+    valid = [v for v in POOL if FAST[v[1:3]](v)]
+    assert len({v[1:3] for v in valid}) > 50
+    assert _all_clean(valid)
