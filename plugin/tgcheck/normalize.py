@@ -27,6 +27,8 @@ from phonenumbers.phonenumberutil import ValidationResult
 
 from . import reasons as R
 from . import regions
+from .e164_regex import ALL_TYPES as _ALL_TYPES
+from .e164_regex import COMMON_TYPES as _COMMON_TYPES
 from .e164_regex import FAST as _FAST
 from .e164_regex import MAX_DIGITS as _MAX_DIGITS
 from .e164_regex import MIN_DIGITS as _MIN_DIGITS
@@ -215,7 +217,7 @@ def _all_clean(values: list) -> bool:
     whole by one regex of its calling codes' patterns (e164_regex.lines_of; each
     distinct set of keys compiled once). 200,000 values of six countries: the
     regex test 0.092 s to 0.068 s, the keys and the join 0.018 s more, the
-    compiling 0.048 s to 0.040 s."""
+    compiling 0.048 s to 0.021 s (mobile and fixed-line numbers' regex first)."""
     try:
         low, high = min(values), max(values)
     except (TypeError, ValueError):
@@ -232,10 +234,17 @@ def _all_clean(values: list) -> bool:
     text = "\n".join(values)
     if text.count("\n") != len(values) - 1:
         return False  # a value with a newline of its own would be read as two
-    # (A column of "+" values that are not all clean, "+41 79...", pays for this
-    # regex and then for its keys' own in the loop: about 0.04 s for six keys.)
-    check = _lines_of(tuple(sorted(set(map(_KEY, values)))))
-    return check is not None and check(text + "\n") is not None
+    # (A column of "+" values that are not all clean, "+41 79...", pays for these
+    # regexes and then for its keys' own in the loop: about 0.1 s for six keys.)
+    keys = tuple(sorted(set(map(_KEY, values))))
+    text += "\n"
+    # Mobile and fixed-line numbers first (a regex half the size to compile, what
+    # most columns hold), then all types: the first accepts a subset of the second.
+    for kinds in (_COMMON_TYPES, _ALL_TYPES):
+        check = _lines_of(keys, kinds)
+        if check is not None and check(text) is not None:
+            return True
+    return False
 
 
 # A value's key in _FAST.

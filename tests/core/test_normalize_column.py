@@ -58,7 +58,9 @@ def test_a_clean_list_of_several_countries_is_recognised_whole():
         assert not _all_clean([*MIXED, bad]), bad
 
 
-# Every region's example numbers, and what a slip makes of them: a digit lost, one
+# Every region's example numbers (mobile and fixed-line ones, which the joined test's
+# first regex takes, and toll-free and VoIP ones, which only its second does), and
+# what a slip makes of them: a digit lost, one
 # more, a national prefix kept ("+810..."), a newline inside one value.
 def _pool() -> list[str]:
     import phonenumbers
@@ -66,7 +68,9 @@ def _pool() -> list[str]:
     found = set()
     for region in phonenumbers.SUPPORTED_REGIONS:
         for kind in (phonenumbers.PhoneNumberType.MOBILE,
-                     phonenumbers.PhoneNumberType.FIXED_LINE):
+                     phonenumbers.PhoneNumberType.FIXED_LINE,
+                     phonenumbers.PhoneNumberType.TOLL_FREE,
+                     phonenumbers.PhoneNumberType.VOIP):
             example = phonenumbers.example_number_for_type(region, kind)
             if example is None:
                 continue
@@ -101,3 +105,12 @@ def test_every_regions_examples_pass_the_joined_test_together():
     valid = [v for v in POOL if FAST[v[1:3]](v)]
     assert len({v[1:3] for v in valid}) > 50
     assert _all_clean(valid)
+
+
+def test_numbers_of_other_types_are_recognised_whole_too():
+    """Toll-free numbers are no mobile or fixed-line ones: the joined test's first,
+    smaller regex leaves them to its second, of all types."""
+    toll_free = ["+41800123456", "+498001234567", "+448001234567", "+33801234567"]
+    assert all(FAST[v[1:3]](v) for v in toll_free)
+    assert _all_clean([*MIXED, *toll_free])
+    assert not _all_clean([*MIXED, *toll_free, "+4180012345"])
