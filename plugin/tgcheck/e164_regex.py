@@ -56,10 +56,17 @@ _TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "v
           "personal_number", "pager", "uan", "voicemail")
 
 
-def _valid_for(meta) -> str | None:
-    """phonenumbers' _number_type_helper(n, meta) != UNKNOWN, as a lookahead."""
+# The types most numbers checked are: lines_of tries a regex of these first (it
+# compiles in 0.021 s for six calling codes, against 0.036 s for all types).
+COMMON_TYPES = ("mobile", "fixed_line")
+ALL_TYPES = _TYPES
+
+
+def _valid_for(meta, kinds: tuple[str, ...] = _TYPES) -> str | None:
+    """phonenumbers' _number_type_helper(n, meta) != UNKNOWN, as a lookahead; with
+    kinds, valid as one of those types (a subset of the numbers it accepts)."""
     general = _desc(meta.general_desc)
-    types = [d for d in (_desc(getattr(meta, t)) for t in _TYPES) if d]
+    types = [d for d in (_desc(getattr(meta, t)) for t in kinds) if d]
     if general is None or not types:
         return None
     return general + "(?:" + "|".join(types) + ")"
@@ -71,14 +78,16 @@ def _metadata(region: str, cc: int):
     return PhoneMetadata.metadata_for_region(region)
 
 
-def _cc_pattern(cc: int) -> str | None:
+def _cc_pattern(cc: int, kinds: tuple[str, ...] = _TYPES) -> str | None:
     """The national numbers phonenumbers calls valid for calling code cc and would
-    keep unchanged when parsing "+<cc><nsn>" (no national prefix stripped)."""
+    keep unchanged when parsing "+<cc><nsn>" (no national prefix stripped); with
+    kinds, only those valid as one of those types (each region's branch keeps its
+    guards, so the regex accepts a subset of what the full one accepts)."""
     regions_of = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
     branches = []
     if len(regions_of) == 1:
         meta = _metadata(regions_of[0], cc)
-        valid = _valid_for(meta) if meta else None
+        valid = _valid_for(meta, kinds) if meta else None
         if valid:
             branches.append(valid)
     else:
@@ -89,7 +98,7 @@ def _cc_pattern(cc: int) -> str | None:
             meta = PhoneMetadata.metadata_for_region(region, None)
             if meta is None:
                 continue
-            valid = _valid_for(meta)
+            valid = _valid_for(meta, kinds)
             lead = f"(?:{meta.leading_digits})" if meta.leading_digits is not None else None
             guard = "".join(f"(?!{x})" for x in earlier)
             if valid:
@@ -135,13 +144,19 @@ class _FastTable(dict):
     it. A lookup is one dict access per value, in C."""
 
     def __missing__(self, key: str):
-        found = _no_match
-        if len(key) == 2 and "1" <= key[0] <= "9" and "0" <= key[1] <= "9":
-            found = _fast_for(tuple(
-                str(cc) for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str)
-                if str(cc).startswith(key) or key.startswith(str(cc))))
+        codes = _codes_under(key)
+        found = _fast_for(codes) if codes else _no_match
         self[key] = found
         return found
+
+
+def _codes_under(key: str) -> tuple[str, ...]:
+    """The calling codes a number whose first two digits are key can have (none for
+    a key that is not two digits, or that no code starts)."""
+    if not (len(key) == 2 and "1" <= key[0] <= "9" and "0" <= key[1] <= "9"):
+        return ()
+    return tuple(str(cc) for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str)
+                 if str(cc).startswith(key) or key.startswith(str(cc)))
 
 
 @functools.cache
@@ -152,10 +167,38 @@ def _fast_for(codes: tuple[str, ...]):
     if not alternatives:
         return _no_match
     return re.compile(rf"\+(?=\d{{{MIN_DIGITS},{MAX_DIGITS}}}\Z)(?:{'|'.join(alternatives)})",
-                      re.ASCII).fullmatch
+                      re.ASCII | re.MULTILINE).fullmatch
 
 
 FAST = _FastTable()
+
+
+@functools.cache
+def lines_of(keys: tuple[str, ...], kinds: tuple[str, ...] = _TYPES):
+    """The fullmatch of a text of lines, each "+", a number FAST[key] accepts for
+    one of keys, and "\\n" (the last one too); None when a key has no regex.
+
+    One call over a whole column joined by newlines, in C: no call and no match
+    object per value, a quarter less than FAST's regexes value by value (200,000
+    numbers of six countries, 0.092 s to 0.068 s). The same alternatives as
+    FAST's (a number's key names all the codes it can have), each value's end
+    \\Z now the newline after it; libphonenumber's own "$" (a national prefix
+    rule) matches there too under MULTILINE. The caller makes sure no value holds
+    a newline of its own. kinds: the number types it accepts (COMMON_TYPES: a
+    smaller regex, compiled in about half the time, for a first try)."""
+    codes = [_codes_under(key) for key in keys]
+    if not all(codes):
+        return None
+    alternatives = []
+    for cc in dict.fromkeys(cc for under in codes for cc in under):  # "12", "13": +1 once
+        body = _cc_pattern(int(cc), kinds)
+        if body:
+            alternatives.append(f"{cc}{body}")
+    if not alternatives:
+        return None
+    line = "|".join(alternatives).replace("\\Z", "(?=\\n)")
+    return re.compile(rf"(?:\+(?=\d{{{MIN_DIGITS},{MAX_DIGITS}}}\n)(?:{line})\n)*+",
+                      re.ASCII | re.MULTILINE).fullmatch
 
 
 class _ValidE164:

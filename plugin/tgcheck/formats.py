@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -167,3 +168,40 @@ def too_many_rows() -> InputError:
                       "write .csv or .parquet")
 
 
+# -- before writing (tables.write_table, and `check` before any task is paid) --
+def check_output(path: str | None, fmt: str, rows: int | None = None, *,
+                 folder: bool = False) -> None:
+    """Refuse now what write_table would refuse later: `check` calls this before
+    any task is created, so that exit 2 still means nothing was sent (or paid).
+
+    rows, when known, is how many data rows will be written; folder: also check
+    that the output's folder takes a new file (before a paid call; once paid, a
+    write that fails says how to get the answers instead).
+    """
+    form = FORMATS[fmt]
+    if (path is None or path == "-") and not form.stdout:
+        raise InputError(f"--format {fmt} cannot go to stdout; give -o FILE.{fmt}")
+    if folder and path is not None and path != "-" and not is_special_file(path):
+        check_output_path(path)
+    form.check_installed()
+    if fmt == "xlsx" and rows is not None and rows >= XLSX_MAX_ROWS:
+        raise too_many_rows()
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """-o's folder exists and takes a new file: found out now, not after the task
+    was paid for. A real file is made and removed (permissions, a read-only
+    disk, quotas: only trying tells)."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise InputError(f"-o {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"-o {path}: the folder {folder} {what}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as e:
+        raise InputError(f"-o {path}: cannot write in {folder} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
