@@ -163,7 +163,9 @@ def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_pa
     out = tmp_path / "o.csv"
     result = CliRunner().invoke(cli, ["check", str(source), "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    assert reads["reads"] == 2
+    # Before the check: one read (two before). Before writing, a CSV's column is
+    # read again to compare it; a .txt is compared as one text (tables._column_is).
+    assert reads["reads"] == (1 if kind == "txt" else 2)
     written = out.read_text().splitlines()
     assert len(written) == 301 and written[1].startswith(f"{values[0]},{values[0]},")
 
