@@ -4,6 +4,7 @@ is the whole-column path's, byte for byte; every number is sent once whatever
 chunks it is in, in the same tasks; no part holds more rows than a chunk."""
 
 import collections
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -130,6 +131,52 @@ def test_no_part_holds_more_rows_than_a_chunk(sandbox_env, tmp_path, monkeypatch
         assert sandbox_env.creates == 1
     else:  # the control: one chunk is the whole-column path, holding every row
         assert held["normalised"] == 1_200
+
+
+@pytest.mark.parametrize("kind, extra", [
+    ("txt", []),
+    ("csv", ["--column", "phone", "--region-column", "country", "--region", "CH"]),
+])
+def test_a_chunked_dry_run_says_what_the_whole_path_says(sandbox, tmp_path, kind, extra):
+    """--dry-run over more rows than a chunk counts in the chunked first read: the
+    same counts, reasons (their order and examples too) and closing line as the
+    whole column's, on a cold store and after a check of part of the input."""
+    lines = _lines()
+    source, part = tmp_path / f"in.{kind}", tmp_path / f"part.{kind}"
+    source.write_text("\n".join(lines) + "\n" if kind == "txt" else _csv(lines))
+    part.write_text("\n".join(lines[:60]) + "\n" if kind == "txt" else _csv(lines[:60]))
+    env = dict(cli_env(sandbox, tmp_path), TGCHECK_MAX_TASK_SIZE="40")
+    for stored in (False, True):
+        if stored:  # some numbers answered already, the rest still to send
+            assert run("check", str(part), *extra, "-q", env=env).returncode == 0
+        said = {}
+        for name, chunk in (("whole", WHOLE), ("chunked", "7")):
+            for fmt in ("text", "json"):
+                result = run("check", str(source), *extra, "--dry-run",
+                             *(["-f", "json"] if fmt == "json" else []),
+                             env=dict(env, TGCHECK_CHECK_CHUNK_ROWS=chunk))
+                assert result.returncode == 0, result.stderr
+                said[name, fmt] = (result.stdout, result.stderr)
+        for fmt in ("text", "json"):
+            assert said["chunked", fmt] == said["whole", fmt], fmt
+        counts = json.loads(said["chunked", "json"][0])
+        assert (counts["already_answered"] > 0) == stored and counts["to_send"] > 0
+        assert counts["duplicates"] > 0 and len(counts["reasons"]) >= 3
+
+
+def test_a_chunked_dry_run_holds_no_more_rows_than_a_chunk(sandbox_env, tmp_path,
+                                                           monkeypatch, held):
+    values = numbers(400, start=3000)
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(values * 3) + "\n")  # 1,200 rows, each number thrice
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "50")
+    result = CliRunner().invoke(cli, ["check", str(source), "--dry-run", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["inputs"], counts["duplicates"], counts["to_send"]) == (1_200, 800, 400)
+    assert held["normalised"] <= 50
+    assert held["looked up"] <= 50 * check_chunks.LOOKUP_CHUNKS
+    assert sandbox_env.creates == 0
 
 
 def test_a_large_text_file_reads_the_same_in_chunks(tmp_path):
