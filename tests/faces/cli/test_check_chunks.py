@@ -145,23 +145,35 @@ def test_a_chunked_dry_run_says_what_the_whole_path_says(sandbox, tmp_path, kind
     source, part = tmp_path / f"in.{kind}", tmp_path / f"part.{kind}"
     source.write_text("\n".join(lines) + "\n" if kind == "txt" else _csv(lines))
     part.write_text("\n".join(lines[:60]) + "\n" if kind == "txt" else _csv(lines[:60]))
+    most = tmp_path / f"most.{kind}"
+    # ... and 20 numbers not in the input: the stored answers a top-up takes.
+    others = [*lines[:-12], *numbers(20, start=5000)]
+    most.write_text("\n".join(others) + "\n" if kind == "txt" else _csv(others))
     env = dict(cli_env(sandbox, tmp_path), TGCHECK_MAX_TASK_SIZE="40")
-    for stored in (False, True):
+    # All but a few answered: those few fill a task to the minimum (--top-up) and
+    # are asked one by one first (the fast path).
+    few = {"TGCHECK_SYNC_MAX": "20", "TGCHECK_SYNC_URL": sandbox.url,
+           "TGCHECK_MIN_TASK_SIZE": "20"}
+    for stored in (None, part, most):
         if stored:  # some numbers answered already, the rest still to send
-            assert run("check", str(part), *extra, "-q", env=env).returncode == 0
+            assert run("check", str(stored), *extra, "-q", env=env).returncode == 0
         said = {}
         for name, chunk in (("whole", WHOLE), ("chunked", "7")):
             for fmt in ("text", "json"):
                 result = run("check", str(source), *extra, "--dry-run",
                              *(["-f", "json"] if fmt == "json" else []),
-                             env=dict(env, TGCHECK_CHECK_CHUNK_ROWS=chunk))
+                             *(["--top-up"] if stored is most else []),
+                             env=dict(env, TGCHECK_CHECK_CHUNK_ROWS=chunk,
+                                      **(few if stored is most else {})))
                 assert result.returncode == 0, result.stderr
                 said[name, fmt] = (result.stdout, result.stderr)
         for fmt in ("text", "json"):
             assert said["chunked", fmt] == said["whole", fmt], fmt
         counts = json.loads(said["chunked", "json"][0])
-        assert (counts["already_answered"] > 0) == stored and counts["to_send"] > 0
+        assert (counts["already_answered"] > 0) == bool(stored) and counts["to_send"] > 0
         assert counts["duplicates"] > 0 and len(counts["reasons"]) >= 3
+        if stored is most:
+            assert (counts["to_send"], counts["topped_up"], counts["fast_path"]) == (5, 15, 5)
 
 
 def test_a_chunked_dry_run_holds_no_more_rows_than_a_chunk(sandbox_env, tmp_path,
