@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from . import chunked_input, regions
 from .answer_column import AnswerColumn, sent_numbers
 from .engine import CheckRequest, Engine
+from .engine.planning import row_counts
 from .normalize import resolve_all
 from .tables import InputChanged, InputTable, region_index, with_fields
 
@@ -47,6 +48,7 @@ class ChunkedInput:
         # Per chunk: every cell already a valid E.164 number (resolve_all gave the
         # cells back): pass 2 need not normalise it again.
         self._clean: list[bool] = []
+        self.counts: dict[str, object] | None = None  # pass 1's row counts, when it counts
 
     @classmethod
     def open(cls, table: InputTable, size: int, region, region_column: str | None
@@ -70,10 +72,12 @@ class ChunkedInput:
             region = regions.per_row([row[self.region_at] for row in chunk], region)
         return values, resolve_all(values, region)
 
-    def distinct_numbers(self):
+    def distinct_numbers(self, counting: bool = False):
         """Pass 1: the input's distinct numbers (sorted, compact), each chunk's
-        fingerprint kept for pass 2. None for an input with a number that has
-        no compact key (compact_answers.NotCompact): the whole-column path's."""
+        fingerprint kept for pass 2; counting: also the rows' counts a dry run
+        shows (self.counts, planning.row_counts summed over the chunks). None
+        for an input with a number that has no compact key
+        (compact_answers.NotCompact): the whole-column path's."""
         from .compact_answers import CompactAnswers, NotCompact, as_array, distinct
 
         parts = []
@@ -82,8 +86,11 @@ class ChunkedInput:
             self.rows += len(chunk)
             self._prints.append(hash(tuple(values)))
             self._clean.append(found == values)
+            numbers = sent_numbers(found)
+            if counting:
+                self.counts = row_counts(values, found, numbers, self.counts)
             try:
-                parts.append(distinct([as_array(sent_numbers(found))]))
+                parts.append(distinct([as_array(numbers)]))
             except NotCompact:
                 return None
             if len(parts) >= 16:  # merged now and then: repeats are held once
@@ -93,6 +100,14 @@ class ChunkedInput:
     def check(self, engine: Engine, answers, request: CheckRequest) -> None:
         """The engine's part: look up, send, record every answer in answers."""
         engine.planning.check_compact(answers, request, self.size * LOOKUP_CHUNKS)
+
+    def plan(self, engine: Engine, answers, *, task_type: str, retry_unknown: bool,
+             top_up: bool | None) -> dict[str, object]:
+        """A dry run's counts (Engine.plan's), from pass 1 (distinct_numbers with
+        counting) and the store: the column is never held whole."""
+        return engine.planning.plan_compact(
+            answers, self.counts, task_type=task_type, retry_unknown=retry_unknown,
+            top_up=top_up, lookup_size=self.size * LOOKUP_CHUNKS)
 
     def _chunks(self) -> Iterator[tuple[list, list, list]]:
         """Pass 2's chunks (rows, values, found), each checked against pass 1's

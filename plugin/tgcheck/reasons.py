@@ -54,7 +54,13 @@ def code_of(text: str | None) -> str | None:
 def reason_breakdown(values: list, found: list, examples: int = 3) -> dict[str, dict]:
     """code -> {"count": n, "examples": [a few inputs]} over resolve_all's answer:
     the rows not sent and the noted ones, most frequent first."""
-    out: dict[str, dict] = {}
+    return most_frequent_first(tally_reasons({}, values, found, examples))
+
+
+def tally_reasons(out: dict[str, dict], values: list, found: list,
+                  examples: int = 3) -> dict[str, dict]:
+    """reason_breakdown's counting added to out (codes in the order first met),
+    which it returns: an input read in chunks tallies each chunk in turn."""
     for value, f in zip(values, found, strict=True):
         if type(f) is str or f.reason is None:
             continue
@@ -64,4 +70,9 @@ def reason_breakdown(values: list, found: list, examples: int = 3) -> dict[str, 
         entry["count"] += 1
         if len(entry["examples"]) < examples and value not in entry["examples"]:
             entry["examples"].append(value)
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]["count"]))
+    return out
+
+
+def most_frequent_first(tally: dict[str, dict]) -> dict[str, dict]:
+    """tally_reasons' codes, most frequent first (a tie in the order first met)."""
+    return dict(sorted(tally.items(), key=lambda kv: -kv[1]["count"]))

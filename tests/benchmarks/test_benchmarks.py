@@ -116,3 +116,23 @@ def test_the_scale_figure_says_when_postgresql_is_missing():
                                backends=("sqlite", "postgresql"))
     assert rows[-1].figure == "8 PostgreSQL: skipped"
     assert "not installed" in rows[-1].note
+
+
+def test_the_scale_figure_measures_the_child_s_memory_not_its_own():
+    """Linux gives a child started by vfork and exec the peak RSS its parent had
+    (wait4's ru_maxrss): the figure's PostgreSQL runs at 10,000,000 showed the
+    figure's own 750 MB. The child's peak is its own."""
+    import os
+    import sys
+
+    from benchmarks import bench_scale
+
+    held = b"x" * (300 << 20)  # this process once held 300 MB
+    del held
+    run = bench_scale.measured([sys.executable, "-c", "pass"], dict(os.environ))
+    assert run.rss_mb < 150 and run.cpu > 0
+    big = bench_scale.measured(
+        [sys.executable, "-c", "x = b'y' * (200 << 20)"], dict(os.environ))
+    assert big.rss_mb > 200
+    with pytest.raises(RuntimeError, match="exited 3"):
+        bench_scale.measured([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))

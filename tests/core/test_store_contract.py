@@ -123,6 +123,65 @@ def test_finished_answers_and_freshness(any_store):
     assert any_store.job_answers(job.id)[0] == (numbers(1)[0], "no", "ok")
 
 
+def _stored_pattern(store, count: int) -> dict[str, tuple]:
+    """count answers of "tg" (yes, no, unknown in turn), checked now, and a few
+    of another task type among them: number -> (value, status)."""
+    now = time.time()
+    rows = {n: (("yes", "no", None)[i % 3], "ok" if i % 3 < 2 else "unknown")
+            for i, n in enumerate(numbers(count))}
+    store.import_answers(StoredAnswer("tg", n, v, s, now, "t1") for n, (v, s) in rows.items())
+    store.import_answers(StoredAnswer("ws", n, "yes", "ok", now, "t2")
+                         for n in numbers(count)[::7])
+    return rows
+
+
+def test_lookup_range_reads_the_answers_between_two_numbers(any_store):
+    """The range read a chunked check's lookups are made of: every fresh answer of
+    the task type from first to last, both included, each in one group; nothing
+    outside the range, nothing stale, nothing of another task type."""
+    rows = _stored_pattern(any_store, 300)
+    every = numbers(300)
+    stale = every[150] + "5"  # sorts between every[150] and every[151]
+    any_store.import_answers([StoredAnswer("tg", stale, "yes", "ok", time.time() - 40 * DAY,
+                                           "t0")])
+    kw = dict(max_age_days=30, unknown_retry_hours=24)
+    groups = any_store.lookup_range("tg", every[100], every[199], **kw)
+    flat = [(n, (v, s)) for v, s, group in groups for n in group]
+    assert len(flat) == len({n for n, _ in flat})  # each number in one group
+    assert dict(flat) == {n: rows[n] for n in every[100:200] if n in rows}
+    retried = any_store.lookup_range("tg", every[100], every[199], retry_unknown=True, **kw)
+    assert {s for _, s, _ in retried} == {"ok"}
+    old = any_store.lookup_range("tg", every[100], every[199],
+                                 now=time.time() + 31 * DAY, **kw)
+    assert old == []
+    assert any_store.lookup_range("tg", every[199], every[100], **kw) == []  # first > last
+    assert any_store.lookup_range("tg", "+1", "+2", **kw) == []  # nothing stored there
+
+
+def test_a_large_lookup_reads_its_own_range_and_no_further(any_store):
+    """A large set that fills most of the range between its first and last number
+    is read as that range (the caller drops what it did not ask for): never the
+    whole task type, so what a lookup returns follows the set, not the store.
+    A set spread thinly over many stored answers is probed: exactly its own."""
+    rows = _stored_pattern(any_store, 1000)
+    every = numbers(1000)
+    any_store.tuning = StoreTuning(scan_min=1)  # the default share rule, small sets
+    kw = dict(max_age_days=30, unknown_retry_hours=24)
+    dense = every[200:600:2]  # 200 numbers, 399 stored from first to last
+    sparse = every[::5]  # 200 numbers, 996 stored from first to last
+    for asked in (dense, set(dense), sparse, set(sparse)):
+        expected = {n: rows[n] for n in asked}
+        assert any_store.lookup("tg", asked, **kw) == expected
+        flat = {n: (v, s) for v, s, group in
+                any_store.lookup_groups("tg", asked, **kw) for n in group}
+        assert {n: pair for n, pair in flat.items() if n in asked} == expected
+        assert all(min(asked) <= n <= max(asked) for n in flat)
+        if asked in (sparse, set(sparse)):
+            assert len(flat) == len(expected)  # probed
+        else:
+            assert len(flat) == len(every[200:599])  # the range came along
+
+
 def test_an_unknown_never_replaces_a_stored_ok(any_store):
     n = numbers(1)[0]
     finish(any_store, "k1", "tg", [(n, "yes", "ok")])

@@ -171,19 +171,18 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
     try:
         for message in table.notes:
             note(message, progress, quiet)
-        values = chunked = None
-        if not dry_run:
-            # More rows than a chunk: read, checked and written a chunk at a time
-            # (chunked_check.py), memory bounded by the chunk, not the file.
-            values, chunked = _one_chunk_or_chunked(
-                table, settings_registry.value("check_chunk_rows"), region, region_column)
+        # More rows than a chunk: read, checked and written a chunk at a time
+        # (chunked_check.py), memory bounded by the chunk, not the file; a dry
+        # run counts in the same first read.
+        values, chunked = _one_chunk_or_chunked(
+            table, settings_registry.value("check_chunk_rows"), region, region_column)
         if chunked is not None:
-            compact = chunked.distinct_numbers()
+            compact = chunked.distinct_numbers(counting=dry_run)
             if compact is None:
                 chunked = None  # a number with no compact key: the whole column
         if region_column is not None and chunked is None:
             region = row_regions(table, region_column, region)
-        if chunked is not None:
+        if chunked is not None and not dry_run:
             # Pass 1 counted the rows: an output that cannot take them fails before
             # a task is paid for.
             check_output(output, fmt, rows=chunked.rows, folder=True)
@@ -197,7 +196,14 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
         with engine_for(sandbox, base_url, serve=not dry_run, quiet=quiet,
                         **overrides) as engine:
             if dry_run:
-                _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up)
+                if chunked is not None:
+                    counts = chunked.plan(engine, compact, task_type=ttype.name,
+                                          retry_unknown=retry_unknown, top_up=top_up)
+                else:
+                    counts = engine.plan(table.numbers(), task_type=ttype.name,
+                                         region=region, retry_unknown=retry_unknown,
+                                         top_up=top_up)
+                _dry_run(engine, ttype, counts, out_format)
                 return
             tally = collections.Counter()  # rows per status, counted as they are written
             recorder = _Recorder(make_display(progress, quiet,
@@ -318,9 +324,8 @@ def _interrupted(recorder: _Recorder, created: int = 0, cut_off: int = 0) -> Int
         "them (no --resubmit needed; nothing is paid twice)" + uncertain)
 
 
-def _dry_run(engine, table, ttype, region, retry_unknown, out_format, top_up=None) -> None:
-    counts = engine.plan(table.numbers(), task_type=ttype.name, region=region,
-                         retry_unknown=retry_unknown, top_up=top_up)
+def _dry_run(engine, ttype, counts: dict, out_format) -> None:
+    """Show a plan's counts (Engine.plan's, or a chunked input's)."""
     reasons = counts.pop("reasons", {})
     # A top-up's fillers are checked again, billed like the new numbers.
     billed = counts["to_send"] + counts.get("topped_up", 0)

@@ -19,7 +19,7 @@ from .. import fast_path, plugins
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
 from ..normalize import Region, resolve_all
-from ..reasons import reason_breakdown
+from ..reasons import most_frequent_first, tally_reasons
 from ..store import AnswerGroup
 from .answers import _groups_of, sent_numbers
 from .cancel import _on_main_thread, _Stop
@@ -44,6 +44,24 @@ def _equal_parts(numbers: list, size: int) -> list[list]:
     """numbers in the fewest parts of at most size, equal in size (they differ by one
     at most)."""
     return [numbers[start:stop] for start, stop in _part_bounds(len(numbers), size)]
+
+
+def row_counts(values: list, found: list, numbers: list, into: dict | None = None
+               ) -> dict[str, object]:
+    """plan()'s counts of an input's rows: "inputs", "valid", "invalid", "blank",
+    and under "reasons" each reason code's count and a few example inputs (the
+    rows not sent, and the noted ones; in the order first met: plan() shows them
+    most frequent first). found: resolve_all's reading of values, numbers:
+    sent_numbers(found); into: the counts of earlier rows (an input read in
+    chunks), added to and returned."""
+    counts = into or {"inputs": 0, "valid": 0, "invalid": 0, "blank": 0, "reasons": {}}
+    problems = [f.status for f in found if type(f) is not str and f.status != OK]
+    counts["inputs"] += len(found)
+    counts["valid"] += len(numbers)
+    counts["invalid"] += problems.count(INVALID)
+    counts["blank"] += problems.count(BLANK)
+    tally_reasons(counts["reasons"], values, found)
+    return counts
 
 
 class Planning(EnginePart):
@@ -81,21 +99,13 @@ class Planning(EnginePart):
         _grouped sends them (the same tasks: the same sorted numbers cut the same
         way); every answer is recorded in answers, none held here."""
         # numpy, imported by the runs that hold millions: not by every engine.
-        from ..compact_answers import Decoded, as_strs, distinct
+        from ..compact_answers import Decoded, as_strs
 
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.engine.attach_recovered()
         since = self._answered_since(time.time(), request.retry_unknown)
-        freshness = self._freshness(request.retry_unknown, ttype)
-        missing_parts = []
-        for start, stop in _part_bounds(len(answers), lookup_size) if len(answers) else ():
-            # A sorted list, not a set: the store sorts what it probes the index
-            # with, and a sorted list costs it no sort (1 s of CPU per 1,000,000).
-            answers.record(self.store.lookup_groups(
-                ttype.name, as_strs(answers.numbers[start:stop]), **freshness))
-            missing_parts.append(answers.missing(start, stop))
-        missing = Decoded(distinct(missing_parts))  # sorted as a list of str sorts
-        del missing_parts
+        missing = Decoded(self._look_up_compact(  # sorted as a list of str sorts
+            answers, ttype, self._freshness(request.retry_unknown, ttype), lookup_size))
 
         def wanted() -> set[str]:
             # Only a task below the minimum, topped up, needs the set (to leave it out).
@@ -103,6 +113,21 @@ class Planning(EnginePart):
 
         for fetched in self._fetch(ttype, missing, wanted, request, since):
             answers.record(fetched)
+
+    def _look_up_compact(self, answers: CompactAnswers, ttype: TaskType, freshness: dict,
+                         lookup_size: int):
+        """Record the stored answers of answers' numbers, looked up lookup_size at
+        a time; the numbers still without one (a sorted array)."""
+        from ..compact_answers import as_strs, distinct
+
+        missing_parts = []
+        for start, stop in _part_bounds(len(answers), lookup_size) if len(answers) else ():
+            # A sorted list, not a set: the store sorts what it probes the index
+            # with, and a sorted list costs it no sort (1 s of CPU per 1,000,000).
+            answers.record(self.store.lookup_groups(
+                ttype.name, as_strs(answers.numbers[start:stop]), **freshness))
+            missing_parts.append(answers.missing(start, stop))
+        return distinct(missing_parts)
 
     def _fetch(self, ttype, missing, wanted, request: CheckRequest, since: float
                ) -> Iterator[list[AnswerGroup]]:
@@ -184,28 +209,53 @@ class Planning(EnginePart):
         numbers = sent_numbers(found)
         distinct = set(numbers)
         known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown, ttype))
-        problems = [f.status for f in found if type(f) is not str and f.status != OK]
-        to_send = len(distinct) - len(known)
+        rows = row_counts(values, found, numbers)
+        return {
+            **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
+            "duplicates": len(numbers) - len(distinct),
+            "already_answered": len(known),
+            **self._plan_sending(ttype, len(distinct) - len(known), lambda: distinct,
+                                 lambda: distinct.difference(known), top_up),
+            "reasons": most_frequent_first(rows["reasons"]),
+        }
+
+    def plan_compact(self, answers: CompactAnswers, rows: dict, *, task_type: str = "tg",
+                     retry_unknown: bool = False, top_up: bool | None = None,
+                     lookup_size: int) -> dict[str, object]:
+        """plan() for a dry run over millions held compactly (the CLI's chunked
+        input): answers' distinct numbers are looked up as check_compact looks
+        them up; rows: the input's own counts ("inputs", "valid", "invalid",
+        "blank", "reasons"), counted a chunk at a time by the caller."""
+        from ..compact_answers import as_strs
+
+        ttype = plugins.get_task_type(task_type, self.settings.provider)
+        missing = self._look_up_compact(answers, ttype,
+                                        self._freshness(retry_unknown, ttype), lookup_size)
+        return {
+            **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
+            "duplicates": rows["valid"] - len(answers),
+            "already_answered": len(answers) - len(missing),
+            **self._plan_sending(ttype, len(missing), lambda: set(as_strs(answers.numbers)),
+                                 lambda: set(as_strs(missing)), top_up),
+            "reasons": most_frequent_first(rows["reasons"]),
+        }
+
+    def _plan_sending(self, ttype: TaskType, to_send: int, wanted, new,
+                      top_up: bool | None) -> dict[str, int]:
+        """plan()'s "to_send", "topped_up" (the stored answers a task below the
+        minimum would be filled with) and "fast_path"; wanted and new make the
+        check's distinct numbers and those to send (sets), asked only when a
+        top-up or the fast path could apply."""
         least = self.minimum(ttype)
         top_up = self.settings.top_up if top_up is None else top_up
         topped = {}
         if top_up and least and 0 < to_send < least:
-            filler = self.store.stalest(ttype.name, least - to_send, exclude=distinct)
+            filler = self.store.stalest(ttype.name, least - to_send, exclude=wanted())
             if len(filler) >= least - to_send:  # else the check refuses, as it would
                 topped = {"topped_up": len(filler)}
-        return {
-            "inputs": len(found),
-            "valid": len(numbers),
-            "invalid": problems.count(INVALID),
-            "blank": problems.count(BLANK),
-            "duplicates": len(numbers) - len(distinct),
-            "already_answered": len(known),
-            "to_send": to_send,
-            **topped,
-            **self._fast_path_plan(ttype, distinct.difference(known)),
-            # code -> (count, a few examples): the rows not sent, and the noted ones.
-            "reasons": reason_breakdown(values, found),
-        }
+        few = 0 < to_send <= self.settings.sync_max
+        return {"to_send": to_send, **topped,
+                **(self._fast_path_plan(ttype, new()) if few else {})}
 
     def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
         """plan()'s "fast_path": how many of the numbers to send would be asked one

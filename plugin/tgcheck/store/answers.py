@@ -69,6 +69,49 @@ class AnswerQueries:
         return self._answer_groups(task_type, numbers, *self._freshness(
             max_age_days, unknown_retry_hours, retry_unknown, now, provider, needs_fields))[0]
 
+    @_translating
+    def lookup_range(self, task_type: str, first: str, last: str, *, max_age_days: float,
+                     unknown_retry_hours: float, retry_unknown: bool = False,
+                     now: float | None = None, provider: str | None = None,
+                     needs_fields: bool = False) -> list[AnswerGroup]:
+        """The fresh answers of every stored number between first and last (both
+        included, in the order str sorts) as (value, status, numbers) groups: one
+        range read of the index, for a caller holding a sorted run of numbers
+        that drops those it did not ask for. What it returns follows the stored
+        answers in the range, not the store (lookup_groups reads a large set's
+        range this way when its share rule, _reach, says reading beats probing)."""
+        if first > last:
+            return []
+        return self._answers_between(task_type, first, last, *self._freshness(
+            max_age_days, unknown_retry_hours, retry_unknown, now, provider, needs_fields))
+
+    def _answers_between(self, task_type: str, first: str, last: str, condition: str,
+                         args: tuple) -> list[AnswerGroup]:
+        """backend: the answers of task_type between first and last (inclusive)
+        meeting condition, as (value, status, numbers) groups."""
+        raise NotImplementedError
+
+    def _reach(self, db, task_type: str, numbers: Collection[str]) -> tuple[str, str] | None:
+        """The first and last of numbers when a lookup of them reads the task
+        type's answers between the two rather than probing the index for each;
+        None: probe. The share rule: read when the set is at least scan_min
+        numbers and the range holds at most scan_share stored answers per number
+        asked. A run's sorted chunk is most of its range (a cached run: all of
+        it), so it is read; a set spread thinly over a large store is probed, and
+        what a read returns stays within scan_share times the set, never the
+        whole table. Counting stops past that many (a LIMIT), so deciding costs
+        at most the read it decides on."""
+        tuning = self.tuning
+        if len(numbers) < tuning.scan_min:
+            return None
+        first, last = min(numbers), max(numbers)
+        most = len(numbers) * tuning.scan_share
+        stored = db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM answers WHERE task_type = ? "
+            "AND number BETWEEN ? AND ? LIMIT ?) AS found",
+            (task_type, first, last, most + 1)).fetchone()[0]
+        return (first, last) if stored <= most else None
+
     def _freshness(self, max_age_days, unknown_retry_hours, retry_unknown, now, provider,
                    needs_fields=False):
         now = self._now() if now is None else self._to_store_time(now)

@@ -244,53 +244,71 @@ class Store(BaseStore):
     def _answer_groups(self, task_type: str, numbers: Collection[str], condition: str,
                        args: tuple) -> tuple[list[AnswerGroup], bool]:
         """The answers meeting condition as (value, status, numbers) groups, and
-        whether the groups hold asked numbers only (False: a scan, they may hold more).
+        whether the groups hold asked numbers only (False: a range read, they may
+        hold more).
 
         Built for a million numbers: SQLite hands each group over as one string,
         so Python splits a few strings instead of building a million rows. A set
-        that is a large part of the table is matched by scanning it, which beats
-        probing the index; and the scan aggregates one column per (value, status)
-        pair instead of grouping, which would sort every row (for a task type of
-        a few answers; free-form values are grouped).
-        """
+        that is a large part of the answers between its first and last number
+        reads that range of the index (_reach), which beats probing it number by
+        number."""
         if not numbers:
             return [], True
         cursor = self.db.cursor()
         cursor.row_factory = None
-        tuning = self.tuning
-        big = len(numbers) >= tuning.scan_min
+        big = len(numbers) >= self.tuning.scan_min
         # Several queries below see one snapshot; a small set makes just one.
         with _reading(self.db) if big else contextlib.nullcontext():
-            scan = big and self._scans(cursor, task_type, len(numbers))
-            if scan:
-                where, params = "task_type = ?", (task_type,)
-                pairs = cursor.execute(
-                    "SELECT DISTINCT value, status FROM answers WHERE task_type = ? LIMIT ?",
-                    (task_type, tuning.filter_pairs_max + 1)).fetchall()
-            else:
-                ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
-                where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
-                params = (task_type, json.dumps(ordered))
-            if scan and len(pairs) <= tuning.filter_pairs_max:
-                if not pairs:
-                    return [], False
-                # One pass, one column per answer: no sort of every row.
-                columns = ", ".join(
-                    ["group_concat(number, char(10)) FILTER (WHERE value IS ? AND status = ?)"]
-                    * len(pairs))
-                joined = cursor.execute(
-                    f"SELECT {columns} FROM answers WHERE {where} AND {condition}",
-                    (*(x for pair in pairs for x in pair), *params, *args)).fetchone()
-                rows = [(*pair, text) for pair, text in zip(pairs, joined, strict=True)]
-            else:
-                # A small set, or a task type with free-form values (URLs): grouping
-                # sorts, but stays within SQLite's limit on result columns.
-                rows = cursor.execute(
-                    f"""SELECT value, status, group_concat(number, char(10)) FROM answers
-                        WHERE {where} AND {condition} GROUP BY value, status""",
-                    (*params, *args)).fetchall()
+            reach = big and self._reach(cursor, task_type, numbers)
+            if reach:
+                return self._between(cursor, task_type, *reach, condition, args), False
+            ordered = sorted(numbers)  # the index is probed in order: far fewer page reads
+            rows = cursor.execute(
+                """SELECT value, status, group_concat(number, char(10)) FROM answers
+                   WHERE task_type = ? AND number IN (SELECT value FROM json_each(?))
+                   AND """ f"{condition} GROUP BY value, status",
+                (task_type, json.dumps(ordered), *args)).fetchall()
         return [(value, status, text.split("\n")) for value, status, text in rows
-                if text is not None], not scan
+                if text is not None], True
+
+    @_translating
+    def _answers_between(self, task_type: str, first: str, last: str, condition: str,
+                         args: tuple) -> list[AnswerGroup]:
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        with _reading(self.db):
+            return self._between(cursor, task_type, first, last, condition, args)
+
+    def _between(self, cursor, task_type: str, first: str, last: str, condition: str,
+                 args: tuple) -> list[AnswerGroup]:
+        """The answers between first and last meeting condition, as groups: one
+        pass, one column per (value, status) pair, no sort of every row (for a
+        task type of a few answers; free-form values are grouped)."""
+        tuning = self.tuning
+        span, spanned = "task_type = ? AND number BETWEEN ? AND ?", (task_type, first, last)
+        # The pairs whatever their age: a pair with no fresh answer gives a NULL
+        # column, dropped below (the condition here cost a quarter more).
+        pairs = cursor.execute(f"SELECT DISTINCT value, status FROM answers WHERE {span} LIMIT ?",
+                               (*spanned, tuning.filter_pairs_max + 1)).fetchall()
+        where, params = f"{span} AND {condition}", (*spanned, *args)
+        if not pairs:
+            return []
+        if len(pairs) <= tuning.filter_pairs_max:
+            columns = ", ".join(
+                ["group_concat(number, char(10)) FILTER (WHERE value IS ? AND status = ?)"]
+                * len(pairs))
+            joined = cursor.execute(
+                f"SELECT {columns} FROM answers WHERE {where}",
+                (*(x for pair in pairs for x in pair), *params)).fetchone()
+            rows = [(*pair, text) for pair, text in zip(pairs, joined, strict=True)]
+        else:
+            # Free-form values (URLs): grouping sorts, but stays within SQLite's
+            # limit on result columns.
+            rows = cursor.execute(
+                "SELECT value, status, group_concat(number, char(10)) FROM answers "
+                f"WHERE {where} GROUP BY value, status", params).fetchall()
+        return [(value, status, text.split("\n")) for value, status, text in rows
+                if text is not None]
 
     def _save_answers(self, db, task_type, rows, task_id, now, provider) -> None:
         # The upsert is answers.SAVE_ON_CONFLICT (a stored "ok" is kept over an
@@ -388,23 +406,14 @@ class Store(BaseStore):
                 inode = None
             return inode, watch.execute("PRAGMA data_version").fetchone()[0]
 
-    @_translating
-    def _scans(self, cursor, task_type: str, count: int) -> bool:
-        """Whether a lookup of count numbers (at least tuning.scan_min) scans the
-        task type's answers rather than probing the index: when they are at most
-        scan_share times as many. Counting costs a pass over the index, which is
-        why only a big set asks (both lookups below decide alike)."""
-        return count * self.tuning.scan_share >= cursor.execute(
-            "SELECT count(*) FROM answers WHERE task_type = ?", (task_type,)).fetchone()[0]
-
     def answer_columns(self, task_type: str, numbers: Collection[str]
                        ) -> tuple[list[tuple[str | None, str, str | None, str, str]], bool]:
         """Every stored answer among numbers, whatever its age, as (value, status,
         provider, numbers, checked_at) groups, numbers and checked_at (the store's
         clock) each one string joined by newlines, in the same order: what a memo
         applying freshness itself needs, split by the caller in bulk. And whether
-        the groups hold asked numbers only (False: a large set scanned the table,
-        as _answer_groups does; they may hold more)."""
+        the groups hold asked numbers only (False: a large set read its range of
+        the index, as _answer_groups does; they may hold more)."""
         if not numbers:
             return [], True
         cursor = self.db.cursor()
@@ -412,12 +421,13 @@ class Store(BaseStore):
         tuning = self.tuning
         big = len(numbers) >= tuning.scan_min
         with _reading(self.db) if big else contextlib.nullcontext():
-            scan = big and self._scans(cursor, task_type, len(numbers))
+            reach = big and self._reach(cursor, task_type, numbers)
+            scan = bool(reach)
             if scan:
-                where, params = "task_type = ?", (task_type,)
+                where, params = "task_type = ? AND number BETWEEN ? AND ?", (task_type, *reach)
                 kinds = cursor.execute(
-                    "SELECT DISTINCT value, status, provider FROM answers WHERE task_type = ? "
-                    "LIMIT ?", (task_type, tuning.filter_pairs_max + 1)).fetchall()
+                    f"SELECT DISTINCT value, status, provider FROM answers WHERE {where} "
+                    "LIMIT ?", (*params, tuning.filter_pairs_max + 1)).fetchall()
             else:
                 where = "task_type = ? AND number IN (SELECT value FROM json_each(?))"
                 params = (task_type, json.dumps(sorted(numbers)))

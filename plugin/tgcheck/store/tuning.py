@@ -28,11 +28,17 @@ class StoreTuning:
     #: "host:pid" (read at each claim: a forked child is another process).
     owner: str | None = None
     #: A lookup of at least scan_min numbers that are at least 1/scan_share of
-    #: a task type's answers scans them rather than matching number by number
-    #: (SQLite: probing the index, ~2x slower at 1,000,000; PostgreSQL: matching
-    #: a million-element array, 5.3-6.4 s against 1.6-2.1 s wall).
+    #: the task type's answers between its first and last number reads that
+    #: range rather than matching number by number (SQLite: probing the index,
+    #: 2.0 s against 0.8 s of CPU for 1,000,000 numbers that fill their range;
+    #: PostgreSQL: matching a million-element array, 2.2 s against 0.9 s wall);
+    #: the read returns at most scan_share answers per number asked. 2: on
+    #: SQLite a read of twice the numbers asked costs what probing does
+    #: (1.0-1.1x for a chunked check, which turns every number read into a key
+    #: to drop the others; 0.75x for lookup()'s dict), of four times 1.3-1.8x;
+    #: on PostgreSQL reading wins on wall time at 2x and 4x (docs/performance.md).
     scan_min: int = 20_000
-    scan_share: int = 4
+    scan_share: int = 2
     #: SQLite: a scan aggregates one column per distinct (value, status) when
     #: there are at most this many (yes/no types); free-form values are grouped.
     filter_pairs_max: int = 16

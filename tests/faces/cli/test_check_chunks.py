@@ -4,6 +4,7 @@ is the whole-column path's, byte for byte; every number is sent once whatever
 chunks it is in, in the same tasks; no part holds more rows than a chunk."""
 
 import collections
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -168,6 +169,64 @@ def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_pa
     assert reads["reads"] == (1 if kind == "txt" else 2)
     written = out.read_text().splitlines()
     assert len(written) == 301 and written[1].startswith(f"{values[0]},{values[0]},")
+
+
+@pytest.mark.parametrize("kind, extra", [
+    ("txt", []),
+    ("csv", ["--column", "phone", "--region-column", "country", "--region", "CH"]),
+])
+def test_a_chunked_dry_run_says_what_the_whole_path_says(sandbox, tmp_path, kind, extra):
+    """--dry-run over more rows than a chunk counts in the chunked first read: the
+    same counts, reasons (their order and examples too) and closing line as the
+    whole column's, on a cold store and after a check of part of the input."""
+    lines = _lines()
+    source, part = tmp_path / f"in.{kind}", tmp_path / f"part.{kind}"
+    source.write_text("\n".join(lines) + "\n" if kind == "txt" else _csv(lines))
+    part.write_text("\n".join(lines[:60]) + "\n" if kind == "txt" else _csv(lines[:60]))
+    most = tmp_path / f"most.{kind}"
+    # ... and 20 numbers not in the input: the stored answers a top-up takes.
+    others = [*lines[:-12], *numbers(20, start=5000)]
+    most.write_text("\n".join(others) + "\n" if kind == "txt" else _csv(others))
+    env = dict(cli_env(sandbox, tmp_path), TGCHECK_MAX_TASK_SIZE="40")
+    # All but a few answered: those few fill a task to the minimum (--top-up) and
+    # are asked one by one first (the fast path).
+    few = {"TGCHECK_SYNC_MAX": "20", "TGCHECK_SYNC_URL": sandbox.url,
+           "TGCHECK_MIN_TASK_SIZE": "20"}
+    for stored in (None, part, most):
+        if stored:  # some numbers answered already, the rest still to send
+            assert run("check", str(stored), *extra, "-q", env=env).returncode == 0
+        said = {}
+        for name, chunk in (("whole", WHOLE), ("chunked", "7")):
+            for fmt in ("text", "json"):
+                result = run("check", str(source), *extra, "--dry-run",
+                             *(["-f", "json"] if fmt == "json" else []),
+                             *(["--top-up"] if stored is most else []),
+                             env=dict(env, TGCHECK_CHECK_CHUNK_ROWS=chunk,
+                                      **(few if stored is most else {})))
+                assert result.returncode == 0, result.stderr
+                said[name, fmt] = (result.stdout, result.stderr)
+        for fmt in ("text", "json"):
+            assert said["chunked", fmt] == said["whole", fmt], fmt
+        counts = json.loads(said["chunked", "json"][0])
+        assert (counts["already_answered"] > 0) == bool(stored) and counts["to_send"] > 0
+        assert counts["duplicates"] > 0 and len(counts["reasons"]) >= 3
+        if stored is most:
+            assert (counts["to_send"], counts["topped_up"], counts["fast_path"]) == (5, 15, 5)
+
+
+def test_a_chunked_dry_run_holds_no_more_rows_than_a_chunk(sandbox_env, tmp_path,
+                                                           monkeypatch, held):
+    values = numbers(400, start=3000)
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(values * 3) + "\n")  # 1,200 rows, each number thrice
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "50")
+    result = CliRunner().invoke(cli, ["check", str(source), "--dry-run", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["inputs"], counts["duplicates"], counts["to_send"]) == (1_200, 800, 400)
+    assert held["normalised"] <= 50
+    assert held["looked up"] <= 50 * check_chunks.LOOKUP_CHUNKS
+    assert sandbox_env.creates == 0
 
 
 def test_a_large_text_file_reads_the_same_in_chunks(tmp_path):
