@@ -143,7 +143,9 @@ class ChunkedInput:
         for chunk, values, found in self._chunks():
             column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
             if ttype.fields and field_names:
-                column.fields_by_number = engine.fields_of(ttype.name, column.answered())
+                # The qualified name: a bare one means the selected provider's type.
+                column.fields_by_number = engine.fields_of(ttype.qualified_name,
+                                                           column.answered())
             if is_column:
                 rows = column.input_cells("", counts)
             else:

@@ -71,6 +71,12 @@ class TaskType:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    @property
+    def qualified_name(self) -> str:
+        """"provider:name" (the name alone for a task type of any provider): the
+        name that means this task type whichever provider is selected."""
+        return f"{self.provider}:{self.name}" if self.provider else self.name
+
     def clean(self, raw: object) -> str | None:
         """The canonical value for a result cell, or None when it is no answer."""
         if raw is None:

@@ -118,7 +118,7 @@ def registered_task_types() -> dict[str, TaskType]:
     """Every registered task type by its qualified name, "provider:name" (just the
     name for one registered without a provider); of two of one qualified name,
     the one registered last wins."""
-    return {f"{t.provider}:{t.name}" if t.provider else t.name: t
+    return {t.qualified_name: t
             for t in _collect("tgcheck_register_task_types")}
 
 

@@ -90,7 +90,9 @@ class BatchedColumn:
             values, found = self._found(start, stop, clean)
             column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
             if ttype.fields:
-                column.fields_by_number = engine.fields_of(ttype.name, column.answered())
+                # The qualified name: a bare one means the selected provider's type.
+                column.fields_by_number = engine.fields_of(ttype.qualified_name,
+                                                           column.answered())
             pieces.append(answers_array(column, declared))
             del values, found, column
         # Every cell read as itself (a column already in E.164): its number is the

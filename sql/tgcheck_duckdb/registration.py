@@ -86,12 +86,12 @@ def register(
             asked = types[i] or task_type
             chosen = plugins.get_task_type(asked, settings.provider)
             answers = _answers(inputs, row_regions, default, asked, chosen)
-            if _qualified(chosen) == _qualified(ttype):
+            if chosen.qualified_name == ttype.qualified_name:
                 # The cells read as themselves: the next query answers them by
                 # cell (the memo serves the registered task type only).
                 memo.remember(tgcheck.get_engine(settings), ttype,
                               canonical_numbers(inputs, answers, row_regions))
-            out.append(_in_blocks(answers, names[_qualified(chosen)], chosen, members))
+            out.append(_in_blocks(answers, names[chosen.qualified_name], chosen, members))
         return _checks_of(out, members)
 
     def _answers(inputs: pa.Array, row_regions: pa.Array, default, asked: str,
@@ -155,16 +155,12 @@ def register(
     # The memo as a view DuckDB scans once per query (answer_memo.MemoView).
     answer_memo.attach(con, memo_macros.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
                        ttype)
-    default = names[_qualified(ttype)]
+    default = names[ttype.qualified_name]
     con.execute(macros.macro_sql(blocks, names, default))
     if not ttype.fields:
         # The same two macros with the memo in front (fields are not memoised).
         con.execute(memo_macros.macro_sql(blocks, names, default))
     return con
-
-
-def _qualified(ttype) -> str:
-    return f"{ttype.provider}:{ttype.name}" if ttype.provider else ttype.name
 
 
 def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
@@ -175,7 +171,7 @@ def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
     blocks = [qualified[key] for key in sorted(qualified)]
     names = {key: i for i, key in enumerate(sorted(qualified))}
     for bare, ttype in plugins.task_types(provider).items():
-        names.setdefault(bare, names[_qualified(ttype)])
+        names.setdefault(bare, names[ttype.qualified_name])
     return blocks, names
 
 

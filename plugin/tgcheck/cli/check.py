@@ -197,10 +197,10 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                         **overrides) as engine:
             if dry_run:
                 if chunked is not None:
-                    counts = chunked.plan(engine, compact, task_type=ttype.name,
+                    counts = chunked.plan(engine, compact, task_type=ttype.qualified_name,
                                           retry_unknown=retry_unknown, top_up=top_up)
                 else:
-                    counts = engine.plan(table.numbers(), task_type=ttype.name,
+                    counts = engine.plan(table.numbers(), task_type=ttype.qualified_name,
                                          region=region, retry_unknown=retry_unknown,
                                          top_up=top_up)
                 _dry_run(engine, ttype, counts, out_format)
@@ -212,11 +212,11 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                 try:
                     if chunked is not None:
                         chunked.check(engine, compact, CheckRequest(
-                            ttype.name, None, retry_unknown, resubmit, recorder, None,
+                            ttype.qualified_name, None, retry_unknown, resubmit, recorder, None,
                             top_up))
                     else:
                         answers = engine.check_column(
-                            values, task_type=ttype.name, region=region,
+                            values, task_type=ttype.qualified_name, region=region,
                             retry_unknown=retry_unknown, resubmit=resubmit,
                             on_event=recorder, top_up=top_up,
                         )
