@@ -30,7 +30,7 @@ Why it never serves an answer the store would not:
 
 DuckDB reads the memo as a table: MemoView, registered on the connection as a
 view (attach), hands DuckDB an Arrow stream of the entries each time a query
-scans it, i.e. once per query at its start, after the change-token check above.
+scans it, i.e. once per macro call at the query's start, after the change-token check above.
 No Python function runs per row or per list, and DuckDB scans the columns as it
 scans any Arrow table.
 """
@@ -156,7 +156,7 @@ class MemoView:
     binding a query (no store access: EXPLAIN and PREPARE read nothing) and the
     stream when a scan starts; a query whose plan drops the scan (a constant
     false filter: another task type) never asks. memo_macros scans it once per
-    query, so one query sees one set of entries."""
+    macro call, so one call sees one set of entries."""
 
     def __init__(self, memo: AnswerMemo, engine_of: Callable, ttype: TaskType):
         self._memo, self._engine_of, self._ttype = memo, engine_of, ttype

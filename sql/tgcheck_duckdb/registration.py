@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import tgcheck
 from tgcheck import plugins
 from tgcheck.engine import CheckRequest
+from tgcheck.errors import ConfigError
 from tgcheck.regions import fixed_region, is_empty, per_row
 
 from . import answer_memo, batched_check, macros, memo_macros, waiting
@@ -24,6 +25,12 @@ from .arrow_values import (
 )
 from .batched_check import BatchedColumn
 from .progress import ProgressReporter
+
+# The memo's view (answer_memo.MemoView) needs DuckDB to ask for its Arrow stream at
+# each scan, as 1.5 and later do; 1.4 asks once, at registration, and a second
+# query then fails with "ArrowArrayStream was released". pyproject pins it too,
+# but another package may have installed an older one.
+MIN_DUCKDB = (1, 5)
 
 
 def register(
@@ -44,6 +51,7 @@ def register(
     in addition to the progress line on stderr (or the log). provider selects an
     installed provider plugin when settings are not given (None: TGCHECK_PROVIDER).
     """
+    _supported(duckdb.__version__)
     region = fixed_region(region)  # a typo fails here, not as silently unread rows
     settings = settings or tgcheck.Settings.from_env(provider=provider)
     # Fails now on a misspelled type; a bare name as the selected provider reads it.
@@ -152,7 +160,7 @@ def register(
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    # The memo as a view DuckDB scans once per query (answer_memo.MemoView).
+    # The memo as a view DuckDB scans once per macro call (answer_memo.MemoView).
     answer_memo.attach(con, memo_macros.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
                        ttype)
     default = names[ttype.qualified_name]
@@ -161,6 +169,15 @@ def register(
         # The same two macros with the memo in front (fields are not memoised).
         con.execute(memo_macros.macro_sql(blocks, names, default))
     return con
+
+
+def _supported(version: str) -> None:
+    """ConfigError naming the fix when the installed DuckDB is older than MIN_DUCKDB."""
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_DUCKDB:
+        need = ".".join(map(str, MIN_DUCKDB))
+        raise ConfigError(f"tgcheck's SQL face needs DuckDB {need} or later, and {version} "
+                         f"is installed: pip install 'duckdb>={need}'")
 
 
 def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:

@@ -22,10 +22,11 @@ import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
 from tgcheck.engine.planning import Planning
+from tgcheck.errors import ConfigError
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
-from tgcheck_duckdb import memo_macros
+from tgcheck_duckdb import memo_macros, registration
 from tgcheck_duckdb.answer_memo import AnswerMemo
 
 TG = get_task_type("tg")
@@ -400,15 +401,16 @@ def test_a_query_of_another_task_type_does_not_read_the_memo(settings, sandbox, 
 
 def test_a_failing_store_fails_the_query_without_the_key(settings, sandbox, monkeypatch):
     # The memo's read raises inside DuckDB's scan: the query fails with the store's
-    # error, and the API key appears nowhere in it.
+    # error, and the API key appears nowhere in it, though the error names the
+    # engine's settings and store (their reprs must hide it).
     con = connect(settings, numbers(10, start=780))
     memoised(con, sandbox)
 
     def broken(self, engine, ttype):
-        raise tgcheck.StoreError("the store is gone")
+        raise tgcheck.StoreError(f"the store is gone: {engine.settings!r}, {engine.store!r}")
 
     monkeypatch.setattr(AnswerMemo, "answers", broken)
-    with pytest.raises(duckdb.Error, match="the store is gone") as failed:
+    with pytest.raises(duckdb.Error, match="the store is gone: Settings") as failed:
         con.execute(ENRICH).fetchall()
     assert settings.api_key not in str(failed.value)
 
@@ -423,5 +425,21 @@ def test_the_memo_is_a_view_of_the_connection(settings, sandbox):
     assert sorted(rows) == sorted(phones)
     checked = {r[0]: r[2:] for r in con.execute(CHECK).fetchall()}
     assert rows == checked
-    other = duckdb.connect()  # another connection has none
+    other = con.cursor()  # another connection to the same database has none
     assert memo_macros.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
+
+
+@pytest.mark.parametrize("version", ["1.4.4", "1.1.3", "0.10.0"])
+def test_an_older_duckdb_is_refused_with_the_fix(settings, monkeypatch, version):
+    # 1.4 asks for the memo view's stream once, at registration: its second query
+    # would fail with an Arrow error that names no cause. register() names it.
+    monkeypatch.setattr(duckdb, "__version__", version)
+    with pytest.raises(ConfigError, match=r"duckdb>=1\.5") as refused:
+        tgcheck_duckdb.register(duckdb.connect(), settings)
+    assert version in str(refused.value)
+
+
+def test_the_installed_duckdb_is_accepted():
+    registration._supported(duckdb.__version__)
+    registration._supported("1.5.0")
+    registration._supported("2.0.1")
