@@ -286,22 +286,30 @@ class Store(BaseStore):
         task type of a few answers; free-form values are grouped)."""
         tuning = self.tuning
         span, spanned = "task_type = ? AND number BETWEEN ? AND ?", (task_type, first, last)
-        # The pairs whatever their age: a pair with no fresh answer gives a NULL
-        # column, dropped below (the condition here cost a quarter more).
-        pairs = cursor.execute(f"SELECT DISTINCT value, status FROM answers WHERE {span} LIMIT ?",
-                               (*spanned, tuning.filter_pairs_max + 1)).fetchall()
         where, params = f"{span} AND {condition}", (*spanned, *args)
-        if not pairs:
-            return []
-        if len(pairs) <= tuning.filter_pairs_max:
-            columns = ", ".join(
-                ["group_concat(number, char(10)) FILTER (WHERE value IS ? AND status = ?)"]
-                * len(pairs))
-            joined = cursor.execute(
-                f"SELECT {columns} FROM answers WHERE {where}",
-                (*(x for pair in pairs for x in pair), *params)).fetchone()
-            rows = [(*pair, text) for pair, text in zip(pairs, joined, strict=True)]
-        else:
+        # The pairs of the range's first pair_sample rows, whatever their age: in a
+        # yes/no type's range almost always all of them, found without a pass over
+        # the range (the pairs of every row cost 0.025 s of CPU per 200,000). The
+        # aggregate counts the fresh rows of any other pair; only when it finds
+        # some are the whole range's pairs read and the range aggregated again.
+        sample = cursor.execute(
+            f"SELECT DISTINCT value, status FROM (SELECT value, status FROM answers "
+            f"WHERE {span} LIMIT ?) LIMIT ?",
+            (*spanned, tuning.pair_sample, tuning.filter_pairs_max + 1)).fetchall()
+        if not sample:
+            return []  # no row in the range at all
+        rows = None
+        if len(sample) <= tuning.filter_pairs_max:
+            rows = self._by_pair(cursor, sample, where, params, others=True)
+        if rows is None and len(sample) <= tuning.filter_pairs_max:
+            # The pairs whatever their age: a pair with no fresh answer gives a
+            # NULL column, dropped below (the condition here cost a quarter more).
+            pairs = cursor.execute(
+                f"SELECT DISTINCT value, status FROM answers WHERE {span} LIMIT ?",
+                (*spanned, tuning.filter_pairs_max + 1)).fetchall()
+            if len(pairs) <= tuning.filter_pairs_max:
+                rows = self._by_pair(cursor, pairs, where, params, others=False)
+        if rows is None:
             # Free-form values (URLs): grouping sorts, but stays within SQLite's
             # limit on result columns.
             rows = cursor.execute(
@@ -309,6 +317,24 @@ class Store(BaseStore):
                 f"WHERE {where} GROUP BY value, status", params).fetchall()
         return [(value, status, text.split("\n")) for value, status, text in rows
                 if text is not None]
+
+    @staticmethod
+    def _by_pair(cursor, pairs: list[tuple], where: str, params: tuple, *, others: bool
+                 ) -> list[tuple] | None:
+        """(value, status, numbers joined by newlines or None) per pair, of the rows
+        meeting where, in one pass; with others, None when a row of another pair
+        meets it (the pairs were a sample's)."""
+        one = "(value IS ? AND status = ?)"
+        columns = ", ".join([f"group_concat(number, char(10)) FILTER (WHERE {one})"]
+                            * len(pairs))
+        flat = tuple(x for pair in pairs for x in pair)
+        if others:
+            columns += f", count(*) FILTER (WHERE NOT ({' OR '.join([one] * len(pairs))}))"
+        joined = cursor.execute(f"SELECT {columns} FROM answers WHERE {where}",
+                                (*flat, *(flat if others else ()), *params)).fetchone()
+        if others and joined[-1]:
+            return None
+        return [(*pair, text) for pair, text in zip(pairs, joined, strict=False)]
 
     def _save_answers(self, db, task_type, rows, task_id, now, provider) -> None:
         # The upsert is answers.SAVE_ON_CONFLICT (a stored "ok" is kept over an
