@@ -113,6 +113,31 @@ def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, san
                   .numbers) == sorted(unknown)
 
 
+def test_distinct_numbers_are_looked_up_in_the_inputs_order(engine, sandbox, monkeypatch):
+    """A column of distinct numbers is looked up as a list in its own order (the
+    store's walks over it read memory in the order the strings were made, a
+    sixth of the CPU of the set's hash order); with duplicates, as their set.
+    The answers are the same either way."""
+    values = list(reversed(numbers(300)))
+    first = engine.check(values)
+    asked = []
+    real = engine.store.lookup_groups
+
+    def recorded(task_type, wanted, **kw):
+        asked.append(wanted)
+        return real(task_type, wanted, **kw)
+
+    monkeypatch.setattr(engine.store, "lookup_groups", recorded)
+    for scan_min in (1, 1_000_000):  # a range read, then a probe
+        monkeypatch.setattr(engine.store, "tuning",
+                            dataclasses.replace(engine.store.tuning, scan_min=scan_min))
+        assert engine.check(values) == first
+        assert asked.pop() == values
+        assert engine.check(values + values[:10]) == first + first[:10]
+        assert asked.pop() == set(values)
+    assert len(sandbox.tasks) == 1  # nothing sent again
+
+
 def test_answers_expire_after_max_age(settings, sandbox):
     import dataclasses
     import time

@@ -288,6 +288,52 @@ def test_a_scan_over_free_form_values_groups_them(tmp_path):
     assert {n: (v, s) for v, s, group in groups for n in group} == expected
 
 
+def test_a_scan_takes_its_pairs_from_a_sample_and_reads_them_all_only_when_needed(tmp_path):
+    """A range read learns its (value, status) pairs from the range's first
+    pair_sample rows, without a pass over the range for them; a fresh answer of a
+    pair the sample lacks (here after the first 50 rows: "no", an unknown; a pair
+    whose answers are all stale) makes it read every pair, with the same groups."""
+    store = Store(tmp_path / "s.sqlite3")
+    yes = [(f"+4179{i:07d}", "yes", "ok") for i in range(50)]
+    store_answers(store, "tg", yes, "t1")
+    kw = dict(max_age_days=30, unknown_retry_hours=24)
+    wanted = [n for n, _, _ in yes]
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    full_read = "SELECT DISTINCT value, status FROM answers WHERE"
+    for sample in (1, 1000):
+        store.tuning = StoreTuning(scan_min=1, scan_share=1_000_000, pair_sample=sample)
+        statements.clear()
+        assert store.lookup_groups("tg", wanted, **kw) == [("yes", "ok", wanted)]
+        assert not any(full_read in s for s in statements)  # one pass, no pairs' pass
+    later = [(f"+4179{i:07d}", ("no", None)[i % 2], ("ok", "unknown")[i % 2])
+             for i in range(50, 60)]
+    store_answers(store, "tg", later, "t2")
+    store_answers(store, "tg", [("+41799999999", "stale", "ok")], "t0")
+    with store._tx() as db:
+        db.execute("UPDATE answers SET checked_at = checked_at - 40 * 86400 "
+                   "WHERE number = '+41799999999'")
+    wanted += [n for n, _, _ in later] + ["+41799999999"]
+    expected = {n: (v, s) for n, v, s in yes + later}
+    for sample, full in ((1, True), (1000, False)):
+        store.tuning = StoreTuning(scan_min=1, scan_share=1_000_000, pair_sample=sample)
+        statements.clear()
+        groups = store.lookup_groups("tg", wanted, **kw)
+        assert any(full_read in s for s in statements) == full
+        assert {n: (v, s) for v, s, group in groups for n in group} == expected
+        assert store.lookup("tg", wanted, **kw) == expected
+    # More pairs than columns past the sample: grouped, the same answers.
+    many = [(f"+4179{i:07d}", f"v{i}", "ok") for i in range(60, 90)]
+    store_answers(store, "tg", many, "t3")
+    expected.update({n: (v, s) for n, v, s in many})
+    store.tuning = StoreTuning(scan_min=1, scan_share=1_000_000, pair_sample=1,
+                               filter_pairs_max=4)
+    assert store.lookup("tg", wanted + [n for n, _, _ in many], **kw) == expected
+    with pytest.raises(ValueError, match="pair_sample"):
+        StoreTuning(pair_sample=0)
+    store.close()
+
+
 def test_a_lookup_inside_a_transaction_leaves_it_open(tmp_path):
     store = Store(tmp_path / "s.sqlite3")
     store_answers(store, "tg", [("+41790000001", "yes", "ok")], "t1")

@@ -81,9 +81,15 @@ class Planning(EnginePart):
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.engine.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
-        wanted = set(sent_numbers(found))
+        numbers = sent_numbers(found)
+        wanted = set(numbers)
         since = self._answered_since(time.time(), request.retry_unknown)
-        groups = self.store.lookup_groups(ttype.name, wanted,
+        # Distinct numbers (the usual column) are looked up as a list in the input's
+        # order: the store's walks over them (a range read's first and last, a
+        # probe's sort) then read the strings in the order they were made, not in
+        # the set's hash order (200,000 numbers' first and last: 0.006 s, not 0.04).
+        groups = self.store.lookup_groups(ttype.name,
+                                          numbers if len(numbers) == len(wanted) else wanted,
                                           **self._freshness(request.retry_unknown, ttype))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))

@@ -42,6 +42,10 @@ class StoreTuning:
     #: SQLite: a scan aggregates one column per distinct (value, status) when
     #: there are at most this many (yes/no types); free-form values are grouped.
     filter_pairs_max: int = 16
+    #: SQLite: such a scan takes its pairs from the range's first pair_sample
+    #: rows, and reads the whole range's pairs only when a row of another pair
+    #: is among the answers (at least 1).
+    pair_sample: int = 1000
     #: PostgreSQL: a connection idle this long is pinged before use (and made
     #: anew if the server dropped it).
     idle_check_seconds: float = 30.0
@@ -51,6 +55,8 @@ class StoreTuning:
                      "idle_check_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"StoreTuning.{name} must not be negative")
+        if self.pair_sample < 1:
+            raise ValueError("StoreTuning.pair_sample must be at least 1")
 
 
 DEFAULT_TUNING = StoreTuning()
