@@ -251,16 +251,7 @@ class AnswerColumn:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        found = self.found
-        if set(map(type, found)) <= {str}:
-            numbers = pa.array(found, pa.string())
-            local_status = local_reason = pa.nulls(len(found), pa.string())
-        else:
-            numbers = pa.array([number_of(f) for f in found], pa.string())
-            local_status = pa.array([None if type(f) is str or f.status == OK else f.status
-                                     for f in found], pa.string())
-            local_reason = pa.array([None if type(f) is str else f.reason for f in found],
-                                    pa.string())
+        numbers, local_status, local_reason = self._arrow_inputs()
         groups = self.groups
         outcomes = [outcome(value, status) for value, status, _ in groups]
         if groups:
@@ -269,7 +260,56 @@ class AnswerColumn:
                                       for i, (_, _, group) in enumerate(groups)])
             at = which.take(pc.index_in(numbers, value_set=members))
         else:
-            at = pa.nulls(len(found), pa.int32())
+            at = pa.nulls(len(self.found), pa.int32())
+        return self._joined_arrow(numbers, local_status, local_reason, outcomes, at,
+                                  declared, arrow_types, prefix)
+
+    def coded_arrow(self, codes, pairs: Sequence[tuple], numbers=None):
+        """to_arrow (no declared fields) with the answers given by code rather than
+        as groups: codes (a numpy int array) holds, per sent number
+        (sent_numbers(found), in order), the index of its (value, status) in
+        pairs, or a negative code for none (unknown: no answer). What a caller
+        that holds the answers compactly (tgcheck.compact_answers) gives: no
+        group of str made, no hash table built per call. numbers, when given, is
+        the number member already in Arrow (a column whose every input is its
+        own E.164 number)."""
+        import numpy as np
+        import pyarrow as pa
+
+        if numbers is None or not set(map(type, self.found)) <= {str}:
+            numbers, local_status, local_reason = self._arrow_inputs()
+        else:
+            local_status = local_reason = pa.nulls(len(self.found), pa.string())
+        codes = np.asarray(codes, dtype=np.int32)
+        if numbers.null_count:  # inputs answered locally: no code of their own
+            per_input = np.full(len(numbers), -1, dtype=np.int32)
+            per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
+            codes = per_input
+        at = pa.array(codes, pa.int32(), mask=codes < 0)
+        outcomes = [outcome(value, status) for value, status in pairs]
+        return self._joined_arrow(numbers, local_status, local_reason, outcomes, at)
+
+    def _arrow_inputs(self):
+        """(number, local status, local reason) per input as Arrow string arrays."""
+        import pyarrow as pa
+
+        found = self.found
+        if set(map(type, found)) <= {str}:
+            return (pa.array(found, pa.string()),
+                    *[pa.nulls(len(found), pa.string())] * 2)
+        return (pa.array([number_of(f) for f in found], pa.string()),
+                pa.array([None if type(f) is str or f.status == OK else f.status
+                          for f in found], pa.string()),
+                pa.array([None if type(f) is str else f.reason for f in found],
+                         pa.string()))
+
+    def _joined_arrow(self, numbers, local_status, local_reason, outcomes: list[tuple],
+                      at, declared: Sequence = (), arrow_types: Mapping | None = None,
+                      prefix: str = "field_"):
+        """The answer struct from each input's number, its local status and reason,
+        and at: per input the index of its outcome in outcomes (null: none)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
         def per_input(i: int) -> pa.Array:
             return pa.array([o[i] for o in outcomes], pa.string()).take(at)

@@ -145,6 +145,16 @@ class CompactAnswers:
         """The numbers in [start, stop) that have no answer yet."""
         return self.numbers[start:stop][self.codes[start:stop] == NO_ANSWER]
 
+    def codes_of(self, keys: np.ndarray) -> np.ndarray:
+        """The answer code of each key (an index into pairs; NO_ANSWER for one not
+        answered or not of this check), in the keys' order: a slice's answers by
+        a binary search of the sorted keys, with no groups of str made and no hash
+        table built (AnswerColumn.coded_arrow reads them)."""
+        if not len(self.numbers):
+            return np.full(len(keys), NO_ANSWER, dtype=np.int32)
+        at = self._positions(keys)
+        return np.where(at >= 0, self.codes[np.maximum(at, 0)], NO_ANSWER).astype(np.int32)
+
     def groups_for(self, numbers: list[str]) -> list[AnswerGroup]:
         """The answers of these numbers (of this check) as groups; one without an
         answer is in none (unknown: no answer)."""

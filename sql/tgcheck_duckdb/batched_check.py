@@ -13,7 +13,10 @@ the distinct numbers as sorted int64 keys (tgcheck.compact_answers):
    (Planning.check_compact: the same sorted numbers, the same tasks, one task
    for the column when it fits one), recording every answer compactly;
 3. each batch is read again (a clean one is not normalised again), its answers
-   joined by the core's answer column (tgcheck.answer_column) into Arrow.
+   taken by a binary search of its keys in the compact answers (codes_of) and
+   joined by the core's answer column (AnswerColumn.coded_arrow) into Arrow; a
+   task type with fields joins its batch's answer groups (groups_for), as the
+   fields are looked up by number.
 
 The answers are the same, in the list's order: the core's answer column joins
 each batch, and invalid cells are answered locally and never sent.
@@ -67,6 +70,11 @@ class BatchedColumn:
             region = per_row(self.row_regions.slice(start, stop - start).to_pylist(), region)
         return values, resolve_all(values, region)
 
+    def _cells(self, start: int, stop: int) -> pa.Array:
+        """A batch's cells as an Arrow string array (a clean batch's number member)."""
+        cells = self.inputs.slice(start, stop - start)
+        return cells if pa.types.is_string(cells.type) else cells.cast(pa.string())
+
     def distinct_numbers(self) -> CompactAnswers | None:
         """Pass 1: the distinct numbers (sorted keys); None when one has no key
         (compact_answers.NotCompact): the caller takes the whole-list path."""
@@ -88,10 +96,17 @@ class BatchedColumn:
         pieces = []
         for (start, stop), clean in zip(self._bounds(), self._clean, strict=True):
             values, found = self._found(start, stop, clean)
-            column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
             if ttype.fields:
+                column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
                 column.fields_by_number = engine.fields_of(ttype.name, column.answered())
-            pieces.append(answers_array(column, declared))
+                pieces.append(answers_array(column, declared))
+            else:
+                # The batch's answers by a binary search of its keys in the
+                # compact answers: no groups of str, no hash table per batch.
+                codes = answers.codes_of(as_array(sent_numbers(found)))
+                column = AnswerColumn(values, found, [])
+                pieces.append(column.coded_arrow(codes, answers.pairs,
+                                                 self._cells(start, stop) if clean else None))
             del values, found, column
         # Every cell read as itself (a column already in E.164): its number is the
         # cell, and the input's own Arrow buffer serves as the number column.

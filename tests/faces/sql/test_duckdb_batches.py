@@ -20,7 +20,7 @@ import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
 from paths import DATA
-from tgcheck.compact_answers import NotCompact, as_strs
+from tgcheck.compact_answers import CompactAnswers, NotCompact, as_strs
 from tgcheck.engine.planning import Planning
 from tgcheck.plugins import get_task_type
 from tgcheck.sandbox import Sandbox
@@ -124,6 +124,25 @@ def test_batched_and_whole_list_answers_are_the_same(backend_settings, sandbox, 
     # Rows in the table's order.
     ids = [r[0] for r in got[1]]
     assert ids == [r[0] for r in batched.execute("SELECT id FROM crm").fetchall()]
+
+
+def test_batches_are_joined_by_code_without_answer_groups(settings, sandbox, watched,
+                                                          monkeypatch):
+    # A task type without fields: each batch's answers are read from the compact
+    # answers by a binary search of its keys (CompactAnswers.codes_of), not
+    # re-grouped as str and hashed per batch (a first query's CPU, issue 25 item 2).
+    whole = corpus(settings)
+    monkeypatch.setattr(batched_check.BatchedColumn, "distinct_numbers", lambda self: None)
+    expected = whole.execute(CHECK).fetchall(), whole.execute(ENRICH).fetchall()
+    monkeypatch.undo()
+    monkeypatch.setattr(batched_check, "BATCH_ROWS", BATCH)
+
+    def no_groups(self, numbers):
+        raise AssertionError("a batch's answers re-grouped")
+
+    monkeypatch.setattr(CompactAnswers, "groups_for", no_groups)
+    batched = corpus(settings)
+    assert (batched.execute(CHECK).fetchall(), batched.execute(ENRICH).fetchall()) == expected
 
 
 def test_a_number_without_a_compact_key_checks_the_list_whole(settings, sandbox, watched,
