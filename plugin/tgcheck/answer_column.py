@@ -264,30 +264,34 @@ class AnswerColumn:
         return self._joined_arrow(numbers, local_status, local_reason, outcomes, at,
                                   declared, arrow_types, prefix)
 
-    def coded_arrow(self, codes, pairs: Sequence[tuple], numbers=None):
+    def coded_arrow(self, codes, pairs: Sequence[tuple]):
         """to_arrow (no declared fields) with the answers given by code rather than
         as groups: codes (a numpy int array) holds, per sent number
         (sent_numbers(found), in order), the index of its (value, status) in
         pairs, or a negative code for none (unknown: no answer). What a caller
         that holds the answers compactly (tgcheck.compact_answers) gives: no
-        group of str made, no hash table built per call. numbers, when given, is
-        the number member already in Arrow (a column whose every input is its
-        own E.164 number)."""
+        group of str made, no hash table built per call."""
         import numpy as np
-        import pyarrow as pa
 
-        if numbers is None or not set(map(type, self.found)) <= {str}:
-            numbers, local_status, local_reason = self._arrow_inputs()
-        else:
-            local_status = local_reason = pa.nulls(len(self.found), pa.string())
+        numbers, local_status, local_reason = self._arrow_inputs()
         codes = np.asarray(codes, dtype=np.int32)
         if numbers.null_count:  # inputs answered locally: no code of their own
             per_input = np.full(len(numbers), -1, dtype=np.int32)
             per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
             codes = per_input
-        at = pa.array(codes, pa.int32(), mask=codes < 0)
-        outcomes = [outcome(value, status) for value, status in pairs]
-        return self._joined_arrow(numbers, local_status, local_reason, outcomes, at)
+        return self._joined_arrow(numbers, local_status, local_reason,
+                                  _outcomes(pairs), _coded_at(codes))
+
+    @classmethod
+    def numbers_to_arrow(cls, numbers, codes, pairs: Sequence[tuple]):
+        """coded_arrow of inputs that are each their own E.164 number, given as an
+        Arrow string array (the number member: the caller's buffer, not a copy),
+        codes aligned with them: no Python value per input."""
+        import pyarrow as pa
+
+        empty = pa.nulls(len(numbers), pa.string())
+        return cls([], [], [])._joined_arrow(numbers, empty, empty, _outcomes(pairs),
+                                             _coded_at(codes))
 
     def _arrow_inputs(self):
         """(number, local status, local reason) per input as Arrow string arrays."""
@@ -327,3 +331,16 @@ class AnswerColumn:
                         for f in declared]
             names += [prefix + f.name for f in declared]
         return pa.StructArray.from_arrays(columns, names=names)
+
+
+def _outcomes(pairs: Sequence[tuple]) -> list[tuple]:
+    return [outcome(value, status) for value, status in pairs]
+
+
+def _coded_at(codes):
+    """Answer codes (negative: none) as to_arrow's per-input index, null for none."""
+    import numpy as np
+    import pyarrow as pa
+
+    codes = np.asarray(codes, dtype=np.int32)
+    return pa.array(codes, pa.int32(), mask=codes < 0)

@@ -34,7 +34,7 @@ from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, distin
 from tgcheck.normalize import resolve_all
 from tgcheck.regions import per_row
 
-from .arrow_values import answers_array, python_values
+from .arrow_values import answers_array, number_keys, python_values
 
 # Cells made Python values at once (about 20 MB of them, however long the column):
 # the CLI's chunk (TGCHECK_CHECK_CHUNK_ROWS's default).
@@ -95,6 +95,13 @@ class BatchedColumn:
         """Pass 3: each cell's answer (arrow_values.answers_array), in order."""
         pieces = []
         for (start, stop), clean in zip(self._bounds(), self._clean, strict=True):
+            if clean and not ttype.fields:
+                # Every cell its own number: keys and number member read from
+                # the Arrow buffer, no Python value per cell.
+                cells = self._cells(start, stop)
+                pieces.append(AnswerColumn.numbers_to_arrow(
+                    cells, answers.codes_of(number_keys(cells)), answers.pairs))
+                continue
             values, found = self._found(start, stop, clean)
             if ttype.fields:
                 column = AnswerColumn(values, found, answers.groups_for(sent_numbers(found)))
@@ -105,8 +112,7 @@ class BatchedColumn:
                 # compact answers: no groups of str, no hash table per batch.
                 codes = answers.codes_of(as_array(sent_numbers(found)))
                 column = AnswerColumn(values, found, [])
-                pieces.append(column.coded_arrow(codes, answers.pairs,
-                                                 self._cells(start, stop) if clean else None))
+                pieces.append(column.coded_arrow(codes, answers.pairs))
             del values, found, column
         # Every cell read as itself (a column already in E.164): its number is the
         # cell, and the input's own Arrow buffer serves as the number column.
