@@ -81,9 +81,13 @@ class BatchedColumn:
         parts = []
         for start, stop in self._bounds():
             values, found = self._found(start, stop)
-            self._clean.append(found == values)
+            clean = found == values
+            self._clean.append(clean)
             try:
-                parts.append(distinct([as_array(sent_numbers(found))]))
+                # A clean batch's keys from its Arrow buffer (no list of its str).
+                keys = (number_keys(self._cells(start, stop)) if clean
+                        else as_array(sent_numbers(found)))
+                parts.append(distinct([keys]))
             except NotCompact:
                 return None
             if len(parts) >= MERGE_EVERY:
