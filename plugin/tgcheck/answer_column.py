@@ -251,7 +251,7 @@ class AnswerColumn:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        numbers, local_status, local_reason = self._arrow_inputs()
+        numbers, local_status, local_reason = self.arrow_inputs()
         groups = self.groups
         outcomes = [outcome(value, status) for value, status, _ in groups]
         if groups:
@@ -271,30 +271,34 @@ class AnswerColumn:
         pairs, or a negative code for none (unknown: no answer). What a caller
         that holds the answers compactly (tgcheck.compact_answers) gives: no
         group of str made, no hash table built per call."""
-        import numpy as np
+        numbers, local_status, local_reason = self.arrow_inputs()
+        return self.numbers_to_arrow(numbers, codes, pairs, local_status, local_reason)
 
-        numbers, local_status, local_reason = self._arrow_inputs()
+    @classmethod
+    def numbers_to_arrow(cls, numbers, codes, pairs: Sequence[tuple],
+                         local_status=None, local_reason=None):
+        """coded_arrow from the inputs already read into Arrow (arrow_inputs: each
+        input's number, NULL for one answered locally, and that one's status and
+        reason; None: every input is its own number). codes align with the
+        numbers that are not NULL. The number member is the array given (the
+        caller's buffer, not a copy): no Python value per input."""
+        import numpy as np
+        import pyarrow as pa
+
+        if local_status is None:
+            local_status = local_reason = pa.nulls(len(numbers), pa.string())
         codes = np.asarray(codes, dtype=np.int32)
         if numbers.null_count:  # inputs answered locally: no code of their own
             per_input = np.full(len(numbers), -1, dtype=np.int32)
             per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
             codes = per_input
-        return self._joined_arrow(numbers, local_status, local_reason,
-                                  _outcomes(pairs), _coded_at(codes))
+        return cls([], [], [])._joined_arrow(numbers, local_status, local_reason,
+                                             _outcomes(pairs), _coded_at(codes))
 
-    @classmethod
-    def numbers_to_arrow(cls, numbers, codes, pairs: Sequence[tuple]):
-        """coded_arrow of inputs that are each their own E.164 number, given as an
-        Arrow string array (the number member: the caller's buffer, not a copy),
-        codes aligned with them: no Python value per input."""
-        import pyarrow as pa
-
-        empty = pa.nulls(len(numbers), pa.string())
-        return cls([], [], [])._joined_arrow(numbers, empty, empty, _outcomes(pairs),
-                                             _coded_at(codes))
-
-    def _arrow_inputs(self):
-        """(number, local status, local reason) per input as Arrow string arrays."""
+    def arrow_inputs(self):
+        """(number, local status, local reason) per input as Arrow string arrays:
+        the number sent (NULL for an input answered locally), and that input's
+        status and reason (NULL for one sent; its note for a noted number)."""
         import pyarrow as pa
 
         found = self.found
