@@ -8,15 +8,18 @@ CLI's chunked check reads its input (tgcheck.chunked_check), and the engine sees
 the distinct numbers as sorted int64 keys (tgcheck.compact_answers):
 
 1. each batch is normalised (resolve_all, as the engine does) and its numbers
-   kept as keys; a batch whose cells all read as themselves is marked clean;
+   kept as keys; a batch whose cells all read as themselves is marked clean
+   (its keys read from its Arrow buffer: arrow_values.number_keys), any other
+   keeps its reading in Arrow (AnswerColumn.arrow_inputs) for pass 3;
 2. the engine looks the keys up and sends the rest exactly as one check does
    (Planning.check_compact: the same sorted numbers, the same tasks, one task
    for the column when it fits one), recording every answer compactly;
-3. each batch is read again (a clean one is not normalised again), its answers
-   taken by a binary search of its keys in the compact answers (codes_of) and
-   joined by the core's answer column (AnswerColumn.coded_arrow) into Arrow; a
-   task type with fields joins its batch's answer groups (groups_for), as the
-   fields are looked up by number.
+3. each batch's answers are taken by a binary search of its keys in the
+   compact answers (codes_of) and joined by the core's answer column
+   (AnswerColumn.numbers_to_arrow) into Arrow, from pass 1's reading: no batch
+   is made Python values or normalised twice. A task type with fields reads
+   each batch again and joins its answer groups (groups_for), as the fields are
+   looked up by number.
 
 The answers are the same, in the list's order: the core's answer column joins
 each batch, and invalid cells are answered locally and never sent.
