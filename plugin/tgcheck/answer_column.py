@@ -264,24 +264,18 @@ class AnswerColumn:
         return self._joined_arrow(numbers, local_status, local_reason, outcomes, at,
                                   declared, arrow_types, prefix)
 
-    def coded_arrow(self, codes, pairs: Sequence[tuple]):
-        """to_arrow (no declared fields) with the answers given by code rather than
-        as groups: codes (a numpy int array) holds, per sent number
-        (sent_numbers(found), in order), the index of its (value, status) in
-        pairs, or a negative code for none (unknown: no answer). What a caller
-        that holds the answers compactly (tgcheck.compact_answers) gives: no
-        group of str made, no hash table built per call."""
-        numbers, local_status, local_reason = self.arrow_inputs()
-        return self.numbers_to_arrow(numbers, codes, pairs, local_status, local_reason)
-
     @classmethod
     def numbers_to_arrow(cls, numbers, codes, pairs: Sequence[tuple],
                          local_status=None, local_reason=None):
-        """coded_arrow from the inputs already read into Arrow (arrow_inputs: each
-        input's number, NULL for one answered locally, and that one's status and
-        reason; None: every input is its own number). codes align with the
-        numbers that are not NULL. The number member is the array given (the
-        caller's buffer, not a copy): no Python value per input."""
+        """to_arrow (no declared fields) from the inputs already read into Arrow
+        (arrow_inputs: each input's number, NULL for one answered locally, and
+        that one's status and reason; None: every input is its own number), with
+        the answers given by code rather than as groups: codes, aligned with the
+        numbers that are not NULL, hold the index of each one's (value, status)
+        in pairs, or a negative code for none (unknown: no answer). What a
+        caller holding the answers compactly (tgcheck.compact_answers) gives: no
+        group of str made, no hash table built, no Python value per input; the
+        number member is the array given (the caller's buffer, not a copy)."""
         import numpy as np
         import pyarrow as pa
 

@@ -155,7 +155,7 @@ class CompactAnswers:
         """The answer code of each key (an index into pairs; NO_ANSWER for one not
         answered or not of this check), in the keys' order: a slice's answers by
         a binary search of the sorted keys, with no groups of str made and no hash
-        table built (AnswerColumn.coded_arrow reads them)."""
+        table built (AnswerColumn.numbers_to_arrow reads them)."""
         if not len(self.numbers):
             return np.full(len(keys), NO_ANSWER, dtype=np.int32)
         at = self._positions(keys)

@@ -104,7 +104,9 @@ def test_answers_given_by_code_join_as_groups_do():
     found = resolve_all(INPUTS, "CH")
     column = AnswerColumn(INPUTS, found, GROUPS)
     answers, codes = _coded(found, GROUPS)
-    coded = AnswerColumn(INPUTS, found, []).coded_arrow(codes, answers.pairs)
+    numbers, local_status, local_reason = AnswerColumn(INPUTS, found, []).arrow_inputs()
+    coded = AnswerColumn.numbers_to_arrow(numbers, codes, answers.pairs,
+                                          local_status, local_reason)
     assert coded.to_pylist() == column.to_arrow().to_pylist()
     assert coded.type == column.to_arrow().type
 
