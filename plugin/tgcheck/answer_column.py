@@ -251,16 +251,7 @@ class AnswerColumn:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        found = self.found
-        if set(map(type, found)) <= {str}:
-            numbers = pa.array(found, pa.string())
-            local_status = local_reason = pa.nulls(len(found), pa.string())
-        else:
-            numbers = pa.array([number_of(f) for f in found], pa.string())
-            local_status = pa.array([None if type(f) is str or f.status == OK else f.status
-                                     for f in found], pa.string())
-            local_reason = pa.array([None if type(f) is str else f.reason for f in found],
-                                    pa.string())
+        numbers, local_status, local_reason = self.arrow_inputs()
         groups = self.groups
         outcomes = [outcome(value, status) for value, status, _ in groups]
         if groups:
@@ -269,7 +260,58 @@ class AnswerColumn:
                                       for i, (_, _, group) in enumerate(groups)])
             at = which.take(pc.index_in(numbers, value_set=members))
         else:
-            at = pa.nulls(len(found), pa.int32())
+            at = pa.nulls(len(self.found), pa.int32())
+        return self._joined_arrow(numbers, local_status, local_reason, outcomes, at,
+                                  declared, arrow_types, prefix)
+
+    @classmethod
+    def numbers_to_arrow(cls, numbers, codes, pairs: Sequence[tuple],
+                         local_status=None, local_reason=None):
+        """to_arrow (no declared fields) from the inputs already read into Arrow
+        (arrow_inputs: each input's number, NULL for one answered locally, and
+        that one's status and reason; None: every input is its own number), with
+        the answers given by code rather than as groups: codes, aligned with the
+        numbers that are not NULL, hold the index of each one's (value, status)
+        in pairs, or a negative code for none (unknown: no answer). What a
+        caller holding the answers compactly (tgcheck.compact_answers) gives: no
+        group of str made, no hash table built, no Python value per input; the
+        number member is the array given (the caller's buffer, not a copy)."""
+        import numpy as np
+        import pyarrow as pa
+
+        if local_status is None:
+            local_status = local_reason = pa.nulls(len(numbers), pa.string())
+        codes = np.asarray(codes, dtype=np.int32)
+        if numbers.null_count:  # inputs answered locally: no code of their own
+            per_input = np.full(len(numbers), -1, dtype=np.int32)
+            per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
+            codes = per_input
+        return cls([], [], [])._joined_arrow(numbers, local_status, local_reason,
+                                             _outcomes(pairs), _coded_at(codes))
+
+    def arrow_inputs(self):
+        """(number, local status, local reason) per input as Arrow string arrays:
+        the number sent (NULL for an input answered locally), and that input's
+        status and reason (NULL for one sent; its note for a noted number)."""
+        import pyarrow as pa
+
+        found = self.found
+        if set(map(type, found)) <= {str}:
+            return (pa.array(found, pa.string()),
+                    *[pa.nulls(len(found), pa.string())] * 2)
+        return (pa.array([number_of(f) for f in found], pa.string()),
+                pa.array([None if type(f) is str or f.status == OK else f.status
+                          for f in found], pa.string()),
+                pa.array([None if type(f) is str else f.reason for f in found],
+                         pa.string()))
+
+    def _joined_arrow(self, numbers, local_status, local_reason, outcomes: list[tuple],
+                      at, declared: Sequence = (), arrow_types: Mapping | None = None,
+                      prefix: str = "field_"):
+        """The answer struct from each input's number, its local status and reason,
+        and at: per input the index of its outcome in outcomes (null: none)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
         def per_input(i: int) -> pa.Array:
             return pa.array([o[i] for o in outcomes], pa.string()).take(at)
@@ -287,3 +329,16 @@ class AnswerColumn:
                         for f in declared]
             names += [prefix + f.name for f in declared]
         return pa.StructArray.from_arrays(columns, names=names)
+
+
+def _outcomes(pairs: Sequence[tuple]) -> list[tuple]:
+    return [outcome(value, status) for value, status in pairs]
+
+
+def _coded_at(codes):
+    """Answer codes (negative: none) as to_arrow's per-input index, null for none."""
+    import numpy as np
+    import pyarrow as pa
+
+    codes = np.asarray(codes, dtype=np.int32)
+    return pa.array(codes, pa.int32(), mask=codes < 0)

@@ -41,12 +41,18 @@ def as_array(numbers: Iterable[str]) -> np.ndarray:
         raw = np.array(numbers, dtype=f"S{DIGITS + 1}")
     except UnicodeEncodeError:
         raise NotCompact("a number that is not ASCII") from None
-    cells = raw.view(np.uint8).reshape(len(raw), DIGITS + 1)
+    return keys_of_cells(raw.view(np.uint8).reshape(len(raw), DIGITS + 1))
+
+
+def keys_of_cells(cells: np.ndarray) -> np.ndarray:
+    """as_array of numbers already laid out as a uint8 matrix, one number a row of
+    DIGITS + 1 bytes padded with NUL (a caller holding them in a buffer, as Arrow
+    does, makes no str of them)."""
     digit = (cells[:, 1:] >= _ZERO) & (cells[:, 1:] <= _NINE)
     if ((cells[:, 0] != _PLUS).any() or (~digit & (cells[:, 1:] != 0)).any()
             or (digit[:, 1:] & ~digit[:, :-1]).any()):  # a digit after the end
         raise NotCompact("a number that is not + and digits")
-    keys = np.zeros(len(raw), np.int64)
+    keys = np.zeros(len(cells), np.int64)
     for i in range(DIGITS):
         column = cells[:, i + 1]
         keys *= 11
@@ -144,6 +150,16 @@ class CompactAnswers:
     def missing(self, start: int, stop: int) -> np.ndarray:
         """The numbers in [start, stop) that have no answer yet."""
         return self.numbers[start:stop][self.codes[start:stop] == NO_ANSWER]
+
+    def codes_of(self, keys: np.ndarray) -> np.ndarray:
+        """The answer code of each key (an index into pairs; NO_ANSWER for one not
+        answered or not of this check), in the keys' order: a slice's answers by
+        a binary search of the sorted keys, with no groups of str made and no hash
+        table built (AnswerColumn.numbers_to_arrow reads them)."""
+        if not len(self.numbers):
+            return np.full(len(keys), NO_ANSWER, dtype=np.int32)
+        at = self._positions(keys)
+        return np.where(at >= 0, self.codes[np.maximum(at, 0)], NO_ANSWER).astype(np.int32)
 
     def groups_for(self, numbers: list[str]) -> list[AnswerGroup]:
         """The answers of these numbers (of this check) as groups; one without an

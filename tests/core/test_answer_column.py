@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn
+from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn, sent_numbers
+from tgcheck.compact_answers import CompactAnswers, as_array, distinct
 from tgcheck.fields import INTEGER, Field
 from tgcheck.normalize import resolve_all
 from tgcheck.reasons import code_of
@@ -88,3 +89,48 @@ def _int64():
     import pyarrow as pa
 
     return pa.int64()
+
+
+def _coded(found: list, groups: list) -> tuple[CompactAnswers, object]:
+    """The answers held compactly (as batched_check holds them) and each sent
+    number's code."""
+    sent = sent_numbers(found)
+    answers = CompactAnswers(distinct([as_array(sent)]))
+    answers.record(groups)
+    return answers, answers.codes_of(as_array(sent))
+
+
+def test_answers_given_by_code_join_as_groups_do():
+    found = resolve_all(INPUTS, "CH")
+    column = AnswerColumn(INPUTS, found, GROUPS)
+    answers, codes = _coded(found, GROUPS)
+    numbers, local_status, local_reason = AnswerColumn(INPUTS, found, []).arrow_inputs()
+    coded = AnswerColumn.numbers_to_arrow(numbers, codes, answers.pairs,
+                                          local_status, local_reason)
+    assert coded.to_pylist() == column.to_arrow().to_pylist()
+    assert coded.type == column.to_arrow().type
+
+
+def test_answers_given_by_code_none_answered_and_numbers_given():
+    import pyarrow as pa
+
+    valid = ["+41791234567", "+41791234568", "+41791234567"]
+    answers, codes = _coded(resolve_all(valid), [])
+    own = pa.array(valid, pa.string())
+    coded = AnswerColumn.numbers_to_arrow(own, codes, answers.pairs)
+    assert coded.field("number").buffers()[2].address == own.buffers()[2].address
+    assert [(r["status"], code_of(r["reason"])) for r in coded.to_pylist()] == [
+        ("unknown", "no_answer")] * 3
+    assert coded.to_pylist() == AnswerColumn(valid, valid, []).to_arrow().to_pylist()
+    empty = CompactAnswers(as_array([]))
+    assert empty.codes_of(as_array(valid)).tolist() == [-1] * 3
+
+
+def test_numbers_to_arrow_joins_as_to_arrow_does():
+    import pyarrow as pa
+
+    valid = ["+41791234567", "+41791234569", "+41791234572", "+41791234570"]
+    column = AnswerColumn(valid, valid, GROUPS)
+    answers, codes = _coded(valid, GROUPS)
+    coded = AnswerColumn.numbers_to_arrow(pa.array(valid), codes, answers.pairs)
+    assert coded.to_pylist() == column.to_arrow().to_pylist()

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from tgcheck.compact_answers import (
+    DIGITS,
     CompactAnswers,
     Decoded,
     NotCompact,
     as_array,
     as_strs,
     distinct,
+    keys_of_cells,
 )
 
 
@@ -46,3 +48,13 @@ def test_answers_are_recorded_and_read_back_by_number():
     assert sorted(groups, key=str) == sorted([
         ("yes", "ok", ["+41791234567", "+41791234567"]),
         (None, "unknown", ["+4179123457"])], key=str)  # +41791234569: no answer, no group
+
+
+def test_keys_of_cells_read_a_padded_buffer_as_as_array_reads_str():
+    numbers = ["+41791234567", "+1", "+123456789012345678", "+447911123456"]
+    raw = "".join(n.ljust(DIGITS + 1, "\0") for n in numbers).encode()
+    cells = np.frombuffer(raw, np.uint8).reshape(len(numbers), DIGITS + 1)
+    assert keys_of_cells(cells).tolist() == as_array(numbers).tolist()
+    with pytest.raises(NotCompact):
+        keys_of_cells(np.frombuffer(b"41791234567".ljust(DIGITS + 1, b"\0"),
+                                    np.uint8).reshape(1, DIGITS + 1))

@@ -20,11 +20,12 @@ import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
 from paths import DATA
-from tgcheck.compact_answers import NotCompact, as_strs
+from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, as_strs
 from tgcheck.engine.planning import Planning
 from tgcheck.plugins import get_task_type
 from tgcheck.sandbox import Sandbox
 from tgcheck_duckdb import batched_check, registration
+from tgcheck_duckdb.arrow_values import number_keys
 
 CORPUS = DATA / "crm_mixed.csv"
 BATCH = 50
@@ -87,9 +88,10 @@ def test_the_list_reaches_python_in_batches_and_the_engine_as_keys(
                         "WHERE phone IS NOT NULL").fetchone()[0]
     assert cells > 10 * BATCH
     checked = con.execute(CHECK).fetchall()
-    # No list of every cell: each batch's cells, twice (read, then joined).
+    # No list of every cell: each batch's cells once (read and normalised); the
+    # join reads pass 1's reading in Arrow (a clean batch: its own buffer).
     assert watched["values"] and max(watched["values"]) <= BATCH
-    assert sum(watched["values"]) == 2 * cells
+    assert sum(watched["values"]) == cells
     # One check of the distinct numbers as compact keys; the whole-list path unused.
     sent = {r[2] for r in checked if r[2] is not None}
     assert watched["compact"] == [len(sent)] and watched["column"] == []
@@ -126,12 +128,48 @@ def test_batched_and_whole_list_answers_are_the_same(backend_settings, sandbox, 
     assert ids == [r[0] for r in batched.execute("SELECT id FROM crm").fetchall()]
 
 
+def test_batches_are_joined_by_code_without_answer_groups(settings, sandbox, watched,
+                                                          monkeypatch):
+    # A task type without fields: each batch's answers are read from the compact
+    # answers by a binary search of its keys (CompactAnswers.codes_of), not
+    # re-grouped as str and hashed per batch (a first query's CPU, issue 25 item 2).
+    whole = corpus(settings)
+    monkeypatch.setattr(batched_check.BatchedColumn, "distinct_numbers", lambda self: None)
+    expected = whole.execute(CHECK).fetchall(), whole.execute(ENRICH).fetchall()
+    monkeypatch.undo()
+    monkeypatch.setattr(batched_check, "BATCH_ROWS", BATCH)
+
+    def no_groups(self, numbers):
+        raise AssertionError("a batch's answers re-grouped")
+
+    monkeypatch.setattr(CompactAnswers, "groups_for", no_groups)
+    batched = corpus(settings)
+    assert (batched.execute(CHECK).fetchall(), batched.execute(ENRICH).fetchall()) == expected
+
+
+def test_a_column_in_e164_reaches_python_once(settings, sandbox, watched):
+    # Pass 3 reads a clean batch's keys and numbers from its Arrow buffer: the
+    # cells are made Python values once (pass 1's normalising), not twice.
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    phones = numbers(3 * BATCH + 7, start=1200)
+    con.execute("CREATE TABLE t AS SELECT range AS id, $1[range % $2 + 1] AS phone "
+                "FROM range(2 * $2)", [phones, len(phones)])
+    rows = con.execute("SELECT id, phone, telegram FROM telegram_enrich('t', 'phone')"
+                       ).fetchall()
+    assert [r[0] for r in rows] == list(range(2 * len(phones)))
+    assert all(telegram == sandbox.expected(phone) for _, phone, telegram in rows)
+    # The UDF gets the distinct cells (the macros dedupe): each once.
+    assert sum(watched["values"]) == len(phones) and max(watched["values"]) <= BATCH
+    assert watched["compact"] == [len(phones)] and sandbox.billed["create"] == 1
+
+
 def test_a_number_without_a_compact_key_checks_the_list_whole(settings, sandbox, watched,
                                                                monkeypatch):
     def no_key(numbers):
         raise NotCompact("a number that is not + and digits")
 
     monkeypatch.setattr(batched_check, "as_array", no_key)
+    monkeypatch.setattr(batched_check, "number_keys", no_key)  # a clean batch's keys
     con = tgcheck_duckdb.register(duckdb.connect(), settings)
     phones = numbers(3 * BATCH, start=700)
     con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
@@ -252,3 +290,14 @@ def test_progress_and_interrupt_reach_the_batched_check(tmp_path, watched):
         assert rows == {n: slow.expected(n) for n in phones}
         assert slow.billed["create"] == 1  # attached to the same task
         assert events[-1] == "done"
+
+
+def test_number_keys_read_an_arrow_slice_as_as_array_reads_its_str():
+    phones = ["+41791234567", "+1", "+123456789012345678", "+447911123456", "+41"]
+    array = pa.array(["skipped", *phones, "+1234567890123456789"])
+    # A slice (an offset into the buffers), as a batch of the UDF's list is.
+    assert number_keys(array.slice(1, len(phones))).tolist() == as_array(phones).tolist()
+    assert len(number_keys(array.slice(0, 0))) == 0
+    for bad in (array.slice(1, len(phones) + 1), pa.array(["+41", None]), array.slice(0, 2)):
+        with pytest.raises(NotCompact):
+            number_keys(bad)
