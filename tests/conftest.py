@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +159,24 @@ def let_go_of(store_path) -> None:
         return not wal.exists()
 
     wait_for(released, f"every connection to {store_path} to close")
+
+
+def interrupted_query(con, query: str, submitted) -> dict:
+    """Run query on con in a thread, interrupt it once submitted (a threading.Event
+    the caller's event listener sets) is set, and return its outcome ("error",
+    or "rows" if it finished): the query must have stopped."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["rows"] = con.execute(query).fetchall()
+        except Exception as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert submitted.wait(10), "the task was never submitted"
+    con.interrupt()
+    worker.join(10)
+    assert not worker.is_alive(), "the query did not stop"
+    return outcome

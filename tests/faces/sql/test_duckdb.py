@@ -16,7 +16,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
-from conftest import numbers
+from conftest import interrupted_query, numbers
 from tgcheck.sandbox import Sandbox
 
 
@@ -385,20 +385,7 @@ def test_interrupt_stops_the_wait_and_the_next_query_attaches(slow_sandbox, tmp_
         duckdb.connect(), settings,
         on_event=lambda e: e.kind == "submitted" and submitted.set())
     query = "SELECT number, telegram FROM telegram_check(['+41790000011', '+41790000012'])"
-    outcome = {}
-
-    def run():
-        try:
-            outcome["rows"] = con.execute(query).fetchall()
-        except Exception as e:
-            outcome["error"] = e
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert submitted.wait(10), "the task was never submitted"
-    con.interrupt()
-    worker.join(10)
-    assert not worker.is_alive(), "the query did not stop"
+    outcome = interrupted_query(con, query, submitted)
     assert "rows" not in outcome
     assert "interrupted" in str(outcome["error"])
     assert slow_sandbox.billed["create"] == 1

@@ -18,7 +18,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
-from conftest import numbers
+from conftest import interrupted_query, numbers
 from paths import DATA
 from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, as_strs
 from tgcheck.engine.planning import Planning
@@ -268,20 +268,7 @@ def test_progress_and_interrupt_reach_the_batched_check(tmp_path, watched):
         phones = numbers(3 * BATCH, start=1400)
         con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
         query = "SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
-        outcome = {}
-
-        def run():
-            try:
-                outcome["rows"] = con.execute(query).fetchall()
-            except Exception as e:
-                outcome["error"] = e
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        assert submitted.wait(10), "the task was never submitted"
-        con.interrupt()
-        worker.join(10)
-        assert not worker.is_alive(), "the query did not stop"
+        outcome = interrupted_query(con, query, submitted)
         assert "interrupted" in str(outcome["error"]) and "rows" not in outcome
         assert watched["compact"] == [len(phones)] and slow.billed["create"] == 1
 
