@@ -186,11 +186,17 @@ def test_only_the_selected_providers_answers_when_asked(settings):
     engine.close()
 
 
-def test_a_memo_is_emptied_by_any_commit(settings):
+def _answered_engine(settings, count: int) -> tuple[tgcheck.Engine, list[str]]:
+    """An engine whose store holds a fresh "yes" for each of count numbers."""
     engine = tgcheck.Engine(settings)
-    phones = numbers(3)
+    phones = numbers(count)
     engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
                                  for n in phones])
+    return engine, phones
+
+
+def test_a_memo_is_emptied_by_any_commit(settings):
+    engine, phones = _answered_engine(settings, 3)
     memo = AnswerMemo()
     memo.remember(engine, TG, pa.array(phones))
     memo.remember(engine, TG, pa.array(phones[1:]))  # twice: still one entry each
@@ -204,10 +210,7 @@ def test_a_memo_is_emptied_by_any_commit(settings):
 
 
 def test_a_memo_holds_at_most_its_size(settings):
-    engine = tgcheck.Engine(settings)
-    phones = numbers(5)
-    engine.store.import_answers([StoredAnswer("tg", n, "yes", "ok", time.time(), "t")
-                                 for n in phones])
+    engine, phones = _answered_engine(settings, 5)
     memo = AnswerMemo(max_entries=4)
     memo.remember(engine, TG, pa.array(phones[:3]))
     memo.remember(engine, TG, pa.array(phones[3:]))  # would make 5: not remembered
