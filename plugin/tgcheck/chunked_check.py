@@ -33,6 +33,8 @@ from .tables import InputChanged, InputTable, region_index, with_fields
 # Distinct numbers per store lookup, in chunks of rows: a lookup costs a query
 # however many it asks, and its groups are a few strings per answer.
 LOOKUP_CHUNKS = 5
+# Key parts merged every so many chunks: a number repeated across chunks is held once.
+MERGE_EVERY = 16
 
 
 class ChunkedInput:
@@ -93,7 +95,7 @@ class ChunkedInput:
                 parts.append(distinct([as_array(numbers)]))
             except NotCompact:
                 return None
-            if len(parts) >= 16:  # merged now and then: repeats are held once
+            if len(parts) >= MERGE_EVERY:
                 parts = [distinct(parts)]
         return CompactAnswers(distinct(parts))
 

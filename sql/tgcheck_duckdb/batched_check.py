@@ -3,7 +3,7 @@
 The macros hand the whole column to the UDF as one Arrow list. Made into Python
 values at once, a million cells cost a list of str, the engine's set of them, its
 lookup's lists and the answer dicts: about 230 MB of Python objects a million.
-Here the cells become Python values a batch of BATCH_ROWS at a time, as the
+Here the cells become Python values a batch (batch_rows()) at a time, as the
 CLI's chunked check reads its input (tgcheck.chunked_check), and the engine sees
 the distinct numbers as sorted int64 keys (tgcheck.compact_answers):
 
@@ -32,27 +32,28 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 import tgcheck
+from tgcheck import settings_registry
 from tgcheck.answer_column import AnswerColumn, sent_numbers
+from tgcheck.chunked_check import MERGE_EVERY
 from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, distinct
 from tgcheck.normalize import resolve_all
 from tgcheck.regions import per_row
 
 from .arrow_values import answers_array, number_keys, python_values
 
-# Cells made Python values at once (about 20 MB of them, however long the column):
-# the CLI's chunk (TGCHECK_CHECK_CHUNK_ROWS's default).
-BATCH_ROWS = 200_000
-# Distinct numbers per store lookup, in batches: the CLI's (chunked_check.LOOKUP_CHUNKS).
-# A lookup's numbers as str and the store's answer groups cost ~200 bytes a number
-# while it runs, bounded by this and not by the column; one batch a lookup saved
-# that but cost 0.65 s more CPU a million (more queries; docs/performance.md).
-LOOKUP_BATCHES = 5
-# Key parts merged now and then: a number repeated across batches is held once.
-MERGE_EVERY = 16
+# Cells made Python values at once (about 20 MB of them at 200,000, however long
+# the column): the CLI's chunk, TGCHECK_CHECK_CHUNK_ROWS; a number here overrides
+# it (tests). Distinct numbers per store lookup and key parts merged per pass are
+# the CLI's too (chunked_check.LOOKUP_CHUNKS, MERGE_EVERY).
+BATCH_ROWS: int | None = None
+
+
+def batch_rows() -> int:
+    return BATCH_ROWS or settings_registry.value("check_chunk_rows")
 
 
 class BatchedColumn:
-    """One list's cells (an Arrow array), their regions, read BATCH_ROWS at a time."""
+    """One list's cells (an Arrow array), their regions, read batch_rows() at a time."""
 
     def __init__(self, inputs: pa.Array, row_regions: pa.Array | None, region):
         self.inputs, self.row_regions, self.region = inputs, row_regions, region
@@ -64,8 +65,8 @@ class BatchedColumn:
         self._read: list[tuple | None] = []
 
     def _bounds(self) -> Iterator[tuple[int, int]]:
-        n = len(self.inputs)
-        return ((start, min(n, start + BATCH_ROWS)) for start in range(0, n, BATCH_ROWS))
+        n, size = len(self.inputs), batch_rows()
+        return ((start, min(n, start + size)) for start in range(0, n, size))
 
     def _found(self, start: int, stop: int, clean: bool = False) -> tuple[list, list]:
         """A batch's cells as Python values and resolve_all's reading of them (the

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 import tgcheck
 from tgcheck import plugins
+from tgcheck.chunked_check import LOOKUP_CHUNKS
 from tgcheck.engine import CheckRequest
 from tgcheck.errors import ConfigError
 from tgcheck.regions import fixed_region, is_empty, per_row
@@ -116,10 +117,11 @@ def register(
             return answers_array(tgcheck.AnswerColumn([], [], []), chosen.fields)
         engine = tgcheck.get_engine(settings)
         column = BatchedColumn(inputs, row_regions, default)
-        compact = column.distinct_numbers() if len(inputs) > batched_check.BATCH_ROWS else None
+        size = batched_check.batch_rows()
+        compact = column.distinct_numbers() if len(inputs) > size else None
         if compact is not None:
             _check(lambda request: engine.planning.check_compact(
-                compact, request, batched_check.BATCH_ROWS * batched_check.LOOKUP_BATCHES), asked)
+                compact, request, size * LOOKUP_CHUNKS), asked)
             return column.answers(engine, chosen, compact, chosen.fields)
         values = python_values(inputs)
         region = default if row_regions is None else per_row(row_regions.to_pylist(), default)
