@@ -54,14 +54,19 @@ class ChunkedInput:
 
     @classmethod
     def open(cls, table: InputTable, size: int, region, region_column: str | None
-             ) -> ChunkedInput | None:
-        """A ChunkedInput when the table has more rows than one chunk; None when it
-        fits in one (the whole-column path is then as small)."""
+             ) -> tuple[list | None, ChunkedInput | None]:
+        """(the number cells, None) for a table of one chunk, read once: the
+        whole-column path's values, as small; (None, a ChunkedInput) for a longer
+        one. Reading the first chunk to see whether another follows and then the
+        column again cost a 200,000-line .txt 0.03 s twice."""
         chunks = chunked_input.chunks(table, size)
-        next(chunks, None)
-        if next(chunks, None) is None:
-            return None
-        return cls(table, size, region, region_column)
+        try:
+            first = next(chunks, None)
+            if next(chunks, None) is None:
+                return ([] if first is None else chunked_input.numbers_of(table, first)), None
+        finally:
+            chunks.close()  # a file left open by the reader's generator
+        return None, cls(table, size, region, region_column)
 
     def _found(self, chunk: list, clean: bool = False) -> tuple[list, list]:
         """A chunk's number cells and resolve_all's reading of them (the cells

@@ -133,17 +133,8 @@ def test_no_part_holds_more_rows_than_a_chunk(sandbox_env, tmp_path, monkeypatch
         assert held["normalised"] == 1_200
 
 
-@pytest.mark.parametrize("kind", ["txt", "csv"])
-def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_path,
-                                                              monkeypatch, kind):
-    """Whether the input is more than one chunk is learnt from the read that gives
-    the whole-column path its values: read once before the check, once more to
-    compare it before the output is written (a cached 200,000-line .txt: 0.03 s
-    less). The output is as before."""
-    values = numbers(300, start=5000)
-    source = tmp_path / f"in.{kind}"
-    source.write_text("\n".join(values) + "\n" if kind == "txt" else
-                      "phone\n" + "\n".join(values) + "\n")
+def _counted_reads(monkeypatch) -> collections.Counter:
+    """Counts the CLI's reads of its input (each pass over its rows or column)."""
     reads = collections.Counter()
     table_open = open_input
 
@@ -160,6 +151,38 @@ def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_pa
 
     from tgcheck.cli import check as check_command
     monkeypatch.setattr(check_command, "open_input", counted)
+    return reads
+
+
+@pytest.mark.parametrize("kind", ["txt", "csv"])
+def test_a_dry_run_of_one_chunk_reads_its_input_once(sandbox_env, tmp_path, monkeypatch,
+                                                      kind):
+    """The read that learns whether a second chunk follows gives the dry run its
+    values too: it never reads the input again to count it."""
+    values = numbers(300, start=5300)
+    source = tmp_path / f"in.{kind}"
+    source.write_text("\n".join(values) + "\n" if kind == "txt" else
+                      "phone\n" + "\n".join(values) + "\n")
+    reads = _counted_reads(monkeypatch)
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "1000")
+    result = CliRunner().invoke(cli, ["check", str(source), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert reads["reads"] == 1
+    assert "300" in result.output
+
+
+@pytest.mark.parametrize("kind", ["txt", "csv"])
+def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_path,
+                                                              monkeypatch, kind):
+    """Whether the input is more than one chunk is learnt from the read that gives
+    the whole-column path its values: read once before the check, once more to
+    compare it before the output is written (a cached 200,000-line .txt: 0.03 s
+    less). The output is as before."""
+    values = numbers(300, start=5000)
+    source = tmp_path / f"in.{kind}"
+    source.write_text("\n".join(values) + "\n" if kind == "txt" else
+                      "phone\n" + "\n".join(values) + "\n")
+    reads = _counted_reads(monkeypatch)
     monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "1000")
     out = tmp_path / "o.csv"
     result = CliRunner().invoke(cli, ["check", str(source), "-o", str(out), "-q"])
