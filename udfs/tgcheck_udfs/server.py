@@ -60,7 +60,7 @@ async def _wait(check: BackgroundCheck, timeout: float) -> Snapshot:
 
     try:
         return await asyncio.wait_for(until_finished(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return check.snapshot()
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .base import BaseStore
 
 
-class JobState(str, enum.Enum):
+class JobState(str, enum.Enum):  # noqa: UP042 (str() of a StrEnum differs: stored text)
     """Where a job stands, from its claim to its end."""
 
     NEW = "new"                # claimed; its create was never sent

@@ -4,7 +4,6 @@ on PyPI), names extras that exist, and CI proves each face installs alone."""
 from __future__ import annotations
 
 import re
-
 import tomllib
 
 from paths import ROOT
