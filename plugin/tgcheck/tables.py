@@ -33,9 +33,6 @@ from typing import TYPE_CHECKING
 from . import chunked_input, formats, headers, input_limits, regions, text_encoding, xlsx_rows
 from .errors import InputError, ResultFileError
 from .fields import as_cell, as_text
-
-# Checked before writing; their home is formats.py, their names here for callers.
-from .formats import check_output, check_output_path  # noqa: F401
 from .output_style import OutputStyle, umask_mode
 from .readers import MAX_RATIO, ZIP_ERRORS
 from .unchanged import NO_ROW, Changed, paired
@@ -540,7 +537,7 @@ def write_table(path: str | None, fmt: str, header: Sequence[str],
     (sheet name, the input's other sheets). OSError means the file could not be
     written; the caller explains what now.
     """
-    check_output(path, fmt)
+    formats.check_output(path, fmt)
     form = formats.FORMATS[fmt]
     style = style or OutputStyle()
     if path is None or path == "-":

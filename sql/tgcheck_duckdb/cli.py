@@ -74,7 +74,7 @@ def sql_command(query, output, as_csv, database, sandbox, task_type, provider, r
         raise click.UsageError(
             f"-o: unknown extension {output.suffix!r}; use one of {', '.join(COPY_FORMATS)}")
     if output is not None:
-        from tgcheck.tables import check_output_path
+        from tgcheck.formats import check_output_path
 
         try:  # before the query: it may create (and pay for) a task
             check_output_path(output)

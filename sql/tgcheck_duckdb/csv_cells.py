@@ -51,7 +51,6 @@ def neutralised_table(table: pa.Table) -> pa.Table:
 def write_csv(con, query: str, path: str) -> None:
     """query's result to a CSV file at path (header, DuckDB's quoting), streamed."""
     relation = con.sql(query)
-    # to_arrow_reader since DuckDB 1.2; fetch_record_batch before (deprecated since).
-    reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
     # Written through a cursor: con itself is busy streaming the query's result.
-    con.cursor().from_arrow(neutralised_reader(reader())).write_csv(path, header=True)
+    con.cursor().from_arrow(neutralised_reader(relation.to_arrow_reader())).write_csv(
+        path, header=True)

@@ -8,8 +8,7 @@ import pytest
 
 from tgcheck import formats, hookimpl, plugins
 from tgcheck.errors import ConfigError, InputError
-from tgcheck.formats import OutputFormat
-from tgcheck.tables import check_output
+from tgcheck.formats import OutputFormat, check_output
 
 
 def test_each_suffix_chooses_its_format_and_stdout_is_csv():

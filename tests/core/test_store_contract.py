@@ -136,7 +136,7 @@ def _stored_pattern(store, count: int) -> dict[str, tuple]:
 
 
 def test_lookup_range_reads_the_answers_between_two_numbers(any_store):
-    """The range read a chunked check's lookups are made of: every fresh answer of
+    """The range read a chunked check's large lookups make (through lookup_groups): every fresh answer of
     the task type from first to last, both included, each in one group; nothing
     outside the range, nothing stale, nothing of another task type."""
     rows = _stored_pattern(any_store, 300)

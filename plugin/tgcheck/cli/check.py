@@ -22,13 +22,13 @@ from ..chunked_check import ChunkedInput
 from ..command_errors import Interrupted, handle_errors
 from ..engine import CheckRequest, Engine
 from ..errors import InputError
+from ..formats import check_output
 from ..output_style import style_for
 from ..progress import billed_calls, billed_here, make_display
 from ..tables import (
     INPUT_FORMATS,
     answer_names,
     answer_rows,
-    check_output,
     check_unchanged,
     open_input,
     output_format,

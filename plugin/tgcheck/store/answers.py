@@ -63,8 +63,9 @@ class AnswerQueries:
         """lookup() without a per-number dict: (value, status, numbers) groups.
 
         Each fresh answer among numbers is in one group; a group may also hold
-        numbers that were not asked for (a large set is matched by scanning the
-        table). For callers that join by number themselves, e.g. with Arrow.
+        numbers that were not asked for (a large set may read the answers between
+        its first and last number: _reach). For callers that join by number
+        themselves, e.g. with Arrow.
         """
         return self._answer_groups(task_type, numbers, *self._freshness(
             max_age_days, unknown_retry_hours, retry_unknown, now, provider, needs_fields))[0]
@@ -78,8 +79,9 @@ class AnswerQueries:
         included, in the order str sorts) as (value, status, numbers) groups: one
         range read of the index, for a caller holding a sorted run of numbers
         that drops those it did not ask for. What it returns follows the stored
-        answers in the range, not the store (lookup_groups reads a large set's
-        range this way when its share rule, _reach, says reading beats probing)."""
+        answers in the range, not the store. lookup_groups reads a large set's
+        range through the same backend read (_answers_between) when its share
+        rule, _reach, says reading beats probing."""
         if first > last:
             return []
         return self._answers_between(task_type, first, last, *self._freshness(

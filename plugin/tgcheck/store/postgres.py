@@ -250,8 +250,9 @@ class PostgresStore(BaseStore):
     # -- answers in bulk --------------------------------------------------
     def _answer_groups(self, task_type: str, numbers: Collection[str], condition: str,
                        args: tuple) -> tuple[list[AnswerGroup], bool]:
-        """One round trip whatever the size: the numbers travel as one text
-        parameter, and each (value, status) comes back as one string.
+        """One round trip for the answers: the numbers travel as one text
+        parameter, and each (value, status) comes back as one string (a large
+        set first counts its range, _reach: a second).
 
         A set that is a large part of the answers between its first and last
         number reads that range instead (_reach; False: the groups may hold
