@@ -136,9 +136,10 @@ def _stored_pattern(store, count: int) -> dict[str, tuple]:
 
 
 def test_lookup_range_reads_the_answers_between_two_numbers(any_store):
-    """The range read a chunked check's large lookups make (through lookup_groups): every fresh answer of
-    the task type from first to last, both included, each in one group; nothing
-    outside the range, nothing stale, nothing of another task type."""
+    """The range read a chunked check's large lookups make (through lookup_groups):
+    every fresh answer of the task type from first to last, both included, each in
+    one group; nothing outside the range, nothing stale, nothing of another task
+    type."""
     rows = _stored_pattern(any_store, 300)
     every = numbers(300)
     stale = every[150] + "5"  # sorts between every[150] and every[151]
