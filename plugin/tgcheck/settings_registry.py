@@ -264,7 +264,8 @@ PROCESS: tuple[Setting, ...] = (
     # `tgcheck check` reads, checks and writes an input of more rows than this a
     # chunk at a time (chunked_check.py): its memory follows this, not the file.
     Setting("check_chunk_rows", "TGCHECK_CHECK_CHUNK_ROWS", 200_000, whole_number,
-            at_least=1, process=True, help="rows `tgcheck check` holds at once"),
+            at_least=1, process=True,
+            help="rows `tgcheck check` (cells the SQL face) holds at once"),
 )
 
 FIELDS: dict[str, Setting] = {s.name: s for s in CORE}

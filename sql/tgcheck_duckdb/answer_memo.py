@@ -58,7 +58,7 @@ CLOCK_MARGIN = 0.01
 # takes the engine's path every time rather than hold its answers twice.
 MAX_ENTRIES = 5_000_000
 # Rows per Arrow batch handed to DuckDB: its threads convert batches in parallel.
-BATCH_ROWS = 1 << 17
+VIEW_BATCH_ROWS = 1 << 17
 
 
 def empty() -> pa.StructArray:
@@ -167,7 +167,7 @@ class MemoView:
     def __arrow_c_stream__(self, requested_schema=None):
         entries = pa.Table.from_struct_array(self._memo.answers(self._engine_of(), self._ttype))
         reader = pa.RecordBatchReader.from_batches(
-            ENTRY_SCHEMA, entries.to_batches(max_chunksize=BATCH_ROWS))
+            ENTRY_SCHEMA, entries.to_batches(max_chunksize=VIEW_BATCH_ROWS))
         return reader.__arrow_c_stream__(requested_schema)
 
 

@@ -3,7 +3,7 @@
 The macros hand the whole column to the UDF as one Arrow list. Made into Python
 values at once, a million cells cost a list of str, the engine's set of them, its
 lookup's lists and the answer dicts: about 230 MB of Python objects a million.
-Here the cells become Python values a batch (batch_rows()) at a time, as the
+Here the cells become Python values a batch at a time, as the
 CLI's chunked check reads its input (tgcheck.chunked_check), and the engine sees
 the distinct numbers as sorted int64 keys (tgcheck.compact_answers):
 
@@ -32,7 +32,6 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 import tgcheck
-from tgcheck import settings_registry
 from tgcheck.answer_column import AnswerColumn, sent_numbers
 from tgcheck.chunked_check import MERGE_EVERY
 from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, distinct
@@ -41,22 +40,16 @@ from tgcheck.regions import per_row
 
 from .arrow_values import answers_array, number_keys, python_values
 
-# Cells made Python values at once (about 20 MB of them at 200,000, however long
-# the column): the CLI's chunk, TGCHECK_CHECK_CHUNK_ROWS; a number here overrides
-# it (tests). Distinct numbers per store lookup and key parts merged per pass are
-# the CLI's too (chunked_check.LOOKUP_CHUNKS, MERGE_EVERY).
-BATCH_ROWS: int | None = None
-
-
-def batch_rows() -> int:
-    return BATCH_ROWS or settings_registry.value("check_chunk_rows")
-
 
 class BatchedColumn:
-    """One list's cells (an Arrow array), their regions, read batch_rows() at a time."""
+    """One list's cells (an Arrow array), their regions, read size cells at a time:
+    the CLI's chunk, TGCHECK_CHECK_CHUNK_ROWS (about 20 MB of Python values at
+    200,000, however long the column). Key parts are merged as the CLI's are
+    (chunked_check.MERGE_EVERY)."""
 
-    def __init__(self, inputs: pa.Array, row_regions: pa.Array | None, region):
+    def __init__(self, inputs: pa.Array, row_regions: pa.Array | None, region, size: int):
         self.inputs, self.row_regions, self.region = inputs, row_regions, region
+        self.size = size
         self._clean: list[bool] = []  # per batch: every cell read as itself
         # Per batch not clean: pass 1's reading of it in Arrow (number, local
         # status and reason: AnswerColumn.arrow_inputs), so that pass 3 does not
@@ -65,7 +58,7 @@ class BatchedColumn:
         self._read: list[tuple | None] = []
 
     def _bounds(self) -> Iterator[tuple[int, int]]:
-        n, size = len(self.inputs), batch_rows()
+        n, size = len(self.inputs), self.size
         return ((start, min(n, start + size)) for start in range(0, n, size))
 
     def _found(self, start: int, stop: int, clean: bool = False) -> tuple[list, list]:

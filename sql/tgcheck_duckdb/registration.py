@@ -9,13 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import tgcheck
-from tgcheck import plugins
+from tgcheck import plugins, settings_registry
 from tgcheck.chunked_check import LOOKUP_CHUNKS
 from tgcheck.engine import CheckRequest
 from tgcheck.errors import ConfigError
 from tgcheck.regions import fixed_region, is_empty, per_row
 
-from . import answer_memo, batched_check, macros, memo_macros, waiting
+from . import answer_memo, macros, memo_macros, waiting
 from .answer_memo import AnswerMemo, canonical_numbers
 from .arrow_values import (
     ARROW_TYPES,
@@ -116,8 +116,9 @@ def register(
         if not len(inputs):
             return answers_array(tgcheck.AnswerColumn([], [], []), chosen.fields)
         engine = tgcheck.get_engine(settings)
-        column = BatchedColumn(inputs, row_regions, default)
-        size = batched_check.batch_rows()
+        # A list longer than the CLI's chunk is checked in batches of it.
+        size = settings_registry.value("check_chunk_rows")
+        column = BatchedColumn(inputs, row_regions, default, size)
         compact = column.distinct_numbers() if len(inputs) > size else None
         if compact is not None:
             _check(lambda request: engine.planning.check_compact(

@@ -22,7 +22,6 @@ from tgcheck.cli import cli
 from tgcheck.cli.options import make_settings
 from tgcheck.models import Field, TaskType
 from tgcheck.store import StoredAnswer
-from tgcheck_duckdb import batched_check
 
 OTHER = TaskType("tg_active", "other_active", frozenset({"yes", "no"}),
                  "another provider's tg_active", fields=(Field("colour", "text"),),
@@ -55,7 +54,7 @@ def other():
 def test_the_duckdb_face_reads_the_qualified_types_fields(other, settings, sandbox,
                                                            monkeypatch, batch):
     _store_answers(settings)
-    monkeypatch.setattr(batched_check, "BATCH_ROWS", batch)
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", str(batch))
     con = tgcheck_duckdb.register(duckdb.connect(), settings)
     con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [PHONES])
     rows = con.execute("SELECT phone, other_active, colour FROM telegram_enrich("

@@ -67,7 +67,7 @@ def watched(monkeypatch):
 
     monkeypatch.setattr(Planning, "check_compact", compact)
     monkeypatch.setattr(tgcheck.Engine, "check_column", column)
-    monkeypatch.setattr(batched_check, "BATCH_ROWS", BATCH)
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", str(BATCH))
     return seen
 
 
@@ -137,7 +137,7 @@ def test_batches_are_joined_by_code_without_answer_groups(settings, sandbox, wat
     monkeypatch.setattr(batched_check.BatchedColumn, "distinct_numbers", lambda self: None)
     expected = whole.execute(CHECK).fetchall(), whole.execute(ENRICH).fetchall()
     monkeypatch.undo()
-    monkeypatch.setattr(batched_check, "BATCH_ROWS", BATCH)
+    monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", str(BATCH))
 
     def no_groups(self, numbers):
         raise AssertionError("a batch's answers re-grouped")
@@ -199,17 +199,16 @@ def test_fields_are_joined_in_every_batch(settings, sandbox, watched):
 
 # -- the answers in Arrow, without a copy of what DuckDB handed over ----------------
 
-def _answered(inputs: list, region=None) -> tuple[pa.Array, pa.StructArray]:
-    """BatchedColumn's answers for inputs, every number answered "yes"."""
+def _answered(inputs: list, region=None, size: int = 3) -> tuple[pa.Array, pa.StructArray]:
+    """BatchedColumn's answers for inputs (batches of size), every number answered "yes"."""
     array = pa.array(inputs, pa.string())
-    column = batched_check.BatchedColumn(array, None, region)
+    column = batched_check.BatchedColumn(array, None, region, size)
     answers = column.distinct_numbers()
     answers.record([("yes", "ok", as_strs(answers.numbers))])
     return array, column.answers(None, get_task_type("tg"), answers, ())
 
 
-def test_a_column_in_e164_keeps_its_own_buffer_as_the_number(monkeypatch):
-    monkeypatch.setattr(batched_check, "BATCH_ROWS", 3)
+def test_a_column_in_e164_keeps_its_own_buffer_as_the_number():
     array, answers = _answered(numbers(8, start=1000) + numbers(2, start=1000))
     # The number member is the input itself (its offsets and characters), not a copy.
     assert [b.address for b in answers.field("number").buffers()[1:]] == [
@@ -218,8 +217,7 @@ def test_a_column_in_e164_keeps_its_own_buffer_as_the_number(monkeypatch):
     assert set(answers.field("status").to_pylist()) == {"ok"}
 
 
-def test_a_column_with_other_cells_gets_its_numbers_made(monkeypatch):
-    monkeypatch.setattr(batched_check, "BATCH_ROWS", 3)
+def test_a_column_with_other_cells_gets_its_numbers_made():
     phones = numbers(3, start=1100)
     array, answers = _answered([phones[0], "079 000 11 01", "junk", None, phones[1],
                                 "+41 79 000 11 02"], region="CH")
