@@ -33,8 +33,6 @@ from .tables import InputChanged, InputTable, region_index, with_fields
 # Distinct numbers per store lookup, in chunks of rows: a lookup costs a query
 # however many it asks, and its groups are a few strings per answer.
 LOOKUP_CHUNKS = 5
-# Key parts merged every so many chunks: a number repeated across chunks is held once.
-MERGE_EVERY = 16
 
 
 class ChunkedInput:
@@ -85,24 +83,20 @@ class ChunkedInput:
         shows (self.counts, planning.row_counts summed over the chunks). None
         for an input with a number that has no compact key
         (compact_answers.NotCompact): the whole-column path's."""
-        from .compact_answers import CompactAnswers, NotCompact, as_array, distinct
+        from .compact_answers import as_array, distinct_keys
 
-        parts = []
-        for chunk in chunked_input.chunks(self.table, self.size):
-            values, found = self._found(chunk)
-            self.rows += len(chunk)
-            self._prints.append(hash(tuple(values)))
-            self._clean.append(found == values)
-            numbers = sent_numbers(found)
-            if counting:
-                self.counts = row_counts(values, found, numbers, self.counts)
-            try:
-                parts.append(distinct([as_array(numbers)]))
-            except NotCompact:
-                return None
-            if len(parts) >= MERGE_EVERY:
-                parts = [distinct(parts)]
-        return CompactAnswers(distinct(parts))
+        def keys():
+            for chunk in chunked_input.chunks(self.table, self.size):
+                values, found = self._found(chunk)
+                self.rows += len(chunk)
+                self._prints.append(hash(tuple(values)))
+                self._clean.append(found == values)
+                numbers = sent_numbers(found)
+                if counting:
+                    self.counts = row_counts(values, found, numbers, self.counts)
+                yield as_array(numbers)
+
+        return distinct_keys(keys())
 
     def check(self, engine: Engine, answers, request: CheckRequest) -> None:
         """The engine's part: look up, send, record every answer in answers."""

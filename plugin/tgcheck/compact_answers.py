@@ -171,3 +171,23 @@ class CompactAnswers:
         held = np.array(numbers, dtype=object)
         return [(*self.pairs[code], held[codes == code].tolist())
                 for code in set(codes.tolist()) if code != NO_ANSWER]
+
+
+# Key parts merged every so many pieces: a number repeated across them is held once.
+MERGE_EVERY = 16
+
+
+def distinct_keys(pieces: Iterable[np.ndarray]) -> CompactAnswers | None:
+    """A first pass's distinct numbers: the keys of each piece (a chunk of rows,
+    a batch of cells), merged now and then; None when a piece has a number with
+    no key (NotCompact, raised while the pieces are made): the caller's
+    whole-column path."""
+    parts: list[np.ndarray] = []
+    try:
+        for keys in pieces:
+            parts.append(distinct([keys]))
+            if len(parts) >= MERGE_EVERY:
+                parts = [distinct(parts)]
+    except NotCompact:
+        return None
+    return CompactAnswers(distinct(parts))

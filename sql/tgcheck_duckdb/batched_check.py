@@ -33,8 +33,7 @@ import pyarrow as pa
 
 import tgcheck
 from tgcheck.answer_column import AnswerColumn, sent_numbers
-from tgcheck.chunked_check import MERGE_EVERY
-from tgcheck.compact_answers import CompactAnswers, NotCompact, as_array, distinct
+from tgcheck.compact_answers import CompactAnswers, as_array, distinct_keys
 from tgcheck.normalize import resolve_all
 from tgcheck.regions import per_row
 
@@ -44,8 +43,8 @@ from .arrow_values import answers_array, number_keys, python_values
 class BatchedColumn:
     """One list's cells (an Arrow array), their regions, read size cells at a time:
     the CLI's chunk, TGCHECK_CHECK_CHUNK_ROWS (about 20 MB of Python values at
-    200,000, however long the column). Key parts are merged as the CLI's are
-    (chunked_check.MERGE_EVERY)."""
+    200,000, however long the column). Pass 1 keeps the distinct numbers as the
+    CLI's does (compact_answers.distinct_keys)."""
 
     def __init__(self, inputs: pa.Array, row_regions: pa.Array | None, region, size: int):
         self.inputs, self.row_regions, self.region = inputs, row_regions, region
@@ -80,22 +79,18 @@ class BatchedColumn:
     def distinct_numbers(self) -> CompactAnswers | None:
         """Pass 1: the distinct numbers (sorted keys); None when one has no key
         (compact_answers.NotCompact): the caller takes the whole-list path."""
-        parts = []
-        for start, stop in self._bounds():
-            values, found = self._found(start, stop)
-            clean = found == values
-            self._clean.append(clean)
-            self._read.append(None if clean else AnswerColumn(values, found, []).arrow_inputs())
-            try:
+        def keys():
+            for start, stop in self._bounds():
+                values, found = self._found(start, stop)
+                clean = found == values
+                self._clean.append(clean)
+                self._read.append(None if clean
+                                  else AnswerColumn(values, found, []).arrow_inputs())
                 # A clean batch's keys from its Arrow buffer (no list of its str).
-                keys = (number_keys(self._cells(start, stop)) if clean
-                        else as_array(sent_numbers(found)))
-                parts.append(distinct([keys]))
-            except NotCompact:
-                return None
-            if len(parts) >= MERGE_EVERY:
-                parts = [distinct(parts)]
-        return CompactAnswers(distinct(parts))
+                yield (number_keys(self._cells(start, stop)) if clean
+                       else as_array(sent_numbers(found)))
+
+        return distinct_keys(keys())
 
     def answers(self, engine: tgcheck.Engine, ttype, answers: CompactAnswers,
                 declared: tuple) -> pa.StructArray:
