@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 
 from tgcheck.answer_column import outcome
 from tgcheck.models import OK, TaskType
+from tgcheck.store.answers import fresh_after
 
 # The memo's Arrow type (memo_macros: number, and the answer as shown: value,
 # status, reason, per entry).
@@ -131,7 +132,8 @@ class AnswerMemo:
             now = store._now()
             served = self._served.get(task_type)
             if served is None or served[0] is not table or now >= served[2]:
-                served = self._served[task_type] = (table, *_fresh(engine.settings, table, now))
+                served = self._served[task_type] = (
+                    table, *_fresh(engine.planning.freshness(False, ttype), table, now))
             return served[1]
 
     def remember(self, engine, ttype: TaskType, numbers: pa.Array) -> None:
@@ -177,19 +179,23 @@ def attach(con, name: str, memo: AnswerMemo, engine_of: Callable, ttype: TaskTyp
     con.register(name, MemoView(memo, engine_of, ttype))
 
 
-def _fresh(settings, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:
-    """The entries the engine's freshness rule keeps at now (the store's clock),
-    and until when all of those stay fresh: the same rule as the store's lookup
-    (store.base._fresh), with retry_unknown off as the SQL face asks."""
-    # An entry is fresh while checked_at > now - its window (+ the margin).
-    window = pc.if_else(pc.equal(table["status"], OK), settings.max_age_days * 86400.0,
-                        settings.unknown_retry_hours * 3600.0)
-    expires = pc.subtract(pc.add(table["checked_at"], window), CLOCK_MARGIN)
-    keep = pc.greater(expires, now)
-    if settings.same_provider_only:
+def _fresh(freshness: dict, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:
+    """The entries the store's lookup would keep at now (the store's clock), and
+    until when all of those stay fresh. freshness: the engine's lookup keywords
+    (Planning.freshness, retry_unknown off as the SQL face asks); the cut-offs are
+    the store's own (store.answers.fresh_after)."""
+    ok_after, other_after = fresh_after(freshness["max_age_days"],
+                                        freshness["unknown_retry_hours"],
+                                        freshness["retry_unknown"], now)
+    after = pc.if_else(pc.equal(table["status"], OK), ok_after, other_after)
+    # Fresh while checked_at, less the margin, is after the cut-off; for this long.
+    left = pc.subtract(pc.subtract(table["checked_at"], CLOCK_MARGIN), after)
+    expires = pc.add(left, now)
+    keep = pc.greater(left, 0.0)
+    if freshness["provider"] is not None:
         # An answer of unknown origin is not known to be this provider's.
         keep = pc.and_kleene(keep, pc.fill_null(
-            pc.equal(table["provider"], settings.provider), False))
+            pc.equal(table["provider"], freshness["provider"]), False))
     keep = pc.fill_null(keep, False)
     kept = table if pc.all(keep).as_py() else table.filter(keep)
     until = pc.min(expires.filter(keep)).as_py() if len(kept) else None

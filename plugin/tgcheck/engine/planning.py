@@ -90,7 +90,7 @@ class Planning(EnginePart):
         # the set's hash order (200,000 numbers' first and last: 0.006 s, not 0.04).
         groups = self.store.lookup_groups(ttype.name,
                                           numbers if len(numbers) == len(wanted) else wanted,
-                                          **self._freshness(request.retry_unknown, ttype))
+                                          **self.freshness(request.retry_unknown, ttype))
         # Sorted: a set's journal key and its task file must not depend on order.
         missing = sorted(wanted.difference(*(group for _, _, group in groups)))
         for fetched in self._fetch(ttype, missing, wanted, request, since):
@@ -111,7 +111,7 @@ class Planning(EnginePart):
         self.engine.attach_recovered()
         since = self._answered_since(time.time(), request.retry_unknown)
         missing = Decoded(self._look_up_compact(  # sorted as a list of str sorts
-            answers, ttype, self._freshness(request.retry_unknown, ttype), lookup_size))
+            answers, ttype, self.freshness(request.retry_unknown, ttype), lookup_size))
 
         def wanted() -> set[str]:
             # Only a task below the minimum, topped up, needs the set (to leave it out).
@@ -214,7 +214,7 @@ class Planning(EnginePart):
         found = resolve_all(values, region)
         numbers = sent_numbers(found)
         distinct = set(numbers)
-        known = self.store.lookup(ttype.name, distinct, **self._freshness(retry_unknown, ttype))
+        known = self.store.lookup(ttype.name, distinct, **self.freshness(retry_unknown, ttype))
         rows = row_counts(values, found, numbers)
         return {
             **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
@@ -236,7 +236,7 @@ class Planning(EnginePart):
 
         ttype = plugins.get_task_type(task_type, self.settings.provider)
         missing = self._look_up_compact(answers, ttype,
-                                        self._freshness(retry_unknown, ttype), lookup_size)
+                                        self.freshness(retry_unknown, ttype), lookup_size)
         return {
             **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
             "duplicates": rows["valid"] - len(answers),
@@ -269,7 +269,9 @@ class Planning(EnginePart):
         declaration with or without a key (fast_path.planned)."""
         return {"fast_path": len(new)} if fast_path.planned(self.engine, ttype, new) else {}
 
-    def _freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
+    def freshness(self, retry_unknown: bool, ttype: TaskType) -> dict:
+        """The store lookup's freshness keywords for ttype under these settings
+        (also the SQL face's memo's: answer_memo._fresh)."""
         return {"max_age_days": self.settings.max_age_days,
                 # An answer stored without the fields its task type declares
                 # (before they were kept) is no answer to it.

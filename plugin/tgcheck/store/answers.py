@@ -32,12 +32,20 @@ IMPORT_ON_CONFLICT = """ON CONFLICT (task_type, number) DO UPDATE SET value = ex
            AND answers.status <> 'ok')"""
 
 
+def fresh_after(max_age_days: float, unknown_retry_hours: float, retry_unknown: bool,
+                now: float) -> tuple[float, float]:
+    """The checked_at after which an answer is still fresh enough to use at now:
+    (for an "ok" one, for any other)."""
+    ok_after = now - max_age_days * 86400
+    unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
+    return ok_after, unknown_after
+
+
 def _fresh(max_age_days: float, unknown_retry_hours: float, retry_unknown: bool,
            now: float) -> tuple[str, tuple]:
     """The SQL condition (and its arguments) for an answer still fresh enough to use."""
-    ok_after = now - max_age_days * 86400
-    unknown_after = now + 1 if retry_unknown else now - unknown_retry_hours * 3600
-    return "checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END", (ok_after, unknown_after)
+    return ("checked_at > CASE status WHEN 'ok' THEN ? ELSE ? END",
+            fresh_after(max_age_days, unknown_retry_hours, retry_unknown, now))
 
 
 class AnswerQueries:

@@ -142,7 +142,7 @@ def test_answers_that_grew_stale_are_not_served(backend, monkeypatch, days, kept
     served = sorted(memo.answers(engine, TG).field("number").to_pylist())
     assert served == {"all": phones[:3], "ok": phones[:2], "none": []}[kept]
     # What the engine's own lookup keeps at that moment: the same.
-    assert sorted(engine.store.lookup("tg", phones, **engine.planning._freshness(
+    assert sorted(engine.store.lookup("tg", phones, **engine.planning.freshness(
         False, tgcheck.plugins.get_task_type("tg")))) == served
 
 
