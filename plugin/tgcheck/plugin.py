@@ -43,6 +43,7 @@ from .provider import (
     SyncCheck,
     SyncReply,
     identity_of,
+    plausible_id,
     progress_of,
 )
 from .redact import clean, holds_secret
@@ -88,6 +89,7 @@ __all__ = [
     "OutputFormat", "Provider", "Reader", "ResultFileError", "Setting", "Settings", "SyncCheck",
     "SyncReply", "TaskLost", "TaskStatus", "TaskTooLarge", "TaskType", "TgcheckError",
     "UncertainCreate", "Unreachable", "Wire", "XlsxReader", "ZipReader", "canonical_url",
-    "clean", "handle_errors", "holds_secret", "hookimpl", "identity_of", "progress_of", "readers",
+    "clean", "handle_errors", "holds_secret", "hookimpl", "identity_of", "plausible_id",
+    "progress_of", "readers",
     "rows_to_answers", "transient", "check", "cli", "normalise", "plugins",
 ]

@@ -12,7 +12,6 @@ which is what the platform's openapi.yaml documents.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
@@ -31,7 +30,7 @@ from tgcheck.plugin import (
     Wire,
     canonical_url,
     clean,
-    holds_secret,
+    plausible_id,
 )
 
 DEFAULT_BASE_URL = "https://api.checknumber.ai"
@@ -40,7 +39,6 @@ USER_AGENT = "tgcheck-wscheck"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Counts beyond any task would overflow the journal's integers.
 MAX_COUNT = 10**12
-_TASK_ID = re.compile(r"[!-~]{1,200}")
 # The platform's status words (openapi.yaml `Task.status`) as tgcheck's states.
 STATUS_WORDS = {"pending": QUEUED, "processing": RUNNING, "exported": READY, "failed": FAILED}
 
@@ -62,7 +60,7 @@ def parse_task(data: object) -> TaskStatus:
     """The platform's task object (openapi.yaml `Task`) as tgcheck's TaskStatus."""
     if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
         raise ApiError("the platform's reply is not a task object")
-    if not _TASK_ID.fullmatch(data["task_id"]) or holds_secret(data["task_id"]):
+    if not plausible_id(data["task_id"]):
         # It goes into forms, the journal and commands users type: printable, sane.
         raise ApiError("the platform's task_id is not a plausible id")
 

@@ -19,7 +19,7 @@ from ...errors import (
     ApiError,
 )
 from ...models import TaskStatus
-from ...provider import CallContext, Provider
+from ...provider import CallContext, Provider, plausible_id
 from ...readers import readers
 from ...settings import Settings, canonical_url
 from ...wire import Call, Errors, Wire
@@ -34,11 +34,6 @@ MAX_COUNT = 10**12
 # A gettasks refusal whose text says the task is unknown (some servers answer 400).
 TASK_UNKNOWN = re.compile(r"task\W*(id\W*)?not\W*found|unknown\W*task|no\W*such\W*task",
                           re.IGNORECASE)
-
-
-# A task id is put in forms, the journal, TSV and commands the user types:
-# printable ASCII without spaces, of a sane length (the vendor's are 20 chars).
-_TASK_ID = re.compile(r"[!-~]{1,200}")
 
 
 def _int_field(record: dict, name: str) -> int | None:
@@ -92,7 +87,7 @@ def parse_task(data: object) -> TaskStatus:
     task_id, status = data.get("task_id"), data.get("status")
     if not isinstance(task_id, str) or not task_id:
         raise ApiError("the provider's reply has no task_id")
-    if not _TASK_ID.fullmatch(task_id) or redact.holds_secret(task_id):
+    if not plausible_id(task_id):
         # Not stored, not polled: a tab would break the journal's TSV, an escape
         # the terminal, and an id holding the key would carry it everywhere.
         raise ApiError(f"the provider's task_id is not a plausible id: "
