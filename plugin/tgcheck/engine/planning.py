@@ -215,15 +215,9 @@ class Planning(EnginePart):
         numbers = sent_numbers(found)
         distinct = set(numbers)
         known = self.store.lookup(ttype.name, distinct, **self.freshness(retry_unknown, ttype))
-        rows = row_counts(values, found, numbers)
-        return {
-            **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
-            "duplicates": len(numbers) - len(distinct),
-            "already_answered": len(known),
-            **self._plan_sending(ttype, len(distinct) - len(known), lambda: distinct,
-                                 lambda: distinct.difference(known), top_up),
-            "reasons": most_frequent_first(rows["reasons"]),
-        }
+        return self._planned(ttype, row_counts(values, found, numbers), len(distinct),
+                             len(known), lambda: distinct,
+                             lambda: distinct.difference(known), top_up)
 
     def plan_compact(self, answers: CompactAnswers, rows: dict, *, task_type: str = "tg",
                      retry_unknown: bool = False, top_up: bool | None = None,
@@ -237,21 +231,20 @@ class Planning(EnginePart):
         ttype = plugins.get_task_type(task_type, self.settings.provider)
         missing = self._look_up_compact(answers, ttype,
                                         self.freshness(retry_unknown, ttype), lookup_size)
-        return {
-            **{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
-            "duplicates": rows["valid"] - len(answers),
-            "already_answered": len(answers) - len(missing),
-            **self._plan_sending(ttype, len(missing), lambda: set(as_strs(answers.numbers)),
-                                 lambda: set(as_strs(missing)), top_up),
-            "reasons": most_frequent_first(rows["reasons"]),
-        }
+        return self._planned(ttype, rows, len(answers), len(answers) - len(missing),
+                             lambda: set(as_strs(answers.numbers)),
+                             lambda: set(as_strs(missing)), top_up)
 
-    def _plan_sending(self, ttype: TaskType, to_send: int, wanted, new,
-                      top_up: bool | None) -> dict[str, int]:
-        """plan()'s "to_send", "topped_up" (the stored answers a task below the
-        minimum would be filled with) and "fast_path"; wanted and new make the
-        check's distinct numbers and those to send (sets), asked only when a
-        top-up or the fast path could apply."""
+    def _planned(self, ttype: TaskType, rows: dict, distinct: int, answered: int,
+                 wanted, new, top_up: bool | None) -> dict[str, object]:
+        """plan()'s result: rows, the input's counts (planning.row_counts); distinct
+        valid numbers, of which answered are in the store; "to_send", "topped_up"
+        (the stored answers a task below the minimum would be filled with) and
+        "fast_path". wanted and new make the check's distinct numbers and those to
+        send (sets), asked only when a top-up or the fast path could apply."""
+        to_send = distinct - answered
+        plan = {**{k: rows[k] for k in ("inputs", "valid", "invalid", "blank")},
+                "duplicates": rows["valid"] - distinct, "already_answered": answered}
         least = self.minimum(ttype)
         top_up = self.settings.top_up if top_up is None else top_up
         topped = {}
@@ -260,8 +253,9 @@ class Planning(EnginePart):
             if len(filler) >= least - to_send:  # else the check refuses, as it would
                 topped = {"topped_up": len(filler)}
         few = 0 < to_send <= self.settings.sync_max
-        return {"to_send": to_send, **topped,
-                **(self._fast_path_plan(ttype, new()) if few else {})}
+        return {**plan, "to_send": to_send, **topped,
+                **(self._fast_path_plan(ttype, new()) if few else {}),
+                "reasons": most_frequent_first(rows["reasons"])}
 
     def _fast_path_plan(self, ttype: TaskType, new: set[str]) -> dict[str, int]:
         """plan()'s "fast_path": how many of the numbers to send would be asked one
