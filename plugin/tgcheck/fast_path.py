@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .billing import billing_of
 from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
-from .provider import CallContext, SyncReply, plausible_id
+from .provider import CallContext, SyncReply, make_provider, plausible_id
 from .store.journal import NEW
 
 # Calls in flight at once: few, so a vendor's rate limit is rarely met.
@@ -74,11 +74,8 @@ def planned(engine, ttype, new) -> bool:
         pass
     except ConfigError:  # a check would stop on it before any call: no path to tell
         return False
-    from . import plugins
-
     try:
-        provider = plugins.get_provider_factory(settings.provider)(
-            dataclasses.replace(settings, api_key=_STAND_IN_KEY))
+        provider = make_provider(dataclasses.replace(settings, api_key=_STAND_IN_KEY))
     except ConfigError:
         return False
     try:

@@ -273,6 +273,23 @@ def created_record(record: TaskStatus) -> TaskStatus:
     return record
 
 
+def make_provider(settings):
+    """The selected provider (settings.provider) built with settings. ConfigError
+    for one that does not subclass tgcheck.Provider: the engine reads states,
+    rates and billing through the contract, and a provider outside it would never
+    be seen to finish and be polled to the status-call cap, paying for every call.
+    Refused before any call."""
+    from . import plugins
+    from .errors import ConfigError
+
+    made = plugins.get_provider_factory(settings.provider)(settings)
+    if not isinstance(made, Provider):
+        raise ConfigError(
+            f"the provider {settings.provider!r} does not subclass "
+            "tgcheck.Provider (see docs/plugins.md); update or uninstall its plugin")
+    return made
+
+
 def plausible_id(value: object) -> bool:
     """Whether a provider's id (a task's, a synchronous check's transaction) may be
     kept, shown and sent back: printable ASCII without spaces, 1 to 200 long, not

@@ -22,11 +22,11 @@ from collections.abc import Iterable
 
 from .. import plugins, redact
 from ..create_gate import CreateGate
-from ..errors import Cancelled, ConfigError
+from ..errors import Cancelled
 from ..fields import typed
 from ..models import OK, Answer, JobEvent, TaskStatus, TaskType
 from ..normalize import Region, resolve_all
-from ..provider import Provider
+from ..provider import make_provider
 from ..settings import Settings
 from ..store import BaseStore, Job, open_store
 from ..store.recovery import RecoveryFile, recovery_path
@@ -88,16 +88,7 @@ class Engine:
     def provider(self):
         with self._provider_lock:
             if self._provider is None:
-                factory = plugins.get_provider_factory(self.settings.provider)
-                made = factory(self.settings)
-                # The engine reads states, rates and billing through the contract: a
-                # provider outside it would never be seen to finish and be polled to
-                # the status-call cap, paying for every call. Refused before any call.
-                if not isinstance(made, Provider):
-                    raise ConfigError(
-                        f"the provider {self.settings.provider!r} does not subclass "
-                        "tgcheck.Provider (see docs/plugins.md); update or uninstall its plugin")
-                self._provider = made
+                self._provider = make_provider(self.settings)
             return self._provider
 
     def close(self) -> None:
