@@ -8,7 +8,9 @@ absent one as 0, up to DIGITS of them), so keys sort as the str numbers sort
 numpy sorts, dedupes and searches them in C. Beside each key, the index of its
 answer among the run's distinct (value, status) pairs (int32; -1: none yet).
 A face reads the answers of a slice of its rows back as answer groups
-(groups_for), which tgcheck.answer_column joins by number as for any check.
+(groups_for), which tgcheck.answer_column joins by number as for any check, or
+as each number's answer code (codes_of), which AnswerColumn.numbers_to_arrow
+joins the same way.
 """
 
 from __future__ import annotations
