@@ -5,6 +5,7 @@ chunks it is in, in the same tasks; no part holds more rows than a chunk."""
 
 import collections
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -133,6 +134,15 @@ def test_no_part_holds_more_rows_than_a_chunk(sandbox_env, tmp_path, monkeypatch
         assert held["normalised"] == 1_200
 
 
+def _one_chunk_input(tmp_path, kind: str, start: int) -> tuple[list[str], Path]:
+    """300 numbers as a .txt or a one-column CSV: one chunk of 1,000 rows."""
+    values = numbers(300, start=start)
+    source = tmp_path / f"in.{kind}"
+    source.write_text("\n".join(values) + "\n" if kind == "txt" else
+                      "phone\n" + "\n".join(values) + "\n")
+    return values, source
+
+
 def _counted_reads(monkeypatch) -> collections.Counter:
     """Counts the CLI's reads of its input (each pass over its rows or column)."""
     reads = collections.Counter()
@@ -159,10 +169,7 @@ def test_a_dry_run_of_one_chunk_reads_its_input_once(sandbox_env, tmp_path, monk
                                                       kind):
     """The read that learns whether a second chunk follows gives the dry run its
     values too: it never reads the input again to count it."""
-    values = numbers(300, start=5300)
-    source = tmp_path / f"in.{kind}"
-    source.write_text("\n".join(values) + "\n" if kind == "txt" else
-                      "phone\n" + "\n".join(values) + "\n")
+    values, source = _one_chunk_input(tmp_path, kind, start=5300)
     reads = _counted_reads(monkeypatch)
     monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "1000")
     result = CliRunner().invoke(cli, ["check", str(source), "--dry-run"])
@@ -178,10 +185,7 @@ def test_an_input_of_one_chunk_is_read_once_before_the_check(sandbox_env, tmp_pa
     the whole-column path its values: read once before the check, once more to
     compare it before the output is written (a cached 200,000-line .txt: 0.03 s
     less). The output is as before."""
-    values = numbers(300, start=5000)
-    source = tmp_path / f"in.{kind}"
-    source.write_text("\n".join(values) + "\n" if kind == "txt" else
-                      "phone\n" + "\n".join(values) + "\n")
+    values, source = _one_chunk_input(tmp_path, kind, start=5000)
     reads = _counted_reads(monkeypatch)
     monkeypatch.setenv("TGCHECK_CHECK_CHUNK_ROWS", "1000")
     out = tmp_path / "o.csv"
