@@ -204,8 +204,8 @@ class AnswerColumn:
     def _coded_tails(self, empty: object, unanswered: tuple, counts: Counter | None
                      ) -> list[tuple]:
         """Per input its (value, status, reason) by its code: a list index each
-        (200,000 cached numbers: 0.06 s for the planning's codes and these, against
-        0.11 s for a set difference, a dict and a lookup per row)."""
+        (200,000 cached numbers, the planning's codes then the rows: 0.137 s,
+        against 0.194 s for a set difference, a dict and a lookup per row)."""
         codes = self._codes
         # Code -1 (no answer) reads the last: unanswered.
         tails = [*(outcome(value, status, empty) for value, status, _ in self.groups),
