@@ -86,24 +86,44 @@ def _collector_paused():
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
 
 
+def group_codes(numbers: Sequence[str], groups: Sequence[AnswerGroup]) -> list[int]:
+    """Per number the index in groups of the group that answers it, -1 for none
+    (a number no group holds). The join by number, done once: the engine's
+    planning makes it to find the numbers the store lacks (those at -1), and an
+    AnswerColumn given it (codes=) makes each row's cells by the code, a list
+    index, with no dict lookup per row. A group's numbers not among numbers (a
+    range read's) cost their dict entry, nothing more."""
+    parts = [dict.fromkeys(group, i) for i, (_, _, group) in enumerate(groups)]
+    # Each number is in one group: the others go into the largest, not all into a
+    # new dict.
+    index = max(parts, key=len, default={})
+    for part in parts:
+        if part is not index:
+            index.update(part)
+    return list(map(index.get, numbers, repeat(-1)))
+
+
 class AnswerColumn:
     """The answers of one check, one per input in input order.
 
     inputs: the values checked; found: resolve_all's reading of each; groups:
     (value, status, numbers) answer groups; fields_by_number: number -> the typed
     fields of each ok answer for a task type that declares fields (None: it
-    declares none). Read through the accessors; `found` and `groups` are the
-    parts they are built from.
+    declares none); codes: the join already made, when the caller has it
+    (group_codes of the numbers sent, sent_numbers(found), and groups). Read
+    through the accessors; `found` and `groups` are the parts they are built from.
     """
 
-    __slots__ = ("inputs", "found", "groups", "fields_by_number", "_wanted", "_known")
+    __slots__ = ("inputs", "found", "groups", "fields_by_number", "_wanted", "_known",
+                 "_codes")
 
     def __init__(self, inputs: Sequence[object], found: list, groups: list[AnswerGroup],
                  fields_by_number: Mapping[str, Mapping] | None = None, *,
-                 wanted: set[str] | None = None):
+                 wanted: set[str] | None = None, codes: list[int] | None = None):
         self.inputs, self.found, self.groups = inputs, found, groups
         self.fields_by_number = fields_by_number
         self._wanted = wanted  # the distinct numbers sent, when the caller has them
+        self._codes = codes
         self._known: dict = {}
 
     def __len__(self) -> int:
@@ -165,19 +185,37 @@ class AnswerColumn:
 
     def _cells(self, empty: object, inputs: Sequence | None,
                counts: Counter | None) -> Iterator[tuple]:
-        known = self._by_number(empty)
         unanswered = (empty, UNKNOWN, NO_ANSWER_REASON)
         found = self.found
         if set(map(type, found)) <= {str}:
             # Every input a valid E.164 string: each row put together in C, its
             # tail shared by every number of its group.
-            tails = list(map(known.get, found, repeat(unanswered)))
-            if counts is not None:
-                counts.update(map(itemgetter(1), tails))
+            if self._codes is None:
+                tails = list(map(self._by_number(empty).get, found, repeat(unanswered)))
+                if counts is not None:
+                    counts.update(map(itemgetter(1), tails))
+            else:
+                tails = self._coded_tails(empty, unanswered, counts)
             heads = zip(found) if inputs is None else zip(inputs, found, strict=True)
             return map(tuple.__add__, heads, tails)
-        rows = self._mixed(empty, known, unanswered, counts)
+        rows = self._mixed(empty, self._by_number(empty), unanswered, counts)
         return rows if inputs is None else map(tuple.__add__, zip(inputs), rows)
+
+    def _coded_tails(self, empty: object, unanswered: tuple, counts: Counter | None
+                     ) -> list[tuple]:
+        """Per input its (value, status, reason) by its code: a list index each
+        (200,000 cached numbers, the planning's codes then the rows: 0.137 s,
+        against 0.194 s for a set difference, a dict and a lookup per row)."""
+        codes = self._codes
+        # Code -1 (no answer) reads the last: unanswered.
+        tails = [*(outcome(value, status, empty) for value, status, _ in self.groups),
+                 unanswered]
+        if counts is not None:
+            for code, tail in enumerate(tails):
+                many = codes.count(code if code < len(self.groups) else -1)
+                if many:
+                    counts[tail[1]] += many
+        return list(map(tails.__getitem__, codes))
 
     def _mixed(self, empty: object, known: dict, unanswered: tuple,
                counts: Counter | None) -> Iterator[tuple]:

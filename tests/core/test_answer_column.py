@@ -3,9 +3,11 @@ rows, text cells, columns, Arrow) says the same for every kind of input."""
 
 from __future__ import annotations
 
+import collections
+
 import pytest
 
-from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn, sent_numbers
+from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn, group_codes, sent_numbers
 from tgcheck.compact_answers import CompactAnswers, as_array, distinct
 from tgcheck.fields import INTEGER, Field
 from tgcheck.normalize import resolve_all
@@ -83,6 +85,27 @@ def test_a_column_of_valid_numbers_and_an_empty_one():
     assert column.to_arrow().to_pylist()[0]["status"] == "unknown"
     empty = AnswerColumn([], [], [])
     assert empty.rows() == [] and list(empty.cells()) == [] and len(empty.to_arrow()) == 0
+
+
+def test_the_join_given_as_codes_gives_the_cells_the_groups_give():
+    # The engine's planning joins a check's numbers to the store's groups once
+    # (group_codes: each number's group, -1 for none) and hands the codes over:
+    # the cells and the counts are those of the join by number, duplicates, a
+    # number in no group and a group's numbers not asked for (a range read's)
+    # included.
+    valid = ["+41791234567", "+41791234569", "+41791234572", "+41791234570",
+             "+41791234567"]
+    assert group_codes(valid, GROUPS) == [0, 1, 2, -1, 0]
+    assert group_codes(valid, []) == [-1] * 5
+    by_number = AnswerColumn(valid, valid, GROUPS)
+    by_code = AnswerColumn(valid, valid, GROUPS, codes=group_codes(valid, GROUPS))
+    for empty in ("", None):
+        counted, coded = collections.Counter(), collections.Counter()
+        assert (list(by_code.input_cells(empty, coded))
+                == list(by_number.input_cells(empty, counted)))
+        assert coded == counted == {"ok": 2, "unknown": 3}
+    assert by_code.statuses() == by_number.statuses()
+    assert by_code.rows() == by_number.rows()
 
 
 def _int64():

@@ -100,6 +100,29 @@ def test_only_missing_numbers_are_sent(engine, sandbox):
 
 
 @pytest.mark.slow
+def test_a_range_read_with_numbers_not_asked_sends_only_the_missing(engine, sandbox,
+                                                                     monkeypatch):
+    # The lookup reads the stored answers between the first and last number asked
+    # (scan_min 1): those not asked come too. The join by code sends exactly the
+    # numbers no group holds, and a re-run, every number stored, sends nothing and
+    # answers the same (the extra numbers in no row).
+    monkeypatch.setattr(engine.store, "tuning",
+                        dataclasses.replace(engine.store.tuning, scan_min=1))
+    every = numbers(200)
+    engine.check(every[0::2])  # stored: the even ones
+    asked = every[1::2] + every[0:100:2] + every[1:5:2]  # new odd ones, half the even
+    first = engine.check(asked)
+    task_sizes = sorted(len(t.numbers) for t in sandbox.tasks.values())
+    assert task_sizes == [100, 100]
+    new_task = max(sandbox.tasks.values(), key=lambda t: t.created)
+    assert sorted(new_task.numbers) == every[1::2]
+    _assert_right(first, sandbox)
+    column = engine.check_column(asked)
+    assert len(sandbox.tasks) == 2
+    assert column.rows() == first
+    assert [cell[0] for cell in column.cells()] == asked
+
+
 def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, sandbox):
     values = numbers(300)
     first = engine.check(values)

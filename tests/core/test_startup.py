@@ -90,3 +90,20 @@ def test_help_and_version_import_no_duckdb_arrow_or_numpy():
         assert out[out.index("LOADED"):] == ["LOADED"], (args, out)
         if args == ["--help"]:
             assert "sql" in out  # the face's command is listed all the same
+
+
+def test_the_doctors_checks_load_only_when_the_doctor_runs():
+    # tgcheck.doctor brings subprocess and the salvage scanner: about 0.007 s of
+    # every other command's start (a cached check's included) before it was
+    # imported by the command itself.
+    out = _run(
+        "import sys\n"
+        "from tgcheck.cli import main\n"
+        "sys.argv = ['tgcheck', '--version']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('LOADED', *[m for m in ('tgcheck.doctor', 'tgcheck.salvage_scan', 'subprocess')\n"
+        "                  if m in sys.modules])\n")
+    assert out[out.index("LOADED"):] == ["LOADED"], out

@@ -253,6 +253,11 @@ def check(input_path, output, out_format, column, sheet, input_format, region, r
                 # text fields; tgcheck's number, answer, status and reason cannot.
                 own = len(table.columns)
                 text_columns = (*range(own), *range(own + 2, own + 2 + len(field_names)))
+                if chunked is None and answers.found == values:
+                    # Every number cell is a valid E.164 number as it stands (the
+                    # normaliser gave each back): "+" and digits, never a formula,
+                    # so its column is not searched (a .txt: no column at all).
+                    text_columns = tuple(c for c in text_columns if c != table.number_index)
                 write_table(output, fmt, header, rows, dataclasses.replace(
                     style_for(table, bom=bom, csv_safe=not raw_csv),
                     csv_text_columns=text_columns))

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from ..command_errors import handle_errors
-from ..doctor import doctor
 from ..errors import TgcheckError, exit_code
 from ..settings import Settings
 from ..store import describe_url, is_store_url
@@ -56,6 +55,10 @@ def doctor_command(sandbox: bool, store_path: str | None) -> None:
         raise click.BadParameter(f"{store_path} is a folder: give the store file in it, "
                                  "or a postgresql:// URL", param_hint="--store")
     try:
+        # Imported when the command runs: it brings subprocess and the salvage
+        # scanner, which no other command's start needs.
+        from ..doctor import doctor
+
         report = doctor(store_path, sandbox=sandbox)
     except (OSError, sqlite3.Error) as e:
         raise TgcheckError(f"the doctor could not finish: {e}") from e

@@ -144,9 +144,9 @@ class Engine:
         answers.
         """
         values = values if isinstance(values, list) else list(values)
-        found, wanted, groups = self.planning._grouped(values, CheckRequest(
+        found, wanted, groups, codes = self.planning._grouped(values, CheckRequest(
             task_type, region, retry_unknown, resubmit, on_event, cancel, top_up))
-        column = AnswerColumn(values, found, groups, wanted=wanted)
+        column = AnswerColumn(values, found, groups, wanted=wanted, codes=codes)
         if plugins.get_task_type(task_type, self.settings.provider).fields:
             column.fields_by_number = self.fields_of(task_type, column.answered())
         return column

@@ -13,9 +13,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from itertools import compress, repeat
+from operator import lt
 from typing import TYPE_CHECKING
 
 from .. import fast_path, plugins
+from ..answer_column import group_codes
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
 from ..normalize import Region, resolve_all
@@ -74,10 +77,12 @@ class Planning(EnginePart):
         self._size_cap: int | None = None
 
     def _grouped(self, values, request: CheckRequest
-                 ) -> tuple[list, set[str], list[AnswerGroup]]:
+                 ) -> tuple[list, set[str], list[AnswerGroup], list[int] | None]:
         """The path of check() and check_column(): per value its E.164 string or
-        its problem, the distinct numbers, and their answers as groups (stored
-        ones, then those of the tasks sent for the rest)."""
+        its problem, the distinct numbers, their answers as groups (stored ones,
+        then those of the tasks sent for the rest), and when the store answered
+        every number, the join already made (answer_column.group_codes of the
+        numbers sent; else None)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.engine.attach_recovered()
         found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
@@ -91,11 +96,21 @@ class Planning(EnginePart):
         groups = self.store.lookup_groups(ttype.name,
                                           numbers if len(numbers) == len(wanted) else wanted,
                                           **self.freshness(request.retry_unknown, ttype))
-        # Sorted: a set's journal key and its task file must not depend on order.
-        missing = sorted(wanted.difference(*(group for _, _, group in groups)))
+        # The numbers no group holds, found by the join the answers need anyway (a
+        # cached run: all are answered, proved by no code -1), not by a set
+        # difference as well (200,000 numbers: 0.06 s) hashing every group's fresh
+        # strings a second time. Sorted: a set's journal key and its task file
+        # must not depend on order.
+        codes = group_codes(numbers, groups) if groups else None
+        if codes is None:
+            missing = sorted(wanted)
+        elif -1 in codes:
+            missing = sorted(set(compress(numbers, map(lt, codes, repeat(0)))))
+        else:
+            missing = []
         for fetched in self._fetch(ttype, missing, wanted, request, since):
             groups.extend(fetched)
-        return found, wanted, groups
+        return found, wanted, groups, None if missing else codes
 
     def check_compact(self, answers: CompactAnswers, request: CheckRequest,
                       lookup_size: int) -> None:
