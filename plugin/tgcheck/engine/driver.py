@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import sys
 import threading
@@ -39,7 +40,7 @@ from ..provider import FAILED, LOST, READY, STATES, CallContext, Provider, creat
 from ..result_size import budget as result_size_budget
 from ..result_size import result_budget
 from ..settings import Settings
-from ..store import BaseStore, Job, journal
+from ..store import AnswerRows, BaseStore, Job, journal
 from ..store.journal import DONE, NEW, OPEN
 from ..store.recovery import RecoveryFile
 from .cancel import Cancelled, _sleep
@@ -472,23 +473,33 @@ class _Driver:
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
-        # number the file left out is unknown, never "no".
-        rows, answered, pairs = [], {}, {}
-        for number in self.numbers:
-            value = found.get(number)
+        # number the file left out is unknown, never "no". Grouped by answer as
+        # found: the store inserts each answer's numbers at once (AnswerRows), and
+        # one (value, status) tuple is shared by all its numbers.
+        by_value: dict = {}
+        for number, value in zip(self.numbers, map(found.get, self.numbers), strict=True):
             if value is None and number in unknowns:
                 value = _SAID_UNKNOWN
-            pair = pairs.get(value)
-            if pair is None:  # one (value, status) tuple per answer, not per number
-                # A free-form answer is the provider's text: it passes the
-                # redaction point before the store (once per distinct answer).
-                shown = value if value is None else redact.clean(value, None)
-                pair = pairs[value] = (
-                    (ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
+            try:
+                by_value[value].append(number)
+            except KeyError:
+                by_value[value] = [number]
+        groups: dict[tuple, list[str]] = {}
+        for value, numbers in by_value.items():
+            # A free-form answer is the provider's text: it passes the redaction
+            # point before the store (once per distinct answer).
+            shown = value if value is None else redact.clean(value, None)
+            pair = ((ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
                     (shown, OK if value is not None else UNKNOWN))
-            rows.append((number, *pair))
-            answered[number] = pair
-        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,
+            if pair in groups:  # two texts that read the same once redacted
+                groups[pair].extend(numbers)
+            else:
+                groups[pair] = numbers
+        answered: dict[str, tuple] = {}
+        for pair, numbers in groups.items():
+            answered.update(zip(numbers, itertools.repeat(pair), strict=False))
+        self.store.finish_job(self.job, self.ttype.name, AnswerRows(groups),
+                              provider=self.provider.name,
                               fields=self._fields_of(found, answered))
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
