@@ -424,7 +424,7 @@ class _Driver:
         tell), read as a file's rows are (tgcheck.readers), at most
         MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
-        from ..readers import record_rows, rows_to_answers  # with the first result
+        from ..readers import reading_for, record_rows, rows_to_answers  # with the first result
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context(self._results_billed()))
@@ -441,7 +441,7 @@ class _Driver:
                     said_unknown.append(row[0])
                 yield row
 
-        with result_size_budget(len(self.numbers)):
+        with result_size_budget(len(self.numbers)), reading_for(self.numbers):
             found = rows_to_answers(records(), self.ttype)
         # An explicit unknown, unlike a number left out, is stored as one (the
         # answer column's answered_unknown); a number also answered, or answered
@@ -462,7 +462,11 @@ class _Driver:
                 f"the result file of task {self.job.task_id} is in no known format "
                 f"(it starts with {head!r}); the job stays open"
             )
-        with result_size_budget(len(self.numbers)):
+        from ..readers import reading_for  # loaded with the provider's readers
+
+        # The numbers sent are E.164 already: a file's cell equal to one is not
+        # normalised again (only those that differ are).
+        with result_size_budget(len(self.numbers)), reading_for(self.numbers):
             found = reader.read(data, self.ttype)
         del data  # the file is parsed: its bytes need not outlive the parse
         return found
