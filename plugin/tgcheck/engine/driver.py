@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 from .. import billed_calls, connect, plugins, redact
 from ..answer_column import ANSWERED_UNKNOWN, number_of
@@ -43,6 +43,7 @@ from ..settings import Settings
 from ..store import AnswerRows, BaseStore, Job, journal
 from ..store.journal import DONE, NEW, OPEN
 from ..store.recovery import RecoveryFile
+from .answers import GroupedAnswers
 from .cancel import Cancelled, _sleep
 from .messages import RESUBMIT_HINT, lost_message, stalled_message
 from .request import CheckRequest
@@ -98,7 +99,7 @@ class _Driver:
             except TgcheckError:  # pragma: no cover - a damaged store shows elsewhere
                 return
 
-    def run(self) -> dict[str, tuple]:
+    def run(self) -> Mapping[str, tuple]:
         stop = threading.Event()
         beating = threading.Thread(target=self._beat_until, args=(stop,), daemon=True,
                                    name="tgcheck-heartbeat")
@@ -120,7 +121,7 @@ class _Driver:
         return CallContext(deadline=self.deadline, cancel=self.cancel, on_billed=on_billed,
                            on_retry=self._retrying)
 
-    def _run(self) -> dict[str, tuple]:
+    def _run(self) -> Mapping[str, tuple]:
         try:
             try:
                 if self.job.state == NEW:
@@ -277,7 +278,7 @@ class _Driver:
         return (f"task {task_id} was created (and is paid for), but the journal could not "
                 f"record it: {error}. {where}, and `tgcheck resume` collects its answers")
 
-    def _follow(self) -> dict[str, tuple]:
+    def _follow(self) -> Mapping[str, tuple]:
         store, job = self.store, self.job
         # The journal's start time anchors the rate estimate, also after a restart.
         started = time.monotonic() - max(0.0, time.time() - job.created_at)
@@ -409,7 +410,7 @@ class _Driver:
             return None
         return lambda: self.store.update_job(self.job.id, status_call=True)
 
-    def _collect(self, status: TaskStatus) -> dict[str, tuple]:
+    def _collect(self, status: TaskStatus) -> Mapping[str, tuple]:
         if self.provider.results is not None:
             found, unknowns = self._paged(status)
             self._sane(found, explicit=True)
@@ -472,7 +473,7 @@ class _Driver:
         return found
 
     def _store_found(self, status: TaskStatus, found,
-                     unknowns: set[str] = frozenset()) -> dict[str, tuple]:
+                     unknowns: set[str] = frozenset()) -> Mapping[str, tuple]:
         # Two different answers for one number are none: the reader sets them to None.
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
@@ -499,18 +500,15 @@ class _Driver:
                 groups[pair].extend(numbers)
             else:
                 groups[pair] = numbers
-        answered: dict[str, tuple] = {}
-        for pair, numbers in groups.items():
-            answered.update(zip(numbers, itertools.repeat(pair), strict=False))
         self.store.finish_job(self.job, self.ttype.name, AnswerRows(groups),
                               provider=self.provider.name,
-                              fields=self._fields_of(found, answered))
+                              fields=self._fields_of(found, groups))
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
             "different values: not stored, unknown" if twice else None))
-        return answered
+        return GroupedAnswers(groups)
 
-    def _fields_of(self, found, answered: dict[str, tuple]) -> dict[str, dict] | None:
+    def _fields_of(self, found, groups: dict[tuple, list[str]]) -> dict[str, dict] | None:
         """number -> the typed fields of each "ok" answer, for a task type that
         declares fields (None: it declares none). A reader that kept no fields (a
         plain mapping) answered them unknown: all None, so the paid answer is
@@ -520,7 +518,7 @@ class _Driver:
         kept = getattr(found, "fields", None) or {}
         empty = dict.fromkeys(self.ttype.field_names)
         return {number: kept.get(number) or empty
-                for number, (_, status) in answered.items() if status == OK}
+                for (_, status), numbers in groups.items() if status == OK for number in numbers}
 
     def _sane(self, found, *, explicit: bool = False) -> None:
         """A file that answers none of the task's numbers is a bad file, not a set
