@@ -102,10 +102,15 @@ def _first_sheet(z: zipfile.ZipFile, open_member, rels) -> str:
     return sheets[0]
 
 
-def _shared_strings(z: zipfile.ZipFile, open_member, rels, limit: int) -> list[str]:
+def _strings_member(z: zipfile.ZipFile, rels) -> str | None:
+    """The shared strings' member: the workbook's relationship's, else the usual name."""
     names = [t for kind, t in rels.values() if kind.endswith("/sharedStrings")]
-    name = next((n for n in names if n in z.NameToInfo),
+    return next((n for n in names if n in z.NameToInfo),
                 "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in z.NameToInfo else None)
+
+
+def _shared_strings(z: zipfile.ZipFile, open_member, rels, limit: int) -> list[str]:
+    name = _strings_member(z, rels)
     strings: list[str] = []
     if name is None:
         return strings
@@ -153,6 +158,12 @@ def _column(ref: str) -> int | None:
 def first_sheet(z: zipfile.ZipFile, open_member: Callable) -> str:
     """The member name of the workbook's first sheet (the one calamine reads first)."""
     return _first_sheet(z, open_member, _relationships(z, open_member))
+
+
+def first_sheet_and_strings(z: zipfile.ZipFile, open_member: Callable) -> tuple[str, str | None]:
+    """The first sheet's member name and the shared strings' (None: there are none)."""
+    rels = _relationships(z, open_member)
+    return _first_sheet(z, open_member, rels), _strings_member(z, rels)
 
 
 def sheet_member(z: zipfile.ZipFile, open_member: Callable, name: str) -> str | None:

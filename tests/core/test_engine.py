@@ -518,3 +518,25 @@ def test_resume_goes_on_past_a_failing_job(settings, sandbox):
     with pytest.raises(tgcheck.TgcheckError, match="1 open job\\(s\\) finished, 1 not"):
         tgcheck.Engine(settings).resume()
     assert sandbox.creates == 2
+
+
+def test_a_job_s_answers_reach_the_caller_as_the_groups_they_were_stored_in(
+        engine, sandbox, monkeypatch):
+    """The driver hands a job's answers on grouped by answer (GroupedAnswers), as
+    it stored them: the engine takes the groups as they are, and the mapping
+    reads as the store does."""
+    from tgcheck.engine import planning
+    from tgcheck.engine.answers import GroupedAnswers, _groups_of
+
+    seen = []
+    monkeypatch.setattr(planning, "_groups_of",
+                        lambda answers: seen.append(answers) or _groups_of(answers))
+    values = numbers(40)
+    answers = engine.check(values)
+    assert [a.value for a in answers] == [sandbox.expected(n) for n in values]
+    [job] = [a for a in seen if isinstance(a, GroupedAnswers)]
+    assert len(job) == 40 and dict(job) == engine.store.stored("tg", values)
+    assert job[values[0]] == (sandbox.expected(values[0]), "ok") and values[1] in job
+    groups = _groups_of(job)
+    assert {(v, s) for v, s, _ in groups} == set(job.groups)
+    assert all(numbers_ is job.groups[(v, s)] for v, s, numbers_ in groups)  # not regrouped

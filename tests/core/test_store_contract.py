@@ -10,6 +10,7 @@ import pytest
 from tgcheck.errors import ConfigError, StoreError
 from tgcheck.store import (
     MISSING,
+    AnswerRows,
     StoredAnswer,
     StoreTuning,
     account_of,
@@ -121,6 +122,29 @@ def test_finished_answers_and_freshness(any_store):
     groups = any_store.lookup_groups("tg", wanted, max_age_days=30, unknown_retry_hours=24)
     assert {n for _, _, g in groups for n in g} >= set(found)
     assert any_store.job_answers(job.id)[0] == (numbers(1)[0], "no", "ok")
+
+
+def test_answers_handed_over_grouped_are_stored_as_their_rows(any_store):
+    """finish_job takes a job's answers as AnswerRows (each answer's numbers, as the
+    driver finds them) like rows: every number stored with its answer, an ok not
+    replaced by an unknown, the fields of the ok ones kept."""
+    n = numbers(7)
+    finish(any_store, "k0", "tg", [(n[6], "yes", "ok")])
+    rows = AnswerRows({("yes", "ok"): [n[0], n[3]], ("no", "ok"): [n[1], n[4]],
+                       (None, "unknown"): [n[2], n[5], n[6]]})
+    assert len(rows) == 7 and rows[0] == (n[0], "yes", "ok") and rows[-1][0] == n[6]
+    assert sorted(rows) == sorted(list(rows))
+    role, job = any_store.claim("k", "p", "tg", n[:6], since=time.time() + 1)
+    any_store.update_job(job.id, state="open", task_id="t1")
+    any_store.finish_job(any_store.job(job.id), "tg", rows,
+                         fields={n[0]: {"days": 1}, n[3]: {"days": 2}})
+    assert any_store.job(job.id).state == "done"
+    assert any_store.stored("tg", n) == {
+        n[0]: ("yes", "ok"), n[1]: ("no", "ok"), n[2]: (None, "unknown"),
+        n[3]: ("yes", "ok"), n[4]: ("no", "ok"), n[5]: (None, "unknown"),
+        n[6]: ("yes", "ok")}  # kept: an unknown never replaces an ok
+    kept = {a.number: a.fields for a in any_store.iter_answers(task_type="tg")}
+    assert kept[n[0]] == '{"days":1}' and kept[n[3]] == '{"days":2}' and kept[n[1]] is None
 
 
 def _stored_pattern(store, count: int) -> dict[str, tuple]:

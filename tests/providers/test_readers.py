@@ -573,3 +573,21 @@ def test_the_generic_readers_are_public_in_the_core_and_used_by_providers():
     # Registered with the provider, in its one register() call.
     assert re.search(r"from tgcheck\.plugin import [^\n]*\breaders\b", hooks)
     assert "readers=readers()" in hooks
+
+
+def test_cells_that_are_the_numbers_sent_are_not_normalised_again(monkeypatch):
+    """Inside reading_for (the engine's download), a number cell equal to a number
+    sent is taken as it is: only the others are normalised, to the same answers."""
+    a, b, c = numbers(3)
+    data = csv_bytes([["Number", "telegram"], [a, "yes"], ["+41 79 000 00 01", "no"],
+                      [c, " YES "], ["junk", "yes"]])
+    assert b == "+41790000001"
+    without = read(data)
+    normalised = []
+    real = generic.resolve_all
+    monkeypatch.setattr(generic, "resolve_all",
+                        lambda cells, *args: normalised.append(list(cells)) or real(cells, *args))
+    with generic.reading_for([a, b, c]):
+        found = read(data)
+    assert found == without == {a: "yes", b: "no", c: "yes"}
+    assert normalised == [["+41 79 000 00 01", "junk"]]

@@ -9,6 +9,7 @@ from (StoredColumn, `tgcheck cache show`), joined by that same column.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 
 from ..answer_column import AnswerColumn, sent_numbers
@@ -18,11 +19,48 @@ from ..store import AnswerGroup, StoredAnswer
 # What check_column() returns; its former name, kept for callers of it.
 ColumnAnswers = AnswerColumn
 
-__all__ = ["AnswerColumn", "ColumnAnswers", "StoredColumn", "sent_numbers", "_groups_of"]
+__all__ = ["AnswerColumn", "ColumnAnswers", "GroupedAnswers", "StoredColumn", "sent_numbers",
+           "_groups_of"]
 
 
-def _groups_of(answers: dict[str, tuple]) -> list[AnswerGroup]:
+class GroupedAnswers(Mapping):
+    """A job's answers, number -> (value, status), held as the groups the driver
+    found them in ((value, status) -> numbers): the engine hands groups on
+    (_groups_of), so no dict of 100,000 numbers is built to be grouped again;
+    one is built, once, only when a number is looked up."""
+
+    __slots__ = ("groups", "_index")
+
+    def __init__(self, groups: dict[tuple, list[str]]):
+        self.groups = groups
+        self._index: dict[str, tuple] | None = None
+
+    def _by_number(self) -> dict[str, tuple]:
+        index = self._index
+        if index is None:
+            index = {}
+            for pair, numbers in self.groups.items():
+                index.update(zip(numbers, itertools.repeat(pair), strict=False))
+            self._index = index  # built whole first: another thread may read it
+        return index
+
+    def __getitem__(self, number: str) -> tuple:
+        return self._by_number()[number]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_number())
+
+    def __len__(self) -> int:
+        return len(self._by_number())
+
+    def __repr__(self) -> str:
+        return f"<GroupedAnswers of {sum(map(len, self.groups.values()))} numbers>"
+
+
+def _groups_of(answers: Mapping[str, tuple]) -> list[AnswerGroup]:
     """number -> (value, status) as answer groups, one per distinct answer."""
+    if isinstance(answers, GroupedAnswers):
+        return [(value, status, numbers) for (value, status), numbers in answers.groups.items()]
     by_answer: dict[tuple, list[str]] = {}
     for number, pair in answers.items():
         by_answer.setdefault(pair, []).append(number)

@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 from .. import billed_calls, connect, plugins, redact
 from ..answer_column import ANSWERED_UNKNOWN, number_of
@@ -39,9 +40,10 @@ from ..provider import FAILED, LOST, READY, STATES, CallContext, Provider, creat
 from ..result_size import budget as result_size_budget
 from ..result_size import result_budget
 from ..settings import Settings
-from ..store import BaseStore, Job, journal
+from ..store import AnswerRows, BaseStore, Job, journal
 from ..store.journal import DONE, NEW, OPEN
 from ..store.recovery import RecoveryFile
+from .answers import GroupedAnswers
 from .cancel import Cancelled, _sleep
 from .messages import RESUBMIT_HINT, lost_message, stalled_message
 from .request import CheckRequest
@@ -97,7 +99,7 @@ class _Driver:
             except TgcheckError:  # pragma: no cover - a damaged store shows elsewhere
                 return
 
-    def run(self) -> dict[str, tuple]:
+    def run(self) -> Mapping[str, tuple]:
         stop = threading.Event()
         beating = threading.Thread(target=self._beat_until, args=(stop,), daemon=True,
                                    name="tgcheck-heartbeat")
@@ -119,7 +121,7 @@ class _Driver:
         return CallContext(deadline=self.deadline, cancel=self.cancel, on_billed=on_billed,
                            on_retry=self._retrying)
 
-    def _run(self) -> dict[str, tuple]:
+    def _run(self) -> Mapping[str, tuple]:
         try:
             try:
                 if self.job.state == NEW:
@@ -276,7 +278,7 @@ class _Driver:
         return (f"task {task_id} was created (and is paid for), but the journal could not "
                 f"record it: {error}. {where}, and `tgcheck resume` collects its answers")
 
-    def _follow(self) -> dict[str, tuple]:
+    def _follow(self) -> Mapping[str, tuple]:
         store, job = self.store, self.job
         # The journal's start time anchors the rate estimate, also after a restart.
         started = time.monotonic() - max(0.0, time.time() - job.created_at)
@@ -408,7 +410,7 @@ class _Driver:
             return None
         return lambda: self.store.update_job(self.job.id, status_call=True)
 
-    def _collect(self, status: TaskStatus) -> dict[str, tuple]:
+    def _collect(self, status: TaskStatus) -> Mapping[str, tuple]:
         if self.provider.results is not None:
             found, unknowns = self._paged(status)
             self._sane(found, explicit=True)
@@ -423,7 +425,7 @@ class _Driver:
         tell), read as a file's rows are (tgcheck.readers), at most
         MAX_RECORDS_PER_NUMBER records a number sent: a vendor that pages on
         forever is a bad result, not a full memory."""
-        from ..readers import record_rows, rows_to_answers  # with the first result
+        from ..readers import reading_for, record_rows, rows_to_answers  # with the first result
 
         limit = MAX_RECORDS_PER_NUMBER * len(self.numbers)
         pages = self.provider.results(status, context=self._context(self._results_billed()))
@@ -440,7 +442,7 @@ class _Driver:
                     said_unknown.append(row[0])
                 yield row
 
-        with result_size_budget(len(self.numbers)):
+        with result_size_budget(len(self.numbers)), reading_for(self.numbers):
             found = rows_to_answers(records(), self.ttype)
         # An explicit unknown, unlike a number left out, is stored as one (the
         # answer column's answered_unknown); a number also answered, or answered
@@ -461,41 +463,52 @@ class _Driver:
                 f"the result file of task {self.job.task_id} is in no known format "
                 f"(it starts with {head!r}); the job stays open"
             )
-        with result_size_budget(len(self.numbers)):
+        from ..readers import reading_for  # loaded with the provider's readers
+
+        # The numbers sent are E.164 already: a file's cell equal to one is not
+        # normalised again (only those that differ are).
+        with result_size_budget(len(self.numbers)), reading_for(self.numbers):
             found = reader.read(data, self.ttype)
         del data  # the file is parsed: its bytes need not outlive the parse
         return found
 
     def _store_found(self, status: TaskStatus, found,
-                     unknowns: set[str] = frozenset()) -> dict[str, tuple]:
+                     unknowns: set[str] = frozenset()) -> Mapping[str, tuple]:
         # Two different answers for one number are none: the reader sets them to None.
         # A plain mapping (a third-party reader's) has no conflicts.
         twice = len(set(getattr(found, "conflicts", ())).intersection(self.numbers))
         # Joined by number: the file's order, extras and gaps do not matter. A
-        # number the file left out is unknown, never "no".
-        rows, answered, pairs = [], {}, {}
-        for number in self.numbers:
-            value = found.get(number)
+        # number the file left out is unknown, never "no". Grouped by answer as
+        # found: the store inserts each answer's numbers at once (AnswerRows), and
+        # one (value, status) tuple is shared by all its numbers.
+        by_value: dict = {}
+        for number, value in zip(self.numbers, map(found.get, self.numbers), strict=True):
             if value is None and number in unknowns:
                 value = _SAID_UNKNOWN
-            pair = pairs.get(value)
-            if pair is None:  # one (value, status) tuple per answer, not per number
-                # A free-form answer is the provider's text: it passes the
-                # redaction point before the store (once per distinct answer).
-                shown = value if value is None else redact.clean(value, None)
-                pair = pairs[value] = (
-                    (ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
+            try:
+                by_value[value].append(number)
+            except KeyError:
+                by_value[value] = [number]
+        groups: dict[tuple, list[str]] = {}
+        for value, numbers in by_value.items():
+            # A free-form answer is the provider's text: it passes the redaction
+            # point before the store (once per distinct answer).
+            shown = value if value is None else redact.clean(value, None)
+            pair = ((ANSWERED_UNKNOWN, UNKNOWN) if value is _SAID_UNKNOWN else
                     (shown, OK if value is not None else UNKNOWN))
-            rows.append((number, *pair))
-            answered[number] = pair
-        self.store.finish_job(self.job, self.ttype.name, rows, provider=self.provider.name,
-                              fields=self._fields_of(found, answered))
+            if pair in groups:  # two texts that read the same once redacted
+                groups[pair].extend(numbers)
+            else:
+                groups[pair] = numbers
+        self.store.finish_job(self.job, self.ttype.name, AnswerRows(groups),
+                              provider=self.provider.name,
+                              fields=self._fields_of(found, groups))
         self.emit("done", status, message=(
             f"{twice} number{' was' if twice == 1 else 's were'} answered twice with "
             "different values: not stored, unknown" if twice else None))
-        return answered
+        return GroupedAnswers(groups)
 
-    def _fields_of(self, found, answered: dict[str, tuple]) -> dict[str, dict] | None:
+    def _fields_of(self, found, groups: dict[tuple, list[str]]) -> dict[str, dict] | None:
         """number -> the typed fields of each "ok" answer, for a task type that
         declares fields (None: it declares none). A reader that kept no fields (a
         plain mapping) answered them unknown: all None, so the paid answer is
@@ -505,7 +518,7 @@ class _Driver:
         kept = getattr(found, "fields", None) or {}
         empty = dict.fromkeys(self.ttype.field_names)
         return {number: kept.get(number) or empty
-                for number, (_, status) in answered.items() if status == OK}
+                for (_, status), numbers in groups.items() if status == OK for number in numbers}
 
     def _sane(self, found, *, explicit: bool = False) -> None:
         """A file that answers none of the task's numbers is a bad file, not a set

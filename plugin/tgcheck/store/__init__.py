@@ -20,6 +20,7 @@ from .rows import (
     JOB_COLUMNS,
     MISSING,
     AnswerGroup,
+    AnswerRows,
     AnswerStats,
     Job,
     StoredAnswer,
@@ -32,8 +33,8 @@ from .tuning import StoreTuning
 
 __all__ = [
     "ADDED_COLUMNS", "ANSWER_COLUMNS", "_started_at", "HOST", "JOB_COLUMNS", "LIVE_STATES",
-    "MISSING", "AnswerGroup", "AnswerStats", "BaseStore", "CopyReport", "Job", "Store",
-    "StoredAnswer", "StoredJob", "StoreTuning", "_translating", "account_of", "copy_store",
+    "MISSING", "AnswerGroup", "AnswerRows", "AnswerStats", "BaseStore", "CopyReport", "Job",
+    "Store", "StoredAnswer", "StoredJob", "StoreTuning", "_translating", "account_of", "copy_store",
     "describe_url", "foreign_schema", "is_store_url", "number_range", "open_store",
     "owner_alive", "pack_numbers", "store_error", "this_owner", "unpack_numbers",
 ]

@@ -110,7 +110,9 @@ class BaseStore(AnswerQueries, JobRecords, Claims):
                       task_id: str | None, now: float, provider: str | None) -> None:
         """backend: store answers inside the transaction db, in a few round trips,
         each with where it came from (provider, task_id, checked_at = now).
-        A stored "ok" is kept over an "unknown" (its origin too)."""
+        A stored "ok" is kept over an "unknown" (its origin too). rows may be
+        rows.AnswerRows (a job's answers, grouped by answer): its `groups` are
+        each answer's numbers, for a backend that inserts them so."""
         raise NotImplementedError
 
     def _save_fields(self, db, task_type: str, pairs: Iterable[tuple[str, str]]) -> None:

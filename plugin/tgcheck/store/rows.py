@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 # job_answers' status for a job's number whose answer was deleted since (cache clear).
@@ -94,3 +95,31 @@ class StoredJob(NamedTuple):
 
 # (value, status, numbers): the answers of a lookup, grouped as the database hands them over.
 AnswerGroup = tuple[str | None, str, list[str]]
+
+
+class AnswerRows(Sequence):
+    """finish_job's rows, (number, value, status), held as their groups: each
+    distinct (value, status) and its numbers. A job's answers are found grouped;
+    a store that inserts an answer's numbers at once (SQLite's one statement per
+    answer) takes `groups` as they are, any other reads the rows (made as read):
+    no tuple per number is built to be taken apart again (0.03 s per 100,000)."""
+
+    __slots__ = ("groups", "_count", "_rows")
+
+    def __init__(self, groups: dict[tuple[str | None, str], list[str]]):
+        self.groups = groups
+        self._count = sum(map(len, groups.values()))
+        self._rows: list[tuple] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[str, str | None, str]]:
+        for (value, status), numbers in self.groups.items():
+            for number in numbers:
+                yield number, value, status
+
+    def __getitem__(self, index):
+        if self._rows is None:
+            self._rows = list(self)
+        return self._rows[index]

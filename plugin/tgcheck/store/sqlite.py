@@ -28,7 +28,7 @@ from ..errors import (
 from . import migrations
 from .answers import IMPORT_ON_CONFLICT, SAVE_ON_CONFLICT, SELECT_STORED
 from .base import BaseStore
-from .rows import AnswerGroup, StoredAnswer
+from .rows import AnswerGroup, AnswerRows, StoredAnswer
 from .sqlite_schema import SqliteSchema, foreign_schema
 from .translating import _translating
 from .tuning import DEFAULT_TUNING, StoreTuning
@@ -343,9 +343,13 @@ class Store(BaseStore):
         # "unknown"). One statement per distinct answer, its numbers one JSON array SQLite
         # unpacks itself: a third less CPU than binding each row (executemany),
         # 0.14 s to 0.09 s for 100,000 answers.
-        by_answer: dict[tuple[str | None, str], list[str]] = {}
-        for number, value, status in rows:
-            by_answer.setdefault((value, status), []).append(number)
+        # Rows found grouped (AnswerRows) are taken as their groups.
+        if isinstance(rows, AnswerRows):
+            by_answer = rows.groups
+        else:
+            by_answer = {}
+            for number, value, status in rows:
+                by_answer.setdefault((value, status), []).append(number)
         for (value, status), numbers in by_answer.items():
             db.execute(
                 _SAVE_ANSWERS,
