@@ -62,6 +62,24 @@ def keys_of_cells(cells: np.ndarray) -> np.ndarray:
     return keys
 
 
+def keys_of_digits(digits: np.ndarray) -> np.ndarray:
+    """as_array of numbers given as the integer their digits spell (int64; "+" and
+    1 to DIGITS digits, the first not 0), as SQL reads a cell in C: the same
+    keys, no str made."""
+    digits = np.asarray(digits, np.int64)
+    width = np.ones(len(digits), np.int64)  # how many digits each has
+    for i in range(1, DIGITS):
+        width += digits >= 10 ** i
+    powers = 11 ** np.arange(DIGITS, dtype=np.int64)
+    keys = np.zeros(len(digits), np.int64)
+    rest = digits.copy()
+    for j in range(DIGITS):  # the j-th digit from the right sits at width-1-j
+        at = DIGITS - width + j  # its power of 11: DIGITS - 1 - (width - 1 - j)
+        keys += np.where(j < width, (rest % 10 + 1) * powers[np.minimum(at, DIGITS - 1)], 0)
+        rest //= 10
+    return keys
+
+
 def as_strs(keys: np.ndarray) -> list[str]:
     """as_array's inverse: the numbers as a list of str."""
     cells = np.zeros((len(keys), DIGITS + 1), np.uint8)

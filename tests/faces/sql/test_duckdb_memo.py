@@ -26,7 +26,7 @@ from tgcheck.errors import ConfigError
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
-from tgcheck_duckdb import memo_macros, registration
+from tgcheck_duckdb import answer_memo, registration
 from tgcheck_duckdb.answer_memo import AnswerMemo
 
 TG = get_task_type("tg")
@@ -424,12 +424,12 @@ def test_the_memo_is_a_view_of_the_connection(settings, sandbox):
     con = connect(settings, phones)
     memoised(con, sandbox)
     rows = {r[0]: r[1:] for r in con.execute(
-        f"SELECT * FROM {memo_macros.MEMO_VIEW}").fetchall()}
+        f"SELECT * FROM {answer_memo.MEMO_VIEW}").fetchall()}
     assert sorted(rows) == sorted(phones)
     checked = {r[0]: r[2:] for r in con.execute(CHECK).fetchall()}
     assert rows == checked
     other = con.cursor()  # another connection to the same database has none
-    assert memo_macros.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
+    assert answer_memo.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
 
 
 @pytest.mark.parametrize("version", ["1.4.4", "1.1.3", "0.10.0"])

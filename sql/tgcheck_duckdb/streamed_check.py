@@ -1,0 +1,284 @@
+"""One macro call's check, streamed: DuckDB hands Python the cells a vector at a time.
+
+DuckDB's Python API has no table functions, and a list value is neither streamed
+nor spilled (docs/performance.md, "DuckDB memory"). So each macro call
+(macros.py) is four scalar UDFs over one QueryState, none of which ever sees
+the whole column:
+
+1. begin (one row): checks `region :=` and `task_type :=` (a misspelled one
+   fails the query before any call), takes the memo's snapshot (the registered
+   task type only) and opens the state; its id is the one-row CTE every later
+   call is cross-joined to;
+2. collect (a vector of rows at a time): keeps the numbers the memo does not
+   answer, as int64 keys (tgcheck.compact_answers: about 12 bytes a distinct
+   number); a cell that is "+" and digits reaches Python as the integer SQL
+   read from it, in C (macros.DIGITS_OF), any other cell as itself;
+3. finish (one row, after every collect): reads the collected cells that are
+   "+" and digits a batch at a time (resolve_all: invalid ones are answered
+   locally, never sent), then Planning.check_compact once: one task for the
+   whole column when it fits one, interruptible, with the progress line;
+4. answer (a vector at a time, in the table's order): each row's answer, from
+   the memo's snapshot, the compact answers or, for a cell not read as itself,
+   resolve_all again; the core's answer column joins them
+   (AnswerColumn.outcomes_to_arrow).
+
+A state is dropped when its last row is answered (rows answered == rows
+collected); a query stopped early (a LIMIT, an error) leaves its state until
+MAX_OPEN later ones have opened: what is kept is bounded, never growing per query.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tgcheck.answer_column import AnswerColumn, outcome, sent_numbers
+from tgcheck.compact_answers import CompactAnswers, as_array, distinct, keys_of_digits
+from tgcheck.errors import InputError
+from tgcheck.models import OK
+from tgcheck.normalize import resolve_all
+from tgcheck.regions import per_row
+
+from .answer_memo import MemoSnapshot
+from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
+
+# States of queries stopped before their last row (a LIMIT) kept at most: the
+# oldest is dropped when another opens (its query, if still reading, fails).
+MAX_OPEN = 8
+# Collected cells read (resolve_all) this many at a time in finish: Python
+# values of one batch, however long the column.
+READ_BATCH = 200_000
+# Key parts merged every so many collect calls: a number repeated across
+# vectors is then held once.
+MERGE_EVERY = 64
+
+
+class QueryStates:
+    """The open states of one connection's macro calls, by id."""
+
+    def __init__(self, max_open: int = MAX_OPEN):
+        self.max_open = max_open
+        self._lock = threading.Lock()
+        self._open: OrderedDict[int, QueryState] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, state: QueryState) -> int:
+        with self._lock:
+            state.id = next(self._ids)
+            self._open[state.id] = state
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+            return state.id
+
+    def get(self, ids: pa.Array) -> QueryState:
+        state_id = ids[0].as_py() if len(ids) else None
+        with self._lock:
+            state = self._open.get(state_id)
+        if state is None:
+            raise InputError("this query's check was dropped: more than "
+                             f"{self.max_open} telegram_enrich/telegram_check calls were "
+                             "left unfinished since it started; run it again")
+        return state
+
+    def close(self, state: QueryState) -> None:
+        with self._lock:
+            self._open.pop(state.id, None)
+
+
+class QueryState:
+    """One macro call's check. chosen: the task type asked for (block: its block
+    of columns, macros.block_fields: members); region: the default region;
+    snapshot: the memo's entries (None: none serve this call); check(fn) runs
+    fn(request) interruptibly with the progress line (registration._check);
+    remember(numbers): the memo's, for cells read as themselves (None: not
+    memoised)."""
+
+    def __init__(self, engine, chosen, asked: str, block: int, members: tuple, region,
+                 snapshot: MemoSnapshot | None, check: Callable,
+                 remember: Callable | None, max_remembered: int = 0):
+        self.id = 0
+        self.engine, self.chosen, self.asked = engine, chosen, asked
+        self.block, self.members, self.region = block, members, region
+        self.snapshot, self._check, self._remember = snapshot, check, remember
+        self._max_remembered = max_remembered
+        self._lock = threading.Lock()
+        self._digits: list[np.ndarray] = []  # collected "+digits" cells the memo misses
+        self._keys: list[np.ndarray] = []  # numbers read from other cells
+        self.collected = self.answered = 0
+        self.answers = CompactAnswers(np.empty(0, np.int64))
+        self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
+        self._outcomes: list[tuple] = []
+
+    # -- pass 1 ---------------------------------------------------------------
+    def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> None:
+        keys = _digits(digits)
+        misses = keys[keys >= 0]
+        if self.snapshot is not None and len(misses):
+            misses = misses[self.snapshot.codes_of(misses) < 0]
+        other = self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
+        numbers = distinct([as_array(sent_numbers(other[2]))]) if other else None
+        misses = distinct([misses])
+        with self._lock:
+            self.collected += len(keys)
+            self._digits.append(misses)
+            if numbers is not None:
+                self._keys.append(numbers)
+            if len(self._digits) >= MERGE_EVERY:
+                self._digits[:] = [distinct(self._digits)]
+            if len(self._keys) >= MERGE_EVERY:
+                self._keys[:] = [distinct(self._keys)]
+
+    def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
+              where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
+        """The rows at where as Python values (a row with digits: its "+digits"
+        cell, any other its raw cell) and resolve_all's reading of them, each with
+        its region; None when there are none."""
+        at = np.flatnonzero(where)
+        if not len(at):
+            return None
+        taken = pa.array(at)
+        values = python_values(raw.take(taken))
+        for i in np.flatnonzero(keys[at] >= 0).tolist():
+            values[i] = f"+{keys[at[i]]}"
+        region = self.region
+        if row_regions.null_count != len(row_regions):
+            region = per_row(row_regions.take(taken).to_pylist(), region)
+        return at, values, resolve_all(values, region)
+
+    # -- pass 2 ---------------------------------------------------------------
+    def finish(self) -> None:
+        """Read the collected "+digits" cells, then check every number once."""
+        digits = distinct(self._digits)
+        self._digits = []
+        clean, odd = [], []
+        for start in range(0, len(digits), READ_BATCH):
+            part = digits[start:start + READ_BATCH]
+            cells = _plus(part).to_pylist()
+            found = resolve_all(cells, self.region)
+            if found == cells:
+                clean.append(part)
+                continue
+            itself = np.array([type(f) is str and f == c
+                               for f, c in zip(found, cells, strict=True)], bool)
+            clean.append(part[itself])
+            odd.append(part[~itself])
+            self._keys.append(distinct([as_array(sent_numbers(
+                [f for f, same in zip(found, itself, strict=True) if not same]))]))
+        self._odd = distinct(odd)
+        clean_digits = distinct(clean) if len(clean) != 1 else clean[0]
+        self._keys.append(keys_of_digits(clean_digits))
+        self.answers = CompactAnswers(distinct(self._keys))
+        self._keys = []
+        if len(self.answers):
+            size = self._lookup_size
+            self._check(lambda request: self.engine.planning.check_compact(
+                self.answers, request, size))
+        # The cells read as themselves (no region of their own: they have digits):
+        # the memo answers them by cell at the next query.
+        if self._remember is not None and 0 < len(clean_digits) <= self._max_remembered:
+            self._remember(_plus(clean_digits))
+        del clean_digits
+        offset = len(self.snapshot.outcomes) if self.snapshot is not None else 0
+        self._offset = offset
+        self._outcomes = [*(self.snapshot.outcomes if self.snapshot is not None else ()),
+                          *(outcome(value, status) for value, status in self.answers.pairs)]
+
+    _lookup_size = 1_000_000
+    _offset = 0
+
+    # -- pass 3 ---------------------------------------------------------------
+    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> pa.StructArray:
+        """Each row's answer (arrow_values.answers_array's struct, every block's
+        members: in_blocks), in the rows' order."""
+        keys = _digits(digits)
+        n = len(keys)
+        codes = np.full(n, -1, np.int32)
+        keyed = keys >= 0
+        rest = keyed
+        if self.snapshot is not None:
+            memo = self.snapshot.codes_of(keys)
+            codes = np.where(keyed, memo, codes)
+            rest = keyed & (memo < 0)
+        odd = rest & np.isin(keys, self._odd) if len(self._odd) else np.zeros(n, bool)
+        rest = rest & ~odd
+        if rest.any():
+            own = self.answers.codes_of(keys_of_digits(keys[rest]))
+            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        numbers = _plus(digits)
+        local_status = local_reason = pa.nulls(n, pa.string())
+        # Cells not "+digits", and "+digits" ones not read as themselves: read here.
+        read = self._read(raw, row_regions, keys, ((keys < 0) & _valid(raw)) | odd)
+        if read is not None:
+            at, values, found = read
+            number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
+            sent = number.is_valid().to_numpy(zero_copy_only=False)
+            own = self.answers.codes_of(as_array(number.drop_null().to_pylist()))
+            read_codes = np.full(len(values), -1, np.int32)
+            read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
+            codes[at] = read_codes
+            mask = np.zeros(n, bool)
+            mask[at] = True
+            masked = pa.array(mask)
+            numbers = pc.replace_with_mask(numbers, masked, number)
+            local_status = pc.replace_with_mask(local_status, masked, status)
+            local_reason = pc.replace_with_mask(local_reason, masked, reason)
+        out = AnswerColumn.outcomes_to_arrow(numbers, codes, self._outcomes, local_status,
+                                             local_reason)
+        out = in_blocks(out, self._fields(out), self.block, self.members)
+        with self._lock:
+            self.answered += n
+            done = self.answered >= self.collected
+        return out, done
+
+    def _fields(self, out: pa.StructArray) -> dict[str, pa.Array]:
+        """The chosen task type's typed fields of each ok answer (looked up by
+        number, as the engine keeps them), by member name; {} when it declares none."""
+        declared = self.chosen.fields
+        if not declared:
+            return {}
+        numbers = out.field("number").to_pylist()
+        statuses = out.field("status").to_pylist()
+        ok = {n: (None, OK) for n, s in zip(numbers, statuses, strict=True) if s == OK}
+        with self._lock:  # one store access at a time from DuckDB's threads
+            by_number = self.engine.fields_of(self.chosen.qualified_name, ok) or {}
+        rows = [by_number.get(n) or {} if s == OK else {}
+                for n, s in zip(numbers, statuses, strict=True)]
+        return {f"{FIELD_PREFIX}t{self.block}_{f.name}":
+                pa.array([row.get(f.name) for row in rows], ARROW_TYPES[f.kind])
+                for f in declared}
+
+
+def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
+              members: tuple) -> pa.StructArray:
+    """The answer struct with every block's members (macros.block_fields): the
+    chosen block's fields given, the other blocks' NULL."""
+    base = ("number", "value", "status", "reason")
+    columns = [answers.field(name) for name in base]
+    columns += [fields.get(FIELD_PREFIX + m.name) if FIELD_PREFIX + m.name in fields
+                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
+    return pa.StructArray.from_arrays(
+        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
+
+
+def _digits(digits: pa.Array) -> np.ndarray:
+    """SQL's integer of each "+digits" cell, -1 for a row without one."""
+    return pc.fill_null(digits.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+
+
+def _valid(array: pa.Array) -> np.ndarray:
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _plus(digits) -> pa.Array:
+    """"+" and each integer's digits: the number it was read from (NULL for NULL)."""
+    return pc.binary_join_element_wise("+", pc.cast(pa.array(digits, pa.int64()),
+                                                    pa.string()), "")
