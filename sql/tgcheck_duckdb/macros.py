@@ -31,6 +31,10 @@ from .arrow_values import FIELD_PREFIX
 # Internal names: double underscore so they sort out of the user's way.
 BEGIN, COLLECT, FINISH, ANSWER = ("__tgcheck_begin", "__tgcheck_collect", "__tgcheck_finish",
                                   "__tgcheck_answer")
+# telegram_enrich's lighter ANSWER for a task type without fields: each row's
+# answer code (INTEGER), shown by indexing VALUES' list, as a string per row
+# from Python would cost more (docs/performance.md, "DuckDB memory").
+CODE, VALUES = "__tgcheck_code", "__tgcheck_values"
 
 
 def quote_identifier(name: str) -> str:
@@ -70,12 +74,14 @@ def block_column(block: int, name: str) -> str:
     return quote_identifier(f"__tgcheck_t{block}__{name}")
 
 
-def _block_columns(types: Sequence[TaskType], answer: str) -> str:
+def _block_columns(types: Sequence[TaskType], answer: str, value: str | None = None) -> str:
     """Per block: its headline and its fields (the answer column leaves each NULL
-    unless the answer is ok), from the struct `answer`."""
+    unless the answer is ok), from the struct `answer` (the headline: from
+    `value` when given and not NULL)."""
     out = []
+    headline = f"{answer}.value" if value is None else f"coalesce({value}, {answer}.value)"
     for i, t in enumerate(types):
-        out.append(f"{answer}.value AS {block_column(i, t.column)}, ")
+        out.append(f"{headline} AS {block_column(i, t.column)}, ")
         out += [f"{answer}.{quote_identifier(f'{FIELD_PREFIX}t{i}_{f.name}')} AS "
                 f"{block_column(i, f.name)}, " for f in t.fields]
     return "".join(out)
@@ -98,41 +104,63 @@ _REGION_OF_ROW = ("CASE WHEN region_column IS NULL THEN NULL::VARCHAR "
 # The table's rows with their cell and region (names the output drops again).
 _CELLS = (f"SELECT *, COLUMNS([col]) AS __tgcheck_cell, {_REGION_OF_ROW} AS __tgcheck_region "
           "FROM query_table(tbl)")
-# The integer a cell's digits spell when it is "+" and 1 to 18 digits, the first
-# not 0, and its row has no region of its own; else NULL. Read in C: Python then
-# gets an int64 per row (streamed_check), equal to compact_answers' key by
-# keys_of_digits. Such a cell that the memo holds is that very number.
-DIGITS_OF = ("CASE WHEN __tgcheck_region IS NULL AND regexp_full_match("
-             "CAST(__tgcheck_cell AS VARCHAR), '\\+[1-9][0-9]{0,17}') "
-             "THEN CAST(CAST(__tgcheck_cell AS VARCHAR)[2:] AS BIGINT) END")
+# The integer a cell's digits spell when it is "+" and 1 to 15 digits (E.164's
+# most), the first not 0, and its row has no region of its own; else NULL. Read
+# in C: Python gets an int64 per row (streamed_check), equal to
+# compact_answers' key by keys_of_digits. Such a cell that the memo holds is
+# that very number. TRY_CAST reads "+" and digits, and more: spaces, "_", ".",
+# leading zeros, which all leave the integer fewer digits than the cell has
+# after its "+" (hence the least value for the cell's length), and an exponent
+# ("4179e2"), which leaves it ending in 00 (hence, for those only, no "e").
+# About 0.05 CPU s a million rows, against 0.25 for a regex;
+# tests/faces/sql/test_duckdb_streaming.py checks it against \+[1-9][0-9]{0,14}.
+_LEAST = "[" + ", ".join(str(10 ** max(0, n - 2)) for n in range(1, 17)) + "]"
+_TEXT = "CAST(__tgcheck_cell AS VARCHAR)"
+_CAST = (f"CASE WHEN __tgcheck_region IS NULL AND {_TEXT} ^@ '+' "
+         f"THEN TRY_CAST({_TEXT} AS BIGINT) END")
+# NULL-safe as written: a cell too long for _LEAST gives NULL, never a number.
+_LONG_ENOUGH = f"__tgcheck_d >= {_LEAST}[strlen({_TEXT})]"
+DIGITS_OF = (f"CASE WHEN {_LONG_ENOUGH} AND __tgcheck_d % 100 <> 0 THEN __tgcheck_d "
+             f"WHEN {_LONG_ENOUGH} AND NOT contains(lower({_TEXT}), 'e') THEN __tgcheck_d END")
 # The cell itself where it has no digits (the rest are NULL: not converted).
 _RAW = "CASE WHEN __tgcheck_digits IS NULL THEN __tgcheck_cell END"
 
 
-def _streamed(cells: str, fixed: str, task_type: str, collect_over: str) -> str:
+def with_digits(rows: str) -> str:
+    """rows (a query with __tgcheck_cell and __tgcheck_region) with __tgcheck_digits."""
+    return (f"SELECT * EXCLUDE (__tgcheck_d), {DIGITS_OF} AS __tgcheck_digits "
+            f"FROM (SELECT *, {_CAST} AS __tgcheck_d FROM ({rows}))")
+
+
+def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
     """The CTEs of one macro call: q (BEGIN: the call's state), done (every cell of
-    collect_over through COLLECT, then FINISH: the engine's check). cells: a
-    query of rows with __tgcheck_cell and __tgcheck_region."""
+    collect_over through COLLECT, then FINISH: the engine's check; with the
+    answers' values, for CODE). collect_over: a query of rows with
+    __tgcheck_cell and __tgcheck_region."""
     return f"""q AS MATERIALIZED (
         SELECT {BEGIN}(CAST({fixed} AS VARCHAR), CAST({task_type} AS VARCHAR)) AS id
     ),
     done AS MATERIALIZED (
-        SELECT {FINISH}(q.id, (
-            SELECT count({COLLECT}(__tgcheck_digits, {_RAW}, __tgcheck_region, q2.id))
-            FROM (SELECT *, {DIGITS_OF} AS __tgcheck_digits FROM ({collect_over})), q AS q2
-        )) AS id
-        FROM q
+        SELECT id, {VALUES}(id) AS __tgcheck_values
+        FROM (SELECT {FINISH}(q.id, (
+                  SELECT count({COLLECT}(__tgcheck_digits, {_RAW}, __tgcheck_region, q2.id))
+                  FROM ({with_digits(collect_over)}), q AS q2
+              )) AS id
+              FROM q)
     )"""
+
+
+def _arguments(row: str) -> str:
+    return (f"{row}.__tgcheck_digits, {_RAW.replace('__tgcheck_', row + '.__tgcheck_')}, "
+            f"{row}.__tgcheck_region, done.id")
 
 
 def _answered(rows: str) -> str:
     """rows, each with its answer struct __tgcheck_a (ANSWER, a vector at a time).
     A cross join with the one-row `done`: rows come out in the order they are
     read (DuckDB keeps insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
-    return f"""SELECT r.* EXCLUDE (__tgcheck_digits),
-               {ANSWER}(r.__tgcheck_digits, {_RAW.replace('__tgcheck_', 'r.__tgcheck_')},
-                        r.__tgcheck_region, done.id) AS __tgcheck_a
-        FROM (SELECT *, {DIGITS_OF} AS __tgcheck_digits FROM ({rows})) r, done"""
+    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {ANSWER}({_arguments("r")}) AS __tgcheck_a
+        FROM ({with_digits(rows)}) r, done"""
 
 
 def list_form_sql(types: Sequence[TaskType], default: int) -> str:
@@ -143,7 +171,7 @@ def list_form_sql(types: Sequence[TaskType], default: int) -> str:
     cells = ("SELECT x AS __tgcheck_cell, NULL::VARCHAR AS __tgcheck_region "
              "FROM (SELECT unnest(list_distinct(xs)) AS x)")
     return f"""(xs) AS TABLE (
-    WITH {_streamed(cells, "NULL", "NULL", cells)}
+    WITH {_streamed("NULL", "NULL", cells)}
     SELECT input, number, {registered}, status, reason
     FROM (SELECT a.__tgcheck_cell AS input, a.__tgcheck_a.number AS number,
                  {_block_columns(types, "a.__tgcheck_a")}a.__tgcheck_a.status AS status,
@@ -168,12 +196,17 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     # so that the rows answered are the rows collected (the state is then dropped).
     distinct = (f"SELECT DISTINCT __tgcheck_cell, __tgcheck_region FROM ({_CELLS}) "
                 "WHERE __tgcheck_cell IS NOT NULL")
+    # Whether the chosen task type declares fields: a constant, as `chosen`.
+    with_fields = [i for i, t in enumerate(types) if t.fields]
+    cases = " ".join(f"WHEN {quote_literal(name)} THEN {str(i in with_fields).lower()}"
+                     for name, i in names.items())
+    fields = f"(CASE task_type {cases} ELSE {str(default in with_fields).lower()} END)"
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
     # the next overload as a cross join.
     return f"""
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL, task_type := NULL) AS TABLE (
-    WITH {_streamed(distinct, "region", "task_type", distinct)}
+    WITH {_streamed("region", "task_type", distinct)}
     SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', 'number']
                         ELSE ['input', 'region', 'number'] END),
            {chosen}, status, reason
@@ -187,11 +220,19 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
 
 CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
                                               region := NULL, task_type := NULL) AS TABLE (
-    WITH {_streamed(_CELLS, "region", "task_type", _CELLS)}
-    -- The table's columns, then the chosen block's.
+    WITH {_streamed("region", "task_type", _CELLS)}
+    -- The table's columns, then the chosen block's. A task type without fields
+    -- shows each row's value by its code (CODE); one with fields takes the
+    -- whole answer (ANSWER). The choice is a constant DuckDB folds while
+    -- planning: only one of the two is ever called.
     SELECT * EXCLUDE ({every_block}), {chosen}
-    FROM (SELECT a.* EXCLUDE (__tgcheck_cell, __tgcheck_region, __tgcheck_a),
-                 {_block_columns(types, "a.__tgcheck_a")[:-2]}
-          FROM ({_answered(_CELLS)}) a)
+    FROM (SELECT a.* EXCLUDE (__tgcheck_cell, __tgcheck_region, __tgcheck_a, __tgcheck_value),
+                 {_block_columns(types, "a.__tgcheck_a", "a.__tgcheck_value")[:-2]}
+          FROM (SELECT r.* EXCLUDE (__tgcheck_digits),
+                       CASE WHEN {fields} THEN NULL
+                            ELSE done.__tgcheck_values[{CODE}({_arguments("r")})]
+                       END AS __tgcheck_value,
+                       CASE WHEN {fields} THEN {ANSWER}({_arguments("r")}) END AS __tgcheck_a
+                FROM ({with_digits(_CELLS)}) r, done) a)
 );
 """

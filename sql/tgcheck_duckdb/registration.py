@@ -94,13 +94,18 @@ def register(
             states.close(state)  # no row to answer
         return pa.array([state.id], pa.int64())
 
-    def answer(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
-               ids: pa.Array) -> pa.Array:
-        state = states.get(ids)
-        out, done = state.answer(_one(digits), _one(raw), _one(row_regions))
-        if done:
-            states.close(state)
-        return out
+    def values(ids: pa.Array) -> pa.Array:
+        return pa.array([states.get(ids).values()], pa.list_(pa.string()))
+
+    def answered(method):
+        def udf(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+                ids: pa.Array) -> pa.Array:
+            state = states.get(ids)
+            out, last = getattr(state, method)(_one(digits), _one(raw), _one(row_regions))
+            if last:
+                states.close(state)
+            return out
+        return udf
 
     def _check(check, asked: str):
         """check(request) on a helper thread the query's interrupt stops waiting for,
@@ -124,7 +129,9 @@ def register(
         return normalised_array(values, region)
 
     udfs = {macros.BEGIN: (begin, "BIGINT"), macros.COLLECT: (collect, "TINYINT"),
-            macros.FINISH: (finish, "BIGINT"), macros.ANSWER: (answer, macros.check_type(members))}
+            macros.FINISH: (finish, "BIGINT"), macros.VALUES: (values, "VARCHAR[]"),
+            macros.CODE: (answered("value_codes"), "INTEGER"),
+            macros.ANSWER: (answered("answer"), macros.check_type(members))}
     for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces

@@ -124,7 +124,8 @@ class QueryState:
         misses = keys[keys >= 0]
         if self.snapshot is not None and len(misses):
             misses = misses[self.snapshot.codes_of(misses) < 0]
-        other = self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
+        other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
+                 if raw.null_count != len(raw) else None)
         numbers = distinct([as_array(sent_numbers(other[2]))]) if other else None
         misses = distinct([misses])
         with self._lock:
@@ -196,35 +197,29 @@ class QueryState:
     _offset = 0
 
     # -- pass 3 ---------------------------------------------------------------
-    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> pa.StructArray:
+    def values(self) -> list[str | None]:
+        """Each answer code's value as shown (value_codes' 1-based codes index it)."""
+        return [shown[0] for shown in self._outcomes]
+
+    def value_codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+                    ) -> tuple[pa.Array, bool]:
+        """Each row's answer as its code + 1 into values() (NULL: none, which is a
+        NULL value too: a cell answered locally, a number without an answer), in
+        the rows' order; and whether this was the call's last row. What a task
+        type without fields needs for its one column: no string made per row."""
+        codes, _ = self._codes(digits, raw, row_regions)
+        return pa.array(codes + 1, pa.int32(), mask=codes < 0), self._answered(len(codes))
+
+    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+               ) -> tuple[pa.StructArray, bool]:
         """Each row's answer (arrow_values.answers_array's struct, every block's
-        members: in_blocks), in the rows' order."""
-        keys = _digits(digits)
-        n = len(keys)
-        codes = np.full(n, -1, np.int32)
-        keyed = keys >= 0
-        rest = keyed
-        if self.snapshot is not None:
-            memo = self.snapshot.codes_of(keys)
-            codes = np.where(keyed, memo, codes)
-            rest = keyed & (memo < 0)
-        odd = rest & np.isin(keys, self._odd) if len(self._odd) else np.zeros(n, bool)
-        rest = rest & ~odd
-        if rest.any():
-            own = self.answers.codes_of(keys_of_digits(keys[rest]))
-            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        members: in_blocks), in the rows' order; and whether this was the last row."""
+        codes, read = self._codes(digits, raw, row_regions)
+        n = len(codes)
         numbers = _plus(digits)
         local_status = local_reason = pa.nulls(n, pa.string())
-        # Cells not "+digits", and "+digits" ones not read as themselves: read here.
-        read = self._read(raw, row_regions, keys, ((keys < 0) & _valid(raw)) | odd)
-        if read is not None:
-            at, values, found = read
-            number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
-            sent = number.is_valid().to_numpy(zero_copy_only=False)
-            own = self.answers.codes_of(as_array(number.drop_null().to_pylist()))
-            read_codes = np.full(len(values), -1, np.int32)
-            read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
-            codes[at] = read_codes
+        if read is not None:  # the rows read here: their number, status and reason
+            at, number, status, reason = read
             mask = np.zeros(n, bool)
             mask[at] = True
             masked = pa.array(mask)
@@ -233,11 +228,50 @@ class QueryState:
             local_reason = pc.replace_with_mask(local_reason, masked, reason)
         out = AnswerColumn.outcomes_to_arrow(numbers, codes, self._outcomes, local_status,
                                              local_reason)
-        out = in_blocks(out, self._fields(out), self.block, self.members)
+        return in_blocks(out, self._fields(out), self.block, self.members), self._answered(n)
+
+    def _answered(self, rows: int) -> bool:
         with self._lock:
-            self.answered += n
-            done = self.answered >= self.collected
-        return out, done
+            self.answered += rows
+            return self.answered >= self.collected
+
+    def _codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+               ) -> tuple[np.ndarray, tuple | None]:
+        """Each row's answer code (an index into _outcomes, -1: none) and, for the
+        rows read here (cells not "+" and digits, and such cells not read as
+        themselves), their positions and Arrow reading (AnswerColumn.arrow_inputs)."""
+        keys = _digits(digits)
+        n = len(keys)
+        keyed = keys >= 0
+        if self.snapshot is not None:
+            codes = self.snapshot.codes_of(keys)
+            rest = keyed & (codes < 0)
+        else:
+            codes, rest = np.full(n, -1, np.int32), keyed
+        if len(self._odd):
+            odd = rest & np.isin(keys, self._odd)
+            rest &= ~odd
+        else:
+            odd = None
+        if rest.any():
+            own = self.answers.codes_of(keys_of_digits(keys[rest]))
+            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        where = ~keyed if raw.null_count != len(raw) else None
+        if where is not None:
+            where &= _valid(raw)
+        if odd is not None:
+            where = odd if where is None else where | odd
+        read = self._read(raw, row_regions, keys, where) if where is not None else None
+        if read is None:
+            return codes, None
+        at, values, found = read
+        number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
+        sent = number.is_valid().to_numpy(zero_copy_only=False)
+        own = self.answers.codes_of(as_array(number.drop_null().to_pylist()))
+        read_codes = np.full(len(values), -1, np.int32)
+        read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
+        codes[at] = read_codes
+        return codes, (at, number, status, reason)
 
     def _fields(self, out: pa.StructArray) -> dict[str, pa.Array]:
         """The chosen task type's typed fields of each ok answer (looked up by
@@ -271,7 +305,9 @@ def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
 
 def _digits(digits: pa.Array) -> np.ndarray:
     """SQL's integer of each "+digits" cell, -1 for a row without one."""
-    return pc.fill_null(digits.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+    if digits.null_count:
+        digits = pc.fill_null(digits, -1)
+    return digits.to_numpy(zero_copy_only=False)
 
 
 def _valid(array: pa.Array) -> np.ndarray:
