@@ -90,12 +90,14 @@ def register(
     def finish(ids: pa.Array, _collected: pa.Array) -> pa.Array:
         state = states.get(ids)
         state.finish()
-        if not state.collected:
-            states.close(state)  # no row to answer
         return pa.array([state.id], pa.int64())
 
     def values(ids: pa.Array) -> pa.Array:
-        return pa.array([states.get(ids).values()], pa.list_(pa.string()))
+        # Called once, right after finish (the same one-row CTE).
+        state = states.get(ids)
+        if not state.collected:
+            states.close(state)  # no row to answer
+        return pa.array([state.values()], pa.list_(pa.string()))
 
     def answered(method):
         def udf(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
