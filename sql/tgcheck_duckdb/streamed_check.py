@@ -39,7 +39,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tgcheck.answer_column import AnswerColumn, outcome, sent_numbers
-from tgcheck.compact_answers import CompactAnswers, as_array, distinct, keys_of_digits
+from tgcheck.compact_answers import (
+    CompactAnswers,
+    as_array,
+    as_strs,
+    distinct,
+    keys_of_digits,
+)
 from tgcheck.errors import InputError
 from tgcheck.models import OK
 from tgcheck.normalize import resolve_all
@@ -54,9 +60,9 @@ MAX_OPEN = 8
 # Collected cells read (resolve_all) this many at a time in finish: Python
 # values of one batch, however long the column.
 READ_BATCH = 200_000
-# Key parts merged every so many collect calls: a number repeated across
+# Key parts merged so many at a time (KeyParts): a number repeated across
 # vectors is then held once.
-MERGE_EVERY = 64
+MERGE_EVERY = 16
 
 
 class QueryStates:
@@ -111,8 +117,10 @@ class QueryState:
         self.snapshot, self._check, self._remember = snapshot, check, remember
         self._max_remembered = max_remembered
         self._lock = threading.Lock()
-        self._digits: list[np.ndarray] = []  # collected "+digits" cells the memo misses
-        self._keys: list[np.ndarray] = []  # numbers read from other cells
+        # Keys (compact_answers) of the "+digits" cells the memo does not answer,
+        # and of the numbers read from other cells: sorted, distinct, merged as
+        # they come.
+        self._cells, self._others = KeyParts(), KeyParts()
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
@@ -124,19 +132,15 @@ class QueryState:
         misses = keys[keys >= 0]
         if self.snapshot is not None and len(misses):
             misses = misses[self.snapshot.codes_of(misses) < 0]
+        misses = distinct([keys_of_digits(misses)])
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
                  if raw.null_count != len(raw) else None)
         numbers = distinct([as_array(sent_numbers(other[2]))]) if other else None
-        misses = distinct([misses])
         with self._lock:
             self.collected += len(keys)
-            self._digits.append(misses)
+            self._cells.add(misses)
             if numbers is not None:
-                self._keys.append(numbers)
-            if len(self._digits) >= MERGE_EVERY:
-                self._digits[:] = [distinct(self._digits)]
-            if len(self._keys) >= MERGE_EVERY:
-                self._keys[:] = [distinct(self._keys)]
+                self._others.add(numbers)
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -157,37 +161,44 @@ class QueryState:
 
     # -- pass 2 ---------------------------------------------------------------
     def finish(self) -> None:
-        """Read the collected "+digits" cells, then check every number once."""
-        digits = distinct(self._digits)
-        self._digits = []
+        """Read the collected "+digits" cells, a batch at a time, then check every
+        number once."""
+        cells = self._cells.merged()
+        remembered = [] if self._remember is not None and \
+            0 < len(cells) <= self._max_remembered else None
         clean, odd = [], []
-        for start in range(0, len(digits), READ_BATCH):
-            part = digits[start:start + READ_BATCH]
-            cells = _plus(part).to_pylist()
-            found = resolve_all(cells, self.region)
-            if found == cells:
-                clean.append(part)
-                continue
-            itself = np.array([type(f) is str and f == c
-                               for f, c in zip(found, cells, strict=True)], bool)
-            clean.append(part[itself])
-            odd.append(part[~itself])
-            self._keys.append(distinct([as_array(sent_numbers(
-                [f for f, same in zip(found, itself, strict=True) if not same]))]))
-        self._odd = distinct(odd)
-        clean_digits = distinct(clean) if len(clean) != 1 else clean[0]
-        self._keys.append(keys_of_digits(clean_digits))
-        self.answers = CompactAnswers(distinct(self._keys))
-        self._keys = []
+        for start in range(0, len(cells), READ_BATCH):
+            part = cells[start:start + READ_BATCH]
+            strs = as_strs(part)
+            found = resolve_all(strs, self.region)
+            if found != strs:  # some not read as themselves: answered from their reading
+                itself = np.array([type(f) is str and f == c
+                                   for f, c in zip(found, strs, strict=True)], bool)
+                odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
+                self._others.add(distinct([as_array(sent_numbers(
+                    [f for f, same in zip(found, itself, strict=True) if not same]))]))
+                part = part[itself]
+                strs = [c for c, same in zip(strs, itself, strict=True) if same]
+            clean.append(part)
+            if remembered is not None:
+                remembered.append(pa.array(strs, pa.string()))
+            del strs, found
+        del cells
+        self._odd = np.sort(np.array(odd, np.int64))
+        # The clean cells' keys stay sorted and distinct: no second sort for them.
+        numbers = np.concatenate(clean) if clean else np.empty(0, np.int64)
+        del clean
+        others = self._others.merged()
+        self.answers = CompactAnswers(distinct([numbers, others]) if len(others) else numbers)
+        del numbers, others
         if len(self.answers):
             size = self._lookup_size
             self._check(lambda request: self.engine.planning.check_compact(
                 self.answers, request, size))
         # The cells read as themselves (no region of their own: they have digits):
         # the memo answers them by cell at the next query.
-        if self._remember is not None and 0 < len(clean_digits) <= self._max_remembered:
-            self._remember(_plus(clean_digits))
-        del clean_digits
+        if remembered:
+            self._remember(pa.concat_arrays(remembered))
         offset = len(self.snapshot.outcomes) if self.snapshot is not None else 0
         self._offset = offset
         self._outcomes = [*(self.snapshot.outcomes if self.snapshot is not None else ()),
@@ -289,6 +300,29 @@ class QueryState:
         return {f"{FIELD_PREFIX}t{self.block}_{f.name}":
                 pa.array([row.get(f.name) for row in rows], ARROW_TYPES[f.kind])
                 for f in declared}
+
+
+class KeyParts:
+    """Sorted distinct key arrays, merged as they come: MERGE_EVERY parts of one
+    level make one of the next (a merge tree), so that a key repeated across
+    parts is held once soon and no key is sorted more than a few times."""
+
+    def __init__(self):
+        self._levels: list[list[np.ndarray]] = []
+
+    def add(self, part: np.ndarray) -> None:
+        for level in itertools.count():
+            if len(self._levels) == level:
+                self._levels.append([])
+            self._levels[level].append(part)
+            if len(self._levels[level]) < MERGE_EVERY:
+                return
+            part, self._levels[level] = distinct(self._levels[level]), []
+
+    def merged(self) -> np.ndarray:
+        parts = [part for level in self._levels for part in level]
+        self._levels = []
+        return distinct(parts)
 
 
 def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
