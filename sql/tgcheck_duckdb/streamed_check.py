@@ -166,7 +166,7 @@ class QueryState:
         cells = self._cells.merged()
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
-        clean, odd = [], []
+        keep, odd = np.ones(len(cells), bool), []
         for start in range(0, len(cells), READ_BATCH):
             part = cells[start:start + READ_BATCH]
             strs = as_strs(part)
@@ -177,17 +177,16 @@ class QueryState:
                 odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
                 self._others.add(distinct([as_array(sent_numbers(
                     [f for f, same in zip(found, itself, strict=True) if not same]))]))
-                part = part[itself]
+                keep[start:start + len(part)] = itself
                 strs = [c for c, same in zip(strs, itself, strict=True) if same]
-            clean.append(part)
             if remembered is not None:
                 remembered.append(pa.array(strs, pa.string()))
             del strs, found
-        del cells
         self._odd = np.sort(np.array(odd, np.int64))
-        # The clean cells' keys stay sorted and distinct: no second sort for them.
-        numbers = np.concatenate(clean) if clean else np.empty(0, np.int64)
-        del clean
+        # The clean cells' keys stay sorted and distinct: no second sort, and no
+        # copy when every cell read as itself.
+        numbers = cells if keep.all() else cells[keep]
+        del cells, keep
         others = self._others.merged()
         self.answers = CompactAnswers(distinct([numbers, others]) if len(others) else numbers)
         del numbers, others
