@@ -15,8 +15,12 @@ import sys
 import time
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 import tgcheck
 import tgcheck_duckdb
@@ -27,7 +31,7 @@ from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
 from tgcheck_duckdb import answer_memo, registration
-from tgcheck_duckdb.answer_memo import AnswerMemo
+from tgcheck_duckdb.answer_memo import AnswerMemo, MemoSnapshot
 
 TG = get_task_type("tg")
 
@@ -446,3 +450,21 @@ def test_the_installed_duckdb_is_accepted():
     registration._supported(duckdb.__version__)
     registration._supported("1.5.0")
     registration._supported("2.0.1")
+
+
+@hyp_settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.integers(1, 10 ** 15 - 1), st.sampled_from(["yes", "no", None]),
+                       max_size=300),
+       st.lists(st.integers(-1, 10 ** 15 - 1), max_size=100))
+def test_a_memo_snapshot_finds_each_number_and_only_those(entries, asked):
+    # MemoSnapshot's hash table against a dict: every entry found with its answer
+    # as shown, any other number (and -1, a row without digits) not.
+    numbers = list(entries)
+    snapshot = MemoSnapshot(pa.StructArray.from_arrays(
+        [pa.array([f"+{n}" for n in numbers], pa.string()),
+         pa.array(list(entries.values()), pa.string()),
+         pa.array(["ok" if v else "unknown" for v in entries.values()], pa.string()),
+         pa.nulls(len(numbers), pa.string())], names=["number", "value", "status", "reason"]))
+    keys = np.array(numbers + asked, np.int64)
+    got = [snapshot.outcomes[c][0] if c >= 0 else "missing" for c in snapshot.codes_of(keys)]
+    assert got == [entries.get(k, "missing") for k in keys.tolist()]
