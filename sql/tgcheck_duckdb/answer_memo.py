@@ -179,7 +179,7 @@ class MemoSnapshot:
     looked up twice, and one probe into the table (half full) costs fewer cache
     misses than the twenty steps of a search in a million keys."""
 
-    EMPTY = -1  # no number is below 1
+    EMPTY = 0  # no number is 0 (nor -1, a row without digits)
 
     def __init__(self, entries: pa.StructArray):
         digits = pc.cast(pc.utf8_slice_codeunits(entries.field("number"), 1),
@@ -219,16 +219,21 @@ class MemoSnapshot:
         return (product >> np.uint64(64 - self._bits)).astype(np.int64)
 
     def codes_of(self, digits: np.ndarray) -> np.ndarray:
-        """Each key's answer code (an index into outcomes), -1 for one not here."""
-        out = np.full(len(digits), -1, np.int32)
-        todo = np.flatnonzero(digits > 0)  # -1: a row without digits, never here
-        wanted = digits[todo]
-        at = self._slots(wanted)
+        """Each key's answer code (an index into outcomes), -1 for one not here
+        (-1 itself, a row without digits, never is)."""
+        at = self._slots(digits)
+        held = self.keys[at]
+        hit = held == digits
+        if hit.all():  # the usual case: every number in its first slot
+            return self.codes[at]
+        out = np.where(hit, self.codes[at], -1).astype(np.int32)
+        todo = np.flatnonzero(~hit & (held != self.EMPTY))  # another number there
+        at, wanted = (at[todo] + 1) & self._mask, digits[todo]
         while len(todo):
             held = self.keys[at]
             hit = held == wanted
             out[todo[hit]] = self.codes[at[hit]]
-            on = ~hit & (held != self.EMPTY)  # another number there: probe the next slot
+            on = ~hit & (held != self.EMPTY)  # still another number: the next slot
             todo, at, wanted = todo[on], (at[on] + 1) & self._mask, wanted[on]
         return out
 

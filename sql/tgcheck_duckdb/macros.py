@@ -27,6 +27,7 @@ from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
 from tgcheck.models import TaskType
 
 from .arrow_values import FIELD_PREFIX
+from .streamed_check import SAME_AS_CELL
 
 # Internal names: double underscore so they sort out of the user's way.
 BEGIN, COLLECT, FINISH, ANSWER = ("__tgcheck_begin", "__tgcheck_collect", "__tgcheck_finish",
@@ -126,6 +127,11 @@ DIGITS_OF = (f"CASE WHEN {_LONG_ENOUGH} AND __tgcheck_d % 100 <> 0 THEN __tgchec
 _RAW = "CASE WHEN __tgcheck_digits IS NULL THEN __tgcheck_cell END"
 
 
+# The answer's number: the cell itself where ANSWER says so (SAME_AS_CELL).
+NUMBER = (f"CASE WHEN a.__tgcheck_a.number = '{SAME_AS_CELL}' "
+          "THEN CAST(a.__tgcheck_cell AS VARCHAR) ELSE a.__tgcheck_a.number END")
+
+
 def with_digits(rows: str) -> str:
     """rows (a query with __tgcheck_cell and __tgcheck_region) with __tgcheck_digits."""
     return (f"SELECT * EXCLUDE (__tgcheck_d), {DIGITS_OF} AS __tgcheck_digits "
@@ -173,7 +179,7 @@ def list_form_sql(types: Sequence[TaskType], default: int) -> str:
     return f"""(xs) AS TABLE (
     WITH {_streamed("NULL", "NULL", cells)}
     SELECT input, number, {registered}, status, reason
-    FROM (SELECT a.__tgcheck_cell AS input, a.__tgcheck_a.number AS number,
+    FROM (SELECT a.__tgcheck_cell AS input, {NUMBER} AS number,
                  {_block_columns(types, "a.__tgcheck_a")}a.__tgcheck_a.status AS status,
                  a.__tgcheck_a.reason AS reason
           FROM ({_answered(cells)}) a)
@@ -211,7 +217,7 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                         ELSE ['input', 'region', 'number'] END),
            {chosen}, status, reason
     FROM (SELECT a.__tgcheck_cell AS input, a.__tgcheck_region AS region,
-                 a.__tgcheck_a.number AS number,
+                 {NUMBER} AS number,
                  {_block_columns(types, "a.__tgcheck_a")}a.__tgcheck_a.status AS status,
                  a.__tgcheck_a.reason AS reason
           FROM ({_answered(distinct)}) a)

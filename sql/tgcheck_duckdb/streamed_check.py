@@ -54,6 +54,8 @@ from tgcheck.regions import per_row
 from .answer_memo import MemoSnapshot
 from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
 
+# ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
+SAME_AS_CELL = ""
 # States of queries stopped before their last row (a LIMIT) kept at most: the
 # oldest is dropped when another opens (its query, if still reading, fails).
 MAX_OPEN = 8
@@ -129,16 +131,19 @@ class QueryState:
     # -- pass 1 ---------------------------------------------------------------
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> None:
         keys = _digits(digits)
-        misses = keys[keys >= 0]
-        if self.snapshot is not None and len(misses):
-            misses = misses[self.snapshot.codes_of(misses) < 0]
-        misses = distinct([keys_of_digits(misses)])
+        if self.snapshot is not None:
+            misses = keys[self.snapshot.codes_of(keys) < 0]
+            misses = misses[misses >= 0]
+        else:
+            misses = keys[keys >= 0]
+        misses = distinct([keys_of_digits(misses)]) if len(misses) else None
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
                  if raw.null_count != len(raw) else None)
         numbers = distinct([as_array(sent_numbers(other[2]))]) if other else None
         with self._lock:
             self.collected += len(keys)
-            self._cells.add(misses)
+            if misses is not None:
+                self._cells.add(misses)
             if numbers is not None:
                 self._others.add(numbers)
 
@@ -226,7 +231,11 @@ class QueryState:
         members: in_blocks), in the rows' order; and whether this was the last row."""
         codes, read = self._codes(digits, raw, row_regions)
         n = len(codes)
-        numbers = _plus(digits)
+        # A "+digits" cell read as itself is its own number: SAME_AS_CELL, which
+        # the macros replace by the cell (no string made here, nor converted
+        # back). The fields are looked up by number: then the number itself.
+        numbers = (_plus(digits) if self.chosen.fields else
+                   pc.if_else(digits.is_valid(), SAME_AS_CELL, pa.scalar(None, pa.string())))
         local_status = local_reason = pa.nulls(n, pa.string())
         if read is not None:  # the rows read here: their number, status and reason
             at, number, status, reason = read
