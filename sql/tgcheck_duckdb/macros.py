@@ -123,8 +123,20 @@ _CAST = (f"CASE WHEN __tgcheck_region IS NULL AND {_TEXT} ^@ '+' "
 _LONG_ENOUGH = f"__tgcheck_d >= {_LEAST}[strlen({_TEXT})]"
 DIGITS_OF = (f"CASE WHEN {_LONG_ENOUGH} AND __tgcheck_d % 100 <> 0 THEN __tgcheck_d "
              f"WHEN {_LONG_ENOUGH} AND NOT contains(lower({_TEXT}), 'e') THEN __tgcheck_d END")
-# The cell itself where it has no digits (the rest are NULL: not converted).
-_RAW = "CASE WHEN __tgcheck_digits IS NULL THEN __tgcheck_cell END"
+# Each of COLLECT, CODE and ANSWER is two UDFs: DIGITS + name takes a row's
+# digits, CELLS + name a row without digits (its cell and region). A row goes to
+# one of them by CASE (a NULL cell to neither): a table in E.164 hands Python
+# one BIGINT column, no text.
+DIGITS, CELLS = "_digits", "_cells"
+
+
+def by_kind(udf: str, row: str = "") -> str:
+    """udf's call for each row (columns prefixed by row), the one of its kind."""
+    r = f"{row}." if row else ""
+    return (f"CASE WHEN {r}__tgcheck_digits IS NOT NULL "
+            f"THEN {udf}{DIGITS}({r}__tgcheck_digits, __tgcheck_id) "
+            f"WHEN {r}__tgcheck_cell IS NOT NULL "
+            f"THEN {udf}{CELLS}({r}__tgcheck_cell, {r}__tgcheck_region, __tgcheck_id) END")
 
 
 # The answer's number: the cell itself where ANSWER says so (SAME_AS_CELL).
@@ -149,24 +161,19 @@ def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
     done AS MATERIALIZED (
         SELECT id, {VALUES}(id) AS __tgcheck_values
         FROM (SELECT {FINISH}(q.id, (
-                  SELECT count({COLLECT}(__tgcheck_digits, {_RAW}, __tgcheck_region, q2.id))
-                  FROM ({with_digits(collect_over)}), q AS q2
+                  SELECT count({by_kind(COLLECT)})
+                  FROM ({with_digits(collect_over)}), (SELECT id AS __tgcheck_id FROM q)
               )) AS id
               FROM q)
     )"""
-
-
-def _arguments(row: str) -> str:
-    return (f"{row}.__tgcheck_digits, {_RAW.replace('__tgcheck_', row + '.__tgcheck_')}, "
-            f"{row}.__tgcheck_region, done.id")
 
 
 def _answered(rows: str) -> str:
     """rows, each with its answer struct __tgcheck_a (ANSWER, a vector at a time).
     A cross join with the one-row `done`: rows come out in the order they are
     read (DuckDB keeps insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
-    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {ANSWER}({_arguments("r")}) AS __tgcheck_a
-        FROM ({with_digits(rows)}) r, done"""
+    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(ANSWER, "r")} AS __tgcheck_a
+        FROM ({with_digits(rows)}) r, (SELECT id AS __tgcheck_id FROM done)"""
 
 
 def list_form_sql(types: Sequence[TaskType], default: int) -> str:
@@ -236,9 +243,10 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
                  {_block_columns(types, "a.__tgcheck_a", "a.__tgcheck_value")[:-2]}
           FROM (SELECT r.* EXCLUDE (__tgcheck_digits),
                        CASE WHEN {fields} THEN NULL
-                            ELSE done.__tgcheck_values[{CODE}({_arguments("r")})]
+                            ELSE done.__tgcheck_values[{by_kind(CODE, "r")}]
                        END AS __tgcheck_value,
-                       CASE WHEN {fields} THEN {ANSWER}({_arguments("r")}) END AS __tgcheck_a
-                FROM ({with_digits(_CELLS)}) r, done) a)
+                       CASE WHEN {fields} THEN {by_kind(ANSWER, "r")} END AS __tgcheck_a
+                FROM ({with_digits(_CELLS)}) r,
+                     (SELECT id AS __tgcheck_id, __tgcheck_values FROM done) done) a)
 );
 """

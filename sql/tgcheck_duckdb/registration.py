@@ -84,7 +84,7 @@ def register(
 
     def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 ids: pa.Array) -> pa.Array:
-        states.get(ids).collect(_one(digits), _one(raw), _one(row_regions))
+        states.get(ids).collect(digits, raw, row_regions)
         return pa.nulls(len(digits), pa.int8())
 
     def finish(ids: pa.Array, _collected: pa.Array) -> pa.Array:
@@ -99,11 +99,11 @@ def register(
             states.close(state)  # no row to answer
         return pa.array([state.values()], pa.list_(pa.string()))
 
-    def answered(method):
+    def answered(method: str):
         def udf(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 ids: pa.Array) -> pa.Array:
             state = states.get(ids)
-            out, last = getattr(state, method)(_one(digits), _one(raw), _one(row_regions))
+            out, last = getattr(state, method)(digits, raw, row_regions)
             if last:
                 states.close(state)
             return out
@@ -130,10 +130,15 @@ def register(
     def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
         return normalised_array(values, region)
 
-    udfs = {macros.BEGIN: (begin, "BIGINT"), macros.COLLECT: (collect, "TINYINT"),
-            macros.FINISH: (finish, "BIGINT"), macros.VALUES: (values, "VARCHAR[]"),
-            macros.CODE: (answered("value_codes"), "INTEGER"),
-            macros.ANSWER: (answered("answer"), macros.check_type(members))}
+    udfs = {macros.BEGIN: (begin, "BIGINT"), macros.FINISH: (finish, "BIGINT"),
+            macros.VALUES: (values, "VARCHAR[]")}
+    # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
+    for name, function, returns in (
+            (macros.COLLECT, collect, "TINYINT"),
+            (macros.CODE, answered("value_codes"), "INTEGER"),
+            (macros.ANSWER, answered("answer"), macros.check_type(members))):
+        udfs[name + macros.DIGITS] = (_of_digits(function), returns)
+        udfs[name + macros.CELLS] = (_of_cells(function), returns)
     for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
@@ -174,6 +179,24 @@ def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
     for bare, ttype in plugins.task_types(provider).items():
         names.setdefault(bare, names[ttype.qualified_name])
     return blocks, names
+
+
+def _of_digits(function):
+    """function(digits, cells, regions, ids) as the UDF of rows with digits."""
+    def udf(digits, ids):
+        digits = _one(digits)
+        none = pa.nulls(len(digits), pa.string())
+        return function(digits, none, none, _one(ids))
+    return udf
+
+
+def _of_cells(function):
+    """function(digits, cells, regions, ids) as the UDF of rows without digits."""
+    def udf(cells, regions, ids):
+        cells = _one(cells)
+        return function(pa.nulls(len(cells), pa.int64()), cells, _one(regions).cast(pa.string()),
+                        _one(ids))
+    return udf
 
 
 def _one(array: pa.Array | pa.ChunkedArray) -> pa.Array:
