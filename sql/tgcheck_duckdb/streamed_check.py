@@ -41,7 +41,6 @@ import pyarrow.compute as pc
 from tgcheck.answer_column import AnswerColumn, outcome, sent_numbers
 from tgcheck.compact_answers import (
     CompactAnswers,
-    as_array,
     as_strs,
     distinct,
     keys_of_digits,
@@ -62,6 +61,10 @@ MAX_OPEN = 8
 # Collected cells read (resolve_all) this many at a time in finish: Python
 # values of one batch, however long the column.
 READ_BATCH = 200_000
+# Readings of cells that are not "+" and digits kept per call, for the second
+# pass (about 150 bytes each).
+READINGS_KEPT = 500_000
+_UNREAD = object()
 # Key parts merged so many at a time (KeyParts): a number repeated across
 # vectors is then held once.
 MERGE_EVERY = 16
@@ -127,6 +130,7 @@ class QueryState:
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
         self._outcomes: list[tuple] = []
+        self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
 
     # -- pass 1 ---------------------------------------------------------------
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> None:
@@ -139,7 +143,7 @@ class QueryState:
         misses = distinct([keys_of_digits(misses)]) if len(misses) else None
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
                  if raw.null_count != len(raw) else None)
-        numbers = distinct([as_array(sent_numbers(other[2]))]) if other else None
+        numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
         with self._lock:
             self.collected += len(keys)
             if misses is not None:
@@ -159,10 +163,30 @@ class QueryState:
         values = python_values(raw.take(taken))
         for i in np.flatnonzero(keys[at] >= 0).tolist():
             values[i] = f"+{keys[at[i]]}"
-        region = self.region
-        if row_regions.null_count != len(row_regions):
-            region = per_row(row_regions.take(taken).to_pylist(), region)
-        return at, values, resolve_all(values, region)
+        regions = (row_regions.take(taken).to_pylist()
+                   if row_regions.null_count != len(row_regions) else None)
+        return at, values, self._readings(values, regions)
+
+    def _readings(self, values: list, regions: list | None) -> list:
+        """resolve_all's reading of values (each with its region, or the call's),
+        each distinct one read once per call: the first pass reads a cell, the
+        second finds its reading here (up to READINGS_KEPT cells; past that the
+        second pass reads again, memory being bounded)."""
+        kept = self._kept
+        asked = values if regions is None else list(zip(values, regions, strict=True))
+        found = [kept.get(k, _UNREAD) for k in asked]
+        unread = [i for i, f in enumerate(found) if f is _UNREAD]
+        if unread:
+            region = self.region if regions is None else per_row(
+                [regions[i] for i in unread], self.region)
+            fresh = resolve_all([values[i] for i in unread], region)
+            room = READINGS_KEPT - len(kept)
+            for i, f in zip(unread, fresh, strict=True):
+                found[i] = f
+                if room > 0:
+                    kept[asked[i]] = f
+                    room -= 1
+        return found
 
     # -- pass 2 ---------------------------------------------------------------
     def finish(self) -> None:
@@ -180,7 +204,7 @@ class QueryState:
                 itself = np.array([type(f) is str and f == c
                                    for f, c in zip(found, strs, strict=True)], bool)
                 odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
-                self._others.add(distinct([as_array(sent_numbers(
+                self._others.add(distinct([_keys(sent_numbers(
                     [f for f, same in zip(found, itself, strict=True) if not same]))]))
                 keep[start:start + len(part)] = itself
                 strs = [c for c, same in zip(strs, itself, strict=True) if same]
@@ -286,7 +310,7 @@ class QueryState:
         at, values, found = read
         number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
         sent = number.is_valid().to_numpy(zero_copy_only=False)
-        own = self.answers.codes_of(as_array(number.drop_null().to_pylist()))
+        own = self.answers.codes_of(_keys(number.drop_null()))
         read_codes = np.full(len(values), -1, np.int32)
         read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
         codes[at] = read_codes
@@ -350,6 +374,15 @@ def _digits(digits: pa.Array) -> np.ndarray:
     if digits.null_count:
         digits = pc.fill_null(digits, -1)
     return digits.to_numpy(zero_copy_only=False)
+
+
+def _keys(numbers: list[str] | pa.Array) -> np.ndarray:
+    """compact_answers.as_array of E.164 numbers (resolve_all's), read in C: their
+    digits as an integer by Arrow, then keys_of_digits (as_array's byte matrix
+    costs ten times more per vector)."""
+    numbers = numbers if isinstance(numbers, pa.Array) else pa.array(numbers, pa.string())
+    digits = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64())
+    return keys_of_digits(digits.to_numpy(zero_copy_only=False))
 
 
 def _valid(array: pa.Array) -> np.ndarray:

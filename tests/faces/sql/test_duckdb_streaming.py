@@ -357,3 +357,27 @@ def test_sql_digits_are_the_regex_reading(cells):
 def test_keys_of_digits_are_as_arrays_keys(values):
     assert keys_of_digits(np.array(values, np.int64)).tolist() == \
         as_array([f"+{v}" for v in values]).tolist()
+
+
+def test_each_distinct_cell_is_read_once_per_call(settings, sandbox, monkeypatch):
+    # A cell not written as E.164 is read (resolve_all) in the first pass; the
+    # second finds its reading kept (streamed_check.READINGS_KEPT), and a cell
+    # repeated across vectors is read once.
+    read = []
+    real = streamed_check.resolve_all
+
+    def counted(values, region=None):
+        read.extend(values)
+        return real(values, region)
+
+    monkeypatch.setattr(streamed_check, "resolve_all", counted)
+    phones = numbers(VECTOR, start=5000)
+    spaced = [f"{p[:3]} {p[3:5]} {p[5:]}" for p in phones]  # +41 79 0005000
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE t AS SELECT range AS id, $1[range % $2 + 1] AS phone "
+                "FROM range(3 * $2)", [spaced, len(spaced)])
+    rows = con.execute("SELECT id, phone, telegram FROM telegram_enrich('t', 'phone')"
+                       ).fetchall()
+    assert [r[0] for r in rows] == list(range(3 * len(spaced)))
+    assert all(r[2] == sandbox.expected(phones[r[0] % len(phones)]) for r in rows)
+    assert sorted(read) == sorted(spaced)
