@@ -1,4 +1,4 @@
-"""The SQL side: table macros over four UDFs that stream a column a vector at a time.
+"""The SQL side: table macros over scalar UDFs that stream a column a vector at a time.
 
 DuckDB's Python API has no table functions, and a list value is neither
 streamed nor spilled, so no macro hands Python the column as one value. Each
@@ -6,9 +6,11 @@ macro call is a one-row CTE that opens the call's state (BEGIN: `region :=`
 and `task_type :=` checked before any call), a one-row CTE whose scalar
 subquery hands every cell to COLLECT a vector at a time and then runs FINISH
 (the engine's check, once: one task for the column when it fits one), and the
-output: the rows, in the table's order, each vector's answers from ANSWER
-(streamed_check.py: what runs in Python). Only the cells the memo of answers
-already read does not answer are kept in Python, as int64 keys.
+output: the rows, in the table's order, each vector's answers from CODE or
+ANSWER (streamed_check.py: what runs in Python). Only the cells the memo of
+answers already read does not answer are kept in Python, as int64 keys. The
+rows' order is DuckDB's insertion order through a cross join with a one-row
+CTE: no row number, no sort (tests/faces/sql/test_duckdb_streaming.py).
 
 `task_type :=` chooses the check per query, and with it the output's columns
 (the headline's name, one typed column per field). A macro's columns are fixed

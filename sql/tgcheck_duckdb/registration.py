@@ -78,8 +78,7 @@ def register(
             memo.snapshot(engine, ttype) if own else None,
             lambda fn: _check(fn, asked),
             (lambda numbers: memo.remember(engine, ttype, numbers)) if own else None,
-            memo.max_entries)
-        state._lookup_size = settings_registry.value("check_chunk_rows") * LOOKUP_CHUNKS
+            memo.max_entries, settings_registry.value("check_chunk_rows") * LOOKUP_CHUNKS)
         return pa.array([states.open(state)], pa.int64())
 
     def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,

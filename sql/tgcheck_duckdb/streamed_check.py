@@ -2,29 +2,33 @@
 
 DuckDB's Python API has no table functions, and a list value is neither streamed
 nor spilled (docs/performance.md, "DuckDB memory"). So each macro call
-(macros.py) is four scalar UDFs over one QueryState, none of which ever sees
+(macros.py) is a few scalar UDFs over one QueryState, none of which ever sees
 the whole column:
 
-1. begin (one row): checks `region :=` and `task_type :=` (a misspelled one
+1. BEGIN (one row): checks `region :=` and `task_type :=` (a misspelled one
    fails the query before any call), takes the memo's snapshot (the registered
    task type only) and opens the state; its id is the one-row CTE every later
    call is cross-joined to;
-2. collect (a vector of rows at a time): keeps the numbers the memo does not
+2. COLLECT (a vector of rows at a time): keeps the numbers the memo does not
    answer, as int64 keys (tgcheck.compact_answers: about 12 bytes a distinct
    number); a cell that is "+" and digits reaches Python as the integer SQL
-   read from it, in C (macros.DIGITS_OF), any other cell as itself;
-3. finish (one row, after every collect): reads the collected cells that are
-   "+" and digits a batch at a time (resolve_all: invalid ones are answered
-   locally, never sent), then Planning.check_compact once: one task for the
-   whole column when it fits one, interruptible, with the progress line;
-4. answer (a vector at a time, in the table's order): each row's answer, from
-   the memo's snapshot, the compact answers or, for a cell not read as itself,
-   resolve_all again; the core's answer column joins them
-   (AnswerColumn.outcomes_to_arrow).
+   read from it, in C (macros.DIGITS_OF), any other cell as itself, read here
+   (resolve_all) and its reading kept for pass 3;
+3. FINISH (one row, after every COLLECT): reads the collected "+digits" cells a
+   batch at a time (resolve_all: invalid ones are answered locally, never
+   sent), then Planning.check_compact once: one task for the whole column when
+   it fits one, interruptible, with the progress line; VALUES then hands SQL
+   the answers' values;
+4. CODE or ANSWER (a vector at a time, in the table's order): each row's answer,
+   from the memo's snapshot, the compact answers or its reading; the core's
+   answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
+   answer code only (a task type without fields: its one column), ANSWER the
+   whole answer.
 
 A state is dropped when its last row is answered (rows answered == rows
-collected); a query stopped early (a LIMIT, an error) leaves its state until
-MAX_OPEN later ones have opened: what is kept is bounded, never growing per query.
+collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
+leaves its state until MAX_OPEN later ones have opened: what is kept is
+bounded, never growing per query.
 """
 
 from __future__ import annotations
@@ -111,12 +115,16 @@ class QueryState:
     snapshot: the memo's entries (None: none serve this call); check(fn) runs
     fn(request) interruptibly with the progress line (registration._check);
     remember(numbers): the memo's, for cells read as themselves (None: not
-    memoised)."""
+    memoised), when at most max_remembered; lookup_size: numbers looked up in the
+    store at a time (check_compact's)."""
 
     def __init__(self, engine, chosen, asked: str, block: int, members: tuple, region,
                  snapshot: MemoSnapshot | None, check: Callable,
-                 remember: Callable | None, max_remembered: int = 0):
+                 remember: Callable | None, max_remembered: int = 0,
+                 lookup_size: int = 1_000_000):
         self.id = 0
+        self._lookup_size = lookup_size
+        self._offset = 0  # the first code of the call's own answers (after the memo's)
         self.engine, self.chosen, self.asked = engine, chosen, asked
         self.block, self.members, self.region = block, members, region
         self.snapshot, self._check, self._remember = snapshot, check, remember
@@ -227,13 +235,9 @@ class QueryState:
         # the memo answers them by cell at the next query.
         if remembered:
             self._remember(pa.concat_arrays(remembered))
-        offset = len(self.snapshot.outcomes) if self.snapshot is not None else 0
-        self._offset = offset
+        self._offset = len(self.snapshot.outcomes) if self.snapshot is not None else 0
         self._outcomes = [*(self.snapshot.outcomes if self.snapshot is not None else ()),
                           *(outcome(value, status) for value, status in self.answers.pairs)]
-
-    _lookup_size = 1_000_000
-    _offset = 0
 
     # -- pass 3 ---------------------------------------------------------------
     def values(self) -> list[str | None]:
