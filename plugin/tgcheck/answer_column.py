@@ -324,8 +324,21 @@ class AnswerColumn:
             per_input = np.full(len(numbers), -1, dtype=np.int32)
             per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
             codes = per_input
+        return cls.outcomes_to_arrow(numbers, codes, _outcomes(pairs), local_status,
+                                     local_reason)
+
+    @classmethod
+    def outcomes_to_arrow(cls, numbers, codes, outcomes: Sequence[tuple],
+                          local_status=None, local_reason=None):
+        """numbers_to_arrow with the answers already as shown: codes, one per
+        input (negative: none), index outcomes' (value, status, reason), each
+        outcome() of a (value, status) pair (the SQL face's memo keeps them so)."""
+        import pyarrow as pa
+
+        if local_status is None:
+            local_status = local_reason = pa.nulls(len(numbers), pa.string())
         return cls([], [], [])._joined_arrow(numbers, local_status, local_reason,
-                                             _outcomes(pairs), _coded_at(codes))
+                                             list(outcomes), _coded_at(codes))
 
     def arrow_inputs(self):
         """(number, local status, local reason) per input as Arrow string arrays:

@@ -62,6 +62,31 @@ def keys_of_cells(cells: np.ndarray) -> np.ndarray:
     return keys
 
 
+def keys_of_digits(digits: np.ndarray) -> np.ndarray:
+    """as_array of numbers given as the integer their digits spell (int64; "+" and
+    1 to DIGITS digits, the first not 0), as SQL reads a cell in C: the same
+    keys, no str made. A number's w digits, right-aligned, as base-11 digits
+    d + 1 are its key divided by 11 ** (DIGITS - w); three decimal digits at a
+    time (a table of 1,000)."""
+    digits = np.asarray(digits, np.int64)
+    width = 1 + np.searchsorted(_TENS, digits, side="right")
+    spelled = np.zeros(len(digits), np.int64)  # the digits read in base 11
+    rest, scale = digits, 1
+    while rest.any():
+        rest, low = np.divmod(rest, 1000)
+        spelled += _BASE_11[low] * scale
+        scale *= 11 ** 3
+    return (spelled + _ONES[width]) * _SHIFT[width]
+
+
+_TENS = 10 ** np.arange(1, DIGITS, dtype=np.int64)  # 10 .. 10**17
+# Three decimal digits as base-11 digits; 1 + 11 + ... (w ones); 11 ** (DIGITS - w).
+_BASE_11 = np.array([i // 100 * 121 + i // 10 % 10 * 11 + i % 10 for i in range(1000)],
+                    np.int64)
+_ONES = np.array([(11 ** w - 1) // 10 for w in range(DIGITS + 1)], np.int64)
+_SHIFT = np.array([11 ** (DIGITS - w) for w in range(DIGITS + 1)], np.int64)
+
+
 def as_strs(keys: np.ndarray) -> list[str]:
     """as_array's inverse: the numbers as a list of str."""
     cells = np.zeros((len(keys), DIGITS + 1), np.uint8)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tgcheck.answer_column import AnswerColumn, number_of
-from tgcheck.compact_answers import DIGITS, NotCompact, as_array, keys_of_cells
 from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
 from tgcheck.normalize import resolve_all
 
@@ -51,20 +49,3 @@ def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> p
     encoded = pc.dictionary_encode(array)
     numbers = list(map(number_of, resolve_all(python_values(encoded.dictionary), region)))
     return pa.array(numbers, pa.string()).take(encoded.indices)
-
-
-def number_keys(numbers: pa.Array) -> np.ndarray:
-    """compact_answers.as_array of a string array of E.164 numbers, read from its
-    buffer: each padded in Arrow to DIGITS + 1 bytes, the whole one numpy matrix,
-    no Python str made (NotCompact as as_array for a cell that is not a number)."""
-    if numbers.null_count:
-        raise NotCompact("a NULL cell")
-    width = DIGITS + 1
-    padded = pc.utf8_rpad(numbers, width, padding="\0")
-    offsets = np.frombuffer(padded.buffers()[1], np.int32)[
-        padded.offset:padded.offset + len(padded) + 1]
-    if len(padded) and offsets[-1] - offsets[0] != width * len(padded):
-        return as_array(numbers.to_pylist())  # a longer cell: as_array's own error
-    data = np.frombuffer(padded.buffers()[2], np.uint8)[offsets[0]:offsets[-1]] \
-        if len(padded) else np.empty(0, np.uint8)
-    return keys_of_cells(data.reshape(len(padded), width))

@@ -6,26 +6,19 @@ import contextlib
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 import tgcheck
 from tgcheck import plugins, settings_registry
 from tgcheck.chunked_check import LOOKUP_CHUNKS
 from tgcheck.engine import CheckRequest
 from tgcheck.errors import ConfigError
-from tgcheck.regions import fixed_region, is_empty, per_row
+from tgcheck.regions import fixed_region, is_empty
 
-from . import answer_memo, macros, memo_macros, waiting
-from .answer_memo import AnswerMemo, canonical_numbers
-from .arrow_values import (
-    ARROW_TYPES,
-    FIELD_PREFIX,
-    answers_array,
-    normalised_array,
-    python_values,
-)
-from .batched_check import BatchedColumn
+from . import answer_memo, macros, waiting
+from .answer_memo import AnswerMemo
+from .arrow_values import normalised_array
 from .progress import ProgressReporter
+from .streamed_check import QueryState, QueryStates
 
 # The memo's view (answer_memo.MemoView) needs DuckDB to ask for its Arrow stream at
 # each scan, as 1.5 and later do; 1.4 asks once, at registration, and a second
@@ -64,71 +57,56 @@ def register(
     connection_key = id(con)
     waiting.install_interrupt_hook()
     waiting.install_sigint_watch()
-    # Answers this connection has read, for the macros to join to cells directly.
+    # Answers this connection has read, for the macros to answer cells directly.
     memo = AnswerMemo()
+    states = QueryStates()
 
-    def answer_lists(lists: pa.ChunkedArray, fixed: pa.ChunkedArray,
-                     types: pa.ChunkedArray) -> pa.Array:
-        # One row per query in practice: the macros pass the whole column as one
-        # list of {input, region} structs (region NULL: none), the macro's
-        # `region :=` and its `task_type :=` (NULL: the registered ones). An
-        # unknown task type raises InputError here, before any call, and the
-        # query fails with it. Numbers and regions are split
-        # here, from the one list, so they cannot come apart. Per row it returns
-        # each input's answer, in that list's order (the core's answer column
-        # joins them); the macros zip them to the list (macros.py).
-        # One chunk in practice: taken as it is (combine_chunks would copy the
-        # whole column once more).
-        lists = lists.chunk(0) if lists.num_chunks == 1 else lists.combine_chunks()
-        fixed = fixed.to_pylist()
-        types = types.to_pylist()
-        out = []
-        for i in range(len(lists)):
-            if not lists[i].is_valid:
-                out.append(None)
-                continue
-            # An unknown `region :=` raises RegionError: the query fails with it.
-            default = region if is_empty(fixed[i]) else fixed_region(fixed[i])
-            pairs = lists[i].values
-            inputs = pc.struct_field(pairs, "input")
-            row_regions = pc.struct_field(pairs, "region")
-            asked = types[i] or task_type
-            chosen = plugins.get_task_type(asked, settings.provider)
-            answers = _answers(inputs, row_regions, default, asked, chosen)
-            if chosen.qualified_name == ttype.qualified_name:
-                # The cells read as themselves: the next query answers them by
-                # cell (the memo serves the registered task type only).
-                memo.remember(tgcheck.get_engine(settings), ttype,
-                              canonical_numbers(inputs, answers, row_regions))
-            out.append(_in_blocks(answers, names[chosen.qualified_name], chosen, members))
-        return _checks_of(out, members)
-
-    def _answers(inputs: pa.Array, row_regions: pa.Array, default, asked: str,
-                 chosen) -> pa.StructArray:
-        """Each input's answer (answers_array), in order. A list of more cells than
-        one batch reaches Python a batch at a time and the engine checks its
-        numbers as compact keys (batched_check: bounded memory for millions of
-        rows); a smaller one, or one with a number that has no key, is checked
-        whole, as one column (as small then, and less CPU)."""
-        # No region column: every region NULL, known without a Python pass.
-        if row_regions.null_count == len(row_regions):
-            row_regions = None
-        if not len(inputs):
-            return answers_array(tgcheck.AnswerColumn([], [], []), chosen.fields)
+    def begin(fixed: pa.Array, types: pa.Array) -> pa.Array:
+        # One row per macro call (macros._streamed's q): `region :=` and
+        # `task_type :=` (NULL: the registered ones). An unknown region raises
+        # RegionError, an unknown task type InputError, here, before any call:
+        # the query fails with it.
+        fixed, asked = fixed[0].as_py(), types[0].as_py()
+        default = region if is_empty(fixed) else fixed_region(fixed)
+        asked = asked or task_type
+        chosen = plugins.get_task_type(asked, settings.provider)
         engine = tgcheck.get_engine(settings)
-        # A list longer than the CLI's chunk is checked in batches of it.
-        size = settings_registry.value("check_chunk_rows")
-        column = BatchedColumn(inputs, row_regions, default, size)
-        compact = column.distinct_numbers() if len(inputs) > size else None
-        if compact is not None:
-            _check(lambda request: engine.planning.check_compact(
-                compact, request, size * LOOKUP_CHUNKS), asked)
-            return column.answers(engine, chosen, compact, chosen.fields)
-        values = python_values(inputs)
-        region = default if row_regions is None else per_row(row_regions.to_pylist(), default)
-        return answers_array(_check(lambda request: engine.check_column(
-            values, task_type=asked, region=region, on_event=request.on_event,
-            cancel=request.cancel), asked), chosen.fields)
+        # The memo serves the registered task type only (fields are not memoised).
+        own = chosen.qualified_name == ttype.qualified_name and not ttype.fields
+        state = QueryState(
+            engine, chosen, asked, names[chosen.qualified_name], members, default,
+            memo.snapshot(engine, ttype) if own else None,
+            lambda fn: _check(fn, asked),
+            (lambda numbers: memo.remember(engine, ttype, numbers)) if own else None,
+            memo.max_entries, settings_registry.value("check_chunk_rows") * LOOKUP_CHUNKS)
+        return pa.array([states.open(state)], pa.int64())
+
+    def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+                ids: pa.Array) -> pa.Array:
+        states.get(ids).collect(digits, raw, row_regions)
+        return pa.nulls(len(digits), pa.int8())
+
+    def finish(ids: pa.Array, _collected: pa.Array) -> pa.Array:
+        state = states.get(ids)
+        state.finish()
+        return pa.array([state.id], pa.int64())
+
+    def values(ids: pa.Array) -> pa.Array:
+        # Called once, right after finish (the same one-row CTE).
+        state = states.get(ids)
+        if not state.collected:
+            states.close(state)  # no row to answer
+        return pa.array([state.values()], pa.list_(pa.string()))
+
+    def answered(method: str):
+        def udf(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+                ids: pa.Array) -> pa.Array:
+            state = states.get(ids)
+            out, last = getattr(state, method)(digits, raw, row_regions)
+            if last:
+                states.close(state)
+            return out
+        return udf
 
     def _check(check, asked: str):
         """check(request) on a helper thread the query's interrupt stops waiting for,
@@ -151,26 +129,33 @@ def register(
     def tg_normalize(values: pa.ChunkedArray) -> pa.Array:
         return normalised_array(values, region)
 
-    for name in (macros.ANSWER_UDF, "tg_normalize"):
+    udfs = {macros.BEGIN: (begin, "BIGINT"), macros.FINISH: (finish, "BIGINT"),
+            macros.VALUES: (values, "VARCHAR[]")}
+    # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
+    for name, function, returns in (
+            (macros.COLLECT, collect, "TINYINT"),
+            (macros.CODE, answered("value_codes"), "INTEGER"),
+            (macros.ANSWER, answered("answer"), macros.check_type(members))):
+        udfs[name + macros.DIGITS] = (_of_digits(function), returns)
+        udfs[name + macros.CELLS] = (_of_cells(function), returns)
+    for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
     # side_effects=True: DuckDB must never call these while planning (EXPLAIN,
-    # PREPARE, constant folding): a call can create a billed task.
-    # null_handling="special": a NULL region list means "no regions", not a NULL answer.
-    con.create_function(macros.ANSWER_UDF, answer_lists, None, macros.check_type(members),
-                        type="arrow", null_handling="special", side_effects=True)
+    # PREPARE, constant folding): a call can create a billed task; nor merge or
+    # repeat them. null_handling="special": NULL cells and regions are theirs to read.
+    for name, (function, returns) in udfs.items():
+        con.create_function(name, function, None, returns, type="arrow",
+                            null_handling="special", side_effects=True)
     # No API call here, but the same rule keeps it out of surprises in plans.
     # null_handling="special": invalid numbers come back as NULL, which DEFAULT forbids.
     con.create_function("tg_normalize", tg_normalize, None, "VARCHAR", type="arrow",
                         null_handling="special", side_effects=True)
-    # The memo as a view DuckDB scans once per macro call (answer_memo.MemoView).
-    answer_memo.attach(con, memo_macros.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
+    # The memo as a view, to look at (answer_memo.MemoView); the macros take its
+    # snapshot in BEGIN instead.
+    answer_memo.attach(con, answer_memo.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
                        ttype)
-    default = names[ttype.qualified_name]
-    con.execute(macros.macro_sql(blocks, names, default))
-    if not ttype.fields:
-        # The same two macros with the memo in front (fields are not memoised).
-        con.execute(memo_macros.macro_sql(blocks, names, default))
+    con.execute(macros.macro_sql(blocks, names, names[ttype.qualified_name]))
     return con
 
 
@@ -195,29 +180,26 @@ def _blocks(provider: str | None) -> tuple[list, dict[str, int]]:
     return blocks, names
 
 
-def _in_blocks(answers: pa.StructArray, block: int, ttype, members) -> pa.StructArray:
-    """answers_array's struct (the chosen task type's fields as FIELD_PREFIX + name)
-    with every block's members (macros.block_fields): the chosen block's fields
-    renamed to its own, the other blocks' NULL."""
-    own = {FIELD_PREFIX + f"t{block}_" + f.name: answers.field(FIELD_PREFIX + f.name)
-           for f in ttype.fields}
-    base = ("number", "value", "status", "reason")
-    columns = [answers.field(name) for name in base]
-    columns += [own[FIELD_PREFIX + m.name] if FIELD_PREFIX + m.name in own
-                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
-    return pa.StructArray.from_arrays(
-        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
+def _of_digits(function):
+    """function(digits, cells, regions, ids) as the UDF of rows with digits."""
+    def udf(digits, ids):
+        digits = _one(digits)
+        none = pa.nulls(len(digits), pa.string())
+        return function(digits, none, none, _one(ids))
+    return udf
 
 
-def _checks_of(items: list, declared: tuple = ()) -> pa.ListArray:
-    """Per input row: NULL, or the answers of its list (macros.check_type)."""
-    offsets, pieces = [0], []
-    for item in items:
-        if item is not None:
-            pieces.append(item)
-        offsets.append(offsets[-1] + (len(item) if item is not None else 0))
-    # One list (a query's column) is used as it is: a concat would copy every answer.
-    values = (pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces) if pieces
-              else answers_array(tgcheck.AnswerColumn([], [], []), declared))
-    mask = pa.array([item is None for item in items], pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+def _of_cells(function):
+    """function(digits, cells, regions, ids) as the UDF of rows without digits."""
+    def udf(cells, regions, ids):
+        cells = _one(cells)
+        return function(pa.nulls(len(cells), pa.int64()), cells, _one(regions).cast(pa.string()),
+                        _one(ids))
+    return udf
+
+
+def _one(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A UDF's argument as one array (DuckDB hands one chunk: taken as it is)."""
+    if isinstance(array, pa.ChunkedArray):
+        return array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array

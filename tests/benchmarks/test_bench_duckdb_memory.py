@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from benchmarks import bench_duckdb
-
-PROTOTYPE = Path(bench_duckdb.__file__).with_name("duckdb_streaming_prototype.py")
 
 
 def test_peak_rss_runs_a_child_within_duckdbs_memory_limit():
@@ -20,9 +14,3 @@ def test_peak_rss_runs_a_child_within_duckdbs_memory_limit():
     assert isinstance(rows[0].tgcheck, float) and rows[0].tgcheck > 0
     assert "before the query" in rows[0].note
 
-
-def test_the_streaming_prototype_runs_and_checks_its_output():
-    # The child fails (SystemExit) on a wrong answer or a row out of order.
-    out = subprocess.run([sys.executable, str(PROTOTYPE), "3000", "--memory-limit", "64MB"],
-                         check=True, capture_output=True, text=True).stdout
-    assert out.startswith("streaming prototype, 3,000 rows: peak RSS ")

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import collections
 
+import numpy as np
 import pytest
 
-from tgcheck.answer_column import ANSWERED_UNKNOWN, AnswerColumn, group_codes, sent_numbers
+from tgcheck.answer_column import (
+    ANSWERED_UNKNOWN,
+    AnswerColumn,
+    group_codes,
+    outcome,
+    sent_numbers,
+)
 from tgcheck.compact_answers import CompactAnswers, as_array, distinct
 from tgcheck.fields import INTEGER, Field
 from tgcheck.normalize import resolve_all
@@ -115,7 +122,7 @@ def _int64():
 
 
 def _coded(found: list, groups: list) -> tuple[CompactAnswers, object]:
-    """The answers held compactly (as batched_check holds them) and each sent
+    """The answers held compactly (as the SQL face holds them) and each sent
     number's code."""
     sent = sent_numbers(found)
     answers = CompactAnswers(distinct([as_array(sent)]))
@@ -131,6 +138,14 @@ def test_answers_given_by_code_join_as_groups_do():
     coded = AnswerColumn.numbers_to_arrow(numbers, codes, answers.pairs,
                                           local_status, local_reason)
     assert coded.to_pylist() == column.to_arrow().to_pylist()
+    # The same answers given as shown (outcome() of each pair), as the SQL face's
+    # memo keeps them, join the same way.
+    per_input = np.full(len(numbers), -1, np.int32)
+    per_input[numbers.is_valid().to_numpy(zero_copy_only=False)] = codes
+    shown = AnswerColumn.outcomes_to_arrow(numbers, per_input,
+                                           [outcome(*pair) for pair in answers.pairs],
+                                           local_status, local_reason)
+    assert shown.to_pylist() == coded.to_pylist()
     assert coded.type == column.to_arrow().type
 
 

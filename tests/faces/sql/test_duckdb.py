@@ -162,37 +162,10 @@ def test_only_nulls_make_no_call_and_no_rows(con, sandbox):
     assert sandbox.calls == {}
 
 
-def test_the_answer_udf_reads_each_row_of_lists_on_its_own(con, sandbox):
-    # The macros pass one list per query; the UDF still answers row by row, so
-    # each row's slice of the list values must be its own (offsets, NULL, empty):
-    # each input's answer, in the row's order.
-    from tgcheck_duckdb import macros
-
-    a, b, c = numbers(3)
-    rows = con.execute(f"""
-        SELECT i, [x.number FOR x IN r], [x.status FOR x IN r]
-        FROM (SELECT i, {macros.ANSWER_UDF}(pairs, NULL, NULL) AS r
-              FROM (SELECT i, [{{'input': x, 'region': NULL::VARCHAR}} FOR x IN xs] AS pairs
-                    FROM (VALUES (1, ['{a}', 'abc']), (2, NULL), (3, []),
-                                 (4, ['{c}', '{b}', NULL])) AS t(i, xs)))
-        ORDER BY i""").fetchall()
-
-    def status(n):
-        return "ok" if sandbox.expected(n) else "unknown"
-
-    assert rows == [
-        (1, [a, None], [status(a), "invalid"]),
-        (2, None, None),
-        (3, [], []),
-        (4, [c, b, None], [status(c), status(b), "blank"]),
-    ]
-
-
 def test_the_udf_hands_duckdb_only_the_answers_of_the_column(con, settings, sandbox):
     # A column that is a large part of the store is looked up by scanning it:
     # the store's other answers must not go to DuckDB to be joined against.
     from tgcheck.store import StoredAnswer, StoreTuning
-    from tgcheck_duckdb import macros
 
     SCAN_MIN, SCAN_SHARE = StoreTuning().scan_min, StoreTuning().scan_share
     stored = [f"+4179{i:07d}" for i in range(SCAN_MIN * 3 // 2)]
@@ -201,10 +174,9 @@ def test_the_udf_hands_duckdb_only_the_answers_of_the_column(con, settings, sand
         StoredAnswer("tg", n, "yes", "ok", time.time(), "t") for n in stored)
     asked = stored[:SCAN_MIN]
     con.execute("CREATE TABLE asked AS SELECT unnest(?::VARCHAR[]) AS phone", [asked])
-    answered, numbers = con.execute(f"""
-        SELECT len(r), list_sort([x.number FOR x IN r])
-        FROM (SELECT {macros.ANSWER_UDF}(list({{'input': phone, 'region': NULL::VARCHAR}}),
-                                         NULL, NULL) AS r FROM asked)""").fetchone()
+    answered, numbers = con.execute(
+        "SELECT count(*), list_sort(list(number)) FROM telegram_check('asked', 'phone')"
+    ).fetchone()
     assert answered == SCAN_MIN and numbers == sorted(asked)
     assert con.execute("SELECT count(*) FILTER (telegram = 'yes'), count(*) "
                        "FROM telegram_enrich('asked', 'phone')").fetchone() == (SCAN_MIN,) * 2
@@ -291,15 +263,17 @@ def test_running_a_query_again_creates_no_task(mixed, sandbox, settings):
     assert (sandbox.billed["create"], sandbox.billed["status"]) == (creates, statuses)
 
 
-def test_a_query_over_100k_rows_calls_the_udf_once(con, sandbox, monkeypatch):
+def test_a_query_over_100k_rows_checks_its_numbers_once(con, sandbox, monkeypatch):
+    from tgcheck.engine.planning import Planning
+
     calls = []
-    real_check = tgcheck.Engine.check_column
+    real_check = Planning.check_compact
 
-    def counting_check(self, values, **kwargs):
-        calls.append(len(values))
-        return real_check(self, values, **kwargs)
+    def counting_check(self, answers, request, lookup_size):
+        calls.append(len(answers))
+        return real_check(self, answers, request, lookup_size)
 
-    monkeypatch.setattr(tgcheck.Engine, "check_column", counting_check)
+    monkeypatch.setattr(Planning, "check_compact", counting_check)
     distinct = numbers(2_000)
     con.execute("""CREATE TABLE big AS SELECT i AS id,
                    CASE WHEN i % 10 = 0 THEN NULL ELSE $1[i % 2000 + 1] END AS phone

@@ -15,8 +15,12 @@ import sys
 import time
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 import tgcheck
 import tgcheck_duckdb
@@ -26,8 +30,8 @@ from tgcheck.errors import ConfigError
 from tgcheck.plugins import get_task_type
 from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
-from tgcheck_duckdb import memo_macros, registration
-from tgcheck_duckdb.answer_memo import AnswerMemo
+from tgcheck_duckdb import answer_memo, registration
+from tgcheck_duckdb.answer_memo import AnswerMemo, MemoSnapshot
 
 TG = get_task_type("tg")
 
@@ -424,12 +428,12 @@ def test_the_memo_is_a_view_of_the_connection(settings, sandbox):
     con = connect(settings, phones)
     memoised(con, sandbox)
     rows = {r[0]: r[1:] for r in con.execute(
-        f"SELECT * FROM {memo_macros.MEMO_VIEW}").fetchall()}
+        f"SELECT * FROM {answer_memo.MEMO_VIEW}").fetchall()}
     assert sorted(rows) == sorted(phones)
     checked = {r[0]: r[2:] for r in con.execute(CHECK).fetchall()}
     assert rows == checked
     other = con.cursor()  # another connection to the same database has none
-    assert memo_macros.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
+    assert answer_memo.MEMO_VIEW not in {r[0] for r in other.execute("SHOW TABLES").fetchall()}
 
 
 @pytest.mark.parametrize("version", ["1.4.4", "1.1.3", "0.10.0"])
@@ -446,3 +450,22 @@ def test_the_installed_duckdb_is_accepted():
     registration._supported(duckdb.__version__)
     registration._supported("1.5.0")
     registration._supported("2.0.1")
+
+
+@hyp_settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.integers(1, 10 ** 15 - 1), st.sampled_from(["yes", "no", None]),
+                       max_size=300),
+       st.lists(st.one_of(st.just(-1), st.integers(1, 10 ** 15 - 1)), max_size=100))
+def test_a_memo_snapshot_finds_each_number_and_only_those(entries, asked):
+    # MemoSnapshot's hash table against a dict: every entry found with its answer
+    # as shown, any other number (and -1, a row without digits) not. (0 is no
+    # cell's digits: the first digit is not 0.)
+    numbers = list(entries)
+    snapshot = MemoSnapshot(pa.StructArray.from_arrays(
+        [pa.array([f"+{n}" for n in numbers], pa.string()),
+         pa.array(list(entries.values()), pa.string()),
+         pa.array(["ok" if v else "unknown" for v in entries.values()], pa.string()),
+         pa.nulls(len(numbers), pa.string())], names=["number", "value", "status", "reason"]))
+    keys = np.array(numbers + asked, np.int64)
+    got = [snapshot.outcomes[c][0] if c >= 0 else "missing" for c in snapshot.codes_of(keys)]
+    assert got == [entries.get(k, "missing") for k in keys.tolist()]

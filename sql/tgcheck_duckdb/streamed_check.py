@@ -1,0 +1,399 @@
+"""One macro call's check, streamed: DuckDB hands Python the cells a vector at a time.
+
+DuckDB's Python API has no table functions, and a list value is neither streamed
+nor spilled (docs/performance.md, "DuckDB memory"). So each macro call
+(macros.py) is a few scalar UDFs over one QueryState, none of which ever sees
+the whole column:
+
+1. BEGIN (one row): checks `region :=` and `task_type :=` (a misspelled one
+   fails the query before any call), takes the memo's snapshot (the registered
+   task type only) and opens the state; its id is the one-row CTE every later
+   call is cross-joined to;
+2. COLLECT (a vector of rows at a time): keeps the numbers the memo does not
+   answer, as int64 keys (tgcheck.compact_answers: about 12 bytes a distinct
+   number); a cell that is "+" and digits reaches Python as the integer SQL
+   read from it, in C (macros.DIGITS_OF), any other cell as itself, read here
+   (resolve_all) and its reading kept for pass 3;
+3. FINISH (one row, after every COLLECT): reads the collected "+digits" cells a
+   batch at a time (resolve_all: invalid ones are answered locally, never
+   sent), then Planning.check_compact once: one task for the whole column when
+   it fits one, interruptible, with the progress line; VALUES then hands SQL
+   the answers' values;
+4. CODE or ANSWER (a vector at a time, in the table's order): each row's answer,
+   from the memo's snapshot, the compact answers or its reading; the core's
+   answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
+   answer code only (a task type without fields: its one column), ANSWER the
+   whole answer.
+
+A state is dropped when its last row is answered (rows answered == rows
+collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
+leaves its state until MAX_OPEN later ones have opened: what is kept is
+bounded, never growing per query.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tgcheck.answer_column import AnswerColumn, outcome, sent_numbers
+from tgcheck.compact_answers import (
+    CompactAnswers,
+    as_strs,
+    distinct,
+    keys_of_digits,
+)
+from tgcheck.errors import InputError
+from tgcheck.models import OK
+from tgcheck.normalize import resolve_all
+from tgcheck.regions import per_row
+
+from .answer_memo import MemoSnapshot
+from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
+
+# ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
+SAME_AS_CELL = ""
+# States of queries stopped before their last row (a LIMIT) kept at most: the
+# oldest is dropped when another opens (its query, if still reading, fails).
+MAX_OPEN = 8
+# Collected cells read (resolve_all) this many at a time in finish: Python
+# values of one batch, however long the column.
+READ_BATCH = 200_000
+# Readings of cells that are not "+" and digits kept per call, for the second
+# pass (about 150 bytes each).
+READINGS_KEPT = 500_000
+_UNREAD = object()
+# Key parts merged so many at a time (KeyParts): a number repeated across
+# vectors is then held once.
+MERGE_EVERY = 16
+
+
+class QueryStates:
+    """The open states of one connection's macro calls, by id."""
+
+    def __init__(self, max_open: int = MAX_OPEN):
+        self.max_open = max_open
+        self._lock = threading.Lock()
+        self._open: OrderedDict[int, QueryState] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, state: QueryState) -> int:
+        with self._lock:
+            state.id = next(self._ids)
+            self._open[state.id] = state
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+            return state.id
+
+    def get(self, ids: pa.Array) -> QueryState:
+        state_id = ids[0].as_py() if len(ids) else None
+        with self._lock:
+            state = self._open.get(state_id)
+        if state is None:
+            raise InputError("this query's check was dropped: more than "
+                             f"{self.max_open} telegram_enrich/telegram_check calls were "
+                             "left unfinished since it started; run it again")
+        return state
+
+    def close(self, state: QueryState) -> None:
+        with self._lock:
+            self._open.pop(state.id, None)
+
+
+class QueryState:
+    """One macro call's check. chosen: the task type asked for (block: its block
+    of columns, macros.block_fields: members); region: the default region;
+    snapshot: the memo's entries (None: none serve this call); check(fn) runs
+    fn(request) interruptibly with the progress line (registration._check);
+    remember(numbers): the memo's, for cells read as themselves (None: not
+    memoised), when at most max_remembered; lookup_size: numbers looked up in the
+    store at a time (check_compact's)."""
+
+    def __init__(self, engine, chosen, asked: str, block: int, members: tuple, region,
+                 snapshot: MemoSnapshot | None, check: Callable,
+                 remember: Callable | None, max_remembered: int = 0,
+                 lookup_size: int = 1_000_000):
+        self.id = 0
+        self._lookup_size = lookup_size
+        self._offset = 0  # the first code of the call's own answers (after the memo's)
+        self.engine, self.chosen, self.asked = engine, chosen, asked
+        self.block, self.members, self.region = block, members, region
+        self.snapshot, self._check, self._remember = snapshot, check, remember
+        self._max_remembered = max_remembered
+        self._lock = threading.Lock()
+        # Keys (compact_answers) of the "+digits" cells the memo does not answer,
+        # and of the numbers read from other cells: sorted, distinct, merged as
+        # they come.
+        self._cells, self._others = KeyParts(), KeyParts()
+        self.collected = self.answered = 0
+        self.answers = CompactAnswers(np.empty(0, np.int64))
+        self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
+        self._outcomes: list[tuple] = []
+        self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
+
+    # -- pass 1 ---------------------------------------------------------------
+    def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> None:
+        keys = _digits(digits)
+        if self.snapshot is not None:
+            misses = keys[self.snapshot.codes_of(keys) < 0]
+            misses = misses[misses >= 0]
+        else:
+            misses = keys[keys >= 0]
+        misses = distinct([keys_of_digits(misses)]) if len(misses) else None
+        other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
+                 if raw.null_count != len(raw) else None)
+        numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
+        with self._lock:
+            self.collected += len(keys)
+            if misses is not None:
+                self._cells.add(misses)
+            if numbers is not None:
+                self._others.add(numbers)
+
+    def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
+              where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
+        """The rows at where as Python values (a row with digits: its "+digits"
+        cell, any other its raw cell) and resolve_all's reading of them, each with
+        its region; None when there are none."""
+        at = np.flatnonzero(where)
+        if not len(at):
+            return None
+        taken = pa.array(at)
+        values = python_values(raw.take(taken))
+        for i in np.flatnonzero(keys[at] >= 0).tolist():
+            values[i] = f"+{keys[at[i]]}"
+        regions = (row_regions.take(taken).to_pylist()
+                   if row_regions.null_count != len(row_regions) else None)
+        return at, values, self._readings(values, regions)
+
+    def _readings(self, values: list, regions: list | None) -> list:
+        """resolve_all's reading of values (each with its region, or the call's),
+        each distinct one read once per call: the first pass reads a cell, the
+        second finds its reading here (up to READINGS_KEPT cells; past that the
+        second pass reads again, memory being bounded)."""
+        kept = self._kept
+        asked = values if regions is None else list(zip(values, regions, strict=True))
+        found = [kept.get(k, _UNREAD) for k in asked]
+        unread = [i for i, f in enumerate(found) if f is _UNREAD]
+        if unread:
+            region = self.region if regions is None else per_row(
+                [regions[i] for i in unread], self.region)
+            fresh = resolve_all([values[i] for i in unread], region)
+            room = READINGS_KEPT - len(kept)
+            for i, f in zip(unread, fresh, strict=True):
+                found[i] = f
+                if room > 0:
+                    kept[asked[i]] = f
+                    room -= 1
+        return found
+
+    # -- pass 2 ---------------------------------------------------------------
+    def finish(self) -> None:
+        """Read the collected "+digits" cells, a batch at a time, then check every
+        number once."""
+        cells = self._cells.merged()
+        remembered = [] if self._remember is not None and \
+            0 < len(cells) <= self._max_remembered else None
+        keep, odd = np.ones(len(cells), bool), []
+        for start in range(0, len(cells), READ_BATCH):
+            part = cells[start:start + READ_BATCH]
+            strs = as_strs(part)
+            found = resolve_all(strs, self.region)
+            if found != strs:  # some not read as themselves: answered from their reading
+                itself = np.array([type(f) is str and f == c
+                                   for f, c in zip(found, strs, strict=True)], bool)
+                odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
+                self._others.add(distinct([_keys(sent_numbers(
+                    [f for f, same in zip(found, itself, strict=True) if not same]))]))
+                keep[start:start + len(part)] = itself
+                strs = [c for c, same in zip(strs, itself, strict=True) if same]
+            if remembered is not None:
+                remembered.append(pa.array(strs, pa.string()))
+            del strs, found
+        self._odd = np.sort(np.array(odd, np.int64))
+        # The clean cells' keys stay sorted and distinct: no second sort, and no
+        # copy when every cell read as itself.
+        numbers = cells if keep.all() else cells[keep]
+        del cells, keep
+        others = self._others.merged()
+        self.answers = CompactAnswers(distinct([numbers, others]) if len(others) else numbers)
+        del numbers, others
+        if len(self.answers):
+            size = self._lookup_size
+            self._check(lambda request: self.engine.planning.check_compact(
+                self.answers, request, size))
+        # The cells read as themselves (no region of their own: they have digits):
+        # the memo answers them by cell at the next query.
+        if remembered:
+            self._remember(pa.concat_arrays(remembered))
+        self._offset = len(self.snapshot.outcomes) if self.snapshot is not None else 0
+        self._outcomes = [*(self.snapshot.outcomes if self.snapshot is not None else ()),
+                          *(outcome(value, status) for value, status in self.answers.pairs)]
+
+    # -- pass 3 ---------------------------------------------------------------
+    def values(self) -> list[str | None]:
+        """Each answer code's value as shown (value_codes' 1-based codes index it)."""
+        return [shown[0] for shown in self._outcomes]
+
+    def value_codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+                    ) -> tuple[pa.Array, bool]:
+        """Each row's answer as its code + 1 into values() (NULL: none, which is a
+        NULL value too: a cell answered locally, a number without an answer), in
+        the rows' order; and whether this was the call's last row. What a task
+        type without fields needs for its one column: no string made per row."""
+        codes, _ = self._codes(digits, raw, row_regions)
+        return pa.array(codes + 1, pa.int32(), mask=codes < 0), self._answered(len(codes))
+
+    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+               ) -> tuple[pa.StructArray, bool]:
+        """Each row's answer (arrow_values.answers_array's struct, every block's
+        members: in_blocks), in the rows' order; and whether this was the last row."""
+        codes, read = self._codes(digits, raw, row_regions)
+        n = len(codes)
+        # A "+digits" cell read as itself is its own number: SAME_AS_CELL, which
+        # the macros replace by the cell (no string made here, nor converted
+        # back). The fields are looked up by number: then the number itself.
+        numbers = (_plus(digits) if self.chosen.fields else
+                   pc.if_else(digits.is_valid(), SAME_AS_CELL, pa.scalar(None, pa.string())))
+        local_status = local_reason = pa.nulls(n, pa.string())
+        if read is not None:  # the rows read here: their number, status and reason
+            at, number, status, reason = read
+            mask = np.zeros(n, bool)
+            mask[at] = True
+            masked = pa.array(mask)
+            numbers = pc.replace_with_mask(numbers, masked, number)
+            local_status = pc.replace_with_mask(local_status, masked, status)
+            local_reason = pc.replace_with_mask(local_reason, masked, reason)
+        out = AnswerColumn.outcomes_to_arrow(numbers, codes, self._outcomes, local_status,
+                                             local_reason)
+        return in_blocks(out, self._fields(out), self.block, self.members), self._answered(n)
+
+    def _answered(self, rows: int) -> bool:
+        with self._lock:
+            self.answered += rows
+            return self.answered >= self.collected
+
+    def _codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+               ) -> tuple[np.ndarray, tuple | None]:
+        """Each row's answer code (an index into _outcomes, -1: none) and, for the
+        rows read here (cells not "+" and digits, and such cells not read as
+        themselves), their positions and Arrow reading (AnswerColumn.arrow_inputs)."""
+        keys = _digits(digits)
+        n = len(keys)
+        keyed = keys >= 0
+        if self.snapshot is not None:
+            codes = self.snapshot.codes_of(keys)
+            rest = keyed & (codes < 0)
+        else:
+            codes, rest = np.full(n, -1, np.int32), keyed
+        if len(self._odd):
+            odd = rest & np.isin(keys, self._odd)
+            rest &= ~odd
+        else:
+            odd = None
+        if rest.any():
+            own = self.answers.codes_of(keys_of_digits(keys[rest]))
+            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        where = ~keyed if raw.null_count != len(raw) else None
+        if where is not None:
+            where &= _valid(raw)
+        if odd is not None:
+            where = odd if where is None else where | odd
+        read = self._read(raw, row_regions, keys, where) if where is not None else None
+        if read is None:
+            return codes, None
+        at, values, found = read
+        number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
+        sent = number.is_valid().to_numpy(zero_copy_only=False)
+        own = self.answers.codes_of(_keys(number.drop_null()))
+        read_codes = np.full(len(values), -1, np.int32)
+        read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
+        codes[at] = read_codes
+        return codes, (at, number, status, reason)
+
+    def _fields(self, out: pa.StructArray) -> dict[str, pa.Array]:
+        """The chosen task type's typed fields of each ok answer (looked up by
+        number, as the engine keeps them), by member name; {} when it declares none."""
+        declared = self.chosen.fields
+        if not declared:
+            return {}
+        numbers = out.field("number").to_pylist()
+        statuses = out.field("status").to_pylist()
+        ok = {n: (None, OK) for n, s in zip(numbers, statuses, strict=True) if s == OK}
+        with self._lock:  # one store access at a time from DuckDB's threads
+            by_number = self.engine.fields_of(self.chosen.qualified_name, ok) or {}
+        rows = [by_number.get(n) or {} if s == OK else {}
+                for n, s in zip(numbers, statuses, strict=True)]
+        return {f"{FIELD_PREFIX}t{self.block}_{f.name}":
+                pa.array([row.get(f.name) for row in rows], ARROW_TYPES[f.kind])
+                for f in declared}
+
+
+class KeyParts:
+    """Sorted distinct key arrays, merged as they come: MERGE_EVERY parts of one
+    level make one of the next (a merge tree), so that a key repeated across
+    parts is held once soon and no key is sorted more than a few times."""
+
+    def __init__(self):
+        self._levels: list[list[np.ndarray]] = []
+
+    def add(self, part: np.ndarray) -> None:
+        for level in itertools.count():
+            if len(self._levels) == level:
+                self._levels.append([])
+            self._levels[level].append(part)
+            if len(self._levels[level]) < MERGE_EVERY:
+                return
+            part, self._levels[level] = distinct(self._levels[level]), []
+
+    def merged(self) -> np.ndarray:
+        parts = [part for level in self._levels for part in level]
+        self._levels = []
+        return distinct(parts)
+
+
+def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
+              members: tuple) -> pa.StructArray:
+    """The answer struct with every block's members (macros.block_fields): the
+    chosen block's fields given, the other blocks' NULL."""
+    base = ("number", "value", "status", "reason")
+    columns = [answers.field(name) for name in base]
+    columns += [fields.get(FIELD_PREFIX + m.name) if FIELD_PREFIX + m.name in fields
+                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
+    return pa.StructArray.from_arrays(
+        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
+
+
+def _digits(digits: pa.Array) -> np.ndarray:
+    """SQL's integer of each "+digits" cell, -1 for a row without one."""
+    if digits.null_count:
+        digits = pc.fill_null(digits, -1)
+    return digits.to_numpy(zero_copy_only=False)
+
+
+def _keys(numbers: list[str] | pa.Array) -> np.ndarray:
+    """compact_answers.as_array of E.164 numbers (resolve_all's), read in C: their
+    digits as an integer by Arrow, then keys_of_digits (as_array's byte matrix
+    costs ten times more per vector)."""
+    numbers = numbers if isinstance(numbers, pa.Array) else pa.array(numbers, pa.string())
+    digits = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64())
+    return keys_of_digits(digits.to_numpy(zero_copy_only=False))
+
+
+def _valid(array: pa.Array) -> np.ndarray:
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _plus(digits) -> pa.Array:
+    """"+" and each integer's digits: the number it was read from (NULL for NULL)."""
+    return pc.binary_join_element_wise("+", pc.cast(pa.array(digits, pa.int64()),
+                                                    pa.string()), "")
