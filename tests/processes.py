@@ -17,6 +17,18 @@ from conftest import child_env
 from paths import ROOT
 
 
+def cli_script(before: str, after: str) -> str:
+    """A `python -c` script that runs `tgcheck ARGS...` in its own process (the
+    script's argv), with code before (e.g. a spy installed) and after it (e.g.
+    what the spy saw, printed); a failing command fails the script."""
+    return ("import sys\n" + before + "from tgcheck.cli import main\n"
+            "sys.argv = ['tgcheck', *sys.argv[1:]]\n"
+            "try:\n"
+            "    main()\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n" + after)
+
+
 def run(*args: str, env: dict | None = None, stdin: str | None = None, cwd=ROOT,
         timeout: float = 120) -> subprocess.CompletedProcess:
     """`tgcheck ARGS...` run to its end; its output as text."""

@@ -30,6 +30,7 @@ from tgcheck import readers as generic
 from tgcheck.default_plugins.ekycpro import client as ekycpro
 from tgcheck.input_limits import MAX_CELL_CHARS
 from tgcheck.result_size import result_budget
+from workbooks import xlsx
 
 TG = plugins.get_task_type("tg")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -41,22 +42,6 @@ def read(data: bytes):
     if reader is None:
         raise tgcheck.ResultFileError("no reader accepts the file")
     return reader.read(data, TG)
-
-
-def xlsx(rows, *, formula_rows=()) -> bytes:
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True})
-    sheet = book.add_worksheet()
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            if isinstance(cell, float):
-                sheet.write_number(r, c, cell)
-            elif cell is not None:
-                sheet.write_string(r, c, cell)
-    for r, c, formula, value in formula_rows:
-        sheet.write_formula(r, c, formula, None, value)
-    book.close()
-    return buf.getvalue()
 
 
 def zipped(name: str, data: bytes, compression=zipfile.ZIP_DEFLATED) -> bytes:

@@ -9,7 +9,6 @@ import re
 import zipfile
 
 import pytest
-import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineError, CalamineWorkbook
@@ -19,6 +18,7 @@ from tgcheck import ResultFileError, plugins, xlsx_plain
 from tgcheck import readers as generic
 from tgcheck.default_plugins.ekycpro.sandbox_answers import xlsx_file
 from tgcheck.xlsx_rows import first_sheet_and_strings
+from workbooks import xlsx
 
 TG = plugins.get_task_type("tg")
 
@@ -152,17 +152,7 @@ CELL_TEXT = st.one_of(
 @given(rows=st.lists(st.lists(st.one_of(CELL_TEXT, st.floats(0, 1e12), st.none()),
                               min_size=1, max_size=4), min_size=1, max_size=8))
 def test_any_sheet_the_plain_path_reads_is_what_calamine_reads(rows):
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True})
-    sheet = book.add_worksheet()
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            if isinstance(cell, float):
-                sheet.write_number(r, c, cell)
-            elif cell is not None:
-                sheet.write_string(r, c, cell)
-    book.close()
-    data = buf.getvalue()
+    data = xlsx(rows)
     columns = plain(data)
     if columns is not None:
         assert columns == calamine_columns(data)

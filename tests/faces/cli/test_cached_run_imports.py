@@ -8,17 +8,9 @@ import pytest
 
 from conftest import numbers
 from paths import ROOT
-from processes import cli_env, run
+from processes import cli_env, cli_script, run
 
-CHECK_AND_LIST_IMPORTS = (
-    "import sys\n"
-    "from tgcheck.cli import main\n"
-    "sys.argv = ['tgcheck', *sys.argv[1:]]\n"
-    "try:\n"
-    "    main()\n"
-    "except SystemExit as e:\n"
-    "    assert not e.code, e.code\n"
-    "print('httpx' in sys.modules, file=sys.stderr)\n")
+CHECK_AND_LIST_IMPORTS = cli_script("", "print('httpx' in sys.modules, file=sys.stderr)\n")
 
 
 @pytest.mark.slow

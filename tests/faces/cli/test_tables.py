@@ -19,7 +19,7 @@ from python_calamine import CalamineWorkbook
 
 from conftest import numbers
 from paths import ROOT
-from processes import cli_env, rows, run
+from processes import cli_env, cli_script, rows, run
 
 
 @pytest.fixture
@@ -358,20 +358,13 @@ def test_csv_output_neutralises_formulas_but_not_numbers(env, formula_csv, tmp_p
 
 # The columns the CSV writer searches for formulas (output_formats.neutralised's
 # columns), printed by a process that runs the command.
-CHECK_AND_SHOW_SEARCHED = (
-    "import sys\n"
+CHECK_AND_SHOW_SEARCHED = cli_script(
     "from tgcheck.default_plugins import output_formats\n"
     "searched = []\n"
     "def spy(rows, columns=None):\n"
     "    searched.append(list(columns))\n"
     "    return real(rows, columns)\n"
-    "real, output_formats.neutralised = output_formats.neutralised, spy\n"
-    "from tgcheck.cli import main\n"
-    "sys.argv = ['tgcheck', *sys.argv[1:]]\n"
-    "try:\n"
-    "    main()\n"
-    "except SystemExit as e:\n"
-    "    assert not e.code, e.code\n"
+    "real, output_formats.neutralised = output_formats.neutralised, spy\n",
     "print(searched, file=sys.stderr)\n")
 
 
