@@ -77,9 +77,10 @@ class Planning(EnginePart):
         self._size_cap: int | None = None
 
     def _grouped(self, values, request: CheckRequest
-                 ) -> tuple[list, set[str], list[AnswerGroup], list[int] | None]:
+                 ) -> tuple[list, set[str] | None, list[AnswerGroup], list[int] | None]:
         """The path of check() and check_column(): per value its E.164 string or
-        its problem, the distinct numbers, their answers as groups (stored ones,
+        its problem, the distinct numbers (None: not made, the store answered
+        every one), their answers as groups (stored ones,
         then those of the tasks sent for the rest), and when the store answered
         every number, the join already made (answer_column.group_codes of the
         numbers sent; else None)."""
@@ -99,15 +100,18 @@ class Planning(EnginePart):
             missing = sorted(set(compress(numbers, map(lt, codes, repeat(0)))))
         else:
             missing = []
-        for fetched in self._fetch(ttype, missing, wanted, request, since):
+        for fetched in self._fetch(ttype, missing, (lambda: set(numbers)) if wanted is None
+                                   else wanted, request, since):
             groups.extend(fetched)
         return found, wanted, groups, None if missing else codes
 
     def _known(self, values: list, region, ttype: TaskType, freshness: dict
                ) -> tuple[list, list[str], set[str], list[AnswerGroup], list[int] | None]:
         """values read and looked up in the store: (found, resolve_all's reading
-        of each; numbers, sent_numbers(found); wanted, their set; groups, the
-        stored answers; codes, group_codes(numbers, groups), None for no group).
+        of each; numbers, sent_numbers(found); wanted, their set, None when the
+        store answers every number (no set made: the answer column makes it if
+        asked); groups, the stored answers; codes, group_codes(numbers, groups),
+        None for no group).
 
         A column every cell of which is written as E.164 ("+" and digits, no 0
         after the "+": a cached re-run on clean numbers, or on tgcheck's own
@@ -120,8 +124,10 @@ class Planning(EnginePart):
         if (region is None or isinstance(region, (str, int, float))) \
                 and all_e164_form(values):
             regions.fixed_region(region)  # an unknown region is refused all the same
-            wanted = set(values)
-            groups = self._look_up(ttype, values, wanted, freshness)
+            # As they stand, duplicates too: the store's IN and ANY take a number
+            # once, and no set of 200,000 numbers is made first (0.013 s) where
+            # every one is answered (the set is made below when one is not).
+            groups = self.store.lookup_groups(ttype.name, values, **freshness)
             codes = group_codes(values, groups) if groups else None
             if codes is None:
                 unread, cells = None, values
@@ -129,12 +135,12 @@ class Planning(EnginePart):
                 unread = list(compress(range(len(values)), map(lt, codes, repeat(0))))
                 cells = [values[i] for i in unread]
             else:  # the store answers every cell: none is read
-                return values.copy(), values.copy(), wanted, groups, codes
+                return values.copy(), values.copy(), None, groups, codes
             readings = resolve_all(cells, region)
             if readings == cells:
                 # Each cell not answered is a valid number as it stands, looked up
                 # already (a cold run on a clean column).
-                return values.copy(), values.copy(), wanted, groups, codes
+                return values.copy(), values.copy(), set(values), groups, codes
             found = readings if unread is None else values.copy()
             for i, reading in zip(unread or (), readings, strict=True):
                 found[i] = reading
