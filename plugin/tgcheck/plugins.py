@@ -72,12 +72,13 @@ _SECTION = r"(?m)^[ \t]*\[[ \t]*{}[ \t]*\][ \t]*$"
 
 def _may_declare(group: str) -> bool:
     """Whether an installed distribution may declare entry points in group: the
-    entry_points.txt of each *.dist-info and *.egg-info folder on sys.path read
-    for that section, before importlib.metadata is imported to load them (it
-    and the email, csv and zipfile modules it imports cost about 0.008 s of a
-    run's start, for no plugin at all in the usual install). True whenever this
-    cannot tell: a sys.path entry that is a file (a zip), a finder on
-    sys.meta_path that lists distributions of its own."""
+    entry_points.txt of each *.dist-info and *.egg-info folder on sys.path (and
+    of an .egg folder's EGG-INFO) read for that section, before
+    importlib.metadata is imported to load them (it and the email, csv and
+    zipfile modules it imports cost about 0.008 s of a run's start, for no
+    plugin at all in the usual install). True whenever this cannot tell: a
+    sys.path entry that is a file (a zip), a finder on sys.meta_path that lists
+    distributions of its own."""
     import os
     import re
     from importlib.machinery import PathFinder
@@ -94,8 +95,12 @@ def _may_declare(group: str) -> bool:
             return True  # a zip or an egg file: importlib.metadata reads inside
         except OSError:
             continue  # no such folder: nothing installed there
+        egg = os.path.basename(os.path.normpath(folder)).lower().endswith(".egg")
         for name in names:
-            if not name.lower().endswith((".dist-info", ".egg-info")):
+            low = name.lower()
+            # Where importlib.metadata looks: *.dist-info, *.egg-info, and an
+            # .egg folder's EGG-INFO.
+            if not (low.endswith((".dist-info", ".egg-info")) or egg and low == "egg-info"):
                 continue
             try:
                 with open(os.path.join(folder, name, "entry_points.txt"), "rb") as f:

@@ -381,6 +381,11 @@ def test_only_a_tgcheck_section_or_what_cannot_be_read_loads_entry_points(
         "[console_scripts]\nplug = plug:main\n\n[tgcheck]\nplug = plug\n")
     monkeypatch.setattr(sys, "path", [str(other), str(declaring)])
     assert _may_declare("tgcheck")
+    egg = tmp_path / "plug-0.1-py3.11.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[tgcheck]\nplug = plug\n")
+    monkeypatch.setattr(sys, "path", [str(other), str(egg)])
+    assert _may_declare("tgcheck")
     zipped = tmp_path / "plugins.zip"
     zipped.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     monkeypatch.setattr(sys, "path", [str(other), str(zipped)])
