@@ -80,8 +80,8 @@ class Planning(EnginePart):
                  ) -> tuple[list, set[str] | None, list[AnswerGroup], list[int] | None]:
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers (None: not made, the store answered
-        every one), their answers as groups (stored ones,
-        then those of the tasks sent for the rest), and when the store answered
+        every one), their answers as groups (stored ones, then those of the tasks
+        sent for the rest), and when the store answered
         every number, the join already made (answer_column.group_codes of the
         numbers sent; else None)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
@@ -106,7 +106,8 @@ class Planning(EnginePart):
         return found, wanted, groups, None if missing else codes
 
     def _known(self, values: list, region, ttype: TaskType, freshness: dict
-               ) -> tuple[list, list[str], set[str], list[AnswerGroup], list[int] | None]:
+               ) -> tuple[list, list[str], set[str] | None, list[AnswerGroup],
+                          list[int] | None]:
         """values read and looked up in the store: (found, resolve_all's reading
         of each; numbers, sent_numbers(found); wanted, their set, None when the
         store answers every number (no set made: the answer column makes it if
