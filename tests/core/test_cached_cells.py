@@ -113,3 +113,29 @@ def test_an_answer_stored_for_a_number_now_invalid_stands_until_it_expires(
     assert (answers[3].number, answers[3].status) == (None, "invalid")
     assert code_of(answers[3].reason) == "invalid_number"
     assert sandbox.creates == 1 and NOW_INVALID not in sent(sandbox)
+
+
+def test_a_re_run_on_the_corpus_output_answers_as_reading_every_cell(engine, sandbox):
+    """tests/data/crm_mixed.csv checked with its countries, then its output's
+    numbers (written as E.164: looked up as they stand) with E.164-written
+    invalid cells: the same cells as reading every cell gives (a per-row region
+    of none reads them all), and nothing more is sent."""
+    import csv
+
+    from paths import ROOT
+
+    with open(ROOT / "tests" / "data" / "crm_mixed.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    checked = engine.check_column([r["phone"] for r in rows],
+                                  region=[r["country"] for r in rows])
+    creates = sandbox.creates
+    column = [n for n in checked.numbers() if n] + ["+10000000000", "+4179", "+330612345678"]
+    assert all_e164_form(column)
+    looked_up = list(engine.check_column(column).cells(None))
+    read = list(engine.check_column(column, region=[None] * len(column)).cells(None))
+    assert looked_up == read
+    # The first run's answers (its notes were about the cells then: an extension).
+    by_number = {number: (value, status) for number, value, status, _ in checked.cells(None)
+                 if number}
+    assert [by_number[c[0]] for c in looked_up[:-3]] == [c[1:3] for c in looked_up[:-3]]
+    assert sandbox.creates == creates
