@@ -221,21 +221,8 @@ def _all_clean(values: list) -> bool:
     of one country (+41): 0.079 s to 0.055 s. A column of "+" and digits with an
     invalid number in it pays for these regexes, then for its keys' own in the
     loop."""
-    try:
-        low, high = min(values), max(values)
-    except (TypeError, ValueError):
-        return False  # not all strings (or none at all)
-    if type(low) is not str or type(high) is not str:
-        return False
-    # Strings between two that start with "+" start with it too.
-    if low[:1] != "+" or high[:1] != "+":
-        return False
-    text = "\n".join(values) + "\n"
-    # Only "+", digits and the newlines put in (one a value): anything else (a
-    # space, a dash, a newline of a value's own) goes to the loop before a regex
-    # is compiled. In C: 0.001 s for 200,000 values.
-    if (not text.isascii() or text.count("\n") != len(values)
-            or text.encode().translate(None, b"+0123456789\n")):
+    text = _plus_digits_lines(values)
+    if text is None:
         return False
     keys = tuple(sorted(set(map(_KEY, values))))
     # Mobile and fixed-line numbers first (a regex half the size to compile, what
@@ -249,6 +236,46 @@ def _all_clean(values: list) -> bool:
 
 # A value's key in _FAST.
 _KEY = operator.itemgetter(slice(1, 3))
+
+
+def _plus_digits_lines(values: list) -> str | None:
+    """values joined by newlines (one after each) when every value is a str that
+    starts with "+" followed by ASCII digits only ("+" alone too); else None.
+    The test runs in C: 0.001 s for 200,000 values, before any regex is
+    compiled."""
+    try:
+        low, high = min(values), max(values)
+    except (TypeError, ValueError):
+        return None  # not all strings (or none at all)
+    if type(low) is not str or type(high) is not str:
+        return None
+    # Strings between two that start with "+" start with it too.
+    if low[:1] != "+" or high[:1] != "+":
+        return None
+    text = "\n".join(values) + "\n"
+    # Only "+", digits and the newlines put in (one a value), and one "+" a value
+    # (its first character, above): anything else (a space, a dash, a newline of
+    # a value's own) is no such column.
+    if (not text.isascii() or text.count("\n") != len(values)
+            or text.count("+") != len(values)
+            or text.encode().translate(None, b"+0123456789\n")):
+        return None
+    return text
+
+
+def all_e164_form(values: list) -> bool:
+    """Every value a str written as an E.164 number would be: "+", then ASCII
+    digits, the first not 0 (nothing else: no space, no separator). Not whether
+    it is valid: a number the store answered in this very form was normalised
+    and validated before it was sent, so such a cell is that number (see
+    Planning._grouped); any other goes through resolve_all. A fixed region never
+    changes the reading of such a cell (it is read internationally: the fast
+    regex and _normalise's E164 test come before any region); in C, 0.005 s for
+    200,000 values."""
+    if type(values) is not list:
+        return False
+    text = _plus_digits_lines(values)
+    return text is not None and not text.startswith("+0") and "\n+0" not in text
 
 
 def _slow(value: object, kind: type, region: str | None, cache: dict):

@@ -139,9 +139,12 @@ def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, san
 def test_distinct_numbers_are_looked_up_in_the_inputs_order(engine, sandbox, monkeypatch):
     """A column of distinct numbers is looked up as a list in its own order (the
     store's walks over it read memory in the order the strings were made, a
-    sixth of the CPU of the set's hash order); with duplicates, as their set.
-    The answers are the same either way."""
+    sixth of the CPU of the set's hash order); with duplicates, as their set,
+    unless every cell is written as E.164: then as it stands, duplicates too
+    (the store takes each number once; no set is made where the store answers
+    all, planning._known). The answers are the same either way."""
     values = list(reversed(numbers(300)))
+    spaced = ["+41 79 000 00 01", *values]  # not written as E.164: read first
     first = engine.check(values)
     asked = []
     real = engine.store.lookup_groups
@@ -157,6 +160,8 @@ def test_distinct_numbers_are_looked_up_in_the_inputs_order(engine, sandbox, mon
         assert engine.check(values) == first
         assert asked.pop() == values
         assert engine.check(values + values[:10]) == first + first[:10]
+        assert asked.pop() == values + values[:10]
+        assert engine.check(spaced + values[:10])[1:] == first + first[:10]
         assert asked.pop() == set(values)
     assert len(sandbox.tasks) == 1  # nothing sent again
 

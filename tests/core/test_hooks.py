@@ -342,3 +342,51 @@ def test_plugin_task_type_and_reader_used_end_to_end(settings, sandbox):
 def test_job_event_is_plain_data():
     e = JobEvent("progress", "k" * 64, "tg", 3, task_id="t", processed=1, total=3)
     assert e.progress["processed"] == 1
+
+
+def test_without_a_plugin_installed_importlib_metadata_is_not_imported(tmp_path):
+    """No installed distribution declares a tgcheck entry point: the folders on
+    sys.path say so, and importlib.metadata (about 0.008 s of a run's start) is
+    not imported to load none."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TGCHECK_LOAD_PLUGINS"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from tgcheck import plugins; plugins.load(); "
+         "print('importlib.metadata' in sys.modules, plugins.get_task_type('tg').name)"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "tg"]
+
+
+def test_only_a_tgcheck_section_or_what_cannot_be_read_loads_entry_points(
+        tmp_path, monkeypatch):
+    import sys
+
+    from tgcheck.plugins import _may_declare
+
+    other = tmp_path / "other"
+    (other / "tool-1.0.dist-info").mkdir(parents=True)
+    (other / "tool-1.0.dist-info" / "entry_points.txt").write_text(
+        "[console_scripts]\ntgcheck = tgcheck.cli:main\n")
+    (other / "old.egg-info").write_text("Name: old\n")  # a file: no entry points
+    monkeypatch.setattr(sys, "path", ["", str(other), str(tmp_path / "missing")])
+    monkeypatch.chdir(tmp_path)
+    assert not _may_declare("tgcheck")
+    declaring = tmp_path / "declaring"
+    (declaring / "Plug-0.1.DIST-INFO").mkdir(parents=True)
+    (declaring / "Plug-0.1.DIST-INFO" / "entry_points.txt").write_text(
+        "[console_scripts]\nplug = plug:main\n\n[tgcheck]\nplug = plug\n")
+    monkeypatch.setattr(sys, "path", [str(other), str(declaring)])
+    assert _may_declare("tgcheck")
+    egg = tmp_path / "plug-0.1-py3.11.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[tgcheck]\nplug = plug\n")
+    monkeypatch.setattr(sys, "path", [str(other), str(egg)])
+    assert _may_declare("tgcheck")
+    zipped = tmp_path / "plugins.zip"
+    zipped.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    monkeypatch.setattr(sys, "path", [str(other), str(zipped)])
+    assert _may_declare("tgcheck")

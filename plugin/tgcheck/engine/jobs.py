@@ -22,7 +22,6 @@ from ..store.journal import DONE, ENDED, NEW, OPEN, STALLED, UNCERTAIN
 from ..store.journal import FAILED as JOB_FAILED
 from ..store.journal import LOST as JOB_LOST
 from .cancel import WATCH_EVERY, Cancelled, _await_change, _sleep, _wait_future
-from .driver import _Driver
 from .messages import RESUBMIT_HINT, lost_message, stalled_message
 from .part import EnginePart
 from .request import CheckRequest, number_set_key, tell
@@ -126,6 +125,10 @@ class Jobs(EnginePart):
                     f"{job.id} TASK_ID` records it; if not, `tgcheck jobs abandon {job.id}` "
                     "frees its numbers (--resubmit does not give up a job of another set)")
             if role == "drive":
+                # The driver (and the HTTP error handling it brings) is imported
+                # by the first job driven: a cached check drives none (0.005 s).
+                from .driver import _Driver
+
                 return _Driver(self.store, self.provider, self.settings, self._emit,
                                self.creates, job, numbers, request,
                                recovery=self.recovery, tuning=self.engine.tuning).run()

@@ -24,7 +24,6 @@ from ..settings import is_loopback
 from ..store import Job, journal
 from ..store.journal import LIVE_STATES, STALLED, SUBMITTING, UNCERTAIN
 from .cancel import Cancelled, _on_main_thread, _Stop
-from .driver import _amounts
 from .messages import lost_message
 from .part import EnginePart
 from .request import CheckRequest
@@ -195,6 +194,8 @@ class OpenJobs(EnginePart):
         """A status seen outside the driver (asked by hand), kept like a poll's: a
         later run's first wait counts from this call, and only progress seen here
         (the task moved, or is exported) ends the backoff."""
+        from .driver import _amounts  # not imported by a check that drives no job
+
         now = time.time()
         if record.state not in STATES:
             record = dataclasses.replace(record, state=self.provider.state_of(record.status))

@@ -17,11 +17,11 @@ from itertools import compress, repeat
 from operator import lt
 from typing import TYPE_CHECKING
 
-from .. import fast_path, plugins
-from ..answer_column import group_codes
+from .. import fast_path, plugins, regions
+from ..answer_column import group_codes, number_of
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
-from ..normalize import Region, resolve_all
+from ..normalize import Region, all_e164_form, resolve_all
 from ..reasons import most_frequent_first, tally_reasons
 from ..store import AnswerGroup
 from .answers import _groups_of, sent_numbers
@@ -77,40 +77,100 @@ class Planning(EnginePart):
         self._size_cap: int | None = None
 
     def _grouped(self, values, request: CheckRequest
-                 ) -> tuple[list, set[str], list[AnswerGroup], list[int] | None]:
+                 ) -> tuple[list, set[str] | None, list[AnswerGroup], list[int] | None]:
         """The path of check() and check_column(): per value its E.164 string or
-        its problem, the distinct numbers, their answers as groups (stored ones,
-        then those of the tasks sent for the rest), and when the store answered
+        its problem, the distinct numbers (None: not made, the store answered
+        every one), their answers as groups (stored ones, then those of the tasks
+        sent for the rest), and when the store answered
         every number, the join already made (answer_column.group_codes of the
         numbers sent; else None)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.engine.attach_recovered()
-        found = resolve_all(values, request.region)  # E.164 str, or a Normalised problem
-        numbers = sent_numbers(found)
-        wanted = set(numbers)
         since = self._answered_since(time.time(), request.retry_unknown)
-        # Distinct numbers (the usual column) are looked up as a list in the input's
-        # order: the store's walks over them (a range read's first and last, a
-        # probe's sort) then read the strings in the order they were made, not in
-        # the set's hash order (200,000 numbers' first and last: 0.006 s, not 0.04).
-        groups = self.store.lookup_groups(ttype.name,
-                                          numbers if len(numbers) == len(wanted) else wanted,
-                                          **self.freshness(request.retry_unknown, ttype))
+        found, numbers, wanted, groups, codes = self._known(
+            values, request.region, ttype, self.freshness(request.retry_unknown, ttype))
         # The numbers no group holds, found by the join the answers need anyway (a
         # cached run: all are answered, proved by no code -1), not by a set
         # difference as well (200,000 numbers: 0.06 s) hashing every group's fresh
         # strings a second time. Sorted: a set's journal key and its task file
         # must not depend on order.
-        codes = group_codes(numbers, groups) if groups else None
         if codes is None:
             missing = sorted(wanted)
         elif -1 in codes:
             missing = sorted(set(compress(numbers, map(lt, codes, repeat(0)))))
         else:
             missing = []
-        for fetched in self._fetch(ttype, missing, wanted, request, since):
+        for fetched in self._fetch(ttype, missing, (lambda: set(numbers)) if wanted is None
+                                   else wanted, request, since):
             groups.extend(fetched)
         return found, wanted, groups, None if missing else codes
+
+    def _known(self, values: list, region, ttype: TaskType, freshness: dict
+               ) -> tuple[list, list[str], set[str] | None, list[AnswerGroup],
+                          list[int] | None]:
+        """values read and looked up in the store: (found, resolve_all's reading
+        of each; numbers, sent_numbers(found); wanted, their set, None when the
+        store answers every number (no set made: the answer column makes it if
+        asked); groups, the stored answers; codes, group_codes(numbers, groups),
+        None for no group).
+
+        A column every cell of which is written as E.164 ("+" and digits, no 0
+        after the "+": a cached re-run on clean numbers, or on tgcheck's own
+        output) is looked up as it stands first: a cell the store answers is that
+        number, normalised and validated before it was ever sent, and is not
+        read again (200,000 numbers: normalising them cost 0.11-0.13 s). Only the
+        cells the store does not answer go through resolve_all: an invalid one
+        is answered locally and never sent, as always. A per-row region (one
+        that names no region notes an international number) reads every cell."""
+        if (region is None or isinstance(region, (str, int, float))) \
+                and all_e164_form(values):
+            regions.fixed_region(region)  # an unknown region is refused all the same
+            # As they stand, duplicates too: the store's IN and ANY take a number
+            # once, and no set of 200,000 numbers is made first (0.013 s) where
+            # every one is answered (the set is made below when one is not).
+            groups = self.store.lookup_groups(ttype.name, values, **freshness)
+            codes = group_codes(values, groups) if groups else None
+            if codes is None:
+                unread, cells = None, values
+            elif -1 in codes:
+                unread = list(compress(range(len(values)), map(lt, codes, repeat(0))))
+                cells = [values[i] for i in unread]
+            else:  # the store answers every cell: none is read
+                return values.copy(), values.copy(), None, groups, codes
+            readings = resolve_all(cells, region)
+            if readings == cells:
+                # Each cell not answered is a valid number as it stands, looked up
+                # already (a cold run on a clean column).
+                return values.copy(), values.copy(), set(values), groups, codes
+            found = readings if unread is None else values.copy()
+            for i, reading in zip(unread or (), readings, strict=True):
+                found[i] = reading
+            numbers = sent_numbers(found)
+            wanted = set(numbers)
+            # A cell read as another number ("+3306..." is "+336...") was not
+            # looked up: those numbers are now.
+            other = {number_of(r) for r, cell in zip(readings, cells, strict=True)
+                     if r != cell}
+            other.discard(None)
+            if other:
+                groups.extend(self._look_up(ttype, sorted(other), other, freshness))
+            return found, numbers, wanted, groups, (group_codes(numbers, groups)
+                                                    if groups else None)
+        found = resolve_all(values, region)  # E.164 str, or a Normalised problem
+        numbers = sent_numbers(found)
+        wanted = set(numbers)
+        groups = self._look_up(ttype, numbers, wanted, freshness)
+        return found, numbers, wanted, groups, group_codes(numbers, groups) if groups else None
+
+    def _look_up(self, ttype: TaskType, numbers: list[str], wanted: set[str],
+                 freshness: dict) -> list[AnswerGroup]:
+        """The store's answers of numbers (wanted: their set) as groups."""
+        # Distinct numbers (the usual column) are looked up as a list in the input's
+        # order: the store's walks over them (a range read's first and last, a
+        # probe's sort) then read the strings in the order they were made, not in
+        # the set's hash order (200,000 numbers' first and last: 0.006 s, not 0.04).
+        return self.store.lookup_groups(
+            ttype.name, numbers if len(numbers) == len(wanted) else wanted, **freshness)
 
     def check_compact(self, answers: CompactAnswers, request: CheckRequest,
                       lookup_size: int) -> None:
