@@ -381,3 +381,45 @@ def test_each_distinct_cell_is_read_once_per_call(settings, sandbox, monkeypatch
     assert [r[0] for r in rows] == list(range(3 * len(spaced)))
     assert all(r[2] == sandbox.expected(phones[r[0] % len(phones)]) for r in rows)
     assert sorted(read) == sorted(spaced)
+
+
+def test_a_query_of_more_calls_than_max_open_keeps_its_own_states(settings, sandbox,
+                                                                    open_states):
+    # A UNION ALL of more calls than MAX_OPEN: no call's state is pushed out by
+    # another of its own query (only other queries' are), so every call answers,
+    # each with its one task, and a second run pays nothing.
+    from tgcheck.store import StoredAnswer
+
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    states, = open_states
+    calls = streamed_check.MAX_OPEN + 2
+    phones = numbers(calls * 300, start=6000)
+    for k in range(calls):
+        con.execute(f"CREATE TABLE t{k} AS SELECT unnest($1) AS phone",
+                    [phones[k * 300:(k + 1) * 300]])
+    # Calls stopped by a LIMIT before their last vector (stored numbers: no task).
+    stored = numbers(3 * VECTOR, start=20000)
+    tgcheck.get_engine(settings).store.import_answers(
+        StoredAnswer("tg", n, "yes", "ok", time.time(), "t") for n in stored)
+    con.execute("CREATE TABLE big AS SELECT unnest($1) AS phone", [stored])
+    enrich = " UNION ALL ".join(f"SELECT phone, telegram FROM telegram_enrich('t{k}', 'phone')"
+                                for k in range(calls))
+    check = " UNION ALL ".join("(SELECT input, telegram FROM telegram_check('big', 'phone') "
+                               "LIMIT 3)" for _ in range(calls))
+    for _ in range(2):
+        assert sorted(con.execute(enrich).fetchall()) == \
+            sorted((p, sandbox.expected(p)) for p in phones)
+        assert len(states) == 0
+        assert sandbox.billed["create"] == calls
+        limited = con.execute(check).fetchall()
+        assert len(limited) == 3 * calls and {t for _, t in limited} == {"yes"}
+        # Stopped early, every call's state waits (its query's own, none pushed out).
+        assert len(states) == calls
+    # Another query pushes out all but MAX_OPEN; a prepared query run again is
+    # another query each time.
+    con.execute("PREPARE stopped AS SELECT * FROM telegram_enrich('big', 'phone') LIMIT 3")
+    for _ in range(2 * streamed_check.MAX_OPEN):
+        assert len(con.execute("EXECUTE stopped").fetchall()) == 3
+        assert len(states) <= streamed_check.MAX_OPEN
+    assert len(states) == streamed_check.MAX_OPEN
+    assert sandbox.billed["create"] == calls
