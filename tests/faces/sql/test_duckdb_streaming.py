@@ -423,3 +423,25 @@ def test_a_query_of_more_calls_than_max_open_keeps_its_own_states(settings, sand
         assert len(states) <= streamed_check.MAX_OPEN
     assert len(states) == streamed_check.MAX_OPEN
     assert sandbox.billed["create"] == calls
+
+
+def test_telegram_check_takes_its_distinct_once(settings):
+    # COLLECT and ANSWER both read the distinct (cell, region) pairs; DuckDB
+    # computes that subquery once (one hash aggregate in the plan, materialised
+    # and scanned twice), not once per pass: a second DISTINCT over 1,000,000
+    # rows would cost about 0.1-0.25 CPU s more (docs/performance.md).
+    import json
+
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [numbers(10, start=7000)])
+    plan = json.loads(con.execute("EXPLAIN (FORMAT json) SELECT * FROM telegram_check('t', "
+                                  "'phone')").fetchall()[0][1])
+
+    def names(node):
+        if isinstance(node, list):
+            return [n for child in node for n in names(child)]
+        return [node.get("name"), *names(node.get("children", []))]
+
+    operators = names(plan)
+    assert operators.count("HASH_GROUP_BY") == 1, operators
+    assert operators.count("SEQ_SCAN") == 1, operators
