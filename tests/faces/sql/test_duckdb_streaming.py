@@ -28,6 +28,7 @@ from tgcheck.compact_answers import DIGITS, as_array, keys_of_digits
 from tgcheck.engine.planning import Planning
 from tgcheck.sandbox import Sandbox
 from tgcheck_duckdb import macros, streamed_check
+from tgcheck_duckdb.cli import _interruption
 
 CORPUS = DATA / "crm_mixed.csv"
 # DuckDB's vector: the most rows a UDF call gets.
@@ -154,7 +155,11 @@ def test_progress_and_interrupt_reach_the_streamed_check(tmp_path, watched):
         con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [phones])
         query = "SELECT phone, telegram FROM telegram_enrich('t', 'phone')"
         outcome = interrupted_query(con, query, submitted)
-        assert "interrupted" in str(outcome["error"]) and "rows" not in outcome
+        # Failed as interrupted, in either of the two ways a race decides (on a
+        # loaded machine 3 runs in 40 got DuckDB's own InterruptException,
+        # "Interrupted!", when the query's thread saw the flag before the UDF's
+        # Cancelled came from a worker): both are what `tgcheck sql` reads as one.
+        assert "rows" not in outcome and _interruption(outcome["error"]), outcome
         assert watched["compact"] == [len(phones)] and slow.billed["create"] == 1
 
         slow.time_scale = 1e6  # the task finishes at the provider meanwhile
