@@ -18,6 +18,7 @@ answer column, or the benchmark fails. Run:
     python benchmarks/bench_duckdb.py --rows 100000
     python benchmarks/bench_duckdb.py --peak-rss 10000000   # a whole process's peak RSS
     python benchmarks/bench_duckdb.py --peak-rss 2000000 --memory-limit 400MB
+    python benchmarks/bench_duckdb.py --peak-rss 10000000 --function telegram_check
     (also figure 5 of `python -m benchmarks`)
 
 Goals: at least 3x faster than the per-row dict-lookup UDF, and within 3x of
@@ -184,9 +185,11 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
 
 
 # -- peak memory of a whole process ----------------------------------------------------
-def _child(rows: int, home: str, memory_limit: str | None = None) -> None:
-    """One process, as a user's: build the table, telegram_enrich it into a file
-    (with memory_limit: DuckDB's own limit set first, spilling into the home)."""
+def _child(rows: int, home: str, memory_limit: str | None = None,
+           function: str = "telegram_enrich") -> None:
+    """One process, as a user's: build the table, run function (telegram_enrich or
+    telegram_check) over it into a file (with memory_limit: DuckDB's own limit
+    set first, spilling into the home)."""
     settings = tgcheck.Settings(api_key="bench", base_url="http://127.0.0.1:9", home=home)
     con = duckdb.connect()
     if memory_limit:
@@ -195,12 +198,13 @@ def _child(rows: int, home: str, memory_limit: str | None = None) -> None:
     _customers(con, rows)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tgcheck_duckdb.register(con, settings)
-    con.execute(f"COPY (SELECT * FROM telegram_enrich('customers', 'phone')) "
+    con.execute(f"COPY (SELECT * FROM {function}('customers', 'phone')) "
                 f"TO '{home}/out.parquet'")
     print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def peak_rss(rows: int, memory_limit: str | None = None) -> list[Row]:
+def peak_rss(rows: int, memory_limit: str | None = None,
+             function: str = "telegram_enrich") -> list[Row]:
     with tempfile.TemporaryDirectory() as home:
         # The store is filled here, so the child's peak is the query's alone.
         settings = tgcheck.Settings(api_key="bench", base_url="http://127.0.0.1:9", home=home)
@@ -208,11 +212,12 @@ def peak_rss(rows: int, memory_limit: str | None = None) -> list[Row]:
         _store_answers(engine, rows)
         engine.close()
         limit = ["--memory-limit", memory_limit] if memory_limit else []
-        out = subprocess.run([sys.executable, __file__, "--child", str(rows), home, *limit],
+        out = subprocess.run([sys.executable, __file__, "--child", str(rows), home, *limit,
+                              "--function", function],
                              check=True, capture_output=True, text=True).stdout
     before, peak = (int(x) / 1024 for x in out.split())
     within = f", DuckDB's memory_limit {memory_limit}" if memory_limit else ""
-    return [Row(f"6 peak RSS MB, telegram_enrich of {rows:,} rows (whole process{within})",
+    return [Row(f"6 peak RSS MB, {function} of {rows:,} rows (whole process{within})",
                 peak, None, goal=f"< {PEAK_RSS_MB:.0f} MB", met=peak < PEAK_RSS_MB,
                 note=f"{before:.0f} MB before the query (imports, the table built)")]
 
@@ -225,12 +230,14 @@ def main() -> None:
                         help="measure a whole process's peak RSS over ROWS rows instead")
     parser.add_argument("--memory-limit", metavar="SIZE",
                         help="with --peak-rss: SET memory_limit = SIZE (e.g. 400MB) first")
+    parser.add_argument("--function", choices=("telegram_enrich", "telegram_check"),
+                        default="telegram_enrich", help="with --peak-rss: the macro run")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(int(args.child[0]), args.child[1], args.memory_limit)
+        _child(int(args.child[0]), args.child[1], args.memory_limit, args.function)
         return
-    rows = (peak_rss(args.peak_rss, args.memory_limit) if args.peak_rss
+    rows = (peak_rss(args.peak_rss, args.memory_limit, args.function) if args.peak_rss
             else measure(args.rows, repeat=args.repeat))
     for row in rows:
         print("  ".join(row.cells()))

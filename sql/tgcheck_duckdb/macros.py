@@ -157,8 +157,11 @@ def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
     collect_over through COLLECT, then FINISH: the engine's check; with the
     answers' values, for CODE). collect_over: a query of rows with
     __tgcheck_cell and __tgcheck_region."""
+    # current_query_id(): the query the call belongs to, whose calls' states are
+    # never pushed out by one another (streamed_check.QueryStates.open).
     return f"""q AS MATERIALIZED (
-        SELECT {BEGIN}(CAST({fixed} AS VARCHAR), CAST({task_type} AS VARCHAR)) AS id
+        SELECT {BEGIN}(CAST({fixed} AS VARCHAR), CAST({task_type} AS VARCHAR),
+                       current_query_id()) AS id
     ),
     done AS MATERIALIZED (
         SELECT id, {VALUES}(id) AS __tgcheck_values

@@ -61,9 +61,10 @@ def register(
     memo = AnswerMemo()
     states = QueryStates()
 
-    def begin(fixed: pa.Array, types: pa.Array) -> pa.Array:
+    def begin(fixed: pa.Array, types: pa.Array, query: pa.Array) -> pa.Array:
         # One row per macro call (macros._streamed's q): `region :=` and
-        # `task_type :=` (NULL: the registered ones). An unknown region raises
+        # `task_type :=` (NULL: the registered ones), and the query's id (its
+        # states are kept while it runs: QueryStates.open). An unknown region raises
         # RegionError, an unknown task type InputError, here, before any call:
         # the query fails with it.
         fixed, asked = fixed[0].as_py(), types[0].as_py()
@@ -79,7 +80,7 @@ def register(
             lambda fn: _check(fn, asked),
             (lambda numbers: memo.remember(engine, ttype, numbers)) if own else None,
             memo.max_entries, settings_registry.value("check_chunk_rows") * LOOKUP_CHUNKS)
-        return pa.array([states.open(state)], pa.int64())
+        return pa.array([states.open(state, query[0].as_py())], pa.int64())
 
     def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 ids: pa.Array) -> pa.Array:

@@ -28,7 +28,10 @@ the whole column:
 A state is dropped when its last row is answered (rows answered == rows
 collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
 leaves its state until MAX_OPEN later ones have opened: what is kept is
-bounded, never growing per query.
+bounded, never growing per query. Only other queries' states are pushed out
+(BEGIN is given DuckDB's current_query_id()): a query of more than MAX_OPEN
+calls (a UNION ALL of ten) keeps all of its own while it runs, up to
+MAX_PER_QUERY (DuckDB 1.5 gives a prepared statement's every EXECUTE one id).
 """
 
 from __future__ import annotations
@@ -60,8 +63,13 @@ from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
 # ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
 SAME_AS_CELL = ""
 # States of queries stopped before their last row (a LIMIT) kept at most: the
-# oldest is dropped when another opens (its query, if still reading, fails).
+# oldest of another query is dropped when a call opens (never one of the
+# opening call's own query, which may hold more while it runs).
 MAX_OPEN = 8
+# A query's own states kept at most: more calls in one query fail it, naming
+# this. What bounds them when DuckDB gives several queries one id (1.5: each
+# EXECUTE of a prepared statement).
+MAX_PER_QUERY = 4 * MAX_OPEN
 # Collected cells read (resolve_all) this many at a time in finish: Python
 # values of one batch, however long the column.
 READ_BATCH = 200_000
@@ -77,8 +85,8 @@ MERGE_EVERY = 16
 class QueryStates:
     """The open states of one connection's macro calls, by id."""
 
-    def __init__(self, max_open: int = MAX_OPEN):
-        self.max_open = max_open
+    def __init__(self, max_open: int = MAX_OPEN, max_per_query: int = MAX_PER_QUERY):
+        self.max_open, self.max_per_query = max_open, max_per_query
         self._lock = threading.Lock()
         self._open: OrderedDict[int, QueryState] = OrderedDict()
         self._ids = itertools.count(1)
@@ -86,12 +94,22 @@ class QueryStates:
     def __len__(self) -> int:
         return len(self._open)
 
-    def open(self, state: QueryState) -> int:
+    def open(self, state: QueryState, query: object = None) -> int:
+        """Keep state, of the query `query` (DuckDB's current_query_id()), and drop
+        the oldest states of other queries beyond max_open: a query's own calls
+        are not pushed out while it runs (a connection runs one query at a time,
+        so another query's state left open is one stopped early), unless it has
+        more than max_per_query."""
         with self._lock:
-            state.id = next(self._ids)
+            state.id, state.query = next(self._ids), query
             self._open[state.id] = state
-            while len(self._open) > self.max_open:
-                self._open.popitem(last=False)
+            if len(self._open) > self.max_open:
+                others = [i for i, s in self._open.items() if s.query != query]
+                for i in others[:len(self._open) - self.max_open]:
+                    del self._open[i]
+            own = [i for i, s in self._open.items() if s.query == query]
+            for i in own[:max(0, len(own) - self.max_per_query)]:
+                del self._open[i]
             return state.id
 
     def get(self, ids: pa.Array) -> QueryState:
@@ -99,9 +117,11 @@ class QueryStates:
         with self._lock:
             state = self._open.get(state_id)
         if state is None:
-            raise InputError("this query's check was dropped: more than "
-                             f"{self.max_open} telegram_enrich/telegram_check calls were "
-                             "left unfinished since it started; run it again")
+            raise InputError(
+                "this query's check was dropped: more than "
+                f"{self.max_open} telegram_enrich/telegram_check calls of other queries "
+                f"(MAX_OPEN), or {self.max_per_query} of its own (MAX_PER_QUERY), opened "
+                "since it started; run it again, with fewer calls in one query")
         return state
 
     def close(self, state: QueryState) -> None:
@@ -122,7 +142,7 @@ class QueryState:
                  snapshot: MemoSnapshot | None, check: Callable,
                  remember: Callable | None, max_remembered: int = 0,
                  lookup_size: int = 1_000_000):
-        self.id = 0
+        self.id, self.query = 0, None  # set by QueryStates.open
         self._lookup_size = lookup_size
         self._offset = 0  # the first code of the call's own answers (after the memo's)
         self.engine, self.chosen, self.asked = engine, chosen, asked
