@@ -29,10 +29,10 @@ Why it never serves an answer the store would not:
     an unknown's reason says whether it was left out or answered as unknown).
 
 Each macro call reads the memo once, when it starts (streamed_check's BEGIN),
-after the change-token check above, as a MemoSnapshot: the entries' numbers as
-sorted int64 (what SQL reads from a cell that is "+" and digits) and a code
-each into their few distinct answers as shown; a cell is answered by a binary
-search a vector at a time, no string compared. The snapshot is made again only
+after the change-token check above, as a MemoSnapshot: a hash table of the
+entries' numbers as int64 (what SQL reads from a cell that is "+" and digits)
+with a code each into their few distinct answers as shown; a cell is answered
+by one probe of it, a vector at a time, no string compared. The snapshot is made again only
 when the entries served change. MemoView shows the same entries as a view of
 the connection (to look at; the macros do not scan it).
 """

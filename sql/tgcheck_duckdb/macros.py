@@ -153,32 +153,34 @@ def with_digits(rows: str) -> str:
 
 
 def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
-    """The CTEs of one macro call: q (BEGIN: the call's state), done (every cell of
+    """The CTEs of one macro call (named with the internal prefix: a user's table
+    `q` or `done` must not be shadowed by them): __tgcheck_q (BEGIN: the call's
+    state), __tgcheck_done (every cell of
     collect_over through COLLECT, then FINISH: the engine's check; with the
     answers' values, for CODE). collect_over: a query of rows with
     __tgcheck_cell and __tgcheck_region."""
     # current_query_id(): the query the call belongs to, whose calls' states are
     # never pushed out by one another (streamed_check.QueryStates.open).
-    return f"""q AS MATERIALIZED (
+    return f"""__tgcheck_q AS MATERIALIZED (
         SELECT {BEGIN}(CAST({fixed} AS VARCHAR), CAST({task_type} AS VARCHAR),
                        current_query_id()) AS id
     ),
-    done AS MATERIALIZED (
+    __tgcheck_done AS MATERIALIZED (
         SELECT id, {VALUES}(id) AS __tgcheck_values
-        FROM (SELECT {FINISH}(q.id, (
+        FROM (SELECT {FINISH}(__tgcheck_q.id, (
                   SELECT count({by_kind(COLLECT)})
-                  FROM ({with_digits(collect_over)}), (SELECT id AS __tgcheck_id FROM q)
+                  FROM ({with_digits(collect_over)}), (SELECT id AS __tgcheck_id FROM __tgcheck_q)
               )) AS id
-              FROM q)
+              FROM __tgcheck_q)
     )"""
 
 
 def _answered(rows: str) -> str:
     """rows, each with its answer struct __tgcheck_a (ANSWER, a vector at a time).
-    A cross join with the one-row `done`: rows come out in the order they are
+    A cross join with the one-row `__tgcheck_done`: rows come out in the order they are
     read (DuckDB keeps insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
     return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(ANSWER, "r")} AS __tgcheck_a
-        FROM ({with_digits(rows)}) r, (SELECT id AS __tgcheck_id FROM done)"""
+        FROM ({with_digits(rows)}) r, (SELECT id AS __tgcheck_id FROM __tgcheck_done)"""
 
 
 def list_form_sql(types: Sequence[TaskType], default: int) -> str:
@@ -248,10 +250,11 @@ CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
                  {_block_columns(types, "a.__tgcheck_a", "a.__tgcheck_value")[:-2]}
           FROM (SELECT r.* EXCLUDE (__tgcheck_digits),
                        CASE WHEN {fields} THEN NULL
-                            ELSE done.__tgcheck_values[{by_kind(CODE, "r")}]
+                            ELSE __tgcheck_done.__tgcheck_values[{by_kind(CODE, "r")}]
                        END AS __tgcheck_value,
                        CASE WHEN {fields} THEN {by_kind(ANSWER, "r")} END AS __tgcheck_a
                 FROM ({with_digits(_CELLS)}) r,
-                     (SELECT id AS __tgcheck_id, __tgcheck_values FROM done) done) a)
+                     (SELECT id AS __tgcheck_id, __tgcheck_values FROM __tgcheck_done)
+                         __tgcheck_done) a)
 );
 """

@@ -139,6 +139,21 @@ def test_a_numeric_column_is_read_as_numbers(settings, sandbox, watched):
     assert sandbox.billed["create"] == 1
 
 
+@pytest.mark.parametrize("name", ["q", "done"])
+def test_a_table_named_like_a_common_cte_is_checked(settings, sandbox, name):
+    # The macros' own CTEs carry the internal prefix: query_table('q') reads the
+    # user's table, not the call's state row.
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    phones = numbers(3, start=1400)
+    con.execute(f"CREATE TABLE {name} AS SELECT unnest($1) AS phone", [phones])
+    enriched = con.execute(f"SELECT phone, telegram FROM telegram_enrich('{name}', 'phone')"
+                           ).fetchall()
+    checked = con.execute(f"SELECT input, telegram FROM telegram_check('{name}', 'phone') "
+                          "ORDER BY input").fetchall()
+    assert enriched == [(p, sandbox.expected(p)) for p in phones]
+    assert checked == sorted(enriched)
+
+
 def test_progress_and_interrupt_reach_the_streamed_check(tmp_path, watched):
     with Sandbox(speed=0.01) as slow:  # tasks take minutes until its clock speeds up
         settings = tgcheck.Settings(api_key=slow.api_key, base_url=slow.url,
