@@ -60,6 +60,24 @@ def test_cells_the_store_lacks_are_read_as_always_and_invalid_ones_never_sent(
     assert list(again.cells(None)) == cells and sandbox.creates == 2
 
 
+def test_a_first_check_of_such_a_column_with_an_invalid_cell_reads_it_locally(
+        engine, sandbox):
+    # The store answers none of the cells (a first run): every cell is read, the
+    # invalid ones answered here with the normaliser's reason, the rest sent.
+    valid = numbers(4, start=200)
+    column = [valid[0], "+4179", *valid[1:], "+41791234567" + "9" * 2000]
+    assert all_e164_form(column)
+    cells = list(engine.check_column(column).cells(None))
+    assert sent(sandbox) == sorted(valid) and sandbox.creates == 1
+    for cell, (number, value, status, reason) in zip(column, cells, strict=True):
+        reading = normalise(cell)
+        if reading.status != "ok":
+            assert (number, value, status, reason) == (
+                reading.number, None, reading.status, reading.reason), cell
+        else:
+            assert number == cell and status in ("ok", "unknown"), cell
+
+
 def test_a_cached_column_is_answered_as_a_read_one_would_be(engine, sandbox):
     column = [*numbers(20), *numbers(5)]  # duplicates too
     first = list(engine.check_column(column).cells(None))

@@ -142,9 +142,12 @@ class Planning(EnginePart):
                 # Each cell not answered is a valid number as it stands, looked up
                 # already (a cold run on a clean column).
                 return values.copy(), values.copy(), set(values), groups, codes
-            found = readings if unread is None else values.copy()
-            for i, reading in zip(unread or (), readings, strict=True):
-                found[i] = reading
+            if unread is None:  # the store answered none: every cell was read
+                found = readings
+            else:
+                found = values.copy()
+                for i, reading in zip(unread, readings, strict=True):
+                    found[i] = reading
             numbers = sent_numbers(found)
             wanted = set(numbers)
             # A cell read as another number ("+3306..." is "+336...") was not
