@@ -211,10 +211,10 @@ class AnswerColumn:
         tails = [*(outcome(value, status, empty) for value, status, _ in self.groups),
                  unanswered]
         if counts is not None:
-            for code, tail in enumerate(tails):
-                many = codes.count(code if code < len(self.groups) else -1)
-                if many:
-                    counts[tail[1]] += many
+            # One pass over the codes, whatever the number of groups (a task type
+            # of free-form answers has about one group a number); -1 is the last.
+            for code, many in Counter(codes).items():
+                counts[tails[code][1]] += many
         return list(map(tails.__getitem__, codes))
 
     def _mixed(self, empty: object, known: dict, unanswered: tuple,
