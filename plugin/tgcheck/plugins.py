@@ -103,8 +103,11 @@ def _may_declare(group: str) -> bool:
             if not (low.endswith((".dist-info", ".egg-info")) or egg and low == "egg-info"):
                 continue
             try:
-                with open(os.path.join(folder, name, "entry_points.txt"), "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
+                # Text mode: universal newlines, as importlib.metadata reads (a
+                # CRLF file's section line ends in "\r" otherwise).
+                with open(os.path.join(folder, name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as f:
+                    text = f.read()
             except OSError:
                 continue  # none (or an .egg-info file): no entry points
             if section.search(text):

@@ -386,6 +386,12 @@ def test_only_a_tgcheck_section_or_what_cannot_be_read_loads_entry_points(
     (egg / "EGG-INFO" / "entry_points.txt").write_text("[tgcheck]\nplug = plug\n")
     monkeypatch.setattr(sys, "path", [str(other), str(egg)])
     assert _may_declare("tgcheck")
+    crlf = tmp_path / "crlf"  # written on Windows: importlib.metadata reads it too
+    (crlf / "plug-0.1.dist-info").mkdir(parents=True)
+    (crlf / "plug-0.1.dist-info" / "entry_points.txt").write_bytes(
+        b"[tgcheck]\r\nplug = plug\r\n")
+    monkeypatch.setattr(sys, "path", [str(other), str(crlf)])
+    assert _may_declare("tgcheck")
     zipped = tmp_path / "plugins.zip"
     zipped.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     monkeypatch.setattr(sys, "path", [str(other), str(zipped)])
