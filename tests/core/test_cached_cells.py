@@ -78,6 +78,20 @@ def test_a_first_check_of_such_a_column_with_an_invalid_cell_reads_it_locally(
             assert number == cell and status in ("ok", "unknown"), cell
 
 
+def test_a_column_of_a_str_subclass_is_read_as_before(engine, sandbox):
+    # numpy.str_ (a pandas column's values) sorts among str but is not taken as
+    # written E.164: the column is read cell by cell, as it always was.
+    np = pytest.importorskip("numpy")
+    stored = numbers(4, start=300)
+    engine.check(stored)
+    column = [stored[0], np.str_(stored[1]), "+4179", stored[3]]
+    assert not all_e164_form(column)
+    cells = list(engine.check_column(column).cells(None))
+    assert [c[0] for c in cells] == [stored[0], stored[1], normalise("+4179").number,
+                                     stored[3]]
+    assert cells[2][2] == normalise("+4179").status and sandbox.creates == 1
+
+
 def test_a_cached_column_is_answered_as_a_read_one_would_be(engine, sandbox):
     column = [*numbers(20), *numbers(5)]  # duplicates too
     first = list(engine.check_column(column).cells(None))
