@@ -27,7 +27,7 @@ MAX_COLUMNS = 26
 # One shared string: plain text, nothing XML or OOXML would change (an entity, a
 # CR that XML reads as LF, an `_x000D_` escape) and no markup. Its count must
 # match every <si> in the table.
-_STRING = re.compile(r'<si><t(?: xml:space="preserve")?>([^<&\r]*)</t></si>')
+_STRING = re.compile(r'<si><t( xml:space="preserve")?>([^<&\r]*)</t></si>')
 # More than any plain row of MAX_COLUMNS cells takes, with its tags.
 _MAX_ROW_BYTES = 1 << 16
 _FIRST_ROW = re.compile(rb"<row\b.*?</row>", re.S)
@@ -98,7 +98,13 @@ def _strings(z: zipfile.ZipFile, open_member: Callable, member: str) -> list[str
     if "_x" in text:
         return None  # maybe an escape (_x000D_ is a CR) that calamine decodes
     found = _STRING.findall(text)
-    return found if text.count("<si") == len(found) else None
+    if text.count("<si") != len(found):
+        return None
+    # calamine trims a text not marked xml:space="preserve": such a one with
+    # spaces at an end is left to it.
+    if any(not keep and value != value.strip() for keep, value in found):
+        return None
+    return [value for _, value in found]
 
 
 def _row_pieces(z: zipfile.ZipFile, open_member: Callable, sheet: str):
