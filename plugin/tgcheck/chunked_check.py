@@ -35,6 +35,12 @@ from .tables import InputChanged, InputTable, region_index, with_fields
 LOOKUP_CHUNKS = 5
 
 
+def lookup_size(chunk_rows: int) -> int:
+    """Numbers looked up in the store at a time by a check of compact keys whose
+    input is read chunk_rows at a time (TGCHECK_CHECK_CHUNK_ROWS)."""
+    return chunk_rows * LOOKUP_CHUNKS
+
+
 class ChunkedInput:
     """An input read in chunks of rows; first() is pass 1, rows() pass 2."""
 
@@ -100,7 +106,7 @@ class ChunkedInput:
 
     def check(self, engine: Engine, answers, request: CheckRequest) -> None:
         """The engine's part: look up, send, record every answer in answers."""
-        engine.planning.check_compact(answers, request, self.size * LOOKUP_CHUNKS)
+        engine.planning.check_compact(answers, request, lookup_size(self.size))
 
     def plan(self, engine: Engine, answers, *, task_type: str, retry_unknown: bool,
              top_up: bool | None) -> dict[str, object]:
@@ -108,7 +114,7 @@ class ChunkedInput:
         counting) and the store: the column is never held whole."""
         return engine.planning.plan_compact(
             answers, self.counts, task_type=task_type, retry_unknown=retry_unknown,
-            top_up=top_up, lookup_size=self.size * LOOKUP_CHUNKS)
+            top_up=top_up, lookup_size=lookup_size(self.size))
 
     def _chunks(self) -> Iterator[tuple[list, list, list]]:
         """Pass 2's chunks (rows, values, found), each checked against pass 1's

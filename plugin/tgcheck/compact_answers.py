@@ -9,12 +9,13 @@ numpy sorts, dedupes and searches them in C. Beside each key, the index of its
 answer among the run's distinct (value, status) pairs (int32; -1: none yet).
 A face reads the answers of a slice of its rows back as answer groups
 (groups_for), which tgcheck.answer_column joins by number as for any check, or
-as each number's answer code (codes_of), which AnswerColumn.numbers_to_arrow
-joins the same way.
+as each number's answer code (codes_of), which AnswerColumn.outcomes_to_arrow
+joins the same way (the SQL face's streamed check).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -182,7 +183,7 @@ class CompactAnswers:
         """The answer code of each key (an index into pairs; NO_ANSWER for one not
         answered or not of this check), in the keys' order: a slice's answers by
         a binary search of the sorted keys, with no groups of str made and no hash
-        table built (AnswerColumn.numbers_to_arrow reads them)."""
+        table built (AnswerColumn.outcomes_to_arrow reads them)."""
         if not len(self.numbers):
             return np.full(len(keys), NO_ANSWER, dtype=np.int32)
         at = self._positions(keys)
@@ -200,21 +201,44 @@ class CompactAnswers:
                 for code in set(codes.tolist()) if code != NO_ANSWER]
 
 
-# Key parts merged every so many pieces: a number repeated across them is held once.
+# Key parts of one level merged into one of the next every so many (KeyParts).
 MERGE_EVERY = 16
+
+
+class KeyParts:
+    """Sorted distinct key arrays, merged as they come: MERGE_EVERY parts of one
+    level make one of the next (a merge tree), so that a key repeated across
+    parts is held once soon and no key is sorted more than a few times (a flat
+    fold of everything so far into one part sorted the whole set again each
+    time)."""
+
+    def __init__(self):
+        self._levels: list[list[np.ndarray]] = []
+
+    def add(self, part: np.ndarray) -> None:
+        for level in itertools.count():
+            if len(self._levels) == level:
+                self._levels.append([])
+            self._levels[level].append(part)
+            if len(self._levels[level]) < MERGE_EVERY:
+                return
+            part, self._levels[level] = distinct(self._levels[level]), []
+
+    def merged(self) -> np.ndarray:
+        parts = [part for level in self._levels for part in level]
+        self._levels = []
+        return distinct(parts)
 
 
 def distinct_keys(pieces: Iterable[np.ndarray]) -> CompactAnswers | None:
     """A first pass's distinct numbers: the keys of each piece (a chunk of rows,
-    a batch of cells), merged now and then; None when a piece has a number with
-    no key (NotCompact, raised while the pieces are made): the caller's
-    whole-column path."""
-    parts: list[np.ndarray] = []
+    a batch of cells), merged as they come (KeyParts); None when a piece has a
+    number with no key (NotCompact, raised while the pieces are made): the
+    caller's whole-column path."""
+    parts = KeyParts()
     try:
         for keys in pieces:
-            parts.append(distinct([keys]))
-            if len(parts) >= MERGE_EVERY:
-                parts = [distinct(parts)]
+            parts.add(distinct([keys]))
     except NotCompact:
         return None
-    return CompactAnswers(distinct(parts))
+    return CompactAnswers(parts.merged())
