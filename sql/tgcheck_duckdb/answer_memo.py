@@ -259,12 +259,6 @@ class MemoView:
         return reader.__arrow_c_stream__(requested_schema)
 
 
-def attach(con, name: str, memo: AnswerMemo, engine_of: Callable, ttype: TaskType) -> None:
-    """Register the memo's entries of ttype on con as the view `name` (replacing
-    an earlier registration's). engine_of: the engine at query time."""
-    con.register(name, MemoView(memo, engine_of, ttype))
-
-
 def _fresh(freshness: dict, table: pa.Table, now: float) -> tuple[pa.StructArray, float]:
     """The entries the store's lookup would keep at now (the store's clock), and
     until when all of those stay fresh. freshness: the engine's lookup keywords
@@ -356,17 +350,3 @@ def _repeated(items: list, counts: list[int]) -> pa.Array:
     which = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int32()), n)
                               for i, n in enumerate(counts)])
     return pa.array(items, pa.string()).take(which)
-
-
-def canonical_numbers(values: pa.Array, answers: pa.StructArray,
-                      row_regions: pa.Array) -> pa.Array:
-    """The cells read as themselves: a string equal to its E.164 reading (answers:
-    arrow_values.answers_array of the cells; a note means the number was changed
-    on the way, so such a cell has none) and no region of its own; those the
-    memo may answer by cell."""
-    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
-        return pa.array([], pa.string())
-    number = answers.field("number")
-    same = pc.and_kleene(pc.equal(values.cast(pa.string()), number),
-                         pc.is_null(row_regions))
-    return number.filter(pc.fill_null(same, False))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tgcheck.answer_column import AnswerColumn, number_of
-from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
+from tgcheck.answer_column import number_of
+from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO
 from tgcheck.normalize import resolve_all
 
 # Each field kind's Arrow type (its SQL type: macros.SQL_TYPES).
@@ -27,13 +27,6 @@ def python_values(array: pa.Array) -> list:
     if pa.types.is_decimal(array.type):
         array = array.cast(pa.float64())
     return array.to_pylist()
-
-
-def answers_array(column: AnswerColumn, declared: tuple[Field, ...] = ()) -> pa.StructArray:
-    """One struct per input, in the inputs' order: number, value, status, reason and
-    a typed member per declared field (FIELD_PREFIX + its name), from the core's
-    answer column (tgcheck.answer_column joins them, in Arrow)."""
-    return column.to_arrow(declared, ARROW_TYPES, FIELD_PREFIX)
 
 
 def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> pa.Array:

@@ -48,8 +48,8 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-# ANSWER's return type, per row: its answer (arrow_values.answers_array: the
-# core's answer column).
+# ANSWER's return type, per row: its answer (streamed_check: the core's answer
+# column, AnswerColumn.outcomes_to_arrow).
 CHECK_TYPE = "STRUCT(number VARCHAR, value VARCHAR, status VARCHAR, reason VARCHAR)"
 # Each field kind's SQL type (its Arrow type: arrow_values.ARROW_TYPES).
 SQL_TYPES = {YES_NO: "BOOLEAN", TEXT: "VARCHAR", INTEGER: "BIGINT",

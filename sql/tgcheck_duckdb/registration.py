@@ -9,7 +9,7 @@ import pyarrow as pa
 
 import tgcheck
 from tgcheck import plugins, settings_registry
-from tgcheck.chunked_check import LOOKUP_CHUNKS
+from tgcheck.chunked_check import lookup_size
 from tgcheck.engine import CheckRequest
 from tgcheck.errors import ConfigError
 from tgcheck.regions import fixed_region, is_empty
@@ -20,10 +20,12 @@ from .arrow_values import normalised_array
 from .progress import ProgressReporter
 from .streamed_check import QueryState, QueryStates
 
-# The memo's view (answer_memo.MemoView) needs DuckDB to ask for its Arrow stream at
+# The memo's view `__tgcheck_memo` (answer_memo.MemoView, for users to look at;
+# the macros read the memo in BEGIN) needs DuckDB to ask for its Arrow stream at
 # each scan, as 1.5 and later do; 1.4 asks once, at registration, and a second
-# query then fails with "ArrowArrayStream was released". pyproject pins it too,
-# but another package may have installed an older one.
+# read then fails with "ArrowArrayStream was released". 1.5's current_query_id()
+# keeps a query's own macro calls' states (streamed_check.QueryStates.open).
+# pyproject pins it too, but another package may have installed an older one.
 MIN_DUCKDB = (1, 5)
 
 
@@ -75,11 +77,11 @@ def register(
         # The memo serves the registered task type only (fields are not memoised).
         own = chosen.qualified_name == ttype.qualified_name and not ttype.fields
         state = QueryState(
-            engine, chosen, asked, names[chosen.qualified_name], members, default,
+            engine, chosen, names[chosen.qualified_name], members, default,
             memo.snapshot(engine, ttype) if own else None,
             lambda fn: _check(fn, asked),
             (lambda numbers: memo.remember(engine, ttype, numbers)) if own else None,
-            memo.max_entries, settings_registry.value("check_chunk_rows") * LOOKUP_CHUNKS)
+            memo.max_entries, lookup_size(settings_registry.value("check_chunk_rows")))
         return pa.array([states.open(state, query[0].as_py())], pa.int64())
 
     def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
@@ -154,8 +156,8 @@ def register(
                         null_handling="special", side_effects=True)
     # The memo as a view, to look at (answer_memo.MemoView); the macros take its
     # snapshot in BEGIN instead.
-    answer_memo.attach(con, answer_memo.MEMO_VIEW, memo, lambda: tgcheck.get_engine(settings),
-                       ttype)
+    con.register(answer_memo.MEMO_VIEW,
+                 answer_memo.MemoView(memo, lambda: tgcheck.get_engine(settings), ttype))
     con.execute(macros.macro_sql(blocks, names, names[ttype.qualified_name]))
     return con
 

@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 from tgcheck.answer_column import AnswerColumn, outcome, sent_numbers
 from tgcheck.compact_answers import (
     CompactAnswers,
+    KeyParts,
     as_strs,
     distinct,
     keys_of_digits,
@@ -77,9 +78,6 @@ READ_BATCH = 200_000
 # pass (about 150 bytes each).
 READINGS_KEPT = 500_000
 _UNREAD = object()
-# Key parts merged so many at a time (KeyParts): a number repeated across
-# vectors is then held once.
-MERGE_EVERY = 16
 
 
 class QueryStates:
@@ -138,14 +136,13 @@ class QueryState:
     memoised), when at most max_remembered; lookup_size: numbers looked up in the
     store at a time (check_compact's)."""
 
-    def __init__(self, engine, chosen, asked: str, block: int, members: tuple, region,
+    def __init__(self, engine, chosen, block: int, members: tuple, region,
                  snapshot: MemoSnapshot | None, check: Callable,
-                 remember: Callable | None, max_remembered: int = 0,
-                 lookup_size: int = 1_000_000):
+                 remember: Callable | None, max_remembered: int, lookup_size: int):
         self.id, self.query = 0, None  # set by QueryStates.open
         self._lookup_size = lookup_size
         self._offset = 0  # the first code of the call's own answers (after the memo's)
-        self.engine, self.chosen, self.asked = engine, chosen, asked
+        self.engine, self.chosen = engine, chosen
         self.block, self.members, self.region = block, members, region
         self.snapshot, self._check, self._remember = snapshot, check, remember
         self._max_remembered = max_remembered
@@ -275,7 +272,7 @@ class QueryState:
 
     def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
                ) -> tuple[pa.StructArray, bool]:
-        """Each row's answer (arrow_values.answers_array's struct, every block's
+        """Each row's answer (number, value, status, reason and every block's
         members: in_blocks), in the rows' order; and whether this was the last row."""
         codes, read = self._codes(digits, raw, row_regions)
         n = len(codes)
@@ -356,29 +353,6 @@ class QueryState:
         return {f"{FIELD_PREFIX}t{self.block}_{f.name}":
                 pa.array([row.get(f.name) for row in rows], ARROW_TYPES[f.kind])
                 for f in declared}
-
-
-class KeyParts:
-    """Sorted distinct key arrays, merged as they come: MERGE_EVERY parts of one
-    level make one of the next (a merge tree), so that a key repeated across
-    parts is held once soon and no key is sorted more than a few times."""
-
-    def __init__(self):
-        self._levels: list[list[np.ndarray]] = []
-
-    def add(self, part: np.ndarray) -> None:
-        for level in itertools.count():
-            if len(self._levels) == level:
-                self._levels.append([])
-            self._levels[level].append(part)
-            if len(self._levels[level]) < MERGE_EVERY:
-                return
-            part, self._levels[level] = distinct(self._levels[level]), []
-
-    def merged(self) -> np.ndarray:
-        parts = [part for level in self._levels for part in level]
-        self._levels = []
-        return distinct(parts)
 
 
 def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,

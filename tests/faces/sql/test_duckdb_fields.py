@@ -59,7 +59,7 @@ def test_every_field_kind_reaches_duckdb_as_its_sql_type():
 
     from tgcheck.answer_column import AnswerColumn
     from tgcheck.fields import DATETIME, INTEGER, TEXT, URL, YES_NO, Field
-    from tgcheck_duckdb.arrow_values import answers_array
+    from tgcheck_duckdb.arrow_values import ARROW_TYPES, FIELD_PREFIX
     from tgcheck_duckdb.macros import check_type
 
     declared = (Field("seen", DATETIME), Field("business", YES_NO), Field("days", INTEGER),
@@ -68,7 +68,8 @@ def test_every_field_kind_reaches_duckdb_as_its_sql_type():
     fields = {"+41790000001": {"seen": moment, "business": True, "days": 7, "name": "A",
                                "avatar": "https://x.invalid/a.jpg"}}
     asked = ["+41790000001", "+41790000002"]
-    answers = answers_array(AnswerColumn(asked, asked, [("7", "ok", asked)], fields), declared)
+    answers = AnswerColumn(asked, asked, [("7", "ok", asked)], fields).to_arrow(
+        declared, ARROW_TYPES, FIELD_PREFIX)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register("answered", pa.table({"answers": answers}))
