@@ -15,6 +15,7 @@ Every non-ok result and every change worth noting carries a reason "code: text"
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import operator
 import re
@@ -166,9 +167,28 @@ def resolve_all(values: Iterable[object], region: object = None) -> list:
     The engine's hot path: clean input costs one regex call, no object per cell;
     a region column adds one dict lookup per row.
     """
-    if region is None or isinstance(region, (str, int, float)):
+    if for_every_row(region):
         return _resolve_fixed(values, regions.fixed_region(region))
     return _resolve_per_row(values, region)
+
+
+def for_every_row(region: Region) -> bool:
+    """Whether resolve_all's region is one for every value (None too), not a
+    sequence of one per value."""
+    return region is None or isinstance(region, (str, int, float))
+
+
+def resolve_rest(values: list, known: Iterable[bool], region: Region = None) -> list:
+    """resolve_all's reading of values, where the values marked known are taken as
+    they stand (already E.164 numbers: sent, or answered by the store) and only the
+    rest are read; region is resolve_all's, one for every value."""
+    out = list(values)
+    rest = list(itertools.compress(range(len(out)), map(operator.not_, known)))
+    if rest:
+        for at, reading in zip(rest, resolve_all([out[at] for at in rest], region),
+                               strict=True):
+            out[at] = reading
+    return out
 
 
 def _resolve_fixed(values: Iterable[object], region: str | None) -> list:
@@ -270,7 +290,7 @@ def all_e164_form(values: list) -> bool:
     digits, the first not 0 (nothing else: no space, no separator). Not whether
     it is valid: a number the store answered in this very form was normalised
     and validated before it was sent, so such a cell is that number (see
-    Planning._grouped); any other goes through resolve_all. A fixed region never
+    Planning._known); any other goes through resolve_all. A fixed region never
     changes the reading of such a cell (it is read internationally: the fast
     regex and _normalise's E164 test come before any region); in C, 0.005 s for
     200,000 values."""

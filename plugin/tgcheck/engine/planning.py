@@ -21,7 +21,7 @@ from .. import fast_path, plugins, regions
 from ..answer_column import group_codes, number_of
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
-from ..normalize import Region, all_e164_form, resolve_all
+from ..normalize import Region, all_e164_form, for_every_row, resolve_all, resolve_rest
 from ..reasons import most_frequent_first, tally_reasons
 from ..store import AnswerGroup
 from .answers import _groups_of, sent_numbers
@@ -100,9 +100,9 @@ class Planning(EnginePart):
             missing = sorted(set(compress(numbers, map(lt, codes, repeat(0)))))
         else:
             missing = []
-        for fetched in self._fetch(ttype, missing, (lambda: set(numbers)) if wanted is None
-                                   else wanted, request, since):
-            groups.extend(fetched)
+        if missing:  # wanted is a set here: made whenever a number lacks an answer
+            for fetched in self._fetch(ttype, missing, wanted, request, since):
+                groups.extend(fetched)
         return found, wanted, groups, None if missing else codes
 
     def _known(self, values: list, region, ttype: TaskType, freshness: dict
@@ -122,38 +122,29 @@ class Planning(EnginePart):
         cells the store does not answer go through resolve_all: an invalid one
         is answered locally and never sent, as always. A per-row region (one
         that names no region notes an international number) reads every cell."""
-        if (region is None or isinstance(region, (str, int, float))) \
-                and all_e164_form(values):
+        if for_every_row(region) and all_e164_form(values):
             regions.fixed_region(region)  # an unknown region is refused all the same
             # As they stand, duplicates too: the store's IN and ANY take a number
             # once, and no set of 200,000 numbers is made first (0.013 s) where
             # every one is answered (the set is made below when one is not).
             groups = self.store.lookup_groups(ttype.name, values, **freshness)
             codes = group_codes(values, groups) if groups else None
-            if codes is None:
-                unread, cells = None, values
-            elif -1 in codes:
-                unread = list(compress(range(len(values)), map(lt, codes, repeat(0))))
-                cells = [values[i] for i in unread]
-            else:  # the store answers every cell: none is read
+            if codes is not None and -1 not in codes:
+                # The store answers every cell: none is read.
                 return values.copy(), values.copy(), None, groups, codes
-            readings = resolve_all(cells, region)
-            if readings == cells:
+            # The cells the store answers are taken as they stand, the rest read.
+            found = (resolve_all(values, region) if codes is None
+                     else resolve_rest(values, [code >= 0 for code in codes], region))
+            if found == values:
                 # Each cell not answered is a valid number as it stands, looked up
                 # already (a cold run on a clean column).
                 return values.copy(), values.copy(), set(values), groups, codes
-            if unread is None:  # the store answered none: every cell was read
-                found = readings
-            else:
-                found = values.copy()
-                for i, reading in zip(unread, readings, strict=True):
-                    found[i] = reading
             numbers = sent_numbers(found)
             wanted = set(numbers)
             # A cell read as another number ("+3306..." is "+336...") was not
             # looked up: those numbers are now.
-            other = {number_of(r) for r, cell in zip(readings, cells, strict=True)
-                     if r != cell}
+            other = {number_of(f) for f, cell in zip(found, values, strict=True)
+                     if f != cell}
             other.discard(None)
             if other:
                 groups.extend(self._look_up(ttype, sorted(other), other, freshness))
