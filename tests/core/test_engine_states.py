@@ -169,3 +169,38 @@ def test_a_provider_outside_the_contract_is_refused_before_any_call(tmp_path):
         plugins.pm.unregister(name="test-duck")
         engine.close()
     assert _NotAProvider.creates == 0
+
+
+class _FreeText(Scripted):
+    """Answers free-form text: two numbers' texts differ only in their spacing."""
+
+    def download(self, url, *, deadline=None, max_bytes=None):
+        texts = ["seen  today", "seen today", "seen\tlast week"]
+        texts += ["no trace"] * (len(self.numbers) - len(texts))
+        return ("phone,note\n" + "".join(
+            f"{n},{t}\n" for n, t in zip(self.numbers, texts, strict=True))).encode()
+
+
+def test_texts_that_read_the_same_once_cleaned_keep_every_number(run):
+    """The redaction point collapses spaces: two answers the vendor wrote apart
+    become one answer in the store, and neither number's paid answer is lost."""
+    from tgcheck.models import TaskType
+
+    class Notes:
+        @hookimpl
+        def tgcheck_register_task_types(self, register):
+            register(TaskType("note", "note"))
+
+    plugins.pm.register(Notes(), "test-notes")
+    try:
+        asked = numbers(4, start=600)
+        answers, _, engine = run(_FreeText(["ok"]), asked, task_type="note")
+        assert [(a.number, a.value) for a in answers] == [
+            (asked[0], "seen today"), (asked[1], "seen today"),
+            (asked[2], "seen last week"), (asked[3], "no trace")]
+        stored = engine.store.lookup("note", asked, max_age_days=30, unknown_retry_hours=24)
+        assert {n: stored[n][0] for n in asked} == {
+            asked[0]: "seen today", asked[1]: "seen today",
+            asked[2]: "seen last week", asked[3]: "no trace"}
+    finally:
+        plugins.pm.unregister(name="test-notes")
