@@ -239,8 +239,7 @@ class XlsxReader:
             sheet, strings = first_sheet_and_strings(z, _member_chunks)
             # The vendor's plain sheet, read as columns in C (xlsx_plain); any
             # other goes to calamine, or is streamed when its grid would be huge.
-            columns = (plain_columns(z, _member_chunks, sheet, strings)
-                       if strings == "xl/sharedStrings.xml" else None)
+            columns = plain_columns(z, _member_chunks, sheet, strings)
             if columns is not None:
                 return columns_to_answers(columns, task_type)
             if not is_sparse(z, _member_chunks, sheet):

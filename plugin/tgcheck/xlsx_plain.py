@@ -2,7 +2,7 @@
 
 What the vendor's (and the sandbox's) result sheets look like: every cell a shared
 string (`t="s"`), every row as wide as the first (the header, on row 1) and
-numbered above the one before, every shared string one plain `<t>` (no rich
+numbered one above the one before, every shared string one plain `<t>` (no rich
 text, no entity). Such a sheet holds exactly what calamine would give (tests
 prove it), so its columns are taken by one regex per megabyte of sheet: no grid,
 no cell object, no row list. Anything else (a number cell, a formula, an inline
@@ -22,6 +22,8 @@ import string
 import zipfile
 from collections.abc import Callable
 
+# The one shared-strings member calamine reads (python-calamine 0.x).
+CALAMINE_STRINGS = "xl/sharedStrings.xml"
 # The header's width that is read here (A to Z); a wider sheet takes calamine's path.
 MAX_COLUMNS = 26
 # One shared string: plain text, nothing XML or OOXML would change (an entity, a
@@ -46,7 +48,9 @@ def plain_columns(z: zipfile.ZipFile, open_member: Callable, sheet: str,
                   strings_member: str | None) -> list[list[str]] | None:
     """The sheet's columns, each its header first then its rows' values in row
     order; None when the sheet is not plain (see the module's text)."""
-    if strings_member is None:
+    # calamine reads its shared strings from xl/sharedStrings.xml only, whatever
+    # the workbook's relationships name: a table elsewhere is not what it reads.
+    if strings_member != CALAMINE_STRINGS:
         return None
     strings = _strings(z, open_member, strings_member)
     if strings is None:
@@ -66,17 +70,16 @@ def plain_columns(z: zipfile.ZipFile, open_member: Callable, sheet: str,
         if piece is None:
             return None  # the rows' region was not closed, or not found
         found = pattern.findall(piece)
-        # Every cell of the piece is in a match, or it is not plain (a row left
-        # out holds no cell: calamine makes an empty row of it, read as nothing).
+        # Every cell of the piece is in a match, or it is not plain.
         if piece.count(b"<c") != width * len(found):
             return None
         numbers.extend(map(operator.itemgetter(0), found))
         for column, into in enumerate(indexes, start=1):
             into.extend(map(operator.itemgetter(column), found))
-    rows = list(map(int, numbers))
-    # The header on row 1 (calamine's rows start there, blank or not), the rows in
-    # order and each once (calamine places them by number: a repeated one overwrites).
-    if rows[0] != 1 or not all(map(operator.lt, rows, rows[1:])):
+    # Rows 1, 2, 3... each once and in order, the header on row 1: calamine places
+    # rows by number from row 1, so a repeated one overwrites and a row left out
+    # (or written with no cell) is an empty row in its grid, not no row.
+    if list(map(int, numbers)) != list(range(1, len(numbers) + 1)):
         return None
     try:
         return [list(map(strings.__getitem__, map(int, column))) for column in indexes]

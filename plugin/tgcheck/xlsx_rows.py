@@ -155,11 +155,6 @@ def _column(ref: str) -> int | None:
     return n - 1 if 0 < n <= _MAX_COLUMN else None
 
 
-def first_sheet(z: zipfile.ZipFile, open_member: Callable) -> str:
-    """The member name of the workbook's first sheet (the one calamine reads first)."""
-    return _first_sheet(z, open_member, _relationships(z, open_member))
-
-
 def first_sheet_and_strings(z: zipfile.ZipFile, open_member: Callable) -> tuple[str, str | None]:
     """The first sheet's member name and the shared strings' (None: there are none)."""
     rels = _relationships(z, open_member)

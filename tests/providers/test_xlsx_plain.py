@@ -9,7 +9,7 @@ import re
 import zipfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineError, CalamineWorkbook
 
@@ -54,6 +54,18 @@ def edit_sheet(data: bytes, member: str, change) -> bytes:
 
 
 SHEET, STRINGS = "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"
+
+
+def strings_renamed(data: bytes) -> bytes:
+    """The xlsx with its shared strings under another name, as the workbook's
+    relationships (and content types) say: valid OOXML that calamine does not read."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            body = src.read(info).replace(b"sharedStrings.xml", b"strings2.xml")
+            z.writestr(info.filename.replace("sharedStrings.xml", "strings2.xml"), body)
+    return buf.getvalue()
 
 
 def vendor_file(count: int = 300) -> tuple[list[str], bytes]:
@@ -122,10 +134,14 @@ NOT_PLAIN = {
         b"<t>no</t>", b"<t>n&#111;</t>")),
     "rich text": lambda: edit_sheet(_vendor(), STRINGS, lambda b: b.replace(
         b"<si><t>no</t></si>", b"<si><r><t>n</t></r><r><t>o</t></r></si>")),
+    "a row left out (calamine's grid holds it empty)": lambda: edit_sheet(
+        _vendor(), SHEET, lambda b: re.sub(rb'<row r="3".*?</row>', b"", b, count=1)),
     "no row 1 (the header on row 2)": lambda: edit_sheet(_vendor(), SHEET, lambda b: re.sub(
         rb'<row r="1".*?</row>', b"", b, count=1)),
     "spaces at a string's end, not marked preserve (calamine trims them)": lambda: edit_sheet(
         _vendor(), STRINGS, lambda b: b.replace(b"<t>no</t>", b"<t> no </t>", 1)),
+    "shared strings under another name (calamine reads xl/sharedStrings.xml only)":
+        lambda: strings_renamed(_vendor()),
     "a string index the table lacks": lambda: edit_sheet(_vendor(), SHEET, lambda b: re.sub(
         rb'(<c r="B3" t="s"><v>)[0-9]+', rb"\g<1>99999", b)),
 }
@@ -153,6 +169,7 @@ CELL_TEXT = st.one_of(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.lists(st.one_of(CELL_TEXT, st.floats(0, 1e12), st.none()),
                               min_size=1, max_size=4), min_size=1, max_size=8))
+@example(rows=[["yes"], [None], ["yes"]])  # a blank row: no cell written
 def test_any_sheet_the_plain_path_reads_is_what_calamine_reads(rows):
     data = xlsx(rows)
     columns = plain(data)
