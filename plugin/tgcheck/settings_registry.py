@@ -263,9 +263,11 @@ PROCESS: tuple[Setting, ...] = (
             help="how long an Excel call waits before answering pending, seconds"),
     # `tgcheck check` reads, checks and writes an input of more rows than this a
     # chunk at a time (chunked_check.py): its memory follows this, not the file.
+    # The SQL face streams its column and looks it up 5x this many at a time
+    # (chunked_check.lookup_size).
     Setting("check_chunk_rows", "TGCHECK_CHECK_CHUNK_ROWS", 200_000, whole_number,
             at_least=1, process=True,
-            help="rows `tgcheck check` (cells the SQL face) holds at once"),
+            help="rows `tgcheck check` holds at once (the SQL face looks up 5x this many)"),
 )
 
 FIELDS: dict[str, Setting] = {s.name: s for s in CORE}
