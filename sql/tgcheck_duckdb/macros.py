@@ -34,6 +34,9 @@ from .streamed_check import SAME_AS_CELL
 # Internal names: double underscore so they sort out of the user's way.
 BEGIN, COLLECT, FINISH, ANSWER = ("__tgcheck_begin", "__tgcheck_collect", "__tgcheck_finish",
                                   "__tgcheck_answer")
+# telegram_check's COLLECT and ANSWER: a "+digits" cell's integer is kept in
+# full and answered once (streamed_check.QueryState.answer_first: a repeat is NULL).
+COLLECT_EVERY, FIRST = "__tgcheck_collect_every", "__tgcheck_first"
 # telegram_enrich's lighter ANSWER for a task type without fields: each row's
 # answer code (INTEGER), shown by indexing VALUES' list, as a string per row
 # from Python would cost more (docs/performance.md, "DuckDB memory").
@@ -152,13 +155,13 @@ def with_digits(rows: str) -> str:
             f"FROM (SELECT *, {_CAST} AS __tgcheck_d FROM ({rows}))")
 
 
-def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
+def _streamed(fixed: str, task_type: str, collect_over: str, collect: str = COLLECT) -> str:
     """The CTEs of one macro call (named with the internal prefix: a user's table
     `q` or `done` must not be shadowed by them): __tgcheck_q (BEGIN: the call's
     state), __tgcheck_done (every cell of
-    collect_over through COLLECT, then FINISH: the engine's check; with the
+    collect_over through collect, then FINISH: the engine's check; with the
     answers' values, for CODE). collect_over: a query of rows with
-    __tgcheck_cell and __tgcheck_region."""
+    __tgcheck_cell, __tgcheck_region and __tgcheck_digits (with_digits)."""
     # current_query_id(): the query the call belongs to, whose calls' states are
     # never pushed out by one another (streamed_check.QueryStates.open).
     return f"""__tgcheck_q AS MATERIALIZED (
@@ -168,19 +171,20 @@ def _streamed(fixed: str, task_type: str, collect_over: str) -> str:
     __tgcheck_done AS MATERIALIZED (
         SELECT id, {VALUES}(id) AS __tgcheck_values
         FROM (SELECT {FINISH}(__tgcheck_q.id, (
-                  SELECT count({by_kind(COLLECT)})
-                  FROM ({with_digits(collect_over)}), (SELECT id AS __tgcheck_id FROM __tgcheck_q)
+                  SELECT count({by_kind(collect)})
+                  FROM ({collect_over}), (SELECT id AS __tgcheck_id FROM __tgcheck_q)
               )) AS id
               FROM __tgcheck_q)
     )"""
 
 
-def _answered(rows: str) -> str:
-    """rows, each with its answer struct __tgcheck_a (ANSWER, a vector at a time).
-    A cross join with the one-row `__tgcheck_done`: rows come out in the order they are
-    read (DuckDB keeps insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
-    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(ANSWER, "r")} AS __tgcheck_a
-        FROM ({with_digits(rows)}) r, (SELECT id AS __tgcheck_id FROM __tgcheck_done)"""
+def _answered(rows: str, answer: str = ANSWER) -> str:
+    """rows (with __tgcheck_digits: with_digits), each with its answer struct
+    __tgcheck_a (answer, a vector at a time). A cross join with the one-row
+    `__tgcheck_done`: rows come out in the order they are read (DuckDB keeps
+    insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
+    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(answer, "r")} AS __tgcheck_a
+        FROM ({rows}) r, (SELECT id AS __tgcheck_id FROM __tgcheck_done)"""
 
 
 def list_form_sql(types: Sequence[TaskType], default: int) -> str:
@@ -188,8 +192,8 @@ def list_form_sql(types: Sequence[TaskType], default: int) -> str:
     It takes no task_type := (DuckDB would bind telegram_check(t, col) to it as
     well, a named parameter being positional too): the registered one."""
     registered = f"COLUMNS('^__tgcheck_t{default}__(.*)$') AS '\\1'"
-    cells = ("SELECT x AS __tgcheck_cell, NULL::VARCHAR AS __tgcheck_region "
-             "FROM (SELECT unnest(list_distinct(xs)) AS x)")
+    cells = with_digits("SELECT x AS __tgcheck_cell, NULL::VARCHAR AS __tgcheck_region "
+                        "FROM (SELECT unnest(list_distinct(xs)) AS x)")
     return f"""(xs) AS TABLE (
     WITH {_streamed("NULL", "NULL", cells)}
     SELECT input, number, {registered}, status, reason
@@ -211,11 +215,25 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     every_block = ", ".join(dict.fromkeys(
         block_column(i, name) for i, t in enumerate(types)
         for name in (t.column, *(f.name for f in t.fields))))
-    # telegram_check answers each distinct (cell, region) once: the DISTINCT is
-    # DuckDB's (its hash table spills), taken for COLLECT and again for ANSWER,
-    # so that the rows answered are the rows collected (the state is then dropped).
-    distinct = (f"SELECT DISTINCT __tgcheck_cell, __tgcheck_region FROM ({_CELLS}) "
-                "WHERE __tgcheck_cell IS NOT NULL")
+    # telegram_check answers each distinct (cell, region) once. A "+digits" cell
+    # (no region of its own) is the same cell as another exactly when its digits
+    # are: those rows stream through, and Python answers each integer's first
+    # row only (FIRST: a repeat's answer is NULL, filtered out), holding 9 bytes
+    # a distinct number, not a hash table of cells. Other cells are made
+    # distinct by DuckDB (its hash table spills). The same rows go through
+    # COLLECT and FIRST, so that the rows answered are the rows collected (the
+    # state is then dropped).
+    # The answer pass takes the two kinds apart (a UNION ALL of each answered):
+    # the same union in both passes would be one subplan to DuckDB 2.0, which
+    # materialises it, every row of the table at once.
+    cells = with_digits(_CELLS)
+    digit_rows = (f"SELECT __tgcheck_cell, __tgcheck_region, __tgcheck_digits FROM ({cells}) "
+                  "WHERE __tgcheck_digits IS NOT NULL")
+    other_rows = ("SELECT DISTINCT __tgcheck_cell, __tgcheck_region, __tgcheck_digits "
+                  f"FROM ({cells}) WHERE __tgcheck_digits IS NULL AND __tgcheck_cell IS NOT NULL")
+    distinct = f"{digit_rows} UNION ALL {other_rows}"
+    answered = (f"SELECT * FROM ({_answered(digit_rows, FIRST)}) WHERE __tgcheck_a IS NOT NULL "
+                f"UNION ALL {_answered(other_rows)}")
     # Whether the chosen task type declares fields: a constant, as `chosen`.
     with_fields = [i for i, t in enumerate(types) if t.fields]
     cases = " ".join(f"WHEN {quote_literal(name)} THEN {str(i in with_fields).lower()}"
@@ -226,7 +244,7 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     return f"""
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL, task_type := NULL) AS TABLE (
-    WITH {_streamed("region", "task_type", distinct)}
+    WITH {_streamed("region", "task_type", distinct, COLLECT_EVERY)}
     SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', 'number']
                         ELSE ['input', 'region', 'number'] END),
            {chosen}, status, reason
@@ -234,13 +252,13 @@ CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                  {NUMBER} AS number,
                  {_block_columns(types, "a.__tgcheck_a")}a.__tgcheck_a.status AS status,
                  a.__tgcheck_a.reason AS reason
-          FROM ({_answered(distinct)}) a)
+          FROM ({answered}) a)
 ),
 {list_form_sql(types, default)};
 
 CREATE OR REPLACE TEMP MACRO telegram_enrich(tbl, col, region_column := NULL,
                                               region := NULL, task_type := NULL) AS TABLE (
-    WITH {_streamed("region", "task_type", _CELLS)}
+    WITH {_streamed("region", "task_type", with_digits(_CELLS))}
     -- The table's columns, then the chosen block's. A task type without fields
     -- shows each row's value by its code (CODE); one with fields takes the
     -- whole answer (ANSWER). The choice is a constant DuckDB folds while

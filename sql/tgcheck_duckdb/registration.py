@@ -101,6 +101,11 @@ def register(
             states.close(state)  # no row to answer
         return pa.array([state.values()], pa.list_(pa.string()))
 
+    def collect_every(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+                      ids: pa.Array) -> pa.Array:
+        states.get(ids).collect(digits, raw, row_regions, every=True)
+        return pa.nulls(len(digits), pa.int8())
+
     def answered(method: str):
         def udf(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 ids: pa.Array) -> pa.Array:
@@ -135,12 +140,17 @@ def register(
     udfs = {macros.BEGIN: (begin, "BIGINT"), macros.FINISH: (finish, "BIGINT"),
             macros.VALUES: (values, "VARCHAR[]")}
     # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
-    for name, function, returns in (
-            (macros.COLLECT, collect, "TINYINT"),
-            (macros.CODE, answered("value_codes"), "INTEGER"),
-            (macros.ANSWER, answered("answer"), macros.check_type(members))):
-        udfs[name + macros.DIGITS] = (_of_digits(function), returns)
-        udfs[name + macros.CELLS] = (_of_cells(function), returns)
+    # telegram_check's pair keeps every "+digits" integer and answers each once;
+    # its other cells are already distinct (DuckDB's DISTINCT).
+    answer_type = macros.check_type(members)
+    for name, of_digits, of_cells, returns in (
+            (macros.COLLECT, collect, collect, "TINYINT"),
+            (macros.COLLECT_EVERY, collect_every, collect, "TINYINT"),
+            (macros.CODE, answered("value_codes"), answered("value_codes"), "INTEGER"),
+            (macros.ANSWER, answered("answer"), answered("answer"), answer_type),
+            (macros.FIRST, answered("answer_first"), answered("answer"), answer_type)):
+        udfs[name + macros.DIGITS] = (_of_digits(of_digits), returns)
+        udfs[name + macros.CELLS] = (_of_cells(of_cells), returns)
     for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces

@@ -151,6 +151,10 @@ class QueryState:
         # and of the numbers read from other cells: sorted, distinct, merged as
         # they come.
         self._cells, self._others = KeyParts(), KeyParts()
+        # telegram_check's: every "+digits" cell's integer (collect(every=True)),
+        # and whether a row of it was answered yet (answer_first).
+        self._every, self._seen = KeyParts(), np.empty(0, bool)
+        self._integers = np.empty(0, np.int64)
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
@@ -158,8 +162,12 @@ class QueryState:
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
 
     # -- pass 1 ---------------------------------------------------------------
-    def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array) -> None:
+    def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+                every: bool = False) -> None:
+        """Keep the rows' numbers the memo does not answer; every: keep every
+        "+digits" cell's integer too, for answer_first."""
         keys = _digits(digits)
+        present = distinct([keys[keys >= 0]]) if every else None
         if self.snapshot is not None:
             misses = keys[self.snapshot.codes_of(keys) < 0]
             misses = misses[misses >= 0]
@@ -175,6 +183,8 @@ class QueryState:
                 self._cells.add(misses)
             if numbers is not None:
                 self._others.add(numbers)
+            if present is not None and len(present):
+                self._every.add(present)
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -218,6 +228,8 @@ class QueryState:
         """Read the collected "+digits" cells, a batch at a time, then check every
         number once."""
         cells = self._cells.merged()
+        self._integers = self._every.merged()
+        self._seen = np.zeros(len(self._integers), bool)
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
         keep, odd = np.ones(len(cells), bool), []
@@ -293,6 +305,37 @@ class QueryState:
         out = AnswerColumn.outcomes_to_arrow(numbers, codes, self._outcomes, local_status,
                                              local_reason)
         return in_blocks(out, self._fields(out), self.block, self.members), self._answered(n)
+
+    def answer_first(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+                     ) -> tuple[pa.StructArray, bool]:
+        """answer(), each "+digits" cell answered at its first row only (an
+        earlier row's or vector's integer: NULL): telegram_check's one row per
+        distinct cell, its rows streamed. A repeat's row is the same cell, as
+        its integer is (macros.DIGITS_OF reads only a cell that is exactly "+"
+        and the digits)."""
+        out, last = self.answer(digits, raw, row_regions)
+        keys = _digits(digits)
+        keyed = np.flatnonzero(keys >= 0)
+        if not len(keyed):
+            return out, last
+        at = np.searchsorted(self._integers, keys[keyed])
+        # Within the vector, each integer's first row (a stable sort keeps the
+        # earliest of equal positions first).
+        order = np.argsort(at, kind="stable")
+        ranked = at[order]
+        starts = np.ones(len(ranked), bool)
+        np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+        firsts, rows = ranked[starts], keyed[order[starts]]
+        with self._lock:  # DuckDB's threads answer vectors at once
+            new = ~self._seen[firsts]
+            self._seen[firsts[new]] = True
+        shown = np.ones(len(keys), bool)
+        shown[keyed] = False
+        shown[rows[new]] = True
+        if shown.all():
+            return out, last
+        return pa.StructArray.from_arrays(
+            out.flatten(), fields=list(out.type), mask=pa.array(~shown)), last
 
     def _answered(self, rows: int) -> bool:
         with self._lock:
