@@ -7,7 +7,9 @@ and `task_type :=` checked before any call), a one-row CTE whose scalar
 subquery hands every cell to COLLECT a vector at a time and then runs FINISH
 (the engine's check, once: one task for the column when it fits one), and the
 output: the rows, in the table's order, each vector's answers from CODE or
-ANSWER (streamed_check.py: what runs in Python). Only the cells the memo of
+ANSWER (streamed_check.py: what runs in Python; telegram_check: FIRST_CODE or
+FIRST, each "+digits" cell's first row only, and DuckDB's DISTINCT for the
+other cells). Only the cells the memo of
 answers already read does not answer are kept in Python, as int64 keys. The
 rows' order is DuckDB's insertion order through a cross join with a one-row
 CTE: no row number, no sort (tests/faces/sql/test_duckdb_streaming.py).
@@ -35,8 +37,11 @@ from .streamed_check import SAME_AS_CELL
 BEGIN, COLLECT, FINISH, ANSWER = ("__tgcheck_begin", "__tgcheck_collect", "__tgcheck_finish",
                                   "__tgcheck_answer")
 # telegram_check's COLLECT and ANSWER: a "+digits" cell's integer is kept in
-# full and answered once (streamed_check.QueryState.answer_first: a repeat is NULL).
-COLLECT_EVERY, FIRST = "__tgcheck_collect_every", "__tgcheck_first"
+# full and answered once (streamed_check.QueryState.answer_first: a repeat is
+# NULL); FIRST_CODE, for a task type without fields, gives the row's index into
+# OUTCOMES' list of answers instead (first_codes).
+COLLECT_EVERY, FIRST, FIRST_CODE, OUTCOMES = ("__tgcheck_collect_every", "__tgcheck_first",
+                                              "__tgcheck_first_code", "__tgcheck_outcomes")
 # telegram_enrich's lighter ANSWER for a task type without fields: each row's
 # answer code (INTEGER), shown by indexing VALUES' list, as a string per row
 # from Python would cost more (docs/performance.md, "DuckDB memory").
@@ -155,12 +160,13 @@ def with_digits(rows: str) -> str:
             f"FROM (SELECT *, {_CAST} AS __tgcheck_d FROM ({rows}))")
 
 
-def _streamed(fixed: str, task_type: str, collect_over: str, collect: str = COLLECT) -> str:
+def _streamed(fixed: str, task_type: str, collect_over: str, collect: str = COLLECT,
+              values: str = VALUES) -> str:
     """The CTEs of one macro call (named with the internal prefix: a user's table
     `q` or `done` must not be shadowed by them): __tgcheck_q (BEGIN: the call's
     state), __tgcheck_done (every cell of
     collect_over through collect, then FINISH: the engine's check; with the
-    answers' values, for CODE). collect_over: a query of rows with
+    answers' values, for CODE, or whole answers: OUTCOMES). collect_over: a query of rows with
     __tgcheck_cell, __tgcheck_region and __tgcheck_digits (with_digits)."""
     # current_query_id(): the query the call belongs to, whose calls' states are
     # never pushed out by one another (streamed_check.QueryStates.open).
@@ -169,7 +175,7 @@ def _streamed(fixed: str, task_type: str, collect_over: str, collect: str = COLL
                        current_query_id()) AS id
     ),
     __tgcheck_done AS MATERIALIZED (
-        SELECT id, {VALUES}(id) AS __tgcheck_values
+        SELECT id, {values}(id) AS __tgcheck_values
         FROM (SELECT {FINISH}(__tgcheck_q.id, (
                   SELECT count({by_kind(collect)})
                   FROM ({collect_over}), (SELECT id AS __tgcheck_id FROM __tgcheck_q)
@@ -215,6 +221,11 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     every_block = ", ".join(dict.fromkeys(
         block_column(i, name) for i, t in enumerate(types)
         for name in (t.column, *(f.name for f in t.fields))))
+    # Whether the chosen task type declares fields: a constant, as `chosen`.
+    with_fields = [i for i, t in enumerate(types) if t.fields]
+    cases = " ".join(f"WHEN {quote_literal(name)} THEN {str(i in with_fields).lower()}"
+                     for name, i in names.items())
+    fields = f"(CASE task_type {cases} ELSE {str(default in with_fields).lower()} END)"
     # telegram_check answers each distinct (cell, region) once. A "+digits" cell
     # (no region of its own) is the same cell as another exactly when its digits
     # are: those rows stream through, and Python answers each integer's first
@@ -232,19 +243,22 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     other_rows = ("SELECT DISTINCT __tgcheck_cell, __tgcheck_region, __tgcheck_digits "
                   f"FROM ({cells}) WHERE __tgcheck_digits IS NULL AND __tgcheck_cell IS NOT NULL")
     distinct = f"{digit_rows} UNION ALL {other_rows}"
-    answered = (f"SELECT * FROM ({_answered(digit_rows, FIRST)}) WHERE __tgcheck_a IS NOT NULL "
+    # A "+digits" row's answer: its index into OUTCOMES' list (FIRST_CODE), or,
+    # for a task type with fields, FIRST's struct; NULL for a repeat.
+    first = (f"CASE WHEN {fields} THEN {FIRST}{DIGITS}(r.__tgcheck_digits, __tgcheck_id) "
+             f"ELSE __tgcheck_done.__tgcheck_values["
+             f"{FIRST_CODE}{DIGITS}(r.__tgcheck_digits, __tgcheck_id)] END")
+    digit_answers = (f"SELECT r.* EXCLUDE (__tgcheck_digits), {first} AS __tgcheck_a "
+                     f"FROM ({digit_rows}) r, (SELECT id AS __tgcheck_id, __tgcheck_values "
+                     "FROM __tgcheck_done) __tgcheck_done")
+    answered = (f"SELECT * FROM ({digit_answers}) WHERE __tgcheck_a IS NOT NULL "
                 f"UNION ALL {_answered(other_rows)}")
-    # Whether the chosen task type declares fields: a constant, as `chosen`.
-    with_fields = [i for i, t in enumerate(types) if t.fields]
-    cases = " ".join(f"WHEN {quote_literal(name)} THEN {str(i in with_fields).lower()}"
-                     for name, i in names.items())
-    fields = f"(CASE task_type {cases} ELSE {str(default in with_fields).lower()} END)"
     # Bodies are parenthesised: a bare `FROM x, (xs) AS TABLE ...` would parse
     # the next overload as a cross join.
     return f"""
 CREATE OR REPLACE TEMP MACRO telegram_check(tbl, col, region_column := NULL,
                                              region := NULL, task_type := NULL) AS TABLE (
-    WITH {_streamed("region", "task_type", distinct, COLLECT_EVERY)}
+    WITH {_streamed("region", "task_type", distinct, COLLECT_EVERY, OUTCOMES)}
     SELECT COLUMNS(CASE WHEN region_column IS NULL THEN ['input', 'number']
                         ELSE ['input', 'region', 'number'] END),
            {chosen}, status, reason

@@ -101,6 +101,13 @@ def register(
             states.close(state)  # no row to answer
         return pa.array([state.values()], pa.list_(pa.string()))
 
+    def outcomes(ids: pa.Array) -> pa.Array:
+        # telegram_check's VALUES: whole answers, which FIRST_CODE's codes index.
+        state = states.get(ids)
+        if not state.collected:
+            states.close(state)
+        return state.outcome_list()
+
     def collect_every(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                       ids: pa.Array) -> pa.Array:
         states.get(ids).collect(digits, raw, row_regions, every=True)
@@ -138,7 +145,8 @@ def register(
         return normalised_array(values, region)
 
     udfs = {macros.BEGIN: (begin, "BIGINT"), macros.FINISH: (finish, "BIGINT"),
-            macros.VALUES: (values, "VARCHAR[]")}
+            macros.VALUES: (values, "VARCHAR[]"),
+            macros.OUTCOMES: (outcomes, macros.check_type(members) + "[]")}
     # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
     # telegram_check's pair keeps every "+digits" integer and answers each once;
     # its other cells are already distinct (DuckDB's DISTINCT).
@@ -148,7 +156,8 @@ def register(
             (macros.COLLECT_EVERY, collect_every, collect, "TINYINT"),
             (macros.CODE, answered("value_codes"), answered("value_codes"), "INTEGER"),
             (macros.ANSWER, answered("answer"), answered("answer"), answer_type),
-            (macros.FIRST, answered("answer_first"), answered("answer"), answer_type)):
+            (macros.FIRST, answered("answer_first"), answered("answer"), answer_type),
+            (macros.FIRST_CODE, answered("first_codes"), answered("value_codes"), "INTEGER")):
         udfs[name + macros.DIGITS] = (_of_digits(of_digits), returns)
         udfs[name + macros.CELLS] = (_of_cells(of_cells), returns)
     for name in (*udfs, "tg_normalize"):

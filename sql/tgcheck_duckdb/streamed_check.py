@@ -23,7 +23,10 @@ the whole column:
    from the memo's snapshot, the compact answers or its reading; the core's
    answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
    answer code only (a task type without fields: its one column), ANSWER the
-   whole answer.
+   whole answer. telegram_check's "+digits" rows take FIRST_CODE (an index into
+   OUTCOMES' list of whole answers) or FIRST (ANSWER), which answer each
+   integer's first row only: one row per distinct cell, with no hash table of
+   cells (collect(every=True) keeps every integer, 8 bytes, and a bit each).
 
 A state is dropped when its last row is answered (rows answered == rows
 collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
@@ -54,8 +57,9 @@ from tgcheck.compact_answers import (
     keys_of_digits,
 )
 from tgcheck.errors import InputError
-from tgcheck.models import OK
+from tgcheck.models import OK, UNKNOWN
 from tgcheck.normalize import resolve_all
+from tgcheck.reasons import NO_ANSWER_REASON
 from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
@@ -158,6 +162,7 @@ class QueryState:
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
+        self._odd_found: list = []  # and their readings, in _odd's order
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
 
@@ -232,7 +237,7 @@ class QueryState:
         self._seen = np.zeros(len(self._integers), bool)
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
-        keep, odd = np.ones(len(cells), bool), []
+        keep, odd, odd_found = np.ones(len(cells), bool), [], []
         for start in range(0, len(cells), READ_BATCH):
             part = cells[start:start + READ_BATCH]
             strs = as_strs(part)
@@ -241,6 +246,7 @@ class QueryState:
                 itself = np.array([type(f) is str and f == c
                                    for f, c in zip(found, strs, strict=True)], bool)
                 odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
+                odd_found += [f for f, same in zip(found, itself, strict=True) if not same]
                 self._others.add(distinct([_keys(sent_numbers(
                     [f for f, same in zip(found, itself, strict=True) if not same]))]))
                 keep[start:start + len(part)] = itself
@@ -248,7 +254,9 @@ class QueryState:
             if remembered is not None:
                 remembered.append(pa.array(strs, pa.string()))
             del strs, found
-        self._odd = np.sort(np.array(odd, np.int64))
+        order = np.argsort(np.array(odd, np.int64), kind="stable")
+        self._odd = np.array(odd, np.int64)[order]
+        self._odd_found = [odd_found[i] for i in order.tolist()]
         # The clean cells' keys stay sorted and distinct: no second sort, and no
         # copy when every cell read as itself.
         numbers = cells if keep.all() else cells[keep]
@@ -308,16 +316,57 @@ class QueryState:
 
     def answer_first(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
                      ) -> tuple[pa.StructArray, bool]:
-        """answer(), each "+digits" cell answered at its first row only (an
-        earlier row's or vector's integer: NULL): telegram_check's one row per
-        distinct cell, its rows streamed. A repeat's row is the same cell, as
+        """answer(), each "+digits" cell answered at its first row only (a
+        repeat's answer is NULL): telegram_check's one row per distinct cell,
+        its rows streamed (_first_rows)."""
+        out, last = self.answer(digits, raw, row_regions)
+        shown = self._first_rows(_digits(digits))
+        if shown.all():
+            return out, last
+        return pa.StructArray.from_arrays(
+            out.flatten(), fields=list(out.type), mask=pa.array(~shown)), last
+
+    def first_codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
+                    ) -> tuple[pa.Array, bool]:
+        """answer_first's lighter form for "+digits" rows and a task type without
+        fields: each row's 1-based index into outcome_list() (NULL: a repeat),
+        no struct made per row."""
+        keys = _digits(digits)
+        codes, odd = self._digit_codes(keys)
+        none = len(self._outcomes)  # outcome_list's entry of a number not answered
+        codes = np.where(codes >= 0, codes, none)
+        if odd is not None:
+            codes[odd] = none + 1 + np.searchsorted(self._odd, keys[odd])
+        shown = self._first_rows(keys)
+        return pa.array(codes + 1, pa.int32(), mask=~shown), self._answered(len(keys))
+
+    def outcome_list(self) -> pa.ListArray:
+        """One list of answer structs (answer()'s type) that first_codes index:
+        each outcome (its number: the cell's, SAME_AS_CELL), then a number not
+        answered, then each "+digits" cell not read as itself (its own number,
+        status and reason), in _odd's order."""
+        rows = [*self._outcomes, (None, UNKNOWN, NO_ANSWER_REASON)]
+        base = pa.StructArray.from_arrays(
+            [pa.array([SAME_AS_CELL] * len(rows), pa.string()),
+             *(pa.array([r[i] for r in rows], pa.string()) for i in range(3))],
+            names=["number", "value", "status", "reason"])
+        if len(self._odd):
+            values = [f"+{k}" for k in self._odd.tolist()]
+            codes, (number, status, reason) = self._read_codes(values, self._odd_found)
+            base = pa.concat_arrays([base, AnswerColumn.outcomes_to_arrow(
+                number, codes, self._outcomes, status, reason)])
+        answers = in_blocks(base, {}, self.block, self.members)
+        return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
+
+    def _first_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each row is the first of its "+digits" integer (across the
+        call's vectors: _seen) or has none. A repeat's row is the same cell, as
         its integer is (macros.DIGITS_OF reads only a cell that is exactly "+"
         and the digits)."""
-        out, last = self.answer(digits, raw, row_regions)
-        keys = _digits(digits)
+        shown = np.ones(len(keys), bool)
         keyed = np.flatnonzero(keys >= 0)
         if not len(keyed):
-            return out, last
+            return shown
         at = np.searchsorted(self._integers, keys[keyed])
         # Within the vector, each integer's first row (a stable sort keeps the
         # earliest of equal positions first).
@@ -329,13 +378,9 @@ class QueryState:
         with self._lock:  # DuckDB's threads answer vectors at once
             new = ~self._seen[firsts]
             self._seen[firsts[new]] = True
-        shown = np.ones(len(keys), bool)
         shown[keyed] = False
         shown[rows[new]] = True
-        if shown.all():
-            return out, last
-        return pa.StructArray.from_arrays(
-            out.flatten(), fields=list(out.type), mask=pa.array(~shown)), last
+        return shown
 
     def _answered(self, rows: int) -> bool:
         with self._lock:
@@ -348,21 +393,8 @@ class QueryState:
         rows read here (cells not "+" and digits, and such cells not read as
         themselves), their positions and Arrow reading (AnswerColumn.arrow_inputs)."""
         keys = _digits(digits)
-        n = len(keys)
         keyed = keys >= 0
-        if self.snapshot is not None:
-            codes = self.snapshot.codes_of(keys)
-            rest = keyed & (codes < 0)
-        else:
-            codes, rest = np.full(n, -1, np.int32), keyed
-        if len(self._odd):
-            odd = rest & np.isin(keys, self._odd)
-            rest &= ~odd
-        else:
-            odd = None
-        if rest.any():
-            own = self.answers.codes_of(keys_of_digits(keys[rest]))
-            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        codes, odd = self._digit_codes(keys)
         where = ~keyed if raw.null_count != len(raw) else None
         if where is not None:
             where &= _valid(raw)
@@ -372,13 +404,38 @@ class QueryState:
         if read is None:
             return codes, None
         at, values, found = read
+        codes[at], (number, status, reason) = self._read_codes(values, found)
+        return codes, (at, number, status, reason)
+
+    def _digit_codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each "+digits" row's answer code (-1: none, or no digits), from the
+        memo's snapshot or the call's answers; and which rows are cells not read
+        as themselves (_odd: None when there are none), left at -1."""
+        keyed = keys >= 0
+        if self.snapshot is not None:
+            codes = self.snapshot.codes_of(keys)
+            rest = keyed & (codes < 0)
+        else:
+            codes, rest = np.full(len(keys), -1, np.int32), keyed
+        if len(self._odd):
+            odd = rest & np.isin(keys, self._odd)
+            rest &= ~odd
+        else:
+            odd = None
+        if rest.any():
+            own = self.answers.codes_of(keys_of_digits(keys[rest]))
+            codes[rest] = np.where(own >= 0, own + self._offset, -1)
+        return codes, odd
+
+    def _read_codes(self, values: list, found: list) -> tuple[np.ndarray, tuple]:
+        """Cells read here: each one's answer code (-1: none, or answered
+        locally) and its Arrow reading (AnswerColumn.arrow_inputs)."""
         number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
         sent = number.is_valid().to_numpy(zero_copy_only=False)
         own = self.answers.codes_of(_keys(number.drop_null()))
-        read_codes = np.full(len(values), -1, np.int32)
-        read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
-        codes[at] = read_codes
-        return codes, (at, number, status, reason)
+        codes = np.full(len(values), -1, np.int32)
+        codes[sent] = np.where(own >= 0, own + self._offset, -1)
+        return codes, (number, status, reason)
 
     def _fields(self, out: pa.StructArray) -> dict[str, pa.Array]:
         """The chosen task type's typed fields of each ok answer (looked up by
