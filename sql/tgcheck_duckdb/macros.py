@@ -125,10 +125,14 @@ _CELLS = (f"SELECT *, COLUMNS([col]) AS __tgcheck_cell, {_REGION_OF_ROW} AS __tg
 # ("4179e2"), which leaves it ending in 00 (hence, for those only, no "e").
 # About 0.05 CPU s a million rows, against 0.25 for a regex;
 # tests/faces/sql/test_duckdb_streaming.py checks it against \+[1-9][0-9]{0,14}.
+# The first byte "+": between '+' and ',' (the next byte) in byte order
+# (COLLATE c, whatever default_collation says: an ICU one sorts ',' first), a
+# comparison of the string's inlined prefix, cheaper than ^@ (0.01 CPU s a
+# million rows a pass).
 _LEAST = "[" + ", ".join(str(10 ** max(0, n - 2)) for n in range(1, 17)) + "]"
 _TEXT = "CAST(__tgcheck_cell AS VARCHAR)"
-_CAST = (f"CASE WHEN __tgcheck_region IS NULL AND {_TEXT} ^@ '+' "
-         f"THEN TRY_CAST({_TEXT} AS BIGINT) END")
+_CAST = (f"CASE WHEN __tgcheck_region IS NULL AND ({_TEXT} COLLATE c) >= '+' "
+         f"AND ({_TEXT} COLLATE c) < ',' THEN TRY_CAST({_TEXT} AS BIGINT) END")
 # NULL-safe as written: a cell too long for _LEAST gives NULL, never a number.
 _LONG_ENOUGH = f"__tgcheck_d >= {_LEAST}[strlen({_TEXT})]"
 DIGITS_OF = (f"CASE WHEN {_LONG_ENOUGH} AND __tgcheck_d % 100 <> 0 THEN __tgcheck_d "

@@ -469,3 +469,39 @@ def test_a_memo_snapshot_finds_each_number_and_only_those(entries, asked):
     keys = np.array(numbers + asked, np.int64)
     got = [snapshot.outcomes[c][0] if c >= 0 else "missing" for c in snapshot.codes_of(keys)]
     assert got == [entries.get(k, "missing") for k in keys.tolist()]
+
+
+def _snapshot_of(values: list[str]) -> MemoSnapshot:
+    return MemoSnapshot(pa.StructArray.from_arrays(
+        [pa.array([f"+4179{i:07d}" for i in range(len(values))], pa.string()),
+         pa.array(values, pa.string()), pa.array(["ok"] * len(values), pa.string()),
+         pa.nulls(len(values), pa.string())], names=["number", "value", "status", "reason"]))
+
+
+def test_a_snapshot_of_more_answers_than_its_slots_code_is_not_used():
+    # A slot packs its number and its answer's code into one int64: with more
+    # distinct answers (a free-form task type) than the code's bits hold, the
+    # snapshot says so, and the memo serves none (the engine's path answers).
+    most = MemoSnapshot.MAX_OUTCOMES
+    fits = _snapshot_of([f"v{i}" for i in range(most)])
+    assert fits.usable
+    keys = np.array([int(f"4179{i:07d}") for i in range(most)], np.int64)
+    assert [fits.outcomes[c][0] for c in fits.codes_of(keys)] == [f"v{i}" for i in range(most)]
+    assert not _snapshot_of([f"v{i}" for i in range(most + 1)]).usable
+
+
+def test_an_unusable_snapshot_leaves_the_answers_to_the_engine(settings, sandbox, monkeypatch):
+    monkeypatch.setattr(MemoSnapshot, "MAX_OUTCOMES", 1)  # "yes" and "no": too many
+    looked_up = []
+    check_compact = Planning.check_compact
+
+    def counted(self, answers, request, lookup_size):
+        looked_up.append(len(answers))
+        return check_compact(self, answers, request, lookup_size)
+
+    monkeypatch.setattr(Planning, "check_compact", counted)
+    phones = numbers(40, start=500)
+    got = memoised(connect(settings, phones), sandbox)  # one task, answers agree
+    assert got == {n: sandbox.expected(n) for n in phones}
+    # Every query looked its numbers up in the store (a usable memo: the first only).
+    assert looked_up == [len(phones)] * 4

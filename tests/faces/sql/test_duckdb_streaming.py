@@ -352,21 +352,39 @@ def test_queries_stopped_early_keep_a_bounded_number_of_states(settings, sandbox
 _CANONICAL = re.compile(r"\+[1-9][0-9]{0,14}")
 
 
-def _digits_in_sql(cells: list[str | None]) -> list[int | None]:
+def _digits_in_sql(cells: list[str | None], con=duckdb) -> list[int | None]:
     rows = "SELECT unnest($1::VARCHAR[]) AS __tgcheck_cell, NULL::VARCHAR AS __tgcheck_region"
-    return [r[0] for r in duckdb.sql(
+    return [r[0] for r in con.sql(
         f"SELECT __tgcheck_digits FROM ({macros.with_digits(rows)})",
         params=[cells]).fetchall()] if cells else []
 
 
+_ODD_CELLS = [
+    "+41798284651", "+1", "+999999999999999", "+1234567890123456", "+0041798284651",
+    "+41 798284651", "+41_798284651", "+4179828465.1", "+41798284651 ", " +41798284651",
+    "+4179828465e2", "+4179828465E2", "+41798284e3", "+1e2", "+12.5e3", "+0x1F", "+-41",
+    "++41", "41798284651", "+", "", None, "+41798284600", "+4179828460e0", "+٤١",
+    ",41798284651", "*41798284651", "＋41798284651"]
+
+
 def test_sql_reads_digits_exactly_from_cells_that_are_plus_and_digits():
-    cells = ["+41798284651", "+1", "+999999999999999", "+1234567890123456", "+0041798284651",
-             "+41 798284651", "+41_798284651", "+4179828465.1", "+41798284651 ",
-             " +41798284651", "+4179828465e2", "+4179828465E2", "+41798284e3", "+1e2",
-             "+12.5e3", "+0x1F", "+-41", "++41", "41798284651", "+", "", None, "+41798284600",
-             "+4179828460e0", "+٤١"]
-    want = [int(c[1:]) if c is not None and _CANONICAL.fullmatch(c) else None for c in cells]
-    assert _digits_in_sql(cells) == want
+    want = [int(c[1:]) if c is not None and _CANONICAL.fullmatch(c) else None
+            for c in _ODD_CELLS]
+    assert _digits_in_sql(_ODD_CELLS) == want
+
+
+@pytest.mark.parametrize("collation", ["nocase", "de", "en_us"])
+def test_the_plus_is_found_whatever_the_connections_default_collation(collation):
+    # The leading "+" is found by comparing bytes (COLLATE c): an ICU collation
+    # orders "," and "+" otherwise, and would let other cells through or not.
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET default_collation = '{collation}'")
+    except duckdb.Error:  # an ICU collation where DuckDB was built without ICU
+        pytest.skip(f"no collation {collation} in this DuckDB")
+    want = [int(c[1:]) if c is not None and _CANONICAL.fullmatch(c) else None
+            for c in _ODD_CELLS]
+    assert _digits_in_sql(_ODD_CELLS, con) == want
 
 
 @settings_hypothesis(max_examples=300, deadline=None)
