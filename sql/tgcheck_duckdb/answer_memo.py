@@ -97,6 +97,9 @@ class AnswerMemo:
         # The entries last served and their MemoSnapshot: made again only when
         # the entries changed (a read, a commit, an entry grown stale).
         self._snapshot: tuple[pa.StructArray | None, MemoSnapshot | None] = (None, None)
+        # Task types whose answers did not fit a MemoSnapshot (more distinct
+        # answers than MAX_OUTCOMES): no longer remembered nor read.
+        self._refused: set[str] = set()
 
     def usable(self, engine, ttype: TaskType) -> bool:
         if ttype.fields:
@@ -108,7 +111,7 @@ class AnswerMemo:
     def _same_store(self, store) -> None:
         if store is not self._store:  # another engine's store: nothing of it holds
             self._store, self._token, self._tables, self._pending = store, None, {}, {}
-            self._served = {}
+            self._served, self._refused = {}, set()
             # A store that cannot tell a change (BaseStore.change_token's None)
             # is never memoised: every query reads it.
             self._watchable = store.change_token() is not None
@@ -150,7 +153,15 @@ class AnswerMemo:
         with self._lock:
             if entries is not self._snapshot[0]:
                 made = MemoSnapshot(entries) if len(entries) else None
-                self._snapshot = (entries, made if made is not None and made.usable else None)
+                if made is not None and not made.usable:
+                    # It would never serve: forget its numbers rather than read
+                    # the store for them at every later query.
+                    made = None
+                    self._refused.add(ttype.name)
+                    self._tables.pop(ttype.name, None)
+                    self._pending.pop(ttype.name, None)
+                    self._served.pop(ttype.name, None)
+                self._snapshot = (entries, made)
             return self._snapshot[1]
 
     def remember(self, engine, ttype: TaskType, numbers: pa.Array) -> None:
@@ -161,6 +172,8 @@ class AnswerMemo:
         task_type = ttype.name
         with self._lock:
             self._same_store(engine.store)
+            if task_type in self._refused:
+                return
             pending = self._pending.setdefault(task_type, [])
             held = self._tables.get(task_type)
             if (0 if held is None else len(held)) + sum(map(len, pending)) + len(numbers) \
@@ -203,6 +216,8 @@ class MemoSnapshot:
         # E.164 numbers (at most 15 digits) fit the key's bits, as SQL's integers do.
         self.usable = len(self.outcomes) <= self.MAX_OUTCOMES and not (
             len(digits) and (digits.min() < 1 or digits.max() >> self.KEY_BITS))
+        if not self.usable:
+            return  # not built: AnswerMemo.snapshot serves none
         self._size = len(digits)
         self._bits = max(4, int(2 * max(1, len(digits)) - 1).bit_length())
         self._mask = (1 << self._bits) - 1

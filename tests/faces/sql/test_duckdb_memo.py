@@ -500,8 +500,19 @@ def test_an_unusable_snapshot_leaves_the_answers_to_the_engine(settings, sandbox
         return check_compact(self, answers, request, lookup_size)
 
     monkeypatch.setattr(Planning, "check_compact", counted)
+    reads = []
+    read = answer_memo._read
+
+    def counted_read(*args):
+        reads.append(1)
+        return read(*args)
+
+    monkeypatch.setattr(answer_memo, "_read", counted_read)
     phones = numbers(40, start=500)
     got = memoised(connect(settings, phones), sandbox)  # one task, answers agree
     assert got == {n: sandbox.expected(n) for n in phones}
     # Every query looked its numbers up in the store (a usable memo: the first only).
     assert looked_up == [len(phones)] * 4
+    # The memo read its numbers' answers once, found they do not fit, and forgot
+    # them: no later query reads them again for nothing.
+    assert reads == [1]
