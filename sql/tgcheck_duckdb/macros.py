@@ -247,9 +247,11 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     other_rows = ("SELECT DISTINCT __tgcheck_cell, __tgcheck_region, __tgcheck_digits "
                   f"FROM ({cells}) WHERE __tgcheck_digits IS NULL AND __tgcheck_cell IS NOT NULL")
     distinct = f"{digit_rows} UNION ALL {other_rows}"
-    # A "+digits" row's answer: its index into OUTCOMES' list (FIRST_CODE), or,
-    # for a task type with fields, FIRST's struct; NULL for a repeat.
-    first = (f"CASE WHEN {fields} THEN {FIRST}{DIGITS}(r.__tgcheck_digits, __tgcheck_id) "
+    # A "+digits" row's answer: its index into OUTCOMES' list (FIRST_CODE), or
+    # FIRST's struct for a task type with fields or when OUTCOMES is NULL (a
+    # "+digits" cell not read as itself: its own reading); NULL for a repeat.
+    first = (f"CASE WHEN {fields} OR __tgcheck_done.__tgcheck_values IS NULL "
+             f"THEN {FIRST}{DIGITS}(r.__tgcheck_digits, __tgcheck_id) "
              f"ELSE __tgcheck_done.__tgcheck_values["
              f"{FIRST_CODE}{DIGITS}(r.__tgcheck_digits, __tgcheck_id)] END")
     digit_answers = (f"SELECT r.* EXCLUDE (__tgcheck_digits), {first} AS __tgcheck_a "

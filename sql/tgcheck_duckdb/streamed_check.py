@@ -24,9 +24,10 @@ the whole column:
    answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
    answer code only (a task type without fields: its one column), ANSWER the
    whole answer. telegram_check's "+digits" rows take FIRST_CODE (an index into
-   OUTCOMES' list of whole answers) or FIRST (ANSWER), which answer each
+   OUTCOMES' list of whole answers; NULL when a "+digits" cell was not read as
+   itself) or FIRST (ANSWER), which answer each
    integer's first row only: one row per distinct cell, with no hash table of
-   cells (collect(every=True) keeps every integer, 8 bytes, and a bit each).
+   cells (collect(every=True) keeps every integer, 8 bytes, and a flag, 1 byte).
 
 A state is dropped when its last row is answered (rows answered == rows
 collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
@@ -158,11 +159,11 @@ class QueryState:
         # telegram_check's: every "+digits" cell's integer (collect(every=True)),
         # and whether a row of it was answered yet (answer_first).
         self._every, self._seen = KeyParts(), np.empty(0, bool)
+        self._strays: set[int] = set()  # integers answered but not collected
         self._integers = np.empty(0, np.int64)
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
-        self._odd_found: list = []  # and their readings, in _odd's order
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
 
@@ -237,7 +238,7 @@ class QueryState:
         self._seen = np.zeros(len(self._integers), bool)
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
-        keep, odd, odd_found = np.ones(len(cells), bool), [], []
+        keep, odd = np.ones(len(cells), bool), []
         for start in range(0, len(cells), READ_BATCH):
             part = cells[start:start + READ_BATCH]
             strs = as_strs(part)
@@ -246,7 +247,6 @@ class QueryState:
                 itself = np.array([type(f) is str and f == c
                                    for f, c in zip(found, strs, strict=True)], bool)
                 odd += [int(c[1:]) for c, same in zip(strs, itself, strict=True) if not same]
-                odd_found += [f for f, same in zip(found, itself, strict=True) if not same]
                 self._others.add(distinct([_keys(sent_numbers(
                     [f for f, same in zip(found, itself, strict=True) if not same]))]))
                 keep[start:start + len(part)] = itself
@@ -254,9 +254,7 @@ class QueryState:
             if remembered is not None:
                 remembered.append(pa.array(strs, pa.string()))
             del strs, found
-        order = np.argsort(np.array(odd, np.int64), kind="stable")
-        self._odd = np.array(odd, np.int64)[order]
-        self._odd_found = [odd_found[i] for i in order.tolist()]
+        self._odd = np.sort(np.array(odd, np.int64))
         # The clean cells' keys stay sorted and distinct: no second sort, and no
         # copy when every cell read as itself.
         numbers = cells if keep.all() else cells[keep]
@@ -337,33 +335,36 @@ class QueryState:
                     ) -> tuple[pa.Array, bool]:
         """answer_first's lighter form for "+digits" rows and a task type without
         fields: each row's 1-based index into outcome_list() (NULL: a repeat),
-        no struct made per row."""
+        no struct made per row. Only when every such cell read as itself
+        (outcome_list() is not None)."""
         keys = _digits(digits)
-        codes, odd = self._digit_codes(keys)
+        codes, _ = self._digit_codes(keys)  # no _odd: outcome_list() said so
         none = len(self._outcomes)  # outcome_list's entry of a number not answered
         codes = np.where(codes >= 0, codes, none)
-        if odd is not None:
-            codes[odd] = none + 1 + np.searchsorted(self._odd, keys[odd])
         shown = self._first_rows(keys)
         return pa.array(codes + 1, pa.int32(), mask=~shown), self._answered(len(keys))
 
     def outcome_list(self) -> pa.ListArray:
         """One list of answer structs (answer()'s type) that first_codes index:
         each outcome (its number: the cell's, SAME_AS_CELL), then a number not
-        answered, then each "+digits" cell not read as itself (its own number,
-        status and reason), in _odd's order."""
+        answered. NULL when some "+digits" cell was not read as itself (_odd):
+        such a cell has a number, status and reason of its own, read a vector
+        at a time by answer_first (its readings bounded, READINGS_KEPT), which
+        the macro then calls instead."""
+        if len(self._odd):
+            return pa.nulls(1, pa.list_(self._answer_type()))
         rows = [*self._outcomes, (None, UNKNOWN, NO_ANSWER_REASON)]
         base = pa.StructArray.from_arrays(
             [pa.array([SAME_AS_CELL] * len(rows), pa.string()),
              *(pa.array([r[i] for r in rows], pa.string()) for i in range(3))],
             names=["number", "value", "status", "reason"])
-        if len(self._odd):
-            values = [f"+{k}" for k in self._odd.tolist()]
-            codes, (number, status, reason) = self._read_codes(values, self._odd_found)
-            base = pa.concat_arrays([base, AnswerColumn.outcomes_to_arrow(
-                number, codes, self._outcomes, status, reason)])
         answers = in_blocks(base, {}, self.block, self.members)
         return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
+
+    def _answer_type(self) -> pa.DataType:
+        empty = pa.StructArray.from_arrays(
+            [pa.array([], pa.string())] * 4, names=["number", "value", "status", "reason"])
+        return in_blocks(empty, {}, self.block, self.members).type
 
     def _first_rows(self, keys: np.ndarray) -> np.ndarray:
         """Whether each row is the first of its "+digits" integer (across the
@@ -375,6 +376,20 @@ class QueryState:
         if not len(keyed):
             return shown
         at = np.searchsorted(self._integers, keys[keyed])
+        # A key not collected (a table that gave other rows to the second pass:
+        # a sampled view) is never taken for its neighbour: its first row is
+        # shown by a set of such keys (rare, so a loop).
+        found = at < len(self._integers)
+        found[found] = self._integers[at[found]] == keys[keyed][found]
+        if not found.all():
+            stray = keyed[~found]
+            with self._lock:
+                for row, key in zip(stray.tolist(), keys[stray].tolist(), strict=True):
+                    if key in self._strays:
+                        shown[row] = False
+                    else:
+                        self._strays.add(key)
+            keyed, at = keyed[found], at[found]
         # Within the vector, each integer's first row (a stable sort keeps the
         # earliest of equal positions first).
         order = np.argsort(at, kind="stable")
@@ -411,7 +426,12 @@ class QueryState:
         if read is None:
             return codes, None
         at, values, found = read
-        codes[at], (number, status, reason) = self._read_codes(values, found)
+        number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
+        sent = number.is_valid().to_numpy(zero_copy_only=False)
+        own = self.answers.codes_of(_keys(number.drop_null()))
+        read_codes = np.full(len(values), -1, np.int32)
+        read_codes[sent] = np.where(own >= 0, own + self._offset, -1)
+        codes[at] = read_codes
         return codes, (at, number, status, reason)
 
     def _digit_codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -433,16 +453,6 @@ class QueryState:
             own = self.answers.codes_of(keys_of_digits(keys[rest]))
             codes[rest] = np.where(own >= 0, own + self._offset, -1)
         return codes, odd
-
-    def _read_codes(self, values: list, found: list) -> tuple[np.ndarray, tuple]:
-        """Cells read here: each one's answer code (-1: none, or answered
-        locally) and its Arrow reading (AnswerColumn.arrow_inputs)."""
-        number, status, reason = AnswerColumn(values, found, []).arrow_inputs()
-        sent = number.is_valid().to_numpy(zero_copy_only=False)
-        own = self.answers.codes_of(_keys(number.drop_null()))
-        codes = np.full(len(values), -1, np.int32)
-        codes[sent] = np.where(own >= 0, own + self._offset, -1)
-        return codes, (number, status, reason)
 
     def _fields(self, out: pa.StructArray) -> dict[str, pa.Array]:
         """The chosen task type's typed fields of each ok answer (looked up by

@@ -534,6 +534,22 @@ def test_telegram_check_gives_each_distinct_cell_one_row_across_vectors(
     assert len(states) == 0  # every row collected was answered: the state is dropped
 
 
+def test_a_number_the_first_pass_did_not_see_is_shown_not_taken_for_another():
+    # A view that gives each pass other rows (a sample): a "+digits" integer not
+    # collected is shown at its first row, and never marks a collected
+    # neighbour as given (nor runs past the end of the collected ones).
+    state = object.__new__(streamed_check.QueryState)
+    state._lock = threading.Lock()
+    state._integers = np.array([41790000001, 41790000003], np.int64)
+    state._seen, state._strays = np.zeros(2, bool), set()
+    first = state._first_rows(np.array(
+        [41790000000, 41790000001, 41790000001, 41790000009, -1, 41790000003, 41790000000],
+        np.int64))
+    assert first.tolist() == [True, True, False, True, True, True, False]
+    assert state._first_rows(np.array([41790000003, 41790000002], np.int64)).tolist() == [
+        False, True]
+
+
 def test_a_query_keeps_at_most_max_per_query_states():
     # Calls of one query are not pushed out by one another, up to MAX_PER_QUERY:
     # past it the oldest goes, and its query fails naming the limits.
