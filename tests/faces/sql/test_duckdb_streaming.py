@@ -499,7 +499,7 @@ def test_telegram_check_takes_its_distinct_once(settings):
 
 @pytest.mark.parametrize("region_column", [None, "country"])
 def test_telegram_check_gives_each_distinct_cell_one_row_across_vectors(
-        settings, sandbox, open_states, region_column):
+        settings, sandbox, open_states, monkeypatch, region_column):
     # "+digits" cells repeated within and across vectors, on two threads: Python
     # answers each integer's first row only (QueryState.answer_first); other
     # cells repeated too: DuckDB's DISTINCT. With a region column every row is
@@ -510,6 +510,10 @@ def test_telegram_check_gives_each_distinct_cell_one_row_across_vectors(
     con = tgcheck_duckdb.register(duckdb.connect(), settings)
     con.execute("SET threads = 2")
     states, = open_states
+    coded = []  # first_codes' calls: none while a "+digits" cell has its own reading
+    first_codes = streamed_check.QueryState.first_codes
+    monkeypatch.setattr(streamed_check.QueryState, "first_codes",
+                        lambda self, *a: coded.append(1) or first_codes(self, *a))
     phones = numbers(3 * VECTOR, start=20_000)
     local = ["0" + p[3:] for p in phones[:40]]  # the same numbers written locally
     # "+4179": "+" and digits, too short: read here, answered locally (its own entry
@@ -532,6 +536,7 @@ def test_telegram_check_gives_each_distinct_cell_one_row_across_vectors(
             assert status == ("ok" if telegram is not None else "unknown")  # left out
     assert sandbox.billed["create"] == 1
     assert len(states) == 0  # every row collected was answered: the state is dropped
+    assert coded == []  # "+4179" is read here: the E.164 rows took FIRST's whole answers
 
 
 def test_a_number_the_first_pass_did_not_see_is_shown_not_taken_for_another():
