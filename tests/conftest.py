@@ -117,6 +117,22 @@ def numbers(n: int, start: int = 0, prefix: str = "+4179") -> list[str]:
     return [f"{prefix}{i:07d}" for i in range(start, start + n)]
 
 
+def compact_checks(monkeypatch) -> list[int]:
+    """The numbers each Planning.check_compact call is given from now on (the
+    SQL face's and chunked checks' one engine check), as they are made."""
+    from tgcheck.engine.planning import Planning
+
+    sizes: list[int] = []
+    check_compact = Planning.check_compact
+
+    def counted(self, answers, request, lookup_size):
+        sizes.append(len(answers))
+        return check_compact(self, answers, request, lookup_size)
+
+    monkeypatch.setattr(Planning, "check_compact", counted)
+    return sizes
+
+
 def child_env(sandbox, home, **extra: str) -> dict:
     """The environment of a tgcheck child process aimed at the sandbox, own store."""
     env = dict(os.environ, TGCHECK_API_KEY=sandbox.api_key, TGCHECK_BASE_URL=sandbox.url,

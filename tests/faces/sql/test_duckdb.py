@@ -16,7 +16,7 @@ import pytest
 
 import tgcheck
 import tgcheck_duckdb
-from conftest import interrupted_query, numbers
+from conftest import compact_checks, interrupted_query, numbers
 from tgcheck.sandbox import Sandbox
 from tgcheck_duckdb.cli import _interruption
 
@@ -265,16 +265,7 @@ def test_running_a_query_again_creates_no_task(mixed, sandbox, settings):
 
 
 def test_a_query_over_100k_rows_checks_its_numbers_once(con, sandbox, monkeypatch):
-    from tgcheck.engine.planning import Planning
-
-    calls = []
-    real_check = Planning.check_compact
-
-    def counting_check(self, answers, request, lookup_size):
-        calls.append(len(answers))
-        return real_check(self, answers, request, lookup_size)
-
-    monkeypatch.setattr(Planning, "check_compact", counting_check)
+    calls = compact_checks(monkeypatch)
     distinct = numbers(2_000)
     con.execute("""CREATE TABLE big AS SELECT i AS id,
                    CASE WHEN i % 10 = 0 THEN NULL ELSE $1[i % 2000 + 1] END AS phone

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import tgcheck
 import tgcheck_duckdb
-from conftest import numbers
+from conftest import compact_checks, numbers
 from tgcheck.engine.planning import Planning
 from tgcheck.errors import ConfigError
 from tgcheck.plugins import get_task_type
@@ -492,14 +492,7 @@ def test_a_snapshot_of_more_answers_than_its_slots_code_is_not_used():
 
 def test_an_unusable_snapshot_leaves_the_answers_to_the_engine(settings, sandbox, monkeypatch):
     monkeypatch.setattr(MemoSnapshot, "MAX_OUTCOMES", 1)  # "yes" and "no": too many
-    looked_up = []
-    check_compact = Planning.check_compact
-
-    def counted(self, answers, request, lookup_size):
-        looked_up.append(len(answers))
-        return check_compact(self, answers, request, lookup_size)
-
-    monkeypatch.setattr(Planning, "check_compact", counted)
+    looked_up = compact_checks(monkeypatch)
     reads = []
     read = answer_memo._read
 
