@@ -98,7 +98,8 @@ class AnswerMemo:
         # the entries changed (a read, a commit, an entry grown stale).
         self._snapshot: tuple[pa.StructArray | None, MemoSnapshot | None] = (None, None)
         # Task types whose answers did not fit a MemoSnapshot (more distinct
-        # answers than MAX_OUTCOMES): no longer remembered nor read.
+        # answers than MAX_OUTCOMES): not remembered nor read until the store
+        # changes.
         self._refused: set[str] = set()
 
     def usable(self, engine, ttype: TaskType) -> bool:
@@ -132,7 +133,9 @@ class AnswerMemo:
             # again, and the next query drops what this one reads.
             token = store.change_token()
             if token != self._token:
-                self._token, self._tables = token, {}  # read before a commit: stale
+                # Read before a commit: stale. A refusal is looked at again too
+                # (the store's answers may fit now).
+                self._token, self._tables, self._refused = token, {}, set()
             pending = self._pending.pop(task_type, None)
             table = self._tables.get(task_type)
             if pending:
@@ -155,12 +158,14 @@ class AnswerMemo:
                 made = MemoSnapshot(entries) if len(entries) else None
                 if made is not None and not made.usable:
                     # It would never serve: forget its numbers rather than read
-                    # the store for them at every later query.
-                    made = None
+                    # the store for them at every later query (until the store
+                    # changes: answers()).
                     self._refused.add(ttype.name)
                     self._tables.pop(ttype.name, None)
                     self._pending.pop(ttype.name, None)
                     self._served.pop(ttype.name, None)
+                    self._snapshot = (None, None)
+                    return None
                 self._snapshot = (entries, made)
             return self._snapshot[1]
 

@@ -24,8 +24,8 @@ the whole column:
    answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
    answer code only (a task type without fields: its one column), ANSWER the
    whole answer. telegram_check's "+digits" rows take FIRST_CODE (an index into
-   OUTCOMES' list of whole answers; NULL when a "+digits" cell was not read as
-   itself) or FIRST (ANSWER), which answer each
+   OUTCOMES' list of whole answers) or, when OUTCOMES is NULL (a "+digits" cell
+   not read as itself) or the task type has fields, FIRST (ANSWER), which answer each
    integer's first row only: one row per distinct cell, with no hash table of
    cells (collect(every=True) keeps every integer, 8 bytes, and a flag, 1 byte).
 
@@ -159,7 +159,6 @@ class QueryState:
         # telegram_check's: every "+digits" cell's integer (collect(every=True)),
         # and whether a row of it was answered yet (answer_first).
         self._every, self._seen = KeyParts(), np.empty(0, bool)
-        self._strays: set[int] = set()  # integers answered but not collected
         self._integers = np.empty(0, np.int64)
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
@@ -377,19 +376,13 @@ class QueryState:
             return shown
         at = np.searchsorted(self._integers, keys[keyed])
         # A key not collected (a table that gave other rows to the second pass:
-        # a sampled view) is never taken for its neighbour: its first row is
-        # shown by a set of such keys (rare, so a loop).
-        found = at < len(self._integers)
-        found[found] = self._integers[at[found]] == keys[keyed][found]
-        if not found.all():
-            stray = keyed[~found]
-            with self._lock:
-                for row, key in zip(stray.tolist(), keys[stray].tolist(), strict=True):
-                    if key in self._strays:
-                        shown[row] = False
-                    else:
-                        self._strays.add(key)
-            keyed, at = keyed[found], at[found]
+        # a sampled view) would mark its neighbour's slot: such a table fails.
+        if not _held(self._integers, keys[keyed], at).all():
+            raise InputError(
+                "telegram_check's table gave its second pass rows its first did not "
+                "see (a view that samples or filters by random()): the answers would "
+                "not be the table's; store the rows first (CREATE TABLE ... AS) and "
+                "check that table")
         # Within the vector, each integer's first row (a stable sort keeps the
         # earliest of equal positions first).
         order = np.argsort(at, kind="stable")
@@ -445,7 +438,7 @@ class QueryState:
         else:
             codes, rest = np.full(len(keys), -1, np.int32), keyed
         if len(self._odd):
-            odd = rest & np.isin(keys, self._odd)
+            odd = rest & _held(self._odd, keys)
             rest &= ~odd
         else:
             odd = None
@@ -498,6 +491,18 @@ def _keys(numbers: list[str] | pa.Array) -> np.ndarray:
     numbers = numbers if isinstance(numbers, pa.Array) else pa.array(numbers, pa.string())
     digits = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64())
     return keys_of_digits(digits.to_numpy(zero_copy_only=False))
+
+
+def _held(sorted_keys: np.ndarray, keys: np.ndarray, at: np.ndarray | None = None
+          ) -> np.ndarray:
+    """Whether each key is in sorted_keys (at: its searchsorted positions, when
+    already taken): a binary search, not np.isin's sort of both."""
+    if at is None:
+        at = np.searchsorted(sorted_keys, keys)
+    inside = at < len(sorted_keys)
+    held = np.zeros(len(keys), bool)
+    held[inside] = sorted_keys[at[inside]] == keys[inside]
+    return held
 
 
 def _valid(array: pa.Array) -> np.ndarray:

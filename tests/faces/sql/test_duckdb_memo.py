@@ -9,6 +9,7 @@ another task type.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import subprocess
 import sys
@@ -502,10 +503,18 @@ def test_an_unusable_snapshot_leaves_the_answers_to_the_engine(settings, sandbox
 
     monkeypatch.setattr(answer_memo, "_read", counted_read)
     phones = numbers(40, start=500)
-    got = memoised(connect(settings, phones), sandbox)  # one task, answers agree
+    con = connect(settings, phones)
+    got = memoised(con, sandbox)  # one task, answers agree
     assert got == {n: sandbox.expected(n) for n in phones}
     # Every query looked its numbers up in the store (a usable memo: the first only).
     assert looked_up == [len(phones)] * 4
     # The memo read its numbers' answers once, found they do not fit, and forgot
-    # them: no later query reads them again for nothing.
+    # them: no later query reads them again for nothing...
     assert reads == [1]
+    # ...until the store changes: then it remembers and reads them again.
+    with contextlib.closing(tgcheck.Engine(settings)) as other:
+        other.store.import_answers([StoredAnswer("tg", numbers(1, start=999)[0], "yes", "ok",
+                                                 time.time(), "elsewhere")])
+    assert dict(con.execute(ENRICH).fetchall()) == got
+    assert dict(con.execute(ENRICH).fetchall()) == got
+    assert reads == [1, 1]

@@ -539,20 +539,31 @@ def test_telegram_check_gives_each_distinct_cell_one_row_across_vectors(
     assert coded == []  # "+4179" is read here: the E.164 rows took FIRST's whole answers
 
 
-def test_a_number_the_first_pass_did_not_see_is_shown_not_taken_for_another():
+def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
     # A view that gives each pass other rows (a sample): a "+digits" integer not
-    # collected is shown at its first row, and never marks a collected
-    # neighbour as given (nor runs past the end of the collected ones).
+    # collected would mark a collected neighbour as given (or run past the end
+    # of the collected ones); the call fails, saying what to do.
+    from tgcheck.errors import InputError
+
     state = object.__new__(streamed_check.QueryState)
     state._lock = threading.Lock()
     state._integers = np.array([41790000001, 41790000003], np.int64)
-    state._seen, state._strays = np.zeros(2, bool), set()
-    first = state._first_rows(np.array(
-        [41790000000, 41790000001, 41790000001, 41790000009, -1, 41790000003, 41790000000],
-        np.int64))
-    assert first.tolist() == [True, True, False, True, True, True, False]
-    assert state._first_rows(np.array([41790000003, 41790000002], np.int64)).tolist() == [
-        False, True]
+    state._seen = np.zeros(2, bool)
+    assert state._first_rows(np.array([41790000001, -1, 41790000001, 41790000003],
+                                       np.int64)).tolist() == [True, True, False, True]
+    for stray in (41790000000, 41790000002, 41790000009):
+        with pytest.raises(InputError, match="CREATE TABLE"):
+            state._first_rows(np.array([41790000001, stray], np.int64))
+    assert state._seen.tolist() == [True, True]  # nothing marked by a failed vector
+
+
+def test_telegram_check_of_a_sampling_view_says_to_store_the_rows_first(settings, sandbox):
+    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone",
+                [numbers(4 * VECTOR, start=30_000)])
+    con.execute("CREATE VIEW v AS SELECT * FROM t WHERE random() < 0.5")
+    with pytest.raises(duckdb.Error, match="store the rows first"):
+        con.execute("SELECT * FROM telegram_check('v', 'phone')").fetchall()
 
 
 def test_a_query_keeps_at_most_max_per_query_states():
