@@ -155,11 +155,7 @@ class CompactAnswers:
 
     def _positions(self, array: np.ndarray) -> np.ndarray:
         """Where each of array's numbers is in self.numbers; -1 for one not there."""
-        if not len(self.numbers) or not len(array):
-            return np.full(len(array), -1, dtype=np.intp)
-        at = np.searchsorted(self.numbers, array)
-        clipped = np.minimum(at, len(self.numbers) - 1)
-        return np.where(self.numbers[clipped] == array, clipped, -1)
+        return positions(self.numbers, array)
 
     def record(self, groups: Iterable[AnswerGroup]) -> None:
         """Keep the answers of (value, status, numbers) groups; a number not among
@@ -199,6 +195,16 @@ class CompactAnswers:
         held = np.array(numbers, dtype=object)
         return [(*self.pairs[code], held[codes == code].tolist())
                 for code in set(codes.tolist()) if code != NO_ANSWER]
+
+
+def positions(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Where each of keys is in sorted_keys (sorted, distinct), -1 for one not
+    there: a binary search each, in C."""
+    if not len(sorted_keys) or not len(keys):
+        return np.full(len(keys), -1, dtype=np.intp)
+    at = np.searchsorted(sorted_keys, keys)
+    clipped = np.minimum(at, len(sorted_keys) - 1)
+    return np.where(sorted_keys[clipped] == keys, clipped, -1)
 
 
 # Key parts of one level merged into one of the next every so many (KeyParts).

@@ -56,6 +56,7 @@ from tgcheck.compact_answers import (
     as_strs,
     distinct,
     keys_of_digits,
+    positions,
 )
 from tgcheck.errors import InputError
 from tgcheck.models import OK, UNKNOWN
@@ -374,10 +375,10 @@ class QueryState:
         keyed = np.flatnonzero(keys >= 0)
         if not len(keyed):
             return shown
-        at = np.searchsorted(self._integers, keys[keyed])
+        at = positions(self._integers, keys[keyed])
         # A key not collected (a table that gave other rows to the second pass:
-        # a sampled view) would mark its neighbour's slot: such a table fails.
-        if not _held(self._integers, keys[keyed], at).all():
+        # a sampled view): such a table fails, its answers not one set of rows'.
+        if (at < 0).any():
             raise InputError(
                 "telegram_check's table gave its second pass rows its first did not "
                 "see (a view that samples or filters by random()): the answers would "
@@ -438,7 +439,7 @@ class QueryState:
         else:
             codes, rest = np.full(len(keys), -1, np.int32), keyed
         if len(self._odd):
-            odd = rest & _held(self._odd, keys)
+            odd = rest & (positions(self._odd, keys) >= 0)
             rest &= ~odd
         else:
             odd = None
@@ -491,18 +492,6 @@ def _keys(numbers: list[str] | pa.Array) -> np.ndarray:
     numbers = numbers if isinstance(numbers, pa.Array) else pa.array(numbers, pa.string())
     digits = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64())
     return keys_of_digits(digits.to_numpy(zero_copy_only=False))
-
-
-def _held(sorted_keys: np.ndarray, keys: np.ndarray, at: np.ndarray | None = None
-          ) -> np.ndarray:
-    """Whether each key is in sorted_keys (at: its searchsorted positions, when
-    already taken): a binary search, not np.isin's sort of both."""
-    if at is None:
-        at = np.searchsorted(sorted_keys, keys)
-    inside = at < len(sorted_keys)
-    held = np.zeros(len(keys), bool)
-    held[inside] = sorted_keys[at[inside]] == keys[inside]
-    return held
 
 
 def _valid(array: pa.Array) -> np.ndarray:
