@@ -94,19 +94,16 @@ def register(
         state.finish()
         return pa.array([state.id], pa.int64())
 
-    def values(ids: pa.Array) -> pa.Array:
-        # Called once, right after finish (the same one-row CTE).
-        state = states.get(ids)
-        if not state.collected:
-            states.close(state)  # no row to answer
-        return pa.array([state.values()], pa.list_(pa.string()))
-
-    def outcomes(ids: pa.Array) -> pa.Array:
-        # telegram_check's VALUES: whole answers, which FIRST_CODE's codes index.
-        state = states.get(ids)
-        if not state.collected:
-            states.close(state)
-        return state.outcome_list()
+    def listed(make):
+        """VALUES (each code's value, CODE's) or OUTCOMES (each code's whole
+        answer, FIRST_CODE's), as one list: called once, right after finish (the
+        same one-row CTE)."""
+        def udf(ids: pa.Array) -> pa.Array:
+            state = states.get(ids)
+            if not state.collected:
+                states.close(state)  # no row to answer
+            return make(state)
+        return udf
 
     def collect_every(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                       ids: pa.Array) -> pa.Array:
@@ -145,21 +142,26 @@ def register(
         return normalised_array(values, region)
 
     udfs = {macros.BEGIN: (begin, "BIGINT"), macros.FINISH: (finish, "BIGINT"),
-            macros.VALUES: (values, "VARCHAR[]"),
-            macros.OUTCOMES: (outcomes, macros.check_type(members) + "[]")}
+            macros.VALUES: (listed(lambda state: pa.array([state.values()],
+                                                          pa.list_(pa.string()))),
+                            "VARCHAR[]"),
+            macros.OUTCOMES: (listed(QueryState.outcome_list),
+                              macros.check_type(members) + "[]")}
     # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
-    # telegram_check's pair keeps every "+digits" integer and answers each once;
-    # its other cells are already distinct (DuckDB's DISTINCT).
+    # telegram_check's COLLECT_EVERY keeps every "+digits" integer too (its other
+    # cells are already distinct: DuckDB's DISTINCT); FIRST and FIRST_CODE answer
+    # each integer once, for "+digits" rows only.
     answer_type = macros.check_type(members)
     for name, of_digits, of_cells, returns in (
             (macros.COLLECT, collect, collect, "TINYINT"),
             (macros.COLLECT_EVERY, collect_every, collect, "TINYINT"),
             (macros.CODE, answered("value_codes"), answered("value_codes"), "INTEGER"),
             (macros.ANSWER, answered("answer"), answered("answer"), answer_type),
-            (macros.FIRST, answered("answer_first"), answered("answer"), answer_type),
-            (macros.FIRST_CODE, answered("first_codes"), answered("value_codes"), "INTEGER")):
+            (macros.FIRST, answered("answer_first"), None, answer_type),
+            (macros.FIRST_CODE, answered("first_codes"), None, "INTEGER")):
         udfs[name + macros.DIGITS] = (_of_digits(of_digits), returns)
-        udfs[name + macros.CELLS] = (_of_cells(of_cells), returns)
+        if of_cells is not None:
+            udfs[name + macros.CELLS] = (_of_cells(of_cells), returns)
     for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces

@@ -351,20 +351,15 @@ class QueryState:
         such a cell has a number, status and reason of its own, read a vector
         at a time by answer_first (its readings bounded, READINGS_KEPT), which
         the macro then calls instead."""
-        if len(self._odd):
-            return pa.nulls(1, pa.list_(self._answer_type()))
         rows = [*self._outcomes, (None, UNKNOWN, NO_ANSWER_REASON)]
         base = pa.StructArray.from_arrays(
             [pa.array([SAME_AS_CELL] * len(rows), pa.string()),
              *(pa.array([r[i] for r in rows], pa.string()) for i in range(3))],
             names=["number", "value", "status", "reason"])
         answers = in_blocks(base, {}, self.block, self.members)
+        if len(self._odd):
+            return pa.nulls(1, pa.list_(answers.type))
         return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
-
-    def _answer_type(self) -> pa.DataType:
-        empty = pa.StructArray.from_arrays(
-            [pa.array([], pa.string())] * 4, names=["number", "value", "status", "reason"])
-        return in_blocks(empty, {}, self.block, self.members).type
 
     def _first_rows(self, keys: np.ndarray) -> np.ndarray:
         """Whether each row is the first of its "+digits" integer (across the
