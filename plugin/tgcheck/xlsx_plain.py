@@ -22,8 +22,8 @@ import string
 import zipfile
 from collections.abc import Callable
 
-# The one shared-strings member calamine reads (python-calamine 0.x).
-CALAMINE_STRINGS = "xl/sharedStrings.xml"
+from .xlsx_rows import SHARED_STRINGS
+
 # The header's width that is read here (A to Z); a wider sheet takes calamine's path.
 MAX_COLUMNS = 26
 # One shared string: plain text, nothing XML or OOXML would change (an entity, a
@@ -50,7 +50,7 @@ def plain_columns(z: zipfile.ZipFile, open_member: Callable, sheet: str,
     order; None when the sheet is not plain (see the module's text)."""
     # calamine reads its shared strings from xl/sharedStrings.xml only, whatever
     # the workbook's relationships name: a table elsewhere is not what it reads.
-    if strings_member != CALAMINE_STRINGS:
+    if strings_member != SHARED_STRINGS:
         return None
     strings = _strings(z, open_member, strings_member)
     if strings is None:

@@ -102,11 +102,16 @@ def _first_sheet(z: zipfile.ZipFile, open_member, rels) -> str:
     return sheets[0]
 
 
+# The shared strings' usual member, and the only one calamine reads
+# (xlsx_plain leaves a workbook whose strings are elsewhere to it).
+SHARED_STRINGS = "xl/sharedStrings.xml"
+
+
 def _strings_member(z: zipfile.ZipFile, rels) -> str | None:
     """The shared strings' member: the workbook's relationship's, else the usual name."""
     names = [t for kind, t in rels.values() if kind.endswith("/sharedStrings")]
     return next((n for n in names if n in z.NameToInfo),
-                "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in z.NameToInfo else None)
+                SHARED_STRINGS if SHARED_STRINGS in z.NameToInfo else None)
 
 
 def _shared_strings(z: zipfile.ZipFile, open_member, rels, limit: int) -> list[str]:
