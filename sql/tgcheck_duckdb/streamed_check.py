@@ -157,8 +157,9 @@ class QueryState:
         # and of the numbers read from other cells: sorted, distinct, merged as
         # they come.
         self._cells, self._others = KeyParts(), KeyParts()
-        # telegram_check's: every "+digits" cell's integer (collect(every=True)),
-        # and whether a row of it was answered yet (answer_first).
+        # telegram_check's: every "+digits" cell's integer (collect(every=True):
+        # _cells is then taken from it, in finish), and whether a row of it was
+        # answered yet (_first_rows).
         self._every, self._seen = KeyParts(), np.empty(0, bool)
         self._integers = np.empty(0, np.int64)
         self.collected = self.answered = 0
@@ -171,15 +172,18 @@ class QueryState:
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 every: bool = False) -> None:
         """Keep the rows' numbers the memo does not answer; every: keep every
-        "+digits" cell's integer too, for answer_first."""
+        "+digits" cell's integer instead (telegram_check's first rows), from which
+        finish() takes those the memo does not answer."""
         keys = _digits(digits)
-        present = distinct([keys[keys >= 0]]) if every else None
-        if self.snapshot is not None:
-            misses = keys[self.snapshot.codes_of(keys) < 0]
-            misses = misses[misses >= 0]
+        integers = keys[keys >= 0]
+        every_part = misses = None
+        if every:
+            every_part = distinct([integers])
         else:
-            misses = keys[keys >= 0]
-        misses = distinct([keys_of_digits(misses)]) if len(misses) else None
+            if self.snapshot is not None:
+                integers = integers[self.snapshot.codes_of(integers) < 0]
+            if len(integers):
+                misses = distinct([keys_of_digits(integers)])
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
                  if raw.null_count != len(raw) else None)
         numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
@@ -189,8 +193,8 @@ class QueryState:
                 self._cells.add(misses)
             if numbers is not None:
                 self._others.add(numbers)
-            if present is not None and len(present):
-                self._every.add(present)
+            if every_part is not None and len(every_part):
+                self._every.add(every_part)
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -233,9 +237,15 @@ class QueryState:
     def finish(self) -> None:
         """Read the collected "+digits" cells, a batch at a time, then check every
         number once."""
-        cells = self._cells.merged()
         self._integers = self._every.merged()
         self._seen = np.zeros(len(self._integers), bool)
+        for start in range(0, len(self._integers), READ_BATCH):  # collect(every=True)'s
+            part = self._integers[start:start + READ_BATCH]
+            if self.snapshot is not None:
+                part = part[self.snapshot.codes_of(part) < 0]
+            if len(part):
+                self._cells.add(distinct([keys_of_digits(part)]))
+        cells = self._cells.merged()
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
         keep, odd = np.ones(len(cells), bool), []
