@@ -295,14 +295,15 @@ class QueryState:
         NULL value too: a cell answered locally, a number without an answer), in
         the rows' order; and whether this was the call's last row. What a task
         type without fields needs for its one column: no string made per row."""
+        memo1 = None
         if self.snapshot is not None and raw.null_count == len(raw):
             # Rows of "+digits" cells, the memo's answers first (_codes): when
             # it answers every row, nothing else is looked up (and no mask:
-            # every code + 1 is at least 1).
-            codes1 = self.snapshot.codes1_of(_digits(digits))
-            if codes1.all():
-                return pa.array(codes1.astype(np.int32)), self._answered(len(codes1))
-        codes, _ = self._codes(digits, raw, row_regions)
+            # every code + 1 is at least 1); else _codes goes on from them.
+            memo1 = self.snapshot.codes1_of(_digits(digits))
+            if memo1.all():
+                return pa.array(memo1.astype(np.int32)), self._answered(len(memo1))
+        codes, _ = self._codes(digits, raw, row_regions, memo1)
         return pa.array(codes + 1, pa.int32(), mask=codes < 0), self._answered(len(codes))
 
     def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
@@ -408,14 +409,14 @@ class QueryState:
             self.answered += rows
             return self.answered >= self.collected
 
-    def _codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
-               ) -> tuple[np.ndarray, tuple | None]:
+    def _codes(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+               memo1: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None]:
         """Each row's answer code (an index into _outcomes, -1: none) and, for the
         rows read here (cells not "+" and digits, and such cells not read as
         themselves), their positions and Arrow reading (AnswerColumn.arrow_inputs)."""
         keys = _digits(digits)
         keyed = keys >= 0
-        codes, odd = self._digit_codes(keys)
+        codes, odd = self._digit_codes(keys, memo1)
         where = ~keyed if raw.null_count != len(raw) else None
         if where is not None:
             where &= _valid(raw)
@@ -433,17 +434,20 @@ class QueryState:
         codes[at] = read_codes
         return codes, (at, number, status, reason)
 
-    def _digit_codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _digit_codes(self, keys: np.ndarray, memo1: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Each "+digits" row's answer code (-1: none, or no digits), from the
-        memo's snapshot or the call's answers; and which rows are cells not read
-        as themselves (_odd: None when there are none), left at -1."""
+        memo's snapshot (memo1: its codes + 1, when already looked up) or the
+        call's answers; and which rows are cells not read as themselves (_odd:
+        None when there are none), left at -1."""
         keyed = keys >= 0
         if self.snapshot is not None:
-            codes = self.snapshot.codes_of(keys)
+            codes = (self.snapshot.codes_of(keys) if memo1 is None
+                     else (memo1 - 1).astype(np.int32))
             rest = keyed & (codes < 0)
         else:
             codes, rest = np.full(len(keys), -1, np.int32), keyed
-        if len(self._odd):
+        if len(self._odd) and rest.any():
             odd = rest & (positions(self._odd, keys) >= 0)
             rest &= ~odd
         else:
