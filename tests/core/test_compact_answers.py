@@ -6,15 +6,18 @@ import random
 import numpy as np
 import pytest
 
+from tgcheck import compact_answers
 from tgcheck.compact_answers import (
     DIGITS,
     CompactAnswers,
     Decoded,
+    KeyParts,
     NotCompact,
     as_array,
     as_strs,
     distinct,
     keys_of_cells,
+    positions,
 )
 
 
@@ -58,3 +61,24 @@ def test_keys_of_cells_read_a_padded_buffer_as_as_array_reads_str():
     with pytest.raises(NotCompact):
         keys_of_cells(np.frombuffer(b"41791234567".ljust(DIGITS + 1, b"\0"),
                                     np.uint8).reshape(1, DIGITS + 1))
+
+
+@pytest.mark.parametrize("merge_every", [2, 3, compact_answers.MERGE_EVERY])
+def test_key_parts_merged_over_levels_are_every_key_once(monkeypatch, merge_every):
+    # Parts merged level by level (a merge tree), then all at once: each key of
+    # every part, once, sorted, however many levels the parts filled.
+    monkeypatch.setattr(compact_answers, "MERGE_EVERY", merge_every)
+    rng = np.random.default_rng(3)
+    parts = [distinct([rng.integers(1, 5_000, rng.integers(0, 60))]) for _ in range(300)]
+    held = KeyParts()
+    for part in parts:
+        held.add(part)
+    assert held.merged().tolist() == sorted(set(np.concatenate(parts).tolist()))
+    assert held.merged().tolist() == []  # taken: nothing left behind
+
+
+def test_positions_find_each_key_or_say_none():
+    sorted_keys = np.array([3, 7, 9], np.int64)
+    assert positions(sorted_keys, np.array([9, 1, 7, 10, 3, 8], np.int64)).tolist() == [
+        2, -1, 1, -1, 0, -1]
+    assert positions(np.array([], np.int64), np.array([1], np.int64)).tolist() == [-1]

@@ -515,3 +515,14 @@ def test_scientific_notation_is_read_only_when_its_value_is_exactly_the_digits(t
         assert exact.as_tuple().exponent <= 0 and exact == int(result.number[1:])
     else:
         assert result.status in ("invalid", "blank") and result.number is None
+
+
+def test_resolve_rest_reads_only_the_values_not_known():
+    from tgcheck.normalize import resolve_all, resolve_rest
+
+    values = ["+41798284651", "079 828 46 51", "not a number", "+41 79 828 46 51"]
+    known = [True, False, False, False]
+    rest = resolve_rest(values, known, "CH")
+    assert rest[0] is values[0]  # taken as it stands, not read
+    assert rest[1:] == resolve_all(values[1:], "CH")
+    assert resolve_rest(values, [True] * 4, "CH") == values
