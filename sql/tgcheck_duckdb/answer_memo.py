@@ -32,9 +32,10 @@ Each macro call reads the memo once, when it starts (streamed_check's BEGIN),
 after the change-token check above, as a MemoSnapshot: a hash table of the
 entries' numbers as int64 (what SQL reads from a cell that is "+" and digits)
 with a code each into their few distinct answers as shown; a cell is answered
-by one probe of it, a vector at a time, no string compared. The snapshot is made again only
-when the entries served change. MemoView shows the same entries as a view of
-the connection (to look at; the macros do not scan it).
+by a look-up of its integer (key_table), a vector at a time, no string
+compared. The snapshot is made again only when the entries served change.
+MemoView shows the same entries as a view of the connection (to look at; the
+macros do not scan it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ import pyarrow.compute as pc
 from tgcheck.answer_column import outcome
 from tgcheck.models import OK, TaskType
 from tgcheck.store.answers import fresh_after
+
+from .key_table import MAX_PAYLOAD, KeyTable, fits
 
 # The memo as a view of the connection, to look at (registration: attach).
 MEMO_VIEW = "__tgcheck_memo"
@@ -190,22 +193,19 @@ class AnswerMemo:
 class MemoSnapshot:
     """The memo's entries as one query reads them (streamed_check): each number as
     the integer its digits spell (what SQL reads from a cell that is "+" and
-    digits) in an open-addressing hash table, with the index of its answer as
-    shown (value, status, reason) in outcomes. A cell whose integer is here is
-    that very number: the memo holds only numbers read from cells equal to them.
+    digits) in a hash table (key_table.KeyTable) with the index of its answer as
+    shown (value, status, reason) in outcomes, + 1, as its payload. A cell whose
+    integer is here is that very number: the memo holds only numbers read from
+    cells equal to them.
 
     A table rather than a binary search of sorted keys: every row of a query is
-    looked up twice, and one probe into the table (half full) costs fewer cache
-    misses than the twenty steps of a search in a million keys. Each slot holds
-    its number and its code + 1 in one int64 (a number has at most 15 digits,
-    under 2**KEY_BITS): a probe reads one slot, one cache miss rather than two
-    (a slot's number, then its code)."""
+    looked up twice, and one read of a slot (the table at most half full) costs
+    fewer cache misses than the twenty steps of a search in a million keys."""
 
-    EMPTY = 0  # no number is 0 (nor -1, a row without digits)
-    KEY_BITS = 50  # 10**15 < 2**50; the code + 1 in the 13 bits above
-    # At most this many distinct answers as shown (a few in practice); with more,
-    # AnswerMemo.snapshot serves none (the engine's path answers).
-    MAX_OUTCOMES = (1 << (63 - KEY_BITS)) - 2
+    # At most this many distinct answers as shown (a few in practice): a code + 1
+    # is a slot's payload. With more, AnswerMemo.snapshot serves none (the
+    # engine's path answers).
+    MAX_OUTCOMES = MAX_PAYLOAD - 1
 
     def __init__(self, entries: pa.StructArray):
         digits = pc.cast(pc.utf8_slice_codeunits(entries.field("number"), 1),
@@ -219,40 +219,13 @@ class MemoSnapshot:
         self.outcomes = [tuple(None if part == none else part for part in text.split("\x1f"))
                          for text in encoded.dictionary.to_pylist()]
         # E.164 numbers (at most 15 digits) fit the key's bits, as SQL's integers do.
-        self.usable = len(self.outcomes) <= self.MAX_OUTCOMES and not (
-            len(digits) and (digits.min() < 1 or digits.max() >> self.KEY_BITS))
+        self.usable = len(self.outcomes) <= self.MAX_OUTCOMES and fits(digits)
         if not self.usable:
             return  # not built: AnswerMemo.snapshot serves none
-        self._size = len(digits)
-        self._bits = max(4, int(2 * max(1, len(digits)) - 1).bit_length())
-        self._mask = (1 << self._bits) - 1
-        self._key_mask = np.int64((1 << self.KEY_BITS) - 1)
-        # Each slot: its number | (its code + 1) << KEY_BITS; EMPTY when free.
-        self.table = np.full(1 << self._bits, self.EMPTY, np.int64)
-        packed = digits | ((codes.astype(np.int64) + 1) << self.KEY_BITS)
-        # Insert every number, a round per probe distance: in each round, among
-        # the numbers aiming at one free slot the first takes it, the rest move on.
-        pending = np.arange(len(digits))
-        at = self._slots(digits)
-        while len(pending):
-            free = self.table[at] == self.EMPTY
-            slots, first = np.unique(at[free], return_index=True)
-            winners = pending[free][first]
-            self.table[slots] = packed[winners]
-            moved = np.ones(len(pending), bool)
-            moved[np.flatnonzero(free)[first]] = False
-            pending, at = pending[moved], (at[moved] + 1) & self._mask
+        self._table = KeyTable(digits, codes + 1)
 
     def __len__(self) -> int:
-        return self._size
-
-    def _slots(self, digits: np.ndarray) -> np.ndarray:
-        """Each number's first slot: Fibonacci hashing (the high bits of a product)."""
-        # Views, not copies: the slot is under 2**bits, the same as int64 (and
-        # take() is twice as fast with int64 indices as with uint64 ones).
-        product = np.ascontiguousarray(digits, np.int64).view(np.uint64) * \
-            np.uint64(0x9E3779B97F4A7C15)
-        return (product >> np.uint64(64 - self._bits)).view(np.int64)
+        return len(self._table)
 
     def codes_of(self, digits: np.ndarray) -> np.ndarray:
         """Each key's answer code (an index into outcomes), -1 for one not here
@@ -261,21 +234,7 @@ class MemoSnapshot:
 
     def codes1_of(self, digits: np.ndarray) -> np.ndarray:
         """Each key's answer code + 1 (int64), 0 for one not here."""
-        at = self._slots(digits)
-        held = self.table.take(at)
-        hit = (held & self._key_mask) == digits
-        if hit.all():  # the usual case: every number in its first slot
-            return held >> self.KEY_BITS
-        out = np.where(hit, held >> self.KEY_BITS, 0)
-        todo = np.flatnonzero(~hit & (held != self.EMPTY))  # another number there
-        at, wanted = (at[todo] + 1) & self._mask, digits[todo]
-        while len(todo):
-            held = self.table.take(at)
-            hit = (held & self._key_mask) == wanted
-            out[todo[hit]] = held[hit] >> self.KEY_BITS
-            on = ~hit & (held != self.EMPTY)  # still another number: the next slot
-            todo, at, wanted = todo[on], (at[on] + 1) & self._mask, wanted[on]
-        return out
+        return self._table.payloads(digits)
 
 
 class MemoView:

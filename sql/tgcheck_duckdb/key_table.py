@@ -1,0 +1,125 @@
+"""Distinct integers in a hash table, each found in a few steps whatever the integers.
+
+The SQL face looks up every row of a query a vector at a time: a "+digits" cell's
+integer in the memo's answers (answer_memo.MemoSnapshot). A binary search of a
+sorted array takes twenty cache misses a row in a million integers when the
+rows are in random order, as a customer table's numbers are; linear probing
+took as many rounds per vector as its longest chain.
+
+Here each integer has a home slot (Fibonacci hashing); one of the integers of a
+home holds it, and the others of that home (at most a fifth of random integers
+in a table of twice their number, none of a run of consecutive ones) go to the
+next level, a table of their own with another hash, and so on; the last few
+are kept sorted and found by a binary search. A look-up reads one slot for most
+rows and a slot of a much smaller table for the rest: a few steps per vector,
+each over fewer rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgcheck.compact_answers import positions
+
+# Integers under 2**KEY_BITS - 1 (10**15 < 2**50: every E.164 number's digits);
+# a slot may carry a payload in the 13 bits above.
+KEY_BITS = 50
+KEY_MASK = np.int64((1 << KEY_BITS) - 1)
+MAX_PAYLOAD = (1 << (63 - KEY_BITS)) - 1
+# A free slot: the one integer of KEY_BITS bits a table never holds (fits), so
+# that no key looked up (0, -1 for a row without digits, any other) matches it.
+EMPTY = KEY_MASK
+# Each level's hash multiplier (odd): keys that share a home at one level are
+# spread at the next. The first is Fibonacci hashing's (2**64 / the golden ratio).
+MULTIPLIERS = tuple(np.uint64(m) for m in (
+    0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9))
+# Keys left after the levels, kept sorted: a binary search in a few is cheap.
+SORTED_AT_MOST = 512
+
+
+def fits(keys: np.ndarray) -> bool:
+    """Whether every key is one a KeyTable holds: 1 to 2**KEY_BITS - 2."""
+    return not len(keys) or bool(keys.min() >= 1 and keys.max() < KEY_MASK)
+
+
+class KeyTable:
+    """keys (distinct, each fits()), each with an optional payload (0 to
+    MAX_PAYLOAD: an answer's code, say) packed with it in one int64: a look-up
+    reads one slot, one cache miss rather than two. A level has 2**bits >=
+    room * its keys slots; at most sorted_at_most keys are left sorted."""
+
+    def __init__(self, keys: np.ndarray, payload: np.ndarray | None = None, room: int = 2,
+                 sorted_at_most: int = SORTED_AT_MOST):
+        keys = np.ascontiguousarray(keys, np.int64)
+        if not fits(keys):  # a key's high bits would be taken for a payload's
+            raise ValueError(f"a KeyTable holds integers from 1 to 2**{KEY_BITS} - 2")
+        self._size = len(keys)
+        values = keys if payload is None else keys | (payload.astype(np.int64) << KEY_BITS)
+        # Each level: its slots, its hash's multiplier and shift, and the place
+        # (find) of its first slot.
+        self._levels: list[tuple[np.ndarray, np.uint64, np.uint64, int]] = []
+        places = 0
+        while len(keys) > sorted_at_most and len(self._levels) < len(MULTIPLIERS):
+            bits = max(4, int(room * len(keys) - 1).bit_length())
+            level = (np.full(1 << bits, EMPTY, np.int64),
+                     MULTIPLIERS[len(self._levels)], np.uint64(64 - bits), places)
+            homes = _homes(keys, level)
+            # Of the keys of one home, one is written last and holds it (which one
+            # does not matter); the others go to the next level.
+            level[0][homes] = values
+            left = (level[0].take(homes) & KEY_MASK) != keys
+            del homes
+            self._levels.append(level)
+            places += len(level[0])
+            keys, values = keys[left], values[left]
+        order = np.argsort(keys, kind="stable")
+        self._sorted_keys, self._sorted = keys[order], values[order]
+        self.places = places + len(keys)  # how many places find() gives
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's value (0 for a key not here: no payload) and place (-1)."""
+        values = np.zeros(len(keys), np.int64)
+        places = np.full(len(keys), -1, np.int64)
+        rows = None  # the rows still looked for (None: all, keys as given)
+        for level in self._levels:
+            homes = _homes(keys, level)
+            held = level[0].take(homes)
+            hit = (held & KEY_MASK) == keys
+            if rows is None and hit.all():  # every key at its first home (place 0 on)
+                return held, homes
+            at = np.flatnonzero(hit) if rows is None else rows[hit]
+            values[at], places[at] = held[hit], homes[hit] + level[3]
+            # A home held by another key: this one, if here, is at a later
+            # level. (An empty home: not here, as every key's home is held.)
+            on = ~hit & (held != EMPTY)
+            rows = np.flatnonzero(on) if rows is None else rows[on]
+            keys = keys[on]
+            if not len(rows):
+                return values, places
+        found = positions(self._sorted_keys, keys)
+        there = found >= 0
+        at = rows[there] if rows is not None else np.flatnonzero(there)
+        values[at] = self._sorted.take(found[there])
+        places[at] = self.places - len(self._sorted) + found[there]
+        return values, places
+
+    def payloads(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's payload (int64), 0 for a key not here: payloads of at least
+        1 tell the two apart."""
+        return self._look_up(keys)[0] >> KEY_BITS
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's place (under self.places, one per key), -1 for a key not here."""
+        return self._look_up(keys)[1]
+
+
+def _homes(keys: np.ndarray, level: tuple) -> np.ndarray:
+    """Each key's home slot at level: the high bits of its product with the
+    level's multiplier."""
+    # Views, not copies: the slot is under 2**bits, the same as int64 (and
+    # take() is twice as fast with int64 indices as with uint64 ones).
+    product = np.ascontiguousarray(keys, np.int64).view(np.uint64) * level[1]
+    return (product >> level[2]).view(np.int64)
