@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 import tgcheck
@@ -55,28 +56,56 @@ WITHIN_JOIN = 3.0  # and at most 3x the plain LEFT JOIN's
 PEAK_RSS_MB = 1024.0
 
 
+# The table's numbers: distinct Swiss mobile numbers drawn at random (seeded)
+# from four blocks of 10,000,000 (+4176 to +4179), in random order, as a customer
+# table holds them. Consecutive numbers in order (+41790000000, +41790000001, ...)
+# flattered the face: a run of integers hashes without a collision and is
+# searched in order (docs/performance.md, "Random numbers").
+BLOCK = 10 ** 7
+BLOCKS = 4
+SEED = 25
+# Rows made, stored and inserted this many at a time: 10,000,000 numbers are
+# never held as Python strings at once.
+SLICE = 1_000_000
+
+
+def suffixes(rows: int) -> np.ndarray:
+    """Which numbers the table holds, in its order: each an index into the four
+    blocks (phone())."""
+    return np.random.default_rng(SEED).choice(BLOCKS * BLOCK, rows, replace=False)
+
+
+def phone(s: int) -> str:
+    return f"+417{9 - s // BLOCK}{s % BLOCK:07d}"
+
+
 def numbers(n: int) -> list[str]:
-    return [f"+4179{i:07d}" for i in range(n)]
+    return [phone(s) for s in suffixes(n).tolist()]
 
 
-def _answer(i: int) -> str:
-    return "yes" if i % 2 else "no"
+def _answer(s: int) -> str:
+    return "yes" if s % 2 else "no"
 
 
 def _store_answers(engine: tgcheck.Engine, rows: int) -> None:
-    # In slices: a 10,000,000-row store is filled without holding its rows at once.
-    step = 1_000_000
-    for start in range(0, rows, step):
+    drawn = suffixes(rows)
+    for start in range(0, rows, SLICE):
         engine.store.import_answers(
-            StoredAnswer("tg", f"+4179{i:07d}", _answer(i), "ok", time.time(), "bench")
-            for i in range(start, min(rows, start + step)))
+            StoredAnswer("tg", phone(s), _answer(s), "ok", time.time(), "bench")
+            for s in drawn[start:start + SLICE].tolist())
 
 
 def _customers(con: duckdb.DuckDBPyConnection, rows: int) -> None:
-    con.execute(f"""CREATE TABLE customers AS
-        SELECT i AS id, '+4179' || lpad(i::VARCHAR, 7, '0') AS phone,
-               ['Bern', 'Basel', 'Zurich'][i % 3 + 1] AS city
-        FROM range({rows}) r(i)""")
+    """The table customers: id (its order), phone (phone() of suffixes()), city."""
+    con.execute("CREATE TABLE customers (id BIGINT, phone VARCHAR, city VARCHAR)")
+    drawn = suffixes(rows)
+    for start in range(0, rows, SLICE):
+        part = pa.table({"id": np.arange(start, min(rows, start + SLICE)),  # noqa: F841
+                         "s": drawn[start:start + SLICE]})
+        con.execute(f"""INSERT INTO customers
+            SELECT id, '+417' || (9 - s // {BLOCK}) || lpad((s % {BLOCK})::VARCHAR, 7, '0'),
+                   ['Bern', 'Basel', 'Zurich'][id % 3 + 1]
+            FROM part ORDER BY id""")
 
 
 def _median(fn, repeat: int) -> tuple[float, float]:
@@ -121,8 +150,10 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
         repeat)
 
     # The same answers, in memory before the clock starts: a dict and an Arrow table.
-    phones = numbers(rows)
-    answers = {n: _answer(i) for i, n in enumerate(phones)}
+    drawn = suffixes(rows).tolist()
+    phones = [phone(s) for s in drawn]
+    answers = {n: _answer(s) for n, s in zip(phones, drawn, strict=True)}
+    del drawn
 
     def per_row(phone: str | None) -> str | None:
         return answers.get(phone)
