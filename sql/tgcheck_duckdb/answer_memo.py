@@ -236,6 +236,15 @@ class MemoSnapshot:
         """Each key's answer code + 1 (int64), 0 for one not here."""
         return self._table.payloads(digits)
 
+    def look_up(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """codes1_of, and each key's place (under self.places, one per number;
+        -1 for one not here): a flag array indexed by it marks numbers."""
+        return self._table.look_up(digits)
+
+    @property
+    def places(self) -> int:
+        return self._table.places
+
 
 class MemoView:
     """The memo's fresh entries of one task type as an object DuckDB scans as a

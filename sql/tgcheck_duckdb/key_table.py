@@ -1,7 +1,8 @@
 """Distinct integers in a hash table, each found in a few steps whatever the integers.
 
 The SQL face looks up every row of a query a vector at a time: a "+digits" cell's
-integer in the memo's answers (answer_memo.MemoSnapshot). A binary search of a
+integer in the memo's answers (answer_memo.MemoSnapshot), whose place then also
+marks it answered (telegram_check's first rows). A binary search of a
 sorted array takes twenty cache misses a row in a million integers when the
 rows are in random order, as a customer table's numbers are; linear probing
 took as many rounds per vector as its longest chain.
@@ -106,13 +107,19 @@ class KeyTable:
         places[at] = self.places - len(self._sorted) + found[there]
         return values, places
 
+    def look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's payload (int64; 0 for a key not here: payloads of at least 1
+        tell the two apart) and place (under self.places, one per key; -1 for a
+        key not here)."""
+        values, places = self._look_up(keys)
+        return values >> KEY_BITS, places
+
     def payloads(self, keys: np.ndarray) -> np.ndarray:
-        """Each key's payload (int64), 0 for a key not here: payloads of at least
-        1 tell the two apart."""
+        """look_up's payloads alone."""
         return self._look_up(keys)[0] >> KEY_BITS
 
     def find(self, keys: np.ndarray) -> np.ndarray:
-        """Each key's place (under self.places, one per key), -1 for a key not here."""
+        """look_up's places alone."""
         return self._look_up(keys)[1]
 
 

@@ -80,6 +80,11 @@ MAX_PER_QUERY = 4 * MAX_OPEN
 # Collected cells read (resolve_all) this many at a time in finish: Python
 # values of one batch, however long the column.
 READ_BATCH = 200_000
+# telegram_check's second pass met a "+digits" cell its first did not.
+NOT_COLLECTED = (
+    "telegram_check's table gave its second pass rows its first did not see (a view "
+    "that samples or filters by random()): the answers would not be the table's; store "
+    "the rows first (CREATE TABLE ... AS) and check that table")
 # Readings of cells that are not "+" and digits kept per call, for the second
 # pass (about 150 bytes each).
 READINGS_KEPT = 500_000
@@ -157,11 +162,13 @@ class QueryState:
         # and of the numbers read from other cells: sorted, distinct, merged as
         # they come.
         self._cells, self._others = KeyParts(), KeyParts()
-        # telegram_check's: every "+digits" cell's integer (collect(every=True):
-        # _cells is then taken from it, in finish), and whether a row of it was
-        # answered yet (_first_rows).
+        # telegram_check's (collect(every=True)): every "+digits" cell's integer
+        # the memo does not answer (_cells is then taken from it, in finish),
+        # the memo's places of those it answers, and whether a row of each was
+        # answered yet, by place (_first_rows).
         self._every, self._seen = KeyParts(), np.empty(0, bool)
         self._integers = np.empty(0, np.int64)
+        self._memo_rows: np.ndarray | None = None
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
@@ -172,12 +179,16 @@ class QueryState:
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
                 every: bool = False) -> None:
         """Keep the rows' numbers the memo does not answer; every: keep every
-        "+digits" cell's integer instead (telegram_check's first rows), from which
-        finish() takes those the memo does not answer."""
+        "+digits" cell's integer instead (telegram_check's first rows): those the
+        memo answers by their place in it, a flag each, the others in full."""
         keys = _digits(digits)
         integers = keys[keys >= 0]
-        every_part = misses = None
+        every_part = misses = memo_places = None
         if every:
+            if self.snapshot is not None and len(integers):
+                _, places = self.snapshot.look_up(integers)
+                held = places >= 0
+                memo_places, integers = places[held], integers[~held]
             every_part = distinct([integers])
         else:
             if self.snapshot is not None:
@@ -195,6 +206,10 @@ class QueryState:
                 self._others.add(numbers)
             if every_part is not None and len(every_part):
                 self._every.add(every_part)
+            if memo_places is not None and len(memo_places):
+                if self._memo_rows is None:
+                    self._memo_rows = np.zeros(self.snapshot.places, bool)
+                self._memo_rows[memo_places] = True
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -237,14 +252,13 @@ class QueryState:
     def finish(self) -> None:
         """Read the collected "+digits" cells, a batch at a time, then check every
         number once."""
-        self._integers = self._every.merged()
-        self._seen = np.zeros(len(self._integers), bool)
-        for start in range(0, len(self._integers), READ_BATCH):  # collect(every=True)'s
-            part = self._integers[start:start + READ_BATCH]
-            if self.snapshot is not None:
-                part = part[self.snapshot.codes_of(part) < 0]
-            if len(part):
-                self._cells.add(distinct([keys_of_digits(part)]))
+        self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
+        if self._memo_rows is not None or len(self._integers):
+            # A flag per memo place, then per integer of _integers (_first_rows).
+            memo = self.snapshot.places if self.snapshot is not None else 0
+            self._seen = np.zeros(memo + len(self._integers), bool)
+        for start in range(0, len(self._integers), READ_BATCH):
+            self._cells.add(keys_of_digits(self._integers[start:start + READ_BATCH]))
         cells = self._cells.merged()
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
@@ -349,10 +363,13 @@ class QueryState:
         no struct made per row. Only when every such cell read as itself
         (outcome_list() is not None)."""
         keys = _digits(digits)
-        codes, _ = self._digit_codes(keys)  # no _odd: outcome_list() said so
+        memo1 = places = None
+        if self.snapshot is not None:  # one look-up: the code and the place
+            memo1, places = self.snapshot.look_up(keys)
+        codes, _ = self._digit_codes(keys, memo1)  # no _odd: outcome_list() said so
         none = len(self._outcomes)  # outcome_list's entry of a number not answered
         codes = np.where(codes >= 0, codes, none)
-        shown = self._first_rows(keys)
+        shown = self._first_rows(keys, places)
         return pa.array(codes + 1, pa.int32(), mask=~shown), self._answered(len(keys))
 
     def outcome_list(self) -> pa.ListArray:
@@ -372,31 +389,47 @@ class QueryState:
             return pa.nulls(1, pa.list_(answers.type))
         return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
 
-    def _first_rows(self, keys: np.ndarray) -> np.ndarray:
+    def _first_rows(self, keys: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
         """Whether each row is the first of its "+digits" integer (across the
         call's vectors: _seen) or has none. A repeat's row is the same cell, as
         its integer is (macros.DIGITS_OF reads only a cell that is exactly "+"
-        and the digits)."""
+        and the digits). places: the memo's (MemoSnapshot.look_up), when the
+        caller has them."""
         shown = np.ones(len(keys), bool)
         keyed = np.flatnonzero(keys >= 0)
         if not len(keyed):
             return shown
-        # The vector's integers sorted first (a stable sort keeps the earliest
-        # row of equal ones first): their binary searches then walk the same
-        # part of _integers one after another, at 0.6 times the cost of
-        # searching them in the rows' order (random numbers; docs/performance.md,
-        # "Random numbers"), and their positions come out sorted.
-        order = np.argsort(keys[keyed], kind="stable")
-        ranked = positions(self._integers, keys[keyed][order])
-        # A key not collected (a table that gave other rows to the second pass:
-        # a sampled view): such a table fails, its answers not one set of rows'.
-        if (ranked < 0).any():
-            raise InputError(
-                "telegram_check's table gave its second pass rows its first did not "
-                "see (a view that samples or filters by random()): the answers would "
-                "not be the table's; store the rows first (CREATE TABLE ... AS) and "
-                "check that table")
-        # Within the vector, each integer's first row.
+        # Each integer's place: the memo's (no search), else after the memo's,
+        # its position in _integers.
+        if self.snapshot is not None:
+            if places is None:
+                places = self.snapshot.look_up(keys)[1]
+            at = places[keyed]
+            memo = at >= 0
+            # A key not collected (a table that gave other rows to the second
+            # pass: a sampled view): such a table fails, its answers not one set
+            # of rows'.
+            if memo.any() and (self._memo_rows is None or not self._memo_rows[at[memo]].all()):
+                raise InputError(NOT_COLLECTED)
+            rest = np.flatnonzero(~memo)
+        else:
+            at, rest = np.empty(len(keyed), np.int64), None
+        if rest is None or len(rest):
+            wanted = keys[keyed] if rest is None else keys[keyed[rest]]
+            # Sorted first: their binary searches then walk the same part of
+            # _integers one after another (random numbers searched in the rows'
+            # order miss the cache at every step; docs/performance.md, "Random
+            # numbers").
+            order = np.argsort(wanted, kind="stable")
+            found = positions(self._integers, wanted[order])
+            if (found < 0).any():
+                raise InputError(NOT_COLLECTED)
+            offset = self.snapshot.places if self.snapshot is not None else 0
+            at[order if rest is None else rest[order]] = offset + found
+        # Within the vector, each integer's first row (a stable sort keeps the
+        # earliest of equal places first).
+        order = np.argsort(at, kind="stable")
+        ranked = at[order]
         starts = np.ones(len(ranked), bool)
         np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
         firsts, rows = ranked[starts], keyed[order[starts]]

@@ -257,6 +257,37 @@ def test_a_sqlite_store_moved_or_replaced_is_a_change(tmp_path):
     store.close()
 
 
+def test_telegram_check_from_the_memo_gives_each_cell_once(settings, sandbox, monkeypatch):
+    # telegram_check answers each "+digits" integer at its first row: those the
+    # memo answers are marked by their place in it, the others by their
+    # position among the integers collected. Repeats across vectors, numbers
+    # the memo answers beside new ones, in random order: the rows are those of
+    # a connection with no memo, one per distinct cell.
+    looked_up = []
+    look_up = MemoSnapshot.look_up
+
+    def counted(self, digits):
+        looked_up.append(len(digits))
+        return look_up(self, digits)
+
+    monkeypatch.setattr(MemoSnapshot, "look_up", counted)
+    rng = np.random.default_rng(3)
+    old, new = numbers(3000, start=40_000), numbers(2000, start=50_000)
+    con = connect(settings, list(rng.permutation(old + old[:700])))
+    first = con.execute(CHECK).fetchall()
+    assert [r[0] for r in first] == sorted(old) and not looked_up  # no memo yet
+    con.execute("INSERT INTO t SELECT unnest($1)",
+                [list(rng.permutation(new + new[::3] + old[::2]))])
+    for _ in range(2):  # the old numbers from the memo; then all of them
+        rows = con.execute(CHECK).fetchall()
+        fresh = connect(settings, [r[0] for r in con.execute("FROM t").fetchall()])
+        assert rows == fresh.execute(CHECK).fetchall()
+        assert [r[0] for r in rows] == sorted(old + new)
+        assert looked_up
+        looked_up.clear()
+    assert sandbox.billed["create"] == 2
+
+
 def test_mixed_cells_give_the_same_rows_from_the_memo(settings, sandbox):
     # Blank, invalid, spaced, 00-prefixed, duplicated and NULL cells beside clean
     # ones: the second query (clean cells from the memo, the rest through the

@@ -547,6 +547,7 @@ def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
 
     state = object.__new__(streamed_check.QueryState)
     state._lock = threading.Lock()
+    state.snapshot = None  # no memo: every integer collected in full
     state._integers = np.array([41790000001, 41790000003], np.int64)
     state._seen = np.zeros(2, bool)
     assert state._first_rows(np.array([41790000001, -1, 41790000001, 41790000003],
@@ -555,6 +556,31 @@ def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
         with pytest.raises(InputError, match="CREATE TABLE"):
             state._first_rows(np.array([41790000001, stray], np.int64))
     assert state._seen.tolist() == [True, True]  # nothing marked by a failed vector
+
+
+def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly():
+    # The same with the memo answering: its integers are marked by their place
+    # in it, and one whose place the first pass did not mark fails the call.
+    from tgcheck.errors import InputError
+    from tgcheck_duckdb.answer_memo import MemoSnapshot
+
+    memo = [41790000001, 41790000003, 41790000005]
+    state = object.__new__(streamed_check.QueryState)
+    state._lock = threading.Lock()
+    state.snapshot = MemoSnapshot(pa.StructArray.from_arrays(
+        [pa.array([f"+{n}" for n in memo]), pa.array(["yes"] * 3), pa.array(["ok"] * 3),
+         pa.nulls(3, pa.string())], names=["number", "value", "status", "reason"]))
+    state._integers = np.array([41790000002], np.int64)  # collected, not in the memo
+    state._memo_rows = np.zeros(state.snapshot.places, bool)
+    state._memo_rows[state.snapshot.look_up(np.array(memo[:2]))[1]] = True  # seen: 1, 3
+    state._seen = np.zeros(state.snapshot.places + 1, bool)
+    assert state._first_rows(np.array([41790000003, 41790000002, -1, 41790000003,
+                                       41790000001, 41790000002], np.int64)).tolist() \
+        == [True, True, True, False, True, False]
+    for stray in (41790000005, 41790000004):  # in the memo, unseen; in neither
+        with pytest.raises(InputError, match="CREATE TABLE"):
+            state._first_rows(np.array([41790000001, stray], np.int64))
+    assert state._first_rows(np.array([41790000001], np.int64)).tolist() == [False]
 
 
 def test_telegram_check_of_a_sampling_view_says_to_store_the_rows_first(settings, sandbox):
