@@ -80,31 +80,37 @@ class KeyTable:
     def __len__(self) -> int:
         return self._size
 
-    def _look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each key's value (0 for a key not here: no payload) and place (-1)."""
+    def _look_up(self, keys: np.ndarray, with_places: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each key's value (0 for a key not here: no payload) and, with_places,
+        place (-1 likewise)."""
+        rows = np.arange(len(keys))  # the rows still looked for
         values = np.zeros(len(keys), np.int64)
-        places = np.full(len(keys), -1, np.int64)
-        rows = None  # the rows still looked for (None: all, keys as given)
-        for level in self._levels:
+        places = np.full(len(keys), -1, np.int64) if with_places else None
+        for depth, level in enumerate(self._levels):
             homes = _homes(keys, level)
             held = level[0].take(homes)
             hit = (held & KEY_MASK) == keys
-            if rows is None and hit.all():  # every key at its first home (place 0 on)
-                return held, homes
-            at = np.flatnonzero(hit) if rows is None else rows[hit]
-            values[at], places[at] = held[hit], homes[hit] + level[3]
+            if depth == 0:  # every row: whole arrays, no scattered writes
+                if hit.all():  # every key at its first home (places from 0)
+                    return held, homes
+                values = np.where(hit, held, 0)
+                places = np.where(hit, homes, -1) if with_places else None
+            else:
+                values[rows[hit]] = held[hit]
+                if with_places:
+                    places[rows[hit]] = homes[hit] + level[3]
             # A home held by another key: this one, if here, is at a later
             # level. (An empty home: not here, as every key's home is held.)
             on = ~hit & (held != EMPTY)
-            rows = np.flatnonzero(on) if rows is None else rows[on]
-            keys = keys[on]
+            rows, keys = rows[on], keys[on]
             if not len(rows):
                 return values, places
         found = positions(self._sorted_keys, keys)
         there = found >= 0
-        at = rows[there] if rows is not None else np.flatnonzero(there)
-        values[at] = self._sorted.take(found[there])
-        places[at] = self.places - len(self._sorted) + found[there]
+        values[rows[there]] = self._sorted.take(found[there])
+        if with_places:
+            places[rows[there]] = self.places - len(self._sorted) + found[there]
         return values, places
 
     def look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +122,7 @@ class KeyTable:
 
     def payloads(self, keys: np.ndarray) -> np.ndarray:
         """look_up's payloads alone."""
-        return self._look_up(keys)[0] >> KEY_BITS
+        return self._look_up(keys, with_places=False)[0] >> KEY_BITS
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """look_up's places alone."""
