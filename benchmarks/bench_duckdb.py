@@ -56,27 +56,49 @@ WITHIN_JOIN = 3.0  # and at most 3x the plain LEFT JOIN's
 PEAK_RSS_MB = 1024.0
 
 
-# The table's numbers: distinct Swiss mobile numbers drawn at random (seeded)
-# from four blocks of 10,000,000 (+4176 to +4179), in random order, as a customer
-# table holds them. Consecutive numbers in order (+41790000000, +41790000001, ...)
-# flattered the face: a run of integers hashes without a collision and is
-# searched in order (docs/performance.md, "Random numbers").
-BLOCK = 10 ** 7
-BLOCKS = 4
-SEED = 25
-# Rows made, stored and inserted this many at a time: 10,000,000 numbers are
-# never held as Python strings at once.
+# The table's numbers: distinct Swiss mobile numbers from +41760000000 on, row
+# i's the FIRST + scramble(i), a bijection of 25-bit integers that spreads them
+# as a random draw would (a fifth of a million share a hash table's home, as
+# with numpy's generator), in that order, as a customer table holds them.
+# Consecutive numbers in order (+41790000000, +41790000001, ...) flattered the
+# face: a run of integers hashes without a collision and is searched in order
+# (docs/performance.md, "Random numbers"). SQL makes the same numbers (the
+# table is built without Python's memory in the child's peak).
+FIRST = 41_760_000_000
+BITS = 25  # 33,554,432 numbers: +41760000000 to +41793554431, all valid
+MASK = (1 << BITS) - 1
+M1, M2 = 0x19E3779, 0x0F4F5F3  # odd: a product modulo 2**BITS is a bijection
+# Rows stored this many at a time: 10,000,000 answers are never held at once.
 SLICE = 1_000_000
 
 
-def suffixes(rows: int) -> np.ndarray:
-    """Which numbers the table holds, in its order: each an index into the four
-    blocks (phone())."""
-    return np.random.default_rng(SEED).choice(BLOCKS * BLOCK, rows, replace=False)
+def scramble(i: np.ndarray) -> np.ndarray:
+    """A bijection of [0, 2**BITS): multiply, xor-shift, twice (each step one)."""
+    x = (i * M1) & MASK
+    x ^= x >> 12
+    x = (x * M2) & MASK
+    return x ^ (x >> 13)
+
+
+def _scramble_sql(i: str) -> str:
+    x = f"(({i} * {M1}) & {MASK})"
+    x = f"((xor({x}, {x} >> 12) * {M2}) & {MASK})"
+    return f"xor({x}, {x} >> 13)"
+
+
+def _bounded(rows: int) -> int:
+    if rows > 1 << BITS:
+        raise ValueError(f"at most {1 << BITS:,} rows")
+    return rows
+
+
+def suffixes(rows: int, start: int = 0) -> np.ndarray:
+    """The numbers of rows start to rows - 1, less FIRST."""
+    return scramble(np.arange(start, _bounded(rows), dtype=np.int64))
 
 
 def phone(s: int) -> str:
-    return f"+417{9 - s // BLOCK}{s % BLOCK:07d}"
+    return f"+{FIRST + s}"
 
 
 def numbers(n: int) -> list[str]:
@@ -88,24 +110,18 @@ def _answer(s: int) -> str:
 
 
 def _store_answers(engine: tgcheck.Engine, rows: int) -> None:
-    drawn = suffixes(rows)
     for start in range(0, rows, SLICE):
         engine.store.import_answers(
             StoredAnswer("tg", phone(s), _answer(s), "ok", time.time(), "bench")
-            for s in drawn[start:start + SLICE].tolist())
+            for s in suffixes(min(rows, start + SLICE), start).tolist())
 
 
 def _customers(con: duckdb.DuckDBPyConnection, rows: int) -> None:
-    """The table customers: id (its order), phone (phone() of suffixes()), city."""
-    con.execute("CREATE TABLE customers (id BIGINT, phone VARCHAR, city VARCHAR)")
-    drawn = suffixes(rows)
-    for start in range(0, rows, SLICE):
-        part = pa.table({"id": np.arange(start, min(rows, start + SLICE)),  # noqa: F841
-                         "s": drawn[start:start + SLICE]})
-        con.execute(f"""INSERT INTO customers
-            SELECT id, '+417' || (9 - s // {BLOCK}) || lpad((s % {BLOCK})::VARCHAR, 7, '0'),
-                   ['Bern', 'Basel', 'Zurich'][id % 3 + 1]
-            FROM part ORDER BY id""")
+    """The table customers: id (its order), phone (row id's number), city."""
+    con.execute(f"""CREATE TABLE customers AS
+        SELECT i AS id, '+' || ({FIRST} + {_scramble_sql('i')}) AS phone,
+               ['Bern', 'Basel', 'Zurich'][i % 3 + 1] AS city
+        FROM range({_bounded(rows)}) r(i)""")
 
 
 def _median(fn, repeat: int) -> tuple[float, float]:
