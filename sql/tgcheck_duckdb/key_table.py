@@ -9,11 +9,11 @@ took as many rounds per vector as its longest chain.
 
 Here each integer has a home slot (Fibonacci hashing); one of the integers of a
 home holds it, and the others of that home (at most a fifth of random integers
-in a table of twice their number, none of a run of consecutive ones) go to the
-next level, a table of their own with another hash, and so on; the last few
-are kept sorted and found by a binary search. A look-up reads one slot for most
-rows and a slot of a much smaller table for the rest: a few steps per vector,
-each over fewer rows.
+in a table of twice their number, none of a run of consecutive ones) go to a
+second level, a smaller table with another hash; the few left after it are
+kept sorted and found by a binary search. A look-up reads one slot for most
+rows and a slot of the smaller table for most of the rest: a few steps per
+vector, each over fewer rows.
 """
 
 from __future__ import annotations
