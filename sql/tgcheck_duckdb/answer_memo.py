@@ -238,7 +238,7 @@ class MemoSnapshot:
 
     def look_up(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """codes1_of, and each key's place (under self.places, one per number;
-        -1 for one not here): a flag array indexed by it marks numbers."""
+        -1 for one not here): an array indexed by it marks numbers."""
         return self._table.look_up(digits)
 
     @property

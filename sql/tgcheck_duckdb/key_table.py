@@ -28,7 +28,8 @@ KEY_BITS = 50
 KEY_MASK = np.int64((1 << KEY_BITS) - 1)
 MAX_PAYLOAD = (1 << (63 - KEY_BITS)) - 1
 # A free slot: the one integer of KEY_BITS bits a table never holds (fits), so
-# that no key looked up (0, -1 for a row without digits, any other) matches it.
+# that no key looked up (0, -1 for a row without digits, any other that fits)
+# matches it.
 EMPTY = KEY_MASK
 # Each level's hash multiplier (odd): keys that share a home at one level are
 # spread at the next. The first is Fibonacci hashing's (2**64 / the golden ratio).
@@ -36,7 +37,7 @@ EMPTY = KEY_MASK
 # to 5,000,000 keys), and a third cost more in fixed steps per vector than it
 # saved the binary search.
 MULTIPLIERS = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F))
-# Keys left after the levels, kept sorted: a binary search in a few is cheap.
+# No level for this many keys or fewer: a binary search in a few is cheap.
 SORTED_AT_MOST = 512
 
 
@@ -49,7 +50,11 @@ class KeyTable:
     """keys (distinct, each fits()), each with an optional payload (0 to
     MAX_PAYLOAD: an answer's code, say) packed with it in one int64: a look-up
     reads one slot, one cache miss rather than two. A level has 2**bits >=
-    room * its keys slots; at most sorted_at_most keys are left sorted."""
+    room * its keys slots, and one is made while more than sorted_at_most keys
+    are left (up to one per multiplier); those left after the last are kept
+    sorted. A key looked up is at least 1 and under 2**KEY_BITS - 1, or
+    negative (a row without one: never here); SQL's integers of "+digits"
+    cells are under 10**15."""
 
     def __init__(self, keys: np.ndarray, payload: np.ndarray | None = None, room: int = 2,
                  sorted_at_most: int = SORTED_AT_MOST):
@@ -57,6 +62,9 @@ class KeyTable:
         if not fits(keys):  # a key's high bits would be taken for a payload's
             raise ValueError(f"a KeyTable holds integers from 1 to 2**{KEY_BITS} - 2")
         self._size = len(keys)
+        if payload is not None and (len(payload) != len(keys) or len(payload) and (
+                payload.min() < 0 or payload.max() > MAX_PAYLOAD)):
+            raise ValueError(f"a payload per key, each from 0 to {MAX_PAYLOAD}")
         values = keys if payload is None else keys | (payload.astype(np.int64) << KEY_BITS)
         # Each level: its slots, its hash's multiplier and shift, and the place
         # (find) of its first slot.
@@ -77,7 +85,8 @@ class KeyTable:
             keys, values = keys[left], values[left]
         order = np.argsort(keys, kind="stable")
         self._sorted_keys, self._sorted = keys[order], values[order]
-        self.places = places + len(keys)  # how many places find() gives
+        # How many places look_up gives: the size of an array indexed by them.
+        self.places = places + len(keys)
 
     def __len__(self) -> int:
         return self._size

@@ -27,7 +27,9 @@ the whole column:
    OUTCOMES' list of whole answers) or, when OUTCOMES is NULL (a "+digits" cell
    not read as itself) or the task type has fields, FIRST (ANSWER), which answer each
    integer's first row only: one row per distinct cell, with no hash table of
-   cells (collect(every=True) keeps every integer, 8 bytes, and a flag, 1 byte).
+   cells (collect(every=True) keeps each integer the memo does not answer, 8
+   bytes, and a 1-byte mark per number; for the memo's, a mark per place of its
+   table, about 2.7 bytes a remembered number, whatever the column's size).
 
 A state is dropped when its last row is answered (rows answered == rows
 collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
@@ -80,6 +82,9 @@ MAX_PER_QUERY = 4 * MAX_OPEN
 # Collected cells read (resolve_all) this many at a time in finish: Python
 # values of one batch, however long the column.
 READ_BATCH = 200_000
+# telegram_check's marks of a number (QueryState._first_rows): seen by the first
+# pass, then answered at its first row (0: not seen).
+COLLECTED, SHOWN = 1, 2
 # telegram_check's second pass met a "+digits" cell its first did not.
 NOT_COLLECTED = (
     "telegram_check's table gave its second pass rows its first did not see (a view "
@@ -164,11 +169,12 @@ class QueryState:
         self._cells, self._others = KeyParts(), KeyParts()
         # telegram_check's (collect(every=True)): every "+digits" cell's integer
         # the memo does not answer (_cells is then taken from it, in finish),
-        # the memo's places of those it answers, and whether a row of each was
-        # answered yet, by place (_first_rows).
-        self._every, self._seen = KeyParts(), np.empty(0, bool)
+        # and a mark per place (_first_rows: the memo's places, then those
+        # integers' positions) that says whether the first pass saw it
+        # (COLLECTED) and whether a row of it was answered yet (SHOWN).
+        self._every = KeyParts()
         self._integers = np.empty(0, np.int64)
-        self._memo_rows: np.ndarray | None = None
+        self._marks: np.ndarray | None = None
         self.collected = self.answered = 0
         self.answers = CompactAnswers(np.empty(0, np.int64))
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
@@ -180,7 +186,7 @@ class QueryState:
                 every: bool = False) -> None:
         """Keep the rows' numbers the memo does not answer; every: keep every
         "+digits" cell's integer instead (telegram_check's first rows): those the
-        memo answers by their place in it, a flag each, the others in full."""
+        memo answers by their place in it, a mark each, the others in full."""
         keys = _digits(digits)
         integers = keys[keys >= 0]
         every_part = misses = memo_places = None
@@ -207,9 +213,9 @@ class QueryState:
             if every_part is not None and len(every_part):
                 self._every.add(every_part)
             if memo_places is not None and len(memo_places):
-                if self._memo_rows is None:
-                    self._memo_rows = np.zeros(self.snapshot.places, bool)
-                self._memo_rows[memo_places] = True
+                if self._marks is None:
+                    self._marks = np.zeros(self.snapshot.places, np.int8)
+                self._marks[memo_places] = COLLECTED
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -253,12 +259,14 @@ class QueryState:
         """Read the collected "+digits" cells, a batch at a time, then check every
         number once."""
         self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
-        if self._memo_rows is not None or len(self._integers):
-            # A flag per memo place, then per integer of _integers (_first_rows).
-            memo = self.snapshot.places if self.snapshot is not None else 0
-            self._seen = np.zeros(memo + len(self._integers), bool)
+        if len(self._integers):  # every one of them collected, after the memo's places
+            memo = (self._marks if self._marks is not None else
+                    np.zeros(self.snapshot.places if self.snapshot is not None else 0, np.int8))
+            self._marks = np.concatenate(
+                [memo, np.full(len(self._integers), COLLECTED, np.int8)])
         for start in range(0, len(self._integers), READ_BATCH):
-            self._cells.add(keys_of_digits(self._integers[start:start + READ_BATCH]))
+            part = self._integers[start:start + READ_BATCH]
+            self._cells.add(distinct([keys_of_digits(part)]))
         cells = self._cells.merged()
         remembered = [] if self._remember is not None and \
             0 < len(cells) <= self._max_remembered else None
@@ -391,7 +399,7 @@ class QueryState:
 
     def _first_rows(self, keys: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
         """Whether each row is the first of its "+digits" integer (across the
-        call's vectors: _seen) or has none. A repeat's row is the same cell, as
+        call's vectors: _marks) or has none. A repeat's row is the same cell, as
         its integer is (macros.DIGITS_OF reads only a cell that is exactly "+"
         and the digits). places: the memo's (MemoSnapshot.look_up), when the
         caller has them."""
@@ -409,7 +417,7 @@ class QueryState:
             # A key not collected (a table that gave other rows to the second
             # pass: a sampled view): such a table fails, its answers not one set
             # of rows'.
-            if memo.any() and (self._memo_rows is None or not self._memo_rows[at[memo]].all()):
+            if memo.any() and (self._marks is None or not self._marks[at[memo]].all()):
                 raise InputError(NOT_COLLECTED)
             rest = np.flatnonzero(~memo)
         else:
@@ -434,8 +442,8 @@ class QueryState:
         np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
         firsts, rows = ranked[starts], keyed[order[starts]]
         with self._lock:  # DuckDB's threads answer vectors at once
-            new = ~self._seen[firsts]
-            self._seen[firsts[new]] = True
+            new = self._marks[firsts] == COLLECTED
+            self._marks[firsts[new]] = SHOWN
         shown[keyed] = False
         shown[rows[new]] = True
         return shown

@@ -272,7 +272,10 @@ def test_telegram_check_from_the_memo_gives_each_cell_once(settings, sandbox, mo
 
     monkeypatch.setattr(MemoSnapshot, "look_up", counted)
     rng = np.random.default_rng(3)
-    old, new = numbers(3000, start=40_000), numbers(2000, start=50_000)
+    # Random numbers: a run of consecutive ones would all be at home in the
+    # memo's table, and its second level and sorted rest never reached.
+    drawn = [f"+4179{s:07d}" for s in rng.choice(10 ** 7, 5000, replace=False).tolist()]
+    old, new = drawn[:3000], drawn[3000:]
     con = connect(settings, list(rng.permutation(old + old[:700])))
     first = con.execute(CHECK).fetchall()
     assert [r[0] for r in first] == sorted(old) and not looked_up  # no memo yet
@@ -286,6 +289,19 @@ def test_telegram_check_from_the_memo_gives_each_cell_once(settings, sandbox, mo
         assert looked_up
         looked_up.clear()
     assert sandbox.billed["create"] == 2
+
+
+def test_telegram_check_of_a_sampling_view_fails_with_the_memo_too(settings, sandbox):
+    # The numbers the memo answers are marked by their place in it: one the
+    # first pass did not mark (the view gave the second pass other rows) fails
+    # the call as without the memo.
+    con = connect(settings, numbers(8192, start=60_000))
+    con.execute(CHECK).fetchall()  # pays, and the memo reads them at the next query
+    con.execute(CHECK).fetchall()
+    con.execute("CREATE VIEW v AS SELECT * FROM t WHERE random() < 0.5")
+    with pytest.raises(duckdb.Error, match="store the rows first"):
+        con.execute("SELECT * FROM telegram_check('v', 'phone')").fetchall()
+    assert sandbox.billed["create"] == 1
 
 
 def test_mixed_cells_give_the_same_rows_from_the_memo(settings, sandbox):

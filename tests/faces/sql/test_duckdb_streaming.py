@@ -549,13 +549,14 @@ def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
     state._lock = threading.Lock()
     state.snapshot = None  # no memo: every integer collected in full
     state._integers = np.array([41790000001, 41790000003], np.int64)
-    state._seen = np.zeros(2, bool)
+    state._marks = np.full(2, streamed_check.COLLECTED, np.int8)
     assert state._first_rows(np.array([41790000001, -1, 41790000001, 41790000003],
                                        np.int64)).tolist() == [True, True, False, True]
     for stray in (41790000000, 41790000002, 41790000009):
         with pytest.raises(InputError, match="CREATE TABLE"):
             state._first_rows(np.array([41790000001, stray], np.int64))
-    assert state._seen.tolist() == [True, True]  # nothing marked by a failed vector
+    # Nothing marked by a failed vector.
+    assert (state._marks == streamed_check.SHOWN).tolist() == [True, True]
 
 
 def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly():
@@ -571,9 +572,9 @@ def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly(
         [pa.array([f"+{n}" for n in memo]), pa.array(["yes"] * 3), pa.array(["ok"] * 3),
          pa.nulls(3, pa.string())], names=["number", "value", "status", "reason"]))
     state._integers = np.array([41790000002], np.int64)  # collected, not in the memo
-    state._memo_rows = np.zeros(state.snapshot.places, bool)
-    state._memo_rows[state.snapshot.look_up(np.array(memo[:2]))[1]] = True  # seen: 1, 3
-    state._seen = np.zeros(state.snapshot.places + 1, bool)
+    state._marks = np.zeros(state.snapshot.places + 1, np.int8)
+    state._marks[state.snapshot.look_up(np.array(memo[:2]))[1]] = streamed_check.COLLECTED
+    state._marks[-1] = streamed_check.COLLECTED  # 41790000002, after the memo's places
     assert state._first_rows(np.array([41790000003, 41790000002, -1, 41790000003,
                                        41790000001, 41790000002], np.int64)).tolist() \
         == [True, True, True, False, True, False]

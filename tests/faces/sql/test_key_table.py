@@ -64,3 +64,11 @@ def test_a_key_out_of_range_is_refused():
     for bad in (0, -5, (1 << KEY_BITS) - 1, 1 << KEY_BITS):
         with pytest.raises(ValueError, match="KeyTable holds integers"):
             KeyTable(np.array([3, bad], np.int64))
+
+
+def test_a_payload_out_of_range_or_of_another_length_is_refused():
+    keys = np.array([3, 4], np.int64)
+    for bad in ([1, MAX_PAYLOAD + 1], [-1, 1], [1]):
+        with pytest.raises(ValueError, match="a payload per key"):
+            KeyTable(keys, np.array(bad))
+    assert KeyTable(keys, np.array([0, MAX_PAYLOAD])).payloads(keys).tolist() == [0, MAX_PAYLOAD]
