@@ -15,9 +15,7 @@ import contextlib
 import contextvars
 import csv
 import io
-import itertools
 import lzma
-import operator
 import zipfile
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -28,7 +26,7 @@ from .errors import ResultFileError
 from .headers import header_key
 from .input_limits import MAX_LINE_CHARS
 from .models import TaskType
-from .normalize import resolve_all
+from .normalize import resolve_all, resolve_rest
 from .result_size import MAX_UNPACKED_BYTES, check_size
 from .text_encoding import decode, memory_chunks, sniff, valid_utf8
 from .xlsx_plain import plain_columns
@@ -71,13 +69,7 @@ def _resolved(cells: list) -> list:
         known = list(map(sent.__contains__, cells))
     except TypeError:  # an unhashable cell (a record's list): all normalised
         return resolve_all(cells)
-    out = list(cells)
-    if all(known):
-        return out
-    rest = list(itertools.compress(range(len(known)), map(operator.not_, known)))
-    for at, number in zip(rest, resolve_all([cells[at] for at in rest]), strict=True):
-        out[at] = number
-    return out
+    return resolve_rest(cells, known)
 
 
 class Answers(dict):
