@@ -67,7 +67,7 @@ class KeyTable:
             raise ValueError(f"a payload per key, each from 0 to {MAX_PAYLOAD}")
         values = keys if payload is None else keys | (payload.astype(np.int64) << KEY_BITS)
         # Each level: its slots, its hash's multiplier and shift, and the place
-        # (find) of its first slot.
+        # (look_up) of its first slot.
         self._levels: list[tuple[np.ndarray, np.uint64, np.uint64, int]] = []
         places = 0
         while len(keys) > sorted_at_most and len(self._levels) < len(MULTIPLIERS):
@@ -134,10 +134,6 @@ class KeyTable:
     def payloads(self, keys: np.ndarray) -> np.ndarray:
         """look_up's payloads alone."""
         return self._look_up(keys, with_places=False)[0] >> KEY_BITS
-
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """look_up's places alone."""
-        return self._look_up(keys)[1]
 
 
 def _homes(keys: np.ndarray, level: tuple) -> np.ndarray:

@@ -409,6 +409,7 @@ class QueryState:
             return shown
         # Each integer's place: the memo's (no search), else after the memo's,
         # its position in _integers.
+        at = np.full(len(keyed), -1, np.int64)
         if self.snapshot is not None:
             if places is None:
                 places = self.snapshot.look_up(keys)[1]
@@ -419,11 +420,9 @@ class QueryState:
             # of rows'.
             if memo.any() and (self._marks is None or not self._marks[at[memo]].all()):
                 raise InputError(NOT_COLLECTED)
-            rest = np.flatnonzero(~memo)
-        else:
-            at, rest = np.empty(len(keyed), np.int64), None
-        if rest is None or len(rest):
-            wanted = keys[keyed] if rest is None else keys[keyed[rest]]
+        rest = np.flatnonzero(at < 0)
+        if len(rest):
+            wanted = keys[keyed[rest]]
             # Sorted first: their binary searches then walk the same part of
             # _integers one after another (random numbers searched in the rows'
             # order miss the cache at every step; docs/performance.md, "Random
@@ -433,7 +432,7 @@ class QueryState:
             if (found < 0).any():
                 raise InputError(NOT_COLLECTED)
             offset = self.snapshot.places if self.snapshot is not None else 0
-            at[order if rest is None else rest[order]] = offset + found
+            at[rest[order]] = offset + found
         # Within the vector, each integer's first row (a stable sort keeps the
         # earliest of equal places first).
         order = np.argsort(at, kind="stable")

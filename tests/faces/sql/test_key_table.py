@@ -16,8 +16,9 @@ KEYS = st.integers(1, (1 << KEY_BITS) - 2)
 
 def _check(table: KeyTable, held: dict[int, int], asked: list[int]) -> None:
     keys = np.array(list(held) + asked, np.int64)
-    places = table.find(keys).tolist()
+    found, places = (a.tolist() for a in table.look_up(keys))
     payloads = table.payloads(keys).tolist()
+    assert found == payloads  # look_up's payloads are payloads'
     for key, place, payload in zip(keys.tolist(), places, payloads, strict=True):
         if key in held:
             assert 0 <= place < table.places
