@@ -224,9 +224,6 @@ class MemoSnapshot:
             return  # not built: AnswerMemo.snapshot serves none
         self._table = KeyTable(digits, codes + 1)
 
-    def __len__(self) -> int:
-        return len(self._table)
-
     def codes_of(self, digits: np.ndarray) -> np.ndarray:
         """Each key's answer code (an index into outcomes), -1 for one not here
         (-1 itself, a row without digits, never is)."""

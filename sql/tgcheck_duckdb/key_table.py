@@ -61,7 +61,6 @@ class KeyTable:
         keys = np.ascontiguousarray(keys, np.int64)
         if not fits(keys):  # a key's high bits would be taken for a payload's
             raise ValueError(f"a KeyTable holds integers from 1 to 2**{KEY_BITS} - 2")
-        self._size = len(keys)
         if payload is not None and (len(payload) != len(keys) or len(payload) and (
                 payload.min() < 0 or payload.max() > MAX_PAYLOAD)):
             raise ValueError(f"a payload per key, each from 0 to {MAX_PAYLOAD}")
@@ -87,9 +86,6 @@ class KeyTable:
         self._sorted_keys, self._sorted = keys[order], values[order]
         # How many places look_up gives: the size of an array indexed by them.
         self.places = places + len(keys)
-
-    def __len__(self) -> int:
-        return self._size
 
     def _look_up(self, keys: np.ndarray, with_places: bool = True
                  ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -36,10 +36,11 @@ from .streamed_check import SAME_AS_CELL
 # Internal names: double underscore so they sort out of the user's way.
 BEGIN, COLLECT, FINISH, ANSWER = ("__tgcheck_begin", "__tgcheck_collect", "__tgcheck_finish",
                                   "__tgcheck_answer")
-# telegram_check's COLLECT and ANSWER: a "+digits" cell's integer is kept in
-# full and answered once (streamed_check.QueryState.answer_first: a repeat is
-# NULL); FIRST_CODE, for a task type without fields, gives the row's index into
-# OUTCOMES' list of answers instead (first_codes).
+# telegram_check's COLLECT and ANSWER: a "+digits" cell's integer is kept (a
+# mark in the memo's table when the memo answers it) and answered once
+# (streamed_check.QueryState.answer_first: a repeat is NULL); FIRST_CODE, for a
+# task type without fields, gives the row's index into OUTCOMES' list of
+# answers instead (first_codes).
 COLLECT_EVERY, FIRST, FIRST_CODE, OUTCOMES = ("__tgcheck_collect_every", "__tgcheck_first",
                                               "__tgcheck_first_code", "__tgcheck_outcomes")
 # telegram_enrich's lighter ANSWER for a task type without fields: each row's
@@ -188,12 +189,12 @@ def _streamed(fixed: str, task_type: str, collect_over: str, collect: str = COLL
     )"""
 
 
-def _answered(rows: str, answer: str = ANSWER) -> str:
+def _answered(rows: str) -> str:
     """rows (with __tgcheck_digits: with_digits), each with its answer struct
-    __tgcheck_a (answer, a vector at a time). A cross join with the one-row
+    __tgcheck_a (ANSWER, a vector at a time). A cross join with the one-row
     `__tgcheck_done`: rows come out in the order they are read (DuckDB keeps
     insertion order; tests/faces/sql/test_duckdb_streaming.py)."""
-    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(answer, "r")} AS __tgcheck_a
+    return f"""SELECT r.* EXCLUDE (__tgcheck_digits), {by_kind(ANSWER, "r")} AS __tgcheck_a
         FROM ({rows}) r, (SELECT id AS __tgcheck_id FROM __tgcheck_done)"""
 
 
@@ -234,7 +235,8 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     # (no region of its own) is the same cell as another exactly when its digits
     # are: those rows stream through, and Python answers each integer's first
     # row only (FIRST: a repeat's answer is NULL, filtered out), holding 9 bytes
-    # a distinct number, not a hash table of cells. Other cells are made
+    # a distinct number (a byte a place of the memo's table for those it
+    # answers), not a hash table of cells. Other cells are made
     # distinct by DuckDB (its hash table spills). The same rows go through
     # COLLECT and FIRST, so that the rows answered are the rows collected (the
     # state is then dropped).

@@ -61,9 +61,8 @@ from tgcheck.compact_answers import (
     positions,
 )
 from tgcheck.errors import InputError
-from tgcheck.models import OK, UNKNOWN
+from tgcheck.models import OK
 from tgcheck.normalize import resolve_all
-from tgcheck.reasons import NO_ANSWER_REASON
 from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
@@ -387,11 +386,12 @@ class QueryState:
         such a cell has a number, status and reason of its own, read a vector
         at a time by answer_first (its readings bounded, READINGS_KEPT), which
         the macro then calls instead."""
-        rows = [*self._outcomes, (None, UNKNOWN, NO_ANSWER_REASON)]
-        base = pa.StructArray.from_arrays(
-            [pa.array([SAME_AS_CELL] * len(rows), pa.string()),
-             *(pa.array([r[i] for r in rows], pa.string()) for i in range(3))],
-            names=["number", "value", "status", "reason"])
+        # The answer column's own join, given each outcome's code, then one of
+        # none (its rule for a number not answered).
+        n = len(self._outcomes)
+        base = AnswerColumn.outcomes_to_arrow(
+            pa.array([SAME_AS_CELL] * (n + 1), pa.string()),
+            np.append(np.arange(n, dtype=np.int32), -1), self._outcomes)
         answers = in_blocks(base, {}, self.block, self.members)
         if len(self._odd):
             return pa.nulls(1, pa.list_(answers.type))
