@@ -38,7 +38,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 import tgcheck
@@ -50,55 +49,16 @@ try:
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.common import Row, timed
+# The table's numbers: random-looking, distinct, valid (sample_numbers.py).
+from benchmarks.sample_numbers import FIRST, bounded, phone, scramble_sql, suffixes
 
 FASTER_THAN_UDF = 3.0  # telegram_enrich at most 1/3 of the per-row UDF's time
 WITHIN_JOIN = 3.0  # and at most 3x the plain LEFT JOIN's
 PEAK_RSS_MB = 1024.0
 
 
-# The table's numbers: distinct Swiss mobile numbers from +41760000000 on, row
-# i's the FIRST + scramble(i), a bijection of 25-bit integers that spreads them
-# as a random draw would (a fifth of a million share a hash table's home, as
-# with numpy's generator), in that order, as a customer table holds them.
-# Consecutive numbers in order (+41790000000, +41790000001, ...) flattered the
-# face: a run of integers hashes without a collision and is searched in order
-# (docs/performance.md, "Random numbers"). SQL makes the same numbers (the
-# table is built without Python's memory in the child's peak).
-FIRST = 41_760_000_000
-BITS = 25  # 33,554,432 numbers: +41760000000 to +41793554431, all valid
-MASK = (1 << BITS) - 1
-M1, M2 = 0x19E3779, 0x0F4F5F3  # odd: a product modulo 2**BITS is a bijection
 # Rows stored this many at a time: 10,000,000 answers are never held at once.
 SLICE = 1_000_000
-
-
-def scramble(i: np.ndarray) -> np.ndarray:
-    """A bijection of [0, 2**BITS): multiply, xor-shift, twice (each step one)."""
-    x = (i * M1) & MASK
-    x ^= x >> 12
-    x = (x * M2) & MASK
-    return x ^ (x >> 13)
-
-
-def _scramble_sql(i: str) -> str:
-    x = f"(({i} * {M1}) & {MASK})"
-    x = f"((xor({x}, {x} >> 12) * {M2}) & {MASK})"
-    return f"xor({x}, {x} >> 13)"
-
-
-def _bounded(rows: int) -> int:
-    if rows > 1 << BITS:
-        raise ValueError(f"at most {1 << BITS:,} rows")
-    return rows
-
-
-def suffixes(rows: int, start: int = 0) -> np.ndarray:
-    """The numbers of rows start to rows - 1, less FIRST."""
-    return scramble(np.arange(start, _bounded(rows), dtype=np.int64))
-
-
-def phone(s: int) -> str:
-    return f"+{FIRST + s}"
 
 
 def numbers(n: int) -> list[str]:
@@ -119,9 +79,9 @@ def _store_answers(engine: tgcheck.Engine, rows: int) -> None:
 def _customers(con: duckdb.DuckDBPyConnection, rows: int) -> None:
     """The table customers: id (its order), phone (row id's number), city."""
     con.execute(f"""CREATE TABLE customers AS
-        SELECT i AS id, '+' || ({FIRST} + {_scramble_sql('i')}) AS phone,
+        SELECT i AS id, '+' || ({FIRST} + {scramble_sql('i')}) AS phone,
                ['Bern', 'Basel', 'Zurich'][i % 3 + 1] AS city
-        FROM range({_bounded(rows)}) r(i)""")
+        FROM range({bounded(rows)}) r(i)""")
 
 
 def _median(fn, repeat: int) -> tuple[float, float]:

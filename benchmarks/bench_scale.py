@@ -8,7 +8,10 @@ more chunks (tasks), so any cost that grows with the chunks already claimed
 the large size's CPU per number within 1.2x of the small one's; a cached run on
 the shared PostgreSQL store within 1.5x of the same run on SQLite from 1,000,000
 numbers (issue 25, item 5; smaller runs show the ratio only). Each run's wall
-time and peak RSS are in its row's note.
+time and peak RSS are in its row's note. The file's numbers are distinct and in
+random order, as an export holds them (sample_numbers.py): consecutive ones in
+order flattered the cached path, whose search for each row's answer then walked
+memory in order.
 
 PostgreSQL is a throwaway local cluster started for the figure (as the tests
 do: Debian's /usr/lib/postgresql/*/bin, or TGCHECK_PG_BIN), a new database per
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from benchmarks.common import Row, SandboxProcess
+from benchmarks.sample_numbers import write_numbers
 
 GOAL = 1.2
 POSTGRES_GOAL = 1.5  # a cached run on PostgreSQL at most 1.5x SQLite's wall time
@@ -78,13 +82,6 @@ def measured(argv: list[str], env: dict) -> Run:
         raise RuntimeError(f"{argv[1:4]} exited {code}: "
                            f"{proc.stderr.decode(errors='replace')[-500:]}")
     return Run(float(cpu), wall, int(peak_kb) / 1024)
-
-
-def write_numbers(path: Path, n: int) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        step = 100_000  # a block at a time: this process stays small (see measured)
-        for start in range(0, n, step):
-            f.write("".join(f"+4179{i:07d}\n" for i in range(start, min(n, start + step))))
 
 
 def statuses_of(path: Path, n: int) -> set[str]:
