@@ -67,6 +67,7 @@ from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
 from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
+from .vector_look_ups import VectorLookUps
 
 # ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
 SAME_AS_CELL = ""
@@ -179,6 +180,9 @@ class QueryState:
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
+        # The first pass's memo look-up of each vector of "+digits" rows, which
+        # the second takes back instead of looking up again (_memo_look_up).
+        self._look_ups = VectorLookUps()
 
     # -- pass 1 ---------------------------------------------------------------
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
@@ -187,19 +191,20 @@ class QueryState:
         "+digits" cell's integer instead (telegram_check's first rows): those the
         memo answers by their place in it, a mark each, the others in full."""
         keys = _digits(digits)
-        integers = keys[keys >= 0]
+        keyed = keys >= 0
         every_part = misses = memo_places = None
-        if every:
-            if self.snapshot is not None and len(integers):
-                _, places = self.snapshot.look_up(integers)
+        if self.snapshot is not None and raw.null_count == len(raw):  # "+digits" rows
+            memo1, places = self._memo_look_up(keys, with_places=every, first_pass=True)
+            if every:
                 held = places >= 0
-                memo_places, integers = places[held], integers[~held]
+                memo_places, keyed = places[held], keyed & ~held
+            else:
+                keyed &= memo1 == 0
+        integers = keys[keyed]
+        if every:
             every_part = distinct([integers])
-        else:
-            if self.snapshot is not None:
-                integers = integers[self.snapshot.codes_of(integers) < 0]
-            if len(integers):
-                misses = distinct([keys_of_digits(integers)])
+        elif len(integers):
+            misses = distinct([keys_of_digits(integers)])
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
                  if raw.null_count != len(raw) else None)
         numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
@@ -215,6 +220,22 @@ class QueryState:
                 if self._marks is None:
                     self._marks = np.zeros(self.snapshot.places, np.int8)
                 self._marks[memo_places] = COLLECTED
+
+    def _memo_look_up(self, keys: np.ndarray, with_places: bool = False,
+                      first_pass: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each key's code + 1 in the memo's snapshot (0: not there) and,
+        with_places, its place (-1 likewise; else None). The first pass looks
+        up and keeps the result; the second takes a vector's back when it reads
+        the very same keys (VectorLookUps), else looks up again."""
+        if not first_pass:
+            kept = self._look_ups.take(keys)
+            if kept is not None and (kept[1] is not None or not with_places):
+                return kept
+        found = (self.snapshot.look_up(keys) if with_places
+                 else (self.snapshot.codes1_of(keys), None))
+        if first_pass:
+            self._look_ups.put(keys, *found)
+        return found
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -321,17 +342,18 @@ class QueryState:
             # Rows of "+digits" cells, the memo's answers first (_codes): when
             # it answers every row, nothing else is looked up (and no mask:
             # every code + 1 is at least 1); else _codes goes on from them.
-            memo1 = self.snapshot.codes1_of(_digits(digits))
+            memo1 = self._memo_look_up(_digits(digits))[0]
             if memo1.all():
                 return pa.array(memo1.astype(np.int32)), self._answered(len(memo1))
         codes, _ = self._codes(digits, raw, row_regions, memo1)
         return pa.array(codes + 1, pa.int32(), mask=codes < 0), self._answered(len(codes))
 
-    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
-               ) -> tuple[pa.StructArray, bool]:
+    def answer(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
+               memo1: np.ndarray | None = None) -> tuple[pa.StructArray, bool]:
         """Each row's answer (number, value, status, reason and every block's
-        members: in_blocks), in the rows' order; and whether this was the last row."""
-        codes, read = self._codes(digits, raw, row_regions)
+        members: in_blocks), in the rows' order; and whether this was the last
+        row. memo1: the rows' codes + 1 in the memo, when already looked up."""
+        codes, read = self._codes(digits, raw, row_regions, memo1)
         n = len(codes)
         # A "+digits" cell read as itself is its own number: SAME_AS_CELL, which
         # the macros replace by the cell (no string made here, nor converted
@@ -356,8 +378,12 @@ class QueryState:
         """answer(), each "+digits" cell answered at its first row only (a
         repeat's answer is NULL): telegram_check's one row per distinct cell,
         its rows streamed (_first_rows)."""
-        out, last = self.answer(digits, raw, row_regions)
-        shown = self._first_rows(_digits(digits))
+        keys = _digits(digits)
+        memo1 = places = None
+        if self.snapshot is not None and raw.null_count == len(raw):  # one look-up
+            memo1, places = self._memo_look_up(keys, with_places=True)
+        out, last = self.answer(digits, raw, row_regions, memo1)
+        shown = self._first_rows(keys, places)
         if shown.all():
             return out, last
         return pa.StructArray.from_arrays(
@@ -372,7 +398,7 @@ class QueryState:
         keys = _digits(digits)
         memo1 = places = None
         if self.snapshot is not None:  # one look-up: the code and the place
-            memo1, places = self.snapshot.look_up(keys)
+            memo1, places = self._memo_look_up(keys, with_places=True)
         codes, _ = self._digit_codes(keys, memo1)  # no _odd: outcome_list() said so
         none = len(self._outcomes)  # outcome_list's entry of a number not answered
         codes = np.where(codes >= 0, codes, none)
@@ -485,8 +511,9 @@ class QueryState:
         None when there are none), left at -1."""
         keyed = keys >= 0
         if self.snapshot is not None:
-            codes = (self.snapshot.codes_of(keys) if memo1 is None
-                     else (memo1 - 1).astype(np.int32))
+            if memo1 is None:
+                memo1 = self._memo_look_up(keys)[0]
+            codes = (memo1 - 1).astype(np.int32)
             rest = keyed & (codes < 0)
         else:
             codes, rest = np.full(len(keys), -1, np.int32), keyed

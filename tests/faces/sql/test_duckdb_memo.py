@@ -33,6 +33,7 @@ from tgcheck.reasons import LEFT_OUT_REASON
 from tgcheck.store import StoredAnswer, open_store
 from tgcheck_duckdb import answer_memo, registration
 from tgcheck_duckdb.answer_memo import AnswerMemo, MemoSnapshot
+from tgcheck_duckdb.vector_look_ups import VectorLookUps
 
 TG = get_task_type("tg")
 
@@ -289,6 +290,43 @@ def test_telegram_check_from_the_memo_gives_each_cell_once(settings, sandbox, mo
         assert looked_up
         looked_up.clear()
     assert sandbox.billed["create"] == 2
+
+
+@pytest.mark.parametrize("query", [ENRICH, CHECK,
+                                   "SELECT * FROM telegram_check(['+41790000001'])"])
+def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox,
+                                                               monkeypatch, query):
+    # Both passes read the table in the same vectors and look each up in the
+    # same snapshot: the second takes the first's result back (VectorLookUps)
+    # rather than looking up again, and answers as the first query did.
+    looked_up, kept = [], []
+
+    def counting(real):
+        def counted(self, digits):
+            looked_up.append(len(digits))
+            return real(self, digits)
+        return counted
+
+    for name in ("look_up", "codes1_of"):
+        monkeypatch.setattr(MemoSnapshot, name, counting(getattr(MemoSnapshot, name)))
+    put = VectorLookUps.put
+
+    def counted_put(self, keys, *results):
+        kept.append(len(keys))
+        return put(self, keys, *results)
+
+    monkeypatch.setattr(VectorLookUps, "put", counted_put)
+    rng = np.random.default_rng(5)
+    phones = [f"+4179{s:07d}" for s in rng.choice(10 ** 7, 9000, replace=False).tolist()]
+    con = connect(settings, phones + phones[:1000])
+    first = con.execute(query).fetchall()  # pays: no memo yet
+    assert not looked_up
+    for _ in range(2):
+        assert con.execute(query).fetchall() == first
+        assert looked_up and sorted(looked_up) == sorted(kept)  # the first pass's only
+        looked_up.clear()
+        kept.clear()
+    assert sandbox.billed["create"] == 1
 
 
 def test_telegram_check_of_a_sampling_view_fails_with_the_memo_too(settings, sandbox):

@@ -1,0 +1,73 @@
+"""The first pass's memo look-ups, kept for the second pass to take again.
+
+A macro call reads its table twice (macros.py) and looks every "+digits" row's
+integer up in the memo's snapshot in both passes: the same vectors, as DuckDB
+reads a table in the same vectors each time, and the same snapshot, so the
+same answers. The look-up is most of what a pass costs in Python over a table
+the memo answers (docs/performance.md, "Random numbers"). So the first pass
+keeps each vector's result here, and the second takes it back by the vector's
+keys, compared in full: a vector the second pass reads otherwise (another
+order, a filter that cut it) is simply looked up again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import numpy as np
+
+# What one call keeps at most (its keys and results): 32 MB is every vector of
+# about 2,500,000 rows (8 bytes a key, 2 a payload, 4 a place); past it the
+# second pass looks the rest up again. A query stopped early (a LIMIT) leaves
+# it with its state (streamed_check.QueryStates).
+MAX_BYTES = 32 * 1024 * 1024
+
+
+class VectorLookUps:
+    """Look-up results (a payload per key, and a place per key or None) of
+    vectors of int64 keys, each taken back once by the same keys. Thread-safe:
+    DuckDB's threads call at once."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES):
+        self._max_bytes, self.held_bytes = max_bytes, 0
+        self._lock = threading.Lock()
+        # A vector's length and first and last key -> the vectors kept with them.
+        self._kept: defaultdict[tuple, list] = defaultdict(list)
+
+    def put(self, keys: np.ndarray, payloads: np.ndarray,
+            places: np.ndarray | None = None) -> None:
+        """Keep payloads (each under 2**15) and places (each under 2**31, or
+        None) of keys, unless the bound is reached."""
+        if not len(keys):
+            return
+        kept = (keys, payloads.astype(np.int16),
+                None if places is None else places.astype(np.int32))
+        size = sum(a.nbytes for a in kept if a is not None)
+        with self._lock:
+            if self.held_bytes + size > self._max_bytes:
+                return
+            self.held_bytes += size
+            self._kept[_signature(keys)].append((size, kept))
+
+    def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The payloads (int64) and places (int64, or None) put with the very same
+        keys, once; None when no vector was put with them."""
+        if not len(keys):
+            return None
+        signature = _signature(keys)
+        with self._lock:
+            vectors = self._kept.get(signature)
+            for i, (size, (held, payloads, places)) in enumerate(vectors or ()):
+                if np.array_equal(held, keys):
+                    del vectors[i]
+                    if not vectors:
+                        del self._kept[signature]
+                    self.held_bytes -= size
+                    return (payloads.astype(np.int64),
+                            None if places is None else places.astype(np.int64))
+        return None
+
+
+def _signature(keys: np.ndarray) -> tuple[int, int, int]:
+    return len(keys), int(keys[0]), int(keys[-1])

@@ -1,0 +1,99 @@
+"""VectorLookUps (sql/tgcheck_duckdb/vector_look_ups.py): the first pass's memo
+look-up of a vector, taken back once by the second pass for the very same keys."""
+
+import threading
+
+import numpy as np
+
+from tgcheck_duckdb.vector_look_ups import VectorLookUps
+
+
+def _vector(seed: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(1, 10 ** 12, n).astype(np.int64)
+    return keys, rng.integers(0, 3, n).astype(np.int64), rng.integers(-1, 10 ** 6, n)
+
+
+def test_a_vector_is_taken_back_once_with_its_results():
+    kept = VectorLookUps()
+    keys, payloads, places = _vector(1)
+    kept.put(keys, payloads, places)
+    kept.put(*_vector(2)[:2])  # no places
+    got = kept.take(keys.copy())
+    assert np.array_equal(got[0], payloads) and np.array_equal(got[1], places)
+    assert got[0].dtype == got[1].dtype == np.int64
+    assert kept.take(keys) is None  # once
+    other = kept.take(_vector(2)[0])
+    assert other[1] is None and np.array_equal(other[0], _vector(2)[1])
+    assert kept.held_bytes == 0
+
+
+def test_other_keys_with_the_same_ends_are_not_taken():
+    # Same length, first and last key: compared in full, so a vector DuckDB
+    # cut or ordered otherwise in the second pass is looked up again.
+    kept = VectorLookUps()
+    keys, payloads, _ = _vector(3)
+    kept.put(keys, payloads)
+    changed = keys.copy()
+    changed[1000] += 1
+    assert kept.take(changed) is None
+    swapped = keys.copy()
+    swapped[[5, 6]] = swapped[[6, 5]]
+    assert kept.take(swapped) is None
+    assert np.array_equal(kept.take(keys)[0], payloads)
+
+
+def test_equal_vectors_are_each_taken_once():
+    kept = VectorLookUps()
+    keys, payloads, places = _vector(4)
+    kept.put(keys, payloads, places)
+    kept.put(keys, payloads, places)
+    assert kept.take(keys) is not None and kept.take(keys) is not None
+    assert kept.take(keys) is None
+
+
+def test_what_is_kept_is_bounded():
+    keys, payloads, places = _vector(5)
+    one = keys.nbytes + 2 * len(keys) + 4 * len(keys)  # int64, int16, int32
+    kept = VectorLookUps(max_bytes=2 * one)
+    for seed in range(5, 10):
+        kept.put(*_vector(seed))
+    assert kept.held_bytes == 2 * one
+    assert kept.take(_vector(5)[0]) is not None and kept.take(_vector(6)[0]) is not None
+    assert kept.take(_vector(7)[0]) is None  # past the bound: looked up again
+    assert kept.held_bytes == 0
+
+
+def test_an_empty_vector_is_never_kept():
+    kept = VectorLookUps()
+    empty = np.empty(0, np.int64)
+    kept.put(empty, empty)
+    assert kept.take(empty) is None and kept.held_bytes == 0
+
+
+def test_threads_put_and_take_at_once():
+    kept = VectorLookUps()
+    vectors = [_vector(seed, 512) for seed in range(40)]
+    found = []
+
+    def put(part):
+        for v in part:
+            kept.put(*v)
+
+    threads = [threading.Thread(target=put, args=(vectors[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    def take(part):
+        for keys, payloads, places in part:
+            got = kept.take(keys)
+            found.append(np.array_equal(got[0], payloads) and np.array_equal(got[1], places))
+
+    threads = [threading.Thread(target=take, args=(vectors[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == [True] * 40 and kept.held_bytes == 0
