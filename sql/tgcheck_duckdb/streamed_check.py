@@ -20,7 +20,8 @@ the whole column:
    it fits one, interruptible, with the progress line; VALUES then hands SQL
    the answers' values;
 4. CODE or ANSWER (a vector at a time, in the table's order): each row's answer,
-   from the memo's snapshot, the compact answers or its reading; the core's
+   from the memo's snapshot (the first pass's look-up of the same vector taken
+   back: VectorLookUps), the compact answers or its reading; the core's
    answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
    answer code only (a task type without fields: its one column), ANSWER the
    whole answer. telegram_check's "+digits" rows take FIRST_CODE (an index into
