@@ -199,8 +199,9 @@ class MemoSnapshot:
     cells equal to them.
 
     A table rather than a binary search of sorted keys: every row of a query is
-    looked up twice, and one read of a slot (the table at most half full) costs
-    fewer cache misses than the twenty steps of a search in a million keys."""
+    looked up (once: the second pass takes the first's look-up back,
+    vector_look_ups.py), and one read of a slot (the table at most half full)
+    costs fewer cache misses than the twenty steps of a search in a million keys."""
 
     # At most this many distinct answers as shown (a few in practice): a code + 1
     # is a slot's payload. With more, AnswerMemo.snapshot serves none (the

@@ -68,7 +68,7 @@ from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
 from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
-from .vector_look_ups import VectorLookUps
+from .vector_look_ups import MAX_PLACES, VectorLookUps
 
 # ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
 SAME_AS_CELL = ""
@@ -234,7 +234,7 @@ class QueryState:
                 return kept
         found = (self.snapshot.look_up(keys) if with_places
                  else (self.snapshot.codes1_of(keys), None))
-        if first_pass:
+        if first_pass and self.snapshot.places <= MAX_PLACES:  # places kept in 4 bytes
             self._look_ups.put(keys, *found)
         return found
 
@@ -511,7 +511,7 @@ class QueryState:
         call's answers; and which rows are cells not read as themselves (_odd:
         None when there are none), left at -1."""
         keyed = keys >= 0
-        if self.snapshot is not None:
+        if self.snapshot is not None and (memo1 is not None or keyed.any()):
             if memo1 is None:
                 memo1 = self._memo_look_up(keys)[0]
             codes = (memo1 - 1).astype(np.int32)

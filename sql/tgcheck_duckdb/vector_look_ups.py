@@ -17,11 +17,18 @@ from collections import defaultdict
 
 import numpy as np
 
-# What one call keeps at most (its keys and results): 32 MB is every vector of
-# about 2,500,000 rows (8 bytes a key, 2 a payload, 4 a place); past it the
-# second pass looks the rest up again. A query stopped early (a LIMIT) leaves
-# it with its state (streamed_check.QueryStates).
+from .key_table import MAX_PAYLOAD
+
+# What one call keeps at most (its keys, copied, and results): 32 MiB is every
+# vector of about 2,400,000 rows of telegram_check (8 bytes a key, 2 a payload,
+# 4 a place) or 3,350,000 of telegram_enrich (no place); past it the second
+# pass looks the rest up again. A query stopped early (a LIMIT) leaves it with
+# its state (streamed_check.QueryStates).
 MAX_BYTES = 32 * 1024 * 1024
+# A payload (an answer's code + 1) is kept in 2 bytes, a place in 4.
+PAYLOAD_TYPE, PLACE_TYPE = np.int16, np.int32
+assert np.iinfo(PAYLOAD_TYPE).max >= MAX_PAYLOAD
+MAX_PLACES = int(np.iinfo(PLACE_TYPE).max) + 1  # a table with more is not kept
 
 
 class VectorLookUps:
@@ -37,12 +44,13 @@ class VectorLookUps:
 
     def put(self, keys: np.ndarray, payloads: np.ndarray,
             places: np.ndarray | None = None) -> None:
-        """Keep payloads (each under 2**15) and places (each under 2**31, or
-        None) of keys, unless the bound is reached."""
+        """Keep payloads (each at most key_table.MAX_PAYLOAD) and places (each
+        under MAX_PLACES, or None) of keys, unless the bound is reached. The keys
+        are copied: DuckDB's argument would keep its whole vector alive."""
         if not len(keys):
             return
-        kept = (keys, payloads.astype(np.int16),
-                None if places is None else places.astype(np.int32))
+        kept = (np.array(keys, np.int64), payloads.astype(PAYLOAD_TYPE),
+                None if places is None else places.astype(PLACE_TYPE))
         size = sum(a.nbytes for a in kept if a is not None)
         with self._lock:
             if self.held_bytes + size > self._max_bytes:

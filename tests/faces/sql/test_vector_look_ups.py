@@ -5,7 +5,8 @@ import threading
 
 import numpy as np
 
-from tgcheck_duckdb.vector_look_ups import VectorLookUps
+from tgcheck_duckdb.key_table import MAX_PAYLOAD
+from tgcheck_duckdb.vector_look_ups import MAX_PLACES, VectorLookUps
 
 
 def _vector(seed: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,3 +98,26 @@ def test_threads_put_and_take_at_once():
     for t in threads:
         t.join()
     assert found == [True] * 40 and kept.held_bytes == 0
+
+
+def test_the_keys_are_copied():
+    # The caller's array is DuckDB's argument, whose whole vector a view would
+    # keep alive; and a later change to it must not change what is found.
+    kept = VectorLookUps()
+    keys, payloads, places = _vector(6)
+    given = keys.copy()
+    kept.put(given, payloads, places)
+    given[:] = 7
+    assert kept.take(given) is None
+    got = kept.take(keys)
+    assert np.array_equal(got[0], payloads) and np.array_equal(got[1], places)
+
+
+def test_the_largest_payload_and_place_come_back_whole():
+    kept = VectorLookUps()
+    keys = np.array([5, 6, 7], np.int64)
+    payloads = np.array([0, 1, MAX_PAYLOAD], np.int64)
+    places = np.array([-1, 0, MAX_PLACES - 1], np.int64)
+    kept.put(keys, payloads, places)
+    got = kept.take(keys)
+    assert got[0].tolist() == payloads.tolist() and got[1].tolist() == places.tolist()
