@@ -81,7 +81,8 @@ def register(
             memo.snapshot(engine, ttype) if own else None,
             lambda fn: _check(fn, asked),
             (lambda numbers: memo.remember(engine, ttype, numbers)) if own else None,
-            memo.max_entries, lookup_size(settings_registry.value("check_chunk_rows")))
+            memo.max_entries, lookup_size(settings_registry.value("check_chunk_rows")),
+            states.look_up_budget)
         return pa.array([states.open(state, query[0].as_py())], pa.int64())
 
     def collect(digits: pa.Array, raw: pa.Array, row_regions: pa.Array,

@@ -68,7 +68,7 @@ from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
 from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
-from .vector_look_ups import MAX_PLACES, VectorLookUps
+from .vector_look_ups import MAX_PLACES, Budget, VectorLookUps
 
 # ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
 SAME_AS_CELL = ""
@@ -102,6 +102,9 @@ class QueryStates:
 
     def __init__(self, max_open: int = MAX_OPEN, max_per_query: int = MAX_PER_QUERY):
         self.max_open, self.max_per_query = max_open, max_per_query
+        # What the calls' first passes keep for their second (VectorLookUps), all
+        # of this connection's together.
+        self.look_up_budget = Budget()
         self._lock = threading.Lock()
         self._open: OrderedDict[int, QueryState] = OrderedDict()
         self._ids = itertools.count(1)
@@ -118,6 +121,11 @@ class QueryStates:
         with self._lock:
             state.id, state.query = next(self._ids), query
             self._open[state.id] = state
+            # Another query's state left open was stopped early: its second pass
+            # will not take back what its first kept.
+            for other in self._open.values():
+                if other.query != query:
+                    other.forget_look_ups()
             if len(self._open) > self.max_open:
                 others = [i for i, s in self._open.items() if s.query != query]
                 for i in others[:len(self._open) - self.max_open]:
@@ -150,12 +158,16 @@ class QueryState:
     snapshot: the memo's entries (None: none serve this call); check(fn) runs
     fn(request) interruptibly with the progress line (registration._check);
     remember(numbers): the memo's, for cells read as themselves (None: not
-    memoised), when at most max_remembered; lookup_size: numbers looked up in the
-    store at a time (check_compact's)."""
+    memoised), when at most max_remembered; lookup_size: numbers looked up in
+    the store at a time (check_compact's); look_up_budget: what the first pass
+    may keep for the second (the connection's, shared: VectorLookUps)."""
+
+    _look_ups: VectorLookUps | None = None
 
     def __init__(self, engine, chosen, block: int, members: tuple, region,
                  snapshot: MemoSnapshot | None, check: Callable,
-                 remember: Callable | None, max_remembered: int, lookup_size: int):
+                 remember: Callable | None, max_remembered: int, lookup_size: int,
+                 look_up_budget: Budget | None = None):
         self.id, self.query = 0, None  # set by QueryStates.open
         self._lookup_size = lookup_size
         self._offset = 0  # the first code of the call's own answers (after the memo's)
@@ -182,8 +194,9 @@ class QueryState:
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
         # The first pass's memo look-up of each vector of "+digits" rows, which
-        # the second takes back instead of looking up again (_memo_look_up).
-        self._look_ups = VectorLookUps()
+        # the second takes back instead of looking up again (_memo_look_up),
+        # within the connection's budget.
+        self._look_ups = VectorLookUps(look_up_budget)
 
     # -- pass 1 ---------------------------------------------------------------
     def collect(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array,
@@ -221,6 +234,11 @@ class QueryState:
                 if self._marks is None:
                     self._marks = np.zeros(self.snapshot.places, np.int8)
                 self._marks[memo_places] = COLLECTED
+
+    def forget_look_ups(self) -> None:
+        """Drop what the first pass kept for a second that will not come."""
+        if self._look_ups is not None:
+            self._look_ups.clear()
 
     def _memo_look_up(self, keys: np.ndarray, with_places: bool = False,
                       first_pass: bool = False) -> tuple[np.ndarray, np.ndarray | None]:

@@ -19,11 +19,13 @@ import numpy as np
 
 from .key_table import MAX_PAYLOAD
 
-# What one call keeps at most (its keys, copied, and results): 32 MiB is every
-# vector of about 2,400,000 rows of telegram_check (8 bytes a key, 2 a payload,
-# 4 a place) or 3,350,000 of telegram_enrich (no place); past it the second
-# pass looks the rest up again. A query stopped early (a LIMIT) leaves it with
-# its state (streamed_check.QueryStates).
+# What a connection's calls keep at most, together (their keys, copied, and
+# results): 32 MiB is every vector of about 2,400,000 rows of telegram_check (8
+# bytes a key, 2 a payload, 4 a place) or 3,350,000 of telegram_enrich (no
+# place); past it the second pass looks the rest up again. Shared (Budget), so
+# that a query of many calls (a UNION ALL of ten) keeps no more than one; a
+# query stopped early (a LIMIT) gives its back when the next query starts
+# (streamed_check.QueryStates.open).
 MAX_BYTES = 32 * 1024 * 1024
 # A payload (an answer's code + 1) is kept in 2 bytes, a place in 4.
 PAYLOAD_TYPE, PLACE_TYPE = np.int16, np.int32
@@ -31,13 +33,34 @@ assert np.iinfo(PAYLOAD_TYPE).max >= MAX_PAYLOAD
 MAX_PLACES = int(np.iinfo(PLACE_TYPE).max) + 1  # a table with more is not kept
 
 
-class VectorLookUps:
-    """Look-up results (a payload per key, and a place per key or None) of
-    vectors of int64 keys, each taken back once by the same keys. Thread-safe:
-    DuckDB's threads call at once."""
+class Budget:
+    """Bytes that VectorLookUps share (a connection's calls). Thread-safe."""
 
     def __init__(self, max_bytes: int = MAX_BYTES):
-        self._max_bytes, self.held_bytes = max_bytes, 0
+        self.max_bytes, self.used = max_bytes, 0
+        self._lock = threading.Lock()
+
+    def reserve(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.max_bytes:
+                return False
+            self.used += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+class VectorLookUps:
+    """Look-up results (a payload per key, and a place per key or None) of
+    vectors of int64 keys, each taken back once by the same keys, within a
+    Budget (a MAX_BYTES of its own when none is shared). Thread-safe: DuckDB's
+    threads call at once."""
+
+    def __init__(self, budget: Budget | None = None):
+        self._budget = budget if budget is not None else Budget()
+        self.held_bytes = 0
         self._lock = threading.Lock()
         # A vector's length and first and last key -> the vectors kept with them.
         self._kept: defaultdict[tuple, list] = defaultdict(list)
@@ -52,9 +75,9 @@ class VectorLookUps:
         kept = (np.array(keys, np.int64), payloads.astype(PAYLOAD_TYPE),
                 None if places is None else places.astype(PLACE_TYPE))
         size = sum(a.nbytes for a in kept if a is not None)
+        if not self._budget.reserve(size):
+            return
         with self._lock:
-            if self.held_bytes + size > self._max_bytes:
-                return
             self.held_bytes += size
             self._kept[_signature(keys)].append((size, kept))
 
@@ -65,16 +88,26 @@ class VectorLookUps:
             return None
         signature = _signature(keys)
         with self._lock:
-            vectors = self._kept.get(signature)
-            for i, (size, (held, payloads, places)) in enumerate(vectors or ()):
-                if np.array_equal(held, keys):
-                    del vectors[i]
-                    if not vectors:
-                        del self._kept[signature]
-                    self.held_bytes -= size
-                    return (payloads.astype(np.int64),
-                            None if places is None else places.astype(np.int64))
-        return None
+            vectors = self._kept.get(signature) or []
+            found = next((i for i, (_, kept) in enumerate(vectors)
+                          if np.array_equal(kept[0], keys)), None)
+            if found is None:
+                return None
+            size, (_, payloads, places) = vectors.pop(found)
+            if not vectors:
+                del self._kept[signature]
+            self.held_bytes -= size
+        self._budget.release(size)
+        return (payloads.astype(np.int64),
+                None if places is None else places.astype(np.int64))
+
+    def clear(self) -> None:
+        """Drop what is kept (a call whose second pass will not come), its bytes
+        back to the budget."""
+        with self._lock:
+            held, self.held_bytes = self.held_bytes, 0
+            self._kept.clear()
+        self._budget.release(held)
 
 
 def _signature(keys: np.ndarray) -> tuple[int, int, int]:

@@ -6,8 +6,9 @@ import threading
 
 import numpy as np
 
+from tgcheck_duckdb import streamed_check
 from tgcheck_duckdb.key_table import MAX_PAYLOAD
-from tgcheck_duckdb.vector_look_ups import MAX_PLACES, VectorLookUps
+from tgcheck_duckdb.vector_look_ups import MAX_PLACES, Budget, VectorLookUps
 
 
 def _vector(seed: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,7 +58,7 @@ def test_equal_vectors_are_each_taken_once():
 def test_what_is_kept_is_bounded():
     keys, payloads, places = _vector(5)
     one = keys.nbytes + 2 * len(keys) + 4 * len(keys)  # int64, int16, int32
-    kept = VectorLookUps(max_bytes=2 * one)
+    kept = VectorLookUps(Budget(2 * one))
     for seed in range(5, 10):
         kept.put(*_vector(seed))
     assert kept.held_bytes == 2 * one
@@ -130,3 +131,43 @@ def test_the_largest_payload_and_place_come_back_whole():
     kept.put(keys, payloads, places)
     got = kept.take(keys)
     assert got[0].tolist() == payloads.tolist() and got[1].tolist() == places.tolist()
+
+
+def test_look_ups_that_share_a_budget_keep_no_more_than_it():
+    # A connection's calls share one budget: a query of many calls keeps no
+    # more than one would, and what one call takes back or drops is another's.
+    keys, payloads, places = _vector(7)
+    one = keys.nbytes + 2 * len(keys) + 4 * len(keys)
+    budget = Budget(2 * one)
+    first, second = VectorLookUps(budget), VectorLookUps(budget)
+    first.put(keys, payloads, places)
+    second.put(*_vector(8))
+    second.put(*_vector(9))  # past the budget: not kept
+    assert (first.held_bytes, second.held_bytes, budget.used) == (one, one, 2 * one)
+    assert second.take(_vector(9)[0]) is None
+    assert first.take(keys) is not None and budget.used == one
+    second.put(*_vector(9))
+    assert second.held_bytes == budget.used == 2 * one
+    second.clear()  # a call whose second pass will not come
+    assert second.held_bytes == budget.used == 0
+    assert second.take(_vector(8)[0]) is None
+
+
+def test_a_new_query_drops_what_a_query_stopped_early_kept():
+    # A connection runs one query at a time: another query's state still open
+    # was stopped early (a LIMIT), and its second pass will not come.
+    states = streamed_check.QueryStates()
+
+    def opened(query):
+        state = object.__new__(streamed_check.QueryState)
+        state._look_ups = VectorLookUps(states.look_up_budget)
+        states.open(state, query)
+        state._look_ups.put(*_vector(len(states)))
+        return state
+
+    stopped = opened("a query with a LIMIT")
+    beside = opened("a query with a LIMIT")  # one query's calls keep theirs
+    assert stopped._look_ups.held_bytes > 0 and beside._look_ups.held_bytes > 0
+    later = opened("the next query")
+    assert stopped._look_ups.held_bytes == beside._look_ups.held_bytes == 0
+    assert states.look_up_budget.used == later._look_ups.held_bytes > 0
