@@ -332,6 +332,32 @@ def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox,
     assert sandbox.billed["create"] == 1
 
 
+def test_a_limit_preview_leaves_the_next_query_its_look_ups(settings, sandbox, monkeypatch):
+    # A query stopped early (LIMIT) kept its first pass's look-ups for a second
+    # pass that does not come: the next query drops them, and keeps its own
+    # within the connection's budget (here one query's worth).
+    from tgcheck_duckdb import streamed_check, vector_look_ups
+
+    looked_up = []
+    codes1_of = MemoSnapshot.codes1_of
+
+    def counted(self, digits):
+        looked_up.append(len(digits))
+        return codes1_of(self, digits)
+
+    monkeypatch.setattr(MemoSnapshot, "codes1_of", counted)
+    rows = 5 * 2048
+    monkeypatch.setattr(streamed_check, "Budget",
+                        lambda: vector_look_ups.Budget(int(1.5 * rows * 10)))
+    con = connect(settings, numbers(rows, start=70_000))
+    full = con.execute(ENRICH).fetchall()  # pays; the memo reads them at the next query
+    con.execute("SELECT * FROM telegram_enrich('t', 'phone') LIMIT 3").fetchall()
+    looked_up.clear()
+    assert con.execute(ENRICH).fetchall() == full
+    assert sum(looked_up) == rows  # the first pass's look-ups only
+    assert sandbox.billed["create"] == 1
+
+
 def test_telegram_check_of_a_sampling_view_fails_with_the_memo_too(settings, sandbox):
     # The numbers the memo answers are marked by their place in it: one the
     # first pass did not mark (the view gave the second pass other rows) fails
