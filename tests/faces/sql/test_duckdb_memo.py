@@ -292,17 +292,11 @@ def test_telegram_check_from_the_memo_gives_each_cell_once(settings, sandbox, mo
     assert sandbox.billed["create"] == 2
 
 
-@pytest.mark.parametrize("odd", [False, True])
-@pytest.mark.parametrize("query", [ENRICH, CHECK,
-                                   "SELECT * FROM telegram_check(['+41790000001'])"])
-def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox,
-                                                               monkeypatch, query, odd):
-    # Both passes read the table in the same vectors and look each up in the
-    # same snapshot: the second takes the first's result back (VectorLookUps)
-    # rather than looking up again, and answers as the first query did. odd: a
-    # "+digits" cell not read as itself, which sends telegram_check's rows
-    # through answer_first (its places taken back too).
-    looked_up, kept = [], []
+@pytest.fixture
+def memo_look_ups(monkeypatch) -> list[int]:
+    """The length of each vector looked up in a memo's snapshot (look_up and
+    codes1_of), as it happens."""
+    looked_up: list[int] = []
 
     def counting(real):
         def counted(self, digits):
@@ -312,6 +306,20 @@ def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox,
 
     for name in ("look_up", "codes1_of"):
         monkeypatch.setattr(MemoSnapshot, name, counting(getattr(MemoSnapshot, name)))
+    return looked_up
+
+
+@pytest.mark.parametrize("odd", [False, True])
+@pytest.mark.parametrize("query", [ENRICH, CHECK,
+                                   "SELECT * FROM telegram_check(['+41790000001'])"])
+def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox, monkeypatch,
+                                                               memo_look_ups, query, odd):
+    # Both passes read the table in the same vectors and look each up in the
+    # same snapshot: the second takes the first's result back (VectorLookUps)
+    # rather than looking up again, and answers as the first query did. odd: a
+    # "+digits" cell not read as itself, which sends telegram_check's rows
+    # through answer_first (its places taken back too).
+    looked_up, kept = memo_look_ups, []
     put = VectorLookUps.put
 
     def counted_put(self, keys, *results):
@@ -332,20 +340,14 @@ def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox,
     assert sandbox.billed["create"] == 1
 
 
-def test_a_limit_preview_leaves_the_next_query_its_look_ups(settings, sandbox, monkeypatch):
+def test_a_limit_preview_leaves_the_next_query_its_look_ups(settings, sandbox, monkeypatch,
+                                                             memo_look_ups):
     # A query stopped early (LIMIT) kept its first pass's look-ups for a second
     # pass that does not come: the next query drops them, and keeps its own
     # within the connection's budget (here one query's worth).
     from tgcheck_duckdb import streamed_check, vector_look_ups
 
-    looked_up = []
-    codes1_of = MemoSnapshot.codes1_of
-
-    def counted(self, digits):
-        looked_up.append(len(digits))
-        return codes1_of(self, digits)
-
-    monkeypatch.setattr(MemoSnapshot, "codes1_of", counted)
+    looked_up = memo_look_ups
     rows = 5 * 2048
     monkeypatch.setattr(streamed_check, "Budget",
                         lambda: vector_look_ups.Budget(int(1.5 * rows * 10)))
