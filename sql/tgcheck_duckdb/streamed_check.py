@@ -121,8 +121,7 @@ class QueryStates:
         with self._lock:
             state.id, state.query = next(self._ids), query
             self._open[state.id] = state
-            # Another query's state left open was stopped early: its second pass
-            # will not take back what its first kept.
+            # Another query's state still open was stopped early: no second pass.
             for other in self._open.values():
                 if other.query != query:
                     other.forget_look_ups()
@@ -159,8 +158,7 @@ class QueryState:
     fn(request) interruptibly with the progress line (registration._check);
     remember(numbers): the memo's, for cells read as themselves (None: not
     memoised), when at most max_remembered; lookup_size: numbers looked up in
-    the store at a time (check_compact's); look_up_budget: what the first pass
-    may keep for the second (the connection's, shared: VectorLookUps)."""
+    the store at a time (check_compact's); look_up_budget: VectorLookUps'."""
 
     _look_ups: VectorLookUps | None = None
 
@@ -193,9 +191,8 @@ class QueryState:
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
-        # The first pass's memo look-up of each vector of "+digits" rows, which
-        # the second takes back instead of looking up again (_memo_look_up),
-        # within the connection's budget.
+        # The first pass's memo look-up of each vector of "+digits" rows, for
+        # the second to take back (_memo_look_up), within the connection's budget.
         self._look_ups = VectorLookUps(look_up_budget)
 
     # -- pass 1 ---------------------------------------------------------------
