@@ -25,8 +25,8 @@ import contextlib
 import gc
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 from .models import OK, UNKNOWN, Answer
 from .reasons import ANSWERED_UNKNOWN_REASON, LEFT_OUT_REASON, NO_ANSWER_REASON
@@ -86,21 +86,63 @@ def _collector_paused():
 _new = tuple.__new__  # builds an Answer without its Python-level __new__: once per cell
 
 
+# group_codes looks a group up as a set while it holds at least this share of
+# the numbers not found yet (a yes/no type's two groups), at most SET_GROUPS of
+# them; the rest of the groups (free-form values: about one a number) as one dict.
+SET_SHARE = 0.25
+SET_GROUPS = 3
+
+
 def group_codes(numbers: Sequence[str], groups: Sequence[AnswerGroup]) -> list[int]:
     """Per number the index in groups of the group that answers it, -1 for none
     (a number no group holds). The join by number, done once: the engine's
     planning makes it to find the numbers the store lacks (those at -1), and an
     AnswerColumn given it (codes=) makes each row's cells by the code, a list
     index, with no dict lookup per row. A group's numbers not among numbers (a
-    range read's) cost their dict entry, nothing more."""
-    parts = [dict.fromkeys(group, i) for i, (_, _, group) in enumerate(groups)]
+    range read's) cost their hash entry, nothing more.
+
+    The large groups are looked up as sets, largest first, each over the numbers
+    the ones before it did not hold: a set keeps each string's hash beside it,
+    so a number it does not hold is told apart without reading that string,
+    and a dict reads three places in memory per number. With the numbers in
+    random order each of those is a cache miss: 200,000 numbers of a yes/no
+    type in random order, 0.11 s as one dict, 0.08 s as sets."""
+    order = sorted(range(len(groups)), key=lambda i: len(groups[i][2]), reverse=True)
+    codes: list[int] = []
+    rest, places = numbers, None  # the numbers not found yet, and where (None: all)
+    taken = 0
+    for i in order[:SET_GROUPS]:
+        group = groups[i][2]
+        if len(group) < len(rest) * SET_SHARE:
+            break
+        members = set(group)
+        hit = list(map(members.__contains__, rest))
+        if places is None:
+            codes = list(map((-1, i).__getitem__, hit))  # False -> -1, True -> i
+        else:
+            for place in compress(places, hit):
+                codes[place] = i
+        taken += 1
+        missed = list(map(not_, hit))
+        places = list(compress(range(len(numbers)) if places is None else places, missed))
+        if not places:
+            return codes
+        rest = list(compress(rest, missed))
+    parts = [dict.fromkeys(groups[i][2], i) for i in order[taken:]]
+    if not parts and places is not None:
+        return codes  # the sets' misses are -1 already
     # Each number is in one group: the others go into the largest, not all into a
     # new dict.
     index = max(parts, key=len, default={})
     for part in parts:
         if part is not index:
             index.update(part)
-    return list(map(index.get, numbers, repeat(-1)))
+    found = map(index.get, rest, repeat(-1))
+    if places is None:
+        return list(found)
+    for place, code in zip(places, found, strict=True):
+        codes[place] = code
+    return codes
 
 
 class AnswerColumn:

@@ -7,6 +7,8 @@ import collections
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tgcheck.answer_column import (
     ANSWERED_UNKNOWN,
@@ -113,6 +115,42 @@ def test_the_join_given_as_codes_gives_the_cells_the_groups_give():
         assert coded == counted == {"ok": 2, "unknown": 3}
     assert by_code.statuses() == by_number.statuses()
     assert by_code.rows() == by_number.rows()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=8),
+       st.lists(st.integers(0, 45), max_size=60))
+def test_group_codes_is_the_join_by_number(members, asked):
+    # Whatever the groups' sizes (a yes/no type's two large ones are looked up as
+    # sets, many small ones as one dict, both in one join), each number gets the
+    # group that holds it and -1 where none does: duplicates, numbers in no
+    # group and a group's numbers not asked for included.
+    numbers = [f"+4179{n:07d}" for n in asked]
+    held, groups = set(), []
+    for i, group in enumerate(members):
+        mine = [f"+4179{n:07d}" for n in dict.fromkeys(group) if n not in held]
+        held.update(int(number[5:]) for number in mine)
+        groups.append((f"value {i}", "ok", mine))
+    expected = {number: i for i, (_, _, group) in enumerate(groups) for number in group}
+    assert group_codes(numbers, groups) == [expected.get(n, -1) for n in numbers]
+
+
+def test_group_codes_takes_large_groups_as_sets_and_the_rest_as_one_dict():
+    # Two large groups and a tail of small ones (a yes/no type's answers and a few
+    # unknowns), the numbers in random order: the sets and the dict each answer
+    # their part, in place.
+    import random
+
+    numbers = [f"+4179{n:07d}" for n in range(1000)]
+    groups = [("yes", "ok", numbers[:600]), ("no", "ok", numbers[600:950]),
+              *((None, "unknown", [number]) for number in numbers[950:990])]
+    asked = numbers + [f"+4179{n:07d}" for n in range(1000, 1010)]  # in no group
+    random.Random(7).shuffle(asked)
+    for given_groups in (groups, groups[2:], groups[1:]):
+        expected = {number: i for i, (_, _, group) in enumerate(given_groups)
+                    for number in group}
+        assert (group_codes(asked, given_groups)
+                == [expected.get(number, -1) for number in asked])
 
 
 def _int64():
