@@ -171,3 +171,28 @@ def test_a_re_run_on_the_corpus_output_answers_as_reading_every_cell(engine, san
                  if number}
     assert [by_number[c[0]] for c in looked_up[:-3]] == [c[1:3] for c in looked_up[:-3]]
     assert sandbox.creates == creates
+
+
+def test_a_first_check_joins_the_answers_just_paid_for_to_each_row(engine, sandbox):
+    # Every cell a valid number as it stands, in no order, some twice: the answers
+    # of the task just paid for are joined to the rows (Planning._grouped makes
+    # the join, group_codes, and the cells read it) as a re-run reads them from
+    # the store: each row its own number's answer, a number the result left out
+    # unknown, never "no".
+    import random
+
+    column = numbers(300, start=500)
+    column += column[:40]
+    random.Random(3).shuffle(column)
+    cells = list(engine.check_column(column).cells(None))
+    assert sandbox.creates == 1
+    for cell, (number, value, status, reason) in zip(column, cells, strict=True):
+        truth = sandbox.expected(cell)
+        assert number == cell
+        if truth is None:  # left out of the result: unknown, with its reason
+            assert (value, status, code_of(reason)) == (None, "unknown", "left_out"), cell
+        else:
+            assert (value, status, reason) == (truth, "ok", None), cell
+    assert {value for _, value, _, _ in cells} >= {"yes", "no", None}
+    again = engine.check_column(column)
+    assert list(again.cells(None)) == cells and sandbox.creates == 1
