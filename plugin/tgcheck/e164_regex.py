@@ -12,9 +12,6 @@ from __future__ import annotations
 import functools
 import re
 
-import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
-
 # E.164: 7 to 15 digits after the "+" (shorter ones are no real number).
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
@@ -73,9 +70,10 @@ def _valid_for(meta, kinds: tuple[str, ...] = _TYPES) -> str | None:
 
 
 def _metadata(region: str, cc: int):
+    import phonenumbers  # here, not at import: a column the store answers as written never needs it
     if region == "001":
-        return PhoneMetadata.metadata_for_nongeo_region(cc)
-    return PhoneMetadata.metadata_for_region(region)
+        return phonenumbers.PhoneMetadata.metadata_for_nongeo_region(cc)
+    return phonenumbers.PhoneMetadata.metadata_for_region(region)
 
 
 def _cc_pattern(cc: int, kinds: tuple[str, ...] = _TYPES) -> str | None:
@@ -83,7 +81,8 @@ def _cc_pattern(cc: int, kinds: tuple[str, ...] = _TYPES) -> str | None:
     keep unchanged when parsing "+<cc><nsn>" (no national prefix stripped); with
     kinds, only those valid as one of those types (each region's branch keeps its
     guards, so the regex accepts a subset of what the full one accepts)."""
-    regions_of = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    import phonenumbers
+    regions_of = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
     branches = []
     if len(regions_of) == 1:
         meta = _metadata(regions_of[0], cc)
@@ -95,7 +94,7 @@ def _cc_pattern(cc: int, kinds: tuple[str, ...] = _TYPES) -> str | None:
         # by its leading digits if it has them, else by validity.
         earlier: list[str] = []
         for region in regions_of:
-            meta = PhoneMetadata.metadata_for_region(region, None)
+            meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
             if meta is None:
                 continue
             valid = _valid_for(meta, kinds)
@@ -153,9 +152,10 @@ class _FastTable(dict):
 def _codes_under(key: str) -> tuple[str, ...]:
     """The calling codes a number whose first two digits are key can have (none for
     a key that is not two digits, or that no code starts)."""
+    import phonenumbers
     if not (len(key) == 2 and "1" <= key[0] <= "9" and "0" <= key[1] <= "9"):
         return ()
-    return tuple(str(cc) for cc in sorted(COUNTRY_CODE_TO_REGION_CODE, key=str)
+    return tuple(str(cc) for cc in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE, key=str)
                  if str(cc).startswith(key) or key.startswith(str(cc)))
 
 

@@ -23,9 +23,6 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-import phonenumbers
-from phonenumbers.phonenumberutil import ValidationResult
-
 from . import reasons as R
 from . import regions
 from .e164_regex import ALL_TYPES as _ALL_TYPES
@@ -95,6 +92,7 @@ def _ok(number: str) -> Normalised:
 
 # -- the slow path (the fast regex is e164_regex.py) ----------------------------------
 def _region_of_cc(cc: int) -> str:
+    import phonenumbers  # here, not at import: a column the store answers as written never needs it
     region = phonenumbers.region_code_for_country_code(cc)
     return f"+{cc} ({region})" if region not in ("ZZ", "001") else f"+{cc}"
 
@@ -105,6 +103,8 @@ def _check_international(digits: str, number: str | None = None) -> Normalised:
     libphonenumber's parse + is_valid_number: the trunk prefix some people write
     after the country code (+33 0 6...) is dropped as it would be when dialling.
     """
+    import phonenumbers
+    from phonenumbers import ValidationResult
     n = len(digits)
     if n < _MIN_DIGITS:
         return _invalid(R.TOO_SHORT, "too short")
@@ -138,6 +138,7 @@ def _check_international(digits: str, number: str | None = None) -> Normalised:
 
 
 def _from_national(text: str, region: str) -> str | None:
+    import phonenumbers
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -532,6 +533,7 @@ def _national_or_dropped_plus(compact: str, stripped: str, national: str,
     and read validly as international are that number (+49 151..., not the
     Leer number 0491 51...); otherwise the national reading, libphonenumber's.
     When both readings are valid numbers and differ, the reason says so."""
+    import phonenumbers
     if compact[0] == "0" or stripped.startswith("(") or _DATE.match(stripped):
         return _ok(national)  # a trunk 0, an area code in parentheses: national
     dropped = _check_international(compact)
@@ -548,6 +550,8 @@ def _national_or_dropped_plus(compact: str, stripped: str, national: str,
 
 
 def _too_short_for(compact: str, region: str) -> Normalised | None:
+    import phonenumbers
+    from phonenumbers import ValidationResult
     try:
         parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException:

@@ -25,8 +25,6 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-import phonenumbers
-
 from .errors import InputError
 
 # Names people use that ISO 3166 does not list (its names are added from pycountry).
@@ -68,6 +66,7 @@ def _key(text: str) -> str:
 @functools.cache
 def _table() -> dict[str, str]:
     """key -> two-letter region, for every name and code this module accepts."""
+    import phonenumbers  # here, not at import: a column the store answers as written never needs it
     supported = phonenumbers.SUPPORTED_REGIONS
     table: dict[str, str] = {}
     heads: dict[str, set[str]] = {}
@@ -112,6 +111,7 @@ def _other_languages() -> dict[str, str]:
     "Frankreich". Consulted only when _table() has no match: loading 100-odd
     languages takes most of a second. A name two languages give to different
     countries ("Kongo") names neither."""
+    import phonenumbers
     from babel import languages, localedata  # here: most checks never need it
 
     supported = phonenumbers.SUPPORTED_REGIONS
@@ -147,6 +147,7 @@ _CALLING_CODE = re.compile(r"(?:\+|00)?\s*([1-9]\d{0,2})(?:\.0+)?")
 
 @functools.lru_cache(maxsize=4096)
 def _lookup_text(text: str) -> str | None:
+    import phonenumbers
     calling = _CALLING_CODE.fullmatch(text)
     if calling:
         region = phonenumbers.region_code_for_country_code(int(calling.group(1)))
@@ -194,6 +195,7 @@ def lookup(value: object) -> str | None:
 
 def suggestions(value: object, n: int = 3) -> list[str]:
     """Closest accepted names or codes, as "GB (United Kingdom)"."""
+    import phonenumbers
     key = _key(str(value))
     table = _table()
     out: list[str] = []
@@ -209,6 +211,7 @@ def suggestions(value: object, n: int = 3) -> list[str]:
 
 def unknown_text(value: object) -> str:
     """Why value is no region, with the closest matches: for errors and row reasons."""
+    import phonenumbers
     shown = str(value).strip()
     if len(shown) > 40:
         shown = shown[:37] + "..."

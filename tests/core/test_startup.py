@@ -107,3 +107,33 @@ def test_the_doctors_checks_load_only_when_the_doctor_runs():
         "print('LOADED', *[m for m in ('tgcheck.doctor', 'tgcheck.salvage_scan', 'subprocess')\n"
         "                  if m in sys.modules])\n")
     assert out[out.index("LOADED"):] == ["LOADED"], out
+
+
+def test_a_column_the_store_answers_as_written_never_loads_phonenumbers(sandbox, tmp_path):
+    # libphonenumber's import costs about 0.015 s of CPU: a cached re-run of a
+    # column written as E.164 reads no cell (Planning._known), so it does not
+    # need it. A first run reads its cells, and so does a re-run with one cell
+    # written otherwise.
+    from conftest import child_env, numbers
+
+    env = child_env(sandbox, tmp_path / "home")
+    clean, mixed = tmp_path / "clean.txt", tmp_path / "mixed.txt"
+    clean.write_text("\n".join(numbers(20)) + "\n", encoding="utf-8")
+    mixed.write_text("\n".join([*numbers(20), "+41 79 000 00 05"]) + "\n", encoding="utf-8")
+    code = ("import runpy, sys\n"
+            "sys.argv = ['tgcheck', 'check', sys.argv[1], '-o', sys.argv[2], '-q',"
+            " '--progress', 'none']\n"
+            "try:\n"
+            "    runpy.run_module('tgcheck', run_name='__main__')\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('phonenumbers' in sys.modules)\n")
+    loaded = []
+    for source in (clean, clean, mixed):
+        done = subprocess.run([sys.executable, "-c", code, str(source), str(tmp_path / "out.csv")],
+                              env=env, capture_output=True, text=True, timeout=120, check=True)
+        loaded.append(done.stdout.split()[-1])
+    assert loaded == ["True", "False", "True"]
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 21 and rows[-1]["number"] == "+41790000005"
