@@ -262,25 +262,21 @@ _KEY = operator.itemgetter(slice(1, 3))
 def _plus_digits_lines(values: list) -> str | None:
     """values joined by newlines (one after each) when every value is a str that
     starts with "+" followed by ASCII digits only ("+" alone too); else None.
-    The test runs in C: 0.001 s for 200,000 values, before any regex is
+    The test runs in C, a few passes over the joined text (200,000 values: no
+    min() and max() of the strings, which cost 0.01 s), before any regex is
     compiled."""
-    try:
-        low, high = min(values), max(values)
-    except (TypeError, ValueError):
-        return None  # not all strings (or none at all)
-    # Exactly str, every value (a str subclass such as numpy.str_ sorts among them
-    # but is not one the rest of the path takes as a number): 2 ms for 200,000.
-    if type(low) is not str or type(high) is not str or set(map(type, values)) != {str}:
-        return None
-    # Strings between two that start with "+" start with it too.
-    if low[:1] != "+" or high[:1] != "+":
+    # Exactly str, every value (a str subclass such as numpy.str_ is not one the
+    # rest of the path takes as a number): 2 ms for 200,000.
+    if not values or set(map(type, values)) != {str}:
         return None
     text = "\n".join(values) + "\n"
-    # Only "+", digits and the newlines put in (one a value), and one "+" a value
-    # (its first character, above): anything else (a space, a dash, a newline of
-    # a value's own) is no such column.
-    if (not text.isascii() or text.count("\n") != len(values)
-            or text.count("+") != len(values)
+    # Only "+", digits and the newlines put in (one a value, none of a value's
+    # own), each value's first character a "+" (the text's, and each one after
+    # a newline but the last) and no other "+": anything else (a space, a dash)
+    # is no such column.
+    n = len(values)
+    if (not text.isascii() or text.count("\n") != n or text[0] != "+"
+            or text.count("\n+") != n - 1 or text.count("+") != n
             or text.encode().translate(None, b"+0123456789\n")):
         return None
     return text
