@@ -123,7 +123,8 @@ def test_the_join_given_as_codes_gives_the_cells_the_groups_give():
 def test_group_codes_is_the_join_by_number(members, asked):
     # Whatever the groups' sizes (a yes/no type's two large ones are looked up as
     # sets, many small ones as one dict, both in one join), each number gets the
-    # group that holds it and -1 where none does: duplicates, numbers in no
+    # group that holds it (each number in one group at most, as the store keeps
+    # one answer a number) and -1 where none does: duplicates, numbers in no
     # group and a group's numbers not asked for included.
     numbers = [f"+4179{n:07d}" for n in asked]
     held, groups = set(), []
@@ -133,6 +134,7 @@ def test_group_codes_is_the_join_by_number(members, asked):
         groups.append((f"value {i}", "ok", mine))
     expected = {number: i for i, (_, _, group) in enumerate(groups) for number in group}
     assert group_codes(numbers, groups) == [expected.get(n, -1) for n in numbers]
+    assert group_codes(tuple(numbers), tuple(groups)) == group_codes(numbers, groups)
 
 
 def test_group_codes_takes_large_groups_as_sets_and_the_rest_as_one_dict():

@@ -175,19 +175,29 @@ def test_a_re_run_on_the_corpus_output_answers_as_reading_every_cell(engine, san
     assert sandbox.creates == creates
 
 
-def test_a_first_check_joins_the_answers_just_paid_for_to_each_row(engine, sandbox):
+def test_a_first_check_joins_the_answers_just_paid_for_to_each_row(
+        engine, sandbox, monkeypatch):
     # Every cell a valid number as it stands, in no order, some twice: the answers
-    # of the task just paid for are joined to the rows (Planning._grouped makes
-    # the join, group_codes, and the cells read it) as a re-run reads them from
-    # the store: each row its own number's answer, a number the result left out
-    # unknown, never "no".
+    # of the task just paid for are joined to the rows as a re-run reads them
+    # from the store: each row its own number's answer, a number the result left
+    # out unknown, never "no". The column makes that join (group_codes) once,
+    # when its cells are first read; its rows (check()'s Answers) do not need it.
     import random
 
+    from tgcheck import answer_column
+
+    made = []
+    group_codes = answer_column.group_codes
+    monkeypatch.setattr(answer_column, "group_codes",
+                        lambda numbers, groups: made.append(len(numbers))
+                        or group_codes(numbers, groups))
     column = numbers(300, start=500)
     column += column[:40]
     random.Random(3).shuffle(column)
-    cells = list(engine.check_column(column).cells(None))
-    assert sandbox.creates == 1
+    answers = engine.check_column(column)
+    assert sandbox.creates == 1 and made == []
+    cells = list(answers.cells(None))
+    assert list(answers.cells(None)) == cells and made == [340]
     for cell, (number, value, status, reason) in zip(column, cells, strict=True):
         truth = sandbox.expected(cell)
         assert number == cell
@@ -196,5 +206,6 @@ def test_a_first_check_joins_the_answers_just_paid_for_to_each_row(engine, sandb
         else:
             assert (value, status, reason) == (truth, "ok", None), cell
     assert {value for _, value, _, _ in cells} >= {"yes", "no", None}
+    assert [a[1:5] for a in answers.rows()] == cells and made == [340]
     again = engine.check_column(column)
     assert list(again.cells(None)) == cells and sandbox.creates == 1

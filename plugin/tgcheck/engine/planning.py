@@ -81,9 +81,9 @@ class Planning(EnginePart):
         """The path of check() and check_column(): per value its E.164 string or
         its problem, the distinct numbers (None: not made, the store answered
         every one), their answers as groups (stored ones, then those of the tasks
-        sent for the rest), and the join already made (answer_column.group_codes
-        of the numbers sent) when the store answered every number or every value
-        is a valid number as it stands; else None."""
+        sent for the rest), and when the store answered
+        every number, the join already made (answer_column.group_codes of the
+        numbers sent; else None)."""
         ttype = plugins.get_task_type(request.task_type, self.settings.provider)
         self.engine.attach_recovered()
         since = self._answered_since(time.time(), request.retry_unknown)
@@ -103,11 +103,7 @@ class Planning(EnginePart):
         if missing:  # wanted is a set here: made whenever a number lacks an answer
             for fetched in self._fetch(ttype, missing, wanted, request, since):
                 groups.extend(fetched)
-            # The join made again with the answers just paid for, where the answer
-            # column would make it itself (every input a valid number as it stands):
-            # group_codes' sets cost fewer cache misses than its dict lookup a row.
-            codes = group_codes(numbers, groups) if set(map(type, found)) <= {str} else None
-        return found, wanted, groups, codes
+        return found, wanted, groups, None if missing else codes
 
     def _known(self, values: list, region, ttype: TaskType, freshness: dict
                ) -> tuple[list, list[str], set[str] | None, list[AnswerGroup],
