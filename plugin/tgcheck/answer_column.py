@@ -96,19 +96,20 @@ SET_GROUPS = 3
 def group_codes(numbers: Sequence[str], groups: Sequence[AnswerGroup]) -> list[int]:
     """Per number the index in groups of the group that answers it, -1 for none
     (a number no group holds). The join by number, done once: the engine's
-    planning makes it to find the numbers the store lacks (those at -1), and an
-    AnswerColumn given it (codes=) makes each row's cells by the code, a list
-    index, with no dict lookup per row. A group's numbers not among numbers (a
-    range read's) cost their hash entry, nothing more.
+    planning makes it to find the numbers the store lacks (those at -1) and
+    hands it to the AnswerColumn (codes=); after a paid task the column makes it
+    itself when its cells are first read. Each row's cells are then made by the
+    code, a list index. A group's numbers not among numbers (a range read's)
+    cost their hash entry, nothing more.
 
     Each number is in one group at most (the store keeps one answer a number,
     a task's result one a number). The large groups are looked up as sets,
     largest first, each over the numbers the ones before it did not hold: a set
     keeps each string's hash beside it, so a number it does not hold is told
     apart without reading that string, and a dict reads three places in memory
-    per number. With the numbers in
-    random order each of those is a cache miss: 200,000 numbers of a yes/no
-    type in random order, 0.11 s as one dict, 0.08 s as sets."""
+    per number. With the numbers in random order each of those is a cache
+    miss: 200,000 numbers of a yes/no type in random order, 0.11 s as one dict,
+    0.08 s as sets."""
     order = sorted(range(len(groups)), key=lambda i: len(groups[i][2]), reverse=True)
     codes: list[int] = []
     rest, places = numbers, None  # the numbers not found yet, and where (None: all)
