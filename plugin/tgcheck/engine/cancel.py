@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from ..errors import Cancelled, DeadlineExceeded
 
@@ -55,13 +56,30 @@ class _Stop:
         return True
 
 
+# The longest one wait of the main thread blocks: a Ctrl-C that the system hands
+# to another thread (any thread may take a process's SIGINT) is only raised in
+# the main thread when it runs Python again, and a lock waited on without a
+# timeout would keep it from doing so until the worker is done.
+MAIN_WAIT = 0.5
+
+
 def _wait_future(future: Future, cancel: threading.Event | None):
+    """future's result, waited for MAIN_WAIT at a time (Ctrl-C and cancel heard)."""
     while True:
         try:
-            return future.result(timeout=0.5)
+            return future.result(timeout=MAIN_WAIT)
         except TimeoutError:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("stopped waiting; the job goes on") from None
+
+
+def _completed(futures: Iterable[Future]) -> Iterator[Future]:
+    """futures as they complete (as_completed), waited for MAIN_WAIT at a time:
+    Ctrl-C is heard however it reached the process."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=MAIN_WAIT, return_when=FIRST_COMPLETED)
+        yield from done
 
 
 def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> None:

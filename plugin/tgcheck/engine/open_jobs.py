@@ -23,7 +23,7 @@ from ..provider import QUEUED, STATES
 from ..settings import is_loopback
 from ..store import Job, journal
 from ..store.journal import LIVE_STATES, STALLED, SUBMITTING, UNCERTAIN
-from .cancel import Cancelled, _on_main_thread, _Stop
+from .cancel import Cancelled, _on_main_thread, _Stop, _wait_future
 from .messages import lost_message
 from .part import EnginePart
 from .request import CheckRequest
@@ -155,7 +155,7 @@ class OpenJobs(EnginePart):
         stop = _Stop(cancel)
         pool = ThreadPoolExecutor(1, thread_name_prefix="tgcheck-job")
         try:
-            return pool.submit(fn, stop).result()
+            return _wait_future(pool.submit(fn, stop), None)
         except KeyboardInterrupt:
             self.creates.in_flight(stop)  # stop set under the gate's lock
             raise

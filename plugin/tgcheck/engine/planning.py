@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from itertools import compress, repeat
 from operator import lt
 from typing import TYPE_CHECKING
@@ -25,7 +25,7 @@ from ..normalize import Region, all_e164_form, for_every_row, resolve_all, resol
 from ..reasons import most_frequent_first, tally_reasons
 from ..store import AnswerGroup
 from .answers import _groups_of, sent_numbers
-from .cancel import _on_main_thread, _Stop
+from .cancel import _completed, _on_main_thread, _Stop
 from .part import EnginePart
 from .request import CheckRequest, _Fill, number_set_key, tell
 
@@ -399,7 +399,7 @@ class Planning(EnginePart):
         interrupted = False
         futures = [pool.submit(run, where) for where in bounds]
         try:
-            for future in as_completed(futures):
+            for future in _completed(futures):
                 box = future.result()
                 if box is not None:
                     yield box.pop()
