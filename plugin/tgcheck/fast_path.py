@@ -28,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .billing import billing_of
+from .engine.cancel import _wait_future
 from .errors import Cancelled, ConfigError, NoApiKey
 from .models import OK, JobEvent
 from .provider import CallContext, SyncReply, make_provider, plausible_id
@@ -195,7 +196,7 @@ class _Asking:
         try:
             futures = [pool.submit(self._work) for _ in range(workers)]
             for future in futures:
-                future.result()
+                _wait_future(future, None)  # Ctrl-C heard, whichever thread took it
         except BaseException:
             self._stop.set()  # Ctrl-C: no new call starts; those on their way end
             raise

@@ -8,6 +8,7 @@ import threading
 import click
 
 from ..command_errors import handle_errors
+from ..engine.cancel import MAIN_WAIT
 from ..errors import InputError
 from .app import cli
 
@@ -89,6 +90,9 @@ def _serve(sb, provider: str | None = None) -> None:
     sys.stdout.flush()
     with sb:
         try:
-            threading.Event().wait()
+            # Short waits, not one: Ctrl-C is raised here only when this thread
+            # runs Python, and a server thread may be the one the system gave it.
+            while not threading.Event().wait(MAIN_WAIT):
+                pass
         except KeyboardInterrupt:
             click.echo(f"stopped; billed calls: {dict(sb.billed)}", err=True)
