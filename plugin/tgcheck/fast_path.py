@@ -28,8 +28,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .billing import billing_of
-from .engine.cancel import _wait_future
 from .errors import Cancelled, ConfigError, NoApiKey
+from .main_waits import completed
 from .models import OK, JobEvent
 from .provider import CallContext, SyncReply, make_provider, plausible_id
 from .store.journal import NEW
@@ -195,8 +195,8 @@ class _Asking:
         pool = ThreadPoolExecutor(workers, thread_name_prefix="tgcheck-sync")
         try:
             futures = [pool.submit(self._work) for _ in range(workers)]
-            for future in futures:
-                _wait_future(future, None)  # Ctrl-C heard, whichever thread took it
+            for future in completed(futures):  # Ctrl-C heard, whichever thread took it
+                future.result()
         except BaseException:
             self._stop.set()  # Ctrl-C: no new call starts; those on their way end
             raise

@@ -3,8 +3,8 @@ delivered it: a process's SIGINT may be handed to any of its threads, and
 Python then raises KeyboardInterrupt in the main thread only when it runs
 Python code again. A wait on a lock with no timeout never does, until the
 worker is done (a `tgcheck resume` whose next poll is a minute away ignored
-Ctrl-C for that minute). The engine's waits (engine/cancel.py) wake up every
-MAIN_WAIT to let it through."""
+Ctrl-C for that minute). The main thread's waits (tgcheck/main_waits.py,
+engine/cancel.py) wake up every MAIN_WAIT to let it through."""
 
 import signal
 import threading
@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tgcheck.engine.cancel import _completed, _wait_future
+from tgcheck.engine.cancel import _wait_future
+from tgcheck.main_waits import completed
 
 GUARD = 20.0  # how long a worker waits for the stop before it gives up
 
@@ -47,7 +48,7 @@ def test_a_sigint_taken_by_a_worker_thread_still_interrupts_the_main_wait(waits)
             if waits == "one future":
                 _wait_future(future, None)
             else:
-                list(_completed([future]))
+                list(completed([future]))
         stop.set()  # what the engine does on Ctrl-C: the workers are told
         # The interrupt came while the worker still waited: it saw the stop,
         # not its guard running out (which is when a wait without a timeout

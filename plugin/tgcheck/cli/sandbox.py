@@ -8,8 +8,8 @@ import threading
 import click
 
 from ..command_errors import handle_errors
-from ..engine.cancel import MAIN_WAIT
 from ..errors import InputError
+from ..main_waits import MAIN_WAIT
 from .app import cli
 
 
@@ -90,8 +90,7 @@ def _serve(sb, provider: str | None = None) -> None:
     sys.stdout.flush()
     with sb:
         try:
-            # Short waits, not one: Ctrl-C is raised here only when this thread
-            # runs Python, and a server thread may be the one the system gave it.
+            # Short waits, not one: a server thread may take the SIGINT (main_waits).
             while not threading.Event().wait(MAIN_WAIT):
                 pass
         except KeyboardInterrupt:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 
 from ..errors import Cancelled, DeadlineExceeded
+from ..main_waits import MAIN_WAIT
 
 # A process waiting on another's job reads the local journal this often (free).
 WATCH_EVERY = 0.25
@@ -56,30 +56,15 @@ class _Stop:
         return True
 
 
-# The longest one wait of the main thread blocks: a Ctrl-C that the system hands
-# to another thread (any thread may take a process's SIGINT) is only raised in
-# the main thread when it runs Python again, and a lock waited on without a
-# timeout would keep it from doing so until the worker is done.
-MAIN_WAIT = 0.5
-
-
 def _wait_future(future: Future, cancel: threading.Event | None):
-    """future's result, waited for MAIN_WAIT at a time (Ctrl-C and cancel heard)."""
+    """future's result, waited for MAIN_WAIT at a time (main_waits.py: Ctrl-C and
+    cancel heard)."""
     while True:
         try:
             return future.result(timeout=MAIN_WAIT)
         except TimeoutError:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("stopped waiting; the job goes on") from None
-
-
-def _completed(futures: Iterable[Future]) -> Iterator[Future]:
-    """futures as they complete (as_completed), waited for MAIN_WAIT at a time:
-    Ctrl-C is heard however it reached the process."""
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=MAIN_WAIT, return_when=FIRST_COMPLETED)
-        yield from done
 
 
 def _sleep(seconds: float, deadline: float, cancel: threading.Event | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import compress, repeat
 from operator import lt
 from typing import TYPE_CHECKING
@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from .. import fast_path, plugins, regions
 from ..answer_column import group_codes, number_of
 from ..errors import BelowMinimum, Cancelled, TaskTooLarge
+from ..main_waits import MAIN_WAIT
 from ..models import BLANK, INVALID, OK, JobEvent, TaskType
 from ..normalize import Region, all_e164_form, for_every_row, resolve_all, resolve_rest
 from ..reasons import most_frequent_first, tally_reasons
 from ..store import AnswerGroup
 from .answers import _groups_of, sent_numbers
-from .cancel import _completed, _on_main_thread, _Stop
+from .cancel import _on_main_thread, _Stop
 from .part import EnginePart
 from .request import CheckRequest, _Fill, number_set_key, tell
 
@@ -399,10 +400,16 @@ class Planning(EnginePart):
         interrupted = False
         futures = [pool.submit(run, where) for where in bounds]
         try:
-            for future in _completed(futures):
-                box = future.result()
-                if box is not None:
-                    yield box.pop()
+            # main_waits.completed, written out: short waits hear Ctrl-C whichever
+            # thread took it, and no frame of another module joins the stack a
+            # create is reached through (test_layout counts them).
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=MAIN_WAIT, return_when=FIRST_COMPLETED)
+                for future in done:
+                    box = future.result()
+                    if box is not None:
+                        yield box.pop()
         except KeyboardInterrupt:
             interrupted = True
             self.creates.in_flight(stop)  # stop set under the gate's lock
