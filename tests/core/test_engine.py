@@ -123,6 +123,27 @@ def test_a_range_read_with_numbers_not_asked_sends_only_the_missing(engine, sand
     assert [cell[0] for cell in column.cells()] == asked
 
 
+def test_a_column_with_repeats_in_any_order_sends_its_new_numbers_once_sorted(engine, sandbox):
+    # The task file holds each new number once, in string order (its journal key
+    # is made of the same list): whether the column repeats numbers or not, and
+    # whether the store answers none of them or some.
+    import random
+
+    swiss, british = numbers(30), numbers(30, prefix="+44791")  # 12 and 13 characters
+    first = swiss[:20] + british[:20]
+    column = first + first[::3]
+    random.Random(7).shuffle(column)
+    engine.check(column)
+    engine.check(sorted(first, reverse=True))  # the same set, no repeat: nothing sent
+    again = swiss + british + british[25:]  # the rest new, some repeated
+    random.Random(8).shuffle(again)
+    answers = engine.check(again)
+    tasks = sorted(sandbox.tasks.values(), key=lambda t: t.created)
+    assert [t.numbers for t in tasks] == [sorted(first), sorted(swiss[20:] + british[20:])]
+    assert [a.input for a in answers] == again
+    _assert_right(answers, sandbox)
+
+
 def test_unknown_numbers_are_not_resubmitted_within_the_retry_window(engine, sandbox):
     values = numbers(300)
     first = engine.check(values)

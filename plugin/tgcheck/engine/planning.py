@@ -94,11 +94,14 @@ class Planning(EnginePart):
         # cached run: all are answered, proved by no code -1), not by a set
         # difference as well (200,000 numbers: 0.06 s) hashing every group's fresh
         # strings a second time. Sorted: a set's journal key and its task file
-        # must not depend on order.
+        # must not depend on order. Deduplicated in the column's order (a dict),
+        # or not at all when nothing repeats: a sort of strings read in their
+        # file's order reads memory in order, one of a set's order does not
+        # (200,000 numbers: 0.06-0.08 s against 0.12-0.17 s).
         if codes is None:
-            missing = sorted(wanted)
+            missing = sorted(numbers if len(numbers) == len(wanted) else dict.fromkeys(numbers))
         elif -1 in codes:
-            missing = sorted(set(compress(numbers, map(lt, codes, repeat(0)))))
+            missing = sorted(dict.fromkeys(compress(numbers, map(lt, codes, repeat(0)))))
         else:
             missing = []
         if missing:  # wanted is a set here: made whenever a number lacks an answer
