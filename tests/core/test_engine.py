@@ -129,17 +129,20 @@ def test_a_column_with_repeats_in_any_order_sends_its_new_numbers_once_sorted(en
     # whether the store answers none of them or some.
     import random
 
-    swiss, british = numbers(30), numbers(30, prefix="+44791")  # 12 and 13 characters
-    first = swiss[:20] + british[:20]
+    # A German number sorts before a Russian one as text, after it as an integer
+    # (it has more digits).
+    russian, german = numbers(30, prefix="+7912"), numbers(30, prefix="+491512")
+    first = russian[:20] + german[:20]
     column = first + first[::3]
     random.Random(7).shuffle(column)
     engine.check(column)
     engine.check(sorted(first, reverse=True))  # the same set, no repeat: nothing sent
-    again = swiss + british + british[25:]  # the rest new, some repeated
+    again = russian + german + german[25:]  # the rest new, some repeated
     random.Random(8).shuffle(again)
     answers = engine.check(again)
     tasks = sorted(sandbox.tasks.values(), key=lambda t: t.created)
-    assert [t.numbers for t in tasks] == [sorted(first), sorted(swiss[20:] + british[20:])]
+    assert [t.numbers for t in tasks] == [sorted(first), sorted(russian[20:] + german[20:])]
+    assert tasks[0].numbers[0] == german[0]
     assert [a.input for a in answers] == again
     _assert_right(answers, sandbox)
 
