@@ -8,7 +8,6 @@ the real one) or straight to the readers registered through the plugin manager.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -578,36 +577,3 @@ def test_cells_that_are_the_numbers_sent_are_not_normalised_again(monkeypatch):
         found = read(data)
     assert found == without == {a: "yes", b: "no", c: "yes"}
     assert normalised == [["+41 79 000 00 01", "junk"]]
-
-
-# -- the usual file, answered in C (readers._each_once) ---------------------------
-
-NUMBER_CELLS = st.sampled_from(["+41798284651", "+447911123456", "+16502530000",
-                                "+41 79 828 46 52", "0041798284653", "junk", "", None])
-ANSWER_CELLS = st.sampled_from(["yes", "no", " YES ", "No", "", None, "maybe", 1.0, True])
-
-
-@settings(max_examples=300, deadline=None)
-@given(rows=st.lists(st.tuples(NUMBER_CELLS, ANSWER_CELLS), max_size=8),
-       sent=st.booleans())
-@example(rows=[("+41798284651", "yes"), ("+447911123456", "no")], sent=True)
-@example(rows=[("+41798284651", "yes"), ("+41798284651", "")], sent=False)
-def test_a_file_of_each_number_once_is_read_as_the_rows_loop_reads_it(rows, sent):
-    """The usual file (every number cell valid, none repeated) is read without the
-    loop over its rows, to the same answers; any other goes through the loop."""
-    cells = [number for number, _ in rows]
-    raws = [answer for _, answer in rows]
-    reading = generic.reading_for(["+41798284651", "+16502530000"]) if sent else (
-        contextlib.nullcontext())
-    with reading:
-        fast = generic._answers(TG, cells, raws, [], [])
-        with pytest.MonkeyPatch.context() as m:
-            m.setattr(generic, "_each_once", lambda *args: False)
-            loop = generic._answers(TG, cells, raws, [], [])
-        numbers = generic._resolved(cells)
-    assert fast == loop
-    assert list(fast) == list(loop)  # the file's order too
-    assert fast.conflicts == loop.conflicts and fast.fields == loop.fields == {}
-    each_once = (all(type(n) is str for n in numbers) and len(set(numbers)) == len(numbers)
-                 and len(numbers) > 0)
-    assert generic._each_once(TG, numbers, raws, generic.Answers()) is each_once
