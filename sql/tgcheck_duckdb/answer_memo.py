@@ -225,13 +225,9 @@ class MemoSnapshot:
             return  # not built: AnswerMemo.snapshot serves none
         self._table = KeyTable(digits, codes + 1)
 
-    def codes_of(self, digits: np.ndarray) -> np.ndarray:
-        """Each key's answer code (an index into outcomes), -1 for one not here
-        (-1 itself, a row without digits, never is)."""
-        return (self.codes1_of(digits) - 1).astype(np.int32)
-
     def codes1_of(self, digits: np.ndarray) -> np.ndarray:
-        """Each key's answer code + 1 (int64), 0 for one not here."""
+        """Each key's answer code (an index into outcomes) + 1 (int64), 0 for one
+        not here (-1, a row without digits, never is)."""
         return self._table.payloads(digits)
 
     def look_up(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

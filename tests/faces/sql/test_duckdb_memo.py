@@ -584,7 +584,8 @@ def test_a_memo_snapshot_finds_each_number_and_only_those(entries, asked):
          pa.array(["ok" if v else "unknown" for v in entries.values()], pa.string()),
          pa.nulls(len(numbers), pa.string())], names=["number", "value", "status", "reason"]))
     keys = np.array(numbers + asked, np.int64)
-    got = [snapshot.outcomes[c][0] if c >= 0 else "missing" for c in snapshot.codes_of(keys)]
+    got = [snapshot.outcomes[c - 1][0] if c else "missing"
+           for c in snapshot.codes1_of(keys).tolist()]
     assert got == [entries.get(k, "missing") for k in keys.tolist()]
 
 
@@ -603,7 +604,8 @@ def test_a_snapshot_of_more_answers_than_its_slots_code_is_not_used():
     fits = _snapshot_of([f"v{i}" for i in range(most)])
     assert fits.usable
     keys = np.array([int(f"4179{i:07d}") for i in range(most)], np.int64)
-    assert [fits.outcomes[c][0] for c in fits.codes_of(keys)] == [f"v{i}" for i in range(most)]
+    assert [fits.outcomes[c - 1][0] for c in fits.codes1_of(keys).tolist()] \
+        == [f"v{i}" for i in range(most)]
     assert not _snapshot_of([f"v{i}" for i in range(most + 1)]).usable
 
 
