@@ -439,12 +439,12 @@ class QueryState:
             return pa.nulls(1, pa.list_(answers.type))
         return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
 
-    def _first_rows(self, keys: np.ndarray, places: np.ndarray | None = None) -> np.ndarray:
+    def _first_rows(self, keys: np.ndarray, places: np.ndarray | None) -> np.ndarray:
         """Whether each row is the first of its "+digits" integer (across the
         call's vectors: _marks) or has none. A repeat's row is the same cell, as
         its integer is (macros.DIGITS_OF reads only a cell that is exactly "+"
-        and the digits). places: the memo's (MemoSnapshot.look_up), when the
-        caller has them."""
+        and the digits). places: each key's in the memo (MemoSnapshot.look_up;
+        None without a memo)."""
         shown = np.ones(len(keys), bool)
         keyed = np.flatnonzero(keys >= 0)
         if not len(keyed):
@@ -453,8 +453,6 @@ class QueryState:
         # its position in _integers.
         at = np.full(len(keyed), -1, np.int64)
         if self.snapshot is not None:
-            if places is None:
-                places = self.snapshot.look_up(keys)[1]
             at = places[keyed]
             memo = at >= 0
             # A key not collected (a table that gave other rows to the second

@@ -551,10 +551,10 @@ def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
     state._integers = np.array([41790000001, 41790000003], np.int64)
     state._marks = np.full(2, streamed_check.COLLECTED, np.int8)
     assert state._first_rows(np.array([41790000001, -1, 41790000001, 41790000003],
-                                       np.int64)).tolist() == [True, True, False, True]
+                                       np.int64), None).tolist() == [True, True, False, True]
     for stray in (41790000000, 41790000002, 41790000009):
         with pytest.raises(InputError, match="CREATE TABLE"):
-            state._first_rows(np.array([41790000001, stray], np.int64))
+            state._first_rows(np.array([41790000001, stray], np.int64), None)
     # Nothing marked by a failed vector.
     assert (state._marks == streamed_check.SHOWN).tolist() == [True, True]
 
@@ -575,13 +575,17 @@ def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly(
     state._marks = np.zeros(state.snapshot.places + 1, np.int8)
     state._marks[state.snapshot.look_up(np.array(memo[:2]))[1]] = streamed_check.COLLECTED
     state._marks[-1] = streamed_check.COLLECTED  # 41790000002, after the memo's places
-    assert state._first_rows(np.array([41790000003, 41790000002, -1, 41790000003,
-                                       41790000001, 41790000002], np.int64)).tolist() \
+
+    def first_rows(keys: list[int]) -> list[bool]:
+        keys = np.array(keys, np.int64)  # with their places, as the callers look them up
+        return state._first_rows(keys, state.snapshot.look_up(keys)[1]).tolist()
+
+    assert first_rows([41790000003, 41790000002, -1, 41790000003, 41790000001, 41790000002]) \
         == [True, True, True, False, True, False]
     for stray in (41790000005, 41790000004):  # in the memo, unseen; in neither
         with pytest.raises(InputError, match="CREATE TABLE"):
-            state._first_rows(np.array([41790000001, stray], np.int64))
-    assert state._first_rows(np.array([41790000001], np.int64)).tolist() == [False]
+            first_rows([41790000001, stray])
+    assert first_rows([41790000001]) == [False]
 
 
 def test_telegram_check_of_a_sampling_view_says_to_store_the_rows_first(settings, sandbox):
