@@ -42,3 +42,21 @@ def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> p
     encoded = pc.dictionary_encode(array)
     numbers = list(map(number_of, resolve_all(python_values(encoded.dictionary), region)))
     return pa.array(numbers, pa.string()).take(encoded.indices)
+
+
+def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
+              members: tuple) -> pa.StructArray:
+    """The answer struct with every block's members (macros.block_fields): the
+    chosen block's fields given, the other blocks' NULL."""
+    base = ("number", "value", "status", "reason")
+    columns = [answers.field(name) for name in base]
+    columns += [fields.get(FIELD_PREFIX + m.name) if FIELD_PREFIX + m.name in fields
+                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
+    return pa.StructArray.from_arrays(
+        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
+
+
+def plus_digits(digits) -> pa.Array:
+    """"+" and each integer's digits: the number it was read from (NULL for NULL)."""
+    return pc.binary_join_element_wise("+", pc.cast(pa.array(digits, pa.int64()),
+                                                    pa.string()), "")

@@ -67,7 +67,7 @@ from tgcheck.normalize import resolve_all
 from tgcheck.regions import per_row
 
 from .answer_memo import MemoSnapshot
-from .arrow_values import ARROW_TYPES, FIELD_PREFIX, python_values
+from .arrow_values import ARROW_TYPES, FIELD_PREFIX, in_blocks, plus_digits, python_values
 from .vector_look_ups import MAX_PLACES, Budget, VectorLookUps
 
 # ANSWER's number for a cell that is its own number (macros.NUMBER shows the cell).
@@ -374,7 +374,7 @@ class QueryState:
         # A "+digits" cell read as itself is its own number: SAME_AS_CELL, which
         # the macros replace by the cell (no string made here, nor converted
         # back). The fields are looked up by number: then the number itself.
-        numbers = (_plus(digits) if self.chosen.fields else
+        numbers = (plus_digits(digits) if self.chosen.fields else
                    pc.if_else(digits.is_valid(), SAME_AS_CELL, pa.scalar(None, pa.string())))
         local_status = local_reason = pa.nulls(n, pa.string())
         if read is not None:  # the rows read here: their number, status and reason
@@ -559,18 +559,6 @@ class QueryState:
                 for f in declared}
 
 
-def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
-              members: tuple) -> pa.StructArray:
-    """The answer struct with every block's members (macros.block_fields): the
-    chosen block's fields given, the other blocks' NULL."""
-    base = ("number", "value", "status", "reason")
-    columns = [answers.field(name) for name in base]
-    columns += [fields.get(FIELD_PREFIX + m.name) if FIELD_PREFIX + m.name in fields
-                else pa.nulls(len(answers), ARROW_TYPES[m.kind]) for m in members]
-    return pa.StructArray.from_arrays(
-        columns, names=[*base, *(FIELD_PREFIX + m.name for m in members)])
-
-
 def _digits(digits: pa.Array) -> np.ndarray:
     """SQL's integer of each "+digits" cell, -1 for a row without one."""
     if digits.null_count:
@@ -589,9 +577,3 @@ def _keys(numbers: list[str] | pa.Array) -> np.ndarray:
 
 def _valid(array: pa.Array) -> np.ndarray:
     return array.is_valid().to_numpy(zero_copy_only=False)
-
-
-def _plus(digits) -> pa.Array:
-    """"+" and each integer's digits: the number it was read from (NULL for NULL)."""
-    return pc.binary_join_element_wise("+", pc.cast(pa.array(digits, pa.int64()),
-                                                    pa.string()), "")
