@@ -20,9 +20,9 @@ the whole column:
    it fits one, interruptible, with the progress line; VALUES then hands SQL
    the answers' values;
 4. CODE or ANSWER (a vector at a time, in the table's order): each row's answer,
-   from the memo's snapshot (the first pass's look-up of the same vector taken
-   back: VectorLookUps), the compact answers or its reading; the core's
-   answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
+   from the memo's snapshot (FINISH's look-up of the same vector, held by the
+   first pass, taken back: VectorLookUps), the compact answers or its reading;
+   the answer column joins them (AnswerColumn.outcomes_to_arrow). CODE gives a row's
    answer code only (a task type without fields: its one column), ANSWER the
    whole answer. telegram_check's "+digits" rows take FIRST_CODE (an index into
    OUTCOMES' list of whole answers) or, when OUTCOMES is NULL (a "+digits" cell
@@ -161,6 +161,7 @@ class QueryState:
     the store at a time (check_compact's); look_up_budget: VectorLookUps'."""
 
     _look_ups: VectorLookUps | None = None
+    _held_every = False  # collect held vectors of telegram_check's (every=True)
 
     def __init__(self, engine, chosen, block: int, members: tuple, region,
                  snapshot: MemoSnapshot | None, check: Callable,
@@ -191,8 +192,8 @@ class QueryState:
         self._odd = np.empty(0, np.int64)  # "+digits" cells not read as themselves
         self._outcomes: list[tuple] = []
         self._kept: dict = {}  # cell (or cell, region) -> its reading (_readings)
-        # The first pass's memo look-up of each vector of "+digits" rows, for
-        # the second to take back (_memo_look_up), within the connection's budget.
+        # Each vector of "+digits" rows held by the first pass, looked up in finish,
+        # for the second to take back (_memo_look_up), within the connection's budget.
         self._look_ups = VectorLookUps(look_up_budget)
 
     # -- pass 1 ---------------------------------------------------------------
@@ -200,12 +201,31 @@ class QueryState:
                 every: bool = False) -> None:
         """Keep the rows' numbers the memo does not answer; every: keep every
         "+digits" cell's integer instead (telegram_check's first rows): those the
-        memo answers by their place in it, a mark each, the others in full."""
+        memo answers by their place in it, a mark each, the others in full. A
+        vector of "+digits" rows is held, and looked up in finish with all the
+        others at once (VectorLookUps.hold), within the look-ups' budget."""
         keys = _digits(digits)
+        found = None
+        if self.snapshot is not None and raw.null_count == len(raw):  # "+digits" rows
+            if self.snapshot.places <= MAX_PLACES and self._look_ups.hold(keys, every):
+                with self._lock:
+                    self.collected += len(keys)
+                    self._held_every = every
+                return
+            found = self._memo_look_up(keys, with_places=every, first_pass=True)
+        other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
+                 if raw.null_count != len(raw) else None)
+        numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
+        self._keep(keys, found, every, len(keys), numbers)
+
+    def _keep(self, keys: np.ndarray, found: tuple | None, every: bool, rows: int,
+              numbers: np.ndarray | None = None) -> None:
+        """collect's keeping of keys' integers (found: their memo look-up, None
+        without one) and of numbers read from other cells; rows: collected."""
         keyed = keys >= 0
         every_part = misses = memo_places = None
-        if self.snapshot is not None and raw.null_count == len(raw):  # "+digits" rows
-            memo1, places = self._memo_look_up(keys, with_places=every, first_pass=True)
+        if found is not None:
+            memo1, places = found
             if every:
                 held = places >= 0
                 memo_places, keyed = places[held], keyed & ~held
@@ -216,11 +236,8 @@ class QueryState:
             every_part = distinct([integers])
         elif len(integers):
             misses = distinct([keys_of_digits(integers)])
-        other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
-                 if raw.null_count != len(raw) else None)
-        numbers = distinct([_keys(sent_numbers(other[2]))]) if other else None
         with self._lock:
-            self.collected += len(keys)
+            self.collected += rows
             if misses is not None:
                 self._cells.add(misses)
             if numbers is not None:
@@ -294,6 +311,10 @@ class QueryState:
     def finish(self) -> None:
         """Read the collected "+digits" cells, a batch at a time, then check every
         number once."""
+        every, snapshot = self._held_every, self.snapshot  # the vectors collect held
+        for keys, *found in self._look_ups.look_up_held(
+                snapshot.look_up if every else lambda k: (snapshot.codes1_of(k), None)):
+            self._keep(keys, found, every, 0)
         self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
         if len(self._integers):  # every one of them collected, after the memo's places
             memo = (self._marks if self._marks is not None else

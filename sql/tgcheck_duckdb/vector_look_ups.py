@@ -8,12 +8,20 @@ the memo answers (docs/performance.md, "Random numbers"). So the first pass
 keeps each vector's result here, and the second takes it back by the vector's
 keys, compared in full: a vector the second pass reads otherwise (another
 order, a filter that cut it) is simply looked up again.
+
+The first pass does not look its vectors up itself either: it holds their keys
+(hold), and FINISH looks them all up at once (look_up_held), a slice of
+LOOK_UP_SLICE keys at a time, while DuckDB's threads wait for it. A vector's
+look-up beside DuckDB's scan on the other core cost two to three times as much
+CPU as the same look-up alone (docs/performance.md, "The first pass's look-ups
+at once").
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -31,6 +39,9 @@ MAX_BYTES = 32 * 1024 * 1024
 PAYLOAD_TYPE, PLACE_TYPE = np.int16, np.int32
 assert np.iinfo(PAYLOAD_TYPE).max >= MAX_PAYLOAD
 MAX_PLACES = int(np.iinfo(PLACE_TYPE).max) + 1  # a table with more is not kept
+# Held keys looked up this many at a time (look_up_held): the look-up's arrays
+# (about 40 bytes a key) stay at a few MiB however many rows are held.
+LOOK_UP_SLICE = 1 << 18
 
 
 class Budget:
@@ -64,6 +75,49 @@ class VectorLookUps:
         self._lock = threading.Lock()
         # A vector's length and first and last key -> the vectors kept with them.
         self._kept: defaultdict[tuple, list] = defaultdict(list)
+        # Vectors held, not looked up yet: (bytes reserved, keys).
+        self._held: list[tuple[int, np.ndarray]] = []
+
+    def hold(self, keys: np.ndarray, with_places: bool) -> bool:
+        """Keep a copy of keys, to be looked up with every vector held
+        (look_up_held) and its results then kept as put() keeps them (the bytes
+        of both reserved now); False, keeping nothing, for no keys or past the
+        bound: the caller looks the vector up itself."""
+        if not len(keys):
+            return False
+        size = len(keys) * (np.dtype(np.int64).itemsize + np.dtype(PAYLOAD_TYPE).itemsize
+                            + (np.dtype(PLACE_TYPE).itemsize if with_places else 0))
+        if not self._budget.reserve(size):
+            return False
+        with self._lock:
+            self.held_bytes += size
+            self._held.append((size, np.array(keys, np.int64)))
+        return True
+
+    def look_up_held(self, look_up: Callable[[np.ndarray], tuple]
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Look the vectors held up, about LOOK_UP_SLICE keys at a time by
+        look_up(keys) -> (payloads, places or None), each vector's results kept
+        for take(); yields each slice's keys, payloads and places."""
+        with self._lock:
+            held, self._held = self._held, []
+        while held:
+            count = rows = 0
+            while count < len(held) and (not rows or rows + len(held[count][1]) <= LOOK_UP_SLICE):
+                rows += len(held[count][1])
+                count += 1
+            part, held = held[:count], held[count:]
+            keys = np.concatenate([k for _, k in part])
+            payloads, places = look_up(keys)
+            at = 0
+            with self._lock:
+                for size, k in part:
+                    end = at + len(k)
+                    self._kept[_signature(k)].append((size, (
+                        k, payloads[at:end].astype(PAYLOAD_TYPE),
+                        None if places is None else places[at:end].astype(PLACE_TYPE))))
+                    at = end
+            yield keys, payloads, places
 
     def put(self, keys: np.ndarray, payloads: np.ndarray,
             places: np.ndarray | None = None) -> None:
@@ -102,11 +156,12 @@ class VectorLookUps:
                 None if places is None else places.astype(np.int64))
 
     def clear(self) -> None:
-        """Drop what is kept (a call whose second pass will not come), its bytes
-        back to the budget."""
+        """Drop what is kept and held (a call whose second pass will not come),
+        its bytes back to the budget."""
         with self._lock:
             held, self.held_bytes = self.held_bytes, 0
             self._kept.clear()
+            self._held = []
         self._budget.release(held)
 
 

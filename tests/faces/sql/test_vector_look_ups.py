@@ -5,8 +5,9 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
-from tgcheck_duckdb import streamed_check
+from tgcheck_duckdb import streamed_check, vector_look_ups
 from tgcheck_duckdb.key_table import MAX_PAYLOAD
 from tgcheck_duckdb.vector_look_ups import MAX_PLACES, Budget, VectorLookUps
 
@@ -171,3 +172,93 @@ def test_a_new_query_drops_what_a_query_stopped_early_kept():
     later = opened("the next query")
     assert stopped._look_ups.held_bytes == beside._look_ups.held_bytes == 0
     assert states.look_up_budget.used == later._look_ups.held_bytes > 0
+
+
+def _table_look_up(asked: list):
+    """A look-up of keys as look_up_held calls it: payload key % 3, place key %
+    1000 (or None), each call's keys recorded in asked."""
+    def look_up(keys, with_places=True):
+        asked.append(keys.copy())
+        return keys % 3, (keys % 1000 if with_places else None)
+    return look_up
+
+
+@pytest.mark.parametrize("with_places", [True, False])
+def test_held_vectors_are_looked_up_at_once_and_taken_back_each(monkeypatch, with_places):
+    # The first pass holds each vector's keys; FINISH looks them up at once, a
+    # slice of whole vectors at a time (here 5,000 keys: two vectors of 2,048
+    # and what is left, each slice at most that unless one vector is more),
+    # and the second pass takes each vector's results back, once.
+    monkeypatch.setattr(vector_look_ups, "LOOK_UP_SLICE", 5000)
+    kept, asked = VectorLookUps(), []
+    vectors = [_vector(seed)[0] for seed in range(5)] + [_vector(9, 6000)[0]]
+    for keys in vectors:
+        assert kept.hold(keys, with_places)
+    per_key = 8 + 2 + (4 if with_places else 0)
+    assert kept.held_bytes == per_key * sum(map(len, vectors))
+    look_up = _table_look_up(asked)
+    found = list(kept.look_up_held(lambda keys: look_up(keys, with_places)))
+    assert [len(a) for a in asked] == [4096, 4096, 2048, 6000]
+    assert np.array_equal(np.concatenate(asked), np.concatenate(vectors))
+    assert all(np.array_equal(k, a) for (k, _, _), a in zip(found, asked, strict=True))
+    assert list(kept.look_up_held(look_up)) == []  # each held vector looked up once
+    for keys in vectors:
+        payloads, places = kept.take(keys.copy())
+        assert np.array_equal(payloads, keys % 3)
+        assert places is None if not with_places else np.array_equal(places, keys % 1000)
+        assert kept.take(keys) is None
+    assert kept.held_bytes == 0
+
+
+def test_a_vector_past_the_budget_is_not_held():
+    keys = _vector(10)[0]
+    kept = VectorLookUps(Budget(len(keys) * 14))
+    assert kept.hold(keys, True)
+    assert not kept.hold(_vector(11)[0], True)  # the caller looks it up itself
+    assert not kept.hold(np.empty(0, np.int64), True)
+    asked = []
+    list(kept.look_up_held(_table_look_up(asked)))
+    assert [len(a) for a in asked] == [len(keys)]
+
+
+def test_held_keys_are_copied_and_dropped_with_the_rest():
+    kept = VectorLookUps()
+    keys = _vector(12)[0]
+    given = keys.copy()
+    kept.hold(given, False)
+    given[:] = 7  # DuckDB's argument, reused: what was held stays
+    kept.put(*_vector(13)[:2])
+    kept.clear()  # a call whose second pass will not come: held ones too
+    assert kept.held_bytes == 0
+    asked = []
+    assert list(kept.look_up_held(_table_look_up(asked))) == [] and not asked
+    assert kept.take(keys) is None
+    kept.hold(keys, False)
+    asked = []
+    list(kept.look_up_held(_table_look_up(asked)))
+    assert np.array_equal(asked[0], keys)
+
+
+def test_threads_hold_at_once():
+    # DuckDB's threads hold their vectors at once: each is looked up once.
+    vectors = [_vector(seed, 64)[0] for seed in range(400)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        kept = VectorLookUps()
+
+        def hold(part):
+            for keys in part:
+                kept.hold(keys, True)
+
+        threads = [threading.Thread(target=hold, args=(vectors[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    asked = []
+    list(kept.look_up_held(_table_look_up(asked)))
+    assert sorted(np.concatenate(asked).tolist()) == sorted(np.concatenate(vectors).tolist())
+    assert kept.held_bytes == 400 * 64 * 14
