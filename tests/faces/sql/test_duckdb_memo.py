@@ -334,6 +334,44 @@ def test_the_second_pass_takes_the_first_passs_look_ups_back(settings, sandbox, 
     assert sandbox.billed["create"] == 1
 
 
+UNION = ("SELECT phone, telegram FROM telegram_enrich('t', 'phone') UNION ALL "
+         "SELECT phone, telegram FROM telegram_enrich('t', 'phone') ORDER BY ALL")
+
+
+@pytest.mark.parametrize("budget_rows", [None, 3 * 2048, 0])
+@pytest.mark.parametrize("query", [ENRICH, CHECK, UNION])
+def test_the_numbers_the_memo_lacks_are_checked_beside_those_it_answers(
+        settings, sandbox, monkeypatch, budget_rows, query):
+    # New numbers among remembered ones, in random order: the first pass holds
+    # the vectors (all of them, the first three, or none past a budget of that
+    # many rows), FINISH looks them up and checks what the memo lacks, once;
+    # the rows are a fresh connection's (no memo), every new number answered.
+    from tgcheck_duckdb import streamed_check, vector_look_ups
+
+    budgets = []
+    if budget_rows is not None:
+        def budget():
+            budgets.append(vector_look_ups.Budget(budget_rows * 14))  # telegram_check's
+            return budgets[-1]
+        monkeypatch.setattr(streamed_check, "Budget", budget)
+    rng = np.random.default_rng(7)
+    drawn = [f"+4179{s:07d}" for s in rng.choice(10 ** 7, 12000, replace=False).tolist()]
+    old, new = drawn[:8000], drawn[8000:]
+    con = connect(settings, list(rng.permutation(old + old[:500])) + [None, "+", "+4179", "x"])
+    con.execute(query).fetchall()  # pays for the old numbers; the memo reads them next
+    con.execute("INSERT INTO t SELECT unnest($1)",
+                [list(rng.permutation(new + new[::3] + old[::2])) + [None]])
+    got = con.execute(query).fetchall()
+    assert sandbox.billed["create"] == 2  # the new numbers, in one task
+    fresh = connect(settings, [r[0] for r in con.execute("FROM t").fetchall()])
+    assert got == fresh.execute(query).fetchall()
+    valued = {r[0] for r in got if r[0] in set(new) and r[-3 if query == CHECK else 1]}
+    assert len(valued) > 0.9 * len(new)  # the sandbox leaves about 2% out
+    assert con.execute(query).fetchall() == got  # from the memo now
+    assert sandbox.billed["create"] == 2
+    assert all(b.used == 0 for b in budgets)  # every call's look-ups given back
+
+
 def test_a_limit_preview_leaves_the_next_query_its_look_ups(settings, sandbox, monkeypatch,
                                                              memo_look_ups):
     # A query stopped early (LIMIT) kept its first pass's look-ups for a second
