@@ -131,7 +131,7 @@ class QueryStates:
                     del self._open[i]
             own = [i for i, s in self._open.items() if s.query == query]
             for i in own[:max(0, len(own) - self.max_per_query)]:
-                del self._open[i]
+                self._open.pop(i).forget_look_ups()
             return state.id
 
     def get(self, ids: pa.Array) -> QueryState:
@@ -149,6 +149,7 @@ class QueryStates:
     def close(self, state: QueryState) -> None:
         with self._lock:
             self._open.pop(state.id, None)
+        state.forget_look_ups()  # those the second pass did not take back: their bytes
 
 
 class QueryState:
@@ -201,9 +202,8 @@ class QueryState:
                 every: bool = False) -> None:
         """Keep the rows' numbers the memo does not answer; every: keep every
         "+digits" cell's integer instead (telegram_check's first rows): those the
-        memo answers by their place in it, a mark each, the others in full. A
-        vector of "+digits" rows is held, and looked up in finish with all the
-        others at once (VectorLookUps.hold), within the look-ups' budget."""
+        memo answers by their place in it, a mark each, the others in full; a
+        vector of "+digits" rows is held for finish to look up (VectorLookUps.hold)."""
         keys = _digits(digits)
         found = None
         if self.snapshot is not None and raw.null_count == len(raw):  # "+digits" rows

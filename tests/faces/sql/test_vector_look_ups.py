@@ -190,12 +190,13 @@ def test_held_vectors_are_looked_up_at_once_and_taken_back_each(monkeypatch, wit
     # and what is left, each slice at most that unless one vector is more),
     # and the second pass takes each vector's results back, once.
     monkeypatch.setattr(vector_look_ups, "LOOK_UP_SLICE", 5000)
-    kept, asked = VectorLookUps(), []
+    budget, asked = Budget(), []
+    kept = VectorLookUps(budget)
     vectors = [_vector(seed)[0] for seed in range(5)] + [_vector(9, 6000)[0]]
     for keys in vectors:
         assert kept.hold(keys, with_places)
     per_key = 8 + 2 + (4 if with_places else 0)
-    assert kept.held_bytes == per_key * sum(map(len, vectors))
+    assert kept.held_bytes == budget.used == per_key * sum(map(len, vectors))
     look_up = _table_look_up(asked)
     found = list(kept.look_up_held(lambda keys: look_up(keys, with_places)))
     assert [len(a) for a in asked] == [4096, 4096, 2048, 6000]
@@ -207,7 +208,7 @@ def test_held_vectors_are_looked_up_at_once_and_taken_back_each(monkeypatch, wit
         assert np.array_equal(payloads, keys % 3)
         assert places is None if not with_places else np.array_equal(places, keys % 1000)
         assert kept.take(keys) is None
-    assert kept.held_bytes == 0
+    assert kept.held_bytes == budget.used == 0
 
 
 def test_a_vector_past_the_budget_is_not_held():
@@ -222,14 +223,15 @@ def test_a_vector_past_the_budget_is_not_held():
 
 
 def test_held_keys_are_copied_and_dropped_with_the_rest():
-    kept = VectorLookUps()
+    budget = Budget()
+    kept = VectorLookUps(budget)
     keys = _vector(12)[0]
     given = keys.copy()
     kept.hold(given, False)
     given[:] = 7  # DuckDB's argument, reused: what was held stays
     kept.put(*_vector(13)[:2])
     kept.clear()  # a call whose second pass will not come: held ones too
-    assert kept.held_bytes == 0
+    assert kept.held_bytes == budget.used == 0
     asked = []
     assert list(kept.look_up_held(_table_look_up(asked))) == [] and not asked
     assert kept.take(keys) is None
@@ -262,3 +264,26 @@ def test_threads_hold_at_once():
     list(kept.look_up_held(_table_look_up(asked)))
     assert sorted(np.concatenate(asked).tolist()) == sorted(np.concatenate(vectors).tolist())
     assert kept.held_bytes == 400 * 64 * 14
+
+
+def test_a_closed_or_pushed_out_call_gives_its_look_ups_back():
+    # What a call's second pass did not take back (a filter cut a vector) goes
+    # when the call is closed, or pushed out by its own query's later calls
+    # (MAX_PER_QUERY), not only when another query starts.
+    states = streamed_check.QueryStates(max_per_query=2)
+
+    def opened(query):
+        state = object.__new__(streamed_check.QueryState)
+        state._look_ups = VectorLookUps(states.look_up_budget)
+        states.open(state, query)
+        state._look_ups.put(*_vector(len(states) + 20))
+        state._look_ups.hold(_vector(len(states) + 40)[0], True)
+        return state
+
+    closed = opened("a query")
+    states.close(closed)
+    assert closed._look_ups.held_bytes == states.look_up_budget.used == 0
+    first, second, third = (opened("another query") for _ in range(3))
+    assert first._look_ups.held_bytes == 0  # pushed out by the third
+    assert states.look_up_budget.used == second._look_ups.held_bytes \
+        + third._look_ups.held_bytes > 0
