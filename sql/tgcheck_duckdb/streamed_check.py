@@ -9,16 +9,16 @@ the whole column:
    fails the query before any call), takes the memo's snapshot (the registered
    task type only) and opens the state; its id is the one-row CTE every later
    call is cross-joined to;
-2. COLLECT (a vector of rows at a time): keeps the numbers the memo does not
-   answer, as int64 keys (tgcheck.compact_answers: about 12 bytes a distinct
-   number); a cell that is "+" and digits reaches Python as the integer SQL
-   read from it, in C (macros.DIGITS_OF), any other cell as itself, read here
-   (resolve_all) and its reading kept for pass 3;
-3. FINISH (one row, after every COLLECT): reads the collected "+digits" cells a
+2. COLLECT (a vector of rows at a time): a cell that is "+" and digits
+   reaches Python as the integer SQL read from it, in C (macros.DIGITS_OF),
+   its vector held for FINISH to look up in the memo (VectorLookUps.hold); any
+   other cell as itself, read here (resolve_all) and its reading kept for pass 3;
+3. FINISH (one row, after every COLLECT): looks the held vectors up at once and
+   keeps the numbers the memo does not answer, as int64 keys
+   (tgcheck.compact_answers: about 12 bytes a distinct number); reads them a
    batch at a time (resolve_all: invalid ones are answered locally, never
    sent), then Planning.check_compact once: one task for the whole column when
-   it fits one, interruptible, with the progress line; VALUES then hands SQL
-   the answers' values;
+   it fits one, interruptible, with the progress line; VALUES hands SQL the values;
 4. CODE or ANSWER (a vector at a time, in the table's order): each row's answer,
    from the memo's snapshot (FINISH's look-up of the same vector, held by the
    first pass, taken back: VectorLookUps), the compact answers or its reading;
@@ -257,9 +257,9 @@ class QueryState:
     def _memo_look_up(self, keys: np.ndarray, with_places: bool = False,
                       first_pass: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Each key's code + 1 in the memo's snapshot (0: not there) and,
-        with_places, its place (-1 likewise; else None). The first pass looks
-        up and keeps the result; the second takes a vector's back when it reads
-        the very same keys (VectorLookUps), else looks up again."""
+        with_places, its place (-1 likewise; else None). The second pass takes a
+        vector's back when it reads the very same keys (VectorLookUps), else looks
+        up again; the first pass (a vector it could not hold) keeps it if it can."""
         if not first_pass:
             kept = self._look_ups.take(keys)
             if kept is not None and (kept[1] is not None or not with_places):
@@ -309,8 +309,8 @@ class QueryState:
 
     # -- pass 2 ---------------------------------------------------------------
     def finish(self) -> None:
-        """Read the collected "+digits" cells, a batch at a time, then check every
-        number once."""
+        """Look the held vectors up in the memo, read the collected "+digits" cells
+        a batch at a time, then check every number once."""
         every, snapshot = self._held_every, self.snapshot  # the vectors collect held
         for keys, *found in self._look_ups.look_up_held(
                 snapshot.look_up if every else lambda k: (snapshot.codes1_of(k), None)):

@@ -1,20 +1,19 @@
-"""The first pass's memo look-ups, kept for the second pass to take again.
+"""The first pass's vectors, looked up in the memo once, for the second pass to take again.
 
-A macro call reads its table twice (macros.py) and looks every "+digits" row's
-integer up in the memo's snapshot in both passes: the same vectors, as DuckDB
-reads a table in the same vectors each time, and the same snapshot, so the
-same answers. The look-up is most of what a pass costs in Python over a table
-the memo answers (docs/performance.md, "Random numbers"). So the first pass
-keeps each vector's result here, and the second takes it back by the vector's
-keys, compared in full: a vector the second pass reads otherwise (another
-order, a filter that cut it) is simply looked up again.
-
-The first pass does not look its vectors up itself either: it holds their keys
-(hold), and FINISH looks them all up at once (look_up_held), a slice of
-LOOK_UP_SLICE keys at a time, while DuckDB's threads wait for it. A vector's
-look-up beside DuckDB's scan on the other core cost two to three times as much
-CPU as the same look-up alone (docs/performance.md, "The first pass's look-ups
-at once").
+A macro call reads its table twice (macros.py), and both passes need every
+"+digits" row's integer looked up in the memo's snapshot: the same vectors, as
+DuckDB reads a table in the same vectors each time, and the same snapshot, so
+the same answers. The look-up is most of what a pass costs in Python over a
+table the memo answers (docs/performance.md, "Random numbers"). So it is made
+once: the first pass holds each vector's keys here (hold), FINISH looks them
+all up at once (look_up_held), a slice of LOOK_UP_SLICE keys at a time, while
+DuckDB's threads wait for it (a vector's look-up beside DuckDB's scan on the
+other core cost two to three times as much CPU as the same look-up alone:
+docs/performance.md, "The first pass's look-ups at once"), and keeps each
+vector's result; the second pass takes it back by the vector's keys, compared
+in full: a vector the second pass reads otherwise (another order, a filter
+that cut it) is simply looked up again. A vector the budget does not let the
+first pass hold is looked up there, and kept (put) if the budget has room.
 """
 
 from __future__ import annotations
@@ -27,13 +26,15 @@ import numpy as np
 
 from .key_table import MAX_PAYLOAD
 
-# What a connection's calls keep at most, together (their keys, copied, and
-# results): 32 MiB is every vector of about 2,400,000 rows of telegram_check (8
-# bytes a key, 2 a payload, 4 a place) or 3,350,000 of telegram_enrich (no
-# place); past it the second pass looks the rest up again. Shared (Budget), so
-# that a query of many calls (a UNION ALL of ten) keeps no more than one; a
-# query stopped early (a LIMIT) gives its back when the next query starts
-# (streamed_check.QueryStates.open).
+# What a connection's calls hold and keep at most, together (their keys,
+# copied, and results, reserved when a vector is held): 32 MiB is every vector
+# of about 2,400,000 rows of telegram_check (8 bytes a key, 2 a payload, 4 a
+# place) or 3,350,000 of telegram_enrich (no place); past it the first pass
+# looks the rest up itself and the second again. Shared (Budget), so that a
+# query of many calls (a UNION ALL of ten) keeps no more than one; a call gives
+# its bytes back as its second pass takes its vectors, and what is left when it
+# is closed or pushed out (streamed_check.QueryStates: a query stopped early by
+# a LIMIT gives its back when the next query starts).
 MAX_BYTES = 32 * 1024 * 1024
 # A payload (an answer's code + 1) is kept in 2 bytes, a place in 4.
 PAYLOAD_TYPE, PLACE_TYPE = np.int16, np.int32
@@ -156,8 +157,11 @@ class VectorLookUps:
                 None if places is None else places.astype(np.int64))
 
     def clear(self) -> None:
-        """Drop what is kept and held (a call whose second pass will not come),
-        its bytes back to the budget."""
+        """Drop what is kept and held, its bytes back to the budget: a call that is
+        closed, pushed out, or whose second pass will not come (a query stopped
+        early). Never a call before its FINISH has run: the held vectors hold the
+        numbers it has to check (QueryStates clears only another query's calls,
+        whose FINISH has run or never will, and its own closed or dropped ones)."""
         with self._lock:
             held, self.held_bytes = self.held_bytes, 0
             self._kept.clear()
