@@ -312,8 +312,8 @@ class QueryState:
         """Look the held vectors up in the memo, read the collected "+digits" cells
         a batch at a time, then check every number once."""
         every, snapshot = self._held_every, self.snapshot  # the vectors collect held
-        for keys, *found in self._look_ups.look_up_held(
-                snapshot.look_up if every else lambda k: (snapshot.codes1_of(k), None)):
+        for keys, *found in self._look_ups.look_up_held(  # called only when some are held
+                lambda k: snapshot.look_up(k) if every else (snapshot.codes1_of(k), None)):
             self._keep(keys, found, every, 0)
         self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
         if len(self._integers):  # every one of them collected, after the memo's places
