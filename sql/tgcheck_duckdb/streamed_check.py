@@ -162,7 +162,6 @@ class QueryState:
     the store at a time (check_compact's); look_up_budget: VectorLookUps'."""
 
     _look_ups: VectorLookUps | None = None
-    _held_every = False  # collect held vectors of telegram_check's (every=True)
 
     def __init__(self, engine, chosen, block: int, members: tuple, region,
                  snapshot: MemoSnapshot | None, check: Callable,
@@ -210,7 +209,6 @@ class QueryState:
             if self.snapshot.places <= MAX_PLACES and self._look_ups.hold(keys, every):
                 with self._lock:
                     self.collected += len(keys)
-                    self._held_every = every
                 return
             found = self._memo_look_up(keys, with_places=every, first_pass=True)
         other = (self._read(raw, row_regions, keys, (keys < 0) & _valid(raw))
@@ -264,11 +262,15 @@ class QueryState:
             kept = self._look_ups.take(keys)
             if kept is not None and (kept[1] is not None or not with_places):
                 return kept
-        found = (self.snapshot.look_up(keys) if with_places
-                 else (self.snapshot.codes1_of(keys), None))
+        found = self._snapshot_look_up(keys, with_places)
         if first_pass and self.snapshot.places <= MAX_PLACES:  # places kept in 4 bytes
             self._look_ups.put(keys, *found)
         return found
+
+    def _snapshot_look_up(self, keys: np.ndarray, with_places: bool) -> tuple:
+        """Each key's code + 1 in the memo's snapshot and, with_places, place."""
+        return (self.snapshot.look_up(keys) if with_places
+                else (self.snapshot.codes1_of(keys), None))
 
     def _read(self, raw: pa.Array, row_regions: pa.Array, keys: np.ndarray,
               where: np.ndarray) -> tuple[np.ndarray, list, list] | None:
@@ -311,10 +313,8 @@ class QueryState:
     def finish(self) -> None:
         """Look the held vectors up in the memo, read the collected "+digits" cells
         a batch at a time, then check every number once."""
-        every, snapshot = self._held_every, self.snapshot  # the vectors collect held
-        for keys, *found in self._look_ups.look_up_held(  # called only when some are held
-                lambda k: snapshot.look_up(k) if every else (snapshot.codes1_of(k), None)):
-            self._keep(keys, found, every, 0)
+        for keys, memo1, places in self._look_ups.look_up_held(self._snapshot_look_up):
+            self._keep(keys, (memo1, places), places is not None, 0)  # places: every=True
         self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
         if len(self._integers):  # every one of them collected, after the memo's places
             memo = (self._marks if self._marks is not None else

@@ -76,8 +76,8 @@ class VectorLookUps:
         self._lock = threading.Lock()
         # A vector's length and first and last key -> the vectors kept with them.
         self._kept: defaultdict[tuple, list] = defaultdict(list)
-        # Vectors held, not looked up yet: (bytes reserved, keys).
-        self._held: list[tuple[int, np.ndarray]] = []
+        # Vectors held, not looked up yet: (bytes reserved, with places, keys).
+        self._held: list[tuple[int, bool, np.ndarray]] = []
 
     def hold(self, keys: np.ndarray, with_places: bool) -> bool:
         """Keep a copy of keys, to be looked up with every vector held
@@ -86,37 +86,37 @@ class VectorLookUps:
         bound: the caller looks the vector up itself."""
         if not len(keys):
             return False
-        size = len(keys) * (np.dtype(np.int64).itemsize + np.dtype(PAYLOAD_TYPE).itemsize
-                            + (np.dtype(PLACE_TYPE).itemsize if with_places else 0))
+        size = _size(len(keys), with_places)
         if not self._budget.reserve(size):
             return False
         with self._lock:
             self.held_bytes += size
-            self._held.append((size, np.array(keys, np.int64)))
+            self._held.append((size, with_places, np.array(keys, np.int64)))
         return True
 
-    def look_up_held(self, look_up: Callable[[np.ndarray], tuple]
+    def look_up_held(self, look_up: Callable[[np.ndarray, bool], tuple]
                      ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-        """Look the vectors held up, about LOOK_UP_SLICE keys at a time by
-        look_up(keys) -> (payloads, places or None), each vector's results kept
-        for take(); yields each slice's keys, payloads and places."""
+        """Look the vectors held up, about LOOK_UP_SLICE keys at a time (of
+        vectors held alike) by look_up(keys, with_places) -> (payloads, places
+        or None), each vector's results kept for take(); yields each slice's
+        keys, payloads and places."""
         with self._lock:
             held, self._held = self._held, []
         while held:
-            count = rows = 0
-            while count < len(held) and (not rows or rows + len(held[count][1]) <= LOOK_UP_SLICE):
-                rows += len(held[count][1])
+            with_places, count, rows = held[0][1], 0, 0
+            while count < len(held) and held[count][1] == with_places and (
+                    not rows or rows + len(held[count][2]) <= LOOK_UP_SLICE):
+                rows += len(held[count][2])
                 count += 1
             part, held = held[:count], held[count:]
-            keys = np.concatenate([k for _, k in part])
-            payloads, places = look_up(keys)
+            keys = np.concatenate([k for _, _, k in part])
+            payloads, places = look_up(keys, with_places)
             at = 0
             with self._lock:
-                for size, k in part:
+                for size, _, k in part:
                     end = at + len(k)
-                    self._kept[_signature(k)].append((size, (
-                        k, payloads[at:end].astype(PAYLOAD_TYPE),
-                        None if places is None else places[at:end].astype(PLACE_TYPE))))
+                    self._add(size, k, payloads[at:end],
+                              None if places is None else places[at:end])
                     at = end
             yield keys, payloads, places
 
@@ -127,14 +127,20 @@ class VectorLookUps:
         are copied: DuckDB's argument would keep its whole vector alive."""
         if not len(keys):
             return
-        kept = (np.array(keys, np.int64), payloads.astype(PAYLOAD_TYPE),
-                None if places is None else places.astype(PLACE_TYPE))
-        size = sum(a.nbytes for a in kept if a is not None)
+        size = _size(len(keys), places is not None)
         if not self._budget.reserve(size):
             return
         with self._lock:
             self.held_bytes += size
-            self._kept[_signature(keys)].append((size, kept))
+            self._add(size, np.array(keys, np.int64), payloads, places)
+
+    def _add(self, size: int, keys: np.ndarray, payloads: np.ndarray,
+             places: np.ndarray | None) -> None:
+        """Keep a vector's results for take(), size bytes reserved and counted
+        (under the lock): payloads in 2 bytes, places in 4."""
+        self._kept[_signature(keys)].append((size, (
+            keys, payloads.astype(PAYLOAD_TYPE),
+            None if places is None else places.astype(PLACE_TYPE))))
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The payloads (int64) and places (int64, or None) put with the very same
@@ -167,6 +173,12 @@ class VectorLookUps:
             self._kept.clear()
             self._held = []
         self._budget.release(held)
+
+
+def _size(rows: int, with_places: bool) -> int:
+    """The bytes a vector of rows keeps: its keys, payloads and places."""
+    per_row = np.dtype(np.int64).itemsize + np.dtype(PAYLOAD_TYPE).itemsize
+    return rows * (per_row + (np.dtype(PLACE_TYPE).itemsize if with_places else 0))
 
 
 def _signature(keys: np.ndarray) -> tuple[int, int, int]:

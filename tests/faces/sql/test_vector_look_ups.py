@@ -177,7 +177,7 @@ def test_a_new_query_drops_what_a_query_stopped_early_kept():
 def _table_look_up(asked: list):
     """A look-up of keys as look_up_held calls it: payload key % 3, place key %
     1000 (or None), each call's keys recorded in asked."""
-    def look_up(keys, with_places=True):
+    def look_up(keys, with_places):
         asked.append(keys.copy())
         return keys % 3, (keys % 1000 if with_places else None)
     return look_up
@@ -198,7 +198,7 @@ def test_held_vectors_are_looked_up_at_once_and_taken_back_each(monkeypatch, wit
     per_key = 8 + 2 + (4 if with_places else 0)
     assert kept.held_bytes == budget.used == per_key * sum(map(len, vectors))
     look_up = _table_look_up(asked)
-    found = list(kept.look_up_held(lambda keys: look_up(keys, with_places)))
+    found = list(kept.look_up_held(look_up))  # asked with places as held
     assert [len(a) for a in asked] == [4096, 4096, 2048, 6000]
     assert np.array_equal(np.concatenate(asked), np.concatenate(vectors))
     assert all(np.array_equal(k, a) for (k, _, _), a in zip(found, asked, strict=True))
@@ -287,3 +287,17 @@ def test_a_closed_or_pushed_out_call_gives_its_look_ups_back():
     assert first._look_ups.held_bytes == 0  # pushed out by the third
     assert states.look_up_budget.used == second._look_ups.held_bytes \
         + third._look_ups.held_bytes > 0
+
+
+def test_vectors_held_with_and_without_places_are_looked_up_apart():
+    # Each slice is of vectors held alike: a vector held without places gets none.
+    kept, modes = VectorLookUps(), []
+    vectors = [(_vector(seed)[0], seed != 32) for seed in (30, 31, 32, 33)]
+    for keys, with_places in vectors:
+        kept.hold(keys, with_places)
+    look_up = _table_look_up([])
+    list(kept.look_up_held(lambda keys, with_places: modes.append(with_places)
+                           or look_up(keys, with_places)))
+    assert modes == [True, False, True]
+    for keys, with_places in vectors:
+        assert (kept.take(keys)[1] is not None) == with_places
