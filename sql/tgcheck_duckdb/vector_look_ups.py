@@ -19,8 +19,9 @@ first pass hold is looked up there, and kept (put) if the budget has room.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -40,9 +41,14 @@ MAX_BYTES = 32 * 1024 * 1024
 PAYLOAD_TYPE, PLACE_TYPE = np.int16, np.int32
 assert np.iinfo(PAYLOAD_TYPE).max >= MAX_PAYLOAD
 MAX_PLACES = int(np.iinfo(PLACE_TYPE).max) + 1  # a table with more is not kept
-# Held keys looked up this many at a time (look_up_held): the look-up's arrays
-# (about 40 bytes a key) stay at a few MiB however many rows are held.
-LOOK_UP_SLICE = 1 << 18
+# Held keys looked up this many at a time (look_up_held), on this many threads:
+# the look-ups' arrays (about 40 bytes a key, LOOK_UP_THREADS + 1 slices at
+# most) stay at a few MiB however many rows are held. Two threads: DuckDB's
+# two are idle while FINISH runs on these machines of two cores, and a third
+# thread did not help there (docs/performance.md, "FINISH's look-up on two
+# threads").
+LOOK_UP_SLICE = 1 << 17
+LOOK_UP_THREADS = 2
 
 
 class Budget:
@@ -99,26 +105,33 @@ class VectorLookUps:
         """Look the vectors held up, about LOOK_UP_SLICE keys at a time (of
         vectors held alike) by look_up(keys, with_places) -> (payloads, places
         or None), each vector's results kept for take(); yields each slice's
-        keys, payloads and places."""
+        keys, payloads and places, in the order held. Up to LOOK_UP_THREADS
+        slices are looked up at once, on as many threads: DuckDB's own wait for
+        FINISH, and numpy lets go of the GIL in the look-up's steps (no more
+        slices ahead, so that their arrays stay a few MiB)."""
         with self._lock:
             held, self._held = self._held, []
-        while held:
-            with_places, count, rows = held[0][1], 0, 0
-            while count < len(held) and held[count][1] == with_places and (
-                    not rows or rows + len(held[count][2]) <= LOOK_UP_SLICE):
-                rows += len(held[count][2])
-                count += 1
-            part, held = held[:count], held[count:]
-            keys = np.concatenate([k for _, _, k in part])
-            payloads, places = look_up(keys, with_places)
-            at = 0
-            with self._lock:
-                for size, _, k in part:
-                    end = at + len(k)
-                    self._add(size, k, payloads[at:end],
-                              None if places is None else places[at:end])
-                    at = end
-            yield keys, payloads, places
+        if not held:
+            return
+        with ThreadPoolExecutor(LOOK_UP_THREADS) as pool:
+            ahead: deque = deque()
+            for part in _slices(held):
+                ahead.append((part, pool.submit(_looked_up, look_up, part)))
+                if len(ahead) == LOOK_UP_THREADS:
+                    yield self._kept_part(*ahead.popleft())
+            while ahead:
+                yield self._kept_part(*ahead.popleft())
+
+    def _kept_part(self, part: list, looked_up: Future) -> tuple:
+        """A slice's look-up (_looked_up), each of its vectors' results kept."""
+        keys, payloads, places = looked_up.result()
+        at = 0
+        with self._lock:
+            for size, _, k in part:
+                end = at + len(k)
+                self._add(size, k, payloads[at:end], None if places is None else places[at:end])
+                at = end
+        return keys, payloads, places
 
     def put(self, keys: np.ndarray, payloads: np.ndarray,
             places: np.ndarray | None = None) -> None:
@@ -173,6 +186,25 @@ class VectorLookUps:
             self._kept.clear()
             self._held = []
         self._budget.release(held)
+
+
+def _looked_up(look_up: Callable, part: list) -> tuple:
+    """A slice of held vectors' keys, and their payloads and places."""
+    keys = np.concatenate([k for _, _, k in part])
+    return keys, *look_up(keys, part[0][1])
+
+
+def _slices(held: list) -> Iterator[list]:
+    """The held vectors in runs of about LOOK_UP_SLICE keys, each of vectors held
+    alike (with places or without), in the order held."""
+    while held:
+        with_places, count, rows = held[0][1], 0, 0
+        while count < len(held) and held[count][1] == with_places and (
+                not rows or rows + len(held[count][2]) <= LOOK_UP_SLICE):
+            rows += len(held[count][2])
+            count += 1
+        yield held[:count]
+        held = held[count:]
 
 
 def _size(rows: int, with_places: bool) -> int:

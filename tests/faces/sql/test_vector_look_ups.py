@@ -199,9 +199,11 @@ def test_held_vectors_are_looked_up_at_once_and_taken_back_each(monkeypatch, wit
     assert kept.held_bytes == budget.used == per_key * sum(map(len, vectors))
     look_up = _table_look_up(asked)
     found = list(kept.look_up_held(look_up))  # asked with places as held
-    assert [len(a) for a in asked] == [4096, 4096, 2048, 6000]
-    assert np.array_equal(np.concatenate(asked), np.concatenate(vectors))
-    assert all(np.array_equal(k, a) for (k, _, _), a in zip(found, asked, strict=True))
+    # Yielded in the order held (the slices are looked up on two threads).
+    assert [len(k) for k, _, _ in found] == [4096, 4096, 2048, 6000]
+    assert np.array_equal(np.concatenate([k for k, _, _ in found]), np.concatenate(vectors))
+    assert sorted(map(len, asked)) == [2048, 4096, 4096, 6000]
+    assert sorted(np.concatenate(asked).tolist()) == sorted(np.concatenate(vectors).tolist())
     assert list(kept.look_up_held(look_up)) == []  # each held vector looked up once
     for keys in vectors:
         payloads, places = kept.take(keys.copy())
@@ -296,8 +298,43 @@ def test_vectors_held_with_and_without_places_are_looked_up_apart():
     for keys, with_places in vectors:
         kept.hold(keys, with_places)
     look_up = _table_look_up([])
-    list(kept.look_up_held(lambda keys, with_places: modes.append(with_places)
-                           or look_up(keys, with_places)))
-    assert modes == [True, False, True]
+    found = list(kept.look_up_held(lambda keys, with_places: modes.append(with_places)
+                                   or look_up(keys, with_places)))
+    assert sorted(modes) == [False, True, True]
+    assert [places is not None for _, _, places in found] == [True, False, True]
     for keys, with_places in vectors:
         assert (kept.take(keys)[1] is not None) == with_places
+
+
+def test_held_slices_are_looked_up_on_two_threads_and_no_more_ahead(monkeypatch):
+    # FINISH's look-up runs while DuckDB's threads wait: two slices at once, on
+    # two threads (each look-up waits for the other at a barrier: one at a
+    # time, the barrier breaks and the test fails), and no slice is looked up
+    # before the one two ahead of it has been handed on, so that the
+    # look-ups' arrays stay a few slices' worth.
+    monkeypatch.setattr(vector_look_ups, "LOOK_UP_SLICE", 2048)
+    assert vector_look_ups.LOOK_UP_THREADS == 2
+    kept = VectorLookUps()
+    vectors = [_vector(seed)[0] for seed in range(50, 56)]
+    for keys in vectors:
+        kept.hold(keys, False)
+    both = threading.Barrier(2, timeout=20)
+    lock, started, threads = threading.Lock(), [], set()
+    look_up = _table_look_up([])
+
+    def at_once(keys, with_places):
+        with lock:
+            index = len(started)
+            started.append(index)
+            threads.add(threading.get_ident())
+        if index < 4:
+            both.wait()  # the first four slices: two and two at once
+        return look_up(keys, with_places)
+
+    found = kept.look_up_held(at_once)
+    first = next(found)
+    assert len(started) <= 2  # the third slice not yet begun
+    rest = list(found)
+    assert len(threads) == 2 and len(started) == len(vectors)
+    assert all(np.array_equal(k, v) for (k, _, _), v in zip([first, *rest], vectors,
+                                                             strict=True))
