@@ -51,6 +51,7 @@ from tgcheck.answer_column import outcome
 from tgcheck.models import OK, TaskType
 from tgcheck.store.answers import fresh_after
 
+from . import thread_states
 from .key_table import MAX_PAYLOAD, KeyTable, fits
 
 # The memo as a view of the connection, to look at (registration: attach).
@@ -255,6 +256,8 @@ class MemoView:
         return ENTRY_SCHEMA.__arrow_c_schema__()
 
     def __arrow_c_stream__(self, requested_schema=None):
+        # It reads the store: on a DuckDB thread, not in a state kept past the scan.
+        thread_states.let_go()
         entries = pa.Table.from_struct_array(self._memo.answers(self._engine_of(), self._ttype))
         reader = pa.RecordBatchReader.from_batches(
             ENTRY_SCHEMA, entries.to_batches(max_chunksize=VIEW_BATCH_ROWS))

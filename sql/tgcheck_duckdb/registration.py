@@ -14,7 +14,7 @@ from tgcheck.engine import CheckRequest
 from tgcheck.errors import ConfigError
 from tgcheck.regions import fixed_region, is_empty
 
-from . import answer_memo, macros, waiting
+from . import answer_memo, macros, thread_states, waiting
 from .answer_memo import AnswerMemo
 from .arrow_values import normalised_array
 from .progress import ProgressReporter
@@ -148,21 +148,29 @@ def register(
                             "VARCHAR[]"),
             macros.OUTCOMES: (listed(QueryState.outcome_list),
                               macros.check_type(members) + "[]")}
+    # The per-vector UDFs that touch no store keep their DuckDB thread's Python
+    # state between calls (thread_states.kept); the others (these, and ANSWER
+    # and FIRST, which read a task type's fields from the store) let it go
+    # (passing), so that no store connection outlives their call.
+    udfs = {name: (thread_states.passing(function), returns)
+            for name, (function, returns) in udfs.items()}
     # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.
     # telegram_check's COLLECT_EVERY keeps every "+digits" integer too (its other
     # cells are already distinct: DuckDB's DISTINCT); FIRST and FIRST_CODE answer
     # each integer once, for "+digits" rows only.
     answer_type = macros.check_type(members)
-    for name, of_digits, of_cells, returns in (
-            (macros.COLLECT, collect, collect, "TINYINT"),
-            (macros.COLLECT_EVERY, collect_every, collect, "TINYINT"),
-            (macros.CODE, answered("value_codes"), answered("value_codes"), "INTEGER"),
-            (macros.ANSWER, answered("answer"), answered("answer"), answer_type),
-            (macros.FIRST, answered("answer_first"), None, answer_type),
-            (macros.FIRST_CODE, answered("first_codes"), None, "INTEGER")):
-        udfs[name + macros.DIGITS] = (_of_digits(of_digits), returns)
+    for name, of_digits, of_cells, returns, state in (
+            (macros.COLLECT, collect, collect, "TINYINT", thread_states.kept),
+            (macros.COLLECT_EVERY, collect_every, collect, "TINYINT", thread_states.kept),
+            (macros.CODE, answered("value_codes"), answered("value_codes"), "INTEGER",
+             thread_states.kept),
+            (macros.ANSWER, answered("answer"), answered("answer"), answer_type,
+             thread_states.passing),
+            (macros.FIRST, answered("answer_first"), None, answer_type, thread_states.passing),
+            (macros.FIRST_CODE, answered("first_codes"), None, "INTEGER", thread_states.kept)):
+        udfs[name + macros.DIGITS] = (state(_of_digits(of_digits)), returns)
         if of_cells is not None:
-            udfs[name + macros.CELLS] = (_of_cells(of_cells), returns)
+            udfs[name + macros.CELLS] = (state(_of_cells(of_cells)), returns)
     for name in (*udfs, "tg_normalize"):
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)  # registering again (other settings) replaces
