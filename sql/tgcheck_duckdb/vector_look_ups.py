@@ -6,11 +6,11 @@ DuckDB reads a table in the same vectors each time, and the same snapshot, so
 the same answers. The look-up is most of what a pass costs in Python over a
 table the memo answers (docs/performance.md, "Random numbers"). So it is made
 once: the first pass holds each vector's keys here (hold), FINISH looks them
-all up at once (look_up_held), a slice of LOOK_UP_SLICE keys at a time, while
-DuckDB's threads wait for it (a vector's look-up beside DuckDB's scan on the
-other core cost two to three times as much CPU as the same look-up alone:
-docs/performance.md, "The first pass's look-ups at once"), and keeps each
-vector's result; the second pass takes it back by the vector's keys, compared
+all up at once (look_up_held), slices of LOOK_UP_SLICE keys two at a time on
+two threads, while DuckDB's threads wait for it (a vector's look-up beside
+DuckDB's scan on the other core cost two to three times as much CPU as the
+same look-up alone: docs/performance.md, "The first pass's look-ups at once"),
+and keeps each vector's result; the second pass takes it back by the vector's keys, compared
 in full: a vector the second pass reads otherwise (another order, a filter
 that cut it) is simply looked up again. A vector the budget does not let the
 first pass hold is looked up there, and kept (put) if the budget has room.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -43,10 +43,10 @@ assert np.iinfo(PAYLOAD_TYPE).max >= MAX_PAYLOAD
 MAX_PLACES = int(np.iinfo(PLACE_TYPE).max) + 1  # a table with more is not kept
 # Held keys looked up this many at a time (look_up_held), on this many threads:
 # the look-ups' arrays (about 40 bytes a key, LOOK_UP_THREADS + 1 slices at
-# most) stay at a few MiB however many rows are held. Two threads: DuckDB's
-# two are idle while FINISH runs on these machines of two cores, and a third
-# thread did not help there (docs/performance.md, "FINISH's look-up on two
-# threads").
+# most) stay at a few MiB however many rows are held. Two threads: the look-up
+# reads memory at random and took 0.020 s for 1,000,000 keys on two against
+# 0.031 s on one, and four did no better on a machine of two cores
+# (docs/performance.md, "A thread state kept per DuckDB thread").
 LOOK_UP_SLICE = 1 << 17
 LOOK_UP_THREADS = 2
 
@@ -111,20 +111,26 @@ class VectorLookUps:
         slices ahead, so that their arrays stay a few MiB)."""
         with self._lock:
             held, self._held = self._held, []
-        if not held:
+        parts = list(_slices(held))
+        if len(parts) < 2:  # no thread for one slice
+            for part in parts:
+                yield self._kept_part(part, _looked_up(look_up, part))
             return
         with ThreadPoolExecutor(LOOK_UP_THREADS) as pool:
             ahead: deque = deque()
-            for part in _slices(held):
+            for part in parts:
                 ahead.append((part, pool.submit(_looked_up, look_up, part)))
                 if len(ahead) == LOOK_UP_THREADS:
-                    yield self._kept_part(*ahead.popleft())
+                    first, found = ahead.popleft()
+                    yield self._kept_part(first, found.result())
             while ahead:
-                yield self._kept_part(*ahead.popleft())
+                first, found = ahead.popleft()
+                yield self._kept_part(first, found.result())
 
-    def _kept_part(self, part: list, looked_up: Future) -> tuple:
-        """A slice's look-up (_looked_up), each of its vectors' results kept."""
-        keys, payloads, places = looked_up.result()
+    def _kept_part(self, part: list, found: tuple) -> tuple:
+        """A slice's look-up (_looked_up's keys, payloads and places), each of its
+        vectors' results kept."""
+        keys, payloads, places = found
         at = 0
         with self._lock:
             for size, _, k in part:
