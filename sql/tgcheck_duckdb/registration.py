@@ -149,9 +149,10 @@ def register(
             macros.OUTCOMES: (listed(QueryState.outcome_list),
                               macros.check_type(members) + "[]")}
     # The per-vector UDFs that touch no store keep their DuckDB thread's Python
-    # state between calls (thread_states.kept); the others (these, and ANSWER
-    # and FIRST, which read a task type's fields from the store) let it go
-    # (passing), so that no store connection outlives their call.
+    # state between calls (thread_states.kept); the others let it go (passing),
+    # so that no store connection outlives their call: BEGIN and FINISH read the
+    # store, ANSWER and FIRST a task type's fields, and VALUES and OUTCOMES,
+    # once a call, need no kept state.
     udfs = {name: (thread_states.passing(function), returns)
             for name, (function, returns) in udfs.items()}
     # Each per-row UDF in two kinds (macros.by_kind): a row's digits, or its cell.

@@ -4,18 +4,24 @@ DuckDB calls a Python UDF on its own worker threads, which Python does not know:
 each call makes a Python thread state for the thread and destroys it when the
 call returns (pybind11's gil_scoped_acquire, DuckDB's binding, on a thread that
 has none), some 500 times a pass of a 1,000,000-row table. The per-vector UDFs
-keep it alive instead (kept: one PyGILState_Ensure on the thread's state),
-and the thread's later calls take it back: a pass of 1,000,000 rows through a
-UDF that does nothing took about half the time (docs/performance.md, "A thread
+keep it alive instead (kept: one PyGILState_Ensure on the thread's state), and
+the thread's later calls take it back: a pass of 1,000,000 rows through a UDF
+that does nothing took about half the time (docs/performance.md, "A thread
 state kept per DuckDB thread").
 
 What a kept state holds lives as long as it: the thread's threading.local
 values, such as a store's per-thread connection. So only UDFs that touch no
-store keep one; every other UDF, and the memo's view, lets go of a kept state
-first (passing: the matching PyGILState_Release), and its call ends the state,
-and whatever it opened, as DuckDB's calls always did. A state is left kept
-when its thread ends (a DuckDB database closed): a few KiB each, until the
-process ends.
+store keep one; the others, and the memo's view, let a kept state go first
+(passing: the matching PyGILState_Release), and their call ends the state, and
+whatever it opened, as DuckDB's calls always did. (The user's own UDFs on the
+same connection find their threading.local values kept too, as on any Python
+thread.)
+
+No thread can free another's state, so a kept state whose thread ends (its
+DuckDB database closed, `SET threads` changed) stays until the process ends,
+a few KiB each. At most MAX_KEPT states are kept at once: a process that opens
+many databases keeps no more, and its later calls make their states as DuckDB
+does (slower, never wrong).
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ import functools
 import threading
 from collections.abc import Callable
 
+# States kept at most, over the process (those of ended threads count for good).
+MAX_KEPT = 64
+
 # Set on a thread state once kept: the PyGILState_Ensure's result to hand back.
 _here = threading.local()
+_lock = threading.Lock()
+_kept = 0  # states kept now (or left by ended threads)
 
 try:
     _ensure = ctypes.pythonapi.PyGILState_Ensure
@@ -39,18 +50,28 @@ else:
 
 def keep() -> None:
     """Keep the calling thread's Python thread state past the current call (the
-    GIL held: Ensure only counts it once more)."""
-    if _ensure is not None and not hasattr(_here, "state"):
-        _here.state = _ensure()
+    GIL held: Ensure only counts it once more), unless MAX_KEPT are kept."""
+    global _kept
+    if _ensure is None or hasattr(_here, "state"):
+        return
+    with _lock:
+        if _kept >= MAX_KEPT:
+            return
+        _kept += 1
+    _here.state = _ensure()
 
 
 def let_go() -> None:
     """Undo keep() on this thread, if it kept its state: a state DuckDB's call
     made then ends with that call, as it did before keep()."""
+    global _kept
     state = getattr(_here, "state", None)
-    if state is not None:
-        del _here.state
-        _release(state)
+    if state is None:
+        return
+    del _here.state
+    _release(state)
+    with _lock:
+        _kept -= 1
 
 
 def kept(function: Callable) -> Callable:
@@ -59,6 +80,7 @@ def kept(function: Callable) -> Callable:
     def call(*args):
         keep()
         return function(*args)
+    call.keeps_state = True
     return call
 
 
@@ -68,4 +90,5 @@ def passing(function: Callable) -> Callable:
     def call(*args):
         let_go()
         return function(*args)
+    call.keeps_state = False
     return call

@@ -5,6 +5,7 @@ touches a store, so that nothing a store opens there outlives its call."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import sqlite3
 import threading
@@ -16,34 +17,46 @@ import pyarrow as pa
 import tgcheck
 import tgcheck_duckdb
 from conftest import numbers
-from tgcheck_duckdb import thread_states
+from tgcheck_duckdb import answer_memo, macros, thread_states
 
 ROWS = 400_000  # some 200 vectors: DuckDB's threads all take some
 
 
-def _count_calls(con, udfs: dict) -> None:
+def _on_duckdb_thread() -> bool:
+    """Whether the calling thread is one of DuckDB's own: one Python did not
+    start (none in threading's table, or a dummy entry made for it)."""
+    return isinstance(threading._active.get(threading.get_ident()),
+                      (type(None), threading._DummyThread))
+
+
+def _run_vectors(udfs: dict, seen: collections.Counter) -> None:
+    """SELECT k(i) + p(i) over ROWS rows on four threads, until some vector ran
+    on a DuckDB thread (seen[ident, "duckdb"]): one thread may take every row
+    group before the others wake on a loaded machine."""
+    con = duckdb.connect()
     for name, function in udfs.items():
         con.create_function(name, function, None, "INTEGER", type="arrow",
                             null_handling="special", side_effects=True)
     con.execute("SET threads = 4")
     # A table's scan is shared out by row groups (range() is read on one thread).
     con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({ROWS})")
-    con.execute("SELECT count(k(i) + p(i)) FROM t").fetchall()
-
-
-def _python_threads() -> set[int]:
-    return {t.ident for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+    for _ in range(20):
+        con.execute("SELECT count(k(i) + p(i)) FROM t").fetchall()
+        if any(kind == "duckdb" for _, kind in seen):
+            break
+    con.close()
 
 
 def _leaving(seen: collections.Counter, here: threading.local, passing: bool, ones):
-    """A UDF that counts, per thread, its calls and those that found what an
-    earlier one left in `here`, then leaves it; passing: it lets go first."""
+    """A UDF that counts, per DuckDB thread, its calls and those that found what
+    an earlier one left in `here`, then leaves it; passing: it lets go first."""
     def p(i):
         if passing:
             thread_states.let_go()
-        ident = threading.get_ident()
-        seen[ident, "calls"] += 1
-        seen[ident, "found"] += hasattr(here, "left")
+        if _on_duckdb_thread():
+            ident = threading.get_ident()
+            seen[ident, "duckdb"] += 1
+            seen[ident, "found"] += hasattr(here, "left")
         here.left = True
         return ones[:len(i)]
     return p
@@ -52,8 +65,8 @@ def _leaving(seen: collections.Counter, here: threading.local, passing: bool, on
 def test_a_kept_state_outlives_the_call_and_a_passing_call_ends_it():
     # Each vector: k, then p. Without keep(), every call on a DuckDB thread has
     # a new state, so p never finds what it left on a thread; with keep() in
-    # k and nothing in p, p finds it from the second vector on; with let_go()
-    # in p, the state (and what p left in it) ends with p's call again.
+    # k and nothing in p, p finds it from that thread's second vector on; with
+    # let_go() in p, the state (and what p left in it) ends with p's call again.
     found = {}
     ones = pa.array([1] * 2048, pa.int32())
 
@@ -62,49 +75,113 @@ def test_a_kept_state_outlives_the_call_and_a_passing_call_ends_it():
         return ones[:len(i)]
 
     for p_kind in ("plain", "passing"):
-        seen = collections.Counter()  # per thread: p's calls, and those that found it
-        p = _leaving(seen, threading.local(), p_kind == "passing", ones)
-        con = duckdb.connect()
-        _count_calls(con, {"k": k, "p": p})
-        con.close()
-        ours = _python_threads()
-        duckdb_threads = {ident for ident, kind in seen if ident not in ours}
-        assert duckdb_threads, "DuckDB ran no vector on a thread of its own"
-        found[p_kind] = sum(seen[ident, "found"] for ident in duckdb_threads)
-        calls = sum(seen[ident, "calls"] for ident in duckdb_threads)
-        assert calls > 1
+        seen = collections.Counter()
+        _run_vectors({"k": k, "p": _leaving(seen, threading.local(), p_kind == "passing",
+                                             ones)}, seen)
+        calls = sum(n for (_, kind), n in seen.items() if kind == "duckdb")
+        assert calls > 1, "DuckDB ran no vector on a thread of its own"
+        found[p_kind] = sum(n for (_, kind), n in seen.items() if kind == "found")
     assert found["plain"] > 0  # kept: what p left was there at its next call
     assert found["passing"] == 0  # let go: each call's state ended with it
 
 
+def test_at_most_max_kept_states_are_kept(monkeypatch):
+    # A kept state whose thread ends is never freed: past MAX_KEPT, keep()
+    # keeps none (DuckDB's calls make their states as they did).
+    monkeypatch.setattr(thread_states, "_kept", thread_states.MAX_KEPT)
+    kept = []
+
+    def run():
+        thread_states.keep()
+        kept.append(hasattr(thread_states._here, "state"))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert kept == [False] and thread_states._kept == thread_states.MAX_KEPT
+    monkeypatch.setattr(thread_states, "_kept", thread_states.MAX_KEPT - 1)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()  # a Python thread's state ends with it, kept or not
+    assert kept == [False, True] and thread_states._kept == thread_states.MAX_KEPT
+
+
+def test_every_udf_that_may_read_a_store_lets_a_kept_state_go(settings, monkeypatch):
+    # The registration's table: each UDF either keeps its thread's state (the
+    # per-vector ones that read no store) or lets a kept one go before it runs
+    # (BEGIN, FINISH, the answer lists, and ANSWER and FIRST, which read a task
+    # type's fields), and so does the memo's view.
+    registered = {}
+    real = duckdb.DuckDBPyConnection.create_function
+    con = duckdb.connect()
+
+    class Recording:
+        def create_function(self, name, function, *args, **kwargs):
+            registered[name] = function
+            return real(con, name, function, *args, **kwargs)
+
+        def register(self, name, view):
+            registered[name] = view
+            return con.register(name, view)
+
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+    tgcheck_duckdb.register(Recording(), settings)
+    keeping = {name for name, f in registered.items() if getattr(f, "keeps_state", None)}
+    letting_go = {name for name, f in registered.items()
+                  if getattr(f, "keeps_state", None) is False}
+    assert keeping == {macros.COLLECT + macros.DIGITS, macros.COLLECT + macros.CELLS,
+                       macros.COLLECT_EVERY + macros.DIGITS,
+                       macros.COLLECT_EVERY + macros.CELLS,
+                       macros.CODE + macros.DIGITS, macros.CODE + macros.CELLS,
+                       macros.FIRST_CODE + macros.DIGITS}
+    assert letting_go == {macros.BEGIN, macros.FINISH, macros.VALUES, macros.OUTCOMES,
+                          macros.ANSWER + macros.DIGITS, macros.ANSWER + macros.CELLS,
+                          macros.FIRST + macros.DIGITS}
+    released = []
+    monkeypatch.setattr(thread_states, "_release", released.append)
+    for name in sorted(letting_go):  # each lets go before it reads its arguments
+        thread_states._here.state = 0
+        monkeypatch.setattr(thread_states, "_kept", 1)
+        with contextlib.suppress(Exception):
+            registered[name]()
+        assert not hasattr(thread_states._here, "state"), name
+    assert released == [0] * len(letting_go)
+    thread_states._here.state = 0
+    monkeypatch.setattr(thread_states, "_kept", 1)
+    registered[answer_memo.MEMO_VIEW].__arrow_c_stream__()  # on this thread
+    assert released == [0] * (len(letting_go) + 1)
+    con.close()
+    tgcheck.get_engine(settings).close()
+
+
 def test_no_store_connection_outlives_a_udf_call_on_a_duckdb_thread(settings, monkeypatch):
-    # BEGIN, FINISH, the answer lists and the memo's view read the store on
-    # whichever thread DuckDB runs them; the SQLite store keeps a connection per thread. Once
-    # the engine is closed (its shared connection, and this thread's), no
-    # connection opened on one of DuckDB's threads is left: their calls let the
-    # thread's kept state go (were it kept, the connection would live as long
-    # as the thread, past the engine).
+    # ANSWER reads a task type's fields from the store a vector at a time, on
+    # whichever thread DuckDB runs it (BEGIN, FINISH and the memo's view read
+    # it too); the SQLite store keeps a connection per thread. Once the engine
+    # is closed (its shared connection, and this thread's), no connection
+    # opened on one of DuckDB's threads is left: those calls let the thread's
+    # kept state go (were it kept, by COLLECT before them, the connection
+    # would live as long as the thread, past the engine).
     opened = []
 
     class Tracked(sqlite3.Connection):  # the stores' connections, each recorded
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            opened.append((threading.get_ident(), weakref.ref(self)))
+            opened.append((_on_duckdb_thread(), weakref.ref(self)))
 
     connect = sqlite3.connect
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connect(*a, factory=Tracked, **k))
-    con = tgcheck_duckdb.register(duckdb.connect(), settings)
+    con = tgcheck_duckdb.register(duckdb.connect(), settings, task_type="tg_active")
     con.execute("SET threads = 4")
-    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [numbers(3000)])
+    con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [numbers(6000)])
     calls = " UNION ALL ".join(["SELECT * FROM telegram_enrich('t', 'phone')"] * 8)
-    for _ in range(3):  # the first query checks; the later ones read the memo
-        assert con.execute(f"SELECT count(*) FROM ({calls})").fetchone()[0] == 8 * 3000
-        # The memo's view reads the store too, on whichever thread scans it.
-        con.execute("SELECT count(*) FROM __tgcheck_memo").fetchone()
+    for _ in range(3):  # the first query checks; the later ones read the store
+        assert con.execute(f"SELECT count(*) FROM ({calls})").fetchone()[0] == 8 * 6000
     con.close()
-    tgcheck.get_engine(settings).close()  # its own: the shared watch, this thread's
+    tgcheck.get_engine(settings).close()
     gc.collect()
-    ours = _python_threads()
-    on_duckdb = [ref for ident, ref in opened if ident not in ours]
+    on_duckdb = [ref for duckdb_thread, ref in opened if duckdb_thread]
     assert on_duckdb, "no store access ran on a thread of DuckDB's own"
     assert [ref() for ref in on_duckdb if ref() is not None] == []
