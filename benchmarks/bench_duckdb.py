@@ -1,6 +1,7 @@
 """telegram_enrich over rows already answered in the store, against what SQL does alone.
 
-Two baselines, run in the same process on the same table and the same answers
+Two baselines, run in the same process on the same table and the same answers,
+each query of the figure run in turn `--repeat` times and its median shown
 (issue 25: "SQL at the speed of SQL"):
 
 - a per-row Python UDF doing a dict lookup of each cell in the answers (the dict
@@ -80,15 +81,20 @@ def _customers(con: duckdb.DuckDBPyConnection, rows: int) -> None:
         FROM range({bounded(rows)}) r(i)""")
 
 
-def _median(fn, repeat: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds (every thread of the process: the
-    figure to compare on a loaded machine, where wall time waits for a core)."""
-    walls, cpus = [], []
+def _interleaved(queries: dict, repeat: int) -> dict[str, tuple[float, float]]:
+    """Each query's median wall seconds and median CPU seconds (every thread of the
+    process: the figure to compare on a loaded machine, where wall time waits for
+    a core), the queries run in turn `repeat` times: a burst of load on this
+    shared machine then falls on all of them, not on one side of a ratio."""
+    walls: dict[str, list[float]] = {name: [] for name in queries}
+    cpus: dict[str, list[float]] = {name: [] for name in queries}
     for _ in range(max(1, repeat)):
-        cpu = time.process_time()
-        walls.append(timed(fn))
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
+        for name, fn in queries.items():
+            cpu = time.process_time()
+            walls[name].append(timed(fn))
+            cpus[name].append(time.process_time() - cpu)
+    return {name: (statistics.median(walls[name]), statistics.median(cpus[name]))
+            for name in queries}
 
 
 def _ratio(a: float, b: float) -> str:
@@ -116,11 +122,6 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
     # The second also reads the answers of the cells the first one checked into
     # the connection's memo (answer_memo.py); the figure is the queries after it.
     second_seconds = timed(enrich)
-    tgcheck_seconds, tgcheck_cpu = _median(enrich, repeat)
-    check_seconds, check_cpu = _median(lambda: con.execute(
-        "CREATE OR REPLACE TABLE checked AS SELECT * FROM telegram_check('customers', 'phone')"),
-        repeat)
-
     # The same answers, in memory before the clock starts: a dict and an Arrow table.
     answers = {phone(s): _answer(s) for s in suffixes(rows).tolist()}
     phones = list(answers)
@@ -130,21 +131,30 @@ def measure(rows: int, baseline_sample: int | None = None, repeat: int = 3) -> l
 
     con.create_function("telegram_per_row", per_row, ["VARCHAR"], "VARCHAR",
                         null_handling="special", side_effects=True)
-    udf_seconds, udf_cpu = _median(lambda: con.execute(
-        "CREATE OR REPLACE TABLE per_row AS "
-        "SELECT *, telegram_per_row(phone) AS telegram FROM customers"), repeat)
     con.register("answers_arrow", pa.table({"number": phones,
                                             "telegram": list(answers.values())}))
     del phones
-    join_seconds, join_cpu = _median(lambda: con.execute(
-        "CREATE OR REPLACE TABLE joined AS SELECT c.*, a.telegram FROM customers c "
-        "LEFT JOIN answers_arrow a ON c.phone = a.number"), repeat)
-    # The same join with the row order kept as telegram_enrich keeps it (a row
-    # number, then ORDER BY): what one join in order costs, the macro's floor.
-    ordered_seconds, ordered_cpu = _median(lambda: con.execute(
-        "CREATE OR REPLACE TABLE joined_in_order AS SELECT c.* EXCLUDE (rn), a.telegram "
-        "FROM (SELECT *, row_number() OVER () AS rn FROM customers) c "
-        "LEFT JOIN answers_arrow a ON c.phone = a.number ORDER BY c.rn"), repeat)
+    medians = _interleaved({
+        "enrich": enrich,
+        "check": lambda: con.execute("CREATE OR REPLACE TABLE checked AS "
+                                     "SELECT * FROM telegram_check('customers', 'phone')"),
+        "udf": lambda: con.execute("CREATE OR REPLACE TABLE per_row AS "
+                                   "SELECT *, telegram_per_row(phone) AS telegram FROM customers"),
+        "join": lambda: con.execute(
+            "CREATE OR REPLACE TABLE joined AS SELECT c.*, a.telegram FROM customers c "
+            "LEFT JOIN answers_arrow a ON c.phone = a.number"),
+        # The same join with the row order kept as telegram_enrich keeps it (a row
+        # number, then ORDER BY): what one join in order costs, the macro's floor.
+        "ordered": lambda: con.execute(
+            "CREATE OR REPLACE TABLE joined_in_order AS SELECT c.* EXCLUDE (rn), a.telegram "
+            "FROM (SELECT *, row_number() OVER () AS rn FROM customers) c "
+            "LEFT JOIN answers_arrow a ON c.phone = a.number ORDER BY c.rn"),
+    }, repeat)
+    tgcheck_seconds, tgcheck_cpu = medians["enrich"]
+    check_seconds, check_cpu = medians["check"]
+    udf_seconds, udf_cpu = medians["udf"]
+    join_seconds, join_cpu = medians["join"]
+    ordered_seconds, ordered_cpu = medians["ordered"]
 
     for other in ("per_row", "joined", "joined_in_order"):
         differ = con.execute(f"""SELECT count(*) FROM enriched e FULL JOIN {other} b USING (id)
