@@ -10,10 +10,11 @@ all up at once (look_up_held), slices of LOOK_UP_SLICE keys two at a time on
 two threads, while DuckDB's threads wait for it (a vector's look-up beside
 DuckDB's scan on the other core cost two to three times as much CPU as the
 same look-up alone: docs/performance.md, "The first pass's look-ups at once"),
-and keeps each vector's result; the second pass takes it back by the vector's keys, compared
-in full: a vector the second pass reads otherwise (another order, a filter
-that cut it) is simply looked up again. A vector the budget does not let the
-first pass hold is looked up there, and kept (put) if the budget has room.
+and keeps each vector's result; the second pass takes it back by the vector's
+keys, compared in full: a vector the second pass reads otherwise (another
+order, a filter that cut it) is simply looked up again. A vector the budget
+does not let the first pass hold is looked up there, and kept (put) if the
+budget has room.
 """
 
 from __future__ import annotations
