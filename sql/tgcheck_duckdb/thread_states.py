@@ -76,19 +76,19 @@ def let_go() -> None:
 
 def kept(function: Callable) -> Callable:
     """function, keeping the thread state of each thread that calls it."""
-    @functools.wraps(function)
-    def call(*args):
-        keep()
-        return function(*args)
-    call.keeps_state = True
-    return call
+    return _after(keep, function, keeps_state=True)
 
 
 def passing(function: Callable) -> Callable:
     """function, in a thread state that ends with the call when DuckDB made it."""
+    return _after(let_go, function, keeps_state=False)
+
+
+def _after(first: Callable[[], None], function: Callable, keeps_state: bool) -> Callable:
+    """function, calling first() before it; keeps_state says which wrapper it is."""
     @functools.wraps(function)
     def call(*args):
-        let_go()
+        first()
         return function(*args)
-    call.keeps_state = False
+    call.keeps_state = keeps_state
     return call
