@@ -13,6 +13,7 @@ import weakref
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 import tgcheck
 import tgcheck_duckdb
@@ -177,11 +178,17 @@ def test_no_store_connection_outlives_a_udf_call_on_a_duckdb_thread(settings, mo
     con.execute("SET threads = 4")
     con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone", [numbers(6000)])
     calls = " UNION ALL ".join(["SELECT * FROM telegram_enrich('t', 'phone')"] * 8)
-    for _ in range(3):  # the first query checks; the later ones read the store
+    # The first query checks; the later ones read the store, until one of
+    # DuckDB's threads has opened it (the query's own thread may take every
+    # vector on a loaded machine).
+    for _ in range(30):
         assert con.execute(f"SELECT count(*) FROM ({calls})").fetchone()[0] == 8 * 6000
+        if any(duckdb_thread for duckdb_thread, _ in opened):
+            break
     con.close()
-    tgcheck.get_engine(settings).close()
+    tgcheck.get_engine(settings).close()  # its own: the shared watch, this thread's
     gc.collect()
     on_duckdb = [ref for duckdb_thread, ref in opened if duckdb_thread]
-    assert on_duckdb, "no store access ran on a thread of DuckDB's own"
+    if not on_duckdb:  # the registration's table (test above) is checked in every run
+        pytest.skip("DuckDB ran every call that reads the store on the query's thread")
     assert [ref() for ref in on_duckdb if ref() is not None] == []
