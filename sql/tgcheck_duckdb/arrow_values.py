@@ -44,10 +44,10 @@ def normalised_array(array: pa.Array | pa.ChunkedArray, region: str | None) -> p
     return pa.array(numbers, pa.string()).take(encoded.indices)
 
 
-def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array], block: int,
+def in_blocks(answers: pa.StructArray, fields: dict[str, pa.Array],
               members: tuple) -> pa.StructArray:
     """The answer struct with every block's members (macros.block_fields): the
-    chosen block's fields given, the other blocks' NULL."""
+    chosen block's fields given (fields, by member name), the other blocks' NULL."""
     base = ("number", "value", "status", "reason")
     columns = [answers.field(name) for name in base]
     columns += [fields.get(FIELD_PREFIX + m.name) if FIELD_PREFIX + m.name in fields

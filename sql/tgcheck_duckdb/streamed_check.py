@@ -408,7 +408,7 @@ class QueryState:
             local_reason = pc.replace_with_mask(local_reason, masked, reason)
         out = AnswerColumn.outcomes_to_arrow(numbers, codes, self._outcomes, local_status,
                                              local_reason)
-        return in_blocks(out, self._fields(out), self.block, self.members), self._answered(n)
+        return in_blocks(out, self._fields(out), self.members), self._answered(n)
 
     def answer_first(self, digits: pa.Array, raw: pa.Array, row_regions: pa.Array
                      ) -> tuple[pa.StructArray, bool]:
@@ -455,7 +455,7 @@ class QueryState:
         base = AnswerColumn.outcomes_to_arrow(
             pa.array([SAME_AS_CELL] * (n + 1), pa.string()),
             np.append(np.arange(n, dtype=np.int32), -1), self._outcomes)
-        answers = in_blocks(base, {}, self.block, self.members)
+        answers = in_blocks(base, {}, self.members)
         if len(self._odd):
             return pa.nulls(1, pa.list_(answers.type))
         return pa.ListArray.from_arrays(pa.array([0, len(answers)], pa.int32()), answers)
