@@ -21,7 +21,10 @@ No thread can free another's state, so a kept state whose thread ends (its
 DuckDB database closed, `SET threads` changed) stays until the process ends,
 a few KiB each. At most MAX_KEPT states are kept at once: a process that opens
 many databases keeps no more, and its later calls make their states as DuckDB
-does (slower, never wrong).
+does (slower, never wrong). A thread Python started (the one that runs the
+query) has a lasting state anyway and frees it when it ends, but keep() cannot
+tell it from DuckDB's and counts it too: a process whose own threads come and
+go (a pool that replaces its threads) uses up MAX_KEPT the same way.
 """
 
 from __future__ import annotations
