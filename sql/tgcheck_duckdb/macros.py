@@ -234,8 +234,8 @@ def macro_sql(types: Sequence[TaskType], names: Mapping[str, int], default: int)
     # telegram_check answers each distinct (cell, region) once. A "+digits" cell
     # (no region of its own) is the same cell as another exactly when its digits
     # are: those rows stream through, and Python answers each integer's first
-    # row only (FIRST: a repeat's answer is NULL, filtered out), holding 9 bytes
-    # a distinct number (a byte a place of the memo's table for those it
+    # row only (FIRST: a repeat's answer is NULL, filtered out), holding 10 bytes
+    # a distinct number (two bytes a place of the memo's table for those it
     # answers), not a hash table of cells. Other cells are made
     # distinct by DuckDB (its hash table spills). The same rows go through
     # COLLECT and FIRST, so that the rows answered are the rows collected (the

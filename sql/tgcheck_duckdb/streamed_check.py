@@ -29,8 +29,8 @@ the whole column:
    not read as itself) or the task type has fields, FIRST (ANSWER), which answer each
    integer's first row only: one row per distinct cell, with no hash table of
    cells (collect(every=True) keeps each integer the memo does not answer, 8
-   bytes, and a 1-byte mark per number; for the memo's, a mark per place of its
-   table, about 2.7 bytes a remembered number, whatever the column's size).
+   bytes, and a 2-byte mark per number; for the memo's, a mark per place of its
+   table, about 5.4 bytes a remembered number, whatever the column's size).
 
 A state is dropped when its last row is answered (rows answered == rows
 collected); a query stopped early (a LIMIT, a count(*) that takes no answer)
@@ -84,15 +84,18 @@ MAX_PER_QUERY = 4 * MAX_OPEN
 # values of one batch, however long the column.
 READ_BATCH = 200_000
 # telegram_check's marks of a number (QueryState._first_rows): seen by the first
-# pass, then answered at its first row (0: not seen).
-COLLECTED, SHOWN = 1, 2
+# pass, then answered at its first row (0: not seen). Two bytes a place: each
+# row of a vector claims its number's mark (CLAIMS: below 0, the row's index up
+# from int16's least), the least claim wins (np.minimum.at): the number's first
+# row, found without sorting the vector (docs/performance.md, "First rows by claims").
+COLLECTED, SHOWN, MARK_TYPE = 1, 2, np.int16
+CLAIMS = np.arange(np.iinfo(MARK_TYPE).min, 0, dtype=MARK_TYPE)
 # telegram_check's second pass met a "+digits" cell its first did not.
 NOT_COLLECTED = (
     "telegram_check's table gave its second pass rows its first did not see (a view "
     "that samples or filters by random()): the answers would not be the table's; store "
     "the rows first (CREATE TABLE ... AS) and check that table")
-# Readings of cells that are not "+" and digits kept per call, for the second
-# pass (about 150 bytes each).
+# Readings of cells not "+" and digits kept per call, for the second pass (~150 bytes each).
 READINGS_KEPT = 500_000
 _UNREAD = object()
 
@@ -244,7 +247,7 @@ class QueryState:
                 self._every.add(every_part)
             if memo_places is not None and len(memo_places):
                 if self._marks is None:
-                    self._marks = np.zeros(self.snapshot.places, np.int8)
+                    self._marks = np.zeros(self.snapshot.places, MARK_TYPE)
                 self._marks[memo_places] = COLLECTED
 
     def forget_look_ups(self) -> None:
@@ -318,9 +321,9 @@ class QueryState:
         self._integers = self._every.merged()  # collect(every=True)'s: not the memo's
         if len(self._integers):  # every one of them collected, after the memo's places
             memo = (self._marks if self._marks is not None else
-                    np.zeros(self.snapshot.places if self.snapshot is not None else 0, np.int8))
+                    np.zeros(self.snapshot.places if self.snapshot is not None else 0, MARK_TYPE))
             self._marks = np.concatenate(
-                [memo, np.full(len(self._integers), COLLECTED, np.int8)])
+                [memo, np.full(len(self._integers), COLLECTED, MARK_TYPE)])
         for start in range(0, len(self._integers), READ_BATCH):
             part = self._integers[start:start + READ_BATCH]
             self._cells.add(distinct([keys_of_digits(part)]))
@@ -436,11 +439,13 @@ class QueryState:
         memo1 = places = None
         if self.snapshot is not None:  # one look-up: the code and the place
             memo1, places = self._memo_look_up(keys, with_places=True)
-        codes, _ = self._digit_codes(keys, memo1)  # no _odd: outcome_list() said so
-        none = len(self._outcomes)  # outcome_list's entry of a number not answered
-        codes = np.where(codes >= 0, codes, none)
+        if memo1 is not None and memo1.all():  # the memo's codes + 1: nothing else to do
+            codes1 = memo1.astype(np.int32)
+        else:  # no _odd (outcome_list() said so); len(_outcomes): a number not answered
+            codes = self._digit_codes(keys, memo1)[0]
+            codes1 = np.where(codes >= 0, codes, len(self._outcomes)) + 1
         shown = self._first_rows(keys, places)
-        return pa.array(codes + 1, pa.int32(), mask=~shown), self._answered(len(keys))
+        return pa.array(codes1, pa.int32(), mask=~shown), self._answered(len(keys))
 
     def outcome_list(self) -> pa.ListArray:
         """One list of answer structs (answer()'s type) that first_codes index:
@@ -470,42 +475,37 @@ class QueryState:
         keyed = np.flatnonzero(keys >= 0)
         if not len(keyed):
             return shown
-        # Each integer's place: the memo's (no search), else after the memo's,
-        # its position in _integers.
-        at = np.full(len(keyed), -1, np.int64)
-        if self.snapshot is not None:
-            at = places[keyed]
-            memo = at >= 0
-            # A key not collected (a table that gave other rows to the second
-            # pass: a sampled view): such a table fails, its answers not one set
-            # of rows'.
-            if memo.any() and (self._marks is None or not self._marks[at[memo]].all()):
-                raise InputError(NOT_COLLECTED)
+        # Each integer's place: the memo's (no search), else its position in _integers after them.
+        at = places[keyed] if self.snapshot is not None else np.full(len(keyed), -1, np.int64)
         rest = np.flatnonzero(at < 0)
         if len(rest):
             wanted = keys[keyed[rest]]
-            # Sorted first: their binary searches then walk the same part of
-            # _integers one after another (random numbers searched in the rows'
-            # order miss the cache at every step; docs/performance.md, "Random
-            # numbers").
+            # Sorted first: their binary searches then walk the same part of _integers
+            # one after another (random numbers searched in the rows' order miss the
+            # cache at every step; docs/performance.md, "Random numbers").
             order = np.argsort(wanted, kind="stable")
             found = positions(self._integers, wanted[order])
             if (found < 0).any():
                 raise InputError(NOT_COLLECTED)
             offset = self.snapshot.places if self.snapshot is not None else 0
             at[rest[order]] = offset + found
-        # Within the vector, each integer's first row (a stable sort keeps the
-        # earliest of equal places first).
-        order = np.argsort(at, kind="stable")
-        ranked = at[order]
-        starts = np.ones(len(ranked), bool)
-        np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
-        firsts, rows = ranked[starts], keyed[order[starts]]
-        with self._lock:  # DuckDB's threads answer vectors at once
-            new = self._marks[firsts] == COLLECTED
-            self._marks[firsts[new]] = SHOWN
+        if self._marks is None:
+            raise InputError(NOT_COLLECTED)
         shown[keyed] = False
-        shown[rows[new]] = True
+        for start in range(0, len(at), len(CLAIMS)):
+            part, rows = at[start:start + len(CLAIMS)], keyed[start:start + len(CLAIMS)]
+            with self._lock:  # DuckDB's threads answer vectors at once
+                seen = self._marks[part]
+                # A place not collected (a table that gave other rows to the second
+                # pass: a sampled view) fails the call, its answers not one set of rows'.
+                if not seen.all():
+                    raise InputError(NOT_COLLECTED)
+                new = seen == COLLECTED
+                mine, claims = part[new], CLAIMS[:len(part)][new]
+                np.minimum.at(self._marks, mine, claims)
+                first = self._marks[mine] == claims
+                self._marks[mine] = SHOWN
+            shown[rows[new][first]] = True
         return shown
 
     def _answered(self, rows: int) -> bool:

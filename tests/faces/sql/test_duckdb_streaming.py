@@ -549,7 +549,7 @@ def test_a_number_the_first_pass_did_not_see_fails_the_call_clearly():
     state._lock = threading.Lock()
     state.snapshot = None  # no memo: every integer collected in full
     state._integers = np.array([41790000001, 41790000003], np.int64)
-    state._marks = np.full(2, streamed_check.COLLECTED, np.int8)
+    state._marks = np.full(2, streamed_check.COLLECTED, streamed_check.MARK_TYPE)
     assert state._first_rows(np.array([41790000001, -1, 41790000001, 41790000003],
                                        np.int64), None).tolist() == [True, True, False, True]
     for stray in (41790000000, 41790000002, 41790000009):
@@ -572,7 +572,7 @@ def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly(
         [pa.array([f"+{n}" for n in memo]), pa.array(["yes"] * 3), pa.array(["ok"] * 3),
          pa.nulls(3, pa.string())], names=["number", "value", "status", "reason"]))
     state._integers = np.array([41790000002], np.int64)  # collected, not in the memo
-    state._marks = np.zeros(state.snapshot.places + 1, np.int8)
+    state._marks = np.zeros(state.snapshot.places + 1, streamed_check.MARK_TYPE)
     state._marks[state.snapshot.look_up(np.array(memo[:2]))[1]] = streamed_check.COLLECTED
     state._marks[-1] = streamed_check.COLLECTED  # 41790000002, after the memo's places
 
@@ -586,6 +586,31 @@ def test_a_number_of_the_memo_the_first_pass_did_not_see_fails_the_call_clearly(
         with pytest.raises(InputError, match="CREATE TABLE"):
             first_rows([41790000001, stray])
     assert first_rows([41790000001]) == [False]
+
+
+def test_first_rows_are_each_numbers_first_across_vectors_longer_than_the_claims():
+    # Each row claims its number's mark with its index (CLAIMS), the least
+    # claim winning: a vector longer than CLAIMS is claimed in parts, and a
+    # number repeated within a part, across parts and across vectors is shown
+    # at its first row only, as a dict of first occurrences says.
+    rng = np.random.default_rng(7)
+    numbers = rng.integers(41790000000, 41790000000 + 30_000, 2 * 70_000)
+    numbers[rng.random(len(numbers)) < 0.05] = -1  # rows without digits
+    state = object.__new__(streamed_check.QueryState)
+    state._lock = threading.Lock()
+    state.snapshot = None
+    state._integers = np.unique(numbers[numbers >= 0])
+    state._marks = np.full(len(state._integers), streamed_check.COLLECTED,
+                           streamed_check.MARK_TYPE)
+    assert len(numbers) // 2 > len(streamed_check.CLAIMS)
+    shown = np.concatenate([state._first_rows(part, None)
+                            for part in np.split(numbers, 2)])
+    first = {}
+    for row, n in enumerate(numbers.tolist()):
+        first.setdefault(n, row)
+    expected = [n < 0 or first[n] == row for row, n in enumerate(numbers.tolist())]
+    assert shown.tolist() == expected
+    assert (state._marks == streamed_check.SHOWN).all()
 
 
 def test_telegram_check_of_a_sampling_view_says_to_store_the_rows_first(settings, sandbox):
