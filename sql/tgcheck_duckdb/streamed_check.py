@@ -489,18 +489,16 @@ class QueryState:
                 raise InputError(NOT_COLLECTED)
             offset = self.snapshot.places if self.snapshot is not None else 0
             at[rest[order]] = offset + found
-        if self._marks is None:
+        # A place not collected (a table that gave other rows to the second pass: a
+        # sampled view) fails the call before any is marked, its answers not one set
+        # of rows'. No lock: a mark never goes back to 0.
+        if self._marks is None or not self._marks[at].all():
             raise InputError(NOT_COLLECTED)
         shown[keyed] = False
         for start in range(0, len(at), len(CLAIMS)):
             part, rows = at[start:start + len(CLAIMS)], keyed[start:start + len(CLAIMS)]
             with self._lock:  # DuckDB's threads answer vectors at once
-                seen = self._marks[part]
-                # A place not collected (a table that gave other rows to the second
-                # pass: a sampled view) fails the call, its answers not one set of rows'.
-                if not seen.all():
-                    raise InputError(NOT_COLLECTED)
-                new = seen == COLLECTED
+                new = self._marks[part] == COLLECTED
                 mine, claims = part[new], CLAIMS[:len(part)][new]
                 np.minimum.at(self._marks, mine, claims)
                 first = self._marks[mine] == claims

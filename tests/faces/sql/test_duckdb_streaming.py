@@ -613,6 +613,59 @@ def test_first_rows_are_each_numbers_first_across_vectors_longer_than_the_claims
     assert (state._marks == streamed_check.SHOWN).all()
 
 
+def test_a_long_vector_with_a_number_not_collected_in_its_last_part_marks_nothing():
+    # The check that every place was collected comes before any claim: a vector
+    # claimed in parts (longer than CLAIMS) whose stray is in its last part
+    # fails the call with every mark as it was.
+    from tgcheck.errors import InputError
+
+    state = object.__new__(streamed_check.QueryState)
+    state._lock = threading.Lock()
+    state.snapshot = None
+    state._integers = np.arange(41790000000, 41790000000 + 50_000, dtype=np.int64)
+    state._marks = np.full(len(state._integers), streamed_check.COLLECTED,
+                           streamed_check.MARK_TYPE)
+    state._marks[-1] = 0  # its number is in _integers, but no row of it was collected
+    vector = state._integers.copy()
+    assert len(vector) - 1 > len(streamed_check.CLAIMS)  # the stray in the second part
+    with pytest.raises(InputError, match="CREATE TABLE"):
+        state._first_rows(vector, None)
+    assert (state._marks[:-1] == streamed_check.COLLECTED).all() and state._marks[-1] == 0
+
+
+def test_first_rows_on_threads_show_each_number_once():
+    # DuckDB's threads answer vectors at once: numbers of the memo and of the
+    # call's own integers, repeated within and across vectors answered on
+    # several threads, each shown at exactly one row, no claim left in a mark.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tgcheck_duckdb.answer_memo import MemoSnapshot
+
+    rng = np.random.default_rng(11)
+    memo = np.arange(41790000000, 41790000000 + 3_000, 2, dtype=np.int64)  # even: the memo's
+    own = memo + 1  # odd: collected in full
+    state = object.__new__(streamed_check.QueryState)
+    state._lock = threading.Lock()
+    state.snapshot = MemoSnapshot(pa.StructArray.from_arrays(
+        [pa.array([f"+{n}" for n in memo.tolist()]), pa.array(["yes"] * len(memo)),
+         pa.array(["ok"] * len(memo)), pa.nulls(len(memo), pa.string())],
+        names=["number", "value", "status", "reason"]))
+    state._integers = own
+    state._marks = np.zeros(state.snapshot.places + len(own), streamed_check.MARK_TYPE)
+    state._marks[state.snapshot.look_up(memo)[1]] = streamed_check.COLLECTED
+    state._marks[state.snapshot.places:] = streamed_check.COLLECTED
+    vectors = [rng.choice(np.concatenate([memo, own, [-1]]), 2048) for _ in range(60)]
+
+    def first_rows(keys):
+        return keys, state._first_rows(keys, state.snapshot.look_up(keys)[1])
+
+    with ThreadPoolExecutor(4) as pool:
+        answered = list(pool.map(first_rows, vectors))
+    shown = np.concatenate([keys[rows & (keys >= 0)] for keys, rows in answered])
+    assert sorted(shown.tolist()) == sorted(set(np.concatenate(vectors).tolist()) - {-1})
+    assert (state._marks >= 0).all()
+
+
 def test_telegram_check_of_a_sampling_view_says_to_store_the_rows_first(settings, sandbox):
     con = tgcheck_duckdb.register(duckdb.connect(), settings)
     con.execute("CREATE TABLE t AS SELECT unnest($1) AS phone",
