@@ -498,7 +498,7 @@ class QueryState:
         for start in range(0, len(at), len(CLAIMS)):
             part, rows = at[start:start + len(CLAIMS)], keyed[start:start + len(CLAIMS)]
             with self._lock:  # DuckDB's threads answer vectors at once
-                new = self._marks[part] == COLLECTED
+                new = self._marks[part] == COLLECTED  # read again: another may have shown some
                 mine, claims = part[new], CLAIMS[:len(part)][new]
                 np.minimum.at(self._marks, mine, claims)
                 first = self._marks[mine] == claims

@@ -79,19 +79,19 @@ def let_go() -> None:
 
 def kept(function: Callable) -> Callable:
     """function, keeping the thread state of each thread that calls it."""
-    return _after(keep, function, keeps_state=True)
+    return _after(keep, function)
 
 
 def passing(function: Callable) -> Callable:
     """function, in a thread state that ends with the call when DuckDB made it."""
-    return _after(let_go, function, keeps_state=False)
+    return _after(let_go, function)
 
 
-def _after(first: Callable[[], None], function: Callable, keeps_state: bool) -> Callable:
-    """function, calling first() before it; keeps_state says which wrapper it is."""
+def _after(first: Callable[[], None], function: Callable) -> Callable:
+    """function, calling first() before it; its keeps_state says which wrapper it is."""
     @functools.wraps(function)
     def call(*args):
         first()
         return function(*args)
-    call.keeps_state = keeps_state
+    call.keeps_state = first is keep
     return call
